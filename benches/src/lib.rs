@@ -1,0 +1,1 @@
+//! Benchmarks of the mTCP toolkit live in `benches/`; this library is empty.

@@ -1,0 +1,199 @@
+//! The packet-I/O layer of the mTCP toolkit: a burst-oriented device trait and its portable backends.
+//!
+//! (Crate docs to be completed: picture of the stack, backends, runnable example.)
+
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+pub use mtcp_wire::EthernetAddress;
+
+/// The most frames one burst moves (mTCP's and DPDK's customary `MAX_PKT_BURST`).
+pub const MAX_BURST: usize = 64;
+
+/// A caller-owned array of up to [`MAX_BURST`] frames, reused from burst to burst (no heap allocation).
+pub type Burst<T> = heapless::Vec<T, MAX_BURST>;
+
+/// Checksums the device computes on transmit or verifies on receive; software does the rest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChecksumOffload {
+    /// The device fills in IPv4 header checksums of frames marked with [`TxOffload`].
+    pub ipv4_tx: bool,
+    /// The device verifies IPv4 header checksums and reports them in [`RxMeta`].
+    pub ipv4_rx: bool,
+    /// The device fills in TCP checksums (the field must hold the pseudo-header sum).
+    pub tcp_tx: bool,
+    /// The device verifies TCP checksums and reports them in [`RxMeta`].
+    pub tcp_rx: bool,
+    /// The device fills in UDP checksums (the field must hold the pseudo-header sum).
+    pub udp_tx: bool,
+    /// The device verifies UDP checksums and reports them in [`RxMeta`].
+    pub udp_rx: bool,
+}
+
+/// How a device spreads received flows over its queues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Steering {
+    /// Frames arrive on queue 0 only (one queue, or no steering).
+    None,
+    /// Toeplitz hash over the IPv4/TCP 4-tuple with this key, the low bits indexing the redirection
+    /// table `reta` (queue numbers). With mTCP's symmetric key both directions of a flow meet on one queue.
+    Toeplitz {
+        /// The hash key (40 bytes for most NICs).
+        key: Vec<u8>,
+        /// Redirection table: `queue = reta[hash % reta.len()]`.
+        reta: Vec<u16>,
+    },
+    /// The device spreads flows by a hash of its own that software cannot predict (e.g. the kernel's
+    /// flow hash behind AF_PACKET fanout or multi-queue TAP); flows stay on one queue, but the stack
+    /// cannot choose source ports that land on a given queue.
+    Opaque,
+}
+
+/// What a port is and can do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Name, as given to the backend (`tap0`, `veth1`, `mem:0`, `0000:01:00.0`, ...).
+    pub name: String,
+    /// The port's Ethernet address.
+    pub mac: EthernetAddress,
+    /// IP MTU in bytes: the largest Ethernet payload (1500 on standard Ethernet).
+    pub mtu: usize,
+    /// Number of rx/tx queue pairs, that is, of handles [`Device::queue`] hands out.
+    pub num_queues: usize,
+    /// Checksum offloads.
+    pub checksum: ChecksumOffload,
+    /// How received flows are spread over the queues.
+    pub steering: Steering,
+}
+
+/// What the device tells about a received frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxMeta {
+    /// The flow hash the device computed, if any.
+    pub rss_hash: Option<u32>,
+    /// IPv4 header checksum as verified by the device.
+    pub ipv4_checksum: ChecksumStatus,
+    /// TCP/UDP checksum as verified by the device.
+    pub l4_checksum: ChecksumStatus,
+}
+
+/// Outcome of a device's checksum verification.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChecksumStatus {
+    /// Not verified: software must check.
+    #[default]
+    Unknown,
+    /// Verified good.
+    Good,
+    /// Verified bad.
+    Bad,
+}
+
+/// The layer-4 checksum a frame asks the device to fill in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L4Checksum {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// Checksum work a transmitted frame asks of the device (only what [`ChecksumOffload`] offers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxOffload {
+    /// Length of the link-layer header (14, or 18 with an 802.1Q tag).
+    pub l2_len: u8,
+    /// Length of the IPv4 header.
+    pub l3_len: u8,
+    /// Fill in the IPv4 header checksum.
+    pub ipv4_checksum: bool,
+    /// Fill in this layer-4 checksum.
+    pub l4_checksum: Option<L4Checksum>,
+}
+
+/// A received frame. It owns its buffer and gives it back to the backend when dropped.
+pub trait RxFrame: Deref<Target = [u8]> + Send {
+    /// What the device tells about the frame.
+    fn meta(&self) -> RxMeta {
+        RxMeta::default()
+    }
+}
+
+/// A frame being built for transmission. It owns its buffer and gives it back when dropped unsent.
+///
+/// A fresh buffer has length 0; [`TxFrame::set_len`] sets how many bytes of it are the frame, and the
+/// `Deref` views show exactly those bytes.
+pub trait TxFrame: DerefMut<Target = [u8]> + Send {
+    /// The most bytes the frame can hold.
+    fn capacity(&self) -> usize;
+    /// Sets the frame length; bytes beyond the previous length hold unspecified (but initialised) data.
+    ///
+    /// # Panics
+    /// If `len > self.capacity()`: a bug in the caller, not a run-time condition.
+    fn set_len(&mut self, len: usize);
+    /// Asks the device for checksum work on this frame. The default ignores it: devices that offer no
+    /// offload never receive such requests from a correct caller.
+    fn set_offload(&mut self, offload: TxOffload) {
+        let _ = offload;
+    }
+}
+
+/// One rx/tx queue pair of a device, owned by one core.
+pub trait Queue: Send {
+    /// Received frames.
+    type Rx: RxFrame;
+    /// Frames to transmit.
+    type Tx: TxFrame;
+
+    /// Receives up to `out.capacity() - out.len()` frames, appending them to `out`; returns how many.
+    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize>;
+
+    /// Takes an empty transmit buffer from the queue's pool, or `None` if the pool is exhausted.
+    fn tx_alloc(&mut self) -> Option<Self::Tx>;
+
+    /// Fills `out` with up to `n` empty transmit buffers; returns how many it added.
+    fn tx_alloc_burst(&mut self, out: &mut Burst<Self::Tx>, n: usize) -> usize {
+        let mut added = 0;
+        while added < n && !out.is_full() {
+            match self.tx_alloc() {
+                Some(buf) => {
+                    // Cannot fail: `out` is not full.
+                    let _ = out.push(buf);
+                    added += 1;
+                }
+                None => break,
+            }
+        }
+        added
+    }
+
+    /// Transmits frames from the front of `pkts`, removing those that went out; returns how many.
+    /// Frames left in `pkts` were not sent (the device was full); the caller may retry or drop them.
+    fn tx_burst(&mut self, pkts: &mut Burst<Self::Tx>) -> io::Result<usize>;
+
+    /// Blocks for at most `timeout` until frames may be ready to receive. Backends that can only be
+    /// polled return at once (the default).
+    fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// A file descriptor that polls readable when frames may be ready, for backends built on one.
+    fn rx_fd(&self) -> Option<RawFd> {
+        None
+    }
+}
+
+/// A port: its description and its queues.
+pub trait Device {
+    /// The per-queue handle.
+    type Queue: Queue;
+
+    /// What the port is and can do.
+    fn info(&self) -> &DeviceInfo;
+
+    /// Takes the handle of queue `index` (`0..info().num_queues`); each handle can be taken once.
+    fn queue(&mut self, index: usize) -> io::Result<Self::Queue>;
+}
