@@ -4,8 +4,6 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
-pub mod tcp;
-
 /// Why a buffer could not be parsed (or a representation not emitted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -36,5 +34,19 @@ impl core::error::Error for Error {}
 /// The result of parsing or emitting.
 pub type Result<T> = core::result::Result<T, Error>;
 
+pub mod arp;
+pub mod checksum;
 pub mod ethernet;
-pub use ethernet::EthernetAddress;
+pub mod icmpv4;
+pub mod ipv4;
+pub mod rss;
+pub mod tcp;
+pub mod udp;
+
+pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use checksum::{Checksum, ChecksumCapabilities};
+pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, VlanTag};
+pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
+pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use tcp::{SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
+pub use udp::{UdpPacket, UdpRepr};
