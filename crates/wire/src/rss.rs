@@ -90,7 +90,8 @@ mod tests {
 
     /// Microsoft's "Verifying the RSS Hash Calculation" table for IPv4:
     /// (destination, source, IPv4-only hash, IPv4-with-TCP hash).
-    const VECTORS: [((Ipv4Addr, u16), (Ipv4Addr, u16), u32, u32); 5] = [
+    type Endpoint = (Ipv4Addr, u16);
+    const VECTORS: [(Endpoint, Endpoint, u32, u32); 5] = [
         (
             (Ipv4Addr::new(161, 142, 100, 80), 1766),
             (Ipv4Addr::new(66, 9, 149, 187), 2794),
