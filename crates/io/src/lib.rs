@@ -9,6 +9,20 @@ use std::time::Duration;
 
 pub use mtcp_wire::EthernetAddress;
 
+pub mod conformance;
+pub mod fault;
+pub mod mem;
+pub mod pcap;
+pub mod pool;
+
+#[cfg(target_os = "linux")]
+pub mod afpacket;
+#[cfg(target_os = "linux")]
+pub mod tap;
+
+#[cfg(target_os = "linux")]
+mod sys;
+
 /// The most frames one burst moves (mTCP's and DPDK's customary `MAX_PKT_BURST`).
 pub const MAX_BURST: usize = 64;
 

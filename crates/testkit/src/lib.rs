@@ -81,9 +81,8 @@ pub fn require_root(test: &str) -> bool {
 /// True if `program` can be found and started (`program --version` or `-V` style probing is left to
 /// the caller; this only checks `PATH`).
 pub fn have_program(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// A name unique within this machine for this run: `prefix`, then the process id and a per-process
@@ -104,7 +103,10 @@ fn run(args: &[&str]) -> Result<Output> {
         command: String::new(),
         detail: "empty command".into(),
     })?;
-    Command::new(program).args(rest).output().map_err(|e| Error::Spawn(line, e))
+    Command::new(program)
+        .args(rest)
+        .output()
+        .map_err(|e| Error::Spawn(line, e))
 }
 
 fn run_ok(args: &[&str]) -> Result<Output> {
@@ -114,7 +116,11 @@ fn run_ok(args: &[&str]) -> Result<Output> {
     } else {
         Err(Error::Failed {
             command: args.join(" "),
-            detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         })
     }
 }
@@ -131,10 +137,16 @@ impl Netns {
     /// MLD reports to disturb tests).
     pub fn new(name: &str) -> Result<Netns> {
         run_ok(&["ip", "netns", "add", name])?;
-        let ns = Netns { name: name.to_owned() };
+        let ns = Netns {
+            name: name.to_owned(),
+        };
         ns.exec_ok(&["ip", "link", "set", "lo", "up"])?;
         for key in ["all", "default"] {
-            let _ = ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{key}.disable_ipv6=1")]);
+            let _ = ns.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{key}.disable_ipv6=1"),
+            ]);
         }
         Ok(ns)
     }
@@ -244,8 +256,14 @@ mod tests {
             let (a, _b) = ns.veth_pair("tka", "tkb").unwrap();
             let links = ns.exec_ok(&["ip", "-o", "link"]).unwrap();
             assert!(String::from_utf8_lossy(&links.stdout).contains(&a));
-            let dev = ns.run(|| std::fs::read_to_string("/proc/thread-self/net/dev")).unwrap().unwrap();
-            assert!(dev.contains(&a), "thread did not enter the namespace: {dev}");
+            let dev = ns
+                .run(|| std::fs::read_to_string("/proc/thread-self/net/dev"))
+                .unwrap()
+                .unwrap();
+            assert!(
+                dev.contains(&a),
+                "thread did not enter the namespace: {dev}"
+            );
             assert!(std::path::Path::new(&format!("/run/netns/{name}")).exists());
         }
         assert!(!std::path::Path::new(&format!("/run/netns/{name}")).exists());
