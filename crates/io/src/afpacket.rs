@@ -226,13 +226,16 @@ impl AfPacketDevice {
                 "block size must be a power-of-two multiple of the page size",
             ));
         }
-        if cfg.tx_frame_size < TX_DATA_OFFSET + 64
-            || cfg.tx_frame_size % 16 != 0
-            || page % cfg.tx_frame_size != 0
-        {
+        let slot = cfg.tx_frame_size;
+        let fits_pages = if slot <= page {
+            page % slot == 0
+        } else {
+            slot % page == 0
+        };
+        if slot < TX_DATA_OFFSET + 64 || slot % 16 != 0 || !fits_pages {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "tx slot size must be a multiple of 16 dividing the page size",
+                "tx slot size must be a multiple of 16 that divides the page size or is a multiple of it",
             ));
         }
         let ifindex = sys::if_index(&cfg.ifname)?;

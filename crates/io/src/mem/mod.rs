@@ -11,7 +11,7 @@
 //! copy) and returns to the sender's pool when the receiver drops it; only broadcast floods and
 //! duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
 //! unknown unicast go to every other port. At the receiving port an IPv4 TCP/UDP frame lands on
-//! `reta[toeplitz(key, 4-tuple) % reta.len()]`, anything else on queue 0.
+//! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0.
 //!
 //! A full receive ring pushes back: [`Queue::tx_burst`] stops there and leaves the rest of the
 //! burst with the caller (flood copies to a full ring are dropped instead). With a [`FaultConfig`],
@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 
-pub use steer::{SYMMETRIC_KEY, flow_tuple, toeplitz};
+pub use steer::flow_tuple;
+
+use mtcp_wire::rss::{SYMMETRIC_KEY, Toeplitz};
 
 use crate::fault::{FaultConfig, Impairment};
 use crate::pool::{Pool, PoolBuf};
@@ -50,7 +52,7 @@ pub struct MemConfig {
     pub mtu: usize,
     /// Impairment applied by every sending queue (each queue seeds its own generator from it).
     pub faults: FaultConfig,
-    /// Toeplitz key for steering to queues.
+    /// Toeplitz key for steering to queues (default: mTCP's symmetric key, [`SYMMETRIC_KEY`]).
     pub rss_key: Vec<u8>,
     /// Entries of the redirection table (filled round-robin with queue numbers).
     pub reta_size: usize,
@@ -89,7 +91,7 @@ struct PortShared {
 struct Shared {
     ports: Vec<PortShared>,
     reta: Vec<u16>,
-    key: Vec<u8>,
+    hasher: Toeplitz,
     counters: Counters,
 }
 
@@ -154,7 +156,7 @@ impl MemSwitch {
             reta: (0..cfg.reta_size)
                 .map(|i| (i % cfg.queues) as u16)
                 .collect(),
-            key: cfg.rss_key.clone(),
+            hasher: Toeplitz::new(&cfg.rss_key),
             counters: Counters::default(),
         };
         Ok(MemSwitch {
@@ -303,7 +305,7 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
     let dst = EthernetAddress([buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]]);
     let (queue, meta) = match flow_tuple(&buf) {
         Some(tuple) => {
-            let hash = toeplitz(&shared.key, &tuple);
+            let hash = shared.hasher.hash_tuple(&tuple);
             let q = shared.reta[hash as usize % shared.reta.len()];
             (
                 usize::from(q),
