@@ -98,3 +98,61 @@ fn bad_tap_name_is_an_error() {
     let err = TapDevice::open(&TapConfig::new("this-name-is-far-too-long")).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+/// The way tests impair a link to the Linux kernel: the fault wrapper drops some of our replies,
+/// the pcap wrapper records what really went out, and ping counts the losses.
+#[test]
+fn kernel_sees_losses_injected_by_the_fault_wrapper() {
+    use mtcp_io::fault::{Fault, FaultConfig};
+    use mtcp_io::pcap::{self, Pcap};
+    if !require_root("kernel_sees_losses_injected_by_the_fault_wrapper") {
+        return;
+    }
+    let ns = Netns::new(&unique_name("iol")).unwrap();
+    let name = unique_name("tap");
+    let tap = open_in(&ns, TapConfig::new(&name));
+    ns.exec_ok(&["ip", "addr", "add", "198.18.4.1/24", "dev", &name])
+        .unwrap();
+    ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
+    let mac = tap.info().mac;
+    let loss = FaultConfig {
+        seed: 2024,
+        loss: 0.3,
+        ..FaultConfig::default()
+    };
+    let dir = std::env::temp_dir().join(format!("mtcp-io-tap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lossy.pcap");
+    let mut dev = Pcap::create(Fault::new(tap, loss, FaultConfig::default()), &path).unwrap();
+    let q = dev.queue(0).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let responder = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || common::respond(q, mac, "198.18.4.2".parse().unwrap(), stop))
+    };
+    let out = ns
+        .exec(&["ping", "-c", "20", "-i", "0.05", "-W", "1", "198.18.4.2"])
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let seen = responder.join().unwrap();
+    drop(dev);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let received = common::ping_received(&text);
+    assert!(seen.echo >= 20, "responder saw {seen:?}: {text}");
+    assert!(
+        received > 0 && received < 20,
+        "expected some but not all replies: {text}"
+    );
+    // The capture records what we transmitted before the wrapper dropped part of it.
+    let records = pcap::read(&std::fs::read(&path).unwrap()).unwrap();
+    let replies = records
+        .iter()
+        .filter(|r| r.data.len() > 34 && r.data[12..14] == [8, 0] && r.data[34] == 0)
+        .count();
+    assert!(
+        replies as u32 >= seen.echo,
+        "capture holds {replies} echo replies, responder sent {}",
+        seen.echo
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
