@@ -55,6 +55,7 @@ pub struct TapDevice {
 }
 
 fn open_queue(name: &str, multi: bool) -> io::Result<(OwnedFd, String)> {
+    let mut req = IfReq::new(name)?;
     // SAFETY: open(2) with a constant NUL-terminated path; the result is checked.
     let fd = check(unsafe {
         libc::open(
@@ -64,7 +65,6 @@ fn open_queue(name: &str, multi: bool) -> io::Result<(OwnedFd, String)> {
     })?;
     // SAFETY: `fd` is a fresh descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut req = IfReq::new(name)?;
     let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
     if multi {
         flags |= libc::IFF_MULTI_QUEUE;

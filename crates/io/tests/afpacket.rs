@@ -166,3 +166,38 @@ fn fanout_queues_share_the_traffic() {
         "fanout used one queue only ({on_q0} of {flows} flows on queue 0)"
     );
 }
+
+#[test]
+fn small_tx_ring_pushes_back_and_keeps_the_rest() {
+    if !require_root("small_tx_ring_pushes_back_and_keeps_the_rest") {
+        return;
+    }
+    let ns = Netns::new(&unique_name("ior")).unwrap();
+    let (a, b) = ns.veth_pair("ra", "rb").unwrap();
+    let mut da = open_in(
+        &ns,
+        AfPacketConfig {
+            tx_frames: 2,
+            ..AfPacketConfig::new(&a)
+        },
+    );
+    let mut db = open_in(&ns, AfPacketConfig::new(&b));
+    let ctx = Ctx::new(da.info().mac, db.info().mac);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    let partial = conformance::partial_tx(&mut qa, &mut qb, &ctx, 1024).unwrap();
+    assert!(
+        partial.observed,
+        "a two-slot ring took a whole burst: {partial:?}"
+    );
+    // And the ring still works afterwards.
+    conformance::burst_in_order(
+        &mut qa,
+        &mut qb,
+        &Ctx {
+            tag: ctx.tag ^ 1,
+            ..ctx
+        },
+        200,
+    )
+    .unwrap();
+}
