@@ -1,0 +1,393 @@
+//! One port's network layer: its configuration, ARP cache, queued frames and counters, and the
+//! transmit side (datagrams out, ARP resolution, timers). The receive side is in `rx.rs`.
+
+use core::net::Ipv4Addr;
+
+use mtcp_io::{ChecksumOffload, L4Checksum, TxOffload};
+use mtcp_wire::{
+    ArpOperation, ArpRepr, Checksum, ChecksumCapabilities, EtherType, EthernetAddress,
+    EthernetRepr, IpProtocol, Ipv4Repr, TcpRepr,
+};
+
+use crate::arp::{ArpConfig, ArpTable};
+use crate::config::ArpEntry;
+use crate::counters::{Counters, TxDrop};
+use crate::route::{mask, network};
+use crate::store::{FrameStore, Resolving};
+
+/// Ethernet header length (no VLAN tag is emitted).
+pub const ETHERNET_HEADER_LEN: usize = 14;
+/// IPv4 header length (no options are emitted).
+pub const IPV4_HEADER_LEN: usize = 20;
+
+/// How an interface is set up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    /// The port's Ethernet address.
+    pub mac: EthernetAddress,
+    /// The port's IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Prefix length of the port's subnet (from its netmask; see [`crate::prefix_len_of`]).
+    pub prefix_len: u8,
+    /// IP MTU: the largest IPv4 datagram, header included.
+    pub mtu: usize,
+    /// Which checksums software computes and verifies.
+    pub checksum: ChecksumCapabilities,
+    /// Time to live of sent datagrams.
+    pub ttl: u8,
+    /// ARP timing and cache size.
+    pub arp: ArpConfig,
+    /// Static ARP entries (from arp.conf).
+    pub static_arp: Vec<ArpEntry>,
+    /// The most datagrams parked while their next hop resolves.
+    pub max_waiting: usize,
+    /// Slots for control frames (ARP, ICMP) queued for [`Interface::transmit_ready`].
+    pub control_slots: usize,
+}
+
+impl InterfaceConfig {
+    /// A port with MTU 1500, every checksum in software, TTL 64, default ARP timing, 64 parked
+    /// datagrams and 64 control slots.
+    pub fn new(mac: EthernetAddress, ip: Ipv4Addr, prefix_len: u8) -> Self {
+        InterfaceConfig {
+            mac,
+            ip,
+            prefix_len: prefix_len.min(32),
+            mtu: 1500,
+            checksum: ChecksumCapabilities::software(),
+            ttl: 64,
+            arp: ArpConfig::default(),
+            static_arp: Vec::new(),
+            max_waiting: 64,
+            control_slots: 64,
+        }
+    }
+}
+
+/// What software must do given a device's offloads: compute on transmit what the device does not
+/// fill in, verify on receive what the device does not check.
+pub fn capabilities_from_offload(o: ChecksumOffload) -> ChecksumCapabilities {
+    let pick = |tx: bool, rx: bool| match (tx, rx) {
+        (false, false) => Checksum::Both,
+        (true, false) => Checksum::Rx,
+        (false, true) => Checksum::Tx,
+        (true, true) => Checksum::None,
+    };
+    ChecksumCapabilities {
+        ipv4: pick(o.ipv4_tx, o.ipv4_rx),
+        tcp: pick(o.tcp_tx, o.tcp_rx),
+        udp: pick(o.udp_tx, o.udp_rx),
+        icmpv4: Checksum::Both,
+    }
+}
+
+/// A frame ready in the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Frame length in bytes.
+    pub len: usize,
+    /// Checksum work to ask of the device (`TxFrame::set_offload`).
+    pub offload: TxOffload,
+}
+
+/// The outcome of sending a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendResult {
+    /// The frame is in the caller's buffer: transmit it.
+    Sent(Transmit),
+    /// The next hop is being resolved; the frame was copied to the waiting queue and will come
+    /// out of [`Interface::transmit_ready`] once the ARP reply arrives.
+    Queued,
+    /// Dropped (and counted).
+    Dropped(TxDrop),
+}
+
+/// The network layer of one port, driven by one core: feed it received frames and the time, take
+/// TCP segments and frames to transmit from it. It does no I/O and reads no clock.
+#[derive(Debug)]
+pub struct Interface {
+    pub(crate) config: InterfaceConfig,
+    pub(crate) arp: ArpTable,
+    pub(crate) store: FrameStore,
+    pub(crate) counters: Counters,
+    ident: u16,
+}
+
+impl Interface {
+    /// Sets up an interface; every buffer it will use is allocated here.
+    pub fn new(config: InterfaceConfig) -> Self {
+        let arp = ArpTable::new(config.arp, &config.static_arp);
+        let slot_len = ETHERNET_HEADER_LEN + config.mtu;
+        let store = FrameStore::new(
+            config.max_waiting + config.control_slots,
+            slot_len,
+            config.max_waiting,
+        );
+        Interface {
+            config,
+            arp,
+            store,
+            counters: Counters::default(),
+            ident: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InterfaceConfig {
+        &self.config
+    }
+    /// The port's Ethernet address.
+    pub fn mac(&self) -> EthernetAddress {
+        self.config.mac
+    }
+    /// The port's IPv4 address.
+    pub fn ip(&self) -> Ipv4Addr {
+        self.config.ip
+    }
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    /// The ARP cache.
+    pub fn arp_table(&self) -> &ArpTable {
+        &self.arp
+    }
+    /// The ARP cache, for adding entries by hand.
+    pub fn arp_table_mut(&mut self) -> &mut ArpTable {
+        &mut self.arp
+    }
+    /// Whether `dst` is in this port's subnet.
+    pub fn is_on_link(&self, dst: Ipv4Addr) -> bool {
+        network(dst, self.config.prefix_len) == network(self.config.ip, self.config.prefix_len)
+    }
+    /// The subnet's directed broadcast address.
+    pub fn broadcast_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.config.ip) | !mask(self.config.prefix_len))
+    }
+    /// Frames waiting in [`Interface::transmit_ready`].
+    pub fn ready_len(&self) -> usize {
+        self.store.ready_len()
+    }
+    /// Datagrams parked until their next hop resolves.
+    pub fn waiting_len(&self) -> usize {
+        self.store.waiting_len()
+    }
+
+    /// Sends a TCP segment from `src` to `dst` through `next_hop` (from [`crate::RouteTable`]),
+    /// writing Ethernet, IPv4 and TCP into `buf` when the next hop's MAC is known.
+    pub fn send_tcp(
+        &mut self,
+        now_ms: u64,
+        next_hop: Ipv4Addr,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr<'_>,
+        buf: &mut [u8],
+    ) -> SendResult {
+        let caps = self.config.checksum.tcp;
+        let l4 = (!caps.tx()).then_some(L4Checksum::Tcp);
+        self.send_ipv4(
+            now_ms,
+            next_hop,
+            Ipv4Repr::new(src, dst, IpProtocol::Tcp, repr.buffer_len()),
+            l4,
+            buf,
+            |payload| repr.emit(payload, src, dst, caps).map(|_| ()),
+        )
+    }
+
+    /// Sends an IPv4 datagram described by `ip` (its TTL is replaced by the configured one and its
+    /// identification by a per-interface counter) whose payload `fill` writes into exactly
+    /// `ip.payload_len` bytes. `l4` names the layer-4 checksum that `fill` left for the device.
+    pub fn send_ipv4(
+        &mut self,
+        now_ms: u64,
+        next_hop: Ipv4Addr,
+        ip: Ipv4Repr,
+        l4: Option<L4Checksum>,
+        buf: &mut [u8],
+        fill: impl FnOnce(&mut [u8]) -> mtcp_wire::Result<()>,
+    ) -> SendResult {
+        if IPV4_HEADER_LEN + ip.payload_len > self.config.mtu {
+            return self.tx_drop(TxDrop::TooBig);
+        }
+        self.ident = self.ident.wrapping_add(1);
+        let ip = Ipv4Repr {
+            ttl: self.config.ttl,
+            ident: self.ident,
+            ..ip
+        };
+        let offload = self.offload(l4);
+        let eth = |dst_addr| EthernetRepr {
+            src_addr: self.config.mac,
+            dst_addr,
+            vlan: None,
+            ethertype: EtherType::Ipv4,
+        };
+        if let Some(mac) = self.arp.lookup(next_hop, now_ms) {
+            return match emit_ipv4(buf, &eth(mac), &ip, self.config.checksum.ipv4, fill) {
+                Ok(len) => {
+                    self.counters.tx_packets += 1;
+                    self.counters.tx_bytes += len as u64;
+                    SendResult::Sent(Transmit { len, offload })
+                }
+                Err(reason) => self.tx_drop(reason),
+            };
+        }
+        let frame = eth(EthernetAddress::default());
+        let ipv4 = self.config.checksum.ipv4;
+        let Some((slot, slot_buf)) = self.store.alloc_waiting() else {
+            return self.tx_drop(TxDrop::WaitQueueFull);
+        };
+        match emit_ipv4(slot_buf, &frame, &ip, ipv4, fill) {
+            Ok(len) => self.store.push_waiting(slot, len, offload, next_hop),
+            Err(reason) => {
+                self.store.release(slot);
+                return self.tx_drop(reason);
+            }
+        }
+        self.counters.tx_waited += 1;
+        if self.store.resolving_mut(next_hop).is_none() {
+            self.store.resolving.push(Resolving {
+                ip: next_hop,
+                requests_sent: 0,
+                next_request_ms: now_ms,
+            });
+            self.poll(now_ms);
+        }
+        SendResult::Queued
+    }
+
+    fn tx_drop(&mut self, reason: TxDrop) -> SendResult {
+        self.counters.count_tx_drop(reason, 1);
+        SendResult::Dropped(reason)
+    }
+
+    pub(crate) fn offload(&self, l4: Option<L4Checksum>) -> TxOffload {
+        TxOffload {
+            l2_len: ETHERNET_HEADER_LEN as u8,
+            l3_len: IPV4_HEADER_LEN as u8,
+            ipv4_checksum: !self.config.checksum.ipv4.tx(),
+            l4_checksum: l4,
+        }
+    }
+
+    /// Runs the timers due at `now_ms`: ARP requests are retried, and resolutions that used up
+    /// their requests drop their waiting datagrams.
+    pub fn poll(&mut self, now_ms: u64) {
+        let cfg = *self.arp.config();
+        let mut i = 0;
+        while i < self.store.resolving.len() {
+            let r = self.store.resolving[i];
+            if r.next_request_ms > now_ms {
+                i += 1;
+                continue;
+            }
+            if r.requests_sent >= cfg.max_requests.max(1) {
+                self.store.resolving.swap_remove(i);
+                let dropped = self.store.drop_waiting(r.ip);
+                self.counters.arp_timeouts += 1;
+                self.counters
+                    .count_tx_drop(TxDrop::ArpTimeout, dropped as u64);
+                continue;
+            }
+            self.queue_arp(ArpOperation::Request, EthernetAddress::BROADCAST, r.ip);
+            let r = &mut self.store.resolving[i];
+            r.requests_sent += 1;
+            r.next_request_ms = now_ms.saturating_add(cfg.retry_interval_ms.max(1));
+            i += 1;
+        }
+    }
+
+    /// When [`Interface::poll`] next has work, if ever.
+    pub fn poll_at(&self) -> Option<u64> {
+        self.store.resolving.iter().map(|r| r.next_request_ms).min()
+    }
+
+    /// Copies the next frame the interface queued on its own (ARP, ICMP, datagrams released by an
+    /// ARP reply) into `buf`. A frame too large for `buf` is dropped (and counted) and the next
+    /// one tried; `None` when nothing is queued.
+    pub fn transmit_ready(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            match self.store.pop_ready(buf)? {
+                Ok((len, offload)) => {
+                    self.counters.tx_packets += 1;
+                    self.counters.tx_bytes += len as u64;
+                    return Some(Transmit { len, offload });
+                }
+                Err(_) => {
+                    self.store.discard_ready();
+                    self.counters.count_tx_drop(TxDrop::BufferTooSmall, 1);
+                }
+            }
+        }
+    }
+
+    /// Queues an ARP packet about our address to `target_ip` at `target_mac` (broadcast for
+    /// requests).
+    pub(crate) fn queue_arp(
+        &mut self,
+        operation: ArpOperation,
+        target_mac: EthernetAddress,
+        target_ip: Ipv4Addr,
+    ) {
+        let eth = EthernetRepr {
+            src_addr: self.config.mac,
+            dst_addr: target_mac,
+            vlan: None,
+            ethertype: EtherType::Arp,
+        };
+        let arp = ArpRepr {
+            operation,
+            source_hardware_addr: self.config.mac,
+            source_protocol_addr: self.config.ip,
+            target_hardware_addr: if operation == ArpOperation::Request {
+                EthernetAddress::default()
+            } else {
+                target_mac
+            },
+            target_protocol_addr: target_ip,
+        };
+        let Some((slot, buf)) = self.store.alloc() else {
+            self.counters.count_tx_drop(TxDrop::NoSlot, 1);
+            return;
+        };
+        let emitted = eth
+            .emit(buf)
+            .and_then(|n| arp.emit(&mut buf[n..]).map(|m| n + m));
+        match emitted {
+            Ok(len) => {
+                // Pad to the Ethernet minimum of 60 bytes (without FCS).
+                let len = len.max(60).min(buf.len());
+                buf[42..len].fill(0);
+                self.store.push_ready(slot, len, TxOffload::default());
+                if operation == ArpOperation::Request {
+                    self.counters.arp_tx_requests += 1;
+                } else {
+                    self.counters.arp_tx_replies += 1;
+                }
+            }
+            Err(_) => {
+                self.store.release(slot);
+                self.counters.count_tx_drop(TxDrop::Emit, 1);
+            }
+        }
+    }
+}
+
+/// Writes Ethernet and IPv4 headers to `buf`, then lets `fill` write the payload.
+pub(crate) fn emit_ipv4(
+    buf: &mut [u8],
+    eth: &EthernetRepr,
+    ip: &Ipv4Repr,
+    ipv4_checksum: Checksum,
+    fill: impl FnOnce(&mut [u8]) -> mtcp_wire::Result<()>,
+) -> Result<usize, TxDrop> {
+    let total = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + ip.payload_len;
+    let buf = buf.get_mut(..total).ok_or(TxDrop::BufferTooSmall)?;
+    eth.emit(buf).map_err(|_| TxDrop::BufferTooSmall)?;
+    ip.emit(&mut buf[ETHERNET_HEADER_LEN..], ipv4_checksum)
+        .map_err(|_| TxDrop::Emit)?;
+    fill(&mut buf[ETHERNET_HEADER_LEN + IPV4_HEADER_LEN..]).map_err(|_| TxDrop::Emit)?;
+    Ok(total)
+}
