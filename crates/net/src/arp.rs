@@ -64,7 +64,7 @@ impl ArpTable {
             e.addr = Ipv4Addr::from(u32::from(e.addr) & mask(e.prefix_len));
         }
         // Stable: among equal prefixes the first in the file wins.
-        statics.sort_by(|a, b| b.prefix_len.cmp(&a.prefix_len));
+        statics.sort_by_key(|e| core::cmp::Reverse(e.prefix_len));
         ArpTable {
             statics,
             // Twice the bound, so that removals followed by insertions rehash in place instead
