@@ -1,8 +1,10 @@
 //! The ARP cache: static entries from `arp.conf` (prefixes, longest wins) and entries learned from
 //! received ARP packets, which expire.
 
+use core::hash::{BuildHasher, Hasher};
 use core::net::Ipv4Addr;
 use std::collections::HashMap;
+use std::hash::RandomState;
 
 use mtcp_wire::EthernetAddress;
 
@@ -34,6 +36,38 @@ impl Default for ArpConfig {
     }
 }
 
+/// A multiplicative hash of the address with a per-table random seed: one multiplication per
+/// lookup instead of SipHash's rounds, and the seed keeps a sender on the link from choosing
+/// addresses that collide.
+#[derive(Clone, Copy, Debug)]
+struct SeededIpHash(u64);
+
+impl BuildHasher for SeededIpHash {
+    type Hasher = IpHasher;
+    fn build_hasher(&self) -> IpHasher {
+        IpHasher(self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct IpHasher(u64);
+
+impl Hasher for IpHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (self.0 ^ u64::from(v)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        // The high bits are the well-mixed ones; hashbrown takes its control bits from the top
+        // and the bucket from the bottom, so fold them together.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Learned {
     mac: EthernetAddress,
@@ -50,7 +84,7 @@ struct Learned {
 pub struct ArpTable {
     /// Longest prefix first.
     statics: Vec<ArpEntry>,
-    learned: HashMap<Ipv4Addr, Learned>,
+    learned: HashMap<u32, Learned, SeededIpHash>,
     config: ArpConfig,
 }
 
@@ -69,7 +103,10 @@ impl ArpTable {
             statics,
             // Twice the bound, so that removals followed by insertions rehash in place instead
             // of growing the table.
-            learned: HashMap::with_capacity(config.max_entries.max(1) * 2),
+            learned: HashMap::with_capacity_and_hasher(
+                config.max_entries.max(1) * 2,
+                SeededIpHash(RandomState::new().hash_one(0x6d74_6370u32)),
+            ),
             config,
         }
     }
@@ -92,7 +129,7 @@ impl ArpTable {
         if let Some(e) = fixed.filter(|e| e.prefix_len == 32) {
             return Some(e.mac);
         }
-        match self.learned.get(&ip) {
+        match self.learned.get(&u32::from(ip)) {
             Some(l) if l.expires_at_ms > now_ms => Some(l.mac),
             _ => fixed.map(|e| e.mac),
         }
@@ -100,7 +137,7 @@ impl ArpTable {
 
     /// Whether a learned (not static) entry exists for `ip`, expired or not.
     pub fn has_learned(&self, ip: Ipv4Addr) -> bool {
-        self.learned.contains_key(&ip)
+        self.learned.contains_key(&u32::from(ip))
     }
 
     /// Records that `ip` is at `mac`, valid for the configured lifetime. When the table is full,
@@ -110,6 +147,7 @@ impl ArpTable {
             mac,
             expires_at_ms: now_ms.saturating_add(self.config.entry_lifetime_ms),
         };
+        let ip = u32::from(ip);
         if let Some(e) = self.learned.get_mut(&ip) {
             *e = entry;
             return;
