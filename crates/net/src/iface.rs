@@ -62,6 +62,12 @@ impl InterfaceConfig {
             control_slots: 64,
         }
     }
+
+    /// Like [`InterfaceConfig::new`] with the subnet given as a netmask (`255.255.255.0`);
+    /// `None` if the mask's one bits are not contiguous.
+    pub fn with_netmask(mac: EthernetAddress, ip: Ipv4Addr, netmask: Ipv4Addr) -> Option<Self> {
+        Some(Self::new(mac, ip, crate::route::prefix_len_of(netmask)?))
+    }
 }
 
 /// What software must do given a device's offloads: compute on transmit what the device does not

@@ -128,6 +128,17 @@ fn parse(frame: &[u8]) -> Frame<'_> {
 }
 
 #[test]
+fn netmask_and_subnet_helpers() {
+    let cfg = InterfaceConfig::with_netmask(OUR_MAC, US, Ipv4Addr::new(255, 255, 254, 0)).unwrap();
+    assert_eq!(cfg.prefix_len, 23);
+    assert!(InterfaceConfig::with_netmask(OUR_MAC, US, Ipv4Addr::new(255, 0, 255, 0)).is_none());
+    let i = Interface::new(cfg);
+    assert!(i.is_on_link(Ipv4Addr::new(198, 18, 1, 200)));
+    assert!(!i.is_on_link(Ipv4Addr::new(198, 18, 2, 1)));
+    assert_eq!(i.broadcast_addr(), Ipv4Addr::new(198, 18, 1, 255));
+}
+
+#[test]
 fn arp_request_for_our_address_gets_a_reply_and_teaches_us_the_sender() {
     let mut i = iface();
     let req = arp_frame(ArpOperation::Request, PEER_MAC, PEER, US);
