@@ -114,6 +114,23 @@ fn ping_received(output: &str) -> u32 {
         .unwrap_or(0)
 }
 
+impl Link {
+    /// Runs `ping <args> <dst>` inside the namespace while driving the interface.
+    fn ping(&mut self, args: &[&str], dst: Ipv4Addr) -> (bool, u32, String) {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", self._ns.name(), "ping"])
+            .args(args)
+            .arg(dst.to_string());
+        let ping = std::thread::spawn(move || cmd.output().unwrap());
+        while !ping.is_finished() {
+            self.run(Duration::from_millis(50), |_| false);
+        }
+        let out = ping.join().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success(), ping_received(&text), text)
+    }
+}
+
 #[test]
 fn kernel_pings_the_interface() {
     if !require_root("kernel_pings_the_interface") {
@@ -121,23 +138,10 @@ fn kernel_pings_the_interface() {
     }
     let us = Ipv4Addr::new(198, 18, 20, 2);
     let mut l = link("nkp", "198.18.20.1", us);
-    let ns_name = l._ns.name().to_owned();
-    let ping = std::thread::spawn(move || {
-        std::process::Command::new("ip")
-            .args(["netns", "exec", &ns_name])
-            .args(["ping", "-c", "4", "-i", "0.2", "-W", "2", "-s", "300"])
-            .arg(us.to_string())
-            .output()
-            .unwrap()
-    });
-    while !ping.is_finished() {
-        l.run(Duration::from_millis(100), |_| false);
-    }
-    let out = ping.join().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "ping failed: {text}");
-    assert_eq!(ping_received(&text), 4, "{text}");
-    let c = l.iface.counters();
+    let (ok, received, text) = l.ping(&["-c", "4", "-i", "0.2", "-W", "2", "-s", "300"], us);
+    assert!(ok, "ping failed: {text}");
+    assert_eq!(received, 4, "{text}");
+    let c = l.iface.counters().clone();
     assert!(c.arp_tx_replies >= 1, "{c:?}");
     assert_eq!(c.icmp_echo_replies, 4, "{c:?}");
     // The kernel told us its MAC when it asked for ours.
@@ -147,6 +151,16 @@ fn kernel_pings_the_interface() {
             .lookup(Ipv4Addr::new(198, 18, 20, 1), l.now_ms())
             .is_some()
     );
+    // The largest datagram the MTU allows: 1472 + 8 + 20 = 1500 bytes.
+    let (ok, received, text) = l.ping(&["-c", "1", "-W", "2", "-s", "1472", "-M", "do"], us);
+    assert!(ok && received == 1, "full-size ping failed: {text}");
+    // One byte more and the kernel fragments it: we count the fragments and do not answer.
+    let (ok, received, text) = l.ping(&["-c", "2", "-i", "0.2", "-W", "1", "-s", "1473"], us);
+    assert!(!ok && received == 0, "fragmented ping answered: {text}");
+    let c = l.iface.counters();
+    assert_eq!(c.fragments, 4, "{c:?}");
+    assert_eq!(c.rx_dropped(mtcp_net::RxDrop::Fragment), 4);
+    assert_eq!(c.icmp_echo_replies, 5);
 }
 
 #[test]
