@@ -25,8 +25,11 @@ pub const IPV4_HEADER_LEN: usize = 20;
 pub struct InterfaceConfig {
     /// The port's Ethernet address.
     pub mac: EthernetAddress,
-    /// The port's IPv4 address.
+    /// The port's IPv4 address: the first of `addresses` consecutive ones.
     pub ip: Ipv4Addr,
+    /// How many consecutive addresses from `ip` the port owns (1 unless source addresses are
+    /// spread for RSS, as `mtcp_init_rss(saddr_base, num_addr, ...)` does).
+    pub addresses: u32,
     /// Prefix length of the port's subnet (from its netmask; see [`crate::prefix_len_of`]).
     pub prefix_len: u8,
     /// IP MTU: the largest IPv4 datagram, header included.
@@ -52,6 +55,7 @@ impl InterfaceConfig {
         InterfaceConfig {
             mac,
             ip,
+            addresses: 1,
             prefix_len: prefix_len.min(32),
             mtu: 1500,
             checksum: ChecksumCapabilities::software(),
@@ -161,6 +165,10 @@ impl Interface {
     /// The ARP cache, for adding entries by hand.
     pub fn arp_table_mut(&mut self) -> &mut ArpTable {
         &mut self.arp
+    }
+    /// Whether `ip` is one of the port's addresses.
+    pub fn is_our_addr(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip).wrapping_sub(u32::from(self.config.ip)) < self.config.addresses.max(1)
     }
     /// Whether `dst` is in this port's subnet.
     pub fn is_on_link(&self, dst: Ipv4Addr) -> bool {
@@ -297,7 +305,8 @@ impl Interface {
                     .count_tx_drop(TxDrop::ArpTimeout, dropped as u64);
                 continue;
             }
-            self.queue_arp(ArpOperation::Request, EthernetAddress::BROADCAST, r.ip);
+            let us = self.config.ip;
+            self.queue_arp(ArpOperation::Request, us, EthernetAddress::BROADCAST, r.ip);
             let r = &mut self.store.resolving[i];
             r.requests_sent += 1;
             r.next_request_ms = now_ms.saturating_add(cfg.retry_interval_ms.max(1));
@@ -329,11 +338,21 @@ impl Interface {
         }
     }
 
-    /// Queues an ARP packet about our address to `target_ip` at `target_mac` (broadcast for
-    /// requests).
+    /// Queues a gratuitous ARP request for each of the port's addresses (RFC 5227 §3), so that
+    /// peers and switches learn where it is; for start-up and address changes.
+    pub fn announce(&mut self) {
+        for n in 0..self.config.addresses.max(1) {
+            let ip = Ipv4Addr::from(u32::from(self.config.ip).wrapping_add(n));
+            self.queue_arp(ArpOperation::Request, ip, EthernetAddress::BROADCAST, ip);
+        }
+    }
+
+    /// Queues an ARP packet saying that `our_ip` is at our MAC to `target_ip` at `target_mac`
+    /// (broadcast for requests).
     pub(crate) fn queue_arp(
         &mut self,
         operation: ArpOperation,
+        our_ip: Ipv4Addr,
         target_mac: EthernetAddress,
         target_ip: Ipv4Addr,
     ) {
@@ -346,7 +365,7 @@ impl Interface {
         let arp = ArpRepr {
             operation,
             source_hardware_addr: self.config.mac,
-            source_protocol_addr: self.config.ip,
+            source_protocol_addr: our_ip,
             target_hardware_addr: if operation == ArpOperation::Request {
                 EthernetAddress::default()
             } else {

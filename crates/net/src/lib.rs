@@ -84,7 +84,7 @@
 //!
 //! Not implemented: IPv4 reassembly (fragments are counted and dropped), IP options on
 //! transmit, VLAN tags (tagged frames are dropped), ICMP errors (destination unreachable, path
-//! MTU) in either direction, UDP, several addresses per port, forwarding.
+//! MTU) in either direction, UDP, forwarding.
 
 mod arp;
 mod config;

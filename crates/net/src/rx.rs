@@ -92,11 +92,12 @@ impl Interface {
             ArpOperation::Unknown(_) => return Received::Dropped(RxDrop::Malformed),
         }
         let (spa, sha) = (arp.source_protocol_addr, arp.source_hardware_addr);
-        let for_us = arp.target_protocol_addr == self.config.ip;
+        let tpa = arp.target_protocol_addr;
+        let for_us = self.is_our_addr(tpa);
         let valid_sender = !sha.is_multicast()
             && sha != EthernetAddress::default()
             && self.is_unicast_peer(spa)
-            && spa != self.config.ip;
+            && !self.is_our_addr(spa);
         // RFC 826: update a known sender; add it when the packet is for us. A reply to our own
         // request is "for us" as well.
         let mut learned = false;
@@ -113,7 +114,7 @@ impl Interface {
         }
         if arp.operation == ArpOperation::Request && for_us && !sha.is_multicast() {
             // Probes (sender 0.0.0.0, RFC 5227) are answered too, to the asking MAC.
-            self.queue_arp(ArpOperation::Reply, sha, spa);
+            self.queue_arp(ArpOperation::Reply, tpa, sha, spa);
             return Received::Handled;
         }
         if learned || for_us {
@@ -151,7 +152,7 @@ impl Interface {
             Err(mtcp_wire::Error::Checksum) => return Received::Dropped(RxDrop::Ipv4Checksum),
             Err(e) => return Received::Dropped(wire_drop(e)),
         };
-        if ip.dst_addr != self.config.ip {
+        if !self.is_our_addr(ip.dst_addr) {
             return Received::Dropped(RxDrop::NotOurAddress);
         }
         if ip.is_fragment() {
@@ -161,7 +162,7 @@ impl Interface {
         if ip.ttl == 0 {
             return Received::Dropped(RxDrop::TtlExpired);
         }
-        if !self.is_unicast_peer(ip.src_addr) || ip.src_addr == self.config.ip {
+        if !self.is_unicast_peer(ip.src_addr) || self.is_our_addr(ip.src_addr) {
             return Received::Dropped(RxDrop::BadSource);
         }
         let data = packet.payload();
@@ -216,7 +217,7 @@ impl Interface {
         let reply_ip = Ipv4Repr {
             ttl: self.config.ttl,
             ..Ipv4Repr::new(
-                self.config.ip,
+                ip.dst_addr,
                 ip.src_addr,
                 IpProtocol::Icmp,
                 reply.buffer_len(),

@@ -687,3 +687,62 @@ fn malformed_frames_are_counted_never_panic() {
     assert_eq!(c.rx_dropped_total() + handled + tcp, c.rx_packets);
     assert!(c.rx_dropped_total() > 0 && handled > 0);
 }
+
+#[test]
+fn a_port_with_several_addresses_answers_for_each() {
+    let mut cfg = config();
+    cfg.addresses = 4; // 198.18.0.1 ..= 198.18.0.4
+    let mut i = Interface::new(cfg);
+    let fourth = Ipv4Addr::new(198, 18, 0, 4);
+    assert!(i.is_our_addr(US) && i.is_our_addr(fourth));
+    assert!(!i.is_our_addr(Ipv4Addr::new(198, 18, 0, 5)));
+    assert!(!i.is_our_addr(Ipv4Addr::new(198, 18, 0, 0)));
+    let req = arp_frame(
+        ArpOperation::Request,
+        PEER_MAC,
+        Ipv4Addr::new(198, 18, 0, 9),
+        fourth,
+    );
+    assert_eq!(i.receive(0, &req, RxMeta::default()), Received::Handled);
+    let Network::Arp(reply) = parse(&drain(&mut i)[0]).network else {
+        panic!("not ARP")
+    };
+    assert_eq!(reply.source_protocol_addr, fourth);
+    let to_fourth = tcp_frame(Ipv4Addr::new(198, 18, 0, 9), fourth, &segment(b"x"));
+    assert!(matches!(
+        i.receive(0, &to_fourth, RxMeta::default()),
+        Received::Tcp { dst, .. } if dst == fourth
+    ));
+}
+
+#[test]
+fn announcements_are_gratuitous_requests_for_each_address() {
+    let mut cfg = config();
+    cfg.addresses = 2;
+    let mut i = Interface::new(cfg);
+    i.announce();
+    let sent = drain(&mut i);
+    assert_eq!(sent.len(), 2);
+    for (n, frame) in sent.iter().enumerate() {
+        let f = parse(frame);
+        assert_eq!(f.ethernet.dst_addr, EthernetAddress::BROADCAST);
+        let ip = Ipv4Addr::new(198, 18, 0, 1 + n as u8);
+        assert_eq!(
+            f.network,
+            Network::Arp(ArpRepr {
+                operation: ArpOperation::Request,
+                source_hardware_addr: OUR_MAC,
+                source_protocol_addr: ip,
+                target_hardware_addr: EthernetAddress::default(),
+                target_protocol_addr: ip,
+            })
+        );
+    }
+    // Another host announcing itself is not learned (RFC 826: only known senders are updated).
+    let other = arp_frame(ArpOperation::Request, OTHER_MAC, OTHER, OTHER);
+    assert_eq!(
+        i.receive(0, &other, RxMeta::default()),
+        Received::Dropped(RxDrop::ArpNotForUs)
+    );
+    assert_eq!(i.arp_table().learned_len(), 0);
+}
