@@ -125,13 +125,23 @@ impl ArpTable {
 
     /// The Ethernet address of `ip` at time `now_ms`, if known.
     pub fn lookup(&self, ip: Ipv4Addr, now_ms: u64) -> Option<EthernetAddress> {
+        self.lookup_entry(ip, now_ms).map(|(mac, _)| mac)
+    }
+
+    /// Like [`ArpTable::lookup`], also telling when the answer expires: `Some(ms)` for a learned
+    /// entry, `None` for a static one.
+    pub fn lookup_entry(
+        &self,
+        ip: Ipv4Addr,
+        now_ms: u64,
+    ) -> Option<(EthernetAddress, Option<u64>)> {
         let fixed = self.static_match(ip);
         if let Some(e) = fixed.filter(|e| e.prefix_len == 32) {
-            return Some(e.mac);
+            return Some((e.mac, None));
         }
         match self.learned.get(&u32::from(ip)) {
-            Some(l) if l.expires_at_ms > now_ms => Some(l.mac),
-            _ => fixed.map(|e| e.mac),
+            Some(l) if l.expires_at_ms > now_ms => Some((l.mac, Some(l.expires_at_ms))),
+            _ => fixed.map(|e| (e.mac, None)),
         }
     }
 

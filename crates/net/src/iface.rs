@@ -238,11 +238,14 @@ impl Interface {
             vlan: None,
             ethertype: EtherType::Ipv4,
         };
-        if let Some(mac) = self.arp.lookup(next_hop, now_ms) {
+        if let Some((mac, expires_at_ms)) = self.arp.lookup_entry(next_hop, now_ms) {
             return match emit_ipv4(buf, &eth(mac), &ip, self.config.checksum.ipv4, fill) {
                 Ok(len) => {
                     self.counters.tx_packets += 1;
                     self.counters.tx_bytes += len as u64;
+                    if let Some(expires_at_ms) = expires_at_ms {
+                        self.refresh_if_expiring(now_ms, next_hop, expires_at_ms);
+                    }
                     SendResult::Sent(Transmit { len, offload })
                 }
                 Err(reason) => self.tx_drop(reason),
@@ -261,6 +264,8 @@ impl Interface {
             }
         }
         self.counters.tx_waited += 1;
+        // Room is certain: at most `max_waiting` resolutions have frames waiting, and refreshes
+        // take at most `max_waiting` more (see `refresh_if_expiring`).
         if self.store.resolving_mut(next_hop).is_none() {
             self.store.resolving.push(Resolving {
                 ip: next_hop,
@@ -270,6 +275,29 @@ impl Interface {
             self.poll(now_ms);
         }
         SendResult::Queued
+    }
+
+    /// Starts resolving an address in use whose learned entry expires within the time a full
+    /// resolution takes, so that traffic to it never has to wait (and, past the wait queue's
+    /// bound, be dropped) when the entry runs out. The entry stays in use meanwhile.
+    fn refresh_if_expiring(&mut self, now_ms: u64, ip: Ipv4Addr, expires_at_ms: u64) {
+        let cfg = self.arp.config();
+        let window = cfg
+            .retry_interval_ms
+            .max(1)
+            .saturating_mul(u64::from(cfg.max_requests.max(1)));
+        if expires_at_ms.saturating_sub(now_ms) > window
+            || self.store.resolving.len() >= self.config.max_waiting
+            || self.store.resolving_mut(ip).is_some()
+        {
+            return;
+        }
+        self.store.resolving.push(Resolving {
+            ip,
+            requests_sent: 0,
+            next_request_ms: now_ms,
+        });
+        self.poll(now_ms);
     }
 
     fn tx_drop(&mut self, reason: TxDrop) -> SendResult {

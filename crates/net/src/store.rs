@@ -49,7 +49,8 @@ impl FrameStore {
             ready: VecDeque::with_capacity(slots),
             waiting: Vec::with_capacity(max_waiting),
             max_waiting: max_waiting.min(slots),
-            resolving: Vec::with_capacity(max_waiting),
+            // Resolutions with frames waiting, plus as many refreshes of entries in use.
+            resolving: Vec::with_capacity(2 * max_waiting),
         }
     }
 

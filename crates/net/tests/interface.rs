@@ -746,3 +746,45 @@ fn announcements_are_gratuitous_requests_for_each_address() {
     );
     assert_eq!(i.arp_table().learned_len(), 0);
 }
+
+#[test]
+fn entries_in_use_are_refreshed_before_they_expire() {
+    let mut cfg = config();
+    cfg.arp = ArpConfig {
+        entry_lifetime_ms: 10_000,
+        retry_interval_ms: 100,
+        max_requests: 3,
+        ..ArpConfig::default()
+    };
+    let mut i = Interface::new(cfg);
+    let learn = arp_frame(ArpOperation::Request, PEER_MAC, PEER, US);
+    i.receive(0, &learn, RxMeta::default());
+    drain(&mut i);
+    let mut buf = [0u8; 1514];
+    let mut send = |i: &mut Interface, now| {
+        assert!(matches!(
+            i.send_tcp(now, PEER, US, PEER, &segment(b"a"), &mut buf),
+            SendResult::Sent(_)
+        ));
+    };
+    send(&mut i, 9_000);
+    assert!(drain(&mut i).is_empty(), "far from expiry");
+    send(&mut i, 9_700);
+    let sent = drain(&mut i);
+    assert_eq!(sent.len(), 1, "one refresh request");
+    let Network::Arp(req) = parse(&sent[0]).network else {
+        panic!("not ARP")
+    };
+    assert_eq!(req.target_protocol_addr, PEER);
+    send(&mut i, 9_710);
+    assert!(drain(&mut i).is_empty(), "already refreshing");
+    let reply = arp_frame(ArpOperation::Reply, PEER_MAC, PEER, US);
+    assert_eq!(
+        i.receive(9_750, &reply, RxMeta::default()),
+        Received::Handled
+    );
+    assert_eq!(i.poll_at(), None);
+    send(&mut i, 15_000);
+    assert_eq!(i.counters().arp_resolved, 1);
+    assert_eq!(i.counters().tx_waited, 0, "nothing ever waited");
+}
