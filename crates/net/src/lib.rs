@@ -4,14 +4,17 @@
 //! ```text
 //!   apps ─ socket-api / capi ─ epoll
 //!                 │
-//!            context (per core): owns one Interface per port, the RouteTable, the TCP engine
-//!                 │   (src, dst, TcpRepr) ▲            │ (src, dst, TcpRepr)
-//!   ┌─────────────┴───────────────────────┴────────────▼───────────────────┐
-//!   │ net: Interface::receive ─► ARP / ICMP replies queued, TCP passed up   │ <- this crate
-//!   │      Interface::send_tcp ─► frame in the caller's tx buffer, or parked │   (no I/O, no clock)
-//!   │                             until ARP resolves; transmit_ready drains  │
-//!   └─────────────┬────────────────────────────────────────────────────────┘
-//!               wire (parse/emit)          io (rx_burst / tx_burst: mem, tap, afpacket, dpdk)
+//!   context (one per core): Interfaces, RouteTable, TCP engine
+//!         │ rx frames     ▲ (src, dst, TcpRepr)   │ (src, dst, TcpRepr)
+//!   ┌─────▼───────────────┴───────────────────────▼──────────────────┐
+//!   │ net (this crate): no I/O, no clock, no per-packet allocation   │
+//!   │   receive ──► ARP and ICMP answered, TCP passed up             │
+//!   │   send_tcp ─► frame in the caller's tx buffer, or parked       │
+//!   │               until ARP resolves                               │
+//!   │   poll ─────► ARP retries and timeouts                         │
+//!   │   transmit_ready ─► queued frames out                          │
+//!   └─────┬──────────────────────────────────────────────────────────┘
+//!         │ tx frames: io (rx_burst / tx_burst); wire (parse / emit)
 //! ```
 //!
 //! An [`Interface`] is one port as seen by one core. It never reads a clock: every call that
