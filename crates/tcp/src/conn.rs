@@ -93,6 +93,8 @@ pub(crate) struct Conn {
     pub send_buf: RingBuffer,
     /// The user shut down the sending side: a FIN follows the buffered data.
     pub fin_queued: bool,
+    /// Sequence number of our FIN once it was sent.
+    pub fin_seq: Option<SeqNumber>,
     pub snd_mss: u32,
     pub nodelay: bool,
 
@@ -186,6 +188,7 @@ impl Conn {
             snd_wl2: iss,
             send_buf: RingBuffer::new(config.send_buffer_bytes),
             fin_queued: false,
+            fin_seq: None,
             snd_mss: mss.min(536),
             nodelay: config.no_delay,
             irs: SeqNumber(0),
@@ -241,10 +244,14 @@ impl Conn {
     }
     /// Sequence number of the first byte in the send buffer.
     pub fn buf_start(&self) -> SeqNumber {
-        if self.snd_una < self.data_start() {
+        let s = if self.snd_una < self.data_start() {
             self.data_start()
         } else {
             self.snd_una
+        };
+        match self.fin_seq {
+            Some(f) if f < s => f,
+            _ => s,
         }
     }
     /// Sequence number just past the buffered data (where a FIN goes).
@@ -253,11 +260,11 @@ impl Conn {
     }
     /// Whether our FIN has been sent at least once.
     pub fn fin_sent(&self) -> bool {
-        self.fin_queued && self.snd_max == self.data_end() + 1
+        self.fin_seq.is_some()
     }
     /// Whether our FIN is acknowledged.
     pub fn fin_acked(&self) -> bool {
-        self.fin_sent() && self.snd_una == self.snd_max
+        self.fin_seq.is_some_and(|f| f < self.snd_una)
     }
     /// Bytes sent and not yet acknowledged.
     pub fn outstanding(&self) -> u32 {

@@ -130,10 +130,9 @@ impl Conn {
         // New data (or go-back-N resend after an RTO).
         let end = self.data_end();
         let available = (end - self.snd_nxt).max(0) as u32;
-        let fin_due = self.fin_queued && self.snd_nxt == end && self.snd_max <= end;
-        let fin_resend = self.fin_queued && self.snd_nxt == end && self.snd_max == end + 1;
         if available == 0 {
-            return (fin_due || fin_resend).then_some(Plan {
+            let fin_due = self.fin_queued && self.snd_nxt == end;
+            return fin_due.then_some(Plan {
                 seq: end,
                 len: 0,
                 fin: true,
@@ -272,6 +271,9 @@ impl Conn {
         }
         if self.snd_max < end {
             self.snd_max = end;
+        }
+        if p.fin {
+            self.fin_seq = Some(p.seq + p.len);
         }
         if self.rto_at.is_none() {
             self.arm_rto(now);

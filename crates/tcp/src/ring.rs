@@ -80,10 +80,8 @@ impl RingBuffer {
         if self.capacity() > 0 {
             self.head = (self.head + n) % self.capacity();
         }
+        // The head is not reset when empty: out-of-order data may sit past the readable part.
         self.len -= n;
-        if self.len == 0 {
-            self.head = 0;
-        }
     }
     /// Copies and consumes up to `out.len()` readable bytes.
     pub fn pop(&mut self, out: &mut [u8]) -> usize {

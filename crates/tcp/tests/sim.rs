@@ -1,0 +1,155 @@
+//! Two engines over a simulated lossy link: transfers must end byte-exact.
+
+mod common;
+
+use common::*;
+use mtcp_tcp::cc::CcAlgorithm;
+use mtcp_tcp::{Config, Event, State};
+
+struct Outcome {
+    received: Vec<u8>,
+    client_closed: bool,
+    server_closed: bool,
+    retrans: u64,
+}
+
+fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome {
+    let mut sim = Sim::new(config.clone(), config, link, seed);
+    sim.b.listen(B, 5001, 8).unwrap();
+    let data = pattern(len, seed);
+    let now = sim.instant();
+    let c = sim.a.connect(now, A, 0, B, 5001).unwrap();
+    let mut sent = 0usize;
+    let mut server = None;
+    let mut received = Vec::with_capacity(len);
+    let mut buf = vec![0u8; 65536];
+    let mut client_closed = false;
+    let mut server_closed = false;
+    let mut client_shut = false;
+    let mut server_shut = false;
+    let mut retrans = 0;
+    sim.run_until(600_000, |sim| {
+        if sent < data.len() && sim.a.state(c).is_ok_and(|s| s == State::Established) {
+            if let Ok(n) = sim.a.send(c, &data[sent..]) {
+                sent += n;
+            }
+        }
+        if sent == data.len() && !client_shut {
+            if let Ok(info) = sim.a.info(c) {
+                retrans = info.total_retrans;
+            }
+            client_shut = sim.a.close(c).is_ok();
+        }
+        if server.is_none() {
+            server = sim.b.accept(5001);
+        }
+        if let Some(s) = server {
+            loop {
+                match sim.b.recv(s, &mut buf) {
+                    Ok(0) => {
+                        if !server_shut {
+                            server_shut = sim.b.close(s).is_ok();
+                        }
+                        break;
+                    }
+                    Ok(n) => received.extend_from_slice(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+        }
+        for (h, e) in sim.a.events() {
+            if h == c && e == Event::Closed {
+                client_closed = true;
+            }
+            assert!(
+                !matches!(e, Event::Reset | Event::Error(_)),
+                "client: {e:?}"
+            );
+        }
+        for (h, e) in sim.b.events() {
+            if Some(h) == server && e == Event::Closed {
+                server_closed = true;
+            }
+            assert!(
+                !matches!(e, Event::Reset | Event::Error(_)),
+                "server: {e:?}"
+            );
+        }
+        client_closed && server_closed
+    });
+    Outcome {
+        received,
+        client_closed,
+        server_closed,
+        retrans,
+    }
+}
+
+fn check(len: usize, link: LinkParams, seed: u64, config: Config) {
+    let o = transfer(len, link, seed, config);
+    let data = pattern(len, seed);
+    assert_eq!(o.received.len(), data.len(), "length");
+    if let Some(i) = o.received.iter().zip(&data).position(|(a, b)| a != b) {
+        let j = o.received[i..]
+            .iter()
+            .zip(&data[i..])
+            .position(|(a, b)| a == b)
+            .unwrap_or(0);
+        panic!("payload differs from byte {i} for about {j} bytes");
+    }
+    assert!(o.server_closed, "server did not close");
+    assert!(o.client_closed, "client did not close (TIME-WAIT end)");
+    if link.loss > 0.0 {
+        assert!(o.retrans > 0, "loss without retransmissions?");
+    }
+}
+
+fn short_tw() -> Config {
+    Config {
+        time_wait: mtcp_tcp::Duration::from_millis(2_000),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn clean_1mb() {
+    check(1 << 20, LinkParams::perfect(5), 1, short_tw());
+}
+
+#[test]
+fn loss_1_percent_2mb() {
+    check(2 << 20, LinkParams::lossy(0.01, 5), 2, short_tw());
+}
+
+#[test]
+fn loss_5_percent_1mb() {
+    check(1 << 20, LinkParams::lossy(0.05, 5), 3, short_tw());
+}
+
+#[test]
+fn loss_5_percent_newreno_no_sack_no_ts() {
+    let config = Config {
+        congestion_control: CcAlgorithm::NewReno,
+        sack: false,
+        timestamps: false,
+        window_scaling: false,
+        ..short_tw()
+    };
+    check(1 << 20, LinkParams::lossy(0.05, 5), 4, config);
+}
+
+#[test]
+fn small_buffers_and_mtu() {
+    let config = Config {
+        send_buffer_bytes: 4096,
+        recv_buffer_bytes: 3000,
+        mtu: 576,
+        ..short_tw()
+    };
+    check(300_000, LinkParams::lossy(0.02, 2), 5, config);
+}
+
+#[test]
+fn tiny_clean() {
+    check(100_000, LinkParams::perfect(5), 9, short_tw());
+}
