@@ -154,6 +154,8 @@ pub(crate) struct Conn {
     pub rst_reply: Option<SeqNumber>,
     /// Send a segment with `snd_una - 1` to elicit an ACK (zero-window or keepalive probe).
     pub probe_now: bool,
+    /// The persist timer expired with a small usable window: send what fits (SWS override).
+    pub force_send: bool,
     pub segs_unacked: u32,
     pub writable_wanted: bool,
     pub stats: Stats,
@@ -228,6 +230,7 @@ impl Conn {
             rst_now: false,
             rst_reply: None,
             probe_now: false,
+            force_send: false,
             segs_unacked: 0,
             writable_wanted: false,
             stats: Stats::default(),
@@ -349,8 +352,12 @@ impl Conn {
         }
         if due(self.persist_at) {
             self.persist_at = None;
-            if self.snd_wnd == 0 && self.data_end() > self.snd_nxt {
-                self.probe_now = true;
+            if self.data_end() > self.snd_nxt && self.snd_una == self.snd_max {
+                if self.snd_wnd == 0 {
+                    self.probe_now = true;
+                } else {
+                    self.force_send = true;
+                }
                 self.persist_backoff = (self.persist_backoff + 1).min(12);
                 let wait =
                     Duration((self.rtt.rto().0 << self.persist_backoff).min(cx.config.max_rto.0));

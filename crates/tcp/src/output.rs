@@ -152,6 +152,7 @@ impl Conn {
         let send = len > 0
             && (len == mss
                 || resend
+                || self.force_send
                 || (len == available
                     && (self.nodelay || self.fin_queued || self.snd_nxt == self.snd_una))
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2));
@@ -260,7 +261,10 @@ impl Conn {
                     self.high_rxt = end;
                 }
             }
-            PlanKind::Next => self.snd_nxt = end,
+            PlanKind::Next => {
+                self.snd_nxt = end;
+                self.force_send = false;
+            }
         }
         let retransmission = p.kind != PlanKind::Next || p.seq < self.snd_max;
         if retransmission {

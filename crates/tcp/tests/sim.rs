@@ -77,6 +77,21 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
         }
         client_closed && server_closed
     });
+    if std::env::var_os("SIM_TRACE").is_some() {
+        eprintln!(
+            "sent={sent} client={:?} {:?}",
+            sim.a.state(c),
+            sim.a.info(c)
+        );
+        if let Some(s) = server {
+            eprintln!(
+                "server={:?} {:?} queued={:?}",
+                sim.b.state(s),
+                sim.b.info(s),
+                sim.b.recv_queue(s)
+            );
+        }
+    }
     Outcome {
         received,
         client_closed,
