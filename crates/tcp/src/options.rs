@@ -8,6 +8,19 @@ use crate::time::Instant;
 
 /// Largest window scale shift (RFC 7323 §2.3).
 pub const MAX_WINDOW_SHIFT: u8 = 14;
+/// Bytes the timestamps option takes with its padding.
+pub const TIMESTAMPS_LEN: u32 = 12;
+
+/// Bytes the options of a non-SYN segment take, padded to 4: payload must shrink by this much
+/// beyond the timestamps already excluded from `snd_mss`.
+pub fn sack_len(options: &TcpOptions) -> u32 {
+    let n = options.sack_blocks.len() as u32;
+    if n == 0 {
+        0
+    } else {
+        (2 + 8 * n).div_ceil(4) * 4
+    }
+}
 
 impl Conn {
     /// Applies the options of the peer's SYN: each feature is used only if both sides offered it.
@@ -34,6 +47,10 @@ impl Conn {
         self.ts_ok = config.timestamps && peer.timestamps.is_some();
         if let Some(ts) = peer.timestamps {
             self.ts_recent = ts.tsval;
+        }
+        if self.ts_ok {
+            // Every segment carries the 12-byte timestamps option (as Linux' mss_cache).
+            self.snd_mss -= TIMESTAMPS_LEN;
         }
         // The initial window follows the negotiated MSS.
         self.cc = config.congestion_control.build(self.snd_mss);

@@ -244,7 +244,16 @@ impl Conn {
         None
     }
 
-    fn emit_plan<'b>(&mut self, now: Instant, p: Plan, scratch: &'b mut [u8]) -> TcpRepr<'b> {
+    fn emit_plan<'b>(&mut self, now: Instant, mut p: Plan, scratch: &'b mut [u8]) -> TcpRepr<'b> {
+        // SACK blocks on a data segment eat into the payload.
+        let room = self
+            .snd_mss
+            .saturating_sub(crate::options::sack_len(&self.segment_options(now)))
+            .max(1);
+        if p.len > room {
+            p.len = room;
+            p.fin = false;
+        }
         let offset = (p.seq - self.buf_start()) as usize;
         let n = self.send_buf.peek(offset, &mut scratch[..p.len as usize]);
         debug_assert_eq!(n, p.len as usize);

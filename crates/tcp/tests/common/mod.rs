@@ -6,6 +6,8 @@ use std::collections::BinaryHeap;
 use std::net::Ipv4Addr;
 
 use mtcp_tcp::{Config, Engine, Event, Handle, Instant};
+pub mod peer;
+
 use mtcp_wire::tcp::TcpRepr;
 
 pub const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
