@@ -78,6 +78,8 @@ pub(crate) struct Conn {
     pub tuple: FourTuple,
     /// Listener port while this passive connection is not yet accepted.
     pub listener: Option<u16>,
+    /// Counted in the listener's SYN queue (half-open, passive).
+    pub in_syn_queue: bool,
     pub timer: TimerId,
     pub dirty: bool,
 
@@ -178,6 +180,7 @@ impl Conn {
             state: State::Closed,
             tuple,
             listener: None,
+            in_syn_queue: false,
             timer,
             dirty: false,
             iss,

@@ -239,7 +239,7 @@ impl Engine {
         }
         if let Some(port) = conn.listener {
             if let Some(l) = self.listeners.get_mut(&port) {
-                if conn.state == State::SynReceived {
+                if conn.in_syn_queue {
                     l.syn_queue = l.syn_queue.saturating_sub(1);
                 } else {
                     l.accept_queue.retain(|&x| x != h);
@@ -494,6 +494,7 @@ impl Engine {
         let outcome = c.on_segment(&mut cx, seg);
         if let (Some(port), Outcome::Keep) = (pending_accept, outcome) {
             if c.state != State::SynReceived {
+                c.in_syn_queue = false;
                 if let Some(l) = listeners.get_mut(&port) {
                     l.syn_queue = l.syn_queue.saturating_sub(1);
                     l.accept_queue.push_back(h);

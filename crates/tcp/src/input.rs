@@ -21,6 +21,7 @@ impl Conn {
     /// Starts a passive open from the peer's SYN.
     pub(crate) fn open_passive(&mut self, cx: &mut Cx<'_>, syn: &TcpRepr<'_>, listener: u16) {
         self.listener = Some(listener);
+        self.in_syn_queue = true;
         self.irs = syn.seq_number;
         self.rcv_nxt = syn.seq_number + 1;
         self.rcv_adv = self.rcv_nxt;

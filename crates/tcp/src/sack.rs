@@ -20,7 +20,7 @@ impl Scoreboard {
     pub fn update(&mut self, blocks: &[SackBlock], snd_una: SeqNumber, snd_max: SeqNumber) -> bool {
         let before = self.sacked_bytes();
         for b in blocks {
-            if !(b.left < b.right) || b.left < snd_una || b.right > snd_max {
+            if b.right <= b.left || b.left < snd_una || b.right > snd_max {
                 continue;
             }
             self.insert(b.left, b.right);

@@ -66,10 +66,8 @@ impl CongestionControl for Cubic {
         }
         let mssf = f64::from(mss);
         let cwnd_seg = f64::from(self.cwnd) / mssf;
-        let epoch = *self.epoch_start.get_or_insert_with(|| {
-            // An epoch without a preceding loss starts from the current window.
-            now
-        });
+        // An epoch without a preceding loss starts from the current window.
+        let epoch = *self.epoch_start.get_or_insert(now);
         if self.cwnd_at_epoch == 0.0 {
             self.cwnd_at_epoch = cwnd_seg;
             self.w_est = cwnd_seg;

@@ -29,6 +29,8 @@ pub struct Harness {
     pub peer_ts: u32,
     pub use_ts: bool,
     pub events: Vec<(Handle, Event)>,
+    /// Source port of injected segments.
+    pub peer_port: u16,
 }
 
 pub fn full_options() -> TcpOptions {
@@ -52,6 +54,7 @@ impl Harness {
             peer_ts: 1,
             use_ts: false,
             events: Vec::new(),
+            peer_port: PEER_PORT,
         }
     }
 
@@ -118,7 +121,7 @@ impl Harness {
         payload: &[u8],
     ) {
         let repr = TcpRepr {
-            src_port: PEER_PORT,
+            src_port: self.peer_port,
             dst_port: LOCAL_PORT,
             seq_number: SeqNumber(seq),
             ack_number: SeqNumber(ack),
