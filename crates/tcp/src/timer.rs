@@ -82,8 +82,9 @@ impl TimerWheel {
             return;
         }
         self.cancel(id);
-        let at = at.0.max(self.current);
-        let slot = (at as usize) % WHEEL_SLOTS;
+        // An overdue deadline waits in the slot processed next.
+        let slot = (at.0.max(self.current) as usize) % WHEEL_SLOTS;
+        let at = at.0;
         let head = self.heads[slot];
         {
             let n = &mut self.nodes[id.0 as usize];
@@ -130,6 +131,18 @@ impl TimerWheel {
     /// Advances to `now`, calling `fire(owner)` for (and disarming) every node that expired.
     pub fn advance(&mut self, now: Instant, mut fire: impl FnMut(u32)) {
         if now.0 < self.current {
+            // Only overdue timers (armed for an already processed tick) can be due.
+            let slot = (self.current as usize) % WHEEL_SLOTS;
+            let mut i = self.heads[slot];
+            while i != NIL {
+                let next = self.nodes[i as usize].next;
+                if self.nodes[i as usize].expires <= now.0 {
+                    let owner = self.nodes[i as usize].owner;
+                    self.cancel(TimerId(i));
+                    fire(owner);
+                }
+                i = next;
+            }
             return;
         }
         let ticks = (now.0 - self.current + 1).min(WHEEL_SLOTS as u64);
