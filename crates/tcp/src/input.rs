@@ -122,8 +122,26 @@ impl Conn {
                 return Outcome::Keep;
             }
             if self.state == State::SynReceived && syn && seq == self.irs {
-                // The peer did not get our SYN-ACK: send it again.
-                self.snd_nxt = self.iss;
+                if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
+                    // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
+                    self.snd_una = seg.ack_number;
+                    self.state = State::Established;
+                    self.snd_wnd = u32::from(seg.window_len) << self.snd_wscale;
+                    self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                    self.snd_wl1 = seq;
+                    self.snd_wl2 = seg.ack_number;
+                    self.rto_at = None;
+                    self.retries = 0;
+                    self.ack_now = true;
+                    if self.fin_queued {
+                        self.state = State::FinWait1;
+                    }
+                    self.push_event(cx, Event::Connected);
+                    self.touch(cx.config, cx.now);
+                } else if !ack {
+                    // The peer did not get our SYN-ACK: send it again.
+                    self.snd_nxt = self.iss;
+                }
                 return Outcome::Keep;
             }
             if self.state == State::TimeWait && fin {
@@ -174,6 +192,9 @@ impl Conn {
                 self.snd_wl1 = seq;
                 self.snd_wl2 = seg.ack_number;
                 self.retries = 0;
+                if self.fin_queued {
+                    self.state = State::FinWait1;
+                }
                 self.push_event(cx, Event::Connected);
                 self.touch(cx.config, cx.now);
             } else {
@@ -285,6 +306,9 @@ impl Conn {
             }
             self.retries = 0;
             self.ack_now = true;
+            if self.fin_queued {
+                self.state = State::FinWait1;
+            }
             self.push_event(cx, Event::Connected);
             self.touch(cx.config, cx.now);
         } else {

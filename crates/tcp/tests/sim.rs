@@ -34,10 +34,10 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
                 sent += n;
             }
         }
+        if let Ok(info) = sim.a.info(c) {
+            retrans = info.total_retrans;
+        }
         if sent == data.len() && !client_shut {
-            if let Ok(info) = sim.a.info(c) {
-                retrans = info.total_retrans;
-            }
             client_shut = sim.a.close(c).is_ok();
         }
         if server.is_none() {
@@ -167,4 +167,105 @@ fn small_buffers_and_mtu() {
 #[test]
 fn tiny_clean() {
     check(100_000, LinkParams::perfect(5), 9, short_tw());
+}
+
+#[test]
+fn clean_10mb_cubic_and_newreno() {
+    check(10 << 20, LinkParams::perfect(10), 10, short_tw());
+    let nr = Config {
+        congestion_control: CcAlgorithm::NewReno,
+        ..short_tw()
+    };
+    check(10 << 20, LinkParams::perfect(10), 11, nr);
+}
+
+#[test]
+fn many_seeds_at_1_and_5_percent() {
+    for seed in 20..26 {
+        check(512 << 10, LinkParams::lossy(0.01, 3), seed, short_tw());
+        check(
+            512 << 10,
+            LinkParams::lossy(0.05, 3),
+            seed + 100,
+            short_tw(),
+        );
+    }
+}
+
+#[test]
+fn heavy_reordering_and_duplication() {
+    let link = LinkParams {
+        loss: 0.02,
+        duplicate: 0.1,
+        reorder: 0.3,
+        delay_ms: 4,
+        reorder_extra_ms: 20,
+    };
+    check(1 << 20, link, 7, short_tw());
+}
+
+#[test]
+fn ten_percent_loss_still_completes() {
+    check(256 << 10, LinkParams::lossy(0.10, 5), 8, short_tw());
+}
+
+/// Both directions at once, with a simultaneous open (each side connects to the other).
+#[test]
+fn simultaneous_open_and_bidirectional_transfer() {
+    let mut sim = Sim::new(short_tw(), short_tw(), LinkParams::lossy(0.02, 5), 42);
+    let now = sim.instant();
+    let ca = sim.a.connect(now, A, 7000, B, 7001).unwrap();
+    let cb = sim.b.connect(now, B, 7001, A, 7000).unwrap();
+    let da = pattern(300_000, 1);
+    let db = pattern(200_000, 2);
+    let (mut sa, mut sb) = (0, 0);
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 65536];
+    let done = sim.run_until(300_000, |sim| {
+        if sim
+            .a
+            .state(ca)
+            .is_ok_and(|s| s == State::Established || s == State::CloseWait)
+            && sa < da.len()
+        {
+            sa += sim.a.send(ca, &da[sa..]).unwrap_or(0);
+            if sa == da.len() {
+                sim.a.shutdown_write(ca).unwrap();
+            }
+        }
+        if sim
+            .b
+            .state(cb)
+            .is_ok_and(|s| s == State::Established || s == State::CloseWait)
+            && sb < db.len()
+        {
+            sb += sim.b.send(cb, &db[sb..]).unwrap_or(0);
+            if sb == db.len() {
+                sim.b.shutdown_write(cb).unwrap();
+            }
+        }
+        while let Ok(n) = sim.a.recv(ca, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            ra.extend_from_slice(&buf[..n]);
+        }
+        while let Ok(n) = sim.b.recv(cb, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            rb.extend_from_slice(&buf[..n]);
+        }
+        ra.len() == db.len()
+            && rb.len() == da.len()
+            && sim.a.state(ca).is_err()
+            && sim.b.state(cb).is_err()
+    });
+    assert!(
+        ra == db && rb == da,
+        "payload mismatch: {} {}",
+        ra.len(),
+        rb.len()
+    );
+    assert!(done, "connections did not finish closing");
 }
