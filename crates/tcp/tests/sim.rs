@@ -92,6 +92,13 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
             );
         }
     }
+    eprintln!(
+        "len={len} loss={} sim_time={}ms segments={} dropped={} client_retrans={retrans}",
+        link.loss,
+        sim.now - 1_000,
+        sim.sent,
+        sim.dropped
+    );
     Outcome {
         received,
         client_closed,
