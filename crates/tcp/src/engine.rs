@@ -11,35 +11,28 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 use crate::config::Config;
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
 use crate::isn::{FourTuple, SecretHash};
+use crate::listener::Listener;
 use crate::state::{Error, Event, State, TcpInfo};
 use crate::table::{ConnTable, Handle};
 use crate::time::Instant;
 use crate::timer::TimerWheel;
 
 /// Most stateless replies (RSTs, cookie SYN-ACKs) queued between two dispatches; more are dropped.
-const MAX_CONTROL: usize = 1024;
+pub(crate) const MAX_CONTROL: usize = 1024;
 const EPHEMERAL_FIRST: u16 = 49_152;
-
-#[derive(Debug)]
-struct Listener {
-    addr: Ipv4Addr,
-    backlog: usize,
-    syn_queue: usize,
-    accept_queue: VecDeque<Handle>,
-}
 
 /// A segment sent without connection state: a RST or a SYN-cookie SYN-ACK.
 #[derive(Clone, Copy, Debug)]
-struct Control {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    src_port: u16,
-    dst_port: u16,
-    seq: SeqNumber,
-    ack: SeqNumber,
-    flags: TcpFlags,
-    window: u16,
-    mss: Option<u16>,
+pub(crate) struct Control {
+    pub(crate) src: Ipv4Addr,
+    pub(crate) dst: Ipv4Addr,
+    pub(crate) src_port: u16,
+    pub(crate) dst_port: u16,
+    pub(crate) seq: SeqNumber,
+    pub(crate) ack: SeqNumber,
+    pub(crate) flags: TcpFlags,
+    pub(crate) window: u16,
+    pub(crate) mss: Option<u16>,
 }
 
 impl Control {
@@ -68,20 +61,20 @@ impl Control {
 /// [`Engine::next_deadline`].
 #[derive(Debug)]
 pub struct Engine {
-    config: Config,
-    secret: SecretHash,
-    table: ConnTable,
-    listeners: HashMap<u16, Listener>,
-    wheel: TimerWheel,
-    events: VecDeque<(Handle, Event)>,
-    control: Vec<Control>,
-    dirty: Vec<Handle>,
-    dirty_spare: Vec<Handle>,
-    fired: Vec<u32>,
-    scratch: Vec<u8>,
-    challenge: RateLimiter,
-    next_ephemeral: u16,
-    now: Instant,
+    pub(crate) config: Config,
+    pub(crate) secret: SecretHash,
+    pub(crate) table: ConnTable,
+    pub(crate) listeners: HashMap<u16, Listener>,
+    pub(crate) wheel: TimerWheel,
+    pub(crate) events: VecDeque<(Handle, Event)>,
+    pub(crate) control: Vec<Control>,
+    pub(crate) dirty: Vec<Handle>,
+    pub(crate) dirty_spare: Vec<Handle>,
+    pub(crate) fired: Vec<u32>,
+    pub(crate) scratch: Vec<u8>,
+    pub(crate) challenge: RateLimiter,
+    pub(crate) next_ephemeral: u16,
+    pub(crate) now: Instant,
 }
 
 impl Engine {
@@ -114,43 +107,6 @@ impl Engine {
     /// Number of live connections (TIME-WAIT and unaccepted ones included).
     pub fn connection_count(&self) -> usize {
         self.table.len()
-    }
-
-    /// Accepts connections to `port` on `addr` (`Ipv4Addr::UNSPECIFIED` for any); at most
-    /// `backlog` half-open and `backlog` unaccepted connections are held.
-    pub fn listen(&mut self, addr: Ipv4Addr, port: u16, backlog: usize) -> Result<(), Error> {
-        if self.listeners.contains_key(&port) || port == 0 {
-            return Err(Error::AddrInUse);
-        }
-        let backlog = backlog.max(1);
-        self.listeners.insert(
-            port,
-            Listener {
-                addr,
-                backlog,
-                syn_queue: 0,
-                accept_queue: VecDeque::with_capacity(backlog),
-            },
-        );
-        Ok(())
-    }
-
-    /// Stops listening on `port`; unaccepted connections are reset.
-    pub fn unlisten(&mut self, port: u16) -> Result<(), Error> {
-        let l = self.listeners.remove(&port).ok_or(Error::InvalidHandle)?;
-        for h in l.accept_queue {
-            let _ = self.abort(h);
-        }
-        Ok(())
-    }
-
-    /// Pops the oldest established connection waiting on the listener at `port`.
-    pub fn accept(&mut self, port: u16) -> Option<Handle> {
-        let h = self.listeners.get_mut(&port)?.accept_queue.pop_front()?;
-        if let Some(c) = self.table.get_mut(h) {
-            c.listener = None;
-        }
-        Some(h)
     }
 
     /// Opens a connection (active open). `local_port` 0 picks an ephemeral port.
@@ -208,7 +164,7 @@ impl Engine {
         Ok(h)
     }
 
-    fn create(&mut self, tuple: FourTuple, now: Instant) -> Result<Handle, Error> {
+    pub(crate) fn create(&mut self, tuple: FourTuple, now: Instant) -> Result<Handle, Error> {
         if self.table.len() >= self.config.max_connections {
             return Err(Error::TooManyConnections);
         }
@@ -219,7 +175,7 @@ impl Engine {
         Ok(self.table.insert(conn))
     }
 
-    fn free(&mut self, h: Handle) {
+    pub(crate) fn free(&mut self, h: Handle) {
         let Some(conn) = self.table.remove(h) else {
             return;
         };
@@ -248,13 +204,13 @@ impl Engine {
         }
     }
 
-    fn push_control(&mut self, c: Control) {
+    pub(crate) fn push_control(&mut self, c: Control) {
         if self.control.len() < MAX_CONTROL {
             self.control.push(c);
         }
     }
 
-    fn mark(&mut self, h: Handle) {
+    pub(crate) fn mark(&mut self, h: Handle) {
         if let Some(c) = self.table.get_mut(h) {
             if !c.dirty {
                 c.dirty = true;
@@ -427,7 +383,7 @@ impl Engine {
         !self.dirty.is_empty() || !self.control.is_empty()
     }
 
-    fn after(&mut self, h: Handle, outcome: Outcome) {
+    pub(crate) fn after(&mut self, h: Handle, outcome: Outcome) {
         match outcome {
             Outcome::Keep => {
                 if let Some(c) = self.table.get(h) {
@@ -502,158 +458,6 @@ impl Engine {
             }
         }
         outcome
-    }
-
-    fn segment_to_listener(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>) {
-        let f = seg.flags;
-        if f.contains(TcpFlags::RST) {
-            return;
-        }
-        let port = tuple.local_port;
-        let listening = self
-            .listeners
-            .get(&port)
-            .is_some_and(|l| l.addr == Ipv4Addr::UNSPECIFIED || l.addr == tuple.local_addr);
-        if !listening {
-            self.reset_reply(tuple, seg);
-            return;
-        }
-        if f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN) {
-            self.cookie_ack(now, tuple, seg);
-            return;
-        }
-        if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::ACK) {
-            if f.contains(TcpFlags::ACK) {
-                self.reset_reply(tuple, seg);
-            }
-            return;
-        }
-        let Some(l) = self.listeners.get(&port) else {
-            return;
-        };
-        if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
-            if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
-                let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
-                let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
-                let window = self.config.recv_buffer_bytes.min(65_535) as u16;
-                self.push_control(Control {
-                    src: tuple.local_addr,
-                    dst: tuple.remote_addr,
-                    src_port: tuple.local_port,
-                    dst_port: tuple.remote_port,
-                    seq: cookie,
-                    ack: seg.seq_number + 1,
-                    flags: TcpFlags::SYN | TcpFlags::ACK,
-                    window,
-                    mss: Some(self.config.local_mss()),
-                });
-            }
-            return;
-        }
-        let Ok(h) = self.create(tuple, now) else {
-            return;
-        };
-        let Engine {
-            table,
-            config,
-            events,
-            challenge,
-            listeners,
-            ..
-        } = self;
-        if let Some(c) = table.get_mut(h) {
-            let mut cx = Cx {
-                now,
-                config,
-                events,
-                challenge,
-            };
-            c.open_passive(&mut cx, seg, port);
-        }
-        if let Some(l) = listeners.get_mut(&port) {
-            l.syn_queue += 1;
-        }
-        self.after(h, Outcome::Keep);
-    }
-
-    fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>) {
-        let port = tuple.local_port;
-        let mss = if self.config.syn_cookies {
-            self.secret
-                .check_cookie(&tuple, seg.seq_number, seg.ack_number + u32::MAX, now)
-        } else {
-            None
-        };
-        let Some(mss) = mss else {
-            self.reset_reply(tuple, seg);
-            return;
-        };
-        if self
-            .listeners
-            .get(&port)
-            .is_none_or(|l| l.accept_queue.len() >= l.backlog)
-        {
-            return;
-        }
-        let Ok(h) = self.create(tuple, now) else {
-            return;
-        };
-        let Engine {
-            table,
-            config,
-            events,
-            challenge,
-            listeners,
-            ..
-        } = self;
-        if let Some(c) = table.get_mut(h) {
-            // Recreate with the ISN the cookie stood for.
-            c.iss = seg.ack_number + u32::MAX;
-            let mut cx = Cx {
-                now,
-                config,
-                events,
-                challenge,
-            };
-            c.open_from_cookie(&mut cx, seg, mss, port);
-            c.push_event(&mut cx, Event::Connected);
-            // Data on the ACK is processed like on any established connection.
-            if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
-                c.rcv_adv = c.rcv_nxt + c.recv_buf.free() as u32;
-                let _ = c.on_segment(&mut cx, seg);
-            }
-        }
-        if let Some(l) = listeners.get_mut(&port) {
-            l.accept_queue.push_back(h);
-        }
-        self.after(h, Outcome::Keep);
-    }
-
-    /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST.
-    fn reset_reply(&mut self, tuple: FourTuple, seg: &TcpRepr<'_>) {
-        let (seq, ack, flags) = if seg.flags.contains(TcpFlags::ACK) {
-            (seg.ack_number, SeqNumber(0), TcpFlags::RST)
-        } else {
-            let len = seg.payload.len() as u32
-                + u32::from(seg.flags.contains(TcpFlags::SYN))
-                + u32::from(seg.flags.contains(TcpFlags::FIN));
-            (
-                SeqNumber(0),
-                seg.seq_number + len,
-                TcpFlags::RST | TcpFlags::ACK,
-            )
-        };
-        self.push_control(Control {
-            src: tuple.local_addr,
-            dst: tuple.remote_addr,
-            src_port: tuple.local_port,
-            dst_port: tuple.remote_port,
-            seq,
-            ack,
-            flags,
-            window: 0,
-            mss: None,
-        });
     }
 
     /// Runs every timer due at `now`.

@@ -1,4 +1,4 @@
-//! Initial sequence numbers (RFC 6528) and SYN cookies (RFC 4987) from a keyed hash.
+//! Initial sequence numbers (RFC 6528) from a keyed hash of the 4-tuple.
 
 use core::hash::Hasher;
 use core::net::Ipv4Addr;
@@ -27,18 +27,13 @@ pub struct SecretHash {
     key: [u8; 16],
 }
 
-/// MSS values a SYN cookie can encode (3 bits).
-const COOKIE_MSS: [u16; 8] = [536, 1200, 1300, 1360, 1400, 1440, 1460, 8960];
-/// Length of one cookie time slot in milliseconds (64 s as in Linux).
-const COOKIE_PERIOD_MS: u64 = 64_000;
-
 impl SecretHash {
     /// A hasher keyed with the caller's secret.
     pub fn new(key: [u8; 16]) -> SecretHash {
         SecretHash { key }
     }
 
-    fn hash(&self, t: &FourTuple, extra: u32) -> u64 {
+    pub(crate) fn hash(&self, t: &FourTuple, extra: u32) -> u64 {
         let mut h = SipHasher13::new_with_key(&self.key);
         h.write(&t.local_addr.octets());
         h.write(&t.remote_addr.octets());
@@ -52,37 +47,6 @@ impl SecretHash {
     pub fn isn(&self, t: &FourTuple, now: Instant) -> SeqNumber {
         let m = (now.0.wrapping_mul(250)) as u32;
         SeqNumber(m.wrapping_add(self.hash(t, 0) as u32))
-    }
-
-    /// A SYN cookie for a SYN with sequence `peer_isn` and MSS option `mss`: the ISN to send.
-    /// Layout: 5 bits of time slot, 3 bits of MSS index, 24 bits of keyed hash.
-    pub fn cookie(&self, t: &FourTuple, peer_isn: SeqNumber, mss: u16, now: Instant) -> SeqNumber {
-        let slot = ((now.0 / COOKIE_PERIOD_MS) & 0x1f) as u32;
-        let idx = COOKIE_MSS.iter().rposition(|&m| m <= mss).unwrap_or(0) as u32;
-        let h = self.hash(t, peer_isn.0 ^ (slot << 27) ^ (idx << 24) ^ 0x5a5a_0000) as u32
-            & 0x00ff_ffff;
-        SeqNumber((slot << 27) | (idx << 24) | h)
-    }
-
-    /// Checks a cookie echoed as `ack - 1` on an ACK with sequence `seq` (= peer ISN + 1).
-    /// Returns the MSS it encodes when valid and at most one slot old.
-    pub fn check_cookie(
-        &self,
-        t: &FourTuple,
-        seq: SeqNumber,
-        cookie: SeqNumber,
-        now: Instant,
-    ) -> Option<u16> {
-        let slot = cookie.0 >> 27;
-        let idx = (cookie.0 >> 24) & 0x7;
-        let cur = ((now.0 / COOKIE_PERIOD_MS) & 0x1f) as u32;
-        if cur.wrapping_sub(slot) & 0x1f > 1 {
-            return None;
-        }
-        let peer_isn = SeqNumber(seq.0.wrapping_sub(1));
-        let h = self.hash(t, peer_isn.0 ^ (slot << 27) ^ (idx << 24) ^ 0x5a5a_0000) as u32
-            & 0x00ff_ffff;
-        (h == cookie.0 & 0x00ff_ffff).then_some(COOKIE_MSS[idx as usize])
     }
 }
 
@@ -114,29 +78,5 @@ mod tests {
         let mut t2 = t;
         t2.remote_port += 1;
         assert_ne!(a.isn(&t, Instant(0)), a.isn(&t2, Instant(0)));
-    }
-
-    #[test]
-    fn cookie_round_trip_and_expiry() {
-        let s = SecretHash::new([7; 16]);
-        let t = tuple();
-        let c = s.cookie(&t, SeqNumber(1000), 1460, Instant(5_000));
-        assert_eq!(
-            s.check_cookie(&t, SeqNumber(1001), c, Instant(6_000)),
-            Some(1460)
-        );
-        assert_eq!(
-            s.check_cookie(&t, SeqNumber(1001), c, Instant(100_000)),
-            Some(1460)
-        );
-        assert_eq!(
-            s.check_cookie(&t, SeqNumber(1001), c, Instant(200_000)),
-            None
-        );
-        assert_eq!(s.check_cookie(&t, SeqNumber(1002), c, Instant(6_000)), None);
-        assert_eq!(
-            s.check_cookie(&t, SeqNumber(1001), SeqNumber(c.0 ^ 1), Instant(6_000)),
-            None
-        );
     }
 }
