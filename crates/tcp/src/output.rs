@@ -56,7 +56,9 @@ impl Conn {
     /// Whether a read freed enough space that the peer should hear of it (window update).
     pub(crate) fn window_update_due(&self) -> bool {
         let cap = self.recv_buf.capacity() as u32;
-        let candidate = self.rcv_nxt + self.recv_buf.free() as u32;
+        // The largest window the header can express bounds what an update could announce.
+        let max_field = 65_535u32 << self.rcv_wscale;
+        let candidate = self.rcv_nxt + (self.recv_buf.free() as u32).min(max_field);
         let threshold = (cap / 2).min(2 * self.snd_mss.max(536));
         self.state.can_receive() && (candidate - self.rcv_adv) >= threshold as i32
     }
