@@ -22,7 +22,7 @@ pub(crate) const MAX_CONTROL: usize = 1024;
 const EPHEMERAL_FIRST: u16 = 49_152;
 
 /// A segment sent without connection state: a RST or a SYN-cookie SYN-ACK.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Control {
     pub(crate) src: Ipv4Addr,
     pub(crate) dst: Ipv4Addr,
@@ -32,7 +32,7 @@ pub(crate) struct Control {
     pub(crate) ack: SeqNumber,
     pub(crate) flags: TcpFlags,
     pub(crate) window: u16,
-    pub(crate) mss: Option<u16>,
+    pub(crate) options: TcpOptions,
 }
 
 impl Control {
@@ -45,10 +45,7 @@ impl Control {
             flags: self.flags,
             window_len: self.window,
             urgent_pointer: 0,
-            options: TcpOptions {
-                mss: self.mss,
-                ..TcpOptions::default()
-            },
+            options: self.options.clone(),
             payload: &[],
         }
     }
@@ -190,7 +187,7 @@ impl Engine {
                 ack: conn.rcv_nxt,
                 flags: TcpFlags::RST | TcpFlags::ACK,
                 window: 0,
-                mss: None,
+                options: TcpOptions::default(),
             });
         }
         if let Some(port) = conn.listener {

@@ -47,10 +47,9 @@ impl Conn {
         self.irs = ack.seq_number + u32::MAX; // seq - 1
         self.rcv_nxt = ack.seq_number;
         self.rcv_adv = self.rcv_nxt;
-        let opts = mtcp_wire::tcp::TcpOptions {
-            mss: Some(mss),
-            ..Default::default()
-        };
+        let opts = crate::listener::cookie_syn_options(ack, mss);
+        // The cookie's TSval came from the plain millisecond clock.
+        self.ts_offset = 0;
         self.negotiate(&opts, cx.config);
         self.snd_una = self.iss + 1;
         self.snd_nxt = self.snd_una;

@@ -4,7 +4,9 @@
 use alloc::collections::VecDeque;
 use core::net::Ipv4Addr;
 
-use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
+use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+
+use crate::config::Config;
 
 use crate::conn::{Cx, Outcome};
 use crate::engine::{Control, Engine};
@@ -96,6 +98,7 @@ impl Engine {
                 let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
                 let window = self.config.recv_buffer_bytes.min(65_535) as u16;
+                let options = cookie_options(&self.config, &seg.options, now);
                 self.push_control(Control {
                     src: tuple.local_addr,
                     dst: tuple.remote_addr,
@@ -105,7 +108,7 @@ impl Engine {
                     ack: seg.seq_number + 1,
                     flags: TcpFlags::SYN | TcpFlags::ACK,
                     window,
-                    mss: Some(self.config.local_mss()),
+                    options,
                 });
             }
             return;
@@ -212,7 +215,59 @@ impl Engine {
             ack,
             flags,
             window: 0,
-            mss: None,
+            options: TcpOptions::default(),
         });
     }
+}
+
+/// Low TSval bits of a cookie SYN-ACK that carry the peer's SYN options (as Linux):
+/// bits 0-3 the peer's window shift (15 = none), bit 4 SACK permitted.
+const TS_OPTION_BITS: u32 = 0x3f;
+
+/// Options of a cookie SYN-ACK. With timestamps, the options that do not fit in the cookie
+/// travel in our TSval, which the peer echoes in the final ACK.
+fn cookie_options(config: &Config, syn: &TcpOptions, now: Instant) -> TcpOptions {
+    let mut o = TcpOptions {
+        mss: Some(config.local_mss()),
+        ..TcpOptions::default()
+    };
+    let Some(peer_ts) = syn.timestamps.filter(|_| config.timestamps) else {
+        return o;
+    };
+    let wscale = syn.window_scale.filter(|_| config.window_scaling);
+    let sack = config.sack && syn.sack_permitted;
+    let bits = u32::from(wscale.map_or(15, |s| s.min(14))) | (u32::from(sack) << 4);
+    let clock = now.0 as u32;
+    let mut tsval = (clock & !TS_OPTION_BITS) | bits;
+    if tsval > clock {
+        tsval = tsval.wrapping_sub(TS_OPTION_BITS + 1);
+    }
+    o.timestamps = Some(Timestamps {
+        tsval,
+        tsecr: peer_ts.tsval,
+    });
+    if wscale.is_some() {
+        o.window_scale = Some(config.local_window_shift());
+    }
+    o.sack_permitted = sack;
+    o
+}
+
+/// The SYN options a cookie ACK's TSecr brings back (none without timestamps).
+pub(crate) fn cookie_syn_options(ack: &TcpRepr<'_>, mss: u16) -> TcpOptions {
+    let mut o = TcpOptions {
+        mss: Some(mss),
+        ..TcpOptions::default()
+    };
+    if let Some(ts) = ack.options.timestamps {
+        let bits = ts.tsecr & TS_OPTION_BITS;
+        let shift = (bits & 0xf) as u8;
+        o.window_scale = (shift != 15).then_some(shift);
+        o.sack_permitted = bits & 0x10 != 0;
+        o.timestamps = Some(Timestamps {
+            tsval: ts.tsval,
+            tsecr: 0,
+        });
+    }
+    o
 }

@@ -211,3 +211,44 @@ fn time_wait_is_reused_by_a_newer_syn() {
     assert_eq!(sa2.repr.flags, SYN | ACK);
     assert_eq!(sa2.repr.ack_number.0, PEER_ISS + 100_001);
 }
+
+#[test]
+fn syn_cookies_keep_options_through_timestamps() {
+    let mut t = Harness::new(cfg());
+    t.e.listen(A, LOCAL_PORT, 1).unwrap();
+    syn(&mut t, 1001, TcpOptions::default()).unwrap();
+    let cookie = syn(&mut t, 1002, full_options()).expect("cookie SYN-ACK");
+    let o = &cookie.repr.options;
+    assert!(o.sack_permitted && o.window_scale.is_some());
+    let ts = o.timestamps.expect("timestamps in cookie SYN-ACK");
+    assert_eq!(ts.tsecr, 1);
+    assert!(
+        u64::from(ts.tsval) <= t.now,
+        "cookie TSval must not run ahead of the clock"
+    );
+    let echo = TcpOptions {
+        timestamps: Some(Timestamps {
+            tsval: 2,
+            tsecr: ts.tsval,
+        }),
+        ..TcpOptions::default()
+    };
+    t.inject(
+        ACK,
+        PEER_ISS + 1,
+        cookie.repr.seq_number.0 + 1,
+        100,
+        echo,
+        &[],
+    );
+    let h = t.e.accept(LOCAL_PORT).expect("cookie connection");
+    let info = t.e.info(h).unwrap();
+    assert!(info.timestamps && info.sack && info.window_scaling);
+    assert_eq!(info.snd_wnd, 100 << 7);
+    assert_eq!(info.snd_mss, 1460 - 12);
+    // Our later TSvals do not go backwards for the peer's PAWS.
+    t.h = Some(h);
+    t.e.send(h, b"x").unwrap();
+    let seg = t.expect_one();
+    assert!(seg.repr.options.timestamps.unwrap().tsval >= ts.tsval);
+}
