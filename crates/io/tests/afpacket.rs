@@ -258,12 +258,14 @@ fn kernel_checksums_reported_or_complete() {
         }
         panic!("datagram never arrived");
     };
-    let udp_ok = |bytes: &[u8]| match Frame::parse(bytes, &ChecksumCapabilities::software()) {
-        Ok(Frame {
-            network: Network::Ipv4(_, Transport::Udp(_)),
-            ..
-        }) => true,
-        _ => false,
+    let udp_ok = |bytes: &[u8]| {
+        matches!(
+            Frame::parse(bytes, &ChecksumCapabilities::software()),
+            Ok(Frame {
+                network: Network::Ipv4(_, Transport::Udp(_)),
+                ..
+            })
+        )
     };
     peer.exec_ok(&["python3", "-c", send]).unwrap();
     let (first, status) = receive_one(&mut q);
