@@ -543,6 +543,8 @@ impl RingSync for SimSync {
         self.port.rxsync()
     }
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
+        // Like netmap's poll() without NR_NO_TX_POLL: pending transmissions are pushed too.
+        self.port.txsync()?;
         let inbox = lock(&self.port.inbox);
         if inbox.is_empty() {
             let _ = self
