@@ -508,9 +508,12 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
         let first_slot = self.tx_head;
         for frame in pkts.iter_mut().take(count) {
             let s = slot(&tx, self.tx_head);
+            // Swapping needs a netmap buffer of this very queue; a frame from another queue's pool
+            // (whose index may mean nothing in this region) is copied instead.
+            let swap = self.swap && Arc::ptr_eq(&frame.pool, &self.pool);
             // SAFETY: slot `tx_head` is free and user-owned (between head and tail).
             unsafe {
-                if self.swap {
+                if swap {
                     let old = ptr::read_volatile(ptr::addr_of!((*s).buf_idx));
                     // The slot's old buffer has been transmitted; it becomes the frame's and goes
                     // back to the pool when the frame is dropped below.
@@ -520,13 +523,14 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
                     self.stats.tx_swapped += 1;
                 } else {
                     let idx = ptr::read_volatile(ptr::addr_of!((*s).buf_idx));
-                    let Some(dst) = self.layout.buf(self.base, idx) else {
+                    let dst = self.layout.buf(self.base, idx);
+                    let (Some(dst), true) = (dst, frame.len <= tx.buf_size) else {
                         // Nothing was published yet: forget the slots filled so far.
                         self.tx_head = first_slot;
-                        return Err(NetmapError::BadLayout(
-                            "tx slot names a buffer outside the region",
-                        )
-                        .into());
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "frame longer than this queue's buffers, or a slot outside the region",
+                        ));
                     };
                     ptr::copy_nonoverlapping(frame.data, dst, frame.len);
                     ptr::write_volatile(ptr::addr_of_mut!((*s).flags), 0);
