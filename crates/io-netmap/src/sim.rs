@@ -632,3 +632,91 @@ impl Device for SimDevice {
         Ok(q)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx_ring(port: &SimPort) -> (*mut NetmapRing, KRing) {
+        let g = lock(&port.rings);
+        (port.ring(&g.0), g.0.clone())
+    }
+
+    #[test]
+    fn head_moving_backwards_is_a_violation() {
+        // A wire that takes nothing: handed-over slots stay with the kernel.
+        let port = SimPort::new(SimConfig {
+            tx_slots: 8,
+            wire_capacity: 0,
+            ..SimConfig::default()
+        });
+        let (ring, _) = tx_ring(&port);
+        // SAFETY: test-only pokes at the simulated ring header.
+        unsafe {
+            (*ring).head = 3;
+            (*ring).cur = 3;
+        }
+        port.txsync().unwrap();
+        assert!(port.violations().is_empty());
+        // The user owns [3, 7) now; head 3 -> 1 would take back slots the kernel holds.
+        // SAFETY: as above.
+        unsafe {
+            (*ring).head = 1;
+            (*ring).cur = 1;
+        }
+        assert_eq!(
+            port.txsync().unwrap_err().raw_os_error(),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(port.violations().len(), 1, "{:?}", port.violations());
+    }
+
+    #[test]
+    fn swapping_a_buffer_without_the_flag_is_a_violation() {
+        let port = SimPort::new(SimConfig {
+            tx_slots: 8,
+            ..SimConfig::default()
+        });
+        let (ring, k) = tx_ring(&port);
+        // SAFETY: test-only pokes at slot 0 and the ring header.
+        unsafe {
+            let s = port.slot(&k, 0);
+            (*s).buf_idx = port.total_bufs - 1; // an extra buffer, swapped in silently
+            (*s).len = 60;
+            (*ring).head = 1;
+            (*ring).cur = 1;
+        }
+        port.txsync().unwrap();
+        assert!(
+            port.violations()[0].contains("NS_BUF_CHANGED"),
+            "{:?}",
+            port.violations()
+        );
+        assert!(
+            port.audit().is_err(),
+            "the extra buffer is now both in a slot and on the list"
+        );
+    }
+
+    #[test]
+    fn frames_larger_than_a_buffer_are_split_with_morefrag() {
+        let port = SimPort::new(SimConfig {
+            rx_slots: 8,
+            buf_size: 100,
+            ..SimConfig::default()
+        });
+        port.inject(&[9u8; 250]);
+        port.rxsync().unwrap();
+        let g = lock(&port.rings);
+        let rx = &g.1;
+        assert_eq!(rx.hwtail, 3);
+        // SAFETY: test-only reads of slots the simulated kernel just filled.
+        let flags: Vec<(u16, u16)> = (0..3)
+            .map(|i| unsafe { ((*port.slot(rx, i)).len, (*port.slot(rx, i)).flags) })
+            .collect();
+        assert_eq!(
+            flags,
+            vec![(100, sys::NS_MOREFRAG), (100, sys::NS_MOREFRAG), (50, 0)]
+        );
+    }
+}
