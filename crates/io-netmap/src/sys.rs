@@ -14,10 +14,10 @@ pub const IFNAMSIZ: usize = 16;
 /// Length of the port name in the new-API request header.
 pub const NETMAP_REQ_IFNAMSIZ: usize = 64;
 
-/// The API version this crate speaks (the new `NIOCCTRL` API).
+/// The API version this crate speaks (the new `NIOCCTRL` API). Kernels accept exactly their own
+/// range (14..=15 for current netmap); API 13 modules have a shorter `nmreq_register` and answer
+/// with `EINVAL` and their own version, which [`crate::NetmapError::ApiMismatch`] reports.
 pub const NETMAP_API: u16 = 14;
-/// Oldest kernel API version whose request layouts this crate also understands.
-pub const NETMAP_MIN_API: u16 = 14;
 
 /// Buffer indexes 0 and 1 are reserved by the allocator; 0 also terminates the extra-buffer list.
 pub const NETMAP_RESERVED_BUFS: u32 = 2;
@@ -130,7 +130,7 @@ pub struct NmreqHeader {
     pub nr_body: u64,
 }
 
-/// The body of `NETMAP_REQ_REGISTER`.
+/// The body of `NETMAP_REQ_REGISTER` (API 14: with the host ring counts; API 13 lacked them).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NmreqRegister {
@@ -140,6 +140,8 @@ pub struct NmreqRegister {
     pub nr_rx_slots: u32,
     pub nr_tx_rings: u16,
     pub nr_rx_rings: u16,
+    pub nr_host_tx_rings: u16,
+    pub nr_host_rx_rings: u16,
     pub nr_mem_id: u16,
     pub nr_ringid: u16,
     pub nr_mode: u32,
@@ -156,8 +158,10 @@ pub struct NmreqPortInfoGet {
     pub nr_rx_slots: u32,
     pub nr_tx_rings: u16,
     pub nr_rx_rings: u16,
+    pub nr_host_tx_rings: u16,
+    pub nr_host_rx_rings: u16,
     pub nr_mem_id: u16,
-    pub pad1: u16,
+    pub pad: [u16; 3],
 }
 
 /// Linux `_IOC` encoding (x86, arm, riscv: 2 direction bits, 14 size bits).
@@ -186,8 +190,8 @@ const _: () = {
     assert!(size_of::<NetmapIf>() == 56);
     assert!(size_of::<Nmreq>() == 60);
     assert!(size_of::<NmreqHeader>() == 88);
-    assert!(size_of::<NmreqRegister>() == 48);
-    assert!(size_of::<NmreqPortInfoGet>() == 24);
+    assert!(size_of::<NmreqRegister>() == 56);
+    assert!(size_of::<NmreqPortInfoGet>() == 32);
 };
 
 #[cfg(test)]
@@ -317,11 +321,15 @@ mod tests {
         assert_eq!(offset_of!(NmreqHeader, nr_body), 80);
         assert_eq!(offset_of!(NmreqRegister, nr_tx_slots), 16);
         assert_eq!(offset_of!(NmreqRegister, nr_tx_rings), 24);
-        assert_eq!(offset_of!(NmreqRegister, nr_mem_id), 28);
-        assert_eq!(offset_of!(NmreqRegister, nr_ringid), 30);
-        assert_eq!(offset_of!(NmreqRegister, nr_mode), 32);
-        assert_eq!(offset_of!(NmreqRegister, nr_extra_bufs), 36);
-        assert_eq!(offset_of!(NmreqRegister, nr_flags), 40);
+        assert_eq!(offset_of!(NmreqRegister, nr_host_tx_rings), 28);
+        assert_eq!(offset_of!(NmreqRegister, nr_host_rx_rings), 30);
+        assert_eq!(offset_of!(NmreqRegister, nr_mem_id), 32);
+        assert_eq!(offset_of!(NmreqRegister, nr_ringid), 34);
+        assert_eq!(offset_of!(NmreqRegister, nr_mode), 36);
+        assert_eq!(offset_of!(NmreqRegister, nr_extra_bufs), 40);
+        assert_eq!(offset_of!(NmreqRegister, nr_flags), 48);
+        assert_eq!(offset_of!(NmreqPortInfoGet, nr_host_tx_rings), 20);
+        assert_eq!(offset_of!(NmreqPortInfoGet, nr_mem_id), 24);
         assert_eq!(NIOCCTRL, 0xC058_6997);
     }
 }
