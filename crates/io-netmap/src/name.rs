@@ -181,6 +181,11 @@ mod tests {
         let m = p("netmap:x{1");
         assert_eq!((m.request_name.as_str(), m.kind), ("x{1", PortKind::Pipe));
         assert_eq!(p("netmap:x}1").request_name, "x}1");
+        let vp = p("vale12p:a{7");
+        assert_eq!(
+            (vp.request_name.as_str(), vp.kind),
+            ("vale12p:a{7", PortKind::Pipe)
+        );
     }
 
     #[test]

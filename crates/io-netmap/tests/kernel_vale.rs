@@ -84,3 +84,37 @@ fn two_vale_ports_exchange_frames() {
     }
     assert_eq!(got, (0u8..32).collect::<Vec<_>>());
 }
+
+#[test]
+fn the_two_ends_of_a_pipe_exchange_frames() {
+    if skip("the_two_ends_of_a_pipe_exchange_frames") {
+        return;
+    }
+    // The pipe's parent: a VALE port of a switch of our own, kept registered meanwhile.
+    let parent = format!("vale{}p:a", std::process::id() % 100_000);
+    let _parent = NetmapDevice::open(&parent).expect("parent port");
+    let mut master = NetmapDevice::open(&format!("{parent}{{7")).expect("pipe master");
+    let mut slave = NetmapDevice::open(&format!("{parent}}}7")).expect("pipe slave");
+    let (mut qm, mut qs) = (master.queue(0).unwrap(), slave.queue(0).unwrap());
+    let mut tx = Burst::new();
+    for seq in 0u8..16 {
+        let mut f = qm.tx_alloc().expect("tx buffer");
+        f.set_len(64);
+        f.fill(seq);
+        tx.push(f).ok().unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut sent = 0;
+    while !tx.is_empty() && Instant::now() < deadline {
+        sent += qm.tx_burst(&mut tx).unwrap();
+    }
+    assert_eq!(sent, 16);
+    let mut got = Vec::new();
+    while got.len() < 16 && Instant::now() < deadline {
+        qs.wait_rx(Duration::from_millis(100)).unwrap();
+        let mut rx = Burst::new();
+        qs.rx_burst(&mut rx).unwrap();
+        got.extend(rx.iter().map(|f| (f.len(), f[63])));
+    }
+    assert_eq!(got, (0u8..16).map(|s| (64, s)).collect::<Vec<_>>());
+}
