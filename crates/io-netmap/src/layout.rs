@@ -206,3 +206,92 @@ impl PortLayout {
         unsafe { ptr::write_volatile(ptr::addr_of_mut!((*self.nifp).ni_bufs_head), head) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RING_SPACE: usize = 1024;
+
+    /// A region with `tx`/`rx` NIC rings and `host` host rings of each kind; ring `i` of the
+    /// offset table has `2 + i` slots so tests can tell which one was found.
+    fn region(tx: u32, rx: u32, host_field: u32, host_real: u32) -> (Vec<u64>, usize) {
+        let rings = (tx + rx + 2 * host_real) as usize;
+        let first_ring = 256;
+        let buf_base = first_ring + rings * RING_SPACE;
+        let len = buf_base + 16 * 2048;
+        let mut mem = vec![0u64; len / 8];
+        let base = mem.as_mut_ptr().cast::<u8>();
+        // SAFETY: all writes below stay inside `mem` (sizes computed above).
+        unsafe {
+            let nifp = base.cast::<NetmapIf>();
+            (*nifp).ni_tx_rings = tx;
+            (*nifp).ni_rx_rings = rx;
+            (*nifp).ni_host_tx_rings = host_field;
+            (*nifp).ni_host_rx_rings = host_field;
+            for i in 0..rings {
+                let off = first_ring + i * RING_SPACE;
+                *base.add(sys::IF_RING_OFS_OFFSET + i * 8).cast::<isize>() = off as isize;
+                let ring = base.add(off).cast::<NetmapRing>();
+                (*ring).num_slots = 2 + i as u32;
+                (*ring).nr_buf_size = 2048;
+                (*ring).buf_ofs = (buf_base - off) as i64;
+            }
+        }
+        (mem, len)
+    }
+
+    fn find(mem: &mut [u64], len: usize, sel: RingSel) -> Result<(u32, u32), NetmapError> {
+        // SAFETY: `mem` is a live, 8-aligned allocation of `len` bytes.
+        let l = unsafe { locate(mem.as_mut_ptr().cast(), len, 0, sel)? };
+        Ok((l.tx.num_slots - 2, l.rx.num_slots - 2))
+    }
+
+    #[test]
+    fn rings_are_found_by_kind_and_index() {
+        // Table: tx0 tx1 tx2 htx0 rx0 rx1 rx2 hrx0.
+        let (mut mem, len) = region(3, 3, 1, 1);
+        assert_eq!(find(&mut mem, len, RingSel::Nic(0)).unwrap(), (0, 4));
+        assert_eq!(find(&mut mem, len, RingSel::Nic(2)).unwrap(), (2, 6));
+        assert_eq!(find(&mut mem, len, RingSel::Host).unwrap(), (3, 7));
+        assert!(matches!(
+            find(&mut mem, len, RingSel::Nic(3)),
+            Err(NetmapError::BadLayout(_))
+        ));
+        // Two host rings (API 14): rx rings start one entry later.
+        let (mut mem, len) = region(2, 2, 2, 2);
+        assert_eq!(find(&mut mem, len, RingSel::Nic(1)).unwrap(), (1, 5));
+        assert_eq!(find(&mut mem, len, RingSel::Host).unwrap(), (2, 6));
+    }
+
+    #[test]
+    fn bad_offsets_are_errors_not_crashes() {
+        let (mut mem, len) = region(1, 1, 1, 1);
+        let base = mem.as_mut_ptr().cast::<u8>();
+        // SAFETY: rewriting the offset table entry of rx0 (index 2) inside `mem`.
+        unsafe { *base.add(sys::IF_RING_OFS_OFFSET + 16).cast::<isize>() = len as isize };
+        assert!(matches!(
+            find(&mut mem, len, RingSel::Nic(0)),
+            Err(NetmapError::BadLayout(_))
+        ));
+        // SAFETY: as above; a zero offset means "ring not bound".
+        unsafe { *base.add(sys::IF_RING_OFS_OFFSET + 16).cast::<isize>() = 0 };
+        assert!(matches!(
+            find(&mut mem, len, RingSel::Nic(0)),
+            Err(NetmapError::BadLayout(_))
+        ));
+        let (mut mem, len) = region(1, 1, 1, 1);
+        // SAFETY: giving ring 0 more slots than the region holds.
+        unsafe {
+            (*mem.as_mut_ptr().cast::<u8>().add(256).cast::<NetmapRing>()).num_slots = u32::MAX
+        };
+        assert!(matches!(
+            find(&mut mem, len, RingSel::Nic(0)),
+            Err(NetmapError::BadLayout(_))
+        ));
+        // A netmap_if offset beyond the region.
+        // SAFETY: `mem` is live; `locate` must refuse before reading.
+        let r = unsafe { locate(mem.as_mut_ptr().cast(), len, len, RingSel::Nic(0)) };
+        assert!(r.is_err());
+    }
+}
