@@ -8,7 +8,8 @@ use std::net::Ipv4Addr;
 use mtcp_tcp::{Config, Engine, Event, Handle, Instant};
 pub mod peer;
 
-use mtcp_wire::tcp::TcpRepr;
+use mtcp_wire::checksum::Checksum;
+use mtcp_wire::tcp::{TcpPacket, TcpRepr};
 
 pub const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -98,11 +99,14 @@ impl LinkParams {
     }
 }
 
+/// A segment on the simulated wire: real TCP bytes (checksummed by mtcp-wire).
 #[derive(Debug)]
 struct InFlight {
     at: u64,
     order: u64,
-    packet: Packet,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    bytes: Vec<u8>,
 }
 
 impl PartialEq for InFlight {
@@ -178,6 +182,13 @@ impl Sim {
             self.dropped += 1;
             return;
         }
+        // Every segment the engine emits must serialise (options within 40 bytes, ...).
+        let repr = p.repr();
+        let mut bytes = vec![0u8; repr.buffer_len()];
+        let n = repr
+            .emit(&mut bytes, p.src, p.dst, Checksum::Both)
+            .expect("engine output must serialise");
+        bytes.truncate(n);
         let copies = if self.rng.chance(self.link.duplicate) {
             2
         } else {
@@ -192,7 +203,9 @@ impl Sim {
             self.queue.push(InFlight {
                 at,
                 order: self.order,
-                packet: p.clone(),
+                src: p.src,
+                dst: p.dst,
+                bytes: bytes.clone(),
             });
         }
     }
@@ -227,9 +240,12 @@ impl Sim {
         self.now = next.max(self.now).min(self.now + max_step);
         let now = self.instant();
         while self.queue.peek().is_some_and(|f| f.at <= self.now) {
-            let p = self.queue.pop().unwrap().packet;
-            let engine = if p.dst == A { &mut self.a } else { &mut self.b };
-            engine.on_segment(now, p.src, p.dst, &p.repr());
+            let f = self.queue.pop().unwrap();
+            let packet = TcpPacket::new_checked(&f.bytes).expect("valid header");
+            let repr =
+                TcpRepr::parse(&packet, f.src, f.dst, Checksum::Both).expect("valid segment");
+            let engine = if f.dst == A { &mut self.a } else { &mut self.b };
+            engine.on_segment(now, f.src, f.dst, &repr);
         }
         self.a.poll_timers(now);
         self.b.poll_timers(now);
