@@ -95,6 +95,8 @@ pub(crate) struct Conn {
     pub send_buf: RingBuffer,
     /// The user shut down the sending side: a FIN follows the buffered data.
     pub fin_queued: bool,
+    /// The user called `close` (not just `shutdown_write`): FIN-WAIT-2 is bounded.
+    pub user_closed: bool,
     /// Sequence number of our FIN once it was sent.
     pub fin_seq: Option<SeqNumber>,
     pub snd_mss: u32,
@@ -193,6 +195,7 @@ impl Conn {
             snd_wl2: iss,
             send_buf: RingBuffer::new(config.send_buffer_bytes),
             fin_queued: false,
+            user_closed: false,
             fin_seq: None,
             snd_mss: mss.min(536),
             nodelay: config.no_delay,

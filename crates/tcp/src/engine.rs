@@ -312,6 +312,7 @@ impl Engine {
         if !c.recv_buf.is_empty() {
             return self.abort(h);
         }
+        c.user_closed = true;
         match c.state {
             State::Established | State::CloseWait | State::SynSent | State::SynReceived => {
                 self.shutdown_write(h)

@@ -216,6 +216,11 @@ impl Conn {
             State::FinWait1 if self.fin_acked() => {
                 self.state = State::FinWait2;
                 self.rto_at = None;
+                if self.user_closed {
+                    // Nobody will read: do not wait forever for the peer's FIN (Linux
+                    // tcp_fin_timeout); the TIME-WAIT length bounds it.
+                    self.timewait_at = Some(cx.now + cx.config.time_wait);
+                }
             }
             State::Closing if self.fin_acked() => self.enter_time_wait(cx),
             State::LastAck if self.fin_acked() => {

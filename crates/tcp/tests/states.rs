@@ -236,6 +236,27 @@ fn passive_close_through_last_ack() {
 }
 
 #[test]
+fn fin_wait_2_is_bounded_after_close_but_not_after_shutdown() {
+    let mut t = Harness::in_state(cfg(), State::FinWait2);
+    t.advance(1_000);
+    assert!(t.took_event(Event::Closed));
+    assert_eq!(t.e.connection_count(), 0);
+
+    let mut t = Harness::established(cfg());
+    t.e.shutdown_write(t.handle()).unwrap();
+    assert!(t.expect_one().repr.flags.contains(FIN));
+    let end = t.our(1);
+    t.send(ACK, end, &[]);
+    assert_eq!(t.state(), Some(State::FinWait2));
+    t.advance(100_000);
+    assert_eq!(
+        t.state(),
+        Some(State::FinWait2),
+        "half-closed connections wait for the peer"
+    );
+}
+
+#[test]
 fn simultaneous_close_goes_through_closing() {
     let mut t = Harness::in_state(cfg(), State::Closing);
     let end = t.our(1);
