@@ -130,6 +130,8 @@ pub(crate) struct Conn {
     pub rtt_probe: Option<(SeqNumber, Instant)>,
     pub cc: Box<dyn CongestionControl>,
     pub dupacks: u32,
+    /// Most bytes in flight since the last ACK: cwnd only grows when it was the limit (RFC 7661).
+    pub flight_peak: u32,
     /// Fast recovery is active until this sequence number is acknowledged.
     pub recovery: Option<SeqNumber>,
     /// Highest retransmitted sequence number in the current recovery.
@@ -218,6 +220,7 @@ impl Conn {
             rtt_probe: None,
             cc: config.congestion_control.build(mss),
             dupacks: 0,
+            flight_peak: 0,
             recovery: None,
             high_rxt: iss,
             fast_rexmit: false,

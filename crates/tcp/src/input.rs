@@ -370,10 +370,22 @@ impl Conn {
                 }
                 None => {
                     self.dupacks = 0;
-                    let srtt = self.rtt.srtt();
-                    self.cc.on_ack(cx.now, acked, mss, srtt, self.outstanding());
+                    let cwnd = self.cc.cwnd();
+                    let slow_start = cwnd < self.cc.ssthresh();
+                    let peak = self.flight_peak;
+                    // Linux tcp_is_cwnd_limited: grow only a window that was actually used.
+                    let cwnd_limited = if slow_start {
+                        cwnd < 2 * peak
+                    } else {
+                        peak + mss >= cwnd
+                    };
+                    if cwnd_limited {
+                        let srtt = self.rtt.srtt();
+                        self.cc.on_ack(cx.now, acked, mss, srtt, self.outstanding());
+                    }
                 }
             }
+            self.flight_peak = self.outstanding();
             if self.rto_recover.is_some_and(|p| ackn >= p) {
                 self.rto_recover = None;
             }

@@ -293,6 +293,7 @@ impl Conn {
         if self.rto_at.is_none() {
             self.arm_rto(now);
         }
+        self.flight_peak = self.flight_peak.max(self.outstanding());
         self.stats.bytes_sent += u64::from(p.len);
         let mut flags = TcpFlags::empty();
         if p.fin {
