@@ -266,6 +266,12 @@ impl DpdkDevice {
         if ret != 0 {
             return Err(port_err("rte_eth_macaddr_get", ret));
         }
+        if mac.addr_bytes == [0; 6] {
+            // Some virtual devices (net_ring) have no address; give the port a locally administered one.
+            mac.addr_bytes = local_mac(port_id);
+            // SAFETY: mac is a valid pointer; drivers without the operation refuse, which is fine.
+            let _ = unsafe { ffi::rte_eth_dev_default_mac_addr_set(port_id, &mut mac) };
+        }
         let mut mtu = ffi::RTE_ETHER_MTU as u16;
         // SAFETY: mtu is a valid out-pointer; on failure it keeps the Ethernet default.
         let _ = unsafe { ffi::rte_eth_dev_get_mtu(port_id, &mut mtu) };
@@ -308,6 +314,18 @@ impl DpdkDevice {
         // SAFETY: the pool lives as long as the process.
         Some(unsafe { ffi::rte_mempool_avail_count(pool) })
     }
+}
+
+/// A locally administered unicast address, different per process and port.
+fn local_mac(port: u16) -> [u8; 6] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let pid = std::process::id();
+    let mix = pid.wrapping_mul(0x9e37_79b9) ^ nanos;
+    let [a, b, c, d] = mix.to_be_bytes();
+    [0x02, a, b, c, d, port as u8]
 }
 
 fn setup_error(port: u16, driver: &str, step: &'static str, ret: i32) -> Error {
@@ -366,5 +384,15 @@ impl Device for DpdkDevice {
         }
         *taken = true;
         Ok(DpdkQueue::new(Arc::clone(&self.shared), index as u16))
+    }
+}
+
+impl std::fmt::Debug for DpdkDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpdkDevice")
+            .field("port", &self.shared.port)
+            .field("driver", &self.driver)
+            .field("info", &self.info)
+            .finish()
     }
 }

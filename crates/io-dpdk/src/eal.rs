@@ -14,7 +14,14 @@ pub struct Eal {
     vdevs: Vec<(String, String)>,
 }
 
-static EAL: Mutex<Option<&'static Eal>> = Mutex::new(None);
+/// The EAL's state: not started, running, or failed (DPDK cannot retry a failed start).
+enum State {
+    NotStarted,
+    Running(&'static Eal),
+    Failed(Error),
+}
+
+static EAL: Mutex<State> = Mutex::new(State::NotStarted);
 
 /// The directory Debian's DPDK loads its drivers from (`RTE_EAL_PMD_PATH`).
 pub(crate) fn pmd_dir() -> String {
@@ -51,13 +58,17 @@ impl Eal {
     /// [`Error::EalAlreadyInitialised`] when they differ (DPDK cannot restart its EAL).
     pub fn init(config: &DpdkConfig) -> Result<&'static Eal, Error> {
         let args = config.eal_argv(Hugepages::detect())?;
-        let mut running = EAL.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(eal) = *running {
-            return if eal.args == args {
-                Ok(eal)
-            } else {
-                Err(Error::EalAlreadyInitialised(eal.args.join(" ")))
-            };
+        let mut state = EAL.lock().unwrap_or_else(|p| p.into_inner());
+        match &*state {
+            State::NotStarted => {}
+            State::Running(eal) if eal.args == args => return Ok(eal),
+            State::Running(eal) => return Err(Error::EalAlreadyInitialised(eal.args.join(" "))),
+            State::Failed(e) => {
+                return Err(Error::EalInit {
+                    reason: format!("an earlier start in this process failed: {e}"),
+                    args: args.join(" "),
+                });
+            }
         }
         let joined = args.join(" ");
         let mut owned = Vec::with_capacity(args.len() + 1);
@@ -74,16 +85,34 @@ impl Eal {
         // started at most once (guarded by the EAL mutex we hold).
         let ret = unsafe { ffi::rte_eal_init(argc, argv.as_mut_ptr()) };
         if ret < 0 {
-            return Err(Error::EalInit {
-                reason: ffi::strerror(ffi::rte_errno()),
-                args: joined,
+            let reason = ffi::strerror(ffi::rte_errno());
+            let e = unknown_driver(&config.vdevs()).unwrap_or(Error::EalInit {
+                reason: reason.clone(),
+                args: joined.clone(),
             });
+            // Keep a copy for later calls: the EAL cannot be started again.
+            *state = State::Failed(match &e {
+                Error::UnknownDriver {
+                    device,
+                    driver,
+                    known,
+                } => Error::UnknownDriver {
+                    device: device.clone(),
+                    driver: driver.clone(),
+                    known: known.clone(),
+                },
+                _ => Error::EalInit {
+                    reason,
+                    args: joined,
+                },
+            });
+            return Err(e);
         }
         let eal: &'static Eal = Box::leak(Box::new(Eal {
             args,
             vdevs: config.vdevs(),
         }));
-        *running = Some(eal);
+        *state = State::Running(eal);
         Ok(eal)
     }
 
@@ -115,15 +144,14 @@ impl Eal {
                 return Ok(port);
             }
         }
-        if let Some((device, driver)) = self.vdevs.iter().find(|(device, _)| device == name) {
-            let known = installed_net_drivers();
-            if !known.iter().any(|k| k == driver) {
-                return Err(Error::UnknownDriver {
-                    device: device.clone(),
-                    driver: driver.clone(),
-                    known: known.join(", "),
-                });
-            }
+        let asked: Vec<_> = self
+            .vdevs
+            .iter()
+            .filter(|(device, _)| device == name)
+            .cloned()
+            .collect();
+        if let Some(e) = unknown_driver(&asked) {
+            return Err(e);
         }
         Err(Error::NoPort {
             name: name.to_owned(),
@@ -136,6 +164,20 @@ impl Eal {
         // SAFETY: a plain query, valid once the EAL runs (it does: `self` exists).
         unsafe { ffi::rte_eth_dev_count_avail() }
     }
+}
+
+/// The first virtual device whose driver is not installed, as an error. Used to explain failures
+/// only: DPDK also knows drivers under other names (`eth_ring` for `net_ring`).
+fn unknown_driver(vdevs: &[(String, String)]) -> Option<Error> {
+    let known = installed_net_drivers();
+    vdevs
+        .iter()
+        .find(|(_, driver)| !known.iter().any(|k| k == driver))
+        .map(|(device, driver)| Error::UnknownDriver {
+            device: device.clone(),
+            driver: driver.clone(),
+            known: known.join(", "),
+        })
 }
 
 /// Names of all ports, for error messages.

@@ -146,6 +146,10 @@ unsafe extern "C" {
     pub(crate) fn rte_eth_dev_stop(port_id: u16) -> c_int;
     pub(crate) fn rte_eth_promiscuous_enable(port_id: u16) -> c_int;
     pub(crate) fn rte_eth_macaddr_get(port_id: u16, mac_addr: *mut RteEtherAddr) -> c_int;
+    pub(crate) fn rte_eth_dev_default_mac_addr_set(
+        port_id: u16,
+        mac_addr: *mut RteEtherAddr,
+    ) -> c_int;
     pub(crate) fn rte_eth_dev_get_mtu(port_id: u16, mtu: *mut u16) -> c_int;
     pub(crate) fn rte_pktmbuf_pool_create(
         name: *const c_char,

@@ -225,3 +225,22 @@ mod tests {
         assert_eq!(tx_flags(&TxOffload::default()), 0);
     }
 }
+
+impl std::fmt::Debug for DpdkRxFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpdkRxFrame")
+            .field("len", &self.len)
+            .field("meta", &self.meta())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DpdkTxFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpdkTxFrame")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .field("ol_flags", &format_args!("{:#x}", self.ol_flags))
+            .finish()
+    }
+}

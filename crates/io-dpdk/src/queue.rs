@@ -153,3 +153,12 @@ impl Queue for DpdkQueue {
         Ok(sent)
     }
 }
+
+impl std::fmt::Debug for DpdkQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpdkQueue")
+            .field("port", &self.port)
+            .field("index", &self.index)
+            .finish()
+    }
+}

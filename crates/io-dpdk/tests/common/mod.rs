@@ -1,0 +1,186 @@
+//! Helpers shared by the integration tests (each test file is its own process: DPDK's EAL starts
+//! once per process).
+#![allow(dead_code)]
+
+use std::process::Command;
+
+/// Whether the tests run as root; DPDK's EAL, TAPs and namespaces need it.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Returns true (after saying why) when the test must skip for lack of root.
+pub fn skip_unless_root(test: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    eprintln!("skipping {test}: DPDK's EAL, TAP devices and network namespaces need root");
+    true
+}
+
+/// Runs a command, panicking with its output when it fails.
+pub fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace that the test creates and that is deleted on drop (also on panic).
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(suffix: &str) -> Netns {
+        let name = format!("mtcpdpdk{}{suffix}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run(&["ip", "netns", "add", &name]);
+        Netns { name }
+    }
+
+    /// Runs `ip -n NS ARGS...`.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["ip", "-n", &self.name];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    /// Moves the calling thread into this namespace (threads it creates afterwards follow).
+    pub fn enter_current_thread(&self) {
+        let path = format!("/run/netns/{}", self.name);
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid namespace fd; setns affects only the calling thread.
+        let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(
+            ret,
+            0,
+            "setns {}: {}",
+            self.name,
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// A tiny ARP + ICMP echo responder for one IPv4 address, on raw Ethernet frames.
+pub mod responder {
+    /// What a received frame asks for.
+    pub enum Reply {
+        /// Nothing (not for us, or not ARP/ICMP echo request).
+        None,
+        /// Send this many bytes of the reply, built in the buffer given.
+        Frame {
+            len: usize,
+            ip_checksum_offloaded: bool,
+        },
+    }
+
+    fn csum(data: &[u8]) -> u16 {
+        let mut sum = 0u32;
+        for chunk in data.chunks(2) {
+            let word = if chunk.len() == 2 {
+                u16::from_be_bytes([chunk[0], chunk[1]])
+            } else {
+                u16::from(chunk[0]) << 8
+            };
+            sum += u32::from(word);
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    /// Builds in `out` the reply to `frame` for a host with `mac`/`ip`. With `offload_ip_checksum`
+    /// the IPv4 header checksum is left at zero for the device to fill.
+    pub fn answer(
+        frame: &[u8],
+        mac: [u8; 6],
+        ip: [u8; 4],
+        out: &mut [u8],
+        offload_ip_checksum: bool,
+    ) -> Reply {
+        if frame.len() < 14 {
+            return Reply::None;
+        }
+        let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+        match ethertype {
+            0x0806 if frame.len() >= 42 => {
+                let arp = &frame[14..42];
+                // Ethernet/IPv4 request for our address.
+                if arp[0..8] != [0, 1, 8, 0, 6, 4, 0, 1] || arp[24..28] != ip {
+                    return Reply::None;
+                }
+                out[0..6].copy_from_slice(&arp[8..14]);
+                out[6..12].copy_from_slice(&mac);
+                out[12..14].copy_from_slice(&[0x08, 0x06]);
+                let r = &mut out[14..42];
+                r[0..8].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
+                r[8..14].copy_from_slice(&mac);
+                r[14..18].copy_from_slice(&ip);
+                r[18..28].copy_from_slice(&arp[8..18]);
+                out[42..60].fill(0);
+                Reply::Frame {
+                    len: 60,
+                    ip_checksum_offloaded: false,
+                }
+            }
+            0x0800 if frame.len() >= 34 => {
+                let ihl = usize::from(frame[14] & 0x0f) * 4;
+                let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+                if frame[14] >> 4 != 4 || ihl < 20 || total < ihl + 8 || 14 + total > frame.len() {
+                    return Reply::None;
+                }
+                let ip_hdr = &frame[14..14 + ihl];
+                if ip_hdr[9] != 1 || ip_hdr[16..20] != ip || frame[14 + ihl] != 8 {
+                    return Reply::None;
+                }
+                let len = 14 + total;
+                out[..len].copy_from_slice(&frame[..len]);
+                out[0..6].copy_from_slice(&frame[6..12]);
+                out[6..12].copy_from_slice(&mac);
+                {
+                    let h = &mut out[14..14 + ihl];
+                    h[12..16].copy_from_slice(&ip_hdr[16..20]);
+                    h[16..20].copy_from_slice(&ip_hdr[12..16]);
+                    h[8] = 64;
+                    h[10..12].fill(0);
+                    if !offload_ip_checksum {
+                        let c = csum(h);
+                        h[10..12].copy_from_slice(&c.to_be_bytes());
+                    }
+                }
+                let icmp = &mut out[14 + ihl..len];
+                icmp[0] = 0; // echo reply
+                icmp[2..4].fill(0);
+                let c = csum(icmp);
+                icmp[2..4].copy_from_slice(&c.to_be_bytes());
+                if len < 60 {
+                    out[len..60].fill(0);
+                }
+                Reply::Frame {
+                    len: len.max(60),
+                    ip_checksum_offloaded: offload_ip_checksum,
+                }
+            }
+            _ => Reply::None,
+        }
+    }
+}
