@@ -184,3 +184,89 @@ pub mod responder {
         }
     }
 }
+
+/// What the responder saw and did.
+#[derive(Debug, Default)]
+pub struct Served {
+    pub arp_replies: usize,
+    pub echo_replies: usize,
+    pub frames_seen: usize,
+    /// Echo requests whose IPv4 checksum the device reported verified good.
+    pub ipv4_rx_good: usize,
+    /// Replies whose IPv4 checksum the device was asked to fill.
+    pub ipv4_tx_offloaded: usize,
+}
+
+/// Answers ARP and ICMP echo for `ip` on all `queues` until `child` exits (or `limit` passes);
+/// returns the child's success and what was served.
+pub fn serve_until(
+    queues: &mut [mtcp_io_dpdk::DpdkQueue],
+    info: &mtcp_io::DeviceInfo,
+    ip: [u8; 4],
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> (bool, Served) {
+    use mtcp_io::{Burst, ChecksumStatus, Queue, RxFrame, TxFrame, TxOffload};
+    let start = std::time::Instant::now();
+    let mut served = Served::default();
+    let mut rx = Burst::new();
+    let mut tx: Burst<mtcp_io_dpdk::DpdkTxFrame> = Burst::new();
+    let offload = info.checksum.ipv4_tx;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            return (status.success(), served);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (false, served);
+        }
+        let mut idle = true;
+        for q in queues.iter_mut() {
+            q.rx_burst(&mut rx).expect("rx_burst");
+            for frame in rx.iter() {
+                idle = false;
+                served.frames_seen += 1;
+                let Some(mut out) = q.tx_alloc() else {
+                    continue;
+                };
+                out.set_len(out.capacity().min(1514));
+                match responder::answer(frame, info.mac.0, ip, &mut out, offload) {
+                    responder::Reply::None => {}
+                    responder::Reply::Frame {
+                        len,
+                        ip_checksum_offloaded,
+                    } => {
+                        out.set_len(len);
+                        if frame[12..14] == [0x08, 0x06] {
+                            served.arp_replies += 1;
+                        } else {
+                            served.echo_replies += 1;
+                            if frame.meta().ipv4_checksum == ChecksumStatus::Good {
+                                served.ipv4_rx_good += 1;
+                            }
+                        }
+                        if ip_checksum_offloaded {
+                            out.set_offload(TxOffload {
+                                l2_len: 14,
+                                l3_len: (frame[14] & 0x0f) * 4,
+                                ipv4_checksum: true,
+                                l4_checksum: None,
+                            });
+                            served.ipv4_tx_offloaded += 1;
+                        }
+                        let _ = tx.push(out);
+                    }
+                }
+            }
+            rx.clear();
+            if !tx.is_empty() {
+                q.tx_burst(&mut tx).expect("tx_burst");
+                tx.clear(); // anything unsent is dropped (freed), as a stack would under pressure
+            }
+        }
+        if idle {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
