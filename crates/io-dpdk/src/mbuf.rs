@@ -189,6 +189,25 @@ impl Drop for DpdkTxFrame {
     }
 }
 
+impl std::fmt::Debug for DpdkRxFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpdkRxFrame")
+            .field("len", &self.len)
+            .field("meta", &self.meta())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DpdkTxFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpdkTxFrame")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .field("ol_flags", &format_args!("{:#x}", self.ol_flags))
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,24 +242,5 @@ mod tests {
         assert_eq!(f & ffi::RTE_MBUF_F_TX_IP_CKSUM, ffi::RTE_MBUF_F_TX_IP_CKSUM);
         assert_eq!(f & (3 << 52), ffi::RTE_MBUF_F_TX_UDP_CKSUM);
         assert_eq!(tx_flags(&TxOffload::default()), 0);
-    }
-}
-
-impl std::fmt::Debug for DpdkRxFrame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DpdkRxFrame")
-            .field("len", &self.len)
-            .field("meta", &self.meta())
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for DpdkTxFrame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DpdkTxFrame")
-            .field("len", &self.len)
-            .field("capacity", &self.capacity)
-            .field("ol_flags", &format_args!("{:#x}", self.ol_flags))
-            .finish()
     }
 }
