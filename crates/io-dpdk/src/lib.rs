@@ -14,9 +14,11 @@
 //! The backend needs the cargo feature `dpdk` (and DPDK found by `pkg-config libdpdk`). Without
 //! it the crate holds only the DPDK-free [`DpdkConfig`], so the workspace builds anywhere.
 //!
-//! DPDK's EAL starts once per process: [`Eal::init`] starts it from the `mtcp.conf` keys in
+//! DPDK's EAL starts once per process: `Eal::init` starts it from the `mtcp.conf` keys in
 //! [`DpdkConfig`] (with hugepages when the machine has them, without otherwise), then
-//! [`Eal::open`] configures and starts a port.
+//! `Eal::open` configures and starts a port. The thread that calls `Eal::init` becomes DPDK's
+//! main lcore (pinned to the first configured core) and its network namespace is the one
+//! virtual devices such as `net_tap` and `net_af_packet` are created or opened in.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

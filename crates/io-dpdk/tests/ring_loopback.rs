@@ -234,9 +234,39 @@ fn setup_errors_are_clear() {
     );
 
     // After those failures the port still opens.
-    let port = eal
+    let mut port = eal
         .open("net_ring1", &config())
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(port.info().num_queues, 2);
     assert_ne!(port.info().mac.0, [0; 6]);
+    assert!(
+        port.info().mac.0[0] & 0x02 != 0,
+        "locally administered: {}",
+        port.info().mac
+    );
+    let q = port.queue(1).unwrap();
+    // Once the device and its queues are gone the port is stopped and may be opened again.
+    drop(port);
+    assert!(
+        matches!(eal.open("net_ring1", &config()), Err(Error::PortInUse(_))),
+        "a queue still holds it"
+    );
+    drop(q);
+    let mut port = eal
+        .open("net_ring1", &config())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut q = port.queue(1).unwrap();
+    let mut tx: Burst<DpdkTxFrame> = Burst::new();
+    assert_eq!(q.tx_alloc_burst(&mut tx, 3), 3);
+    for (seq, frame) in tx.iter_mut().enumerate() {
+        fill(frame, 1, seq as u32);
+    }
+    assert_eq!(q.tx_burst(&mut tx).unwrap(), 3);
+    let mut rx = Burst::new();
+    assert_eq!(
+        q.rx_burst(&mut rx).unwrap(),
+        3,
+        "the reopened port loops back"
+    );
+    check(&rx[2], 1, 2);
 }
