@@ -49,6 +49,20 @@ int mtcp_shim_errno(void)
 	return rte_errno;
 }
 
+/* 1 when the link is up, 0 when down, a negative errno on failure. */
+int mtcp_shim_link_status(uint16_t port, uint32_t *speed_mbps)
+{
+	struct rte_eth_link link;
+	int ret;
+
+	memset(&link, 0, sizeof(link));
+	ret = rte_eth_link_get_nowait(port, &link);
+	if (ret != 0)
+		return ret;
+	*speed_mbps = link.link_speed;
+	return link.link_status == RTE_ETH_LINK_UP ? 1 : 0;
+}
+
 int mtcp_shim_dev_info(uint16_t port, struct mtcp_shim_dev_info *out)
 {
 	struct rte_eth_dev_info info;

@@ -302,6 +302,29 @@ impl DpdkDevice {
         &self.driver
     }
 
+    /// The link's speed in Mbit/s when it is up, `None` while it is down (or the driver cannot tell).
+    pub fn link_speed_mbps(&self) -> Option<u32> {
+        let mut speed = 0u32;
+        // SAFETY: speed is a valid out-pointer; the query does not wait.
+        let ret = unsafe { ffi::mtcp_shim_link_status(self.shared.port, &mut speed) };
+        (ret == 1).then_some(speed)
+    }
+
+    /// Waits up to `timeout` for the link to come up (real NICs take a moment after start, as mTCP
+    /// knows); returns whether it is up.
+    pub fn wait_link_up(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.link_speed_mbps().is_some() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Mbufs in each queue's pool.
     pub fn pool_size(&self) -> u32 {
         self.shared.pool_size

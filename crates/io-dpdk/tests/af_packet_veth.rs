@@ -46,6 +46,7 @@ fn kernel_pings_us_through_af_packet_on_veth() {
         "port MAC {} is the veth's: {veth_mac}",
         info.mac
     );
+    assert!(port.wait_link_up(Duration::from_secs(2)), "veth end is up");
     let mut queues = vec![port.queue(0).unwrap()];
     let start = port.pool_available(0).unwrap();
 
