@@ -1,10 +1,56 @@
-//! Zero-copy views and representations of the frames an mTCP stack sends and receives.
+//! Zero-copy parsing and emission of the frames an mTCP stack sends and receives: Ethernet (with
+//! one 802.1Q tag), ARP, IPv4, ICMPv4, UDP and TCP with every option, plus the Internet checksum
+//! and the Toeplitz RSS hash.
 //!
-//! (Crate docs to be completed: picture of the stack, runnable example.)
+//! ```text
+//!   apps ─ socket-api / capi ─ epoll
+//!                 │
+//!               net (ARP, IPv4, ICMP, demux) ── tcp (sans-I/O engine)
+//!                 │                                │
+//!   ┌─────────────┴────────────────────────────────┴───┐
+//!   │ wire: bytes <-> Ethernet/ARP/IPv4/ICMP/UDP/TCP   │  <- this crate: no I/O, no allocation
+//!   └──────────────────────────────────────────────────┘
+//!                 │
+//!               io (mem, tap, afpacket, dpdk, netmap)
+//! ```
+//!
+//! Each protocol has, in the manner of smoltcp, a zero-copy *view* (`XxxPacket::new_checked`, whose
+//! getters cannot fail once the length checks passed; the fixed headers are `zerocopy` structs read
+//! in place) and a *representation* (`XxxRepr`) with `parse`, `buffer_len` and `emit`. [`Frame`]
+//! parses a whole frame through every layer and prints like `tcpdump -e -nn`.
+//!
+//! Parsing never panics, whatever the bytes (fuzzed and property-tested), and never reads past a
+//! length field. The crate is `no_std` without its default `std` feature and has no `unsafe`.
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use mtcp_wire::{Checksum, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+//!
+//! let (src, dst) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
+//! let syn = TcpRepr {
+//!     src_port: 40000,
+//!     dst_port: 80,
+//!     seq_number: SeqNumber(1),
+//!     ack_number: SeqNumber(0),
+//!     flags: TcpFlags::SYN,
+//!     window_len: 65535,
+//!     urgent_pointer: 0,
+//!     options: TcpOptions { mss: Some(1460), sack_permitted: true, ..Default::default() },
+//!     payload: &[],
+//! };
+//! let mut buf = [0u8; 64];
+//! let len = syn.emit(&mut buf, src, dst, Checksum::Both)?;
+//! let packet = TcpPacket::new_checked(&buf[..len])?;
+//! assert_eq!(TcpRepr::parse(&packet, src, dst, Checksum::Both)?, syn);
+//! assert_eq!(syn.to_string(), "Flags [S], seq 1, win 65535, options [mss 1460,sackOK], length 0");
+//! # Ok::<(), mtcp_wire::Error>(())
+//! ```
+//!
+//! Not implemented: IPv6 (recognised by EtherType only), IPv4 reassembly (fragments are reported),
+//! stacked VLAN tags (QinQ), IPv4 options on emit, ICMP types other than echo, unreachable and
+//! time exceeded, TCP-AO/MD5 and other options beyond RFC 7323/2018 (skipped when parsing).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
-
-pub mod tcp;
 
 /// Why a buffer could not be parsed (or a representation not emitted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,5 +82,21 @@ impl core::error::Error for Error {}
 /// The result of parsing or emitting.
 pub type Result<T> = core::result::Result<T, Error>;
 
+pub mod arp;
+pub mod checksum;
 pub mod ethernet;
-pub use ethernet::EthernetAddress;
+pub mod frame;
+pub mod icmpv4;
+pub mod ipv4;
+pub mod rss;
+pub mod tcp;
+pub mod udp;
+
+pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use checksum::{Checksum, ChecksumCapabilities};
+pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, VlanTag};
+pub use frame::{Frame, Network, PrettyFrame, Transport};
+pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
+pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use tcp::{SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
+pub use udp::{UdpPacket, UdpRepr};

@@ -5,7 +5,14 @@
 //! do not rename or reshape them without updating the engine.
 
 use core::cmp::Ordering;
+use core::net::Ipv4Addr;
 use core::ops::{Add, AddAssign, Sub};
+
+use zerocopy::network_endian::{U16, U32};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+use crate::checksum::{self, Checksum};
+use crate::{Error, Result};
 
 /// A TCP sequence number: arithmetic wraps modulo 2^32 and comparison is by signed distance
 /// (RFC 9293 §3.4), so `a < b` means "b lies within 2^31 after a".
@@ -151,3 +158,408 @@ pub struct TcpRepr<'a> {
     /// Payload.
     pub payload: &'a [u8],
 }
+
+/// The length of a header without options.
+pub const HEADER_LEN: usize = 20;
+/// The most option bytes a header can carry.
+pub const MAX_OPTIONS_LEN: usize = 40;
+
+/// The fixed part of a TCP header, as it lies on the wire.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct TcpHeader {
+    /// Source port.
+    pub src_port: U16,
+    /// Destination port.
+    pub dst_port: U16,
+    /// Sequence number.
+    pub seq: U32,
+    /// Acknowledgment number.
+    pub ack: U32,
+    /// Data offset (high nibble, in 32-bit words), reserved bits and the NS flag (low bit).
+    pub offset_ns: u8,
+    /// The eight flags CWR..FIN.
+    pub flags: u8,
+    /// Window.
+    pub window: U16,
+    /// Checksum.
+    pub checksum: U16,
+    /// Urgent pointer.
+    pub urgent: U16,
+}
+
+mod kind {
+    pub const EOL: u8 = 0;
+    pub const NOP: u8 = 1;
+    pub const MSS: u8 = 2;
+    pub const WINDOW_SCALE: u8 = 3;
+    pub const SACK_PERMITTED: u8 = 4;
+    pub const SACK: u8 = 5;
+    pub const TIMESTAMPS: u8 = 8;
+}
+
+impl TcpOptions {
+    /// Parses the options area of a header. Unknown options are skipped; an option whose length
+    /// byte is missing, too small, runs past the area, or does not fit its kind is rejected.
+    pub fn parse(mut bytes: &[u8]) -> Result<TcpOptions> {
+        let mut opts = TcpOptions::default();
+        while let [kind, rest @ ..] = bytes {
+            match *kind {
+                kind::EOL => break,
+                kind::NOP => {
+                    bytes = rest;
+                    continue;
+                }
+                _ => {}
+            }
+            let [len, ..] = rest else {
+                return Err(Error::Malformed);
+            };
+            let len = usize::from(*len);
+            if len < 2 || len > bytes.len() {
+                return Err(Error::Malformed);
+            }
+            let data = &bytes[2..len];
+            match (*kind, data) {
+                (kind::MSS, [a, b]) => opts.mss = Some(u16::from_be_bytes([*a, *b])),
+                (kind::WINDOW_SCALE, [shift]) => opts.window_scale = Some(*shift),
+                (kind::SACK_PERMITTED, []) => opts.sack_permitted = true,
+                (kind::SACK, blocks) if !blocks.is_empty() && blocks.len() % 8 == 0 => {
+                    opts.sack_blocks.clear();
+                    for b in blocks.chunks_exact(8) {
+                        let left = SeqNumber(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                        let right = SeqNumber(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
+                        // At most 4 blocks fit in 40 bytes, so this never overflows.
+                        opts.sack_blocks
+                            .push(SackBlock { left, right })
+                            .map_err(|_| Error::Malformed)?;
+                    }
+                }
+                (kind::TIMESTAMPS, [a, b, c, d, e, f, g, h]) => {
+                    opts.timestamps = Some(Timestamps {
+                        tsval: u32::from_be_bytes([*a, *b, *c, *d]),
+                        tsecr: u32::from_be_bytes([*e, *f, *g, *h]),
+                    })
+                }
+                (
+                    kind::MSS
+                    | kind::WINDOW_SCALE
+                    | kind::SACK_PERMITTED
+                    | kind::SACK
+                    | kind::TIMESTAMPS,
+                    _,
+                ) => {
+                    return Err(Error::Malformed);
+                }
+                _ => {} // Unknown option: skipped.
+            }
+            bytes = &bytes[len..];
+        }
+        Ok(opts)
+    }
+
+    /// The number of bytes [`TcpOptions::emit`] writes, padded to a multiple of 4.
+    pub fn buffer_len(&self) -> usize {
+        let mut len = 0;
+        if self.mss.is_some() {
+            len += 4;
+        }
+        len += match (self.sack_permitted, self.timestamps.is_some()) {
+            (_, true) => 12,
+            (true, false) => 4,
+            (false, false) => 0,
+        };
+        if self.window_scale.is_some() {
+            len += 4;
+        }
+        if !self.sack_blocks.is_empty() {
+            len += 4 + 8 * self.sack_blocks.len();
+        }
+        len
+    }
+
+    /// Writes the options in the order Linux uses (MSS, SACK-permitted with timestamps, window
+    /// scale, SACK blocks), NOP-padded to 32-bit alignment; returns the length written. Options
+    /// that do not fit in 40 bytes are rejected as [`Error::Malformed`].
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.buffer_len();
+        if len > MAX_OPTIONS_LEN {
+            return Err(Error::Malformed);
+        }
+        let buf = buf.get_mut(..len).ok_or(Error::Truncated)?;
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        if let Some(mss) = self.mss {
+            let [a, b] = mss.to_be_bytes();
+            put(&[kind::MSS, 4, a, b]);
+        }
+        match (self.sack_permitted, self.timestamps) {
+            (sack, Some(ts)) => {
+                if sack {
+                    put(&[kind::SACK_PERMITTED, 2]);
+                } else {
+                    put(&[kind::NOP, kind::NOP]);
+                }
+                put(&[kind::TIMESTAMPS, 10]);
+                put(&ts.tsval.to_be_bytes());
+                put(&ts.tsecr.to_be_bytes());
+            }
+            (true, None) => put(&[kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]),
+            (false, None) => {}
+        }
+        if let Some(shift) = self.window_scale {
+            put(&[kind::NOP, kind::WINDOW_SCALE, 3, shift]);
+        }
+        if !self.sack_blocks.is_empty() {
+            put(&[
+                kind::NOP,
+                kind::NOP,
+                kind::SACK,
+                2 + 8 * self.sack_blocks.len() as u8,
+            ]);
+            for block in &self.sack_blocks {
+                put(&block.left.0.to_be_bytes());
+                put(&block.right.0.to_be_bytes());
+            }
+        }
+        Ok(len)
+    }
+}
+
+/// A zero-copy view of a checked TCP segment.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpPacket<'a> {
+    header: &'a TcpHeader,
+    options: &'a [u8],
+    payload: &'a [u8],
+}
+
+impl<'a> TcpPacket<'a> {
+    /// Checks that `buf` holds the header and the options its data offset claims.
+    pub fn new_checked(buf: &'a [u8]) -> Result<Self> {
+        let (header, _) = TcpHeader::ref_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        let header_len = usize::from(header.offset_ns >> 4) * 4;
+        if header_len < HEADER_LEN {
+            return Err(Error::Malformed);
+        }
+        if buf.len() < header_len {
+            return Err(Error::Truncated);
+        }
+        Ok(TcpPacket {
+            header,
+            options: &buf[HEADER_LEN..header_len],
+            payload: &buf[header_len..],
+        })
+    }
+    /// The fixed header as it lies on the wire.
+    pub fn header(&self) -> &'a TcpHeader {
+        self.header
+    }
+    /// Header length in bytes, options included.
+    pub fn header_len(&self) -> usize {
+        HEADER_LEN + self.options.len()
+    }
+    /// The raw options area.
+    pub fn options(&self) -> &'a [u8] {
+        self.options
+    }
+    /// The payload.
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+    /// Source port.
+    pub fn src_port(&self) -> u16 {
+        self.header.src_port.get()
+    }
+    /// Destination port.
+    pub fn dst_port(&self) -> u16 {
+        self.header.dst_port.get()
+    }
+    /// All flags, NS included.
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(u16::from(self.header.offset_ns & 1) << 8 | u16::from(self.header.flags))
+    }
+    /// Whether the checksum verifies against the pseudo-header of `src` and `dst`.
+    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        let len = self.header_len() + self.payload.len();
+        let Ok(len) = u16::try_from(len) else {
+            return false;
+        };
+        let s = checksum::pseudo_header_sum(src, dst, 6, len)
+            + checksum::sum(self.header.as_bytes())
+            + checksum::sum(self.options)
+            + checksum::sum(self.payload);
+        checksum::fold(s) == 0xffff
+    }
+}
+
+impl<'a> TcpRepr<'a> {
+    /// Reads the representation of a checked segment carried from `src` to `dst`, verifying the
+    /// checksum if `checksum.rx()`.
+    pub fn parse(
+        packet: &TcpPacket<'a>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        checksum: Checksum,
+    ) -> Result<Self> {
+        if checksum.rx() && !packet.verify_checksum(src, dst) {
+            return Err(Error::Checksum);
+        }
+        let h = packet.header;
+        if h.src_port.get() == 0 || h.dst_port.get() == 0 {
+            return Err(Error::Malformed);
+        }
+        Ok(TcpRepr {
+            src_port: h.src_port.get(),
+            dst_port: h.dst_port.get(),
+            seq_number: SeqNumber(h.seq.get()),
+            ack_number: SeqNumber(h.ack.get()),
+            flags: packet.flags(),
+            window_len: h.window.get(),
+            urgent_pointer: h.urgent.get(),
+            options: TcpOptions::parse(packet.options)?,
+            payload: packet.payload,
+        })
+    }
+
+    /// The header length this representation emits, options included.
+    pub fn header_len(&self) -> usize {
+        HEADER_LEN + self.options.buffer_len()
+    }
+
+    /// The header and payload length this representation emits.
+    pub fn buffer_len(&self) -> usize {
+        self.header_len() + self.payload.len()
+    }
+
+    /// The sequence space the segment occupies: payload bytes plus one for SYN and one for FIN.
+    pub fn segment_len(&self) -> usize {
+        self.payload.len()
+            + usize::from(self.flags.contains(TcpFlags::SYN))
+            + usize::from(self.flags.contains(TcpFlags::FIN))
+    }
+
+    /// Writes header, options and payload to the front of `buf` for a segment from `src` to `dst`.
+    /// With `checksum.tx()` the checksum is computed; otherwise the field holds the pseudo-header
+    /// sum, which is what NICs that offload the TCP checksum expect. Returns the length written.
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        checksum: Checksum,
+    ) -> Result<usize> {
+        let header_len = self.header_len();
+        let total = header_len + self.payload.len();
+        let total16 = u16::try_from(total).map_err(|_| Error::Malformed)?;
+        let buf = buf.get_mut(..total).ok_or(Error::Truncated)?;
+        let (h, rest) = TcpHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        h.src_port.set(self.src_port);
+        h.dst_port.set(self.dst_port);
+        h.seq.set(self.seq_number.0);
+        h.ack.set(self.ack_number.0);
+        h.offset_ns = ((header_len / 4) as u8) << 4 | (self.flags.0 >> 8) as u8 & 1;
+        h.flags = self.flags.0 as u8;
+        h.window.set(self.window_len);
+        h.checksum.set(0);
+        h.urgent.set(self.urgent_pointer);
+        let options_len = self.options.emit(rest)?;
+        rest[options_len..].copy_from_slice(self.payload);
+        let pseudo = checksum::pseudo_header_sum(src, dst, 6, total16);
+        let field = if checksum.tx() {
+            !checksum::fold(pseudo + checksum::sum(buf))
+        } else {
+            checksum::fold(pseudo)
+        };
+        buf[16..18].copy_from_slice(&field.to_be_bytes());
+        Ok(total)
+    }
+}
+
+impl core::fmt::Display for TcpFlags {
+    /// tcpdump's notation: `S`, `S.`, `P.`, `F.`, `R`, with `E`/`W`/`U` for ECE/CWR/URG.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use core::fmt::Write;
+        for (flag, c) in [
+            (TcpFlags::FIN, 'F'),
+            (TcpFlags::SYN, 'S'),
+            (TcpFlags::RST, 'R'),
+            (TcpFlags::PSH, 'P'),
+            (TcpFlags::URG, 'U'),
+            (TcpFlags::ECE, 'E'),
+            (TcpFlags::CWR, 'W'),
+        ] {
+            if self.contains(flag) {
+                f.write_char(c)?;
+            }
+        }
+        if self.contains(TcpFlags::ACK) {
+            f.write_char('.')?;
+        }
+        if self.0 & 0x1ff == 0 {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Display for TcpOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut sep = "";
+        let mut item = |f: &mut core::fmt::Formatter<'_>, args: core::fmt::Arguments<'_>| {
+            let r = write!(f, "{sep}{args}");
+            sep = ",";
+            r
+        };
+        if let Some(mss) = self.mss {
+            item(f, format_args!("mss {mss}"))?;
+        }
+        if self.sack_permitted {
+            item(f, format_args!("sackOK"))?;
+        }
+        if let Some(ts) = self.timestamps {
+            item(f, format_args!("TS val {} ecr {}", ts.tsval, ts.tsecr))?;
+        }
+        if let Some(shift) = self.window_scale {
+            item(f, format_args!("wscale {shift}"))?;
+        }
+        if !self.sack_blocks.is_empty() {
+            item(f, format_args!("sack {}", self.sack_blocks.len()))?;
+            for b in &self.sack_blocks {
+                write!(f, " {{{}:{}}}", b.left.0, b.right.0)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Display for TcpRepr<'_> {
+    /// tcpdump-like, without addresses: `Flags [S.], seq 1, ack 2, win 3, options [...], length 0`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Flags [{}], seq {}", self.flags, self.seq_number.0)?;
+        if !self.payload.is_empty() {
+            write!(
+                f,
+                ":{}",
+                self.seq_number.0.wrapping_add(self.payload.len() as u32)
+            )?;
+        }
+        if self.flags.contains(TcpFlags::ACK) {
+            write!(f, ", ack {}", self.ack_number.0)?;
+        }
+        write!(f, ", win {}", self.window_len)?;
+        if self.flags.contains(TcpFlags::URG) {
+            write!(f, ", urg {}", self.urgent_pointer)?;
+        }
+        if self.options != TcpOptions::default() {
+            write!(f, ", options [{}]", self.options)?;
+        }
+        write!(f, ", length {}", self.payload.len())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! Fixed pools of packet buffers: allocated once, lent out as RAII handles, returned on drop.
+//!
+//! A [`Pool`] holds `count` buffers of `buf_size` bytes in a lock-free queue. [`Pool::alloc`] takes one
+//! out as a [`PoolBuf`]; dropping the handle puts it back, from any thread. In steady state no heap
+//! allocation happens: only the buffer's pointer moves through the queue.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::{RxFrame, RxMeta, TxFrame, TxOffload};
+
+struct PoolInner {
+    free: ArrayQueue<Box<[u8]>>,
+    buf_size: usize,
+}
+
+/// A fixed set of equal-sized packet buffers shared by handles (cloning a `Pool` shares it).
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("capacity", &self.capacity())
+            .field("available", &self.available())
+            .field("buf_size", &self.inner.buf_size)
+            .finish()
+    }
+}
+
+impl Pool {
+    /// Allocates `count` buffers of `buf_size` bytes (at least one of each).
+    pub fn new(count: usize, buf_size: usize) -> Pool {
+        let count = count.max(1);
+        let free = ArrayQueue::new(count);
+        for _ in 0..count {
+            // Cannot fail: the queue has room for `count` buffers.
+            let _ = free.push(vec![0u8; buf_size.max(1)].into_boxed_slice());
+        }
+        Pool {
+            inner: Arc::new(PoolInner {
+                free,
+                buf_size: buf_size.max(1),
+            }),
+        }
+    }
+
+    /// Takes a buffer of length 0, or `None` if all are lent out.
+    pub fn alloc(&self) -> Option<PoolBuf> {
+        let data = self.inner.free.pop()?;
+        Some(PoolBuf {
+            data: Some(data),
+            len: 0,
+            meta: RxMeta::default(),
+            offload: TxOffload::default(),
+            pool: Arc::clone(&self.inner),
+        })
+    }
+
+    /// Takes a buffer holding a copy of `bytes`, or `None` if the pool is empty or the bytes do not fit.
+    pub fn alloc_copy(&self, bytes: &[u8]) -> Option<PoolBuf> {
+        if bytes.len() > self.inner.buf_size {
+            return None;
+        }
+        let mut buf = self.alloc()?;
+        buf.set_len(bytes.len());
+        buf.copy_from_slice(bytes);
+        Some(buf)
+    }
+
+    /// How many buffers the pool owns in all.
+    pub fn capacity(&self) -> usize {
+        self.inner.free.capacity()
+    }
+
+    /// How many buffers are in the pool right now (not lent out).
+    pub fn available(&self) -> usize {
+        self.inner.free.len()
+    }
+
+    /// The size of every buffer in bytes.
+    pub fn buf_size(&self) -> usize {
+        self.inner.buf_size
+    }
+}
+
+/// A buffer lent by a [`Pool`]; it goes back to the pool when dropped. Serves as both received and
+/// transmitted frame for the backends that copy (TAP) or move buffers (the in-memory link).
+pub struct PoolBuf {
+    // Always `Some` until `drop` takes it.
+    data: Option<Box<[u8]>>,
+    len: usize,
+    meta: RxMeta,
+    offload: TxOffload,
+    pool: Arc<PoolInner>,
+}
+
+impl PoolBuf {
+    fn bytes(&self) -> &[u8] {
+        self.data.as_deref().unwrap_or(&[])
+    }
+
+    /// Sets what a receiver learns from [`RxFrame::meta`].
+    pub fn set_meta(&mut self, meta: RxMeta) {
+        self.meta = meta;
+    }
+
+    /// The checksum work the sender asked for with [`TxFrame::set_offload`].
+    pub fn offload(&self) -> TxOffload {
+        self.offload
+    }
+
+    /// The whole buffer, beyond the frame length (for backends that read into it).
+    pub fn whole_mut(&mut self) -> &mut [u8] {
+        self.data.as_deref_mut().unwrap_or(&mut [])
+    }
+}
+
+impl std::fmt::Debug for PoolBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolBuf").field("len", &self.len).finish()
+    }
+}
+
+impl Deref for PoolBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes()[..self.len]
+    }
+}
+
+impl DerefMut for PoolBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        &mut self.whole_mut()[..len]
+    }
+}
+
+impl RxFrame for PoolBuf {
+    fn meta(&self) -> RxMeta {
+        self.meta
+    }
+}
+
+impl TxFrame for PoolBuf {
+    fn capacity(&self) -> usize {
+        self.bytes().len()
+    }
+
+    fn set_len(&mut self, len: usize) {
+        assert!(
+            len <= self.capacity(),
+            "frame length {len} exceeds buffer capacity {}",
+            self.capacity()
+        );
+        self.len = len;
+    }
+
+    fn set_offload(&mut self, offload: TxOffload) {
+        self.offload = offload;
+    }
+}
+
+impl Drop for PoolBuf {
+    fn drop(&mut self) {
+        if let Some(data) = self.data.take() {
+            // Cannot fail: the queue was sized for every buffer of the pool.
+            let _ = self.pool.free.push(data);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_come_back_on_drop() {
+        let pool = Pool::new(3, 64);
+        let a = pool.alloc().unwrap();
+        let b = pool.alloc_copy(b"hello").unwrap();
+        let c = pool.alloc().unwrap();
+        assert!(pool.alloc().is_none());
+        assert_eq!(&*b, b"hello");
+        assert_eq!(a.len(), 0);
+        drop((a, b));
+        assert_eq!(pool.available(), 2);
+        let moved = std::thread::spawn(move || drop(c));
+        moved.join().unwrap();
+        assert_eq!(pool.available(), 3);
+        assert!(pool.alloc_copy(&[0; 65]).is_none());
+    }
+}

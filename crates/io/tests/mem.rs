@@ -1,0 +1,256 @@
+//! The in-memory switch: conformance, multi-threaded load without loss or leaks, RSS steering.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mtcp_io::conformance::{self, Ctx};
+use mtcp_io::fault::FaultConfig;
+use mtcp_io::mem::{MemConfig, MemSwitch};
+use mtcp_io::{Burst, Device, Queue, RxFrame, Steering, TxFrame};
+use mtcp_wire::rss::{SYMMETRIC_KEY, toeplitz};
+
+/// An IPv4/UDP frame from 198.18.0.1:sport to 198.18.0.2:dport carrying (sender, seq).
+fn udp_frame<T: TxFrame>(f: &mut T, dst: [u8; 6], sport: u16, dport: u16, sender: u32, seq: u32) {
+    f.set_len(64);
+    f.fill(0);
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0xee]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&50u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+    f[30..34].copy_from_slice(&[198, 18, 0, 2]);
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&dport.to_be_bytes());
+    f[42..46].copy_from_slice(&sender.to_be_bytes());
+    f[46..50].copy_from_slice(&seq.to_be_bytes());
+}
+
+#[test]
+fn mem_passes_conformance() {
+    let cfg = MemConfig {
+        ring_size: 256,
+        pool_size: 512,
+        ..MemConfig::default()
+    };
+    let sw = MemSwitch::new(cfg).unwrap();
+    let (mut pa, mut pb) = (sw.port(0), sw.port(1));
+    let ctx = Ctx::new(pa.info().mac, pb.info().mac);
+    let (mut a, mut b) = (pa.queue(0).unwrap(), pb.queue(0).unwrap());
+    let partial = conformance::run_all(&mut a, &mut b, &ctx, 1500).unwrap();
+    assert!(partial.observed, "a full ring must push back: {partial:?}");
+    assert_eq!(partial.sent, 256);
+    drop((a, b));
+    assert_eq!(sw.buffers_free(), sw.buffers_total());
+}
+
+#[test]
+fn queues_are_handed_out_once() {
+    let sw = MemSwitch::new(MemConfig {
+        queues: 2,
+        ..MemConfig::default()
+    })
+    .unwrap();
+    let mut p = sw.port(0);
+    assert!(matches!(p.info().steering, Steering::Toeplitz { .. }));
+    p.queue(1).unwrap();
+    assert_eq!(
+        p.queue(1).err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::AlreadyExists)
+    );
+    assert_eq!(
+        p.queue(2).err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::InvalidInput)
+    );
+    assert!(
+        MemSwitch::new(MemConfig {
+            ports: 0,
+            ..MemConfig::default()
+        })
+        .is_err()
+    );
+}
+
+#[test]
+fn runts_are_dropped_not_panicked_on() {
+    let (mut pa, mut pb) = MemSwitch::pair();
+    let (mut a, mut b) = (pa.queue(0).unwrap(), pb.queue(0).unwrap());
+    let mut burst = Burst::new();
+    let mut f = a.tx_alloc().unwrap();
+    f.set_len(5);
+    let _ = burst.push(f);
+    assert_eq!(a.tx_burst(&mut burst).unwrap(), 1);
+    let mut rx = Burst::new();
+    assert_eq!(b.rx_burst(&mut rx).unwrap(), 0);
+}
+
+/// Four sender threads on port 0 and four receiver threads on port 1, 20 000 frames each over 64
+/// flows: every frame arrives once, each flow on the queue its hash names and in order, and every
+/// buffer is back in its pool at the end.
+#[test]
+fn multithreaded_load_loses_duplicates_and_leaks_nothing() {
+    const QUEUES: usize = 4;
+    const PER_SENDER: u32 = 20_000;
+    let cfg = MemConfig {
+        queues: QUEUES,
+        ring_size: 512,
+        pool_size: 1024,
+        ..MemConfig::default()
+    };
+    let sw = MemSwitch::new(cfg).unwrap();
+    let (mut p0, mut p1) = (sw.port(0), sw.port(1));
+    let dst = p1.info().mac.0;
+    let received = Arc::new(AtomicUsize::new(0));
+    let total = QUEUES * PER_SENDER as usize;
+    let mut senders = Vec::new();
+    for s in 0..QUEUES {
+        let mut q = p0.queue(s).unwrap();
+        senders.push(std::thread::spawn(move || {
+            let mut burst = Burst::new();
+            let mut seq = 0;
+            while seq < PER_SENDER || !burst.is_empty() {
+                while seq < PER_SENDER && !burst.is_full() {
+                    let Some(mut f) = q.tx_alloc() else { break };
+                    let flow = (seq % 16) as u16 + 16 * s as u16;
+                    udp_frame(&mut f, dst, 40000 + flow, 80, s as u32, seq);
+                    let _ = burst.push(f);
+                    seq += 1;
+                }
+                if q.tx_burst(&mut burst).unwrap() == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        }));
+    }
+    let mut receivers = Vec::new();
+    for r in 0..QUEUES {
+        let mut q = p1.queue(r).unwrap();
+        let received = Arc::clone(&received);
+        receivers.push(std::thread::spawn(move || {
+            // (sender, flow) -> last seq; and every (sender, seq) seen.
+            let mut last: HashMap<(u32, u16), u32> = HashMap::new();
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut burst = Burst::new();
+            while received.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+                burst.clear();
+                let n = q.rx_burst(&mut burst).unwrap();
+                for f in burst.iter() {
+                    let sport = u16::from_be_bytes([f[34], f[35]]);
+                    let sender = u32::from_be_bytes([f[42], f[43], f[44], f[45]]);
+                    let seq = u32::from_be_bytes([f[46], f[47], f[48], f[49]]);
+                    let mut tuple = [0u8; 12];
+                    tuple[..8].copy_from_slice(&f[26..34]);
+                    tuple[8..].copy_from_slice(&f[34..38]);
+                    let hash = toeplitz(&SYMMETRIC_KEY, &tuple);
+                    assert_eq!(f.meta().rss_hash, Some(hash));
+                    assert_eq!(
+                        (hash % 128) as usize % QUEUES,
+                        r,
+                        "flow steered to the wrong queue"
+                    );
+                    if let Some(prev) = last.insert((sender, sport), seq) {
+                        assert!(seq > prev, "flow reordered: {prev} then {seq}");
+                    }
+                    seen.push((sender, seq));
+                }
+                received.fetch_add(n, Ordering::Relaxed);
+                if n == 0 {
+                    std::thread::yield_now();
+                }
+            }
+            seen
+        }));
+    }
+    for s in senders {
+        s.join().unwrap();
+    }
+    let mut all: Vec<(u32, u32)> = receivers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap())
+        .collect();
+    assert_eq!(all.len(), total, "frames lost or duplicated");
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), total, "duplicates");
+    assert_eq!(sw.frames_in_flight(), 0);
+    assert_eq!(sw.drops(), 0);
+    assert_eq!(sw.buffers_free(), sw.buffers_total(), "buffers leaked");
+}
+
+#[test]
+fn broadcast_floods_every_other_port() {
+    let sw = MemSwitch::new(MemConfig {
+        ports: 3,
+        ..MemConfig::default()
+    })
+    .unwrap();
+    let mut qs: Vec<_> = (0..3).map(|p| sw.port(p).queue(0).unwrap()).collect();
+    let mut burst = Burst::new();
+    let mut f = qs[0].tx_alloc().unwrap();
+    udp_frame(&mut f, [0xff; 6], 1, 2, 0, 0);
+    let _ = burst.push(f);
+    qs[0].tx_burst(&mut burst).unwrap();
+    let mut counts = [0; 3];
+    for (i, q) in qs.iter_mut().enumerate() {
+        let mut rx = Burst::new();
+        counts[i] = q.rx_burst(&mut rx).unwrap();
+    }
+    assert_eq!(counts, [0, 1, 1]);
+    drop(qs);
+    assert_eq!(sw.buffers_free(), sw.buffers_total());
+}
+
+#[test]
+fn mem_faults_are_deterministic() {
+    let run = || {
+        let faults = FaultConfig {
+            seed: 9,
+            loss: 0.2,
+            duplicate: 0.1,
+            reorder: 0.1,
+            ..FaultConfig::default()
+        };
+        let sw = MemSwitch::new(MemConfig {
+            faults,
+            ..MemConfig::default()
+        })
+        .unwrap();
+        let (mut a, mut b) = (sw.port(0).queue(0).unwrap(), sw.port(1).queue(0).unwrap());
+        let dst = sw.port(1).info().mac.0;
+        let mut got = Vec::new();
+        for seq in 0..2000 {
+            let mut burst = Burst::new();
+            let mut f = a.tx_alloc().unwrap();
+            udp_frame(&mut f, dst, 1, 2, 0, seq);
+            let _ = burst.push(f);
+            a.tx_burst(&mut burst).unwrap();
+            let mut rx = Burst::new();
+            b.rx_burst(&mut rx).unwrap();
+            got.extend(
+                rx.iter()
+                    .map(|f| u32::from_be_bytes([f[46], f[47], f[48], f[49]])),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        let mut rx = Burst::new();
+        a.rx_burst(&mut rx).unwrap(); // Polling the sender releases the held frame.
+        b.rx_burst(&mut rx).unwrap();
+        got.extend(
+            rx.iter()
+                .map(|f| u32::from_be_bytes([f[46], f[47], f[48], f[49]])),
+        );
+        let stats = a.fault_stats().unwrap();
+        (got, stats)
+    };
+    let (a, sa) = run();
+    let (b, _) = run();
+    assert!(a == b, "same seed, different outcome");
+    assert!((300..500).contains(&sa.lost), "{sa:?}");
+    assert!(sa.duplicated > 100 && sa.reordered > 100, "{sa:?}");
+    assert_eq!(a.len() as u64, sa.delivered);
+}
