@@ -49,5 +49,8 @@ mod dpdk {
             }
         }
         build.compile("mtcp_dpdk_shim");
+        // rte_eth_from_rings (Eal::ring_pair) lives in the net_ring driver's library.
+        println!("cargo::rustc-link-lib=dylib=rte_net_ring");
+        println!("cargo::rustc-link-lib=dylib=rte_ring");
     }
 }

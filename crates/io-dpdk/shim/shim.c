@@ -5,7 +5,9 @@
 
 #include <rte_build_config.h>
 #include <rte_errno.h>
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ring.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -61,6 +63,34 @@ int mtcp_shim_link_status(uint16_t port, uint32_t *speed_mbps)
 		return ret;
 	*speed_mbps = link.link_speed;
 	return link.link_status == RTE_ETH_LINK_UP ? 1 : 0;
+}
+
+/* Two net_ring ports wired back to back: queue i of A sends into queue i of B and the other way
+ * round. Returns 0 or a negative errno. */
+int mtcp_shim_ring_pair(const char *name_a, const char *name_b, uint16_t nb_queues, unsigned int ring_size)
+{
+	struct rte_ring *a_to_b[RTE_PMD_RING_MAX_RX_RINGS];
+	struct rte_ring *b_to_a[RTE_PMD_RING_MAX_RX_RINGS];
+	char ring_name[RTE_RING_NAMESIZE];
+	uint16_t i;
+
+	if (nb_queues == 0 || nb_queues > RTE_PMD_RING_MAX_RX_RINGS)
+		return -EINVAL;
+	for (i = 0; i < nb_queues; i++) {
+		snprintf(ring_name, sizeof(ring_name), "%.10s>%.10s%u", name_a, name_b, (uint8_t)i);
+		a_to_b[i] = rte_ring_create(ring_name, ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (a_to_b[i] == NULL)
+			return -rte_errno;
+		snprintf(ring_name, sizeof(ring_name), "%.10s<%.10s%u", name_a, name_b, (uint8_t)i);
+		b_to_a[i] = rte_ring_create(ring_name, ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (b_to_a[i] == NULL)
+			return -rte_errno;
+	}
+	if (rte_eth_from_rings(name_a, b_to_a, nb_queues, a_to_b, nb_queues, SOCKET_ID_ANY) < 0)
+		return -rte_errno;
+	if (rte_eth_from_rings(name_b, a_to_b, nb_queues, b_to_a, nb_queues, SOCKET_ID_ANY) < 0)
+		return -rte_errno;
+	return 0;
 }
 
 int mtcp_shim_dev_info(uint16_t port, struct mtcp_shim_dev_info *out)

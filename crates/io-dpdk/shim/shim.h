@@ -59,6 +59,7 @@ struct mtcp_shim_tx {
 };
 
 int mtcp_shim_errno(void);
+int mtcp_shim_ring_pair(const char *name_a, const char *name_b, uint16_t nb_queues, unsigned int ring_size);
 int mtcp_shim_link_status(uint16_t port, uint32_t *speed_mbps);
 int mtcp_shim_dev_info(uint16_t port, struct mtcp_shim_dev_info *out);
 int mtcp_shim_configure(uint16_t port, uint16_t nb_queues, uint64_t rx_offloads, uint64_t tx_offloads,

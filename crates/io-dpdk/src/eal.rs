@@ -159,6 +159,41 @@ impl Eal {
         })
     }
 
+    /// Creates two `net_ring` ports named `a` and `b`, wired back to back with `queues` queue pairs
+    /// (queue i of one feeds queue i of the other through a ring of `ring_size` slots): a pure-DPDK
+    /// link inside one process, for tests. Returns DPDK's names of the two ports (`net_ring_A`,
+    /// `net_ring_B`), to open with [`Eal::open`].
+    pub fn ring_pair(
+        &self,
+        a: &str,
+        b: &str,
+        queues: u16,
+        ring_size: u32,
+    ) -> Result<(String, String), Error> {
+        let bad = |what: &str| Error::Config(format!("ring_pair: {what}"));
+        if queues == 0 || queues > 16 {
+            return Err(bad("1 to 16 queues"));
+        }
+        if !ring_size.is_power_of_two() || ring_size < 2 {
+            return Err(bad("ring_size must be a power of two"));
+        }
+        let ca = CString::new(a).map_err(|_| bad("NUL in name"))?;
+        let cb = CString::new(b).map_err(|_| bad("NUL in name"))?;
+        // SAFETY: both names are NUL-terminated; DPDK copies them.
+        let ret = unsafe { ffi::mtcp_shim_ring_pair(ca.as_ptr(), cb.as_ptr(), queues, ring_size) };
+        match ret {
+            0 => Ok((format!("net_ring_{a}"), format!("net_ring_{b}"))),
+            r if r == -libc::ENOMEM => Err(Error::NoMemory {
+                what: format!("rings of {a}/{b}"),
+                reason: ffi::strerror(r),
+            }),
+            r => Err(Error::Config(format!(
+                "ring_pair {a}/{b}: {}",
+                ffi::strerror(r)
+            ))),
+        }
+    }
+
     /// Number of ports DPDK found (`rte_eth_dev_count_avail`).
     pub fn port_count(&self) -> u16 {
         // SAFETY: a plain query, valid once the EAL runs (it does: `self` exists).

@@ -162,6 +162,12 @@ unsafe extern "C" {
     pub(crate) fn rte_mempool_avail_count(mp: *const RteMempool) -> c_uint;
 
     pub(crate) fn mtcp_shim_errno() -> c_int;
+    pub(crate) fn mtcp_shim_ring_pair(
+        name_a: *const c_char,
+        name_b: *const c_char,
+        nb_queues: u16,
+        ring_size: c_uint,
+    ) -> c_int;
     pub(crate) fn mtcp_shim_link_status(port: u16, speed_mbps: *mut u32) -> c_int;
     pub(crate) fn mtcp_shim_dev_info(port: u16, out: *mut ShimDevInfo) -> c_int;
     pub(crate) fn mtcp_shim_configure(
