@@ -81,9 +81,13 @@ impl Eal {
         let argv: &'static mut [*mut c_char] =
             Vec::leak(owned.into_iter().map(CString::into_raw).collect::<Vec<_>>());
         let argc = argv.len() as i32;
+        remove_runtime_dir_at_exit();
         // SAFETY: argv holds argc valid NUL-terminated strings that are never freed; the EAL is
         // started at most once (guarded by the EAL mutex we hold).
         let ret = unsafe { ffi::rte_eal_init(argc, argv.as_mut_ptr()) };
+        // SAFETY: a static buffer in the EAL, empty until it made the directory; copied at once.
+        let dir = unsafe { CStr::from_ptr(ffi::rte_eal_get_runtime_dir()) }.to_owned();
+        let _ = RUNTIME_DIR.set(dir);
         if ret < 0 {
             let reason = ffi::strerror(ffi::rte_errno());
             let e = unknown_driver(&config.vdevs()).unwrap_or(Error::EalInit {
@@ -199,6 +203,25 @@ impl Eal {
         // SAFETY: a plain query, valid once the EAL runs (it does: `self` exists).
         unsafe { ffi::rte_eth_dev_count_avail() }
     }
+}
+
+/// The EAL's runtime directory (`/var/run/dpdk/PREFIX`), kept for removal at exit.
+static RUNTIME_DIR: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+
+extern "C" fn remove_runtime_dir() {
+    if let Some(dir) = RUNTIME_DIR.get() {
+        // SAFETY: dir is NUL-terminated; rmdir only removes an empty directory, so anything DPDK
+        // left in it (sockets of a multi-process set-up) keeps it.
+        unsafe { libc::rmdir(dir.as_ptr()) };
+    }
+}
+
+/// Every process gets its own `--file-prefix`, so without this each run would leave an empty
+/// `/var/run/dpdk/PREFIX` behind. Registered before `rte_eal_init` so that it runs after the exit
+/// handlers DPDK registers (telemetry removes its socket from the directory in one).
+fn remove_runtime_dir_at_exit() {
+    // SAFETY: registers a plain extern "C" function without arguments.
+    unsafe { libc::atexit(remove_runtime_dir) };
 }
 
 /// The first virtual device whose driver is not installed, as an error. Used to explain failures

@@ -116,6 +116,7 @@ pub(crate) const RTE_MAX_ETHPORTS: u32 = 32;
 
 unsafe extern "C" {
     pub(crate) fn rte_eal_init(argc: c_int, argv: *mut *mut c_char) -> c_int;
+    pub(crate) fn rte_eal_get_runtime_dir() -> *const c_char;
     pub(crate) fn rte_strerror(errnum: c_int) -> *const c_char;
     pub(crate) fn rte_eth_dev_count_avail() -> u16;
     pub(crate) fn rte_eth_dev_is_valid_port(port_id: u16) -> c_int;
