@@ -18,9 +18,6 @@ pub enum Error {
     /// The EAL runs already, started with other arguments; it can be started once per process.
     #[error("the DPDK EAL is already initialised (once per process) with other arguments: {0}")]
     EalAlreadyInitialised(String),
-    /// The build has no DPDK support (the `dpdk` feature is off).
-    #[error("mtcp-io-dpdk was built without its `dpdk` feature")]
-    NotBuilt,
     /// No port has this name.
     #[error("no DPDK port named {name:?}; ports present: [{available}]")]
     NoPort {
@@ -85,7 +82,6 @@ impl From<Error> for std::io::Error {
             Error::NoPort { .. } | Error::UnknownDriver { .. } => std::io::ErrorKind::NotFound,
             Error::NoMemory { .. } => std::io::ErrorKind::OutOfMemory,
             Error::PortInUse(_) => std::io::ErrorKind::AddrInUse,
-            Error::NotBuilt => std::io::ErrorKind::Unsupported,
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)
