@@ -16,9 +16,9 @@ fn kernel_pings_us_through_af_packet_on_veth() {
     if common::skip_unless_root("kernel_pings_us_through_af_packet_on_veth") {
         return;
     }
-    let ns = common::Netns::new("a");
+    let ns = common::Netns::new("mdta");
     let pid = std::process::id();
-    let (ours, kernels) = (format!("mtd{pid}d"), format!("mtd{pid}k"));
+    let (ours, kernels) = (common::ifname("mdd"), common::ifname("mdk"));
     ns.ip(&[
         "link", "add", &ours, "type", "veth", "peer", "name", &kernels,
     ]);

@@ -13,28 +13,10 @@ fn conformance_over_af_packet_veth_pair() {
     if common::skip_unless_root("conformance_over_af_packet_veth_pair") {
         return;
     }
-    let ns = common::Netns::new("c");
+    let ns = common::Netns::new("mdtc");
     let pid = std::process::id();
-    let (a, b) = (format!("mtd{pid}a"), format!("mtd{pid}b"));
-    // No addresses and no IPv6: the kernel stays quiet on the link (the suite ignores chatter anyway).
-    common::run(&[
-        "ip",
-        "netns",
-        "exec",
-        &ns.name,
-        "sysctl",
-        "-qw",
-        "net.ipv6.conf.all.disable_ipv6=1",
-    ]);
-    common::run(&[
-        "ip",
-        "netns",
-        "exec",
-        &ns.name,
-        "sysctl",
-        "-qw",
-        "net.ipv6.conf.default.disable_ipv6=1",
-    ]);
+    let (a, b) = (common::ifname("mda"), common::ifname("mdb"));
+    // No addresses, and the namespace has IPv6 off: the kernel stays quiet on the link.
     ns.ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
     ns.ip(&["link", "set", &a, "up"]);
     ns.ip(&["link", "set", &b, "up"]);

@@ -166,8 +166,8 @@ fn kernel_pings_us_through_net_tap() {
     if common::skip_unless_root("kernel_pings_us_through_net_tap") {
         return;
     }
-    let ns = common::Netns::new("t");
-    let iface = format!("mtd{}t", std::process::id());
+    let ns = common::Netns::new("mdtt");
+    let iface = common::ifname("mdt");
     // The TAP is born in the namespace: DPDK creates it from this thread, which we move there
     // first. The root namespace's interfaces are never touched.
     ns.enter_current_thread();

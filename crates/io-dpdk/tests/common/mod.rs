@@ -2,63 +2,40 @@
 //! once per process).
 #![allow(dead_code)]
 
-use std::process::Command;
-
-/// Whether the tests run as root; DPDK's EAL, TAPs and namespaces need it.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Returns true (after saying why) when the test must skip for lack of root.
+/// Returns true (after saying why) when the test must skip: DPDK's EAL, TAPs and namespaces need root.
 pub fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!("skipping {test}: DPDK's EAL, TAP devices and network namespaces need root");
-    true
+    !mtcp_testkit::require_root(test)
 }
 
-/// Runs a command, panicking with its output when it fails.
-pub fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A network namespace that the test creates and that is deleted on drop (also on panic).
+/// A network namespace made for the test (mtcp-testkit's guard: deleted on drop, also on panic).
 pub struct Netns {
+    inner: mtcp_testkit::Netns,
     pub name: String,
 }
 
 impl Netns {
-    pub fn new(suffix: &str) -> Netns {
-        let name = format!("mtcpdpdk{}{suffix}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        run(&["ip", "netns", "add", &name]);
-        Netns { name }
+    pub fn new(prefix: &str) -> Netns {
+        let inner =
+            mtcp_testkit::Netns::new(&mtcp_testkit::unique_name(prefix)).expect("create netns");
+        let name = inner.name().to_owned();
+        Netns { inner, name }
     }
 
-    /// Runs `ip -n NS ARGS...`.
+    /// Runs `ip ARGS...` inside the namespace; panics with its output when it fails.
     pub fn ip(&self, args: &[&str]) -> String {
-        let mut all = vec!["ip", "-n", &self.name];
+        let mut all = vec!["ip"];
         all.extend_from_slice(args);
-        run(&all)
+        let out = self.inner.exec_ok(&all).unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Moves the calling thread into this namespace (threads it creates afterwards follow).
+    /// Moves the calling thread into this namespace for good. DPDK's EAL must start on a thread in
+    /// the namespace (its vdevs open TAPs and packet sockets there) and keeps using that thread as
+    /// its main lcore, so mtcp-testkit's run-on-a-fresh-thread does not fit here.
     pub fn enter_current_thread(&self) {
+        use std::os::fd::AsRawFd;
         let path = format!("/run/netns/{}", self.name);
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        use std::os::fd::AsRawFd;
         // SAFETY: a valid namespace fd; setns affects only the calling thread.
         let ret = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         assert_eq!(
@@ -71,12 +48,9 @@ impl Netns {
     }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-    }
+/// A name for an interface, unique on this machine for this run (at most 15 characters).
+pub fn ifname(prefix: &str) -> String {
+    mtcp_testkit::unique_name(prefix)
 }
 
 /// A tiny ARP + ICMP echo responder for one IPv4 address, on raw Ethernet frames.
