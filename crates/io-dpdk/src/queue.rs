@@ -12,7 +12,8 @@ use crate::mbuf::{DpdkRxFrame, DpdkTxFrame};
 
 /// Queue pair `index` of a DPDK port, for one core.
 pub struct DpdkQueue {
-    shared: Arc<PortShared>,
+    /// Keeps the port running (and claimed) while this queue exists.
+    _port: Arc<PortShared>,
     port: u16,
     index: u16,
     pool: *mut RteMempool,
@@ -28,7 +29,7 @@ impl DpdkQueue {
         let pool = shared.pools[usize::from(index)];
         DpdkQueue {
             port: shared.port,
-            shared,
+            _port: shared,
             index,
             pool,
             rx_dropped: 0,
@@ -149,7 +150,6 @@ impl Queue for DpdkQueue {
         }
         // Unsent frames stay at the front of `pkts`, still owned by the caller, in order.
         pkts.retain(|f| !f.is_sent());
-        let _ = &self.shared;
         Ok(sent)
     }
 }

@@ -16,6 +16,10 @@ fn kernel_pings_us_through_af_packet_on_veth() {
     if common::skip_unless_root("kernel_pings_us_through_af_packet_on_veth") {
         return;
     }
+    if !mtcp_testkit::have_program("ping") {
+        eprintln!("skipping kernel_pings_us_through_af_packet_on_veth: needs ping");
+        return;
+    }
     let ns = common::Netns::new("mdta");
     let pid = std::process::id();
     let (ours, kernels) = (common::ifname("mdd"), common::ifname("mdk"));

@@ -166,6 +166,10 @@ fn kernel_pings_us_through_net_tap() {
     if common::skip_unless_root("kernel_pings_us_through_net_tap") {
         return;
     }
+    if !std::path::Path::new("/dev/net/tun").exists() || !mtcp_testkit::have_program("ping") {
+        eprintln!("skipping kernel_pings_us_through_net_tap: needs /dev/net/tun and ping");
+        return;
+    }
     let ns = common::Netns::new("mdtt");
     let iface = common::ifname("mdt");
     // The TAP is born in the namespace: DPDK creates it from this thread, which we move there
