@@ -16,7 +16,10 @@
 //! Checksums: the kernel hands locally generated frames (e.g. from a veth peer) with the TCP/UDP
 //! checksum not yet computed (`TP_STATUS_CSUMNOTREADY`); such frames, and those whose checksum the
 //! driver validated (`TP_STATUS_CSUM_VALID`), report [`ChecksumStatus::Good`] in [`RxMeta`], so a
-//! stack must trust that status instead of recomputing.
+//! stack must trust that status instead of recomputing. A veth peer with default offloads also
+//! hands over TSO/GSO super-frames larger than the MTU; tests that want plain, finished frames turn
+//! the peer's offloads off (`ethtool -K <peer> tso off gso off gro off tx off`, as
+//! `mtcp_testkit::Netns::disable_offloads` does).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -10,6 +10,10 @@
 //!   after being sent, received and dropped;
 //! - [`max_size_frames`]: frames of the full MTU pass intact.
 //!
+//! Backends in other crates (netmap, DPDK) depend on `mtcp-io` and call [`run_all`] (or single
+//! checks) from their tests with any two queues wired together: two ports cabled back to back, a
+//! virtual device pair (netmap pipes, DPDK `net_ring`/`net_memif`), or a veth pair.
+//!
 //! Test frames carry the local experimental EtherType 0x88b5, a magic word and a per-run tag;
 //! anything else the receiver sees (e.g. kernel chatter on a veth) is ignored.
 //!

@@ -272,3 +272,22 @@ pub trait Device {
     /// Takes the handle of queue `index` (`0..info().num_queues`); each handle can be taken once.
     fn queue(&mut self, index: usize) -> io::Result<Self::Queue>;
 }
+
+#[cfg(test)]
+mod tests {
+    /// Queue handles and frames move to the core (thread) that owns them.
+    #[test]
+    fn queues_and_frames_are_send() {
+        fn send<T: Send>() {}
+        send::<crate::mem::MemQueue>();
+        send::<crate::pool::PoolBuf>();
+        send::<crate::fault::FaultQueue<crate::mem::MemQueue>>();
+        send::<crate::pcap::PcapQueue<crate::mem::MemQueue>>();
+        #[cfg(target_os = "linux")]
+        {
+            send::<crate::tap::TapQueue>();
+            send::<crate::afpacket::AfPacketQueue>();
+            send::<crate::afpacket::AfRx>();
+        }
+    }
+}

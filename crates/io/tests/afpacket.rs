@@ -201,3 +201,87 @@ fn small_tx_ring_pushes_back_and_keeps_the_rest() {
     )
     .unwrap();
 }
+
+/// A UDP datagram from the kernel peer over veth: with the peer's default offloads its checksum is
+/// left to "hardware" and the frame reports `Good`; with offloads off (`Netns::disable_offloads`)
+/// the checksum is complete and verifies in software.
+#[test]
+fn kernel_checksums_reported_or_complete() {
+    use mtcp_io::{Burst, ChecksumStatus, Queue, RxFrame};
+    use mtcp_wire::{ChecksumCapabilities, Frame, Network, Transport};
+    if !require_root("kernel_checksums_reported_or_complete") {
+        return;
+    }
+    if !mtcp_testkit::have_program("python3") || !mtcp_testkit::have_program("ethtool") {
+        eprintln!("skipping kernel_checksums_reported_or_complete: needs python3 and ethtool");
+        return;
+    }
+    let ours = Netns::new(&unique_name("iok")).unwrap();
+    let peer = Netns::new(&unique_name("iop")).unwrap();
+    let (a, b) = ours.veth_pair("ka", "kb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.6.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    let mut dev = open_in(&ours, AfPacketConfig::new(&a));
+    let mac = dev.info().mac.to_string();
+    peer.exec_ok(&[
+        "ip",
+        "neigh",
+        "replace",
+        "198.18.6.2",
+        "lladdr",
+        &mac,
+        "dev",
+        &b,
+        "nud",
+        "permanent",
+    ])
+    .unwrap();
+    let mut q = dev.queue(0).unwrap();
+    let send = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.sendto(b'checksum me please',('198.18.6.2',7777))\n";
+    let receive_one = |q: &mut mtcp_io::afpacket::AfPacketQueue| -> (Vec<u8>, ChecksumStatus) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            let mut burst = Burst::new();
+            q.rx_burst(&mut burst).unwrap();
+            for f in burst.iter() {
+                if f.len() >= 42
+                    && f[12..14] == [8, 0]
+                    && f[23] == 17
+                    && f[36..38] == 7777u16.to_be_bytes()
+                {
+                    return (f.to_vec(), f.meta().l4_checksum);
+                }
+            }
+            q.wait_rx(std::time::Duration::from_millis(10)).unwrap();
+        }
+        panic!("datagram never arrived");
+    };
+    let udp_ok = |bytes: &[u8]| {
+        matches!(
+            Frame::parse(bytes, &ChecksumCapabilities::software()),
+            Ok(Frame {
+                network: Network::Ipv4(_, Transport::Udp(_)),
+                ..
+            })
+        )
+    };
+    peer.exec_ok(&["python3", "-c", send]).unwrap();
+    let (first, status) = receive_one(&mut q);
+    eprintln!(
+        "default offloads: l4 checksum {status:?}, verifies in software: {}",
+        udp_ok(&first)
+    );
+    if status != ChecksumStatus::Good {
+        // The kernel completed the checksum itself: then it must verify.
+        assert!(udp_ok(&first), "checksum neither reported nor valid");
+    }
+    peer.disable_offloads(&b).unwrap();
+    peer.exec_ok(&["python3", "-c", send]).unwrap();
+    let (second, _) = receive_one(&mut q);
+    assert!(
+        udp_ok(&second),
+        "offloads off, yet the UDP checksum does not verify"
+    );
+}

@@ -173,3 +173,33 @@ fn delay_holds_frames_at_least_that_long() {
     assert!(t0.elapsed() >= delay, "arrived after {:?}", t0.elapsed());
     assert_eq!(seq_of(&rx[0]), 1);
 }
+
+/// The wrappers keep the queue contract: the conformance suite passes through `Pcap<Fault<mem>>`.
+#[test]
+fn wrappers_pass_conformance() {
+    use mtcp_io::conformance::{self, Ctx};
+    use mtcp_io::pcap::Pcap;
+    let sw = MemSwitch::new(MemConfig {
+        ring_size: 256,
+        pool_size: 1024,
+        ..MemConfig::default()
+    })
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("mtcp-io-wrapped-{}.pcap", std::process::id()));
+    let mut a = Pcap::create(
+        Fault::new(sw.port(0), FaultConfig::seeded(1), FaultConfig::seeded(2)),
+        &path,
+    )
+    .unwrap();
+    let mut b = Fault::new(sw.port(1), FaultConfig::seeded(3), FaultConfig::seeded(4));
+    let ctx = Ctx::new(a.info().mac, b.info().mac);
+    let (mut qa, mut qb) = (a.queue(0).unwrap(), b.queue(0).unwrap());
+    let partial = conformance::run_all(&mut qa, &mut qb, &ctx, 1500).unwrap();
+    assert!(
+        partial.observed,
+        "the wrapper's hold must fill and push back: {partial:?}"
+    );
+    drop((qa, qb, a, b));
+    assert_eq!(sw.buffers_free(), sw.buffers_total());
+    std::fs::remove_file(&path).unwrap();
+}

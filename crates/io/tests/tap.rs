@@ -156,3 +156,69 @@ fn kernel_sees_losses_injected_by_the_fault_wrapper() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// With `IFF_MULTI_QUEUE` the kernel spreads flows over the queues: 64 UDP flows from the kernel
+/// each arrive once, each flow on one queue, and more than one queue is used.
+#[test]
+fn multi_queue_tap_spreads_kernel_flows() {
+    use mtcp_io::{Burst, Queue};
+    if !require_root("multi_queue_tap_spreads_kernel_flows") {
+        return;
+    }
+    if !mtcp_testkit::have_program("python3") {
+        eprintln!("skipping multi_queue_tap_spreads_kernel_flows: python3 is not installed");
+        return;
+    }
+    let ns = Netns::new(&unique_name("ios")).unwrap();
+    let name = unique_name("tmq");
+    let mut cfg = TapConfig::new(&name);
+    cfg.queues = 4;
+    let mut dev = open_in(&ns, cfg);
+    let mac = dev.info().mac.to_string();
+    ns.exec_ok(&["ip", "addr", "add", "198.18.5.1/24", "dev", &name])
+        .unwrap();
+    ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
+    ns.exec_ok(&[
+        "ip",
+        "neigh",
+        "replace",
+        "198.18.5.2",
+        "lladdr",
+        &mac,
+        "dev",
+        &name,
+        "nud",
+        "permanent",
+    ])
+    .unwrap();
+    let mut qs: Vec<_> = (0..4).map(|i| dev.queue(i).unwrap()).collect();
+    let script = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor p in range(20000,20064):\n    s.sendto(b'mq',('198.18.5.2',p))\n";
+    ns.exec_ok(&["python3", "-c", script]).unwrap();
+    let mut flow_queue = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut got = 0;
+    while got < 64 && std::time::Instant::now() < deadline {
+        for (qi, q) in qs.iter_mut().enumerate() {
+            let mut burst = Burst::new();
+            q.rx_burst(&mut burst).unwrap();
+            for f in burst.iter() {
+                if f.len() >= 42
+                    && f[12..14] == [8, 0]
+                    && f[23] == 17
+                    && f[30..34] == [198, 18, 5, 2]
+                {
+                    let port = u16::from_be_bytes([f[36], f[37]]);
+                    assert!(
+                        flow_queue.insert(port, qi).is_none(),
+                        "flow {port} arrived twice"
+                    );
+                    got += 1;
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(got, 64, "datagrams lost");
+    let used: std::collections::HashSet<_> = flow_queue.values().collect();
+    assert!(used.len() > 1, "all flows on one queue: {used:?}");
+}

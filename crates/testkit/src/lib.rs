@@ -181,6 +181,16 @@ impl Netns {
         Ok((a, b))
     }
 
+    /// Turns off the offloads of interface `ifname` that make the kernel hand unfinished frames to a
+    /// packet socket on the other end of a veth: segmentation (TSO/GSO: frames larger than the MTU),
+    /// GRO, and transmit checksumming (checksums left for the "hardware"). Needs `ethtool`.
+    pub fn disable_offloads(&self, ifname: &str) -> Result<()> {
+        self.exec_ok(&[
+            "ethtool", "-K", ifname, "tso", "off", "gso", "off", "gro", "off", "tx", "off",
+        ])?;
+        Ok(())
+    }
+
     /// Moves interface `ifname` from this namespace into `other`.
     pub fn move_link(&self, ifname: &str, other: &Netns) -> Result<()> {
         self.exec_ok(&["ip", "link", "set", ifname, "netns", other.name()])?;

@@ -1,0 +1,349 @@
+//! The DPDK part of `mtcp.conf` and the EAL command line built from it.
+//!
+//! Keys (as in mTCP's `mtcp.conf`, plus a few of our own):
+//!
+//! | key            | meaning                                                          | default        |
+//! |----------------|------------------------------------------------------------------|----------------|
+//! | `num_cores`    | cores = rx/tx queue pairs per port; EAL gets `-l 0-(n-1)`        | 1              |
+//! | `core_mask`    | hexadecimal core mask (`-c`); its popcount is the core count     | —              |
+//! | `num_mem_ch`   | memory channels (`-n`)                                           | EAL's          |
+//! | `port`         | space-separated port names: `dpdkN`, a PCI address, a vdev name  | —              |
+//! | `eal_args`     | extra EAL arguments, e.g. `--vdev=net_tap0,iface=t0 --no-huge`   | —              |
+//! | `file_prefix`  | `--file-prefix` (two DPDK processes need different ones)         | `mtcp-rs-PID`  |
+//! | `memory_mb`    | `-m` when running without hugepages                              | 256            |
+//! | `num_mbufs`    | mbufs per queue's pool                                           | 8191           |
+//! | `rx_desc`, `tx_desc` | ring sizes per queue (adjusted to the driver's limits)     | 1024           |
+//!
+//! Other keys of `mtcp.conf` (TCP buffers, concurrency, ...) are ignored here.
+
+use crate::Error;
+
+/// The DPDK configuration: EAL start-up and port set-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DpdkConfig {
+    /// Number of cores, i.e. rx/tx queue pairs per port (`num_cores`).
+    pub num_cores: Option<usize>,
+    /// Core mask (`core_mask`); overrides `num_cores` for the EAL's `-c`.
+    pub core_mask: Option<u64>,
+    /// Memory channels (`num_mem_ch`, EAL `-n`).
+    pub num_mem_ch: Option<u32>,
+    /// Port names (`port`).
+    pub ports: Vec<String>,
+    /// Extra EAL arguments (`eal_args`).
+    pub eal_args: Vec<String>,
+    /// `--file-prefix` (`file_prefix`); `None` picks one from the process id.
+    pub file_prefix: Option<String>,
+    /// Memory for the EAL without hugepages, in MiB (`memory_mb`).
+    pub memory_mb: u32,
+    /// Mbufs in each queue's pool (`num_mbufs`).
+    pub num_mbufs: u32,
+    /// Receive descriptors per queue (`rx_desc`).
+    pub rx_desc: u16,
+    /// Transmit descriptors per queue (`tx_desc`).
+    pub tx_desc: u16,
+}
+
+impl Default for DpdkConfig {
+    fn default() -> Self {
+        DpdkConfig {
+            num_cores: None,
+            core_mask: None,
+            num_mem_ch: None,
+            ports: Vec::new(),
+            eal_args: Vec::new(),
+            file_prefix: None,
+            memory_mb: 256,
+            num_mbufs: 8191,
+            rx_desc: 1024,
+            tx_desc: 1024,
+        }
+    }
+}
+
+/// Hugepage state of the machine, which decides the EAL's memory arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hugepages {
+    /// Hugepages are reserved (`HugePages_Total` > 0): `--in-memory`.
+    Available,
+    /// None reserved: `--no-huge --no-shconf -m MEMORY`.
+    Absent,
+}
+
+impl Hugepages {
+    /// Reads `HugePages_Total` from `/proc/meminfo`.
+    pub fn detect() -> Hugepages {
+        let total = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("HugePages_Total:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        if total > 0 {
+            Hugepages::Available
+        } else {
+            Hugepages::Absent
+        }
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Error> {
+    value
+        .parse()
+        .map_err(|_| Error::Config(format!("{key} = {value:?}: not a number")))
+}
+
+impl DpdkConfig {
+    /// Reads the DPDK keys of an `mtcp.conf`-style text (`key = value` lines, `#` comments).
+    pub fn parse(text: &str) -> Result<DpdkConfig, Error> {
+        let mut config = DpdkConfig::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(Error::Config(format!(
+                    "line {}: expected `key = value`, got {line:?}",
+                    n + 1
+                )));
+            };
+            config.set(key.trim(), value.trim())?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Sets one key; returns `false` for keys that are not the DPDK backend's (they are ignored).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, Error> {
+        match key {
+            "num_cores" => self.num_cores = Some(parse_num(key, value)?),
+            "core_mask" => {
+                let hex = value.trim_start_matches("0x").trim_start_matches("0X");
+                let mask = u64::from_str_radix(hex, 16).map_err(|_| {
+                    Error::Config(format!("core_mask = {value:?}: not a hexadecimal mask"))
+                })?;
+                self.core_mask = Some(mask);
+            }
+            "num_mem_ch" => self.num_mem_ch = Some(parse_num(key, value)?),
+            "port" => self.ports = value.split_whitespace().map(str::to_owned).collect(),
+            "eal_args" => self.eal_args = value.split_whitespace().map(str::to_owned).collect(),
+            "file_prefix" => self.file_prefix = Some(value.to_owned()),
+            "memory_mb" => self.memory_mb = parse_num(key, value)?,
+            "num_mbufs" => self.num_mbufs = parse_num(key, value)?,
+            "rx_desc" => self.rx_desc = parse_num(key, value)?,
+            "tx_desc" => self.tx_desc = parse_num(key, value)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Checks that the keys agree with each other.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.num_cores == Some(0) {
+            return Err(Error::Config(
+                "num_cores = 0: need at least one core".into(),
+            ));
+        }
+        if let Some(mask) = self.core_mask {
+            if mask == 0 {
+                return Err(Error::Config(
+                    "core_mask = 0: need at least one core".into(),
+                ));
+            }
+            if let Some(n) = self.num_cores
+                && n != mask.count_ones() as usize
+            {
+                return Err(Error::Config(format!(
+                    "num_cores = {n} but core_mask = {mask:#x} holds {} cores",
+                    mask.count_ones()
+                )));
+            }
+        }
+        if self.has_arg("--no-huge") && self.has_arg("--in-memory") {
+            return Err(Error::Config(
+                "eal_args: --no-huge and --in-memory do not combine".into(),
+            ));
+        }
+        if self.num_mbufs < 2 * crate::MAX_BURST as u32 {
+            return Err(Error::Config(format!(
+                "num_mbufs = {}: too few for a burst",
+                self.num_mbufs
+            )));
+        }
+        if self.rx_desc == 0 || self.tx_desc == 0 {
+            return Err(Error::Config("rx_desc and tx_desc must not be 0".into()));
+        }
+        Ok(())
+    }
+
+    /// Cores, that is rx/tx queue pairs per port.
+    pub fn num_queues(&self) -> usize {
+        match (self.num_cores, self.core_mask) {
+            (Some(n), _) => n,
+            (None, Some(mask)) => mask.count_ones() as usize,
+            (None, None) => 1,
+        }
+    }
+
+    fn has_arg(&self, name: &str) -> bool {
+        self.eal_args.iter().any(|a| {
+            a == name
+                || a.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('='))
+        })
+    }
+
+    /// The virtual devices `eal_args` creates, as `(name, driver)`: `--vdev=net_tap0,iface=x` gives
+    /// `("net_tap0", "net_tap")`.
+    pub fn vdevs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut args = self.eal_args.iter();
+        while let Some(arg) = args.next() {
+            let spec = if arg == "--vdev" {
+                args.next().map(String::as_str)
+            } else {
+                arg.strip_prefix("--vdev=")
+            };
+            if let Some(spec) = spec {
+                let name = spec.split(',').next().unwrap_or("").to_owned();
+                let driver = name
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .to_owned();
+                out.push((name, driver));
+            }
+        }
+        out
+    }
+
+    /// The full EAL command line (without the program name) for this machine's hugepage state.
+    pub fn eal_argv(&self, hugepages: Hugepages) -> Result<Vec<String>, Error> {
+        self.validate()?;
+        let mut argv = Vec::new();
+        match (self.core_mask, self.num_cores) {
+            (Some(mask), _) => argv.extend(["-c".to_owned(), format!("{mask:#x}")]),
+            (None, Some(n)) if n > 1 => argv.extend(["-l".to_owned(), format!("0-{}", n - 1)]),
+            _ => argv.extend(["-l".to_owned(), "0".to_owned()]),
+        }
+        if let Some(n) = self.num_mem_ch {
+            argv.extend(["-n".to_owned(), n.to_string()]);
+        }
+        let user_memory = self.has_arg("--no-huge") || self.has_arg("--in-memory");
+        if !user_memory {
+            match hugepages {
+                Hugepages::Available => argv.push("--in-memory".to_owned()),
+                Hugepages::Absent => argv.extend([
+                    "--no-huge".to_owned(),
+                    "--no-shconf".to_owned(),
+                    "-m".to_owned(),
+                    self.memory_mb.to_string(),
+                ]),
+            }
+        } else if self.has_arg("--no-huge") && !self.has_arg("-m") {
+            argv.extend(["-m".to_owned(), self.memory_mb.to_string()]);
+        }
+        if !self.has_arg("--file-prefix") {
+            let prefix = match &self.file_prefix {
+                Some(p) => p.clone(),
+                None => format!("mtcp-rs-{}", std::process::id()),
+            };
+            argv.extend(["--file-prefix".to_owned(), prefix]);
+        }
+        // Only virtual ports: keep the EAL away from PCI devices (no scan, no vfio).
+        let vdevs = self.vdevs();
+        let all_virtual = !vdevs.is_empty()
+            && self
+                .ports
+                .iter()
+                .all(|p| vdevs.iter().any(|(name, _)| name == p));
+        let pci_named = ["--no-pci", "-a", "--allow", "-b", "--block"]
+            .iter()
+            .any(|a| self.has_arg(a));
+        if all_virtual && !pci_named {
+            argv.push("--no-pci".to_owned());
+        }
+        argv.extend(self.eal_args.iter().cloned());
+        Ok(argv)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = "
+        # mtcp.conf excerpt
+        num_cores = 2
+        num_mem_ch = 4
+        port = net_ring0
+        max_concurrency = 10000   # not ours
+        eal_args = --vdev=net_ring0 --log-level=lib.eal:warning
+        file_prefix = t1
+    ";
+
+    #[test]
+    fn parses_mtcp_conf_keys() {
+        let c = DpdkConfig::parse(CONF).unwrap();
+        assert_eq!(c.num_queues(), 2);
+        assert_eq!(c.num_mem_ch, Some(4));
+        assert_eq!(c.ports, ["net_ring0"]);
+        assert_eq!(c.vdevs(), [("net_ring0".to_owned(), "net_ring".to_owned())]);
+    }
+
+    #[test]
+    fn argv_without_hugepages() {
+        let c = DpdkConfig::parse(CONF).unwrap();
+        let argv = c.eal_argv(Hugepages::Absent).unwrap().join(" ");
+        assert_eq!(
+            argv,
+            "-l 0-1 -n 4 --no-huge --no-shconf -m 256 --file-prefix t1 --no-pci \
+             --vdev=net_ring0 --log-level=lib.eal:warning"
+        );
+    }
+
+    #[test]
+    fn argv_with_hugepages_and_pci_port() {
+        let c = DpdkConfig::parse("core_mask = 0x6\nport = 0000:01:00.0\nfile_prefix = a").unwrap();
+        assert_eq!(c.num_queues(), 2);
+        let argv = c.eal_argv(Hugepages::Available).unwrap().join(" ");
+        assert_eq!(argv, "-c 0x6 --in-memory --file-prefix a");
+    }
+
+    #[test]
+    fn user_memory_args_win() {
+        let c =
+            DpdkConfig::parse("port = net_null0\neal_args = --vdev net_null0 --in-memory").unwrap();
+        let argv = c.eal_argv(Hugepages::Absent).unwrap();
+        assert!(!argv.iter().any(|a| a == "--no-huge"), "{argv:?}");
+        assert_eq!(c.vdevs(), [("net_null0".to_owned(), "net_null".to_owned())]);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for text in [
+            "num_cores = 0",
+            "num_cores = x",
+            "core_mask = zz",
+            "core_mask = 0",
+            "num_cores = 3\ncore_mask = 0x3",
+            "eal_args = --no-huge --in-memory",
+            "num_mbufs = 10",
+            "just words",
+        ] {
+            let e = DpdkConfig::parse(text).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{text:?} gave {e}");
+        }
+    }
+
+    #[test]
+    fn hugepage_detection_reads_meminfo() {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let total: u64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("HugePages_Total:"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0);
+        assert_eq!(Hugepages::detect() == Hugepages::Available, total > 0);
+    }
+}

@@ -1,0 +1,421 @@
+//! Port set-up: queues, mbuf pools, RSS with mTCP's symmetric key, checksum offloads.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mtcp_io::{ChecksumOffload, Device, DeviceInfo, EthernetAddress, Steering};
+
+use crate::config::DpdkConfig;
+use crate::eal::Eal;
+use crate::ffi::{self, RteMempool};
+use crate::queue::DpdkQueue;
+use crate::{Error, MTCP_RSS_KEY_BYTE};
+
+/// Ports open in this process (a port is configured once; its pools live as long as the process).
+static OPEN_PORTS: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// Makes mempool names unique.
+static POOL_SERIAL: AtomicU32 = AtomicU32::new(0);
+
+/// What the queues of one port share; the last one dropped stops the port.
+pub(crate) struct PortShared {
+    pub(crate) port: u16,
+    pub(crate) pools: Vec<*mut RteMempool>,
+    pub(crate) pool_size: u32,
+}
+
+// SAFETY: the mempool pointers are thread-safe DPDK objects (multi-producer/multi-consumer rings);
+// PortShared only reads them.
+unsafe impl Send for PortShared {}
+// SAFETY: as above; no interior mutability on the Rust side.
+unsafe impl Sync for PortShared {}
+
+impl Drop for PortShared {
+    fn drop(&mut self) {
+        // The pools are never freed: frames handed out may still point into them. Stopping makes any
+        // later burst on this port a no-op in DPDK (since 21.11).
+        // SAFETY: the port was started by DpdkDevice::open.
+        unsafe { ffi::rte_eth_dev_stop(self.port) };
+        let mut open = OPEN_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|&p| p != self.port);
+    }
+}
+
+/// A DPDK port with one rx/tx queue pair per core.
+pub struct DpdkDevice {
+    info: DeviceInfo,
+    driver: String,
+    shared: Arc<PortShared>,
+    taken: Vec<bool>,
+}
+
+struct Claim(u16);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut open = OPEN_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|&p| p != self.0);
+    }
+}
+
+fn dev_info(port: u16) -> Result<ffi::ShimDevInfo, Error> {
+    let mut raw = std::mem::MaybeUninit::<ffi::ShimDevInfo>::uninit();
+    // SAFETY: raw is a valid out-pointer; the shim fills every field on success.
+    let ret = unsafe { ffi::mtcp_shim_dev_info(port, raw.as_mut_ptr()) };
+    if ret != 0 {
+        return Err(Error::Port {
+            port,
+            driver: "?".into(),
+            step: "rte_eth_dev_info_get",
+            reason: ffi::strerror(ret),
+        });
+    }
+    // SAFETY: the shim initialised the struct (ret == 0).
+    Ok(unsafe { raw.assume_init() })
+}
+
+impl DpdkDevice {
+    /// Configures and starts `port` (a name as [`Eal::port_id`] takes) with
+    /// [`DpdkConfig::num_queues`] queue pairs, RSS over them when the driver supports it, and every
+    /// checksum offload the driver offers.
+    pub fn open(eal: &'static Eal, port: &str, config: &DpdkConfig) -> Result<DpdkDevice, Error> {
+        config.validate()?;
+        let port_id = eal.port_id(port)?;
+        let claim = {
+            let mut open = OPEN_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+            if open.contains(&port_id) {
+                return Err(Error::PortInUse(port_id));
+            }
+            open.push(port_id);
+            Claim(port_id)
+        };
+        let raw = dev_info(port_id)?;
+        let driver = if raw.driver_name.is_null() {
+            String::from("?")
+        } else {
+            // SAFETY: DPDK's driver names are static NUL-terminated strings.
+            unsafe { CStr::from_ptr(raw.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let port_err = |step: &'static str, ret: i32| Error::Port {
+            port: port_id,
+            driver: driver.clone(),
+            step,
+            reason: ffi::strerror(ret),
+        };
+        let nq = config.num_queues();
+        let max = usize::from(raw.max_rx_queues.min(raw.max_tx_queues));
+        if nq > max || nq > usize::from(u16::MAX) {
+            return Err(Error::TooManyQueues {
+                port: port_id,
+                driver,
+                max,
+                wanted: nq,
+            });
+        }
+
+        // Checksum offloads: take every one the driver offers.
+        let rx_offloads = raw.rx_offload_capa
+            & (ffi::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM
+                | ffi::RTE_ETH_RX_OFFLOAD_TCP_CKSUM
+                | ffi::RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+        let tx_offloads = raw.tx_offload_capa
+            & (ffi::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM
+                | ffi::RTE_ETH_TX_OFFLOAD_TCP_CKSUM
+                | ffi::RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
+        let checksum = ChecksumOffload {
+            ipv4_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM != 0,
+            ipv4_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM != 0,
+            tcp_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_TCP_CKSUM != 0,
+            tcp_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_TCP_CKSUM != 0,
+            udp_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_UDP_CKSUM != 0,
+            udp_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_UDP_CKSUM != 0,
+        };
+
+        // RSS with mTCP's symmetric key, only when there is more than one queue to spread over.
+        let rss_hf = if nq > 1 {
+            raw.flow_type_rss_offloads
+                & (ffi::RTE_ETH_RSS_IPV4
+                    | ffi::RTE_ETH_RSS_FRAG_IPV4
+                    | ffi::RTE_ETH_RSS_NONFRAG_IPV4_TCP
+                    | ffi::RTE_ETH_RSS_NONFRAG_IPV4_UDP
+                    | ffi::RTE_ETH_RSS_NONFRAG_IPV4_OTHER)
+        } else {
+            0
+        };
+        let key_len = if raw.hash_key_size == 0 {
+            40
+        } else {
+            raw.hash_key_size
+        };
+        let key = vec![MTCP_RSS_KEY_BYTE; usize::from(key_len)];
+        let rx_offloads = if rss_hf != 0 {
+            rx_offloads | (raw.rx_offload_capa & ffi::RTE_ETH_RX_OFFLOAD_RSS_HASH)
+        } else {
+            rx_offloads
+        };
+        // SAFETY: key outlives the call, which copies it; the port is valid and stopped.
+        let ret = unsafe {
+            ffi::mtcp_shim_configure(
+                port_id,
+                nq as u16,
+                rx_offloads,
+                tx_offloads,
+                rss_hf,
+                key.as_ptr(),
+                key_len,
+            )
+        };
+        if ret != 0 {
+            return Err(port_err("rte_eth_dev_configure", ret));
+        }
+
+        let (mut nb_rx, mut nb_tx) = (config.rx_desc, config.tx_desc);
+        // SAFETY: valid out-pointers to u16s.
+        let ret = unsafe { ffi::rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &mut nb_rx, &mut nb_tx) };
+        if ret != 0 {
+            return Err(port_err("rte_eth_dev_adjust_nb_rx_tx_desc", ret));
+        }
+        // SAFETY: a plain query on a valid port.
+        let socket = unsafe { ffi::rte_eth_dev_socket_id(port_id) };
+        let mut pools = Vec::with_capacity(nq);
+        for q in 0..nq as u16 {
+            // Names are unique per process even when an earlier open of this port failed half-way.
+            let serial = POOL_SERIAL.fetch_add(1, Ordering::Relaxed);
+            let name =
+                CString::new(format!("mtcp_p{port_id}_{serial}")).expect("no NUL in pool name");
+            let cache = (config.num_mbufs / 2).min(256);
+            // SAFETY: name is NUL-terminated; DPDK copies it.
+            let pool = unsafe {
+                ffi::rte_pktmbuf_pool_create(
+                    name.as_ptr(),
+                    config.num_mbufs,
+                    cache,
+                    0,
+                    ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
+                    socket,
+                )
+            };
+            if pool.is_null() {
+                return Err(Error::NoMemory {
+                    what: format!(
+                        "{} mbufs of queue {q} of port {port_id} ({driver})",
+                        config.num_mbufs
+                    ),
+                    reason: ffi::strerror(ffi::rte_errno()),
+                });
+            }
+            pools.push(pool);
+            // SAFETY: the port is configured with nq queues, q < nq; pool is a valid mbuf pool;
+            // a NULL rx_conf means the driver's defaults.
+            let ret = unsafe {
+                ffi::rte_eth_rx_queue_setup(
+                    port_id,
+                    q,
+                    nb_rx,
+                    socket as u32,
+                    std::ptr::null(),
+                    pool,
+                )
+            };
+            if ret != 0 {
+                return Err(setup_error(port_id, &driver, "rte_eth_rx_queue_setup", ret));
+            }
+            // SAFETY: as above; a NULL tx_conf means the driver's defaults.
+            let ret = unsafe {
+                ffi::rte_eth_tx_queue_setup(port_id, q, nb_tx, socket as u32, std::ptr::null())
+            };
+            if ret != 0 {
+                return Err(setup_error(port_id, &driver, "rte_eth_tx_queue_setup", ret));
+            }
+        }
+        // SAFETY: the port is configured and all its queues are set up.
+        let ret = unsafe { ffi::rte_eth_dev_start(port_id) };
+        if ret != 0 {
+            return Err(setup_error(port_id, &driver, "rte_eth_dev_start", ret));
+        }
+        // From here the port runs: PortShared's drop stops it and releases the claim.
+        std::mem::forget(claim);
+        let shared = Arc::new(PortShared {
+            port: port_id,
+            pools,
+            pool_size: config.num_mbufs,
+        });
+
+        // mTCP runs its ports promiscuous; drivers without the mode (most vdevs) simply refuse.
+        // SAFETY: a plain call on a started port.
+        let _ = unsafe { ffi::rte_eth_promiscuous_enable(port_id) };
+
+        let steering = if rss_hf == 0 {
+            Steering::None
+        } else {
+            program_reta(port_id, raw.reta_size, nq)
+                .map(|reta| Steering::Toeplitz {
+                    key: key.clone(),
+                    reta,
+                })
+                .unwrap_or(Steering::Opaque)
+        };
+
+        let mut mac = ffi::RteEtherAddr::default();
+        // SAFETY: mac is a valid out-pointer.
+        let ret = unsafe { ffi::rte_eth_macaddr_get(port_id, &mut mac) };
+        if ret != 0 {
+            return Err(port_err("rte_eth_macaddr_get", ret));
+        }
+        if mac.addr_bytes == [0; 6] {
+            // Some virtual devices (net_ring) have no address; give the port a locally administered one.
+            mac.addr_bytes = local_mac(port_id);
+            // SAFETY: mac is a valid pointer; drivers without the operation refuse, which is fine.
+            let _ = unsafe { ffi::rte_eth_dev_default_mac_addr_set(port_id, &mut mac) };
+        }
+        let mut mtu = ffi::RTE_ETHER_MTU as u16;
+        // SAFETY: mtu is a valid out-pointer; on failure it keeps the Ethernet default.
+        let _ = unsafe { ffi::rte_eth_dev_get_mtu(port_id, &mut mtu) };
+
+        let info = DeviceInfo {
+            name: port.to_owned(),
+            mac: EthernetAddress(mac.addr_bytes),
+            mtu: usize::from(mtu),
+            num_queues: nq,
+            checksum,
+            steering,
+        };
+        Ok(DpdkDevice {
+            info,
+            driver,
+            shared,
+            taken: vec![false; nq],
+        })
+    }
+
+    /// DPDK's port id.
+    pub fn port_id(&self) -> u16 {
+        self.shared.port
+    }
+
+    /// The driver's name (`net_tap`, `net_ixgbe`, ...).
+    pub fn driver(&self) -> &str {
+        &self.driver
+    }
+
+    /// The link's speed in Mbit/s when it is up, `None` while it is down (or the driver cannot tell).
+    pub fn link_speed_mbps(&self) -> Option<u32> {
+        let mut speed = 0u32;
+        // SAFETY: speed is a valid out-pointer; the query does not wait.
+        let ret = unsafe { ffi::mtcp_shim_link_status(self.shared.port, &mut speed) };
+        (ret == 1).then_some(speed)
+    }
+
+    /// Waits up to `timeout` for the link to come up (real NICs take a moment after start, as mTCP
+    /// knows); returns whether it is up.
+    pub fn wait_link_up(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.link_speed_mbps().is_some() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Mbufs in each queue's pool.
+    pub fn pool_size(&self) -> u32 {
+        self.shared.pool_size
+    }
+
+    /// Free mbufs in queue `index`'s pool right now (`rte_mempool_avail_count`): with no frame
+    /// held anywhere, this returns to its value after start — a leak check.
+    pub fn pool_available(&self, index: usize) -> Option<u32> {
+        let pool = *self.shared.pools.get(index)?;
+        // SAFETY: the pool lives as long as the process.
+        Some(unsafe { ffi::rte_mempool_avail_count(pool) })
+    }
+}
+
+/// A locally administered unicast address, different per process and port.
+fn local_mac(port: u16) -> [u8; 6] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let pid = std::process::id();
+    let mix = pid.wrapping_mul(0x9e37_79b9) ^ nanos;
+    let [a, b, c, d] = mix.to_be_bytes();
+    [0x02, a, b, c, d, port as u8]
+}
+
+fn setup_error(port: u16, driver: &str, step: &'static str, ret: i32) -> Error {
+    if ret == -libc::ENOMEM {
+        Error::NoMemory {
+            what: format!("{step} on port {port} ({driver})"),
+            reason: ffi::strerror(ret),
+        }
+    } else {
+        Error::Port {
+            port,
+            driver: driver.to_owned(),
+            step,
+            reason: ffi::strerror(ret),
+        }
+    }
+}
+
+/// Spreads the redirection table round-robin over the queues; falls back to reading it.
+fn program_reta(port: u16, reta_size: u16, nq: usize) -> Option<Vec<u16>> {
+    if reta_size == 0 || reta_size > 512 {
+        return None;
+    }
+    let reta: Vec<u16> = (0..reta_size).map(|i| i % nq as u16).collect();
+    // SAFETY: reta holds reta_size entries.
+    if unsafe { ffi::mtcp_shim_reta_update(port, reta.as_ptr(), reta_size) } == 0 {
+        return Some(reta);
+    }
+    let mut read = vec![0u16; usize::from(reta_size)];
+    // SAFETY: read holds reta_size entries.
+    (unsafe { ffi::mtcp_shim_reta_query(port, read.as_mut_ptr(), reta_size) } == 0).then_some(read)
+}
+
+impl Device for DpdkDevice {
+    type Queue = DpdkQueue;
+
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn queue(&mut self, index: usize) -> io::Result<DpdkQueue> {
+        let Some(taken) = self.taken.get_mut(index) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "port {} has {} queues, no queue {index}",
+                    self.info.name, self.info.num_queues
+                ),
+            ));
+        };
+        if *taken {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("queue {index} of port {} is taken already", self.info.name),
+            ));
+        }
+        *taken = true;
+        Ok(DpdkQueue::new(Arc::clone(&self.shared), index as u16))
+    }
+}
+
+impl std::fmt::Debug for DpdkDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpdkDevice")
+            .field("port", &self.shared.port)
+            .field("driver", &self.driver)
+            .field("info", &self.info)
+            .finish()
+    }
+}

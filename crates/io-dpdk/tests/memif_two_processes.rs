@@ -1,0 +1,134 @@
+//! Two DPDK processes (different `--file-prefix`) linked by `net_memif`: this test is the server and
+//! re-runs its own binary as the client, which echoes every frame back. Needs root.
+#![cfg(feature = "dpdk")]
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mtcp_io::{Burst, Device, Queue, TxFrame};
+use mtcp_io_dpdk::{DpdkConfig, DpdkTxFrame, Eal};
+
+const CHILD_ENV: &str = "MTCP_IO_DPDK_MEMIF_CLIENT";
+const TEST: &str = "memif_echo_between_two_processes";
+const FRAMES: u32 = 2000;
+
+fn config(role: &str, socket: &str, prefix: &str) -> DpdkConfig {
+    DpdkConfig::parse(&format!(
+        "num_cores = 1\nport = net_memif0\nfile_prefix = {prefix}\n\
+         eal_args = --vdev=net_memif0,role={role},socket={socket} --log-level=lib.eal:notice\n"
+    ))
+    .unwrap()
+}
+
+/// The client: echo every frame back until a frame of length 60 with byte 0xee at 14 arrives.
+fn client(socket: &str) {
+    let config = config(
+        "client",
+        socket,
+        &format!("mtcp-memif-c-{}", std::process::id()),
+    );
+    let eal = Eal::init(&config).unwrap_or_else(|e| panic!("{e}"));
+    let mut port = eal
+        .open("net_memif0", &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut q = port.queue(0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rx = Burst::new();
+    let mut tx: Burst<DpdkTxFrame> = Burst::new();
+    while Instant::now() < deadline {
+        q.rx_burst(&mut rx).unwrap();
+        for f in rx.iter() {
+            if f.len() == 60 && f[14] == 0xee {
+                return;
+            }
+            let mut out = q.tx_alloc().expect("client pool");
+            out.set_len(f.len());
+            out.copy_from_slice(f);
+            let _ = tx.push(out);
+        }
+        rx.clear();
+        while !tx.is_empty() {
+            q.tx_burst(&mut tx).unwrap();
+        }
+    }
+    panic!("client: no stop frame within 30 s");
+}
+
+fn fill(frame: &mut DpdkTxFrame, seq: u32) {
+    frame.set_len(60 + (seq as usize * 13) % 1400);
+    frame.fill(seq as u8);
+    frame[0..12].fill(0x02);
+    frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+    frame[14..18].copy_from_slice(&seq.to_be_bytes());
+}
+
+#[test]
+fn memif_echo_between_two_processes() {
+    let socket = std::env::var(CHILD_ENV).ok();
+    if let Some(socket) = socket {
+        client(&socket);
+        return;
+    }
+    if common::skip_unless_root(TEST) {
+        return;
+    }
+    let socket = format!("/run/mtcp-io-dpdk-memif-{}.sock", std::process::id());
+    let config = config(
+        "server",
+        &socket,
+        &format!("mtcp-memif-s-{}", std::process::id()),
+    );
+    let eal = Eal::init(&config).unwrap_or_else(|e| panic!("{e}"));
+    let mut port = eal
+        .open("net_memif0", &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST, "--nocapture"])
+        .env(CHILD_ENV, &socket)
+        .spawn()
+        .expect("spawn the client process");
+    let up = port.wait_link_up(Duration::from_secs(10));
+    if !up {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("memif link did not come up");
+    }
+    let mut q = port.queue(0).unwrap();
+    let start = port.pool_available(0).unwrap();
+    let (mut next_tx, mut next_rx) = (0u32, 0u32);
+    let mut tx: Burst<DpdkTxFrame> = Burst::new();
+    let mut rx = Burst::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while next_rx < FRAMES && Instant::now() < deadline {
+        // Keep at most 256 frames in flight.
+        while next_tx < FRAMES && next_tx < next_rx + 256 && !tx.is_full() {
+            let mut f = q.tx_alloc().expect("server pool");
+            fill(&mut f, next_tx);
+            let _ = tx.push(f);
+            next_tx += 1;
+        }
+        q.tx_burst(&mut tx).unwrap();
+        q.rx_burst(&mut rx).unwrap();
+        for f in rx.iter() {
+            assert_eq!(f[14..18], next_rx.to_be_bytes(), "echo order");
+            assert_eq!(f.len(), 60 + (next_rx as usize * 13) % 1400, "echo length");
+            assert!(f[18..].iter().all(|&b| b == next_rx as u8), "echo payload");
+            next_rx += 1;
+        }
+        rx.clear();
+    }
+    // Stop the client.
+    let mut stop = q.tx_alloc().unwrap();
+    stop.set_len(60);
+    stop.fill(0xee);
+    let _ = tx.push(stop);
+    while !tx.is_empty() && Instant::now() < deadline + Duration::from_secs(2) {
+        q.tx_burst(&mut tx).unwrap();
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(next_rx, FRAMES, "all frames echoed");
+    assert!(status.success(), "client process failed");
+    assert_eq!(port.pool_available(0).unwrap(), start, "no mbuf leaked");
+}

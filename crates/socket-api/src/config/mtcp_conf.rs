@@ -1,0 +1,445 @@
+//! `mtcp.conf`: `key = value` lines with `#` comments, mTCP's keys plus the port addresses that
+//! mTCP would read from a kernel interface (which needs its `dpdk-iface-kmod` helper module).
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use mtcp_wire::EthernetAddress;
+
+use super::ConfigError;
+
+/// The packet-I/O backend, the `io` key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IoBackend {
+    /// The in-memory switch (no privileges, no NIC).
+    #[default]
+    Mem,
+    /// Linux TAP.
+    Tap,
+    /// AF_PACKET with TPACKET_V3 rings.
+    AfPacket,
+    /// AF_XDP.
+    AfXdp,
+    /// DPDK.
+    Dpdk,
+    /// netmap.
+    Netmap,
+}
+
+/// Who drives the stack, the `run_mode` key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RunMode {
+    /// mTCP's: a stack thread per context, talking to the application through lock-free queues.
+    #[default]
+    Threaded,
+    /// The application thread drives the stack inside `epoll_wait`, `read` and `write`.
+    RunToCompletion,
+}
+
+/// One port: its name and the addresses mTCP would take from a kernel interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortConf {
+    /// Interface name as the backend knows it.
+    pub name: String,
+    /// IPv4 address (`<port>.ip`).
+    pub ip: Option<Ipv4Addr>,
+    /// Netmask (`<port>.netmask`, or a `/prefix` on the address).
+    pub netmask: Option<Ipv4Addr>,
+    /// MAC address (`<port>.mac`); the device's own when absent.
+    pub mac: Option<EthernetAddress>,
+}
+
+/// The parsed `mtcp.conf`. Defaults are mTCP's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MtcpConf {
+    /// Backend (`io`).
+    pub io: IoBackend,
+    /// Number of cores, hence contexts (`num_cores`); defaults to the CPUs online.
+    pub num_cores: usize,
+    /// Cores to use (`core_mask`, hex).
+    pub core_mask: Option<u64>,
+    /// Memory channels, for DPDK (`num_mem_ch`).
+    pub num_mem_ch: Option<u32>,
+    /// Ports (`port`, space-separated), with their addresses.
+    pub ports: Vec<PortConf>,
+    /// Flows per core (`max_concurrency`).
+    pub max_concurrency: usize,
+    /// Buffers per core (`max_num_buffers`).
+    pub max_num_buffers: usize,
+    /// Receive buffer bytes per socket (`rcvbuf`).
+    pub rcvbuf_size: usize,
+    /// Send buffer bytes per socket (`sndbuf`).
+    pub sndbuf_size: usize,
+    /// Idle timeout in seconds (`tcp_timeout`); `None` is off (-1).
+    pub tcp_timeout_secs: Option<u32>,
+    /// TIME_WAIT length in seconds (`tcp_timewait`).
+    pub tcp_timewait_secs: u32,
+    /// Ports whose statistics print each second (`stat_print`).
+    pub stat_print: Vec<String>,
+    /// Multi-process mode (`multiprocess`); accepted for compatibility.
+    pub multiprocess: bool,
+    /// Who drives the stack (`run_mode`: `threaded` or `rtc`).
+    pub run_mode: RunMode,
+    /// Extra EAL arguments for DPDK (`dpdk_eal_args`), split on whitespace.
+    pub dpdk_eal_args: Vec<String>,
+    /// `arp.conf` (`arp_conf`; default: beside mtcp.conf).
+    pub arp_conf: Option<PathBuf>,
+    /// `route.conf` (`route_conf`; default: beside mtcp.conf).
+    pub route_conf: Option<PathBuf>,
+}
+
+impl Default for MtcpConf {
+    fn default() -> Self {
+        MtcpConf {
+            io: IoBackend::Mem,
+            num_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            core_mask: None,
+            num_mem_ch: None,
+            ports: Vec::new(),
+            max_concurrency: 10_000,
+            max_num_buffers: 10_000,
+            rcvbuf_size: 8192,
+            sndbuf_size: 8192,
+            tcp_timeout_secs: Some(30),
+            tcp_timewait_secs: 0,
+            stat_print: Vec::new(),
+            multiprocess: false,
+            run_mode: RunMode::Threaded,
+            dpdk_eal_args: Vec::new(),
+            arp_conf: None,
+            route_conf: None,
+        }
+    }
+}
+
+fn number<T: FromStr>(value: &str, what: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{what}: `{value}` is not a valid number"))
+}
+
+fn positive(value: &str, key: &str) -> Result<usize, String> {
+    match number::<usize>(value, key)? {
+        0 => Err(format!("{key} must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn mac(value: &str) -> Result<EthernetAddress, String> {
+    let bad = || format!("`{value}` is not a MAC address (aa:bb:cc:dd:ee:ff)");
+    let mut out = [0u8; 6];
+    let mut parts = value.split(':');
+    for byte in &mut out {
+        let part = parts.next().ok_or_else(bad)?;
+        if part.len() != 2 {
+            return Err(bad());
+        }
+        *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+    }
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(EthernetAddress(out))
+}
+
+fn prefix_to_netmask(prefix: &str) -> Result<Ipv4Addr, String> {
+    match prefix.parse::<u32>() {
+        Ok(p) if p <= 32 => Ok(Ipv4Addr::from(u32::MAX.checked_shl(32 - p).unwrap_or(0))),
+        _ => Err(format!("`/{prefix}` is not a prefix length (0-32)")),
+    }
+}
+
+fn netmask(value: &str) -> Result<Ipv4Addr, String> {
+    let mask: Ipv4Addr = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a netmask"))?;
+    let bits = u32::from(mask);
+    if bits.leading_ones() + bits.trailing_zeros() != 32 {
+        return Err(format!("`{value}` is not a contiguous netmask"));
+    }
+    Ok(mask)
+}
+
+impl MtcpConf {
+    /// Reads and parses `path`; relative `arp_conf`/`route_conf` paths are taken from its directory.
+    pub fn load(path: &Path) -> Result<MtcpConf, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            line: 0,
+            problem: format!("cannot read: {e}"),
+        })?;
+        let mut conf = MtcpConf::parse(&text).map_err(|(line, problem)| ConfigError {
+            file: path.to_owned(),
+            line,
+            problem,
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for (file, default) in [
+            (&mut conf.arp_conf, "arp.conf"),
+            (&mut conf.route_conf, "route.conf"),
+        ] {
+            *file = Some(dir.join(file.take().unwrap_or_else(|| PathBuf::from(default))));
+        }
+        Ok(conf)
+    }
+
+    /// Parses the text of an `mtcp.conf`; an error gives the 1-based line and the problem.
+    pub fn parse(text: &str) -> Result<MtcpConf, (usize, String)> {
+        let mut conf = MtcpConf::default();
+        let mut seen = BTreeSet::new();
+        let mut port_lines: Vec<(usize, String, String, String)> = Vec::new();
+        for (index, raw) in text.lines().enumerate() {
+            let line_no = index + 1;
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err((line_no, format!("expected `key = value`, found `{line}`")));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            if value.is_empty() {
+                return Err((line_no, format!("`{key}` has no value")));
+            }
+            if !seen.insert(key.to_owned()) {
+                return Err((line_no, format!("`{key}` is set twice")));
+            }
+            if let Some((port, field)) = key.split_once('.') {
+                port_lines.push((line_no, port.to_owned(), field.to_owned(), value.to_owned()));
+                continue;
+            }
+            conf.set(key, value).map_err(|problem| (line_no, problem))?;
+        }
+        for (line_no, port, field, value) in port_lines {
+            let Some(p) = conf.ports.iter_mut().find(|p| p.name == port) else {
+                return Err((
+                    line_no,
+                    format!("`{port}.{field}`: `{port}` is not in the `port` list"),
+                ));
+            };
+            let result = match field.as_str() {
+                "ip" => match value.split_once('/') {
+                    Some((addr, prefix)) => addr
+                        .parse()
+                        .map_err(|_| format!("`{addr}` is not an IPv4 address"))
+                        .and_then(|ip| Ok((ip, prefix_to_netmask(prefix)?)))
+                        .map(|(ip, mask)| {
+                            p.ip = Some(ip);
+                            p.netmask = Some(mask);
+                        }),
+                    None => value
+                        .parse()
+                        .map(|ip| p.ip = Some(ip))
+                        .map_err(|_| format!("`{value}` is not an IPv4 address")),
+                },
+                "netmask" => netmask(&value).map(|m| p.netmask = Some(m)),
+                "mac" => mac(&value).map(|m| p.mac = Some(m)),
+                other => Err(format!(
+                    "unknown port setting `{port}.{other}` (ip, netmask or mac)"
+                )),
+            };
+            result.map_err(|problem| (line_no, problem))?;
+        }
+        if !seen.contains("sndbuf") && seen.contains("rcvbuf") {
+            conf.sndbuf_size = conf.rcvbuf_size;
+        }
+        if !seen.contains("rcvbuf") && seen.contains("sndbuf") {
+            conf.rcvbuf_size = conf.sndbuf_size;
+        }
+        for name in &conf.stat_print {
+            if !conf.ports.iter().any(|p| &p.name == name) {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("stat_print"))
+                    .map_or(0, |i| i + 1);
+                return Err((
+                    line,
+                    format!("stat_print names `{name}`, which is not in the `port` list"),
+                ));
+            }
+        }
+        Ok(conf)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "io" => {
+                self.io = match value {
+                    "mem" => IoBackend::Mem,
+                    "tap" => IoBackend::Tap,
+                    "afpacket" => IoBackend::AfPacket,
+                    "afxdp" => IoBackend::AfXdp,
+                    "dpdk" => IoBackend::Dpdk,
+                    "netmap" => IoBackend::Netmap,
+                    other => {
+                        return Err(format!(
+                            "unknown io backend `{other}` (mem, tap, afpacket, afxdp, dpdk, netmap)"
+                        ));
+                    }
+                }
+            }
+            "num_cores" => self.num_cores = positive(value, key)?,
+            "core_mask" => {
+                let hex = value.trim_start_matches("0x").trim_start_matches("0X");
+                let mask = u64::from_str_radix(hex, 16)
+                    .map_err(|_| format!("core_mask: `{value}` is not hexadecimal"))?;
+                if mask == 0 {
+                    return Err("core_mask selects no core".into());
+                }
+                self.core_mask = Some(mask);
+            }
+            "num_mem_ch" => self.num_mem_ch = Some(number(value, key)?),
+            "port" => {
+                self.ports = value
+                    .split_whitespace()
+                    .map(|name| PortConf {
+                        name: name.to_owned(),
+                        ip: None,
+                        netmask: None,
+                        mac: None,
+                    })
+                    .collect();
+            }
+            "max_concurrency" => self.max_concurrency = positive(value, key)?,
+            "max_num_buffers" => self.max_num_buffers = positive(value, key)?,
+            "rcvbuf" | "sndbuf" => {
+                let bytes: usize = number(value, key)?;
+                if bytes < 64 {
+                    return Err(format!("{key} must be at least 64 bytes"));
+                }
+                if key == "rcvbuf" {
+                    self.rcvbuf_size = bytes;
+                } else {
+                    self.sndbuf_size = bytes;
+                }
+            }
+            "tcp_timeout" => {
+                self.tcp_timeout_secs = match number::<i64>(value, key)? {
+                    -1 => None,
+                    s if (0..=i64::from(u32::MAX)).contains(&s) => Some(s as u32),
+                    _ => return Err("tcp_timeout must be -1 (off) or a number of seconds".into()),
+                }
+            }
+            "tcp_timewait" => self.tcp_timewait_secs = number(value, key)?,
+            "stat_print" => self.stat_print = value.split_whitespace().map(str::to_owned).collect(),
+            "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
+            "run_mode" => {
+                self.run_mode = match value {
+                    "threaded" => RunMode::Threaded,
+                    "rtc" | "run-to-completion" => RunMode::RunToCompletion,
+                    other => return Err(format!("unknown run_mode `{other}` (threaded or rtc)")),
+                }
+            }
+            "dpdk_eal_args" => {
+                self.dpdk_eal_args = value.split_whitespace().map(str::to_owned).collect()
+            }
+            "arp_conf" => self.arp_conf = Some(PathBuf::from(value)),
+            "route_conf" => self.route_conf = Some(PathBuf::from(value)),
+            other => return Err(format!("unknown key `{other}`")),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+# mTCP configuration
+io = mem
+num_cores = 2
+port = mem0 mem1
+mem0.ip = 198.18.0.1/24
+mem1.ip = 198.18.1.1
+mem1.netmask = 255.255.255.0
+mem1.mac = 02:00:00:00:01:01
+max_concurrency = 1000   # per core
+max_num_buffers = 1000
+rcvbuf = 16384
+tcp_timeout = -1
+tcp_timewait = 2
+stat_print = mem0
+run_mode = rtc
+";
+
+    #[test]
+    fn sample_parses() {
+        let c = MtcpConf::parse(SAMPLE).unwrap();
+        assert_eq!(c.io, IoBackend::Mem);
+        assert_eq!(c.num_cores, 2);
+        assert_eq!(c.ports.len(), 2);
+        assert_eq!(c.ports[0].ip, Some(Ipv4Addr::new(198, 18, 0, 1)));
+        assert_eq!(c.ports[0].netmask, Some(Ipv4Addr::new(255, 255, 255, 0)));
+        assert_eq!(c.ports[1].netmask, Some(Ipv4Addr::new(255, 255, 255, 0)));
+        assert_eq!(c.ports[1].mac, Some(EthernetAddress([2, 0, 0, 0, 1, 1])));
+        assert_eq!(c.max_concurrency, 1000);
+        assert_eq!((c.rcvbuf_size, c.sndbuf_size), (16384, 16384));
+        assert_eq!(c.tcp_timeout_secs, None);
+        assert_eq!(c.tcp_timewait_secs, 2);
+        assert_eq!(c.stat_print, vec!["mem0".to_string()]);
+        assert_eq!(c.run_mode, RunMode::RunToCompletion);
+    }
+
+    #[test]
+    fn defaults_are_mtcps() {
+        let c = MtcpConf::parse("").unwrap();
+        assert_eq!((c.max_concurrency, c.max_num_buffers), (10_000, 10_000));
+        assert_eq!((c.rcvbuf_size, c.sndbuf_size), (8192, 8192));
+        assert_eq!((c.tcp_timeout_secs, c.tcp_timewait_secs), (Some(30), 0));
+    }
+
+    #[test]
+    fn every_error_names_its_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("io = mem\nbogus = 1", 2, "unknown key `bogus`"),
+            ("num_cores", 1, "expected `key = value`"),
+            ("num_cores =", 1, "has no value"),
+            ("num_cores = two", 1, "not a valid number"),
+            ("num_cores = 0", 1, "at least 1"),
+            ("io = psio", 1, "unknown io backend"),
+            ("core_mask = xyz", 1, "not hexadecimal"),
+            ("core_mask = 0", 1, "selects no core"),
+            ("rcvbuf = 10", 1, "at least 64"),
+            ("tcp_timeout = -5", 1, "-1 (off)"),
+            ("num_cores = 1\nnum_cores = 2", 2, "set twice"),
+            ("port = a\nb.ip = 198.18.0.1", 2, "not in the `port` list"),
+            ("port = a\na.ip = 198.18.0.300", 2, "not an IPv4 address"),
+            ("port = a\na.ip = 198.18.0.1/33", 2, "prefix length"),
+            ("port = a\na.netmask = 255.0.255.0", 2, "contiguous"),
+            ("port = a\na.mac = 02:00:00:00:00", 2, "not a MAC address"),
+            ("port = a\na.mtu = 9000", 2, "unknown port setting"),
+            ("port = a\nstat_print = b", 2, "not in the `port` list"),
+            ("run_mode = fast", 1, "unknown run_mode"),
+        ];
+        for (text, line, problem) in cases {
+            let (l, p) = MtcpConf::parse(text).unwrap_err();
+            assert_eq!(l, *line, "{text}: {p}");
+            assert!(p.contains(problem), "{text}: `{p}` lacks `{problem}`");
+        }
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("mtcp-conf-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mtcp.conf");
+        std::fs::write(&path, "io = mem\nsndbuf = 1\n").unwrap();
+        let err = MtcpConf::load(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}:2: sndbuf must be at least 64 bytes", path.display())
+        );
+        std::fs::write(&path, "io = mem\n").unwrap();
+        let conf = MtcpConf::load(&path).unwrap();
+        assert_eq!(conf.arp_conf, Some(dir.join("arp.conf")));
+        let missing = MtcpConf::load(&dir.join("nope.conf")).unwrap_err();
+        assert!(
+            missing.to_string().contains("nope.conf: cannot read"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,273 @@
+//! Listeners: passive opens with a SYN queue and an accept queue bounded by the backlog, SYN
+//! cookies when the SYN queue is full, and RSTs for segments nobody listens to.
+
+use alloc::collections::VecDeque;
+use core::net::Ipv4Addr;
+
+use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+
+use crate::config::Config;
+
+use crate::conn::{Cx, Outcome};
+use crate::engine::{Control, Engine};
+use crate::isn::FourTuple;
+use crate::state::{Error, Event};
+use crate::table::Handle;
+use crate::time::Instant;
+
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) addr: Ipv4Addr,
+    pub(crate) backlog: usize,
+    pub(crate) syn_queue: usize,
+    pub(crate) accept_queue: VecDeque<Handle>,
+}
+
+impl Engine {
+    /// Accepts connections to `port` on `addr` (`Ipv4Addr::UNSPECIFIED` for any); at most
+    /// `backlog` half-open and `backlog` unaccepted connections are held.
+    pub fn listen(&mut self, addr: Ipv4Addr, port: u16, backlog: usize) -> Result<(), Error> {
+        if self.listeners.contains_key(&port) || port == 0 {
+            return Err(Error::AddrInUse);
+        }
+        let backlog = backlog.max(1);
+        self.listeners.insert(
+            port,
+            Listener {
+                addr,
+                backlog,
+                syn_queue: 0,
+                accept_queue: VecDeque::with_capacity(backlog),
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops listening on `port`; unaccepted connections are reset.
+    pub fn unlisten(&mut self, port: u16) -> Result<(), Error> {
+        let l = self.listeners.remove(&port).ok_or(Error::InvalidHandle)?;
+        for h in l.accept_queue {
+            let _ = self.abort(h);
+        }
+        Ok(())
+    }
+
+    /// Pops the oldest established connection waiting on the listener at `port`.
+    pub fn accept(&mut self, port: u16) -> Option<Handle> {
+        let h = self.listeners.get_mut(&port)?.accept_queue.pop_front()?;
+        if let Some(c) = self.table.get_mut(h) {
+            c.listener = None;
+        }
+        Some(h)
+    }
+
+    pub(crate) fn segment_to_listener(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+    ) {
+        let f = seg.flags;
+        if f.contains(TcpFlags::RST) {
+            return;
+        }
+        let port = tuple.local_port;
+        let listening = self
+            .listeners
+            .get(&port)
+            .is_some_and(|l| l.addr == Ipv4Addr::UNSPECIFIED || l.addr == tuple.local_addr);
+        if !listening {
+            self.reset_reply(tuple, seg);
+            return;
+        }
+        if f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN) {
+            self.cookie_ack(now, tuple, seg);
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::ACK) {
+            if f.contains(TcpFlags::ACK) {
+                self.reset_reply(tuple, seg);
+            }
+            return;
+        }
+        let Some(l) = self.listeners.get(&port) else {
+            return;
+        };
+        if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
+            if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
+                let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
+                let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
+                let window = self.config.recv_buffer_bytes.min(65_535) as u16;
+                let options = cookie_options(&self.config, &seg.options, now);
+                self.push_control(Control {
+                    src: tuple.local_addr,
+                    dst: tuple.remote_addr,
+                    src_port: tuple.local_port,
+                    dst_port: tuple.remote_port,
+                    seq: cookie,
+                    ack: seg.seq_number + 1,
+                    flags: TcpFlags::SYN | TcpFlags::ACK,
+                    window,
+                    options,
+                });
+            }
+            return;
+        }
+        let Ok(h) = self.create(tuple, now) else {
+            return;
+        };
+        let Engine {
+            table,
+            config,
+            events,
+            challenge,
+            listeners,
+            ..
+        } = self;
+        if let Some(c) = table.get_mut(h) {
+            let mut cx = Cx {
+                now,
+                config,
+                events,
+                challenge,
+            };
+            c.open_passive(&mut cx, seg, port);
+        }
+        if let Some(l) = listeners.get_mut(&port) {
+            l.syn_queue += 1;
+        }
+        self.after(h, Outcome::Keep);
+    }
+
+    fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>) {
+        let port = tuple.local_port;
+        let mss = if self.config.syn_cookies {
+            self.secret
+                .check_cookie(&tuple, seg.seq_number, seg.ack_number + u32::MAX, now)
+        } else {
+            None
+        };
+        let Some(mss) = mss else {
+            self.reset_reply(tuple, seg);
+            return;
+        };
+        if self
+            .listeners
+            .get(&port)
+            .is_none_or(|l| l.accept_queue.len() >= l.backlog)
+        {
+            return;
+        }
+        let Ok(h) = self.create(tuple, now) else {
+            return;
+        };
+        let Engine {
+            table,
+            config,
+            events,
+            challenge,
+            listeners,
+            ..
+        } = self;
+        if let Some(c) = table.get_mut(h) {
+            // Recreate with the ISN the cookie stood for.
+            c.iss = seg.ack_number + u32::MAX;
+            let mut cx = Cx {
+                now,
+                config,
+                events,
+                challenge,
+            };
+            c.open_from_cookie(&mut cx, seg, mss, port);
+            c.push_event(&mut cx, Event::Connected);
+            // Data on the ACK is processed like on any established connection.
+            if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
+                c.rcv_adv = c.rcv_nxt + c.recv_buf.free() as u32;
+                let _ = c.on_segment(&mut cx, seg);
+            }
+        }
+        if let Some(l) = listeners.get_mut(&port) {
+            l.accept_queue.push_back(h);
+        }
+        self.after(h, Outcome::Keep);
+    }
+
+    /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST.
+    fn reset_reply(&mut self, tuple: FourTuple, seg: &TcpRepr<'_>) {
+        let (seq, ack, flags) = if seg.flags.contains(TcpFlags::ACK) {
+            (seg.ack_number, SeqNumber(0), TcpFlags::RST)
+        } else {
+            let len = seg.payload.len() as u32
+                + u32::from(seg.flags.contains(TcpFlags::SYN))
+                + u32::from(seg.flags.contains(TcpFlags::FIN));
+            (
+                SeqNumber(0),
+                seg.seq_number + len,
+                TcpFlags::RST | TcpFlags::ACK,
+            )
+        };
+        self.push_control(Control {
+            src: tuple.local_addr,
+            dst: tuple.remote_addr,
+            src_port: tuple.local_port,
+            dst_port: tuple.remote_port,
+            seq,
+            ack,
+            flags,
+            window: 0,
+            options: TcpOptions::default(),
+        });
+    }
+}
+
+/// Low TSval bits of a cookie SYN-ACK that carry the peer's SYN options (as Linux):
+/// bits 0-3 the peer's window shift (15 = none), bit 4 SACK permitted.
+const TS_OPTION_BITS: u32 = 0x3f;
+
+/// Options of a cookie SYN-ACK. With timestamps, the options that do not fit in the cookie
+/// travel in our TSval, which the peer echoes in the final ACK.
+fn cookie_options(config: &Config, syn: &TcpOptions, now: Instant) -> TcpOptions {
+    let mut o = TcpOptions {
+        mss: Some(config.local_mss()),
+        ..TcpOptions::default()
+    };
+    let Some(peer_ts) = syn.timestamps.filter(|_| config.timestamps) else {
+        return o;
+    };
+    let wscale = syn.window_scale.filter(|_| config.window_scaling);
+    let sack = config.sack && syn.sack_permitted;
+    let bits = u32::from(wscale.map_or(15, |s| s.min(14))) | (u32::from(sack) << 4);
+    let clock = now.0 as u32;
+    let mut tsval = (clock & !TS_OPTION_BITS) | bits;
+    if tsval > clock {
+        tsval = tsval.wrapping_sub(TS_OPTION_BITS + 1);
+    }
+    o.timestamps = Some(Timestamps {
+        tsval,
+        tsecr: peer_ts.tsval,
+    });
+    if wscale.is_some() {
+        o.window_scale = Some(config.local_window_shift());
+    }
+    o.sack_permitted = sack;
+    o
+}
+
+/// The SYN options a cookie ACK's TSecr brings back (none without timestamps).
+pub(crate) fn cookie_syn_options(ack: &TcpRepr<'_>, mss: u16) -> TcpOptions {
+    let mut o = TcpOptions {
+        mss: Some(mss),
+        ..TcpOptions::default()
+    };
+    if let Some(ts) = ack.options.timestamps {
+        let bits = ts.tsecr & TS_OPTION_BITS;
+        let shift = (bits & 0xf) as u8;
+        o.window_scale = (shift != 15).then_some(shift);
+        o.sack_permitted = bits & 0x10 != 0;
+        o.timestamps = Some(Timestamps {
+            tsval: ts.tsval,
+            tsecr: 0,
+        });
+    }
+    o
+}
