@@ -79,9 +79,17 @@ impl ReadinessBoard {
     }
 
     /// Publishes the conditions that hold now for `sockid`.
+    ///
+    /// Bits that rise relative to the previously published state are also kept as edges, so a
+    /// fall and a rise published between two [`apply`](Self::apply) calls still reach
+    /// edge-triggered watchers (the coalesced level alone would hide them).
     pub fn set_state(&self, sockid: u32, current: Events) -> Result<(), Error> {
         let cell = self.cell(sockid)?;
-        cell.level.store(current.bits(), SeqCst);
+        let previous = cell.level.swap(current.bits(), SeqCst);
+        let rising = current.bits() & !previous;
+        if rising != 0 {
+            cell.edges.fetch_or(rising, SeqCst);
+        }
         self.mark(sockid, cell);
         Ok(())
     }

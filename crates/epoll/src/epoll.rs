@@ -141,6 +141,13 @@ impl Epoll {
         }
     }
 
+    /// Uses `notifier` instead of a fresh one, e.g. to let one stack thread wake every epoll
+    /// instance of its context with one handle.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
     /// Records the instance's own socket id, which `ctl` then refuses with `EINVAL`.
     pub fn with_own_id(mut self, id: u32) -> Self {
         self.own_id = Some(id);

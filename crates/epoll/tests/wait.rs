@@ -275,3 +275,65 @@ fn run_to_completion_wait_drives_until_ready() {
     assert_eq!(drives, 100);
     assert_eq!(out[0], EpollEvent::new(Events::OUT, 2));
 }
+
+#[test]
+fn board_keeps_edges_hidden_by_coalescing() {
+    let mut ep = Epoll::new(4);
+    ep.ctl(EpollOp::Add, 1, Events::IN | Events::ET, 1).unwrap();
+    let board = ReadinessBoard::new(4, ep.notifier().clone());
+    let mut out = [EpollEvent::default(); 4];
+    board.set_state(1, Events::IN).unwrap();
+    assert_eq!(board.apply(&mut ep), 1);
+    assert_eq!(ep.poll(&mut out), 1);
+    // The app drained the socket, then new data came: both published before the next apply.
+    board.set_state(1, Events::empty()).unwrap();
+    board.set_state(1, Events::IN).unwrap();
+    assert_eq!(board.apply(&mut ep), 1, "one socket, coalesced");
+    assert_eq!(ep.poll(&mut out), 1, "the rise after the fall is an edge");
+    assert_eq!(out[0], EpollEvent::new(Events::IN, 1));
+    // Same level again: no edge.
+    board.set_state(1, Events::IN).unwrap();
+    board.apply(&mut ep);
+    assert_eq!(ep.poll(&mut out), 0);
+    // `forget` clears what was published.
+    board.notify(1, Events::IN).unwrap();
+    board.forget(1).unwrap();
+    board.apply(&mut ep);
+    assert_eq!(ep.poll(&mut out), 0);
+    assert_eq!(board.set_state(4, Events::IN), Err(Error::BadId(4)));
+}
+
+#[test]
+fn epolls_sharing_a_notifier_are_woken_together() {
+    let result = within_a_minute(|| {
+        let shared = mtcp_epoll::Notifier::new();
+        let mut waiters = Vec::new();
+        for id in 0..3u32 {
+            let mut ep = Epoll::new(4).with_notifier(shared.clone());
+            ep.ctl(EpollOp::Add, id, Events::IN, u64::from(id)).unwrap();
+            let board = ReadinessBoard::new(4, shared.clone());
+            let producer = board.clone();
+            waiters.push((
+                producer,
+                thread::spawn(move || {
+                    let mut out = [EpollEvent::default(); 2];
+                    let n = ep.wait(&mut out, Timeout::Infinite, |ep| {
+                        board.apply(ep);
+                    });
+                    n.map(|n| out[..n].to_vec())
+                }),
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+        let mut results = Vec::new();
+        for (id, (producer, waiter)) in waiters.into_iter().enumerate() {
+            producer.set_state(id as u32, Events::IN).unwrap();
+            results.push(waiter.join().unwrap());
+        }
+        results
+    });
+    let expect: Vec<Result<Vec<EpollEvent>, Error>> = (0..3)
+        .map(|id| Ok(vec![EpollEvent::new(Events::IN, id)]))
+        .collect();
+    assert_eq!(result, expect);
+}
