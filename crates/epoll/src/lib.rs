@@ -21,14 +21,34 @@
 //! # Semantics (as in mTCP, plus what mTCP left out)
 //! - Level-triggered by default: a socket is reported by every wait while a registered
 //!   condition holds. [`Events::ET`]: reported once per edge, i.e. a bit that rises in
-//!   [`Epoll::set_state`] or an event signalled with [`Epoll::notify`]. [`Events::ONESHOT`]:
-//!   reported once, then disarmed until `MOD`.
+//!   [`Epoll::set_state`] or an event signalled with [`Epoll::notify`]; the report carries all
+//!   registered conditions that hold, as in Linux. [`Events::ONESHOT`]: reported once, then
+//!   disarmed until `MOD`.
 //! - `ERR` and `HUP` are always reported; `RDHUP` only when registered.
-//! - `ADD` and `MOD` look at the current state at once (a ready socket is reported next).
-//! - [`Epoll::poll`] never blocks; [`Epoll::wait`] sleeps (−1: forever, 0: poll, >0: ms) until
-//!   the [`Notifier`] is woken, and fails with `EINTR` after [`Notifier::interrupt`];
-//!   [`Epoll::wait_driving`] is the run-to-completion form that drives the stack instead.
-//! - No allocation after [`Epoll::new`]: the ready list is linked through a per-id table.
+//! - `ADD` and `MOD` look at the current state at once (a ready socket is reported next, even
+//!   edge-triggered), so `MOD` after a ONESHOT report re-arms without losing a ready socket.
+//! - Reports come in the order sockets became ready; level-triggered ones rotate to the back.
+//! - No allocation after [`Epoll::new`]: the ready list is linked through a table indexed by
+//!   socket id, and a socket is in it at most once.
+//!
+//! # Waiting and threads
+//! - [`Epoll::poll`] never blocks. [`Epoll::wait`] (timeout −1: forever, 0: poll, >0: ms) calls
+//!   a refresh closure, collects, and sleeps on the instance's [`Notifier`] until woken;
+//!   [`Epoll::wait_driving`] is the run-to-completion form that keeps calling a closure that
+//!   drives the stack instead of sleeping.
+//! - A stack thread publishes readiness to a [`ReadinessBoard`] (lock-free, fixed memory,
+//!   updates to a socket coalesce but rises are kept as edges) and the waiting thread applies it
+//!   in its refresh closure. The board wakes the notifier: an atomic flag, plus `unpark` only
+//!   when the waiter sleeps.
+//! - [`Notifier::interrupt`] (or [`Notifier::interrupt_from_signal_handler`] from a SIGINT
+//!   handler) makes the current or next wait that finds no event fail with `EINTR`; one
+//!   interrupt fails one wait.
+//!
+//! # Pipes
+//! [`Pipe`] is the buffer behind `mtcp_pipe`: the socket layer gives it two ids, and
+//! [`Pipe::report`] tells any [`Readiness`] sink (an [`Epoll`] or a [`ReadinessBoard`]) that the
+//! read end is readable (`IN`; `IN|HUP` after the writer closed) and the write end writable
+//! (`OUT`; `ERR|HUP` after the reader closed).
 //!
 //! # Example
 //! ```

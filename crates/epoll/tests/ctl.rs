@@ -199,3 +199,13 @@ fn forget_drops_registration_and_state() {
     ep.ctl(EpollOp::Add, 5, Events::IN, 50).unwrap();
     assert_eq!(ep.poll(&mut out), 0);
 }
+
+#[test]
+fn handles_can_move_between_threads() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<Epoll>();
+    send::<mtcp_epoll::Pipe>();
+    send_sync::<mtcp_epoll::Notifier>();
+    send_sync::<mtcp_epoll::ReadinessBoard>();
+}
