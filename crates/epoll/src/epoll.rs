@@ -230,8 +230,9 @@ impl Epoll {
         Ok(())
     }
 
-    /// Reports that `edge` happened anew on `sockid` (e.g. more data arrived on a socket that
-    /// was already readable): the bits now hold, and edge-triggered entries report again.
+    /// Reports that `edge` happened anew on `sockid`: more data arrived on a socket that was
+    /// already readable, another connection joined a non-empty accept queue, more send space
+    /// was freed. The bits now hold, and edge-triggered entries report again.
     pub fn notify(&mut self, sockid: u32, edge: Events) -> Result<(), Error> {
         let slot = self.slot_mut(sockid)?;
         let edge = edge & Events::CONDITIONS;
