@@ -236,6 +236,8 @@ impl Conn {
                 let fin_seq = seq + seg.payload.len() as u32;
                 if self.rcv_nxt < fin_seq {
                     self.ooo_fin = Some(fin_seq);
+                    // An out-of-order FIN is out-of-order data: duplicate ACK at once (RFC 5681 §4.2).
+                    self.ack_now = true;
                 } else if fin_seq == self.rcv_nxt {
                     self.accept_fin(cx);
                 }
