@@ -17,6 +17,7 @@
 //! 0   deadline 200 | deadline none          # next_deadline() is 200 ms from now / none
 //! ```
 //!
+//! An outbound SYN written `> S. *:0(0)` starts a new ISS on its port (a reopened connection).
 //! Time is in ms (`+N` or `N`, both relative to the previous line). Sequence numbers are
 //! relative, as in packetdrill: ours to our ISS (per peer port), the peer's to 100000. Options
 //! go in `<...>`: `mss N`, `wscale N`, `sackOK`, `TS val N ecr N`, `sack L:R ...`, `nop`.
@@ -44,6 +45,7 @@ struct Seg {
     ack: Option<u32>,
     win: Option<u16>,
     port: u16,
+    new_iss: bool,
 }
 
 fn parse_flags(s: &str) -> TcpFlags {
@@ -120,15 +122,18 @@ fn parse_segment(s: &str) -> (Seg, Option<String>) {
     let range = w[1];
     let (start, rest) = range.split_once(':').unwrap();
     let end = rest.split('(').next().unwrap();
-    let seq: u32 = start.parse().unwrap();
+    // `*` (outbound SYNs only): a new ISS, learnt from this segment.
+    let new_iss = start == "*";
+    let seq: u32 = if new_iss { 0 } else { start.parse().unwrap() };
     let end: u32 = end.parse().unwrap();
     let mut seg = Seg {
         flags,
         seq,
-        len: end.wrapping_sub(seq),
+        len: if new_iss { end } else { end.wrapping_sub(seq) },
         ack: None,
         win: None,
         port: PEER_PORT,
+        new_iss,
     };
     let mut i = 2;
     while i < w.len() {
@@ -290,7 +295,7 @@ fn run_script(path: &Path) {
                 assert_eq!(r.dst_port, want.port, "{ctx}: port of {r:?}");
                 assert_eq!(r.flags, want.flags, "{ctx}: flags of {r:?}");
                 let flow = flows.entry(want.port).or_default();
-                if want.flags.contains(SYN) && flow.iss.is_none() {
+                if want.flags.contains(SYN) && (flow.iss.is_none() || want.new_iss) {
                     flow.iss = Some(r.seq_number.0.wrapping_sub(want.seq));
                     if want.port == PEER_PORT {
                         t.iss = flow.iss.unwrap();
