@@ -107,6 +107,8 @@ pub(crate) struct Conn {
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we advertised last (never moved left).
     pub rcv_adv: SeqNumber,
+    /// RCV.NXT of the last ACK we sent (RFC 7323 Last.ACK.sent).
+    pub last_ack_sent: SeqNumber,
     pub recv_buf: RingBuffer,
     pub assembler: Assembler,
     pub fin_rcvd: bool,
@@ -204,6 +206,7 @@ impl Conn {
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
+            last_ack_sent: SeqNumber(0),
             recv_buf: RingBuffer::new(config.recv_buffer_bytes),
             assembler: Assembler::new(),
             fin_rcvd: false,

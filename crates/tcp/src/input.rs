@@ -25,6 +25,7 @@ impl Conn {
         self.irs = syn.seq_number;
         self.rcv_nxt = syn.seq_number + 1;
         self.rcv_adv = self.rcv_nxt;
+        self.last_ack_sent = self.rcv_nxt;
         self.negotiate(&syn.options, cx.config);
         self.snd_wnd = u32::from(syn.window_len);
         self.max_snd_wnd = self.snd_wnd;
@@ -47,6 +48,7 @@ impl Conn {
         self.irs = ack.seq_number + u32::MAX; // seq - 1
         self.rcv_nxt = ack.seq_number;
         self.rcv_adv = self.rcv_nxt;
+        self.last_ack_sent = self.rcv_nxt;
         let opts = crate::listener::cookie_syn_options(ack, mss);
         // The cookie's TSval came from the plain millisecond clock.
         self.ts_offset = 0;
@@ -176,7 +178,9 @@ impl Conn {
         }
         if self.ts_ok {
             if let Some(ts) = seg.options.timestamps {
-                if seq <= self.rcv_nxt && !ts_before(ts.tsval, self.ts_recent) {
+                // RFC 7323 §4.3: only a segment covering Last.ACK.sent updates TS.Recent, so
+                // a delayed ACK echoes the earliest unacknowledged segment's TSval.
+                if seq <= self.last_ack_sent && !ts_before(ts.tsval, self.ts_recent) {
                     self.ts_recent = ts.tsval;
                 }
             }
@@ -294,6 +298,7 @@ impl Conn {
         }
         self.irs = seg.seq_number;
         self.rcv_nxt = seg.seq_number + 1;
+        self.last_ack_sent = self.rcv_nxt;
         // Our SYN advertised this much, unscaled.
         self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
         self.negotiate(&seg.options, cx.config);

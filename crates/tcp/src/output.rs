@@ -185,6 +185,7 @@ impl Conn {
         payload: &'b [u8],
     ) -> TcpRepr<'b> {
         let window_len = self.advertise(true);
+        self.last_ack_sent = self.rcv_nxt;
         self.ack_now = false;
         self.delack_at = None;
         self.segs_unacked = 0;
@@ -320,6 +321,9 @@ impl Conn {
         } else {
             self.recv_buf.free().min(65_535) as u16
         };
+        if syn_ack {
+            self.last_ack_sent = self.rcv_nxt;
+        }
         self.ack_now = false;
         self.stats.segs_out += 1;
         TcpRepr {
