@@ -401,11 +401,9 @@ impl Conn {
             cx.config.syn_retries
         };
         if self.retries > limit {
-            return self.fail(
-                cx,
-                Event::Error(Error::TimedOut),
-                self.state.is_synchronized(),
-            );
+            // RFC 1122 §4.2.3.5 (R2) closes the connection; like Linux (tcp_write_err) we
+            // send no RST: the peer has not answered for many RTOs.
+            return self.fail(cx, Event::Error(Error::TimedOut), false);
         }
         let mss = self.snd_mss;
         self.cc.on_timeout(mss, self.outstanding());
