@@ -47,7 +47,8 @@ impl Conn {
         self.listener = Some(listener);
         self.irs = ack.seq_number + u32::MAX; // seq - 1
         self.rcv_nxt = ack.seq_number;
-        self.rcv_adv = self.rcv_nxt;
+        // The cookie SYN-ACK offered this much, unscaled: data may arrive in it at once.
+        self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
         self.last_ack_sent = self.rcv_nxt;
         let opts = crate::listener::cookie_syn_options(ack, mss);
         // The cookie's TSval came from the plain millisecond clock.
