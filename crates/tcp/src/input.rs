@@ -323,6 +323,22 @@ impl Conn {
             }
             self.push_event(cx, Event::Connected);
             self.touch(cx.config, cx.now);
+            // RFC 9293 §3.10.7.3: text or FIN on the SYN-ACK continue at the sixth step, as
+            // on any segment of the now synchronized connection.
+            let fin = f.contains(TcpFlags::FIN);
+            if !seg.payload.is_empty() || fin {
+                let mut flags = TcpFlags::ACK;
+                if fin {
+                    flags |= TcpFlags::FIN;
+                }
+                let rest = TcpRepr {
+                    seq_number: seg.seq_number + 1,
+                    flags,
+                    ..seg.clone()
+                };
+                self.stats.segs_in -= 1; // counted once
+                return self.on_segment(cx, &rest);
+            }
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN-ACK.
             self.state = State::SynReceived;
