@@ -107,6 +107,8 @@ pub(crate) struct Conn {
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we advertised last (never moved left).
     pub rcv_adv: SeqNumber,
+    /// RCV.NXT of the last ACK we sent (RFC 7323 Last.ACK.sent).
+    pub last_ack_sent: SeqNumber,
     pub recv_buf: RingBuffer,
     pub assembler: Assembler,
     pub fin_rcvd: bool,
@@ -204,6 +206,7 @@ impl Conn {
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
+            last_ack_sent: SeqNumber(0),
             recv_buf: RingBuffer::new(config.recv_buffer_bytes),
             assembler: Assembler::new(),
             fin_rcvd: false,
@@ -398,11 +401,9 @@ impl Conn {
             cx.config.syn_retries
         };
         if self.retries > limit {
-            return self.fail(
-                cx,
-                Event::Error(Error::TimedOut),
-                self.state.is_synchronized(),
-            );
+            // RFC 1122 §4.2.3.5 (R2) closes the connection; like Linux (tcp_write_err) we
+            // send no RST: the peer has not answered for many RTOs.
+            return self.fail(cx, Event::Error(Error::TimedOut), false);
         }
         let mss = self.snd_mss;
         self.cc.on_timeout(mss, self.outstanding());

@@ -25,6 +25,7 @@ impl Conn {
         self.irs = syn.seq_number;
         self.rcv_nxt = syn.seq_number + 1;
         self.rcv_adv = self.rcv_nxt;
+        self.last_ack_sent = self.rcv_nxt;
         self.negotiate(&syn.options, cx.config);
         self.snd_wnd = u32::from(syn.window_len);
         self.max_snd_wnd = self.snd_wnd;
@@ -46,7 +47,9 @@ impl Conn {
         self.listener = Some(listener);
         self.irs = ack.seq_number + u32::MAX; // seq - 1
         self.rcv_nxt = ack.seq_number;
-        self.rcv_adv = self.rcv_nxt;
+        // The cookie SYN-ACK offered this much, unscaled: data may arrive in it at once.
+        self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
+        self.last_ack_sent = self.rcv_nxt;
         let opts = crate::listener::cookie_syn_options(ack, mss);
         // The cookie's TSval came from the plain millisecond clock.
         self.ts_offset = 0;
@@ -176,7 +179,9 @@ impl Conn {
         }
         if self.ts_ok {
             if let Some(ts) = seg.options.timestamps {
-                if seq <= self.rcv_nxt && !ts_before(ts.tsval, self.ts_recent) {
+                // RFC 7323 §4.3: only a segment covering Last.ACK.sent updates TS.Recent, so
+                // a delayed ACK echoes the earliest unacknowledged segment's TSval.
+                if seq <= self.last_ack_sent && !ts_before(ts.tsval, self.ts_recent) {
                     self.ts_recent = ts.tsval;
                 }
             }
@@ -236,6 +241,8 @@ impl Conn {
                 let fin_seq = seq + seg.payload.len() as u32;
                 if self.rcv_nxt < fin_seq {
                     self.ooo_fin = Some(fin_seq);
+                    // An out-of-order FIN is out-of-order data: duplicate ACK at once (RFC 5681 §4.2).
+                    self.ack_now = true;
                 } else if fin_seq == self.rcv_nxt {
                     self.accept_fin(cx);
                 }
@@ -292,6 +299,7 @@ impl Conn {
         }
         self.irs = seg.seq_number;
         self.rcv_nxt = seg.seq_number + 1;
+        self.last_ack_sent = self.rcv_nxt;
         // Our SYN advertised this much, unscaled.
         self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
         self.negotiate(&seg.options, cx.config);
@@ -315,6 +323,22 @@ impl Conn {
             }
             self.push_event(cx, Event::Connected);
             self.touch(cx.config, cx.now);
+            // RFC 9293 §3.10.7.3: text or FIN on the SYN-ACK continue at the sixth step, as
+            // on any segment of the now synchronized connection.
+            let fin = f.contains(TcpFlags::FIN);
+            if !seg.payload.is_empty() || fin {
+                let mut flags = TcpFlags::ACK;
+                if fin {
+                    flags |= TcpFlags::FIN;
+                }
+                let rest = TcpRepr {
+                    seq_number: seg.seq_number + 1,
+                    flags,
+                    ..seg.clone()
+                };
+                self.stats.segs_in -= 1; // counted once
+                return self.on_segment(cx, &rest);
+            }
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN-ACK.
             self.state = State::SynReceived;

@@ -182,7 +182,6 @@ impl Engine {
             c.push_event(&mut cx, Event::Connected);
             // Data on the ACK is processed like on any established connection.
             if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
-                c.rcv_adv = c.rcv_nxt + c.recv_buf.free() as u32;
                 let _ = c.on_segment(&mut cx, seg);
             }
         }

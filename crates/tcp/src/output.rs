@@ -59,7 +59,16 @@ impl Conn {
         // The largest window the header can express bounds what an update could announce.
         let max_field = 65_535u32 << self.rcv_wscale;
         let candidate = self.rcv_nxt + (self.recv_buf.free() as u32).min(max_field);
-        let threshold = (cap / 2).min(2 * self.snd_mss.max(536));
+        let mss = self.snd_mss.max(536);
+        // A peer held below one segment (zero window) hears as soon as the receiver SWS rule
+        // (RFC 9293 §3.8.6.2.2: min(BUFF/2, MSS)) lets the window open; otherwise an update
+        // waits for two segments' worth, as Linux' window doubling rule.
+        let open = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        let threshold = if open < mss {
+            (cap / 2).min(mss)
+        } else {
+            (cap / 2).min(2 * mss)
+        };
         self.state.can_receive() && (candidate - self.rcv_adv) >= threshold as i32
     }
 
@@ -185,6 +194,7 @@ impl Conn {
         payload: &'b [u8],
     ) -> TcpRepr<'b> {
         let window_len = self.advertise(true);
+        self.last_ack_sent = self.rcv_nxt;
         self.ack_now = false;
         self.delack_at = None;
         self.segs_unacked = 0;
@@ -320,6 +330,9 @@ impl Conn {
         } else {
             self.recv_buf.free().min(65_535) as u16
         };
+        if syn_ack {
+            self.last_ack_sent = self.rcv_nxt;
+        }
         self.ack_now = false;
         self.stats.segs_out += 1;
         TcpRepr {

@@ -316,7 +316,7 @@ fn syn_retries_back_off_then_time_out() {
 }
 
 #[test]
-fn data_retries_end_with_timeout_and_rst() {
+fn data_retries_end_with_timeout_without_rst() {
     let mut t = Harness::established(Config {
         max_retries: 2,
         ..cfg()
@@ -329,7 +329,7 @@ fn data_retries_end_with_timeout_and_rst() {
     }
     t.wait_deadline(100_000);
     assert!(t.took_event(Event::Error(Error::TimedOut)));
-    assert!(t.expect_one().repr.flags.contains(RST));
+    t.expect_none(); // as Linux: the peer has been silent, a RST would not help
 }
 
 #[test]
