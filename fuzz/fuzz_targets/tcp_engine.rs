@@ -29,7 +29,11 @@ const STRANGER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
 
 /// The application byte at stream offset `off` of the stream that began with ISS `iss`.
 fn pattern(iss: u32, off: u64) -> u8 {
-    (off as u32).wrapping_mul(31).wrapping_add(iss >> 3).to_le_bytes()[0] ^ (off >> 8) as u8
+    (off as u32)
+        .wrapping_mul(31)
+        .wrapping_add(iss >> 3)
+        .to_le_bytes()[0]
+        ^ (off >> 8) as u8
 }
 
 /// Input cursor: reads past the end yield zeros.
@@ -37,7 +41,9 @@ struct In<'a>(&'a [u8]);
 
 impl<'a> In<'a> {
     fn u8(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else { return 0 };
+        let Some((&b, rest)) = self.0.split_first() else {
+            return 0;
+        };
         self.0 = rest;
         b
     }
@@ -90,7 +96,12 @@ struct World {
 }
 
 fn tuple_of(src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>) -> FourTuple {
-    FourTuple { local_addr: src, local_port: seg.src_port, remote_addr: dst, remote_port: seg.dst_port }
+    FourTuple {
+        local_addr: src,
+        local_port: seg.src_port,
+        remote_addr: dst,
+        remote_port: seg.dst_port,
+    }
 }
 
 impl World {
@@ -108,7 +119,11 @@ impl World {
             streams: HashMap::new(),
             handles: Vec::new(),
         };
-        World { now: 1_000, sides: [side(A, 1), side(B, 2)], buf: vec![0; 70_000] }
+        World {
+            now: 1_000,
+            sides: [side(A, 1), side(B, 2)],
+            buf: vec![0; 70_000],
+        }
     }
 
     fn instant(&self) -> Instant {
@@ -120,14 +135,39 @@ impl World {
         let now = self.instant();
         let mut out = Vec::new();
         self.sides[i].engine.dispatch(now, |s, d, seg| {
-            out.push((s, d, TcpRepr { payload: &[], ..seg.clone() }, seg.payload.to_vec()));
+            out.push((
+                s,
+                d,
+                TcpRepr {
+                    payload: &[],
+                    ..seg.clone()
+                },
+                seg.payload.to_vec(),
+            ));
         });
         let side = &mut self.sides[i];
         for (src, dst, repr, payload) in &out {
+            if std::env::var_os("TCP_FUZZ_TRACE").is_some() {
+                eprintln!(
+                    "{:>6} {src}:{} -> {dst}:{} flags={:03x} seq={} ack={} win={} len={}",
+                    self.now,
+                    repr.src_port,
+                    repr.dst_port,
+                    repr.flags.0,
+                    repr.seq_number.0,
+                    repr.ack_number.0,
+                    repr.window_len,
+                    payload.len()
+                );
+            }
             assert_eq!(*src, side.addr, "segment from a foreign address");
-            let full = TcpRepr { payload, ..repr.clone() };
+            let full = TcpRepr {
+                payload,
+                ..repr.clone()
+            };
             let mut bytes = vec![0u8; full.buffer_len()];
-            full.emit(&mut bytes, *src, *dst, Checksum::Both).expect("engine output serialises");
+            full.emit(&mut bytes, *src, *dst, Checksum::Both)
+                .expect("engine output serialises");
             let tuple = tuple_of(*src, *dst, repr);
             let flags = repr.flags;
             if flags.contains(TcpFlags::SYN) {
@@ -147,8 +187,13 @@ impl World {
                 continue;
             }
             assert!(!flags.contains(TcpFlags::RST), "data on a RST: {repr:?}");
-            let st = side.streams.get(&tuple).unwrap_or_else(|| panic!("data on unknown tuple {tuple:?}"));
-            let iss = st.iss.unwrap_or_else(|| panic!("data before any SYN on {tuple:?}"));
+            let st = side
+                .streams
+                .get(&tuple)
+                .unwrap_or_else(|| panic!("data on unknown tuple {tuple:?}"));
+            let iss = st
+                .iss
+                .unwrap_or_else(|| panic!("data before any SYN on {tuple:?}"));
             let off = u64::from(repr.seq_number.0.wrapping_sub(iss.wrapping_add(1)));
             assert!(
                 off + payload.len() as u64 <= st.app_sent,
@@ -157,7 +202,12 @@ impl World {
                 st.app_sent
             );
             for (k, &b) in payload.iter().enumerate() {
-                assert_eq!(b, pattern(iss, off + k as u64), "wrong byte at offset {}", off + k as u64);
+                assert_eq!(
+                    b,
+                    pattern(iss, off + k as u64),
+                    "wrong byte at offset {}",
+                    off + k as u64
+                );
             }
         }
         out
@@ -167,7 +217,12 @@ impl World {
     fn deliver(&mut self, i: usize, src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>, fuzzed: bool) {
         let now = self.instant();
         let side = &mut self.sides[i];
-        let tuple = FourTuple { local_addr: dst, local_port: seg.dst_port, remote_addr: src, remote_port: seg.src_port };
+        let tuple = FourTuple {
+            local_addr: dst,
+            local_port: seg.dst_port,
+            remote_addr: src,
+            remote_port: seg.src_port,
+        };
         let st = side.streams.entry(tuple).or_default();
         st.delivered += seg.payload.len() as u64;
         st.tainted |= fuzzed;
@@ -192,7 +247,10 @@ impl World {
                 if lost || dst != self.sides[1 - i].addr {
                     continue;
                 }
-                let seg = TcpRepr { payload: &payload, ..repr };
+                let seg = TcpRepr {
+                    payload: &payload,
+                    ..repr
+                };
                 self.deliver(1 - i, src, dst, &seg, false);
             }
         }
@@ -225,20 +283,29 @@ impl World {
 
     fn pick(&self, i: usize, k: u8) -> Option<(Handle, FourTuple)> {
         let side = &self.sides[i];
-        let live: Vec<Handle> = side.handles.iter().copied().filter(|&h| side.engine.state(h).is_ok()).collect();
+        let live: Vec<Handle> = side
+            .handles
+            .iter()
+            .copied()
+            .filter(|&h| side.engine.state(h).is_ok())
+            .collect();
         let h = *live.get(usize::from(k) % live.len().max(1))?;
         Some((h, side.engine.tuple(h).ok()?))
     }
 
     fn send(&mut self, i: usize, k: u8, len: usize) {
-        let Some((h, t)) = self.pick(i, k) else { return };
+        let Some((h, t)) = self.pick(i, k) else {
+            return;
+        };
         let side = &mut self.sides[i];
         let st = side.streams.entry(t).or_default();
         // The stream's ISS may not be known yet (connect then send): bytes follow the pattern
         // of the ISS the SYN will carry, which the engine already chose.
         // Send only once the stream's SYN (hence its ISS and the pattern) is known.
         let Some(iss) = st.iss else { return };
-        let data: Vec<u8> = (0..len as u64).map(|k| pattern(iss, st.app_sent + k)).collect();
+        let data: Vec<u8> = (0..len as u64)
+            .map(|k| pattern(iss, st.app_sent + k))
+            .collect();
         if let Ok(n) = side.engine.send(h, &data) {
             assert!(n <= data.len(), "send accepted more than offered");
             st.app_sent += n as u64;
@@ -246,10 +313,14 @@ impl World {
     }
 
     fn recv(&mut self, i: usize, k: u8, len: usize) {
-        let Some((h, t)) = self.pick(i, k) else { return };
+        let Some((h, t)) = self.pick(i, k) else {
+            return;
+        };
         let side = &mut self.sides[i];
         let len = len.min(self.buf.len());
-        let Ok(n) = side.engine.recv(h, &mut self.buf[..len]) else { return };
+        let Ok(n) = side.engine.recv(h, &mut self.buf[..len]) else {
+            return;
+        };
         assert!(n <= len, "recv returned {n} > buffer {len}");
         let st = side.streams.entry(t).or_default();
         let start = st.received;
@@ -263,13 +334,22 @@ impl World {
         if !st.tainted && n > 0 {
             let peer_iss = st.peer_iss.expect("data without the peer's SYN");
             for (k, &b) in self.buf[..n].iter().enumerate() {
-                assert_eq!(b, pattern(peer_iss, start + k as u64), "received byte {} differs", start + k as u64);
+                assert_eq!(
+                    b,
+                    pattern(peer_iss, start + k as u64),
+                    "received byte {} differs",
+                    start + k as u64
+                );
             }
         }
     }
 
     /// A fuzzed segment: fields from the input, sequence numbers near the stream's real ones.
-    fn fuzzed_segment<'a>(&self, inp: &mut In<'a>, tuple: Option<(usize, FourTuple)>) -> TcpRepr<'a> {
+    fn fuzzed_segment<'a>(
+        &self,
+        inp: &mut In<'a>,
+        tuple: Option<(usize, FourTuple)>,
+    ) -> TcpRepr<'a> {
         let flags = TcpFlags(u16::from(inp.u8()) | (u16::from(inp.u8() & 1) << 8));
         let mode = inp.u8();
         let (mut seq, mut ack) = (inp.u32(), inp.u32());
@@ -280,12 +360,18 @@ impl World {
                 let h = st.handle.filter(|&h| side.engine.state(h).is_ok());
                 let info = h.and_then(|h| side.engine.info(h).ok());
                 if mode & 1 == 1 {
-                    let rcv = st.peer_iss.unwrap_or(0).wrapping_add(1)
+                    let rcv = st
+                        .peer_iss
+                        .unwrap_or(0)
+                        .wrapping_add(1)
                         .wrapping_add(info.map_or(0, |i| i.bytes_received as u32));
                     seq = rcv.wrapping_add(seq as i16 as i32 as u32);
                 }
                 if mode & 2 == 2 {
-                    let una = st.iss.unwrap_or(0).wrapping_add(1)
+                    let una = st
+                        .iss
+                        .unwrap_or(0)
+                        .wrapping_add(1)
                         .wrapping_add(info.map_or(0, |i| i.bytes_acked as u32));
                     ack = una.wrapping_add(ack as i16 as i32 as u32);
                 }
@@ -301,12 +387,18 @@ impl World {
         }
         options.sack_permitted = o & 4 != 0;
         if o & 8 != 0 {
-            options.timestamps = Some(Timestamps { tsval: inp.u32(), tsecr: inp.u32() });
+            options.timestamps = Some(Timestamps {
+                tsval: inp.u32(),
+                tsecr: inp.u32(),
+            });
         }
         for _ in 0..(o >> 4) % 4 {
             let left = seq.wrapping_add(u32::from(inp.u16()));
             let right = left.wrapping_add(u32::from(inp.u16()));
-            let _ = options.sack_blocks.push(SackBlock { left: SeqNumber(left), right: SeqNumber(right) });
+            let _ = options.sack_blocks.push(SackBlock {
+                left: SeqNumber(left),
+                right: SeqNumber(right),
+            });
         }
         let window = inp.u16();
         let len = usize::from(inp.u16() % 2_000);
@@ -356,7 +448,9 @@ fuzz_target!(|data: &[u8]| {
             }
             // A segment on one of side i's connections, as if from its peer.
             1 | 2 => {
-                let Some((_, t)) = w.pick(i, inp.u8()) else { continue };
+                let Some((_, t)) = w.pick(i, inp.u8()) else {
+                    continue;
+                };
                 let mut seg = w.fuzzed_segment(&mut inp, Some((i, t)));
                 seg.src_port = t.remote_port;
                 seg.dst_port = t.local_port;
@@ -397,15 +491,27 @@ fuzz_target!(|data: &[u8]| {
             }
             9 => {
                 let now = w.instant();
-                let port = if op & 32 == 0 { 0 } else { 40_000 + inp.u16() % 4 };
+                let port = if op & 32 == 0 {
+                    0
+                } else {
+                    40_000 + inp.u16() % 4
+                };
                 let (local, remote) = (w.sides[i].addr, w.sides[1 - i].addr);
-                let dport = if op & 64 == 0 { 80 } else { 40_000 + inp.u16() % 4 };
+                let dport = if op & 64 == 0 {
+                    80
+                } else {
+                    40_000 + inp.u16() % 4
+                };
                 if let Ok(h) = w.sides[i].engine.connect(now, local, port, remote, dport) {
                     w.register(i, h, true);
                 }
             }
             10 => {
-                let port = if op & 32 == 0 { 80 } else { 40_000 + inp.u16() % 4 };
+                let port = if op & 32 == 0 {
+                    80
+                } else {
+                    40_000 + inp.u16() % 4
+                };
                 if let Some(h) = w.sides[i].engine.accept(port) {
                     w.register(i, h, false);
                 }
@@ -413,7 +519,9 @@ fuzz_target!(|data: &[u8]| {
             _ => {
                 let port = 40_000 + inp.u16() % 4;
                 let addr = w.sides[i].addr;
-                let _ = w.sides[i].engine.listen(addr, port, usize::from(inp.u8() % 8));
+                let _ = w.sides[i]
+                    .engine
+                    .listen(addr, port, usize::from(inp.u8() % 8));
             }
         }
         for s in &mut w.sides {
