@@ -1,4 +1,9 @@
-//! Two engines over a simulated lossy link: transfers must end byte-exact.
+//! Two engines over a simulated link (loss, duplication, reordering, delay, bottleneck bandwidth
+//! and drop-tail queue): transfers must end byte-exact. `sim_results_table` recomputes the
+//! checked-in `tests/sim_expected.txt` (10 MiB at 0/1/5/10 % loss, NewReno and CUBIC: simulated
+//! completion time, retransmissions, segments, drops) and fails on any difference; run
+//! `MTCP_SIM_BLESS=1 cargo test -p mtcp-tcp --test sim sim_results_table` to rewrite it after a
+//! deliberate behaviour change, and commit the new table with the change.
 
 mod common;
 
@@ -11,6 +16,13 @@ struct Outcome {
     client_closed: bool,
     server_closed: bool,
     retrans: u64,
+    /// Simulated ms from `connect` until the receiver had read every byte.
+    completion_ms: u64,
+    /// Segments both engines emitted.
+    segments: u64,
+    /// Segments lost at random / dropped by the full bottleneck queue.
+    dropped: u64,
+    queue_drops: u64,
 }
 
 fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome {
@@ -28,6 +40,8 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
     let mut client_shut = false;
     let mut server_shut = false;
     let mut retrans = 0;
+    let start = sim.now;
+    let mut completion_ms = None;
     sim.run_until(600_000, |sim| {
         if sent < data.len() && sim.a.state(c).is_ok_and(|s| s == State::Established) {
             if let Ok(n) = sim.a.send(c, &data[sent..]) {
@@ -56,6 +70,9 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
                     Err(_) => break,
                 }
             }
+        }
+        if completion_ms.is_none() && received.len() >= len {
+            completion_ms = Some(sim.now - start);
         }
         for (h, e) in sim.a.events() {
             if h == c && e == Event::Closed {
@@ -93,21 +110,31 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
         }
     }
     eprintln!(
-        "len={len} loss={} sim_time={}ms segments={} dropped={} client_retrans={retrans}",
+        "len={len} loss={} sim_time={}ms segments={} dropped={} queue_drops={} client_retrans={retrans}",
         link.loss,
         sim.now - 1_000,
         sim.sent,
-        sim.dropped
+        sim.dropped,
+        sim.queue_drops,
     );
     Outcome {
         received,
         client_closed,
         server_closed,
         retrans,
+        completion_ms: completion_ms.unwrap_or(u64::MAX),
+        segments: sim.sent,
+        dropped: sim.dropped,
+        queue_drops: sim.queue_drops,
     }
 }
 
 fn check(len: usize, link: LinkParams, seed: u64, config: Config) {
+    checked(len, link, seed, config);
+}
+
+/// Runs a transfer and checks it ended byte-exact and closed on both sides.
+fn checked(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome {
     let o = transfer(len, link, seed, config);
     let data = pattern(len, seed);
     assert_eq!(o.received.len(), data.len(), "length");
@@ -124,6 +151,7 @@ fn check(len: usize, link: LinkParams, seed: u64, config: Config) {
     if link.loss > 0.0 {
         assert!(o.retrans > 0, "loss without retransmissions?");
     }
+    o
 }
 
 fn short_tw() -> Config {
@@ -207,6 +235,8 @@ fn heavy_reordering_and_duplication() {
         reorder: 0.3,
         delay_ms: 4,
         reorder_extra_ms: 20,
+        bandwidth_bps: 0,
+        queue_packets: 0,
     };
     check(1 << 20, link, 7, short_tw());
 }
@@ -275,4 +305,106 @@ fn simultaneous_open_and_bidirectional_transfer() {
         rb.len()
     );
     assert!(done, "connections did not finish closing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The results table: 10 MB over a bottleneck at 0/1/5/10 % loss, NewReno and CUBIC.
+// ---------------------------------------------------------------------------------------------
+
+/// Where the checked-in table lives.
+const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sim_expected.txt");
+/// Set to rewrite the table from the current engine (a deliberate behaviour change).
+const BLESS_VAR: &str = "MTCP_SIM_BLESS";
+const TABLE_LEN: usize = 10 << 20;
+/// 100 Mbit/s bottleneck, 10 ms one way (20 ms RTT, BDP about 250 kB), 100-segment queue.
+const TABLE_BANDWIDTH_BPS: u64 = 100_000_000;
+const TABLE_DELAY_MS: u64 = 10;
+const TABLE_QUEUE: usize = 100;
+
+fn table_row(cc: CcAlgorithm, loss_pct: u32) -> String {
+    let link = LinkParams::lossy(f64::from(loss_pct) / 100.0, TABLE_DELAY_MS)
+        .with_bottleneck(TABLE_BANDWIDTH_BPS, TABLE_QUEUE);
+    // Buffers larger than BDP + queue, so the window can overrun the bottleneck queue.
+    let config = Config {
+        congestion_control: cc,
+        send_buffer_bytes: 1 << 20,
+        recv_buffer_bytes: 1 << 20,
+        ..short_tw()
+    };
+    let name = match cc {
+        CcAlgorithm::NewReno => "newreno",
+        CcAlgorithm::Cubic => "cubic",
+    };
+    // One fixed seed per case: the whole run is a pure function of it.
+    let seed = 1_000 + u64::from(loss_pct) + if name == "cubic" { 500 } else { 0 };
+    let o = checked(TABLE_LEN, link, seed, config);
+    format!(
+        "{name:<8} {loss_pct:>4} {:>12} {:>8} {:>9} {:>8} {:>12}",
+        o.completion_ms, o.retrans, o.segments, o.dropped, o.queue_drops
+    )
+}
+
+fn table_header() -> String {
+    format!(
+        "# Simulated 10 MiB transfers (tests/sim.rs, `sim_results_table`): {} Mbit/s bottleneck,\n\
+         # {}-segment drop-tail queue, {} ms one-way delay, 1 MiB socket buffers; random loss as\n\
+         # given, duplication loss/5, reordering loss/2. Regenerate deliberately with {BLESS_VAR}=1.\n\
+         # completion_ms: simulated time from connect() until the receiver read every byte.\n\
+         # retrans: sender's retransmitted segments; segments: emitted by both engines;\n\
+         # lost: random losses; queue_drops: drop-tail losses at the bottleneck.\n\
+         # cc     loss completion_ms  retrans  segments     lost  queue_drops",
+        TABLE_BANDWIDTH_BPS / 1_000_000,
+        TABLE_QUEUE,
+        TABLE_DELAY_MS
+    )
+}
+
+/// Recomputes the table and compares it with the checked-in one, row by row: any change in
+/// simulated completion time or retransmissions is a behaviour change that must be blessed.
+#[test]
+fn sim_results_table() {
+    let cases: Vec<(CcAlgorithm, u32)> = [CcAlgorithm::NewReno, CcAlgorithm::Cubic]
+        .into_iter()
+        .flat_map(|cc| [0, 1, 5, 10].map(|loss| (cc, loss)))
+        .collect();
+    let rows: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|&(cc, loss)| s.spawn(move || table_row(cc, loss)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut actual = table_header();
+    for r in &rows {
+        actual.push('\n');
+        actual.push_str(r);
+    }
+    actual.push('\n');
+    if std::env::var_os(BLESS_VAR).is_some() {
+        std::fs::write(TABLE, &actual).expect("write table");
+        eprintln!("wrote {TABLE}:\n{actual}");
+        return;
+    }
+    let expected = std::fs::read_to_string(TABLE)
+        .unwrap_or_else(|e| panic!("{TABLE}: {e}; run with {BLESS_VAR}=1 to create it"));
+    let data = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let (want, got) = (data(&expected), data(&actual));
+    if want != got {
+        let mut msg = String::from("simulation results differ from tests/sim_expected.txt\n");
+        for i in 0..want.len().max(got.len()) {
+            let w = want.get(i).map_or("-", String::as_str);
+            let g = got.get(i).map_or("-", String::as_str);
+            let mark = if w == g { " " } else { "!" };
+            msg.push_str(&format!("{mark} expected: {w:<50} got: {g}\n"));
+        }
+        msg.push_str(&format!(
+            "if the change is intended, rerun with {BLESS_VAR}=1 and commit the table"
+        ));
+        panic!("{msg}");
+    }
 }

@@ -1,8 +1,16 @@
 //! A deterministic network simulator running two engines (seeded loss, duplication, reordering,
-//! delay) plus helpers to play a scripted peer against one engine.
+//! delay, bandwidth and a bounded drop-tail queue per direction) plus helpers to play a scripted
+//! peer against one engine.
+//!
+//! Link model, per direction: a segment is first subject to random loss; then it waits in a
+//! FIFO in front of a serialiser of `bandwidth_bps` (IPv4 + TCP + payload bytes on the wire)
+//! holding at most `queue_packets` segments (a full queue drops the newcomer: drop-tail); when
+//! it leaves the serialiser it travels `delay_ms` (plus a random extra for reordered segments)
+//! and may be duplicated. The serialiser keeps time in nanoseconds; engines see milliseconds
+//! (a segment is delivered at the first millisecond tick at or after its arrival).
 #![allow(dead_code)]
 
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 
 use mtcp_tcp::{Config, Engine, Event, Handle, Instant};
@@ -76,6 +84,10 @@ pub struct LinkParams {
     pub delay_ms: u64,
     /// Extra random delay for reordered packets, in milliseconds.
     pub reorder_extra_ms: u64,
+    /// Bottleneck rate in bits per second (IPv4 + TCP header + payload); 0 = unlimited.
+    pub bandwidth_bps: u64,
+    /// Segments that may wait for the serialiser (drop-tail beyond); ignored when unlimited.
+    pub queue_packets: usize,
 }
 
 impl LinkParams {
@@ -86,6 +98,8 @@ impl LinkParams {
             reorder: 0.0,
             delay_ms,
             reorder_extra_ms: 0,
+            bandwidth_bps: 0,
+            queue_packets: 0,
         }
     }
     pub fn lossy(loss: f64, delay_ms: u64) -> LinkParams {
@@ -95,7 +109,45 @@ impl LinkParams {
             reorder: loss / 2.0,
             delay_ms,
             reorder_extra_ms: 3 * delay_ms,
+            bandwidth_bps: 0,
+            queue_packets: 0,
         }
+    }
+    /// The same link behind a bottleneck of `bandwidth_bps` with a queue of `queue_packets`.
+    pub fn with_bottleneck(self, bandwidth_bps: u64, queue_packets: usize) -> LinkParams {
+        LinkParams {
+            bandwidth_bps,
+            queue_packets,
+            ..self
+        }
+    }
+}
+
+/// One direction's bottleneck: the departure times (ns) of segments queued or in service.
+#[derive(Debug, Default)]
+struct Bottleneck {
+    departures: VecDeque<u64>,
+}
+
+impl Bottleneck {
+    /// Enqueues a segment of `bytes` at `now_ns`; returns its departure time, or None when the
+    /// queue is full (drop-tail).
+    fn enqueue(&mut self, now_ns: u64, bytes: usize, link: &LinkParams) -> Option<u64> {
+        if link.bandwidth_bps == 0 {
+            return Some(now_ns);
+        }
+        while self.departures.front().is_some_and(|&d| d <= now_ns) {
+            self.departures.pop_front();
+        }
+        // The segment in service is not "waiting"; the queue holds the rest.
+        if self.departures.len() > link.queue_packets {
+            return None;
+        }
+        let start = self.departures.back().copied().unwrap_or(0).max(now_ns);
+        let service = (bytes as u64 * 8 * 1_000_000_000).div_ceil(link.bandwidth_bps);
+        let done = start + service;
+        self.departures.push_back(done);
+        Some(done)
     }
 }
 
@@ -136,7 +188,12 @@ pub struct Sim {
     queue: BinaryHeap<InFlight>,
     order: u64,
     pub sent: u64,
+    /// Segments lost at random.
     pub dropped: u64,
+    /// Segments dropped by a full bottleneck queue.
+    pub queue_drops: u64,
+    /// Bottlenecks for the A→B and B→A directions.
+    bottleneck: [Bottleneck; 2],
     scratch: Vec<Packet>,
 }
 
@@ -152,6 +209,8 @@ impl Sim {
             order: 0,
             sent: 0,
             dropped: 0,
+            queue_drops: 0,
+            bottleneck: Default::default(),
             scratch: Vec::new(),
         }
     }
@@ -189,13 +248,21 @@ impl Sim {
             .emit(&mut bytes, p.src, p.dst, Checksum::Both)
             .expect("engine output must serialise");
         bytes.truncate(n);
+        let dir = usize::from(p.src != A);
+        let Some(departure_ns) =
+            self.bottleneck[dir].enqueue(self.now * 1_000_000, 20 + bytes.len(), &self.link)
+        else {
+            self.queue_drops += 1;
+            return;
+        };
+        let departure_ms = departure_ns.div_ceil(1_000_000);
         let copies = if self.rng.chance(self.link.duplicate) {
             2
         } else {
             1
         };
         for _ in 0..copies {
-            let mut at = self.now + self.link.delay_ms;
+            let mut at = departure_ms + self.link.delay_ms;
             if self.rng.chance(self.link.reorder) {
                 at += 1 + self.rng.below(self.link.reorder_extra_ms.max(1));
             }
