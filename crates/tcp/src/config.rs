@@ -1,0 +1,102 @@
+//! Engine configuration.
+
+use crate::cc::CcAlgorithm;
+use crate::time::Duration;
+
+/// Keepalive parameters (RFC 9293 §3.8.4; off by default as the RFC requires).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe.
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection times out.
+    pub probes: u32,
+}
+
+/// Tunables shared by every connection of an engine.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// IP MTU of the link; our MSS is `mtu - 40` and the peer's is clamped to it.
+    pub mtu: u16,
+    /// Send buffer size in bytes, allocated once per connection.
+    pub send_buffer_bytes: usize,
+    /// Receive buffer size in bytes, allocated once per connection.
+    pub recv_buffer_bytes: usize,
+    /// Offer window scaling (RFC 7323).
+    pub window_scaling: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Offer timestamps (RFC 7323).
+    pub timestamps: bool,
+    /// Disable Nagle's algorithm on new connections.
+    pub no_delay: bool,
+    /// Congestion control for new connections.
+    pub congestion_control: CcAlgorithm,
+    /// RTO before the first RTT sample (RFC 6298: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound of the RTO.
+    pub min_rto: Duration,
+    /// Upper bound of the RTO.
+    pub max_rto: Duration,
+    /// Retransmissions of a data segment (or FIN) before the connection times out.
+    pub max_retries: u32,
+    /// Retransmissions of a SYN or SYN-ACK before giving up.
+    pub syn_retries: u32,
+    /// Longest an ACK may be delayed (RFC 9293: below 0.5 s).
+    pub delayed_ack: Duration,
+    /// Keepalive, off when `None`.
+    pub keepalive: Option<Keepalive>,
+    /// Length of TIME-WAIT (2 MSL).
+    pub time_wait: Duration,
+    /// Abort connections silent for this long, off when `None`.
+    pub idle_timeout: Option<Duration>,
+    /// Challenge ACKs (RFC 5961) allowed per second, engine-wide.
+    pub challenge_ack_limit: u32,
+    /// Answer with SYN cookies (RFC 4987) when a listener's SYN queue is full.
+    pub syn_cookies: bool,
+    /// Most connections the engine holds at once.
+    pub max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            mtu: 1500,
+            send_buffer_bytes: 256 * 1024,
+            recv_buffer_bytes: 256 * 1024,
+            window_scaling: true,
+            sack: true,
+            timestamps: true,
+            no_delay: false,
+            congestion_control: CcAlgorithm::Cubic,
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            max_retries: 15,
+            syn_retries: 6,
+            delayed_ack: Duration::from_millis(40),
+            keepalive: None,
+            time_wait: Duration::from_secs(60),
+            idle_timeout: None,
+            challenge_ack_limit: 1000,
+            syn_cookies: true,
+            max_connections: 65_536,
+        }
+    }
+}
+
+impl Config {
+    /// Our MSS: the MTU minus 40 bytes of IPv4 and TCP headers.
+    pub fn local_mss(&self) -> u16 {
+        self.mtu.saturating_sub(40).max(64)
+    }
+    /// The window scale shift we offer: the smallest shift that covers the receive buffer.
+    pub fn local_window_shift(&self) -> u8 {
+        let mut shift = 0u8;
+        while shift < 14 && (self.recv_buffer_bytes >> shift) > 65_535 {
+            shift += 1;
+        }
+        shift
+    }
+}

@@ -1,0 +1,442 @@
+//! The transmission control block: one connection's variables (RFC 9293 §3.3.1) and its timers.
+//!
+//! Segment arrival lives in `input.rs`, segment building in `output.rs`.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+
+use mtcp_wire::tcp::SeqNumber;
+
+use crate::assembler::Assembler;
+use crate::cc::CongestionControl;
+use crate::config::Config;
+use crate::isn::FourTuple;
+use crate::ring::RingBuffer;
+use crate::rtt::RttEstimator;
+use crate::sack::Scoreboard;
+use crate::state::{Error, Event, State, TcpInfo};
+use crate::table::Handle;
+use crate::time::{Duration, Instant};
+use crate::timer::TimerId;
+
+/// Engine-wide state a connection needs while it processes input or timers.
+pub(crate) struct Cx<'a> {
+    pub now: Instant,
+    pub config: &'a Config,
+    pub events: &'a mut VecDeque<(Handle, Event)>,
+    pub challenge: &'a mut RateLimiter,
+}
+
+/// Engine-wide budget of challenge ACKs per second (RFC 5961 §7).
+#[derive(Debug, Default)]
+pub(crate) struct RateLimiter {
+    second: u64,
+    used: u32,
+}
+
+impl RateLimiter {
+    pub fn allow(&mut self, now: Instant, limit: u32) -> bool {
+        let s = now.0 / 1000;
+        if s != self.second {
+            self.second = s;
+            self.used = 0;
+        }
+        if self.used < limit {
+            self.used += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What the engine must do with a connection after it processed something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Keep,
+    /// Free the connection (its final event was queued).
+    Delete,
+    /// TIME-WAIT ended by a new SYN: free it and hand the SYN to the listener (RFC 9293 §3.6.1).
+    Reopen,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Stats {
+    pub total_retrans: u64,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub segs_out: u64,
+    pub segs_in: u64,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub handle: Handle,
+    pub state: State,
+    pub tuple: FourTuple,
+    /// Listener port while this passive connection is not yet accepted.
+    pub listener: Option<u16>,
+    /// Counted in the listener's SYN queue (half-open, passive).
+    pub in_syn_queue: bool,
+    pub timer: TimerId,
+    pub dirty: bool,
+
+    // Send sequence space.
+    pub iss: SeqNumber,
+    pub snd_una: SeqNumber,
+    pub snd_nxt: SeqNumber,
+    pub snd_max: SeqNumber,
+    pub snd_wnd: u32,
+    pub max_snd_wnd: u32,
+    pub snd_wl1: SeqNumber,
+    pub snd_wl2: SeqNumber,
+    pub send_buf: RingBuffer,
+    /// The user shut down the sending side: a FIN follows the buffered data.
+    pub fin_queued: bool,
+    /// Sequence number of our FIN once it was sent.
+    pub fin_seq: Option<SeqNumber>,
+    pub snd_mss: u32,
+    pub nodelay: bool,
+
+    // Receive sequence space.
+    pub irs: SeqNumber,
+    pub rcv_nxt: SeqNumber,
+    /// Right edge of the window we advertised last (never moved left).
+    pub rcv_adv: SeqNumber,
+    pub recv_buf: RingBuffer,
+    pub assembler: Assembler,
+    pub fin_rcvd: bool,
+    /// Sequence number of a FIN that arrived ahead of missing data.
+    pub ooo_fin: Option<SeqNumber>,
+
+    // Options.
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub wscale_ok: bool,
+    pub sack_ok: bool,
+    pub ts_ok: bool,
+    pub ts_recent: u32,
+    pub ts_offset: u32,
+    /// Whether the peer's SYN offered these (for SYN-ACK building).
+    pub peer_offered_ts: bool,
+
+    // RTT, congestion control, recovery.
+    pub rtt: RttEstimator,
+    /// Karn timing without timestamps: (end sequence, send time).
+    pub rtt_probe: Option<(SeqNumber, Instant)>,
+    pub cc: Box<dyn CongestionControl>,
+    pub dupacks: u32,
+    /// Fast recovery is active until this sequence number is acknowledged.
+    pub recovery: Option<SeqNumber>,
+    /// Highest retransmitted sequence number in the current recovery.
+    pub high_rxt: SeqNumber,
+    /// A fast retransmit of `snd_una` is due.
+    pub fast_rexmit: bool,
+    /// After an RTO, duplicate ACKs below this do not start fast recovery.
+    pub rto_recover: Option<SeqNumber>,
+    pub scoreboard: Scoreboard,
+
+    // Timers (deadlines; the engine arms one wheel node for the earliest).
+    pub rto_at: Option<Instant>,
+    pub delack_at: Option<Instant>,
+    pub persist_at: Option<Instant>,
+    pub keepalive_at: Option<Instant>,
+    pub timewait_at: Option<Instant>,
+    pub idle_at: Option<Instant>,
+    pub retries: u32,
+    pub persist_backoff: u32,
+    pub keepalive_sent: u32,
+
+    // Pending output.
+    pub ack_now: bool,
+    pub rst_now: bool,
+    /// Answer an unacceptable ACK with a bare RST carrying this sequence number.
+    pub rst_reply: Option<SeqNumber>,
+    /// Send a segment with `snd_una - 1` to elicit an ACK (zero-window or keepalive probe).
+    pub probe_now: bool,
+    /// The persist timer expired with a small usable window: send what fits (SWS override).
+    pub force_send: bool,
+    pub segs_unacked: u32,
+    pub writable_wanted: bool,
+    pub stats: Stats,
+}
+
+impl Conn {
+    /// A connection in `Closed` state ready for `open_active` / `open_passive`.
+    pub fn new(
+        handle: Handle,
+        tuple: FourTuple,
+        timer: TimerId,
+        iss: SeqNumber,
+        config: &Config,
+        now: Instant,
+    ) -> Conn {
+        let mss = u32::from(config.local_mss());
+        let ts_offset = iss.0.rotate_left(13);
+        Conn {
+            handle,
+            state: State::Closed,
+            tuple,
+            listener: None,
+            in_syn_queue: false,
+            timer,
+            dirty: false,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            send_buf: RingBuffer::new(config.send_buffer_bytes),
+            fin_queued: false,
+            fin_seq: None,
+            snd_mss: mss.min(536),
+            nodelay: config.no_delay,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            recv_buf: RingBuffer::new(config.recv_buffer_bytes),
+            assembler: Assembler::new(),
+            fin_rcvd: false,
+            ooo_fin: None,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            wscale_ok: false,
+            sack_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_offset,
+            peer_offered_ts: false,
+            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            rtt_probe: None,
+            cc: config.congestion_control.build(mss),
+            dupacks: 0,
+            recovery: None,
+            high_rxt: iss,
+            fast_rexmit: false,
+            rto_recover: None,
+            scoreboard: Scoreboard::default(),
+            rto_at: None,
+            delack_at: None,
+            persist_at: None,
+            keepalive_at: None,
+            timewait_at: None,
+            idle_at: config.idle_timeout.map(|d| now + d),
+            retries: 0,
+            persist_backoff: 0,
+            keepalive_sent: 0,
+            ack_now: false,
+            rst_now: false,
+            rst_reply: None,
+            probe_now: false,
+            force_send: false,
+            segs_unacked: 0,
+            writable_wanted: false,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn push_event(&self, cx: &mut Cx<'_>, ev: Event) {
+        cx.events.push_back((self.handle, ev));
+    }
+
+    /// First sequence number of the data stream.
+    pub fn data_start(&self) -> SeqNumber {
+        self.iss + 1
+    }
+    /// Sequence number of the first byte in the send buffer.
+    pub fn buf_start(&self) -> SeqNumber {
+        let s = if self.snd_una < self.data_start() {
+            self.data_start()
+        } else {
+            self.snd_una
+        };
+        match self.fin_seq {
+            Some(f) if f < s => f,
+            _ => s,
+        }
+    }
+    /// Sequence number just past the buffered data (where a FIN goes).
+    pub fn data_end(&self) -> SeqNumber {
+        self.buf_start() + self.send_buf.len() as u32
+    }
+    /// Whether our FIN has been sent at least once.
+    pub fn fin_sent(&self) -> bool {
+        self.fin_seq.is_some()
+    }
+    /// Whether our FIN is acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_seq.is_some_and(|f| f < self.snd_una)
+    }
+    /// Bytes sent and not yet acknowledged.
+    pub fn outstanding(&self) -> u32 {
+        (self.snd_max - self.snd_una).max(0) as u32
+    }
+    /// The TSval we send now.
+    pub fn tsval(&self, now: Instant) -> u32 {
+        (now.0 as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// The earliest pending deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.rto_at,
+            self.delack_at,
+            self.persist_at,
+            self.keepalive_at,
+            self.timewait_at,
+            self.idle_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn touch(&mut self, config: &Config, now: Instant) {
+        if let Some(d) = config.idle_timeout {
+            self.idle_at = Some(now + d);
+        }
+        if let Some(k) = config.keepalive {
+            if self.state.is_synchronized() && self.state != State::TimeWait {
+                self.keepalive_at = Some(now + k.idle);
+                self.keepalive_sent = 0;
+            }
+        }
+    }
+
+    pub fn arm_rto(&mut self, now: Instant) {
+        self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    pub fn enter_time_wait(&mut self, cx: &mut Cx<'_>) {
+        self.state = State::TimeWait;
+        self.rto_at = None;
+        self.persist_at = None;
+        self.keepalive_at = None;
+        self.idle_at = None;
+        self.timewait_at = Some(cx.now + cx.config.time_wait);
+    }
+
+    /// Ends the connection with `ev`, optionally telling the peer with a RST.
+    pub fn fail(&mut self, cx: &mut Cx<'_>, ev: Event, send_rst: bool) -> Outcome {
+        self.push_event(cx, ev);
+        self.rst_now = send_rst;
+        self.state = State::Closed;
+        Outcome::Delete
+    }
+
+    /// Handles every expired deadline.
+    pub fn on_timer(&mut self, cx: &mut Cx<'_>) -> Outcome {
+        let now = cx.now;
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        if due(self.timewait_at) {
+            self.timewait_at = None;
+            self.state = State::Closed;
+            self.push_event(cx, Event::Closed);
+            return Outcome::Delete;
+        }
+        if due(self.idle_at) {
+            self.idle_at = None;
+            return self.fail(cx, Event::Error(Error::TimedOut), true);
+        }
+        if due(self.rto_at) {
+            self.rto_at = None;
+            if let Outcome::Delete = self.on_rto(cx) {
+                return Outcome::Delete;
+            }
+        }
+        if due(self.delack_at) {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if due(self.persist_at) {
+            self.persist_at = None;
+            if self.data_end() > self.snd_nxt && self.snd_una == self.snd_max {
+                if self.snd_wnd == 0 {
+                    self.probe_now = true;
+                } else {
+                    self.force_send = true;
+                }
+                self.persist_backoff = (self.persist_backoff + 1).min(12);
+                let wait =
+                    Duration((self.rtt.rto().0 << self.persist_backoff).min(cx.config.max_rto.0));
+                self.persist_at = Some(now + wait);
+            }
+        }
+        if due(self.keepalive_at) {
+            self.keepalive_at = None;
+            if let Some(k) = cx.config.keepalive {
+                if self.keepalive_sent >= k.probes {
+                    return self.fail(cx, Event::Error(Error::TimedOut), true);
+                }
+                self.keepalive_sent += 1;
+                self.probe_now = true;
+                self.keepalive_at = Some(now + k.interval);
+            }
+        }
+        Outcome::Keep
+    }
+
+    fn on_rto(&mut self, cx: &mut Cx<'_>) -> Outcome {
+        if self.snd_max == self.snd_una {
+            return Outcome::Keep;
+        }
+        self.retries += 1;
+        let limit = if self.state.is_synchronized() {
+            cx.config.max_retries
+        } else {
+            cx.config.syn_retries
+        };
+        if self.retries > limit {
+            return self.fail(
+                cx,
+                Event::Error(Error::TimedOut),
+                self.state.is_synchronized(),
+            );
+        }
+        let mss = self.snd_mss;
+        self.cc.on_timeout(mss, self.outstanding());
+        self.rtt.back_off();
+        self.rtt_probe = None;
+        self.recovery = None;
+        self.fast_rexmit = false;
+        self.dupacks = 0;
+        self.rto_recover = Some(self.snd_max);
+        self.scoreboard.clear();
+        // Go back N: resend from the first unacknowledged byte.
+        self.snd_nxt = self.snd_una;
+        self.high_rxt = self.snd_una;
+        self.stats.total_retrans += 1;
+        self.arm_rto(cx.now);
+        Outcome::Keep
+    }
+
+    /// Statistics snapshot.
+    pub fn info(&self) -> TcpInfo {
+        TcpInfo {
+            state: self.state,
+            rtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(),
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            snd_mss: self.snd_mss,
+            snd_wnd: self.snd_wnd,
+            unacked: self.outstanding(),
+            retransmits: self.retries,
+            total_retrans: self.stats.total_retrans,
+            bytes_sent: self.stats.bytes_sent,
+            bytes_acked: self.stats.bytes_acked,
+            bytes_received: self.stats.bytes_received,
+            segs_out: self.stats.segs_out,
+            segs_in: self.stats.segs_in,
+            timestamps: self.ts_ok,
+            sack: self.sack_ok,
+            window_scaling: self.wscale_ok,
+        }
+    }
+}

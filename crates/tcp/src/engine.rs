@@ -1,0 +1,731 @@
+//! The engine: connection table, listeners, timers and the batched output path.
+
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use hashbrown::HashMap;
+use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
+
+use crate::config::Config;
+use crate::conn::{Conn, Cx, Outcome, RateLimiter};
+use crate::isn::{FourTuple, SecretHash};
+use crate::state::{Error, Event, State, TcpInfo};
+use crate::table::{ConnTable, Handle};
+use crate::time::Instant;
+use crate::timer::TimerWheel;
+
+/// Most stateless replies (RSTs, cookie SYN-ACKs) queued between two dispatches; more are dropped.
+const MAX_CONTROL: usize = 1024;
+const EPHEMERAL_FIRST: u16 = 49_152;
+
+#[derive(Debug)]
+struct Listener {
+    addr: Ipv4Addr,
+    backlog: usize,
+    syn_queue: usize,
+    accept_queue: VecDeque<Handle>,
+}
+
+/// A segment sent without connection state: a RST or a SYN-cookie SYN-ACK.
+#[derive(Clone, Copy, Debug)]
+struct Control {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    src_port: u16,
+    dst_port: u16,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    flags: TcpFlags,
+    window: u16,
+    mss: Option<u16>,
+}
+
+impl Control {
+    fn repr(&self) -> TcpRepr<'static> {
+        TcpRepr {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq_number: self.seq,
+            ack_number: self.ack,
+            flags: self.flags,
+            window_len: self.window,
+            urgent_pointer: 0,
+            options: TcpOptions {
+                mss: self.mss,
+                ..TcpOptions::default()
+            },
+            payload: &[],
+        }
+    }
+}
+
+/// A sans-I/O TCP engine for any number of connections on one core.
+///
+/// Feed it segments with [`Engine::on_segment`] and time with [`Engine::poll_timers`]; collect
+/// segments with [`Engine::dispatch`], news with [`Engine::poll_event`], and sleep until
+/// [`Engine::next_deadline`].
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    secret: SecretHash,
+    table: ConnTable,
+    listeners: HashMap<u16, Listener>,
+    wheel: TimerWheel,
+    events: VecDeque<(Handle, Event)>,
+    control: Vec<Control>,
+    dirty: Vec<Handle>,
+    dirty_spare: Vec<Handle>,
+    fired: Vec<u32>,
+    scratch: Vec<u8>,
+    challenge: RateLimiter,
+    next_ephemeral: u16,
+    now: Instant,
+}
+
+impl Engine {
+    /// An engine with `config`; `secret` keys ISNs (RFC 6528) and SYN cookies. Use a random secret.
+    pub fn new(config: Config, secret: [u8; 16]) -> Engine {
+        let scratch = vec![0; usize::from(config.mtu)];
+        Engine {
+            config,
+            secret: SecretHash::new(secret),
+            table: ConnTable::default(),
+            listeners: HashMap::new(),
+            wheel: TimerWheel::new(Instant(0)),
+            events: VecDeque::with_capacity(256),
+            control: Vec::with_capacity(MAX_CONTROL),
+            dirty: Vec::with_capacity(256),
+            dirty_spare: Vec::with_capacity(256),
+            fired: Vec::with_capacity(256),
+            scratch,
+            challenge: RateLimiter::default(),
+            next_ephemeral: EPHEMERAL_FIRST,
+            now: Instant(0),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of live connections (TIME-WAIT and unaccepted ones included).
+    pub fn connection_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Accepts connections to `port` on `addr` (`Ipv4Addr::UNSPECIFIED` for any); at most
+    /// `backlog` half-open and `backlog` unaccepted connections are held.
+    pub fn listen(&mut self, addr: Ipv4Addr, port: u16, backlog: usize) -> Result<(), Error> {
+        if self.listeners.contains_key(&port) || port == 0 {
+            return Err(Error::AddrInUse);
+        }
+        let backlog = backlog.max(1);
+        self.listeners.insert(
+            port,
+            Listener {
+                addr,
+                backlog,
+                syn_queue: 0,
+                accept_queue: VecDeque::with_capacity(backlog),
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops listening on `port`; unaccepted connections are reset.
+    pub fn unlisten(&mut self, port: u16) -> Result<(), Error> {
+        let l = self.listeners.remove(&port).ok_or(Error::InvalidHandle)?;
+        for h in l.accept_queue {
+            let _ = self.abort(h);
+        }
+        Ok(())
+    }
+
+    /// Pops the oldest established connection waiting on the listener at `port`.
+    pub fn accept(&mut self, port: u16) -> Option<Handle> {
+        let h = self.listeners.get_mut(&port)?.accept_queue.pop_front()?;
+        if let Some(c) = self.table.get_mut(h) {
+            c.listener = None;
+        }
+        Some(h)
+    }
+
+    /// Opens a connection (active open). `local_port` 0 picks an ephemeral port.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local_addr: Ipv4Addr,
+        local_port: u16,
+        remote_addr: Ipv4Addr,
+        remote_port: u16,
+    ) -> Result<Handle, Error> {
+        self.now = now;
+        let mut tuple = FourTuple {
+            local_addr,
+            local_port,
+            remote_addr,
+            remote_port,
+        };
+        if local_port == 0 {
+            let mut found = false;
+            for _ in 0..(u16::MAX - EPHEMERAL_FIRST) {
+                let p = self.next_ephemeral;
+                self.next_ephemeral = if p == u16::MAX {
+                    EPHEMERAL_FIRST
+                } else {
+                    p + 1
+                };
+                tuple.local_port = p;
+                if self.table.find(&tuple).is_none() && !self.listeners.contains_key(&p) {
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                return Err(Error::AddrInUse);
+            }
+        }
+        if let Some(old) = self.table.find(&tuple) {
+            // A TIME-WAIT pair may be reused: our ISN clock has moved past its sequence space.
+            if self
+                .table
+                .get(old)
+                .is_some_and(|c| c.state == State::TimeWait)
+            {
+                self.free(old);
+            } else {
+                return Err(Error::AddrInUse);
+            }
+        }
+        let h = self.create(tuple, now)?;
+        if let Some(c) = self.table.get_mut(h) {
+            c.open_active();
+        }
+        self.mark(h);
+        Ok(h)
+    }
+
+    fn create(&mut self, tuple: FourTuple, now: Instant) -> Result<Handle, Error> {
+        if self.table.len() >= self.config.max_connections {
+            return Err(Error::TooManyConnections);
+        }
+        let h = self.table.next_handle();
+        let timer = self.wheel.alloc(h.index());
+        let iss = self.secret.isn(&tuple, now);
+        let conn = Conn::new(h, tuple, timer, iss, &self.config, now);
+        Ok(self.table.insert(conn))
+    }
+
+    fn free(&mut self, h: Handle) {
+        let Some(conn) = self.table.remove(h) else {
+            return;
+        };
+        self.wheel.free(conn.timer);
+        if conn.rst_now {
+            self.push_control(Control {
+                src: conn.tuple.local_addr,
+                dst: conn.tuple.remote_addr,
+                src_port: conn.tuple.local_port,
+                dst_port: conn.tuple.remote_port,
+                seq: conn.snd_nxt,
+                ack: conn.rcv_nxt,
+                flags: TcpFlags::RST | TcpFlags::ACK,
+                window: 0,
+                mss: None,
+            });
+        }
+        if let Some(port) = conn.listener {
+            if let Some(l) = self.listeners.get_mut(&port) {
+                if conn.in_syn_queue {
+                    l.syn_queue = l.syn_queue.saturating_sub(1);
+                } else {
+                    l.accept_queue.retain(|&x| x != h);
+                }
+            }
+        }
+    }
+
+    fn push_control(&mut self, c: Control) {
+        if self.control.len() < MAX_CONTROL {
+            self.control.push(c);
+        }
+    }
+
+    fn mark(&mut self, h: Handle) {
+        if let Some(c) = self.table.get_mut(h) {
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(h);
+            }
+        }
+    }
+
+    fn conn_mut(&mut self, h: Handle) -> Result<&mut Conn, Error> {
+        self.table.get_mut(h).ok_or(Error::InvalidHandle)
+    }
+
+    /// Queues `data` for sending; returns how many bytes fitted in the send buffer.
+    pub fn send(&mut self, h: Handle, data: &[u8]) -> Result<usize, Error> {
+        let c = self.conn_mut(h)?;
+        if !c.state.can_send() || c.fin_queued {
+            return Err(Error::InvalidState);
+        }
+        let n = c.send_buf.push(data);
+        if n < data.len() {
+            c.writable_wanted = true;
+        }
+        if n == 0 && !data.is_empty() {
+            return Err(Error::WouldBlock);
+        }
+        self.mark(h);
+        Ok(n)
+    }
+
+    /// Free space in the send buffer.
+    pub fn send_capacity(&self, h: Handle) -> Result<usize, Error> {
+        Ok(self
+            .table
+            .get(h)
+            .ok_or(Error::InvalidHandle)?
+            .send_buf
+            .free())
+    }
+
+    /// Reads received data. `Ok(0)` means the peer closed its side and everything was read.
+    pub fn recv(&mut self, h: Handle, buf: &mut [u8]) -> Result<usize, Error> {
+        let c = self.conn_mut(h)?;
+        let n = c.recv_buf.pop(buf);
+        if n > 0 {
+            if c.window_update_due() {
+                c.ack_now = true;
+                self.mark(h);
+            }
+            return Ok(n);
+        }
+        if c.fin_rcvd || buf.is_empty() {
+            Ok(0)
+        } else if matches!(c.state, State::SynSent | State::SynReceived) || c.state.can_receive() {
+            Err(Error::WouldBlock)
+        } else {
+            Err(Error::InvalidState)
+        }
+    }
+
+    /// Bytes ready to read.
+    pub fn recv_queue(&self, h: Handle) -> Result<usize, Error> {
+        Ok(self
+            .table
+            .get(h)
+            .ok_or(Error::InvalidHandle)?
+            .recv_buf
+            .len())
+    }
+
+    /// Half-close: a FIN follows the data already queued. Receiving continues.
+    pub fn shutdown_write(&mut self, h: Handle) -> Result<(), Error> {
+        let c = self.conn_mut(h)?;
+        if c.fin_queued {
+            return Ok(());
+        }
+        match c.state {
+            State::SynSent => {
+                c.state = State::Closed;
+                self.events.push_back((h, Event::Closed));
+                self.free(h);
+                return Ok(());
+            }
+            State::SynReceived => c.fin_queued = true,
+            State::Established => {
+                c.fin_queued = true;
+                c.state = State::FinWait1;
+            }
+            State::CloseWait => {
+                c.fin_queued = true;
+                c.state = State::LastAck;
+            }
+            _ => return Err(Error::InvalidState),
+        }
+        self.mark(h);
+        Ok(())
+    }
+
+    /// Closes the connection: like `shutdown_write`, but unread received data makes it a reset
+    /// (RFC 9293 §3.10.4 lets an application abort; Linux does so on unread data).
+    pub fn close(&mut self, h: Handle) -> Result<(), Error> {
+        let c = self.conn_mut(h)?;
+        if !c.recv_buf.is_empty() {
+            return self.abort(h);
+        }
+        match c.state {
+            State::Established | State::CloseWait | State::SynSent | State::SynReceived => {
+                self.shutdown_write(h)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Aborts the connection with a RST; the handle becomes invalid (a `Closed` event follows).
+    pub fn abort(&mut self, h: Handle) -> Result<(), Error> {
+        let c = self.conn_mut(h)?;
+        c.rst_now = matches!(
+            c.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        );
+        c.state = State::Closed;
+        self.events.push_back((h, Event::Closed));
+        self.free(h);
+        Ok(())
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on for one connection.
+    pub fn set_nodelay(&mut self, h: Handle, nodelay: bool) -> Result<(), Error> {
+        self.conn_mut(h)?.nodelay = nodelay;
+        self.mark(h);
+        Ok(())
+    }
+
+    /// The connection's state.
+    pub fn state(&self, h: Handle) -> Result<State, Error> {
+        Ok(self.table.get(h).ok_or(Error::InvalidHandle)?.state)
+    }
+
+    /// The connection's addresses and ports.
+    pub fn tuple(&self, h: Handle) -> Result<FourTuple, Error> {
+        Ok(self.table.get(h).ok_or(Error::InvalidHandle)?.tuple)
+    }
+
+    /// Statistics after Linux `tcp_info`.
+    pub fn info(&self, h: Handle) -> Result<TcpInfo, Error> {
+        Ok(self.table.get(h).ok_or(Error::InvalidHandle)?.info())
+    }
+
+    /// The next queued event.
+    pub fn poll_event(&mut self) -> Option<(Handle, Event)> {
+        self.events.pop_front()
+    }
+
+    /// Drains queued events.
+    pub fn events(&mut self) -> impl Iterator<Item = (Handle, Event)> + '_ {
+        self.events.drain(..)
+    }
+
+    /// When `poll_timers` must be called next (`None`: no timer armed). Output may also be
+    /// pending after any call; `dispatch` is cheap when there is none.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.wheel.next_deadline()
+    }
+
+    /// Whether `dispatch` has segments to emit.
+    pub fn has_output(&self) -> bool {
+        !self.dirty.is_empty() || !self.control.is_empty()
+    }
+
+    fn after(&mut self, h: Handle, outcome: Outcome) {
+        match outcome {
+            Outcome::Keep => {
+                if let Some(c) = self.table.get(h) {
+                    match c.next_deadline() {
+                        Some(t) => self.wheel.arm(c.timer, t),
+                        None => self.wheel.cancel(c.timer),
+                    }
+                }
+                self.mark(h);
+            }
+            Outcome::Delete | Outcome::Reopen => self.free(h),
+        }
+    }
+
+    /// Processes one received segment from `src` to `dst`.
+    pub fn on_segment(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>) {
+        self.now = now;
+        let tuple = FourTuple {
+            local_addr: dst,
+            local_port: seg.dst_port,
+            remote_addr: src,
+            remote_port: seg.src_port,
+        };
+        if let Some(h) = self.table.find(&tuple) {
+            let outcome = self.segment_to_conn(now, h, seg);
+            self.after(h, outcome);
+            if outcome != Outcome::Reopen {
+                return;
+            }
+        }
+        self.segment_to_listener(now, tuple, seg);
+    }
+
+    fn segment_to_conn(&mut self, now: Instant, h: Handle, seg: &TcpRepr<'_>) -> Outcome {
+        let Engine {
+            table,
+            listeners,
+            config,
+            events,
+            challenge,
+            ..
+        } = self;
+        let Some(c) = table.get_mut(h) else {
+            return Outcome::Keep;
+        };
+        let pending_accept = (c.state == State::SynReceived)
+            .then_some(c.listener)
+            .flatten();
+        if let Some(port) = pending_accept {
+            // Accept queue full: ignore the handshake's ACK; the SYN-ACK will be resent (as Linux).
+            let full = listeners
+                .get(&port)
+                .is_none_or(|l| l.accept_queue.len() >= l.backlog);
+            if full && !seg.flags.contains(TcpFlags::RST) && !seg.flags.contains(TcpFlags::SYN) {
+                return Outcome::Keep;
+            }
+        }
+        let mut cx = Cx {
+            now,
+            config,
+            events,
+            challenge,
+        };
+        let outcome = c.on_segment(&mut cx, seg);
+        if let (Some(port), Outcome::Keep) = (pending_accept, outcome) {
+            if c.state != State::SynReceived {
+                c.in_syn_queue = false;
+                if let Some(l) = listeners.get_mut(&port) {
+                    l.syn_queue = l.syn_queue.saturating_sub(1);
+                    l.accept_queue.push_back(h);
+                }
+            }
+        }
+        outcome
+    }
+
+    fn segment_to_listener(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>) {
+        let f = seg.flags;
+        if f.contains(TcpFlags::RST) {
+            return;
+        }
+        let port = tuple.local_port;
+        let listening = self
+            .listeners
+            .get(&port)
+            .is_some_and(|l| l.addr == Ipv4Addr::UNSPECIFIED || l.addr == tuple.local_addr);
+        if !listening {
+            self.reset_reply(tuple, seg);
+            return;
+        }
+        if f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN) {
+            self.cookie_ack(now, tuple, seg);
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::ACK) {
+            if f.contains(TcpFlags::ACK) {
+                self.reset_reply(tuple, seg);
+            }
+            return;
+        }
+        let Some(l) = self.listeners.get(&port) else {
+            return;
+        };
+        if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
+            if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
+                let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
+                let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
+                let window = self.config.recv_buffer_bytes.min(65_535) as u16;
+                self.push_control(Control {
+                    src: tuple.local_addr,
+                    dst: tuple.remote_addr,
+                    src_port: tuple.local_port,
+                    dst_port: tuple.remote_port,
+                    seq: cookie,
+                    ack: seg.seq_number + 1,
+                    flags: TcpFlags::SYN | TcpFlags::ACK,
+                    window,
+                    mss: Some(self.config.local_mss()),
+                });
+            }
+            return;
+        }
+        let Ok(h) = self.create(tuple, now) else {
+            return;
+        };
+        let Engine {
+            table,
+            config,
+            events,
+            challenge,
+            listeners,
+            ..
+        } = self;
+        if let Some(c) = table.get_mut(h) {
+            let mut cx = Cx {
+                now,
+                config,
+                events,
+                challenge,
+            };
+            c.open_passive(&mut cx, seg, port);
+        }
+        if let Some(l) = listeners.get_mut(&port) {
+            l.syn_queue += 1;
+        }
+        self.after(h, Outcome::Keep);
+    }
+
+    fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>) {
+        let port = tuple.local_port;
+        let mss = if self.config.syn_cookies {
+            self.secret
+                .check_cookie(&tuple, seg.seq_number, seg.ack_number + u32::MAX, now)
+        } else {
+            None
+        };
+        let Some(mss) = mss else {
+            self.reset_reply(tuple, seg);
+            return;
+        };
+        if self
+            .listeners
+            .get(&port)
+            .is_none_or(|l| l.accept_queue.len() >= l.backlog)
+        {
+            return;
+        }
+        let Ok(h) = self.create(tuple, now) else {
+            return;
+        };
+        let Engine {
+            table,
+            config,
+            events,
+            challenge,
+            listeners,
+            ..
+        } = self;
+        if let Some(c) = table.get_mut(h) {
+            // Recreate with the ISN the cookie stood for.
+            c.iss = seg.ack_number + u32::MAX;
+            let mut cx = Cx {
+                now,
+                config,
+                events,
+                challenge,
+            };
+            c.open_from_cookie(&mut cx, seg, mss, port);
+            c.push_event(&mut cx, Event::Connected);
+            // Data on the ACK is processed like on any established connection.
+            if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
+                c.rcv_adv = c.rcv_nxt + c.recv_buf.free() as u32;
+                let _ = c.on_segment(&mut cx, seg);
+            }
+        }
+        if let Some(l) = listeners.get_mut(&port) {
+            l.accept_queue.push_back(h);
+        }
+        self.after(h, Outcome::Keep);
+    }
+
+    /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST.
+    fn reset_reply(&mut self, tuple: FourTuple, seg: &TcpRepr<'_>) {
+        let (seq, ack, flags) = if seg.flags.contains(TcpFlags::ACK) {
+            (seg.ack_number, SeqNumber(0), TcpFlags::RST)
+        } else {
+            let len = seg.payload.len() as u32
+                + u32::from(seg.flags.contains(TcpFlags::SYN))
+                + u32::from(seg.flags.contains(TcpFlags::FIN));
+            (
+                SeqNumber(0),
+                seg.seq_number + len,
+                TcpFlags::RST | TcpFlags::ACK,
+            )
+        };
+        self.push_control(Control {
+            src: tuple.local_addr,
+            dst: tuple.remote_addr,
+            src_port: tuple.local_port,
+            dst_port: tuple.remote_port,
+            seq,
+            ack,
+            flags,
+            window: 0,
+            mss: None,
+        });
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn poll_timers(&mut self, now: Instant) {
+        self.now = now;
+        let mut fired = core::mem::take(&mut self.fired);
+        self.wheel.advance(now, |owner| fired.push(owner));
+        for &index in &fired {
+            let Engine {
+                table,
+                config,
+                events,
+                challenge,
+                ..
+            } = self;
+            let Some(c) = table.by_index_mut(index) else {
+                continue;
+            };
+            let h = c.handle;
+            let mut cx = Cx {
+                now,
+                config,
+                events,
+                challenge,
+            };
+            let outcome = c.on_timer(&mut cx);
+            self.after(h, outcome);
+        }
+        fired.clear();
+        self.fired = fired;
+    }
+
+    /// Emits every pending segment through `emit(src, dst, segment)`: stateless replies first,
+    /// then control segments and pure ACKs, then data (mTCP's control > ACK > data order).
+    /// Returns the number of segments emitted.
+    pub fn dispatch<F>(&mut self, now: Instant, mut emit: F) -> usize
+    where
+        F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
+    {
+        self.now = now;
+        let mut count = 0;
+        for c in self.control.drain(..) {
+            emit(c.src, c.dst, &c.repr());
+            count += 1;
+        }
+        let mut dirty = core::mem::replace(&mut self.dirty, core::mem::take(&mut self.dirty_spare));
+        for pass_data in [false, true] {
+            for &h in &dirty {
+                let Engine {
+                    table,
+                    config,
+                    scratch,
+                    ..
+                } = self;
+                let Some(c) = table.get_mut(h) else { continue };
+                while let Some(seg) = c.build(now, config, scratch, pass_data) {
+                    emit(c.tuple.local_addr, c.tuple.remote_addr, &seg);
+                    count += 1;
+                }
+            }
+        }
+        for &h in &dirty {
+            if let Some(c) = self.table.get_mut(h) {
+                c.dirty = false;
+                match c.next_deadline() {
+                    Some(t) => self.wheel.arm(c.timer, t),
+                    None => self.wheel.cancel(c.timer),
+                }
+            }
+        }
+        dirty.clear();
+        self.dirty_spare = dirty;
+        count
+    }
+}

@@ -1,0 +1,492 @@
+//! Segment arrival (RFC 9293 §3.10.7), with RFC 5961 RST/SYN/ACK checks and RFC 7323 PAWS.
+
+use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
+
+use crate::conn::{Conn, Cx, Outcome};
+use crate::state::{Event, State};
+use crate::time::Duration;
+
+fn ts_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+impl Conn {
+    /// Starts an active open: the SYN goes out on the next dispatch.
+    pub(crate) fn open_active(&mut self) {
+        self.state = State::SynSent;
+        self.snd_nxt = self.iss;
+        self.snd_max = self.iss;
+    }
+
+    /// Starts a passive open from the peer's SYN.
+    pub(crate) fn open_passive(&mut self, cx: &mut Cx<'_>, syn: &TcpRepr<'_>, listener: u16) {
+        self.listener = Some(listener);
+        self.in_syn_queue = true;
+        self.irs = syn.seq_number;
+        self.rcv_nxt = syn.seq_number + 1;
+        self.rcv_adv = self.rcv_nxt;
+        self.negotiate(&syn.options, cx.config);
+        self.snd_wnd = u32::from(syn.window_len);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = syn.seq_number;
+        self.state = State::SynReceived;
+        self.snd_nxt = self.iss;
+        self.snd_max = self.iss;
+    }
+
+    /// Recreates a connection from a valid SYN cookie carried by the handshake's final ACK.
+    /// Options other than the MSS are lost (the cookie has no room for them).
+    pub(crate) fn open_from_cookie(
+        &mut self,
+        cx: &mut Cx<'_>,
+        ack: &TcpRepr<'_>,
+        mss: u16,
+        listener: u16,
+    ) {
+        self.listener = Some(listener);
+        self.irs = ack.seq_number + u32::MAX; // seq - 1
+        self.rcv_nxt = ack.seq_number;
+        self.rcv_adv = self.rcv_nxt;
+        let opts = mtcp_wire::tcp::TcpOptions {
+            mss: Some(mss),
+            ..Default::default()
+        };
+        self.negotiate(&opts, cx.config);
+        self.snd_una = self.iss + 1;
+        self.snd_nxt = self.snd_una;
+        self.snd_max = self.snd_una;
+        self.high_rxt = self.snd_una;
+        self.snd_wnd = u32::from(ack.window_len) << self.snd_wscale;
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = ack.seq_number;
+        self.snd_wl2 = ack.ack_number;
+        self.state = State::Established;
+        self.touch(cx.config, cx.now);
+    }
+
+    fn challenge_ack(&mut self, cx: &mut Cx<'_>) {
+        if cx.challenge.allow(cx.now, cx.config.challenge_ack_limit) {
+            self.ack_now = true;
+        }
+    }
+
+    /// Processes one segment addressed to this connection.
+    pub(crate) fn on_segment(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Outcome {
+        self.stats.segs_in += 1;
+        match self.state {
+            State::Closed | State::Listen => return Outcome::Keep,
+            State::SynSent => return self.on_segment_syn_sent(cx, seg),
+            _ => {}
+        }
+        let f = seg.flags;
+        let (rst, syn, fin, ack) = (
+            f.contains(TcpFlags::RST),
+            f.contains(TcpFlags::SYN),
+            f.contains(TcpFlags::FIN),
+            f.contains(TcpFlags::ACK),
+        );
+        let seq = seg.seq_number;
+
+        if self.state == State::TimeWait && syn && !ack && !rst {
+            // RFC 6191: a new incarnation may reuse the pair if its SYN is provably newer.
+            let newer = match (self.ts_ok, seg.options.timestamps) {
+                (true, Some(ts)) => ts_before(self.ts_recent, ts.tsval),
+                _ => self.rcv_nxt < seq,
+            };
+            if newer {
+                return Outcome::Reopen;
+            }
+        }
+        // PAWS (RFC 7323 §5.3).
+        if self.ts_ok && !rst {
+            if let Some(ts) = seg.options.timestamps {
+                if ts_before(ts.tsval, self.ts_recent) {
+                    self.ack_now = true;
+                    return Outcome::Keep;
+                }
+            }
+        }
+        let seg_len = seg.payload.len() as u32 + u32::from(syn) + u32::from(fin);
+        let rcv_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        let in_wnd = |s: SeqNumber| self.rcv_nxt <= s && s < self.rcv_nxt + rcv_wnd;
+        let acceptable = match (seg_len, rcv_wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => in_wnd(seq),
+            (_, 0) => false,
+            (_, _) => in_wnd(seq) || in_wnd(seq + (seg_len - 1)),
+        };
+        // A zero window still takes ACKs and RSTs at exactly rcv_nxt.
+        let acceptable = acceptable || (seq == self.rcv_nxt && (rst || seg.payload.is_empty()));
+        if !acceptable {
+            if rst {
+                return Outcome::Keep;
+            }
+            if self.state == State::SynReceived && syn && seq == self.irs {
+                if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
+                    // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
+                    self.snd_una = seg.ack_number;
+                    self.state = State::Established;
+                    self.snd_wnd = u32::from(seg.window_len) << self.snd_wscale;
+                    self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                    self.snd_wl1 = seq;
+                    self.snd_wl2 = seg.ack_number;
+                    self.rto_at = None;
+                    self.retries = 0;
+                    self.ack_now = true;
+                    if self.fin_queued {
+                        self.state = State::FinWait1;
+                    }
+                    self.push_event(cx, Event::Connected);
+                    self.touch(cx.config, cx.now);
+                } else if !ack {
+                    // The peer did not get our SYN-ACK: send it again.
+                    self.snd_nxt = self.iss;
+                }
+                return Outcome::Keep;
+            }
+            if self.state == State::TimeWait && fin {
+                self.timewait_at = Some(cx.now + cx.config.time_wait);
+            }
+            self.ack_now = true;
+            return Outcome::Keep;
+        }
+        if rst {
+            // RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK.
+            if seq == self.rcv_nxt {
+                if self.state == State::SynReceived && self.listener.is_some() {
+                    self.state = State::Closed;
+                    return Outcome::Delete;
+                }
+                if self.state == State::TimeWait {
+                    self.state = State::Closed;
+                    self.push_event(cx, Event::Closed);
+                    return Outcome::Delete;
+                }
+                return self.fail(cx, Event::Reset, false);
+            }
+            self.challenge_ack(cx);
+            return Outcome::Keep;
+        }
+        if syn {
+            // RFC 5961 §4.2.
+            self.challenge_ack(cx);
+            return Outcome::Keep;
+        }
+        if !ack {
+            return Outcome::Keep;
+        }
+        if self.ts_ok {
+            if let Some(ts) = seg.options.timestamps {
+                if seq <= self.rcv_nxt && !ts_before(ts.tsval, self.ts_recent) {
+                    self.ts_recent = ts.tsval;
+                }
+            }
+        }
+        self.touch(cx.config, cx.now);
+
+        if self.state == State::SynReceived {
+            if self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
+                self.state = State::Established;
+                self.snd_wnd = u32::from(seg.window_len) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seq;
+                self.snd_wl2 = seg.ack_number;
+                self.retries = 0;
+                if self.fin_queued {
+                    self.state = State::FinWait1;
+                }
+                self.push_event(cx, Event::Connected);
+                self.touch(cx.config, cx.now);
+            } else {
+                self.rst_reply = Some(seg.ack_number);
+                return Outcome::Keep;
+            }
+        }
+        if seg.ack_number > self.snd_max {
+            self.ack_now = true;
+            return Outcome::Keep;
+        }
+        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+        let oldest = self.snd_una + (self.max_snd_wnd.max(self.snd_mss)).wrapping_neg();
+        if seg.ack_number < oldest {
+            self.challenge_ack(cx);
+            return Outcome::Keep;
+        }
+        self.process_ack(cx, seg);
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                self.state = State::FinWait2;
+                self.rto_at = None;
+            }
+            State::Closing if self.fin_acked() => self.enter_time_wait(cx),
+            State::LastAck if self.fin_acked() => {
+                self.state = State::Closed;
+                self.push_event(cx, Event::Closed);
+                return Outcome::Delete;
+            }
+            _ => {}
+        }
+        if self.state.can_receive() {
+            self.process_data(cx, seg);
+            if fin {
+                let fin_seq = seq + seg.payload.len() as u32;
+                if self.rcv_nxt < fin_seq {
+                    self.ooo_fin = Some(fin_seq);
+                } else if fin_seq == self.rcv_nxt {
+                    self.accept_fin(cx);
+                }
+            }
+            if self.ooo_fin == Some(self.rcv_nxt) && self.state.can_receive() {
+                self.accept_fin(cx);
+            }
+        }
+        Outcome::Keep
+    }
+
+    fn accept_fin(&mut self, cx: &mut Cx<'_>) {
+        self.ooo_fin = None;
+        self.rcv_nxt += 1;
+        self.fin_rcvd = true;
+        self.ack_now = true;
+        self.push_event(cx, Event::Readable);
+        match self.state {
+            State::Established => self.state = State::CloseWait,
+            State::FinWait1 => {
+                if self.fin_acked() {
+                    self.enter_time_wait(cx)
+                } else {
+                    self.state = State::Closing
+                }
+            }
+            State::FinWait2 => self.enter_time_wait(cx),
+            _ => {}
+        }
+    }
+
+    fn on_segment_syn_sent(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Outcome {
+        let f = seg.flags;
+        let (rst, syn, ack) = (
+            f.contains(TcpFlags::RST),
+            f.contains(TcpFlags::SYN),
+            f.contains(TcpFlags::ACK),
+        );
+        if ack && (seg.ack_number <= self.iss || seg.ack_number > self.snd_max) {
+            if !rst {
+                self.rst_reply = Some(seg.ack_number);
+            }
+            return Outcome::Keep;
+        }
+        if rst {
+            return if ack {
+                self.fail(cx, Event::Reset, false)
+            } else {
+                Outcome::Keep
+            };
+        }
+        if !syn {
+            return Outcome::Keep;
+        }
+        self.irs = seg.seq_number;
+        self.rcv_nxt = seg.seq_number + 1;
+        // Our SYN advertised this much, unscaled.
+        self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
+        self.negotiate(&seg.options, cx.config);
+        self.snd_wnd = u32::from(seg.window_len);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq_number;
+        if ack {
+            self.snd_una = seg.ack_number;
+            self.snd_wl2 = seg.ack_number;
+            self.state = State::Established;
+            self.rto_at = None;
+            if self.retries == 0 {
+                if let Some((_, sent)) = self.rtt_probe.take() {
+                    self.rtt.sample(cx.now - sent);
+                }
+            }
+            self.retries = 0;
+            self.ack_now = true;
+            if self.fin_queued {
+                self.state = State::FinWait1;
+            }
+            self.push_event(cx, Event::Connected);
+            self.touch(cx.config, cx.now);
+        } else {
+            // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN-ACK.
+            self.state = State::SynReceived;
+            self.snd_nxt = self.iss;
+        }
+        Outcome::Keep
+    }
+
+    fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
+        let ackn = seg.ack_number;
+        let mss = self.snd_mss;
+        let mut newly_sacked = false;
+        if self.sack_ok && !seg.options.sack_blocks.is_empty() {
+            newly_sacked =
+                self.scoreboard
+                    .update(&seg.options.sack_blocks, self.snd_una, self.snd_max);
+        }
+        let new_wnd = u32::from(seg.window_len) << self.snd_wscale;
+        if ackn > self.snd_una {
+            let acked = (ackn - self.snd_una) as u32;
+            let buf_start = self.buf_start();
+            let covered = if ackn < self.data_end() {
+                ackn
+            } else {
+                self.data_end()
+            };
+            let data_acked = (covered - buf_start).max(0) as usize;
+            self.send_buf.consume(data_acked);
+            self.snd_una = ackn;
+            if self.snd_nxt < self.snd_una {
+                self.snd_nxt = self.snd_una;
+            }
+            if self.high_rxt < self.snd_una {
+                self.high_rxt = self.snd_una;
+            }
+            self.stats.bytes_acked += data_acked as u64;
+            self.sample_rtt(cx, seg);
+            self.retries = 0;
+            self.persist_backoff = 0;
+            self.scoreboard.advance(self.snd_una);
+            match self.recovery {
+                Some(point) if ackn >= point => {
+                    self.recovery = None;
+                    self.dupacks = 0;
+                    self.cc.on_recovery_end(mss);
+                }
+                Some(_) => {
+                    // Partial ACK (RFC 6582 §3.2): the next hole is lost too.
+                    self.dupacks = 0;
+                    if !self.sack_ok {
+                        self.fast_rexmit = true;
+                    }
+                }
+                None => {
+                    self.dupacks = 0;
+                    let srtt = self.rtt.srtt();
+                    self.cc.on_ack(cx.now, acked, mss, srtt, self.outstanding());
+                }
+            }
+            if self.rto_recover.is_some_and(|p| ackn >= p) {
+                self.rto_recover = None;
+            }
+            if self.snd_una == self.snd_max {
+                self.rto_at = None
+            } else {
+                self.arm_rto(cx.now)
+            }
+            if data_acked > 0 && self.writable_wanted {
+                self.writable_wanted = false;
+                self.push_event(cx, Event::Writable);
+            }
+        } else if ackn == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
+            && self.outstanding() > 0
+            && (new_wnd == self.snd_wnd || newly_sacked)
+        {
+            self.dupacks += 1;
+        }
+        let lost_by_sack = self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss;
+        if self.recovery.is_none()
+            && self.rto_recover.is_none()
+            && self.outstanding() > 0
+            && (self.dupacks >= 3 || lost_by_sack)
+        {
+            // Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5).
+            self.recovery = Some(self.snd_max);
+            self.cc.on_congestion(cx.now, mss, self.outstanding());
+            self.fast_rexmit = true;
+            self.high_rxt = self.snd_una;
+        }
+        if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ackn)
+        {
+            self.snd_wnd = new_wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(new_wnd);
+            self.snd_wl1 = seg.seq_number;
+            self.snd_wl2 = ackn;
+            if new_wnd > 0 {
+                self.persist_at = None;
+            }
+        }
+    }
+
+    fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
+        if self.ts_ok {
+            if let Some(ts) = seg.options.timestamps {
+                if ts.tsecr != 0 {
+                    let rtt = self.tsval(cx.now).wrapping_sub(ts.tsecr);
+                    if rtt < 600_000 {
+                        self.rtt.sample(Duration(u64::from(rtt)));
+                    }
+                    return;
+                }
+            }
+        }
+        if let Some((end, sent)) = self.rtt_probe {
+            if seg.ack_number >= end {
+                self.rtt_probe = None;
+                self.rtt.sample(cx.now - sent);
+            }
+        }
+    }
+
+    fn process_data(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
+        let mut seq = seg.seq_number;
+        let mut data = seg.payload;
+        if seq < self.rcv_nxt {
+            let skip = (self.rcv_nxt - seq) as usize;
+            data = if skip >= data.len() {
+                &[]
+            } else {
+                &data[skip..]
+            };
+            seq = self.rcv_nxt;
+        }
+        if data.is_empty() {
+            return;
+        }
+        let offset = (seq - self.rcv_nxt) as usize;
+        if offset == 0 {
+            let n = self.recv_buf.write_at(0, data);
+            if n == 0 {
+                self.ack_now = true;
+                return;
+            }
+            let had_holes = !self.assembler.is_empty();
+            let advance = if self.assembler.add(0, n as u32) {
+                self.assembler.take_front() as usize
+            } else {
+                self.assembler.shift(n as u32);
+                n
+            };
+            let was_empty = self.recv_buf.is_empty();
+            self.recv_buf.commit(advance);
+            self.rcv_nxt += advance as u32;
+            self.stats.bytes_received += advance as u64;
+            if had_holes || n < data.len() {
+                self.ack_now = true;
+            } else {
+                self.segs_unacked += 1;
+                if self.segs_unacked >= 2 || n as u32 >= 2 * self.snd_mss.max(536) {
+                    self.ack_now = true;
+                } else if self.delack_at.is_none() {
+                    self.delack_at = Some(cx.now + cx.config.delayed_ack);
+                }
+            }
+            if was_empty {
+                self.push_event(cx, Event::Readable);
+            }
+        } else {
+            let n = self.recv_buf.write_at(offset, data);
+            if n > 0 {
+                let _ = self.assembler.add(offset as u32, (offset + n) as u32);
+            }
+            // Out-of-order data: ACK at once so the sender sees duplicate ACKs (RFC 5681 §4.2).
+            self.ack_now = true;
+        }
+    }
+}

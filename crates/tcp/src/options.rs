@@ -1,0 +1,111 @@
+//! Option negotiation (MSS, window scale, SACK-permitted, timestamps) and the options we send.
+
+use mtcp_wire::tcp::{SackBlock, TcpOptions, Timestamps};
+
+use crate::config::Config;
+use crate::conn::Conn;
+use crate::time::Instant;
+
+/// Largest window scale shift (RFC 7323 §2.3).
+pub const MAX_WINDOW_SHIFT: u8 = 14;
+/// Bytes the timestamps option takes with its padding.
+pub const TIMESTAMPS_LEN: u32 = 12;
+
+/// Bytes the options of a non-SYN segment take, padded to 4: payload must shrink by this much
+/// beyond the timestamps already excluded from `snd_mss`.
+pub fn sack_len(options: &TcpOptions) -> u32 {
+    let n = options.sack_blocks.len() as u32;
+    if n == 0 {
+        0
+    } else {
+        (2 + 8 * n).div_ceil(4) * 4
+    }
+}
+
+impl Conn {
+    /// Applies the options of the peer's SYN: each feature is used only if both sides offered it.
+    /// `we_offered` is our own SYN's offer (the config for passive opens).
+    pub(crate) fn negotiate(&mut self, peer: &TcpOptions, config: &Config) {
+        let local_mss = u32::from(config.local_mss());
+        // RFC 9293 §3.7.1: 536 when absent; never above what our MTU carries.
+        let peer_mss = peer.mss.map_or(536, u32::from).max(64);
+        self.snd_mss = peer_mss.min(local_mss);
+        match (config.window_scaling, peer.window_scale) {
+            (true, Some(shift)) => {
+                self.wscale_ok = true;
+                self.snd_wscale = shift.min(MAX_WINDOW_SHIFT);
+                self.rcv_wscale = config.local_window_shift();
+            }
+            _ => {
+                self.wscale_ok = false;
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = config.sack && peer.sack_permitted;
+        self.peer_offered_ts = peer.timestamps.is_some();
+        self.ts_ok = config.timestamps && peer.timestamps.is_some();
+        if let Some(ts) = peer.timestamps {
+            self.ts_recent = ts.tsval;
+        }
+        if self.ts_ok {
+            // Every segment carries the 12-byte timestamps option (as Linux' mss_cache).
+            self.snd_mss -= TIMESTAMPS_LEN;
+        }
+        // The initial window follows the negotiated MSS.
+        self.cc = config.congestion_control.build(self.snd_mss);
+    }
+
+    /// Options of our SYN (active open) or SYN-ACK (passive open, after `negotiate`).
+    pub(crate) fn syn_options(&self, config: &Config, now: Instant, syn_ack: bool) -> TcpOptions {
+        let mut o = TcpOptions {
+            mss: Some(config.local_mss()),
+            ..TcpOptions::default()
+        };
+        let offer = |ours: bool, agreed: bool| if syn_ack { agreed } else { ours };
+        if offer(config.window_scaling, self.wscale_ok) {
+            o.window_scale = Some(config.local_window_shift());
+        }
+        o.sack_permitted = offer(config.sack, self.sack_ok);
+        if offer(config.timestamps, self.ts_ok) {
+            o.timestamps = Some(Timestamps {
+                tsval: self.tsval(now),
+                tsecr: if syn_ack { self.ts_recent } else { 0 },
+            });
+        }
+        o
+    }
+
+    /// Options of a segment on a synchronized connection: timestamps and SACK blocks.
+    pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if self.ts_ok {
+            o.timestamps = Some(Timestamps {
+                tsval: self.tsval(now),
+                tsecr: self.ts_recent,
+            });
+        }
+        if self.sack_ok && !self.assembler.is_empty() {
+            let max = if self.ts_ok { 3 } else { 4 };
+            let base = self.rcv_nxt;
+            let block = |(s, e): (u32, u32)| SackBlock {
+                left: base + s,
+                right: base + e,
+            };
+            // RFC 2018 §4: the most recently changed block first, then the others.
+            let first = self.assembler.last_changed();
+            if let Some(r) = first {
+                let _ = o.sack_blocks.push(block(r));
+            }
+            for &r in self.assembler.ranges().iter().rev() {
+                if o.sack_blocks.len() >= max {
+                    break;
+                }
+                if Some(r) != first {
+                    let _ = o.sack_blocks.push(block(r));
+                }
+            }
+        }
+        o
+    }
+}

@@ -1,0 +1,353 @@
+//! Segment building: what to send next (RFC 9293 §3.8.6 SWS avoidance, Nagle, congestion and
+//! receive windows, fast retransmit and SACK-based recovery, RFC 6675 NextSeg).
+
+use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
+
+use crate::config::Config;
+use crate::conn::Conn;
+use crate::state::State;
+use crate::time::Instant;
+
+/// One data (or FIN) segment to send.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    seq: SeqNumber,
+    len: u32,
+    fin: bool,
+    kind: PlanKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PlanKind {
+    FastRexmit,
+    SackRexmit,
+    /// New data, or resending after an RTO (snd_nxt below snd_max).
+    Next,
+}
+
+impl Conn {
+    /// The window we advertise now, in bytes, never moving the right edge left; applies receiver
+    /// SWS avoidance (RFC 9293 §3.8.6.2.2) and records the new right edge.
+    fn advertise(&mut self, scaled: bool) -> u16 {
+        let cap = self.recv_buf.capacity() as u32;
+        let free = self.recv_buf.free() as u32;
+        let candidate = self.rcv_nxt + free;
+        let threshold = (cap / 2).min(self.snd_mss.max(536));
+        let current = if self.rcv_adv < self.rcv_nxt {
+            self.rcv_nxt
+        } else {
+            self.rcv_adv
+        };
+        let edge = if (candidate - current) >= threshold as i32 || self.rcv_adv < self.rcv_nxt {
+            candidate
+        } else {
+            current
+        };
+        let wnd = (edge - self.rcv_nxt).max(0) as u32;
+        let shift = if scaled { self.rcv_wscale } else { 0 };
+        let field = (wnd >> shift).min(65_535);
+        let advertised_edge = self.rcv_nxt + (field << shift);
+        if advertised_edge > self.rcv_adv || self.rcv_adv < self.rcv_nxt {
+            self.rcv_adv = advertised_edge;
+        }
+        field as u16
+    }
+
+    /// Whether a read freed enough space that the peer should hear of it (window update).
+    pub(crate) fn window_update_due(&self) -> bool {
+        let cap = self.recv_buf.capacity() as u32;
+        let candidate = self.rcv_nxt + self.recv_buf.free() as u32;
+        let threshold = (cap / 2).min(2 * self.snd_mss.max(536));
+        self.state.can_receive() && (candidate - self.rcv_adv) >= threshold as i32
+    }
+
+    /// Bytes in the network by RFC 6675's estimate.
+    fn pipe(&self) -> u32 {
+        let outstanding = self.outstanding();
+        if self.sack_ok {
+            let Some(highest) = self.scoreboard.highest() else {
+                return outstanding;
+            };
+            let from = if self.high_rxt < self.snd_una {
+                self.snd_una
+            } else {
+                self.high_rxt
+            };
+            let lost_not_resent = if from < highest {
+                ((highest - from) as u32).saturating_sub(self.scoreboard.sacked_above(from))
+            } else {
+                0
+            };
+            outstanding
+                .saturating_sub(self.scoreboard.sacked_bytes())
+                .saturating_sub(lost_not_resent)
+        } else {
+            outstanding.saturating_sub(self.dupacks * self.snd_mss)
+        }
+    }
+
+    fn rexmit_plan(&self, seq: SeqNumber, max_len: u32, kind: PlanKind) -> Option<Plan> {
+        let end = self.data_end();
+        let avail = (end - seq).max(0) as u32;
+        let len = avail.min(max_len).min(self.snd_mss);
+        let fin = self.fin_sent() && seq + len == end;
+        (len > 0 || fin).then_some(Plan {
+            seq,
+            len,
+            fin,
+            kind,
+        })
+    }
+
+    fn plan(&mut self, now: Instant) -> Option<Plan> {
+        if !self.state.is_synchronized() || self.state == State::TimeWait {
+            return None;
+        }
+        let mss = self.snd_mss;
+        let cwnd = self.cc.cwnd();
+        if self.fast_rexmit {
+            if let Some(p) = self.rexmit_plan(self.snd_una, u32::MAX, PlanKind::FastRexmit) {
+                return Some(p);
+            }
+            self.fast_rexmit = false;
+        }
+        let in_recovery = self.recovery.is_some();
+        if in_recovery {
+            if self.pipe() + mss > cwnd {
+                return None;
+            }
+            if self.sack_ok {
+                let from = if self.high_rxt < self.snd_una {
+                    self.snd_una
+                } else {
+                    self.high_rxt
+                };
+                if let Some((start, len)) = self.scoreboard.next_hole(from) {
+                    return self.rexmit_plan(start, len, PlanKind::SackRexmit);
+                }
+            }
+        }
+        // New data (or go-back-N resend after an RTO).
+        let end = self.data_end();
+        let available = (end - self.snd_nxt).max(0) as u32;
+        if available == 0 {
+            let fin_due = self.fin_queued && self.snd_nxt == end;
+            return fin_due.then_some(Plan {
+                seq: end,
+                len: 0,
+                fin: true,
+                kind: PlanKind::Next,
+            });
+        }
+        let wnd_edge = self.snd_una + self.snd_wnd;
+        let usable_wnd = (wnd_edge - self.snd_nxt).max(0) as u32;
+        let in_flight = if in_recovery {
+            self.pipe()
+        } else {
+            (self.snd_nxt - self.snd_una).max(0) as u32
+        };
+        let usable_cwnd = cwnd.saturating_sub(in_flight);
+        let len = available.min(usable_wnd).min(usable_cwnd).min(mss);
+        let resend = self.snd_nxt < self.snd_max;
+        let send = len > 0
+            && (len == mss
+                || resend
+                || self.force_send
+                || (len == available
+                    && (self.nodelay || self.fin_queued || self.snd_nxt == self.snd_una))
+                || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2));
+        if !send {
+            // Window-limited with nothing in flight: the persist timer guarantees progress.
+            if self.snd_una == self.snd_max
+                && usable_wnd < available.min(mss)
+                && self.persist_at.is_none()
+            {
+                self.persist_at = Some(now + self.rtt.rto());
+            }
+            return None;
+        }
+        let fin = self.fin_queued && self.snd_nxt + len == end;
+        Some(Plan {
+            seq: self.snd_nxt,
+            len,
+            fin,
+            kind: PlanKind::Next,
+        })
+    }
+
+    fn repr<'b>(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        flags: TcpFlags,
+        payload: &'b [u8],
+    ) -> TcpRepr<'b> {
+        let window_len = self.advertise(true);
+        self.ack_now = false;
+        self.delack_at = None;
+        self.segs_unacked = 0;
+        self.stats.segs_out += 1;
+        TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq_number: seq,
+            ack_number: self.rcv_nxt,
+            flags: flags | TcpFlags::ACK,
+            window_len,
+            urgent_pointer: 0,
+            options: self.segment_options(now),
+            payload,
+        }
+    }
+
+    /// Builds the next segment to send into `scratch`, if any. With `allow_data` false only
+    /// control segments and pure ACKs are built, and an ACK is held back when data would carry it.
+    pub(crate) fn build<'b>(
+        &mut self,
+        now: Instant,
+        config: &Config,
+        scratch: &'b mut [u8],
+        allow_data: bool,
+    ) -> Option<TcpRepr<'b>> {
+        if let Some(seq) = self.rst_reply.take() {
+            return Some(self.bare(seq, SeqNumber(0), TcpFlags::RST));
+        }
+        if self.rst_now {
+            self.rst_now = false;
+            return Some(self.bare(self.snd_nxt, self.rcv_nxt, TcpFlags::RST | TcpFlags::ACK));
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
+                return Some(self.syn(now, config));
+            }
+            State::SynSent => return None,
+            _ => {}
+        }
+        let plan = if self.state == State::SynReceived {
+            None
+        } else {
+            self.plan(now)
+        };
+        if allow_data {
+            if let Some(p) = plan {
+                return Some(self.emit_plan(now, p, scratch));
+            }
+        }
+        if self.probe_now && (allow_data || plan.is_none()) {
+            self.probe_now = false;
+            return Some(self.repr(now, self.snd_una + u32::MAX, TcpFlags::empty(), &[]));
+        }
+        if self.ack_now && (allow_data || plan.is_none()) {
+            return Some(self.repr(now, self.snd_nxt, TcpFlags::empty(), &[]));
+        }
+        None
+    }
+
+    fn emit_plan<'b>(&mut self, now: Instant, mut p: Plan, scratch: &'b mut [u8]) -> TcpRepr<'b> {
+        // SACK blocks on a data segment eat into the payload.
+        let room = self
+            .snd_mss
+            .saturating_sub(crate::options::sack_len(&self.segment_options(now)))
+            .max(1);
+        if p.len > room {
+            p.len = room;
+            p.fin = false;
+        }
+        let offset = (p.seq - self.buf_start()) as usize;
+        let n = self.send_buf.peek(offset, &mut scratch[..p.len as usize]);
+        debug_assert_eq!(n, p.len as usize);
+        let end = p.seq + p.len + u32::from(p.fin);
+        match p.kind {
+            PlanKind::FastRexmit => {
+                self.fast_rexmit = false;
+                if self.high_rxt < end {
+                    self.high_rxt = end;
+                }
+            }
+            PlanKind::SackRexmit => {
+                if self.high_rxt < end {
+                    self.high_rxt = end;
+                }
+            }
+            PlanKind::Next => {
+                self.snd_nxt = end;
+                self.force_send = false;
+            }
+        }
+        let retransmission = p.kind != PlanKind::Next || p.seq < self.snd_max;
+        if retransmission {
+            self.stats.total_retrans += 1;
+            self.rtt_probe = None;
+        } else if self.rtt_probe.is_none() && !self.ts_ok && p.len > 0 {
+            self.rtt_probe = Some((end, now));
+        }
+        if self.snd_max < end {
+            self.snd_max = end;
+        }
+        if p.fin {
+            self.fin_seq = Some(p.seq + p.len);
+        }
+        if self.rto_at.is_none() {
+            self.arm_rto(now);
+        }
+        self.stats.bytes_sent += u64::from(p.len);
+        let mut flags = TcpFlags::empty();
+        if p.fin {
+            flags |= TcpFlags::FIN;
+        }
+        if p.len > 0 && p.seq + p.len == self.data_end() {
+            flags |= TcpFlags::PSH;
+        }
+        self.repr(now, p.seq, flags, &scratch[..n])
+    }
+
+    fn syn(&mut self, now: Instant, config: &Config) -> TcpRepr<'static> {
+        let syn_ack = self.state == State::SynReceived;
+        self.snd_nxt = self.iss + 1;
+        if self.snd_max < self.snd_nxt {
+            self.snd_max = self.snd_nxt;
+        }
+        if self.rto_at.is_none() {
+            self.arm_rto(now);
+        }
+        self.rtt_probe = (self.retries == 0).then_some((self.iss + 1, now));
+        let window_len = if syn_ack {
+            self.advertise(false)
+        } else {
+            self.recv_buf.free().min(65_535) as u16
+        };
+        self.ack_now = false;
+        self.stats.segs_out += 1;
+        TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq_number: self.iss,
+            ack_number: if syn_ack { self.rcv_nxt } else { SeqNumber(0) },
+            flags: if syn_ack {
+                TcpFlags::SYN | TcpFlags::ACK
+            } else {
+                TcpFlags::SYN
+            },
+            window_len,
+            urgent_pointer: 0,
+            options: self.syn_options(config, now, syn_ack),
+            payload: &[],
+        }
+    }
+
+    fn bare(&mut self, seq: SeqNumber, ack: SeqNumber, flags: TcpFlags) -> TcpRepr<'static> {
+        self.stats.segs_out += 1;
+        TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq_number: seq,
+            ack_number: ack,
+            flags,
+            window_len: 0,
+            urgent_pointer: 0,
+            options: TcpOptions::default(),
+            payload: &[],
+        }
+    }
+}

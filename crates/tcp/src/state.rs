@@ -1,0 +1,147 @@
+//! Connection states (RFC 9293 §3.3.2) and the public per-connection types.
+
+use crate::time::Duration;
+
+/// The state of a connection. `Listen` belongs to listeners, never to a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a SYN (listeners only).
+    Listen,
+    /// Our SYN is out, waiting for the peer's.
+    SynSent,
+    /// Both SYNs seen, waiting for the ACK of ours.
+    SynReceived,
+    /// Data flows both ways.
+    Established,
+    /// We closed; our FIN is not yet acknowledged.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's.
+    FinWait2,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for the ACK of our FIN.
+    Closing,
+    /// The peer closed first, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Both closed; lingering so that old duplicates die out.
+    TimeWait,
+}
+
+impl State {
+    /// Whether the three-way handshake completed (RFC 9293 "synchronized" states).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+    /// Whether we may still queue data to send.
+    pub fn can_send(self) -> bool {
+        matches!(
+            self,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+        )
+    }
+    /// Whether the peer may still send us data.
+    pub fn can_receive(self) -> bool {
+        matches!(self, State::Established | State::FinWait1 | State::FinWait2)
+    }
+}
+
+/// Why a connection ended abnormally, or why a call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The handle does not name a live connection (or listener).
+    InvalidHandle,
+    /// Nothing can be done now; wait for an event.
+    WouldBlock,
+    /// The call is not allowed in the connection's state (e.g. send after shutdown).
+    InvalidState,
+    /// The peer reset the connection.
+    Reset,
+    /// Retransmissions, keepalives or the idle timer gave up.
+    TimedOut,
+    /// The port is already in use.
+    AddrInUse,
+    /// The connection table is full.
+    TooManyConnections,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Error::InvalidHandle => "invalid connection handle",
+            Error::WouldBlock => "operation would block",
+            Error::InvalidState => "operation not allowed in this state",
+            Error::Reset => "connection reset by peer",
+            Error::TimedOut => "connection timed out",
+            Error::AddrInUse => "address in use",
+            Error::TooManyConnections => "too many connections",
+        })
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// What happened to a connection, reported through `Engine::events`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The handshake completed (for passive opens: the connection is ready for `accept`).
+    Connected,
+    /// New data (or the peer's FIN) can be read.
+    Readable,
+    /// Send buffer space became free.
+    Writable,
+    /// The connection closed normally and its handle is now invalid.
+    Closed,
+    /// The peer reset the connection; the handle is now invalid.
+    Reset,
+    /// The connection failed; the handle is now invalid.
+    Error(Error),
+}
+
+/// Per-connection statistics, after Linux `tcp_info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// Current state.
+    pub state: State,
+    /// Smoothed RTT.
+    pub rtt: Duration,
+    /// RTT variance.
+    pub rttvar: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Congestion window in bytes.
+    pub cwnd: u32,
+    /// Slow start threshold in bytes.
+    pub ssthresh: u32,
+    /// MSS we send with.
+    pub snd_mss: u32,
+    /// Peer's window in bytes.
+    pub snd_wnd: u32,
+    /// Bytes sent but not acknowledged.
+    pub unacked: u32,
+    /// Consecutive RTO expirations without progress.
+    pub retransmits: u32,
+    /// Retransmitted segments over the whole life.
+    pub total_retrans: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_sent: u64,
+    /// Payload bytes acknowledged by the peer.
+    pub bytes_acked: u64,
+    /// Payload bytes received in order.
+    pub bytes_received: u64,
+    /// Segments sent.
+    pub segs_out: u64,
+    /// Segments received.
+    pub segs_in: u64,
+    /// Whether timestamps, SACK and window scaling were negotiated.
+    pub timestamps: bool,
+    /// SACK negotiated.
+    pub sack: bool,
+    /// Window scaling negotiated.
+    pub window_scaling: bool,
+}
