@@ -395,6 +395,9 @@ impl<Q: Queue> Stack<Q> {
         }
         if how != libc::SHUT_RD && !st.shut_wr {
             st.shut_wr = true;
+            if self.engine.state(h) == Ok(State::CloseWait) {
+                crate::stack::rescue(&mut self.engine, h, st);
+            }
             self.engine.shutdown_write(h).map_err(tcp_err)?;
         }
         self.notify(sockid);

@@ -168,6 +168,9 @@ impl<Q: Queue> Stack<Q> {
                 self.input(p, now, frame);
             }
         }
+        // Events first: data of connections whose TIME-WAIT ends in this turn's timers is
+        // moved out of the engine before the engine frees it.
+        self.handle_events();
         if self.engine.next_deadline().is_some_and(|d| d <= now) {
             self.engine.poll_timers(now);
         }
@@ -326,7 +329,16 @@ impl<Q: Queue> Stack<Q> {
         };
         match ev {
             Event::Connected => st.phase = Phase::Connected,
-            Event::Readable | Event::Writable => {}
+            Event::Readable | Event::Writable => {
+                // The engine frees a connection at the end of TIME-WAIT or on the last ACK,
+                // unread data included: keep what the application has not read yet.
+                if matches!(
+                    self.engine.state(h),
+                    Ok(State::TimeWait | State::Closing | State::LastAck)
+                ) {
+                    rescue(&mut self.engine, h, st);
+                }
+            }
             Event::Closed | Event::Reset | Event::Error(_) => {
                 st.so_error = match ev {
                     Event::Reset if st.phase == Phase::Connecting => libc::ECONNREFUSED,
@@ -419,6 +431,14 @@ impl<Q: Queue> Stack<Q> {
                 e
             }
         }
+    }
+}
+
+/// Moves the unread data of `h` into the socket (before the engine frees the connection).
+pub(crate) fn rescue(engine: &mut Engine, h: Handle, st: &mut crate::socket::Stream) {
+    let mut tmp = [0u8; 4096];
+    while let Ok(n @ 1..) = engine.recv(h, &mut tmp) {
+        st.peeked.extend(&tmp[..n]);
     }
 }
 

@@ -38,6 +38,8 @@ fn echo_roundtrip(mode: &str) {
     s.listen(l, 8).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
 
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client_done = std::sync::Arc::clone(&done);
     let server_thread = std::thread::spawn(move || {
         let ep = s.epoll_create(8).unwrap();
         s.epoll_ctl(
@@ -55,6 +57,14 @@ fn echo_roundtrip(mode: &str) {
         let mut echoed = 0usize;
         let mut buf = vec![0u8; 10_000];
         loop {
+            if Instant::now() + Duration::from_secs(2) > deadline {
+                let a = conn.unwrap();
+                panic!(
+                    "server stuck: echoed {echoed}, pending {}, info {:?}",
+                    pending.len(),
+                    s.tcp_info(a)
+                );
+            }
             for ev in wait_one(&mut s, ep, deadline) {
                 let id = ev.data as i32;
                 if id == l {
@@ -122,9 +132,11 @@ fn echo_roundtrip(mode: &str) {
                         );
                     }
                     s.close(a).unwrap();
-                    // Let the FIN go out.
-                    let t = Instant::now();
-                    while t.elapsed() < Duration::from_millis(200) {
+                    // Keep driving the stack until the client has everything (run-to-completion:
+                    // nobody else sends what is still in the send buffer).
+                    while !done.load(std::sync::atomic::Ordering::Relaxed)
+                        && Instant::now() < deadline
+                    {
                         let mut e = [EpollEvent::default(); 4];
                         let _ = s.epoll_wait(ep, &mut e, 10);
                     }
@@ -153,6 +165,12 @@ fn echo_roundtrip(mode: &str) {
     let mut closed_write = false;
     let mut buf = vec![0u8; 7000];
     while got < LEN {
+        assert!(
+            Instant::now() < deadline,
+            "client stuck: sent {sent}, got {got}, info {:?}, server flows {}",
+            c.tcp_info(sock),
+            server.snapshots()[0].flows
+        );
         for ev in wait_one(&mut c, ep, deadline) {
             assert_eq!(ev.data, 42);
             assert_eq!(ev.events & events::ERR, 0, "error event");
@@ -201,6 +219,7 @@ fn echo_roundtrip(mode: &str) {
             }
         }
     }
+    client_done.store(true, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(server_thread.join().unwrap(), LEN);
     // The server's FIN arrives: readable at EOF.
     let evs = wait_one(&mut c, ep, deadline);
