@@ -253,7 +253,7 @@ impl Mtcp {
         for (i, p) in ports.iter().enumerate() {
             routes.push((p.ip, p.prefix, i));
         }
-        routes.sort_by(|a, b| b.1.cmp(&a.1));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.1));
         let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
         let stack = Stack::new(
             cpu,

@@ -50,7 +50,7 @@ impl<Q: Queue> NetIf<Q> {
         queue: Q,
         mut static_arp: Vec<ArpEntry>,
     ) -> NetIf<Q> {
-        static_arp.sort_by(|a, b| b.prefix.cmp(&a.prefix));
+        static_arp.sort_by_key(|e| std::cmp::Reverse(e.prefix));
         NetIf {
             name,
             ip,

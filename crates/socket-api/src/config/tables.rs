@@ -127,11 +127,11 @@ pub fn parse_route(text: &str) -> Result<Vec<RouteEntry>, (usize, String)> {
     })
 }
 
+/// A table parser: entries, or the 1-based line and the problem.
+pub type TableParser<T> = fn(&str) -> Result<Vec<T>, (usize, String)>;
+
 /// Reads a table file; a missing file is an empty table (mTCP treats both files as optional).
-pub fn load<T>(
-    path: &Path,
-    parse: fn(&str) -> Result<Vec<T>, (usize, String)>,
-) -> Result<Vec<T>, ConfigError> {
+pub fn load<T>(path: &Path, parse: TableParser<T>) -> Result<Vec<T>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
