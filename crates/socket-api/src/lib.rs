@@ -1,5 +1,84 @@
-//! mTCP's socket API over per-core contexts.
+//! mTCP's socket and epoll API over per-core contexts: the crate that assembles packet I/O
+//! (`mtcp-io`), the wire formats (`mtcp-wire`) and the TCP engine (`mtcp-tcp`) into the calls
+//! mTCP programs make (`mtcp_socket`, `mtcp_accept`, `mtcp_epoll_wait`, ...).
 //!
-//! (Being assembled: the configuration files are here; contexts, sockets and epoll follow.)
+//! ```text
+//!   application (epserver, epwget, ...)   ── or C programs through mtcp-capi
+//!        │  Context::socket / connect / read / write / epoll_wait ...   (errno per mtcp-api.md)
+//!   ┌────▼───────────────── Context (one per core) ─────────────────────┐
+//!   │ socket ids · epoll instances · pipes │ Stack: poll loop, ARP/IPv4  │
+//!   │                mtcp-tcp Engine (connections, timers)              │
+//!   └────┬──────────────────────────────────────────────────────────────┘
+//!        │  rx_burst / tx_burst of this core's queue of every port (AnyQueue)
+//!   mtcp-io: mem switch │ tap │ afpacket │ (dpdk, netmap: extension point in `backend`)
+//! ```
+//!
+//! Two run modes (`run_mode` in mtcp.conf): run-to-completion, where `epoll_wait` drives the
+//! stack on the application thread, and mTCP's threaded mode with a stack thread per context.
+//!
+//! Example: a server and a client, each an instance on one in-memory switch.
+//!
+//! ```
+//! use std::net::{Ipv4Addr, SocketAddrV4};
+//! use mtcp_io::mem::{MemConfig, MemSwitch};
+//! use mtcp_socket_api::{Error, EpollEvent, MtcpConf, Mtcp, events, EPOLL_CTL_ADD};
+//!
+//! let conf = |ip: &str| MtcpConf::parse(&format!(
+//!     "io = mem\nnum_cores = 1\nport = mem0\nmem0.ip = {ip}/24\nrun_mode = rtc\n")).unwrap();
+//! let switch = MemSwitch::new(MemConfig::default()).unwrap();
+//! let server = Mtcp::with_switch(conf("198.18.0.1"), &switch, 0).unwrap();
+//! let client = Mtcp::with_switch(conf("198.18.0.2"), &switch, 1).unwrap();
+//! let (mut s, mut c) = (server.create_context(0).unwrap(), client.create_context(0).unwrap());
+//!
+//! let addr = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 80);
+//! let l = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+//! s.bind(l, addr).unwrap();
+//! s.listen(l, 16).unwrap();
+//! let sock = c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+//! assert_eq!(c.connect(sock, addr), Err(Error::InProgress));
+//! let ep = c.epoll_create(1).unwrap();
+//! c.epoll_ctl(ep, EPOLL_CTL_ADD, sock, Some(EpollEvent { events: events::OUT, data: 7 })).unwrap();
+//! let mut evs = [EpollEvent::default(); 4];
+//! let accepted = loop {
+//!     s.poll();
+//!     c.epoll_wait(ep, &mut evs, 0).unwrap();
+//!     if let Ok((id, _peer)) = s.accept(l) { break id; }
+//! };
+//! assert_eq!(c.write(sock, b"hello"), Ok(5));
+//! let mut buf = [0u8; 8];
+//! let n = loop {
+//!     c.poll();
+//!     s.poll();
+//!     match s.read(accepted, &mut buf) { Err(Error::Again) => continue, r => break r.unwrap() }
+//! };
+//! assert_eq!(&buf[..n], b"hello");
+//! ```
 
+mod api;
+mod api_epoll;
+pub mod backend;
 pub mod config;
+mod context;
+pub mod epoll;
+mod error;
+mod mtcp;
+mod netif;
+pub mod socket;
+mod stack;
+pub mod stats;
+
+pub use api::MSG_PEEK;
+pub use api_epoll::PIPE_CAPACITY;
+pub use config::{IoBackend, MtcpConf, PortConf, RunMode};
+pub use context::Context;
+pub use epoll::{EpollEvent, EpollOp, event_to_string, events};
+pub use error::{Error, Result};
+pub use mtcp::{InitError, Mtcp, MtcpConfC};
+pub use stack::Stack;
+
+/// `MTCP_EPOLL_CTL_ADD`.
+pub const EPOLL_CTL_ADD: i32 = 1;
+/// `MTCP_EPOLL_CTL_DEL`.
+pub const EPOLL_CTL_DEL: i32 = 2;
+/// `MTCP_EPOLL_CTL_MOD`.
+pub const EPOLL_CTL_MOD: i32 = 3;

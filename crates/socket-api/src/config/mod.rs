@@ -28,3 +28,5 @@ impl fmt::Display for ConfigError {
         }
     }
 }
+
+pub mod tables;

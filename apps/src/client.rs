@@ -1,0 +1,261 @@
+//! An HTTP/1.0 load generator after mTCP's `epwget`: per core `init_rss`, non-blocking
+//! connects up to a concurrency, `GET <path>` with `Connection: Close`, each response read to
+//! EOF and checked byte for byte against the expected body.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mtcp_io::Queue;
+use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
+
+use crate::http;
+
+/// One kind of request: a path and the body it must return.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Path.
+    pub path: String,
+    /// Expected body.
+    pub expected: Arc<Vec<u8>>,
+}
+
+/// What the client does.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Server address.
+    pub server: SocketAddrV4,
+    /// Requests in order (each on its own connection).
+    pub requests: Vec<Request>,
+    /// Connections open at once.
+    pub concurrency: usize,
+    /// Give up when nothing completes for this long.
+    pub stall_timeout: Duration,
+}
+
+/// Counters the client publishes while it runs (epwget's).
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// Connects started.
+    pub connects: AtomicU64,
+    /// Response bytes read.
+    pub bytes_read: AtomicU64,
+    /// Request bytes written.
+    pub bytes_written: AtomicU64,
+    /// Responses complete and correct.
+    pub completes: AtomicU64,
+    /// Connections that failed (connect error, reset, wrong status or bytes).
+    pub errors: AtomicU64,
+    /// Connections that ended early (EOF before the whole body).
+    pub incompletes: AtomicU64,
+    /// Sum of response times, microseconds.
+    pub resp_time_sum_us: AtomicU64,
+    /// Longest response time, microseconds.
+    pub resp_time_max_us: AtomicU64,
+}
+
+impl ClientStats {
+    /// epwget's per-second line: `[ ALL ] connect: ..., read: ... MB, write: ... MB, completes: ...`.
+    pub fn line(&self, prev: &[u64; 4]) -> (String, [u64; 4]) {
+        let now = [
+            self.connects.load(Ordering::Relaxed),
+            self.bytes_read.load(Ordering::Relaxed),
+            self.bytes_written.load(Ordering::Relaxed),
+            self.completes.load(Ordering::Relaxed),
+        ];
+        let done = now[3].max(1);
+        let line = format!(
+            "[ ALL ] connect: {:7}, read: {:4} MB, write: {:4} MB, completes: {:7} (resp_time avg: {:4}, max: {:6} us)",
+            now[0] - prev[0],
+            (now[1] - prev[1]) / 1_000_000,
+            (now[2] - prev[2]) / 1_000_000,
+            now[3] - prev[3],
+            self.resp_time_sum_us.load(Ordering::Relaxed) / done,
+            self.resp_time_max_us.load(Ordering::Relaxed),
+        );
+        (line, now)
+    }
+}
+
+struct Conn {
+    req: usize,
+    started: Instant,
+    head: Vec<u8>,
+    body_at: Option<(u16, usize)>,
+    received: usize,
+    bad: bool,
+    sent: bool,
+}
+
+/// Runs every request of `cfg` on `ctx`; returns (completes, errors, incompletes).
+pub fn run<Q: Queue>(
+    ctx: &mut Context<Q>,
+    cfg: &ClientConfig,
+    stats: &ClientStats,
+) -> Result<(u64, u64, u64)> {
+    ctx.init_rss(
+        Ipv4Addr::UNSPECIFIED,
+        1,
+        *cfg.server.ip(),
+        cfg.server.port(),
+    )?;
+    let ep = ctx.epoll_create(cfg.concurrency.max(1) as i32 * 3)?;
+    let mut conns: Vec<Option<Conn>> = Vec::new();
+    let mut evs = vec![EpollEvent::default(); cfg.concurrency.max(1) * 3];
+    let mut buf = vec![0u8; 16 * 1024];
+    let (mut next, mut open, mut finished) = (0usize, 0usize, 0usize);
+    let (mut completes, mut errors, mut incompletes) = (0u64, 0u64, 0u64);
+    let mut last_progress = Instant::now();
+    let total = cfg.requests.len();
+    while finished < total {
+        while open < cfg.concurrency && next < total {
+            let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+            ctx.setsock_nonblock(s)?;
+            match ctx.connect(s, cfg.server) {
+                Err(Error::InProgress) | Ok(()) => {}
+                Err(e) => {
+                    let _ = ctx.close(s);
+                    return Err(e);
+                }
+            }
+            stats.connects.fetch_add(1, Ordering::Relaxed);
+            ctx.epoll_ctl(
+                ep,
+                EPOLL_CTL_ADD,
+                s,
+                Some(EpollEvent {
+                    events: events::OUT,
+                    data: s as u64,
+                }),
+            )?;
+            if conns.len() <= s as usize {
+                conns.resize_with(s as usize + 1, || None);
+            }
+            conns[s as usize] = Some(Conn {
+                req: next,
+                started: Instant::now(),
+                head: Vec::with_capacity(512),
+                body_at: None,
+                received: 0,
+                bad: false,
+                sent: false,
+            });
+            next += 1;
+            open += 1;
+        }
+        let n = ctx.epoll_wait(ep, &mut evs, 100)?;
+        if n == 0 && last_progress.elapsed() > cfg.stall_timeout {
+            break;
+        }
+        for ev in &evs[..n] {
+            let id = ev.data as i32;
+            let Some(Some(c)) = conns.get_mut(id as usize) else {
+                continue;
+            };
+            let request = &cfg.requests[c.req];
+            let mut end: Option<bool> = None; // Some(ok)
+            if ev.events & events::ERR != 0 && !c.sent {
+                end = Some(false);
+            } else if ev.events & events::OUT != 0 && !c.sent {
+                let req = format!(
+                    "GET {} HTTP/1.0\r\nUser-Agent: Wget/1.12 (linux-gnu)\r\nAccept: */*\r\nHost: {}\r\nConnection: Close\r\n\r\n",
+                    request.path,
+                    cfg.server.ip()
+                );
+                match ctx.write(id, req.as_bytes()) {
+                    Ok(w) if w == req.len() => {
+                        stats.bytes_written.fetch_add(w as u64, Ordering::Relaxed);
+                        c.sent = true;
+                        ctx.epoll_ctl(
+                            ep,
+                            EPOLL_CTL_MOD,
+                            id,
+                            Some(EpollEvent {
+                                events: events::IN,
+                                data: id as u64,
+                            }),
+                        )?;
+                    }
+                    _ => end = Some(false),
+                }
+            } else if ev.events & (events::IN | events::ERR | events::HUP) != 0 {
+                loop {
+                    match ctx.read(id, &mut buf) {
+                        Ok(0) => {
+                            let complete = c
+                                .body_at
+                                .is_some_and(|(st, len)| st == 200 && c.received == len);
+                            end = Some(complete && !c.bad);
+                            if !complete && !c.bad {
+                                incompletes += 1;
+                                stats.incompletes.fetch_add(1, Ordering::Relaxed);
+                            }
+                            break;
+                        }
+                        Ok(n) => {
+                            stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                            absorb(c, &buf[..n], &request.expected);
+                        }
+                        Err(Error::Again) => break,
+                        Err(_) => {
+                            end = Some(false);
+                            break;
+                        }
+                    }
+                }
+            }
+            if let Some(ok) = end {
+                let us = c.started.elapsed().as_micros() as u64;
+                stats.resp_time_sum_us.fetch_add(us, Ordering::Relaxed);
+                stats.resp_time_max_us.fetch_max(us, Ordering::Relaxed);
+                if ok {
+                    completes += 1;
+                    stats.completes.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    errors += 1;
+                    stats.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                conns[id as usize] = None;
+                let _ = ctx.close(id);
+                open -= 1;
+                finished += 1;
+                last_progress = Instant::now();
+            }
+        }
+    }
+    let left = (total - finished) as u64;
+    incompletes += left;
+    stats.incompletes.fetch_add(left, Ordering::Relaxed);
+    Ok((completes, errors, incompletes))
+}
+
+/// Takes response bytes: the head first, then the body, compared with `expected` as it comes.
+fn absorb(c: &mut Conn, mut data: &[u8], expected: &[u8]) {
+    if c.body_at.is_none() {
+        let had = c.head.len();
+        c.head.extend_from_slice(data);
+        let Some(len) = http::head_len(&c.head) else {
+            return;
+        };
+        match http::parse_response(&c.head[..len]) {
+            Some((status, Some(cl))) => {
+                c.body_at = Some((status, cl));
+                if status != 200 || cl != expected.len() {
+                    c.bad = true;
+                }
+            }
+            _ => {
+                c.bad = true;
+                c.body_at = Some((0, 0));
+            }
+        }
+        data = &data[len - had..];
+        c.head.clear();
+    }
+    let end = c.received + data.len();
+    if end > expected.len() || expected[c.received..end] != *data {
+        c.bad = true;
+    }
+    c.received = end;
+}

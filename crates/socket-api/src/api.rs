@@ -1,0 +1,587 @@
+//! mTCP's socket calls on one context's stack. Every call is non-blocking and returns exactly the
+//! errno of mtcp-api.md through [`Error`].
+
+use std::io::{IoSlice, IoSliceMut};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use mtcp_io::Queue;
+use mtcp_tcp::State;
+
+use crate::error::{Error, Result};
+use crate::socket::{Listener, Phase, SockKind, SockOpts, Socket, Stream};
+use crate::stack::{Owner, Stack};
+
+/// `MSG_PEEK`.
+pub const MSG_PEEK: i32 = libc::MSG_PEEK;
+
+fn tcp_err(e: mtcp_tcp::Error) -> Error {
+    match e {
+        mtcp_tcp::Error::WouldBlock => Error::Again,
+        mtcp_tcp::Error::InvalidState | mtcp_tcp::Error::InvalidHandle => Error::NotConn,
+        mtcp_tcp::Error::Reset => Error::ConnReset,
+        mtcp_tcp::Error::TimedOut => Error::TimedOut,
+        mtcp_tcp::Error::AddrInUse => Error::AddrInUse,
+        mtcp_tcp::Error::TooManyConnections => Error::NoMem,
+        _ => Error::Inval,
+    }
+}
+
+impl<Q: Queue> Stack<Q> {
+    fn new_socket(&self, kind: SockKind) -> Socket {
+        Socket {
+            kind,
+            watcher: None,
+            opts: SockOpts {
+                nonblock: false,
+                rcvbuf: self.default_rcvbuf,
+                sndbuf: self.default_sndbuf,
+                nodelay: self.engine.config().no_delay,
+                reuseaddr: false,
+                keepalive: false,
+                linger: (false, 0),
+            },
+        }
+    }
+
+    /// `mtcp_socket`: AF_INET + SOCK_STREAM (optionally `| SOCK_NONBLOCK`), protocol 0 or TCP.
+    pub fn socket(&mut self, domain: i32, ty: i32, protocol: i32) -> Result<i32> {
+        if domain != libc::AF_INET {
+            return Err(Error::AfNoSupport);
+        }
+        let nonblock = ty & libc::SOCK_NONBLOCK != 0;
+        if ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != libc::SOCK_STREAM
+            || (protocol != 0 && protocol != libc::IPPROTO_TCP)
+        {
+            return Err(Error::Inval);
+        }
+        let mut s = self.new_socket(SockKind::Stream(Stream::new()));
+        s.opts.nonblock = nonblock;
+        self.socks.alloc(s)
+    }
+
+    /// `mtcp_bind`.
+    pub fn bind(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+        let in_use = addr.port() != 0
+            && (self.listeners.contains_key(&addr.port()) || self.port_bound(addr.port()));
+        let st = self.socks.stream_mut(sockid)?;
+        if st.local.is_some() || st.phase != Phase::Fresh {
+            return Err(Error::Inval);
+        }
+        if in_use {
+            return Err(Error::AddrInUse);
+        }
+        st.local = Some(addr);
+        Ok(())
+    }
+
+    fn port_bound(&self, port: u16) -> bool {
+        self.socks
+            .ids()
+            .into_iter()
+            .any(|id| match self.socks.get(id).map(|s| &s.kind) {
+                Ok(SockKind::Stream(st)) => {
+                    st.phase == Phase::Fresh && st.local.is_some_and(|a| a.port() == port)
+                }
+                _ => false,
+            })
+    }
+
+    /// `mtcp_listen`.
+    pub fn listen(&mut self, sockid: i32, backlog: i32) -> Result<()> {
+        let max = self.engine.config().max_connections;
+        let sock = self.socks.get_mut(sockid)?;
+        let local = match &sock.kind {
+            SockKind::Stream(st) if st.phase == Phase::Fresh => st.local.ok_or(Error::Inval)?,
+            SockKind::Stream(_) | SockKind::Listener(_) => return Err(Error::Inval),
+            _ => return Err(Error::NotSock),
+        };
+        if backlog <= 0 || backlog as usize > max {
+            return Err(Error::Inval);
+        }
+        self.engine
+            .listen(*local.ip(), local.port(), backlog as usize)
+            .map_err(|_| Error::AddrInUse)?;
+        sock.kind = SockKind::Listener(Listener {
+            local,
+            backlog: backlog as usize,
+            queue: std::collections::VecDeque::with_capacity(backlog as usize),
+        });
+        self.listeners.insert(local.port(), sockid);
+        Ok(())
+    }
+
+    /// `mtcp_accept`: the new socket and the peer's address.
+    pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddrV4)> {
+        let port = match &self.socks.get(sockid)?.kind {
+            SockKind::Listener(l) => l.local.port(),
+            SockKind::Stream(_) => return Err(Error::Inval),
+            _ => return Err(Error::NotSock),
+        };
+        self.fill_listener(port);
+        loop {
+            let Ok(SockKind::Listener(l)) = self.socks.get_mut(sockid).map(|s| &mut s.kind) else {
+                return Err(Error::Inval);
+            };
+            let Some(h) = l.queue.pop_front() else {
+                return Err(Error::Again);
+            };
+            let Ok(t) = self.engine.tuple(h) else {
+                continue;
+            };
+            let mut st = Stream::new();
+            st.handle = Some(h);
+            st.phase = Phase::Connected;
+            st.local = Some(SocketAddrV4::new(t.local_addr, t.local_port));
+            st.remote = Some(SocketAddrV4::new(t.remote_addr, t.remote_port));
+            let remote = SocketAddrV4::new(t.remote_addr, t.remote_port);
+            let sock = self.new_socket(SockKind::Stream(st));
+            match self.socks.alloc(sock) {
+                Ok(id) => {
+                    self.set_owner(h, Owner::Stream(id));
+                    self.fill_listener(port);
+                    return Ok((id, remote));
+                }
+                Err(e) => {
+                    if let Ok(SockKind::Listener(l)) =
+                        self.socks.get_mut(sockid).map(|s| &mut s.kind)
+                    {
+                        l.queue.push_front(h);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// `mtcp_init_rss`: later connects pick source ports whose replies hash to this core.
+    /// `saddr_base` of `0.0.0.0` means the egress port's address.
+    pub fn init_rss(
+        &mut self,
+        saddr_base: Ipv4Addr,
+        num_addr: i32,
+        _daddr: Ipv4Addr,
+        _dport: u16,
+    ) -> Result<()> {
+        if num_addr <= 0 {
+            return Err(Error::Inval);
+        }
+        self.rss_base = (!saddr_base.is_unspecified()).then_some(saddr_base);
+        Ok(())
+    }
+
+    /// `mtcp_connect`: `Err(InProgress)` once the SYN is on its way; EPOLLOUT (or EPOLLERR with
+    /// SO_ERROR) follows.
+    pub fn connect(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+        let st = self.socks.stream_mut(sockid)?;
+        match st.phase {
+            Phase::Connecting => return Err(Error::Already),
+            Phase::Connected => return Err(Error::IsConn),
+            Phase::Gone => return Err(Error::Inval),
+            Phase::Fresh => {}
+        }
+        let bound = st.local;
+        if addr.port() == 0 || addr.ip().is_unspecified() {
+            return Err(Error::Inval);
+        }
+        let p = self.route(*addr.ip()).ok_or(Error::NetUnreach)?;
+        let mut local_ip = bound.map(|a| *a.ip()).filter(|ip| !ip.is_unspecified());
+        if local_ip.is_none() {
+            local_ip = Some(self.rss_base.unwrap_or(self.ports[p].ip));
+        }
+        let local_ip = local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let now = self.now();
+        let (remote_ip, rport) = (*addr.ip(), addr.port());
+        let h = match (
+            bound.map(|a| a.port()).filter(|&p| p != 0),
+            self.rss.clone(),
+        ) {
+            (Some(lport), rss) => {
+                if rss.is_some_and(|r| !r.lands_here(local_ip, lport, remote_ip, rport)) {
+                    return Err(Error::Inval);
+                }
+                self.engine
+                    .connect(now, local_ip, lport, remote_ip, rport)
+                    .map_err(tcp_err)?
+            }
+            (None, None) => self
+                .engine
+                .connect(now, local_ip, 0, remote_ip, rport)
+                .map_err(|e| match e {
+                    mtcp_tcp::Error::AddrInUse => Error::Again,
+                    e => tcp_err(e),
+                })?,
+            (None, Some(rss)) => {
+                let mut found = None;
+                for _ in 0..(65536 - 1025) {
+                    let lport = self.rss_cursor;
+                    self.rss_cursor = if lport == u16::MAX { 1025 } else { lport + 1 };
+                    if self.listeners.contains_key(&lport)
+                        || !rss.lands_here(local_ip, lport, remote_ip, rport)
+                    {
+                        continue;
+                    }
+                    match self.engine.connect(now, local_ip, lport, remote_ip, rport) {
+                        Ok(h) => {
+                            found = Some(h);
+                            break;
+                        }
+                        Err(mtcp_tcp::Error::AddrInUse) => continue,
+                        Err(e) => return Err(tcp_err(e)),
+                    }
+                }
+                found.ok_or(Error::Again)?
+            }
+        };
+        let t = self.engine.tuple(h).map_err(tcp_err)?;
+        let nodelay = self.socks.get(sockid)?.opts.nodelay;
+        let _ = self.engine.set_nodelay(h, nodelay);
+        self.set_owner(h, Owner::Stream(sockid));
+        let st = self.socks.stream_mut(sockid)?;
+        st.handle = Some(h);
+        st.phase = Phase::Connecting;
+        st.local = Some(SocketAddrV4::new(t.local_addr, t.local_port));
+        st.remote = Some(addr);
+        Err(Error::InProgress)
+    }
+
+    /// `mtcp_read`.
+    pub fn read(&mut self, sockid: i32, buf: &mut [u8]) -> Result<usize> {
+        self.recv(sockid, buf, 0)
+    }
+
+    /// `mtcp_recv`: `flags` 0 or `MSG_PEEK`.
+    pub fn recv(&mut self, sockid: i32, buf: &mut [u8], flags: i32) -> Result<usize> {
+        if let Ok(Socket {
+            kind: SockKind::Pipe { slot, read_end },
+            ..
+        }) = self.socks.get(sockid)
+        {
+            let (slot, read_end) = (*slot, *read_end);
+            return self.pipe_read(sockid, slot, read_end, buf);
+        }
+        if flags != 0 && flags != MSG_PEEK {
+            self.socks.stream_mut(sockid)?;
+            return Err(Error::Inval);
+        }
+        let st = self.socks.stream_mut(sockid)?;
+        if st.shut_rd {
+            return Ok(0);
+        }
+        let h = match (st.phase, st.handle) {
+            (Phase::Connected, Some(h)) => h,
+            (Phase::Gone, _) => {
+                if !st.peeked.is_empty() {
+                    return Ok(take_peeked(st, buf, flags));
+                }
+                return match std::mem::take(&mut st.so_error) {
+                    0 => Ok(0),
+                    e => Err(Error::from_errno(e).unwrap_or(Error::ConnReset)),
+                };
+            }
+            _ => return Err(Error::NotConn),
+        };
+        if flags == MSG_PEEK {
+            // Move what the engine holds behind the already peeked bytes, then copy without taking.
+            let mut tmp = [0u8; 4096];
+            loop {
+                match self.engine.recv(h, &mut tmp) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => st.peeked.extend(&tmp[..n]),
+                }
+            }
+        }
+        if !st.peeked.is_empty() {
+            let n = take_peeked(st, buf, flags);
+            if flags == MSG_PEEK || n == buf.len() {
+                return Ok(n);
+            }
+            return match self.engine.recv(h, &mut buf[n..]) {
+                Ok(m) => Ok(n + m),
+                Err(_) => Ok(n),
+            };
+        }
+        match self.engine.recv(h, buf) {
+            Ok(n) => Ok(n),
+            Err(mtcp_tcp::Error::WouldBlock) => Err(Error::Again),
+            Err(mtcp_tcp::Error::InvalidState) => Ok(0),
+            Err(e) => Err(tcp_err(e)),
+        }
+    }
+
+    /// `mtcp_readv`.
+    pub fn readv(&mut self, sockid: i32, iov: &mut [IoSliceMut<'_>]) -> Result<usize> {
+        let mut total = 0;
+        for b in iov.iter_mut() {
+            if b.is_empty() {
+                continue;
+            }
+            match self.read(sockid, b) {
+                Ok(n) => {
+                    total += n;
+                    if n < b.len() {
+                        break;
+                    }
+                }
+                Err(e) if total == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(total)
+    }
+
+    /// `mtcp_write`: copies what fits in the send buffer; `EAGAIN` when it is full.
+    pub fn write(&mut self, sockid: i32, data: &[u8]) -> Result<usize> {
+        if let Ok(Socket {
+            kind: SockKind::Pipe { slot, read_end },
+            ..
+        }) = self.socks.get(sockid)
+        {
+            let (slot, read_end) = (*slot, *read_end);
+            return self.pipe_write(slot, read_end, data);
+        }
+        let st = self.socks.stream_mut(sockid)?;
+        if st.shut_wr {
+            return Err(Error::Pipe);
+        }
+        let h = match (st.phase, st.handle) {
+            (Phase::Connected, Some(h)) => h,
+            (Phase::Gone, _) if st.so_error != 0 => {
+                let e = std::mem::take(&mut st.so_error);
+                return Err(Error::from_errno(e).unwrap_or(Error::ConnReset));
+            }
+            (Phase::Gone, _) => return Err(Error::Pipe),
+            _ => return Err(Error::NotConn),
+        };
+        match self.engine.state(h) {
+            Ok(State::Established | State::CloseWait) => {}
+            _ => return Err(Error::NotConn),
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        self.engine.send(h, data).map_err(tcp_err)
+    }
+
+    /// `mtcp_writev`.
+    pub fn writev(&mut self, sockid: i32, iov: &[IoSlice<'_>]) -> Result<usize> {
+        let mut total = 0;
+        for b in iov {
+            match self.write(sockid, b) {
+                Ok(n) => {
+                    total += n;
+                    if n < b.len() {
+                        break;
+                    }
+                }
+                Err(e) if total == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(total)
+    }
+
+    /// `mtcp_shutdown`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+    pub fn shutdown(&mut self, sockid: i32, how: i32) -> Result<()> {
+        let st = self.socks.stream_mut(sockid)?;
+        if !(0..=2).contains(&how) {
+            return Err(Error::Inval);
+        }
+        let h = match (st.phase, st.handle) {
+            (Phase::Connected, Some(h)) => h,
+            _ => return Err(Error::NotConn),
+        };
+        if how != libc::SHUT_WR {
+            st.shut_rd = true;
+        }
+        if how != libc::SHUT_RD && !st.shut_wr {
+            st.shut_wr = true;
+            if self.engine.state(h) == Ok(State::CloseWait) {
+                crate::stack::rescue(&mut self.engine, h, st);
+            }
+            self.engine.shutdown_write(h).map_err(tcp_err)?;
+        }
+        self.notify(sockid);
+        Ok(())
+    }
+
+    /// `mtcp_close`: always frees the id.
+    pub fn close(&mut self, sockid: i32) -> Result<()> {
+        self.release(sockid, false)
+    }
+
+    /// `mtcp_abort`: RST for a connection, then frees the id.
+    pub fn abort(&mut self, sockid: i32) -> Result<()> {
+        self.release(sockid, true)
+    }
+
+    fn release(&mut self, sockid: i32, abort: bool) -> Result<()> {
+        let sock = self.socks.get(sockid)?;
+        if let Some(slot) = sock.watcher {
+            if let Some(Some(ep)) = self.epolls.get_mut(slot) {
+                ep.remove(sockid);
+            }
+        }
+        let Some(sock) = self.socks.free(sockid) else {
+            return Err(Error::BadF);
+        };
+        match sock.kind {
+            SockKind::Stream(st) => {
+                if let Some(h) = st.handle {
+                    self.set_owner(h, Owner::Orphan);
+                    let _ = if abort {
+                        self.engine.abort(h)
+                    } else {
+                        self.engine.close(h)
+                    };
+                }
+            }
+            SockKind::Listener(l) => {
+                self.listeners.remove(&l.local.port());
+                for h in l.queue {
+                    self.set_owner(h, Owner::Orphan);
+                    let _ = self.engine.abort(h);
+                }
+                let _ = self.engine.unlisten(l.local.port());
+            }
+            SockKind::Epoll(slot) => {
+                self.epolls[slot] = None;
+                for id in self.socks.ids() {
+                    if let Ok(s) = self.socks.get_mut(id) {
+                        if s.watcher == Some(slot) {
+                            s.watcher = None;
+                        }
+                    }
+                }
+            }
+            SockKind::Pipe { slot, read_end } => self.pipe_close(slot, read_end),
+        }
+        self.handle_events();
+        Ok(())
+    }
+
+    /// `mtcp_getsockname`.
+    pub fn getsockname(&self, sockid: i32) -> Result<SocketAddrV4> {
+        match &self.socks.get(sockid)?.kind {
+            SockKind::Stream(st) => Ok(st
+                .local
+                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))),
+            SockKind::Listener(l) => Ok(l.local),
+            _ => Err(Error::NotSock),
+        }
+    }
+
+    /// `mtcp_getpeername`.
+    pub fn getpeername(&self, sockid: i32) -> Result<SocketAddrV4> {
+        match &self.socks.get(sockid)?.kind {
+            SockKind::Stream(st) if st.phase == Phase::Connected => st.remote.ok_or(Error::NotConn),
+            SockKind::Stream(_) | SockKind::Listener(_) => Err(Error::NotConn),
+            _ => Err(Error::NotSock),
+        }
+    }
+
+    /// `mtcp_setsock_nonblock`.
+    pub fn setsock_nonblock(&mut self, sockid: i32) -> Result<()> {
+        self.socks.get_mut(sockid)?.opts.nonblock = true;
+        Ok(())
+    }
+
+    /// `mtcp_socket_ioctl`: `FIONREAD` (readable bytes) or `FIONBIO`; `EFAULT` without `arg`.
+    pub fn socket_ioctl(&mut self, sockid: i32, request: u64, arg: Option<&mut i32>) -> Result<()> {
+        let readable = self.readable_bytes(sockid)?;
+        let arg = arg.ok_or(Error::Fault)?;
+        match request {
+            r if r == libc::FIONREAD => *arg = readable,
+            r if r == libc::FIONBIO => self.socks.get_mut(sockid)?.opts.nonblock = *arg != 0,
+            _ => return Err(Error::Inval),
+        }
+        Ok(())
+    }
+
+    fn readable_bytes(&self, sockid: i32) -> Result<i32> {
+        Ok(match &self.socks.get(sockid)?.kind {
+            SockKind::Stream(st) => {
+                let queued = st
+                    .handle
+                    .and_then(|h| self.engine.recv_queue(h).ok())
+                    .unwrap_or(0);
+                (queued + st.peeked.len()) as i32
+            }
+            SockKind::Pipe {
+                slot,
+                read_end: true,
+            } => self.pipes[*slot].as_ref().map_or(0, |p| p.data.len()) as i32,
+            _ => 0,
+        })
+    }
+
+    /// `mtcp_getsockopt` for an `int` option: SO_ERROR (read and cleared), SO_RCVBUF, SO_SNDBUF,
+    /// SO_TYPE, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY; else `ENOPROTOOPT`.
+    pub fn getsockopt(&mut self, sockid: i32, level: i32, optname: i32) -> Result<i32> {
+        let sock = self.socks.get_mut(sockid)?;
+        let ty = sock.sock_type() as i32;
+        match (level, optname) {
+            (libc::SOL_SOCKET, libc::SO_ERROR) => Ok(match &mut sock.kind {
+                SockKind::Stream(st) => std::mem::take(&mut st.so_error),
+                _ => 0,
+            }),
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) => Ok(sock.opts.rcvbuf),
+            (libc::SOL_SOCKET, libc::SO_SNDBUF) => Ok(sock.opts.sndbuf),
+            (libc::SOL_SOCKET, libc::SO_TYPE) => Ok(ty),
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR) => Ok(sock.opts.reuseaddr as i32),
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => Ok(sock.opts.keepalive as i32),
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => Ok(sock.opts.nodelay as i32),
+            _ => Err(Error::NoProtoOpt),
+        }
+    }
+
+    /// `mtcp_setsockopt` for an `int` option (SO_LINGER takes its `l_onoff` here).
+    pub fn setsockopt(&mut self, sockid: i32, level: i32, optname: i32, value: i32) -> Result<()> {
+        let sock = self.socks.get_mut(sockid)?;
+        match (level, optname) {
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) | (libc::SOL_SOCKET, libc::SO_SNDBUF)
+                if value < 64 =>
+            {
+                return Err(Error::Inval);
+            }
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) => sock.opts.rcvbuf = value,
+            (libc::SOL_SOCKET, libc::SO_SNDBUF) => sock.opts.sndbuf = value,
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR) => sock.opts.reuseaddr = value != 0,
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => sock.opts.keepalive = value != 0,
+            (libc::SOL_SOCKET, libc::SO_LINGER) => sock.opts.linger = (value != 0, 0),
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => {
+                sock.opts.nodelay = value != 0;
+                if let SockKind::Stream(Stream {
+                    handle: Some(h), ..
+                }) = sock.kind
+                {
+                    let _ = self.engine.set_nodelay(h, value != 0);
+                }
+            }
+            _ => return Err(Error::NoProtoOpt),
+        }
+        Ok(())
+    }
+
+    /// TCP_INFO-like statistics of a connected stream.
+    pub fn tcp_info(&mut self, sockid: i32) -> Result<mtcp_tcp::TcpInfo> {
+        let st = self.socks.stream_mut(sockid)?;
+        let h = st.handle.ok_or(Error::NotConn)?;
+        self.engine.info(h).map_err(tcp_err)
+    }
+
+    /// mTCP's socket type of `sockid`.
+    pub fn sock_type(&self, sockid: i32) -> Result<crate::socket::SockType> {
+        Ok(self.socks.get(sockid)?.sock_type())
+    }
+}
+
+fn take_peeked(st: &mut Stream, buf: &mut [u8], flags: i32) -> usize {
+    let n = buf.len().min(st.peeked.len());
+    for (d, s) in buf[..n].iter_mut().zip(st.peeked.iter()) {
+        *d = *s;
+    }
+    if flags != MSG_PEEK {
+        st.peeked.drain(..n);
+    }
+    n
+}

@@ -1,0 +1,349 @@
+//! The process-wide instance (`mtcp_init`): configuration, ports, per-core statistics, and the
+//! factory of contexts.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use mtcp_io::mem::{MemConfig, MemSwitch};
+use mtcp_io::{Device, Steering};
+use mtcp_tcp::{Duration as TcpDuration, Engine};
+
+use crate::backend::{AnyDevice, AnyQueue};
+use crate::config::tables::{self, ArpEntry, RouteEntry};
+use crate::config::{ConfigError, IoBackend, MtcpConf};
+use crate::context::Context;
+use crate::netif::NetIf;
+use crate::stack::{RssSteer, Stack};
+use crate::stats::{CoreSnapshot, CoreStats};
+
+/// Why `init` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A configuration file is wrong.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The backend could not be opened.
+    #[error("I/O backend: {0}")]
+    Io(#[from] std::io::Error),
+    /// The configuration cannot work (e.g. a port without an address).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// `struct mtcp_conf`: seven `int`s, in this order (ABI).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MtcpConfC {
+    /// Cores.
+    pub num_cores: i32,
+    /// Flows per core.
+    pub max_concurrency: i32,
+    /// Buffers per core.
+    pub max_num_buffers: i32,
+    /// Receive buffer bytes.
+    pub rcvbuf_size: i32,
+    /// Send buffer bytes.
+    pub sndbuf_size: i32,
+    /// TIME-WAIT, seconds.
+    pub tcp_timewait: i32,
+    /// Idle timeout, seconds (-1 off).
+    pub tcp_timeout: i32,
+}
+
+/// An mTCP instance: one per process with `mtcp_init`, or several sharing an in-memory switch.
+pub struct Mtcp {
+    conf: Mutex<MtcpConf>,
+    devices: Mutex<Vec<AnyDevice>>,
+    arp: Vec<ArpEntry>,
+    routes: Vec<RouteEntry>,
+    stats: Vec<Arc<CoreStats>>,
+    created: Mutex<Vec<bool>>,
+}
+
+impl Mtcp {
+    /// `mtcp_init(conf_path)`: reads mtcp.conf, arp.conf and route.conf, opens the backend.
+    pub fn init(conf_path: &Path) -> Result<Mtcp, InitError> {
+        let conf = MtcpConf::load(conf_path)?;
+        let arp = match &conf.arp_conf {
+            Some(p) => tables::load(p, tables::parse_arp)?,
+            None => Vec::new(),
+        };
+        let routes = match &conf.route_conf {
+            Some(p) => tables::load(p, tables::parse_route)?,
+            None => Vec::new(),
+        };
+        let devices = open_devices(&conf)?;
+        Mtcp::build(conf, devices, arp, routes)
+    }
+
+    /// An instance whose ports are ports `first_port..` of `switch` (conf's `io` must be `mem`):
+    /// several instances on one switch talk to each other in one process.
+    pub fn with_switch(
+        conf: MtcpConf,
+        switch: &MemSwitch,
+        first_port: usize,
+    ) -> Result<Mtcp, InitError> {
+        Mtcp::with_switch_tables(conf, switch, first_port, Vec::new(), Vec::new())
+    }
+
+    /// [`Mtcp::with_switch`] with ARP and route tables.
+    pub fn with_switch_tables(
+        conf: MtcpConf,
+        switch: &MemSwitch,
+        first_port: usize,
+        arp: Vec<ArpEntry>,
+        routes: Vec<RouteEntry>,
+    ) -> Result<Mtcp, InitError> {
+        if conf.io != IoBackend::Mem {
+            return Err(InitError::Invalid("with_switch needs `io = mem`".into()));
+        }
+        let devices = (0..conf.ports.len())
+            .map(|i| AnyDevice::Mem(switch.port(first_port + i)))
+            .collect();
+        Mtcp::build(conf, devices, arp, routes)
+    }
+
+    fn build(
+        conf: MtcpConf,
+        devices: Vec<AnyDevice>,
+        arp: Vec<ArpEntry>,
+        routes: Vec<RouteEntry>,
+    ) -> Result<Mtcp, InitError> {
+        if conf.ports.is_empty() {
+            return Err(InitError::Invalid("no `port` configured".into()));
+        }
+        for p in &conf.ports {
+            if p.ip.is_none() {
+                return Err(InitError::Invalid(format!(
+                    "port `{}` has no address (`{}.ip`)",
+                    p.name, p.name
+                )));
+            }
+        }
+        for r in &routes {
+            if !conf.ports.iter().any(|p| p.name == r.ifname) {
+                return Err(InitError::Invalid(format!(
+                    "route.conf names `{}`, not a configured port",
+                    r.ifname
+                )));
+            }
+        }
+        for d in &devices {
+            if d.info().num_queues < conf.num_cores {
+                return Err(InitError::Invalid(format!(
+                    "port {} has {} queues for {} cores",
+                    d.info().name,
+                    d.info().num_queues,
+                    conf.num_cores
+                )));
+            }
+        }
+        let n = conf.num_cores;
+        Ok(Mtcp {
+            conf: Mutex::new(conf),
+            devices: Mutex::new(devices),
+            arp,
+            routes,
+            stats: (0..n).map(|_| Arc::new(CoreStats::default())).collect(),
+            created: Mutex::new(vec![false; n]),
+        })
+    }
+
+    /// The configuration in effect.
+    pub fn conf(&self) -> MtcpConf {
+        self.conf.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `mtcp_getconf`.
+    pub fn getconf(&self) -> MtcpConfC {
+        let c = self.conf();
+        MtcpConfC {
+            num_cores: c.num_cores as i32,
+            max_concurrency: c.max_concurrency as i32,
+            max_num_buffers: c.max_num_buffers as i32,
+            rcvbuf_size: c.rcvbuf_size as i32,
+            sndbuf_size: c.sndbuf_size as i32,
+            tcp_timewait: c.tcp_timewait_secs as i32,
+            tcp_timeout: c.tcp_timeout_secs.map_or(-1, |s| s as i32),
+        }
+    }
+
+    /// `mtcp_setconf`: applies the fields > 0 (`num_cores` only before init, so it is ignored
+    /// here); affects contexts created afterwards.
+    pub fn setconf(&self, c: &MtcpConfC) -> crate::error::Result<()> {
+        let mut conf = self.conf.lock().unwrap_or_else(|p| p.into_inner());
+        let pos = |v: i32| (v > 0).then_some(v as usize);
+        if let Some(v) = pos(c.max_concurrency) {
+            conf.max_concurrency = v;
+        }
+        if let Some(v) = pos(c.max_num_buffers) {
+            conf.max_num_buffers = v;
+        }
+        if let Some(v) = pos(c.rcvbuf_size) {
+            conf.rcvbuf_size = v.max(64);
+        }
+        if let Some(v) = pos(c.sndbuf_size) {
+            conf.sndbuf_size = v.max(64);
+        }
+        if let Some(v) = pos(c.tcp_timewait) {
+            conf.tcp_timewait_secs = v as u32;
+        }
+        if let Some(v) = pos(c.tcp_timeout) {
+            conf.tcp_timeout_secs = Some(v as u32);
+        }
+        Ok(())
+    }
+
+    /// `mtcp_create_context(cpu)`: `EINVAL` if `cpu >= num_cores`, `EEXIST` if it exists.
+    pub fn create_context(&self, cpu: usize) -> crate::error::Result<Context<AnyQueue>> {
+        let conf = self.conf();
+        {
+            let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+            match created.get_mut(cpu) {
+                None => return Err(crate::error::Error::Inval),
+                Some(true) => return Err(crate::error::Error::Exist),
+                Some(c) => *c = true,
+            }
+        }
+        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ports = Vec::new();
+        let mut rss = None;
+        let mut mtu = 1500;
+        for (i, (d, pc)) in devices.iter_mut().zip(&conf.ports).enumerate() {
+            let info = d.info().clone();
+            mtu = mtu.min(info.mtu);
+            let q = d.queue(cpu).map_err(|_| crate::error::Error::Inval)?;
+            if i == 0 {
+                if let Steering::Toeplitz { key, reta } = &info.steering {
+                    if info.num_queues > 1 {
+                        rss = Some(RssSteer {
+                            hasher: mtcp_wire::rss::Toeplitz::new(key),
+                            reta: reta.clone(),
+                            queue: cpu as u16,
+                        });
+                    }
+                }
+            }
+            let ip = pc.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let prefix = pc.netmask.map_or(24, |m| u32::from(m).leading_ones() as u8);
+            ports.push(NetIf::new(
+                pc.name.clone(),
+                ip,
+                prefix,
+                pc.mac.unwrap_or(info.mac),
+                q,
+                self.arp.clone(),
+            ));
+        }
+        drop(devices);
+        let mut routes: Vec<(Ipv4Addr, u8, usize)> = self
+            .routes
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.ip,
+                    r.prefix,
+                    conf.ports.iter().position(|p| p.name == r.ifname)?,
+                ))
+            })
+            .collect();
+        for (i, p) in ports.iter().enumerate() {
+            routes.push((p.ip, p.prefix, i));
+        }
+        routes.sort_by_key(|r| std::cmp::Reverse(r.1));
+        let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
+        let stack = Stack::new(
+            cpu,
+            engine,
+            ports,
+            routes,
+            conf.max_concurrency,
+            Arc::clone(&self.stats[cpu]),
+            rss,
+        );
+        Ok(Context::new(cpu, stack, conf.run_mode))
+    }
+
+    /// The last published counters of every core (index = cpu).
+    pub fn snapshots(&self) -> Vec<CoreSnapshot> {
+        self.stats.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// mTCP's stats lines for the interval from `prev` to now (see [`crate::stats::format_lines`]).
+    pub fn stats_lines(&self, prev: &[CoreSnapshot], secs: f64) -> String {
+        let port = self
+            .conf()
+            .ports
+            .first()
+            .map_or(String::new(), |p| p.name.clone());
+        crate::stats::format_lines(&port, &self.snapshots(), prev, secs)
+    }
+}
+
+fn engine_config(conf: &MtcpConf, mtu: usize) -> mtcp_tcp::Config {
+    mtcp_tcp::Config {
+        mtu: mtu.min(usize::from(u16::MAX)) as u16,
+        send_buffer_bytes: conf.sndbuf_size,
+        recv_buffer_bytes: conf.rcvbuf_size,
+        time_wait: TcpDuration::from_secs(u64::from(conf.tcp_timewait_secs)),
+        idle_timeout: conf
+            .tcp_timeout_secs
+            .map(|s| TcpDuration::from_secs(u64::from(s))),
+        max_connections: conf.max_concurrency.max(1) * 2,
+        ..mtcp_tcp::Config::default()
+    }
+}
+
+fn secret(cpu: usize) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = RandomState::new().build_hasher();
+        h.write_usize(cpu ^ (i << 8));
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
+}
+
+fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
+    match conf.io {
+        IoBackend::Mem => {
+            let switch = MemSwitch::new(MemConfig {
+                ports: conf.ports.len().max(1),
+                queues: conf.num_cores,
+                ..MemConfig::default()
+            })?;
+            Ok((0..conf.ports.len())
+                .map(|i| AnyDevice::Mem(switch.port(i)))
+                .collect())
+        }
+        #[cfg(target_os = "linux")]
+        IoBackend::Tap => conf
+            .ports
+            .iter()
+            .map(|p| {
+                let mut c = mtcp_io::tap::TapConfig::new(&p.name);
+                c.queues = conf.num_cores;
+                c.mac = p.mac;
+                Ok(AnyDevice::Tap(mtcp_io::tap::TapDevice::open(&c)?))
+            })
+            .collect(),
+        #[cfg(target_os = "linux")]
+        IoBackend::AfPacket => conf
+            .ports
+            .iter()
+            .map(|p| {
+                let mut c = mtcp_io::afpacket::AfPacketConfig::new(&p.name);
+                c.queues = conf.num_cores;
+                Ok(AnyDevice::AfPacket(
+                    mtcp_io::afpacket::AfPacketDevice::open(&c)?,
+                ))
+            })
+            .collect(),
+        other => Err(InitError::Invalid(format!(
+            "io backend {other:?} is provided by its own crate and not linked into this build"
+        ))),
+    }
+}

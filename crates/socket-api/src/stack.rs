@@ -1,0 +1,450 @@
+//! One context's stack: ports, TCP engine, sockets and epoll instances, and the poll loop that
+//! moves frames between them (rx_burst → IPv4 → engine; engine.dispatch → IPv4 → tx batch).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use mtcp_io::{Burst, Queue};
+use mtcp_tcp::{Engine, Event, Handle, Instant, State};
+use mtcp_wire::Icmpv4Repr;
+use mtcp_wire::frame::{Frame, Network, Transport};
+
+use crate::epoll::{EpollSet, events};
+use crate::netif::NetIf;
+use crate::socket::{Phase, SockKind, SockTable};
+use crate::stats::{CoreSnapshot, CoreStats, PortCounters};
+
+/// Who owns an engine connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A stream socket.
+    Stream(i32),
+    /// Waiting in a listener's queue.
+    Pending(i32),
+    /// Its socket was closed; the engine finishes the connection alone.
+    Orphan,
+}
+
+/// An in-stack pipe.
+#[derive(Debug)]
+pub(crate) struct PipeBuf {
+    pub data: VecDeque<u8>,
+    pub capacity: usize,
+    pub reader: Option<i32>,
+    pub writer: Option<i32>,
+}
+
+/// RSS steering of a port: which source ports make replies land on this core's queue.
+#[derive(Clone, Debug)]
+pub(crate) struct RssSteer {
+    pub hasher: mtcp_wire::rss::Toeplitz,
+    pub reta: Vec<u16>,
+    pub queue: u16,
+}
+
+impl RssSteer {
+    pub fn lands_here(&self, local: Ipv4Addr, lport: u16, remote: Ipv4Addr, rport: u16) -> bool {
+        let h = self.hasher.hash_ipv4(remote, local, rport, lport);
+        self.reta[h as usize % self.reta.len()] == self.queue
+    }
+}
+
+/// The stack of one context.
+pub struct Stack<Q: Queue> {
+    pub(crate) cpu: usize,
+    pub(crate) engine: Engine,
+    pub(crate) ports: Vec<NetIf<Q>>,
+    /// (network, prefix, port index), longest prefix first.
+    pub(crate) routes: Vec<(Ipv4Addr, u8, usize)>,
+    pub(crate) socks: SockTable,
+    owners: Vec<Option<(Handle, Owner)>>,
+    pub(crate) listeners: HashMap<u16, i32>,
+    pub(crate) epolls: Vec<Option<EpollSet>>,
+    pub(crate) pipes: Vec<Option<PipeBuf>>,
+    start: std::time::Instant,
+    pub(crate) rss: Option<RssSteer>,
+    pub(crate) rss_cursor: u16,
+    pub(crate) rss_base: Option<Ipv4Addr>,
+    pub(crate) stats: Arc<CoreStats>,
+    /// Set when an epoll instance got a notification (threaded mode wakes the app on it).
+    pub(crate) notified: bool,
+    pub(crate) default_rcvbuf: i32,
+    pub(crate) default_sndbuf: i32,
+}
+
+impl<Q: Queue> Stack<Q> {
+    /// A stack over `ports` with `engine`.
+    pub(crate) fn new(
+        cpu: usize,
+        engine: Engine,
+        ports: Vec<NetIf<Q>>,
+        routes: Vec<(Ipv4Addr, u8, usize)>,
+        max_sockets: usize,
+        stats: Arc<CoreStats>,
+        rss: Option<RssSteer>,
+    ) -> Stack<Q> {
+        let (rcv, snd) = (
+            engine.config().recv_buffer_bytes as i32,
+            engine.config().send_buffer_bytes as i32,
+        );
+        Stack {
+            cpu,
+            engine,
+            ports,
+            routes,
+            socks: SockTable::new(max_sockets),
+            owners: Vec::with_capacity(max_sockets),
+            listeners: HashMap::new(),
+            epolls: Vec::new(),
+            pipes: Vec::new(),
+            start: std::time::Instant::now(),
+            rss,
+            rss_cursor: 1025,
+            rss_base: None,
+            stats,
+            notified: false,
+            default_rcvbuf: rcv,
+            default_sndbuf: snd,
+        }
+    }
+
+    /// The core of this stack.
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+
+    /// Names of the ports, in configuration order.
+    pub fn port_names(&self) -> Vec<String> {
+        self.ports.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Milliseconds since the context started, as the engine's clock.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_millis(self.start.elapsed().as_millis() as u64)
+    }
+
+    /// The port that reaches `dst`.
+    pub(crate) fn route(&self, dst: Ipv4Addr) -> Option<usize> {
+        route(&self.routes, dst)
+    }
+
+    pub(crate) fn set_owner(&mut self, h: Handle, owner: Owner) {
+        let i = h.index() as usize;
+        if self.owners.len() <= i {
+            self.owners.resize(i + 1, None);
+        }
+        self.owners[i] = Some((h, owner));
+    }
+
+    pub(crate) fn owner(&self, h: Handle) -> Option<Owner> {
+        match self.owners.get(h.index() as usize) {
+            Some(Some((stored, o))) if *stored == h => Some(*o),
+            _ => None,
+        }
+    }
+
+    fn clear_owner(&mut self, h: Handle) {
+        if let Some(slot) = self.owners.get_mut(h.index() as usize) {
+            if slot.is_some_and(|(s, _)| s == h) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// One turn of the loop: receive, run timers, handle events, transmit. Returns the work done
+    /// (frames received plus segments sent).
+    pub fn poll(&mut self) -> usize {
+        let now = self.now();
+        let mut work = 0;
+        for p in 0..self.ports.len() {
+            let mut rx: Burst<Q::Rx> = Burst::new();
+            let n = self.ports[p].queue.rx_burst(&mut rx).unwrap_or_else(|_| {
+                self.ports[p].counters.rx_errors += 1;
+                0
+            });
+            work += n;
+            for frame in rx.iter() {
+                self.input(p, now, frame);
+            }
+        }
+        // Events first: data of connections whose TIME-WAIT ends in this turn's timers is
+        // moved out of the engine before the engine frees it.
+        self.handle_events();
+        if self.engine.next_deadline().is_some_and(|d| d <= now) {
+            self.engine.poll_timers(now);
+        }
+        self.handle_events();
+        work += self.output(now);
+        self.handle_events();
+        self.publish();
+        work
+    }
+
+    fn input(&mut self, p: usize, now: Instant, frame: &[u8]) {
+        let Stack { ports, engine, .. } = self;
+        let port = &mut ports[p];
+        port.counters.rx_packets += 1;
+        port.counters.rx_bytes += frame.len() as u64;
+        let parsed = match Frame::parse(frame, port.caps()) {
+            Ok(f) => f,
+            Err(_) => {
+                port.counters.rx_errors += 1;
+                return;
+            }
+        };
+        let dst_mac = parsed.ethernet.dst_addr;
+        if dst_mac != port.mac && !dst_mac.is_multicast() {
+            return;
+        }
+        match parsed.network {
+            Network::Arp(arp) => port.on_arp(&arp),
+            Network::Ipv4(ip, transport) if ip.dst_addr == port.ip => {
+                port.learn(ip.src_addr, parsed.ethernet.src_addr);
+                match transport {
+                    Transport::Tcp(seg) => engine.on_segment(now, ip.src_addr, ip.dst_addr, &seg),
+                    Transport::Icmp(Icmpv4Repr::EchoRequest {
+                        ident,
+                        seq_no,
+                        data,
+                    }) => {
+                        port.echo_reply(ip.src_addr, parsed.ethernet.src_addr, ident, seq_no, data)
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn output(&mut self, now: Instant) -> usize {
+        let Stack {
+            engine,
+            ports,
+            routes,
+            ..
+        } = self;
+        let n = engine.dispatch(now, |src, dst, seg| {
+            let p = route(routes, dst).unwrap_or(0);
+            if let Some(port) = ports.get_mut(p) {
+                port.send_tcp(src, dst, seg);
+            }
+        });
+        for port in ports.iter_mut() {
+            port.flush();
+        }
+        n
+    }
+
+    fn publish(&self) {
+        let mut c = PortCounters::default();
+        for p in &self.ports {
+            let pc = &p.counters;
+            c.rx_packets += pc.rx_packets;
+            c.rx_bytes += pc.rx_bytes;
+            c.rx_errors += pc.rx_errors;
+            c.tx_packets += pc.tx_packets;
+            c.tx_bytes += pc.tx_bytes;
+            c.tx_errors += pc.tx_errors;
+        }
+        self.stats.publish(&CoreSnapshot {
+            counters: c,
+            flows: self.engine.connection_count() as u64,
+        });
+    }
+
+    /// Tells the epoll instance watching `sock` that something happened.
+    pub(crate) fn notify(&mut self, sock: i32) {
+        let Ok(s) = self.socks.get(sock) else { return };
+        if let Some(slot) = s.watcher {
+            if let Some(Some(ep)) = self.epolls.get_mut(slot) {
+                ep.notify(sock);
+                self.notified = true;
+            }
+        }
+    }
+
+    /// Applies the engine's events to sockets and epoll instances.
+    pub(crate) fn handle_events(&mut self) {
+        while let Some((h, ev)) = self.engine.poll_event() {
+            match self.owner(h) {
+                Some(Owner::Stream(s)) => self.stream_event(s, h, ev),
+                Some(Owner::Pending(l)) => {
+                    if matches!(ev, Event::Closed | Event::Reset | Event::Error(_)) {
+                        self.clear_owner(h);
+                        if let Ok(SockKind::Listener(li)) =
+                            self.socks.get_mut(l).map(|s| &mut s.kind)
+                        {
+                            li.queue.retain(|&x| x != h);
+                        }
+                    }
+                }
+                Some(Owner::Orphan) => {
+                    if matches!(ev, Event::Closed | Event::Reset | Event::Error(_)) {
+                        self.clear_owner(h);
+                    }
+                }
+                None => {
+                    if ev == Event::Connected {
+                        if let Ok(t) = self.engine.tuple(h) {
+                            self.fill_listener(t.local_port);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves established connections from the engine's accept queue to the listener's.
+    pub(crate) fn fill_listener(&mut self, port: u16) {
+        let Some(&l) = self.listeners.get(&port) else {
+            return;
+        };
+        let mut added = false;
+        loop {
+            let room = match self.socks.get(l).map(|s| &s.kind) {
+                Ok(SockKind::Listener(li)) => li.queue.len() < li.backlog,
+                _ => false,
+            };
+            if !room {
+                break;
+            }
+            let Some(h) = self.engine.accept(port) else {
+                break;
+            };
+            self.set_owner(h, Owner::Pending(l));
+            if let Ok(SockKind::Listener(li)) = self.socks.get_mut(l).map(|s| &mut s.kind) {
+                li.queue.push_back(h);
+            }
+            added = true;
+        }
+        if added {
+            self.notify(l);
+        }
+    }
+
+    fn stream_event(&mut self, s: i32, h: Handle, ev: Event) {
+        let Ok(st) = self.socks.stream_mut(s) else {
+            return;
+        };
+        match ev {
+            Event::Connected => st.phase = Phase::Connected,
+            Event::Readable | Event::Writable => {
+                // The engine frees a connection at the end of TIME-WAIT or on the last ACK,
+                // unread data included: keep what the application has not read yet.
+                if matches!(
+                    self.engine.state(h),
+                    Ok(State::TimeWait | State::Closing | State::LastAck)
+                ) {
+                    rescue(&mut self.engine, h, st);
+                }
+            }
+            Event::Closed | Event::Reset | Event::Error(_) => {
+                st.so_error = match ev {
+                    Event::Reset if st.phase == Phase::Connecting => libc::ECONNREFUSED,
+                    Event::Reset => libc::ECONNRESET,
+                    Event::Error(mtcp_tcp::Error::TimedOut) => libc::ETIMEDOUT,
+                    Event::Error(mtcp_tcp::Error::Reset) => libc::ECONNRESET,
+                    Event::Error(_) => libc::ECONNABORTED,
+                    _ if st.phase == Phase::Connecting => libc::ECONNREFUSED,
+                    _ => st.so_error,
+                };
+                if ev == Event::Closed {
+                    st.peer_fin = true;
+                }
+                st.phase = Phase::Gone;
+                st.handle = None;
+                self.clear_owner(h);
+            }
+        }
+        self.notify(s);
+    }
+
+    /// The events `sock` would report now (its level).
+    pub(crate) fn level(&mut self, sock: i32) -> u32 {
+        use events::*;
+        let engine = &self.engine;
+        let Ok(s) = self.socks.get(sock) else {
+            return 0;
+        };
+        match &s.kind {
+            SockKind::Listener(l) => {
+                if l.queue.is_empty() {
+                    0
+                } else {
+                    IN
+                }
+            }
+            SockKind::Epoll(_) => 0,
+            SockKind::Pipe { slot, read_end } => {
+                let Some(Some(p)) = self.pipes.get(*slot) else {
+                    return 0;
+                };
+                if *read_end {
+                    let mut e = if p.data.is_empty() { 0 } else { IN };
+                    if p.writer.is_none() {
+                        e |= IN | HUP;
+                    }
+                    e
+                } else if p.reader.is_none() {
+                    ERR | OUT
+                } else if p.data.len() < p.capacity {
+                    OUT
+                } else {
+                    0
+                }
+            }
+            SockKind::Stream(st) => {
+                let mut e = if st.so_error != 0 { ERR } else { 0 };
+                match (st.phase, st.handle) {
+                    (Phase::Gone, _) => {
+                        e |= IN | HUP | RDHUP;
+                    }
+                    (Phase::Connected, Some(h)) => {
+                        let state = engine.state(h).unwrap_or(State::Closed);
+                        let fin = st.peer_fin
+                            || matches!(
+                                state,
+                                State::CloseWait
+                                    | State::LastAck
+                                    | State::Closing
+                                    | State::TimeWait
+                            );
+                        if fin || !st.peeked.is_empty() || engine.recv_queue(h).unwrap_or(0) > 0 {
+                            e |= IN;
+                        }
+                        if fin {
+                            e |= RDHUP;
+                        }
+                        if !st.shut_wr
+                            && matches!(state, State::Established | State::CloseWait)
+                            && engine.send_capacity(h).unwrap_or(0) > 0
+                        {
+                            e |= OUT;
+                        }
+                        if fin && st.shut_wr {
+                            e |= HUP;
+                        }
+                    }
+                    _ => {}
+                }
+                e
+            }
+        }
+    }
+}
+
+/// Moves the unread data of `h` into the socket (before the engine frees the connection).
+pub(crate) fn rescue(engine: &mut Engine, h: Handle, st: &mut crate::socket::Stream) {
+    let mut tmp = [0u8; 4096];
+    while let Ok(n @ 1..) = engine.recv(h, &mut tmp) {
+        st.peeked.extend(&tmp[..n]);
+    }
+}
+
+fn route(routes: &[(Ipv4Addr, u8, usize)], dst: Ipv4Addr) -> Option<usize> {
+    routes
+        .iter()
+        .find(|(net, prefix, _)| crate::config::tables::in_prefix(dst, *net, *prefix))
+        .map(|r| r.2)
+}

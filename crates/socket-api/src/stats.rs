@@ -1,0 +1,160 @@
+//! Per-core counters and mTCP's per-second statistics lines.
+//!
+//! A context counts in plain integers ([`PortCounters`]) and publishes them once per poll into a
+//! [`CoreStats`] of relaxed atomics, which any thread (the stats printer) may read.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one port on one core.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Frames received that did not parse or were not for us.
+    pub rx_errors: u64,
+    /// Frames sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Frames that could not be sent (no buffer, device full).
+    pub tx_errors: u64,
+}
+
+impl PortCounters {
+    fn add(&mut self, o: &PortCounters) {
+        self.rx_packets += o.rx_packets;
+        self.rx_bytes += o.rx_bytes;
+        self.rx_errors += o.rx_errors;
+        self.tx_packets += o.tx_packets;
+        self.tx_bytes += o.tx_bytes;
+        self.tx_errors += o.tx_errors;
+    }
+}
+
+/// A snapshot of one core: its counters summed over ports, and its live flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreSnapshot {
+    /// Counters.
+    pub counters: PortCounters,
+    /// Live connections.
+    pub flows: u64,
+}
+
+/// One core's counters, published for other threads.
+#[derive(Debug, Default)]
+pub struct CoreStats {
+    values: [AtomicU64; 7],
+}
+
+impl CoreStats {
+    /// Publishes `snap` (called by the owning context).
+    pub fn publish(&self, snap: &CoreSnapshot) {
+        let c = &snap.counters;
+        let v = [
+            c.rx_packets,
+            c.rx_bytes,
+            c.rx_errors,
+            c.tx_packets,
+            c.tx_bytes,
+            c.tx_errors,
+            snap.flows,
+        ];
+        for (a, v) in self.values.iter().zip(v) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The last published snapshot.
+    pub fn snapshot(&self) -> CoreSnapshot {
+        let v: Vec<u64> = self
+            .values
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .collect();
+        CoreSnapshot {
+            counters: PortCounters {
+                rx_packets: v[0],
+                rx_bytes: v[1],
+                rx_errors: v[2],
+                tx_packets: v[3],
+                tx_bytes: v[4],
+                tx_errors: v[5],
+            },
+            flows: v[6],
+        }
+    }
+}
+
+fn line(
+    out: &mut String,
+    label: &str,
+    port: &str,
+    now: &CoreSnapshot,
+    prev: &CoreSnapshot,
+    secs: f64,
+) {
+    let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
+    let (n, p) = (&now.counters, &prev.counters);
+    let _ = writeln!(
+        out,
+        "{label} {port} flows: {:6}, RX: {:7}(pps) (err: {:5}), {:5.2}(Gbps), TX: {:7}(pps), {:5.2}(Gbps)",
+        now.flows,
+        d(n.rx_packets, p.rx_packets) as i64,
+        d(n.rx_errors, p.rx_errors) as i64,
+        d(n.rx_bytes, p.rx_bytes) * 8.0 / 1e9,
+        d(n.tx_packets, p.tx_packets) as i64,
+        d(n.tx_bytes, p.tx_bytes) * 8.0 / 1e9,
+    );
+}
+
+/// mTCP's statistics lines for one interval: `[CPU%2d] <port> flows: ...` per core, then `[ ALL ]`.
+/// `now` and `prev` are per-core snapshots (same order, cpu = index), `secs` the interval.
+pub fn format_lines(port: &str, now: &[CoreSnapshot], prev: &[CoreSnapshot], secs: f64) -> String {
+    let secs = if secs > 0.0 { secs } else { 1.0 };
+    let mut out = String::new();
+    let mut all_now = CoreSnapshot::default();
+    let mut all_prev = CoreSnapshot::default();
+    for (cpu, (n, p)) in now.iter().zip(prev).enumerate() {
+        line(&mut out, &format!("[CPU{cpu:2}]"), port, n, p, secs);
+        all_now.counters.add(&n.counters);
+        all_now.flows += n.flows;
+        all_prev.counters.add(&p.counters);
+    }
+    line(&mut out, "[ ALL ]", port, &all_now, &all_prev, secs);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_have_mtcps_format() {
+        let prev = [CoreSnapshot::default(); 2];
+        let mut now = prev;
+        now[0].counters.rx_packets = 1000;
+        now[0].counters.rx_bytes = 125_000_000;
+        now[1].counters.tx_packets = 7;
+        now[1].flows = 3;
+        let text = format_lines("mem0", &now, &prev, 1.0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            "[CPU 0] mem0 flows:      0, RX:    1000(pps) (err:     0),  1.00(Gbps), TX:       0(pps),  0.00(Gbps)"
+        );
+        assert!(
+            lines[1].starts_with("[CPU 1] mem0 flows:      3,"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with("[ ALL ] mem0 flows:      3, RX:    1000(pps)"),
+            "{}",
+            lines[2]
+        );
+    }
+}
