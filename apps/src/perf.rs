@@ -54,6 +54,8 @@ pub struct PerfReport {
     pub ok: bool,
     /// Time from the first to the last byte.
     pub elapsed: Duration,
+    /// Why it failed, when it did.
+    pub problem: String,
 }
 
 impl PerfReport {
@@ -67,7 +69,11 @@ impl PerfReport {
             self.received,
             self.received as f64 * 8.0 / secs / 1e9,
             secs,
-            if self.ok { "verified" } else { "FAILED" }
+            if self.ok {
+                "verified".to_string()
+            } else {
+                format!("FAILED ({})", self.problem)
+            }
         )
     }
 }
@@ -83,9 +89,18 @@ struct Transfer {
     shut: bool,
     eof: bool,
     bad: bool,
+    problem: String,
+    connected: bool,
 }
 
 impl Transfer {
+    fn fail(&mut self, why: String) {
+        if !self.bad {
+            self.problem = why;
+        }
+        self.bad = true;
+    }
+
     fn done(&self) -> bool {
         self.bad || (self.shut && self.eof)
     }
@@ -96,8 +111,8 @@ impl Transfer {
             match ctx.write(id, &self.header[self.header_out..]) {
                 Ok(k) => self.header_out += k,
                 Err(Error::Again) => return true,
-                Err(_) => {
-                    self.bad = true;
+                Err(e) => {
+                    self.fail(format!("writing the header: {e}"));
                     return false;
                 }
             }
@@ -112,26 +127,33 @@ impl Transfer {
                         blocked = true;
                         break;
                     }
-                    Err(_) => {
-                        self.bad = true;
+                    Err(e) => {
+                        self.fail(format!("write at {}: {e}", self.sent));
                         return false;
                     }
                 }
             }
             if self.sent == self.to_send && !self.shut {
-                self.shut = ctx.shutdown(id, libc::SHUT_WR).is_ok();
-                self.bad |= !self.shut;
+                match ctx.shutdown(id, libc::SHUT_WR) {
+                    Ok(()) => self.shut = true,
+                    Err(e) => self.fail(format!("shutdown: {e}")),
+                }
             }
         }
         while !self.eof && !self.bad {
             match ctx.read(id, buf) {
                 Ok(0) => {
                     self.eof = true;
-                    self.bad |= self.to_recv != Some(self.received);
+                    if self.to_recv != Some(self.received) {
+                        self.fail(format!(
+                            "EOF after {} of {:?} bytes",
+                            self.received, self.to_recv
+                        ));
+                    }
                 }
                 Ok(k) => self.absorb(&buf[..k]),
                 Err(Error::Again) => break,
-                Err(_) => self.bad = true,
+                Err(e) => self.fail(format!("read at {}: {e}", self.received)),
             }
         }
         blocked
@@ -157,11 +179,11 @@ impl Transfer {
             self.header_out = 16;
         }
         if !matches(self.received, data) {
-            self.bad = true;
+            self.fail(format!("wrong bytes at {}", self.received));
         }
         self.received += data.len() as u64;
         if self.to_recv.is_some_and(|t| self.received > t) {
-            self.bad = true;
+            self.fail(format!("{} bytes, more than agreed", self.received));
         }
     }
 
@@ -171,6 +193,11 @@ impl Transfer {
             received: self.received,
             ok: !self.bad && self.eof && self.shut && self.to_recv == Some(self.received),
             elapsed: started.elapsed(),
+            problem: if self.bad || self.eof {
+                self.problem.clone()
+            } else {
+                format!("stopped after {} sent, {} received", self.sent, self.received)
+            },
         }
     }
 }
@@ -188,9 +215,15 @@ fn drive<Q: Queue>(
     let mut last = (0, 0, Instant::now());
     while !t.done() && !stop.load(Ordering::Relaxed) {
         let n = ctx.epoll_wait(ep, &mut evs, 100)?;
-        if evs[..n].iter().any(|e| e.events & events::ERR != 0) {
-            t.bad = true;
+        if let Some(e) = evs[..n].iter().find(|e| e.events & events::ERR != 0) {
+            let err = ctx.getsockopt(id, libc::SOL_SOCKET, libc::SO_ERROR).unwrap_or(-1);
+            t.fail(format!("event {:#x}, SO_ERROR {err}", e.events));
             break;
+        }
+        // A connecting socket is writable once established (ENOTCONN before).
+        t.connected |= evs[..n].iter().any(|e| e.events & events::OUT != 0);
+        if !t.connected {
+            continue;
         }
         let want_out = t.step(ctx, id, &mut buf);
         if want_out != out {
@@ -209,10 +242,20 @@ fn drive<Q: Queue>(
         if (t.sent, t.received) != (last.0, last.1) {
             last = (t.sent, t.received, Instant::now());
         } else if last.2.elapsed() > Duration::from_secs(20) {
-            t.bad = true;
+            t.fail(format!("stalled 20 s at {} sent, {} received", t.sent, t.received));
         }
     }
     Ok(())
+}
+
+/// Keeps the stack running until the peer has acknowledged everything sent on `id` (or
+/// `limit` passes): the process must not exit while its last bytes still need retransmitting.
+pub fn linger<Q: Queue>(ctx: &mut Context<Q>, ep: i32, id: i32, limit: Duration) {
+    let until = Instant::now() + limit;
+    let mut evs = [EpollEvent::default(); 4];
+    while Instant::now() < until && ctx.tcp_info(id).is_ok_and(|i| i.unacked > 0) {
+        let _ = ctx.epoll_wait(ep, &mut evs, 10);
+    }
 }
 
 /// Client over our stack: sends `to_server` bytes, expects `to_client` bytes back.
@@ -253,11 +296,15 @@ pub fn mtcp_client<Q: Queue>(
         shut: false,
         eof: false,
         bad: false,
+        problem: String::new(),
+        connected: false,
     };
     let started = Instant::now();
     drive(ctx, ep, s, &mut t, stop)?;
+    let report = t.report(started);
+    linger(ctx, ep, s, Duration::from_secs(10));
     let _ = ctx.close(s);
-    Ok(t.report(started))
+    Ok(report)
 }
 
 /// Server over our stack: serves transfers one after another on `addr` until `stop` (or after
@@ -302,12 +349,16 @@ pub fn mtcp_server<Q: Queue>(
             shut: false,
             eof: false,
             bad: false,
+            problem: String::new(),
+            connected: true,
         };
         let started = Instant::now();
         drive(ctx, ep, s, &mut t, stop)?;
+        let r = t.report(started);
+        linger(ctx, ep, s, Duration::from_secs(10));
         let _ = ctx.close(s);
         let _ = ctx.close(ep);
-        report(t.report(started));
+        report(r);
         if once {
             break;
         }
@@ -333,16 +384,20 @@ fn kernel_transfer(mut s: TcpStream, to_send: u64, to_recv: u64) -> PerfReport {
         Ok(sent)
     });
     let mut buf = vec![0u8; CHUNK];
-    let (mut received, mut ok) = (0u64, true);
+    let (mut received, mut ok, mut problem) = (0u64, true, String::new());
     loop {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(k) => {
-                ok &= matches(received, &buf[..k]);
+                if ok && !matches(received, &buf[..k]) {
+                    ok = false;
+                    problem = format!("wrong bytes at {received}");
+                }
                 received += k as u64;
             }
-            Err(_) => {
+            Err(e) => {
                 ok = false;
+                problem = format!("read at {received}: {e}");
                 break;
             }
         }
@@ -353,6 +408,11 @@ fn kernel_transfer(mut s: TcpStream, to_send: u64, to_recv: u64) -> PerfReport {
         received,
         ok: ok && received == to_recv && sent == Some(to_send),
         elapsed: started.elapsed(),
+        problem: if problem.is_empty() {
+            format!("sent {sent:?} of {to_send}, received {received} of {to_recv}")
+        } else {
+            problem
+        },
     }
 }
 
