@@ -196,7 +196,10 @@ impl Transfer {
             problem: if self.bad || self.eof {
                 self.problem.clone()
             } else {
-                format!("stopped after {} sent, {} received", self.sent, self.received)
+                format!(
+                    "stopped after {} sent, {} received",
+                    self.sent, self.received
+                )
             },
         }
     }
@@ -216,7 +219,9 @@ fn drive<Q: Queue>(
     while !t.done() && !stop.load(Ordering::Relaxed) {
         let n = ctx.epoll_wait(ep, &mut evs, 100)?;
         if let Some(e) = evs[..n].iter().find(|e| e.events & events::ERR != 0) {
-            let err = ctx.getsockopt(id, libc::SOL_SOCKET, libc::SO_ERROR).unwrap_or(-1);
+            let err = ctx
+                .getsockopt(id, libc::SOL_SOCKET, libc::SO_ERROR)
+                .unwrap_or(-1);
             t.fail(format!("event {:#x}, SO_ERROR {err}", e.events));
             break;
         }
@@ -242,7 +247,10 @@ fn drive<Q: Queue>(
         if (t.sent, t.received) != (last.0, last.1) {
             last = (t.sent, t.received, Instant::now());
         } else if last.2.elapsed() > Duration::from_secs(20) {
-            t.fail(format!("stalled 20 s at {} sent, {} received", t.sent, t.received));
+            t.fail(format!(
+                "stalled 20 s at {} sent, {} received",
+                t.sent, t.received
+            ));
         }
     }
     Ok(())
