@@ -144,7 +144,8 @@ fn serve_and_fetch(tag: &str, link: Link) {
 
     // wrk: 1000 keep-alive connections for 3 s, then one.
     for (t, c) in [("2", "1000"), ("1", "1")] {
-        let cmd = format!("ulimit -n 8192; wrk -t {t} -c {c} -d 3s --timeout 10s {base}/index.html");
+        let cmd =
+            format!("ulimit -n 8192; wrk -t {t} -c {c} -d 3s --timeout 10s {base}/index.html");
         let out = env.run(&["sh", "-c", &cmd]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         println!("wrk -c {c}:\n{text}");
