@@ -1,6 +1,6 @@
 //! An HTTP/1.0 load generator after mTCP's `epwget`: per core `init_rss`, non-blocking
 //! connects up to a concurrency, `GET <path>` with `Connection: Close`, each response read to
-//! EOF and checked byte for byte against the expected body.
+//! EOF and, when the expected body is known, checked byte for byte against it.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -17,8 +17,9 @@ use crate::http;
 pub struct Request {
     /// Path.
     pub path: String,
-    /// Expected body.
-    pub expected: Arc<Vec<u8>>,
+    /// Expected body (`None`: any `200` response whose length matches its `Content-Length`,
+    /// or that ends at EOF without one).
+    pub expected: Option<Arc<Vec<u8>>>,
 }
 
 /// What the client does.
@@ -32,6 +33,21 @@ pub struct ClientConfig {
     pub concurrency: usize,
     /// Give up when nothing completes for this long.
     pub stall_timeout: Duration,
+    /// Keep the body of the first complete response (epwget's `-o`).
+    pub keep_body: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct ClientOutcome {
+    /// Responses complete and correct.
+    pub completes: u64,
+    /// Connections that failed.
+    pub errors: u64,
+    /// Connections that ended early or never finished.
+    pub incompletes: u64,
+    /// The first complete body, when [`ClientConfig::keep_body`].
+    pub first_body: Option<Vec<u8>>,
 }
 
 /// Counters the client publishes while it runs (epwget's).
@@ -82,18 +98,19 @@ struct Conn {
     req: usize,
     started: Instant,
     head: Vec<u8>,
-    body_at: Option<(u16, usize)>,
+    body_at: Option<(u16, Option<usize>)>,
     received: usize,
+    body: Vec<u8>,
     bad: bool,
     sent: bool,
 }
 
-/// Runs every request of `cfg` on `ctx`; returns (completes, errors, incompletes).
+/// Runs every request of `cfg` on `ctx`.
 pub fn run<Q: Queue>(
     ctx: &mut Context<Q>,
     cfg: &ClientConfig,
     stats: &ClientStats,
-) -> Result<(u64, u64, u64)> {
+) -> Result<ClientOutcome> {
     ctx.init_rss(
         Ipv4Addr::UNSPECIFIED,
         1,
@@ -106,6 +123,7 @@ pub fn run<Q: Queue>(
     let mut buf = vec![0u8; 16 * 1024];
     let (mut next, mut open, mut finished) = (0usize, 0usize, 0usize);
     let (mut completes, mut errors, mut incompletes) = (0u64, 0u64, 0u64);
+    let mut first_body = None;
     let mut last_progress = Instant::now();
     let total = cfg.requests.len();
     while finished < total {
@@ -138,6 +156,7 @@ pub fn run<Q: Queue>(
                 head: Vec::with_capacity(512),
                 body_at: None,
                 received: 0,
+                body: Vec::new(),
                 bad: false,
                 sent: false,
             });
@@ -183,9 +202,12 @@ pub fn run<Q: Queue>(
                 loop {
                     match ctx.read(id, &mut buf) {
                         Ok(0) => {
-                            let complete = c
-                                .body_at
-                                .is_some_and(|(st, len)| st == 200 && c.received == len);
+                            let complete = c.body_at.is_some_and(|(st, len)| {
+                                st == 200 && len.is_none_or(|len| c.received == len)
+                            }) && request
+                                .expected
+                                .as_ref()
+                                .is_none_or(|e| e.len() == c.received);
                             end = Some(complete && !c.bad);
                             if !complete && !c.bad {
                                 incompletes += 1;
@@ -195,7 +217,7 @@ pub fn run<Q: Queue>(
                         }
                         Ok(n) => {
                             stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
-                            absorb(c, &buf[..n], &request.expected);
+                            absorb(c, &buf[..n], request.expected.as_deref(), cfg.keep_body);
                         }
                         Err(Error::Again) => break,
                         Err(_) => {
@@ -210,6 +232,9 @@ pub fn run<Q: Queue>(
                 stats.resp_time_sum_us.fetch_add(us, Ordering::Relaxed);
                 stats.resp_time_max_us.fetch_max(us, Ordering::Relaxed);
                 if ok {
+                    if cfg.keep_body && first_body.is_none() {
+                        first_body = Some(std::mem::take(&mut c.body));
+                    }
                     completes += 1;
                     stats.completes.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -227,11 +252,17 @@ pub fn run<Q: Queue>(
     let left = (total - finished) as u64;
     incompletes += left;
     stats.incompletes.fetch_add(left, Ordering::Relaxed);
-    Ok((completes, errors, incompletes))
+    Ok(ClientOutcome {
+        completes,
+        errors,
+        incompletes,
+        first_body,
+    })
 }
 
-/// Takes response bytes: the head first, then the body, compared with `expected` as it comes.
-fn absorb(c: &mut Conn, mut data: &[u8], expected: &[u8]) {
+/// Takes response bytes: the head first, then the body, compared with `expected` (when known)
+/// as it comes.
+fn absorb(c: &mut Conn, mut data: &[u8], expected: Option<&Vec<u8>>, keep: bool) {
     if c.body_at.is_none() {
         let had = c.head.len();
         c.head.extend_from_slice(data);
@@ -239,23 +270,34 @@ fn absorb(c: &mut Conn, mut data: &[u8], expected: &[u8]) {
             return;
         };
         match http::parse_response(&c.head[..len]) {
-            Some((status, Some(cl))) => {
+            Some((status, cl)) => {
                 c.body_at = Some((status, cl));
-                if status != 200 || cl != expected.len() {
+                let want = expected.map(|e| e.len()).or(cl);
+                if status != 200 || (cl.is_some() && cl != want) {
                     c.bad = true;
                 }
             }
-            _ => {
+            None => {
                 c.bad = true;
-                c.body_at = Some((0, 0));
+                c.body_at = Some((0, Some(0)));
             }
         }
         data = &data[len - had..];
         c.head.clear();
     }
     let end = c.received + data.len();
-    if end > expected.len() || expected[c.received..end] != *data {
+    if let Some(expected) = expected {
+        if end > expected.len() || expected[c.received..end] != *data {
+            c.bad = true;
+        }
+    } else if c
+        .body_at
+        .is_some_and(|(_, cl)| cl.is_some_and(|cl| end > cl))
+    {
         c.bad = true;
+    }
+    if keep && !c.bad {
+        c.body.extend_from_slice(data);
     }
     c.received = end;
 }

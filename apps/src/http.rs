@@ -6,7 +6,7 @@ pub fn head_len(buf: &[u8]) -> Option<usize> {
 }
 
 /// The path of a `GET <path> HTTP/1.x` request head, and whether the connection stays open
-/// (HTTP/1.1 without `Connection: close`).
+/// (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with `Connection: Keep-Alive`).
 pub fn parse_request(head: &[u8]) -> Option<(&str, bool)> {
     let text = std::str::from_utf8(head).ok()?;
     let mut words = text.lines().next()?.split_whitespace();
@@ -15,11 +15,18 @@ pub fn parse_request(head: &[u8]) -> Option<(&str, bool)> {
     }
     let path = words.next()?;
     let version = words.next()?;
-    let close = text.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("connection:")
-            && l.to_ascii_lowercase().contains("close")
-    });
-    Some((path, version == "HTTP/1.1" && !close))
+    let connection = |word: &str| {
+        text.lines().any(|l| {
+            let l = l.to_ascii_lowercase();
+            l.starts_with("connection:") && l.contains(word)
+        })
+    };
+    let keep = if version == "HTTP/1.1" {
+        !connection("close")
+    } else {
+        connection("keep-alive")
+    };
+    Some((path, keep))
 }
 
 /// Status code and `Content-Length` of a response head.
@@ -87,6 +94,8 @@ mod tests {
         assert_eq!(parse_request(req), Some(("/a.html", false)));
         assert_eq!(parse_request(b"GET / HTTP/1.1\r\n\r\n"), Some(("/", true)));
         assert_eq!(parse_request(b"POST / HTTP/1.1\r\n\r\n"), None);
+        let ab = b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+        assert_eq!(parse_request(ab), Some(("/", true)));
         let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n";
         assert_eq!(parse_response(resp), Some((200, Some(12))));
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");

@@ -11,6 +11,9 @@
 //!
 //! Example: see `src/bin/mtcp-demo.rs`.
 
+pub mod cli;
 pub mod client;
+pub mod echo;
 pub mod http;
+pub mod perf;
 pub mod server;

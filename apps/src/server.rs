@@ -74,7 +74,11 @@ fn close_conn<Q: Queue>(ctx: &mut Context<Q>, conns: &mut [Option<Conn>], id: i3
 
 /// Builds the response head for `path`.
 fn respond(cfg: &ServerConfig, path: &str, keep_alive: bool) -> (Vec<u8>, Option<Arc<Vec<u8>>>) {
-    let body = cfg.files.get(path).cloned();
+    let body = match path {
+        "/" => cfg.files.get("/index.html"),
+        p => cfg.files.get(p),
+    }
+    .cloned();
     let (status, len) = match &body {
         Some(b) => ("200 OK", b.len()),
         None => ("404 Not Found", 0),

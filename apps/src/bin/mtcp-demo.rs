@@ -101,12 +101,12 @@ fn run(small_n: usize, big_n: usize, concurrency: usize, threaded: bool) -> Resu
             if is_big {
                 Request {
                     path: "/big.bin".into(),
-                    expected: Arc::clone(&big),
+                    expected: Some(Arc::clone(&big)),
                 }
             } else {
                 Request {
                     path: "/index.html".into(),
-                    expected: Arc::clone(&small),
+                    expected: Some(Arc::clone(&small)),
                 }
             }
         })
@@ -128,6 +128,7 @@ fn run(small_n: usize, big_n: usize, concurrency: usize, threaded: bool) -> Resu
         requests,
         concurrency,
         stall_timeout: Duration::from_secs(10),
+        keep_body: false,
     };
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -178,7 +179,8 @@ fn run(small_n: usize, big_n: usize, concurrency: usize, threaded: bool) -> Resu
     print!("{}", srv.stats_lines(&prev_s, secs));
     print!("{}", cli.stats_lines(&prev_c, secs));
     let elapsed = started.elapsed();
-    let (completes, errors, incompletes) = result.map_err(|e| format!("client: {e}"))?;
+    let outcome = result.map_err(|e| format!("client: {e}"))?;
+    let (completes, errors, incompletes) = (outcome.completes, outcome.errors, outcome.incompletes);
     served.map_err(|e| format!("server: {e}"))?;
     println!(
         "[CPU {}] Completed {} connections, errors: {} incompletes: {}",

@@ -1,0 +1,195 @@
+//! What every binary needs: a small argument parser, `mtcp_init` from `-f mtcp.conf`, a stop
+//! flag set by SIGINT/SIGTERM, and mTCP's once-a-second statistics lines.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mtcp_socket_api::Mtcp;
+
+/// Arguments split into positionals and `-x value` / `--name value` options and `--flag`s.
+#[derive(Debug, Default)]
+pub struct Args {
+    /// Words that are not options, in order.
+    pub positional: Vec<String>,
+    options: Vec<(String, Option<String>)>,
+}
+
+impl Args {
+    /// Parses `args` (without the program name). `flags` lists the options that take no value.
+    pub fn parse(args: impl IntoIterator<Item = String>, flags: &[&str]) -> Args {
+        let mut out = Args::default();
+        let mut it = args.into_iter();
+        while let Some(a) = it.next() {
+            if a.starts_with('-') && a.len() > 1 && a.parse::<f64>().is_err() {
+                if flags.contains(&a.as_str()) {
+                    out.options.push((a, None));
+                } else {
+                    let v = it.next();
+                    out.options.push((a, v));
+                }
+            } else {
+                out.positional.push(a);
+            }
+        }
+        out
+    }
+
+    /// True if `--flag` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.options.iter().any(|(k, _)| k == name)
+    }
+
+    /// The value of option `name` (the last one given).
+    pub fn value(&self, name: &str) -> Result<Option<&str>, String> {
+        match self.options.iter().rev().find(|(k, _)| k == name) {
+            None => Ok(None),
+            Some((_, Some(v))) => Ok(Some(v)),
+            Some((_, None)) => Err(format!("{name} needs a value")),
+        }
+    }
+
+    /// The value of `name` parsed as `T`, or `default`.
+    pub fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.value(name)? {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("{name}: `{v}` is not a valid number")),
+        }
+    }
+
+    /// Options other than `known` (to reject typos).
+    pub fn unknown(&self, known: &[&str]) -> Option<String> {
+        self.options
+            .iter()
+            .find(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, _)| k.clone())
+    }
+}
+
+/// `mtcp_init(conf)`, with a message naming the file on failure.
+pub fn init(conf: &str) -> Result<Mtcp, String> {
+    Mtcp::init(Path::new(conf)).map_err(|e| format!("mtcp_init({conf}): {e}"))
+}
+
+/// The cores to run on: `-N cores` (at most the config's `num_cores`, default all of them)
+/// or only `-c core` when given.
+pub fn cores(mtcp: &Mtcp, n: Option<usize>, only: Option<usize>) -> Result<Vec<usize>, String> {
+    let have = mtcp.conf().num_cores;
+    let n = n.unwrap_or(have);
+    if n == 0 || n > have {
+        return Err(format!(
+            "-N {n}: the configuration has num_cores = {have} (set num_cores in mtcp.conf)"
+        ));
+    }
+    match only {
+        Some(c) if c >= n => Err(format!("-c {c}: only cores 0..{n} exist")),
+        Some(c) => Ok(vec![c]),
+        None => Ok((0..n).collect()),
+    }
+}
+
+/// `ip`, `ip:port` (with `default_port`) as an address.
+pub fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddrV4, String> {
+    let (ip, port) = match text.split_once(':') {
+        Some((ip, p)) => (
+            ip,
+            p.parse()
+                .map_err(|_| format!("`{p}` is not a port number"))?,
+        ),
+        None => (text, default_port),
+    };
+    let ip: Ipv4Addr = ip
+        .parse()
+        .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
+    Ok(SocketAddrV4::new(ip, port))
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// A flag that becomes true on SIGINT or SIGTERM (the first ^C stops the app cleanly).
+pub fn stop_flag() -> &'static AtomicBool {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(
+                sig,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
+    &STOP
+}
+
+/// Prints mTCP's statistics lines (when `stat_print` names a port) and `extra()`'s line once a
+/// second until `done()` is true.
+pub fn print_stats_until(
+    mtcp: &Mtcp,
+    mut extra: impl FnMut() -> Option<String>,
+    done: impl Fn() -> bool,
+) {
+    let enabled = !mtcp.conf().stat_print.is_empty();
+    let mut prev = mtcp.snapshots();
+    let mut tick = Instant::now();
+    while !done() {
+        std::thread::sleep(Duration::from_millis(20));
+        let secs = tick.elapsed().as_secs_f64();
+        if secs >= 1.0 {
+            if enabled {
+                print!("{}", mtcp.stats_lines(&prev, secs));
+            }
+            if let Some(line) = extra() {
+                println!("{line}");
+            }
+            prev = mtcp.snapshots();
+            tick = Instant::now();
+        }
+    }
+}
+
+/// Sorted latencies' percentile `p` (0..=100).
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_and_addresses() {
+        let a = Args::parse(
+            ["10.0.0.1/x", "5", "-N", "2", "--kernel", "-c", "3"].map(String::from),
+            &["--kernel"],
+        );
+        assert_eq!(a.positional, ["10.0.0.1/x", "5"]);
+        assert_eq!(a.num("-N", 1usize), Ok(2));
+        assert_eq!(a.num("-c", 1usize), Ok(3));
+        assert!(a.flag("--kernel"));
+        assert_eq!(a.unknown(&["-N", "-c", "--kernel"]), None);
+        assert_eq!(a.unknown(&["-N"]), Some("--kernel".into()));
+        assert!(Args::parse(["-f".to_string()], &[]).value("-f").is_err());
+        assert_eq!(
+            parse_addr("198.18.0.1:8080", 80),
+            Ok("198.18.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr("198.18.0.1", 80),
+            Ok("198.18.0.1:80".parse().unwrap())
+        );
+        assert!(parse_addr("x", 80).is_err());
+        assert_eq!(percentile(&[1, 2, 3, 4], 50.0), 2);
+        assert_eq!(percentile(&[1, 2, 3, 4], 99.0), 4);
+        assert_eq!(percentile(&[], 99.0), 0);
+    }
+}

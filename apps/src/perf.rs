@@ -1,0 +1,492 @@
+//! A bulk-transfer workload: the client opens one connection and sends a 16-byte header
+//! (`bytes client→server`, `bytes server→client`, little-endian `u64`s); then both sides send
+//! their share and shut down their write side, and each checks every byte it receives against a
+//! position-dependent pattern. Over our stack ([`mtcp_server`], [`mtcp_client`]) and over the
+//! kernel's sockets ([`kernel_server`], [`kernel_client`]).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddrV4, TcpListener, TcpStream};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mtcp_io::Queue;
+use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
+
+/// Period of the byte pattern: a prime, so data misplaced by any whole number of segments shows.
+const PERIOD: usize = 1_000_003;
+/// Largest piece handed to one `write`.
+const CHUNK: usize = 64 * 1024;
+
+fn table() -> &'static [u8] {
+    static T: OnceLock<Vec<u8>> = OnceLock::new();
+    T.get_or_init(|| {
+        (0..PERIOD + CHUNK)
+            .map(|i| {
+                let i = (i % PERIOD) as u64;
+                (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
+            })
+            .collect()
+    })
+}
+
+/// The pattern bytes at stream `offset`, at most `len` (and at most one chunk).
+pub fn pattern(offset: u64, len: usize) -> &'static [u8] {
+    let at = (offset % PERIOD as u64) as usize;
+    &table()[at..at + len.min(CHUNK)]
+}
+
+/// True if `data` is the pattern at `offset`.
+pub fn matches(offset: u64, data: &[u8]) -> bool {
+    data.chunks(CHUNK)
+        .enumerate()
+        .all(|(i, c)| c == pattern(offset + (i * CHUNK) as u64, c.len()))
+}
+
+/// What one side of a transfer saw.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PerfReport {
+    /// Bytes sent.
+    pub sent: u64,
+    /// Bytes received (all checked).
+    pub received: u64,
+    /// Whether every received byte matched and the counts were as agreed.
+    pub ok: bool,
+    /// Time from the first to the last byte.
+    pub elapsed: Duration,
+    /// Why it failed, when it did.
+    pub problem: String,
+}
+
+impl PerfReport {
+    /// `perf[...]: sent ... Gbit/s, received ... Gbit/s` summary line.
+    pub fn line(&self, stack: &str) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        format!(
+            "perf[{stack}]: sent {} bytes ({:.3} Gbit/s), received {} bytes ({:.3} Gbit/s) in {:.2} s, {}",
+            self.sent,
+            self.sent as f64 * 8.0 / secs / 1e9,
+            self.received,
+            self.received as f64 * 8.0 / secs / 1e9,
+            secs,
+            if self.ok {
+                "verified".to_string()
+            } else {
+                format!("FAILED ({})", self.problem)
+            }
+        )
+    }
+}
+
+/// One transfer's state machine over a non-blocking socket of a context.
+struct Transfer {
+    header: Vec<u8>,
+    header_out: usize,
+    to_send: u64,
+    to_recv: Option<u64>,
+    sent: u64,
+    received: u64,
+    shut: bool,
+    eof: bool,
+    bad: bool,
+    problem: String,
+    connected: bool,
+}
+
+impl Transfer {
+    fn fail(&mut self, why: String) {
+        if !self.bad {
+            self.problem = why;
+        }
+        self.bad = true;
+    }
+
+    fn done(&self) -> bool {
+        self.bad || (self.shut && self.eof)
+    }
+
+    /// Moves what can move; returns whether it waits for send space.
+    fn step<Q: Queue>(&mut self, ctx: &mut Context<Q>, id: i32, buf: &mut [u8]) -> bool {
+        while self.to_recv.is_some() && self.header_out < self.header.len() {
+            match ctx.write(id, &self.header[self.header_out..]) {
+                Ok(k) => self.header_out += k,
+                Err(Error::Again) => return true,
+                Err(e) => {
+                    self.fail(format!("writing the header: {e}"));
+                    return false;
+                }
+            }
+        }
+        let mut blocked = false;
+        if self.to_recv.is_some() {
+            while self.sent < self.to_send {
+                let piece = pattern(self.sent, (self.to_send - self.sent) as usize);
+                match ctx.write(id, piece) {
+                    Ok(k) => self.sent += k as u64,
+                    Err(Error::Again) => {
+                        blocked = true;
+                        break;
+                    }
+                    Err(e) => {
+                        self.fail(format!("write at {}: {e}", self.sent));
+                        return false;
+                    }
+                }
+            }
+            if self.sent == self.to_send && !self.shut {
+                match ctx.shutdown(id, libc::SHUT_WR) {
+                    Ok(()) => self.shut = true,
+                    Err(e) => self.fail(format!("shutdown: {e}")),
+                }
+            }
+        }
+        while !self.eof && !self.bad {
+            match ctx.read(id, buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    if self.to_recv != Some(self.received) {
+                        self.fail(format!(
+                            "EOF after {} of {:?} bytes",
+                            self.received, self.to_recv
+                        ));
+                    }
+                }
+                Ok(k) => self.absorb(&buf[..k]),
+                Err(Error::Again) => break,
+                Err(e) => self.fail(format!("read at {}: {e}", self.received)),
+            }
+        }
+        blocked
+    }
+
+    fn absorb(&mut self, mut data: &[u8]) {
+        if self.to_recv.is_none() {
+            // Server: the first 16 bytes are the header.
+            let need = 16 - self.header.len();
+            let take = need.min(data.len());
+            self.header.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.header.len() < 16 {
+                return;
+            }
+            let word = |i: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.header[i..i + 8]);
+                u64::from_le_bytes(b)
+            };
+            self.to_recv = Some(word(0));
+            self.to_send = word(8);
+            self.header_out = 16;
+        }
+        if !matches(self.received, data) {
+            self.fail(format!("wrong bytes at {}", self.received));
+        }
+        self.received += data.len() as u64;
+        if self.to_recv.is_some_and(|t| self.received > t) {
+            self.fail(format!("{} bytes, more than agreed", self.received));
+        }
+    }
+
+    fn report(&self, started: Instant) -> PerfReport {
+        PerfReport {
+            sent: self.sent,
+            received: self.received,
+            ok: !self.bad && self.eof && self.shut && self.to_recv == Some(self.received),
+            elapsed: started.elapsed(),
+            problem: if self.bad || self.eof {
+                self.problem.clone()
+            } else {
+                format!(
+                    "stopped after {} sent, {} received",
+                    self.sent, self.received
+                )
+            },
+        }
+    }
+}
+
+fn drive<Q: Queue>(
+    ctx: &mut Context<Q>,
+    ep: i32,
+    id: i32,
+    t: &mut Transfer,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let mut evs = [EpollEvent::default(); 4];
+    let mut buf = vec![0u8; CHUNK];
+    let mut out = true;
+    let mut last = (0, 0, Instant::now());
+    while !t.done() && !stop.load(Ordering::Relaxed) {
+        let n = ctx.epoll_wait(ep, &mut evs, 100)?;
+        if let Some(e) = evs[..n].iter().find(|e| e.events & events::ERR != 0) {
+            let err = ctx
+                .getsockopt(id, libc::SOL_SOCKET, libc::SO_ERROR)
+                .unwrap_or(-1);
+            t.fail(format!("event {:#x}, SO_ERROR {err}", e.events));
+            break;
+        }
+        // A connecting socket is writable once established (ENOTCONN before).
+        t.connected |= evs[..n].iter().any(|e| e.events & events::OUT != 0);
+        if !t.connected {
+            continue;
+        }
+        let want_out = t.step(ctx, id, &mut buf);
+        if want_out != out {
+            out = want_out;
+            let mask = if out {
+                events::IN | events::OUT
+            } else {
+                events::IN
+            };
+            let ev = EpollEvent {
+                events: mask,
+                data: id as u64,
+            };
+            ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))?;
+        }
+        if (t.sent, t.received) != (last.0, last.1) {
+            last = (t.sent, t.received, Instant::now());
+        } else if last.2.elapsed() > Duration::from_secs(20) {
+            t.fail(format!(
+                "stalled 20 s at {} sent, {} received",
+                t.sent, t.received
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the stack running until the peer has acknowledged everything sent on `id` (or
+/// `limit` passes): the process must not exit while its last bytes still need retransmitting.
+pub fn linger<Q: Queue>(ctx: &mut Context<Q>, ep: i32, id: i32, limit: Duration) {
+    let until = Instant::now() + limit;
+    let mut evs = [EpollEvent::default(); 4];
+    while Instant::now() < until && ctx.tcp_info(id).is_ok_and(|i| i.unacked > 0) {
+        let _ = ctx.epoll_wait(ep, &mut evs, 10);
+    }
+}
+
+/// Client over our stack: sends `to_server` bytes, expects `to_client` bytes back.
+pub fn mtcp_client<Q: Queue>(
+    ctx: &mut Context<Q>,
+    server: SocketAddrV4,
+    to_server: u64,
+    to_client: u64,
+    stop: &AtomicBool,
+) -> Result<PerfReport> {
+    ctx.init_rss(
+        std::net::Ipv4Addr::UNSPECIFIED,
+        1,
+        *server.ip(),
+        server.port(),
+    )?;
+    let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    ctx.setsock_nonblock(s)?;
+    match ctx.connect(s, server) {
+        Ok(()) | Err(Error::InProgress) => {}
+        Err(e) => return Err(e),
+    }
+    let ep = ctx.epoll_create(4)?;
+    let ev = EpollEvent {
+        events: events::IN | events::OUT,
+        data: s as u64,
+    };
+    ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev))?;
+    let mut header = to_server.to_le_bytes().to_vec();
+    header.extend_from_slice(&to_client.to_le_bytes());
+    let mut t = Transfer {
+        header,
+        header_out: 0,
+        to_send: to_server,
+        to_recv: Some(to_client),
+        sent: 0,
+        received: 0,
+        shut: false,
+        eof: false,
+        bad: false,
+        problem: String::new(),
+        connected: false,
+    };
+    let started = Instant::now();
+    drive(ctx, ep, s, &mut t, stop)?;
+    let report = t.report(started);
+    linger(ctx, ep, s, Duration::from_secs(10));
+    let _ = ctx.close(s);
+    Ok(report)
+}
+
+/// Server over our stack: serves transfers one after another on `addr` until `stop` (or after
+/// the first when `once`); calls `report` after each.
+pub fn mtcp_server<Q: Queue>(
+    ctx: &mut Context<Q>,
+    addr: SocketAddrV4,
+    once: bool,
+    stop: &AtomicBool,
+    mut report: impl FnMut(PerfReport),
+) -> Result<()> {
+    let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    ctx.setsock_nonblock(l)?;
+    ctx.bind(l, addr)?;
+    ctx.listen(l, 64)?;
+    let lep = ctx.epoll_create(4)?;
+    let lev = EpollEvent {
+        events: events::IN,
+        data: l as u64,
+    };
+    ctx.epoll_ctl(lep, EPOLL_CTL_ADD, l, Some(lev))?;
+    let mut evs = [EpollEvent::default(); 4];
+    while !stop.load(Ordering::Relaxed) {
+        ctx.epoll_wait(lep, &mut evs, 100)?;
+        let Ok((s, _)) = ctx.accept(l) else {
+            continue;
+        };
+        ctx.setsock_nonblock(s)?;
+        let ep = ctx.epoll_create(4)?;
+        let ev = EpollEvent {
+            events: events::IN | events::OUT,
+            data: s as u64,
+        };
+        ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev))?;
+        let mut t = Transfer {
+            header: Vec::with_capacity(16),
+            header_out: 0,
+            to_send: 0,
+            to_recv: None,
+            sent: 0,
+            received: 0,
+            shut: false,
+            eof: false,
+            bad: false,
+            problem: String::new(),
+            connected: true,
+        };
+        let started = Instant::now();
+        drive(ctx, ep, s, &mut t, stop)?;
+        let r = t.report(started);
+        linger(ctx, ep, s, Duration::from_secs(10));
+        let _ = ctx.close(s);
+        let _ = ctx.close(ep);
+        report(r);
+        if once {
+            break;
+        }
+    }
+    let _ = ctx.close(l);
+    Ok(())
+}
+
+fn kernel_transfer(mut s: TcpStream, to_send: u64, to_recv: u64) -> PerfReport {
+    let started = Instant::now();
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let Ok(mut w) = s.try_clone() else {
+        return PerfReport::default();
+    };
+    let sender = std::thread::spawn(move || -> std::io::Result<u64> {
+        let mut sent = 0;
+        while sent < to_send {
+            let piece = pattern(sent, (to_send - sent) as usize);
+            w.write_all(piece)?;
+            sent += piece.len() as u64;
+        }
+        w.shutdown(Shutdown::Write)?;
+        Ok(sent)
+    });
+    let mut buf = vec![0u8; CHUNK];
+    let (mut received, mut ok, mut problem) = (0u64, true, String::new());
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                if ok && !matches(received, &buf[..k]) {
+                    ok = false;
+                    problem = format!("wrong bytes at {received}");
+                }
+                received += k as u64;
+            }
+            Err(e) => {
+                ok = false;
+                problem = format!("read at {received}: {e}");
+                break;
+            }
+        }
+    }
+    let sent = sender.join().ok().and_then(|r| r.ok());
+    PerfReport {
+        sent: sent.unwrap_or(0),
+        received,
+        ok: ok && received == to_recv && sent == Some(to_send),
+        elapsed: started.elapsed(),
+        problem: if problem.is_empty() {
+            format!("sent {sent:?} of {to_send}, received {received} of {to_recv}")
+        } else {
+            problem
+        },
+    }
+}
+
+/// Client over kernel sockets.
+pub fn kernel_client(
+    server: SocketAddrV4,
+    to_server: u64,
+    to_client: u64,
+) -> std::io::Result<PerfReport> {
+    let mut s = TcpStream::connect(server)?;
+    let mut header = to_server.to_le_bytes().to_vec();
+    header.extend_from_slice(&to_client.to_le_bytes());
+    s.write_all(&header)?;
+    Ok(kernel_transfer(s, to_server, to_client))
+}
+
+/// Server over kernel sockets: transfers one after another until `stop` (or after the first).
+pub fn kernel_server(
+    addr: SocketAddrV4,
+    once: bool,
+    stop: &AtomicBool,
+    mut report: impl FnMut(PerfReport),
+) -> std::io::Result<()> {
+    let l = TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    while !stop.load(Ordering::Relaxed) {
+        match l.accept() {
+            Ok((mut s, _)) => {
+                s.set_nonblocking(false)?;
+                let mut header = [0u8; 16];
+                if s.read_exact(&mut header).is_err() {
+                    report(PerfReport::default());
+                } else {
+                    let word = |i: usize| {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&header[i..i + 8]);
+                        u64::from_le_bytes(b)
+                    };
+                    report(kernel_transfer(s, word(8), word(0)));
+                }
+                if once {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_checks_position() {
+        let a = pattern(5, 100).to_vec();
+        assert!(matches(5, &a));
+        assert!(!matches(6, &a));
+        let long: Vec<u8> = (0..3 * CHUNK as u64 / 1000)
+            .flat_map(|k| pattern(k * 1000, 1000).to_vec())
+            .collect();
+        assert!(matches(0, &long));
+        assert!(!matches(1000, &long));
+    }
+}

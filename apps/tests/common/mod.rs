@@ -1,0 +1,212 @@
+//! Shared by the app tests: a namespace with a link to our stack (TAP or AF_PACKET over a veth),
+//! an mtcp.conf for it, and app processes run inside the namespace that are killed on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+pub use mtcp_testkit::{Netns, have_program, require_root, unique_name};
+
+/// The kernel's address in the namespace.
+pub const KERNEL_IP: &str = "198.18.0.1";
+/// Our stack's address.
+pub const OUR_IP: &str = "198.18.0.2";
+
+/// Which backend our side uses.
+#[derive(Clone, Copy, Debug)]
+pub enum Link {
+    /// A TAP in the namespace; the kernel side is the TAP interface.
+    Tap,
+    /// AF_PACKET on one end of a veth pair; the kernel has the other end.
+    AfPacket,
+}
+
+/// A namespace, a link, a scratch directory and an mtcp.conf for our side.
+pub struct Env {
+    /// The namespace (deleted on drop, with its interfaces).
+    pub ns: Netns,
+    /// Scratch directory (removed on drop).
+    pub dir: PathBuf,
+    /// mtcp.conf for our side.
+    pub conf: PathBuf,
+    /// The kernel's interface.
+    pub kernel_if: String,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Env {
+    /// Sets up `link` with `extra` lines appended to mtcp.conf.
+    pub fn new(tag: &str, link: Link, extra: &str) -> Env {
+        let ns = Netns::new(&unique_name(tag)).expect("netns");
+        let (ours, kernel_if) = match link {
+            Link::Tap => {
+                let name = unique_name("tp");
+                ns.exec_ok(&["ip", "tuntap", "add", "dev", &name, "mode", "tap"])
+                    .expect("tuntap");
+                ns.exec_ok(&["ip", "link", "set", &name, "up"]).expect("up");
+                (name.clone(), name)
+            }
+            Link::AfPacket => {
+                let (a, b) = ns.veth_pair("va", "vb").expect("veth");
+                ns.disable_offloads(&a).expect("offloads");
+                ns.disable_offloads(&b).expect("offloads");
+                (a, b)
+            }
+        };
+        ns.exec_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{KERNEL_IP}/24"),
+            "dev",
+            &kernel_if,
+        ])
+        .expect("addr");
+        let dir = std::env::temp_dir().join(unique_name("mtcpapp"));
+        std::fs::create_dir_all(&dir).expect("tempdir");
+        let io = match link {
+            Link::Tap => "tap",
+            Link::AfPacket => "afpacket",
+        };
+        let conf = dir.join("mtcp.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "io = {io}\nnum_cores = 1\nport = {ours}\n{ours}.ip = {OUR_IP}/24\n\
+                 max_concurrency = 10000\nrcvbuf = 262144\nsndbuf = 262144\ntcp_timewait = 1\n{extra}"
+            ),
+        )
+        .expect("conf");
+        Env {
+            ns,
+            dir,
+            conf,
+            kernel_if,
+        }
+    }
+
+    /// The conf path as text.
+    pub fn conf(&self) -> &str {
+        self.conf.to_str().expect("utf-8 path")
+    }
+
+    /// Runs `args` in the namespace to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ns.exec(args).expect("exec")
+    }
+
+    /// Starts `program args` in the namespace; its stdout lines arrive on the returned channel.
+    pub fn spawn(&self, program: &str, args: &[&str]) -> Proc {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", self.ns.name(), program])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn");
+        let (tx, rx) = channel();
+        let out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                println!("  | {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc { child, lines: rx }
+    }
+}
+
+/// A process inside the namespace; SIGTERM then SIGKILL on drop.
+pub struct Proc {
+    /// The process.
+    pub child: Child,
+    /// Its stdout, line by line.
+    pub lines: Receiver<String>,
+}
+
+impl Proc {
+    /// Waits for a line containing `text`; panics after `secs`.
+    pub fn wait_for(&self, text: &str, secs: u64) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(text) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no line with `{text}` within {secs} s"),
+            }
+        }
+    }
+
+    /// Waits for the process to exit (at most `secs`); its status and remaining lines.
+    pub fn finish(mut self, secs: u64) -> (bool, Vec<String>) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                break st;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "did not exit within {secs} s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        (status.success(), self.lines.try_iter().collect())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            for _ in 0..40 {
+                if self.child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Skips (returns false with a reason) unless root and every program in `programs` exists.
+pub fn can_run(test: &str, programs: &[&str]) -> bool {
+    if !require_root(test) {
+        return false;
+    }
+    for p in programs {
+        if !have_program(p) {
+            eprintln!("skipping {test}: `{p}` is not installed");
+            return false;
+        }
+    }
+    true
+}
+
+/// SHA-256 of a file, by `sha256sum`.
+pub fn sha256(path: &std::path::Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}

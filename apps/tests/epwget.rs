@@ -1,0 +1,114 @@
+//! epwget over TAP fetches from nginx and from `python3 -m http.server` run inside the
+//! namespace: every request completes with 0 errors, and the saved body (`-o`) is byte-exact.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn wait_port(env: &Env, url: &str) {
+    for _ in 0..100 {
+        let out = env.run(&["curl", "-s", "-m", "1", "-o", "/dev/null", url]);
+        if out.status.success() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{url} never answered");
+}
+
+fn fetch(env: &Env, www: &std::path::Path, target: &str, n: &str) {
+    let out_file = env.dir.join("out.bin");
+    let p = env.spawn(
+        env!("CARGO_BIN_EXE_epwget"),
+        &[
+            target,
+            n,
+            "-c",
+            "20",
+            "-f",
+            env.conf(),
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    let (ok, lines) = p.finish(120);
+    let summary = format!("[CPU 0] Completed {n} connections, errors: 0 incompletes: 0");
+    assert!(
+        ok && lines.iter().any(|l| l == &summary),
+        "epwget {target}: {lines:?}"
+    );
+    assert_eq!(sha256(&out_file), sha256(&www.join("big.bin")));
+}
+
+fn site(env: &Env) -> std::path::PathBuf {
+    let www = env.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(
+        www.join("big.bin"),
+        mtcp_apps::http::test_content(200_000, 3),
+    )
+    .unwrap();
+    www
+}
+
+#[test]
+fn epwget_fetches_from_nginx() {
+    if !can_run("epwget_fetches_from_nginx", &["nginx", "curl", "sha256sum"]) {
+        return;
+    }
+    let env = Env::new("ewn", Link::Tap, "");
+    let www = site(&env);
+    let d = env.dir.display();
+    let conf = env.dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
+             uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+             server {{ listen {KERNEL_IP}:80; root {}; }} }}\n",
+            www.display()
+        ),
+    )
+    .unwrap();
+    let _nginx = env.spawn(
+        "nginx",
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            env.dir.to_str().unwrap(),
+        ],
+    );
+    wait_port(&env, &format!("http://{KERNEL_IP}/big.bin"));
+    fetch(&env, &www, &format!("{KERNEL_IP}/big.bin"), "300");
+}
+
+#[test]
+fn epwget_fetches_from_python_http_server() {
+    if !can_run(
+        "epwget_fetches_from_python_http_server",
+        &["python3", "curl", "sha256sum"],
+    ) {
+        return;
+    }
+    let env = Env::new("ewp", Link::Tap, "");
+    let www = site(&env);
+    let _py = env.spawn(
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            KERNEL_IP,
+            "--directory",
+            www.to_str().unwrap(),
+        ],
+    );
+    wait_port(&env, &format!("http://{KERNEL_IP}:8000/big.bin"));
+    fetch(&env, &www, &format!("{KERNEL_IP}:8000/big.bin"), "100");
+}
