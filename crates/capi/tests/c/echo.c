@@ -89,7 +89,7 @@ static void *RunCore(void *argp)
 	saddr.sin_addr.s_addr = INADDR_ANY;
 	saddr.sin_port = htons(PORT);
 	if (mtcp_bind(mctx, listener, (struct sockaddr *)&saddr, sizeof(saddr)) < 0 ||
-	    mtcp_listen(mctx, listener, 4096) < 0) {
+	    mtcp_listen(mctx, listener, 256) < 0) {
 		fprintf(stderr, "[CPU %d] bind/listen: %s\n", core, strerror(errno));
 		arg->errors = -1;
 		return NULL;
