@@ -70,7 +70,10 @@ fn compile(src: &str, out: &Path, dynamic: bool) {
 }
 
 fn run(exe: &Path, args: &[&str]) -> Output {
-    let o = Command::new(exe).args(args).output().expect("run C program");
+    let o = Command::new(exe)
+        .args(args)
+        .output()
+        .expect("run C program");
     eprintln!(
         "{} stdout:\n{}\nstderr:\n{}",
         exe.display(),
@@ -123,8 +126,14 @@ fn header_abi_matches_the_library() {
         .collect();
     let conf_fields = [
         ("off_num_cores", offset_of!(MtcpConfC, num_cores)),
-        ("off_max_concurrency", offset_of!(MtcpConfC, max_concurrency)),
-        ("off_max_num_buffers", offset_of!(MtcpConfC, max_num_buffers)),
+        (
+            "off_max_concurrency",
+            offset_of!(MtcpConfC, max_concurrency),
+        ),
+        (
+            "off_max_num_buffers",
+            offset_of!(MtcpConfC, max_num_buffers),
+        ),
         ("off_rcvbuf_size", offset_of!(MtcpConfC, rcvbuf_size)),
         ("off_sndbuf_size", offset_of!(MtcpConfC, sndbuf_size)),
         ("off_tcp_timewait", offset_of!(MtcpConfC, tcp_timewait)),
