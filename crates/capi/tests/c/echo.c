@@ -166,6 +166,13 @@ static void *RunCore(void *argp)
 						mtcp_close(mctx, a);
 						continue;
 					}
+					struct sockaddr_in pn;
+					socklen_t pnlen = sizeof(pn);
+					if (mtcp_getpeername(mctx, a, (struct sockaddr *)&pn, &pnlen) < 0 ||
+					    pn.sin_addr.s_addr != peer.sin_addr.s_addr || pn.sin_port != peer.sin_port) {
+						fprintf(stderr, "[CPU %d] getpeername disagrees with accept\n", core);
+						arg->errors++;
+					}
 					memset(&conns[a], 0, sizeof(conns[a]));
 					conns[a].role = SERVER;
 					ev.events = MTCP_EPOLLIN;
@@ -215,6 +222,15 @@ static void *RunCore(void *argp)
 					c->role = NONE;
 					arg->errors++;
 					continue;
+				}
+				if ((e & MTCP_EPOLLOUT) && c->sent == 0) {
+					struct sockaddr_in me;
+					socklen_t melen = sizeof(me);
+					if (mtcp_getsockname(mctx, s, (struct sockaddr *)&me, &melen) < 0 ||
+					    me.sin_addr.s_addr != inet_addr("198.18.0.2") || me.sin_port == 0) {
+						fprintf(stderr, "[CPU %d] bad getsockname on a client\n", core);
+						arg->errors++;
+					}
 				}
 				if ((e & MTCP_EPOLLOUT) && c->sent < arg->bytes) {
 					while (c->sent < arg->bytes) {

@@ -199,6 +199,29 @@ int main(int argc, char **argv)
 	CHECK("handler called", got_signal == SIGUSR1);
 	CHECK("epoll_wait after EINTR is quiet again", mtcp_epoll_wait(mctx, ep, evs, 8, 0) == 0);
 
+	/* a refused connect: -1/EINPROGRESS, EALREADY, then EPOLLERR with SO_ERROR ECONNREFUSED */
+	int c = mtcp_socket(mctx, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in dst;
+	memset(&dst, 0, sizeof(dst));
+	dst.sin_family = AF_INET;
+	dst.sin_addr.s_addr = inet_addr("198.18.0.1");
+	dst.sin_port = htons(9999);
+	FAILS("mtcp_connect(non-blocking)", mtcp_connect(mctx, c, (struct sockaddr *)&dst, sizeof(dst)), EINPROGRESS);
+	FAILS("mtcp_connect(again)", mtcp_connect(mctx, c, (struct sockaddr *)&dst, sizeof(dst)), EALREADY);
+	ev.events = MTCP_EPOLLOUT;
+	ev.data.sockid = c;
+	CHECK("epoll_ctl(ADD connecting)", mtcp_epoll_ctl(mctx, ep, MTCP_EPOLL_CTL_ADD, c, &ev) == 0);
+	n = 0;
+	for (int i = 0; i < 100 && n == 0; i++)
+		n = mtcp_epoll_wait(mctx, ep, evs, 8, 20);
+	CHECK("refused connect reports EPOLLERR", n == 1 && evs[0].data.sockid == c &&
+	      (evs[0].events & MTCP_EPOLLERR));
+	v = 0;
+	vlen = sizeof(v);
+	CHECK("getsockopt(SO_ERROR) = ECONNREFUSED",
+	      mtcp_getsockopt(mctx, c, SOL_SOCKET, SO_ERROR, &v, &vlen) == 0 && v == ECONNREFUSED);
+	CHECK("mtcp_close(refused)", mtcp_close(mctx, c) == 0);
+
 	CHECK("mtcp_close(listener)", mtcp_close(mctx, s) == 0);
 	FAILS("mtcp_close(closed)", mtcp_close(mctx, s), EBADF);
 	mtcp_destroy_context(mctx);
