@@ -8,20 +8,23 @@ use std::process::{Command, Output};
 use mtcp_socket_api::socket::SockType;
 use mtcp_socket_api::{EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EpollEvent, MtcpConfC, events};
 
-/// `target/<profile>`, where cargo put `libmtcp.so` and `libmtcp.a` before running this test.
+/// Where cargo put `libmtcp.so` and `libmtcp.a` for this test run: `target/<profile>/deps`
+/// (beside this test executable; `cargo test` builds them there), else `target/<profile>`
+/// (after `cargo build`).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>")
-        .to_path_buf();
-    assert!(
-        dir.join("libmtcp.a").exists() && dir.join("libmtcp.so").exists(),
-        "libmtcp.a / libmtcp.so not found in {} (run `cargo test -p mtcp-capi`, which builds them)",
-        dir.display()
-    );
-    dir
+    let deps = exe.parent().expect("target/<profile>/deps").to_path_buf();
+    let profile = deps.parent().map(Path::to_path_buf);
+    let has_libs = |d: &Path| d.join("libmtcp.a").exists() && d.join("libmtcp.so").exists();
+    std::iter::once(deps.clone())
+        .chain(profile)
+        .find(|d| has_libs(d))
+        .unwrap_or_else(|| {
+            panic!(
+                "libmtcp.a / libmtcp.so not found in {} or its parent",
+                deps.display()
+            )
+        })
 }
 
 /// A scratch directory removed on drop.
