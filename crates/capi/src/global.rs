@@ -1,0 +1,353 @@
+//! The process-global calls: `mtcp_init`, `mtcp_destroy`, configuration, contexts, CPU
+//! affinity and signals. The instance sits behind a mutex taken only by these calls, never on
+//! the per-socket path.
+
+use std::ffi::{CStr, OsStr, c_char, c_int};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mtcp_io::mem::{MemConfig, MemSwitch};
+use mtcp_socket_api::config::tables;
+use mtcp_socket_api::{Error, IoBackend, Mtcp, MtcpConf, MtcpConfC};
+
+use crate::errno::{guard, guard_void, init_errno, set_errno};
+use crate::{CONTEXT_MAGIC, MtcpContext, ctx, mctx_t, mtcp_sighandler_t};
+
+/// The instance made by `mtcp_init`.
+static INSTANCE: Mutex<Option<Arc<Mtcp>>> = Mutex::new(None);
+
+/// `mtcp_setconf` values given before `mtcp_init` (fields > 0 apply).
+static PENDING: Mutex<MtcpConfC> = Mutex::new(MtcpConfC {
+    num_cores: 0,
+    max_concurrency: 0,
+    max_num_buffers: 0,
+    rcvbuf_size: 0,
+    sndbuf_size: 0,
+    tcp_timewait: 0,
+    tcp_timeout: 0,
+});
+
+/// Bumped by every registered signal; a context whose `epoll_wait` has not seen the current
+/// value returns `EINTR` once.
+pub(crate) static SIGNAL_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The application's handler of each signal (a function pointer, 0 for none).
+static HANDLERS: [AtomicUsize; 65] = [const { AtomicUsize::new(0) }; 65];
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn instance() -> Option<Arc<Mtcp>> {
+    lock(&INSTANCE).clone()
+}
+
+fn apply_pending(conf: &mut MtcpConf, p: &MtcpConfC) {
+    let pos = |v: i32| (v > 0).then_some(v as usize);
+    if let Some(v) = pos(p.num_cores) {
+        conf.num_cores = v;
+    }
+    if let Some(v) = pos(p.max_concurrency) {
+        conf.max_concurrency = v;
+    }
+    if let Some(v) = pos(p.max_num_buffers) {
+        conf.max_num_buffers = v;
+    }
+    if let Some(v) = pos(p.rcvbuf_size) {
+        conf.rcvbuf_size = v.max(64);
+    }
+    if let Some(v) = pos(p.sndbuf_size) {
+        conf.sndbuf_size = v.max(64);
+    }
+    if let Some(v) = pos(p.tcp_timewait) {
+        conf.tcp_timewait_secs = v as u32;
+    }
+    if let Some(v) = pos(p.tcp_timeout) {
+        conf.tcp_timeout_secs = Some(v as u32);
+    }
+}
+
+fn conf_c(c: &MtcpConf) -> MtcpConfC {
+    MtcpConfC {
+        num_cores: c.num_cores as i32,
+        max_concurrency: c.max_concurrency as i32,
+        max_num_buffers: c.max_num_buffers as i32,
+        rcvbuf_size: c.rcvbuf_size as i32,
+        sndbuf_size: c.sndbuf_size as i32,
+        tcp_timewait: c.tcp_timewait_secs as i32,
+        tcp_timeout: c.tcp_timeout_secs.map_or(-1, |s| s as i32),
+    }
+}
+
+/// Builds the instance; a `num_cores` set before init overrides the file's (for `io = mem`,
+/// the only backend whose devices this crate can open itself).
+fn open(path: &Path, pending: &MtcpConfC) -> Result<Mtcp, c_int> {
+    let report = |e: &dyn std::fmt::Display| eprintln!("mtcp_init: {e}");
+    let mut conf = MtcpConf::load(path).map_err(|e| {
+        report(&e);
+        libc::EINVAL
+    })?;
+    let file_cores = conf.num_cores;
+    apply_pending(&mut conf, pending);
+    let mtcp = if conf.num_cores != file_cores && conf.io == IoBackend::Mem {
+        let arp = match &conf.arp_conf {
+            Some(p) => tables::load(p, tables::parse_arp),
+            None => Ok(Vec::new()),
+        }
+        .map_err(|e| {
+            report(&e);
+            libc::EINVAL
+        })?;
+        let routes = match &conf.route_conf {
+            Some(p) => tables::load(p, tables::parse_route),
+            None => Ok(Vec::new()),
+        }
+        .map_err(|e| {
+            report(&e);
+            libc::EINVAL
+        })?;
+        let switch = MemSwitch::new(MemConfig {
+            ports: conf.ports.len().max(1),
+            queues: conf.num_cores,
+            ..MemConfig::default()
+        })
+        .map_err(|e| {
+            report(&e);
+            e.raw_os_error().unwrap_or(libc::EIO)
+        })?;
+        Mtcp::with_switch_tables(conf, &switch, 0, arp, routes)
+    } else {
+        if conf.num_cores != file_cores {
+            eprintln!(
+                "mtcp_init: num_cores {} from mtcp_setconf ignored for this backend; using {}",
+                conf.num_cores, file_cores
+            );
+        }
+        Mtcp::init(path)
+    };
+    let mtcp = mtcp.map_err(|e| {
+        report(&e);
+        init_errno(&e)
+    })?;
+    // Pool sizes and timeouts set before init apply to every context.
+    let _ = mtcp.setconf(pending);
+    Ok(mtcp)
+}
+
+/// `int mtcp_init(const char *config_file)`: reads mtcp.conf (and the arp.conf / route.conf it
+/// names) and opens the I/O backend. `EFAULT` for NULL, `EEXIST` if already initialized,
+/// `EINVAL` for a bad configuration (the reason is printed on stderr).
+///
+/// # Safety
+/// `config_file` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_init(config_file: *const c_char) -> c_int {
+    if config_file.is_null() {
+        set_errno(libc::EFAULT);
+        return -1;
+    }
+    // SAFETY: non-null and NUL-terminated by the caller's contract.
+    let path = unsafe { CStr::from_ptr(config_file) };
+    let path = Path::new(OsStr::from_bytes(path.to_bytes()));
+    guard(|| {
+        let mut slot = lock(&INSTANCE);
+        if slot.is_some() {
+            return Err(Error::Exist);
+        }
+        let pending = *lock(&PENDING);
+        match open(path, &pending) {
+            Ok(m) => {
+                *slot = Some(Arc::new(m));
+                Ok(0)
+            }
+            Err(errno) => {
+                drop(slot);
+                set_errno(errno);
+                Ok(-1)
+            }
+        }
+    })
+}
+
+/// `void mtcp_destroy(void)`: forgets the instance (contexts still alive keep their queues
+/// until `mtcp_destroy_context`); `mtcp_init` may be called again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_destroy() {
+    guard_void(|| {
+        lock(&INSTANCE).take();
+        *lock(&PENDING) = MtcpConfC::default();
+    });
+}
+
+/// `int mtcp_getconf(struct mtcp_conf *conf)`: the configuration in effect (before
+/// `mtcp_init`: the defaults with what `mtcp_setconf` gave). `EINVAL` for NULL.
+///
+/// # Safety
+/// `conf` is NULL or points to a writable `struct mtcp_conf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_getconf(conf: *mut MtcpConfC) -> c_int {
+    guard(|| {
+        if conf.is_null() {
+            return Err(Error::Inval);
+        }
+        let value = match instance() {
+            Some(m) => m.getconf(),
+            None => {
+                let mut c = MtcpConf::default();
+                apply_pending(&mut c, &lock(&PENDING));
+                conf_c(&c)
+            }
+        };
+        // SAFETY: non-null and writable by the caller's contract; unaligned-safe write.
+        unsafe { conf.write_unaligned(value) };
+        Ok(0)
+    })
+}
+
+/// `int mtcp_setconf(const struct mtcp_conf *conf)`: applies the fields > 0; `num_cores`
+/// only before `mtcp_init`, pool sizes before the first context. `EINVAL` for NULL.
+///
+/// # Safety
+/// `conf` is NULL or points to a readable `struct mtcp_conf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_setconf(conf: *const MtcpConfC) -> c_int {
+    guard(|| {
+        if conf.is_null() {
+            return Err(Error::Inval);
+        }
+        // SAFETY: non-null and readable by the caller's contract.
+        let c = unsafe { conf.read_unaligned() };
+        match instance() {
+            Some(m) => m.setconf(&c)?,
+            None => {
+                let mut p = lock(&PENDING);
+                let keep = |dst: &mut i32, src: i32| {
+                    if src > 0 {
+                        *dst = src;
+                    }
+                };
+                keep(&mut p.num_cores, c.num_cores);
+                keep(&mut p.max_concurrency, c.max_concurrency);
+                keep(&mut p.max_num_buffers, c.max_num_buffers);
+                keep(&mut p.rcvbuf_size, c.rcvbuf_size);
+                keep(&mut p.sndbuf_size, c.sndbuf_size);
+                keep(&mut p.tcp_timewait, c.tcp_timewait);
+                keep(&mut p.tcp_timeout, c.tcp_timeout);
+            }
+        }
+        Ok(0)
+    })
+}
+
+/// `int mtcp_core_affinitize(int cpu)`: pins the calling thread to `cpu`. `EINVAL` for a
+/// negative or absent CPU.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_core_affinitize(cpu: c_int) -> c_int {
+    guard(|| {
+        if cpu < 0 || cpu as usize >= libc::CPU_SETSIZE as usize {
+            return Err(Error::Inval);
+        }
+        // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is below CPU_SETSIZE (checked above).
+        unsafe { libc::CPU_SET(cpu as usize, &mut set) };
+        // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the calling thread.
+        let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+        // On failure libc has set errno.
+        Ok(if r == 0 { 0 } else { -1 })
+    })
+}
+
+/// `mctx_t mtcp_create_context(int cpu)`: the context of core `cpu`; NULL with `EINVAL` if
+/// not initialized or `cpu >= num_cores`, `EEXIST` if that core's context exists.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_create_context(cpu: c_int) -> mctx_t {
+    guard(|| {
+        let mtcp = instance().ok_or(Error::Inval)?;
+        let cpu_index = usize::try_from(cpu).map_err(|_| Error::Inval)?;
+        let inner = mtcp.create_context(cpu_index)?;
+        Ok(Box::into_raw(Box::new(MtcpContext {
+            cpu,
+            magic: CONTEXT_MAGIC,
+            seen_signals: SIGNAL_GENERATION.load(Ordering::Relaxed),
+            inner,
+        })))
+    })
+}
+
+/// `void mtcp_destroy_context(mctx_t mctx)`: stops the context (its stack thread, if any) and
+/// frees it. NULL or an already destroyed context is ignored (`errno` = `EINVAL`).
+///
+/// # Safety
+/// `mctx` is NULL or was returned by `mtcp_create_context`; no other thread uses it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_destroy_context(mctx: mctx_t) {
+    guard_void(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { ctx(mctx) } {
+            Ok(c) => {
+                c.magic = 0;
+                // SAFETY: made by `Box::into_raw` in `mtcp_create_context`, and the magic value
+                // (now cleared) shows it was not freed before.
+                drop(unsafe { Box::from_raw(mctx) });
+            }
+            Err(e) => set_errno(e.errno()),
+        }
+    });
+}
+
+extern "C" fn on_signal(signum: c_int) {
+    SIGNAL_GENERATION.fetch_add(1, Ordering::SeqCst);
+    let h = HANDLERS
+        .get(signum as usize)
+        .map_or(0, |h| h.load(Ordering::SeqCst));
+    if h != 0 {
+        // SAFETY: only `mtcp_register_signal` stores here, and it stores a non-null
+        // `unsafe extern "C" fn(c_int)` given by the application.
+        let f: unsafe extern "C" fn(c_int) = unsafe { std::mem::transmute(h) };
+        // SAFETY: the application's own signal handler, called with its signal.
+        unsafe { f(signum) };
+    }
+}
+
+/// `mtcp_sighandler_t mtcp_register_signal(int signum, mtcp_sighandler_t handler)`: on
+/// `signum`, every context's next (or current) `mtcp_epoll_wait` returns -1 with `EINTR`, and
+/// `handler` is called. Returns the previous handler (NULL with `EINVAL` for a bad signal).
+///
+/// # Safety
+/// `handler` is NULL or a function safe to call from a signal handler.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mtcp_register_signal(
+    signum: c_int,
+    handler: mtcp_sighandler_t,
+) -> mtcp_sighandler_t {
+    let ok = (1..HANDLERS.len() as c_int).contains(&signum)
+        && signum != libc::SIGKILL
+        && signum != libc::SIGSTOP;
+    if !ok {
+        set_errno(libc::EINVAL);
+        return None;
+    }
+    let new = handler.map_or(0, |f| f as usize);
+    let old = HANDLERS[signum as usize].swap(new, Ordering::SeqCst);
+    // SAFETY: sigaction is plain data; all-zero is "no flags, empty mask".
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = on_signal as extern "C" fn(c_int) as usize;
+    // SAFETY: `act.sa_mask` is a valid sigset_t.
+    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    act.sa_flags = libc::SA_RESTART;
+    // SAFETY: valid signal number (checked) and a fully initialized `act`; the old action is
+    // not needed.
+    if unsafe { libc::sigaction(signum, &act, std::ptr::null_mut()) } != 0 {
+        HANDLERS[signum as usize].store(old, Ordering::SeqCst);
+        return None;
+    }
+    if old == 0 {
+        None
+    } else {
+        // SAFETY: the stored value came from a non-null `unsafe extern "C" fn(c_int)`.
+        Some(unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(c_int)>(old) })
+    }
+}
