@@ -259,7 +259,9 @@ impl Conn {
     }
     /// Sequence number of the first byte in the send buffer.
     pub fn buf_start(&self) -> SeqNumber {
-        let s = if self.snd_una < self.data_start() {
+        // Before our SYN is acknowledged snd_una is the ISS, one short of the data. Compare by
+        // identity, not by sequence order: order wraps after 2^31 bytes and would then stall.
+        let s = if self.snd_una == self.iss {
             self.data_start()
         } else {
             self.snd_una

@@ -308,6 +308,14 @@ impl Conn {
         self.snd_wl1 = seg.seq_number;
         if ack {
             self.snd_una = seg.ack_number;
+            // A SYN retransmission timer may have rewound snd_nxt to the ISS just before this
+            // SYN-ACK arrived: never leave it behind what the peer acknowledged.
+            if self.snd_nxt < self.snd_una {
+                self.snd_nxt = self.snd_una;
+            }
+            if self.snd_max < self.snd_una {
+                self.snd_max = self.snd_una;
+            }
             self.snd_wl2 = seg.ack_number;
             self.state = State::Established;
             self.rto_at = None;
