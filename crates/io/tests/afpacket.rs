@@ -1,9 +1,6 @@
 //! The AF_PACKET backend over veth pairs, inside network namespaces the tests create.
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use mtcp_io::afpacket::{AfPacketConfig, AfPacketDevice};
 use mtcp_io::conformance::{self, Ctx};
 use mtcp_io::{Device, Steering};
@@ -30,24 +27,7 @@ fn kernel_pings_our_responder_over_afpacket() {
     assert_eq!(dev.info().mtu, 1500);
     let q = dev.queue(0).unwrap();
     let mac = dev.info().mac;
-    let stop = Arc::new(AtomicBool::new(false));
-    let responder = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || common::respond(q, mac, "198.18.2.2".parse().unwrap(), stop))
-    };
-    let out = peer
-        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.2.2"])
-        .unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let seen = responder.join().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ping failed: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(common::ping_received(&text), 3, "{text}");
-    assert!(seen.arp >= 1 && seen.echo >= 3, "responder saw {seen:?}");
+    common::kernel_pings_responder(&peer, q, mac, "198.18.2.2".parse().unwrap());
 }
 
 #[test]

@@ -27,27 +27,10 @@ fn kernel_pings_our_responder_over_tap() {
     ns.exec_ok(&["ip", "addr", "add", "198.18.1.1/24", "dev", &name])
         .unwrap();
     ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
     let q = dev.queue(0).unwrap();
     assert!(dev.queue(0).is_err(), "a queue handed out twice");
     let mac = dev.info().mac;
-    let responder = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || common::respond(q, mac, "198.18.1.2".parse().unwrap(), stop))
-    };
-    let out = ns
-        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.1.2"])
-        .unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let seen = responder.join().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ping failed: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(common::ping_received(&text), 3, "{text}");
-    assert!(seen.arp >= 1 && seen.echo >= 3, "responder saw {seen:?}");
+    common::kernel_pings_responder(&ns, q, mac, "198.18.1.2".parse().unwrap());
 }
 
 #[test]

@@ -142,3 +142,32 @@ pub fn ping_received(output: &str) -> u32 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+/// The kernel in `pinger` pings `ip` three times while [`respond`] answers on `q`: asserts that
+/// all three replies came back and that the responder saw ARP and the echoes.
+pub fn kernel_pings_responder<Q: Queue + 'static>(
+    pinger: &mtcp_testkit::Netns,
+    q: Q,
+    mac: EthernetAddress,
+    ip: Ipv4Addr,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let responder = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || respond(q, mac, ip, stop))
+    };
+    let target = ip.to_string();
+    let out = pinger
+        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", &target])
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let seen = responder.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ping failed: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ping_received(&text), 3, "{text}");
+    assert!(seen.arp >= 1 && seen.echo >= 3, "responder saw {seen:?}");
+}
