@@ -345,3 +345,46 @@ pub(crate) fn open_dpdk(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MtcpConf, PortConf};
+
+    fn conf(cores: usize, mask: Option<u64>, eal: &str) -> MtcpConf {
+        MtcpConf {
+            num_cores: cores,
+            core_mask: mask,
+            num_mem_ch: Some(4),
+            ports: vec![PortConf {
+                name: "net_tap0".into(),
+                ip: None,
+                netmask: None,
+                mac: None,
+            }],
+            dpdk_eal_args: eal.split_whitespace().map(str::to_owned).collect(),
+            ..MtcpConf::default()
+        }
+    }
+
+    #[test]
+    fn dpdk_config_from_mtcp_conf() {
+        let c = dpdk_config(&conf(
+            2,
+            None,
+            "--vdev net_tap0,iface=x --no-huge -m 128 --file-prefix p",
+        ))
+        .unwrap();
+        assert_eq!(c.num_queues(), 2);
+        assert_eq!(c.ports, ["net_tap0"]);
+        let argv = c.eal_argv(mtcp_io_dpdk::Hugepages::Absent).unwrap().join(" ");
+        assert_eq!(
+            argv,
+            "-l 0-1 -n 4 --no-pci --vdev net_tap0,iface=x --no-huge -m 128 --file-prefix p"
+        );
+        // core_mask decides the cores when it disagrees with num_cores.
+        let c = dpdk_config(&conf(2, Some(0b1110), "")).unwrap();
+        assert_eq!(c.num_queues(), 3);
+        assert!(c.eal_argv(mtcp_io_dpdk::Hugepages::Absent).unwrap()[..2] == ["-c", "0xe"]);
+    }
+}
