@@ -377,7 +377,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.num_queues(), 2);
         assert_eq!(c.ports, ["net_tap0"]);
-        let argv = c.eal_argv(mtcp_io_dpdk::Hugepages::Absent).unwrap().join(" ");
+        let argv = c
+            .eal_argv(mtcp_io_dpdk::Hugepages::Absent)
+            .unwrap()
+            .join(" ");
         assert_eq!(
             argv,
             "-l 0-1 -n 4 --no-pci --vdev net_tap0,iface=x --no-huge -m 128 --file-prefix p"
