@@ -106,8 +106,15 @@ impl Env {
 
     /// Starts `program args` in the namespace; its stdout lines arrive on the returned channel.
     pub fn spawn(&self, program: &str, args: &[&str]) -> Proc {
+        spawn_in(&self.ns, program, args)
+    }
+}
+
+/// Starts `program args` in namespace `ns`; its stdout lines arrive on the returned channel.
+pub fn spawn_in(ns: &Netns, program: &str, args: &[&str]) -> Proc {
+    {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", self.ns.name(), program])
+            .args(["netns", "exec", ns.name(), program])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

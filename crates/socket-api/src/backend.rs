@@ -2,16 +2,20 @@
 //! backends this crate can open, so a context is `Context<AnyQueue>` whatever the config says.
 //!
 //! Extension point: the `dpdk` and `netmap` backends live in their own crates. To add one, add a
-//! variant to [`AnyQueue`] (and [`AnyRx`] if its receive frame is its own type), to [`AnyDevice`],
-//! and a branch in `Mtcp::init`'s device opening (`open_devices` in `mtcp.rs`).
+//! variant to [`AnyQueue`] (and [`AnyRx`] / [`AnyTx`] if its frames are their own types), to
+//! [`AnyDevice`], and a branch in `Mtcp::init`'s device opening (`open_devices` in `mtcp.rs`).
+//!
+//! DPDK (`io = dpdk`) is here behind the cargo feature `dpdk`: [`open_dpdk`] starts DPDK's EAL
+//! from `mtcp.conf` (`core_mask` / `num_cores`, `num_mem_ch`, `dpdk_eal_args`) and opens the
+//! ports listed in `port`, one rx/tx queue pair per core.
 
 use std::io;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use mtcp_io::mem::{MemPort, MemQueue};
 use mtcp_io::pool::PoolBuf;
-use mtcp_io::{Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta};
+use mtcp_io::{Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta, TxFrame, TxOffload};
 
 #[cfg(target_os = "linux")]
 use mtcp_io::afpacket::{AfPacketDevice, AfPacketQueue, AfRx};
@@ -25,6 +29,9 @@ pub enum AnyRx {
     /// An AF_PACKET ring slot.
     #[cfg(target_os = "linux")]
     AfPacket(AfRx),
+    /// A DPDK mbuf.
+    #[cfg(feature = "dpdk")]
+    Dpdk(mtcp_io_dpdk::DpdkRxFrame),
 }
 
 impl Deref for AnyRx {
@@ -34,6 +41,8 @@ impl Deref for AnyRx {
             AnyRx::Pool(b) => b,
             #[cfg(target_os = "linux")]
             AnyRx::AfPacket(b) => b,
+            #[cfg(feature = "dpdk")]
+            AnyRx::Dpdk(b) => b,
         }
     }
 }
@@ -44,11 +53,108 @@ impl RxFrame for AnyRx {
             AnyRx::Pool(b) => b.meta(),
             #[cfg(target_os = "linux")]
             AnyRx::AfPacket(b) => b.meta(),
+            #[cfg(feature = "dpdk")]
+            AnyRx::Dpdk(b) => b.meta(),
         }
     }
 }
 
-/// A queue of any backend (every backend here transmits [`PoolBuf`]s).
+/// A frame to transmit, of any backend: pool buffers (mem, TAP, AF_PACKET) or a DPDK mbuf.
+pub enum AnyTx {
+    /// A pool buffer.
+    Pool(PoolBuf),
+    /// A DPDK mbuf.
+    #[cfg(feature = "dpdk")]
+    Dpdk(mtcp_io_dpdk::DpdkTxFrame),
+}
+
+impl Deref for AnyTx {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            AnyTx::Pool(b) => b,
+            #[cfg(feature = "dpdk")]
+            AnyTx::Dpdk(b) => b,
+        }
+    }
+}
+
+impl DerefMut for AnyTx {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            AnyTx::Pool(b) => b,
+            #[cfg(feature = "dpdk")]
+            AnyTx::Dpdk(b) => b,
+        }
+    }
+}
+
+impl TxFrame for AnyTx {
+    fn capacity(&self) -> usize {
+        match self {
+            AnyTx::Pool(b) => b.capacity(),
+            #[cfg(feature = "dpdk")]
+            AnyTx::Dpdk(b) => b.capacity(),
+        }
+    }
+
+    fn set_len(&mut self, len: usize) {
+        match self {
+            AnyTx::Pool(b) => b.set_len(len),
+            #[cfg(feature = "dpdk")]
+            AnyTx::Dpdk(b) => b.set_len(len),
+        }
+    }
+
+    fn set_offload(&mut self, offload: TxOffload) {
+        match self {
+            AnyTx::Pool(b) => b.set_offload(offload),
+            #[cfg(feature = "dpdk")]
+            AnyTx::Dpdk(b) => b.set_offload(offload),
+        }
+    }
+}
+
+fn pool_tx(f: AnyTx) -> Option<PoolBuf> {
+    match f {
+        AnyTx::Pool(b) => Some(b),
+        #[cfg(feature = "dpdk")]
+        AnyTx::Dpdk(_) => None,
+    }
+}
+
+#[cfg(feature = "dpdk")]
+fn dpdk_tx(f: AnyTx) -> Option<mtcp_io_dpdk::DpdkTxFrame> {
+    match f {
+        AnyTx::Dpdk(b) => Some(b),
+        AnyTx::Pool(_) => None,
+    }
+}
+
+/// Transmits `pkts` on `q`: unwraps the frames into a burst of `q`'s own type (frames of another
+/// backend — a caller bug — are dropped), sends, and puts the frames `q` did not take back.
+fn tx_via<Q: Queue>(
+    q: &mut Q,
+    pkts: &mut Burst<AnyTx>,
+    unwrap: fn(AnyTx) -> Option<Q::Tx>,
+    wrap: fn(Q::Tx) -> AnyTx,
+) -> io::Result<usize> {
+    let mut inner: Burst<Q::Tx> = Burst::new();
+    for f in pkts.drain(..) {
+        if let Some(f) = unwrap(f) {
+            // Cannot fail: `inner` has the same capacity as `pkts`.
+            let _ = inner.push(f);
+        }
+    }
+    let sent = q.tx_burst(&mut inner);
+    for f in inner.drain(..) {
+        // Cannot fail: `pkts` was emptied above and holds at most what it held before.
+        let _ = pkts.push(wrap(f));
+    }
+    sent
+}
+
+/// A queue of any backend.
 pub enum AnyQueue {
     /// The in-memory switch.
     Mem(MemQueue),
@@ -58,6 +164,9 @@ pub enum AnyQueue {
     /// AF_PACKET.
     #[cfg(target_os = "linux")]
     AfPacket(AfPacketQueue),
+    /// DPDK.
+    #[cfg(feature = "dpdk")]
+    Dpdk(mtcp_io_dpdk::DpdkQueue),
 }
 
 /// Moves the frames of an inner burst into `out`, wrapping each.
@@ -90,7 +199,7 @@ fn rx_via<Q: Queue>(
 
 impl Queue for AnyQueue {
     type Rx = AnyRx;
-    type Tx = PoolBuf;
+    type Tx = AnyTx;
 
     fn rx_burst(&mut self, out: &mut Burst<AnyRx>) -> io::Result<usize> {
         match self {
@@ -99,26 +208,32 @@ impl Queue for AnyQueue {
             AnyQueue::Tap(q) => rx_via(q, out, AnyRx::Pool),
             #[cfg(target_os = "linux")]
             AnyQueue::AfPacket(q) => rx_via(q, out, AnyRx::AfPacket),
+            #[cfg(feature = "dpdk")]
+            AnyQueue::Dpdk(q) => rx_via(q, out, AnyRx::Dpdk),
         }
     }
 
-    fn tx_alloc(&mut self) -> Option<PoolBuf> {
+    fn tx_alloc(&mut self) -> Option<AnyTx> {
         match self {
-            AnyQueue::Mem(q) => q.tx_alloc(),
+            AnyQueue::Mem(q) => q.tx_alloc().map(AnyTx::Pool),
             #[cfg(target_os = "linux")]
-            AnyQueue::Tap(q) => q.tx_alloc(),
+            AnyQueue::Tap(q) => q.tx_alloc().map(AnyTx::Pool),
             #[cfg(target_os = "linux")]
-            AnyQueue::AfPacket(q) => q.tx_alloc(),
+            AnyQueue::AfPacket(q) => q.tx_alloc().map(AnyTx::Pool),
+            #[cfg(feature = "dpdk")]
+            AnyQueue::Dpdk(q) => q.tx_alloc().map(AnyTx::Dpdk),
         }
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn tx_burst(&mut self, pkts: &mut Burst<AnyTx>) -> io::Result<usize> {
         match self {
-            AnyQueue::Mem(q) => q.tx_burst(pkts),
+            AnyQueue::Mem(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
             #[cfg(target_os = "linux")]
-            AnyQueue::Tap(q) => q.tx_burst(pkts),
+            AnyQueue::Tap(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
             #[cfg(target_os = "linux")]
-            AnyQueue::AfPacket(q) => q.tx_burst(pkts),
+            AnyQueue::AfPacket(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
+            #[cfg(feature = "dpdk")]
+            AnyQueue::Dpdk(q) => tx_via(q, pkts, dpdk_tx, AnyTx::Dpdk),
         }
     }
 
@@ -129,6 +244,8 @@ impl Queue for AnyQueue {
             AnyQueue::Tap(q) => q.wait_rx(timeout),
             #[cfg(target_os = "linux")]
             AnyQueue::AfPacket(q) => q.wait_rx(timeout),
+            #[cfg(feature = "dpdk")]
+            AnyQueue::Dpdk(q) => q.wait_rx(timeout),
         }
     }
 }
@@ -143,6 +260,9 @@ pub enum AnyDevice {
     /// An AF_PACKET port.
     #[cfg(target_os = "linux")]
     AfPacket(AfPacketDevice),
+    /// A DPDK port.
+    #[cfg(feature = "dpdk")]
+    Dpdk(mtcp_io_dpdk::DpdkDevice),
 }
 
 impl Device for AnyDevice {
@@ -155,6 +275,8 @@ impl Device for AnyDevice {
             AnyDevice::Tap(d) => d.info(),
             #[cfg(target_os = "linux")]
             AnyDevice::AfPacket(d) => d.info(),
+            #[cfg(feature = "dpdk")]
+            AnyDevice::Dpdk(d) => d.info(),
         }
     }
 
@@ -165,6 +287,107 @@ impl Device for AnyDevice {
             AnyDevice::Tap(d) => AnyQueue::Tap(d.queue(index)?),
             #[cfg(target_os = "linux")]
             AnyDevice::AfPacket(d) => AnyQueue::AfPacket(d.queue(index)?),
+            #[cfg(feature = "dpdk")]
+            AnyDevice::Dpdk(d) => AnyQueue::Dpdk(d.queue(index)?),
         })
+    }
+}
+
+/// The DPDK configuration `mtcp.conf` asks for: `core_mask` / `num_cores` (one queue pair per
+/// core), `num_mem_ch`, the ports of `port`, and `dpdk_eal_args` as extra EAL arguments (which may
+/// carry `--vdev ...`, `--file-prefix ...`, `--no-huge -m ...`; the EAL defaults fill in the rest).
+pub fn dpdk_config(
+    conf: &crate::config::MtcpConf,
+) -> Result<mtcp_io_dpdk::DpdkConfig, mtcp_io_dpdk::Error> {
+    let mut c = mtcp_io_dpdk::DpdkConfig {
+        num_cores: Some(conf.num_cores),
+        core_mask: conf.core_mask,
+        num_mem_ch: conf.num_mem_ch,
+        ports: conf.ports.iter().map(|p| p.name.clone()).collect(),
+        eal_args: conf.dpdk_eal_args.clone(),
+        ..mtcp_io_dpdk::DpdkConfig::default()
+    };
+    if let Some(mask) = c.core_mask
+        && mask.count_ones() as usize != conf.num_cores
+    {
+        // `core_mask` decides the cores when both are given and disagree.
+        c.num_cores = None;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+/// Starts DPDK's EAL (once per process; the calling thread becomes its main lcore and its network
+/// namespace is where virtual devices such as `net_tap` appear) and opens every port of `conf`.
+#[cfg(feature = "dpdk")]
+pub(crate) fn open_dpdk(
+    conf: &crate::config::MtcpConf,
+) -> Result<Vec<AnyDevice>, crate::mtcp::InitError> {
+    use crate::mtcp::InitError;
+    let dconf = dpdk_config(conf).map_err(|e| InitError::Invalid(format!("dpdk: {e}")))?;
+    let eal =
+        mtcp_io_dpdk::Eal::init(&dconf).map_err(|e| InitError::Invalid(format!("dpdk: {e}")))?;
+    conf.ports
+        .iter()
+        .map(|p| {
+            if p.mac.is_some() {
+                return Err(InitError::Invalid(format!(
+                    "dpdk: port `{}`: `{}.mac` is not supported (DPDK ports use their own address)",
+                    p.name, p.name
+                )));
+            }
+            let dev = eal
+                .open(&p.name, &dconf)
+                .map_err(|e| InitError::Invalid(format!("dpdk: {e}")))?;
+            // Virtual links come up at once; a real NIC takes a moment after start.
+            dev.wait_link_up(Duration::from_secs(5));
+            Ok(AnyDevice::Dpdk(dev))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MtcpConf, PortConf};
+
+    fn conf(cores: usize, mask: Option<u64>, eal: &str) -> MtcpConf {
+        MtcpConf {
+            num_cores: cores,
+            core_mask: mask,
+            num_mem_ch: Some(4),
+            ports: vec![PortConf {
+                name: "net_tap0".into(),
+                ip: None,
+                netmask: None,
+                mac: None,
+            }],
+            dpdk_eal_args: eal.split_whitespace().map(str::to_owned).collect(),
+            ..MtcpConf::default()
+        }
+    }
+
+    #[test]
+    fn dpdk_config_from_mtcp_conf() {
+        let c = dpdk_config(&conf(
+            2,
+            None,
+            "--vdev net_tap0,iface=x --no-huge -m 128 --file-prefix p",
+        ))
+        .unwrap();
+        assert_eq!(c.num_queues(), 2);
+        assert_eq!(c.ports, ["net_tap0"]);
+        let argv = c
+            .eal_argv(mtcp_io_dpdk::Hugepages::Absent)
+            .unwrap()
+            .join(" ");
+        assert_eq!(
+            argv,
+            "-l 0-1 -n 4 --no-pci --vdev net_tap0,iface=x --no-huge -m 128 --file-prefix p"
+        );
+        // core_mask decides the cores when it disagrees with num_cores.
+        let c = dpdk_config(&conf(2, Some(0b1110), "")).unwrap();
+        assert_eq!(c.num_queues(), 3);
+        assert!(c.eal_argv(mtcp_io_dpdk::Hugepages::Absent).unwrap()[..2] == ["-c", "0xe"]);
     }
 }

@@ -342,6 +342,8 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
                 ))
             })
             .collect(),
+        #[cfg(feature = "dpdk")]
+        IoBackend::Dpdk => crate::backend::open_dpdk(conf),
         other => Err(InitError::Invalid(format!(
             "io backend {other:?} is provided by its own crate and not linked into this build"
         ))),
