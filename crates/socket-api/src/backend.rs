@@ -9,6 +9,7 @@ use std::io;
 use std::ops::Deref;
 use std::time::Duration;
 
+use mtcp_io::fault::{Fault, FaultQueue, FaultRx};
 use mtcp_io::mem::{MemPort, MemQueue};
 use mtcp_io::pool::PoolBuf;
 use mtcp_io::{Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta};
@@ -58,6 +59,16 @@ pub enum AnyQueue {
     /// AF_PACKET.
     #[cfg(target_os = "linux")]
     AfPacket(AfPacketQueue),
+    /// Any of the above behind the `fault_*` impairment (boxed: the type is recursive).
+    Fault(Box<FaultQueue<AnyQueue>>),
+}
+
+/// A frame out of the impairment wrapper as an [`AnyRx`]: duplicates are pool buffers.
+fn unfault(f: FaultRx<AnyRx>) -> AnyRx {
+    match f {
+        FaultRx::Inner(r) => r,
+        FaultRx::Copy(c) => AnyRx::Pool(c),
+    }
 }
 
 /// Moves the frames of an inner burst into `out`, wrapping each.
@@ -99,6 +110,7 @@ impl Queue for AnyQueue {
             AnyQueue::Tap(q) => rx_via(q, out, AnyRx::Pool),
             #[cfg(target_os = "linux")]
             AnyQueue::AfPacket(q) => rx_via(q, out, AnyRx::AfPacket),
+            AnyQueue::Fault(q) => rx_via(&mut **q, out, unfault),
         }
     }
 
@@ -109,6 +121,7 @@ impl Queue for AnyQueue {
             AnyQueue::Tap(q) => q.tx_alloc(),
             #[cfg(target_os = "linux")]
             AnyQueue::AfPacket(q) => q.tx_alloc(),
+            AnyQueue::Fault(q) => q.tx_alloc(),
         }
     }
 
@@ -119,6 +132,7 @@ impl Queue for AnyQueue {
             AnyQueue::Tap(q) => q.tx_burst(pkts),
             #[cfg(target_os = "linux")]
             AnyQueue::AfPacket(q) => q.tx_burst(pkts),
+            AnyQueue::Fault(q) => q.tx_burst(pkts),
         }
     }
 
@@ -129,6 +143,7 @@ impl Queue for AnyQueue {
             AnyQueue::Tap(q) => q.wait_rx(timeout),
             #[cfg(target_os = "linux")]
             AnyQueue::AfPacket(q) => q.wait_rx(timeout),
+            AnyQueue::Fault(q) => q.wait_rx(timeout),
         }
     }
 }
@@ -143,6 +158,8 @@ pub enum AnyDevice {
     /// An AF_PACKET port.
     #[cfg(target_os = "linux")]
     AfPacket(AfPacketDevice),
+    /// Any of the above behind the `fault_*` impairment.
+    Fault(Box<Fault<AnyDevice>>),
 }
 
 impl Device for AnyDevice {
@@ -155,6 +172,7 @@ impl Device for AnyDevice {
             AnyDevice::Tap(d) => d.info(),
             #[cfg(target_os = "linux")]
             AnyDevice::AfPacket(d) => d.info(),
+            AnyDevice::Fault(d) => d.info(),
         }
     }
 
@@ -165,6 +183,7 @@ impl Device for AnyDevice {
             AnyDevice::Tap(d) => AnyQueue::Tap(d.queue(index)?),
             #[cfg(target_os = "linux")]
             AnyDevice::AfPacket(d) => AnyQueue::AfPacket(d.queue(index)?),
+            AnyDevice::Fault(d) => AnyQueue::Fault(Box::new(d.queue(index)?)),
         })
     }
 }

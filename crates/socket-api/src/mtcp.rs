@@ -141,6 +141,7 @@ impl Mtcp {
                 )));
             }
         }
+        let devices = with_faults(&conf, devices);
         let n = conf.num_cores;
         Ok(Mtcp {
             conf: Mutex::new(conf),
@@ -305,6 +306,25 @@ fn secret(cpu: usize) -> [u8; 16] {
         chunk.copy_from_slice(&h.finish().to_le_bytes());
     }
     out
+}
+
+/// Wraps every device in the `fault_*` impairment, if the configuration asks for any.
+fn with_faults(conf: &MtcpConf, devices: Vec<AnyDevice>) -> Vec<AnyDevice> {
+    if conf.fault.is_none() {
+        return devices;
+    }
+    devices
+        .into_iter()
+        .enumerate()
+        .map(|(port, d)| {
+            let (mut tx, mut rx) = conf.fault.tx_rx();
+            // Each port draws its own decisions (the wrapper further mixes in the queue).
+            let salt = (port as u64).wrapping_mul(0xd6e8_feb8_6659_fd93);
+            tx.seed ^= salt;
+            rx.seed ^= salt;
+            AnyDevice::Fault(Box::new(mtcp_io::fault::Fault::new(d, tx, rx)))
+        })
+        .collect()
 }
 
 fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
