@@ -1,6 +1,7 @@
 //! mtcp-echo and mtcp-perf against the kernel over AF_PACKET on a veth: echo both ways; bulk
 //! transfers byte-exact with 2 % loss on the kernel's side (nft `numgen random` drops in both
-//! directions); and a kernel peer without timestamps, SACK or window scaling.
+//! directions) plus, on our side, 2 % loss, reordering, duplication and delay from mtcp.conf's
+//! `fault_*` keys; and a kernel peer without timestamps, SACK or window scaling.
 
 mod common;
 
@@ -114,7 +115,10 @@ fn perf_byte_exact_with_loss() {
     if !can_run("perf_byte_exact_with_loss", &["ethtool", "nft"]) {
         return;
     }
-    let env = Env::new("prf", Link::AfPacket, "");
+    // Our side impairs both directions too (mtcp_io::fault::Fault around the AF_PACKET port).
+    let faults = "fault_loss = 0.02\nfault_reorder = 0.02\nfault_duplicate = 0.01\n\
+                  fault_delay_ms = 1\nfault_seed = 7\n";
+    let env = Env::new("prf", Link::AfPacket, faults);
     let rules = env.dir.join("loss.nft");
     std::fs::write(&rules, LOSS).unwrap();
     env.ns

@@ -172,6 +172,10 @@ impl<Q: Queue> Stack<Q> {
         // moved out of the engine before the engine frees it.
         self.handle_events();
         if self.engine.next_deadline().is_some_and(|d| d <= now) {
+            // Send what input queued first: a TIME-WAIT of 0 ends in these timers, and the engine
+            // would free the connection before the ACK of the peer's FIN went out (the peer,
+            // still in LAST-ACK, would retransmit its FIN and get a RST).
+            work += self.output(now);
             self.engine.poll_timers(now);
         }
         self.handle_events();
