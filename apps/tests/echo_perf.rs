@@ -124,8 +124,9 @@ fn perf_byte_exact_with_loss() {
     env.ns
         .exec_ok(&["nft", "-f", rules.to_str().unwrap()])
         .expect("nft");
-    // 20 MB each way by default to keep debug-build CI short (100 MB with 2 % loss takes about a
-    // minute per direction pair there); MTCP_PERF_BYTES=100000000 runs the full size.
+    // 20 MB each way by default to keep debug-build CI short (with both sides impaired, one
+    // client/server pair takes about 50 s in a debug build); MTCP_PERF_BYTES=100000000 runs the
+    // full size.
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "20000000".into());
     perf_pair(&env, &bytes, &bytes);
 }
