@@ -240,21 +240,26 @@ impl Mtcp {
             ));
         }
         drop(devices);
-        let mut routes: Vec<(Ipv4Addr, u8, usize)> = self
-            .routes
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    r.ip,
-                    r.prefix,
-                    conf.ports.iter().position(|p| p.name == r.ifname)?,
-                ))
-            })
-            .collect();
-        for (i, p) in ports.iter().enumerate() {
-            routes.push((p.ip, p.prefix, i));
+        // route.conf entries first: among equal prefixes they win over the ports' own subnets.
+        let mut routes = mtcp_net::RouteTable::new();
+        for r in &self.routes {
+            if let Some(iface) = conf.ports.iter().position(|p| p.name == r.ifname) {
+                routes.add(mtcp_net::Route {
+                    addr: r.ip,
+                    prefix_len: r.prefix,
+                    iface,
+                    gateway: None,
+                });
+            }
         }
-        routes.sort_by_key(|r| std::cmp::Reverse(r.1));
+        for (iface, p) in ports.iter().enumerate() {
+            routes.add(mtcp_net::Route {
+                addr: p.ip,
+                prefix_len: p.prefix,
+                iface,
+                gateway: None,
+            });
+        }
         let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
         let stack = Stack::new(
             cpu,
