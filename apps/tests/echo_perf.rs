@@ -1,6 +1,7 @@
 //! mtcp-echo and mtcp-perf against the kernel over AF_PACKET on a veth: echo both ways; bulk
 //! transfers byte-exact with 2 % loss on the kernel's side (nft `numgen random` drops in both
-//! directions); and a kernel peer without timestamps, SACK or window scaling.
+//! directions) plus, on our side, 2 % loss, reordering, duplication and delay from mtcp.conf's
+//! `fault_*` keys; and a kernel peer without timestamps, SACK or window scaling.
 
 mod common;
 
@@ -114,14 +115,18 @@ fn perf_byte_exact_with_loss() {
     if !can_run("perf_byte_exact_with_loss", &["ethtool", "nft"]) {
         return;
     }
-    let env = Env::new("prf", Link::AfPacket, "");
+    // Our side impairs both directions too (mtcp_io::fault::Fault around the AF_PACKET port).
+    let faults = "fault_loss = 0.02\nfault_reorder = 0.02\nfault_duplicate = 0.01\n\
+                  fault_delay_ms = 1\nfault_seed = 7\n";
+    let env = Env::new("prf", Link::AfPacket, faults);
     let rules = env.dir.join("loss.nft");
     std::fs::write(&rules, LOSS).unwrap();
     env.ns
         .exec_ok(&["nft", "-f", rules.to_str().unwrap()])
         .expect("nft");
-    // 20 MB each way by default to keep debug-build CI short (100 MB with 2 % loss takes about a
-    // minute per direction pair there); MTCP_PERF_BYTES=100000000 runs the full size.
+    // 20 MB each way by default to keep debug-build CI short (with both sides impaired, one
+    // client/server pair takes about 50 s in a debug build); MTCP_PERF_BYTES=100000000 runs the
+    // full size.
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "20000000".into());
     perf_pair(&env, &bytes, &bytes);
 }

@@ -13,6 +13,7 @@ use std::io;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use mtcp_io::fault::{Fault, FaultQueue, FaultRx};
 use mtcp_io::mem::{MemPort, MemQueue};
 use mtcp_io::pool::PoolBuf;
 use mtcp_io::{Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta, TxFrame, TxOffload};
@@ -167,6 +168,16 @@ pub enum AnyQueue {
     /// DPDK.
     #[cfg(feature = "dpdk")]
     Dpdk(mtcp_io_dpdk::DpdkQueue),
+    /// Any of the above behind the `fault_*` impairment (boxed: the type is recursive).
+    Fault(Box<FaultQueue<AnyQueue>>),
+}
+
+/// A frame out of the impairment wrapper as an [`AnyRx`]: duplicates are pool buffers.
+fn unfault(f: FaultRx<AnyRx>) -> AnyRx {
+    match f {
+        FaultRx::Inner(r) => r,
+        FaultRx::Copy(c) => AnyRx::Pool(c),
+    }
 }
 
 /// Moves the frames of an inner burst into `out`, wrapping each.
@@ -210,6 +221,7 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => rx_via(q, out, AnyRx::AfPacket),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => rx_via(q, out, AnyRx::Dpdk),
+            AnyQueue::Fault(q) => rx_via(&mut **q, out, unfault),
         }
     }
 
@@ -222,6 +234,7 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => q.tx_alloc().map(AnyTx::Pool),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => q.tx_alloc().map(AnyTx::Dpdk),
+            AnyQueue::Fault(q) => q.tx_alloc(),
         }
     }
 
@@ -234,6 +247,7 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => tx_via(q, pkts, dpdk_tx, AnyTx::Dpdk),
+            AnyQueue::Fault(q) => q.tx_burst(pkts),
         }
     }
 
@@ -246,6 +260,7 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => q.wait_rx(timeout),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => q.wait_rx(timeout),
+            AnyQueue::Fault(q) => q.wait_rx(timeout),
         }
     }
 }
@@ -263,6 +278,8 @@ pub enum AnyDevice {
     /// A DPDK port.
     #[cfg(feature = "dpdk")]
     Dpdk(mtcp_io_dpdk::DpdkDevice),
+    /// Any of the above behind the `fault_*` impairment.
+    Fault(Box<Fault<AnyDevice>>),
 }
 
 impl Device for AnyDevice {
@@ -277,6 +294,7 @@ impl Device for AnyDevice {
             AnyDevice::AfPacket(d) => d.info(),
             #[cfg(feature = "dpdk")]
             AnyDevice::Dpdk(d) => d.info(),
+            AnyDevice::Fault(d) => d.info(),
         }
     }
 
@@ -289,6 +307,7 @@ impl Device for AnyDevice {
             AnyDevice::AfPacket(d) => AnyQueue::AfPacket(d.queue(index)?),
             #[cfg(feature = "dpdk")]
             AnyDevice::Dpdk(d) => AnyQueue::Dpdk(d.queue(index)?),
+            AnyDevice::Fault(d) => AnyQueue::Fault(Box::new(d.queue(index)?)),
         })
     }
 }

@@ -69,7 +69,7 @@ pub mod stats;
 
 pub use api::MSG_PEEK;
 pub use api_epoll::PIPE_CAPACITY;
-pub use config::{IoBackend, MtcpConf, PortConf, RunMode};
+pub use config::{FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode};
 pub use context::Context;
 pub use epoll::{EpollEvent, EpollOp, event_to_string, events};
 pub use error::{Error, Result};

@@ -141,6 +141,7 @@ impl Mtcp {
                 )));
             }
         }
+        let devices = with_faults(&conf, devices);
         let n = conf.num_cores;
         Ok(Mtcp {
             conf: Mutex::new(conf),
@@ -239,21 +240,26 @@ impl Mtcp {
             ));
         }
         drop(devices);
-        let mut routes: Vec<(Ipv4Addr, u8, usize)> = self
-            .routes
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    r.ip,
-                    r.prefix,
-                    conf.ports.iter().position(|p| p.name == r.ifname)?,
-                ))
-            })
-            .collect();
-        for (i, p) in ports.iter().enumerate() {
-            routes.push((p.ip, p.prefix, i));
+        // route.conf entries first: among equal prefixes they win over the ports' own subnets.
+        let mut routes = mtcp_net::RouteTable::new();
+        for r in &self.routes {
+            if let Some(iface) = conf.ports.iter().position(|p| p.name == r.ifname) {
+                routes.add(mtcp_net::Route {
+                    addr: r.ip,
+                    prefix_len: r.prefix,
+                    iface,
+                    gateway: None,
+                });
+            }
         }
-        routes.sort_by_key(|r| std::cmp::Reverse(r.1));
+        for (iface, p) in ports.iter().enumerate() {
+            routes.add(mtcp_net::Route {
+                addr: p.ip,
+                prefix_len: p.prefix,
+                iface,
+                gateway: None,
+            });
+        }
         let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
         let stack = Stack::new(
             cpu,
@@ -305,6 +311,25 @@ fn secret(cpu: usize) -> [u8; 16] {
         chunk.copy_from_slice(&h.finish().to_le_bytes());
     }
     out
+}
+
+/// Wraps every device in the `fault_*` impairment, if the configuration asks for any.
+fn with_faults(conf: &MtcpConf, devices: Vec<AnyDevice>) -> Vec<AnyDevice> {
+    if conf.fault.is_none() {
+        return devices;
+    }
+    devices
+        .into_iter()
+        .enumerate()
+        .map(|(port, d)| {
+            let (mut tx, mut rx) = conf.fault.tx_rx();
+            // Each port draws its own decisions (the wrapper further mixes in the queue).
+            let salt = (port as u64).wrapping_mul(0xd6e8_feb8_6659_fd93);
+            tx.seed ^= salt;
+            rx.seed ^= salt;
+            AnyDevice::Fault(Box::new(mtcp_io::fault::Fault::new(d, tx, rx)))
+        })
+        .collect()
 }
 
 fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {

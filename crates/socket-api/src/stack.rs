@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use mtcp_io::{Burst, Queue};
+use mtcp_net::RouteTable;
 use mtcp_tcp::{Engine, Event, Handle, Instant, State};
 use mtcp_wire::Icmpv4Repr;
 use mtcp_wire::frame::{Frame, Network, Transport};
@@ -56,7 +57,7 @@ pub struct Stack<Q: Queue> {
     pub(crate) engine: Engine,
     pub(crate) ports: Vec<NetIf<Q>>,
     /// (network, prefix, port index), longest prefix first.
-    pub(crate) routes: Vec<(Ipv4Addr, u8, usize)>,
+    pub(crate) routes: RouteTable,
     pub(crate) socks: SockTable,
     owners: Vec<Option<(Handle, Owner)>>,
     pub(crate) listeners: HashMap<u16, i32>,
@@ -79,7 +80,7 @@ impl<Q: Queue> Stack<Q> {
         cpu: usize,
         engine: Engine,
         ports: Vec<NetIf<Q>>,
-        routes: Vec<(Ipv4Addr, u8, usize)>,
+        routes: RouteTable,
         max_sockets: usize,
         stats: Arc<CoreStats>,
         rss: Option<RssSteer>,
@@ -172,6 +173,10 @@ impl<Q: Queue> Stack<Q> {
         // moved out of the engine before the engine frees it.
         self.handle_events();
         if self.engine.next_deadline().is_some_and(|d| d <= now) {
+            // Send what input queued first: a TIME-WAIT of 0 ends in these timers, and the engine
+            // would free the connection before the ACK of the peer's FIN went out (the peer,
+            // still in LAST-ACK, would retransmit its FIN and get a RST).
+            work += self.output(now);
             self.engine.poll_timers(now);
         }
         self.handle_events();
@@ -442,9 +447,7 @@ pub(crate) fn rescue(engine: &mut Engine, h: Handle, st: &mut crate::socket::Str
     }
 }
 
-fn route(routes: &[(Ipv4Addr, u8, usize)], dst: Ipv4Addr) -> Option<usize> {
-    routes
-        .iter()
-        .find(|(net, prefix, _)| crate::config::tables::in_prefix(dst, *net, *prefix))
-        .map(|r| r.2)
+/// The port of the longest-prefix route to `dst`.
+fn route(routes: &RouteTable, dst: Ipv4Addr) -> Option<usize> {
+    routes.route(dst).ok().map(|r| r.iface)
 }

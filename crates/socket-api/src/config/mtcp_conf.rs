@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
+use mtcp_io::fault::FaultConfig;
 use mtcp_wire::EthernetAddress;
 
 use super::ConfigError;
@@ -51,8 +53,48 @@ pub struct PortConf {
     pub mac: Option<EthernetAddress>,
 }
 
+/// Which directions the `fault_*` keys impair, the `fault_direction` key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FaultDirection {
+    /// Frames we transmit and frames we receive.
+    #[default]
+    Both,
+    /// Only frames we transmit.
+    Tx,
+    /// Only frames we receive.
+    Rx,
+}
+
+/// Test-only link impairment of every port (`fault_*` keys): each port's device is wrapped in
+/// [`mtcp_io::fault::Fault`] when [`FaultConf::config`] impairs anything.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultConf {
+    /// Loss, duplication, reordering, delay and seed (`fault_loss`, `fault_duplicate`,
+    /// `fault_reorder`, `fault_delay_ms`, `fault_seed`).
+    pub config: FaultConfig,
+    /// Directions impaired (`fault_direction`: `both`, `tx` or `rx`).
+    pub direction: FaultDirection,
+}
+
+impl FaultConf {
+    /// True if no impairment is configured (devices are used unwrapped).
+    pub fn is_none(&self) -> bool {
+        self.config.is_none()
+    }
+
+    /// The (transmit, receive) impairments to give [`mtcp_io::fault::Fault::new`].
+    pub fn tx_rx(&self) -> (FaultConfig, FaultConfig) {
+        let off = FaultConfig::seeded(self.config.seed);
+        match self.direction {
+            FaultDirection::Both => (self.config.clone(), self.config.clone()),
+            FaultDirection::Tx => (self.config.clone(), off),
+            FaultDirection::Rx => (off, self.config.clone()),
+        }
+    }
+}
+
 /// The parsed `mtcp.conf`. Defaults are mTCP's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MtcpConf {
     /// Backend (`io`).
     pub io: IoBackend,
@@ -88,6 +130,8 @@ pub struct MtcpConf {
     pub arp_conf: Option<PathBuf>,
     /// `route.conf` (`route_conf`; default: beside mtcp.conf).
     pub route_conf: Option<PathBuf>,
+    /// Link impairment for tests (`fault_*`); none by default.
+    pub fault: FaultConf,
 }
 
 impl Default for MtcpConf {
@@ -110,6 +154,7 @@ impl Default for MtcpConf {
             dpdk_eal_args: Vec::new(),
             arp_conf: None,
             route_conf: None,
+            fault: FaultConf::default(),
         }
     }
 }
@@ -124,6 +169,15 @@ fn positive(value: &str, key: &str) -> Result<usize, String> {
     match number::<usize>(value, key)? {
         0 => Err(format!("{key} must be at least 1")),
         n => Ok(n),
+    }
+}
+
+fn fraction(value: &str, key: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "{key}: `{value}` is not a fraction between 0 and 1"
+        )),
     }
 }
 
@@ -337,6 +391,29 @@ impl MtcpConf {
             }
             "arp_conf" => self.arp_conf = Some(PathBuf::from(value)),
             "route_conf" => self.route_conf = Some(PathBuf::from(value)),
+            "fault_loss" => self.fault.config.loss = fraction(value, key)?,
+            "fault_duplicate" => self.fault.config.duplicate = fraction(value, key)?,
+            "fault_reorder" => self.fault.config.reorder = fraction(value, key)?,
+            "fault_delay_ms" => {
+                let ms: u64 = number(value, key)?;
+                if ms > 10_000 {
+                    return Err(format!("{key}: at most 10000 ms"));
+                }
+                self.fault.config.delay = Duration::from_millis(ms);
+            }
+            "fault_seed" => self.fault.config.seed = number(value, key)?,
+            "fault_direction" => {
+                self.fault.direction = match value {
+                    "both" => FaultDirection::Both,
+                    "tx" => FaultDirection::Tx,
+                    "rx" => FaultDirection::Rx,
+                    other => {
+                        return Err(format!(
+                            "unknown fault_direction `{other}` (both, tx or rx)"
+                        ));
+                    }
+                }
+            }
             other => return Err(format!("unknown key `{other}`")),
         }
         Ok(())
@@ -413,12 +490,65 @@ run_mode = rtc
             ("port = a\na.mtu = 9000", 2, "unknown port setting"),
             ("port = a\nstat_print = b", 2, "not in the `port` list"),
             ("run_mode = fast", 1, "unknown run_mode"),
+            (
+                "io = mem\nfault_loss = 1.5",
+                2,
+                "fault_loss: `1.5` is not a fraction",
+            ),
+            ("fault_loss = -0.1", 1, "not a fraction"),
+            ("fault_loss = NaN", 1, "not a fraction"),
+            (
+                "fault_duplicate = lots",
+                1,
+                "fault_duplicate: `lots` is not a fraction",
+            ),
+            (
+                "\nfault_reorder = 2",
+                2,
+                "fault_reorder: `2` is not a fraction",
+            ),
+            (
+                "fault_delay_ms = -1",
+                1,
+                "fault_delay_ms: `-1` is not a valid number",
+            ),
+            ("fault_delay_ms = 0.5", 1, "not a valid number"),
+            ("fault_delay_ms = 10001", 1, "at most 10000 ms"),
+            ("fault_seed = x", 1, "fault_seed: `x` is not a valid number"),
+            ("fault_direction = up", 1, "unknown fault_direction"),
+            ("fault_seed = 1\nfault_seed = 2", 2, "set twice"),
         ];
         for (text, line, problem) in cases {
             let (l, p) = MtcpConf::parse(text).unwrap_err();
             assert_eq!(l, *line, "{text}: {p}");
             assert!(p.contains(problem), "{text}: `{p}` lacks `{problem}`");
         }
+    }
+
+    #[test]
+    fn fault_keys_parse() {
+        let c = MtcpConf::parse("").unwrap();
+        assert!(c.fault.is_none());
+        let c = MtcpConf::parse(
+            "fault_loss = 0.02\nfault_duplicate = 0.01\nfault_reorder = 0.05\n\
+             fault_delay_ms = 3\nfault_seed = 42\nfault_direction = rx\n",
+        )
+        .unwrap();
+        assert!(!c.fault.is_none());
+        assert_eq!(c.fault.config.loss, 0.02);
+        assert_eq!(c.fault.config.duplicate, 0.01);
+        assert_eq!(c.fault.config.reorder, 0.05);
+        assert_eq!(c.fault.config.delay, Duration::from_millis(3));
+        assert_eq!(c.fault.config.seed, 42);
+        let (tx, rx) = c.fault.tx_rx();
+        assert!(tx.is_none());
+        assert_eq!(rx, c.fault.config);
+        let c = MtcpConf::parse("fault_delay_ms = 1").unwrap();
+        let (tx, rx) = c.fault.tx_rx();
+        assert_eq!(
+            (tx.delay, rx.delay),
+            (Duration::from_millis(1), Duration::from_millis(1))
+        );
     }
 
     #[test]

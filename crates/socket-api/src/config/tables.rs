@@ -1,6 +1,6 @@
 //! `arp.conf` and `route.conf`: a count line (`ARP_ENTRY <n>` / `ROUTES <n>`) then n entries.
-//! (The `net` crate carries the full parsers; these small ones keep this crate usable alone and
-//! are the extension point where it plugs in.)
+//! The parsing is `mtcp_net`'s; this module keeps the entry types of this crate's API and adds
+//! the file name to errors.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -31,100 +31,47 @@ pub struct RouteEntry {
     pub ifname: String,
 }
 
-fn ip_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
-    let (ip, prefix) = s.split_once('/').unwrap_or((s, "32"));
-    let ip: Ipv4Addr = ip
-        .parse()
-        .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
-    match prefix.parse::<u8>() {
-        Ok(p) if p <= 32 => Ok((ip, p)),
-        _ => Err(format!("`/{prefix}` is not a prefix length (0-32)")),
-    }
-}
-
-fn mac(s: &str) -> Result<EthernetAddress, String> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut out {
-        let p = parts.next().filter(|p| p.len() == 2);
-        *b = p
-            .and_then(|p| u8::from_str_radix(p, 16).ok())
-            .ok_or_else(|| format!("`{s}` is not a MAC address"))?;
-    }
-    if parts.next().is_some() {
-        return Err(format!("`{s}` is not a MAC address"));
-    }
-    Ok(EthernetAddress(out))
-}
-
 /// Whether `addr` lies in `net/prefix`.
 pub fn in_prefix(addr: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
     u32::from(addr) & mask == u32::from(net) & mask
 }
 
-fn table<T>(
-    text: &str,
-    head: &str,
-    entry: impl Fn(&[&str]) -> Result<T, String>,
-) -> Result<Vec<T>, (usize, String)> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim()))
-        .filter(|(_, l)| !l.is_empty());
-    let Some((n_line, first)) = lines.next() else {
-        return Ok(Vec::new());
-    };
-    let words: Vec<&str> = first.split_whitespace().collect();
-    let count = match words.as_slice() {
-        [h, n] if *h == head => n
-            .parse::<usize>()
-            .map_err(|_| (n_line, format!("`{n}` is not a count")))?,
-        _ => return Err((n_line, format!("expected `{head} <n>`"))),
-    };
-    let mut out = Vec::with_capacity(count);
-    for (line, text) in lines {
-        if out.len() == count {
-            return Err((line, format!("more entries than the {count} announced")));
-        }
-        let words: Vec<&str> = text.split_whitespace().collect();
-        out.push(entry(&words).map_err(|p| (line, p))?);
-    }
-    if out.len() != count {
-        return Err((0, format!("{} entries, {count} announced", out.len())));
-    }
-    Ok(out)
+fn net_err(e: mtcp_net::ConfigError) -> (usize, String) {
+    (e.line, e.kind.to_string())
 }
 
-/// Parses the text of an `arp.conf`.
+/// Parses the text of an `arp.conf` (with `mtcp_net`'s parser).
 pub fn parse_arp(text: &str) -> Result<Vec<ArpEntry>, (usize, String)> {
-    table(text, "ARP_ENTRY", |w| match w {
-        [net, m] => {
-            let (ip, prefix) = ip_prefix(net)?;
-            Ok(ArpEntry {
-                ip,
-                prefix,
-                mac: mac(m)?,
-            })
-        }
-        _ => Err("expected `<ip>/<prefix> <mac>`".into()),
-    })
+    Ok(mtcp_net::parse_arp_conf(text)
+        .map_err(net_err)?
+        .into_iter()
+        .map(|e| ArpEntry {
+            ip: e.addr,
+            prefix: e.prefix_len,
+            mac: e.mac,
+        })
+        .collect())
 }
 
-/// Parses the text of a `route.conf`.
+/// Parses the text of a `route.conf` (with `mtcp_net`'s parser). Gateways (`via <ip>`, an
+/// `mtcp_net` extension) are refused: like mTCP, this layer takes next hops' MACs from arp.conf.
 pub fn parse_route(text: &str) -> Result<Vec<RouteEntry>, (usize, String)> {
-    table(text, "ROUTES", |w| match w {
-        [net, ifname] => {
-            let (ip, prefix) = ip_prefix(net)?;
-            Ok(RouteEntry {
-                ip,
-                prefix,
-                ifname: (*ifname).to_owned(),
-            })
-        }
-        _ => Err("expected `<ip>/<prefix> <ifname>`".into()),
-    })
+    mtcp_net::parse_route_conf(text)
+        .map_err(net_err)?
+        .into_iter()
+        .map(|e| match e.gateway {
+            Some(gw) => Err((
+                e.line,
+                format!("`via {gw}`: gateways are not supported here (give the MAC in arp.conf)"),
+            )),
+            None => Ok(RouteEntry {
+                ip: e.addr,
+                prefix: e.prefix_len,
+                ifname: e.ifname,
+            }),
+        })
+        .collect()
 }
 
 /// A table parser: entries, or the 1-based line and the problem.
@@ -183,7 +130,32 @@ mod tests {
                 .0,
             2
         );
-        assert_eq!(parse_route("ROUTES 2\n0.0.0.0/0 a").unwrap_err().0, 0);
+        assert_eq!(parse_route("ROUTES 2\n0.0.0.0/0 a").unwrap_err().0, 2);
         assert_eq!(parse_route("ROUTES 0\n0.0.0.0/0 a").unwrap_err().0, 2);
+        let (line, problem) = parse_route("ROUTES 1\n\n0.0.0.0/0 a via 198.18.0.254").unwrap_err();
+        assert_eq!(line, 3);
+        assert!(problem.contains("gateways are not supported"), "{problem}");
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("mtcp-tables-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let arp = dir.join("arp.conf");
+        std::fs::write(&arp, "ARP_ENTRY 1\n198.18.0.2/32 02:00:00:00:00\n").unwrap();
+        let e = load(&arp, parse_arp).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:2: bad MAC", arp.display())),
+            "{e}"
+        );
+        let route = dir.join("route.conf");
+        std::fs::write(&route, "ROUTES 1\n198.18.0.0/24\n").unwrap();
+        let e = load(&route, parse_route).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:2: missing", route.display())),
+            "{e}"
+        );
+        assert_eq!(load(&dir.join("none.conf"), parse_arp), Ok(Vec::new()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
