@@ -33,6 +33,9 @@ pub enum AnyRx {
     /// A DPDK mbuf.
     #[cfg(feature = "dpdk")]
     Dpdk(mtcp_io_dpdk::DpdkRxFrame),
+    /// A netmap ring slot (zero copy; released on drop).
+    #[cfg(target_os = "linux")]
+    Netmap(mtcp_io_netmap::NetmapRxFrame),
 }
 
 impl Deref for AnyRx {
@@ -44,6 +47,8 @@ impl Deref for AnyRx {
             AnyRx::AfPacket(b) => b,
             #[cfg(feature = "dpdk")]
             AnyRx::Dpdk(b) => b,
+            #[cfg(target_os = "linux")]
+            AnyRx::Netmap(b) => b,
         }
     }
 }
@@ -56,6 +61,8 @@ impl RxFrame for AnyRx {
             AnyRx::AfPacket(b) => b.meta(),
             #[cfg(feature = "dpdk")]
             AnyRx::Dpdk(b) => b.meta(),
+            #[cfg(target_os = "linux")]
+            AnyRx::Netmap(b) => b.meta(),
         }
     }
 }
@@ -67,6 +74,9 @@ pub enum AnyTx {
     /// A DPDK mbuf.
     #[cfg(feature = "dpdk")]
     Dpdk(mtcp_io_dpdk::DpdkTxFrame),
+    /// A netmap buffer (swapped into the TX ring).
+    #[cfg(target_os = "linux")]
+    Netmap(mtcp_io_netmap::NetmapTxFrame),
 }
 
 impl Deref for AnyTx {
@@ -76,6 +86,8 @@ impl Deref for AnyTx {
             AnyTx::Pool(b) => b,
             #[cfg(feature = "dpdk")]
             AnyTx::Dpdk(b) => b,
+            #[cfg(target_os = "linux")]
+            AnyTx::Netmap(b) => b,
         }
     }
 }
@@ -86,6 +98,8 @@ impl DerefMut for AnyTx {
             AnyTx::Pool(b) => b,
             #[cfg(feature = "dpdk")]
             AnyTx::Dpdk(b) => b,
+            #[cfg(target_os = "linux")]
+            AnyTx::Netmap(b) => b,
         }
     }
 }
@@ -96,6 +110,8 @@ impl TxFrame for AnyTx {
             AnyTx::Pool(b) => b.capacity(),
             #[cfg(feature = "dpdk")]
             AnyTx::Dpdk(b) => b.capacity(),
+            #[cfg(target_os = "linux")]
+            AnyTx::Netmap(b) => b.capacity(),
         }
     }
 
@@ -104,6 +120,8 @@ impl TxFrame for AnyTx {
             AnyTx::Pool(b) => b.set_len(len),
             #[cfg(feature = "dpdk")]
             AnyTx::Dpdk(b) => b.set_len(len),
+            #[cfg(target_os = "linux")]
+            AnyTx::Netmap(b) => b.set_len(len),
         }
     }
 
@@ -112,6 +130,8 @@ impl TxFrame for AnyTx {
             AnyTx::Pool(b) => b.set_offload(offload),
             #[cfg(feature = "dpdk")]
             AnyTx::Dpdk(b) => b.set_offload(offload),
+            #[cfg(target_os = "linux")]
+            AnyTx::Netmap(b) => b.set_offload(offload),
         }
     }
 }
@@ -121,6 +141,16 @@ fn pool_tx(f: AnyTx) -> Option<PoolBuf> {
         AnyTx::Pool(b) => Some(b),
         #[cfg(feature = "dpdk")]
         AnyTx::Dpdk(_) => None,
+        #[cfg(target_os = "linux")]
+        AnyTx::Netmap(_) => None,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn netmap_tx(f: AnyTx) -> Option<mtcp_io_netmap::NetmapTxFrame> {
+    match f {
+        AnyTx::Netmap(b) => Some(b),
+        _ => None,
     }
 }
 
@@ -128,7 +158,7 @@ fn pool_tx(f: AnyTx) -> Option<PoolBuf> {
 fn dpdk_tx(f: AnyTx) -> Option<mtcp_io_dpdk::DpdkTxFrame> {
     match f {
         AnyTx::Dpdk(b) => Some(b),
-        AnyTx::Pool(_) => None,
+        _ => None,
     }
 }
 
@@ -168,6 +198,9 @@ pub enum AnyQueue {
     /// DPDK.
     #[cfg(feature = "dpdk")]
     Dpdk(mtcp_io_dpdk::DpdkQueue),
+    /// netmap.
+    #[cfg(target_os = "linux")]
+    Netmap(mtcp_io_netmap::NetmapQueue<mtcp_io_netmap::KernelSync>),
     /// Any of the above behind the `fault_*` impairment (boxed: the type is recursive).
     Fault(Box<FaultQueue<AnyQueue>>),
 }
@@ -221,6 +254,8 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => rx_via(q, out, AnyRx::AfPacket),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => rx_via(q, out, AnyRx::Dpdk),
+            #[cfg(target_os = "linux")]
+            AnyQueue::Netmap(q) => rx_via(q, out, AnyRx::Netmap),
             AnyQueue::Fault(q) => rx_via(&mut **q, out, unfault),
         }
     }
@@ -234,6 +269,8 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => q.tx_alloc().map(AnyTx::Pool),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => q.tx_alloc().map(AnyTx::Dpdk),
+            #[cfg(target_os = "linux")]
+            AnyQueue::Netmap(q) => q.tx_alloc().map(AnyTx::Netmap),
             AnyQueue::Fault(q) => q.tx_alloc(),
         }
     }
@@ -247,6 +284,8 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => tx_via(q, pkts, dpdk_tx, AnyTx::Dpdk),
+            #[cfg(target_os = "linux")]
+            AnyQueue::Netmap(q) => tx_via(q, pkts, netmap_tx, AnyTx::Netmap),
             AnyQueue::Fault(q) => q.tx_burst(pkts),
         }
     }
@@ -260,6 +299,8 @@ impl Queue for AnyQueue {
             AnyQueue::AfPacket(q) => q.wait_rx(timeout),
             #[cfg(feature = "dpdk")]
             AnyQueue::Dpdk(q) => q.wait_rx(timeout),
+            #[cfg(target_os = "linux")]
+            AnyQueue::Netmap(q) => q.wait_rx(timeout),
             AnyQueue::Fault(q) => q.wait_rx(timeout),
         }
     }
@@ -278,6 +319,9 @@ pub enum AnyDevice {
     /// A DPDK port.
     #[cfg(feature = "dpdk")]
     Dpdk(mtcp_io_dpdk::DpdkDevice),
+    /// A netmap port.
+    #[cfg(target_os = "linux")]
+    Netmap(mtcp_io_netmap::NetmapDevice),
     /// Any of the above behind the `fault_*` impairment.
     Fault(Box<Fault<AnyDevice>>),
 }
@@ -294,6 +338,8 @@ impl Device for AnyDevice {
             AnyDevice::AfPacket(d) => d.info(),
             #[cfg(feature = "dpdk")]
             AnyDevice::Dpdk(d) => d.info(),
+            #[cfg(target_os = "linux")]
+            AnyDevice::Netmap(d) => d.info(),
             AnyDevice::Fault(d) => d.info(),
         }
     }
@@ -307,6 +353,8 @@ impl Device for AnyDevice {
             AnyDevice::AfPacket(d) => AnyQueue::AfPacket(d.queue(index)?),
             #[cfg(feature = "dpdk")]
             AnyDevice::Dpdk(d) => AnyQueue::Dpdk(d.queue(index)?),
+            #[cfg(target_os = "linux")]
+            AnyDevice::Netmap(d) => AnyQueue::Netmap(d.queue(index)?),
             AnyDevice::Fault(d) => AnyQueue::Fault(Box::new(d.queue(index)?)),
         })
     }

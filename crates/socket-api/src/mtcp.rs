@@ -369,6 +369,18 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
             .collect(),
         #[cfg(feature = "dpdk")]
         IoBackend::Dpdk => crate::backend::open_dpdk(conf),
+        // netmap: each `port` is a netmap port name (`netmap:eth0`, `vale0:p`, ...); its rings are
+        // the per-core queues. Needs the netmap kernel module (`/dev/netmap`).
+        #[cfg(target_os = "linux")]
+        IoBackend::Netmap => conf
+            .ports
+            .iter()
+            .map(|p| {
+                let dev = mtcp_io_netmap::NetmapDevice::open(&p.name)
+                    .map_err(|e| InitError::Invalid(format!("netmap: port `{}`: {e}", p.name)))?;
+                Ok(AnyDevice::Netmap(dev))
+            })
+            .collect(),
         other => Err(InitError::Invalid(format!(
             "io backend {other:?} is provided by its own crate and not linked into this build"
         ))),
