@@ -303,12 +303,20 @@ fn engine_config(conf: &MtcpConf, mtu: usize) -> mtcp_tcp::Config {
     }
 }
 
+/// The ISN/SYN-cookie key of one context (RFC 6528): 16 bytes from the OS's random source.
 fn secret(cpu: usize) -> [u8; 16] {
+    use std::io::Read;
     let mut out = [0u8; 16];
-    for (i, chunk) in out.chunks_mut(8).enumerate() {
-        let mut h = RandomState::new().build_hasher();
-        h.write_usize(cpu ^ (i << 8));
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut out))
+        .is_err()
+    {
+        // No /dev/urandom (a chroot, say): std's hasher keys are drawn from the OS at start-up.
+        for (i, chunk) in out.chunks_mut(8).enumerate() {
+            let mut h = RandomState::new().build_hasher();
+            h.write_usize(cpu ^ (i << 8));
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
     }
     out
 }
