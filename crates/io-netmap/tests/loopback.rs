@@ -222,3 +222,15 @@ fn a_frame_from_another_queue_is_copied_not_swapped() {
     a.port().audit().unwrap();
     other.port().audit().unwrap();
 }
+
+/// The suite every backend passes (`mtcp_io::conformance`), both ways over the simulated kernel.
+#[test]
+fn the_shared_conformance_suite_passes_on_the_simulated_kernel() {
+    let (a, b, mut qa, mut qb) = pair(SimConfig::default());
+    let (mac_a, mac_b) = (a.info().mac, b.info().mac);
+    let mtu = a.info().mtu;
+    let ab = mtcp_io::conformance::Ctx::new(mac_a, mac_b);
+    mtcp_io::conformance::run_all(&mut qa, &mut qb, &ab, mtu).expect("a -> b conforms");
+    let ba = mtcp_io::conformance::Ctx::new(mac_b, mac_a);
+    mtcp_io::conformance::run_all(&mut qb, &mut qa, &ba, mtu).expect("b -> a conforms");
+}
