@@ -256,12 +256,14 @@ fn drive<Q: Queue>(
     Ok(())
 }
 
-/// Keeps the stack running until the peer has acknowledged everything sent on `id` (or
-/// `limit` passes): the process must not exit while its last bytes still need retransmitting.
+/// Keeps the stack running until the peer has acknowledged everything written on `id`, FIN
+/// included (or `limit` passes): the stack stops with its context, so the context must not be
+/// dropped while bytes still wait to be sent or retransmitted. Bytes held back by a closed
+/// window are not in flight (`unacked` is 0 then): `notsent` counts them.
 pub fn linger<Q: Queue>(ctx: &mut Context<Q>, ep: i32, id: i32, limit: Duration) {
     let until = Instant::now() + limit;
     let mut evs = [EpollEvent::default(); 4];
-    while Instant::now() < until && ctx.tcp_info(id).is_ok_and(|i| i.unacked > 0) {
+    while Instant::now() < until && ctx.tcp_info(id).is_ok_and(|i| i.undelivered()) {
         let _ = ctx.epoll_wait(ep, &mut evs, 10);
     }
 }
