@@ -256,12 +256,14 @@ fn drive<Q: Queue>(
     Ok(())
 }
 
-/// Keeps the stack running until the peer has acknowledged everything sent on `id` (or
-/// `limit` passes): the process must not exit while its last bytes still need retransmitting.
+/// Keeps the stack running until the peer has acknowledged everything written on `id`, FIN
+/// included (or `limit` passes): the stack stops with its context, so the context must not be
+/// dropped while bytes still wait to be sent or retransmitted. Bytes held back by a closed
+/// window are not in flight (`unacked` is 0 then): `notsent` counts them.
 pub fn linger<Q: Queue>(ctx: &mut Context<Q>, ep: i32, id: i32, limit: Duration) {
     let until = Instant::now() + limit;
     let mut evs = [EpollEvent::default(); 4];
-    while Instant::now() < until && ctx.tcp_info(id).is_ok_and(|i| i.unacked > 0) {
+    while Instant::now() < until && ctx.tcp_info(id).is_ok_and(|i| i.undelivered()) {
         let _ = ctx.epoll_wait(ep, &mut evs, 10);
     }
 }
@@ -477,6 +479,57 @@ pub fn kernel_server(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole workload over two instances on one in-memory switch, the server stopping its
+    /// stack (dropping its context) right after its linger, as `mtcp-perf --once` and the mem
+    /// link of `mtcp-dpdk-bench` do; small buffers so that the window is often closed at the end.
+    fn mem_transfer(mode: &str, bytes: u64) {
+        use mtcp_io::mem::{MemConfig, MemSwitch};
+        use mtcp_socket_api::{Mtcp, MtcpConf};
+        use std::net::Ipv4Addr;
+        let conf = |port: &str, ip: &str| {
+            MtcpConf::parse(&format!(
+                "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\n\
+                 max_concurrency = 128\nrcvbuf = 8192\nsndbuf = 8192\ntcp_timewait = 0\n\
+                 run_mode = {mode}\n"
+            ))
+            .unwrap()
+        };
+        let switch = MemSwitch::new(MemConfig::default()).unwrap();
+        let srv = Mtcp::with_switch(conf("mem0", "198.18.0.1"), &switch, 0).unwrap();
+        let cli = Mtcp::with_switch(conf("mem1", "198.18.0.2"), &switch, 1).unwrap();
+        let mut sctx = srv.create_context(0).unwrap();
+        let mut cctx = cli.create_context(0).unwrap();
+        static NEVER: AtomicBool = AtomicBool::new(false);
+        let server = std::thread::spawn(move || {
+            let mut got = None;
+            let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5001);
+            mtcp_server(&mut sctx, any, true, &NEVER, |r| got = Some(r)).unwrap();
+            drop(sctx);
+            got.unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let server_addr = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 5001);
+        let r = mtcp_client(&mut cctx, server_addr, bytes, bytes, &NEVER).unwrap();
+        let s = server.join().unwrap();
+        assert!(r.ok, "{}", r.line("client"));
+        assert!(s.ok, "{}", s.line("server"));
+        assert_eq!((r.sent, r.received), (bytes, bytes));
+    }
+
+    #[test]
+    fn mem_transfer_rtc() {
+        for k in 0..3 {
+            mem_transfer("rtc", 300_000 + k * 7_777);
+        }
+    }
+
+    #[test]
+    fn mem_transfer_threaded() {
+        for k in 0..3 {
+            mem_transfer("threaded", 300_000 + k * 7_777);
+        }
+    }
 
     #[test]
     fn pattern_checks_position() {

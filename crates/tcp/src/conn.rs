@@ -287,6 +287,15 @@ impl Conn {
     pub fn outstanding(&self) -> u32 {
         (self.snd_max - self.snd_una).max(0) as u32
     }
+    /// Buffered bytes never sent yet (beyond `snd_max`).
+    pub fn not_sent(&self) -> u32 {
+        let sent_to = if self.snd_max > self.buf_start() {
+            self.snd_max
+        } else {
+            self.buf_start()
+        };
+        (self.data_end() - sent_to).max(0) as u32
+    }
     /// The TSval we send now.
     pub fn tsval(&self, now: Instant) -> u32 {
         (now.0 as u32).wrapping_add(self.ts_offset)
@@ -436,6 +445,7 @@ impl Conn {
             snd_mss: self.snd_mss,
             snd_wnd: self.snd_wnd,
             unacked: self.outstanding(),
+            notsent: self.not_sent(),
             retransmits: self.retries,
             total_retrans: self.stats.total_retrans,
             bytes_sent: self.stats.bytes_sent,

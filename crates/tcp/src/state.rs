@@ -122,8 +122,12 @@ pub struct TcpInfo {
     pub snd_mss: u32,
     /// Peer's window in bytes.
     pub snd_wnd: u32,
-    /// Bytes sent but not acknowledged.
+    /// Bytes sent but not acknowledged (SYN and FIN count one each).
     pub unacked: u32,
+    /// Bytes written by the application and not yet sent (`tcpi_notsent_bytes`): held back by
+    /// the peer's window, congestion control or Nagle. A sender that must outlive its data
+    /// (before its stack stops) waits for this and `unacked` to reach 0, and for the FIN's ACK.
+    pub notsent: u32,
     /// Consecutive RTO expirations without progress.
     pub retransmits: u32,
     /// Retransmitted segments over the whole life.
@@ -144,4 +148,18 @@ pub struct TcpInfo {
     pub sack: bool,
     /// Window scaling negotiated.
     pub window_scaling: bool,
+}
+
+impl TcpInfo {
+    /// Whether something written (data or our FIN) is not yet acknowledged by the peer: sent and
+    /// unacknowledged, still unsent (held back by a closed window, congestion control or Nagle;
+    /// `unacked` alone misses it), or a queued FIN not yet acknowledged.
+    pub fn undelivered(&self) -> bool {
+        self.unacked > 0
+            || self.notsent > 0
+            || matches!(
+                self.state,
+                State::FinWait1 | State::Closing | State::LastAck
+            )
+    }
 }

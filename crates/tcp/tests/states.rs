@@ -348,6 +348,51 @@ fn zero_window_probe_then_resume() {
 }
 
 #[test]
+fn info_counts_unsent_bytes_behind_a_zero_window_until_the_fin_is_acked() {
+    let mut t = Harness::established(cfg());
+    let h = t.handle();
+    let una = t.our(0);
+    // Everything in flight acknowledged, but the window is closed: 500 bytes and the FIN wait.
+    t.inject(ACK, PEER_ISS + 1, una, 0, TcpOptions::default(), &[]);
+    t.e.send(h, &[7; 500]).unwrap();
+    t.e.shutdown_write(h).unwrap();
+    t.expect_none();
+    let info = t.e.info(h).unwrap();
+    assert_eq!((info.unacked, info.notsent), (0, 500), "{info:?}");
+    assert!(info.undelivered());
+    // The window opens: data and FIN go out, in flight now.
+    t.inject(ACK, PEER_ISS + 1, una, 1000, TcpOptions::default(), &[]);
+    let seg = t.expect_one();
+    assert_eq!(seg.payload.len(), 500);
+    let info = t.e.info(h).unwrap();
+    assert_eq!((info.unacked, info.notsent), (501, 0), "{info:?}");
+    assert!(info.undelivered());
+    // Data acknowledged, FIN not yet: still undelivered.
+    t.inject(
+        ACK,
+        PEER_ISS + 1,
+        t.our(500),
+        1000,
+        TcpOptions::default(),
+        &[],
+    );
+    let info = t.e.info(h).unwrap();
+    assert_eq!((info.unacked, info.notsent), (1, 0), "{info:?}");
+    assert!(info.undelivered());
+    t.inject(
+        ACK,
+        PEER_ISS + 1,
+        t.our(501),
+        1000,
+        TcpOptions::default(),
+        &[],
+    );
+    let info = t.e.info(h).unwrap();
+    assert_eq!(info.state, State::FinWait2);
+    assert!(!info.undelivered(), "{info:?}");
+}
+
+#[test]
 fn nagle_holds_small_segments_until_acked_unless_nodelay() {
     let mut t = Harness::established(cfg());
     let h = t.handle();
