@@ -85,6 +85,11 @@ fn epserver_over_net_tap_serves_curl() {
         OUR_IP,
         &format!("--vdev net_tap0,iface={tap} --no-pci"),
     );
+    // The port's MAC comes from mtcp.conf: the kernel must learn exactly this one by ARP.
+    const OUR_MAC: &str = "02:00:5e:18:00:02";
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(&format!("net_tap0.mac = {OUR_MAC}\n"));
+    std::fs::write(&conf, text).unwrap();
     let srv = spawn_in(
         &ns,
         env!("CARGO_BIN_EXE_epserver"),
@@ -114,6 +119,11 @@ fn epserver_over_net_tap_serves_curl() {
         ],
     );
     assert_eq!(sha256(&got), sha256(&www.join("big.bin")));
+    let neigh = run_ok(&ns, &["ip", "neigh", "show", OUR_IP]);
+    assert!(
+        neigh.contains(OUR_MAC),
+        "the kernel learned another MAC: {neigh}"
+    );
 }
 
 #[test]

@@ -310,6 +310,23 @@ impl DpdkDevice {
         (ret == 1).then_some(speed)
     }
 
+    /// Gives the port the address `mac` (mTCP's `<port>.mac` in mtcp.conf); the driver may refuse.
+    pub fn set_mac(&mut self, mac: EthernetAddress) -> Result<(), Error> {
+        let mut addr = ffi::RteEtherAddr { addr_bytes: mac.0 };
+        // SAFETY: addr is a valid pointer for the call; the port is configured and started.
+        let ret = unsafe { ffi::rte_eth_dev_default_mac_addr_set(self.shared.port, &mut addr) };
+        if ret != 0 {
+            return Err(Error::Port {
+                port: self.shared.port,
+                driver: self.driver.clone(),
+                step: "rte_eth_dev_default_mac_addr_set",
+                reason: ffi::strerror(ret),
+            });
+        }
+        self.info.mac = mac;
+        Ok(())
+    }
+
     /// Waits up to `timeout` for the link to come up (real NICs take a moment after start, as mTCP
     /// knows); returns whether it is up.
     pub fn wait_link_up(&self, timeout: std::time::Duration) -> bool {

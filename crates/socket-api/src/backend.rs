@@ -397,15 +397,14 @@ pub(crate) fn open_dpdk(
     conf.ports
         .iter()
         .map(|p| {
-            if p.mac.is_some() {
-                return Err(InitError::Invalid(format!(
-                    "dpdk: port `{}`: `{}.mac` is not supported (DPDK ports use their own address)",
-                    p.name, p.name
-                )));
-            }
-            let dev = eal
+            let mut dev = eal
                 .open(&p.name, &dconf)
                 .map_err(|e| InitError::Invalid(format!("dpdk: {e}")))?;
+            // `<port>.mac` replaces the device's own address (kept when the key is absent).
+            if let Some(mac) = p.mac {
+                dev.set_mac(mac)
+                    .map_err(|e| InitError::Invalid(format!("dpdk: port `{}`: {e}", p.name)))?;
+            }
             // Virtual links come up at once; a real NIC takes a moment after start.
             dev.wait_link_up(Duration::from_secs(5));
             Ok(AnyDevice::Dpdk(dev))
