@@ -257,7 +257,7 @@ impl<Q: Queue> Stack<Q> {
         }) = self.socks.get(sockid)
         {
             let (slot, read_end) = (*slot, *read_end);
-            return self.pipe_read(sockid, slot, read_end, buf);
+            return self.pipe_read(slot, read_end, buf);
         }
         if flags != 0 && flags != MSG_PEEK {
             self.socks.stream_mut(sockid)?;
@@ -509,7 +509,7 @@ impl<Q: Queue> Stack<Q> {
             SockKind::Pipe {
                 slot,
                 read_end: true,
-            } => self.pipes[*slot].as_ref().map_or(0, |p| p.data.len()) as i32,
+            } => self.pipes[*slot].as_ref().map_or(0, |p| p.buffered_bytes()) as i32,
             _ => 0,
         })
     }

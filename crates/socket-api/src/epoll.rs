@@ -7,61 +7,20 @@
 
 use std::collections::{HashMap, VecDeque};
 
-/// Event bits (`MTCP_EPOLL*`; the values are ABI).
+/// Event bits (`MTCP_EPOLL*`; the values are ABI), as plain `u32`s: mtcp-epoll's constants
+/// under mTCP's short names.
 pub mod events {
-    /// None.
-    pub const NONE: u32 = 0x000;
-    /// Readable.
-    pub const IN: u32 = 0x001;
-    /// Urgent data.
-    pub const PRI: u32 = 0x002;
-    /// Writable.
-    pub const OUT: u32 = 0x004;
-    /// Error (always reported).
-    pub const ERR: u32 = 0x008;
-    /// Hang-up (always reported).
-    pub const HUP: u32 = 0x010;
-    /// Normal data readable.
-    pub const RDNORM: u32 = 0x040;
-    /// Priority band readable.
-    pub const RDBAND: u32 = 0x080;
-    /// Normal data writable.
-    pub const WRNORM: u32 = 0x100;
-    /// Priority band writable.
-    pub const WRBAND: u32 = 0x200;
-    /// Message.
-    pub const MSG: u32 = 0x400;
-    /// The peer shut down writing.
-    pub const RDHUP: u32 = 0x2000;
-    /// Report once, then disarm until MOD.
-    pub const ONESHOT: u32 = 1 << 30;
-    /// Edge-triggered.
-    pub const ET: u32 = 1 << 31;
+    pub use mtcp_epoll::{
+        EPOLLERR as ERR, EPOLLET as ET, EPOLLHUP as HUP, EPOLLIN as IN, EPOLLMSG as MSG,
+        EPOLLNONE as NONE, EPOLLONESHOT as ONESHOT, EPOLLOUT as OUT, EPOLLPRI as PRI,
+        EPOLLRDBAND as RDBAND, EPOLLRDHUP as RDHUP, EPOLLRDNORM as RDNORM, EPOLLWRBAND as WRBAND,
+        EPOLLWRNORM as WRNORM,
+    };
 }
 
-/// `epoll_ctl` operations (`MTCP_EPOLL_CTL_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i32)]
-pub enum EpollOp {
-    /// Register.
-    Add = 1,
-    /// Unregister.
-    Del = 2,
-    /// Change.
-    Mod = 3,
-}
-
-impl EpollOp {
-    /// From the C value; `None` for anything else.
-    pub fn from_raw(op: i32) -> Option<EpollOp> {
-        match op {
-            1 => Some(EpollOp::Add),
-            2 => Some(EpollOp::Del),
-            3 => Some(EpollOp::Mod),
-            _ => None,
-        }
-    }
-}
+/// `epoll_ctl` operations (`MTCP_EPOLL_CTL_*`): mtcp-epoll's; `EpollOp::try_from(i32)` reads
+/// the C value.
+pub use mtcp_epoll::EpollOp;
 
 /// `struct mtcp_epoll_event`: not packed (16 bytes on x86-64); `data` is the union's `u64` view.
 #[repr(C)]
@@ -71,6 +30,31 @@ pub struct EpollEvent {
     pub events: u32,
     /// User data (the union `ptr`/`sockid`/`u32`/`u64`).
     pub data: u64,
+}
+
+// The same C record as mtcp-epoll's, whose `events` is a bit set instead of a `u32`.
+const _: () = {
+    assert!(size_of::<EpollEvent>() == size_of::<mtcp_epoll::EpollEvent>());
+    assert!(align_of::<EpollEvent>() == align_of::<mtcp_epoll::EpollEvent>());
+    assert!(
+        std::mem::offset_of!(EpollEvent, data)
+            == std::mem::offset_of!(mtcp_epoll::EpollEvent, data)
+    );
+};
+
+impl From<mtcp_epoll::EpollEvent> for EpollEvent {
+    fn from(e: mtcp_epoll::EpollEvent) -> Self {
+        EpollEvent {
+            events: e.events.bits(),
+            data: e.data,
+        }
+    }
+}
+
+impl From<EpollEvent> for mtcp_epoll::EpollEvent {
+    fn from(e: EpollEvent) -> Self {
+        mtcp_epoll::EpollEvent::new(mtcp_epoll::Events::from_bits_retain(e.events), e.data)
+    }
 }
 
 #[derive(Debug)]
@@ -89,7 +73,7 @@ pub struct EpollSet {
 }
 
 /// The bits reported whether asked for or not.
-const ALWAYS: u32 = events::ERR | events::HUP;
+const ALWAYS: u32 = mtcp_epoll::Events::ALWAYS.bits();
 
 impl EpollSet {
     /// An empty instance.
@@ -189,34 +173,22 @@ impl EpollSet {
     }
 }
 
-/// mTCP's `EventToString`: the names of the bits in `events`, separated by `|`.
+/// mTCP's `EventToString` for a whole mask: the `EPOLL`-prefixed names of the known bits in
+/// `ev`, separated by `|` (`"NONE"` when there are none); names and order are mtcp-epoll's
+/// [`Events`](mtcp_epoll::Events).
 pub fn event_to_string(ev: u32) -> String {
-    use events::*;
-    let names = [
-        (IN, "EPOLLIN"),
-        (PRI, "EPOLLPRI"),
-        (OUT, "EPOLLOUT"),
-        (ERR, "EPOLLERR"),
-        (HUP, "EPOLLHUP"),
-        (RDNORM, "EPOLLRDNORM"),
-        (RDBAND, "EPOLLRDBAND"),
-        (WRNORM, "EPOLLWRNORM"),
-        (WRBAND, "EPOLLWRBAND"),
-        (MSG, "EPOLLMSG"),
-        (RDHUP, "EPOLLRDHUP"),
-        (ONESHOT, "EPOLLONESHOT"),
-        (ET, "EPOLLET"),
-    ];
-    let parts: Vec<&str> = names
-        .iter()
-        .filter(|(b, _)| ev & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if parts.is_empty() {
-        "NONE".into()
-    } else {
-        parts.join("|")
+    let mut text = String::new();
+    for (name, _) in mtcp_epoll::Events::from_bits_truncate(ev).iter_names() {
+        if !text.is_empty() {
+            text.push('|');
+        }
+        text.push_str("EPOLL");
+        text.push_str(name);
     }
+    if text.is_empty() {
+        text.push_str("NONE");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -262,6 +234,10 @@ mod tests {
             "EPOLLIN|EPOLLRDHUP|EPOLLET"
         );
         assert_eq!(event_to_string(0), "NONE");
+        assert_eq!(event_to_string(0x20), "NONE");
+        assert_eq!(event_to_string(OUT | 0x20 | ERR), "EPOLLOUT|EPOLLERR");
+        let e = ev(IN | HUP | 0x20, 9);
+        assert_eq!(EpollEvent::from(mtcp_epoll::EpollEvent::from(e)), e);
         assert_eq!(std::mem::size_of::<EpollEvent>(), 16);
     }
 }

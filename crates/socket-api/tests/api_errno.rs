@@ -389,3 +389,35 @@ fn pipe_moves_bytes_and_reports_epoll_events() {
     assert_eq!(evs[0].events, events::IN | events::HUP);
     assert_eq!(ctx.read(r, &mut buf), Ok(0));
 }
+
+#[test]
+fn pipe_write_end_reports_a_closed_reader_and_edges() {
+    let (_sw, server, _client) = common::pair("rtc");
+    let mut ctx = server.create_context(0).unwrap();
+    let [r, w] = ctx.pipe().unwrap();
+    let ep = ctx.epoll_create(4).unwrap();
+    let watch = |events| Some(EpollEvent { events, data: 2 });
+    ctx.epoll_ctl(ep, EPOLL_CTL_ADD, w, watch(events::OUT | events::ET))
+        .unwrap();
+    let mut evs = [EpollEvent::default(); 4];
+    // Writable at once (ADD reports the current level), then quiet: edge-triggered.
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(1));
+    assert_eq!(evs[0].events, events::OUT);
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(0));
+    // Filling the pipe, then draining a byte, is a new edge for the writer.
+    let big = vec![7u8; mtcp_socket_api::PIPE_CAPACITY + 10];
+    assert_eq!(ctx.write(w, &big), Ok(mtcp_socket_api::PIPE_CAPACITY));
+    assert_eq!(ctx.write(w, b"x"), Err(Error::Again));
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(0));
+    assert_eq!(ctx.read(r, &mut [0u8; 1]), Ok(1));
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(1));
+    assert_eq!(evs[0].events, events::OUT);
+    // An empty read does not consume anything.
+    assert_eq!(ctx.read(r, &mut []), Ok(0));
+    // Closing the reader: the writer hears ERR|HUP (unasked) and writes fail with EPIPE.
+    ctx.close(r).unwrap();
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(1));
+    assert_eq!(evs[0].events, events::ERR | events::HUP);
+    assert_eq!(ctx.write(w, b"x"), Err(Error::Pipe));
+    ctx.close(w).unwrap();
+}
