@@ -418,7 +418,7 @@ impl<Q: Queue> Stack<Q> {
         let sock = self.socks.get(sockid)?;
         if let Some(slot) = sock.watcher {
             if let Some(Some(ep)) = self.epolls.get_mut(slot) {
-                ep.remove(sockid);
+                let _ = ep.forget(sockid.unsigned_abs());
             }
         }
         let Some(sock) = self.socks.free(sockid) else {

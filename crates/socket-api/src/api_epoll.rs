@@ -1,9 +1,9 @@
 //! The epoll and pipe calls of a context's stack.
 
-use mtcp_epoll::Pipe;
+use mtcp_epoll::{Epoll, Events, Pipe};
 use mtcp_io::Queue;
 
-use crate::epoll::{EpollEvent, EpollOp, EpollSet};
+use crate::epoll::{EpollEvent, EpollOp};
 use crate::error::{Error, Result};
 use crate::socket::SockKind;
 use crate::stack::Stack;
@@ -11,8 +11,8 @@ use crate::stack::Stack;
 /// Bytes an in-stack pipe holds (mtcp-epoll's [`Pipe::DEFAULT_CAPACITY`]).
 pub const PIPE_CAPACITY: usize = Pipe::DEFAULT_CAPACITY;
 
-/// The socket-API error of a pipe error (the same `errno`).
-fn pipe_error(e: mtcp_epoll::Error) -> Error {
+/// The socket-API error of an epoll or pipe error (the same `errno`).
+fn epoll_error(e: mtcp_epoll::Error) -> Error {
     use mtcp_epoll::Error as E;
     match e {
         E::WouldBlock => Error::Again,
@@ -52,7 +52,9 @@ impl<Q: Queue> Stack<Q> {
             opts: self.socks_default_opts(),
         };
         let id = self.socks.alloc(sock)?;
-        self.epolls[slot] = Some(EpollSet::new());
+        // Every socket id has a slot in the instance: no allocation after this.
+        let ep = Epoll::new(self.socks.capacity()).with_own_id(id.unsigned_abs());
+        self.epolls[slot] = Some(ep);
         Ok(id)
     }
 
@@ -90,8 +92,11 @@ impl<Q: Queue> Stack<Q> {
             return Err(Error::Inval);
         }
         let watcher = sock.watcher;
+        // ADD and MOD start from what holds now, as Linux does.
+        let level = Events::from_bits_retain(self.level(sockid));
         let ep = self.epolls[slot].as_mut().ok_or(Error::BadF)?;
-        let registered = ep.contains(sockid);
+        let id = sockid.unsigned_abs();
+        let registered = ep.is_registered(id);
         match op {
             EpollOp::Add => {
                 if registered {
@@ -102,34 +107,42 @@ impl<Q: Queue> Stack<Q> {
                     return Err(Error::Exist);
                 }
                 let ev = event.ok_or(Error::Fault)?;
-                ep.add(sockid, ev);
+                ep.set_state(id, level).map_err(epoll_error)?;
+                ep.ctl(op, id, Events::from_bits_retain(ev.events), ev.data)
+                    .map_err(epoll_error)?;
                 self.socks.get_mut(sockid)?.watcher = Some(slot);
             }
             EpollOp::Mod => {
                 if !registered {
                     return Err(Error::NoEnt);
                 }
-                ep.modify(sockid, event.ok_or(Error::Fault)?);
+                let ev = event.ok_or(Error::Fault)?;
+                ep.set_state(id, level).map_err(epoll_error)?;
+                ep.ctl(op, id, Events::from_bits_retain(ev.events), ev.data)
+                    .map_err(epoll_error)?;
             }
             EpollOp::Del => {
                 if !registered {
                     return Err(Error::NoEnt);
                 }
-                ep.remove(sockid);
+                ep.ctl(op, id, Events::empty(), 0).map_err(epoll_error)?;
                 self.socks.get_mut(sockid)?.watcher = None;
             }
         }
         Ok(())
     }
 
-    /// Collects ready events of `epid` into `out` without driving the stack.
+    /// Collects ready events of `epid` into `out` without driving the stack; each reported
+    /// socket's level is asked for anew ([`Stack::level`]).
     pub(crate) fn epoll_collect(&mut self, epid: i32, out: &mut [EpollEvent]) -> Result<usize> {
         let slot = self.epoll_slot(epid)?;
         if out.is_empty() {
             return Err(Error::Inval);
         }
         let mut ep = self.epolls[slot].take().ok_or(Error::BadF)?;
-        let n = ep.collect(out, |s| self.level(s));
+        let n = ep.poll_current(out, |s| {
+            Events::from_bits_retain(self.level(i32::try_from(s).unwrap_or(-1)))
+        });
         self.epolls[slot] = Some(ep);
         Ok(n)
     }
@@ -137,9 +150,7 @@ impl<Q: Queue> Stack<Q> {
     /// Whether `epid` may have events (cheap check before collecting).
     pub(crate) fn epoll_maybe_ready(&self, epid: i32) -> bool {
         match self.socks.get(epid).map(|s| &s.kind) {
-            Ok(SockKind::Epoll(slot)) => self.epolls[*slot]
-                .as_ref()
-                .is_some_and(EpollSet::maybe_ready),
+            Ok(SockKind::Epoll(slot)) => self.epolls[*slot].as_ref().is_some_and(Epoll::has_ready),
             _ => true,
         }
     }
@@ -174,7 +185,7 @@ impl<Q: Queue> Stack<Q> {
             Err(e) => {
                 self.socks.free(r);
                 self.socks.free(w);
-                return Err(pipe_error(e));
+                return Err(epoll_error(e));
             }
         }
         Ok([r, w])
@@ -192,9 +203,9 @@ impl<Q: Queue> Stack<Q> {
         let p = self.pipes[slot].as_mut().ok_or(Error::BadF)?;
         if buf.is_empty() && p.buffered_bytes() == 0 {
             // An empty read of an empty pipe says whether data may come, as a full-size one.
-            return p.read(&mut [0]).map_err(pipe_error);
+            return p.read(&mut [0]).map_err(epoll_error);
         }
-        let n = p.read(buf).map_err(pipe_error)?;
+        let n = p.read(buf).map_err(epoll_error)?;
         let writer = p.write_id() as i32;
         // The id is still the write end unless that was closed (and the id maybe reused).
         let writer_open = matches!(
@@ -212,7 +223,7 @@ impl<Q: Queue> Stack<Q> {
             return Err(Error::BadF);
         }
         let p = self.pipes[slot].as_mut().ok_or(Error::BadF)?;
-        let n = p.write(data).map_err(pipe_error)?;
+        let n = p.write(data).map_err(epoll_error)?;
         let reader = p.read_id() as i32;
         if n > 0 {
             self.notify(reader);

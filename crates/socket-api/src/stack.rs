@@ -11,7 +11,7 @@ use mtcp_tcp::{Engine, Event, Handle, Instant, State};
 use mtcp_wire::Icmpv4Repr;
 use mtcp_wire::frame::{Frame, Network, Transport};
 
-use crate::epoll::{EpollSet, events};
+use crate::epoll::events;
 use crate::netif::NetIf;
 use crate::socket::{Phase, SockKind, SockTable};
 use crate::stats::{CoreSnapshot, CoreStats, PortCounters};
@@ -52,7 +52,7 @@ pub struct Stack<Q: Queue> {
     pub(crate) socks: SockTable,
     owners: Vec<Option<(Handle, Owner)>>,
     pub(crate) listeners: HashMap<u16, i32>,
-    pub(crate) epolls: Vec<Option<EpollSet>>,
+    pub(crate) epolls: Vec<Option<mtcp_epoll::Epoll>>,
     pub(crate) pipes: Vec<Option<mtcp_epoll::Pipe>>,
     start: std::time::Instant,
     pub(crate) rss: Option<RssSteer>,
@@ -254,7 +254,10 @@ impl<Q: Queue> Stack<Q> {
         let Ok(s) = self.socks.get(sock) else { return };
         if let Some(slot) = s.watcher {
             if let Some(Some(ep)) = self.epolls.get_mut(slot) {
-                ep.notify(sock);
+                // Any condition may have changed, and counts as new for edge-triggered
+                // entries: the socket is queued, and the instance asks for its level when it
+                // reports it (`poll_current`), as the level may still change until then.
+                let _ = ep.notify(sock.unsigned_abs(), mtcp_epoll::Events::CONDITIONS);
                 self.notified = true;
             }
         }
