@@ -260,6 +260,28 @@ impl Epoll {
     /// to the end of the ready list and is reported again while its condition holds; an
     /// edge-triggered one waits for its next edge; a ONESHOT one is disarmed until MOD.
     pub fn poll(&mut self, out: &mut [EpollEvent]) -> usize {
+        self.collect(out, None)
+    }
+
+    /// [`poll`](Self::poll) for a socket layer that computes readiness on demand: each socket
+    /// taken from the ready list first gets its conditions from `current(sockid)` (as with
+    /// [`set_state`](Self::set_state)), so a condition that ended since the last report is not
+    /// reported and a level-triggered socket leaves the list once nothing holds. The events are
+    /// written as any `T` made from an [`EpollEvent`] (e.g. an API's own record of the same
+    /// layout).
+    pub fn poll_current<T: From<EpollEvent>>(
+        &mut self,
+        out: &mut [T],
+        mut current: impl FnMut(u32) -> Events,
+    ) -> usize {
+        self.collect(out, Some(&mut current))
+    }
+
+    fn collect<T: From<EpollEvent>>(
+        &mut self,
+        out: &mut [T],
+        mut current: Option<&mut dyn FnMut(u32) -> Events>,
+    ) -> usize {
         let mut written = 0;
         // Visit each entry queued now at most once, so re-queued level-triggered entries are
         // not reported twice in one call.
@@ -267,7 +289,14 @@ impl Epoll {
         while written < out.len() && budget > 0 {
             budget -= 1;
             let Some(id) = self.pop_front() else { break };
+            let state = current.as_mut().map(|f| f(id) & Events::CONDITIONS);
             let slot = &mut self.slots[id as usize];
+            if let Some(state) = state {
+                if slot.interest.is_some() {
+                    slot.pending |= state - slot.state;
+                }
+                slot.state = state;
+            }
             let report = slot.readiness();
             slot.pending = Events::empty();
             let Some(interest) = slot.interest.as_mut() else {
@@ -276,7 +305,7 @@ impl Epoll {
             if report.is_empty() {
                 continue;
             }
-            out[written] = EpollEvent::new(report, interest.data);
+            out[written] = EpollEvent::new(report, interest.data).into();
             written += 1;
             if interest.events.contains(Events::ONESHOT) {
                 interest.armed = false;

@@ -199,3 +199,33 @@ fn many_sockets_each_reported_once_per_poll() {
         assert_eq!(e.data, i as u64 * 10);
     }
 }
+
+#[test]
+fn poll_current_reads_the_conditions_of_each_socket_it_reports() {
+    let mut ep = Epoll::new(8);
+    ep.ctl(EpollOp::Add, 1, Events::IN, 10).unwrap();
+    ep.ctl(EpollOp::Add, 2, Events::IN | Events::ET, 20)
+        .unwrap();
+    ep.notify(1, Events::IN).unwrap();
+    ep.notify(2, Events::IN).unwrap();
+    let mut out = [EpollEvent::default(); 4];
+    // Socket 1's data was read meanwhile: nothing to report for it, and it leaves the list.
+    let now = |id| {
+        if id == 1 {
+            Events::empty()
+        } else {
+            Events::IN | Events::OUT
+        }
+    };
+    assert_eq!(ep.poll_current(&mut out, now), 1);
+    assert_eq!(out[0], EpollEvent::new(Events::IN, 20));
+    assert!(!ep.has_ready());
+    // A level-triggered socket is reported while `current` says its condition holds.
+    ep.notify(1, Events::IN).unwrap();
+    let now = |_| Events::IN | Events::HUP;
+    assert_eq!(ep.poll_current(&mut out, now), 1);
+    assert_eq!(out[0], EpollEvent::new(Events::IN | Events::HUP, 10));
+    assert_eq!(ep.poll_current(&mut out, now), 1);
+    assert_eq!(ep.poll_current(&mut out, |_| Events::empty()), 0);
+    assert!(!ep.has_ready());
+}

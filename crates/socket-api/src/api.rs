@@ -257,7 +257,7 @@ impl<Q: Queue> Stack<Q> {
         }) = self.socks.get(sockid)
         {
             let (slot, read_end) = (*slot, *read_end);
-            return self.pipe_read(sockid, slot, read_end, buf);
+            return self.pipe_read(slot, read_end, buf);
         }
         if flags != 0 && flags != MSG_PEEK {
             self.socks.stream_mut(sockid)?;
@@ -418,7 +418,7 @@ impl<Q: Queue> Stack<Q> {
         let sock = self.socks.get(sockid)?;
         if let Some(slot) = sock.watcher {
             if let Some(Some(ep)) = self.epolls.get_mut(slot) {
-                ep.remove(sockid);
+                let _ = ep.forget(sockid.unsigned_abs());
             }
         }
         let Some(sock) = self.socks.free(sockid) else {
@@ -509,7 +509,7 @@ impl<Q: Queue> Stack<Q> {
             SockKind::Pipe {
                 slot,
                 read_end: true,
-            } => self.pipes[*slot].as_ref().map_or(0, |p| p.data.len()) as i32,
+            } => self.pipes[*slot].as_ref().map_or(0, |p| p.buffered_bytes()) as i32,
             _ => 0,
         })
     }

@@ -1,16 +1,29 @@
 //! The epoll and pipe calls of a context's stack.
 
-use std::collections::VecDeque;
-
+use mtcp_epoll::{Epoll, Events, Pipe};
 use mtcp_io::Queue;
 
-use crate::epoll::{EpollEvent, EpollOp, EpollSet};
+use crate::epoll::{EpollEvent, EpollOp};
 use crate::error::{Error, Result};
 use crate::socket::SockKind;
-use crate::stack::{PipeBuf, Stack};
+use crate::stack::Stack;
 
-/// Bytes an in-stack pipe holds.
-pub const PIPE_CAPACITY: usize = 64 * 1024;
+/// Bytes an in-stack pipe holds (mtcp-epoll's [`Pipe::DEFAULT_CAPACITY`]).
+pub const PIPE_CAPACITY: usize = Pipe::DEFAULT_CAPACITY;
+
+/// The socket-API error of an epoll or pipe error (the same `errno`).
+fn epoll_error(e: mtcp_epoll::Error) -> Error {
+    use mtcp_epoll::Error as E;
+    match e {
+        E::WouldBlock => Error::Again,
+        E::BrokenPipe => Error::Pipe,
+        E::Closed(_) | E::BadId(_) => Error::BadF,
+        E::AlreadyRegistered(_) => Error::Exist,
+        E::NotRegistered(_) => Error::NoEnt,
+        E::Interrupted => Error::Intr,
+        E::InvalidOp(_) | E::InvalidArgument(_) => Error::Inval,
+    }
+}
 
 impl<Q: Queue> Stack<Q> {
     /// `mtcp_epoll_create`: `size` must be > 0.
@@ -39,7 +52,9 @@ impl<Q: Queue> Stack<Q> {
             opts: self.socks_default_opts(),
         };
         let id = self.socks.alloc(sock)?;
-        self.epolls[slot] = Some(EpollSet::new());
+        // Every socket id has a slot in the instance: no allocation after this.
+        let ep = Epoll::new(self.socks.capacity()).with_own_id(id.unsigned_abs());
+        self.epolls[slot] = Some(ep);
         Ok(id)
     }
 
@@ -71,14 +86,17 @@ impl<Q: Queue> Stack<Q> {
         event: Option<EpollEvent>,
     ) -> Result<()> {
         let slot = self.epoll_slot(epid)?;
-        let op = EpollOp::from_raw(op).ok_or(Error::Inval)?;
+        let op = EpollOp::try_from(op).map_err(|_| Error::Inval)?;
         let sock = self.socks.get(sockid)?;
         if sockid == epid || matches!(sock.kind, SockKind::Epoll(_)) {
             return Err(Error::Inval);
         }
         let watcher = sock.watcher;
+        // ADD and MOD start from what holds now, as Linux does.
+        let level = Events::from_bits_retain(self.level(sockid));
         let ep = self.epolls[slot].as_mut().ok_or(Error::BadF)?;
-        let registered = ep.contains(sockid);
+        let id = sockid.unsigned_abs();
+        let registered = ep.is_registered(id);
         match op {
             EpollOp::Add => {
                 if registered {
@@ -89,34 +107,42 @@ impl<Q: Queue> Stack<Q> {
                     return Err(Error::Exist);
                 }
                 let ev = event.ok_or(Error::Fault)?;
-                ep.add(sockid, ev);
+                ep.set_state(id, level).map_err(epoll_error)?;
+                ep.ctl(op, id, Events::from_bits_retain(ev.events), ev.data)
+                    .map_err(epoll_error)?;
                 self.socks.get_mut(sockid)?.watcher = Some(slot);
             }
             EpollOp::Mod => {
                 if !registered {
                     return Err(Error::NoEnt);
                 }
-                ep.modify(sockid, event.ok_or(Error::Fault)?);
+                let ev = event.ok_or(Error::Fault)?;
+                ep.set_state(id, level).map_err(epoll_error)?;
+                ep.ctl(op, id, Events::from_bits_retain(ev.events), ev.data)
+                    .map_err(epoll_error)?;
             }
             EpollOp::Del => {
                 if !registered {
                     return Err(Error::NoEnt);
                 }
-                ep.remove(sockid);
+                ep.ctl(op, id, Events::empty(), 0).map_err(epoll_error)?;
                 self.socks.get_mut(sockid)?.watcher = None;
             }
         }
         Ok(())
     }
 
-    /// Collects ready events of `epid` into `out` without driving the stack.
+    /// Collects ready events of `epid` into `out` without driving the stack; each reported
+    /// socket's level is asked for anew ([`Stack::level`]).
     pub(crate) fn epoll_collect(&mut self, epid: i32, out: &mut [EpollEvent]) -> Result<usize> {
         let slot = self.epoll_slot(epid)?;
         if out.is_empty() {
             return Err(Error::Inval);
         }
         let mut ep = self.epolls[slot].take().ok_or(Error::BadF)?;
-        let n = ep.collect(out, |s| self.level(s));
+        let n = ep.poll_current(out, |s| {
+            Events::from_bits_retain(self.level(i32::try_from(s).unwrap_or(-1)))
+        });
         self.epolls[slot] = Some(ep);
         Ok(n)
     }
@@ -124,9 +150,7 @@ impl<Q: Queue> Stack<Q> {
     /// Whether `epid` may have events (cheap check before collecting).
     pub(crate) fn epoll_maybe_ready(&self, epid: i32) -> bool {
         match self.socks.get(epid).map(|s| &s.kind) {
-            Ok(SockKind::Epoll(slot)) => self.epolls[*slot]
-                .as_ref()
-                .is_some_and(EpollSet::maybe_ready),
+            Ok(SockKind::Epoll(slot)) => self.epolls[*slot].as_ref().is_some_and(Epoll::has_ready),
             _ => true,
         }
     }
@@ -154,40 +178,42 @@ impl<Q: Queue> Stack<Q> {
                 return Err(e);
             }
         };
-        self.pipes[slot] = Some(PipeBuf {
-            data: VecDeque::new(),
-            capacity: PIPE_CAPACITY,
-            reader: Some(r),
-            writer: Some(w),
-        });
+        // Ids are never negative.
+        let pipe = Pipe::new(r.unsigned_abs(), w.unsigned_abs(), PIPE_CAPACITY);
+        match pipe {
+            Ok(p) => self.pipes[slot] = Some(p),
+            Err(e) => {
+                self.socks.free(r);
+                self.socks.free(w);
+                return Err(epoll_error(e));
+            }
+        }
         Ok([r, w])
     }
 
     pub(crate) fn pipe_read(
         &mut self,
-        sockid: i32,
         slot: usize,
         read_end: bool,
         buf: &mut [u8],
     ) -> Result<usize> {
-        let _ = sockid;
         if !read_end {
             return Err(Error::BadF);
         }
         let p = self.pipes[slot].as_mut().ok_or(Error::BadF)?;
-        if p.data.is_empty() {
-            return if p.writer.is_none() {
-                Ok(0)
-            } else {
-                Err(Error::Again)
-            };
+        if buf.is_empty() && p.buffered_bytes() == 0 {
+            // An empty read of an empty pipe says whether data may come, as a full-size one.
+            return p.read(&mut [0]).map_err(epoll_error);
         }
-        let n = buf.len().min(p.data.len());
-        for (d, s) in buf[..n].iter_mut().zip(p.data.drain(..n)) {
-            *d = s;
-        }
-        if let Some(w) = p.writer {
-            self.notify(w);
+        let n = p.read(buf).map_err(epoll_error)?;
+        let writer = p.write_id() as i32;
+        // The id is still the write end unless that was closed (and the id maybe reused).
+        let writer_open = matches!(
+            self.socks.get(writer).map(|s| &s.kind),
+            Ok(SockKind::Pipe { slot: s, read_end: false }) if *s == slot
+        );
+        if n > 0 && writer_open {
+            self.notify(writer);
         }
         Ok(n)
     }
@@ -197,16 +223,10 @@ impl<Q: Queue> Stack<Q> {
             return Err(Error::BadF);
         }
         let p = self.pipes[slot].as_mut().ok_or(Error::BadF)?;
-        if p.reader.is_none() {
-            return Err(Error::Pipe);
-        }
-        let n = data.len().min(p.capacity - p.data.len());
-        if n == 0 && !data.is_empty() {
-            return Err(Error::Again);
-        }
-        p.data.extend(&data[..n]);
-        if let Some(r) = p.reader {
-            self.notify(r);
+        let n = p.write(data).map_err(epoll_error)?;
+        let reader = p.read_id() as i32;
+        if n > 0 {
+            self.notify(reader);
         }
         Ok(n)
     }
@@ -215,17 +235,15 @@ impl<Q: Queue> Stack<Q> {
         let Some(p) = self.pipes[slot].as_mut() else {
             return;
         };
-        let other = if read_end {
-            p.reader = None;
-            p.writer
+        let (closed, other) = if read_end {
+            (p.close_read(), p.write_id())
         } else {
-            p.writer = None;
-            p.reader
+            (p.close_write(), p.read_id())
         };
-        if p.reader.is_none() && p.writer.is_none() {
+        if p.is_closed() {
             self.pipes[slot] = None;
-        } else if let Some(o) = other {
-            self.notify(o);
+        } else if closed.is_ok() {
+            self.notify(other as i32);
         }
     }
 }

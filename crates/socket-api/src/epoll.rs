@@ -1,67 +1,23 @@
-//! Epoll instances of a context, with mTCP's event bits and Linux's readiness model: an event
-//! puts the socket on the ready list; `epoll_wait` asks the socket for its current level and
-//! reports it; level-triggered sockets that were reported stay on the list, edge-triggered ones
-//! leave it until the next event, and one-shot ones are disarmed until `EPOLL_CTL_MOD`.
-//!
-//! (The `epoll` crate carries the cross-thread version; this one is the in-context core.)
+//! The epoll types of the socket API: mTCP's event bits, the `epoll_ctl` operation, the event
+//! record and `EventToString`. The instances themselves are [`mtcp_epoll::Epoll`]s, kept by the
+//! stack (level-triggered, `ET`, `ONESHOT`; `ERR`/`HUP` always, `RDHUP` when asked); the stack
+//! tells an instance when something happened to a socket and gives the socket's current
+//! conditions when the instance reports it.
 
-use std::collections::{HashMap, VecDeque};
-
-/// Event bits (`MTCP_EPOLL*`; the values are ABI).
+/// Event bits (`MTCP_EPOLL*`; the values are ABI), as plain `u32`s: mtcp-epoll's constants
+/// under mTCP's short names.
 pub mod events {
-    /// None.
-    pub const NONE: u32 = 0x000;
-    /// Readable.
-    pub const IN: u32 = 0x001;
-    /// Urgent data.
-    pub const PRI: u32 = 0x002;
-    /// Writable.
-    pub const OUT: u32 = 0x004;
-    /// Error (always reported).
-    pub const ERR: u32 = 0x008;
-    /// Hang-up (always reported).
-    pub const HUP: u32 = 0x010;
-    /// Normal data readable.
-    pub const RDNORM: u32 = 0x040;
-    /// Priority band readable.
-    pub const RDBAND: u32 = 0x080;
-    /// Normal data writable.
-    pub const WRNORM: u32 = 0x100;
-    /// Priority band writable.
-    pub const WRBAND: u32 = 0x200;
-    /// Message.
-    pub const MSG: u32 = 0x400;
-    /// The peer shut down writing.
-    pub const RDHUP: u32 = 0x2000;
-    /// Report once, then disarm until MOD.
-    pub const ONESHOT: u32 = 1 << 30;
-    /// Edge-triggered.
-    pub const ET: u32 = 1 << 31;
+    pub use mtcp_epoll::{
+        EPOLLERR as ERR, EPOLLET as ET, EPOLLHUP as HUP, EPOLLIN as IN, EPOLLMSG as MSG,
+        EPOLLNONE as NONE, EPOLLONESHOT as ONESHOT, EPOLLOUT as OUT, EPOLLPRI as PRI,
+        EPOLLRDBAND as RDBAND, EPOLLRDHUP as RDHUP, EPOLLRDNORM as RDNORM, EPOLLWRBAND as WRBAND,
+        EPOLLWRNORM as WRNORM,
+    };
 }
 
-/// `epoll_ctl` operations (`MTCP_EPOLL_CTL_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i32)]
-pub enum EpollOp {
-    /// Register.
-    Add = 1,
-    /// Unregister.
-    Del = 2,
-    /// Change.
-    Mod = 3,
-}
-
-impl EpollOp {
-    /// From the C value; `None` for anything else.
-    pub fn from_raw(op: i32) -> Option<EpollOp> {
-        match op {
-            1 => Some(EpollOp::Add),
-            2 => Some(EpollOp::Del),
-            3 => Some(EpollOp::Mod),
-            _ => None,
-        }
-    }
-}
+/// `epoll_ctl` operations (`MTCP_EPOLL_CTL_*`): mtcp-epoll's; `EpollOp::try_from(i32)` reads
+/// the C value.
+pub use mtcp_epoll::EpollOp;
 
 /// `struct mtcp_epoll_event`: not packed (16 bytes on x86-64); `data` is the union's `u64` view.
 #[repr(C)]
@@ -73,150 +29,47 @@ pub struct EpollEvent {
     pub data: u64,
 }
 
-#[derive(Debug)]
-struct Reg {
-    events: u32,
-    data: u64,
-    queued: bool,
-    disarmed: bool,
-}
+// The same C record as mtcp-epoll's, whose `events` is a bit set instead of a `u32`.
+const _: () = {
+    assert!(size_of::<EpollEvent>() == size_of::<mtcp_epoll::EpollEvent>());
+    assert!(align_of::<EpollEvent>() == align_of::<mtcp_epoll::EpollEvent>());
+    assert!(
+        std::mem::offset_of!(EpollEvent, data)
+            == std::mem::offset_of!(mtcp_epoll::EpollEvent, data)
+    );
+};
 
-/// One epoll instance.
-#[derive(Debug, Default)]
-pub struct EpollSet {
-    regs: HashMap<i32, Reg>,
-    ready: VecDeque<i32>,
-}
-
-/// The bits reported whether asked for or not.
-const ALWAYS: u32 = events::ERR | events::HUP;
-
-impl EpollSet {
-    /// An empty instance.
-    pub fn new() -> EpollSet {
-        EpollSet {
-            regs: HashMap::with_capacity(256),
-            ready: VecDeque::with_capacity(256),
+impl From<mtcp_epoll::EpollEvent> for EpollEvent {
+    fn from(e: mtcp_epoll::EpollEvent) -> Self {
+        EpollEvent {
+            events: e.events.bits(),
+            data: e.data,
         }
-    }
-
-    /// Whether `sock` is registered.
-    pub fn contains(&self, sock: i32) -> bool {
-        self.regs.contains_key(&sock)
-    }
-
-    /// Registers `sock`; it goes on the ready list so that its current level is reported.
-    pub fn add(&mut self, sock: i32, ev: EpollEvent) {
-        self.regs.insert(
-            sock,
-            Reg {
-                events: ev.events,
-                data: ev.data,
-                queued: false,
-                disarmed: false,
-            },
-        );
-        self.notify(sock);
-    }
-
-    /// Changes the registration (re-arms one-shot sockets).
-    pub fn modify(&mut self, sock: i32, ev: EpollEvent) {
-        if let Some(r) = self.regs.get_mut(&sock) {
-            r.events = ev.events;
-            r.data = ev.data;
-            r.disarmed = false;
-        }
-        self.notify(sock);
-    }
-
-    /// Unregisters `sock`.
-    pub fn remove(&mut self, sock: i32) {
-        self.regs.remove(&sock);
-    }
-
-    /// Something happened to `sock`: put it on the ready list.
-    pub fn notify(&mut self, sock: i32) {
-        if let Some(r) = self.regs.get_mut(&sock) {
-            if !r.queued && !r.disarmed {
-                r.queued = true;
-                self.ready.push_back(sock);
-            }
-        }
-    }
-
-    /// Whether some socket may be ready.
-    pub fn maybe_ready(&self) -> bool {
-        !self.ready.is_empty()
-    }
-
-    /// Fills `out` from the ready list, asking `level(sock)` for each socket's current events;
-    /// returns how many events were written.
-    pub fn collect(&mut self, out: &mut [EpollEvent], mut level: impl FnMut(i32) -> u32) -> usize {
-        let mut n = 0;
-        let mut todo = self.ready.len();
-        while todo > 0 && n < out.len() {
-            todo -= 1;
-            let Some(sock) = self.ready.pop_front() else {
-                break;
-            };
-            let Some(r) = self.regs.get_mut(&sock) else {
-                continue;
-            };
-            if r.disarmed {
-                r.queued = false;
-                continue;
-            }
-            let report = level(sock) & (r.events | ALWAYS);
-            if report == 0 {
-                r.queued = false;
-                continue;
-            }
-            out[n] = EpollEvent {
-                events: report,
-                data: r.data,
-            };
-            n += 1;
-            if r.events & events::ONESHOT != 0 {
-                r.disarmed = true;
-                r.queued = false;
-            } else if r.events & events::ET != 0 {
-                r.queued = false;
-            } else {
-                self.ready.push_back(sock);
-            }
-        }
-        n
     }
 }
 
-/// mTCP's `EventToString`: the names of the bits in `events`, separated by `|`.
+impl From<EpollEvent> for mtcp_epoll::EpollEvent {
+    fn from(e: EpollEvent) -> Self {
+        mtcp_epoll::EpollEvent::new(mtcp_epoll::Events::from_bits_retain(e.events), e.data)
+    }
+}
+
+/// mTCP's `EventToString` for a whole mask: the `EPOLL`-prefixed names of the known bits in
+/// `ev`, separated by `|` (`"NONE"` when there are none); names and order are mtcp-epoll's
+/// [`Events`](mtcp_epoll::Events).
 pub fn event_to_string(ev: u32) -> String {
-    use events::*;
-    let names = [
-        (IN, "EPOLLIN"),
-        (PRI, "EPOLLPRI"),
-        (OUT, "EPOLLOUT"),
-        (ERR, "EPOLLERR"),
-        (HUP, "EPOLLHUP"),
-        (RDNORM, "EPOLLRDNORM"),
-        (RDBAND, "EPOLLRDBAND"),
-        (WRNORM, "EPOLLWRNORM"),
-        (WRBAND, "EPOLLWRBAND"),
-        (MSG, "EPOLLMSG"),
-        (RDHUP, "EPOLLRDHUP"),
-        (ONESHOT, "EPOLLONESHOT"),
-        (ET, "EPOLLET"),
-    ];
-    let parts: Vec<&str> = names
-        .iter()
-        .filter(|(b, _)| ev & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if parts.is_empty() {
-        "NONE".into()
-    } else {
-        parts.join("|")
+    let mut text = String::new();
+    for (name, _) in mtcp_epoll::Events::from_bits_truncate(ev).iter_names() {
+        if !text.is_empty() {
+            text.push('|');
+        }
+        text.push_str("EPOLL");
+        text.push_str(name);
     }
+    if text.is_empty() {
+        text.push_str("NONE");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -229,39 +82,16 @@ mod tests {
     }
 
     #[test]
-    fn level_edge_oneshot() {
-        let mut e = EpollSet::new();
-        let mut out = [EpollEvent::default(); 8];
-        e.add(1, ev(IN, 10));
-        e.add(2, ev(IN | ET, 20));
-        e.add(3, ev(IN | ONESHOT, 30));
-        let level = |_| IN | OUT;
-        assert_eq!(e.collect(&mut out, level), 3);
-        assert_eq!(out[0], ev(IN, 10));
-        // Only the level-triggered one stays ready.
-        assert_eq!(e.collect(&mut out, level), 1);
-        assert_eq!(out[0].data, 10);
-        e.notify(2);
-        e.notify(3); // Disarmed: ignored until MOD.
-        assert_eq!(e.collect(&mut out, level), 2);
-        e.modify(3, ev(IN, 31));
-        let n = e.collect(&mut out, level);
-        assert!(out[..n].contains(&ev(IN, 31)));
-        // ERR/HUP are reported unasked; nothing ready drops off the list.
-        e.add(4, ev(IN, 40));
-        let n = e.collect(&mut out, |s| if s == 4 { HUP } else { 0 });
-        assert_eq!(&out[..n], &[ev(HUP, 40)]);
-        assert_eq!(e.collect(&mut out, |_| 0), 0);
-        assert!(!e.maybe_ready());
-    }
-
-    #[test]
     fn event_names() {
         assert_eq!(
             event_to_string(IN | RDHUP | ET),
             "EPOLLIN|EPOLLRDHUP|EPOLLET"
         );
         assert_eq!(event_to_string(0), "NONE");
+        assert_eq!(event_to_string(0x20), "NONE");
+        assert_eq!(event_to_string(OUT | 0x20 | ERR), "EPOLLOUT|EPOLLERR");
+        let e = ev(IN | HUP | 0x20, 9);
+        assert_eq!(EpollEvent::from(mtcp_epoll::EpollEvent::from(e)), e);
         assert_eq!(std::mem::size_of::<EpollEvent>(), 16);
     }
 }

@@ -77,8 +77,8 @@ pub use mtcp::{InitError, Mtcp, MtcpConfC};
 pub use stack::Stack;
 
 /// `MTCP_EPOLL_CTL_ADD`.
-pub const EPOLL_CTL_ADD: i32 = 1;
+pub const EPOLL_CTL_ADD: i32 = EpollOp::Add as i32;
 /// `MTCP_EPOLL_CTL_DEL`.
-pub const EPOLL_CTL_DEL: i32 = 2;
+pub const EPOLL_CTL_DEL: i32 = EpollOp::Del as i32;
 /// `MTCP_EPOLL_CTL_MOD`.
-pub const EPOLL_CTL_MOD: i32 = 3;
+pub const EPOLL_CTL_MOD: i32 = EpollOp::Mod as i32;

@@ -175,6 +175,11 @@ impl SockTable {
         }
     }
 
+    /// The most ids the table hands out (ids are `0..capacity`).
+    pub fn capacity(&self) -> usize {
+        self.max
+    }
+
     /// Takes the lowest free id for `sock`; `ENFILE` when none is left.
     pub fn alloc(&mut self, sock: Socket) -> Result<i32> {
         let id = match self.free.pop() {

@@ -1,7 +1,7 @@
 //! One context's stack: ports, TCP engine, sockets and epoll instances, and the poll loop that
 //! moves frames between them (rx_burst → IPv4 → engine; engine.dispatch → IPv4 → tx batch).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use mtcp_tcp::{Engine, Event, Handle, Instant, State};
 use mtcp_wire::Icmpv4Repr;
 use mtcp_wire::frame::{Frame, Network, Transport};
 
-use crate::epoll::{EpollSet, events};
+use crate::epoll::events;
 use crate::netif::NetIf;
 use crate::socket::{Phase, SockKind, SockTable};
 use crate::stats::{CoreSnapshot, CoreStats, PortCounters};
@@ -25,15 +25,6 @@ pub(crate) enum Owner {
     Pending(i32),
     /// Its socket was closed; the engine finishes the connection alone.
     Orphan,
-}
-
-/// An in-stack pipe.
-#[derive(Debug)]
-pub(crate) struct PipeBuf {
-    pub data: VecDeque<u8>,
-    pub capacity: usize,
-    pub reader: Option<i32>,
-    pub writer: Option<i32>,
 }
 
 /// RSS steering of a port: which source ports make replies land on this core's queue.
@@ -61,8 +52,8 @@ pub struct Stack<Q: Queue> {
     pub(crate) socks: SockTable,
     owners: Vec<Option<(Handle, Owner)>>,
     pub(crate) listeners: HashMap<u16, i32>,
-    pub(crate) epolls: Vec<Option<EpollSet>>,
-    pub(crate) pipes: Vec<Option<PipeBuf>>,
+    pub(crate) epolls: Vec<Option<mtcp_epoll::Epoll>>,
+    pub(crate) pipes: Vec<Option<mtcp_epoll::Pipe>>,
     start: std::time::Instant,
     pub(crate) rss: Option<RssSteer>,
     pub(crate) rss_cursor: u16,
@@ -263,7 +254,10 @@ impl<Q: Queue> Stack<Q> {
         let Ok(s) = self.socks.get(sock) else { return };
         if let Some(slot) = s.watcher {
             if let Some(Some(ep)) = self.epolls.get_mut(slot) {
-                ep.notify(sock);
+                // Any condition may have changed, and counts as new for edge-triggered
+                // entries: the socket is queued, and the instance asks for its level when it
+                // reports it (`poll_current`), as the level may still change until then.
+                let _ = ep.notify(sock.unsigned_abs(), mtcp_epoll::Events::CONDITIONS);
                 self.notified = true;
             }
         }
@@ -385,19 +379,12 @@ impl<Q: Queue> Stack<Q> {
                 let Some(Some(p)) = self.pipes.get(*slot) else {
                     return 0;
                 };
-                if *read_end {
-                    let mut e = if p.data.is_empty() { 0 } else { IN };
-                    if p.writer.is_none() {
-                        e |= IN | HUP;
-                    }
-                    e
-                } else if p.reader.is_none() {
-                    ERR | OUT
-                } else if p.data.len() < p.capacity {
-                    OUT
+                let e = if *read_end {
+                    p.read_end_state()
                 } else {
-                    0
-                }
+                    p.write_end_state()
+                };
+                e.bits()
             }
             SockKind::Stream(st) => {
                 let mut e = if st.so_error != 0 { ERR } else { 0 };

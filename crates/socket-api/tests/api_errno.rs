@@ -389,3 +389,87 @@ fn pipe_moves_bytes_and_reports_epoll_events() {
     assert_eq!(evs[0].events, events::IN | events::HUP);
     assert_eq!(ctx.read(r, &mut buf), Ok(0));
 }
+
+#[test]
+fn pipe_write_end_reports_a_closed_reader_and_edges() {
+    let (_sw, server, _client) = common::pair("rtc");
+    let mut ctx = server.create_context(0).unwrap();
+    let [r, w] = ctx.pipe().unwrap();
+    let ep = ctx.epoll_create(4).unwrap();
+    let watch = |events| Some(EpollEvent { events, data: 2 });
+    ctx.epoll_ctl(ep, EPOLL_CTL_ADD, w, watch(events::OUT | events::ET))
+        .unwrap();
+    let mut evs = [EpollEvent::default(); 4];
+    // Writable at once (ADD reports the current level), then quiet: edge-triggered.
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(1));
+    assert_eq!(evs[0].events, events::OUT);
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(0));
+    // Filling the pipe, then draining a byte, is a new edge for the writer.
+    let big = vec![7u8; mtcp_socket_api::PIPE_CAPACITY + 10];
+    assert_eq!(ctx.write(w, &big), Ok(mtcp_socket_api::PIPE_CAPACITY));
+    assert_eq!(ctx.write(w, b"x"), Err(Error::Again));
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(0));
+    assert_eq!(ctx.read(r, &mut [0u8; 1]), Ok(1));
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(1));
+    assert_eq!(evs[0].events, events::OUT);
+    // An empty read does not consume anything.
+    assert_eq!(ctx.read(r, &mut []), Ok(0));
+    // Closing the reader: the writer hears ERR|HUP (unasked) and writes fail with EPIPE.
+    ctx.close(r).unwrap();
+    assert_eq!(ctx.epoll_wait(ep, &mut evs, 0), Ok(1));
+    assert_eq!(evs[0].events, events::ERR | events::HUP);
+    assert_eq!(ctx.write(w, b"x"), Err(Error::Pipe));
+    ctx.close(w).unwrap();
+}
+
+#[test]
+fn epoll_level_edge_and_oneshot_on_pipes() {
+    let (_sw, server, _client) = common::pair("rtc");
+    let mut ctx = server.create_context(0).unwrap();
+    let ep = ctx.epoll_create(8).unwrap();
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
+    for (data, mode) in [(1, 0), (2, events::ET), (3, events::ONESHOT)] {
+        let [r, w] = ctx.pipe().unwrap();
+        let ev = Some(EpollEvent {
+            events: events::IN | mode,
+            data,
+        });
+        ctx.epoll_ctl(ep, EPOLL_CTL_ADD, r, ev).unwrap();
+        reads.push(r);
+        writes.push(w);
+    }
+    let mut evs = [EpollEvent::default(); 8];
+    let mut wait = |ctx: &mut mtcp_socket_api::Context| {
+        let n = ctx.epoll_wait(ep, &mut evs, 0).unwrap();
+        let mut d: Vec<u64> = evs[..n].iter().map(|e| e.data).collect();
+        d.sort_unstable();
+        d
+    };
+    assert_eq!(wait(&mut ctx), [] as [u64; 0]);
+    for &w in &writes {
+        assert_eq!(ctx.write(w, b"ab"), Ok(2));
+    }
+    assert_eq!(wait(&mut ctx), [1, 2, 3]);
+    // Level-triggered repeats; edge-triggered waits for new data; one-shot is disarmed.
+    assert_eq!(wait(&mut ctx), [1]);
+    for &w in &writes {
+        assert_eq!(ctx.write(w, b"c"), Ok(1));
+    }
+    assert_eq!(wait(&mut ctx), [1, 2]);
+    // Drained: the level-triggered one stops at once, without a new event.
+    assert_eq!(ctx.read(reads[0], &mut [0u8; 8]), Ok(3));
+    assert_eq!(wait(&mut ctx), [] as [u64; 0]);
+    // MOD re-arms the one-shot socket, which still has data.
+    let ev = Some(EpollEvent {
+        events: events::IN | events::ONESHOT,
+        data: 30,
+    });
+    ctx.epoll_ctl(ep, EPOLL_CTL_MOD, reads[2], ev).unwrap();
+    assert_eq!(wait(&mut ctx), [30]);
+    assert_eq!(wait(&mut ctx), [] as [u64; 0]);
+    // Closing a watched socket removes it from the instance.
+    ctx.close(reads[1]).unwrap();
+    assert_eq!(ctx.write(writes[1], b"d"), Err(Error::Pipe));
+    assert_eq!(wait(&mut ctx), [] as [u64; 0]);
+}
