@@ -117,7 +117,9 @@ pub enum Steering {
     Toeplitz {
         /// The hash key (40 bytes for most NICs).
         key: Vec<u8>,
-        /// Redirection table: `queue = reta[hash % reta.len()]`.
+        /// Redirection table: `queue = reta[hash % reta.len()]`. NICs index it with the hash's low
+        /// bits, which is the same thing for the power-of-two sizes they use (64, 128, 512); the
+        /// `mem` switch accepts only powers of two, so it steers exactly as such a NIC would.
         reta: Vec<u16>,
     },
     /// The device spreads flows by a hash of its own that software cannot predict (e.g. the kernel's
@@ -182,9 +184,11 @@ pub struct TxOffload {
     pub l2_len: u8,
     /// Length of the IPv4 header.
     pub l3_len: u8,
-    /// Fill in the IPv4 header checksum.
+    /// Fill in the IPv4 header checksum. The frame's IPv4 checksum field must be zero.
     pub ipv4_checksum: bool,
-    /// Fill in this layer-4 checksum.
+    /// Fill in this layer-4 checksum. The frame's TCP/UDP checksum field must hold the folded,
+    /// uncomplemented pseudo-header sum (`mtcp_wire` emits exactly that when its
+    /// `ChecksumCapabilities` say the device computes the checksum).
     pub l4_checksum: Option<L4Checksum>,
 }
 

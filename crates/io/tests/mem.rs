@@ -73,6 +73,29 @@ fn queues_are_handed_out_once() {
         })
         .is_err()
     );
+    // NICs index the redirection table with the hash's low bits: only powers of two agree.
+    for reta_size in [0, 3, 100] {
+        let err = MemSwitch::new(MemConfig {
+            queues: 2,
+            reta_size,
+            ..MemConfig::default()
+        })
+        .err()
+        .map(|e| e.kind());
+        assert_eq!(
+            err,
+            Some(std::io::ErrorKind::InvalidInput),
+            "reta {reta_size}"
+        );
+    }
+    assert!(
+        MemSwitch::new(MemConfig {
+            queues: 2,
+            reta_size: 64,
+            ..MemConfig::default()
+        })
+        .is_ok()
+    );
 }
 
 #[test]

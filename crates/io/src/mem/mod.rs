@@ -117,10 +117,10 @@ impl MemSwitch {
                 "ports must be 1..=255, queues 1..=65535",
             ));
         }
-        if cfg.ring_size == 0 || cfg.reta_size == 0 || cfg.rss_key.len() < 16 {
+        if cfg.ring_size == 0 || !cfg.reta_size.is_power_of_two() || cfg.rss_key.len() < 16 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "ring, reta and key (16+ bytes) must be non-empty",
+                "ring must be non-empty, reta a power of two, key 16+ bytes",
             ));
         }
         let steering = if cfg.queues > 1 {
