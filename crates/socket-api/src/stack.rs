@@ -197,8 +197,8 @@ impl<Q: Queue> Stack<Q> {
             port.poll(now_ms);
         }
         let n = engine.dispatch(Instant::from_millis(now_ms), |src, dst, seg| {
-            // Connections are opened only where a route leads (connect checks it); the first port
-            // is the fallback should route.conf have changed under one.
+            // connect() refuses destinations without a route; a peer that reached us from outside
+            // every route (no default route) is answered through the first port, on the link.
             let hop = routes.lookup(dst).unwrap_or(NextHop {
                 iface: 0,
                 next_hop: dst,
