@@ -51,6 +51,17 @@ impl RxDrop {
         RxDrop::UnsupportedIcmp,
         RxDrop::ArpNotForUs,
     ];
+
+    /// Whether the frame was damaged (truncated, malformed, a checksum that does not verify), as
+    /// opposed to intact traffic this host does not take (another MAC or address, IPv6, a VLAN,
+    /// a fragment, an ICMP type it does not answer). The first kind is what statistics report as
+    /// receive errors; on a shared link the second is normal.
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            RxDrop::Truncated | RxDrop::Malformed | RxDrop::Ipv4Checksum | RxDrop::L4Checksum
+        )
+    }
 }
 
 /// Why a datagram to send (or a reply the interface wanted to send) was dropped.
@@ -134,6 +145,14 @@ impl Counters {
     pub fn rx_dropped_total(&self) -> u64 {
         self.rx_drops.iter().sum()
     }
+    /// Received frames dropped because they were damaged (see [`RxDrop::is_error`]).
+    pub fn rx_errors(&self) -> u64 {
+        RxDrop::ALL
+            .iter()
+            .filter(|r| r.is_error())
+            .map(|r| self.rx_dropped(*r))
+            .sum()
+    }
     /// All outgoing datagrams dropped.
     pub fn tx_dropped_total(&self) -> u64 {
         self.tx_drops.iter().sum()
@@ -164,6 +183,11 @@ mod tests {
             assert_eq!(c.tx_dropped(*r), 2);
         }
         assert_eq!(c.rx_dropped_total(), RxDrop::ALL.len() as u64);
+        assert_eq!(
+            c.rx_errors(),
+            4,
+            "truncated, malformed and the two checksums"
+        );
         assert_eq!(c.tx_dropped_total(), 2 * TxDrop::ALL.len() as u64);
     }
 }

@@ -186,7 +186,7 @@ impl<Q: Queue> Stack<Q> {
         let p = self.route(*addr.ip()).ok_or(Error::NetUnreach)?;
         let mut local_ip = bound.map(|a| *a.ip()).filter(|ip| !ip.is_unspecified());
         if local_ip.is_none() {
-            local_ip = Some(self.rss_base.unwrap_or(self.ports[p].ip));
+            local_ip = Some(self.rss_base.unwrap_or(self.ports[p].ip()));
         }
         let local_ip = local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
         let now = self.now();

@@ -1,13 +1,15 @@
 //! mTCP's socket and epoll API over per-core contexts: the crate that assembles packet I/O
-//! (`mtcp-io`), the wire formats (`mtcp-wire`) and the TCP engine (`mtcp-tcp`) into the calls
-//! mTCP programs make (`mtcp_socket`, `mtcp_accept`, `mtcp_epoll_wait`, ...).
+//! (`mtcp-io`), the network layer (`mtcp-net`: Ethernet, ARP, IPv4 routes, ICMP echo), the wire
+//! formats (`mtcp-wire`) and the TCP engine (`mtcp-tcp`) into the calls mTCP programs make
+//! (`mtcp_socket`, `mtcp_accept`, `mtcp_epoll_wait`, ...).
 //!
 //! ```text
 //!   application (epserver, epwget, ...)   ── or C programs through mtcp-capi
 //!        │  Context::socket / connect / read / write / epoll_wait ...   (errno per mtcp-api.md)
 //!   ┌────▼───────────────── Context (one per core) ─────────────────────┐
-//!   │ socket ids · epoll instances · pipes │ Stack: poll loop, ARP/IPv4  │
+//!   │ socket ids · epoll instances · pipes │ Stack: poll loop, routes    │
 //!   │                mtcp-tcp Engine (connections, timers)              │
+//!   │  per port: mtcp-net Interface (ARP, IPv4, ICMP) + tx batch        │
 //!   └────┬──────────────────────────────────────────────────────────────┘
 //!        │  rx_burst / tx_burst of this core's queue of every port (AnyQueue)
 //!   mtcp-io: mem switch │ tap │ afpacket │ (dpdk, netmap: extension point in `backend`)

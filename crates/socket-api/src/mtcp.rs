@@ -229,14 +229,18 @@ impl Mtcp {
                 }
             }
             let ip = pc.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            let prefix = pc.netmask.map_or(24, |m| u32::from(m).leading_ones() as u8);
+            // The parser refuses netmasks with holes; for one built in code, its leading ones.
+            let prefix_len = pc.netmask.map_or(24, |m| u32::from(m).leading_ones() as u8);
+            let mut iface =
+                mtcp_net::InterfaceConfig::new(pc.mac.unwrap_or(info.mac), ip, prefix_len);
+            iface.mtu = info.mtu;
+            iface.checksum = mtcp_net::capabilities_from_offload(info.checksum);
+            iface.static_arp = self.arp.iter().map(net_arp_entry).collect();
+            iface.max_waiting = MAX_WAITING_FOR_ARP;
             ports.push(NetIf::new(
                 pc.name.clone(),
-                ip,
-                prefix,
-                pc.mac.unwrap_or(info.mac),
+                mtcp_net::Interface::new(iface),
                 q,
-                self.arp.clone(),
             ));
         }
         drop(devices);
@@ -254,8 +258,8 @@ impl Mtcp {
         }
         for (iface, p) in ports.iter().enumerate() {
             routes.add(mtcp_net::Route {
-                addr: p.ip,
-                prefix_len: p.prefix,
+                addr: p.ip(),
+                prefix_len: p.prefix_len(),
                 iface,
                 gateway: None,
             });
@@ -286,6 +290,18 @@ impl Mtcp {
             .first()
             .map_or(String::new(), |p| p.name.clone());
         crate::stats::format_lines(&port, &self.snapshots(), prev, secs)
+    }
+}
+
+/// Datagrams each port of each context parks while their next hop resolves (the first SYNs of
+/// many connections to one new peer); each holds a frame-sized slot allocated at start-up.
+const MAX_WAITING_FOR_ARP: usize = 256;
+
+fn net_arp_entry(e: &ArpEntry) -> mtcp_net::ArpEntry {
+    mtcp_net::ArpEntry {
+        addr: e.ip,
+        prefix_len: e.prefix,
+        mac: e.mac,
     }
 }
 

@@ -1,240 +1,165 @@
-//! One port as a context sees it: its queue, addresses, ARP cache and transmit batch.
+//! One port as a context sees it: its I/O queue, its network layer ([`mtcp_net::Interface`]:
+//! Ethernet dispatch, ARP, IPv4, ICMP echo) and the batch of frames to transmit.
 //!
-//! Extension point: the `net` crate (ARP table with aging, routes, ICMP) will replace the small
-//! ARP cache here; the interface to the stack stays `send_tcp` / `on_arp` / `flush`.
+//! This file is only glue between the two: it lends the queue's transmit buffers to the
+//! interface, so that TCP segments are written straight into them, moves the frames the
+//! interface queued on its own (ARP, ICMP replies, datagrams released by an ARP reply) into the
+//! batch, and counts what the device refused.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use mtcp_io::{Burst, Queue, TxFrame};
-use mtcp_wire::frame::{Frame, Network, Transport};
-use mtcp_wire::{
-    ArpOperation, ArpRepr, ChecksumCapabilities, EtherType, EthernetAddress, EthernetRepr,
-    IpProtocol, Ipv4Repr, TcpRepr,
-};
+use mtcp_io::{Burst, Queue, RxMeta, TxFrame};
+use mtcp_net::{Interface, Received, SendResult, Transmit};
+use mtcp_wire::TcpRepr;
 
-use crate::config::tables::{ArpEntry, in_prefix};
 use crate::stats::PortCounters;
 
-/// Frames held while their next hop's MAC is being resolved.
-const MAX_PENDING: usize = 256;
+/// What happened between the interface and the device, which the interface cannot see.
+#[derive(Clone, Copy, Debug, Default)]
+struct IoCounters {
+    /// `rx_burst` calls that failed.
+    rx_failures: u64,
+    /// Frames the interface built that never reached the device (batch full, device refused).
+    tx_lost_packets: u64,
+    /// Their bytes.
+    tx_lost_bytes: u64,
+    /// Transmit buffers the queue could not supply, and `tx_burst` calls that failed.
+    tx_failures: u64,
+}
 
 /// One port of one context.
 pub struct NetIf<Q: Queue> {
     /// Port name (from mtcp.conf).
     pub name: String,
-    /// Our address on this port.
-    pub ip: Ipv4Addr,
-    /// Prefix length of the port's subnet.
-    pub prefix: u8,
-    /// Our MAC.
-    pub mac: EthernetAddress,
+    /// The network layer of the port.
+    pub iface: Interface,
     /// The queue this context owns.
     pub queue: Q,
     tx: Burst<Q::Tx>,
-    static_arp: Vec<ArpEntry>,
-    learned: HashMap<Ipv4Addr, EthernetAddress>,
-    pending: Vec<(Ipv4Addr, Q::Tx)>,
-    caps: ChecksumCapabilities,
-    /// Counters.
-    pub counters: PortCounters,
+    /// A transmit buffer taken from the queue but not filled (the interface parked or dropped the
+    /// segment), kept for the next one.
+    spare: Option<Q::Tx>,
+    io: IoCounters,
 }
 
 impl<Q: Queue> NetIf<Q> {
-    /// A port with its queue and static ARP entries.
-    pub fn new(
-        name: String,
-        ip: Ipv4Addr,
-        prefix: u8,
-        mac: EthernetAddress,
-        queue: Q,
-        mut static_arp: Vec<ArpEntry>,
-    ) -> NetIf<Q> {
-        static_arp.sort_by_key(|e| std::cmp::Reverse(e.prefix));
+    /// A port with its queue and network layer.
+    pub fn new(name: String, iface: Interface, queue: Q) -> NetIf<Q> {
         NetIf {
             name,
-            ip,
-            prefix,
-            mac,
+            iface,
             queue,
             tx: Burst::new(),
-            static_arp,
-            learned: HashMap::with_capacity(1024),
-            pending: Vec::with_capacity(MAX_PENDING),
-            caps: ChecksumCapabilities::software(),
-            counters: PortCounters::default(),
+            spare: None,
+            io: IoCounters::default(),
         }
     }
 
-    /// Checksum work done in software.
-    pub fn caps(&self) -> &ChecksumCapabilities {
-        &self.caps
+    /// Our address on this port.
+    pub fn ip(&self) -> Ipv4Addr {
+        self.iface.ip()
     }
 
-    /// The MAC of `ip`: learned entries first, then arp.conf's longest prefix.
-    pub fn lookup(&self, ip: Ipv4Addr) -> Option<EthernetAddress> {
-        if let Some(m) = self.learned.get(&ip) {
-            return Some(*m);
-        }
-        self.static_arp
-            .iter()
-            .find(|e| in_prefix(ip, e.ip, e.prefix))
-            .map(|e| e.mac)
+    /// Prefix length of the port's subnet.
+    pub fn prefix_len(&self) -> u8 {
+        self.iface.config().prefix_len
     }
 
-    /// Remembers `mac` for `ip` (from a received frame) and sends frames that waited for it.
-    pub fn learn(&mut self, ip: Ipv4Addr, mac: EthernetAddress) {
-        if self.learned.get(&ip) == Some(&mac) {
-            return;
-        }
-        self.learned.insert(ip, mac);
-        let mut i = 0;
-        while i < self.pending.len() {
-            if self.pending[i].0 == ip {
-                let (_, mut frame) = self.pending.swap_remove(i);
-                frame[0..6].copy_from_slice(&mac.0);
-                self.push_tx(frame);
-            } else {
-                i += 1;
-            }
+    /// Receives a burst into `rx` (counting a failure as a receive error); returns its size.
+    pub fn rx_burst(&mut self, rx: &mut Burst<Q::Rx>) -> usize {
+        self.queue.rx_burst(rx).unwrap_or_else(|_| {
+            self.io.rx_failures += 1;
+            0
+        })
+    }
+
+    /// Hands one received frame to the network layer; a TCP segment comes back for the engine.
+    pub fn receive<'a>(&mut self, now_ms: u64, frame: &'a [u8], meta: RxMeta) -> Received<'a> {
+        self.iface.receive(now_ms, frame, meta)
+    }
+
+    /// Runs the interface's ARP timers (retries, timeouts, refreshes).
+    pub fn poll(&mut self, now_ms: u64) {
+        if self.iface.poll_at().is_some_and(|at| at <= now_ms) {
+            self.iface.poll(now_ms);
         }
     }
 
-    /// Handles a received ARP packet: learn the sender, answer requests for our address.
-    pub fn on_arp(&mut self, arp: &ArpRepr) {
-        if arp.source_protocol_addr != Ipv4Addr::UNSPECIFIED
-            && (arp.target_protocol_addr == self.ip
-                || self.learned.contains_key(&arp.source_protocol_addr))
-        {
-            self.learn(arp.source_protocol_addr, arp.source_hardware_addr);
-        }
-        if arp.operation == ArpOperation::Request && arp.target_protocol_addr == self.ip {
-            let reply = ArpRepr {
-                operation: ArpOperation::Reply,
-                source_hardware_addr: self.mac,
-                source_protocol_addr: self.ip,
-                target_hardware_addr: arp.source_hardware_addr,
-                target_protocol_addr: arp.source_protocol_addr,
-            };
-            self.send_arp(reply, arp.source_hardware_addr);
-        }
-    }
-
-    fn send_arp(&mut self, arp: ArpRepr, dst: EthernetAddress) {
-        let frame = Frame {
-            ethernet: EthernetRepr {
-                src_addr: self.mac,
-                dst_addr: dst,
-                vlan: None,
-                ethertype: EtherType::Arp,
+    /// A transmit buffer with its whole capacity as length: the spare one or a new one.
+    fn tx_buffer(&mut self) -> Option<Q::Tx> {
+        let mut buf = match self.spare.take() {
+            Some(b) => b,
+            None => match self.queue.tx_alloc() {
+                Some(b) => b,
+                None => {
+                    self.io.tx_failures += 1;
+                    return None;
+                }
             },
-            network: Network::Arp(arp),
-        };
-        self.emit(&frame, true);
-    }
-
-    /// Answers an ICMP echo request.
-    pub fn echo_reply(
-        &mut self,
-        to: Ipv4Addr,
-        mac: EthernetAddress,
-        ident: u16,
-        seq_no: u16,
-        data: &[u8],
-    ) {
-        let icmp = mtcp_wire::Icmpv4Repr::EchoReply {
-            ident,
-            seq_no,
-            data,
-        };
-        let frame = Frame {
-            ethernet: EthernetRepr {
-                src_addr: self.mac,
-                dst_addr: mac,
-                vlan: None,
-                ethertype: EtherType::Ipv4,
-            },
-            network: Network::Ipv4(
-                Ipv4Repr::new(self.ip, to, IpProtocol::Icmp, icmp.buffer_len()),
-                Transport::Icmp(icmp),
-            ),
-        };
-        self.emit(&frame, true);
-    }
-
-    /// Builds the frame carrying `seg` from `src` to `dst` and queues it for transmission.
-    pub fn send_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>) {
-        let mac = self.lookup(dst);
-        let frame = Frame {
-            ethernet: EthernetRepr {
-                src_addr: self.mac,
-                dst_addr: mac.unwrap_or(EthernetAddress::BROADCAST),
-                vlan: None,
-                ethertype: EtherType::Ipv4,
-            },
-            network: Network::Ipv4(
-                Ipv4Repr::new(src, dst, IpProtocol::Tcp, seg.buffer_len()),
-                Transport::Tcp(seg.clone()),
-            ),
-        };
-        if mac.is_some() {
-            self.emit(&frame, true);
-            return;
-        }
-        // Unknown next hop: hold the frame and ask (once per address while frames wait).
-        let asked = self.pending.iter().any(|(ip, _)| *ip == dst);
-        if self.pending.len() < MAX_PENDING {
-            if let Some(f) = self.build(&frame) {
-                self.pending.push((dst, f));
-            }
-        } else {
-            self.counters.tx_errors += 1;
-        }
-        if !asked {
-            let req = ArpRepr {
-                operation: ArpOperation::Request,
-                source_hardware_addr: self.mac,
-                source_protocol_addr: self.ip,
-                target_hardware_addr: EthernetAddress([0; 6]),
-                target_protocol_addr: dst,
-            };
-            self.send_arp(req, EthernetAddress::BROADCAST);
-        }
-    }
-
-    fn build(&mut self, frame: &Frame<'_>) -> Option<Q::Tx> {
-        let Some(mut buf) = self.queue.tx_alloc() else {
-            self.counters.tx_errors += 1;
-            return None;
         };
         let cap = buf.capacity();
         buf.set_len(cap);
-        match frame.emit(&mut buf, &self.caps) {
-            Ok(n) => {
-                buf.set_len(n.max(60).min(cap));
-                Some(buf)
-            }
-            Err(_) => {
-                self.counters.tx_errors += 1;
-                None
+        Some(buf)
+    }
+
+    /// Sends `seg` from `src` to `dst` through `next_hop`: written straight into a transmit buffer
+    /// when the next hop's MAC is known, else parked by the interface until ARP resolves it.
+    pub fn send_tcp(
+        &mut self,
+        now_ms: u64,
+        next_hop: Ipv4Addr,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        seg: &TcpRepr<'_>,
+    ) {
+        let Some(mut buf) = self.tx_buffer() else {
+            return;
+        };
+        match self
+            .iface
+            .send_tcp(now_ms, next_hop, src, dst, seg, &mut buf[..])
+        {
+            SendResult::Sent(t) => self.push_tx(buf, t),
+            // Parked (copied into the interface's own slots) or dropped and counted there.
+            SendResult::Queued | SendResult::Dropped(_) => self.spare = Some(buf),
+        }
+        // A parked segment may have started a resolution: its ARP request is ready now.
+        self.drain();
+    }
+
+    /// Moves the frames the interface queued on its own (ARP requests and replies, ICMP echo
+    /// replies, datagrams released by an ARP reply) into the transmit batch. They are copied once,
+    /// from the interface's preallocated slots into the queue's buffers.
+    pub fn drain(&mut self) {
+        while self.iface.ready_len() > 0 {
+            let Some(mut buf) = self.tx_buffer() else {
+                // They stay queued in the interface until a buffer is free.
+                return;
+            };
+            match self.iface.transmit_ready(&mut buf[..]) {
+                Some(t) => self.push_tx(buf, t),
+                None => {
+                    self.spare = Some(buf);
+                    return;
+                }
             }
         }
     }
 
-    fn emit(&mut self, frame: &Frame<'_>, _now: bool) {
-        if let Some(buf) = self.build(frame) {
-            self.push_tx(buf);
-        }
-    }
-
-    fn push_tx(&mut self, buf: Q::Tx) {
+    fn push_tx(&mut self, mut buf: Q::Tx, t: Transmit) {
+        buf.set_len(t.len);
+        buf.set_offload(t.offload);
         if self.tx.is_full() {
             self.flush();
         }
         if let Err(buf) = self.tx.push(buf) {
-            drop(buf);
-            self.counters.tx_errors += 1;
+            self.lost(buf.len());
         }
+    }
+
+    fn lost(&mut self, bytes: usize) {
+        self.io.tx_lost_packets += 1;
+        self.io.tx_lost_bytes += bytes as u64;
     }
 
     /// Transmits the batch. Frames the device refuses stay for the next flush; if the batch is
@@ -243,19 +168,33 @@ impl<Q: Queue> NetIf<Q> {
         if self.tx.is_empty() {
             return;
         }
-        let before = self.tx.len();
-        let bytes: usize = self.tx.iter().map(|f| f.len()).sum();
-        match self.queue.tx_burst(&mut self.tx) {
-            Ok(_) => {
-                let left: usize = self.tx.iter().map(|f| f.len()).sum();
-                self.counters.tx_packets += (before - self.tx.len()) as u64;
-                self.counters.tx_bytes += (bytes - left) as u64;
-            }
-            Err(_) => self.counters.tx_errors += 1,
+        if self.queue.tx_burst(&mut self.tx).is_err() {
+            self.io.tx_failures += 1;
         }
         if self.tx.is_full() {
-            self.counters.tx_errors += self.tx.len() as u64;
+            let (n, bytes) = (
+                self.tx.len(),
+                self.tx.iter().map(|f| f.len()).sum::<usize>(),
+            );
+            self.io.tx_lost_packets += n as u64;
+            self.io.tx_lost_bytes += bytes as u64;
             self.tx.clear();
+        }
+    }
+
+    /// The port's counters for the statistics lines: the interface's, less what the device did
+    /// not take. Receive errors are damaged frames ([`mtcp_net::RxDrop::is_error`]) and failed
+    /// receive calls; transmit errors are datagrams the interface dropped (no ARP answer, wait
+    /// queue full, ...) and frames that never reached the device.
+    pub fn counters(&self) -> PortCounters {
+        let c = self.iface.counters();
+        PortCounters {
+            rx_packets: c.rx_packets,
+            rx_bytes: c.rx_bytes,
+            rx_errors: c.rx_errors() + self.io.rx_failures,
+            tx_packets: c.tx_packets.saturating_sub(self.io.tx_lost_packets),
+            tx_bytes: c.tx_bytes.saturating_sub(self.io.tx_lost_bytes),
+            tx_errors: c.tx_dropped_total() + self.io.tx_lost_packets + self.io.tx_failures,
         }
     }
 }

@@ -1,15 +1,14 @@
 //! One context's stack: ports, TCP engine, sockets and epoll instances, and the poll loop that
-//! moves frames between them (rx_burst → IPv4 → engine; engine.dispatch → IPv4 → tx batch).
+//! moves frames between them (rx_burst → `mtcp_net::Interface` → engine; engine.dispatch →
+//! route → `Interface` → tx batch).
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use mtcp_io::{Burst, Queue};
-use mtcp_net::RouteTable;
+use mtcp_io::{Burst, Queue, RxFrame};
+use mtcp_net::{NextHop, Received, RouteTable};
 use mtcp_tcp::{Engine, Event, Handle, Instant, State};
-use mtcp_wire::Icmpv4Repr;
-use mtcp_wire::frame::{Frame, Network, Transport};
 
 use crate::epoll::events;
 use crate::netif::NetIf;
@@ -47,7 +46,7 @@ pub struct Stack<Q: Queue> {
     pub(crate) cpu: usize,
     pub(crate) engine: Engine,
     pub(crate) ports: Vec<NetIf<Q>>,
-    /// (network, prefix, port index), longest prefix first.
+    /// Routes to ports (route.conf, then each port's own subnet), longest prefix first.
     pub(crate) routes: RouteTable,
     pub(crate) socks: SockTable,
     owners: Vec<Option<(Handle, Owner)>>,
@@ -113,7 +112,12 @@ impl<Q: Queue> Stack<Q> {
 
     /// Milliseconds since the context started, as the engine's clock.
     pub(crate) fn now(&self) -> Instant {
-        Instant::from_millis(self.start.elapsed().as_millis() as u64)
+        Instant::from_millis(self.now_ms())
+    }
+
+    /// The same clock as a millisecond count, for the network layer.
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
     }
 
     /// The port that reaches `dst`.
@@ -147,18 +151,23 @@ impl<Q: Queue> Stack<Q> {
     /// One turn of the loop: receive, run timers, handle events, transmit. Returns the work done
     /// (frames received plus segments sent).
     pub fn poll(&mut self) -> usize {
-        let now = self.now();
+        let now_ms = self.now_ms();
+        let now = Instant::from_millis(now_ms);
         let mut work = 0;
         for p in 0..self.ports.len() {
             let mut rx: Burst<Q::Rx> = Burst::new();
-            let n = self.ports[p].queue.rx_burst(&mut rx).unwrap_or_else(|_| {
-                self.ports[p].counters.rx_errors += 1;
-                0
-            });
-            work += n;
+            work += self.ports[p].rx_burst(&mut rx);
+            let Stack { ports, engine, .. } = self;
+            let port = &mut ports[p];
             for frame in rx.iter() {
-                self.input(p, now, frame);
+                if let Received::Tcp { src, dst, repr } = port.receive(now_ms, frame, frame.meta())
+                {
+                    engine.on_segment(now, src, dst, &repr);
+                }
             }
+            // ARP and ICMP replies, and datagrams an ARP reply released, go out before newer
+            // segments.
+            port.drain();
         }
         // Events first: data of connections whose TIME-WAIT ends in this turn's timers is
         // moved out of the engine before the engine frees it.
@@ -167,66 +176,39 @@ impl<Q: Queue> Stack<Q> {
             // Send what input queued first: a TIME-WAIT of 0 ends in these timers, and the engine
             // would free the connection before the ACK of the peer's FIN went out (the peer,
             // still in LAST-ACK, would retransmit its FIN and get a RST).
-            work += self.output(now);
+            work += self.output(now_ms);
             self.engine.poll_timers(now);
         }
         self.handle_events();
-        work += self.output(now);
+        work += self.output(now_ms);
         self.handle_events();
         self.publish();
         work
     }
 
-    fn input(&mut self, p: usize, now: Instant, frame: &[u8]) {
-        let Stack { ports, engine, .. } = self;
-        let port = &mut ports[p];
-        port.counters.rx_packets += 1;
-        port.counters.rx_bytes += frame.len() as u64;
-        let parsed = match Frame::parse(frame, port.caps()) {
-            Ok(f) => f,
-            Err(_) => {
-                port.counters.rx_errors += 1;
-                return;
-            }
-        };
-        let dst_mac = parsed.ethernet.dst_addr;
-        if dst_mac != port.mac && !dst_mac.is_multicast() {
-            return;
-        }
-        match parsed.network {
-            Network::Arp(arp) => port.on_arp(&arp),
-            Network::Ipv4(ip, transport) if ip.dst_addr == port.ip => {
-                port.learn(ip.src_addr, parsed.ethernet.src_addr);
-                match transport {
-                    Transport::Tcp(seg) => engine.on_segment(now, ip.src_addr, ip.dst_addr, &seg),
-                    Transport::Icmp(Icmpv4Repr::EchoRequest {
-                        ident,
-                        seq_no,
-                        data,
-                    }) => {
-                        port.echo_reply(ip.src_addr, parsed.ethernet.src_addr, ident, seq_no, data)
-                    }
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn output(&mut self, now: Instant) -> usize {
+    fn output(&mut self, now_ms: u64) -> usize {
         let Stack {
             engine,
             ports,
             routes,
             ..
         } = self;
-        let n = engine.dispatch(now, |src, dst, seg| {
-            let p = route(routes, dst).unwrap_or(0);
-            if let Some(port) = ports.get_mut(p) {
-                port.send_tcp(src, dst, seg);
+        for port in ports.iter_mut() {
+            port.poll(now_ms);
+        }
+        let n = engine.dispatch(Instant::from_millis(now_ms), |src, dst, seg| {
+            // connect() refuses destinations without a route; a peer that reached us from outside
+            // every route (no default route) is answered through the first port, on the link.
+            let hop = routes.lookup(dst).unwrap_or(NextHop {
+                iface: 0,
+                next_hop: dst,
+            });
+            if let Some(port) = ports.get_mut(hop.iface) {
+                port.send_tcp(now_ms, hop.next_hop, src, dst, seg);
             }
         });
         for port in ports.iter_mut() {
+            port.drain();
             port.flush();
         }
         n
@@ -235,7 +217,7 @@ impl<Q: Queue> Stack<Q> {
     fn publish(&self) {
         let mut c = PortCounters::default();
         for p in &self.ports {
-            let pc = &p.counters;
+            let pc = p.counters();
             c.rx_packets += pc.rx_packets;
             c.rx_bytes += pc.rx_bytes;
             c.rx_errors += pc.rx_errors;
