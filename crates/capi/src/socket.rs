@@ -477,8 +477,17 @@ pub unsafe extern "C" fn mtcp_setsockopt(
         if (optlen as usize) < size_of::<c_int>() {
             return Err(Error::Inval);
         }
-        // SAFETY: at least an int's worth of readable bytes (checked). For SO_LINGER this is
-        // `l_onoff`, the first field of `struct linger`.
+        if (level, optname) == (libc::SOL_SOCKET, libc::SO_LINGER) {
+            if (optlen as usize) < size_of::<libc::linger>() {
+                return Err(Error::Inval);
+            }
+            // SAFETY: a `struct linger`'s worth of readable bytes (checked above).
+            let l = unsafe { optval.cast::<libc::linger>().read_unaligned() };
+            c.inner
+                .with(|s| s.set_linger(sockid, l.l_onoff != 0, l.l_linger))?;
+            return Ok(0);
+        }
+        // SAFETY: at least an int's worth of readable bytes (checked).
         let v = unsafe { optval.cast::<c_int>().read_unaligned() };
         c.inner.setsockopt(sockid, level, optname, v)?;
         Ok(0)

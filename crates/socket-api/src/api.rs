@@ -86,6 +86,42 @@ impl<Q: Queue> Stack<Q> {
             })
     }
 
+    /// The engine settings a socket's options ask for (SO_SNDBUF, SO_RCVBUF, TCP_NODELAY,
+    /// SO_KEEPALIVE). They take effect at `connect` or `listen`; TCP_NODELAY and SO_KEEPALIVE
+    /// also on a connected socket.
+    fn conn_options(&self, opts: &SockOpts) -> mtcp_tcp::ConnOptions {
+        mtcp_tcp::ConnOptions {
+            send_buffer_bytes: opts.sndbuf.max(64) as usize,
+            recv_buffer_bytes: opts.rcvbuf.max(64) as usize,
+            no_delay: opts.nodelay,
+            keepalive: opts.keepalive.then(|| self.keepalive_params()),
+        }
+    }
+
+    /// Keepalive timing: the engine's when mtcp.conf set one, else Linux's defaults
+    /// (`tcp_keepalive_time` 7200 s, `tcp_keepalive_intvl` 75 s, `tcp_keepalive_probes` 9).
+    fn keepalive_params(&self) -> mtcp_tcp::Keepalive {
+        self.engine
+            .config()
+            .keepalive
+            .unwrap_or(mtcp_tcp::Keepalive {
+                idle: mtcp_tcp::Duration::from_secs(7200),
+                interval: mtcp_tcp::Duration::from_secs(75),
+                probes: 9,
+            })
+    }
+
+    /// SO_LINGER with its `struct linger` (`l_onoff`, `l_linger` seconds). On with 0 seconds,
+    /// `close` resets the connection (RST) instead of closing it gracefully; on with a timeout,
+    /// `close` stays non-blocking and the stack finishes the connection alone.
+    pub fn set_linger(&mut self, sockid: i32, on: bool, secs: i32) -> Result<()> {
+        if secs < 0 {
+            return Err(Error::Inval);
+        }
+        self.socks.get_mut(sockid)?.opts.linger = (on, secs);
+        Ok(())
+    }
+
     /// `mtcp_listen`.
     pub fn listen(&mut self, sockid: i32, backlog: i32) -> Result<()> {
         let max = self.engine.config().max_connections;
@@ -98,9 +134,12 @@ impl<Q: Queue> Stack<Q> {
         if backlog <= 0 || backlog as usize > max {
             return Err(Error::Inval);
         }
+        let sock_opts = sock.opts;
+        let opts = self.conn_options(&sock_opts);
         self.engine
-            .listen(*local.ip(), local.port(), backlog as usize)
+            .listen_with(*local.ip(), local.port(), backlog as usize, opts)
             .map_err(|_| Error::AddrInUse)?;
+        let sock = self.socks.get_mut(sockid)?;
         sock.kind = SockKind::Listener(Listener {
             local,
             backlog: backlog as usize,
@@ -134,7 +173,14 @@ impl<Q: Queue> Stack<Q> {
             st.local = Some(SocketAddrV4::new(t.local_addr, t.local_port));
             st.remote = Some(SocketAddrV4::new(t.remote_addr, t.remote_port));
             let remote = SocketAddrV4::new(t.remote_addr, t.remote_port);
-            let sock = self.new_socket(SockKind::Stream(st));
+            let mut sock = self.new_socket(SockKind::Stream(st));
+            // As in Linux, an accepted socket inherits its listener's options (not O_NONBLOCK).
+            if let Ok(listener) = self.socks.get(sockid) {
+                sock.opts = SockOpts {
+                    nonblock: false,
+                    ..listener.opts
+                };
+            }
             match self.socks.alloc(sock) {
                 Ok(id) => {
                     self.set_owner(h, Owner::Stream(id));
@@ -190,6 +236,7 @@ impl<Q: Queue> Stack<Q> {
         }
         let local_ip = local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
         let now = self.now();
+        let opts = self.conn_options(&self.socks.get(sockid)?.opts);
         let (remote_ip, rport) = (*addr.ip(), addr.port());
         let h = match (
             bound.map(|a| a.port()).filter(|&p| p != 0),
@@ -200,12 +247,12 @@ impl<Q: Queue> Stack<Q> {
                     return Err(Error::Inval);
                 }
                 self.engine
-                    .connect(now, local_ip, lport, remote_ip, rport)
+                    .connect_with(now, (local_ip, lport), (remote_ip, rport), opts)
                     .map_err(tcp_err)?
             }
             (None, None) => self
                 .engine
-                .connect(now, local_ip, 0, remote_ip, rport)
+                .connect_with(now, (local_ip, 0), (remote_ip, rport), opts)
                 .map_err(|e| match e {
                     mtcp_tcp::Error::AddrInUse => Error::Again,
                     e => tcp_err(e),
@@ -220,7 +267,10 @@ impl<Q: Queue> Stack<Q> {
                     {
                         continue;
                     }
-                    match self.engine.connect(now, local_ip, lport, remote_ip, rport) {
+                    match self
+                        .engine
+                        .connect_with(now, (local_ip, lport), (remote_ip, rport), opts)
+                    {
                         Ok(h) => {
                             found = Some(h);
                             break;
@@ -233,8 +283,6 @@ impl<Q: Queue> Stack<Q> {
             }
         };
         let t = self.engine.tuple(h).map_err(tcp_err)?;
-        let nodelay = self.socks.get(sockid)?.opts.nodelay;
-        let _ = self.engine.set_nodelay(h, nodelay);
         self.set_owner(h, Owner::Stream(sockid));
         let st = self.socks.stream_mut(sockid)?;
         st.handle = Some(h);
@@ -424,6 +472,8 @@ impl<Q: Queue> Stack<Q> {
         let Some(sock) = self.socks.free(sockid) else {
             return Err(Error::BadF);
         };
+        // SO_LINGER on with a zero timeout: close resets (as in Linux).
+        let abort = abort || sock.opts.linger == (true, 0);
         match sock.kind {
             SockKind::Stream(st) => {
                 if let Some(h) = st.handle {
@@ -534,7 +584,8 @@ impl<Q: Queue> Stack<Q> {
         }
     }
 
-    /// `mtcp_setsockopt` for an `int` option (SO_LINGER takes its `l_onoff` here).
+    /// `mtcp_setsockopt` for an `int` option. SO_LINGER takes `l_onoff` here with a 0 s timeout
+    /// (close resets); [`Stack::set_linger`] takes both fields of `struct linger`.
     pub fn setsockopt(&mut self, sockid: i32, level: i32, optname: i32, value: i32) -> Result<()> {
         let sock = self.socks.get_mut(sockid)?;
         match (level, optname) {
@@ -546,7 +597,16 @@ impl<Q: Queue> Stack<Q> {
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => sock.opts.rcvbuf = value,
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => sock.opts.sndbuf = value,
             (libc::SOL_SOCKET, libc::SO_REUSEADDR) => sock.opts.reuseaddr = value != 0,
-            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => sock.opts.keepalive = value != 0,
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => {
+                sock.opts.keepalive = value != 0;
+                if let SockKind::Stream(Stream {
+                    handle: Some(h), ..
+                }) = sock.kind
+                {
+                    let ka = (value != 0).then(|| self.keepalive_params());
+                    let _ = self.engine.set_keepalive(h, ka);
+                }
+            }
             (libc::SOL_SOCKET, libc::SO_LINGER) => sock.opts.linger = (value != 0, 0),
             (libc::IPPROTO_TCP, libc::TCP_NODELAY) => {
                 sock.opts.nodelay = value != 0;

@@ -105,6 +105,17 @@ impl<Q: Queue> Stack<Q> {
         self.cpu
     }
 
+    /// How long until the TCP engine's next timer (retransmission, delayed ACK, keepalive,
+    /// TIME-WAIT ...) is due, `None` when no timer runs: an event loop driving the stack itself
+    /// may sleep that long when no frames arrive.
+    pub fn next_timer(&self) -> Option<std::time::Duration> {
+        let due = self.engine.next_deadline()?;
+        let now = self.now();
+        Some(std::time::Duration::from_millis(
+            due.millis().saturating_sub(now.millis()),
+        ))
+    }
+
     /// Names of the ports, in configuration order.
     pub fn port_names(&self) -> Vec<String> {
         self.ports.iter().map(|p| p.name.clone()).collect()

@@ -86,17 +86,47 @@ impl Default for Config {
     }
 }
 
+/// Settings of one connection: the socket options a socket layer sets before `connect` or
+/// `listen` (accepted connections take their listener's). [`Config::conn_options`] gives the
+/// engine-wide defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnOptions {
+    /// Send buffer size (SO_SNDBUF).
+    pub send_buffer_bytes: usize,
+    /// Receive buffer size (SO_RCVBUF); it also sets the window scale we offer.
+    pub recv_buffer_bytes: usize,
+    /// Disable Nagle's algorithm (TCP_NODELAY).
+    pub no_delay: bool,
+    /// Keepalive (SO_KEEPALIVE), off when `None`.
+    pub keepalive: Option<Keepalive>,
+}
+
+/// The window scale shift that covers a receive buffer of `recv_buffer_bytes`.
+pub(crate) fn window_shift_for(recv_buffer_bytes: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (recv_buffer_bytes >> shift) > 65_535 {
+        shift += 1;
+    }
+    shift
+}
+
 impl Config {
+    /// The per-connection settings a connection gets unless told otherwise.
+    pub fn conn_options(&self) -> ConnOptions {
+        ConnOptions {
+            send_buffer_bytes: self.send_buffer_bytes,
+            recv_buffer_bytes: self.recv_buffer_bytes,
+            no_delay: self.no_delay,
+            keepalive: self.keepalive,
+        }
+    }
+
     /// Our MSS: the MTU minus 40 bytes of IPv4 and TCP headers.
     pub fn local_mss(&self) -> u16 {
         self.mtu.saturating_sub(40).max(64)
     }
     /// The window scale shift we offer: the smallest shift that covers the receive buffer.
     pub fn local_window_shift(&self) -> u8 {
-        let mut shift = 0u8;
-        while shift < 14 && (self.recv_buffer_bytes >> shift) > 65_535 {
-            shift += 1;
-        }
-        shift
+        window_shift_for(self.recv_buffer_bytes)
     }
 }

@@ -9,7 +9,7 @@ use mtcp_wire::tcp::SeqNumber;
 
 use crate::assembler::Assembler;
 use crate::cc::CongestionControl;
-use crate::config::Config;
+use crate::config::{Config, ConnOptions, Keepalive};
 use crate::isn::FourTuple;
 use crate::ring::RingBuffer;
 use crate::rtt::RttEstimator;
@@ -164,6 +164,8 @@ pub(crate) struct Conn {
     pub probe_now: bool,
     /// The persist timer expired with a small usable window: send what fits (SWS override).
     pub force_send: bool,
+    /// This connection's keepalive (SO_KEEPALIVE), off when `None`.
+    pub keepalive: Option<Keepalive>,
     pub segs_unacked: u32,
     pub writable_wanted: bool,
     pub stats: Stats,
@@ -177,6 +179,7 @@ impl Conn {
         timer: TimerId,
         iss: SeqNumber,
         config: &Config,
+        opts: &ConnOptions,
         now: Instant,
     ) -> Conn {
         let mss = u32::from(config.local_mss());
@@ -197,17 +200,18 @@ impl Conn {
             max_snd_wnd: 0,
             snd_wl1: SeqNumber(0),
             snd_wl2: iss,
-            send_buf: RingBuffer::new(config.send_buffer_bytes),
+            send_buf: RingBuffer::new(opts.send_buffer_bytes),
             fin_queued: false,
             user_closed: false,
             fin_seq: None,
             snd_mss: mss.min(536),
-            nodelay: config.no_delay,
+            nodelay: opts.no_delay,
+            keepalive: opts.keepalive,
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             last_ack_sent: SeqNumber(0),
-            recv_buf: RingBuffer::new(config.recv_buffer_bytes),
+            recv_buf: RingBuffer::new(opts.recv_buffer_bytes),
             assembler: Assembler::new(),
             fin_rcvd: false,
             ooo_fin: None,
@@ -320,7 +324,7 @@ impl Conn {
         if let Some(d) = config.idle_timeout {
             self.idle_at = Some(now + d);
         }
-        if let Some(k) = config.keepalive {
+        if let Some(k) = self.keepalive {
             if self.state.is_synchronized() && self.state != State::TimeWait {
                 self.keepalive_at = Some(now + k.idle);
                 self.keepalive_sent = 0;
@@ -389,7 +393,7 @@ impl Conn {
         }
         if due(self.keepalive_at) {
             self.keepalive_at = None;
-            if let Some(k) = cx.config.keepalive {
+            if let Some(k) = self.keepalive {
                 if self.keepalive_sent >= k.probes {
                     return self.fail(cx, Event::Error(Error::TimedOut), true);
                 }

@@ -8,7 +8,7 @@ use core::net::Ipv4Addr;
 use hashbrown::HashMap;
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 
-use crate::config::Config;
+use crate::config::{Config, ConnOptions, Keepalive};
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
 use crate::isn::{FourTuple, SecretHash};
 use crate::listener::Listener;
@@ -115,6 +115,23 @@ impl Engine {
         remote_addr: Ipv4Addr,
         remote_port: u16,
     ) -> Result<Handle, Error> {
+        let opts = self.config.conn_options();
+        self.connect_with(
+            now,
+            (local_addr, local_port),
+            (remote_addr, remote_port),
+            opts,
+        )
+    }
+
+    /// [`Engine::connect`] with this connection's own buffers, Nagle and keepalive settings.
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        (local_addr, local_port): (Ipv4Addr, u16),
+        (remote_addr, remote_port): (Ipv4Addr, u16),
+        opts: ConnOptions,
+    ) -> Result<Handle, Error> {
         self.now = now;
         let mut tuple = FourTuple {
             local_addr,
@@ -153,7 +170,7 @@ impl Engine {
                 return Err(Error::AddrInUse);
             }
         }
-        let h = self.create(tuple, now)?;
+        let h = self.create(tuple, now, &opts)?;
         if let Some(c) = self.table.get_mut(h) {
             c.open_active();
         }
@@ -161,14 +178,19 @@ impl Engine {
         Ok(h)
     }
 
-    pub(crate) fn create(&mut self, tuple: FourTuple, now: Instant) -> Result<Handle, Error> {
+    pub(crate) fn create(
+        &mut self,
+        tuple: FourTuple,
+        now: Instant,
+        opts: &ConnOptions,
+    ) -> Result<Handle, Error> {
         if self.table.len() >= self.config.max_connections {
             return Err(Error::TooManyConnections);
         }
         let h = self.table.next_handle();
         let timer = self.wheel.alloc(h.index());
         let iss = self.secret.isn(&tuple, now);
-        let conn = Conn::new(h, tuple, timer, iss, &self.config, now);
+        let conn = Conn::new(h, tuple, timer, iss, &self.config, opts, now);
         Ok(self.table.insert(conn))
     }
 
@@ -218,6 +240,20 @@ impl Engine {
 
     fn conn_mut(&mut self, h: Handle) -> Result<&mut Conn, Error> {
         self.table.get_mut(h).ok_or(Error::InvalidHandle)
+    }
+
+    /// Switches keepalive on (`Some`) or off for one connection (SO_KEEPALIVE); an established
+    /// connection's first probe comes `idle` after now.
+    pub fn set_keepalive(&mut self, h: Handle, keepalive: Option<Keepalive>) -> Result<(), Error> {
+        let now = self.now;
+        let c = self.conn_mut(h)?;
+        c.keepalive = keepalive;
+        c.keepalive_sent = 0;
+        c.keepalive_at = keepalive
+            .filter(|_| c.state.is_synchronized() && c.state != State::TimeWait)
+            .map(|k| now + k.idle);
+        self.after(h, Outcome::Keep);
+        Ok(())
     }
 
     /// Queues `data` for sending; returns how many bytes fitted in the send buffer.

@@ -85,7 +85,7 @@ mod table;
 mod time;
 mod timer;
 
-pub use config::{Config, Keepalive};
+pub use config::{Config, ConnOptions, Keepalive};
 pub use engine::Engine;
 pub use isn::FourTuple;
 pub use state::{Error, Event, State, TcpInfo};

@@ -6,7 +6,7 @@ use core::net::Ipv4Addr;
 
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
-use crate::config::Config;
+use crate::config::{Config, ConnOptions, window_shift_for};
 
 use crate::conn::{Cx, Outcome};
 use crate::engine::{Control, Engine};
@@ -21,12 +21,26 @@ pub(crate) struct Listener {
     pub(crate) backlog: usize,
     pub(crate) syn_queue: usize,
     pub(crate) accept_queue: VecDeque<Handle>,
+    /// What accepted connections are created with.
+    pub(crate) opts: ConnOptions,
 }
 
 impl Engine {
     /// Accepts connections to `port` on `addr` (`Ipv4Addr::UNSPECIFIED` for any); at most
     /// `backlog` half-open and `backlog` unaccepted connections are held.
     pub fn listen(&mut self, addr: Ipv4Addr, port: u16, backlog: usize) -> Result<(), Error> {
+        let opts = self.config.conn_options();
+        self.listen_with(addr, port, backlog, opts)
+    }
+
+    /// [`Engine::listen`] whose accepted connections get `opts` (buffers, Nagle, keepalive).
+    pub fn listen_with(
+        &mut self,
+        addr: Ipv4Addr,
+        port: u16,
+        backlog: usize,
+        opts: ConnOptions,
+    ) -> Result<(), Error> {
         if self.listeners.contains_key(&port) || port == 0 {
             return Err(Error::AddrInUse);
         }
@@ -38,6 +52,7 @@ impl Engine {
                 backlog,
                 syn_queue: 0,
                 accept_queue: VecDeque::with_capacity(backlog),
+                opts,
             },
         );
         Ok(())
@@ -97,8 +112,9 @@ impl Engine {
             if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
                 let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
-                let window = self.config.recv_buffer_bytes.min(65_535) as u16;
-                let options = cookie_options(&self.config, &seg.options, now);
+                let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
+                let shift = window_shift_for(l.opts.recv_buffer_bytes);
+                let options = cookie_options(&self.config, shift, &seg.options, now);
                 self.push_control(Control {
                     src: tuple.local_addr,
                     dst: tuple.remote_addr,
@@ -113,7 +129,8 @@ impl Engine {
             }
             return;
         }
-        let Ok(h) = self.create(tuple, now) else {
+        let opts = l.opts;
+        let Ok(h) = self.create(tuple, now, &opts) else {
             return;
         };
         let Engine {
@@ -151,14 +168,15 @@ impl Engine {
             self.reset_reply(tuple, seg);
             return;
         };
-        if self
+        let Some(opts) = self
             .listeners
             .get(&port)
-            .is_none_or(|l| l.accept_queue.len() >= l.backlog)
-        {
+            .filter(|l| l.accept_queue.len() < l.backlog)
+            .map(|l| l.opts)
+        else {
             return;
-        }
-        let Ok(h) = self.create(tuple, now) else {
+        };
+        let Ok(h) = self.create(tuple, now, &opts) else {
             return;
         };
         let Engine {
@@ -225,7 +243,7 @@ const TS_OPTION_BITS: u32 = 0x3f;
 
 /// Options of a cookie SYN-ACK. With timestamps, the options that do not fit in the cookie
 /// travel in our TSval, which the peer echoes in the final ACK.
-fn cookie_options(config: &Config, syn: &TcpOptions, now: Instant) -> TcpOptions {
+fn cookie_options(config: &Config, our_shift: u8, syn: &TcpOptions, now: Instant) -> TcpOptions {
     let mut o = TcpOptions {
         mss: Some(config.local_mss()),
         ..TcpOptions::default()
@@ -246,7 +264,7 @@ fn cookie_options(config: &Config, syn: &TcpOptions, now: Instant) -> TcpOptions
         tsecr: peer_ts.tsval,
     });
     if wscale.is_some() {
-        o.window_scale = Some(config.local_window_shift());
+        o.window_scale = Some(our_shift);
     }
     o.sack_permitted = sack;
     o

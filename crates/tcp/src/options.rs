@@ -2,7 +2,7 @@
 
 use mtcp_wire::tcp::{SackBlock, TcpOptions, Timestamps};
 
-use crate::config::Config;
+use crate::config::{Config, window_shift_for};
 use crate::conn::Conn;
 use crate::time::Instant;
 
@@ -34,7 +34,7 @@ impl Conn {
             (true, Some(shift)) => {
                 self.wscale_ok = true;
                 self.snd_wscale = shift.min(MAX_WINDOW_SHIFT);
-                self.rcv_wscale = config.local_window_shift();
+                self.rcv_wscale = window_shift_for(self.recv_buf.capacity());
             }
             _ => {
                 self.wscale_ok = false;
@@ -64,7 +64,7 @@ impl Conn {
         };
         let offer = |ours: bool, agreed: bool| if syn_ack { agreed } else { ours };
         if offer(config.window_scaling, self.wscale_ok) {
-            o.window_scale = Some(config.local_window_shift());
+            o.window_scale = Some(window_shift_for(self.recv_buf.capacity()));
         }
         o.sack_permitted = offer(config.sack, self.sack_ok);
         if offer(config.timestamps, self.ts_ok) {

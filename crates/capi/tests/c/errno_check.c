@@ -138,6 +138,11 @@ int main(int argc, char **argv)
 	CHECK("getsockopt(SO_RCVBUF)",
 	      mtcp_getsockopt(mctx, s2, SOL_SOCKET, SO_RCVBUF, &v, &vlen) == 0 && v == 32768);
 	FAILS("setsockopt(NULL optval)", mtcp_setsockopt(mctx, s2, SOL_SOCKET, SO_RCVBUF, NULL, 4), EFAULT);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	CHECK("setsockopt(SO_LINGER)", mtcp_setsockopt(mctx, s2, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
+	FAILS("setsockopt(SO_LINGER, short)", mtcp_setsockopt(mctx, s2, SOL_SOCKET, SO_LINGER, &lg, sizeof(int)), EINVAL);
+	lg.l_linger = -1;
+	FAILS("setsockopt(SO_LINGER, negative)", mtcp_setsockopt(mctx, s2, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), EINVAL);
 	FAILS("ioctl(FIONREAD, NULL)", mtcp_socket_ioctl(mctx, s2, FIONREAD, NULL), EFAULT);
 	FAILS("ioctl(unknown request)", mtcp_socket_ioctl(mctx, s2, 0x1234, &v), EINVAL);
 	v = 99;
