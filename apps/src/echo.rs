@@ -70,10 +70,24 @@ pub fn mtcp_server<Q: Queue>(
     addr: SocketAddrV4,
     stop: &AtomicBool,
 ) -> Result<()> {
+    let l = mtcp_listen(ctx, addr)?;
+    mtcp_serve(ctx, l, stop)
+}
+
+/// The echo server's listener on `addr` (non-blocking, backlog 4096). Create it before a client
+/// may connect: a SYN that arrives first is answered with RST (connection refused), which the
+/// client rightly counts as a failed connection. In threaded mode the stack thread answers
+/// SYNs from the moment the context exists, whether or not the server's thread has started.
+pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
     let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(l)?;
     ctx.bind(l, addr)?;
     ctx.listen(l, 4096)?;
+    Ok(l)
+}
+
+/// Echo server on `ctx` until `stop`, accepting on the listener `l` from [`mtcp_listen`].
+pub fn mtcp_serve<Q: Queue>(ctx: &mut Context<Q>, l: i32, stop: &AtomicBool) -> Result<()> {
     let ep = ctx.epoll_create(4096)?;
     let ev = |events, id: i32| {
         Some(EpollEvent {
