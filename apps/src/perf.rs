@@ -63,7 +63,7 @@ impl PerfReport {
     pub fn line(&self, stack: &str) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         format!(
-            "perf[{stack}]: sent {} bytes ({:.3} Gbit/s), received {} bytes ({:.3} Gbit/s) in {:.2} s, {}",
+            "perf[{stack}]: sent {} bytes ({:.3} Gbit/s), received {} bytes ({:.3} Gbit/s) in {:.4} s, {}",
             self.sent,
             self.sent as f64 * 8.0 / secs / 1e9,
             self.received,
