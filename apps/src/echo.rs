@@ -31,15 +31,52 @@ pub struct EchoConfig {
 pub struct EchoReport {
     /// Rounds completed (each checked byte for byte).
     pub transactions: u64,
-    /// Connections that failed or returned wrong bytes.
+    /// Connections that failed or returned wrong bytes (the sum of `failures`).
     pub errors: u64,
+    /// Why they failed.
+    pub failures: EchoFailures,
     /// Round-trip time of every round, microseconds.
     pub latencies_us: Vec<u64>,
     /// Wall time of the run.
     pub elapsed: Duration,
 }
 
+/// Failed connections by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EchoFailures {
+    /// Failed before the connection was established (refused: RST to the SYN; or timed out).
+    pub connect: u64,
+    /// Reset or another socket error once established.
+    pub reset: u64,
+    /// The server closed (EOF) in the middle of a round.
+    pub eof: u64,
+    /// Echoed bytes differed from those sent.
+    pub mismatch: u64,
+    /// Still in a round when the client gave up (no round completed for 10 s).
+    pub unfinished: u64,
+}
+
+/// One failure's cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Connect,
+    Reset,
+    Eof,
+    Mismatch,
+}
+
 impl EchoReport {
+    fn fail(&mut self, why: Failure) {
+        self.errors += 1;
+        let f = &mut self.failures;
+        match why {
+            Failure::Connect => f.connect += 1,
+            Failure::Reset => f.reset += 1,
+            Failure::Eof => f.eof += 1,
+            Failure::Mismatch => f.mismatch += 1,
+        }
+    }
+
     /// `echo: ... transactions/s, latency p50/p99/p999` summary line.
     pub fn line(&mut self, stack: &str, cfg: &EchoConfig) -> String {
         self.latencies_us.sort_unstable();
@@ -55,6 +92,17 @@ impl EchoReport {
             p(99.0),
             p(99.9),
             self.errors
+        ) + &self.failure_text()
+    }
+
+    fn failure_text(&self) -> String {
+        let f = &self.failures;
+        if self.errors == 0 {
+            return String::new();
+        }
+        format!(
+            " (connect {}, reset {}, eof {}, wrong bytes {}, unfinished {})",
+            f.connect, f.reset, f.eof, f.mismatch, f.unfinished
         )
     }
 }
@@ -70,10 +118,24 @@ pub fn mtcp_server<Q: Queue>(
     addr: SocketAddrV4,
     stop: &AtomicBool,
 ) -> Result<()> {
+    let l = mtcp_listen(ctx, addr)?;
+    mtcp_serve(ctx, l, stop)
+}
+
+/// The echo server's listener on `addr` (non-blocking, backlog 4096). Create it before a client
+/// may connect: a SYN that arrives first is answered with RST (connection refused), which the
+/// client rightly counts as a failed connection. In threaded mode the stack thread answers
+/// SYNs from the moment the context exists, whether or not the server's thread has started.
+pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
     let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(l)?;
     ctx.bind(l, addr)?;
     ctx.listen(l, 4096)?;
+    Ok(l)
+}
+
+/// Echo server on `ctx` until `stop`, accepting on the listener `l` from [`mtcp_listen`].
+pub fn mtcp_serve<Q: Queue>(ctx: &mut Context<Q>, l: i32, stop: &AtomicBool) -> Result<()> {
     let ep = ctx.epoll_create(4096)?;
     let ev = |events, id: i32| {
         Some(EpollEvent {
@@ -208,31 +270,40 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
                 continue;
             };
             let msg = &msgs[r.msg % 2];
-            let mut fail = e.events & events::ERR != 0;
+            let mut fail = None;
+            if e.events & events::ERR != 0 {
+                fail = Some(if r.connected {
+                    Failure::Reset
+                } else {
+                    Failure::Connect
+                });
+            }
             let mut finished = false;
-            if !fail && !r.connected {
+            if fail.is_none() && !r.connected {
                 r.connected = true;
                 r.started = Instant::now();
             }
-            while !fail && r.written < msg.len() {
+            while fail.is_none() && r.written < msg.len() {
                 match ctx.write(id, &msg[r.written..]) {
                     Ok(k) => r.written += k,
                     Err(Error::Again) => break,
-                    Err(_) => fail = true,
+                    Err(_) => fail = Some(Failure::Reset),
                 }
             }
-            while !fail && r.read < r.written {
+            while fail.is_none() && r.read < r.written {
                 match ctx.read(id, &mut buf[..r.written - r.read]) {
-                    Ok(0) => fail = true,
+                    Ok(0) => fail = Some(Failure::Eof),
                     Ok(k) => {
-                        fail = buf[..k] != msg[r.read..r.read + k];
+                        if buf[..k] != msg[r.read..r.read + k] {
+                            fail = Some(Failure::Mismatch);
+                        }
                         r.read += k;
                     }
                     Err(Error::Again) => break,
-                    Err(_) => fail = true,
+                    Err(_) => fail = Some(Failure::Reset),
                 }
             }
-            if !fail && r.read == msg.len() {
+            if fail.is_none() && r.read == msg.len() {
                 report
                     .latencies_us
                     .push(r.started.elapsed().as_micros() as u64);
@@ -246,17 +317,19 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
                     r.read = 0;
                     r.started = Instant::now();
                     let next = &msgs[r.msg % 2];
-                    while !fail && r.written < next.len() {
+                    while fail.is_none() && r.written < next.len() {
                         match ctx.write(id, &next[r.written..]) {
                             Ok(k) => r.written += k,
                             Err(Error::Again) => break,
-                            Err(_) => fail = true,
+                            Err(_) => fail = Some(Failure::Reset),
                         }
                     }
                 }
             }
-            if fail || finished {
-                report.errors += u64::from(fail);
+            if fail.is_some() || finished {
+                if let Some(why) = fail {
+                    report.fail(why);
+                }
                 let _ = ctx.close(id);
                 conns[id as usize] = None;
                 live -= 1;
@@ -275,6 +348,7 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
         }
     }
     report.errors += live as u64;
+    report.failures.unfinished += live as u64;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -312,14 +386,14 @@ pub fn kernel_client(cfg: &EchoConfig) -> EchoReport {
     let threads: Vec<_> = (0..cfg.connections)
         .map(|_| {
             let cfg = cfg.clone();
-            std::thread::spawn(move || -> (Vec<u64>, bool) {
+            std::thread::spawn(move || -> (Vec<u64>, Option<Failure>) {
                 let msgs = [
                     test_content(cfg.message_bytes, 1),
                     test_content(cfg.message_bytes, 2),
                 ];
                 let mut lat = Vec::new();
                 let Ok(mut s) = TcpStream::connect(cfg.server) else {
-                    return (lat, false);
+                    return (lat, Some(Failure::Connect));
                 };
                 let _ = s.set_nodelay(true);
                 let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
@@ -328,29 +402,86 @@ pub fn kernel_client(cfg: &EchoConfig) -> EchoReport {
                 for round in 0.. {
                     let msg = &msgs[round % 2];
                     let t = Instant::now();
-                    if s.write_all(msg).is_err() || s.read_exact(&mut buf).is_err() || buf != *msg {
-                        return (lat, false);
+                    let got = s.write_all(msg).and_then(|()| s.read_exact(&mut buf));
+                    let fail = match got {
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                            Some(Failure::Eof)
+                        }
+                        Err(_) => Some(Failure::Reset),
+                        Ok(()) => (buf != *msg).then_some(Failure::Mismatch),
+                    };
+                    if fail.is_some() {
+                        return (lat, fail);
                     }
                     lat.push(t.elapsed().as_micros() as u64);
                     if begin.elapsed() >= cfg.duration {
                         break;
                     }
                 }
-                (lat, true)
+                (lat, None)
             })
         })
         .collect();
     let mut report = EchoReport::default();
     for t in threads {
         match t.join() {
-            Ok((lat, ok)) => {
+            Ok((lat, fail)) => {
                 report.transactions += lat.len() as u64;
                 report.latencies_us.extend(lat);
-                report.errors += u64::from(!ok);
+                if let Some(why) = fail {
+                    report.fail(why);
+                }
             }
-            Err(_) => report.errors += 1,
+            Err(_) => report.fail(Failure::Reset),
         }
     }
     report.elapsed = started.elapsed();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mtcp_io::mem::{MemConfig, MemSwitch};
+    use mtcp_socket_api::{Mtcp, MtcpConf};
+    use std::net::Ipv4Addr;
+
+    /// Connections to a port nobody listens on are refused (RST to the SYN, in threaded mode the
+    /// peer's stack thread answers without an application) and reported as connect failures.
+    #[test]
+    fn refused_connections_are_connect_failures() {
+        let conf = |port: &str, ip: &str| {
+            MtcpConf::parse(&format!(
+                "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nrun_mode = threaded\n"
+            ))
+            .unwrap()
+        };
+        let switch = MemSwitch::new(MemConfig::default()).unwrap();
+        let srv = Mtcp::with_switch(conf("mem0", "198.18.0.2"), &switch, 0).unwrap();
+        let cli = Mtcp::with_switch(conf("mem1", "198.18.0.3"), &switch, 1).unwrap();
+        let _sctx = srv.create_context(0).unwrap();
+        let mut cctx = cli.create_context(0).unwrap();
+        let cfg = EchoConfig {
+            server: SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 7),
+            connections: 3,
+            message_bytes: 64,
+            duration: Duration::from_millis(200),
+        };
+        let mut r = mtcp_client(&mut cctx, &cfg).unwrap();
+        let line = r.line("mem", &cfg);
+        assert_eq!(r.transactions, 0, "{line}");
+        assert_eq!(r.errors, 3, "{line}");
+        assert_eq!(
+            r.failures,
+            EchoFailures {
+                connect: 3,
+                ..EchoFailures::default()
+            },
+            "{line}"
+        );
+        assert!(
+            line.ends_with("errors 3 (connect 3, reset 0, eof 0, wrong bytes 0, unfinished 0)"),
+            "{line}"
+        );
+    }
 }

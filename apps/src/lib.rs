@@ -13,7 +13,9 @@
 
 pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod echo;
 pub mod http;
+pub mod memlink;
 pub mod perf;
 pub mod server;

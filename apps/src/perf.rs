@@ -63,7 +63,7 @@ impl PerfReport {
     pub fn line(&self, stack: &str) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         format!(
-            "perf[{stack}]: sent {} bytes ({:.3} Gbit/s), received {} bytes ({:.3} Gbit/s) in {:.2} s, {}",
+            "perf[{stack}]: sent {} bytes ({:.3} Gbit/s), received {} bytes ({:.3} Gbit/s) in {:.4} s, {}",
             self.sent,
             self.sent as f64 * 8.0 / secs / 1e9,
             self.received,
@@ -324,12 +324,30 @@ pub fn mtcp_server<Q: Queue>(
     addr: SocketAddrV4,
     once: bool,
     stop: &AtomicBool,
-    mut report: impl FnMut(PerfReport),
+    report: impl FnMut(PerfReport),
 ) -> Result<()> {
+    let l = mtcp_listen(ctx, addr)?;
+    mtcp_serve(ctx, l, once, stop, report)
+}
+
+/// The server's listener on `addr` (non-blocking, backlog 64); create it before a client may
+/// connect (see [`crate::echo::mtcp_listen`]).
+pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
     let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(l)?;
     ctx.bind(l, addr)?;
     ctx.listen(l, 64)?;
+    Ok(l)
+}
+
+/// [`mtcp_server`] on the listener `l` from [`mtcp_listen`].
+pub fn mtcp_serve<Q: Queue>(
+    ctx: &mut Context<Q>,
+    l: i32,
+    once: bool,
+    stop: &AtomicBool,
+    mut report: impl FnMut(PerfReport),
+) -> Result<()> {
     let lep = ctx.epoll_create(4)?;
     let lev = EpollEvent {
         events: events::IN,

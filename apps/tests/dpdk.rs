@@ -2,7 +2,8 @@
 //! inside a namespace the test makes (so DPDK's virtual devices appear there):
 //! - `net_tap`: epserver serves a file that the kernel's curl fetches byte-exact (SHA-256);
 //! - `net_af_packet` on a veth pair: mtcp-echo server against the kernel's echo client;
-//! - `net_memif` between two DPDK processes: epwget against epserver, every request answered.
+//! - `net_memif` between two DPDK processes: epwget against epserver, every request answered;
+//! - `mtcp-dpdk-bench` (memif, in-memory and kernel links) completes every run.
 
 #![cfg(feature = "dpdk")]
 
@@ -229,4 +230,33 @@ fn epwget_over_net_memif_against_epserver_over_net_memif() {
     );
     assert_eq!(sha256(&out), sha256(&www.join("big.bin")));
     drop(srv);
+}
+
+/// `mtcp-dpdk-bench` end to end with small figures: its server and client processes are itself
+/// (`--as mtcp-echo`/`--as mtcp-perf`, nothing else built), every link must complete (a failed
+/// run prints NaN and exits non-zero); speeds are not checked.
+#[test]
+fn dpdk_bench_runs_every_link() {
+    if !can_run("dpdk_bench_runs_every_link", &[]) {
+        return;
+    }
+    let bench = env!("CARGO_BIN_EXE_mtcp-dpdk-bench");
+    let out = std::process::Command::new(bench)
+        .args(["-t", "1", "--bytes", "2000000"])
+        .output()
+        .expect("run mtcp-dpdk-bench");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(text.contains("echo 64 B x 8 conns"), "{text}");
+    assert!(!text.contains("NaN"), "{text}");
+    // `--as` runs the apps themselves: a usage error is theirs, exit status 2.
+    let usage = std::process::Command::new(bench)
+        .args(["--as", "mtcp-echo", "bogus"])
+        .output()
+        .expect("run mtcp-dpdk-bench --as");
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&usage.stderr).contains("mtcp-echo: expected `server` or `client`")
+    );
 }

@@ -3,28 +3,28 @@
 //!
 //! - `memif`: our stack in two DPDK processes (mtcp-echo / mtcp-perf, `io = dpdk`) linked by
 //!   `net_memif` (shared memory, no kernel);
-//! - `mem`: our stack twice in this process on the in-memory switch (`io = mem`);
+//! - `mem`: our stack twice in this process on the in-memory switch (`io = mem`,
+//!   [`mtcp_apps::memlink`]);
 //! - `kernel`: mtcp-echo / mtcp-perf `--kernel` (Linux TCP over loopback).
 //!
-//! Needs root (a network namespace for the processes, DPDK) and the `dpdk` feature. The DPDK and
-//! kernel runs start the sibling binaries `mtcp-echo` and `mtcp-perf`, so build them with the same
-//! profile: `cargo build --release -p mtcp-apps --features dpdk --bins`, then
-//! `sudo target/release/mtcp-dpdk-bench [-t secs] [--bytes n]`. Addresses are 198.18.0.0/15 only.
+//! Needs root (a network namespace for the processes, DPDK) and the `dpdk` feature:
+//! `cargo build --release -p mtcp-apps --features dpdk --bin mtcp-dpdk-bench`, then
+//! `sudo target/release/mtcp-dpdk-bench [-t secs] [--bytes n]`. The server and client
+//! processes are this binary again (`mtcp-dpdk-bench --as mtcp-echo ...`), so no other binary
+//! has to be built. Addresses are 198.18.0.0/15 only.
 
+use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mtcp_apps::cli::Args;
-use mtcp_apps::{echo, perf};
-use mtcp_io::mem::{MemConfig, MemSwitch};
-use mtcp_socket_api::{Mtcp, MtcpConf};
+use mtcp_apps::commands;
+use mtcp_apps::memlink::{CLIENT_IP, MemLink, SERVER_IP};
 
-const USAGE: &str = "usage: mtcp-dpdk-bench [-t secs] [--bytes n]   (as root)";
-const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
+const USAGE: &str = "usage: mtcp-dpdk-bench [-t secs] [--bytes n]   (as root; build with\n       cargo build --release -p mtcp-apps --features dpdk --bin mtcp-dpdk-bench)";
 const MESSAGE: usize = 64;
 const CONNS: usize = 8;
 
@@ -53,16 +53,6 @@ impl Ns {
         all.extend_from_slice(args);
         sh(&all)
     }
-
-    fn spawn(&self, args: &[&str]) -> Result<Child, String> {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{args:?}: {e}"))
-    }
 }
 
 impl Drop for Ns {
@@ -71,23 +61,107 @@ impl Drop for Ns {
     }
 }
 
-/// A server process, stopped on drop.
-struct Server(Child);
+/// This binary, re-executed as `mtcp-echo` or `mtcp-perf` (see `--as` in `main`).
+fn self_exe() -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    Ok(exe.to_string_lossy().into_owned())
+}
+
+/// A server process (this binary `--as app`) in the namespace, stopped on drop.
+struct Server {
+    child: Child,
+    app: &'static str,
+    lines: mpsc::Receiver<String>,
+}
+
+fn forward_lines(
+    out: impl std::io::Read + Send + 'static,
+    tag: &'static str,
+    tx: mpsc::Sender<String>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(format!("{tag}{line}")).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+impl Server {
+    /// Starts `app server args...` and waits until it printed `server on` (its listener
+    /// exists), or fails with what it printed.
+    fn start(ns: &Ns, app: &'static str, args: &[&str]) -> Result<Server, String> {
+        let exe = self_exe()?;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &ns.0, &exe, "--as", app, "server"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{app} server: {e}"))?;
+        let (tx, lines) = mpsc::channel();
+        let stdout: Option<ChildStdout> = child.stdout.take();
+        if let Some(out) = stdout {
+            forward_lines(out, "", tx.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            forward_lines(err, "stderr: ", tx);
+        }
+        let server = Server { child, app, lines };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    fn wait_ready(&self) -> Result<(), String> {
+        // DPDK's EAL and a memif connection take a few seconds on a busy machine.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut said = String::new();
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) if line.contains("server on") => return Ok(()),
+                Ok(line) => {
+                    said.push_str(&line);
+                    said.push('\n');
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "{} server exited before listening:\n{said}",
+                        self.app
+                    ));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        Err(format!(
+            "{} server did not listen within 60 s:\n{said}",
+            self.app
+        ))
+    }
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        // SAFETY: kill(2) on our own child's pid (`ip netns exec` execs the server in place).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
-            if self.0.try_wait().ok().flatten().is_some() {
+            if self.child.try_wait().ok().flatten().is_some() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// Runs `app client args...` in the namespace; its stdout, or an error with all it printed.
+fn client(ns: &Ns, app: &str, args: &[&str]) -> Result<String, String> {
+    let exe = self_exe()?;
+    let mut all = vec![exe.as_str(), "--as", app, "client"];
+    all.extend_from_slice(args);
+    ns.exec(&all)
 }
 
 fn sh(args: &[&str]) -> Result<String, String> {
@@ -139,83 +213,39 @@ fn echo_tps(line: &str) -> Result<f64, String> {
     number_before(line, "transactions/s").ok_or_else(|| format!("bad line {line}"))
 }
 
-fn sibling(name: &str) -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let path = exe.with_file_name(name);
-    if !path.is_file() {
-        return Err(format!(
-            "{} not found: build the apps' binaries with the same profile",
-            path.display()
-        ));
-    }
-    Ok(path.to_string_lossy().into_owned())
-}
-
-/// Waits until `ns` has a TCP listener on `port` (or the server died).
-fn wait_listening(ns: &Ns, port: u16, server: &mut Server) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = server.0.try_wait() {
-            return Err(format!("server exited: {st}"));
-        }
-        // Our stack's listener is not in the kernel: give it time to start the EAL instead.
-        let out = ns.exec(&["ss", "-Htln", &format!("sport = :{port}")])?;
-        if !out.trim().is_empty() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("nothing listens on port {port}"))
-}
-
 fn kernel(ns: &Ns, secs: u64, bytes: u64) -> Result<Result2, String> {
-    let (echo_bin, perf_bin) = (sibling("mtcp-echo")?, sibling("mtcp-perf")?);
-    let mut srv = Server(ns.spawn(&[
-        &echo_bin,
-        "server",
-        "--kernel",
-        "-a",
-        "198.18.0.1",
-        "-p",
-        "7",
-    ])?);
-    wait_listening(ns, 7, &mut srv)?;
-    let line = ns.exec(&[
-        &echo_bin,
-        "client",
-        "198.18.0.1:7",
-        "--kernel",
-        "-n",
-        &CONNS.to_string(),
-        "-m",
-        &MESSAGE.to_string(),
-        "-t",
-        &secs.to_string(),
-    ])?;
+    let srv = Server::start(
+        ns,
+        "mtcp-echo",
+        &["--kernel", "-a", "198.18.0.1", "-p", "7"],
+    )?;
+    let line = client(
+        ns,
+        "mtcp-echo",
+        &[
+            "198.18.0.1:7",
+            "--kernel",
+            "-n",
+            &CONNS.to_string(),
+            "-m",
+            &MESSAGE.to_string(),
+            "-t",
+            &secs.to_string(),
+        ],
+    )?;
     let echo_tps = echo_tps(&line)?;
     drop(srv);
-    let mut srv = Server(ns.spawn(&[
-        &perf_bin,
-        "server",
-        "--kernel",
-        "-a",
-        "198.18.0.1",
-        "-p",
-        "5001",
-        "--once",
-    ])?);
-    wait_listening(ns, 5001, &mut srv)?;
+    let _srv = Server::start(
+        ns,
+        "mtcp-perf",
+        &["--kernel", "-a", "198.18.0.1", "-p", "5001", "--once"],
+    )?;
     let b = bytes.to_string();
-    let line = ns.exec(&[
-        &perf_bin,
-        "client",
-        "198.18.0.1:5001",
-        "--kernel",
-        "--send",
-        &b,
-        "--recv",
-        &b,
-    ])?;
+    let line = client(
+        ns,
+        "mtcp-perf",
+        &["198.18.0.1:5001", "--kernel", "--send", &b, "--recv", &b],
+    )?;
     Ok(Result2 {
         echo_tps,
         bulk_gbps: bulk_gbps(&line)?,
@@ -241,106 +271,59 @@ fn memif_conf(dir: &Path, role: &str, ip: Ipv4Addr) -> Result<String, String> {
 }
 
 fn memif(ns: &Ns, dir: &Path, secs: u64, bytes: u64) -> Result<Result2, String> {
-    let (echo_bin, perf_bin) = (sibling("mtcp-echo")?, sibling("mtcp-perf")?);
     let srv_conf = memif_conf(dir, "server", SERVER_IP)?;
     let cli_conf = memif_conf(dir, "client", CLIENT_IP)?;
     let target = |port: u16| SocketAddrV4::new(SERVER_IP, port).to_string();
-    let srv = Server(ns.spawn(&[&echo_bin, "server", "-f", &srv_conf, "-p", "7"])?);
-    // Our stack's listener is invisible to `ss`: wait for the EAL and the memif socket instead.
-    std::thread::sleep(Duration::from_secs(2));
-    let line = ns.exec(&[
-        &echo_bin,
-        "client",
-        &target(7),
-        "-f",
-        &cli_conf,
-        "-n",
-        &CONNS.to_string(),
-        "-m",
-        &MESSAGE.to_string(),
-        "-t",
-        &secs.to_string(),
-    ])?;
+    let srv = Server::start(ns, "mtcp-echo", &["-f", &srv_conf, "-p", "7"])?;
+    let line = client(
+        ns,
+        "mtcp-echo",
+        &[
+            &target(7),
+            "-f",
+            &cli_conf,
+            "-n",
+            &CONNS.to_string(),
+            "-m",
+            &MESSAGE.to_string(),
+            "-t",
+            &secs.to_string(),
+        ],
+    )?;
     let echo_tps = echo_tps(&line)?;
     drop(srv);
-    let _srv = Server(ns.spawn(&[&perf_bin, "server", "-f", &srv_conf, "-p", "5001", "--once"])?);
-    std::thread::sleep(Duration::from_secs(2));
+    let _srv = Server::start(ns, "mtcp-perf", &["-f", &srv_conf, "-p", "5001", "--once"])?;
     let b = bytes.to_string();
-    let line = ns.exec(&[
-        &perf_bin,
-        "client",
-        &target(5001),
-        "-f",
-        &cli_conf,
-        "--send",
-        &b,
-        "--recv",
-        &b,
-    ])?;
+    let line = client(
+        ns,
+        "mtcp-perf",
+        &[&target(5001), "-f", &cli_conf, "--send", &b, "--recv", &b],
+    )?;
     Ok(Result2 {
         echo_tps,
         bulk_gbps: bulk_gbps(&line)?,
     })
 }
 
-fn mem_conf(port: &str, ip: Ipv4Addr) -> Result<MtcpConf, String> {
-    MtcpConf::parse(&format!(
-        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 10000\n\
-         rcvbuf = 65536\nsndbuf = 65536\ntcp_timewait = 0\n"
-    ))
-    .map_err(|(line, e)| format!("mem config line {line}: {e}"))
-}
-
 fn mem(secs: u64, bytes: u64) -> Result<Result2, String> {
-    static STOP: AtomicBool = AtomicBool::new(false);
-    let switch = MemSwitch::new(MemConfig {
-        ring_size: 4096,
-        pool_size: 4096,
-        ..MemConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let srv =
-        Mtcp::with_switch(mem_conf("mem0", SERVER_IP)?, &switch, 0).map_err(|e| e.to_string())?;
-    let cli =
-        Mtcp::with_switch(mem_conf("mem1", CLIENT_IP)?, &switch, 1).map_err(|e| e.to_string())?;
-    let mut sctx = srv.create_context(0).map_err(|e| e.to_string())?;
-    let mut cctx = cli.create_context(0).map_err(|e| e.to_string())?;
-    let server = std::thread::spawn(move || {
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7);
-        echo::mtcp_server(&mut sctx, any, &STOP).map_err(|e| e.to_string())?;
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5001);
-        STOP.store(false, Ordering::Relaxed);
-        perf::mtcp_server(&mut sctx, any, true, &STOP, |_| {}).map_err(|e| e.to_string())
-    });
-    let cfg = echo::EchoConfig {
+    let link = MemLink {
+        run_mode: "threaded".into(),
+        connections: CONNS,
+        message_bytes: MESSAGE,
+        echo_duration: Duration::from_secs(secs),
+        bulk_bytes: bytes,
+        server_start_delay: Duration::ZERO,
+    };
+    let mut r = link.run()?;
+    let cfg = mtcp_apps::echo::EchoConfig {
         server: SocketAddrV4::new(SERVER_IP, 7),
         connections: CONNS,
         message_bytes: MESSAGE,
-        duration: Duration::from_secs(secs),
+        duration: link.echo_duration,
     };
-    let mut r = echo::mtcp_client(&mut cctx, &cfg).map_err(|e| e.to_string())?;
-    let echo_tps = echo_tps(&r.line("mem", &cfg))?;
-    STOP.store(true, Ordering::Relaxed);
-    // The server thread clears STOP when it moves to the bulk listener.
-    while STOP.load(Ordering::Relaxed) && !server.is_finished() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    let never = AtomicBool::new(false);
-    let r = perf::mtcp_client(
-        &mut cctx,
-        SocketAddrV4::new(SERVER_IP, 5001),
-        bytes,
-        bytes,
-        &never,
-    )
-    .map_err(|e| e.to_string())?;
-    let bulk = bulk_gbps(&r.line("mem"))?;
-    STOP.store(true, Ordering::Relaxed);
-    server.join().map_err(|_| "server thread panicked")??;
     Ok(Result2 {
-        echo_tps,
-        bulk_gbps: bulk,
+        echo_tps: echo_tps(&r.echo.line("mem", &cfg))?,
+        bulk_gbps: bulk_gbps(&r.bulk.line("mem"))?,
     })
 }
 
@@ -387,9 +370,30 @@ fn run(secs: u64, bytes: u64) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse(std::env::args().skip(1), &[]);
-    let parsed =
-        (|| Ok::<_, String>((args.num("-t", 3u64)?, args.num("--bytes", 50_000_000u64)?)))();
+    let mut argv = std::env::args().skip(1);
+    let first = argv.next();
+    if first.as_deref() == Some("--as") {
+        // A server or client process of the memif and kernel links.
+        return match argv.next().as_deref() {
+            Some("mtcp-echo") => commands::echo_main(argv),
+            Some("mtcp-perf") => commands::perf_main(argv),
+            other => {
+                eprintln!("mtcp-dpdk-bench: --as {other:?}: expected mtcp-echo or mtcp-perf");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let args = Args::parse(first.into_iter().chain(argv), &["-h", "--help"]);
+    if args.flag("-h") || args.flag("--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let parsed = (|| {
+        if let Some(k) = args.unknown(&["-t", "--bytes", "-h", "--help"]) {
+            return Err(format!("unknown option {k}"));
+        }
+        Ok::<_, String>((args.num("-t", 3u64)?, args.num("--bytes", 50_000_000u64)?))
+    })();
     let result = parsed.and_then(|(secs, bytes)| run(secs, bytes));
     match result {
         Ok(()) => ExitCode::SUCCESS,
