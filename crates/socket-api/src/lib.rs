@@ -66,6 +66,7 @@ mod netif;
 pub mod socket;
 mod stack;
 pub mod stats;
+mod threaded;
 
 pub use api::MSG_PEEK;
 pub use api_epoll::PIPE_CAPACITY;
