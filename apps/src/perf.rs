@@ -324,12 +324,30 @@ pub fn mtcp_server<Q: Queue>(
     addr: SocketAddrV4,
     once: bool,
     stop: &AtomicBool,
-    mut report: impl FnMut(PerfReport),
+    report: impl FnMut(PerfReport),
 ) -> Result<()> {
+    let l = mtcp_listen(ctx, addr)?;
+    mtcp_serve(ctx, l, once, stop, report)
+}
+
+/// The listening socket of [`mtcp_server`]: once this returns, connections to `addr` are
+/// accepted (a caller announces "server on" only then).
+pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
     let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(l)?;
     ctx.bind(l, addr)?;
     ctx.listen(l, 64)?;
+    Ok(l)
+}
+
+/// [`mtcp_server`] on a listener from [`mtcp_listen`].
+pub fn mtcp_serve<Q: Queue>(
+    ctx: &mut Context<Q>,
+    l: i32,
+    once: bool,
+    stop: &AtomicBool,
+    mut report: impl FnMut(PerfReport),
+) -> Result<()> {
     let lep = ctx.epoll_create(4)?;
     let lev = EpollEvent {
         events: events::IN,

@@ -43,9 +43,11 @@ fn server(args: &Args) -> Result<bool, String> {
     let mut ctx = mtcp
         .create_context(0)
         .map_err(|e| format!("context 0: {e}"))?;
+    // Announce the server only once it listens: a client started on this line must not be
+    // refused.
+    let l = perf::mtcp_listen(&mut ctx, addr).map_err(|e| e.to_string())?;
     println!("mtcp-perf: server on {addr}");
-    perf::mtcp_server(&mut ctx, addr, once, stop, |r| report(r, "mtcp"))
-        .map_err(|e| e.to_string())?;
+    perf::mtcp_serve(&mut ctx, l, once, stop, |r| report(r, "mtcp")).map_err(|e| e.to_string())?;
     Ok(all_ok)
 }
 
