@@ -70,10 +70,22 @@ pub fn mtcp_server<Q: Queue>(
     addr: SocketAddrV4,
     stop: &AtomicBool,
 ) -> Result<()> {
+    let l = mtcp_listen(ctx, addr)?;
+    mtcp_serve(ctx, l, stop)
+}
+
+/// The listening socket of [`mtcp_server`]: once this returns, connections to `addr` are
+/// accepted (a caller announces the server only then).
+pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
     let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(l)?;
     ctx.bind(l, addr)?;
     ctx.listen(l, 4096)?;
+    Ok(l)
+}
+
+/// [`mtcp_server`] on a listener from [`mtcp_listen`].
+pub fn mtcp_serve<Q: Queue>(ctx: &mut Context<Q>, l: i32, stop: &AtomicBool) -> Result<()> {
     let ep = ctx.epoll_create(4096)?;
     let ev = |events, id: i32| {
         Some(EpollEvent {

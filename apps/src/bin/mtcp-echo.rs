@@ -44,8 +44,10 @@ fn server(args: &Args) -> Result<bool, String> {
         let mut ctx = mtcp
             .create_context(core)
             .map_err(|e| format!("context {core}: {e}"))?;
+        // Listen before the "server on" line below: a client started on it must not be refused.
+        let l = echo::mtcp_listen(&mut ctx, addr).map_err(|e| format!("core {core}: {e}"))?;
         threads.push(std::thread::spawn(move || {
-            let r = echo::mtcp_server(&mut ctx, addr, stop);
+            let r = echo::mtcp_serve(&mut ctx, l, stop);
             stop.store(true, Ordering::Relaxed);
             r
         }));
