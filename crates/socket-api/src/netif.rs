@@ -18,6 +18,9 @@ use crate::stats::PortCounters;
 
 /// Frames held while their next hop's MAC is being resolved.
 const MAX_PENDING: usize = 256;
+/// An unanswered ARP request is sent again (on the next frame for that address, e.g. a SYN's
+/// retransmission) after this long: a lost request or reply must not hold the frames forever.
+const ARP_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One port of one context.
 pub struct NetIf<Q: Queue> {
@@ -35,6 +38,8 @@ pub struct NetIf<Q: Queue> {
     static_arp: Vec<ArpEntry>,
     learned: HashMap<Ipv4Addr, EthernetAddress>,
     pending: Vec<(Ipv4Addr, Q::Tx)>,
+    /// Addresses asked for and not answered yet, with the time of the last request.
+    asked: Vec<(Ipv4Addr, std::time::Instant)>,
     caps: ChecksumCapabilities,
     /// Counters.
     pub counters: PortCounters,
@@ -61,6 +66,7 @@ impl<Q: Queue> NetIf<Q> {
             static_arp,
             learned: HashMap::with_capacity(1024),
             pending: Vec::with_capacity(MAX_PENDING),
+            asked: Vec::with_capacity(16),
             caps: ChecksumCapabilities::software(),
             counters: PortCounters::default(),
         }
@@ -88,6 +94,7 @@ impl<Q: Queue> NetIf<Q> {
             return;
         }
         self.learned.insert(ip, mac);
+        self.asked.retain(|(a, _)| *a != ip);
         let mut i = 0;
         while i < self.pending.len() {
             if self.pending[i].0 == ip {
@@ -181,8 +188,19 @@ impl<Q: Queue> NetIf<Q> {
             self.emit(&frame, true);
             return;
         }
-        // Unknown next hop: hold the frame and ask (once per address while frames wait).
-        let asked = self.pending.iter().any(|(ip, _)| *ip == dst);
+        // Unknown next hop: hold the frame and ask (again if the last request is old).
+        let now = std::time::Instant::now();
+        let asked = match self.asked.iter_mut().find(|(ip, _)| *ip == dst) {
+            Some((_, at)) if now.duration_since(*at) < ARP_RETRY => true,
+            Some((_, at)) => {
+                *at = now;
+                false
+            }
+            None => {
+                self.asked.push((dst, now));
+                false
+            }
+        };
         if self.pending.len() < MAX_PENDING {
             if let Some(f) = self.build(&frame) {
                 self.pending.push((dst, f));
