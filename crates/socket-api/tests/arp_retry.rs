@@ -2,14 +2,12 @@
 //! reply) was lost are not held forever. A connect to an address nobody answers makes one ARP
 //! request at once and another when the SYN is retransmitted, and no more in between.
 
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use mtcp_io::mem::{MemConfig, MemSwitch};
 use mtcp_io::{Burst, Device, Queue};
-use mtcp_socket_api::{Error, Mtcp};
+use mtcp_socket_api::{Error, Mtcp, MtcpConf};
 
 /// ARP requests for `target` seen on `q` so far.
 fn arp_requests<Q: Queue>(q: &mut Q, target: Ipv4Addr) -> usize {
@@ -30,7 +28,15 @@ fn arp_requests<Q: Queue>(q: &mut Q, target: Ipv4Addr) -> usize {
 fn unanswered_arp_is_asked_again() {
     for mode in ["rtc", "threaded"] {
         let switch = MemSwitch::new(MemConfig::default()).unwrap();
-        let ours = Mtcp::with_switch(common::conf("mem0", "198.18.0.2", mode), &switch, 0).unwrap();
+        let ours = Mtcp::with_switch(
+            MtcpConf::parse(&format!(
+                "io = mem\nnum_cores = 1\nport = mem0\nmem0.ip = 198.18.0.2/24\nrun_mode = {mode}\n"
+            ))
+            .unwrap(),
+            &switch,
+            0,
+        )
+        .unwrap();
         let mut watch = switch.port(1).queue(0).unwrap();
         let mut c = ours.create_context(0).unwrap();
         let nobody = Ipv4Addr::new(198, 18, 0, 9);
