@@ -32,6 +32,11 @@ const IDLE_WAIT: Duration = Duration::from_micros(20);
 const LONG_IDLE_AFTER: Duration = Duration::from_millis(20);
 /// The idle wait of a stack thread that has had nothing to do for a while.
 const LONG_IDLE_WAIT: Duration = Duration::from_micros(200);
+/// After this long without work, the idle wait grows to [`SLEEPY_IDLE_WAIT`].
+const SLEEPY_IDLE_AFTER: Duration = Duration::from_secs(1);
+/// The idle wait of a stack thread that has had nothing to do for a second: the first frame
+/// after such a pause waits at most this long (an application call, not at all).
+const SLEEPY_IDLE_WAIT: Duration = Duration::from_millis(1);
 
 /// A boxed call on the stack (control path).
 pub(crate) type Job<Q> = Box<dyn FnOnce(&mut Stack<Q>) -> Box<dyn Any + Send> + Send>;
@@ -303,10 +308,13 @@ pub(crate) fn run<Q: Queue>(
         // Idle: sleep on the request channel, so an application call is served at once, and
         // poll the ports again after a short wait.
         let since = *idle_since.get_or_insert_with(Instant::now);
-        let wait = if since.elapsed() < LONG_IDLE_AFTER {
+        let idle = since.elapsed();
+        let wait = if idle < LONG_IDLE_AFTER {
             IDLE_WAIT
-        } else {
+        } else if idle < SLEEPY_IDLE_AFTER {
             LONG_IDLE_WAIT
+        } else {
+            SLEEPY_IDLE_WAIT
         };
         match requests.recv_timeout(wait) {
             Ok(req) => {
