@@ -483,8 +483,8 @@ pub unsafe extern "C" fn mtcp_setsockopt(
             }
             // SAFETY: a `struct linger`'s worth of readable bytes (checked above).
             let l = unsafe { optval.cast::<libc::linger>().read_unaligned() };
-            c.inner
-                .with(|s| s.set_linger(sockid, l.l_onoff != 0, l.l_linger))?;
+            let (on, secs) = (l.l_onoff != 0, l.l_linger);
+            c.inner.with(move |s| s.set_linger(sockid, on, secs))??;
             return Ok(0);
         }
         // SAFETY: at least an int's worth of readable bytes (checked).

@@ -358,8 +358,17 @@ impl<Q: Queue> Stack<Q> {
 
     /// `mtcp_readv`.
     pub fn readv(&mut self, sockid: i32, iov: &mut [IoSliceMut<'_>]) -> Result<usize> {
+        self.read_parts(sockid, iov.iter_mut().map(|b| &mut **b))
+    }
+
+    /// `readv` over any sequence of buffers (the threaded mode's flat buffer cut by lengths).
+    pub(crate) fn read_parts<'a>(
+        &mut self,
+        sockid: i32,
+        parts: impl Iterator<Item = &'a mut [u8]>,
+    ) -> Result<usize> {
         let mut total = 0;
-        for b in iov.iter_mut() {
+        for b in parts {
             if b.is_empty() {
                 continue;
             }
@@ -412,8 +421,17 @@ impl<Q: Queue> Stack<Q> {
 
     /// `mtcp_writev`.
     pub fn writev(&mut self, sockid: i32, iov: &[IoSlice<'_>]) -> Result<usize> {
+        self.write_parts(sockid, iov.iter().map(|b| &**b))
+    }
+
+    /// `writev` over any sequence of buffers (the threaded mode's flat buffer cut by lengths).
+    pub(crate) fn write_parts<'a>(
+        &mut self,
+        sockid: i32,
+        parts: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<usize> {
         let mut total = 0;
-        for b in iov {
+        for b in parts {
             match self.write(sockid, b) {
                 Ok(n) => {
                     total += n;

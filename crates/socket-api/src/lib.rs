@@ -16,7 +16,9 @@
 //! ```
 //!
 //! Two run modes (`run_mode` in mtcp.conf): run-to-completion, where `epoll_wait` drives the
-//! stack on the application thread, and mTCP's threaded mode with a stack thread per context.
+//! stack on the application thread, and mTCP's threaded mode with a stack thread per context
+//! that owns the stack alone; the application thread's calls reach it as messages on lock-free
+//! crossbeam channels, and epoll wake-ups come back on another (see [`Context`]).
 //!
 //! Example: a server and a client, each an instance on one in-memory switch.
 //!
@@ -68,6 +70,7 @@ mod netif;
 pub mod socket;
 mod stack;
 pub mod stats;
+mod threaded;
 
 pub use api::MSG_PEEK;
 pub use api_epoll::PIPE_CAPACITY;

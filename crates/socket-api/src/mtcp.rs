@@ -274,7 +274,7 @@ impl Mtcp {
             Arc::clone(&self.stats[cpu]),
             rss,
         );
-        Ok(Context::new(cpu, stack, conf.run_mode))
+        Context::new(cpu, stack, conf.run_mode)
     }
 
     /// The last published counters of every core (index = cpu).

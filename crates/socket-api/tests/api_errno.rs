@@ -1,4 +1,5 @@
-//! Every call's errno, table-driven, in the order mtcp-api.md lists them.
+//! Every call's errno, table-driven, in the order mtcp-api.md lists them; every test runs in
+//! both run modes (the threaded mode's calls cross to the stack thread and back).
 
 mod common;
 
@@ -40,9 +41,8 @@ fn setup(ctx: &mut Context) -> Ids {
 
 type Call = fn(&mut Context, &Ids) -> Result<(), Error>;
 
-#[test]
-fn errnos_match_mtcp_api() {
-    let (_sw, server, _client) = common::pair("rtc");
+fn errnos_match_mtcp_api(mode: &str) {
+    let (_sw, server, _client) = common::pair(mode);
     let mut ctx = server.create_context(0).unwrap();
     let ids = setup(&mut ctx);
     let ev = Some(EpollEvent {
@@ -331,17 +331,15 @@ fn errnos_match_mtcp_api() {
     );
 }
 
-#[test]
-fn create_context_twice_or_out_of_range() {
-    let (_sw, server, _client) = common::pair("rtc");
+fn create_context_twice_or_out_of_range(mode: &str) {
+    let (_sw, server, _client) = common::pair(mode);
     let _ctx = server.create_context(0).unwrap();
     assert!(server.create_context(0).is_err());
     assert_eq!(server.create_context(1).err(), Some(Error::Inval));
 }
 
-#[test]
-fn socket_ids_run_out_with_enfile() {
-    let (_sw, server, _client) = common::pair("rtc");
+fn socket_ids_run_out_with_enfile(mode: &str) {
+    let (_sw, server, _client) = common::pair(mode);
     let mut ctx = server.create_context(0).unwrap();
     for _ in 0..64 {
         ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
@@ -354,9 +352,8 @@ fn socket_ids_run_out_with_enfile() {
     );
 }
 
-#[test]
-fn pipe_moves_bytes_and_reports_epoll_events() {
-    let (_sw, server, _client) = common::pair("rtc");
+fn pipe_moves_bytes_and_reports_epoll_events(mode: &str) {
+    let (_sw, server, _client) = common::pair(mode);
     let mut ctx = server.create_context(0).unwrap();
     let [r, w] = ctx.pipe().unwrap();
     let ep = ctx.epoll_create(4).unwrap();
@@ -390,9 +387,8 @@ fn pipe_moves_bytes_and_reports_epoll_events() {
     assert_eq!(ctx.read(r, &mut buf), Ok(0));
 }
 
-#[test]
-fn pipe_write_end_reports_a_closed_reader_and_edges() {
-    let (_sw, server, _client) = common::pair("rtc");
+fn pipe_write_end_reports_a_closed_reader_and_edges(mode: &str) {
+    let (_sw, server, _client) = common::pair(mode);
     let mut ctx = server.create_context(0).unwrap();
     let [r, w] = ctx.pipe().unwrap();
     let ep = ctx.epoll_create(4).unwrap();
@@ -422,9 +418,8 @@ fn pipe_write_end_reports_a_closed_reader_and_edges() {
     ctx.close(w).unwrap();
 }
 
-#[test]
-fn epoll_level_edge_and_oneshot_on_pipes() {
-    let (_sw, server, _client) = common::pair("rtc");
+fn epoll_level_edge_and_oneshot_on_pipes(mode: &str) {
+    let (_sw, server, _client) = common::pair(mode);
     let mut ctx = server.create_context(0).unwrap();
     let ep = ctx.epoll_create(8).unwrap();
     let mut reads = Vec::new();
@@ -473,3 +468,24 @@ fn epoll_level_edge_and_oneshot_on_pipes() {
     assert_eq!(ctx.write(writes[1], b"d"), Err(Error::Pipe));
     assert_eq!(wait(&mut ctx), [] as [u64; 0]);
 }
+
+/// Each test once per run mode: `<name>_rtc` and `<name>_threaded`.
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod rtc {
+            $( #[test] fn $name() { super::$name("rtc") } )*
+        }
+        mod threaded {
+            $( #[test] fn $name() { super::$name("threaded") } )*
+        }
+    };
+}
+
+both_modes!(
+    errnos_match_mtcp_api,
+    create_context_twice_or_out_of_range,
+    socket_ids_run_out_with_enfile,
+    pipe_moves_bytes_and_reports_epoll_events,
+    pipe_write_end_reports_a_closed_reader_and_edges,
+    epoll_level_edge_and_oneshot_on_pipes,
+);

@@ -113,8 +113,13 @@ fn linger_zero_resets(mode: &str) {
     let mut s = server.create_context(0).unwrap();
     let mut c = client.create_context(0).unwrap();
     let (_l, a, cs) = connected(&mut s, &mut c, 5201, |_, _, _| {});
-    assert_eq!(c.with(|st| st.set_linger(cs, true, -1)), Err(Error::Inval));
-    c.with(|st| st.set_linger(cs, true, 0)).unwrap();
+    assert_eq!(
+        c.with(move |st| st.set_linger(cs, true, -1)),
+        Ok(Err(Error::Inval))
+    );
+    c.with(move |st| st.set_linger(cs, true, 0))
+        .unwrap()
+        .unwrap();
     c.close(cs).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 16];
@@ -155,10 +160,10 @@ fn keepalive_on_connected(mode: &str) {
     // Linux's default idle time (7200 s) is far away, but the engine now has a deadline for
     // this otherwise idle connection, and switching the option off removes it again.
     let far = Duration::from_secs(7000);
-    let armed = c.with(|st| st.next_timer());
+    let armed = c.with(|st| st.next_timer()).unwrap();
     c.setsockopt(cs, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 0)
         .unwrap();
-    let disarmed = c.with(|st| st.next_timer());
+    let disarmed = c.with(|st| st.next_timer()).unwrap();
     assert!(
         armed.is_some_and(|d| d >= far),
         "keepalive deadline {armed:?}"

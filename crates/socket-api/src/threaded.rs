@@ -1,0 +1,328 @@
+//! mTCP's threaded run mode: the stack thread that owns a context's [`Stack`], and the messages
+//! the application thread exchanges with it.
+//!
+//! ```text
+//!   application thread (Context)                      stack thread (owns the Stack)
+//!     │ Request ──── bounded(1) crossbeam channel ────►  drain requests, serve each
+//!     │ ◄──────────── bounded(1) ────────────── Reply    poll: rx, timers, events, tx
+//!     │ ◄──────── bounded(1), try_send ───────── wake    (an epoll instance was notified)
+//! ```
+//!
+//! Hot calls ([`Request::Io`], [`Request::Epoll`], [`Request::Call`]) are plain values: their
+//! data travel in the context's own `Vec`s, which go to the stack thread with the request and
+//! come back with the reply, so a warmed-up context allocates nothing per call. Anything else
+//! goes as a boxed closure ([`Request::Job`], the control path of [`crate::Context::with`]).
+
+use std::any::Any;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use mtcp_io::Queue;
+
+use crate::context::Mode;
+use crate::epoll::EpollEvent;
+use crate::error::{Error, Result};
+use crate::socket::SockType;
+use crate::stack::Stack;
+
+/// How long the idle stack thread waits for a request before it polls the ports again.
+const IDLE_WAIT: Duration = Duration::from_micros(20);
+/// After this long without work, the idle wait grows to [`LONG_IDLE_WAIT`].
+const LONG_IDLE_AFTER: Duration = Duration::from_millis(20);
+/// The idle wait of a stack thread that has had nothing to do for a while.
+const LONG_IDLE_WAIT: Duration = Duration::from_micros(200);
+/// After this long without work, the idle wait grows to [`SLEEPY_IDLE_WAIT`].
+const SLEEPY_IDLE_AFTER: Duration = Duration::from_secs(1);
+/// The idle wait of a stack thread that has had nothing to do for a second: the first frame
+/// after such a pause waits at most this long (an application call, not at all).
+const SLEEPY_IDLE_WAIT: Duration = Duration::from_millis(1);
+
+/// A boxed call on the stack (control path).
+pub(crate) type Job<Q> = Box<dyn FnOnce(&mut Stack<Q>) -> Box<dyn Any + Send> + Send>;
+
+/// The data calls, whose bytes travel in [`Request::Io`]'s buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IoOp {
+    /// `recv(sock, buf[..len], flags)` (`read` is `flags == 0`).
+    Recv(i32),
+    /// `readv` into `buf[..len]` cut at `lens`.
+    Readv,
+    /// `write(sock, buf[..len])`.
+    Write,
+    /// `writev` of `buf[..len]` cut at `lens`.
+    Writev,
+}
+
+/// What the application thread asks of the stack thread.
+pub(crate) enum Request<Q: Queue> {
+    /// A data call on `sock`.
+    Io {
+        /// Which call.
+        op: IoOp,
+        /// The socket id.
+        sock: i32,
+        /// The bytes used of `buf`.
+        len: usize,
+        /// Data to write, or room to read into.
+        buf: Vec<u8>,
+        /// The vector's part lengths (`readv`, `writev`).
+        lens: Vec<usize>,
+    },
+    /// Collect up to `len` ready events of `epid` into `events`.
+    Epoll {
+        /// The epoll instance.
+        epid: i32,
+        /// Room in `events`.
+        len: usize,
+        /// The events (returned with the reply).
+        events: Vec<EpollEvent>,
+    },
+    /// A socket call whose arguments are plain values.
+    Call(Call),
+    /// `socket_ioctl`.
+    Ioctl(Ioctl),
+    /// Any other work on the stack.
+    Job(Job<Q>),
+}
+
+/// The stack thread's answer to one [`Request`], in the same order.
+pub(crate) enum Reply {
+    /// The result of [`Request::Io`] and its buffers.
+    Io {
+        /// Bytes read or written, or the errno.
+        res: Result<usize>,
+        /// The buffer (read data at its start).
+        buf: Vec<u8>,
+        /// The lengths vector, for reuse.
+        lens: Vec<usize>,
+    },
+    /// The result of [`Request::Epoll`] and its events.
+    Epoll {
+        /// Events collected, or the errno.
+        res: Result<usize>,
+        /// The events (the first `res` are valid).
+        events: Vec<EpollEvent>,
+    },
+    /// The result of [`Request::Call`].
+    Call(Answer),
+    /// The result of [`Request::Job`].
+    Job(Box<dyn Any + Send>),
+}
+
+macro_rules! calls {
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident : $ty:ty),*) -> $ans:ident $ret:ty; )*) => {
+        /// A socket call with plain-value arguments, named as the [`Stack`] method it runs.
+        #[derive(Clone, Copy, Debug)]
+        #[allow(missing_docs, non_camel_case_types)]
+        pub(crate) enum Call {
+            $( $name($($ty),*), )*
+        }
+
+        impl Call {
+            fn run<Q: Queue>(self, stack: &mut Stack<Q>) -> Answer {
+                match self {
+                    $( Call::$name($($arg),*) => Answer::$ans(stack.$name($($arg),*)), )*
+                }
+            }
+        }
+
+        impl<Q: Queue + 'static> crate::context::Context<Q> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&mut self $(, $arg: $ty)*) -> $ret {
+                    match &mut self.mode {
+                        Mode::Rtc(s) => s.$name($($arg),*),
+                        Mode::Threaded(t) => match t.call(Call::$name($($arg),*))? {
+                            Answer::$ans(r) => r,
+                            _ => Err(Error::BadF),
+                        },
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// The result of a [`Call`], by its type.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// `Result<()>`.
+    Unit(Result<()>),
+    /// A socket id or an `int` value.
+    Int(Result<i32>),
+    /// `accept`.
+    Accept(Result<(i32, SocketAddrV4)>),
+    /// An address.
+    Addr(Result<SocketAddrV4>),
+    /// `socket_ioctl` and its `int` argument after the call.
+    Ioctl(Result<()>, Option<i32>),
+    /// `tcp_info`.
+    Info(Result<mtcp_tcp::TcpInfo>),
+    /// `sock_type`.
+    Type(Result<SockType>),
+    /// `pipe`.
+    Pipe(Result<[i32; 2]>),
+}
+
+calls! {
+    /// `mtcp_socket`.
+    fn socket(domain: i32, ty: i32, protocol: i32) -> Int Result<i32>;
+    /// `mtcp_bind`.
+    fn bind(sockid: i32, addr: SocketAddrV4) -> Unit Result<()>;
+    /// `mtcp_listen`.
+    fn listen(sockid: i32, backlog: i32) -> Unit Result<()>;
+    /// `mtcp_accept`.
+    fn accept(sockid: i32) -> Accept Result<(i32, SocketAddrV4)>;
+    /// `mtcp_init_rss`.
+    fn init_rss(saddr_base: Ipv4Addr, num_addr: i32, daddr: Ipv4Addr, dport: u16) -> Unit Result<()>;
+    /// `mtcp_connect` (non-blocking: `Err(InProgress)`, then EPOLLOUT or EPOLLERR).
+    fn connect(sockid: i32, addr: SocketAddrV4) -> Unit Result<()>;
+    /// `mtcp_shutdown`.
+    fn shutdown(sockid: i32, how: i32) -> Unit Result<()>;
+    /// `mtcp_close`.
+    fn close(sockid: i32) -> Unit Result<()>;
+    /// `mtcp_abort`.
+    fn abort(sockid: i32) -> Unit Result<()>;
+    /// `mtcp_getsockname`.
+    fn getsockname(sockid: i32) -> Addr Result<SocketAddrV4>;
+    /// `mtcp_getpeername`.
+    fn getpeername(sockid: i32) -> Addr Result<SocketAddrV4>;
+    /// `mtcp_setsock_nonblock`.
+    fn setsock_nonblock(sockid: i32) -> Unit Result<()>;
+    /// `mtcp_getsockopt` for an `int` option.
+    fn getsockopt(sockid: i32, level: i32, optname: i32) -> Int Result<i32>;
+    /// `mtcp_setsockopt` for an `int` option.
+    fn setsockopt(sockid: i32, level: i32, optname: i32, value: i32) -> Unit Result<()>;
+    /// TCP_INFO-like statistics.
+    fn tcp_info(sockid: i32) -> Info Result<mtcp_tcp::TcpInfo>;
+    /// mTCP's socket type of an id.
+    fn sock_type(sockid: i32) -> Type Result<SockType>;
+    /// `mtcp_epoll_create`.
+    fn epoll_create(size: i32) -> Int Result<i32>;
+    /// `mtcp_epoll_create1`.
+    fn epoll_create1(flags: i32) -> Int Result<i32>;
+    /// `mtcp_epoll_ctl`.
+    fn epoll_ctl(epid: i32, op: i32, sockid: i32, event: Option<EpollEvent>) -> Unit Result<()>;
+    /// `mtcp_pipe`.
+    fn pipe() -> Pipe Result<[i32; 2]>;
+}
+
+/// `socket_ioctl` with its `int` argument by value (copied in, copied back).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ioctl {
+    pub sockid: i32,
+    pub request: u64,
+    pub arg: Option<i32>,
+}
+
+impl Ioctl {
+    fn run<Q: Queue>(mut self, stack: &mut Stack<Q>) -> Answer {
+        let res = stack.socket_ioctl(self.sockid, self.request, self.arg.as_mut());
+        Answer::Ioctl(res, self.arg)
+    }
+}
+
+/// `buf` cut into consecutive parts of `lens` bytes (shorter at the end if `buf` is).
+fn parts_mut<'a>(mut buf: &'a mut [u8], lens: &'a [usize]) -> impl Iterator<Item = &'a mut [u8]> {
+    lens.iter().map(move |&l| {
+        let at = l.min(buf.len());
+        let (part, rest) = std::mem::take(&mut buf).split_at_mut(at);
+        buf = rest;
+        part
+    })
+}
+
+fn parts<'a>(mut buf: &'a [u8], lens: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    lens.iter().map(move |&l| {
+        let (part, rest) = buf.split_at(l.min(buf.len()));
+        buf = rest;
+        part
+    })
+}
+
+fn serve<Q: Queue>(stack: &mut Stack<Q>, req: Request<Q>) -> Reply {
+    match req {
+        Request::Io {
+            op,
+            sock,
+            len,
+            mut buf,
+            lens,
+        } => {
+            let res = match (op, buf.get_mut(..len)) {
+                (_, None) => Err(Error::Inval),
+                (IoOp::Recv(flags), Some(b)) => stack.recv(sock, b, flags),
+                (IoOp::Readv, Some(b)) => stack.read_parts(sock, parts_mut(b, &lens)),
+                (IoOp::Write, Some(b)) => stack.write(sock, b),
+                (IoOp::Writev, Some(b)) => stack.write_parts(sock, parts(b, &lens)),
+            };
+            Reply::Io { res, buf, lens }
+        }
+        Request::Epoll {
+            epid,
+            len,
+            mut events,
+        } => {
+            let res = match events.get_mut(..len) {
+                Some(out) => stack.epoll_collect(epid, out),
+                None => Err(Error::Inval),
+            };
+            Reply::Epoll { res, events }
+        }
+        Request::Call(c) => Reply::Call(c.run(stack)),
+        Request::Ioctl(io) => Reply::Call(io.run(stack)),
+        Request::Job(job) => Reply::Job(job(stack)),
+    }
+}
+
+/// The stack thread: owns `stack` until the application side drops its request sender.
+pub(crate) fn run<Q: Queue>(
+    mut stack: Stack<Q>,
+    requests: Receiver<Request<Q>>,
+    replies: Sender<Reply>,
+    wake: Sender<()>,
+) {
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        let mut served = 0;
+        loop {
+            match requests.try_recv() {
+                Ok(req) => {
+                    let _ = replies.send(serve(&mut stack, req));
+                    served += 1;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        let work = stack.poll();
+        if std::mem::take(&mut stack.notified) {
+            // A full channel already holds a wake-up the application has not taken.
+            let _ = wake.try_send(());
+        }
+        if work + served > 0 {
+            idle_since = None;
+            continue;
+        }
+        // Idle: sleep on the request channel, so an application call is served at once, and
+        // poll the ports again after a short wait.
+        let since = *idle_since.get_or_insert_with(Instant::now);
+        let idle = since.elapsed();
+        let wait = if idle < LONG_IDLE_AFTER {
+            IDLE_WAIT
+        } else if idle < SLEEPY_IDLE_AFTER {
+            LONG_IDLE_WAIT
+        } else {
+            SLEEPY_IDLE_WAIT
+        };
+        match requests.recv_timeout(wait) {
+            Ok(req) => {
+                let _ = replies.send(serve(&mut stack, req));
+                idle_since = None;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
