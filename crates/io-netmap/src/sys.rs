@@ -200,19 +200,31 @@ mod tests {
     use netmap_sys::netmap as c;
     use std::mem::offset_of;
 
+    /// Asserts that our struct and netmap_sys's have the same size and that each listed field
+    /// sits at the same offset (`renamed` pairs: our name = netmap_sys's name).
+    macro_rules! same_layout {
+        ($ours:ty, $theirs:ty, [$($field:ident),* $(,)?] $(, renamed [$($of:ident = $tf:ident),*])?) => {{
+            assert_eq!(size_of::<$ours>(), size_of::<$theirs>(), "size of {}", stringify!($ours));
+            $(assert_eq!(
+                offset_of!($ours, $field),
+                offset_of!($theirs, $field),
+                "offset of {}::{}",
+                stringify!($ours),
+                stringify!($field),
+            );)*
+            $($(assert_eq!(
+                offset_of!($ours, $of),
+                offset_of!($theirs, $tf),
+                "offset of {}::{}",
+                stringify!($ours),
+                stringify!($of),
+            );)*)?
+        }};
+    }
+
     #[test]
     fn slot_matches_netmap_sys() {
-        assert_eq!(size_of::<NetmapSlot>(), size_of::<c::netmap_slot>());
-        assert_eq!(
-            offset_of!(NetmapSlot, buf_idx),
-            offset_of!(c::netmap_slot, buf_idx)
-        );
-        assert_eq!(offset_of!(NetmapSlot, len), offset_of!(c::netmap_slot, len));
-        assert_eq!(
-            offset_of!(NetmapSlot, flags),
-            offset_of!(c::netmap_slot, flags)
-        );
-        assert_eq!(offset_of!(NetmapSlot, ptr), offset_of!(c::netmap_slot, ptr));
+        same_layout!(NetmapSlot, c::netmap_slot, [buf_idx, len, flags, ptr]);
         assert_eq!(NS_BUF_CHANGED, c::NS_BUF_CHANGED);
         assert_eq!(NS_REPORT, c::NS_REPORT);
         assert_eq!(NS_MOREFRAG, c::NS_MOREFRAG);
@@ -220,89 +232,45 @@ mod tests {
 
     #[test]
     fn ring_matches_netmap_sys() {
-        assert_eq!(size_of::<NetmapRing>(), size_of::<c::netmap_ring>());
+        same_layout!(
+            NetmapRing,
+            c::netmap_ring,
+            [
+                buf_ofs,
+                num_slots,
+                nr_buf_size,
+                ringid,
+                dir,
+                head,
+                cur,
+                tail,
+                flags,
+                ts,
+                sem
+            ]
+        );
         assert_eq!(RING_SLOTS_OFFSET, offset_of!(c::netmap_ring, slot));
-        assert_eq!(
-            offset_of!(NetmapRing, buf_ofs),
-            offset_of!(c::netmap_ring, buf_ofs)
-        );
-        assert_eq!(
-            offset_of!(NetmapRing, num_slots),
-            offset_of!(c::netmap_ring, num_slots)
-        );
-        assert_eq!(
-            offset_of!(NetmapRing, nr_buf_size),
-            offset_of!(c::netmap_ring, nr_buf_size)
-        );
-        assert_eq!(
-            offset_of!(NetmapRing, ringid),
-            offset_of!(c::netmap_ring, ringid)
-        );
-        assert_eq!(offset_of!(NetmapRing, dir), offset_of!(c::netmap_ring, dir));
-        assert_eq!(
-            offset_of!(NetmapRing, head),
-            offset_of!(c::netmap_ring, head)
-        );
-        assert_eq!(offset_of!(NetmapRing, cur), offset_of!(c::netmap_ring, cur));
-        assert_eq!(
-            offset_of!(NetmapRing, tail),
-            offset_of!(c::netmap_ring, tail)
-        );
-        assert_eq!(
-            offset_of!(NetmapRing, flags),
-            offset_of!(c::netmap_ring, flags)
-        );
-        assert_eq!(offset_of!(NetmapRing, ts), offset_of!(c::netmap_ring, ts));
-        assert_eq!(offset_of!(NetmapRing, sem), offset_of!(c::netmap_ring, sem));
     }
 
     #[test]
     fn if_matches_netmap_sys() {
         // netmap_sys predates API 14 and calls ni_host_*_rings "spare"; the offsets agree.
+        same_layout!(
+            NetmapIf,
+            c::netmap_if,
+            [ni_name, ni_version, ni_tx_rings, ni_rx_rings, ni_bufs_head],
+            renamed[ni_host_tx_rings = ni_spare1]
+        );
         assert_eq!(IF_RING_OFS_OFFSET, offset_of!(c::netmap_if, ring_ofs));
-        assert_eq!(
-            offset_of!(NetmapIf, ni_name),
-            offset_of!(c::netmap_if, ni_name)
-        );
-        assert_eq!(
-            offset_of!(NetmapIf, ni_version),
-            offset_of!(c::netmap_if, ni_version)
-        );
-        assert_eq!(
-            offset_of!(NetmapIf, ni_tx_rings),
-            offset_of!(c::netmap_if, ni_tx_rings)
-        );
-        assert_eq!(
-            offset_of!(NetmapIf, ni_rx_rings),
-            offset_of!(c::netmap_if, ni_rx_rings)
-        );
-        assert_eq!(
-            offset_of!(NetmapIf, ni_bufs_head),
-            offset_of!(c::netmap_if, ni_bufs_head)
-        );
-        assert_eq!(
-            offset_of!(NetmapIf, ni_host_tx_rings),
-            offset_of!(c::netmap_if, ni_spare1)
-        );
     }
 
     #[test]
     fn legacy_request_and_ioctls_match_netmap_sys() {
-        assert_eq!(size_of::<Nmreq>(), size_of::<c::nmreq>());
-        assert_eq!(
-            offset_of!(Nmreq, nr_offset),
-            offset_of!(c::nmreq, nr_offset)
+        same_layout!(
+            Nmreq,
+            c::nmreq,
+            [nr_offset, nr_memsize, nr_ringid, nr_arg3, nr_flags]
         );
-        assert_eq!(
-            offset_of!(Nmreq, nr_memsize),
-            offset_of!(c::nmreq, nr_memsize)
-        );
-        assert_eq!(
-            offset_of!(Nmreq, nr_ringid),
-            offset_of!(c::nmreq, nr_ringid)
-        );
-        assert_eq!(offset_of!(Nmreq, nr_arg3), offset_of!(c::nmreq, nr_arg3));
-        assert_eq!(offset_of!(Nmreq, nr_flags), offset_of!(c::nmreq, nr_flags));
         assert_eq!(NIOCREGIF, c::NIOCREGIF);
         assert_eq!(NIOCTXSYNC, u64::from(c::NIOCTXSYNC));
         assert_eq!(NIOCRXSYNC, u64::from(c::NIOCRXSYNC));
