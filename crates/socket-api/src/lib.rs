@@ -63,6 +63,7 @@ mod api_epoll;
 pub mod backend;
 pub mod config;
 mod context;
+mod drain;
 pub mod epoll;
 mod error;
 mod mtcp;
@@ -74,7 +75,7 @@ mod threaded;
 
 pub use api::MSG_PEEK;
 pub use api_epoll::PIPE_CAPACITY;
-pub use config::{FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode};
+pub use config::{DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode};
 pub use context::Context;
 pub use epoll::{EpollEvent, EpollOp, event_to_string, events};
 pub use error::{Error, Result};
