@@ -283,8 +283,9 @@ impl<Q: Queue + 'static> Context<Q> {
     /// Stops the context once its flows drain: closes every socket (listeners stop accepting
     /// and reset what they hold unaccepted; streams send a FIN after their buffered data, or
     /// a RST with unread data or `SO_LINGER` 0 s, as `close`), drives the stack until every
-    /// connection has finished (its data acknowledged and both FINs exchanged; TIME-WAIT is
-    /// not waited out) or `drain_timeout_ms` (mtcp.conf, default 5 s) has passed, then stops
+    /// connection has finished (its data and FIN acknowledged by the peer; the peer's own FIN
+    /// and TIME-WAIT are not waited for) or `drain_timeout_ms` (mtcp.conf, default 5 s) has
+    /// passed, then stops
     /// the stack and joins its thread. Afterwards every call gives `EPERM` (as in mTCP, a
     /// context that is shutting down refuses calls), and so does a second `stop`.
     ///

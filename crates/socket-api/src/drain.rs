@@ -8,11 +8,14 @@
 //! - Streams close gracefully: a FIN follows the data in the send buffer. As `close` (and
 //!   Linux), a socket with unread received data, or with `SO_LINGER` on and 0 s, is reset
 //!   instead, and a connection still in SYN-SENT is dropped.
-//! - A connection has finished when the engine freed it (FIN exchanged and acknowledged, or
-//!   reset) or when it is in TIME-WAIT: both FINs are then exchanged and our data acknowledged,
-//!   and waiting out TIME-WAIT (`tcp_timewait`, 0 by default as in mTCP) would only delay the
-//!   exit. A connection whose peer never closes its side (FIN-WAIT-2) or never acknowledges
-//!   waits until the deadline.
+//! - A connection has finished when everything we sent, FIN included, is acknowledged:
+//!   FIN-WAIT-2, TIME-WAIT, or freed by the engine (both FINs exchanged, or reset). The peer
+//!   has then received every byte and seen EOF. Waiting for the peer's own FIN (FIN-WAIT-2)
+//!   or waiting out TIME-WAIT (`tcp_timewait`, 0 by default as in mTCP) would only delay the
+//!   exit by as long as the peer keeps its side open, without delivering anything more; a FIN
+//!   that arrives while other connections still drain is acknowledged as usual.
+//! - A connection whose peer does not acknowledge (gone, or not reading with its window
+//!   closed) keeps the drain going until the deadline (`drain_timeout_ms`, default 5 s).
 
 use std::time::{Duration, Instant};
 
@@ -41,8 +44,8 @@ impl<Q: Queue> Stack<Q> {
         }
     }
 
-    /// Connections the application closed that still have something to exchange (not freed
-    /// by the engine, not in TIME-WAIT).
+    /// Connections the application closed whose data or FIN the peer has not acknowledged
+    /// yet (not freed by the engine, not in FIN-WAIT-2 or TIME-WAIT).
     pub(crate) fn flows_left(&self) -> usize {
         self.owners
             .iter()
@@ -50,7 +53,7 @@ impl<Q: Queue> Stack<Q> {
             .filter(|(h, _)| {
                 self.engine
                     .state(*h)
-                    .is_ok_and(|s| !matches!(s, State::TimeWait | State::Closed))
+                    .is_ok_and(|s| !matches!(s, State::FinWait2 | State::TimeWait | State::Closed))
             })
             .count()
     }
