@@ -24,14 +24,17 @@ fn pattern(i: usize) -> u8 {
     (i.wrapping_mul(131) ^ (i >> 9)) as u8
 }
 
-/// The server (`server_mode`) and client (`client_mode`) instances; the server's own drain is
-/// short, as its peer is gone by the time it stops.
+/// The server (`server_mode`) and client (`client_mode`) instances. The client's drain is the
+/// default one (`common::conf` shortens it); the server's stays short, as its peer is gone by
+/// the time it stops.
 fn instances(server_mode: &str, client_mode: &str) -> (MemSwitch, Mtcp, Mtcp) {
     let switch = MemSwitch::new(MemConfig::default()).unwrap();
     let mut sc = common::conf("mem0", "198.18.0.1", server_mode);
     sc.drain_timeout = Duration::from_millis(200);
     let s = Mtcp::with_switch(sc, &switch, 0).unwrap();
-    let c = Mtcp::with_switch(common::conf("mem1", "198.18.0.2", client_mode), &switch, 1).unwrap();
+    let mut cc = common::conf("mem1", "198.18.0.2", client_mode);
+    cc.drain_timeout = mtcp_socket_api::DEFAULT_DRAIN_TIMEOUT;
+    let c = Mtcp::with_switch(cc, &switch, 1).unwrap();
     (switch, s, c)
 }
 
