@@ -298,9 +298,12 @@ pub unsafe extern "C" fn mtcp_destroy_context(mctx: mctx_t) {
         }
         // SAFETY: non-null; forwarded contract.
         let mark = unsafe { magic(mctx) };
-        if let Err(now) =
-            mark.compare_exchange(CONTEXT_MAGIC, CONTEXT_DRAINING, Ordering::SeqCst, Ordering::SeqCst)
-        {
+        if let Err(now) = mark.compare_exchange(
+            CONTEXT_MAGIC,
+            CONTEXT_DRAINING,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
             let e = if now == CONTEXT_DRAINING {
                 Error::Perm
             } else {

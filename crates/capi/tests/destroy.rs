@@ -33,12 +33,7 @@ unsafe extern "C" {
     fn mtcp_listen(mctx: Mctx, sockid: c_int, backlog: c_int) -> c_int;
     fn mtcp_setsock_nonblock(mctx: Mctx, sockid: c_int) -> c_int;
     fn mtcp_connect(mctx: Mctx, sockid: c_int, addr: *const libc::sockaddr, len: u32) -> c_int;
-    fn mtcp_accept(
-        mctx: Mctx,
-        sockid: c_int,
-        addr: *mut libc::sockaddr,
-        len: *mut u32,
-    ) -> c_int;
+    fn mtcp_accept(mctx: Mctx, sockid: c_int, addr: *mut libc::sockaddr, len: *mut u32) -> c_int;
     fn mtcp_write(mctx: Mctx, sockid: c_int, buf: *const c_char, len: usize) -> isize;
     fn mtcp_epoll_create(mctx: Mctx, size: c_int) -> c_int;
     fn mtcp_epoll_wait(
@@ -152,7 +147,11 @@ fn eperm_while_draining(run_mode: &str) {
         let c = mtcp_socket(m, libc::AF_INET, libc::SOCK_STREAM, 0);
         assert_eq!(mtcp_setsock_nonblock(m, c), 0);
         let r = mtcp_connect(m, c, sa, len);
-        assert!(r == 0 || errno() == libc::EINPROGRESS, "connect: errno {}", errno());
+        assert!(
+            r == 0 || errno() == libc::EINPROGRESS,
+            "connect: errno {}",
+            errno()
+        );
         let ep = mtcp_epoll_create(m, 4);
         assert!(ep >= 0);
         let mut evs = [[0u64; 2]; 4];

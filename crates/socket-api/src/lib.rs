@@ -84,7 +84,9 @@ mod threaded;
 
 pub use api::MSG_PEEK;
 pub use api_epoll::PIPE_CAPACITY;
-pub use config::{DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode};
+pub use config::{
+    DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode,
+};
 pub use context::Context;
 pub use epoll::{EpollEvent, EpollOp, event_to_string, events};
 pub use error::{Error, Result};

@@ -122,7 +122,10 @@ fn write_then_destroy(mode: &str, drop_instead: bool) {
     let mut sent = 0;
     let mut evs = [EpollEvent::default(); 4];
     while sent < LEN {
-        assert!(Instant::now() < deadline, "client wrote only {sent} of {LEN}");
+        assert!(
+            Instant::now() < deadline,
+            "client wrote only {sent} of {LEN}"
+        );
         match c.write(cs, &data[sent..]) {
             Ok(n) => sent += n,
             Err(Error::Again) => {
