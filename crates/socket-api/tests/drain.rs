@@ -218,7 +218,7 @@ fn stopped_context_is_eperm(mode: &str) {
     assert_eq!(s.pipe(), Err(Error::Perm));
     let mut arg = 0;
     assert_eq!(
-        s.socket_ioctl(l, libc::FIONREAD as u64, Some(&mut arg)),
+        s.socket_ioctl(l, libc::FIONREAD, Some(&mut arg)),
         Err(Error::Perm)
     );
     assert_eq!(s.with(|_| ()), Err(Error::Perm));

@@ -138,7 +138,7 @@ pub struct MtcpConf {
     /// Link impairment for tests (`fault_*`); none by default.
     pub fault: FaultConf,
     /// How long destroying a context waits for its connections to finish
-    /// (`drain_timeout_ms`; default 5000, 0 stops at once as before).
+    /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
     pub drain_timeout: Duration,
 }
 
