@@ -256,18 +256,6 @@ fn drive<Q: Queue>(
     Ok(())
 }
 
-/// Keeps the stack running until the peer has acknowledged everything written on `id`, FIN
-/// included (or `limit` passes): the stack stops with its context, so the context must not be
-/// dropped while bytes still wait to be sent or retransmitted. Bytes held back by a closed
-/// window are not in flight (`unacked` is 0 then): `notsent` counts them.
-pub fn linger<Q: Queue>(ctx: &mut Context<Q>, ep: i32, id: i32, limit: Duration) {
-    let until = Instant::now() + limit;
-    let mut evs = [EpollEvent::default(); 4];
-    while Instant::now() < until && ctx.tcp_info(id).is_ok_and(|i| i.undelivered()) {
-        let _ = ctx.epoll_wait(ep, &mut evs, 10);
-    }
-}
-
 /// Client over our stack: sends `to_server` bytes, expects `to_client` bytes back.
 pub fn mtcp_client<Q: Queue>(
     ctx: &mut Context<Q>,
@@ -312,7 +300,8 @@ pub fn mtcp_client<Q: Queue>(
     let started = Instant::now();
     drive(ctx, ep, s, &mut t, stop)?;
     let report = t.report(started);
-    linger(ctx, ep, s, Duration::from_secs(10));
+    // What is still unacknowledged goes out after the close: while the caller drives the
+    // context, or in the drain when it destroys (drops) it.
     let _ = ctx.close(s);
     Ok(report)
 }
@@ -383,7 +372,8 @@ pub fn mtcp_serve<Q: Queue>(
         let started = Instant::now();
         drive(ctx, ep, s, &mut t, stop)?;
         let r = t.report(started);
-        linger(ctx, ep, s, Duration::from_secs(10));
+        // The rest is delivered after the close, by the next turns or by the drain when the
+        // context is destroyed (`once`).
         let _ = ctx.close(s);
         let _ = ctx.close(ep);
         report(r);
@@ -499,8 +489,9 @@ mod tests {
     use super::*;
 
     /// The whole workload over two instances on one in-memory switch, the server stopping its
-    /// stack (dropping its context) right after its linger, as `mtcp-perf --once` and the mem
-    /// link of `mtcp-dpdk-bench` do; small buffers so that the window is often closed at the end.
+    /// stack (dropping its context, which drains) right after its close, as `mtcp-perf --once`
+    /// and the mem link of `mtcp-dpdk-bench` do; small buffers so that the window is often
+    /// closed at the end.
     fn mem_transfer(mode: &str, bytes: u64) {
         use mtcp_io::mem::{MemConfig, MemSwitch};
         use mtcp_socket_api::{Mtcp, MtcpConf};

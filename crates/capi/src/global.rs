@@ -13,7 +13,7 @@ use mtcp_socket_api::config::tables;
 use mtcp_socket_api::{Error, IoBackend, Mtcp, MtcpConf, MtcpConfC};
 
 use crate::errno::{guard, guard_void, init_errno, set_errno};
-use crate::{CONTEXT_MAGIC, MtcpContext, ctx, mctx_t, mtcp_sighandler_t};
+use crate::{CONTEXT_DRAINING, CONTEXT_MAGIC, MtcpContext, magic, mctx_t, mtcp_sighandler_t};
 
 /// The instance made by `mtcp_init`.
 static INSTANCE: Mutex<Option<Arc<Mtcp>>> = Mutex::new(None);
@@ -270,31 +270,59 @@ pub unsafe extern "C" fn mtcp_create_context(cpu: c_int) -> mctx_t {
         let inner = mtcp.create_context(cpu_index)?;
         Ok(Box::into_raw(Box::new(MtcpContext {
             cpu,
-            magic: CONTEXT_MAGIC,
+            magic: AtomicU64::new(CONTEXT_MAGIC),
             seen_signals: SIGNAL_GENERATION.load(Ordering::Relaxed),
             inner,
         })))
     })
 }
 
-/// `void mtcp_destroy_context(mctx_t mctx)`: stops the context (its stack thread, if any) and
-/// frees it. NULL or an already destroyed context is ignored (`errno` = `EINVAL`).
+/// `void mtcp_destroy_context(mctx_t mctx)`: stops the context once its flows drain, then
+/// frees it. Every socket is closed (listeners reset their unaccepted connections; streams
+/// send their buffered data and a FIN), and the stack keeps running until every connection's
+/// data and FIN are acknowledged or `drain_timeout_ms` (mtcp.conf, default 5 s) has passed;
+/// then the stack thread, if any, is joined. While it drains, every call on the context
+/// (from a signal handler, or another thread) fails with `EPERM`, a second
+/// `mtcp_destroy_context` included. NULL or an already destroyed context is ignored
+/// (`errno` = `EINVAL`).
 ///
 /// # Safety
-/// `mctx` is NULL or was returned by `mtcp_create_context`; no other thread uses it.
+/// `mctx` is NULL or was returned by `mtcp_create_context`; no other thread is inside a call
+/// on it when the destroy begins.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mtcp_destroy_context(mctx: mctx_t) {
     guard_void(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { ctx(mctx) } {
-            Ok(c) => {
-                c.magic = 0;
-                // SAFETY: made by `Box::into_raw` in `mtcp_create_context`, and the magic value
-                // (now cleared) shows it was not freed before.
-                drop(unsafe { Box::from_raw(mctx) });
-            }
-            Err(e) => set_errno(e.errno()),
+        if mctx.is_null() {
+            set_errno(libc::EINVAL);
+            return;
         }
+        // SAFETY: non-null; forwarded contract.
+        let mark = unsafe { magic(mctx) };
+        if let Err(now) = mark.compare_exchange(
+            CONTEXT_MAGIC,
+            CONTEXT_DRAINING,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            let e = if now == CONTEXT_DRAINING {
+                Error::Perm
+            } else {
+                Error::Inval
+            };
+            set_errno(e.errno());
+            return;
+        }
+        // SAFETY: live until the magic value changed just now, and ours alone from here:
+        // calls that look at it see `CONTEXT_DRAINING` and stay away from the rest, so this
+        // borrows only the `inner` field.
+        let inner = unsafe { &mut *std::ptr::addr_of_mut!((*mctx).inner) };
+        // A drain cut short by its deadline is not an error of this call (it returns void).
+        let _ = inner.stop();
+        mark.store(0, Ordering::SeqCst);
+        // SAFETY: made by `Box::into_raw` in `mtcp_create_context`, and the compare-exchange
+        // above shows it was not freed before; the context is stopped, so dropping it does
+        // not drain again.
+        drop(unsafe { Box::from_raw(mctx) });
     });
 }
 

@@ -40,6 +40,7 @@ mod global;
 mod socket;
 
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mtcp_socket_api::Context;
 
@@ -49,13 +50,17 @@ pub use mtcp_socket_api::MtcpConfC;
 /// A value that marks a live context (checked on every call; NULL or a destroyed context
 /// gives `EINVAL`).
 const CONTEXT_MAGIC: u64 = 0x6d74_6370_6374_7821;
+/// The mark of a context that `mtcp_destroy_context` is draining: every call gives `EPERM`.
+const CONTEXT_DRAINING: u64 = 0x6d74_6370_6472_6e21;
 
 /// `struct mtcp_context`: C sees only `cpu`, the first field; the rest is ours.
 #[repr(C)]
 pub struct MtcpContext {
     /// The core (`mctx->cpu`).
     pub cpu: c_int,
-    magic: u64,
+    /// [`CONTEXT_MAGIC`], [`CONTEXT_DRAINING`] or 0 (destroyed); atomic because a call from a
+    /// signal handler (or another thread) may look at it while `mtcp_destroy_context` drains.
+    magic: AtomicU64,
     /// The signal generation this context has already reported as `EINTR`.
     seen_signals: u64,
     inner: Context,
@@ -83,7 +88,20 @@ pub mod socket_type {
     pub const MTCP_SOCK_PIPE: i32 = 5;
 }
 
-/// Borrows the context behind `mctx`: `EINVAL` for NULL or a destroyed context.
+/// The state mark of the context behind a non-null `mctx`, read without borrowing the rest
+/// of the context (which `mtcp_destroy_context` may be using while it drains).
+///
+/// # Safety
+/// `mctx` is non-null and was returned by `mtcp_create_context` (its memory not yet reused).
+unsafe fn magic<'a>(mctx: mctx_t) -> &'a AtomicU64 {
+    // SAFETY: by the contract, `mctx` points to a `MtcpContext`; this borrows only its atomic
+    // `magic` field.
+    unsafe { &*std::ptr::addr_of!((*mctx).magic) }
+}
+
+/// Borrows the context behind `mctx`: `EINVAL` for NULL or a destroyed context, `EPERM` for
+/// one that `mtcp_destroy_context` is draining (checked before anything else of the context
+/// is touched, so a signal handler or another thread gets `EPERM` while the drain runs).
 ///
 /// # Safety
 /// `mctx` is NULL or a pointer returned by `mtcp_create_context` (a destroyed one is caught
@@ -92,13 +110,15 @@ unsafe fn ctx<'a>(mctx: mctx_t) -> Result<&'a mut MtcpContext, mtcp_socket_api::
     if mctx.is_null() {
         return Err(mtcp_socket_api::Error::Inval);
     }
-    // SAFETY: non-null and, by this function's contract, made by `mtcp_create_context` and
-    // used by this thread only, so the exclusive borrow aliases nothing.
-    let c = unsafe { &mut *mctx };
-    if c.magic != CONTEXT_MAGIC {
-        return Err(mtcp_socket_api::Error::Inval);
+    // SAFETY: non-null; forwarded contract.
+    match unsafe { magic(mctx) }.load(Ordering::SeqCst) {
+        CONTEXT_MAGIC => {}
+        CONTEXT_DRAINING => return Err(mtcp_socket_api::Error::Perm),
+        _ => return Err(mtcp_socket_api::Error::Inval),
     }
-    Ok(c)
+    // SAFETY: non-null, live, and by this function's contract made by `mtcp_create_context`
+    // and used by this thread only, so the exclusive borrow aliases nothing.
+    Ok(unsafe { &mut *mctx })
 }
 
 #[cfg(test)]

@@ -12,6 +12,12 @@
 //!   call is served at once, and polls the ports again after 20 µs (200 µs once idle for 20 ms,
 //!   1 ms once idle for a second), so an idle context costs little.
 //!   See `threaded.rs` for the messages. A context whose stack thread died answers `EBADF`.
+//!
+//! Stopping (`mtcp_destroy_context`): [`Context::destroy`], [`Context::stop`], and dropping a
+//! context, close every socket and keep the stack running until the connections have finished
+//! or `drain_timeout_ms` (mtcp.conf, 5 s by default) has passed, so data accepted by `write`
+//! reaches the peer; then the stack (and its thread) stop. See `drain.rs`. A stopped context
+//! answers every call with `EPERM`.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::thread::JoinHandle;
@@ -47,12 +53,17 @@ pub(crate) struct Threads<Q: Queue + 'static> {
 pub(crate) enum Mode<Q: Queue + 'static> {
     Rtc(Box<Stack<Q>>),
     Threaded(Threads<Q>),
+    /// Stopped ([`Context::stop`]): every call gives `EPERM`.
+    Stopped,
 }
 
 /// One core's context (`mctx_t`): socket ids are valid only in the context that made them.
+///
+/// Dropping a context stops it as [`Context::stop`] does: its connections drain first.
 pub struct Context<Q: Queue + 'static = AnyQueue> {
     cpu: usize,
     pub(crate) mode: Mode<Q>,
+    drain_timeout: Duration,
 }
 
 impl<Q: Queue + 'static> Threads<Q> {
@@ -88,6 +99,18 @@ impl<Q: Queue + 'static> Threads<Q> {
             }
         }
         self.replies.recv().map_err(|_| Error::BadF)
+    }
+
+    /// Runs `f` on the stack thread (a boxed job: the control path).
+    fn job<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Stack<Q>) -> R + Send + 'static,
+    ) -> Result<R> {
+        let job = Box::new(move |s: &mut Stack<Q>| Box::new(f(s)) as Box<dyn std::any::Any + Send>);
+        match self.round_trip(Request::Job(job))? {
+            Reply::Job(r) => r.downcast::<R>().map(|r| *r).map_err(|_| Error::BadF),
+            _ => Err(Error::BadF),
+        }
     }
 
     pub(crate) fn call(&mut self, call: crate::threaded::Call) -> Result<Answer> {
@@ -228,12 +251,72 @@ impl<Q: Queue + 'static> Drop for Threads<Q> {
 impl<Q: Queue + 'static> Context<Q> {
     /// A context over `stack`; in threaded mode this starts the stack thread (`ENOMEM` if the
     /// thread cannot be started).
-    pub(crate) fn new(cpu: usize, stack: Stack<Q>, mode: RunMode) -> Result<Context<Q>> {
+    /// `drain_timeout` bounds the drain when the context stops.
+    pub(crate) fn new(
+        cpu: usize,
+        stack: Stack<Q>,
+        mode: RunMode,
+        drain_timeout: Duration,
+    ) -> Result<Context<Q>> {
         let mode = match mode {
             RunMode::RunToCompletion => Mode::Rtc(Box::new(stack)),
             RunMode::Threaded => Mode::Threaded(Threads::spawn(cpu, stack)?),
         };
-        Ok(Context { cpu, mode })
+        Ok(Context {
+            cpu,
+            mode,
+            drain_timeout,
+        })
+    }
+
+    /// `mtcp_destroy_context`: [`Context::stop`], then frees the context. `Ok` when every
+    /// connection finished, `Err(TimedOut)` when the drain deadline cut some short.
+    pub fn destroy(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    /// [`Context::destroy`] with its own drain deadline instead of `drain_timeout_ms`.
+    pub fn destroy_within(mut self, limit: Duration) -> Result<()> {
+        self.stop_within(limit)
+    }
+
+    /// Stops the context once its flows drain: closes every socket (listeners stop accepting
+    /// and reset what they hold unaccepted; streams send a FIN after their buffered data, or
+    /// a RST with unread data or `SO_LINGER` 0 s, as `close`), drives the stack until every
+    /// connection has finished (its data and FIN acknowledged by the peer; the peer's own FIN
+    /// and TIME-WAIT are not waited for) or `drain_timeout_ms` (mtcp.conf, default 5 s) has
+    /// passed, then stops
+    /// the stack and joins its thread. Afterwards every call gives `EPERM` (as in mTCP, a
+    /// context that is shutting down refuses calls), and so does a second `stop`.
+    ///
+    /// `Err(TimedOut)`: the deadline passed with connections unfinished (their data is lost).
+    pub fn stop(&mut self) -> Result<()> {
+        let limit = self.drain_timeout;
+        self.stop_within(limit)
+    }
+
+    /// [`Context::stop`] with its own drain deadline.
+    pub fn stop_within(&mut self, limit: Duration) -> Result<()> {
+        let left = match std::mem::replace(&mut self.mode, Mode::Stopped) {
+            Mode::Stopped => return Err(Error::Perm),
+            Mode::Rtc(mut stack) => stack.drain(limit),
+            Mode::Threaded(mut t) => {
+                // The stack thread drains; a dead one has nothing left to send.
+                let left = t.job(move |s| s.drain(limit)).unwrap_or(0);
+                drop(t);
+                left
+            }
+        };
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(Error::TimedOut)
+        }
+    }
+
+    /// Whether the context was stopped (every call gives `EPERM`).
+    pub fn is_stopped(&self) -> bool {
+        matches!(self.mode, Mode::Stopped)
     }
 
     /// The core this context belongs to (`mctx->cpu`).
@@ -255,15 +338,8 @@ impl<Q: Queue + 'static> Context<Q> {
     ) -> Result<R> {
         match &mut self.mode {
             Mode::Rtc(stack) => Ok(f(stack)),
-            Mode::Threaded(t) => {
-                let job = Box::new(move |s: &mut Stack<Q>| {
-                    Box::new(f(s)) as Box<dyn std::any::Any + Send>
-                });
-                match t.round_trip(Request::Job(job))? {
-                    Reply::Job(r) => r.downcast::<R>().map(|r| *r).map_err(|_| Error::BadF),
-                    _ => Err(Error::BadF),
-                }
-            }
+            Mode::Threaded(t) => t.job(f),
+            Mode::Stopped => Err(Error::Perm),
         }
     }
 
@@ -272,7 +348,7 @@ impl<Q: Queue + 'static> Context<Q> {
     pub fn poll(&mut self) -> usize {
         match &mut self.mode {
             Mode::Rtc(stack) => stack.poll(),
-            Mode::Threaded(_) => 0,
+            Mode::Threaded(_) | Mode::Stopped => 0,
         }
     }
 
@@ -291,6 +367,7 @@ impl<Q: Queue + 'static> Context<Q> {
         let stack = match &mut self.mode {
             Mode::Rtc(stack) => stack,
             Mode::Threaded(t) => return t.epoll_wait(epid, out, deadline, timeout_ms == 0),
+            Mode::Stopped => return Err(Error::Perm),
         };
         loop {
             let work = stack.poll();
@@ -324,6 +401,7 @@ impl<Q: Queue + 'static> Context<Q> {
         match &mut self.mode {
             Mode::Rtc(s) => s.recv(sockid, buf, flags),
             Mode::Threaded(t) => t.recv(sockid, buf, flags),
+            Mode::Stopped => Err(Error::Perm),
         }
     }
 
@@ -332,6 +410,7 @@ impl<Q: Queue + 'static> Context<Q> {
         match &mut self.mode {
             Mode::Rtc(s) => s.readv(sockid, iov),
             Mode::Threaded(t) => t.readv(sockid, iov),
+            Mode::Stopped => Err(Error::Perm),
         }
     }
 
@@ -340,6 +419,7 @@ impl<Q: Queue + 'static> Context<Q> {
         match &mut self.mode {
             Mode::Rtc(s) => s.write(sockid, data),
             Mode::Threaded(t) => t.write(sockid, data),
+            Mode::Stopped => Err(Error::Perm),
         }
     }
 
@@ -348,6 +428,7 @@ impl<Q: Queue + 'static> Context<Q> {
         match &mut self.mode {
             Mode::Rtc(s) => s.writev(sockid, iov),
             Mode::Threaded(t) => t.writev(sockid, iov),
+            Mode::Stopped => Err(Error::Perm),
         }
     }
 
@@ -356,6 +437,7 @@ impl<Q: Queue + 'static> Context<Q> {
         let t = match &mut self.mode {
             Mode::Rtc(s) => return s.socket_ioctl(sockid, request, arg),
             Mode::Threaded(t) => t,
+            Mode::Stopped => return Err(Error::Perm),
         };
         let io = Ioctl {
             sockid,
@@ -370,6 +452,15 @@ impl<Q: Queue + 'static> Context<Q> {
                 res
             }
             _ => Err(Error::BadF),
+        }
+    }
+}
+
+impl<Q: Queue + 'static> Drop for Context<Q> {
+    /// Stops the context as [`Context::stop`] does (a bounded drain) unless it was stopped.
+    fn drop(&mut self) {
+        if !self.is_stopped() {
+            let _ = self.stop();
         }
     }
 }

@@ -20,6 +20,11 @@
 //! that owns the stack alone; the application thread's calls reach it as messages on lock-free
 //! crossbeam channels, and epoll wake-ups come back on another (see [`Context`]).
 //!
+//! Destroying a context ([`Context::destroy`], [`Context::stop`], or dropping it) closes every
+//! socket and keeps the stack running until the peers have acknowledged the data and FINs or
+//! `drain_timeout_ms` (default 5 s) has passed, so data a program wrote just before exiting is
+//! not lost; a stopped context answers every call with `EPERM`.
+//!
 //! Example: a server and a client, each an instance on one in-memory switch.
 //!
 //! ```
@@ -27,8 +32,12 @@
 //! use mtcp_io::mem::{MemConfig, MemSwitch};
 //! use mtcp_socket_api::{Error, EpollEvent, MtcpConf, Mtcp, events, EPOLL_CTL_ADD};
 //!
+//! // Dropping a context drains its connections (at most `drain_timeout_ms`): here both
+//! // run-to-completion contexts live on one thread, so a dropped one's peer is not driven
+//! // any more and cannot acknowledge; keep that wait short.
 //! let conf = |ip: &str| MtcpConf::parse(&format!(
-//!     "io = mem\nnum_cores = 1\nport = mem0\nmem0.ip = {ip}/24\nrun_mode = rtc\n")).unwrap();
+//!     "io = mem\nnum_cores = 1\nport = mem0\nmem0.ip = {ip}/24\nrun_mode = rtc\n\
+//!      drain_timeout_ms = 100\n")).unwrap();
 //! let switch = MemSwitch::new(MemConfig::default()).unwrap();
 //! let server = Mtcp::with_switch(conf("198.18.0.1"), &switch, 0).unwrap();
 //! let client = Mtcp::with_switch(conf("198.18.0.2"), &switch, 1).unwrap();
@@ -63,6 +72,7 @@ mod api_epoll;
 pub mod backend;
 pub mod config;
 mod context;
+mod drain;
 pub mod epoll;
 mod error;
 mod mtcp;
@@ -74,7 +84,9 @@ mod threaded;
 
 pub use api::MSG_PEEK;
 pub use api_epoll::PIPE_CAPACITY;
-pub use config::{FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode};
+pub use config::{
+    DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode,
+};
 pub use context::Context;
 pub use epoll::{EpollEvent, EpollOp, event_to_string, events};
 pub use error::{Error, Result};

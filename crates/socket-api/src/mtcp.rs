@@ -274,7 +274,7 @@ impl Mtcp {
             Arc::clone(&self.stats[cpu]),
             rss,
         );
-        Context::new(cpu, stack, conf.run_mode)
+        Context::new(cpu, stack, conf.run_mode, conf.drain_timeout)
     }
 
     /// The last published counters of every core (index = cpu).

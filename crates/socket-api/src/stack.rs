@@ -49,7 +49,7 @@ pub struct Stack<Q: Queue> {
     /// Routes to ports (route.conf, then each port's own subnet), longest prefix first.
     pub(crate) routes: RouteTable,
     pub(crate) socks: SockTable,
-    owners: Vec<Option<(Handle, Owner)>>,
+    pub(crate) owners: Vec<Option<(Handle, Owner)>>,
     pub(crate) listeners: HashMap<u16, i32>,
     pub(crate) epolls: Vec<Option<mtcp_epoll::Epoll>>,
     pub(crate) pipes: Vec<Option<mtcp_epoll::Pipe>>,

@@ -137,6 +137,7 @@ macro_rules! calls {
                             Answer::$ans(r) => r,
                             _ => Err(Error::BadF),
                         },
+                        Mode::Stopped => Err(Error::Perm),
                     }
                 }
             )*

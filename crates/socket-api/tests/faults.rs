@@ -18,7 +18,8 @@ fn conf(port: &str, ip: &str, seed: u32) -> MtcpConf {
     MtcpConf::parse(&format!(
         "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 64\n\
          rcvbuf = 65536\nrun_mode = rtc\nfault_loss = 0.02\nfault_reorder = 0.02\n\
-         fault_duplicate = 0.01\nfault_delay_ms = 1\nfault_seed = {seed}\n"
+         fault_duplicate = 0.01\nfault_delay_ms = 1\nfault_seed = {seed}\n\
+         drain_timeout_ms = 200\n"
     ))
     .unwrap()
 }

@@ -6,7 +6,9 @@ mod mtcp_conf;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use mtcp_conf::{FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode};
+pub use mtcp_conf::{
+    DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode,
+};
 
 /// A configuration error: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

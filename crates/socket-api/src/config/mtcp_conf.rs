@@ -93,6 +93,11 @@ impl FaultConf {
     }
 }
 
+/// The default `drain_timeout_ms`: long enough for a send buffer to reach a slow peer and for
+/// a lost FIN to be sent again a few times (the first retransmission timeout is 1 s), short
+/// enough that a program whose peer is gone still exits promptly.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The parsed `mtcp.conf`. Defaults are mTCP's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MtcpConf {
@@ -132,6 +137,9 @@ pub struct MtcpConf {
     pub route_conf: Option<PathBuf>,
     /// Link impairment for tests (`fault_*`); none by default.
     pub fault: FaultConf,
+    /// How long destroying a context waits for its connections to finish
+    /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
+    pub drain_timeout: Duration,
 }
 
 impl Default for MtcpConf {
@@ -155,6 +163,7 @@ impl Default for MtcpConf {
             arp_conf: None,
             route_conf: None,
             fault: FaultConf::default(),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -401,6 +410,13 @@ impl MtcpConf {
                 }
                 self.fault.config.delay = Duration::from_millis(ms);
             }
+            "drain_timeout_ms" => {
+                let ms: u64 = number(value, key)?;
+                if ms > 600_000 {
+                    return Err(format!("{key}: at most 600000 ms"));
+                }
+                self.drain_timeout = Duration::from_millis(ms);
+            }
             "fault_seed" => self.fault.config.seed = number(value, key)?,
             "fault_direction" => {
                 self.fault.direction = match value {
@@ -458,6 +474,17 @@ run_mode = rtc
         assert_eq!(c.tcp_timewait_secs, 2);
         assert_eq!(c.stat_print, vec!["mem0".to_string()]);
         assert_eq!(c.run_mode, RunMode::RunToCompletion);
+    }
+
+    #[test]
+    fn drain_timeout_key() {
+        assert_eq!(MtcpConf::default().drain_timeout, DEFAULT_DRAIN_TIMEOUT);
+        let c = MtcpConf::parse("drain_timeout_ms = 250").unwrap();
+        assert_eq!(c.drain_timeout, Duration::from_millis(250));
+        let c = MtcpConf::parse("drain_timeout_ms = 0").unwrap();
+        assert_eq!(c.drain_timeout, Duration::ZERO);
+        assert!(MtcpConf::parse("drain_timeout_ms = 600001").is_err());
+        assert!(MtcpConf::parse("drain_timeout_ms = -1").is_err());
     }
 
     #[test]

@@ -3,10 +3,12 @@
 use mtcp_io::mem::{MemConfig, MemSwitch};
 use mtcp_socket_api::{Mtcp, MtcpConf};
 
-/// An mtcp.conf for one port with one core.
+/// An mtcp.conf for one port with one core. Its drain on destroy is short: these tests drop
+/// their run-to-completion contexts one after the other from one thread, so a dropped
+/// context's peer is no longer driven and could not acknowledge its FIN anyway.
 pub fn conf(port: &str, ip: &str, mode: &str) -> MtcpConf {
     MtcpConf::parse(&format!(
-        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 64\nrcvbuf = 16384\nrun_mode = {mode}\n"
+        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 64\nrcvbuf = 16384\nrun_mode = {mode}\ndrain_timeout_ms = 200\n"
     ))
     .unwrap()
 }
