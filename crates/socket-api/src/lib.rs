@@ -75,6 +75,7 @@ mod context;
 mod drain;
 pub mod epoll;
 mod error;
+pub mod mesh;
 mod mtcp;
 mod netif;
 pub mod socket;
