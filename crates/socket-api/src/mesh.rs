@@ -36,8 +36,8 @@
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
-use mtcp_io::pool::{Pool, PoolBuf};
 use mtcp_io::RxMeta;
+use mtcp_io::pool::{Pool, PoolBuf};
 
 use crate::stack::RssSteer;
 
@@ -79,7 +79,10 @@ impl Mesh {
                 .collect(),
             // Half of what all inboxes hold (at least one inbox's worth): any inbox can fill
             // up, though not all at once.
-            pool: Pool::new((cores * ports * INBOX_FRAMES / 2).max(INBOX_FRAMES), frame_size),
+            pool: Pool::new(
+                (cores * ports * INBOX_FRAMES / 2).max(INBOX_FRAMES),
+                frame_size,
+            ),
         }
     }
 

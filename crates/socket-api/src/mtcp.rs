@@ -146,12 +146,7 @@ impl Mtcp {
         }
         let devices = with_faults(&conf, devices);
         let n = conf.num_cores;
-        let frame_size = devices
-            .iter()
-            .map(|d| d.info().mtu)
-            .max()
-            .unwrap_or(1500)
-            + MESH_L2_ROOM;
+        let frame_size = devices.iter().map(|d| d.info().mtu).max().unwrap_or(1500) + MESH_L2_ROOM;
         let mesh = (n > 1).then(|| Arc::new(Mesh::new(n, devices.len(), frame_size)));
         Ok(Mtcp {
             mesh,
