@@ -46,6 +46,11 @@ impl Drop for Env {
 impl Env {
     /// Sets up `link` with `extra` lines appended to mtcp.conf.
     pub fn new(tag: &str, link: Link, extra: &str) -> Env {
+        Env::with_cores(tag, link, 1, extra)
+    }
+
+    /// [`Env::new`] with `num_cores = cores` (a queue per core on our side).
+    pub fn with_cores(tag: &str, link: Link, cores: usize, extra: &str) -> Env {
         let ns = Netns::new(&unique_name(tag)).expect("netns");
         let (ours, kernel_if) = match link {
             Link::Tap => {
@@ -81,7 +86,7 @@ impl Env {
         std::fs::write(
             &conf,
             format!(
-                "io = {io}\nnum_cores = 1\nport = {ours}\n{ours}.ip = {OUR_IP}/24\n\
+                "io = {io}\nnum_cores = {cores}\nport = {ours}\n{ours}.ip = {OUR_IP}/24\n\
                  max_concurrency = 10000\nrcvbuf = 262144\nsndbuf = 262144\ntcp_timewait = 1\n{extra}"
             ),
         )
