@@ -8,6 +8,26 @@
 //! computes the flow's owner itself, with the same Toeplitz hash over a software redirection
 //! table (cores round-robin), and hands frames of flows it does not own to their owner.
 //!
+//! | backend (`io`) | device steering | what the stack does with `num_cores > 1` |
+//! |---|---|---|
+//! | `dpdk`, `netmap` (NIC RSS) | [`Steering::Toeplitz`] | trusts the NIC; clients pick source ports whose replies hash to their queue (`mtcp_init_rss`) |
+//! | `mem` | [`Steering::Toeplitz`] (switch RSS) | same as a NIC |
+//! | `mem` with `MemConfig::opaque` | [`Steering::Opaque`] | software steering |
+//! | `afpacket` (`PACKET_FANOUT` group) | [`Steering::Opaque`] (kernel flow hash) | software steering |
+//! | `tap` (`IFF_MULTI_QUEUE`) | [`Steering::Opaque`] (kernel flow hash) | software steering |
+//! | a device without steering (all frames on queue 0) | [`Steering::None`] | software steering: core 0 hands each flow to its owner |
+//!
+//! With software steering the source ports of clients follow the software table, so replies
+//! are owned by the connecting core. Other IPv4 (ICMP echo, UDP) is handled by the core that
+//! received it. ARP is copied to every core in all cases (non-IP frames
+//! reach one queue only, even with a NIC's RSS). A device's Toeplitz table is trusted as it is:
+//! it should name only queues that a core reads (`num_queues == num_cores`).
+//!
+//! Every core's context must keep polling while any core has flows, since any queue may
+//! receive any flow's frames (and, even with hardware steering, ARP replies); frames handed to
+//! a core whose context is gone or not created wait in its inbox and are dropped once it is
+//! full.
+//!
 //! ```text
 //!   core 0: rx_burst ─► owner(tuple) == 0 ? ─► interface/engine
 //!                            │ no: copy into a mesh buffer
@@ -40,6 +60,9 @@ use mtcp_io::RxMeta;
 use mtcp_io::pool::{Pool, PoolBuf};
 
 use crate::stack::RssSteer;
+
+#[cfg(doc)]
+use mtcp_io::Steering;
 
 /// Frames each inbox (one per core and port) holds.
 pub(crate) const INBOX_FRAMES: usize = 1024;

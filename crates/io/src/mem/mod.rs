@@ -12,6 +12,8 @@
 //! duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
 //! unknown unicast go to every other port. At the receiving port an IPv4 TCP/UDP frame lands on
 //! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0.
+//! With [`MemConfig::opaque`] the queue comes from a hash of the switch's own instead and the
+//! ports report [`Steering::Opaque`], like TAP and AF_PACKET fanout.
 //!
 //! A full receive ring pushes back: [`Queue::tx_burst`] stops there and leaves the rest of the
 //! burst with the caller (flood copies to a full ring are dropped instead). With a [`FaultConfig`],
