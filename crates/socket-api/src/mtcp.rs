@@ -280,7 +280,7 @@ impl Mtcp {
             });
         }
         let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
-        let stack = Stack::new(
+        let mut stack = Stack::new(
             cpu,
             engine,
             ports,
@@ -288,13 +288,13 @@ impl Mtcp {
             conf.max_concurrency,
             Arc::clone(&self.stats[cpu]),
             rss,
-            self.mesh.as_ref().map(|mesh| CoreMesh {
-                mesh: Arc::clone(mesh),
-                cpu,
-                soft,
-                counters: MeshCounters::default(),
-            }),
         );
+        stack.mesh = self.mesh.as_ref().map(|mesh| CoreMesh {
+            mesh: Arc::clone(mesh),
+            cpu,
+            soft,
+            counters: MeshCounters::default(),
+        });
         Context::new(cpu, stack, conf.run_mode, conf.drain_timeout)
     }
 

@@ -100,7 +100,6 @@ impl<Q: Queue> Stack<Q> {
         max_sockets: usize,
         stats: Arc<CoreStats>,
         rss: Vec<Option<RssSteer>>,
-        mesh: Option<CoreMesh>,
     ) -> Stack<Q> {
         let (rcv, snd) = (
             engine.config().recv_buffer_bytes as i32,
@@ -118,7 +117,7 @@ impl<Q: Queue> Stack<Q> {
             pipes: Vec::new(),
             start: std::time::Instant::now(),
             rss,
-            mesh,
+            mesh: None,
             rss_cursor: 1025,
             rss_base: None,
             stats,

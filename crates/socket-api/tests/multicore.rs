@@ -62,7 +62,7 @@ fn server_core(mut s: Context, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
         let mut accepted = 0;
         while !stop.load(Ordering::Relaxed) {
             let n = s.epoll_wait(ep, &mut evs, 5).unwrap();
-            for e in evs[..n].to_vec() {
+            for e in evs[..n].iter().copied() {
                 let sock = e.data as i32;
                 if sock == l {
                     while let Ok((c, peer)) = s.accept(l) {
