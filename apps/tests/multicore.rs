@@ -1,6 +1,7 @@
 //! Two cores against the Linux kernel over AF_PACKET fanout (two sockets in a `PACKET_FANOUT`
-//! group on a veth; the kernel's flow hash spreads flows over them, `Steering::Opaque`), so the
-//! stack steers flows to their cores in software and copies ARP to both cores:
+//! group on a veth) and over a multi-queue TAP: the kernel's flow hash spreads flows over the
+//! queues (`Steering::Opaque`), so the stack steers flows to their cores in software and copies
+//! ARP to both cores:
 //! epserver -N 2 serves ab and curl from the kernel, epwget -N 2 fetches from a kernel server,
 //! both with no failure, in both run modes.
 
@@ -10,8 +11,8 @@ use std::time::Duration;
 
 use common::*;
 
-fn epserver_two_cores(tag: &str, mode: &str) {
-    let env = Env::with_cores(tag, Link::AfPacket, 2, &format!("run_mode = {mode}\n"));
+fn epserver_two_cores(tag: &str, link: Link, mode: &str) {
+    let env = Env::with_cores(tag, link, 2, &format!("run_mode = {mode}\n"));
     let www = env.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(
@@ -80,7 +81,7 @@ fn epserver_two_cores_afpacket_rtc() {
         "epserver_two_cores_afpacket_rtc",
         &["curl", "ab", "sha256sum", "ethtool"],
     ) {
-        epserver_two_cores("mce", "rtc");
+        epserver_two_cores("mce", Link::AfPacket, "rtc");
     }
 }
 
@@ -90,12 +91,12 @@ fn epserver_two_cores_afpacket_threaded() {
         "epserver_two_cores_afpacket_threaded",
         &["curl", "ab", "sha256sum", "ethtool"],
     ) {
-        epserver_two_cores("mct", "threaded");
+        epserver_two_cores("mct", Link::AfPacket, "threaded");
     }
 }
 
-fn epwget_two_cores(tag: &str, mode: &str) {
-    let env = Env::with_cores(tag, Link::AfPacket, 2, &format!("run_mode = {mode}\n"));
+fn epwget_two_cores(tag: &str, link: Link, mode: &str) {
+    let env = Env::with_cores(tag, link, 2, &format!("run_mode = {mode}\n"));
     let www = env.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(
@@ -162,7 +163,7 @@ fn epwget_two_cores_afpacket_rtc() {
         "epwget_two_cores_afpacket_rtc",
         &["python3", "curl", "sha256sum", "ethtool"],
     ) {
-        epwget_two_cores("mwe", "rtc");
+        epwget_two_cores("mwe", Link::AfPacket, "rtc");
     }
 }
 
@@ -172,6 +173,23 @@ fn epwget_two_cores_afpacket_threaded() {
         "epwget_two_cores_afpacket_threaded",
         &["python3", "curl", "sha256sum", "ethtool"],
     ) {
-        epwget_two_cores("mwt", "threaded");
+        epwget_two_cores("mwt", Link::AfPacket, "threaded");
+    }
+}
+
+#[test]
+fn epserver_two_cores_tap_rtc() {
+    if can_run("epserver_two_cores_tap_rtc", &["curl", "ab", "sha256sum"]) {
+        epserver_two_cores("mcp", Link::Tap, "rtc");
+    }
+}
+
+#[test]
+fn epwget_two_cores_tap_threaded() {
+    if can_run(
+        "epwget_two_cores_tap_threaded",
+        &["python3", "curl", "sha256sum"],
+    ) {
+        epwget_two_cores("mwp", Link::Tap, "threaded");
     }
 }

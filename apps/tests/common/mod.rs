@@ -55,8 +55,12 @@ impl Env {
         let (ours, kernel_if) = match link {
             Link::Tap => {
                 let name = unique_name("tp");
-                ns.exec_ok(&["ip", "tuntap", "add", "dev", &name, "mode", "tap"])
-                    .expect("tuntap");
+                let mut cmd = vec!["ip", "tuntap", "add", "dev", &name, "mode", "tap"];
+                if cores > 1 {
+                    // A queue per core (IFF_MULTI_QUEUE).
+                    cmd.push("multi_queue");
+                }
+                ns.exec_ok(&cmd).expect("tuntap");
                 ns.exec_ok(&["ip", "link", "set", &name, "up"]).expect("up");
                 (name.clone(), name)
             }
