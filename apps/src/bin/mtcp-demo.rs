@@ -1,15 +1,20 @@
 //! mtcp-demo: an epserver-like HTTP server and an epwget-like client in one process, each an
-//! mTCP instance with one core (its own thread), joined by the in-memory switch. No
-//! privileges, no NIC. Prints mTCP's per-second stats lines and epwget's summary; exits
-//! non-zero if any request failed.
+//! mTCP instance with `--cores N` cores (default 2; a context and a thread per core, a
+//! listener on every server core), joined by the in-memory switch. No privileges, no NIC.
+//! Prints mTCP's per-second stats lines and epwget's per-core summary; exits non-zero if any
+//! request failed.
 //!
-//! Usage: `mtcp-demo [--requests N] [--big N] [--concurrency C] [--threaded]`
+//! The switch steers flows to queues by Toeplitz RSS (as a NIC would); `--opaque` makes it
+//! spread them by a hash of its own instead (as TAP and AF_PACKET fanout do), so the stacks
+//! steer flows to their cores in software (mtcp-socket-api's mesh).
+//!
+//! Usage: `mtcp-demo [--requests N] [--big N] [--concurrency C] [--cores N] [--threaded] [--opaque]`
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mtcp_apps::client::{self, ClientConfig, ClientStats, Request};
@@ -21,9 +26,11 @@ use mtcp_socket_api::{Mtcp, MtcpConf};
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 
-fn conf(port: &str, ip: Ipv4Addr, threaded: bool) -> MtcpConf {
+const USAGE: &str = "usage: mtcp-demo [--requests N] [--big N] [--concurrency C] [--cores N] [--threaded] [--opaque]";
+
+fn conf(port: &str, ip: Ipv4Addr, cores: usize, threaded: bool) -> MtcpConf {
     let text = format!(
-        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 10000\n\
+        "io = mem\nnum_cores = {cores}\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 10000\n\
          rcvbuf = 65536\nsndbuf = 65536\ntcp_timewait = 0\ntcp_timeout = 30\nstat_print = {port}\nrun_mode = {}\n",
         if threaded { "threaded" } else { "rtc" }
     );
@@ -47,19 +54,23 @@ fn main() -> ExitCode {
             arg(&args, "--requests", 10_000)?,
             arg(&args, "--big", 20)?,
             arg(&args, "--concurrency", 100)?,
+            arg(&args, "--cores", 2)?,
         ))
     })();
-    let (small_n, big_n, concurrency) = match parsed {
+    let (small_n, big_n, concurrency, cores) = match parsed {
+        Ok((_, _, _, 0)) => {
+            eprintln!("mtcp-demo: --cores must be at least 1\n{USAGE}");
+            return ExitCode::from(2);
+        }
         Ok(v) => v,
         Err(e) => {
-            eprintln!(
-                "mtcp-demo: {e}\nusage: mtcp-demo [--requests N] [--big N] [--concurrency C] [--threaded]"
-            );
+            eprintln!("mtcp-demo: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     let threaded = args.iter().any(|a| a == "--threaded");
-    match run(small_n, big_n, concurrency, threaded) {
+    let opaque = args.iter().any(|a| a == "--opaque");
+    match run(small_n, big_n, concurrency, cores, threaded, opaque) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -69,16 +80,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(small_n: usize, big_n: usize, concurrency: usize, threaded: bool) -> Result<bool, String> {
+fn run(
+    small_n: usize,
+    big_n: usize,
+    concurrency: usize,
+    cores: usize,
+    threaded: bool,
+    opaque: bool,
+) -> Result<bool, String> {
     let switch = MemSwitch::new(MemConfig {
         ring_size: 4096,
         pool_size: 4096,
+        queues: cores,
+        opaque,
         ..MemConfig::default()
     })
     .map_err(|e| e.to_string())?;
-    let srv = Mtcp::with_switch(conf("mem0", SERVER_IP, threaded), &switch, 0)
+    let srv = Mtcp::with_switch(conf("mem0", SERVER_IP, cores, threaded), &switch, 0)
         .map_err(|e| e.to_string())?;
-    let cli = Mtcp::with_switch(conf("mem1", CLIENT_IP, threaded), &switch, 1)
+    let cli = Mtcp::with_switch(conf("mem1", CLIENT_IP, cores, threaded), &switch, 1)
         .map_err(|e| e.to_string())?;
 
     let small = Arc::new(test_content(1024, 1));
@@ -113,7 +133,8 @@ fn run(small_n: usize, big_n: usize, concurrency: usize, threaded: bool) -> Resu
         .collect();
     let n_big = requests.iter().filter(|r| r.path == "/big.bin").count();
     println!(
-        "mtcp-demo: {} GETs ({} x 1 KB, {} x 1 MB), concurrency {concurrency}, run mode {}",
+        "mtcp-demo: {} GETs ({} x 1 KB, {} x 1 MB), concurrency {concurrency}, {cores} core(s), \
+         run mode {}, {} steering",
         requests.len(),
         requests.len() - n_big,
         n_big,
@@ -121,40 +142,71 @@ fn run(small_n: usize, big_n: usize, concurrency: usize, threaded: bool) -> Resu
             "threaded"
         } else {
             "run-to-completion"
+        },
+        match (cores, opaque) {
+            (1, _) => "no",
+            (_, false) => "Toeplitz (switch)",
+            (_, true) => "software (opaque switch)",
         }
     );
-    let client_cfg = ClientConfig {
-        server: SocketAddrV4::new(SERVER_IP, 80),
-        requests,
-        concurrency,
-        stall_timeout: Duration::from_secs(10),
-        keep_body: false,
-    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let server_stats = Arc::new(ServerStats::default());
     let client_stats = Arc::new(ClientStats::default());
-    let mut sctx = srv
-        .create_context(0)
-        .map_err(|e| format!("server context: {e}"))?;
-    let mut cctx = cli
-        .create_context(0)
-        .map_err(|e| format!("client context: {e}"))?;
     let started = Instant::now();
-    let server_thread = {
-        let (stop, stats) = (Arc::clone(&stop), Arc::clone(&server_stats));
-        std::thread::spawn(move || server::run(&mut sctx, &server_cfg, &stats, &stop))
-    };
-    let client_thread = {
-        let stats = Arc::clone(&client_stats);
-        std::thread::spawn(move || client::run(&mut cctx, &client_cfg, &stats))
-    };
+    // A listener on every server core; then the clients, requests dealt round-robin.
+    let mut server_threads = Vec::new();
+    for core in 0..cores {
+        let mut sctx = srv
+            .create_context(core)
+            .map_err(|e| format!("server context {core}: {e}"))?;
+        let (stop, stats, cfg) = (
+            Arc::clone(&stop),
+            Arc::clone(&server_stats),
+            server_cfg.clone(),
+        );
+        server_threads.push(std::thread::spawn(move || {
+            server::run(&mut sctx, &cfg, &stats, &stop)
+        }));
+    }
+    let running = Arc::new(AtomicUsize::new(cores));
+    let mut client_threads = Vec::new();
+    for core in 0..cores {
+        let mut cctx = cli
+            .create_context(core)
+            .map_err(|e| format!("client context {core}: {e}"))?;
+        let mine: Vec<Request> = requests.iter().skip(core).step_by(cores).cloned().collect();
+        let expected = mine.len();
+        let cfg = ClientConfig {
+            server: SocketAddrV4::new(SERVER_IP, 80),
+            requests: mine,
+            concurrency: (concurrency / cores + usize::from(core < concurrency % cores)).max(1),
+            stall_timeout: Duration::from_secs(10),
+            keep_body: false,
+        };
+        let (stats, running) = (Arc::clone(&client_stats), Arc::clone(&running));
+        client_threads.push(std::thread::spawn(move || {
+            let r = client::run(&mut cctx, &cfg, &stats);
+            running.fetch_sub(1, Ordering::Relaxed);
+            // This core's queue may receive frames of the other cores' flows (with software
+            // steering): keep its stack running until every client core is done.
+            if let Ok(ep) = cctx.epoll_create(1) {
+                let mut evs = [mtcp_socket_api::EpollEvent::default(); 1];
+                while running.load(Ordering::Relaxed) > 0 {
+                    if cctx.epoll_wait(ep, &mut evs, 1).is_err() {
+                        break;
+                    }
+                }
+            }
+            (r, expected)
+        }));
+    }
 
     let mut prev_s = srv.snapshots();
     let mut prev_c = cli.snapshots();
     let mut prev_w = [0u64; 4];
     let mut tick = Instant::now();
-    while !client_thread.is_finished() {
+    while running.load(Ordering::Relaxed) > 0 {
         std::thread::sleep(Duration::from_millis(20));
         let secs = tick.elapsed().as_secs_f64();
         if secs >= 1.0 {
@@ -168,31 +220,53 @@ fn run(small_n: usize, big_n: usize, concurrency: usize, threaded: bool) -> Resu
             tick = Instant::now();
         }
     }
-    let result = client_thread
-        .join()
-        .map_err(|_| "client thread panicked".to_string())?;
+    let mut results = Vec::new();
+    for t in client_threads {
+        results.push(t.join().map_err(|_| "client thread panicked".to_string())?);
+    }
     stop.store(true, Ordering::Relaxed);
-    let served = server_thread
-        .join()
-        .map_err(|_| "server thread panicked".to_string())?;
+    for t in server_threads {
+        t.join()
+            .map_err(|_| "server thread panicked".to_string())?
+            .map_err(|e| format!("server: {e}"))?;
+    }
     let secs = tick.elapsed().as_secs_f64();
     print!("{}", srv.stats_lines(&prev_s, secs));
     print!("{}", cli.stats_lines(&prev_c, secs));
     let elapsed = started.elapsed();
-    let outcome = result.map_err(|e| format!("client: {e}"))?;
-    let (completes, errors, incompletes) = (outcome.completes, outcome.errors, outcome.incompletes);
-    served.map_err(|e| format!("server: {e}"))?;
-    println!(
-        "[CPU {}] Completed {} connections, errors: {} incompletes: {}",
-        0, completes, errors, incompletes
-    );
+    let mut ok = true;
+    let mut completed = 0;
+    for (core, (result, expected)) in results.into_iter().enumerate() {
+        let outcome = result.map_err(|e| format!("client core {core}: {e}"))?;
+        println!(
+            "[CPU {core}] Completed {} connections, errors: {} incompletes: {}",
+            outcome.completes, outcome.errors, outcome.incompletes
+        );
+        ok &= outcome.errors == 0
+            && outcome.incompletes == 0
+            && outcome.completes as usize == expected;
+        completed += outcome.completes;
+    }
+    let mesh = |m: &Mtcp| {
+        m.snapshots()
+            .iter()
+            .map(|s| (s.mesh.forwarded, s.mesh.dropped))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    };
+    if cores > 1 {
+        let (sf, sd) = mesh(&srv);
+        let (cf, cd) = mesh(&cli);
+        println!(
+            "mtcp-demo: frames handed between cores: server {sf} (dropped {sd}), client {cf} (dropped {cd})"
+        );
+    }
     println!(
         "mtcp-demo: {} responses verified byte for byte in {:.2} s; server accepted {}, answered {}, errors {}",
-        completes,
+        completed,
         elapsed.as_secs_f64(),
         server_stats.accepted.load(Ordering::Relaxed),
         server_stats.responses.load(Ordering::Relaxed),
         server_stats.errors.load(Ordering::Relaxed),
     );
-    Ok(errors == 0 && incompletes == 0 && completes as usize == total)
+    Ok(ok && completed as usize == total)
 }

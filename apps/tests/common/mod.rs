@@ -46,12 +46,21 @@ impl Drop for Env {
 impl Env {
     /// Sets up `link` with `extra` lines appended to mtcp.conf.
     pub fn new(tag: &str, link: Link, extra: &str) -> Env {
+        Env::with_cores(tag, link, 1, extra)
+    }
+
+    /// [`Env::new`] with `num_cores = cores` (a queue per core on our side).
+    pub fn with_cores(tag: &str, link: Link, cores: usize, extra: &str) -> Env {
         let ns = Netns::new(&unique_name(tag)).expect("netns");
         let (ours, kernel_if) = match link {
             Link::Tap => {
                 let name = unique_name("tp");
-                ns.exec_ok(&["ip", "tuntap", "add", "dev", &name, "mode", "tap"])
-                    .expect("tuntap");
+                let mut cmd = vec!["ip", "tuntap", "add", "dev", &name, "mode", "tap"];
+                if cores > 1 {
+                    // A queue per core (IFF_MULTI_QUEUE).
+                    cmd.push("multi_queue");
+                }
+                ns.exec_ok(&cmd).expect("tuntap");
                 ns.exec_ok(&["ip", "link", "set", &name, "up"]).expect("up");
                 (name.clone(), name)
             }
@@ -81,7 +90,7 @@ impl Env {
         std::fs::write(
             &conf,
             format!(
-                "io = {io}\nnum_cores = 1\nport = {ours}\n{ours}.ip = {OUR_IP}/24\n\
+                "io = {io}\nnum_cores = {cores}\nport = {ours}\n{ours}.ip = {OUR_IP}/24\n\
                  max_concurrency = 10000\nrcvbuf = 262144\nsndbuf = 262144\ntcp_timewait = 1\n{extra}"
             ),
         )

@@ -24,6 +24,11 @@
 //! | AF_PACKET | [`afpacket`] | receive yes (TPACKET_V3 ring), transmit one copy into the TX ring | 1, or N in a `PACKET_FANOUT` group | kernel flow hash ([`Steering::Opaque`]) | none (receive reports kernel-validated checksums) |
 //! | netmap, DPDK | other crates | yes | NIC queues | NIC RSS | NIC |
 //!
+//! With several queues, a stack that keeps each flow on one core (mtcp-socket-api) trusts
+//! [`Steering::Toeplitz`] (mem, NICs) and chooses client source ports by it; for
+//! [`Steering::Opaque`] (TAP, AF_PACKET; the mem switch with [`mem::MemConfig::opaque`]) and
+//! [`Steering::None`] it steers flows between its cores in software (its `mesh` module).
+//!
 //! The wrappers work over any backend: [`pcap::Pcap`] records both directions to a file tcpdump
 //! reads, and [`fault::Fault`] impairs both directions with seeded loss, duplication, reordering and
 //! delay (the way tests impair a link to a Linux peer, since the test kernel has no `tc netem`).

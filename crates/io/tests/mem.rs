@@ -277,3 +277,57 @@ fn mem_faults_are_deterministic() {
     assert!(sa.duplicated > 100 && sa.reordered > 100, "{sa:?}");
     assert_eq!(a.len() as u64, sa.delivered);
 }
+
+/// `opaque`: the ports report `Steering::Opaque`; flows spread over the queues by the switch's
+/// own hash, which is not Toeplitz's, and both directions of a flow meet on one queue index.
+#[test]
+fn opaque_steering_spreads_flows_by_another_hash() {
+    let sw = MemSwitch::new(MemConfig {
+        queues: 2,
+        opaque: true,
+        ..MemConfig::default()
+    })
+    .unwrap();
+    let (mut pa, mut pb) = (sw.port(0), sw.port(1));
+    assert_eq!(pa.info().steering, Steering::Opaque);
+    let (amac, bmac) = (pa.info().mac.0, pb.info().mac.0);
+    let mut a: Vec<_> = (0..2).map(|q| pa.queue(q).unwrap()).collect();
+    let mut b: Vec<_> = (0..2).map(|q| pb.queue(q).unwrap()).collect();
+    let (mut per_queue, mut differs) = ([0usize; 2], 0);
+    for sport in 1000..1200u16 {
+        // a → b, then the reply b → a with the endpoints swapped.
+        let mut burst = Burst::new();
+        let mut f = a[0].tx_alloc().unwrap();
+        udp_frame(&mut f, bmac, sport, 80, 0, 0);
+        burst.push(f).unwrap();
+        a[0].tx_burst(&mut burst).unwrap();
+        let landed = |qs: &mut Vec<mtcp_io::mem::MemQueue>| {
+            (0..2)
+                .find(|&q| {
+                    let mut rx = Burst::new();
+                    qs[q].rx_burst(&mut rx).unwrap() == 1
+                })
+                .expect("delivered")
+        };
+        let qb = landed(&mut b);
+        let mut f = b[0].tx_alloc().unwrap();
+        udp_frame(&mut f, amac, 80, sport, 0, 0);
+        f[26..30].copy_from_slice(&[198, 18, 0, 2]);
+        f[30..34].copy_from_slice(&[198, 18, 0, 1]);
+        burst.push(f).unwrap();
+        b[0].tx_burst(&mut burst).unwrap();
+        assert_eq!(landed(&mut a), qb, "both directions of port {sport}");
+        per_queue[qb] += 1;
+        let mut t = [0u8; 12];
+        t[..4].copy_from_slice(&[198, 18, 0, 1]);
+        t[4..8].copy_from_slice(&[198, 18, 0, 2]);
+        t[8..10].copy_from_slice(&sport.to_be_bytes());
+        t[10..12].copy_from_slice(&80u16.to_be_bytes());
+        differs += usize::from((toeplitz(&SYMMETRIC_KEY, &t) as usize % 128) % 2 != qb);
+    }
+    assert!(per_queue.iter().all(|&n| n > 50), "{per_queue:?}");
+    assert!(
+        differs > 50,
+        "opaque steering follows Toeplitz ({differs} of 200 differ)"
+    );
+}

@@ -240,7 +240,7 @@ impl<Q: Queue> Stack<Q> {
         let (remote_ip, rport) = (*addr.ip(), addr.port());
         let h = match (
             bound.map(|a| a.port()).filter(|&p| p != 0),
-            self.rss.clone(),
+            self.rss.get(p).cloned().flatten(),
         ) {
             (Some(lport), rss) => {
                 if rss.is_some_and(|r| !r.lands_here(local_ip, lport, remote_ip, rport)) {

@@ -20,6 +20,13 @@
 //! that owns the stack alone; the application thread's calls reach it as messages on lock-free
 //! crossbeam channels, and epoll wake-ups come back on another (see [`Context`]).
 //!
+//! Several cores (`num_cores > 1`): each context owns one queue of every port, and a flow lives
+//! on the core that owns it by mTCP's symmetric Toeplitz hash. Devices with Toeplitz RSS steer
+//! flows there themselves (clients pick source ports by the device's table); for the others (TAP,
+//! AF_PACKET fanout: `Steering::Opaque`; `Steering::None`) the cores hand each other the frames
+//! of flows they do not own through lock-free inboxes, and copy ARP frames to every core: see
+//! [`mesh`] for the per-backend rule, the buffers, and the latency bound.
+//!
 //! Destroying a context ([`Context::destroy`], [`Context::stop`], or dropping it) closes every
 //! socket and keeps the stack running until the peers have acknowledged the data and FINs or
 //! `drain_timeout_ms` (default 5 s) has passed, so data a program wrote just before exiting is
@@ -75,6 +82,7 @@ mod context;
 mod drain;
 pub mod epoll;
 mod error;
+pub mod mesh;
 mod mtcp;
 mod netif;
 pub mod socket;

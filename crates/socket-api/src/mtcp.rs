@@ -15,6 +15,7 @@ use crate::backend::{AnyDevice, AnyQueue};
 use crate::config::tables::{self, ArpEntry, RouteEntry};
 use crate::config::{ConfigError, IoBackend, MtcpConf};
 use crate::context::Context;
+use crate::mesh::{CoreMesh, Mesh, MeshCounters};
 use crate::netif::NetIf;
 use crate::stack::{RssSteer, Stack};
 use crate::stats::{CoreSnapshot, CoreStats};
@@ -61,6 +62,8 @@ pub struct Mtcp {
     routes: Vec<RouteEntry>,
     stats: Vec<Arc<CoreStats>>,
     created: Mutex<Vec<bool>>,
+    /// Software steering between the cores (more than one core), see [`crate::mesh`].
+    mesh: Option<Arc<Mesh>>,
 }
 
 impl Mtcp {
@@ -143,7 +146,10 @@ impl Mtcp {
         }
         let devices = with_faults(&conf, devices);
         let n = conf.num_cores;
+        let frame_size = devices.iter().map(|d| d.info().mtu).max().unwrap_or(1500) + MESH_L2_ROOM;
+        let mesh = (n > 1).then(|| Arc::new(Mesh::new(n, devices.len(), frame_size)));
         Ok(Mtcp {
+            mesh,
             conf: Mutex::new(conf),
             devices: Mutex::new(devices),
             arp,
@@ -211,23 +217,32 @@ impl Mtcp {
         }
         let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
         let mut ports = Vec::new();
-        let mut rss = None;
+        let mut rss = Vec::new();
+        let mut soft = Vec::new();
         let mut mtu = 1500;
-        for (i, (d, pc)) in devices.iter_mut().zip(&conf.ports).enumerate() {
+        for (d, pc) in devices.iter_mut().zip(&conf.ports) {
             let info = d.info().clone();
             mtu = mtu.min(info.mtu);
             let q = d.queue(cpu).map_err(|_| crate::error::Error::Inval)?;
-            if i == 0 {
-                if let Steering::Toeplitz { key, reta } = &info.steering {
-                    if info.num_queues > 1 {
-                        rss = Some(RssSteer {
-                            hasher: mtcp_wire::rss::Toeplitz::new(key),
-                            reta: reta.clone(),
-                            queue: cpu as u16,
-                        });
-                    }
+            // A NIC's Toeplitz RSS keeps flows on their core: clients pick source ports by it.
+            // Any other device, with several cores, is steered by the mesh in software.
+            let (port_rss, port_soft) = match &info.steering {
+                Steering::Toeplitz { key, reta } if info.num_queues > 1 => (
+                    Some(RssSteer {
+                        hasher: mtcp_wire::rss::Toeplitz::new(key),
+                        reta: reta.clone(),
+                        queue: cpu as u16,
+                    }),
+                    None,
+                ),
+                _ if conf.num_cores > 1 => {
+                    let s = RssSteer::software(conf.num_cores, cpu);
+                    (Some(s.clone()), Some(s))
                 }
-            }
+                _ => (None, None),
+            };
+            rss.push(port_rss);
+            soft.push(port_soft);
             let ip = pc.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
             // The parser refuses netmasks with holes; for one built in code, its leading ones.
             let prefix_len = pc.netmask.map_or(24, |m| u32::from(m).leading_ones() as u8);
@@ -265,7 +280,7 @@ impl Mtcp {
             });
         }
         let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
-        let stack = Stack::new(
+        let mut stack = Stack::new(
             cpu,
             engine,
             ports,
@@ -274,6 +289,12 @@ impl Mtcp {
             Arc::clone(&self.stats[cpu]),
             rss,
         );
+        stack.mesh = self.mesh.as_ref().map(|mesh| CoreMesh {
+            mesh: Arc::clone(mesh),
+            cpu,
+            soft,
+            counters: MeshCounters::default(),
+        });
         Context::new(cpu, stack, conf.run_mode, conf.drain_timeout)
     }
 
@@ -292,6 +313,9 @@ impl Mtcp {
         crate::stats::format_lines(&port, &self.snapshots(), prev, secs)
     }
 }
+
+/// Room for the link-layer header (with a VLAN tag) beyond the MTU in a mesh buffer.
+const MESH_L2_ROOM: usize = 18;
 
 /// Datagrams each port of each context parks while their next hop resolves (the first SYNs of
 /// many connections to one new peer); each holds a frame-sized slot allocated at start-up.

@@ -11,6 +11,7 @@ use mtcp_net::{NextHop, Received, RouteTable};
 use mtcp_tcp::{Engine, Event, Handle, Instant, State};
 
 use crate::epoll::events;
+use crate::mesh::{CoreMesh, INBOX_BATCH};
 use crate::netif::NetIf;
 use crate::socket::{Phase, SockKind, SockTable};
 use crate::stats::{CoreSnapshot, CoreStats, PortCounters};
@@ -34,7 +35,28 @@ pub(crate) struct RssSteer {
     pub queue: u16,
 }
 
+/// Entries of the software redirection table (cores round-robin).
+const SOFT_RETA_SIZE: usize = 128;
+
 impl RssSteer {
+    /// Software steering over `cores` cores, as core `cpu` sees it: mTCP's symmetric Toeplitz
+    /// key, a redirection table naming the cores round-robin.
+    pub fn software(cores: usize, cpu: usize) -> RssSteer {
+        RssSteer {
+            hasher: mtcp_wire::rss::Toeplitz::new(&mtcp_wire::rss::SYMMETRIC_KEY),
+            reta: (0..SOFT_RETA_SIZE)
+                .map(|i| (i % cores.max(1)) as u16)
+                .collect(),
+            queue: cpu as u16,
+        }
+    }
+
+    /// The queue (core) a received frame with RSS input `tuple` belongs to.
+    pub fn owner(&self, tuple: &[u8; 12]) -> u16 {
+        let h = self.hasher.hash_tuple(tuple);
+        self.reta[h as usize % self.reta.len()]
+    }
+
     pub fn lands_here(&self, local: Ipv4Addr, lport: u16, remote: Ipv4Addr, rport: u16) -> bool {
         let h = self.hasher.hash_ipv4(remote, local, rport, lport);
         self.reta[h as usize % self.reta.len()] == self.queue
@@ -54,7 +76,11 @@ pub struct Stack<Q: Queue> {
     pub(crate) epolls: Vec<Option<mtcp_epoll::Epoll>>,
     pub(crate) pipes: Vec<Option<mtcp_epoll::Pipe>>,
     start: std::time::Instant,
-    pub(crate) rss: Option<RssSteer>,
+    /// Per port: the steering a client's source port must satisfy so that replies come back to
+    /// this core (the NIC's Toeplitz RSS, or the mesh's software steering), `None` for any port.
+    pub(crate) rss: Vec<Option<RssSteer>>,
+    /// Software steering between the cores of the instance (more than one core).
+    pub(crate) mesh: Option<CoreMesh>,
     pub(crate) rss_cursor: u16,
     pub(crate) rss_base: Option<Ipv4Addr>,
     pub(crate) stats: Arc<CoreStats>,
@@ -73,7 +99,7 @@ impl<Q: Queue> Stack<Q> {
         routes: RouteTable,
         max_sockets: usize,
         stats: Arc<CoreStats>,
-        rss: Option<RssSteer>,
+        rss: Vec<Option<RssSteer>>,
     ) -> Stack<Q> {
         let (rcv, snd) = (
             engine.config().recv_buffer_bytes as i32,
@@ -91,6 +117,7 @@ impl<Q: Queue> Stack<Q> {
             pipes: Vec::new(),
             start: std::time::Instant::now(),
             rss,
+            mesh: None,
             rss_cursor: 1025,
             rss_base: None,
             stats,
@@ -168,13 +195,40 @@ impl<Q: Queue> Stack<Q> {
         for p in 0..self.ports.len() {
             let mut rx: Burst<Q::Rx> = Burst::new();
             work += self.ports[p].rx_burst(&mut rx);
-            let Stack { ports, engine, .. } = self;
+            let Stack {
+                ports,
+                engine,
+                mesh,
+                ..
+            } = self;
             let port = &mut ports[p];
             for frame in rx.iter() {
-                if let Received::Tcp { src, dst, repr } = port.receive(now_ms, frame, frame.meta())
-                {
+                let meta = frame.meta();
+                // Frames of flows another core owns go to it (software steering), ARP to all.
+                if mesh.as_mut().is_some_and(|m| m.steer(p, frame, meta)) {
+                    continue;
+                }
+                if let Received::Tcp { src, dst, repr } = port.receive(now_ms, frame, meta) {
                     engine.on_segment(now, src, dst, &repr);
                 }
+            }
+            drop(rx);
+            // What the other cores handed to this one.
+            if let Some(m) = mesh.as_mut() {
+                let mut n = 0;
+                while n < INBOX_BATCH {
+                    let Some(frame) = m.mesh.recv(m.cpu, p) else {
+                        break;
+                    };
+                    n += 1;
+                    if let Received::Tcp { src, dst, repr } =
+                        port.receive(now_ms, &frame, frame.meta())
+                    {
+                        engine.on_segment(now, src, dst, &repr);
+                    }
+                }
+                m.counters.received += n as u64;
+                work += n;
             }
             // ARP and ICMP replies, and datagrams an ARP reply released, go out before newer
             // segments.
@@ -239,6 +293,7 @@ impl<Q: Queue> Stack<Q> {
         self.stats.publish(&CoreSnapshot {
             counters: c,
             flows: self.engine.connection_count() as u64,
+            mesh: self.mesh.as_ref().map(|m| m.counters).unwrap_or_default(),
         });
     }
 

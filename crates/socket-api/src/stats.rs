@@ -41,12 +41,15 @@ pub struct CoreSnapshot {
     pub counters: PortCounters,
     /// Live connections.
     pub flows: u64,
+    /// Frames steered between this core and the others of the instance (all zero with one
+    /// core). See [`crate::mesh`].
+    pub mesh: crate::mesh::MeshCounters,
 }
 
 /// One core's counters, published for other threads.
 #[derive(Debug, Default)]
 pub struct CoreStats {
-    values: [AtomicU64; 7],
+    values: [AtomicU64; 10],
 }
 
 impl CoreStats {
@@ -61,6 +64,9 @@ impl CoreStats {
             c.tx_bytes,
             c.tx_errors,
             snap.flows,
+            snap.mesh.forwarded,
+            snap.mesh.received,
+            snap.mesh.dropped,
         ];
         for (a, v) in self.values.iter().zip(v) {
             a.store(v, Ordering::Relaxed);
@@ -84,6 +90,11 @@ impl CoreStats {
                 tx_errors: v[5],
             },
             flows: v[6],
+            mesh: crate::mesh::MeshCounters {
+                forwarded: v[7],
+                received: v[8],
+                dropped: v[9],
+            },
         }
     }
 }

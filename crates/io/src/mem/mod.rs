@@ -12,6 +12,8 @@
 //! duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
 //! unknown unicast go to every other port. At the receiving port an IPv4 TCP/UDP frame lands on
 //! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0.
+//! With [`MemConfig::opaque`] the queue comes from a hash of the switch's own instead and the
+//! ports report [`Steering::Opaque`], like TAP and AF_PACKET fanout.
 //!
 //! A full receive ring pushes back: [`Queue::tx_burst`] stops there and leaves the rest of the
 //! burst with the caller (flood copies to a full ring are dropped instead). With a [`FaultConfig`],
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 
-pub use steer::flow_tuple;
+pub use steer::{flow_tuple, tcp_flow_tuple};
 
 use mtcp_wire::rss::{SYMMETRIC_KEY, Toeplitz};
 
@@ -56,6 +58,11 @@ pub struct MemConfig {
     pub rss_key: Vec<u8>,
     /// Entries of the redirection table (filled round-robin with queue numbers).
     pub reta_size: usize,
+    /// Steer IPv4 TCP/UDP frames by a hash of the switch's own instead of Toeplitz, and report
+    /// [`Steering::Opaque`] (with more than one queue), as TAP and AF_PACKET fanout do: a flow
+    /// stays on one queue, but software cannot predict which. Lets tests exercise a stack's
+    /// software steering without root.
+    pub opaque: bool,
 }
 
 impl Default for MemConfig {
@@ -69,6 +76,7 @@ impl Default for MemConfig {
             faults: FaultConfig::default(),
             rss_key: SYMMETRIC_KEY.to_vec(),
             reta_size: 128,
+            opaque: false,
         }
     }
 }
@@ -92,6 +100,7 @@ struct Shared {
     ports: Vec<PortShared>,
     reta: Vec<u16>,
     hasher: Toeplitz,
+    opaque: bool,
     counters: Counters,
 }
 
@@ -123,7 +132,9 @@ impl MemSwitch {
                 "ring must be non-empty, reta a power of two, key 16+ bytes",
             ));
         }
-        let steering = if cfg.queues > 1 {
+        let steering = if cfg.queues > 1 && cfg.opaque {
+            Steering::Opaque
+        } else if cfg.queues > 1 {
             Steering::Toeplitz {
                 key: cfg.rss_key.clone(),
                 reta: (0..cfg.reta_size)
@@ -157,6 +168,7 @@ impl MemSwitch {
                 .map(|i| (i % cfg.queues) as u16)
                 .collect(),
             hasher: Toeplitz::new(&cfg.rss_key),
+            opaque: cfg.opaque,
             counters: Counters::default(),
         };
         Ok(MemSwitch {
@@ -296,6 +308,28 @@ impl MemQueue {
     }
 }
 
+/// The `opaque` steering hash: FNV-1a over the tuple, its two endpoints ordered first so both
+/// directions of a flow meet on one queue (as the kernel's flow hash does); unrelated to Toeplitz.
+fn opaque_hash(tuple: &[u8; 12]) -> u32 {
+    let end = |ip: usize, port: usize| {
+        [
+            tuple[ip],
+            tuple[ip + 1],
+            tuple[ip + 2],
+            tuple[ip + 3],
+            tuple[port],
+            tuple[port + 1],
+        ]
+    };
+    let (a, b) = (end(0, 8), end(4, 10));
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h: u32 = 0x811c_9dc5;
+    for &x in lo.iter().chain(hi.iter()) {
+        h = (h ^ u32::from(x)).wrapping_mul(0x0100_0193);
+    }
+    h ^ (h >> 16)
+}
+
 /// Moves `buf` from `from`'s queue into the right receive ring(s); gives it back if the ring is full.
 fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Result<(), PoolBuf> {
     if buf.len() < 14 {
@@ -304,6 +338,10 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
     }
     let dst = EthernetAddress([buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]]);
     let (queue, meta) = match flow_tuple(&buf) {
+        Some(tuple) if shared.opaque => (
+            opaque_hash(&tuple) as usize % shared.ports[0].rings.len(),
+            RxMeta::default(),
+        ),
         Some(tuple) => {
             let hash = shared.hasher.hash_tuple(&tuple);
             let q = shared.reta[hash as usize % shared.reta.len()];

@@ -4,6 +4,16 @@
 /// The RSS input of an IPv4 TCP or UDP frame (source address, destination address, source port,
 /// destination port), or `None` for anything else, including fragments (those go to queue 0).
 pub fn flow_tuple(frame: &[u8]) -> Option<[u8; 12]> {
+    l4_tuple(frame).map(|(_, t)| t)
+}
+
+/// [`flow_tuple`] of an IPv4 TCP frame only (what a stack steers between its cores).
+pub fn tcp_flow_tuple(frame: &[u8]) -> Option<[u8; 12]> {
+    l4_tuple(frame).and_then(|(proto, t)| (proto == 6).then_some(t))
+}
+
+/// The IP protocol and RSS input of an unfragmented IPv4 TCP or UDP frame.
+fn l4_tuple(frame: &[u8]) -> Option<(u8, [u8; 12])> {
     let mut l3 = 14;
     let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
     if ethertype == 0x8100 {
@@ -23,7 +33,7 @@ pub fn flow_tuple(frame: &[u8]) -> Option<[u8; 12]> {
     let mut t = [0u8; 12];
     t[..8].copy_from_slice(ip.get(12..20)?);
     t[8..].copy_from_slice(ip.get(ihl..ihl + 4)?);
-    Some(t)
+    Some((protocol, t))
 }
 
 #[cfg(test)]

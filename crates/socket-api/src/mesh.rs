@@ -1,0 +1,292 @@
+//! Software steering between the cores of one instance: the mesh.
+//!
+//! mTCP keeps every flow on one core: its connection lives in that core's engine, and only the
+//! queue of that core may deliver its segments. A NIC with Toeplitz RSS and mTCP's symmetric key
+//! does that by itself (and a client picks source ports whose replies hash to its own queue).
+//! Devices that spread flows with a hash software cannot predict ([`Steering::Opaque`]: TAP
+//! multi-queue, AF_PACKET fanout) or not at all ([`Steering::None`]) need help: every core
+//! computes the flow's owner itself, with the same Toeplitz hash over a software redirection
+//! table (cores round-robin), and hands frames of flows it does not own to their owner.
+//!
+//! | backend (`io`) | device steering | what the stack does with `num_cores > 1` |
+//! |---|---|---|
+//! | `dpdk`, `netmap` (NIC RSS) | [`Steering::Toeplitz`] | trusts the NIC; clients pick source ports whose replies hash to their queue (`mtcp_init_rss`) |
+//! | `mem` | [`Steering::Toeplitz`] (switch RSS) | same as a NIC |
+//! | `mem` with `MemConfig::opaque` | [`Steering::Opaque`] | software steering |
+//! | `afpacket` (`PACKET_FANOUT` group) | [`Steering::Opaque`] (kernel flow hash) | software steering |
+//! | `tap` (`IFF_MULTI_QUEUE`) | [`Steering::Opaque`] (kernel flow hash) | software steering |
+//! | a device without steering (all frames on queue 0) | [`Steering::None`] | software steering: core 0 hands each flow to its owner |
+//!
+//! With software steering the source ports of clients follow the software table, so replies
+//! are owned by the connecting core. Other IPv4 (ICMP echo, UDP) is handled by the core that
+//! received it. ARP is copied to every core in all cases (non-IP frames
+//! reach one queue only, even with a NIC's RSS). A device's Toeplitz table is trusted as it is:
+//! it should name only queues that a core reads (`num_queues == num_cores`).
+//!
+//! Every core's context must keep polling while any core has flows, since any queue may
+//! receive any flow's frames (and, even with hardware steering, ARP replies); frames handed to
+//! a core whose context is gone or not created wait in its inbox and are dropped once it is
+//! full.
+//!
+//! ```text
+//!   core 0: rx_burst ─► owner(tuple) == 0 ? ─► interface/engine
+//!                            │ no: copy into a mesh buffer
+//!                            ▼
+//!   core 1: inbox[1][port] (bounded, lock-free) ─► drained every poll turn ─► interface/engine
+//! ```
+//!
+//! - **Inboxes**: one per (core, port), a [`crossbeam_queue::ArrayQueue`] of [`PoolBuf`]s. It is
+//!   a plain bounded MPSC-capable ring with `push`/`pop` and no waiting side, which is all the
+//!   mesh needs (crossbeam-channel would add wakers and disconnection that nobody uses here);
+//!   the `mem` backend and the buffer pools use the same crate.
+//! - **Buffers**: one shared [`Pool`] of frame-sized buffers allocated when the instance starts;
+//!   a forwarded frame is copied once into one of them, and the buffer returns to the pool when
+//!   the receiving core drops it. No heap allocation per frame, no lock.
+//! - **Overload**: an empty pool or a full inbox drops the frame (TCP retransmits) and counts it
+//!   in [`MeshCounters::dropped`]; nothing blocks and nothing panics.
+//! - **ARP**: replies (and requests) reach one queue only, but every core's interface keeps its
+//!   own ARP table. Every ARP frame is processed where it arrived and copied to every other
+//!   core; requests are delivered to the others as replies, so they learn the sender without
+//!   answering it a second time.
+//! - **Latency**: a core drains its inboxes at every poll turn. An idle core naps at most 1 ms
+//!   (run-to-completion `epoll_wait` waits on its device for at most 1 ms; the threaded stack
+//!   thread's longest idle wait is 1 ms), so a forwarded frame waits at most about 1 ms; there is
+//!   no extra wake-up signal, which keeps the fast path free of system calls.
+
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use mtcp_io::RxMeta;
+use mtcp_io::pool::{Pool, PoolBuf};
+
+use crate::stack::RssSteer;
+
+#[cfg(doc)]
+use mtcp_io::Steering;
+
+/// Frames each inbox (one per core and port) holds.
+pub(crate) const INBOX_FRAMES: usize = 1024;
+/// The most frames a core takes from one inbox per poll turn.
+pub(crate) const INBOX_BATCH: usize = 256;
+
+/// What the mesh did for one core, published with its statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MeshCounters {
+    /// Frames this core handed to another core (TCP frames of flows it does not own, and ARP
+    /// copies).
+    pub forwarded: u64,
+    /// Frames this core took from its inboxes.
+    pub received: u64,
+    /// Frames this core could not hand over (no free buffer, inbox full, frame too long).
+    pub dropped: u64,
+}
+
+/// The inboxes and buffers shared by the cores of one instance.
+pub(crate) struct Mesh {
+    cores: usize,
+    ports: usize,
+    inboxes: Vec<ArrayQueue<PoolBuf>>,
+    pool: Pool,
+}
+
+impl Mesh {
+    /// A mesh for `cores` cores of `ports` ports, whose frames hold up to `frame_size` bytes.
+    pub fn new(cores: usize, ports: usize, frame_size: usize) -> Mesh {
+        let cores = cores.max(1);
+        let ports = ports.max(1);
+        Mesh {
+            cores,
+            ports,
+            inboxes: (0..cores * ports)
+                .map(|_| ArrayQueue::new(INBOX_FRAMES))
+                .collect(),
+            // Half of what all inboxes hold (at least one inbox's worth): any inbox can fill
+            // up, though not all at once.
+            pool: Pool::new(
+                (cores * ports * INBOX_FRAMES / 2).max(INBOX_FRAMES),
+                frame_size,
+            ),
+        }
+    }
+
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
+    fn inbox(&self, core: usize, port: usize) -> Option<&ArrayQueue<PoolBuf>> {
+        if core >= self.cores || port >= self.ports {
+            return None;
+        }
+        self.inboxes.get(core * self.ports + port)
+    }
+
+    /// Copies `frame` into `core`'s inbox of `port`; `f` may rewrite the copy. `false` if dropped.
+    fn send(
+        &self,
+        core: usize,
+        port: usize,
+        frame: &[u8],
+        meta: RxMeta,
+        f: impl FnOnce(&mut [u8]),
+    ) -> bool {
+        let Some(inbox) = self.inbox(core, port) else {
+            return false;
+        };
+        let Some(mut buf) = self.pool.alloc_copy(frame) else {
+            return false;
+        };
+        buf.set_meta(meta);
+        f(&mut buf);
+        // A full inbox gives the buffer back, and dropping it returns it to the pool.
+        inbox.push(buf).is_ok()
+    }
+
+    /// The next frame in `core`'s inbox of `port`.
+    pub fn recv(&self, core: usize, port: usize) -> Option<PoolBuf> {
+        self.inbox(core, port)?.pop()
+    }
+}
+
+/// One core's view of the mesh.
+pub(crate) struct CoreMesh {
+    pub mesh: Arc<Mesh>,
+    pub cpu: usize,
+    /// Per port: the software steering, or `None` where the device steers flows itself.
+    pub soft: Vec<Option<RssSteer>>,
+    pub counters: MeshCounters,
+}
+
+/// ARP's ethertype.
+const ETHERTYPE_ARP: u16 = 0x0806;
+
+impl CoreMesh {
+    /// Looks at a frame received on `port`: `true` if it belongs to another core and was handed
+    /// over (or dropped trying); ARP frames are copied to every other core and `false` is
+    /// returned, so this core processes them as well.
+    pub fn steer(&mut self, port: usize, frame: &[u8], meta: RxMeta) -> bool {
+        if let Some(soft) = self.soft.get(port).and_then(Option::as_ref) {
+            if let Some(tuple) = mtcp_io::mem::tcp_flow_tuple(frame) {
+                let owner = usize::from(soft.owner(&tuple));
+                if owner == self.cpu {
+                    return false;
+                }
+                self.count(self.mesh.send(owner, port, frame, meta, |_| {}));
+                return true;
+            }
+        }
+        if ethertype(frame) == Some(ETHERTYPE_ARP) {
+            for core in 0..self.mesh.cores() {
+                if core != self.cpu {
+                    let sent = self.mesh.send(core, port, frame, meta, request_to_reply);
+                    self.count(sent);
+                }
+            }
+        }
+        false
+    }
+
+    fn count(&mut self, sent: bool) {
+        if sent {
+            self.counters.forwarded += 1;
+        } else {
+            self.counters.dropped += 1;
+        }
+    }
+}
+
+/// The ethertype of an untagged frame.
+fn ethertype(frame: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]))
+}
+
+/// Turns the copy of an ARP request into a reply (operation 2), so that the other cores learn
+/// the sender as from a reply and do not answer the request a second time.
+fn request_to_reply(frame: &mut [u8]) {
+    // Ethernet header (14), then hardware type, protocol type, sizes (6): the operation.
+    if let Some(op) = frame.get_mut(20..22) {
+        if op == [0, 1] {
+            op.copy_from_slice(&[0, 2]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp_frame(sport: u16, dport: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 54];
+        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        f[14] = 0x45;
+        f[23] = 6;
+        f[26..30].copy_from_slice(&[198, 18, 0, 2]);
+        f[30..34].copy_from_slice(&[198, 18, 0, 1]);
+        f[34..36].copy_from_slice(&sport.to_be_bytes());
+        f[36..38].copy_from_slice(&dport.to_be_bytes());
+        f
+    }
+
+    fn arp_request() -> Vec<u8> {
+        let mut f = vec![0u8; 42];
+        f[0..6].copy_from_slice(&[0xff; 6]);
+        f[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        f[20..22].copy_from_slice(&[0, 1]);
+        f
+    }
+
+    fn core(mesh: &Arc<Mesh>, cpu: usize) -> CoreMesh {
+        CoreMesh {
+            mesh: Arc::clone(mesh),
+            cpu,
+            soft: vec![Some(RssSteer::software(2, cpu))],
+            counters: MeshCounters::default(),
+        }
+    }
+
+    #[test]
+    fn tcp_frames_go_to_their_owner_and_arp_to_everyone() {
+        let mesh = Arc::new(Mesh::new(2, 1, 1518));
+        let mut c0 = core(&mesh, 0);
+        let (mut here, mut away) = (0, 0);
+        for sport in 1000..1100 {
+            let f = tcp_frame(sport, 80);
+            if c0.steer(0, &f, RxMeta::default()) {
+                away += 1;
+                let got = mesh.recv(1, 0).expect("forwarded to core 1");
+                assert_eq!(&got[..], &f[..]);
+            } else {
+                here += 1;
+            }
+        }
+        assert!(here > 0 && away > 0, "{here} {away}");
+        assert_eq!(c0.counters.forwarded, away);
+        assert!(!c0.steer(0, &arp_request(), RxMeta::default()));
+        let copy = mesh.recv(1, 0).expect("ARP copied");
+        assert_eq!(&copy[20..22], &[0, 2]);
+        assert!(mesh.recv(0, 0).is_none());
+    }
+
+    #[test]
+    fn a_full_inbox_or_pool_drops_and_counts() {
+        let mesh = Arc::new(Mesh::new(2, 1, 1518));
+        let mut c0 = core(&mesh, 0);
+        let sport = (1000..)
+            .find(|&p| RssSteer::software(2, 0).owner(&tuple(p)) == 1)
+            .unwrap_or(0);
+        for _ in 0..INBOX_FRAMES + 10 {
+            assert!(c0.steer(0, &tcp_frame(sport, 80), RxMeta::default()));
+        }
+        assert_eq!(c0.counters.forwarded, INBOX_FRAMES as u64);
+        assert_eq!(c0.counters.dropped, 10);
+        // Too long for a buffer: dropped, counted.
+        let mut long = tcp_frame(sport, 80);
+        long.resize(4000, 0);
+        while mesh.recv(1, 0).is_some() {}
+        assert!(c0.steer(0, &long, RxMeta::default()));
+        assert_eq!(c0.counters.dropped, 11);
+    }
+
+    fn tuple(sport: u16) -> [u8; 12] {
+        mtcp_io::mem::tcp_flow_tuple(&tcp_frame(sport, 80)).unwrap_or_default()
+    }
+}
