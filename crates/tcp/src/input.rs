@@ -387,20 +387,29 @@ impl Conn {
             self.retries = 0;
             self.persist_backoff = 0;
             self.scoreboard.advance(self.snd_una);
+            if self.tlp_out.is_some_and(|t| ackn >= t) {
+                self.tlp_out = None;
+            }
             match self.recovery {
                 Some(point) if ackn >= point => {
                     self.recovery = None;
                     self.dupacks = 0;
-                    self.cc.on_recovery_end(mss);
+                    if self.rto_recovery {
+                        // Slow start after the timeout simply goes on.
+                        self.rto_recovery = false;
+                    } else {
+                        self.cc.on_recovery_end(mss);
+                    }
                 }
-                Some(_) => {
+                Some(_) if !self.rto_recovery => {
                     // Partial ACK (RFC 6582 §3.2): the next hole is lost too.
                     self.dupacks = 0;
                     if !self.sack_ok {
                         self.fast_rexmit = true;
                     }
                 }
-                None => {
+                _ => {
+                    // Outside recovery, or resending after an RTO (slow start, RFC 5681 §3.1).
                     self.dupacks = 0;
                     let cwnd = self.cc.cwnd();
                     let slow_start = cwnd < self.cc.ssthresh();
@@ -422,9 +431,11 @@ impl Conn {
                 self.rto_recover = None;
             }
             if self.snd_una == self.snd_max {
-                self.rto_at = None
+                self.rto_at = None;
+                self.tlp_at = None;
             } else {
-                self.arm_rto(cx.now)
+                self.arm_rto(cx.now);
+                self.schedule_tlp(cx.now);
             }
             if data_acked > 0 && self.writable_wanted {
                 self.writable_wanted = false;
@@ -434,11 +445,28 @@ impl Conn {
             && seg.payload.is_empty()
             && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
             && self.outstanding() > 0
-            && (new_wnd == self.snd_wnd || newly_sacked)
+            && (if self.sack_ok && !seg.options.sack_blocks.is_empty() {
+                // RFC 6675 §2: with SACK a duplicate ACK must SACK new data (a duplicated
+                // frame or a stale ACK does not count).
+                newly_sacked
+            } else {
+                new_wnd == self.snd_wnd || newly_sacked
+            })
         {
             self.dupacks += 1;
         }
-        let lost_by_sack = self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss;
+        if self.sack_ok && self.recovery.is_some() {
+            // A retransmission overtaken by SACKs of data sent after it was lost again: its
+            // hole is NextSeg's once more (no RTO needed).
+            self.scoreboard.detect_lost_rexmits(2 * mss);
+        }
+        // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
+        // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
+        let lost_by_sack = self.sack_ok
+            && (self.scoreboard.sacked_bytes() >= 3 * mss
+                || self
+                    .tlp_out
+                    .is_some_and(|t| self.scoreboard.highest().is_some_and(|h| h >= t)));
         if self.recovery.is_none()
             && self.rto_recover.is_none()
             && self.outstanding() > 0
@@ -446,9 +474,13 @@ impl Conn {
         {
             // Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5).
             self.recovery = Some(self.snd_max);
+            self.rto_recovery = false;
             self.cc.on_congestion(cx.now, mss, self.outstanding());
-            self.fast_rexmit = true;
+            // With SACK blocks NextSeg finds the first hole; without, resend SND.UNA.
+            self.fast_rexmit = self.scoreboard.highest().is_none();
             self.high_rxt = self.snd_una;
+            self.tlp_at = None;
+            self.tlp_out = None;
         }
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ackn)
         {
