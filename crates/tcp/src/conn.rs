@@ -68,6 +68,10 @@ pub(crate) struct Stats {
     pub bytes_received: u64,
     pub segs_out: u64,
     pub segs_in: u64,
+    pub timeouts: u64,
+    pub fast_recoveries: u64,
+    pub tail_probes: u64,
+    pub lost_retransmits: u64,
 }
 
 /// One connection.
@@ -413,7 +417,14 @@ impl Conn {
         if due(self.tlp_at) {
             self.tlp_at = None;
             if self.recovery.is_none() && self.tlp_out.is_none() && self.outstanding() > 0 {
-                self.tlp_now = true;
+                if self.scoreboard.highest().is_some() {
+                    // RACK (RFC 8985 §6.2): data sent after the holes was delivered and the
+                    // holes are older than two smoothed RTTs: they are lost. (A probe would
+                    // only resend a SACKed segment.)
+                    self.enter_recovery(now);
+                } else {
+                    self.tlp_now = true;
+                }
             }
         }
         if due(self.delack_at) {
@@ -464,6 +475,7 @@ impl Conn {
             return self.fail(cx, Event::Error(Error::TimedOut), false);
         }
         let mss = self.snd_mss;
+        self.stats.timeouts += 1;
         self.cc.on_timeout(mss, self.outstanding());
         self.rtt.back_off();
         self.rtt_probe = None;
@@ -514,6 +526,10 @@ impl Conn {
             bytes_received: self.stats.bytes_received,
             segs_out: self.stats.segs_out,
             segs_in: self.stats.segs_in,
+            timeouts: self.stats.timeouts,
+            fast_recoveries: self.stats.fast_recoveries,
+            tail_probes: self.stats.tail_probes,
+            lost_retransmits: self.stats.lost_retransmits,
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             window_scaling: self.wscale_ok,

@@ -4,7 +4,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
 use crate::conn::{Conn, Cx, Outcome};
 use crate::state::{Event, State};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
@@ -402,9 +402,16 @@ impl Conn {
                     }
                 }
                 Some(_) if !self.rto_recovery => {
-                    // Partial ACK (RFC 6582 §3.2): the next hole is lost too.
+                    // Partial ACK (RFC 6582 §3.2): it acknowledges a retransmission, so the
+                    // segment now at SND.UNA, sent before it, is lost too. With SACK, NextSeg
+                    // finds it when SACKs lie above it; without any (the rest of the window
+                    // lost or its ACKs lost) resend it now rather than wait for the RTO,
+                    // unless it is already being resent.
                     self.dupacks = 0;
-                    if !self.sack_ok {
+                    if !self.sack_ok
+                        || (self.scoreboard.highest().is_none()
+                            && !self.scoreboard.rexmit_covers(self.snd_una))
+                    {
                         self.fast_rexmit = true;
                     }
                 }
@@ -458,7 +465,9 @@ impl Conn {
         if self.sack_ok && self.recovery.is_some() {
             // A retransmission overtaken by SACKs of data sent after it was lost again: its
             // hole is NextSeg's once more (no RTO needed).
-            self.scoreboard.detect_lost_rexmits(2 * mss);
+            if self.scoreboard.detect_lost_rexmits(2 * mss) {
+                self.stats.lost_retransmits += 1;
+            }
         }
         // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
         // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
@@ -472,15 +481,7 @@ impl Conn {
             && self.outstanding() > 0
             && (self.dupacks >= 3 || lost_by_sack)
         {
-            // Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5).
-            self.recovery = Some(self.snd_max);
-            self.rto_recovery = false;
-            self.cc.on_congestion(cx.now, mss, self.outstanding());
-            // With SACK blocks NextSeg finds the first hole; without, resend SND.UNA.
-            self.fast_rexmit = self.scoreboard.highest().is_none();
-            self.high_rxt = self.snd_una;
-            self.tlp_at = None;
-            self.tlp_out = None;
+            self.enter_recovery(cx.now);
         }
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ackn)
         {
@@ -492,6 +493,23 @@ impl Conn {
                 self.persist_at = None;
             }
         }
+    }
+
+    /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5): one congestion response for
+    /// everything sent so far.
+    pub(crate) fn enter_recovery(&mut self, now: Instant) {
+        self.recovery = Some(self.snd_max);
+        self.rto_recovery = false;
+        self.stats.fast_recoveries += 1;
+        self.cc.on_congestion(now, self.snd_mss, self.outstanding());
+        // RFC 6675 §5 (3), RFC 5681 §3.2 (4): the segment at SND.UNA is resent at once,
+        // whatever the pipe (segments above the highest SACK still count in flight and may
+        // exceed the reduced cwnd); NextSeg takes over from there.
+        self.fast_rexmit = true;
+        self.high_rxt = self.snd_una;
+        self.tlp_at = None;
+        self.tlp_now = false;
+        self.tlp_out = None;
     }
 
     fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {

@@ -92,7 +92,12 @@ impl Conn {
     fn pipe(&self) -> u32 {
         let outstanding = self.outstanding();
         if self.sack_ok {
-            let lost = self.scoreboard.holes_below(self.snd_una, self.lost_edge());
+            // Outside recovery no hole is lost yet (fewer than DupThresh segments above it).
+            let lost = if self.recovery.is_some() {
+                self.scoreboard.holes_below(self.snd_una, self.lost_edge())
+            } else {
+                0
+            };
             outstanding
                 .saturating_sub(self.scoreboard.sacked_bytes())
                 .saturating_sub(lost)
@@ -318,9 +323,15 @@ impl Conn {
                 if self.sack_ok {
                     let _ = self.scoreboard.record_rexmit(p.seq, end, self.snd_max);
                 }
+                if p.seq == self.snd_una {
+                    // As Linux: resending the oldest segment gives it a whole RTO to be
+                    // acknowledged (the timer may be about to expire on the lost original).
+                    self.arm_rto(now);
+                }
             }
             PlanKind::TlpRexmit | PlanKind::TlpNew => {
                 self.tlp_now = false;
+                self.stats.tail_probes += 1;
                 if p.kind == PlanKind::TlpNew {
                     self.snd_nxt = end;
                 }

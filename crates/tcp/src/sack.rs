@@ -146,6 +146,10 @@ impl Scoreboard {
         }
         self.rexmits.push(Rexmit { start, end, mark }).is_ok()
     }
+    /// Whether `seq` lies in a retransmission still in flight.
+    pub fn rexmit_covers(&self, seq: SeqNumber) -> bool {
+        self.rexmits.iter().any(|r| r.start <= seq && seq < r.end)
+    }
     /// Whether another retransmission can be recorded.
     pub fn rexmit_room(&self) -> bool {
         !self.rexmits.is_full()
