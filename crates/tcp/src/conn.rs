@@ -149,6 +149,12 @@ pub(crate) struct Conn {
     /// The current recovery began with an RTO (SACK connections): every un-SACKed byte below
     /// the recovery point counts as lost, and cwnd grows by slow start meanwhile.
     pub rto_recovery: bool,
+    /// Proportional rate reduction (RFC 6937) in a SACK fast recovery: bytes delivered to the
+    /// peer and bytes sent since recovery began, the flight size then, and what may be sent now.
+    pub prr_delivered: u32,
+    pub prr_out: u32,
+    pub recover_fs: u32,
+    pub prr_sndcnt: u32,
     pub scoreboard: Scoreboard,
     /// Tail loss probe (RFC 8985 §7) deadline.
     pub tlp_at: Option<Instant>,
@@ -247,6 +253,10 @@ impl Conn {
             fast_rexmit: false,
             rto_recover: None,
             rto_recovery: false,
+            prr_delivered: 0,
+            prr_out: 0,
+            recover_fs: 0,
+            prr_sndcnt: 0,
             scoreboard: Scoreboard::default(),
             tlp_at: None,
             tlp_now: false,
@@ -353,6 +363,12 @@ impl Conn {
 
     pub fn arm_rto(&mut self, now: Instant) {
         self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    /// Whether proportional rate reduction paces sending now: a SACK fast recovery (not one
+    /// begun by an RTO, which slow-starts).
+    pub fn prr_active(&self) -> bool {
+        self.sack_ok && self.recovery.is_some() && !self.rto_recovery
     }
 
     /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 10 ms) from now,

@@ -358,6 +358,7 @@ impl Conn {
     fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let ackn = seg.ack_number;
         let mss = self.snd_mss;
+        let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
         let mut newly_sacked = false;
         if self.sack_ok && !seg.options.sack_blocks.is_empty() {
             newly_sacked =
@@ -483,6 +484,13 @@ impl Conn {
         {
             self.enter_recovery(cx.now);
         }
+        if self.prr_active() {
+            // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
+            let delivered = ((self.snd_una - una_before).max(0) as u32)
+                .saturating_add(self.scoreboard.sacked_bytes())
+                .saturating_sub(sacked_before);
+            self.prr_update(delivered);
+        }
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ackn)
         {
             self.snd_wnd = new_wnd;
@@ -502,6 +510,10 @@ impl Conn {
         self.rto_recovery = false;
         self.stats.fast_recoveries += 1;
         self.cc.on_congestion(now, self.snd_mss, self.outstanding());
+        self.recover_fs = self.outstanding();
+        self.prr_delivered = 0;
+        self.prr_out = 0;
+        self.prr_sndcnt = 0;
         // RFC 6675 §5 (3), RFC 5681 §3.2 (4): the segment at SND.UNA is resent at once,
         // whatever the pipe (segments above the highest SACK still count in flight and may
         // exceed the reduced cwnd); NextSeg takes over from there.
@@ -510,6 +522,30 @@ impl Conn {
         self.tlp_at = None;
         self.tlp_now = false;
         self.tlp_out = None;
+    }
+
+    /// RFC 6937 §3, on every ACK of a fast recovery: how much may be sent now. Above ssthresh
+    /// the sending rate is `ssthresh / RecoverFS` of the delivery rate; below it, slow start
+    /// reduction bound (PRR-SSRB) climbs back to ssthresh.
+    fn prr_update(&mut self, delivered: u32) {
+        let mss = u64::from(self.snd_mss);
+        self.prr_delivered = self.prr_delivered.saturating_add(delivered);
+        let pipe = u64::from(self.pipe());
+        let ssthresh = u64::from(self.cc.ssthresh());
+        let (prr_delivered, prr_out) = (u64::from(self.prr_delivered), u64::from(self.prr_out));
+        let sndcnt = if pipe > ssthresh {
+            let fs = u64::from(self.recover_fs.max(1));
+            (prr_delivered * ssthresh)
+                .div_ceil(fs)
+                .saturating_sub(prr_out)
+        } else {
+            let limit = prr_delivered
+                .saturating_sub(prr_out)
+                .max(u64::from(delivered))
+                + mss;
+            (ssthresh - pipe).min(limit)
+        };
+        self.prr_sndcnt = sndcnt.min(u64::from(u32::MAX)) as u32;
     }
 
     fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {

@@ -89,7 +89,7 @@ impl Conn {
 
     /// Bytes in the network by RFC 6675's estimate: what was sent and not acknowledged, less
     /// what the peer SACKed and what is lost, plus the retransmissions in flight.
-    fn pipe(&self) -> u32 {
+    pub(crate) fn pipe(&self) -> u32 {
         let outstanding = self.outstanding();
         if self.sack_ok {
             // Outside recovery no hole is lost yet (fewer than DupThresh segments above it).
@@ -139,8 +139,15 @@ impl Conn {
             self.tlp_now = false;
         }
         let in_recovery = self.recovery.is_some();
+        let prr = self.prr_active();
         if in_recovery {
-            if self.pipe() + mss > cwnd {
+            // What may be sent now: PRR's count in a SACK fast recovery, else cwnd - pipe.
+            let budget = if prr {
+                self.prr_sndcnt
+            } else {
+                cwnd.saturating_sub(self.pipe())
+            };
+            if budget < mss {
                 return None;
             }
             if self.sack_ok && self.scoreboard.rexmit_room() {
@@ -174,7 +181,11 @@ impl Conn {
             let sent = (self.snd_nxt - self.snd_una).max(0) as u32;
             sent.saturating_sub(self.dupacks.min(2) * mss)
         };
-        let usable_cwnd = cwnd.saturating_sub(in_flight);
+        let usable_cwnd = if prr {
+            self.prr_sndcnt
+        } else {
+            cwnd.saturating_sub(in_flight)
+        };
         let len = available.min(usable_wnd).min(usable_cwnd).min(mss);
         let resend = self.snd_nxt < self.snd_max;
         let send = len > 0
@@ -348,6 +359,11 @@ impl Conn {
                 self.snd_nxt = end;
                 self.force_send = false;
             }
+        }
+        if self.prr_active() {
+            let sent = p.len + u32::from(p.fin);
+            self.prr_out = self.prr_out.saturating_add(sent);
+            self.prr_sndcnt = self.prr_sndcnt.saturating_sub(sent);
         }
         let new_data = matches!(p.kind, PlanKind::Next | PlanKind::TlpNew);
         let retransmission = !new_data || p.seq < self.snd_max;
