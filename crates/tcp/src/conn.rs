@@ -68,6 +68,10 @@ pub(crate) struct Stats {
     pub bytes_received: u64,
     pub segs_out: u64,
     pub segs_in: u64,
+    pub timeouts: u64,
+    pub fast_recoveries: u64,
+    pub tail_probes: u64,
+    pub lost_retransmits: u64,
 }
 
 /// One connection.
@@ -142,7 +146,23 @@ pub(crate) struct Conn {
     pub fast_rexmit: bool,
     /// After an RTO, duplicate ACKs below this do not start fast recovery.
     pub rto_recover: Option<SeqNumber>,
+    /// The current recovery began with an RTO (SACK connections): every un-SACKed byte below
+    /// the recovery point counts as lost, and cwnd grows by slow start meanwhile.
+    pub rto_recovery: bool,
+    /// Proportional rate reduction (RFC 6937) in a SACK fast recovery: bytes delivered to the
+    /// peer and bytes sent since recovery began, the flight size then, and what may be sent now.
+    pub prr_delivered: u32,
+    pub prr_out: u32,
+    pub recover_fs: u32,
+    pub prr_sndcnt: u32,
     pub scoreboard: Scoreboard,
+    /// Tail loss probe (RFC 8985 §7) deadline.
+    pub tlp_at: Option<Instant>,
+    /// A probe is due now.
+    pub tlp_now: bool,
+    /// A probe is outstanding: `snd_max` just after it was sent. SACK of it proves every hole
+    /// below it lost (it left a PTO after them).
+    pub tlp_out: Option<SeqNumber>,
 
     // Timers (deadlines; the engine arms one wheel node for the earliest).
     pub rto_at: Option<Instant>,
@@ -232,7 +252,15 @@ impl Conn {
             high_rxt: iss,
             fast_rexmit: false,
             rto_recover: None,
+            rto_recovery: false,
+            prr_delivered: 0,
+            prr_out: 0,
+            recover_fs: 0,
+            prr_sndcnt: 0,
             scoreboard: Scoreboard::default(),
+            tlp_at: None,
+            tlp_now: false,
+            tlp_out: None,
             rto_at: None,
             delack_at: None,
             persist_at: None,
@@ -309,6 +337,7 @@ impl Conn {
     pub fn next_deadline(&self) -> Option<Instant> {
         [
             self.rto_at,
+            self.tlp_at,
             self.delack_at,
             self.persist_at,
             self.keepalive_at,
@@ -334,6 +363,34 @@ impl Conn {
 
     pub fn arm_rto(&mut self, now: Instant) {
         self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    /// Whether proportional rate reduction paces sending now: a SACK fast recovery (not one
+    /// begun by an RTO, which slow-starts).
+    pub fn prr_active(&self) -> bool {
+        self.sack_ok && self.recovery.is_some() && !self.rto_recovery
+    }
+
+    /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 10 ms) from now,
+    /// when one may be sent: SACK in use, outside recovery, no probe outstanding, more than one
+    /// segment in flight (a lone segment may wait for a delayed ACK: the RTO covers it) and the
+    /// probe would come before the RTO.
+    pub fn schedule_tlp(&mut self, now: Instant) {
+        self.tlp_at = None;
+        let srtt = self.rtt.srtt().0;
+        if !self.sack_ok
+            || !self.state.is_synchronized()
+            || self.recovery.is_some()
+            || self.tlp_out.is_some()
+            || srtt == 0
+            || self.outstanding() <= self.snd_mss
+        {
+            return;
+        }
+        let at = now + Duration((2 * srtt).max(10));
+        if self.rto_at.is_some_and(|r| at < r) {
+            self.tlp_at = Some(at);
+        }
     }
 
     pub fn enter_time_wait(&mut self, cx: &mut Cx<'_>) {
@@ -371,6 +428,19 @@ impl Conn {
             self.rto_at = None;
             if let Outcome::Delete = self.on_rto(cx) {
                 return Outcome::Delete;
+            }
+        }
+        if due(self.tlp_at) {
+            self.tlp_at = None;
+            if self.recovery.is_none() && self.tlp_out.is_none() && self.outstanding() > 0 {
+                if self.scoreboard.highest().is_some() {
+                    // RACK (RFC 8985 §6.2): data sent after the holes was delivered and the
+                    // holes are older than two smoothed RTTs: they are lost. (A probe would
+                    // only resend a SACKed segment.)
+                    self.enter_recovery(now);
+                } else {
+                    self.tlp_now = true;
+                }
             }
         }
         if due(self.delack_at) {
@@ -421,17 +491,32 @@ impl Conn {
             return self.fail(cx, Event::Error(Error::TimedOut), false);
         }
         let mss = self.snd_mss;
+        self.stats.timeouts += 1;
         self.cc.on_timeout(mss, self.outstanding());
         self.rtt.back_off();
         self.rtt_probe = None;
-        self.recovery = None;
         self.fast_rexmit = false;
         self.dupacks = 0;
-        self.rto_recover = Some(self.snd_max);
-        self.scoreboard.clear();
-        // Go back N: resend from the first unacknowledged byte.
-        self.snd_nxt = self.snd_una;
+        self.tlp_at = None;
+        self.tlp_now = false;
+        self.tlp_out = None;
         self.high_rxt = self.snd_una;
+        if self.sack_ok && self.state.is_synchronized() {
+            // RFC 6675 §5.1: keep the scoreboard (as Linux does) and resend every un-SACKed
+            // byte up to the highest sent, as the window allows: a recovery in which every
+            // hole counts as lost and cwnd grows by slow start. A resend lost again is found
+            // by the SACKs of what follows it, without another timeout.
+            self.scoreboard.clear_rexmits();
+            self.recovery = Some(self.snd_max);
+            self.rto_recovery = true;
+        } else {
+            self.recovery = None;
+            self.rto_recovery = false;
+            self.rto_recover = Some(self.snd_max);
+            self.scoreboard.clear();
+            // Go back N: resend from the first unacknowledged byte.
+            self.snd_nxt = self.snd_una;
+        }
         self.stats.total_retrans += 1;
         self.arm_rto(cx.now);
         Outcome::Keep
@@ -457,6 +542,10 @@ impl Conn {
             bytes_received: self.stats.bytes_received,
             segs_out: self.stats.segs_out,
             segs_in: self.stats.segs_in,
+            timeouts: self.stats.timeouts,
+            fast_recoveries: self.stats.fast_recoveries,
+            tail_probes: self.stats.tail_probes,
+            lost_retransmits: self.stats.lost_retransmits,
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             window_scaling: self.wscale_ok,

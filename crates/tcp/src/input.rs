@@ -4,7 +4,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
 use crate::conn::{Conn, Cx, Outcome};
 use crate::state::{Event, State};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
@@ -358,6 +358,7 @@ impl Conn {
     fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let ackn = seg.ack_number;
         let mss = self.snd_mss;
+        let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
         let mut newly_sacked = false;
         if self.sack_ok && !seg.options.sack_blocks.is_empty() {
             newly_sacked =
@@ -387,20 +388,36 @@ impl Conn {
             self.retries = 0;
             self.persist_backoff = 0;
             self.scoreboard.advance(self.snd_una);
+            if self.tlp_out.is_some_and(|t| ackn >= t) {
+                self.tlp_out = None;
+            }
             match self.recovery {
                 Some(point) if ackn >= point => {
                     self.recovery = None;
                     self.dupacks = 0;
-                    self.cc.on_recovery_end(mss);
+                    if self.rto_recovery {
+                        // Slow start after the timeout simply goes on.
+                        self.rto_recovery = false;
+                    } else {
+                        self.cc.on_recovery_end(mss);
+                    }
                 }
-                Some(_) => {
-                    // Partial ACK (RFC 6582 §3.2): the next hole is lost too.
+                Some(_) if !self.rto_recovery => {
+                    // Partial ACK (RFC 6582 §3.2): it acknowledges a retransmission, so the
+                    // segment now at SND.UNA, sent before it, is lost too. With SACK, NextSeg
+                    // finds it when SACKs lie above it; without any (the rest of the window
+                    // lost or its ACKs lost) resend it now rather than wait for the RTO,
+                    // unless it is already being resent.
                     self.dupacks = 0;
-                    if !self.sack_ok {
+                    if !self.sack_ok
+                        || (self.scoreboard.highest().is_none()
+                            && !self.scoreboard.rexmit_covers(self.snd_una))
+                    {
                         self.fast_rexmit = true;
                     }
                 }
-                None => {
+                _ => {
+                    // Outside recovery, or resending after an RTO (slow start, RFC 5681 §3.1).
                     self.dupacks = 0;
                     let cwnd = self.cc.cwnd();
                     let slow_start = cwnd < self.cc.ssthresh();
@@ -422,9 +439,11 @@ impl Conn {
                 self.rto_recover = None;
             }
             if self.snd_una == self.snd_max {
-                self.rto_at = None
+                self.rto_at = None;
+                self.tlp_at = None;
             } else {
-                self.arm_rto(cx.now)
+                self.arm_rto(cx.now);
+                self.schedule_tlp(cx.now);
             }
             if data_acked > 0 && self.writable_wanted {
                 self.writable_wanted = false;
@@ -434,21 +453,43 @@ impl Conn {
             && seg.payload.is_empty()
             && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
             && self.outstanding() > 0
-            && (new_wnd == self.snd_wnd || newly_sacked)
+            && (if self.sack_ok && !seg.options.sack_blocks.is_empty() {
+                // RFC 6675 §2: with SACK a duplicate ACK must SACK new data (a duplicated
+                // frame or a stale ACK does not count).
+                newly_sacked
+            } else {
+                new_wnd == self.snd_wnd || newly_sacked
+            })
         {
             self.dupacks += 1;
         }
-        let lost_by_sack = self.sack_ok && self.scoreboard.sacked_bytes() >= 3 * mss;
+        if self.sack_ok && self.recovery.is_some() {
+            // A retransmission overtaken by SACKs of data sent after it was lost again: its
+            // hole is NextSeg's once more (no RTO needed).
+            if self.scoreboard.detect_lost_rexmits(2 * mss) {
+                self.stats.lost_retransmits += 1;
+            }
+        }
+        // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
+        // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
+        let lost_by_sack = self.sack_ok
+            && (self.scoreboard.sacked_bytes() >= 3 * mss
+                || self
+                    .tlp_out
+                    .is_some_and(|t| self.scoreboard.highest().is_some_and(|h| h >= t)));
         if self.recovery.is_none()
             && self.rto_recover.is_none()
             && self.outstanding() > 0
             && (self.dupacks >= 3 || lost_by_sack)
         {
-            // Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5).
-            self.recovery = Some(self.snd_max);
-            self.cc.on_congestion(cx.now, mss, self.outstanding());
-            self.fast_rexmit = true;
-            self.high_rxt = self.snd_una;
+            self.enter_recovery(cx.now);
+        }
+        if self.prr_active() {
+            // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
+            let delivered = ((self.snd_una - una_before).max(0) as u32)
+                .saturating_add(self.scoreboard.sacked_bytes())
+                .saturating_sub(sacked_before);
+            self.prr_update(delivered);
         }
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ackn)
         {
@@ -460,6 +501,51 @@ impl Conn {
                 self.persist_at = None;
             }
         }
+    }
+
+    /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5): one congestion response for
+    /// everything sent so far.
+    pub(crate) fn enter_recovery(&mut self, now: Instant) {
+        self.recovery = Some(self.snd_max);
+        self.rto_recovery = false;
+        self.stats.fast_recoveries += 1;
+        self.cc.on_congestion(now, self.snd_mss, self.outstanding());
+        self.recover_fs = self.outstanding();
+        self.prr_delivered = 0;
+        self.prr_out = 0;
+        self.prr_sndcnt = 0;
+        // RFC 6675 §5 (3), RFC 5681 §3.2 (4): the segment at SND.UNA is resent at once,
+        // whatever the pipe (segments above the highest SACK still count in flight and may
+        // exceed the reduced cwnd); NextSeg takes over from there.
+        self.fast_rexmit = true;
+        self.high_rxt = self.snd_una;
+        self.tlp_at = None;
+        self.tlp_now = false;
+        self.tlp_out = None;
+    }
+
+    /// RFC 6937 §3, on every ACK of a fast recovery: how much may be sent now. Above ssthresh
+    /// the sending rate is `ssthresh / RecoverFS` of the delivery rate; below it, slow start
+    /// reduction bound (PRR-SSRB) climbs back to ssthresh.
+    fn prr_update(&mut self, delivered: u32) {
+        let mss = u64::from(self.snd_mss);
+        self.prr_delivered = self.prr_delivered.saturating_add(delivered);
+        let pipe = u64::from(self.pipe());
+        let ssthresh = u64::from(self.cc.ssthresh());
+        let (prr_delivered, prr_out) = (u64::from(self.prr_delivered), u64::from(self.prr_out));
+        let sndcnt = if pipe > ssthresh {
+            let fs = u64::from(self.recover_fs.max(1));
+            (prr_delivered * ssthresh)
+                .div_ceil(fs)
+                .saturating_sub(prr_out)
+        } else {
+            let limit = prr_delivered
+                .saturating_sub(prr_out)
+                .max(u64::from(delivered))
+                + mss;
+            (ssthresh - pipe).min(limit)
+        };
+        self.prr_sndcnt = sndcnt.min(u64::from(u32::MAX)) as u32;
     }
 
     fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {

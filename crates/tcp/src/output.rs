@@ -21,6 +21,10 @@ struct Plan {
 enum PlanKind {
     FastRexmit,
     SackRexmit,
+    /// Tail loss probe with new data.
+    TlpNew,
+    /// Tail loss probe resending the last segment.
+    TlpRexmit,
     /// New data, or resending after an RTO (snd_nxt below snd_max).
     Next,
 }
@@ -72,26 +76,32 @@ impl Conn {
         self.state.can_receive() && (candidate - self.rcv_adv) >= threshold as i32
     }
 
-    /// Bytes in the network by RFC 6675's estimate.
-    fn pipe(&self) -> u32 {
+    /// Where lost data ends: below it every un-SACKed byte counts as lost. In a recovery begun by
+    /// an RTO that is the recovery point; otherwise the highest SACKed byte (RFC 6675's IsLost
+    /// with the holes' own SACKs above them, as before).
+    fn lost_edge(&self) -> SeqNumber {
+        match (self.rto_recovery, self.recovery) {
+            (true, Some(point)) if point <= self.snd_max => point,
+            (true, _) => self.snd_max,
+            _ => self.scoreboard.highest().unwrap_or(self.snd_una),
+        }
+    }
+
+    /// Bytes in the network by RFC 6675's estimate: what was sent and not acknowledged, less
+    /// what the peer SACKed and what is lost, plus the retransmissions in flight.
+    pub(crate) fn pipe(&self) -> u32 {
         let outstanding = self.outstanding();
         if self.sack_ok {
-            let Some(highest) = self.scoreboard.highest() else {
-                return outstanding;
-            };
-            let from = if self.high_rxt < self.snd_una {
-                self.snd_una
-            } else {
-                self.high_rxt
-            };
-            let lost_not_resent = if from < highest {
-                ((highest - from) as u32).saturating_sub(self.scoreboard.sacked_above(from))
+            // Outside recovery no hole is lost yet (fewer than DupThresh segments above it).
+            let lost = if self.recovery.is_some() {
+                self.scoreboard.holes_below(self.snd_una, self.lost_edge())
             } else {
                 0
             };
             outstanding
                 .saturating_sub(self.scoreboard.sacked_bytes())
-                .saturating_sub(lost_not_resent)
+                .saturating_sub(lost)
+                .saturating_add(self.scoreboard.rexmit_in_flight())
         } else {
             outstanding.saturating_sub(self.dupacks * self.snd_mss)
         }
@@ -122,18 +132,27 @@ impl Conn {
             }
             self.fast_rexmit = false;
         }
+        if self.tlp_now {
+            if let Some(p) = self.tlp_plan() {
+                return Some(p);
+            }
+            self.tlp_now = false;
+        }
         let in_recovery = self.recovery.is_some();
+        let prr = self.prr_active();
         if in_recovery {
-            if self.pipe() + mss > cwnd {
+            // What may be sent now: PRR's count in a SACK fast recovery, else cwnd - pipe.
+            let budget = if prr {
+                self.prr_sndcnt
+            } else {
+                cwnd.saturating_sub(self.pipe())
+            };
+            if budget < mss {
                 return None;
             }
-            if self.sack_ok {
-                let from = if self.high_rxt < self.snd_una {
-                    self.snd_una
-                } else {
-                    self.high_rxt
-                };
-                if let Some((start, len)) = self.scoreboard.next_hole(from) {
+            if self.sack_ok && self.scoreboard.rexmit_room() {
+                let edge = self.lost_edge();
+                if let Some((start, len)) = self.scoreboard.next_lost(self.snd_una, edge) {
                     return self.rexmit_plan(start, len, PlanKind::SackRexmit);
                 }
             }
@@ -152,12 +171,21 @@ impl Conn {
         }
         let wnd_edge = self.snd_una + self.snd_wnd;
         let usable_wnd = (wnd_edge - self.snd_nxt).max(0) as u32;
-        let in_flight = if in_recovery {
+        let in_flight = if in_recovery || self.sack_ok {
+            // Outside recovery SACKed segments have left the network too: each one lets a new
+            // segment out (limited transmit, RFC 3042, as the pipe of RFC 6675 counts it).
             self.pipe()
         } else {
-            (self.snd_nxt - self.snd_una).max(0) as u32
+            // Limited transmit (RFC 3042): the first two duplicate ACKs each let one new
+            // segment out.
+            let sent = (self.snd_nxt - self.snd_una).max(0) as u32;
+            sent.saturating_sub(self.dupacks.min(2) * mss)
         };
-        let usable_cwnd = cwnd.saturating_sub(in_flight);
+        let usable_cwnd = if prr {
+            self.prr_sndcnt
+        } else {
+            cwnd.saturating_sub(in_flight)
+        };
         let len = available.min(usable_wnd).min(usable_cwnd).min(mss);
         let resend = self.snd_nxt < self.snd_max;
         let send = len > 0
@@ -184,6 +212,31 @@ impl Conn {
             fin,
             kind: PlanKind::Next,
         })
+    }
+
+    /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window takes it
+    /// (whatever cwnd says), else the last segment sent again.
+    fn tlp_plan(&self) -> Option<Plan> {
+        let end = self.data_end();
+        let available = (end - self.snd_nxt).max(0) as u32;
+        let usable_wnd = ((self.snd_una + self.snd_wnd) - self.snd_nxt).max(0) as u32;
+        if self.snd_nxt == self.snd_max
+            && available > 0
+            && usable_wnd >= available.min(self.snd_mss)
+        {
+            let len = available.min(usable_wnd).min(self.snd_mss);
+            return Some(Plan {
+                seq: self.snd_nxt,
+                len,
+                fin: self.fin_queued && self.snd_nxt + len == end,
+                kind: PlanKind::TlpNew,
+            });
+        }
+        // Data end of what was sent (the FIN, if sent, sits just past it).
+        let sent_end = if self.fin_sent() { end } else { self.snd_max };
+        let data_out = (sent_end - self.snd_una).max(0) as u32;
+        let seq = sent_end + data_out.min(self.snd_mss).wrapping_neg();
+        self.rexmit_plan(seq, u32::MAX, PlanKind::TlpRexmit)
     }
 
     fn repr<'b>(
@@ -271,23 +324,49 @@ impl Conn {
         debug_assert_eq!(n, p.len as usize);
         let end = p.seq + p.len + u32::from(p.fin);
         match p.kind {
-            PlanKind::FastRexmit => {
-                self.fast_rexmit = false;
+            PlanKind::FastRexmit | PlanKind::SackRexmit => {
+                if p.kind == PlanKind::FastRexmit {
+                    self.fast_rexmit = false;
+                }
                 if self.high_rxt < end {
                     self.high_rxt = end;
+                }
+                if self.sack_ok {
+                    let _ = self.scoreboard.record_rexmit(p.seq, end, self.snd_max);
+                }
+                if p.seq == self.snd_una {
+                    // As Linux: resending the oldest segment gives it a whole RTO to be
+                    // acknowledged (the timer may be about to expire on the lost original).
+                    self.arm_rto(now);
                 }
             }
-            PlanKind::SackRexmit => {
-                if self.high_rxt < end {
-                    self.high_rxt = end;
+            PlanKind::TlpRexmit | PlanKind::TlpNew => {
+                self.tlp_now = false;
+                self.stats.tail_probes += 1;
+                if p.kind == PlanKind::TlpNew {
+                    self.snd_nxt = end;
                 }
+                let top = if self.snd_max < end {
+                    end
+                } else {
+                    self.snd_max
+                };
+                self.tlp_out = Some(top);
+                // RFC 8985 §7.3: the RTO restarts after the probe.
+                self.arm_rto(now);
             }
             PlanKind::Next => {
                 self.snd_nxt = end;
                 self.force_send = false;
             }
         }
-        let retransmission = p.kind != PlanKind::Next || p.seq < self.snd_max;
+        if self.prr_active() {
+            let sent = p.len + u32::from(p.fin);
+            self.prr_out = self.prr_out.saturating_add(sent);
+            self.prr_sndcnt = self.prr_sndcnt.saturating_sub(sent);
+        }
+        let new_data = matches!(p.kind, PlanKind::Next | PlanKind::TlpNew);
+        let retransmission = !new_data || p.seq < self.snd_max;
         if retransmission {
             self.stats.total_retrans += 1;
             self.rtt_probe = None;
@@ -302,6 +381,9 @@ impl Conn {
         }
         if self.rto_at.is_none() {
             self.arm_rto(now);
+        }
+        if new_data && p.kind == PlanKind::Next {
+            self.schedule_tlp(now);
         }
         self.flight_peak = self.flight_peak.max(self.outstanding());
         self.stats.bytes_sent += u64::from(p.len);

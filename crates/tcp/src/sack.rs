@@ -1,20 +1,50 @@
-//! The sender's SACK scoreboard (RFC 6675): which bytes above `snd_una` the peer holds.
+//! The sender's SACK scoreboard (RFC 6675): which bytes above `snd_una` the peer holds, and
+//! which holes were retransmitted and are still in flight.
+//!
+//! A retransmission is remembered with `snd_max` at the time it was sent (its *mark*). Data
+//! above the mark was sent after it; once more than `DupThresh - 1` segments above the mark are
+//! SACKed while the retransmission itself is not, it was lost too (the rule Linux applied before
+//! RACK, `tcp_mark_lost_retrans`): the hole becomes eligible for NextSeg again, without an RTO.
 
 use mtcp_wire::tcp::{SackBlock, SeqNumber};
 
 /// Most SACKed ranges remembered; further ranges are ignored (recovery stays correct, only slower).
-pub const MAX_SACKED: usize = 16;
+pub const MAX_SACKED: usize = 32;
+/// Most retransmitted ranges tracked at once; when full, NextSeg waits for one to resolve.
+pub const MAX_REXMITS: usize = 32;
 
-/// Sorted, disjoint SACKed ranges `[left, right)`, all within `(snd_una, snd_max]`.
+/// One retransmitted range `[start, end)` and `snd_max` when it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rexmit {
+    start: SeqNumber,
+    end: SeqNumber,
+    mark: SeqNumber,
+}
+
+/// Sorted, disjoint SACKed ranges `[left, right)`, all within `(snd_una, snd_max]`, and the
+/// retransmissions in flight.
 #[derive(Clone, Debug, Default)]
 pub struct Scoreboard {
     ranges: heapless::Vec<(SeqNumber, SeqNumber), MAX_SACKED>,
+    rexmits: heapless::Vec<Rexmit, MAX_REXMITS>,
+}
+
+fn max_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
+    if a < b { b } else { a }
+}
+fn min_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
+    if a < b { a } else { b }
 }
 
 impl Scoreboard {
-    /// Forgets every range.
+    /// Forgets every range and every retransmission.
     pub fn clear(&mut self) {
         self.ranges.clear();
+        self.rexmits.clear();
+    }
+    /// Forgets the retransmissions in flight (after an RTO every one of them counts as lost).
+    pub fn clear_rexmits(&mut self) {
+        self.rexmits.clear();
     }
     /// Adds the peer's blocks that lie within `[snd_una, snd_max]`; returns whether new bytes were SACKed.
     pub fn update(&mut self, blocks: &[SackBlock], snd_una: SeqNumber, snd_max: SeqNumber) -> bool {
@@ -25,7 +55,14 @@ impl Scoreboard {
             }
             self.insert(b.left, b.right);
         }
-        self.sacked_bytes() != before
+        let changed = self.sacked_bytes() != before;
+        if changed {
+            // A retransmission the peer now holds entirely is no longer in flight.
+            let ranges = &self.ranges;
+            self.rexmits
+                .retain(|r| !ranges.iter().any(|&(a, b)| a <= r.start && r.end <= b));
+        }
+        changed
     }
     fn insert(&mut self, mut l: SeqNumber, mut r: SeqNumber) {
         let mut out: heapless::Vec<(SeqNumber, SeqNumber), MAX_SACKED> = heapless::Vec::new();
@@ -58,39 +95,107 @@ impl Scoreboard {
         let mut out: heapless::Vec<(SeqNumber, SeqNumber), MAX_SACKED> = heapless::Vec::new();
         for &(a, b) in self.ranges.iter() {
             if b > snd_una {
-                let _ = out.push((if a < snd_una { snd_una } else { a }, b));
+                let _ = out.push((max_seq(a, snd_una), b));
             }
         }
         self.ranges = out;
+        self.rexmits.retain(|r| r.end > snd_una);
+        for r in self.rexmits.iter_mut() {
+            r.start = max_seq(r.start, snd_una);
+        }
     }
     /// Total SACKed bytes.
     pub fn sacked_bytes(&self) -> u32 {
         self.ranges.iter().map(|&(a, b)| (b - a) as u32).sum()
     }
-    /// SACKed bytes at or above `from`.
-    pub fn sacked_above(&self, from: SeqNumber) -> u32 {
+    /// SACKed bytes within `[from, to)`.
+    fn sacked_within(&self, from: SeqNumber, to: SeqNumber) -> u32 {
         self.ranges
             .iter()
-            .filter(|&&(_, b)| b > from)
-            .map(|&(a, b)| (b - if a < from { from } else { a }) as u32)
+            .filter(|&&(a, b)| b > from && a < to)
+            .map(|&(a, b)| (min_seq(b, to) - max_seq(a, from)) as u32)
             .sum()
     }
     /// The highest SACKed sequence number (exclusive end), if any.
     pub fn highest(&self) -> Option<SeqNumber> {
         self.ranges.last().map(|&(_, b)| b)
     }
-    /// The first un-SACKed range at or after `from` that lies below the highest SACKed byte:
-    /// `(start, len)` of a hole the peer is missing.
-    pub fn next_hole(&self, from: SeqNumber) -> Option<(SeqNumber, u32)> {
+    /// Un-SACKed bytes within `[from, to)`: the holes, all taken as lost when `to` is the lost
+    /// edge.
+    pub fn holes_below(&self, from: SeqNumber, to: SeqNumber) -> u32 {
+        if to <= from {
+            return 0;
+        }
+        ((to - from) as u32).saturating_sub(self.sacked_within(from, to))
+    }
+    /// Bytes of retransmissions still in flight (neither acknowledged, SACKed nor found lost).
+    pub fn rexmit_in_flight(&self) -> u32 {
+        self.rexmits
+            .iter()
+            .map(|r| ((r.end - r.start) as u32).saturating_sub(self.sacked_within(r.start, r.end)))
+            .sum()
+    }
+    /// Records a retransmission of `[start, end)` sent while `snd_max` was `mark`. Returns false
+    /// if the table is full (the caller must not send it then).
+    pub fn record_rexmit(&mut self, start: SeqNumber, end: SeqNumber, mark: SeqNumber) -> bool {
+        if let Some(last) = self.rexmits.last_mut() {
+            if last.end == start && last.mark == mark {
+                last.end = end;
+                return true;
+            }
+        }
+        self.rexmits.push(Rexmit { start, end, mark }).is_ok()
+    }
+    /// Whether `seq` lies in a retransmission still in flight.
+    pub fn rexmit_covers(&self, seq: SeqNumber) -> bool {
+        self.rexmits.iter().any(|r| r.start <= seq && seq < r.end)
+    }
+    /// Whether another retransmission can be recorded.
+    pub fn rexmit_room(&self) -> bool {
+        !self.rexmits.is_full()
+    }
+    /// Forgets the retransmissions that were lost as well: more than `thresh_bytes` above their
+    /// mark are SACKed while they are not. Returns whether any was.
+    pub fn detect_lost_rexmits(&mut self, thresh_bytes: u32) -> bool {
+        let before = self.rexmits.len();
+        let ranges = &self.ranges;
+        let sacked_above = |from: SeqNumber| -> u32 {
+            ranges
+                .iter()
+                .filter(|&&(_, b)| b > from)
+                .map(|&(a, b)| (b - max_seq(a, from)) as u32)
+                .sum()
+        };
+        self.rexmits
+            .retain(|r| sacked_above(r.mark) <= thresh_bytes);
+        self.rexmits.len() != before
+    }
+    /// NextSeg rule 1 (RFC 6675 §4): the first hole in `[from, lost_edge)` that is neither
+    /// SACKed nor already retransmitted and in flight: `(start, len)`.
+    pub fn next_lost(&self, from: SeqNumber, lost_edge: SeqNumber) -> Option<(SeqNumber, u32)> {
         let mut cur = from;
-        for &(a, b) in self.ranges.iter() {
-            if b <= cur {
+        while cur < lost_edge {
+            if let Some(&(_, b)) = self.ranges.iter().find(|&&(a, b)| a <= cur && cur < b) {
+                cur = b;
                 continue;
             }
-            if cur < a {
-                return Some((cur, (a - cur) as u32));
+            if let Some(r) = self.rexmits.iter().find(|r| r.start <= cur && cur < r.end) {
+                cur = r.end;
+                continue;
             }
-            cur = b;
+            // `cur` is a lost byte nobody resent: the hole runs to the next SACKed or resent byte.
+            let mut end = lost_edge;
+            for &(a, _) in self.ranges.iter() {
+                if cur < a && a < end {
+                    end = a;
+                }
+            }
+            for r in self.rexmits.iter() {
+                if cur < r.start && r.start < end {
+                    end = r.start;
+                }
+            }
+            return Some((cur, (end - cur) as u32));
         }
         None
     }
@@ -116,9 +221,16 @@ mod tests {
             SeqNumber(600)
         ));
         assert_eq!(s.sacked_bytes(), 200);
-        assert_eq!(s.next_hole(SeqNumber(100)), Some((SeqNumber(100), 100)));
-        assert_eq!(s.next_hole(SeqNumber(250)), Some((SeqNumber(300), 100)));
-        assert_eq!(s.next_hole(SeqNumber(450)), None);
+        let edge = SeqNumber(500);
+        assert_eq!(
+            s.next_lost(SeqNumber(100), edge),
+            Some((SeqNumber(100), 100))
+        );
+        assert_eq!(
+            s.next_lost(SeqNumber(250), edge),
+            Some((SeqNumber(300), 100))
+        );
+        assert_eq!(s.next_lost(SeqNumber(450), edge), None);
         assert!(!s.update(&[blk(200, 300)], SeqNumber(100), SeqNumber(600)));
         assert!(s.update(&[blk(300, 400)], SeqNumber(100), SeqNumber(600)));
         assert_eq!(s.highest(), Some(SeqNumber(500)));
@@ -126,5 +238,58 @@ mod tests {
         assert_eq!(s.sacked_bytes(), 250);
         // Outside [snd_una, snd_max]: ignored.
         assert!(!s.update(&[blk(600, 700)], SeqNumber(100), SeqNumber(600)));
+    }
+
+    #[test]
+    fn lost_retransmission_found_by_later_sacks() {
+        let mut s = Scoreboard::default();
+        // 100..200 lost; 200..500 SACKed; snd_max 500.
+        s.update(&[blk(200, 500)], SeqNumber(100), SeqNumber(500));
+        assert_eq!(
+            s.next_lost(SeqNumber(100), SeqNumber(500)),
+            Some((SeqNumber(100), 100))
+        );
+        assert!(s.record_rexmit(SeqNumber(100), SeqNumber(200), SeqNumber(500)));
+        assert_eq!(s.rexmit_in_flight(), 100);
+        assert_eq!(s.next_lost(SeqNumber(100), SeqNumber(500)), None);
+        // New data 500..800 sent after the retransmission; 500..600 SACKed: within the
+        // threshold, the retransmission may still be on its way.
+        s.update(&[blk(500, 600)], SeqNumber(100), SeqNumber(800));
+        assert!(!s.detect_lost_rexmits(100));
+        s.update(&[blk(600, 700)], SeqNumber(100), SeqNumber(800));
+        assert!(s.detect_lost_rexmits(100));
+        assert_eq!(s.rexmit_in_flight(), 0);
+        assert_eq!(
+            s.next_lost(SeqNumber(100), SeqNumber(700)),
+            Some((SeqNumber(100), 100))
+        );
+        // Once SACKed, a retransmission leaves the table.
+        assert!(s.record_rexmit(SeqNumber(100), SeqNumber(200), SeqNumber(800)));
+        s.update(&[blk(100, 200)], SeqNumber(100), SeqNumber(800));
+        assert_eq!(s.rexmit_in_flight(), 0);
+        assert_eq!(s.holes_below(SeqNumber(100), SeqNumber(700)), 0);
+    }
+
+    #[test]
+    fn next_lost_skips_sacked_and_resent() {
+        let mut s = Scoreboard::default();
+        s.update(
+            &[blk(200, 300), blk(400, 500)],
+            SeqNumber(100),
+            SeqNumber(600),
+        );
+        assert!(s.record_rexmit(SeqNumber(100), SeqNumber(150), SeqNumber(600)));
+        assert_eq!(
+            s.next_lost(SeqNumber(100), SeqNumber(500)),
+            Some((SeqNumber(150), 50))
+        );
+        assert!(s.record_rexmit(SeqNumber(150), SeqNumber(200), SeqNumber(600)));
+        assert_eq!(
+            s.next_lost(SeqNumber(100), SeqNumber(600)),
+            Some((SeqNumber(300), 100))
+        );
+        assert_eq!(s.holes_below(SeqNumber(100), SeqNumber(600)), 300);
+        s.advance(SeqNumber(160));
+        assert_eq!(s.rexmit_in_flight(), 40);
     }
 }

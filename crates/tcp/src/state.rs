@@ -142,6 +142,14 @@ pub struct TcpInfo {
     pub segs_out: u64,
     /// Segments received.
     pub segs_in: u64,
+    /// Retransmission timeouts over the whole life.
+    pub timeouts: u64,
+    /// Fast recoveries entered (duplicate ACKs, SACK or a SACKed tail loss probe).
+    pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tail_probes: u64,
+    /// Retransmissions found lost again by later SACKs (and resent without a timeout).
+    pub lost_retransmits: u64,
     /// Whether timestamps, SACK and window scaling were negotiated.
     pub timestamps: bool,
     /// SACK negotiated.
