@@ -2,7 +2,8 @@
 //! transfers of 100 MB each way, byte-exact, on a link that loses about 2 % of the TCP frames in
 //! each direction (1 % from nft `numgen random` drops on the kernel's side, 1 % from our side's
 //! fault wrapper, which also reorders 2 %, duplicates 1 % and delays by 1 ms: mtcp.conf's
-//! `fault_*` keys); and a kernel peer without timestamps, SACK or window scaling.
+//! `fault_*` keys); and a kernel peer without timestamps, SACK or window scaling. Echo runs in
+//! both run modes.
 
 mod common;
 
@@ -27,12 +28,8 @@ fn ok_line(env: &Env, args: &[&str], want: &str) {
     );
 }
 
-#[test]
-fn echo_with_kernel_client_and_server() {
-    if !can_run("echo_with_kernel_client_and_server", &["ethtool"]) {
-        return;
-    }
-    let env = Env::new("ech", Link::AfPacket, "");
+fn echo_both_ways(tag: &str, mode: &str) {
+    let env = Env::new(tag, Link::AfPacket, &format!("run_mode = {mode}\n"));
     let echo = env!("CARGO_BIN_EXE_mtcp-echo");
     let ours = env.spawn(echo, &["server", "-f", env.conf(), "-p", "7"]);
     ours.wait_for("server on", 20);
@@ -65,6 +62,20 @@ fn echo_with_kernel_client_and_server() {
         ],
         "errors 0",
     );
+}
+
+#[test]
+fn echo_with_kernel_client_and_server() {
+    if can_run("echo_with_kernel_client_and_server", &["ethtool"]) {
+        echo_both_ways("ech", "rtc");
+    }
+}
+
+#[test]
+fn echo_threaded_with_kernel_client_and_server() {
+    if can_run("echo_threaded_with_kernel_client_and_server", &["ethtool"]) {
+        echo_both_ways("eth", "threaded");
+    }
 }
 
 fn perf_pair(env: &Env, send: &str, recv: &str) {
@@ -111,15 +122,12 @@ fn perf_pair(env: &Env, send: &str, recv: &str) {
     );
 }
 
-#[test]
-fn perf_byte_exact_with_loss() {
-    if !can_run("perf_byte_exact_with_loss", &["ethtool", "nft"]) {
-        return;
-    }
+/// Bulk transfers both ways on the lossy link, in run mode `mode`.
+fn perf_with_loss(tag: &str, mode: &str) {
     // Our side impairs both directions too (mtcp_io::fault::Fault around the AF_PACKET port).
     let faults = "fault_loss = 0.01\nfault_reorder = 0.02\nfault_duplicate = 0.01\n\
                   fault_delay_ms = 1\nfault_seed = 7\n";
-    let env = Env::new("prf", Link::AfPacket, faults);
+    let env = Env::new(tag, Link::AfPacket, &format!("{faults}run_mode = {mode}\n"));
     let rules = env.dir.join("loss.nft");
     std::fs::write(&rules, LOSS).unwrap();
     env.ns
@@ -130,6 +138,20 @@ fn perf_byte_exact_with_loss() {
     // holds a window of about 10 segments. MTCP_PERF_BYTES=N runs another size.
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "100000000".into());
     perf_pair(&env, &bytes, &bytes);
+}
+
+#[test]
+fn perf_byte_exact_with_loss() {
+    if can_run("perf_byte_exact_with_loss", &["ethtool", "nft"]) {
+        perf_with_loss("prf", "rtc");
+    }
+}
+
+#[test]
+fn perf_threaded_byte_exact_with_loss() {
+    if can_run("perf_threaded_byte_exact_with_loss", &["ethtool", "nft"]) {
+        perf_with_loss("prt", "threaded");
+    }
 }
 
 #[test]

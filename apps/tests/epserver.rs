@@ -1,6 +1,6 @@
 //! epserver over TAP and over AF_PACKET on a veth, fetched by the kernel's HTTP clients inside
 //! the namespace: curl and wget byte-exact (SHA-256), keep-alive and close, 404; ab and wrk
-//! with 1 and 1000 concurrent connections.
+//! with 1 and 1000 concurrent connections; in both run modes.
 
 mod common;
 
@@ -8,8 +8,8 @@ use common::*;
 
 const PROGRAMS: &[&str] = &["curl", "wget", "ab", "wrk", "sha256sum", "ethtool"];
 
-fn serve_and_fetch(tag: &str, link: Link) {
-    let env = Env::new(tag, link, "");
+fn serve_and_fetch(tag: &str, link: Link, mode: &str) {
+    let env = Env::new(tag, link, &format!("run_mode = {mode}\n"));
     let www = env.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(
@@ -164,13 +164,23 @@ fn serve_and_fetch(tag: &str, link: Link) {
 #[test]
 fn epserver_over_tap_serves_kernel_clients() {
     if can_run("epserver_over_tap_serves_kernel_clients", PROGRAMS) {
-        serve_and_fetch("eps", Link::Tap);
+        serve_and_fetch("eps", Link::Tap, "rtc");
     }
 }
 
 #[test]
 fn epserver_over_afpacket_serves_kernel_clients() {
     if can_run("epserver_over_afpacket_serves_kernel_clients", PROGRAMS) {
-        serve_and_fetch("epa", Link::AfPacket);
+        serve_and_fetch("epa", Link::AfPacket, "rtc");
+    }
+}
+
+#[test]
+fn epserver_threaded_over_afpacket_serves_kernel_clients() {
+    if can_run(
+        "epserver_threaded_over_afpacket_serves_kernel_clients",
+        PROGRAMS,
+    ) {
+        serve_and_fetch("ept", Link::AfPacket, "threaded");
     }
 }

@@ -1,5 +1,6 @@
 //! epwget over TAP fetches from nginx and from `python3 -m http.server` run inside the
-//! namespace: every request completes with 0 errors, and the saved body (`-o`) is byte-exact.
+//! namespace: every request completes with 0 errors, and the saved body (`-o`) is byte-exact;
+//! nginx in both run modes.
 
 mod common;
 
@@ -53,12 +54,8 @@ fn site(env: &Env) -> std::path::PathBuf {
     www
 }
 
-#[test]
-fn epwget_fetches_from_nginx() {
-    if !can_run("epwget_fetches_from_nginx", &["nginx", "curl", "sha256sum"]) {
-        return;
-    }
-    let env = Env::new("ewn", Link::Tap, "");
+fn from_nginx(tag: &str, mode: &str) {
+    let env = Env::new(tag, Link::Tap, &format!("run_mode = {mode}\n"));
     let www = site(&env);
     let d = env.dir.display();
     let conf = env.dir.join("nginx.conf");
@@ -85,6 +82,23 @@ fn epwget_fetches_from_nginx() {
     );
     wait_port(&env, &format!("http://{KERNEL_IP}/big.bin"));
     fetch(&env, &www, &format!("{KERNEL_IP}/big.bin"), "300");
+}
+
+#[test]
+fn epwget_fetches_from_nginx() {
+    if can_run("epwget_fetches_from_nginx", &["nginx", "curl", "sha256sum"]) {
+        from_nginx("ewn", "rtc");
+    }
+}
+
+#[test]
+fn epwget_threaded_fetches_from_nginx() {
+    if can_run(
+        "epwget_threaded_fetches_from_nginx",
+        &["nginx", "curl", "sha256sum"],
+    ) {
+        from_nginx("ewt", "threaded");
+    }
 }
 
 #[test]
