@@ -10,18 +10,7 @@ const PROGRAMS: &[&str] = &["curl", "wget", "ab", "wrk", "sha256sum", "ethtool"]
 
 fn serve_and_fetch(tag: &str, link: Link, mode: &str) {
     let env = Env::new(tag, link, &format!("run_mode = {mode}\n"));
-    let www = env.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(
-        www.join("index.html"),
-        mtcp_apps::http::test_content(1024, 1),
-    )
-    .unwrap();
-    std::fs::write(
-        www.join("big.bin"),
-        mtcp_apps::http::test_content(3 << 20, 2),
-    )
-    .unwrap();
+    let www = env.site(&[("index.html", 1024, 1), ("big.bin", 3 << 20, 2)]);
     let srv = env.spawn(
         env!("CARGO_BIN_EXE_epserver"),
         &["-p", www.to_str().unwrap(), "-f", env.conf()],

@@ -4,20 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-
-fn wait_port(env: &Env, url: &str) {
-    for _ in 0..100 {
-        let out = env.run(&["curl", "-s", "-m", "1", "-o", "/dev/null", url]);
-        if out.status.success() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{url} never answered");
-}
 
 fn fetch(env: &Env, www: &std::path::Path, target: &str, n: &str) {
     let out_file = env.dir.join("out.bin");
@@ -43,20 +30,9 @@ fn fetch(env: &Env, www: &std::path::Path, target: &str, n: &str) {
     assert_eq!(sha256(&out_file), sha256(&www.join("big.bin")));
 }
 
-fn site(env: &Env) -> std::path::PathBuf {
-    let www = env.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(
-        www.join("big.bin"),
-        mtcp_apps::http::test_content(200_000, 3),
-    )
-    .unwrap();
-    www
-}
-
 fn from_nginx(tag: &str, mode: &str) {
     let env = Env::new(tag, Link::Tap, &format!("run_mode = {mode}\n"));
-    let www = site(&env);
+    let www = env.site(&[("big.bin", 200_000, 3)]);
     let d = env.dir.display();
     let conf = env.dir.join("nginx.conf");
     std::fs::write(
@@ -80,7 +56,7 @@ fn from_nginx(tag: &str, mode: &str) {
             env.dir.to_str().unwrap(),
         ],
     );
-    wait_port(&env, &format!("http://{KERNEL_IP}/big.bin"));
+    env.wait_http(&format!("http://{KERNEL_IP}/big.bin"));
     fetch(&env, &www, &format!("{KERNEL_IP}/big.bin"), "300");
 }
 
@@ -110,19 +86,7 @@ fn epwget_fetches_from_python_http_server() {
         return;
     }
     let env = Env::new("ewp", Link::Tap, "");
-    let www = site(&env);
-    let _py = env.spawn(
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            KERNEL_IP,
-            "--directory",
-            www.to_str().unwrap(),
-        ],
-    );
-    wait_port(&env, &format!("http://{KERNEL_IP}:8000/big.bin"));
+    let www = env.site(&[("big.bin", 200_000, 3)]);
+    let _py = env.python_http_server(&www, 8000, "big.bin");
     fetch(&env, &www, &format!("{KERNEL_IP}:8000/big.bin"), "100");
 }

@@ -7,24 +7,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 
 fn epserver_two_cores(tag: &str, link: Link, mode: &str) {
     let env = Env::with_cores(tag, link, 2, &format!("run_mode = {mode}\n"));
-    let www = env.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(
-        www.join("index.html"),
-        mtcp_apps::http::test_content(1024, 1),
-    )
-    .unwrap();
-    std::fs::write(
-        www.join("big.bin"),
-        mtcp_apps::http::test_content(1 << 20, 2),
-    )
-    .unwrap();
+    let www = env.site(&[("index.html", 1024, 1), ("big.bin", 1 << 20, 2)]);
     let srv = env.spawn(
         env!("CARGO_BIN_EXE_epserver"),
         &["-p", www.to_str().unwrap(), "-f", env.conf(), "-N", "2"],
@@ -97,39 +84,8 @@ fn epserver_two_cores_afpacket_threaded() {
 
 fn epwget_two_cores(tag: &str, link: Link, mode: &str) {
     let env = Env::with_cores(tag, link, 2, &format!("run_mode = {mode}\n"));
-    let www = env.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(
-        www.join("big.bin"),
-        mtcp_apps::http::test_content(100_000, 3),
-    )
-    .unwrap();
-    let _py = env.spawn(
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            KERNEL_IP,
-            "--directory",
-            www.to_str().unwrap(),
-        ],
-    );
-    let url = format!("http://{KERNEL_IP}:8000/big.bin");
-    let mut up = false;
-    for _ in 0..100 {
-        if env
-            .run(&["curl", "-s", "-m", "1", "-o", "/dev/null", &url])
-            .status
-            .success()
-        {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(up, "{url} never answered");
+    let www = env.site(&[("big.bin", 100_000, 3)]);
+    let _py = env.python_http_server(&www, 8000, "big.bin");
     let out_file = env.dir.join("out.bin");
     let p = env.spawn(
         env!("CARGO_BIN_EXE_epwget"),

@@ -117,6 +117,49 @@ impl Env {
     pub fn spawn(&self, program: &str, args: &[&str]) -> Proc {
         spawn_in(&self.ns, program, args)
     }
+
+    /// Writes a web root under the scratch directory: each `(name, bytes, seed)` becomes a file
+    /// of `mtcp_apps::http::test_content(bytes, seed)`.
+    pub fn site(&self, files: &[(&str, usize, u8)]) -> std::path::PathBuf {
+        let www = self.dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        for &(name, bytes, seed) in files {
+            std::fs::write(www.join(name), mtcp_apps::http::test_content(bytes, seed)).unwrap();
+        }
+        www
+    }
+
+    /// Polls `url` with the kernel's curl (inside the namespace) until it answers, up to 10 s.
+    pub fn wait_http(&self, url: &str) {
+        for _ in 0..100 {
+            let out = self.run(&["curl", "-s", "-m", "1", "-o", "/dev/null", url]);
+            if out.status.success() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{url} never answered");
+    }
+
+    /// Starts `python3 -m http.server` on the kernel's side (`KERNEL_IP:port`) serving `www`,
+    /// and waits until it answers for `probe` (a path under `www`).
+    pub fn python_http_server(&self, www: &std::path::Path, port: u16, probe: &str) -> Proc {
+        let port_text = port.to_string();
+        let proc = self.spawn(
+            "python3",
+            &[
+                "-m",
+                "http.server",
+                &port_text,
+                "--bind",
+                KERNEL_IP,
+                "--directory",
+                www.to_str().unwrap(),
+            ],
+        );
+        self.wait_http(&format!("http://{KERNEL_IP}:{port}/{probe}"));
+        proc
+    }
 }
 
 /// Starts `program args` in namespace `ns`; its stdout lines arrive on the returned channel.
