@@ -10,7 +10,8 @@
 //!
 //! | backend (`io`) | device steering | what the stack does with `num_cores > 1` |
 //! |---|---|---|
-//! | `dpdk`, `netmap` (NIC RSS) | [`Steering::Toeplitz`] | trusts the NIC; clients pick source ports whose replies hash to their queue (`mtcp_init_rss`) |
+//! | `dpdk` with a NIC whose RSS key and table we program | [`Steering::Toeplitz`] | trusts the NIC; clients pick source ports whose replies hash to their queue (`mtcp_init_rss`) |
+//! | `dpdk` drivers that hash without a settable table (e.g. `net_tap`), `netmap` (the NIC's own RSS) | [`Steering::Opaque`] | software steering |
 //! | `mem` | [`Steering::Toeplitz`] (switch RSS) | same as a NIC |
 //! | `mem` with `MemConfig::opaque` | [`Steering::Opaque`] | software steering |
 //! | `afpacket` (`PACKET_FANOUT` group) | [`Steering::Opaque`] (kernel flow hash) | software steering |
