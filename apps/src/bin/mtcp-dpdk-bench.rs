@@ -259,11 +259,15 @@ fn kernel(ns: &Ns, secs: u64, bytes: u64) -> Result<Result2, String> {
 
 fn memif_conf(dir: &Path, role: &str, ip: Ipv4Addr, mode: &str) -> Result<String, String> {
     let path = dir.join(format!("{role}-{mode}.conf"));
+    // One core each, and not the same one: the EAL pins the thread that starts it (the one
+    // that polls in run-to-completion mode; a threaded context's stack thread inherits the
+    // mask) to its first core, and with `num_cores = 1` both processes would get core 0.
+    let mask = if role == "server" { "0x1" } else { "0x2" };
     let socket = dir.join("memif.sock");
     std::fs::write(
         &path,
         format!(
-            "io = dpdk\nnum_cores = 1\nrun_mode = {mode}\nport = net_memif0\n\
+            "io = dpdk\nnum_cores = 1\ncore_mask = {mask}\nrun_mode = {mode}\nport = net_memif0\n\
              net_memif0.ip = {ip}/24\nmax_concurrency = 10000\nrcvbuf = 65536\nsndbuf = 65536\ntcp_timewait = 0\n\
              dpdk_eal_args = --vdev net_memif0,role={role},socket={} --no-pci --no-huge \
              --no-shconf -m 256 --file-prefix mdbench-{role}-{} --log-level=lib.eal:warning\n",
