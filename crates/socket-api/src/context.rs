@@ -8,7 +8,9 @@
 //!   lock-free crossbeam channel and the caller waits for the reply on another; read and write
 //!   data travel in the context's own buffers, which go to the stack thread and come back, so
 //!   the hot calls allocate nothing once warmed up. Epoll wake-ups come back on a third channel
-//!   (one pending token, `try_send`). The idle stack thread sleeps on the request channel, so a
+//!   (one pending token, `try_send`). A stack thread that runs out of work first yields the CPU
+//!   twice (polling again after each), as the application thread usually needs it when threads
+//!   outnumber cores; then it sleeps on the request channel, so a
 //!   call is served at once, and polls the ports again after 20 µs (200 µs once idle for 20 ms,
 //!   1 ms once idle for a second), so an idle context costs little.
 //!   See `threaded.rs` for the messages. A context whose stack thread died answers `EBADF`.
