@@ -124,17 +124,36 @@ fn send_some<Q: Queue>(
     }
 }
 
-/// Serves on `ctx` until `stop` is set: epserver's event loop.
+/// Serves on `ctx` until `stop` is set: epserver's event loop ([`listen`], then [`serve`]).
 pub fn run<Q: Queue>(
     ctx: &mut Context<Q>,
     cfg: &ServerConfig,
     stats: &ServerStats,
     stop: &AtomicBool,
 ) -> Result<()> {
+    let listener = listen(ctx, cfg)?;
+    serve(ctx, listener, cfg, stats, stop)
+}
+
+/// The non-blocking listener of `cfg` on `ctx`. A caller that starts clients right after
+/// spawning the server thread creates it first, so no SYN meets a closed port (RST,
+/// `ECONNREFUSED`) however late that thread runs.
+pub fn listen<Q: Queue>(ctx: &mut Context<Q>, cfg: &ServerConfig) -> Result<i32> {
     let listener = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(listener)?;
     ctx.bind(listener, cfg.addr)?;
     ctx.listen(listener, cfg.backlog)?;
+    Ok(listener)
+}
+
+/// Serves `listener` (from [`listen`]) on `ctx` until `stop` is set.
+pub fn serve<Q: Queue>(
+    ctx: &mut Context<Q>,
+    listener: i32,
+    cfg: &ServerConfig,
+    stats: &ServerStats,
+    stop: &AtomicBool,
+) -> Result<()> {
     let ep = ctx.epoll_create(4096)?;
     ctx.epoll_ctl(
         ep,

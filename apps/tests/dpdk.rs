@@ -234,7 +234,7 @@ fn epwget_over_net_memif_against_epserver_over_net_memif() {
 
 /// `mtcp-dpdk-bench` end to end with small figures: its server and client processes are itself
 /// (`--as mtcp-echo`/`--as mtcp-perf`, nothing else built), every link must complete (a failed
-/// run prints NaN and exits non-zero); speeds are not checked.
+/// run prints NaN and exits non-zero), in both run modes; speeds are not checked.
 #[test]
 fn dpdk_bench_runs_every_link() {
     if !can_run("dpdk_bench_runs_every_link", &[]) {
@@ -250,6 +250,16 @@ fn dpdk_bench_runs_every_link() {
     assert!(out.status.success(), "{text}\n{err}");
     assert!(text.contains("echo 64 B x 8 conns"), "{text}");
     assert!(!text.contains("NaN"), "{text}");
+    // `--run-mode both` (the default): a row per workload and run mode.
+    for workload in ["echo 64 B x 8 conns", "bulk both ways"] {
+        for mode in ["rtc", "threaded"] {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(workload) && l.split_whitespace().any(|w| w == mode)),
+                "no {workload} row for {mode}:\n{text}"
+            );
+        }
+    }
     // `--as` runs the apps themselves: a usage error is theirs, exit status 2.
     let usage = std::process::Command::new(bench)
         .args(["--as", "mtcp-echo", "bogus"])

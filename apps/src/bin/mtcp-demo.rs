@@ -160,13 +160,16 @@ fn run(
         let mut sctx = srv
             .create_context(core)
             .map_err(|e| format!("server context {core}: {e}"))?;
+        // Listening before the thread starts: a client's SYN that came first would be refused.
+        let listener = server::listen(&mut sctx, &server_cfg)
+            .map_err(|e| format!("server listen {core}: {e}"))?;
         let (stop, stats, cfg) = (
             Arc::clone(&stop),
             Arc::clone(&server_stats),
             server_cfg.clone(),
         );
         server_threads.push(std::thread::spawn(move || {
-            server::run(&mut sctx, &cfg, &stats, &stop)
+            server::serve(&mut sctx, listener, &cfg, &stats, &stop)
         }));
     }
     let running = Arc::new(AtomicUsize::new(cores));

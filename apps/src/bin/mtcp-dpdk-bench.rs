@@ -9,7 +9,9 @@
 //!
 //! Needs root (a network namespace for the processes, DPDK) and the `dpdk` feature:
 //! `cargo build --release -p mtcp-apps --features dpdk --bin mtcp-dpdk-bench`, then
-//! `sudo target/release/mtcp-dpdk-bench [-t secs] [--bytes n]`. The server and client
+//! `sudo target/release/mtcp-dpdk-bench [-t secs] [--bytes n] [--run-mode rtc|threaded|both]`.
+//! `--run-mode` picks mtcp.conf's `run_mode` of our stacks on the memif and mem links (default
+//! `both`: a row per workload and run mode; the kernel runs once). The server and client
 //! processes are this binary again (`mtcp-dpdk-bench --as mtcp-echo ...`), so no other binary
 //! has to be built. Addresses are 198.18.0.0/15 only.
 
@@ -24,7 +26,7 @@ use mtcp_apps::cli::Args;
 use mtcp_apps::commands;
 use mtcp_apps::memlink::{CLIENT_IP, MemLink, SERVER_IP};
 
-const USAGE: &str = "usage: mtcp-dpdk-bench [-t secs] [--bytes n]   (as root; build with\n       cargo build --release -p mtcp-apps --features dpdk --bin mtcp-dpdk-bench)";
+const USAGE: &str = "usage: mtcp-dpdk-bench [-t secs] [--bytes n] [--run-mode rtc|threaded|both]\n       (as root; build with\n       cargo build --release -p mtcp-apps --features dpdk --bin mtcp-dpdk-bench)";
 const MESSAGE: usize = 64;
 const CONNS: usize = 8;
 
@@ -34,6 +36,9 @@ struct Result2 {
     echo_tps: f64,
     bulk_gbps: f64,
 }
+
+/// One figure of a [`Result2`].
+type Metric = fn(&Result2) -> f64;
 
 /// A namespace for the subprocesses, deleted on drop.
 struct Ns(String);
@@ -252,14 +257,18 @@ fn kernel(ns: &Ns, secs: u64, bytes: u64) -> Result<Result2, String> {
     })
 }
 
-fn memif_conf(dir: &Path, role: &str, ip: Ipv4Addr) -> Result<String, String> {
-    let path = dir.join(format!("{role}.conf"));
+fn memif_conf(dir: &Path, role: &str, ip: Ipv4Addr, mode: &str) -> Result<String, String> {
+    let path = dir.join(format!("{role}-{mode}.conf"));
+    // One core each, and not the same one: the EAL pins the thread that starts it (the one
+    // that polls in run-to-completion mode; a threaded context's stack thread inherits the
+    // mask) to its first core, and with `num_cores = 1` both processes would get core 0.
+    let mask = if role == "server" { "0x1" } else { "0x2" };
     let socket = dir.join("memif.sock");
     std::fs::write(
         &path,
         format!(
-            "io = dpdk\nnum_cores = 1\nport = net_memif0\nnet_memif0.ip = {ip}/24\n\
-             max_concurrency = 10000\nrcvbuf = 65536\nsndbuf = 65536\ntcp_timewait = 0\n\
+            "io = dpdk\nnum_cores = 1\ncore_mask = {mask}\nrun_mode = {mode}\nport = net_memif0\n\
+             net_memif0.ip = {ip}/24\nmax_concurrency = 10000\nrcvbuf = 65536\nsndbuf = 65536\ntcp_timewait = 0\n\
              dpdk_eal_args = --vdev net_memif0,role={role},socket={} --no-pci --no-huge \
              --no-shconf -m 256 --file-prefix mdbench-{role}-{} --log-level=lib.eal:warning\n",
             socket.display(),
@@ -270,9 +279,9 @@ fn memif_conf(dir: &Path, role: &str, ip: Ipv4Addr) -> Result<String, String> {
     Ok(path.to_string_lossy().into_owned())
 }
 
-fn memif(ns: &Ns, dir: &Path, secs: u64, bytes: u64) -> Result<Result2, String> {
-    let srv_conf = memif_conf(dir, "server", SERVER_IP)?;
-    let cli_conf = memif_conf(dir, "client", CLIENT_IP)?;
+fn memif(ns: &Ns, dir: &Path, mode: &str, secs: u64, bytes: u64) -> Result<Result2, String> {
+    let srv_conf = memif_conf(dir, "server", SERVER_IP, mode)?;
+    let cli_conf = memif_conf(dir, "client", CLIENT_IP, mode)?;
     let target = |port: u16| SocketAddrV4::new(SERVER_IP, port).to_string();
     let srv = Server::start(ns, "mtcp-echo", &["-f", &srv_conf, "-p", "7"])?;
     let line = client(
@@ -305,9 +314,9 @@ fn memif(ns: &Ns, dir: &Path, secs: u64, bytes: u64) -> Result<Result2, String> 
     })
 }
 
-fn mem(secs: u64, bytes: u64) -> Result<Result2, String> {
+fn mem(mode: &str, secs: u64, bytes: u64) -> Result<Result2, String> {
     let link = MemLink {
-        run_mode: "threaded".into(),
+        run_mode: mode.into(),
         connections: CONNS,
         message_bytes: MESSAGE,
         echo_duration: Duration::from_secs(secs),
@@ -327,7 +336,7 @@ fn mem(secs: u64, bytes: u64) -> Result<Result2, String> {
     })
 }
 
-fn run(secs: u64, bytes: u64) -> Result<(), String> {
+fn run(modes: &[&str], secs: u64, bytes: u64) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err("needs root (network namespace, DPDK)".into());
@@ -335,34 +344,53 @@ fn run(secs: u64, bytes: u64) -> Result<(), String> {
     let ns = Ns::new()?;
     let dir = PathBuf::from(format!("/tmp/mdbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let m = memif(&ns, &dir, secs, bytes);
+    let m: Vec<_> = modes
+        .iter()
+        .map(|mode| memif(&ns, &dir, mode, secs, bytes))
+        .collect();
     let _ = std::fs::remove_dir_all(&dir);
     let k = kernel(&ns, secs, bytes);
-    let e = mem(secs, bytes);
+    let e: Vec<_> = modes.iter().map(|mode| mem(mode, secs, bytes)).collect();
     let mut failed = false;
-    for (name, r) in [("memif", &m), ("kernel", &k), ("mem", &e)] {
+    let named = modes
+        .iter()
+        .zip(&m)
+        .map(|(mode, r)| (format!("memif {mode}"), r))
+        .chain(std::iter::once(("kernel".to_string(), &k)))
+        .chain(
+            modes
+                .iter()
+                .zip(&e)
+                .map(|(mode, r)| (format!("mem {mode}"), r)),
+        );
+    for (name, r) in named {
         if let Err(err) = r {
             eprintln!("mtcp-dpdk-bench: {name}: {err}");
             failed = true;
         }
     }
-    let cell = |r: &Result<Result2, String>, f: fn(&Result2) -> f64| r.as_ref().map_or(f64::NAN, f);
-    let row = |what: &str, f: fn(&Result2) -> f64| {
-        let (mv, ev, kv) = (cell(&m, f), cell(&e, f), cell(&k, f));
-        println!(
-            "{what:<31}{mv:>12.3} {ev:>10.3} {kv:>12.3} {:>10.2} {:>12.2}",
-            mv / ev,
-            mv / kv
-        );
-    };
+    let cell = |r: &Result<Result2, String>, f: Metric| r.as_ref().map_or(f64::NAN, f);
     println!(
-        "workload                       memif (DPDK)        mem       kernel   memif/mem  memif/kernel"
+        "workload                       run mode  memif (DPDK)        mem       kernel   memif/mem  \
+         memif/kernel  mem/kernel"
     );
-    row(
-        &format!("echo {MESSAGE} B x {CONNS} conns (trans/s)"),
-        |r| r.echo_tps,
-    );
-    row("bulk both ways (Gbit/s)", |r| r.bulk_gbps);
+    let workloads: [(String, Metric); 2] = [
+        (format!("echo {MESSAGE} B x {CONNS} conns (trans/s)"), |r| {
+            r.echo_tps
+        }),
+        ("bulk both ways (Gbit/s)".into(), |r| r.bulk_gbps),
+    ];
+    for (what, f) in &workloads {
+        for (i, mode) in modes.iter().enumerate() {
+            let (mv, ev, kv) = (cell(&m[i], *f), cell(&e[i], *f), cell(&k, *f));
+            println!(
+                "{what:<31}{mode:<9}{mv:>13.3} {ev:>10.3} {kv:>12.3} {:>10.2} {:>13.2} {:>11.2}",
+                mv / ev,
+                mv / kv,
+                ev / kv
+            );
+        }
+    }
     if failed {
         return Err("some runs failed (NaN above)".into());
     }
@@ -389,12 +417,26 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let parsed = (|| {
-        if let Some(k) = args.unknown(&["-t", "--bytes", "-h", "--help"]) {
+        if let Some(k) = args.unknown(&["-t", "--bytes", "--run-mode", "-h", "--help"]) {
             return Err(format!("unknown option {k}"));
         }
-        Ok::<_, String>((args.num("-t", 3u64)?, args.num("--bytes", 50_000_000u64)?))
+        let modes: &[&str] = match args.value("--run-mode")?.unwrap_or("both") {
+            "both" => &["rtc", "threaded"],
+            "rtc" => &["rtc"],
+            "threaded" => &["threaded"],
+            other => {
+                return Err(format!(
+                    "--run-mode {other}: expected rtc, threaded or both"
+                ));
+            }
+        };
+        Ok::<_, String>((
+            modes,
+            args.num("-t", 3u64)?,
+            args.num("--bytes", 50_000_000u64)?,
+        ))
     })();
-    let result = parsed.and_then(|(secs, bytes)| run(secs, bytes));
+    let result = parsed.and_then(|(modes, secs, bytes)| run(modes, secs, bytes));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

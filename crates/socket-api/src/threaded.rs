@@ -26,6 +26,10 @@ use crate::error::{Error, Result};
 use crate::socket::SockType;
 use crate::stack::Stack;
 
+/// Turns in which a stack thread that has just run out of work gives the CPU away
+/// (`yield_now`) and polls again, before it naps on the request channel. With more threads
+/// than cores, the application thread it waits for usually needs that CPU.
+const IDLE_YIELDS: u32 = 2;
 /// How long the idle stack thread waits for a request before it polls the ports again.
 const IDLE_WAIT: Duration = Duration::from_micros(20);
 /// After this long without work, the idle wait grows to [`LONG_IDLE_WAIT`].
@@ -285,6 +289,7 @@ pub(crate) fn run<Q: Queue>(
     wake: Sender<()>,
 ) {
     let mut idle_since: Option<Instant> = None;
+    let mut yields = 0;
     loop {
         let mut served = 0;
         loop {
@@ -304,12 +309,21 @@ pub(crate) fn run<Q: Queue>(
         }
         if work + served > 0 {
             idle_since = None;
+            yields = 0;
             continue;
         }
-        // Idle: sleep on the request channel, so an application call is served at once, and
-        // poll the ports again after a short wait.
         let since = *idle_since.get_or_insert_with(Instant::now);
         let idle = since.elapsed();
+        // Just idle: let the other threads run (most likely the application thread whose next
+        // call or whose peer's frames are this thread's next work), then look again.
+        if yields < IDLE_YIELDS && idle < LONG_IDLE_AFTER {
+            yields += 1;
+            std::thread::yield_now();
+            continue;
+        }
+        yields = 0;
+        // Idle: sleep on the request channel, so an application call is served at once, and
+        // poll the ports again after a short wait.
         let wait = if idle < LONG_IDLE_AFTER {
             IDLE_WAIT
         } else if idle < SLEEPY_IDLE_AFTER {
