@@ -59,6 +59,8 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use mtcp_io::RxMeta;
 use mtcp_io::pool::{Pool, PoolBuf};
+use mtcp_wire::ArpOperation;
+use mtcp_wire::ethernet::{EtherType, EthernetFrame};
 
 use crate::stack::RssSteer;
 
@@ -152,20 +154,22 @@ impl Mesh {
 pub(crate) struct CoreMesh {
     pub mesh: Arc<Mesh>,
     pub cpu: usize,
-    /// Per port: the software steering, or `None` where the device steers flows itself.
-    pub soft: Vec<Option<RssSteer>>,
     pub counters: MeshCounters,
 }
 
-/// ARP's ethertype.
-const ETHERTYPE_ARP: u16 = 0x0806;
-
 impl CoreMesh {
-    /// Looks at a frame received on `port`: `true` if it belongs to another core and was handed
-    /// over (or dropped trying); ARP frames are copied to every other core and `false` is
-    /// returned, so this core processes them as well.
-    pub fn steer(&mut self, port: usize, frame: &[u8], meta: RxMeta) -> bool {
-        if let Some(soft) = self.soft.get(port).and_then(Option::as_ref) {
+    /// Looks at a frame received on `port`, whose flows `soft` steers in software (`None`
+    /// where the device steers them itself): `true` if it belongs to another core and was
+    /// handed over (or dropped trying); ARP frames are copied to every other core and `false`
+    /// is returned, so this core processes them as well.
+    pub fn steer(
+        &mut self,
+        soft: Option<&RssSteer>,
+        port: usize,
+        frame: &[u8],
+        meta: RxMeta,
+    ) -> bool {
+        if let Some(soft) = soft {
             if let Some(tuple) = mtcp_io::mem::tcp_flow_tuple(frame) {
                 let owner = usize::from(soft.owner(&tuple));
                 if owner == self.cpu {
@@ -175,10 +179,17 @@ impl CoreMesh {
                 return true;
             }
         }
-        if ethertype(frame) == Some(ETHERTYPE_ARP) {
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return false;
+        };
+        if eth.ethertype() == EtherType::Arp {
+            // The operation field follows hardware type, protocol type and the two sizes.
+            let op = eth.header_len() + 6;
             for core in 0..self.mesh.cores() {
                 if core != self.cpu {
-                    let sent = self.mesh.send(core, port, frame, meta, request_to_reply);
+                    let sent = self
+                        .mesh
+                        .send(core, port, frame, meta, |copy| request_to_reply(copy, op));
                     self.count(sent);
                 }
             }
@@ -195,18 +206,14 @@ impl CoreMesh {
     }
 }
 
-/// The ethertype of an untagged frame.
-fn ethertype(frame: &[u8]) -> Option<u16> {
-    Some(u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]))
-}
-
-/// Turns the copy of an ARP request into a reply (operation 2), so that the other cores learn
-/// the sender as from a reply and do not answer the request a second time.
-fn request_to_reply(frame: &mut [u8]) {
-    // Ethernet header (14), then hardware type, protocol type, sizes (6): the operation.
-    if let Some(op) = frame.get_mut(20..22) {
-        if op == [0, 1] {
-            op.copy_from_slice(&[0, 2]);
+/// Turns the copy of an ARP request (operation field at `op`) into a reply (operation 2), so
+/// that the other cores learn the sender as from a reply and do not answer the request a
+/// second time.
+fn request_to_reply(frame: &mut [u8], op: usize) {
+    let request = u16::from(ArpOperation::Request).to_be_bytes();
+    if let Some(field) = frame.get_mut(op..op + 2) {
+        if *field == request {
+            field.copy_from_slice(&u16::from(ArpOperation::Reply).to_be_bytes());
         }
     }
 }
@@ -239,7 +246,6 @@ mod tests {
         CoreMesh {
             mesh: Arc::clone(mesh),
             cpu,
-            soft: vec![Some(RssSteer::software(2, cpu))],
             counters: MeshCounters::default(),
         }
     }
@@ -248,10 +254,11 @@ mod tests {
     fn tcp_frames_go_to_their_owner_and_arp_to_everyone() {
         let mesh = Arc::new(Mesh::new(2, 1, 1518));
         let mut c0 = core(&mesh, 0);
+        let soft = RssSteer::software(2, 0);
         let (mut here, mut away) = (0, 0);
         for sport in 1000..1100 {
             let f = tcp_frame(sport, 80);
-            if c0.steer(0, &f, RxMeta::default()) {
+            if c0.steer(Some(&soft), 0, &f, RxMeta::default()) {
                 away += 1;
                 let got = mesh.recv(1, 0).expect("forwarded to core 1");
                 assert_eq!(&got[..], &f[..]);
@@ -261,7 +268,7 @@ mod tests {
         }
         assert!(here > 0 && away > 0, "{here} {away}");
         assert_eq!(c0.counters.forwarded, away);
-        assert!(!c0.steer(0, &arp_request(), RxMeta::default()));
+        assert!(!c0.steer(Some(&soft), 0, &arp_request(), RxMeta::default()));
         let copy = mesh.recv(1, 0).expect("ARP copied");
         assert_eq!(&copy[20..22], &[0, 2]);
         assert!(mesh.recv(0, 0).is_none());
@@ -271,11 +278,12 @@ mod tests {
     fn a_full_inbox_or_pool_drops_and_counts() {
         let mesh = Arc::new(Mesh::new(2, 1, 1518));
         let mut c0 = core(&mesh, 0);
+        let soft = RssSteer::software(2, 0);
         let sport = (1000..)
             .find(|&p| RssSteer::software(2, 0).owner(&tuple(p)) == 1)
             .unwrap_or(0);
         for _ in 0..INBOX_FRAMES + 10 {
-            assert!(c0.steer(0, &tcp_frame(sport, 80), RxMeta::default()));
+            assert!(c0.steer(Some(&soft), 0, &tcp_frame(sport, 80), RxMeta::default()));
         }
         assert_eq!(c0.counters.forwarded, INBOX_FRAMES as u64);
         assert_eq!(c0.counters.dropped, 10);
@@ -283,7 +291,7 @@ mod tests {
         let mut long = tcp_frame(sport, 80);
         long.resize(4000, 0);
         while mesh.recv(1, 0).is_some() {}
-        assert!(c0.steer(0, &long, RxMeta::default()));
+        assert!(c0.steer(Some(&soft), 0, &long, RxMeta::default()));
         assert_eq!(c0.counters.dropped, 11);
     }
 

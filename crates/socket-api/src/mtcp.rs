@@ -218,7 +218,6 @@ impl Mtcp {
         let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
         let mut ports = Vec::new();
         let mut rss = Vec::new();
-        let mut soft = Vec::new();
         let mut mtu = 1500;
         for (d, pc) in devices.iter_mut().zip(&conf.ports) {
             let info = d.info().clone();
@@ -226,23 +225,17 @@ impl Mtcp {
             let q = d.queue(cpu).map_err(|_| crate::error::Error::Inval)?;
             // A NIC's Toeplitz RSS keeps flows on their core: clients pick source ports by it.
             // Any other device, with several cores, is steered by the mesh in software.
-            let (port_rss, port_soft) = match &info.steering {
-                Steering::Toeplitz { key, reta } if info.num_queues > 1 => (
-                    Some(RssSteer {
-                        hasher: mtcp_wire::rss::Toeplitz::new(key),
-                        reta: reta.clone(),
-                        queue: cpu as u16,
-                    }),
-                    None,
-                ),
-                _ if conf.num_cores > 1 => {
-                    let s = RssSteer::software(conf.num_cores, cpu);
-                    (Some(s.clone()), Some(s))
-                }
-                _ => (None, None),
+            let port_rss = match &info.steering {
+                Steering::Toeplitz { key, reta } if info.num_queues > 1 => Some(RssSteer {
+                    hasher: mtcp_wire::rss::Toeplitz::new(key),
+                    reta: reta.clone(),
+                    queue: cpu as u16,
+                    software: false,
+                }),
+                _ if conf.num_cores > 1 => Some(RssSteer::software(conf.num_cores, cpu)),
+                _ => None,
             };
             rss.push(port_rss);
-            soft.push(port_soft);
             let ip = pc.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
             // The parser refuses netmasks with holes; for one built in code, its leading ones.
             let prefix_len = pc.netmask.map_or(24, |m| u32::from(m).leading_ones() as u8);
@@ -292,7 +285,6 @@ impl Mtcp {
         stack.mesh = self.mesh.as_ref().map(|mesh| CoreMesh {
             mesh: Arc::clone(mesh),
             cpu,
-            soft,
             counters: MeshCounters::default(),
         });
         Context::new(cpu, stack, conf.run_mode, conf.drain_timeout)

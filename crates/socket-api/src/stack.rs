@@ -33,6 +33,8 @@ pub(crate) struct RssSteer {
     pub hasher: mtcp_wire::rss::Toeplitz,
     pub reta: Vec<u16>,
     pub queue: u16,
+    /// Steering the mesh does in software (the device's own steering is unknown or absent).
+    pub software: bool,
 }
 
 /// Entries of the software redirection table (cores round-robin).
@@ -48,6 +50,7 @@ impl RssSteer {
                 .map(|i| (i % cores.max(1)) as u16)
                 .collect(),
             queue: cpu as u16,
+            software: true,
         }
     }
 
@@ -199,18 +202,25 @@ impl<Q: Queue> Stack<Q> {
                 ports,
                 engine,
                 mesh,
+                rss,
                 ..
             } = self;
             let port = &mut ports[p];
-            for frame in rx.iter() {
-                let meta = frame.meta();
-                // Frames of flows another core owns go to it (software steering), ARP to all.
-                if mesh.as_mut().is_some_and(|m| m.steer(p, frame, meta)) {
-                    continue;
-                }
+            let mut deliver = |frame: &[u8], meta| {
                 if let Received::Tcp { src, dst, repr } = port.receive(now_ms, frame, meta) {
                     engine.on_segment(now, src, dst, &repr);
                 }
+            };
+            let soft = rss[p].as_ref().filter(|r| r.software);
+            for frame in rx.iter() {
+                // Frames of flows another core owns go to it (software steering), ARP to all.
+                if mesh
+                    .as_mut()
+                    .is_some_and(|m| m.steer(soft, p, frame, frame.meta()))
+                {
+                    continue;
+                }
+                deliver(frame, frame.meta());
             }
             drop(rx);
             // What the other cores handed to this one.
@@ -221,11 +231,7 @@ impl<Q: Queue> Stack<Q> {
                         break;
                     };
                     n += 1;
-                    if let Received::Tcp { src, dst, repr } =
-                        port.receive(now_ms, &frame, frame.meta())
-                    {
-                        engine.on_segment(now, src, dst, &repr);
-                    }
+                    deliver(&frame, frame.meta());
                 }
                 m.counters.received += n as u64;
                 work += n;
