@@ -47,12 +47,13 @@ fn payload(core: usize, i: usize) -> Vec<u8> {
 
 /// One server core: accepts on its own listener and echoes everything until `stop`. Returns
 /// the connections it accepted, after checking that each one's flow is owned by this core.
+/// The listener exists before this returns, so clients started next are not refused.
 fn server_core(mut s: Context, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
+    let l = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    s.bind(l, SERVER).unwrap();
+    s.listen(l, 256).unwrap();
     std::thread::spawn(move || {
         let cpu = s.cpu();
-        let l = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
-        s.bind(l, SERVER).unwrap();
-        s.listen(l, 256).unwrap();
         let ep = s.epoll_create(512).unwrap();
         let ev = |e, d| Some(EpollEvent { events: e, data: d });
         s.epoll_ctl(ep, EPOLL_CTL_ADD, l, ev(events::IN, l as u64))
