@@ -308,26 +308,16 @@ impl MemQueue {
     }
 }
 
-/// The `opaque` steering hash: FNV-1a over the tuple, its two endpoints ordered first so both
-/// directions of a flow meet on one queue (as the kernel's flow hash does); unrelated to Toeplitz.
-fn opaque_hash(tuple: &[u8; 12]) -> u32 {
-    let end = |ip: usize, port: usize| {
-        [
-            tuple[ip],
-            tuple[ip + 1],
-            tuple[ip + 2],
-            tuple[ip + 3],
-            tuple[port],
-            tuple[port + 1],
-        ]
-    };
-    let (a, b) = (end(0, 8), end(4, 10));
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h: u32 = 0x811c_9dc5;
-    for &x in lo.iter().chain(hi.iter()) {
-        h = (h ^ u32::from(x)).wrapping_mul(0x0100_0193);
-    }
-    h ^ (h >> 16)
+/// The `opaque` steering hash: std's (SipHash, fixed keys) over the tuple's two endpoints,
+/// ordered first so both directions of a flow meet on one queue (as the kernel's flow hash
+/// does); unrelated to Toeplitz.
+fn opaque_hash(tuple: &[u8; 12]) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let a = (&tuple[0..4], &tuple[8..10]);
+    let b = (&tuple[4..8], &tuple[10..12]);
+    let mut h = DefaultHasher::new();
+    if a <= b { (a, b) } else { (b, a) }.hash(&mut h);
+    h.finish()
 }
 
 /// Moves `buf` from `from`'s queue into the right receive ring(s); gives it back if the ring is full.
