@@ -10,8 +10,7 @@
 //!   the hot calls allocate nothing once warmed up. Epoll wake-ups come back on a third channel
 //!   (one pending token, `try_send`). A stack thread that runs out of work first yields the CPU
 //!   twice (polling again after each), as the application thread usually needs it when threads
-//!   outnumber cores; then it sleeps on the request channel, so a
-//!   call is served at once, and polls the ports again after 20 µs (200 µs once idle for 20 ms,
+//!   outnumber cores; then it sleeps on the request channel, so a call is served at once, and polls the ports again after 20 µs (200 µs once idle for 20 ms,
 //!   1 ms once idle for a second), so an idle context costs little.
 //!   See `threaded.rs` for the messages. A context whose stack thread died answers `EBADF`.
 //!
@@ -281,9 +280,8 @@ impl<Q: Queue + 'static> Context<Q> {
     /// a RST with unread data or `SO_LINGER` 0 s, as `close`), drives the stack until every
     /// connection has finished (its data and FIN acknowledged by the peer; the peer's own FIN
     /// and TIME-WAIT are not waited for) or `drain_timeout_ms` (mtcp.conf, default 5 s) has
-    /// passed, then stops
-    /// the stack and joins its thread. Afterwards every call gives `EPERM` (as in mTCP, a
-    /// context that is shutting down refuses calls), and so does a second `stop`.
+    /// passed, then stops the stack and joins its thread. Afterwards every call gives `EPERM`
+    /// (as in mTCP, a context that is shutting down refuses calls), and so does a second `stop`.
     ///
     /// `Err(TimedOut)`: the deadline passed with connections unfinished (their data is lost).
     pub fn stop(&mut self) -> Result<()> {
