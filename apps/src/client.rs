@@ -105,6 +105,23 @@ struct Conn {
     sent: bool,
 }
 
+/// Marks this client core as done in `running` (a count of client cores still working), then
+/// keeps `ctx`'s stack running until every core is done: where the device cannot steer flows
+/// to their core, this core's queue receives frames of the others' flows and must hand them
+/// over (mtcp-socket-api's mesh).
+pub fn finish_core<Q: Queue>(ctx: &mut Context<Q>, running: &std::sync::atomic::AtomicUsize) {
+    running.fetch_sub(1, Ordering::Relaxed);
+    let Ok(ep) = ctx.epoll_create(1) else {
+        return;
+    };
+    let mut evs = [EpollEvent::default(); 1];
+    while running.load(Ordering::Relaxed) > 0 {
+        if ctx.epoll_wait(ep, &mut evs, 1).is_err() {
+            break;
+        }
+    }
+}
+
 /// Runs every request of `cfg` on `ctx`.
 pub fn run<Q: Queue>(
     ctx: &mut Context<Q>,

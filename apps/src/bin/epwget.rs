@@ -69,18 +69,7 @@ fn run() -> Result<bool, String> {
         let (stats, running) = (Arc::clone(&stats), Arc::clone(&running));
         threads.push(std::thread::spawn(move || {
             let r = client::run(&mut ctx, &cfg, &stats);
-            running.fetch_sub(1, Ordering::Relaxed);
-            // Keep this core's stack running until every core is done: where the device
-            // cannot steer flows to their core, this core's queue receives frames of the
-            // others' flows and hands them over (mtcp-socket-api's mesh).
-            if let Ok(ep) = ctx.epoll_create(1) {
-                let mut evs = [mtcp_socket_api::EpollEvent::default(); 1];
-                while running.load(Ordering::Relaxed) > 0 {
-                    if ctx.epoll_wait(ep, &mut evs, 1).is_err() {
-                        break;
-                    }
-                }
-            }
+            client::finish_core(&mut ctx, &running);
             (core, mine, r)
         }));
     }

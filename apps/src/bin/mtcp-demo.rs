@@ -190,17 +190,7 @@ fn run(
         let (stats, running) = (Arc::clone(&client_stats), Arc::clone(&running));
         client_threads.push(std::thread::spawn(move || {
             let r = client::run(&mut cctx, &cfg, &stats);
-            running.fetch_sub(1, Ordering::Relaxed);
-            // This core's queue may receive frames of the other cores' flows (with software
-            // steering): keep its stack running until every client core is done.
-            if let Ok(ep) = cctx.epoll_create(1) {
-                let mut evs = [mtcp_socket_api::EpollEvent::default(); 1];
-                while running.load(Ordering::Relaxed) > 0 {
-                    if cctx.epoll_wait(ep, &mut evs, 1).is_err() {
-                        break;
-                    }
-                }
-            }
+            client::finish_core(&mut cctx, &running);
             (r, expected)
         }));
     }
