@@ -226,13 +226,15 @@ impl Mtcp {
             // A NIC's Toeplitz RSS keeps flows on their core: clients pick source ports by it.
             // Any other device, with several cores, is steered by the mesh in software.
             let port_rss = match &info.steering {
-                Steering::Toeplitz { key, reta } if info.num_queues > 1 => Some(RssSteer {
-                    hasher: mtcp_wire::rss::Toeplitz::new(key),
-                    reta: reta.clone(),
-                    queue: cpu as u16,
-                    software: false,
-                }),
-                _ if conf.num_cores > 1 => Some(RssSteer::software(conf.num_cores, cpu)),
+                Steering::Toeplitz { key, reta } if info.num_queues > 1 => {
+                    Some(Arc::new(RssSteer {
+                        hasher: mtcp_wire::rss::Toeplitz::new(key),
+                        reta: reta.clone(),
+                        queue: cpu as u16,
+                        software: false,
+                    }))
+                }
+                _ if conf.num_cores > 1 => Some(Arc::new(RssSteer::software(conf.num_cores, cpu))),
                 _ => None,
             };
             rss.push(port_rss);

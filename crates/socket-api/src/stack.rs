@@ -81,7 +81,7 @@ pub struct Stack<Q: Queue> {
     start: std::time::Instant,
     /// Per port: the steering a client's source port must satisfy so that replies come back to
     /// this core (the NIC's Toeplitz RSS, or the mesh's software steering), `None` for any port.
-    pub(crate) rss: Vec<Option<RssSteer>>,
+    pub(crate) rss: Vec<Option<Arc<RssSteer>>>,
     /// Software steering between the cores of the instance (more than one core).
     pub(crate) mesh: Option<CoreMesh>,
     pub(crate) rss_cursor: u16,
@@ -102,7 +102,7 @@ impl<Q: Queue> Stack<Q> {
         routes: RouteTable,
         max_sockets: usize,
         stats: Arc<CoreStats>,
-        rss: Vec<Option<RssSteer>>,
+        rss: Vec<Option<Arc<RssSteer>>>,
     ) -> Stack<Q> {
         let (rcv, snd) = (
             engine.config().recv_buffer_bytes as i32,
@@ -211,7 +211,7 @@ impl<Q: Queue> Stack<Q> {
                     engine.on_segment(now, src, dst, &repr);
                 }
             };
-            let soft = rss[p].as_ref().filter(|r| r.software);
+            let soft = rss[p].as_deref().filter(|r| r.software);
             for frame in rx.iter() {
                 // Frames of flows another core owns go to it (software steering), ARP to all.
                 if mesh
