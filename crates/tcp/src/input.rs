@@ -518,9 +518,7 @@ impl Conn {
         // exceed the reduced cwnd); NextSeg takes over from there.
         self.fast_rexmit = true;
         self.high_rxt = self.snd_una;
-        self.tlp_at = None;
-        self.tlp_now = false;
-        self.tlp_out = None;
+        self.cancel_tlp();
     }
 
     /// RFC 6937 §3, on every ACK of a fast recovery: how much may be sent now. Above ssthresh
