@@ -393,6 +393,13 @@ impl Conn {
         }
     }
 
+    /// Forgets any tail loss probe: scheduled, due or outstanding.
+    pub fn cancel_tlp(&mut self) {
+        self.tlp_at = None;
+        self.tlp_now = false;
+        self.tlp_out = None;
+    }
+
     pub fn enter_time_wait(&mut self, cx: &mut Cx<'_>) {
         self.state = State::TimeWait;
         self.rto_at = None;
@@ -497,9 +504,7 @@ impl Conn {
         self.rtt_probe = None;
         self.fast_rexmit = false;
         self.dupacks = 0;
-        self.tlp_at = None;
-        self.tlp_now = false;
-        self.tlp_out = None;
+        self.cancel_tlp();
         self.high_rxt = self.snd_una;
         if self.sack_ok && self.state.is_synchronized() {
             // RFC 6675 §5.1: keep the scoreboard (as Linux does) and resend every un-SACKed

@@ -359,12 +359,11 @@ impl Conn {
         let ackn = seg.ack_number;
         let mss = self.snd_mss;
         let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
-        let mut newly_sacked = false;
-        if self.sack_ok && !seg.options.sack_blocks.is_empty() {
-            newly_sacked =
-                self.scoreboard
-                    .update(&seg.options.sack_blocks, self.snd_una, self.snd_max);
-        }
+        let has_sack = self.sack_ok && !seg.options.sack_blocks.is_empty();
+        let newly_sacked = has_sack
+            && self
+                .scoreboard
+                .update(&seg.options.sack_blocks, self.snd_una, self.snd_max);
         let new_wnd = u32::from(seg.window_len) << self.snd_wscale;
         if ackn > self.snd_una {
             let acked = (ackn - self.snd_una) as u32;
@@ -453,12 +452,12 @@ impl Conn {
             && seg.payload.is_empty()
             && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
             && self.outstanding() > 0
-            && (if self.sack_ok && !seg.options.sack_blocks.is_empty() {
+            && (if has_sack {
                 // RFC 6675 §2: with SACK a duplicate ACK must SACK new data (a duplicated
                 // frame or a stale ACK does not count).
                 newly_sacked
             } else {
-                new_wnd == self.snd_wnd || newly_sacked
+                new_wnd == self.snd_wnd
             })
         {
             self.dupacks += 1;
@@ -519,9 +518,7 @@ impl Conn {
         // exceed the reduced cwnd); NextSeg takes over from there.
         self.fast_rexmit = true;
         self.high_rxt = self.snd_una;
-        self.tlp_at = None;
-        self.tlp_now = false;
-        self.tlp_out = None;
+        self.cancel_tlp();
     }
 
     /// RFC 6937 §3, on every ACK of a fast recovery: how much may be sent now. Above ssthresh

@@ -22,9 +22,10 @@
 //! minimum; fast retransmit and recovery (RFC 5681/6582) and SACK-based loss recovery
 //! (RFC 6675) with limited transmit, proportional rate reduction, lost-retransmission
 //! detection and tail loss probes (simplified RFC 8985); retry limits; persist timer with
-//! zero-window probes; keepalive; reassembly with a bounded number of holes; a receive window whose right edge never moves
-//! left; delayed ACKs; RFC 5961 RST/SYN/ACK checks with rate-limited challenge ACKs; PAWS;
-//! RFC 6528 ISNs; TIME-WAIT with safe reuse; idle timeout; per-connection statistics.
+//! zero-window probes; keepalive; reassembly with a bounded number of holes; a receive window
+//! whose right edge never moves left; delayed ACKs; RFC 5961 RST/SYN/ACK checks with
+//! rate-limited challenge ACKs; PAWS; RFC 6528 ISNs; TIME-WAIT with safe reuse; idle timeout;
+//! per-connection statistics.
 //!
 //! Example: two engines connected back to back.
 //!

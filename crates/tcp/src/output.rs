@@ -120,6 +120,25 @@ impl Conn {
         })
     }
 
+    /// What congestion control lets out now: PRR's count in a SACK fast recovery, else cwnd
+    /// less what is in flight.
+    fn cwnd_budget(&self, cwnd: u32) -> u32 {
+        if self.prr_active() {
+            return self.prr_sndcnt;
+        }
+        let in_flight = if self.recovery.is_some() || self.sack_ok {
+            // Outside recovery SACKed segments have left the network too: each one lets a new
+            // segment out (limited transmit, RFC 3042, as the pipe of RFC 6675 counts it).
+            self.pipe()
+        } else {
+            // Limited transmit (RFC 3042): the first two duplicate ACKs each let one new
+            // segment out.
+            let sent = (self.snd_nxt - self.snd_una).max(0) as u32;
+            sent.saturating_sub(self.dupacks.min(2) * self.snd_mss)
+        };
+        cwnd.saturating_sub(in_flight)
+    }
+
     fn plan(&mut self, now: Instant) -> Option<Plan> {
         if !self.state.is_synchronized() || self.state == State::TimeWait {
             return None;
@@ -138,16 +157,11 @@ impl Conn {
             }
             self.tlp_now = false;
         }
-        let in_recovery = self.recovery.is_some();
-        let prr = self.prr_active();
-        if in_recovery {
-            // What may be sent now: PRR's count in a SACK fast recovery, else cwnd - pipe.
-            let budget = if prr {
-                self.prr_sndcnt
-            } else {
-                cwnd.saturating_sub(self.pipe())
-            };
-            if budget < mss {
+        // In recovery the budget is needed now; otherwise only if there is new data to send.
+        let mut budget = None;
+        if self.recovery.is_some() {
+            let b = self.cwnd_budget(cwnd);
+            if b < mss {
                 return None;
             }
             if self.sack_ok && self.scoreboard.rexmit_room() {
@@ -156,6 +170,7 @@ impl Conn {
                     return self.rexmit_plan(start, len, PlanKind::SackRexmit);
                 }
             }
+            budget = Some(b);
         }
         // New data (or go-back-N resend after an RTO).
         let end = self.data_end();
@@ -171,21 +186,7 @@ impl Conn {
         }
         let wnd_edge = self.snd_una + self.snd_wnd;
         let usable_wnd = (wnd_edge - self.snd_nxt).max(0) as u32;
-        let in_flight = if in_recovery || self.sack_ok {
-            // Outside recovery SACKed segments have left the network too: each one lets a new
-            // segment out (limited transmit, RFC 3042, as the pipe of RFC 6675 counts it).
-            self.pipe()
-        } else {
-            // Limited transmit (RFC 3042): the first two duplicate ACKs each let one new
-            // segment out.
-            let sent = (self.snd_nxt - self.snd_una).max(0) as u32;
-            sent.saturating_sub(self.dupacks.min(2) * mss)
-        };
-        let usable_cwnd = if prr {
-            self.prr_sndcnt
-        } else {
-            cwnd.saturating_sub(in_flight)
-        };
+        let usable_cwnd = budget.unwrap_or_else(|| self.cwnd_budget(cwnd));
         let len = available.min(usable_wnd).min(usable_cwnd).min(mss);
         let resend = self.snd_nxt < self.snd_max;
         let send = len > 0
@@ -382,7 +383,7 @@ impl Conn {
         if self.rto_at.is_none() {
             self.arm_rto(now);
         }
-        if new_data && p.kind == PlanKind::Next {
+        if p.kind == PlanKind::Next {
             self.schedule_tlp(now);
         }
         self.flight_peak = self.flight_peak.max(self.outstanding());

@@ -35,6 +35,14 @@ fn max_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
 fn min_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
     if a < b { a } else { b }
 }
+/// Bytes of the sorted, disjoint `ranges` within `[from, to)`.
+fn sacked_within(ranges: &[(SeqNumber, SeqNumber)], from: SeqNumber, to: SeqNumber) -> u32 {
+    ranges
+        .iter()
+        .filter(|&&(a, b)| b > from && a < to)
+        .map(|&(a, b)| (min_seq(b, to) - max_seq(a, from)) as u32)
+        .sum()
+}
 
 impl Scoreboard {
     /// Forgets every range and every retransmission.
@@ -110,11 +118,7 @@ impl Scoreboard {
     }
     /// SACKed bytes within `[from, to)`.
     fn sacked_within(&self, from: SeqNumber, to: SeqNumber) -> u32 {
-        self.ranges
-            .iter()
-            .filter(|&&(a, b)| b > from && a < to)
-            .map(|&(a, b)| (min_seq(b, to) - max_seq(a, from)) as u32)
-            .sum()
+        sacked_within(&self.ranges, from, to)
     }
     /// The highest SACKed sequence number (exclusive end), if any.
     pub fn highest(&self) -> Option<SeqNumber> {
@@ -157,17 +161,13 @@ impl Scoreboard {
     /// Forgets the retransmissions that were lost as well: more than `thresh_bytes` above their
     /// mark are SACKed while they are not. Returns whether any was.
     pub fn detect_lost_rexmits(&mut self, thresh_bytes: u32) -> bool {
+        let Some(highest) = self.highest() else {
+            return false;
+        };
         let before = self.rexmits.len();
         let ranges = &self.ranges;
-        let sacked_above = |from: SeqNumber| -> u32 {
-            ranges
-                .iter()
-                .filter(|&&(_, b)| b > from)
-                .map(|&(a, b)| (b - max_seq(a, from)) as u32)
-                .sum()
-        };
         self.rexmits
-            .retain(|r| sacked_above(r.mark) <= thresh_bytes);
+            .retain(|r| sacked_within(ranges, r.mark, highest) <= thresh_bytes);
         self.rexmits.len() != before
     }
     /// NextSeg rule 1 (RFC 6675 §4): the first hole in `[from, lost_edge)` that is neither

@@ -76,7 +76,6 @@ struct Node {
     expires: u64,
     owner: u32,
     linked: bool,
-    in_use: bool,
 }
 
 /// Identifies a timer node.
@@ -134,7 +133,6 @@ impl TimerWheel {
             expires: 0,
             owner,
             linked: false,
-            in_use: true,
         };
         if let Some(i) = self.free.pop() {
             self.nodes[i as usize] = node;
@@ -147,7 +145,6 @@ impl TimerWheel {
     /// Cancels and frees a node.
     pub fn free(&mut self, id: TimerId) {
         self.cancel(id);
-        self.nodes[id.0 as usize].in_use = false;
         self.free.push(id.0);
     }
     /// Arms (or re-arms) `id` to fire at `at`.
@@ -194,9 +191,9 @@ impl TimerWheel {
     }
     /// Disarms `id` if armed.
     pub fn cancel(&mut self, id: TimerId) {
-        let (prev, next, idx, linked, expires) = {
+        let (prev, next, idx, linked) = {
             let n = &self.nodes[id.0 as usize];
-            (n.prev, n.next, n.slot as usize, n.linked, n.expires)
+            (n.prev, n.next, n.slot as usize, n.linked)
         };
         if !linked {
             return;
@@ -212,14 +209,7 @@ impl TimerWheel {
         if next != NIL {
             self.nodes[next as usize].prev = prev;
         }
-        let n = &mut self.nodes[id.0 as usize];
-        n.linked = false;
-        n.prev = NIL;
-        n.next = NIL;
-        self.armed -= 1;
-        if expires == self.min.get() {
-            self.min_valid.set(false);
-        }
+        self.expire(id.0);
     }
     /// The deadline `id` is armed for.
     pub fn deadline(&self, id: TimerId) -> Option<Instant> {
@@ -240,7 +230,7 @@ impl TimerWheel {
         self.occupied[idx / LEVEL_SLOTS] &= !(1 << (idx % LEVEL_SLOTS));
         head
     }
-    /// Marks node `i`, already taken out of its slot's list, as fired; returns its owner.
+    /// Marks node `i`, already taken out of its slot's list, as disarmed; returns its owner.
     fn expire(&mut self, i: u32) -> u32 {
         let n = &mut self.nodes[i as usize];
         n.linked = false;
@@ -272,35 +262,23 @@ impl TimerWheel {
         }
         let target = now.saturating_add(1);
         while let Some((level, slot, start)) = self.earliest_slot() {
-            if level == 0 {
-                if start > now {
-                    break;
-                }
-                // Every entry is due: its deadline is `start`, or earlier if it was overdue.
-                self.elapsed = start;
-                let mut i = self.take_slot(slot);
-                while i != NIL {
-                    let next = self.nodes[i as usize].next;
+            // A level-0 slot is taken once due; a higher one also when it starts at `target`.
+            if start > if level == 0 { now } else { target } {
+                break;
+            }
+            // Entries already due fire now (at level 0 all of them: their deadline is `start`,
+            // or earlier if overdue); relative to the slot's start, every other entry (cascade)
+            // lands on a lower level.
+            self.elapsed = start;
+            let mut i = self.take_slot(level * LEVEL_SLOTS + slot);
+            while i != NIL {
+                let next = self.nodes[i as usize].next;
+                if self.nodes[i as usize].expires <= now {
                     fire(self.expire(i));
-                    i = next;
+                } else {
+                    self.link(i);
                 }
-            } else {
-                if start > target {
-                    break;
-                }
-                // Cascade: entries already due fire now; relative to the slot's start, every
-                // other entry lands on a lower level.
-                self.elapsed = start;
-                let mut i = self.take_slot(level * LEVEL_SLOTS + slot);
-                while i != NIL {
-                    let next = self.nodes[i as usize].next;
-                    if self.nodes[i as usize].expires <= now {
-                        fire(self.expire(i));
-                    } else {
-                        self.link(i);
-                    }
-                    i = next;
-                }
+                i = next;
             }
         }
         self.elapsed = target;
