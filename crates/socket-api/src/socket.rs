@@ -1,8 +1,13 @@
-//! The per-context socket-id table: small non-negative ids, the lowest free one first, each
-//! naming a stream, a listener, an epoll instance or a pipe end (mTCP's `socket_type`).
+//! The per-context socket-id table: small non-negative ids, each naming a stream, a listener,
+//! an epoll instance or a pipe end (mTCP's `socket_type`).
+//!
+//! Ids come from a FIFO free list as in mTCP (`AllocateSocket` takes the head of `free_smap`,
+//! `FreeSocket` appends to its tail): first every id never used, in order, then the freed ones
+//! in the order they were freed, so a just-closed id is the last to come back. mTCP programs
+//! that read their per-socket state after closing (epwget's `DownloadComplete` after
+//! `CloseConnection`) rely on this.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 use mtcp_tcp::Handle;
@@ -161,7 +166,8 @@ impl Socket {
 #[derive(Debug)]
 pub struct SockTable {
     slots: Vec<Option<Socket>>,
-    free: BinaryHeap<Reverse<u32>>,
+    /// Freed ids, oldest first (ids never used are `slots.len()..max`, handed out before these).
+    free: VecDeque<u32>,
     max: usize,
 }
 
@@ -170,7 +176,7 @@ impl SockTable {
     pub fn new(max: usize) -> SockTable {
         SockTable {
             slots: Vec::with_capacity(max.min(1 << 16)),
-            free: BinaryHeap::with_capacity(max.min(1 << 16)),
+            free: VecDeque::with_capacity(max.min(1 << 16)),
             max,
         }
     }
@@ -180,15 +186,17 @@ impl SockTable {
         self.max
     }
 
-    /// Takes the lowest free id for `sock`; `ENFILE` when none is left.
+    /// Takes the next id of the FIFO free list for `sock` (an id never used, else the one freed
+    /// longest ago); `ENFILE` when none is left.
     pub fn alloc(&mut self, sock: Socket) -> Result<i32> {
-        let id = match self.free.pop() {
-            Some(Reverse(id)) => id as usize,
-            None if self.slots.len() < self.max => {
-                self.slots.push(None);
-                self.slots.len() - 1
+        let id = if self.slots.len() < self.max {
+            self.slots.push(None);
+            self.slots.len() - 1
+        } else {
+            match self.free.pop_front() {
+                Some(id) => id as usize,
+                None => return Err(Error::NFile),
             }
-            None => return Err(Error::NFile),
         };
         self.slots[id] = Some(sock);
         Ok(id as i32)
@@ -197,7 +205,7 @@ impl SockTable {
     /// Frees `id`, returning what it named.
     pub fn free(&mut self, id: i32) -> Option<Socket> {
         let s = self.slots.get_mut(usize::try_from(id).ok()?)?.take()?;
-        self.free.push(Reverse(id as u32));
+        self.free.push_back(id as u32);
         Some(s)
     }
 
@@ -264,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn lowest_free_id_first_and_enfile() {
+    fn fifo_free_list_and_enfile() {
         let mut t = SockTable::new(3);
         assert_eq!(t.alloc(sock()), Ok(0));
         assert_eq!(t.alloc(sock()), Ok(1));
@@ -272,9 +280,33 @@ mod tests {
         assert_eq!(t.alloc(sock()).unwrap_err(), Error::NFile);
         t.free(2);
         t.free(0);
-        assert_eq!(t.alloc(sock()), Ok(0));
+        // Freed ids come back in the order they were freed, not lowest first.
         assert_eq!(t.alloc(sock()), Ok(2));
+        assert_eq!(t.alloc(sock()), Ok(0));
+        assert_eq!(t.alloc(sock()).unwrap_err(), Error::NFile);
         assert_eq!(t.get(7).unwrap_err(), Error::BadF);
         assert_eq!(t.get(-1).unwrap_err(), Error::BadF);
+    }
+
+    #[test]
+    fn a_just_closed_id_comes_back_after_every_unused_one() {
+        let mut t = SockTable::new(4);
+        assert_eq!(t.alloc(sock()), Ok(0));
+        assert!(t.free(0).is_some());
+        // mTCP's free_smap holds 1, 2, 3 ahead of the freed 0.
+        assert_eq!(t.alloc(sock()), Ok(1));
+        assert!(t.free(1).is_some());
+        assert_eq!(t.alloc(sock()), Ok(2));
+        assert_eq!(t.alloc(sock()), Ok(3));
+        assert_eq!(t.alloc(sock()), Ok(0));
+        assert_eq!(t.alloc(sock()), Ok(1));
+        assert_eq!(t.count(), 4);
+        assert!(t.free(1).is_some());
+        assert!(
+            t.free(1).is_none(),
+            "a double free does not queue the id twice"
+        );
+        assert_eq!(t.alloc(sock()), Ok(1));
+        assert_eq!(t.alloc(sock()).unwrap_err(), Error::NFile);
     }
 }
