@@ -73,8 +73,11 @@ fn compile(src: &str, out: &Path, dynamic: bool) {
 }
 
 fn run(exe: &Path, args: &[&str]) -> Output {
+    // Without cargo's LD_LIBRARY_PATH (it lists target/<profile>, where an older libmtcp.so
+    // from `cargo build` may sit), so the rpath to the library just built is what counts.
     let o = Command::new(exe)
         .args(args)
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .expect("run C program");
     eprintln!(
@@ -241,4 +244,55 @@ fn c_echo_one_core_large_transfers() {
 #[test]
 fn c_echo_two_cores_threaded() {
     echo("echo-thr", 2, "threaded", 8, 5000);
+}
+
+/// mTCP's Toeplitz hash written out independently of the library: the values' bits from the
+/// most significant down, under the key 0x05 repeated.
+fn mtcp_rss_hash(sip: u32, dip: u32, sp: u16, dp: u16) -> u32 {
+    let mut input = Vec::with_capacity(12);
+    input.extend_from_slice(&sip.to_be_bytes());
+    input.extend_from_slice(&dip.to_be_bytes());
+    input.extend_from_slice(&sp.to_be_bytes());
+    input.extend_from_slice(&dp.to_be_bytes());
+    mtcp_wire::rss::toeplitz(&[0x05; 40], &input)
+}
+
+#[test]
+fn util_helpers_from_c_match_rust() {
+    let s = Scratch::new("util");
+    let exe = s.0.join("util_check");
+    compile("util_check.c", &exe, true);
+    let o = run(&exe, &[]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    let (mut hashes, mut cores) = (0, 0);
+    for line in text.lines() {
+        let mut f = line.split(' ');
+        let key = f.next().unwrap();
+        let v: Vec<i64> = f.map(|x| x.parse().unwrap()).collect();
+        match key {
+            // SAFETY: sysconf only reads a system value.
+            "cpus" => assert_eq!(v[0], unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }),
+            "hash" => {
+                let want = mtcp_rss_hash(v[0] as u32, v[1] as u32, v[2] as u16, v[3] as u16);
+                assert_eq!(v[4], i64::from(want), "{line}");
+                assert_eq!(
+                    mtcp::util::rss_hash(v[0] as u32, v[1] as u32, v[2] as u16, v[3] as u16),
+                    want
+                );
+                hashes += 1;
+            }
+            "core" => {
+                // mTCP: masked = hash & 0x7f; masked += {3, 1, -1, -3}[masked & 3]; % n.
+                let m = mtcp_rss_hash(v[0] as u32, v[1] as u32, v[2] as u16, v[3] as u16) & 0x7f;
+                let off = [3i64, 1, -1, -3][(m & 3) as usize];
+                assert_eq!(v[5], (i64::from(m) + off) % v[4], "{line}");
+                cores += 1;
+            }
+            "zero_queues" | "affinitize_bad" => assert_eq!(v, [-1, 1], "{line}"),
+            "affinitize_0" => assert_eq!(v, [0], "{line}"),
+            _ => panic!("unexpected line {line}"),
+        }
+    }
+    assert_eq!((hashes, cores), (12, 96));
 }
