@@ -5,7 +5,7 @@
 use std::ffi::{CStr, OsStr, c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mtcp_io::mem::{MemConfig, MemSwitch};
@@ -13,7 +13,10 @@ use mtcp_socket_api::config::tables;
 use mtcp_socket_api::{Error, IoBackend, Mtcp, MtcpConf, MtcpConfC};
 
 use crate::errno::{guard, guard_void, init_errno, set_errno};
-use crate::{CONTEXT_DRAINING, CONTEXT_MAGIC, MtcpContext, magic, mctx_t, mtcp_sighandler_t};
+use crate::{
+    CONTEXT_DEAD, CONTEXT_DRAINING, CONTEXT_MAGIC, ContextBody, MtcpContext, magic, mctx_t,
+    mtcp_sighandler_t,
+};
 
 /// The instance made by `mtcp_init`.
 static INSTANCE: Mutex<Option<Arc<Mtcp>>> = Mutex::new(None);
@@ -268,12 +271,18 @@ pub unsafe extern "C" fn mtcp_create_context(cpu: c_int) -> mctx_t {
         let mtcp = instance().ok_or(Error::Inval)?;
         let cpu_index = usize::try_from(cpu).map_err(|_| Error::Inval)?;
         let inner = mtcp.create_context(cpu_index)?;
-        Ok(Box::into_raw(Box::new(MtcpContext {
-            cpu,
-            magic: AtomicU64::new(CONTEXT_MAGIC),
+        let body = Box::into_raw(Box::new(ContextBody {
             seen_signals: SIGNAL_GENERATION.load(Ordering::Relaxed),
             inner,
-        })))
+        }));
+        // The header is leaked on purpose: it is the tombstone that keeps every later call on
+        // this handle (after `mtcp_destroy_context`) reading live memory.
+        let header: &'static mut MtcpContext = Box::leak(Box::new(MtcpContext {
+            cpu,
+            magic: AtomicU64::new(CONTEXT_MAGIC),
+            body: AtomicPtr::new(body),
+        }));
+        Ok(header as mctx_t)
     })
 }
 
@@ -312,17 +321,26 @@ pub unsafe extern "C" fn mtcp_destroy_context(mctx: mctx_t) {
             set_errno(e.errno());
             return;
         }
-        // SAFETY: live until the magic value changed just now, and ours alone from here:
-        // calls that look at it see `CONTEXT_DRAINING` and stay away from the rest, so this
-        // borrows only the `inner` field.
-        let inner = unsafe { &mut *std::ptr::addr_of_mut!((*mctx).inner) };
-        // A drain cut short by its deadline is not an error of this call (it returns void).
-        let _ = inner.stop();
-        mark.store(0, Ordering::SeqCst);
-        // SAFETY: made by `Box::into_raw` in `mtcp_create_context`, and the compare-exchange
-        // above shows it was not freed before; the context is stopped, so dropping it does
-        // not drain again.
-        drop(unsafe { Box::from_raw(mctx) });
+        // SAFETY: the header is never freed; `body` is only swapped here, after the state
+        // left `CONTEXT_MAGIC` (which only this call could do), so it is still the live Box.
+        let body = unsafe { &*std::ptr::addr_of!((*mctx).body) }.load(Ordering::SeqCst);
+        // SAFETY: live (above) and ours alone from here: calls that look at the context see
+        // `CONTEXT_DRAINING` and stay away from the body.
+        if let Some(b) = unsafe { body.as_mut() } {
+            // A drain cut short by its deadline is not an error of this call (it returns
+            // void).
+            let _ = b.inner.stop();
+        }
+        mark.store(CONTEXT_DEAD, Ordering::SeqCst);
+        // SAFETY: as above; the header is never freed.
+        let body = unsafe { &*std::ptr::addr_of!((*mctx).body) }
+            .swap(std::ptr::null_mut(), Ordering::SeqCst);
+        if !body.is_null() {
+            // SAFETY: made by `Box::into_raw` in `mtcp_create_context` and freed only here,
+            // once (the compare-exchange above admits one destroy); the context is stopped,
+            // so dropping it does not drain again.
+            drop(unsafe { Box::from_raw(body) });
+        }
     });
 }
 

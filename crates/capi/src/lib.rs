@@ -6,7 +6,7 @@
 //!   C program: mtcp_init / mtcp_create_context / mtcp_epoll_wait / mtcp_read ...
 //!        │  extern "C" (this crate): pointers checked, errno set, no panic crosses
 //!   ┌────▼──────────── process-global Mtcp (mtcp_init) ────────────────────┐
-//!   │  mctx_t = Box<MtcpContext { int cpu; ... Context }>, one per core    │
+//!   │  mctx_t = leaked header { int cpu; state; → Box<Context> }, per core  │
 //!   └────┬─────────────────────────────────────────────────────────────────┘
 //!        │  mtcp-socket-api: Context::socket / accept / epoll_wait ...
 //!   mtcp-tcp engine · mtcp-io backends (mem, tap, afpacket, ...)
@@ -38,9 +38,10 @@ mod epoll;
 pub mod errno;
 mod global;
 mod socket;
+pub mod util;
 
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use mtcp_socket_api::Context;
 
@@ -52,15 +53,30 @@ pub use mtcp_socket_api::MtcpConfC;
 const CONTEXT_MAGIC: u64 = 0x6d74_6370_6374_7821;
 /// The mark of a context that `mtcp_destroy_context` is draining: every call gives `EPERM`.
 const CONTEXT_DRAINING: u64 = 0x6d74_6370_6472_6e21;
+/// The mark of a destroyed context: its tombstone stays, every call gives `EINVAL`.
+const CONTEXT_DEAD: u64 = 0;
 
 /// `struct mtcp_context`: C sees only `cpu`, the first field; the rest is ours.
+///
+/// This header is a *tombstone*: it is never freed (24 bytes leaked per
+/// `mtcp_create_context`, so bounded by the contexts a process creates), and only the
+/// [`ContextBody`] it points to is freed by `mtcp_destroy_context`. So a call on a destroyed
+/// context reads live memory, finds [`CONTEXT_DEAD`] and fails with `EINVAL`; no handle value
+/// is ever reused for another context.
 #[repr(C)]
 pub struct MtcpContext {
     /// The core (`mctx->cpu`).
     pub cpu: c_int,
-    /// [`CONTEXT_MAGIC`], [`CONTEXT_DRAINING`] or 0 (destroyed); atomic because a call from a
-    /// signal handler (or another thread) may look at it while `mtcp_destroy_context` drains.
+    /// [`CONTEXT_MAGIC`], [`CONTEXT_DRAINING`] or [`CONTEXT_DEAD`]; atomic because a call from
+    /// a signal handler (or another thread) may look at it while `mtcp_destroy_context`
+    /// drains.
     magic: AtomicU64,
+    /// The context itself (null once destroyed).
+    body: AtomicPtr<ContextBody>,
+}
+
+/// What a live context owns (freed by `mtcp_destroy_context`).
+pub struct ContextBody {
     /// The signal generation this context has already reported as `EINTR`.
     seen_signals: u64,
     inner: Context,
@@ -88,25 +104,26 @@ pub mod socket_type {
     pub const MTCP_SOCK_PIPE: i32 = 5;
 }
 
-/// The state mark of the context behind a non-null `mctx`, read without borrowing the rest
-/// of the context (which `mtcp_destroy_context` may be using while it drains).
+/// The state mark of the context behind a non-null `mctx`, read without touching its body
+/// (which `mtcp_destroy_context` may be using while it drains).
 ///
 /// # Safety
-/// `mctx` is non-null and was returned by `mtcp_create_context` (its memory not yet reused).
+/// `mctx` is non-null and was returned by `mtcp_create_context` (destroyed or not: its
+/// header is never freed).
 unsafe fn magic<'a>(mctx: mctx_t) -> &'a AtomicU64 {
-    // SAFETY: by the contract, `mctx` points to a `MtcpContext`; this borrows only its atomic
-    // `magic` field.
+    // SAFETY: by the contract, `mctx` points to a `MtcpContext`, which is never freed; this
+    // borrows only its atomic `magic` field.
     unsafe { &*std::ptr::addr_of!((*mctx).magic) }
 }
 
-/// Borrows the context behind `mctx`: `EINVAL` for NULL or a destroyed context, `EPERM` for
-/// one that `mtcp_destroy_context` is draining (checked before anything else of the context
-/// is touched, so a signal handler or another thread gets `EPERM` while the drain runs).
+/// Borrows the body of the context behind `mctx`: `EINVAL` for NULL or a destroyed context,
+/// `EPERM` for one that `mtcp_destroy_context` is draining (checked before the body is
+/// touched, so a signal handler or another thread gets `EPERM` while the drain runs).
 ///
 /// # Safety
-/// `mctx` is NULL or a pointer returned by `mtcp_create_context` (a destroyed one is caught
-/// by the magic value as long as its memory was not reused), used by one thread at a time.
-unsafe fn ctx<'a>(mctx: mctx_t) -> Result<&'a mut MtcpContext, mtcp_socket_api::Error> {
+/// `mctx` is NULL or a pointer returned by `mtcp_create_context` (destroyed or not), used by
+/// one thread at a time.
+unsafe fn ctx<'a>(mctx: mctx_t) -> Result<&'a mut ContextBody, mtcp_socket_api::Error> {
     if mctx.is_null() {
         return Err(mtcp_socket_api::Error::Inval);
     }
@@ -116,10 +133,15 @@ unsafe fn ctx<'a>(mctx: mctx_t) -> Result<&'a mut MtcpContext, mtcp_socket_api::
         CONTEXT_DRAINING => return Err(mtcp_socket_api::Error::Perm),
         _ => return Err(mtcp_socket_api::Error::Inval),
     }
-    // SAFETY: non-null, live, and by this function's contract made by `mtcp_create_context`
-    // and used by this thread only, so the exclusive borrow aliases nothing.
-    Ok(unsafe { &mut *mctx })
+    // SAFETY: the header is never freed (forwarded contract).
+    let body = unsafe { &*std::ptr::addr_of!((*mctx).body) }.load(Ordering::SeqCst);
+    // SAFETY: the magic value says live, so `body` is the `Box` made by
+    // `mtcp_create_context` and not yet freed; by this function's contract the context is
+    // used by this thread only, so the exclusive borrow aliases nothing.
+    unsafe { body.as_mut() }.ok_or(mtcp_socket_api::Error::Inval)
 }
 
+#[cfg(test)]
+mod handle_tests;
 #[cfg(test)]
 mod layout_tests;
