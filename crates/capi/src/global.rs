@@ -8,9 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mtcp_io::mem::{MemConfig, MemSwitch};
-use mtcp_socket_api::config::tables;
-use mtcp_socket_api::{Error, IoBackend, Mtcp, MtcpConf, MtcpConfC};
+use mtcp_socket_api::{Error, Mtcp, MtcpConf, MtcpConfC};
 
 use crate::errno::{guard, guard_void, init_errno, set_errno};
 use crate::{
@@ -51,6 +49,7 @@ fn apply_pending(conf: &mut MtcpConf, p: &MtcpConfC) {
     let pos = |v: i32| (v > 0).then_some(v as usize);
     if let Some(v) = pos(p.num_cores) {
         conf.num_cores = v;
+        conf.num_cores_set = true;
     }
     if let Some(v) = pos(p.max_concurrency) {
         conf.max_concurrency = v;
@@ -84,54 +83,16 @@ fn conf_c(c: &MtcpConf) -> MtcpConfC {
     }
 }
 
-/// Builds the instance; a `num_cores` set before init overrides the file's (for `io = mem`,
-/// the only backend whose devices this crate can open itself).
+/// Builds the instance from the file with what `mtcp_setconf` gave before init applied over
+/// it (mTCP's order: `num_cores` from `mtcp_setconf` overrides the file's), on every backend.
 fn open(path: &Path, pending: &MtcpConfC) -> Result<Mtcp, c_int> {
-    let report = |e: &dyn std::fmt::Display| eprintln!("mtcp_init: {e}");
     let mut conf = MtcpConf::load(path).map_err(|e| {
-        report(&e);
+        eprintln!("mtcp_init: {e}");
         libc::EINVAL
     })?;
-    let file_cores = conf.num_cores;
     apply_pending(&mut conf, pending);
-    let mtcp = if conf.num_cores != file_cores && conf.io == IoBackend::Mem {
-        let arp = match &conf.arp_conf {
-            Some(p) => tables::load(p, tables::parse_arp),
-            None => Ok(Vec::new()),
-        }
-        .map_err(|e| {
-            report(&e);
-            libc::EINVAL
-        })?;
-        let routes = match &conf.route_conf {
-            Some(p) => tables::load(p, tables::parse_route),
-            None => Ok(Vec::new()),
-        }
-        .map_err(|e| {
-            report(&e);
-            libc::EINVAL
-        })?;
-        let switch = MemSwitch::new(MemConfig {
-            ports: conf.ports.len().max(1),
-            queues: conf.num_cores,
-            ..MemConfig::default()
-        })
-        .map_err(|e| {
-            report(&e);
-            e.raw_os_error().unwrap_or(libc::EIO)
-        })?;
-        Mtcp::with_switch_tables(conf, &switch, 0, arp, routes)
-    } else {
-        if conf.num_cores != file_cores {
-            eprintln!(
-                "mtcp_init: num_cores {} from mtcp_setconf ignored for this backend; using {}",
-                conf.num_cores, file_cores
-            );
-        }
-        Mtcp::init(path)
-    };
-    let mtcp = mtcp.map_err(|e| {
-        report(&e);
+    let mtcp = Mtcp::from_conf(conf).map_err(|e| {
+        eprintln!("mtcp_init: {e}");
         init_errno(&e)
     })?;
     // Pool sizes and timeouts set before init apply to every context.

@@ -69,7 +69,13 @@ pub struct Mtcp {
 impl Mtcp {
     /// `mtcp_init(conf_path)`: reads mtcp.conf, arp.conf and route.conf, opens the backend.
     pub fn init(conf_path: &Path) -> Result<Mtcp, InitError> {
-        let conf = MtcpConf::load(conf_path)?;
+        Mtcp::from_conf(MtcpConf::load(conf_path)?)
+    }
+
+    /// [`Mtcp::init`] with a configuration already loaded (and perhaps changed, as
+    /// `mtcp_setconf` before `mtcp_init` changes `num_cores`): reads the arp.conf and
+    /// route.conf it names and opens the backend with its core count, whatever the backend.
+    pub fn from_conf(conf: MtcpConf) -> Result<Mtcp, InitError> {
         let arp = match &conf.arp_conf {
             Some(p) => tables::load(p, tables::parse_arp)?,
             None => Vec::new(),
@@ -110,7 +116,7 @@ impl Mtcp {
     }
 
     fn build(
-        conf: MtcpConf,
+        mut conf: MtcpConf,
         devices: Vec<AnyDevice>,
         arp: Vec<ArpEntry>,
         routes: Vec<RouteEntry>,
@@ -134,13 +140,21 @@ impl Mtcp {
                 )));
             }
         }
+        // The default core count (every online CPU) is lowered to what the ports allow; a
+        // count that was asked for is not.
+        let fewest = devices.iter().map(|d| d.info().num_queues).min();
+        if let Some(q) = fewest.filter(|&q| q >= 1 && !conf.num_cores_set) {
+            conf.num_cores = conf.num_cores.min(q);
+        }
         for d in &devices {
             if d.info().num_queues < conf.num_cores {
                 return Err(InitError::Invalid(format!(
-                    "port {} has {} queues for {} cores",
+                    "port {} has {} queues for {} cores: set `num_cores = {}` in mtcp.conf \
+                     (or with mtcp_setconf), or give the port more queues",
                     d.info().name,
                     d.info().num_queues,
-                    conf.num_cores
+                    conf.num_cores,
+                    d.info().num_queues
                 )));
             }
         }

@@ -103,8 +103,12 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct MtcpConf {
     /// Backend (`io`).
     pub io: IoBackend,
-    /// Number of cores, hence contexts (`num_cores`); defaults to the CPUs online.
+    /// Number of cores, hence contexts (`num_cores`); defaults to the CPUs online, lowered at
+    /// init to the fewest queues a port has (see [`MtcpConf::num_cores_set`]).
     pub num_cores: usize,
+    /// Whether `num_cores` was given (by mtcp.conf or `mtcp_setconf`): then a port with fewer
+    /// queues is an error instead of lowering the default.
+    pub num_cores_set: bool,
     /// Cores to use (`core_mask`, hex).
     pub core_mask: Option<u64>,
     /// Memory channels, for DPDK (`num_mem_ch`).
@@ -147,6 +151,7 @@ impl Default for MtcpConf {
         MtcpConf {
             io: IoBackend::Mem,
             num_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            num_cores_set: false,
             core_mask: None,
             num_mem_ch: None,
             ports: Vec::new(),
@@ -343,7 +348,10 @@ impl MtcpConf {
                     }
                 }
             }
-            "num_cores" => self.num_cores = positive(value, key)?,
+            "num_cores" => {
+                self.num_cores = positive(value, key)?;
+                self.num_cores_set = true;
+            }
             "core_mask" => {
                 let hex = value.trim_start_matches("0x").trim_start_matches("0X");
                 let mask = u64::from_str_radix(hex, 16)
