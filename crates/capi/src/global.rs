@@ -19,6 +19,9 @@ use crate::{
 /// The instance made by `mtcp_init`.
 static INSTANCE: Mutex<Option<Arc<Mtcp>>> = Mutex::new(None);
 
+/// Every context header ever made (never freed; see [`MtcpContext`]).
+static TOMBSTONES: Mutex<Vec<&'static MtcpContext>> = Mutex::new(Vec::new());
+
 /// `mtcp_setconf` values given before `mtcp_init` (fields > 0 apply).
 static PENDING: Mutex<MtcpConfC> = Mutex::new(MtcpConfC {
     num_cores: 0,
@@ -236,14 +239,16 @@ pub unsafe extern "C" fn mtcp_create_context(cpu: c_int) -> mctx_t {
             seen_signals: SIGNAL_GENERATION.load(Ordering::Relaxed),
             inner,
         }));
-        // The header is leaked on purpose: it is the tombstone that keeps every later call on
-        // this handle (after `mtcp_destroy_context`) reading live memory.
-        let header: &'static mut MtcpContext = Box::leak(Box::new(MtcpContext {
+        // The header is never freed: it is the tombstone that keeps every later call on this
+        // handle (after `mtcp_destroy_context`) reading live memory. It stays reachable from
+        // `TOMBSTONES` (so leak checkers do not report it).
+        let header: &'static MtcpContext = Box::leak(Box::new(MtcpContext {
             cpu,
             magic: AtomicU64::new(CONTEXT_MAGIC),
             body: AtomicPtr::new(body),
         }));
-        Ok(header as mctx_t)
+        lock(&TOMBSTONES).push(header);
+        Ok(std::ptr::from_ref(header).cast_mut())
     })
 }
 
