@@ -238,6 +238,7 @@ pub unsafe extern "C" fn mtcp_create_context(cpu: c_int) -> mctx_t {
         let body = Box::into_raw(Box::new(ContextBody {
             seen_signals: SIGNAL_GENERATION.load(Ordering::Relaxed),
             inner,
+            block: Default::default(),
         }));
         // The header is never freed: it is the tombstone that keeps every later call on this
         // handle (after `mtcp_destroy_context`) reading live memory. It stays reachable from

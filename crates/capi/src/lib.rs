@@ -34,6 +34,7 @@
 
 #![allow(non_camel_case_types)]
 
+mod blocking;
 mod epoll;
 pub mod errno;
 mod global;
@@ -80,6 +81,8 @@ pub struct ContextBody {
     /// The signal generation this context has already reported as `EINTR`.
     seen_signals: u64,
     inner: Context,
+    /// Which sockets block (feature `blocking`).
+    block: blocking::Blocking,
 }
 
 /// `mctx_t`.

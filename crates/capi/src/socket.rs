@@ -9,6 +9,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use libc::{in_addr_t, iovec, sockaddr, sockaddr_in, socklen_t, ssize_t};
 use mtcp_socket_api::Error;
 
+use mtcp_socket_api::events;
+
+use crate::blocking;
 use crate::errno::guard;
 use crate::{ctx, mctx_t};
 
@@ -95,8 +98,13 @@ pub unsafe extern "C" fn mtcp_socket(
     ty: c_int,
     protocol: c_int,
 ) -> c_int {
-    // SAFETY: forwarded contract.
-    guard(|| unsafe { ctx(mctx) }?.inner.socket(domain, ty, protocol))
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let c = unsafe { ctx(mctx) }?;
+        let id = c.inner.socket(domain, ty, protocol)?;
+        c.block.set(id, ty & libc::SOCK_NONBLOCK == 0);
+        Ok(id)
+    })
 }
 
 /// `int mtcp_bind(mctx_t, int sockid, const struct sockaddr *, socklen_t)`: `EINVAL` for NULL,
@@ -152,7 +160,8 @@ pub unsafe extern "C" fn mtcp_accept(
         // SAFETY: forwarded contract.
         let c = unsafe { ctx(mctx) }?;
         check_out(addr, addrlen, true)?;
-        let (id, peer) = c.inner.accept(sockid)?;
+        let (id, peer) = blocking::call(c, sockid, events::IN, |c| c.inner.accept(sockid))?;
+        c.block.set(id, true);
         // SAFETY: forwarded contract (checked pair).
         unsafe { write_sockaddr(addr, addrlen, peer) };
         Ok(id)
@@ -203,7 +212,10 @@ pub unsafe extern "C" fn mtcp_connect(
         c.inner.sock_type(sockid)?;
         // SAFETY: forwarded contract.
         let a = unsafe { read_sockaddr(addr, addrlen, Error::Fault, Error::AfNoSupport) }?;
-        c.inner.connect(sockid, a)?;
+        match c.inner.connect(sockid, a) {
+            Err(Error::InProgress) => blocking::finish_connect(c, sockid)?,
+            r => r?,
+        }
         Ok(0)
     })
 }
@@ -216,7 +228,9 @@ pub unsafe extern "C" fn mtcp_connect(
 pub unsafe extern "C" fn mtcp_close(mctx: mctx_t, sockid: c_int) -> c_int {
     guard(|| {
         // SAFETY: forwarded contract.
-        unsafe { ctx(mctx) }?.inner.close(sockid)?;
+        let c = unsafe { ctx(mctx) }?;
+        c.inner.close(sockid)?;
+        c.block.set(sockid, false);
         Ok(0)
     })
 }
@@ -229,7 +243,9 @@ pub unsafe extern "C" fn mtcp_close(mctx: mctx_t, sockid: c_int) -> c_int {
 pub unsafe extern "C" fn mtcp_abort(mctx: mctx_t, sockid: c_int) -> c_int {
     guard(|| {
         // SAFETY: forwarded contract.
-        unsafe { ctx(mctx) }?.inner.abort(sockid)?;
+        let c = unsafe { ctx(mctx) }?;
+        c.inner.abort(sockid)?;
+        c.block.set(sockid, false);
         Ok(0)
     })
 }
@@ -297,7 +313,8 @@ pub unsafe extern "C" fn mtcp_recv(
         let c = unsafe { ctx(mctx) }?;
         // SAFETY: forwarded contract.
         let b = unsafe { buf_mut(buf, len) }?;
-        Ok(c.inner.recv(sockid, b, flags)? as ssize_t)
+        let n = blocking::call(c, sockid, events::IN, |c| c.inner.recv(sockid, b, flags))?;
+        Ok(n as ssize_t)
     })
 }
 
@@ -318,7 +335,8 @@ pub unsafe extern "C" fn mtcp_write(
         let c = unsafe { ctx(mctx) }?;
         // SAFETY: forwarded contract.
         let b = unsafe { buf_ref(buf, len) }?;
-        Ok(c.inner.write(sockid, b)? as ssize_t)
+        let n = blocking::call(c, sockid, events::OUT, |c| c.inner.write(sockid, b))?;
+        Ok(n as ssize_t)
     })
 }
 
@@ -372,10 +390,11 @@ pub unsafe extern "C" fn mtcp_readv(
             for (dst, e) in bufs.iter_mut().zip(v) {
                 *dst = slice(e)?;
             }
-            c.inner.readv(sockid, &mut bufs[..v.len()])?
+            let bufs = &mut bufs[..v.len()];
+            blocking::call(c, sockid, events::IN, |c| c.inner.readv(sockid, bufs))?
         } else {
             let mut bufs = v.iter().map(slice).collect::<Result<Vec<_>, _>>()?;
-            c.inner.readv(sockid, &mut bufs)?
+            blocking::call(c, sockid, events::IN, |c| c.inner.readv(sockid, &mut bufs))?
         };
         Ok(n.min(c_int::MAX as usize) as c_int)
     })
@@ -407,10 +426,11 @@ pub unsafe extern "C" fn mtcp_writev(
             for (dst, e) in bufs.iter_mut().zip(v) {
                 *dst = slice(e)?;
             }
-            c.inner.writev(sockid, &bufs[..v.len()])?
+            let bufs = &bufs[..v.len()];
+            blocking::call(c, sockid, events::OUT, |c| c.inner.writev(sockid, bufs))?
         } else {
             let bufs = v.iter().map(slice).collect::<Result<Vec<_>, _>>()?;
-            c.inner.writev(sockid, &bufs)?
+            blocking::call(c, sockid, events::OUT, |c| c.inner.writev(sockid, &bufs))?
         };
         Ok(n.min(c_int::MAX as usize) as c_int)
     })
@@ -502,7 +522,9 @@ pub unsafe extern "C" fn mtcp_setsockopt(
 pub unsafe extern "C" fn mtcp_setsock_nonblock(mctx: mctx_t, sockid: c_int) -> c_int {
     guard(|| {
         // SAFETY: forwarded contract.
-        unsafe { ctx(mctx) }?.inner.setsock_nonblock(sockid)?;
+        let c = unsafe { ctx(mctx) }?;
+        c.inner.setsock_nonblock(sockid)?;
+        c.block.set(sockid, false);
         Ok(0)
     })
 }
@@ -530,6 +552,9 @@ pub unsafe extern "C" fn mtcp_socket_ioctl(
         let arg = (!argp.is_null()).then_some(&mut value);
         c.inner
             .socket_ioctl(sockid, u64::from(request as u32), arg)?;
+        if u64::from(request as u32) == libc::FIONBIO {
+            c.block.set(sockid, value == 0);
+        }
         // SAFETY: non-null (checked by the call above returning Ok) and writable.
         unsafe { argp.cast::<c_int>().write_unaligned(value) };
         Ok(0)

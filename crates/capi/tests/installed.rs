@@ -142,13 +142,25 @@ fn installed_library_builds_and_serves_an_mtcp_style_program() {
             break;
         }
     }
-    assert!(head.contains("num_cores 1 "), "mtcp_setconf ignored:\n{head}");
+    assert!(
+        head.contains("num_cores 1 "),
+        "mtcp_setconf ignored:\n{head}"
+    );
     assert!(head.contains("listening"), "server did not start:\n{head}");
     let url = format!("http://198.18.0.2/[1-{CONNECTIONS}]");
     let out = ns
         .exec(&[
-            "curl", "-s", "-m", "3", "--retry", "0", "-o", "/dev/null", "-w",
-            "%{http_code}\n", &url,
+            "curl",
+            "-s",
+            "-m",
+            "3",
+            "--retry",
+            "0",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\n",
+            &url,
         ])
         .expect("curl");
     let codes = String::from_utf8_lossy(&out.stdout).to_string();
