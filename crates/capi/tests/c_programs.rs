@@ -296,3 +296,20 @@ fn util_helpers_from_c_match_rust() {
     }
     assert_eq!((hashes, cores), (12, 96));
 }
+
+#[test]
+fn socket_ids_come_from_a_fifo_free_list() {
+    let s = Scratch::new("ids");
+    let conf = write_conf(&s.0, 1, "rtc");
+    let exe = s.0.join("ids_check");
+    compile("ids_check.c", &exe, false);
+    let o = run(&exe, &[conf.to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    // Ids 0 and 1; closing 0 does not make it the next id (mTCP's free_smap): 2 comes first.
+    assert!(text.contains("first 0 1 2\n"), "{text}");
+    assert!(!text.contains("unexpected"), "{text}");
+    // max_concurrency = 1000 ids: after 3..999, the freed ones in the order freed: 0, 2, 1.
+    assert!(text.contains("reused 0 2 1\n"), "{text}");
+    assert!(text.contains("full -1\n"), "{text}");
+}
