@@ -32,6 +32,16 @@ impl Drop for Scratch {
     }
 }
 
+/// The server process: killed on drop, so a failed assertion leaves nothing running.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn ok(cmd: &mut Command, what: &str) -> String {
     let o = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     let text = format!(
@@ -121,18 +131,20 @@ fn installed_library_builds_and_serves_an_mtcp_style_program() {
 
     // 4. Run it with one core (-N 1 overrides the file's 2) and serve the kernel's curl.
     let lib = prefix.join("lib");
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", ns.name(), "env"])
-        .arg(format!("LD_LIBRARY_PATH={}", lib.display()))
-        .arg(src.join("webserver"))
-        .arg("-f")
-        .arg(&conf)
-        .args(["-N", "1", "-n", &CONNECTIONS.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start webserver");
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut server = Server(
+        Command::new("ip")
+            .args(["netns", "exec", ns.name(), "env"])
+            .arg(format!("LD_LIBRARY_PATH={}", lib.display()))
+            .arg(src.join("webserver"))
+            .arg("-f")
+            .arg(&conf)
+            .args(["-N", "1", "-n", &CONNECTIONS.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start webserver"),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let mut head = String::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -169,16 +181,17 @@ fn installed_library_builds_and_serves_an_mtcp_style_program() {
     // 5. The server exits by itself after CONNECTIONS (bounded wait; killed otherwise).
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(s) = server.try_wait().unwrap() {
+        if let Some(s) = server.0.try_wait().unwrap() {
             break Some(s);
         }
         if Instant::now() > deadline {
-            let _ = server.kill();
-            let _ = server.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    if status.is_none() {
+        drop(server);
+    }
     let tail: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(good, CONNECTIONS, "curl status codes:\n{codes}");
     assert!(
