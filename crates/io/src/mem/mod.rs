@@ -20,17 +20,20 @@
 //! each sending queue impairs its frames with a seeded generator; delayed frames move on when that
 //! sending queue is next polled (`rx_burst`, `tx_burst` or `wait_rx`).
 //!
-//! Idle strategy ([`Queue::wait_rx`]): spin on the receive ring for a few microseconds (a reply
-//! on a busy link comes sooner than a thread wakes up), then park the thread until a sender
+//! Idle strategy ([`Queue::wait_rx`]): where every queue's thread that is not parked can have a
+//! core of its own, poll the receive ring for up to 20 µs (a reply on a busy link comes sooner
+//! than a parked thread wakes up), offering the CPU to other threads (`yield_now`) between
+//! looks; then, or at once where threads outnumber cores, park the thread until a sender
 //! delivers to that ring and unparks it, or the timeout passes. No fixed sleep: a frame that
-//! arrives while the receiver sleeps wakes it at once. The sender pays one fence and one atomic
-//! load per delivered frame; it takes the (uncontended) lock that guards the sleeper's thread
-//! handle only when a receiver actually sleeps.
+//! arrives while the receiver sleeps wakes it at once. Polling where threads outnumber cores
+//! takes the CPU from the very thread whose frame the poller waits for. The sender pays one
+//! fence and one atomic load per delivered frame; it takes the (uncontended) lock that guards
+//! the sleeper's thread handle only when a receiver actually sleeps.
 
 mod steer;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -98,8 +101,9 @@ struct Counters {
     flood_drops: AtomicU64,
 }
 
-/// How long [`Queue::wait_rx`] spins on an empty ring before it parks the thread.
-const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+/// How long [`Queue::wait_rx`] polls an empty ring (yielding) before it parks the thread, where
+/// threads do not outnumber cores.
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(20);
 
 /// One receive ring and the thread (if any) parked until it fills.
 struct RxRing {
@@ -167,6 +171,12 @@ struct Shared {
     hasher: Toeplitz,
     opaque: bool,
     counters: Counters,
+    /// Queues handed out and not dropped: at most one thread each.
+    queues_live: AtomicUsize,
+    /// Queues whose thread is parked in `wait_rx`.
+    queues_parked: AtomicUsize,
+    /// CPUs this process may run on.
+    cores: usize,
 }
 
 /// The switch. Hand its ports to the code under test with [`MemSwitch::port`].
@@ -235,6 +245,9 @@ impl MemSwitch {
             hasher: Toeplitz::new(&cfg.rss_key),
             opaque: cfg.opaque,
             counters: Counters::default(),
+            queues_live: AtomicUsize::new(0),
+            queues_parked: AtomicUsize::new(0),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
         };
         Ok(MemSwitch {
             shared: Arc::new(shared),
@@ -324,6 +337,7 @@ impl Device for MemPort {
             )),
             Some(t) => {
                 *t = true;
+                self.shared.queues_live.fetch_add(1, Ordering::Relaxed);
                 let faults = (!self.cfg.faults.is_none()).then(|| {
                     let mut rng = crate::fault::Rng::new(
                         self.cfg.faults.seed ^ ((self.index as u64) << 32 | index as u64),
@@ -514,10 +528,24 @@ impl Queue for MemQueue {
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
-        // Spin, then park until a sender wakes us (see the module docs).
+        // Poll (yielding), then park until a sender wakes us (see the module docs).
         let start = Instant::now();
         let deadline = start + timeout;
-        let spin_until = start + SPIN_BEFORE_PARK.min(timeout);
+        // Poll only while every queue's thread that is not parked can have a core of its own
+        // (mTCP's busy-polling assumes a core per thread); otherwise polling would take the
+        // CPU from the thread whose frame this one waits for, so park at once.
+        let shared = &self.shared;
+        let awake = shared.queues_live.load(Ordering::Relaxed)
+            - shared
+                .queues_parked
+                .load(Ordering::Relaxed)
+                .min(shared.queues_live.load(Ordering::Relaxed));
+        let spin = if awake <= shared.cores {
+            SPIN_BEFORE_PARK.min(timeout)
+        } else {
+            Duration::ZERO
+        };
+        let spin_until = start + spin;
         let mut spins = 0u32;
         loop {
             let ring = &self.shared.ports[self.port].rings[queue_index(self)];
@@ -537,6 +565,8 @@ impl Queue for MemQueue {
                 return Ok(());
             }
             if now < spin_until {
+                // On an idle core this returns at once; on a busy one it lets the peer run.
+                std::thread::yield_now();
                 continue;
             }
             // Delayed frames of our own sending side must move on in time: wake for them.
@@ -545,8 +575,16 @@ impl Queue for MemQueue {
                 None => deadline,
             };
             let ring = &self.shared.ports[self.port].rings[queue_index(self)];
+            self.shared.queues_parked.fetch_add(1, Ordering::Relaxed);
             ring.park(wake.max(now));
+            self.shared.queues_parked.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for MemQueue {
+    fn drop(&mut self) {
+        self.shared.queues_live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
