@@ -331,3 +331,48 @@ fn opaque_steering_spreads_flows_by_another_hash() {
         "opaque steering follows Toeplitz ({differs} of 200 differ)"
     );
 }
+
+/// A receiver parked in `wait_rx` is woken by the sender's delivery, not by its timeout: a
+/// ping-pong of 200 frames with a 10 s timeout per wait finishes far sooner than one timeout,
+/// and each wait returns with a frame in the ring. A lost wake-up (the receiver parking just
+/// after a delivery it did not see) would make a wait run its full 10 s.
+#[test]
+fn a_parked_receiver_wakes_on_delivery() {
+    let sw = MemSwitch::new(MemConfig::default()).unwrap();
+    let (mut pa, mut pb) = (sw.port(0), sw.port(1));
+    let (mut qa, mut qb) = (pa.queue(0).unwrap(), pb.queue(0).unwrap());
+    let (mac_a, mac_b) = (pa.info().mac.0, pb.info().mac.0);
+    const ROUNDS: u32 = 200;
+    let echo = std::thread::spawn(move || {
+        let mut rx = Burst::new();
+        for _ in 0..ROUNDS {
+            qb.wait_rx(Duration::from_secs(10)).unwrap();
+            assert_eq!(qb.rx_burst(&mut rx).unwrap(), 1, "woken without a frame");
+            rx.clear();
+            let mut tx = Burst::new();
+            let mut f = qb.tx_alloc().unwrap();
+            udp_frame(&mut f, mac_a, 2, 1, 1, 0);
+            let _ = tx.push(f);
+            assert_eq!(qb.tx_burst(&mut tx).unwrap(), 1);
+        }
+    });
+    let start = Instant::now();
+    let mut rx = Burst::new();
+    for seq in 0..ROUNDS {
+        let mut tx = Burst::new();
+        let mut f = qa.tx_alloc().unwrap();
+        udp_frame(&mut f, mac_b, 1, 2, 0, seq);
+        let _ = tx.push(f);
+        assert_eq!(qa.tx_burst(&mut tx).unwrap(), 1);
+        qa.wait_rx(Duration::from_secs(10)).unwrap();
+        assert_eq!(qa.rx_burst(&mut rx).unwrap(), 1, "woken without a frame");
+        rx.clear();
+    }
+    echo.join().unwrap();
+    // Far below one timeout: no wait ran to its end.
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}

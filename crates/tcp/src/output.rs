@@ -247,6 +247,19 @@ impl Conn {
         flags: TcpFlags,
         payload: &'b [u8],
     ) -> TcpRepr<'b> {
+        let options = self.segment_options(now);
+        self.repr_with(seq, flags, payload, options)
+    }
+
+    /// [`Self::repr`] with the segment's options already built (a data segment builds them
+    /// once, to size its payload and to send them).
+    fn repr_with<'b>(
+        &mut self,
+        seq: SeqNumber,
+        flags: TcpFlags,
+        payload: &'b [u8],
+        options: TcpOptions,
+    ) -> TcpRepr<'b> {
         let window_len = self.advertise(true);
         self.last_ack_sent = self.rcv_nxt;
         self.ack_now = false;
@@ -261,7 +274,7 @@ impl Conn {
             flags: flags | TcpFlags::ACK,
             window_len,
             urgent_pointer: 0,
-            options: self.segment_options(now),
+            options,
             payload,
         }
     }
@@ -290,6 +303,10 @@ impl Conn {
             State::SynSent => return None,
             _ => {}
         }
+        if !allow_data && !self.probe_now && !self.ack_now {
+            // Nothing but data could go out, and this pass sends none: the data pass plans.
+            return None;
+        }
         let plan = if self.state == State::SynReceived {
             None
         } else {
@@ -312,9 +329,10 @@ impl Conn {
 
     fn emit_plan<'b>(&mut self, now: Instant, mut p: Plan, scratch: &'b mut [u8]) -> TcpRepr<'b> {
         // SACK blocks on a data segment eat into the payload.
+        let options = self.segment_options(now);
         let room = self
             .snd_mss
-            .saturating_sub(crate::options::sack_len(&self.segment_options(now)))
+            .saturating_sub(crate::options::sack_len(&options))
             .max(1);
         if p.len > room {
             p.len = room;
@@ -395,7 +413,7 @@ impl Conn {
         if p.len > 0 && p.seq + p.len == self.data_end() {
             flags |= TcpFlags::PSH;
         }
-        self.repr(now, p.seq, flags, &scratch[..n])
+        self.repr_with(p.seq, flags, &scratch[..n], options)
     }
 
     fn syn(&mut self, now: Instant, config: &Config) -> TcpRepr<'static> {

@@ -19,12 +19,23 @@
 //! burst with the caller (flood copies to a full ring are dropped instead). With a [`FaultConfig`],
 //! each sending queue impairs its frames with a seeded generator; delayed frames move on when that
 //! sending queue is next polled (`rx_burst`, `tx_burst` or `wait_rx`).
+//!
+//! Idle strategy ([`Queue::wait_rx`]): where every queue's thread that is not parked can have a
+//! core of its own, poll the receive ring for up to 20 µs (a reply on a busy link comes sooner
+//! than a parked thread wakes up), offering the CPU to other threads (`yield_now`) between
+//! looks; then, or at once where threads outnumber cores, park the thread until a sender
+//! delivers to that ring and unparks it, or the timeout passes. No fixed sleep: a frame that
+//! arrives while the receiver sleeps wakes it at once. Polling where threads outnumber cores
+//! takes the CPU from the very thread whose frame the poller waits for. The sender pays one
+//! fence and one atomic load per delivered frame; it takes the (uncontended) lock that guards
+//! the sleeper's thread handle only when a receiver actually sleeps.
 
 mod steer;
 
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
@@ -90,9 +101,67 @@ struct Counters {
     flood_drops: AtomicU64,
 }
 
+/// How long [`Queue::wait_rx`] polls an empty ring (yielding) before it parks the thread, where
+/// threads do not outnumber cores.
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(20);
+
+/// One receive ring and the thread (if any) parked until it fills.
+struct RxRing {
+    frames: ArrayQueue<PoolBuf>,
+    /// Set by a receiver about to park, cleared when it wakes.
+    sleeping: AtomicBool,
+    /// The parked receiver's thread. Locked only around parking (the receiver) and by a sender
+    /// that saw `sleeping` set: never on the path of a frame nobody waits for.
+    sleeper: Mutex<Option<Thread>>,
+}
+
+impl RxRing {
+    fn new(size: usize) -> RxRing {
+        RxRing {
+            frames: ArrayQueue::new(size),
+            sleeping: AtomicBool::new(false),
+            sleeper: Mutex::new(None),
+        }
+    }
+
+    /// Queues `buf` and wakes a parked receiver; gives `buf` back if the ring is full.
+    fn push(&self, buf: PoolBuf) -> Result<(), PoolBuf> {
+        self.frames.push(buf)?;
+        // Pairs with the fence in `park`: either the receiver sees the frame before it parks,
+        // or this sees `sleeping` and unparks it.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) {
+            if let Ok(t) = self.sleeper.lock() {
+                if let Some(t) = t.as_ref() {
+                    t.unpark();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Parks the calling thread until a sender pushes a frame or `deadline` passes (spurious
+    /// wake-ups return early; the caller looks again).
+    fn park(&self, deadline: Instant) {
+        if let Ok(mut t) = self.sleeper.lock() {
+            if t.as_ref()
+                .is_none_or(|t| t.id() != std::thread::current().id())
+            {
+                *t = Some(std::thread::current());
+            }
+        }
+        self.sleeping.store(true, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.frames.is_empty() {
+            std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
 struct PortShared {
     info: DeviceInfo,
-    rings: Vec<ArrayQueue<PoolBuf>>,
+    rings: Vec<RxRing>,
     pools: Vec<Pool>,
 }
 
@@ -102,6 +171,12 @@ struct Shared {
     hasher: Toeplitz,
     opaque: bool,
     counters: Counters,
+    /// Queues handed out and not dropped: at most one thread each.
+    queues_live: AtomicUsize,
+    /// Queues whose thread is parked in `wait_rx`.
+    queues_parked: AtomicUsize,
+    /// CPUs this process may run on.
+    cores: usize,
 }
 
 /// The switch. Hand its ports to the code under test with [`MemSwitch::port`].
@@ -155,7 +230,7 @@ impl MemSwitch {
                     steering: steering.clone(),
                 },
                 rings: (0..cfg.queues)
-                    .map(|_| ArrayQueue::new(cfg.ring_size))
+                    .map(|_| RxRing::new(cfg.ring_size))
                     .collect(),
                 pools: (0..cfg.queues)
                     .map(|_| Pool::new(cfg.pool_size, cfg.mtu + 18))
@@ -170,6 +245,9 @@ impl MemSwitch {
             hasher: Toeplitz::new(&cfg.rss_key),
             opaque: cfg.opaque,
             counters: Counters::default(),
+            queues_live: AtomicUsize::new(0),
+            queues_parked: AtomicUsize::new(0),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
         };
         Ok(MemSwitch {
             shared: Arc::new(shared),
@@ -224,7 +302,7 @@ impl MemSwitch {
             .ports
             .iter()
             .flat_map(|p| &p.rings)
-            .map(ArrayQueue::len)
+            .map(|r| r.frames.len())
             .sum()
     }
 
@@ -259,6 +337,7 @@ impl Device for MemPort {
             )),
             Some(t) => {
                 *t = true;
+                self.shared.queues_live.fetch_add(1, Ordering::Relaxed);
                 let faults = (!self.cfg.faults.is_none()).then(|| {
                     let mut rng = crate::fault::Rng::new(
                         self.cfg.faults.seed ^ ((self.index as u64) << 32 | index as u64),
@@ -400,7 +479,7 @@ impl Queue for MemQueue {
         let ring = &self.shared.ports[self.port].rings[queue_index(self)];
         let mut n = 0;
         while !out.is_full() {
-            let Some(buf) = ring.pop() else { break };
+            let Some(buf) = ring.frames.pop() else { break };
             // Cannot fail: `out` is not full.
             let _ = out.push(buf);
             n += 1;
@@ -449,23 +528,63 @@ impl Queue for MemQueue {
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
-        // Polling backend: spin politely until something arrives or the timeout passes.
-        let deadline = Instant::now() + timeout;
-        let ring = &self.shared.ports[self.port].rings[queue_index(self)];
-        if !ring.is_empty() {
-            return Ok(());
-        }
+        // Poll (yielding), then park until a sender wakes us (see the module docs).
+        let start = Instant::now();
+        let deadline = start + timeout;
+        // Poll only while every queue's thread that is not parked can have a core of its own
+        // (mTCP's busy-polling assumes a core per thread); otherwise polling would take the
+        // CPU from the thread whose frame this one waits for, so park at once.
+        let shared = &self.shared;
+        let awake = shared.queues_live.load(Ordering::Relaxed)
+            - shared
+                .queues_parked
+                .load(Ordering::Relaxed)
+                .min(shared.queues_live.load(Ordering::Relaxed));
+        let spin = if awake <= shared.cores {
+            SPIN_BEFORE_PARK.min(timeout)
+        } else {
+            Duration::ZERO
+        };
+        let spin_until = start + spin;
+        let mut spins = 0u32;
         loop {
+            let ring = &self.shared.ports[self.port].rings[queue_index(self)];
+            if !ring.frames.is_empty() {
+                return Ok(());
+            }
+            spins = spins.wrapping_add(1);
+            if spins % 64 != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
             let now = Instant::now();
             if self.faults.is_some() {
                 self.pump(now);
             }
-            let ring = &self.shared.ports[self.port].rings[queue_index(self)];
-            if !ring.is_empty() || now >= deadline {
+            if now >= deadline {
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_micros(50).min(deadline - now));
+            if now < spin_until {
+                // On an idle core this returns at once; on a busy one it lets the peer run.
+                std::thread::yield_now();
+                continue;
+            }
+            // Delayed frames of our own sending side must move on in time: wake for them.
+            let wake = match self.faults.as_ref().and_then(|f| f.next_due()) {
+                Some(t) => t.min(deadline),
+                None => deadline,
+            };
+            let ring = &self.shared.ports[self.port].rings[queue_index(self)];
+            self.shared.queues_parked.fetch_add(1, Ordering::Relaxed);
+            ring.park(wake.max(now));
+            self.shared.queues_parked.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for MemQueue {
+    fn drop(&mut self) {
+        self.shared.queues_live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

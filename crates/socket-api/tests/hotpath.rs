@@ -1,0 +1,216 @@
+//! The fast path of a whole stack on the in-memory link, both instances driven from this
+//! thread (run-to-completion):
+//! - mTCP's coalescing: an application's several writes in one loop turn leave as one
+//!   segment (epserver's header and body), because the stack sends once, at the end of a turn;
+//! - an echo loop through sockets, epoll, the network layer, the engine and the switch
+//!   allocates nothing on the heap per message once warmed up (a counting global allocator,
+//!   per thread so the harness' other threads do not disturb it).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EpollEvent, Error, Mtcp, events};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts allocations of
+// the calling thread (a `const` thread-local `Cell`, which itself never allocates).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 8080);
+
+/// Both contexts of one connection, driven from this thread.
+struct Link {
+    server: Mtcp,
+    client: Mtcp,
+    s: Context,
+    c: Context,
+    /// The server's end and the client's end of the connection.
+    a: i32,
+    k: i32,
+}
+
+impl Link {
+    fn connected(nodelay: bool) -> (mtcp_io::mem::MemSwitch, Link) {
+        let (sw, server, client) = common::pair("rtc");
+        let mut s = server.create_context(0).unwrap();
+        let mut c = client.create_context(0).unwrap();
+        let l = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        s.setsock_nonblock(l).unwrap();
+        s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, SERVER.port()))
+            .unwrap();
+        s.listen(l, 4).unwrap();
+        let k = c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        c.setsock_nonblock(k).unwrap();
+        if nodelay {
+            c.setsockopt(k, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
+                .unwrap();
+        }
+        assert_eq!(c.connect(k, SERVER), Err(Error::InProgress));
+        let mut accepted = None;
+        for _ in 0..1000 {
+            c.poll();
+            s.poll();
+            if let Ok((a, _)) = s.accept(l) {
+                accepted = Some(a);
+                break;
+            }
+        }
+        let a = accepted.expect("connection accepted");
+        s.setsock_nonblock(a).unwrap();
+        let mut link = Link {
+            server,
+            client,
+            s,
+            c,
+            a,
+            k,
+        };
+        link.settle();
+        (sw, link)
+    }
+
+    /// Polls both sides until neither has anything left to do now and the client's data has
+    /// all been acknowledged (with Nagle on, data in flight would hold a short write back; the
+    /// server's delayed ACK comes within its timer, so this polls for at most two seconds).
+    fn settle(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while std::time::Instant::now() < deadline {
+            let work = self.c.poll() + self.s.poll();
+            let unacked = self.c.tcp_info(self.k).map_or(0, |i| i.unacked);
+            if work == 0 && unacked == 0 {
+                return;
+            }
+        }
+        panic!("the link did not settle");
+    }
+
+    fn client_tx_frames(&self) -> u64 {
+        self.client
+            .snapshots()
+            .iter()
+            .map(|s| s.counters.tx_packets)
+            .sum()
+    }
+}
+
+/// epserver's reply: a header and a body written one after the other, in one loop turn, leave
+/// as one segment.
+fn header_and_body_coalesce(nodelay: bool) {
+    let (_sw, mut link) = Link::connected(nodelay);
+    let header = [b'h'; 120];
+    let body = [b'b'; 300];
+    for round in 0..5 {
+        let before = link.client_tx_frames();
+        assert_eq!(link.c.write(link.k, &header), Ok(header.len()));
+        assert_eq!(link.c.write(link.k, &body), Ok(body.len()));
+        // The end of the loop turn: everything written in it goes out now.
+        link.c.poll();
+        let sent = link.client_tx_frames() - before;
+        assert_eq!(sent, 1, "round {round}: two writes left as {sent} frames");
+        link.s.poll();
+        let mut got = [0u8; 1024];
+        let n = link.s.read(link.a, &mut got).unwrap();
+        assert_eq!(n, header.len() + body.len(), "round {round}");
+        assert_eq!(&got[..header.len()], &header);
+        assert_eq!(&got[header.len()..n], &body);
+        link.settle();
+    }
+    let _ = link.server.snapshots();
+}
+
+#[test]
+fn two_writes_in_one_loop_turn_leave_as_one_segment() {
+    header_and_body_coalesce(false);
+}
+
+#[test]
+fn two_writes_in_one_loop_turn_leave_as_one_segment_with_nodelay() {
+    header_and_body_coalesce(true);
+}
+
+#[test]
+fn mem_echo_loop_allocates_nothing_per_message() {
+    let (_sw, mut link) = Link::connected(true);
+    let (s_ep, c_ep) = (
+        link.s.epoll_create(4).unwrap(),
+        link.c.epoll_create(4).unwrap(),
+    );
+    let watch = |ctx: &mut Context, ep, sock: i32| {
+        let ev = EpollEvent {
+            events: events::IN,
+            data: sock as u64,
+        };
+        ctx.epoll_ctl(ep, EPOLL_CTL_ADD, sock, Some(ev)).unwrap();
+    };
+    watch(&mut link.s, s_ep, link.a);
+    watch(&mut link.c, c_ep, link.k);
+    let mut evs = [EpollEvent::default(); 8];
+    let mut msg = [0x42u8; 64];
+    let mut round = |link: &mut Link| {
+        assert_eq!(link.c.write(link.k, &msg), Ok(64));
+        let mut echoed = false;
+        for _ in 0..100 {
+            let n = link.s.epoll_wait(s_ep, &mut evs, 0).unwrap();
+            if n > 0 {
+                let got = link.s.read(link.a, &mut msg).unwrap();
+                assert_eq!(got, 64);
+                assert_eq!(link.s.write(link.a, &msg[..got]), Ok(64));
+            }
+            let n = link.c.epoll_wait(c_ep, &mut evs, 0).unwrap();
+            if n > 0 {
+                assert_eq!(link.c.read(link.k, &mut msg), Ok(64));
+                echoed = true;
+                break;
+            }
+        }
+        assert!(echoed, "no echo came back");
+    };
+    // Warm-up: tables, queues and buffers reach their working size.
+    for _ in 0..300 {
+        round(&mut link);
+    }
+    let before = allocs();
+    for _ in 0..3_000 {
+        round(&mut link);
+    }
+    let during = allocs() - before;
+    assert_eq!(during, 0, "{during} heap allocations in 3000 echo rounds");
+}
+
+#[test]
+fn the_counter_sees_an_allocation() {
+    let before = allocs();
+    let v = std::hint::black_box(vec![1u8; 100]);
+    assert_eq!(allocs() - before, 1);
+    drop(v);
+}
