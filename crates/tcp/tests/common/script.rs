@@ -242,35 +242,23 @@ pub fn check<T: std::fmt::Debug + PartialEq>(
 fn check_sent(ctx: &str, p: &Packet, args: &str, flows: &mut HashMap<u16, Flow>, strict: bool) {
     let (want, opts) = parse_segment(args);
     let r = &p.repr;
-    assert_eq!(r.dst_port, want.port, "{ctx}: port of {r:?}");
+    assert_eq!(r.dst_port, want.port, "{ctx}: port");
     let loose = if strict { 0 } else { PSH.0 };
-    assert_eq!(
-        r.flags.0 & !loose,
-        want.flags.0 & !loose,
-        "{ctx}: flags of {r:?}"
-    );
+    assert_eq!(r.flags.0 & !loose, want.flags.0 & !loose, "{ctx}: flags");
     let flow = flows.entry(want.port).or_default();
     if want.flags.contains(SYN) && (flow.iss.is_none() || want.new_iss) {
         flow.iss = Some(r.seq_number.0.wrapping_sub(want.seq));
     }
     let iss = flow.iss.unwrap_or(0);
-    assert_eq!(
-        r.seq_number.0.wrapping_sub(iss),
-        want.seq,
-        "{ctx}: seq of {r:?}"
-    );
-    assert_eq!(p.payload.len() as u32, want.len, "{ctx}: length of {r:?}");
+    assert_eq!(r.seq_number.0.wrapping_sub(iss), want.seq, "{ctx}: seq");
+    assert_eq!(p.payload.len() as u32, want.len, "{ctx}: length");
     if let Some(a) = want.ack {
         assert!(r.flags.contains(ACK), "{ctx}: no ACK flag");
-        assert_eq!(
-            r.ack_number.0.wrapping_sub(PEER_ISS),
-            a,
-            "{ctx}: ack of {r:?}"
-        );
+        assert_eq!(r.ack_number.0.wrapping_sub(PEER_ISS), a, "{ctx}: ack");
     }
     match want.win {
-        Some(w) if strict => assert_eq!(r.window_len, w, "{ctx}: window of {r:?}"),
-        Some(w) => assert_eq!(r.window_len == 0, w == 0, "{ctx}: window of {r:?}"),
+        Some(w) if strict => assert_eq!(r.window_len, w, "{ctx}: window"),
+        Some(w) => assert_eq!(r.window_len == 0, w == 0, "{ctx}: window"),
         None => {}
     }
     let Some(o) = opts else { return };
@@ -326,6 +314,32 @@ pub fn config_line(text: &str) -> String {
         .to_string()
 }
 
+/// A sent segment in the scripts' notation (sequence numbers relative to the flow's ISS and to
+/// the peer's), for failure messages.
+pub fn brief(p: &Packet, flows: &HashMap<u16, Flow>) -> String {
+    let r = &p.repr;
+    let iss = flows.get(&r.dst_port).and_then(|f| f.iss).unwrap_or(0);
+    let mut flags = String::new();
+    for (f, c) in [(SYN, 'S'), (FIN, 'F'), (RST, 'R'), (PSH, 'P'), (ACK, '.')] {
+        if r.flags.contains(f) {
+            flags.push(c);
+        }
+    }
+    let seq = r.seq_number.0.wrapping_sub(iss);
+    let end = seq.wrapping_add(p.payload.len() as u32);
+    let mut s = format!("> {flags} {seq}:{end}({})", p.payload.len());
+    if r.flags.contains(ACK) {
+        s += &format!(" ack {}", r.ack_number.0.wrapping_sub(PEER_ISS));
+    }
+    s += &format!(" win {} port {} {:?}", r.window_len, r.dst_port, r.options);
+    s
+}
+
+fn brief_all(pending: &VecDeque<Packet>, flows: &HashMap<u16, Flow>) -> String {
+    let all: Vec<String> = pending.iter().map(|p| brief(p, flows)).collect();
+    all.join("; ")
+}
+
 /// Plays the script at `path` against `sut`; panics at the first line where they disagree.
 pub fn run_script(path: &Path, sut: &mut impl Sut) {
     let text = std::fs::read_to_string(path).unwrap();
@@ -362,6 +376,8 @@ pub fn run_script(path: &Path, sut: &mut impl Sut) {
             ">" => {
                 let p = sut.next_sent(&ctx, &mut pending);
                 let p = p.unwrap_or_else(|| panic!("{ctx}: sent nothing"));
+                let got = brief(&p, &flows);
+                let ctx = format!("{ctx} (sent: {got})");
                 check_sent(&ctx, &p, args, &mut flows, sut.strict());
             }
             "<" => {
@@ -371,7 +387,11 @@ pub fn run_script(path: &Path, sut: &mut impl Sut) {
             }
             "silence" => {
                 sut.collect(&mut pending);
-                assert!(pending.is_empty(), "{ctx}: unexpected {pending:#?}");
+                assert!(
+                    pending.is_empty(),
+                    "{ctx}: unexpected {}",
+                    brief_all(&pending, &flows)
+                );
             }
             _ => sut.call(&ctx, cmd, args, want),
         }
@@ -380,8 +400,9 @@ pub fn run_script(path: &Path, sut: &mut impl Sut) {
     sut.finish(&mut pending);
     assert!(
         pending.is_empty(),
-        "{}: unexpected segments at the end: {pending:#?}",
-        path.display()
+        "{}: unexpected segments at the end: {}",
+        path.display(),
+        brief_all(&pending, &flows)
     );
 }
 
