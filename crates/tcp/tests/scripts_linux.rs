@@ -166,6 +166,20 @@ impl Kernel {
         self.last_event_real_ms + (self.script_ms - self.last_event_ms)
     }
 
+    /// The kernel's state of the current connection, once `ok` holds or the timer slack after
+    /// the line's script time has passed (a timer due at the script time may fire late).
+    fn settled_state(&self, ok: impl Fn(Option<&'static str>) -> bool) -> Option<&'static str> {
+        let timer_ms = self.script_ms - self.last_event_ms;
+        let until = self.line_real_ms() + SLACK_MS + timer_ms / 8;
+        loop {
+            let got = kernel_state(self.conn_port);
+            if ok(got) || self.now_ms() >= until {
+                return got;
+            }
+            std::thread::sleep(StdDuration::from_millis(2));
+        }
+    }
+
     /// A segment was sent or received, or a call made, now (its line's script time).
     fn event_at(&mut self, real_ms: u64) {
         self.last_event_ms = self.script_ms;
@@ -469,13 +483,13 @@ impl Sut for Kernel {
                 check(ctx, got, (), want)
             }
             "state" => {
-                let got = kernel_state(self.conn_port).unwrap_or("Closed");
-                assert!(got == args, "{ctx}: state {got}");
+                let got = self.settled_state(|s| s.unwrap_or("Closed") == args);
+                assert!(got.unwrap_or("Closed") == args, "{ctx}: state {got:?}");
             }
             "gone" => {
-                let got = kernel_state(self.conn_port);
+                let got = self.settled_state(|s| matches!(s, None | Some("Closed")));
                 assert!(
-                    got.is_none() || got == Some("Closed"),
+                    matches!(got, None | Some("Closed")),
                     "{ctx}: connection still exists ({got:?})"
                 );
             }
@@ -637,6 +651,10 @@ fn scripts_against_linux() {
         return;
     }
     let listed = differences();
+    // Disagreements are panics caught per script and reported below: keep the default hook's
+    // output (a backtrace note per script) out of the log.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let files: Arc<Mutex<Vec<PathBuf>>> = Arc::new(Mutex::new(select_scripts()));
     let total = files.lock().unwrap().len();
     let results = Arc::new(Mutex::new(Vec::new()));
@@ -656,8 +674,10 @@ fn scripts_against_linux() {
             })
         })
         .collect();
-    for w in workers {
-        w.join().unwrap();
+    let joined: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
+    std::panic::set_hook(hook);
+    for j in joined {
+        j.expect("a worker failed outside a script (namespace or TAP setup)");
     }
     let mut results = results.lock().unwrap().clone();
     results.sort();
