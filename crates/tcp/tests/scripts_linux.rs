@@ -11,10 +11,13 @@
 //! runner thread enters it (setns), writes the script's peer segments to the TAP, reads back
 //! what the kernel sends, and makes the kernel side's socket calls. Nothing else is on the link:
 //! the peer's MAC is a permanent neighbour entry, IPv6 is off. Time is real: every line waits
-//! for its script time, and a segment the script expects must arrive within
-//! -(50 ms + 10 % of the line's delay) and +(50 ms + 1/8 of the time since the last segment or
-//! call: Linux' timer wheel fires a timer up to 1/8 of its length late) of it; a pure ACK may be up to 200 ms late (Linux'
-//! longest ACK delay, TCP_DELACK_MAX; its delayed-ACK timeout adapts to the arrival pattern).
+//! for its script time, counted from the last segment or call (so the runner's own lateness on
+//! a loaded machine does not count as the kernel's). A segment the script expects must not come
+//! more than 50 ms + 10 % of the line's delay before the line's time, nor later than 50 ms +
+//! 1/4 of the time since the last segment or call (Linux' timer wheel fires a timer up to 1/8
+//! of its length late; the rest is for a busy machine); a pure ACK may be 200 ms late
+//! (TCP_DELACK_MAX: Linux' delayed-ACK timeout adapts to the arrival pattern). `state` and
+//! `gone` wait as long.
 //!
 //! The kernel is pinned per namespace to what our engine does by default: `tcp_ecn=0`,
 //! `tcp_autocorking=0` (a small write goes out at once, as ours), `tcp_comp_sack_nr=0` (SACKs not
@@ -101,6 +104,9 @@ struct Kernel {
     /// Real time (ms since the start) of that event: later lines are timed from it, so that
     /// the runner's own lateness (a loaded machine) does not count as the kernel's.
     last_event_real_ms: u64,
+    /// Real time at which the script's clock reached the current line's time: a segment the
+    /// line expects may have been sent from then on (by any of the lines at that time).
+    time_reached_real_ms: u64,
     /// Arrival times (ms since the start) of the segments in the runner's `pending`, in order.
     arrivals: VecDeque<u64>,
     opts: SockOpts,
@@ -166,11 +172,11 @@ impl Kernel {
         self.last_event_real_ms + (self.script_ms - self.last_event_ms)
     }
 
-    /// The kernel's state of the current connection, once `ok` holds or the timer slack after
+    /// The kernel's state of the current connection, once `ok` holds or the late slack after
     /// the line's script time has passed (a timer due at the script time may fire late).
     fn settled_state(&self, ok: impl Fn(Option<&'static str>) -> bool) -> Option<&'static str> {
         let timer_ms = self.script_ms - self.last_event_ms;
-        let until = self.line_real_ms() + SLACK_MS + timer_ms / 8;
+        let until = self.line_real_ms() + SLACK_MS + timer_ms / 4;
         loop {
             let got = kernel_state(self.conn_port);
             if ok(got) || self.now_ms() >= until {
@@ -342,6 +348,9 @@ impl Sut for Kernel {
         self.delta_ms = delta_ms;
         let until = self.line_real_ms();
         self.receive(until, pending, false);
+        if delta_ms > 0 {
+            self.time_reached_real_ms = until;
+        }
     }
 
     fn collect(&mut self, pending: &mut VecDeque<Packet>) {
@@ -352,7 +361,7 @@ impl Sut for Kernel {
         let slack = SLACK_MS + self.delta_ms / 10;
         let timer_ms = self.script_ms - self.last_event_ms;
         let due = self.line_real_ms();
-        let wait = (SLACK_MS + timer_ms / 8).max(DELACK_MAX_MS);
+        let wait = (SLACK_MS + timer_ms / 4).max(DELACK_MAX_MS);
         self.receive(due + wait, pending, true);
         if pending.is_empty() {
             // For the report: when does the next segment come, if at all (within 3 s)?
@@ -370,15 +379,15 @@ impl Sut for Kernel {
         let at = self.arrivals.pop_front().unwrap();
         // A pure ACK may be late by Linux' longest ACK delay (in interactive mode).
         let pure_ack = p.repr.flags == ACK && p.payload.is_empty();
-        // Linux' timer wheel fires a timer up to 1/8 of its length late.
-        let late = SLACK_MS + timer_ms / 8;
+        // Linux' timer wheel fires a timer up to 1/8 of its length late; twice that for load.
+        let late = SLACK_MS + timer_ms / 4;
         let late = if pure_ack {
             late.max(DELACK_MAX_MS)
         } else {
             late
         };
         assert!(
-            at + slack >= due && at <= due + late,
+            at + slack >= self.time_reached_real_ms && at <= due + late,
             "{ctx}: sent {} ms from the script's time (-{slack}/+{late})",
             at as i64 - due as i64,
         );
@@ -616,6 +625,7 @@ fn run_against_linux(path: &Path) -> Result<(), String> {
             delta_ms: 0,
             last_event_ms: 0,
             last_event_real_ms: 0,
+            time_reached_real_ms: 0,
             arrivals: VecDeque::new(),
             opts,
             listener: None,
@@ -658,8 +668,8 @@ fn scripts_against_linux() {
     let files: Arc<Mutex<Vec<PathBuf>>> = Arc::new(Mutex::new(select_scripts()));
     let total = files.lock().unwrap().len();
     let results = Arc::new(Mutex::new(Vec::new()));
-    // Scripts run in real time (one of them ~100 s); a few at once, each in its own namespace.
-    let workers: Vec<_> = (0..3)
+    // Scripts run in real time (one of them ~100 s); two at once, each in its own namespace.
+    let workers: Vec<_> = (0..2)
         .map(|_| {
             let (files, results) = (files.clone(), results.clone());
             std::thread::spawn(move || {
