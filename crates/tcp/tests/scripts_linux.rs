@@ -21,21 +21,21 @@
 //!
 //! The kernel is pinned per namespace to what our engine does by default: `tcp_ecn=0`,
 //! `tcp_autocorking=0` (a small write goes out at once, as ours), `tcp_comp_sack_nr=0` (SACKs not
-//! delayed), `tcp_frto=0` (no F-RTO), `tcp_invalid_ratelimit=0` and
-//! `tcp_challenge_ack_limit=1000` (RFC 5961 challenge ACKs limited engine-wide only, as ours),
-//! `tcp_rto_min_us=200000`, `tcp_rto_max_ms=60000`, `tcp_syn_linear_timeouts=0` (SYN backoff
-//! exponential from the first retransmission), `tcp_early_retrans=3` and `tcp_recovery=1` (TLP and
-//! RACK, the defaults), `tcp_dsack=1`, `tcp_no_metrics_save=1`, `tcp_tw_reuse=1` with
-//! `tcp_tw_reuse_delay=1` (ms), and TCP_QUICKACK=0 before each peer segment of a synchronized
-//! connection (delayed ACKs from the start, as ours). A script's `config` line is translated:
-//! `sack=off`, `ts=off`, `wscale=off`, `cookies=off` to the `tcp_sack`, `tcp_timestamps`,
-//! `tcp_window_scaling`, `tcp_syncookies` sysctls; `mtu=N` to the TAP's MTU; `retries=N`, `syn_retries=N` to `tcp_retries2`, `tcp_syn_retries`; `time_wait=MS`
-//! to `tcp_fin_timeout` (Linux' TIME-WAIT is a fixed 60 s); `nodelay`, `sndbuf`, `rcvbuf`,
-//! `keepalive` (whole seconds), `cc` to socket options. `idle_timeout` and `delack` have no
-//! Linux equivalent. The engine-only checks (`deadline`, `noevent`, `event Closed` and
-//! `event Writable`, which are edges of our event queue) are skipped; `event Readable` is a
-//! peek, `event Connected` a connected socket, `event Reset`/`TimedOut` the socket's error,
-//! `state`/`gone` the kernel's own table (`/proc/net/tcp` of the namespace).
+//! delayed), `tcp_frto=0` (no F-RTO), `tcp_invalid_ratelimit=0` and `tcp_challenge_ack_limit=1000`
+//! (RFC 5961 challenge ACKs limited engine-wide only, as ours), `tcp_rto_min_us=200000`,
+//! `tcp_rto_max_ms=60000`, `tcp_syn_linear_timeouts=0` (SYN backoff exponential from the first
+//! retransmission), `tcp_early_retrans=3` and `tcp_recovery=1` (TLP and RACK, the defaults),
+//! `tcp_dsack=1`, `tcp_no_metrics_save=1`, `tcp_tw_reuse=1` with `tcp_tw_reuse_delay=1` (ms), and
+//! TCP_QUICKACK=0 before each peer segment of a synchronized connection (delayed ACKs from the
+//! start, as ours). A script's `config` line is translated: `sack=off`, `ts=off`, `wscale=off`,
+//! `cookies=off` to the `tcp_sack`, `tcp_timestamps`, `tcp_window_scaling`, `tcp_syncookies`
+//! sysctls; `mtu=N` to the TAP's MTU; `retries=N`, `syn_retries=N` to `tcp_retries2`,
+//! `tcp_syn_retries`; `time_wait=MS` to `tcp_fin_timeout` (Linux' TIME-WAIT is a fixed 60 s);
+//! `nodelay`, `sndbuf`, `rcvbuf`, `keepalive` (whole seconds), `cc` to socket options.
+//! `idle_timeout` and `delack` have no Linux equivalent. The engine-only checks (`deadline`,
+//! `noevent`, `event Closed` and `event Writable`, which are edges of our event queue) are skipped;
+//! `event Readable` is a peek, `event Connected` a connected socket, `event Reset`/`TimedOut` the
+//! socket's error, `state`/`gone` the kernel's own table (`/proc/net/tcp` of the namespace).
 //!
 //! Where the kernel and the script differ, the script is listed with the reason in
 //! `tests/scripts/DIFFERENCES`; a difference not listed there fails this test (a listed script
