@@ -176,3 +176,25 @@ fn scripts() {
     }
     assert!(failed.is_empty(), "failed scripts: {failed:?}");
 }
+
+/// The clock steps through every deadline inside a gap: the two RTO expiries inside one 1 s gap
+/// each send their retransmission, stamped with their own time (one `poll_timers` at the end
+/// of the gap, as before, sent a single retransmission stamped 1 s).
+#[test]
+fn clock_steps_through_deadlines_in_a_gap() {
+    let mut t = Harness::established_with(parse_config(""), full_options());
+    let h = t.handle();
+    t.e.send(h, b"0123456789").unwrap();
+    let first = t.expect_one();
+    let mut pending = VecDeque::new();
+    step_clock(&mut t, 1_000, &mut pending);
+    pending.extend(t.output());
+    let ts = |p: &Packet| p.repr.options.timestamps.unwrap().tsval;
+    let sent_at: Vec<u32> = pending
+        .iter()
+        .map(|p| ts(p).wrapping_sub(ts(&first)))
+        .collect();
+    // RTO 200 ms (the minimum: no RTT yet beyond the handshake's 0 ms), then 400 ms.
+    assert_eq!(sent_at, [200, 600], "{pending:#?}");
+    assert!(pending.iter().all(|p| p.payload == b"0123456789"));
+}
