@@ -38,8 +38,8 @@
 //! socket's error, `state`/`gone` the kernel's own table (`/proc/net/tcp` of the namespace).
 //!
 //! Where the kernel and the script differ, the script is listed with the reason in
-//! `tests/scripts/DIFFERENCES`; a difference not listed there fails this test (a listed script
-//! that agrees is reported). Needs root:
+//! `tests/scripts/DIFFERENCES`; a difference not listed there fails this test if it shows again
+//! when the script is rerun (a listed script that agrees is reported). Needs root:
 //! `cargo test -p mtcp-tcp --test scripts_linux -- --include-ignored` (`SCRIPT=name` selects).
 
 mod common;
@@ -661,7 +661,7 @@ fn scripts_against_linux() {
     if !require_root("scripts_against_linux") {
         return;
     }
-    let listed = differences();
+    let listed = Arc::new(differences());
     // Disagreements are panics caught per script and reported below: keep the default hook's
     // output (a backtrace note per script) out of the log.
     let hook = std::panic::take_hook();
@@ -673,13 +673,20 @@ fn scripts_against_linux() {
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let (files, results) = (files.clone(), results.clone());
+            let listed = listed.clone();
             std::thread::spawn(move || {
                 loop {
                     let Some(f) = files.lock().unwrap().pop() else {
                         return;
                     };
-                    let r = run_against_linux(&f);
                     let name = f.file_name().unwrap().to_string_lossy().into_owned();
+                    let mut r = run_against_linux(&f);
+                    // The kernel's RTT samples are real: a runner delayed by a loaded machine
+                    // skews its timers. An unlisted difference must show twice to count.
+                    if r.is_err() && !listed.contains_key(&name) {
+                        eprintln!("retrying {name}: {}", r.unwrap_err());
+                        r = run_against_linux(&f);
+                    }
                     results.lock().unwrap().push((name, r));
                 }
             })
