@@ -15,6 +15,7 @@ use std::net::Ipv4Addr;
 
 use mtcp_tcp::{Config, Engine, Event, Handle, Instant};
 pub mod peer;
+pub mod script;
 
 use mtcp_wire::checksum::Checksum;
 use mtcp_wire::tcp::{TcpPacket, TcpRepr};
