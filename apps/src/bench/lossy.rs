@@ -35,9 +35,28 @@ fn loss_percent(w: Workload) -> u32 {
 fn ruleset(percent: u32) -> String {
     format!(
         "table inet mtcpbenchloss {{\n chain i {{ type filter hook input priority 0; \
-         tcp dport {PORT} meta length > 200 numgen random mod 1000 < {} drop\n }}\n}}\n",
+         tcp dport {PORT} meta length > 200 numgen random mod 1000 < {} counter drop\n }}\n}}\n",
         percent * 10
     )
+}
+
+/// Segments the receiver's rule dropped since it was loaded.
+fn dropped(topo: &Topo) -> Option<u64> {
+    let ns = topo.server_ns().name();
+    let text = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "nft",
+        "list",
+        "table",
+        "inet",
+        "mtcpbenchloss",
+    ])
+    .ok()?;
+    let at = text.find("counter packets ")? + "counter packets ".len();
+    text[at..].split_whitespace().next()?.parse().ok()
 }
 
 fn set_loss(topo: &Topo, percent: u32) -> Result<(), String> {
@@ -76,6 +95,7 @@ fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
     ]
     .map(String::from)
     .to_vec();
+    let before = dropped(topo).unwrap_or(0);
     let mut srv = Child::spawn(topo.server_ns().name(), "mtcp-perf", &srv_args)?;
     srv.wait_line("server on", Duration::from_secs(30))?;
     let mut args = vec![
@@ -102,6 +122,8 @@ fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
     if !line.contains("verified") {
         return Err(format!("failed: {line}"));
     }
+    let drops = dropped(topo).unwrap_or(0).saturating_sub(before);
+    eprintln!("mtcp-bench: lossy transfer, {drops} data segments dropped at the receiver: {line}");
     let rest = &line[line.find("received").unwrap_or(0)..];
     number_before(rest, " s,").ok_or_else(|| format!("failed: unexpected line {line}"))
 }
@@ -120,14 +142,21 @@ fn linux_rows(topo: &Topo, w: Workload, p: &Params) -> Vec<Row> {
             rows.push(Row::missing(&name, "kernel-1500", "kernel", &why));
             continue;
         }
-        let set = topo.client_ns().exec_ok(&[
-            "sysctl",
-            "-qw",
-            &format!("net.ipv4.tcp_congestion_control={cc}"),
-        ]);
-        let r = set
-            .map_err(|e| e.to_string())
-            .and_then(|_| transfer(topo, &["--kernel".into()], p));
+        // A namespace may only pick an algorithm of tcp_allowed_congestion_control unless it has
+        // CAP_NET_ADMIN in the initial namespace, which a container's root may lack.
+        let key = format!("net.ipv4.tcp_congestion_control={cc}");
+        if let Err(e) = topo.client_ns().exec_ok(&["sysctl", "-qw", &key]) {
+            let allowed =
+                std::fs::read_to_string("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+                    .unwrap_or_default();
+            let why = format!(
+                "unavailable: this namespace may not select {cc} (tcp_allowed_congestion_control: {}; {e})",
+                allowed.trim()
+            );
+            rows.push(Row::missing(&name, "kernel-1500", "kernel", &why));
+            continue;
+        }
+        let r = transfer(topo, &["--kernel".into()], p);
         rows.push(match r {
             Ok(secs) => Row::new(&name, "kernel-1500", "kernel", secs, "s"),
             Err(e) => Row::missing(&name, "kernel-1500", "kernel", &format!("failed: {e}")),

@@ -29,12 +29,12 @@ struct Pair {
     _switch: MemSwitch,
 }
 
-/// Socket buffers per workload: small for 10 000 connections (memory is bounded by them).
+/// Socket buffers per workload, as on the other links (`super::sub`): the echo family's are
+/// sized for 10 000 connections.
 fn buffers(w: Workload) -> usize {
     match w {
-        Workload::Conns10k => 16 * 1024,
         Workload::Bulk1500 | Workload::Bulk9000 => 1 << 20,
-        _ => 64 * 1024,
+        _ => 16 * 1024,
     }
 }
 

@@ -181,7 +181,7 @@ impl Params {
     pub fn new(quick: bool) -> Params {
         if quick {
             Params {
-                secs: 0.5,
+                secs: 1.0,
                 conns10k_secs: 1.0,
                 bulk_bytes: 50_000_000,
                 lossy_bytes: 10_000_000,

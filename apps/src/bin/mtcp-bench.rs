@@ -131,16 +131,11 @@ fn sub_link(link: Link, modes: &[&str], ws: &[Workload], p: &Params) -> Result<V
     let mut rows = Vec::new();
     let kernel = ["kernel"];
     let modes = if link.is_kernel() { &kernel[..] } else { modes };
-    let mut sl = SubLink {
-        link,
-        topo: &topo,
-        server_ip: server_ip.parse().map_err(|_| "bad address")?,
-        stack,
-        mode: String::new(),
-    };
+    let ip = server_ip.parse().map_err(|_| "bad address")?;
+    let mut sl = SubLink::new(link, &topo, ip, stack, "");
     debug_assert!(link != Link::Memif || sl.server_ip == SERVER_IP);
     for mode in modes {
-        sl.mode = mode.to_string();
+        sl.set_mode(mode);
         for &w in ws {
             push(&mut rows, w, link.name(), mode, || sl.run(w, p));
         }
