@@ -1,16 +1,20 @@
 //! `lossy1` and `lossy3`: one transfer to a Linux receiver across a veth pair between two
 //! namespaces (MTU 1500, offloads off), with nft dropping the stated share of the data segments
 //! that reach the receiver (`numgen random`); the figure is the receiver's completion time.
-//! Senders, in the same run: Linux with each of CUBIC and BBR (the client namespace's
-//! `net.ipv4.tcp_congestion_control`; an algorithm missing from
-//! `/proc/sys/net/ipv4/tcp_available_congestion_control` gives an `unavailable` row, since
-//! modules cannot be loaded here), then ours over AF_PACKET with each `--cc` algorithm (mtcp.conf's
+//! Senders, in the same run: Linux with each of CUBIC and BBR (`TCP_CONGESTION` on the sending
+//! socket, [`sender_main`]; an algorithm missing from
+//! `/proc/sys/net/ipv4/tcp_available_congestion_control`, or one the socket may not select,
+//! gives an `unavailable` row, since modules cannot be loaded here), then ours over AF_PACKET with each `--cc` algorithm (mtcp.conf's
 //! `tcp_cc = X`; a stack that rejects the key gives an `unsupported` row, except for `cubic`,
 //! its only algorithm so far, which then runs without the key).
 //!
 //! Rows: workload `lossy1_cubic` (etc.), link `kernel-1500` with run mode `kernel` for Linux's
 //! senders, link `afpacket` with our run mode for ours.
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use mtcp_socket_api::MtcpConf;
@@ -87,9 +91,14 @@ fn set_loss(topo: &Topo, percent: u32) -> Result<(), String> {
     r.map(|_| ())
 }
 
-/// One transfer of `p.lossy_bytes` from the client namespace (with `stack` arguments) to the
-/// Linux receiver; the receiver's seconds.
+/// One transfer of `p.lossy_bytes` from the client namespace (`mtcp-perf` with `stack`
+/// arguments) to the Linux receiver; the receiver's seconds.
 fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
+    transfer_with(topo, "mtcp-perf", stack, p)
+}
+
+/// [`transfer`] with the sender `app` (`mtcp-perf` or `mtcp-lossy-sender`).
+fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result<f64, String> {
     let srv_args: Vec<String> = [
         "server", "--kernel", "-a", SERVER_IP, "-p", "5001", "--once",
     ]
@@ -109,10 +118,15 @@ fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
     args.extend(stack.iter().cloned());
     let out = run_client(
         topo.client_ns().name(),
-        "mtcp-perf",
+        app,
         &args,
         Duration::from_secs(120),
     );
+    if let Err(e) = &out {
+        if let Some(at) = e.find("unavailable:") {
+            return Err(e[at..].to_string());
+        }
+    }
     let line = srv
         .wait_line("perf[", Duration::from_secs(30))
         .map_err(|e| match &out {
@@ -126,6 +140,86 @@ fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
     eprintln!("mtcp-bench: lossy transfer, {drops} data segments dropped at the receiver: {line}");
     let rest = &line[line.find("received").unwrap_or(0)..];
     number_before(rest, " s,").ok_or_else(|| format!("failed: unexpected line {line}"))
+}
+
+/// `mtcp-bench --as mtcp-lossy-sender client ADDR:PORT --send N --recv 0 --cc ALGO`: a Linux
+/// sender of the perf protocol ([`crate::perf`]) whose socket uses congestion control `ALGO`.
+#[derive(clap::Parser, Debug)]
+#[command(name = "mtcp-lossy-sender")]
+struct SenderArgs {
+    /// `client` (the only role).
+    role: String,
+    /// The receiver's `ip:port`.
+    target: String,
+    /// Bytes to send.
+    #[arg(long)]
+    send: u64,
+    /// Bytes to receive (must be 0).
+    #[arg(long, default_value_t = 0)]
+    recv: u64,
+    /// TCP_CONGESTION of the socket.
+    #[arg(long)]
+    cc: String,
+}
+
+fn set_congestion(s: &TcpStream, cc: &str) -> std::io::Result<()> {
+    // SAFETY: setsockopt on an open socket with a pointer/length pair of a live byte slice.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            cc.as_ptr().cast(),
+            cc.len() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn send(a: &SenderArgs) -> Result<(), String> {
+    let server = crate::cli::parse_addr(&a.target, PORT)?;
+    let mut s = TcpStream::connect(server).map_err(|e| format!("{server}: {e}"))?;
+    set_congestion(&s, &a.cc).map_err(|e| format!("unavailable: TCP_CONGESTION {}: {e}", a.cc))?;
+    let mut header = a.send.to_le_bytes().to_vec();
+    header.extend_from_slice(&a.recv.to_le_bytes());
+    let io = |e: std::io::Error| e.to_string();
+    s.write_all(&header).map_err(io)?;
+    let mut sent = 0;
+    while sent < a.send {
+        let piece = crate::perf::pattern(sent, (a.send - sent) as usize);
+        s.write_all(piece).map_err(io)?;
+        sent += piece.len() as u64;
+    }
+    s.shutdown(Shutdown::Write).map_err(io)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(io)?;
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).map_err(io)?;
+    println!("mtcp-lossy-sender: sent {sent} bytes with {}", a.cc);
+    Ok(())
+}
+
+/// `mtcp-lossy-sender <args>` (without the program name).
+pub fn sender_main(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let first = std::iter::once("mtcp-lossy-sender".to_string());
+    let a = match <SenderArgs as clap::Parser>::try_parse_from(first.chain(args)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    match send(&a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mtcp-lossy-sender: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn linux_rows(topo: &Topo, w: Workload, p: &Params) -> Vec<Row> {
@@ -142,23 +236,15 @@ fn linux_rows(topo: &Topo, w: Workload, p: &Params) -> Vec<Row> {
             rows.push(Row::missing(&name, "kernel-1500", "kernel", &why));
             continue;
         }
-        // A namespace may only pick an algorithm of tcp_allowed_congestion_control unless it has
-        // CAP_NET_ADMIN in the initial namespace, which a container's root may lack.
-        let key = format!("net.ipv4.tcp_congestion_control={cc}");
-        if let Err(e) = topo.client_ns().exec_ok(&["sysctl", "-qw", &key]) {
-            let allowed =
-                std::fs::read_to_string("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
-                    .unwrap_or_default();
-            let why = format!(
-                "unavailable: this namespace may not select {cc} (tcp_allowed_congestion_control: {}; {e})",
-                allowed.trim()
-            );
-            rows.push(Row::missing(&name, "kernel-1500", "kernel", &why));
-            continue;
-        }
-        let r = transfer(topo, &["--kernel".into()], p);
+        // A namespace may set its default only to an algorithm of
+        // tcp_allowed_congestion_control unless it has CAP_NET_ADMIN in the initial namespace
+        // (a container's root may not), so the sender picks it per socket (TCP_CONGESTION).
+        let r = transfer_with(topo, "mtcp-lossy-sender", &["--cc".into(), cc.into()], p);
         rows.push(match r {
             Ok(secs) => Row::new(&name, "kernel-1500", "kernel", secs, "s"),
+            Err(e) if e.starts_with("unavailable:") => {
+                Row::missing(&name, "kernel-1500", "kernel", &e)
+            }
             Err(e) => Row::missing(&name, "kernel-1500", "kernel", &format!("failed: {e}")),
         });
     }

@@ -251,6 +251,7 @@ fn main() -> ExitCode {
             Some("mtcp-echo") => commands::echo_main(argv),
             Some("mtcp-perf") => commands::perf_main(argv),
             Some("mtcp-short") => mtcp_apps::bench::short::short_main(argv),
+            Some("mtcp-lossy-sender") => lossy::sender_main(argv),
             other => {
                 eprintln!(
                     "mtcp-bench: --as {other:?}: expected mtcp-echo, mtcp-perf or mtcp-short"
