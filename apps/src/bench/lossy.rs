@@ -353,6 +353,6 @@ mod tests {
         assert!(cc_line("cubic").is_ok());
         let e = cc_line("no-such-cc").unwrap_err();
         assert!(e.starts_with("unsupported:"), "{e}");
-        assert!(ruleset(3).contains("mod 1000 < 30 drop"));
+        assert!(ruleset(3).contains("mod 1000 < 30 counter drop"));
     }
 }
