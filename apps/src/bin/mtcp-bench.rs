@@ -82,7 +82,13 @@ fn push(
     f: impl FnOnce() -> Result<Vec<Row>, String>,
 ) {
     let started = std::time::Instant::now();
-    let new = f().unwrap_or_else(|e| vec![missing(w, link, mode, &e)]);
+    // After ^C (or SIGTERM) the remaining runs are skipped, so that the namespaces and child
+    // processes of the run are still removed on the way out.
+    let new = if mtcp_apps::cli::stop_flag().load(std::sync::atomic::Ordering::Relaxed) {
+        vec![missing(w, link, mode, "interrupted")]
+    } else {
+        f().unwrap_or_else(|e| vec![missing(w, link, mode, &e)])
+    };
     let secs = started.elapsed().as_secs_f64();
     for line in report::table(&new).lines().skip(1) {
         eprintln!("{line}  [{secs:.1} s]");
@@ -261,6 +267,7 @@ fn main() -> ExitCode {
         };
     }
     let a = Args::parse();
+    mtcp_apps::cli::stop_flag();
     match run(a) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
