@@ -1,6 +1,6 @@
 //! The command lines of `mtcp-echo` and `mtcp-perf` as functions, so that one binary can be
 //! either: the `mtcp-echo`/`mtcp-perf` binaries call [`echo_main`]/[`perf_main`], and
-//! `mtcp-dpdk-bench` re-executes itself as them (`mtcp-dpdk-bench --as mtcp-echo ...`) instead of
+//! `mtcp-bench` re-executes itself as them (`mtcp-bench --as mtcp-echo ...`) instead of
 //! depending on sibling binaries built with the right profile and features.
 //!
 //! Servers print `... server on <addr>` once their listener exists, so a parent process may

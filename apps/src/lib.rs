@@ -11,6 +11,7 @@
 //!
 //! Example: see `src/bin/mtcp-demo.rs`.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;

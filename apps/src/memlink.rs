@@ -1,5 +1,5 @@
-//! The in-memory link of `mtcp-dpdk-bench`: our stack twice in one process on the in-memory
-//! switch, running the echo workload and then one bulk transfer.
+//! Our stack twice in one process on the in-memory switch, running the echo workload and then
+//! one bulk transfer (what `mtcp-bench`'s `mem` link grew from; its addresses are the bench's).
 //!
 //! ```text
 //!   server thread: echo::mtcp_serve, then perf::mtcp_serve      this thread: the clients

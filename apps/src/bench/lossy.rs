@@ -1,0 +1,358 @@
+//! `lossy1` and `lossy3`: one transfer to a Linux receiver across a veth pair between two
+//! namespaces (MTU 1500, offloads off), with nft dropping the stated share of the data segments
+//! that reach the receiver (`numgen random`); the figure is the receiver's completion time.
+//! Senders, in the same run: Linux with each of CUBIC and BBR (`TCP_CONGESTION` on the sending
+//! socket, [`sender_main`]; an algorithm missing from
+//! `/proc/sys/net/ipv4/tcp_available_congestion_control`, or one the socket may not select,
+//! gives an `unavailable` row, since modules cannot be loaded here), then ours over AF_PACKET with each `--cc` algorithm (mtcp.conf's
+//! `tcp_cc = X`; a stack that rejects the key gives an `unsupported` row, except for `cubic`,
+//! its only algorithm so far, which then runs without the key).
+//!
+//! Rows: workload `lossy1_cubic` (etc.), link `kernel-1500` with run mode `kernel` for Linux's
+//! senders, link `afpacket` with our run mode for ours.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use mtcp_socket_api::MtcpConf;
+
+use super::proc::{Child, run_client, sh};
+use super::sub::number_before;
+use super::topo::Topo;
+use super::{Params, Row, Workload};
+
+const SERVER_IP: &str = "198.18.3.1";
+const CLIENT_IP: &str = "198.18.3.2";
+const PORT: u16 = 5001;
+/// Linux's senders, in this order.
+const LINUX_CC: [&str; 2] = ["cubic", "bbr"];
+
+fn loss_percent(w: Workload) -> u32 {
+    if w == Workload::Lossy3 { 3 } else { 1 }
+}
+
+/// The nft ruleset of the receiver: drop `percent` % of the TCP segments with data that arrive
+/// for the bench's port (a frame longer than 200 bytes carries data; ACKs and SYNs pass).
+fn ruleset(percent: u32) -> String {
+    format!(
+        "table inet mtcpbenchloss {{\n chain i {{ type filter hook input priority 0; \
+         tcp dport {PORT} meta length > 200 numgen random mod 1000 < {} counter drop\n }}\n}}\n",
+        percent * 10
+    )
+}
+
+/// Segments the receiver's rule dropped since it was loaded.
+fn dropped(topo: &Topo) -> Option<u64> {
+    let ns = topo.server_ns().name();
+    let text = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "nft",
+        "list",
+        "table",
+        "inet",
+        "mtcpbenchloss",
+    ])
+    .ok()?;
+    let at = text.find("counter packets ")? + "counter packets ".len();
+    text[at..].split_whitespace().next()?.parse().ok()
+}
+
+fn set_loss(topo: &Topo, percent: u32) -> Result<(), String> {
+    let ns = topo.server_ns().name();
+    let _ = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "nft",
+        "delete",
+        "table",
+        "inet",
+        "mtcpbenchloss",
+    ]);
+    let file = std::env::temp_dir().join(format!("mtcpbench-loss-{}.nft", std::process::id()));
+    std::fs::write(&file, ruleset(percent)).map_err(|e| e.to_string())?;
+    let r = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "nft",
+        "-f",
+        &file.to_string_lossy(),
+    ]);
+    let _ = std::fs::remove_file(&file);
+    r.map(|_| ())
+}
+
+/// One transfer of `p.lossy_bytes` from the client namespace (`mtcp-perf` with `stack`
+/// arguments) to the Linux receiver; the receiver's seconds.
+fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
+    transfer_with(topo, "mtcp-perf", stack, p)
+}
+
+/// [`transfer`] with the sender `app` (`mtcp-perf` or `mtcp-lossy-sender`).
+fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result<f64, String> {
+    let srv_args: Vec<String> = [
+        "server", "--kernel", "-a", SERVER_IP, "-p", "5001", "--once",
+    ]
+    .map(String::from)
+    .to_vec();
+    let before = dropped(topo).unwrap_or(0);
+    let mut srv = Child::spawn(topo.server_ns().name(), "mtcp-perf", &srv_args)?;
+    srv.wait_line("server on", Duration::from_secs(30))?;
+    let mut args = vec![
+        "client".to_string(),
+        format!("{SERVER_IP}:{PORT}"),
+        "--send".into(),
+        p.lossy_bytes.to_string(),
+        "--recv".into(),
+        "0".into(),
+    ];
+    args.extend(stack.iter().cloned());
+    let out = run_client(
+        topo.client_ns().name(),
+        app,
+        &args,
+        Duration::from_secs(120),
+    );
+    if let Err(e) = &out {
+        if let Some(at) = e.find("unavailable:") {
+            return Err(e[at..].to_string());
+        }
+    }
+    let line = srv
+        .wait_line("perf[", Duration::from_secs(30))
+        .map_err(|e| match &out {
+            Err(c) => format!("{e}; sender: {c}"),
+            Ok(_) => e,
+        })?;
+    if !line.contains("verified") {
+        return Err(format!("failed: {line}"));
+    }
+    let drops = dropped(topo).unwrap_or(0).saturating_sub(before);
+    eprintln!("mtcp-bench: lossy transfer, {drops} data segments dropped at the receiver: {line}");
+    let rest = &line[line.find("received").unwrap_or(0)..];
+    number_before(rest, " s,").ok_or_else(|| format!("failed: unexpected line {line}"))
+}
+
+/// `mtcp-bench --as mtcp-lossy-sender client ADDR:PORT --send N --recv 0 --cc ALGO`: a Linux
+/// sender of the perf protocol ([`crate::perf`]) whose socket uses congestion control `ALGO`.
+#[derive(clap::Parser, Debug)]
+#[command(name = "mtcp-lossy-sender")]
+struct SenderArgs {
+    /// `client` (the only role).
+    role: String,
+    /// The receiver's `ip:port`.
+    target: String,
+    /// Bytes to send.
+    #[arg(long)]
+    send: u64,
+    /// Bytes to receive (must be 0).
+    #[arg(long, default_value_t = 0)]
+    recv: u64,
+    /// TCP_CONGESTION of the socket.
+    #[arg(long)]
+    cc: String,
+}
+
+fn set_congestion(s: &TcpStream, cc: &str) -> std::io::Result<()> {
+    // SAFETY: setsockopt on an open socket with a pointer/length pair of a live byte slice.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            cc.as_ptr().cast(),
+            cc.len() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn send(a: &SenderArgs) -> Result<(), String> {
+    let server = crate::cli::parse_addr(&a.target, PORT)?;
+    let mut s = TcpStream::connect(server).map_err(|e| format!("{server}: {e}"))?;
+    set_congestion(&s, &a.cc).map_err(|e| format!("unavailable: TCP_CONGESTION {}: {e}", a.cc))?;
+    let mut header = a.send.to_le_bytes().to_vec();
+    header.extend_from_slice(&a.recv.to_le_bytes());
+    let io = |e: std::io::Error| e.to_string();
+    s.write_all(&header).map_err(io)?;
+    let mut sent = 0;
+    while sent < a.send {
+        let piece = crate::perf::pattern(sent, (a.send - sent) as usize);
+        s.write_all(piece).map_err(io)?;
+        sent += piece.len() as u64;
+    }
+    s.shutdown(Shutdown::Write).map_err(io)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(io)?;
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).map_err(io)?;
+    println!("mtcp-lossy-sender: sent {sent} bytes with {}", a.cc);
+    Ok(())
+}
+
+/// `mtcp-lossy-sender <args>` (without the program name).
+pub fn sender_main(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let first = std::iter::once("mtcp-lossy-sender".to_string());
+    let a = match <SenderArgs as clap::Parser>::try_parse_from(first.chain(args)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    match send(&a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mtcp-lossy-sender: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn linux_rows(topo: &Topo, w: Workload, p: &Params) -> Vec<Row> {
+    let available = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for cc in LINUX_CC {
+        let name = format!("{w}_{cc}");
+        if !available.split_whitespace().any(|a| a == cc) {
+            let why = format!(
+                "unavailable: {cc} is not in tcp_available_congestion_control ({})",
+                available.trim()
+            );
+            rows.push(Row::missing(&name, "kernel-1500", "kernel", &why));
+            continue;
+        }
+        // A namespace may set its default only to an algorithm of
+        // tcp_allowed_congestion_control unless it has CAP_NET_ADMIN in the initial namespace
+        // (a container's root may not), so the sender picks it per socket (TCP_CONGESTION).
+        let r = transfer_with(topo, "mtcp-lossy-sender", &["--cc".into(), cc.into()], p);
+        rows.push(match r {
+            Ok(secs) => Row::new(&name, "kernel-1500", "kernel", secs, "s"),
+            Err(e) if e.starts_with("unavailable:") => {
+                Row::missing(&name, "kernel-1500", "kernel", &e)
+            }
+            Err(e) => Row::missing(&name, "kernel-1500", "kernel", &format!("failed: {e}")),
+        });
+    }
+    rows
+}
+
+/// The `tcp_cc` line for `cc`: `Ok(None)` when the stack has no such key and `cc` is its only
+/// algorithm (CUBIC), `Err` when it rejects the algorithm.
+fn cc_line(cc: &str) -> Result<Option<String>, String> {
+    let line = format!("tcp_cc = {cc}\n");
+    match MtcpConf::parse(&format!("io = mem\n{line}")) {
+        Ok(_) => Ok(Some(line)),
+        Err((_, e)) if cc == "cubic" && e.contains("unknown key") => Ok(None),
+        Err((_, e)) => Err(format!(
+            "unsupported: the stack rejects `tcp_cc = {cc}` ({e})"
+        )),
+    }
+}
+
+fn our_row(topo: &Topo, w: Workload, cc: &str, mode: &str, p: &Params) -> Row {
+    let name = format!("{w}_{cc}");
+    let cc_line = match cc_line(cc) {
+        Ok(l) => l.unwrap_or_default(),
+        Err(why) => return Row::missing(&name, "afpacket", mode, &why),
+    };
+    let port = &topo.client_if;
+    let conf = std::env::temp_dir().join(format!(
+        "mtcpbench-lossy-{}-{mode}-{cc}.conf",
+        std::process::id()
+    ));
+    let text = format!(
+        "io = afpacket\nnum_cores = 1\nport = {port}\n{port}.ip = {CLIENT_IP}/24\nrun_mode = {mode}\n\
+         max_concurrency = 64\nrcvbuf = 262144\nsndbuf = 4194304\ntcp_timewait = 0\ndrain_timeout_ms = 60000\n{cc_line}"
+    );
+    let r = std::fs::write(&conf, text)
+        .map_err(|e| e.to_string())
+        .and_then(|_| transfer(topo, &["-f".into(), conf.to_string_lossy().into_owned()], p));
+    let _ = std::fs::remove_file(&conf);
+    match r {
+        Ok(secs) => Row::new(&name, "afpacket", mode, secs, "s"),
+        Err(e) => Row::missing(&name, "afpacket", mode, &format!("failed: {e}")),
+    }
+}
+
+/// Runs the lossy workloads `ws`: Linux's senders when `linux`, ours in each of `modes`.
+pub fn run(ws: &[Workload], linux: bool, modes: &[&str], p: &Params) -> Result<Vec<Row>, String> {
+    let topo = Topo::veth("bl", 1500)?;
+    topo.kernel_addrs(SERVER_IP, CLIENT_IP)?;
+    let mut rows = Vec::new();
+    if linux {
+        for &w in ws {
+            set_loss(&topo, loss_percent(w))?;
+            rows.extend(linux_rows(&topo, w, p));
+            eprint!(
+                "{}",
+                super::report::table(&rows[rows.len().saturating_sub(2)..])
+            );
+        }
+    }
+    if modes.is_empty() {
+        return Ok(rows);
+    }
+    // Our stack answers for the client's address from here on: the kernel there lets it go.
+    let ns = topo.client_ns().name();
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "ip",
+        "addr",
+        "flush",
+        "dev",
+        &topo.client_if,
+    ])?;
+    let _ = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        topo.server_ns().name(),
+        "ip",
+        "neigh",
+        "flush",
+        "all",
+    ]);
+    for &w in ws {
+        set_loss(&topo, loss_percent(w))?;
+        for cc in &p.cc {
+            for mode in modes {
+                let row = our_row(&topo, w, cc, mode, p);
+                eprint!("{}", super::report::table(std::slice::from_ref(&row)));
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cubic_runs_without_the_key_and_unknown_algorithms_are_unsupported() {
+        // Whatever the stack accepts today, `cubic` runs and a made-up algorithm does not.
+        assert!(cc_line("cubic").is_ok());
+        let e = cc_line("no-such-cc").unwrap_err();
+        assert!(e.starts_with("unsupported:"), "{e}");
+        assert!(ruleset(3).contains("mod 1000 < 30 counter drop"));
+    }
+}

@@ -1,0 +1,192 @@
+//! The `mem` link: our stack twice in this process on the in-memory switch, the server on a
+//! thread of its own and the client on the calling thread (a core each on a 2-core machine),
+//! running the same client and server functions as the other links. Also prints the cycles
+//! per segment of each side ([`super::cycles`]).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mtcp_io::mem::{MemConfig, MemSwitch};
+use mtcp_socket_api::backend::AnyQueue;
+use mtcp_socket_api::{Context, EpollEvent, Mtcp, MtcpConf};
+
+use super::cycles::Mark;
+use super::{ECHO_CONNS, MANY_CONNS, MESSAGE_BYTES, Params, Row, SHORT_INFLIGHT, Workload};
+use crate::echo::{self, EchoConfig};
+use crate::memlink::{CLIENT_IP, SERVER_IP};
+use crate::perf;
+
+const PORT: u16 = 7;
+
+/// The two instances and their contexts (the switch outlives them).
+struct Pair {
+    srv: Mtcp,
+    cli: Mtcp,
+    sctx: Context<AnyQueue>,
+    cctx: Context<AnyQueue>,
+    _switch: MemSwitch,
+}
+
+/// Socket buffers per workload, as on the other links (`super::sub`): the echo family's are
+/// sized for 10 000 connections.
+fn buffers(w: Workload) -> usize {
+    match w {
+        Workload::Bulk1500 | Workload::Bulk9000 => 1 << 20,
+        _ => 16 * 1024,
+    }
+}
+
+/// The drain at the end of a run is bounded (200 ms): the bulk client drives its own stack until
+/// the receiver has everything, and the echo connections still open at the end are dropped.
+fn conf(port: &str, ip: Ipv4Addr, mode: &str, bufs: usize) -> Result<MtcpConf, String> {
+    MtcpConf::parse(&format!(
+        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 20000\n\
+         rcvbuf = {bufs}\nsndbuf = {bufs}\ntcp_timewait = 0\nrun_mode = {mode}\n\
+         drain_timeout_ms = 200\n"
+    ))
+    .map_err(|(line, e)| format!("mem config line {line}: {e}"))
+}
+
+fn pair(mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String> {
+    let switch = MemSwitch::new(MemConfig {
+        ring_size: 4096,
+        pool_size: 16384,
+        mtu,
+        ..MemConfig::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let srv = Mtcp::with_switch(conf("mem0", SERVER_IP, mode, bufs)?, &switch, 0)
+        .map_err(|e| e.to_string())?;
+    let cli = Mtcp::with_switch(conf("mem1", CLIENT_IP, mode, bufs)?, &switch, 1)
+        .map_err(|e| e.to_string())?;
+    let sctx = srv.create_context(0).map_err(|e| e.to_string())?;
+    let cctx = cli.create_context(0).map_err(|e| e.to_string())?;
+    Ok(Pair {
+        srv,
+        cli,
+        sctx,
+        cctx,
+        _switch: switch,
+    })
+}
+
+/// Runs `client` against the echo server (or, for bulk, the perf server) and prints the cycles
+/// per segment of each side; the server's bulk report comes back through `bulk`.
+fn with_server<T>(
+    w: Workload,
+    mode: &str,
+    client: impl FnOnce(&mut Context<AnyQueue>) -> Result<T, String>,
+) -> Result<(T, Option<perf::PerfReport>), String> {
+    let bulk = matches!(w, Workload::Bulk1500 | Workload::Bulk9000);
+    let mtu = if w == Workload::Bulk9000 { 9000 } else { 1500 };
+    let Pair {
+        srv,
+        cli,
+        mut sctx,
+        mut cctx,
+        _switch,
+    } = pair(mode, mtu, buffers(w))?;
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+    let l = if bulk {
+        perf::mtcp_listen(&mut sctx, any)
+    } else {
+        echo::mtcp_listen(&mut sctx, any)
+    }
+    .map_err(|e| e.to_string())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = Arc::clone(&stop);
+    let server = std::thread::spawn(move || -> Result<Option<perf::PerfReport>, String> {
+        if bulk {
+            let mut got = None;
+            perf::mtcp_serve(&mut sctx, l, true, &s2, |r| got = Some(r))
+                .map_err(|e| e.to_string())?;
+            Ok(got)
+        } else {
+            echo::mtcp_serve(&mut sctx, l, &s2).map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+    });
+    let (ms, mc) = (Mark::now(&srv), Mark::now(&cli));
+    let out = client(&mut cctx);
+    if bulk {
+        // The client is done when its last byte is in its send buffer: keep its stack running
+        // until the receiver has it all (its thread ends after one transfer).
+        drive_until(&mut cctx, || server.is_finished());
+    }
+    let (cs, cc) = (ms.per_segment(&srv), mc.per_segment(&cli));
+    stop.store(true, Ordering::Relaxed);
+    let report = server.join().map_err(|_| "server thread panicked")??;
+    if let (Some(s), Some(c)) = (cs, cc) {
+        eprintln!(
+            "mtcp-bench: {w} mem {mode}: {s:.0} cycles/segment server side, {c:.0} client side"
+        );
+    }
+    drop(cctx);
+    Ok((out?, report))
+}
+
+/// Keeps `ctx`'s stack running (an `epoll_wait` drives it in run-to-completion mode) until
+/// `done`, at most 30 s.
+fn drive_until(ctx: &mut Context<AnyQueue>, done: impl Fn() -> bool) {
+    let Ok(ep) = ctx.epoll_create(1) else {
+        return;
+    };
+    let mut evs = [EpollEvent::default(); 1];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() && Instant::now() < deadline {
+        if ctx.epoll_wait(ep, &mut evs, 1).is_err() {
+            break;
+        }
+    }
+    let _ = ctx.close(ep);
+}
+
+fn echo_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
+    let (conns, secs) = match w {
+        Workload::Echo64x64 => (ECHO_CONNS, p.secs),
+        Workload::Latency64 => (1, p.secs),
+        _ => (MANY_CONNS, p.conns10k_secs),
+    };
+    let cfg = EchoConfig {
+        server: SocketAddrV4::new(SERVER_IP, PORT),
+        connections: conns,
+        message_bytes: MESSAGE_BYTES,
+        duration: Duration::from_secs_f64(secs),
+    };
+    let (mut r, _) = with_server(w, mode, |ctx| {
+        echo::mtcp_client(ctx, &cfg).map_err(|e| e.to_string())
+    })?;
+    let line = r.line("mem", &cfg);
+    super::sub::echo_rows(w, "mem", mode, &line)
+}
+
+fn short_rows(mode: &str, p: &Params) -> Result<Vec<Row>, String> {
+    let server = SocketAddrV4::new(SERVER_IP, PORT);
+    let (r, _) = with_server(Workload::Short64, mode, |ctx| {
+        super::short::mtcp_client(ctx, server, SHORT_INFLIGHT, p.duration())
+            .map_err(|e| e.to_string())
+    })?;
+    super::sub::short_rows("mem", mode, &r.line("mem"))
+}
+
+fn bulk_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
+    let server = SocketAddrV4::new(SERVER_IP, PORT);
+    let never = AtomicBool::new(false);
+    let (sent, got) = with_server(w, mode, |ctx| {
+        perf::mtcp_client(ctx, server, p.bulk_bytes, 0, &never).map_err(|e| e.to_string())
+    })?;
+    let got = got.ok_or_else(|| format!("no server report; client: {}", sent.line("mem")))?;
+    super::sub::bulk_rows(w, "mem", mode, &got.line("mem"))
+}
+
+/// Runs workload `w` in run mode `mode` on the `mem` link.
+pub fn run(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
+    match w {
+        Workload::Echo64x64 | Workload::Latency64 | Workload::Conns10k => echo_rows(w, mode, p),
+        Workload::Short64 => short_rows(mode, p),
+        Workload::Bulk1500 | Workload::Bulk9000 => bulk_rows(w, mode, p),
+        Workload::Lossy1 | Workload::Lossy3 => Err("lossy workloads run on afpacket".into()),
+    }
+}

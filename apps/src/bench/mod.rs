@@ -1,0 +1,216 @@
+//! `mtcp-bench`: the same workloads over every link, side by side, in one run.
+//!
+//! ```text
+//!   mtcp-bench (this process)
+//!     ├─ mem        two stacks in this process on the in-memory switch (a thread each)
+//!     ├─ memif      two DPDK processes over net_memif (feature `dpdk`), a core each
+//!     ├─ afpacket   two processes of ours over AF_PACKET on a veth pair between two namespaces
+//!     ├─ kernel     Linux sockets over loopback in a namespace (64 KiB MTU, GSO/GRO)
+//!     └─ kernel-1500  Linux sockets across a veth pair between two namespaces, MTU 1500,
+//!                     offloads off
+//! ```
+//!
+//! The processes are this binary again (`mtcp-bench --as mtcp-echo|mtcp-perf|mtcp-short ...`),
+//! so the same client and server code ([`crate::echo`], [`crate::perf`], [`short`]) runs on
+//! every link. Every namespace is made here and removed on drop (addresses from
+//! 198.18.0.0/15), every child process is stopped on drop, and every wait has a deadline.
+//!
+//! Dependencies and why: `clap` (derive) parses the command line as the other apps do;
+//! `serde_json` writes the `--json` report; `plotters` with only its SVG backend draws
+//! `--plot` (no font or bitmap libraries needed: the SVG names a font family and the viewer
+//! renders the text); `mtcp-testkit` makes the namespaces and veth pairs (RAII).
+
+pub mod cycles;
+pub mod lossy;
+pub mod mem;
+pub mod plot;
+pub mod proc;
+pub mod report;
+pub mod short;
+pub mod sub;
+pub mod topo;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use report::Row;
+
+/// A workload of the bench.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// 64 B request/response on 64 connections, transactions/s.
+    Echo64x64,
+    /// 64 B request/response on 1 connection: p50 (and a `latency64_p99` row), microseconds.
+    Latency64,
+    /// Connect, 64 B request, 64 B response, close; 100 in flight; connections/s.
+    Short64,
+    /// One stream one way, MTU 1500 on our links, Gbit/s at the receiver, every byte checked.
+    Bulk1500,
+    /// The same at MTU 9000.
+    Bulk9000,
+    /// 64 B echo over 10 000 open connections, transactions/s.
+    Conns10k,
+    /// 1 % of the data segments dropped at a Linux receiver: completion time per sender.
+    Lossy1,
+    /// The same with 3 %.
+    Lossy3,
+}
+
+impl Workload {
+    /// Every workload, in table order.
+    pub const ALL: [Workload; 8] = [
+        Workload::Echo64x64,
+        Workload::Latency64,
+        Workload::Short64,
+        Workload::Bulk1500,
+        Workload::Bulk9000,
+        Workload::Conns10k,
+        Workload::Lossy1,
+        Workload::Lossy3,
+    ];
+
+    /// Its name on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Echo64x64 => "echo64x64",
+            Workload::Latency64 => "latency64",
+            Workload::Short64 => "short64",
+            Workload::Bulk1500 => "bulk1500",
+            Workload::Bulk9000 => "bulk9000",
+            Workload::Conns10k => "conns10k",
+            Workload::Lossy1 => "lossy1",
+            Workload::Lossy3 => "lossy3",
+        }
+    }
+
+    /// The workload named `name`.
+    pub fn parse(name: &str) -> Result<Workload, String> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == name)
+            .ok_or_else(|| {
+                let all: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+                format!("unknown workload `{name}` ({})", all.join(", "))
+            })
+    }
+
+    /// Lossy workloads run on their own topology (see [`lossy`]).
+    pub fn is_lossy(self) -> bool {
+        matches!(self, Workload::Lossy1 | Workload::Lossy3)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A link of the bench.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Two stacks of ours in this process on the in-memory switch.
+    Mem,
+    /// Two DPDK processes of ours over `net_memif`.
+    Memif,
+    /// Linux sockets over loopback in a namespace.
+    Kernel,
+    /// Linux sockets across a veth pair, MTU 1500, offloads off.
+    Kernel1500,
+    /// Two processes of ours over AF_PACKET across a veth pair.
+    AfPacket,
+}
+
+impl Link {
+    /// Every link, in table order.
+    pub const ALL: [Link; 5] = [
+        Link::Mem,
+        Link::Memif,
+        Link::AfPacket,
+        Link::Kernel,
+        Link::Kernel1500,
+    ];
+
+    /// Its name on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Link::Mem => "mem",
+            Link::Memif => "memif",
+            Link::Kernel => "kernel",
+            Link::Kernel1500 => "kernel-1500",
+            Link::AfPacket => "afpacket",
+        }
+    }
+
+    /// The link named `name`.
+    pub fn parse(name: &str) -> Result<Link, String> {
+        Link::ALL
+            .into_iter()
+            .find(|l| l.name() == name)
+            .ok_or_else(|| {
+                let all: Vec<_> = Link::ALL.iter().map(|l| l.name()).collect();
+                format!("unknown link `{name}` ({})", all.join(", "))
+            })
+    }
+
+    /// True for the Linux links (one run, `run_mode` "kernel").
+    pub fn is_kernel(self) -> bool {
+        matches!(self, Link::Kernel | Link::Kernel1500)
+    }
+}
+
+/// How long and how much each workload runs.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Seconds of each echo, latency and short-connection run.
+    pub secs: f64,
+    /// Seconds of the conns10k run (after all connections are up).
+    pub conns10k_secs: f64,
+    /// Bytes of each bulk transfer.
+    pub bulk_bytes: u64,
+    /// Bytes of each lossy transfer.
+    pub lossy_bytes: u64,
+    /// Our senders' congestion-control algorithms in the lossy workloads (`tcp_cc = X`).
+    pub cc: Vec<String>,
+    /// Cores per side (1 on this 2-core machine).
+    pub cores: usize,
+}
+
+impl Params {
+    /// `--quick` (the whole default run in under 90 s) or the default, steadier run.
+    pub fn new(quick: bool) -> Params {
+        if quick {
+            Params {
+                secs: 1.0,
+                conns10k_secs: 1.0,
+                bulk_bytes: 50_000_000,
+                lossy_bytes: 10_000_000,
+                cc: vec!["cubic".into()],
+                cores: 1,
+            }
+        } else {
+            Params {
+                secs: 3.0,
+                conns10k_secs: 3.0,
+                bulk_bytes: 200_000_000,
+                lossy_bytes: 50_000_000,
+                cc: vec!["cubic".into()],
+                cores: 1,
+            }
+        }
+    }
+
+    /// [`Params::secs`] as a duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.secs)
+    }
+}
+
+/// Echo message size of the echo, latency, short and conns10k workloads.
+pub const MESSAGE_BYTES: usize = 64;
+/// Connections of `echo64x64`.
+pub const ECHO_CONNS: usize = 64;
+/// Connections of `conns10k`.
+pub const MANY_CONNS: usize = 10_000;
+/// Connections in flight in `short64`.
+pub const SHORT_INFLIGHT: usize = 100;

@@ -1,0 +1,385 @@
+//! The links whose two sides are processes (`kernel`, `kernel-1500`, `afpacket`, `memif`): a
+//! server and then a client, this binary re-executed as `mtcp-echo`, `mtcp-perf` or
+//! `mtcp-short` in the link's namespaces, with the figures read from the lines they print.
+
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::proc::{Child, run_client};
+use super::topo::Topo;
+use super::{ECHO_CONNS, Link, MANY_CONNS, MESSAGE_BYTES, Params, Row, SHORT_INFLIGHT, Workload};
+
+/// How long a server may take to listen (DPDK's EAL and a memif connection take seconds).
+const READY: Duration = Duration::from_secs(60);
+/// What a client may take beyond its run (connection set-up, drain).
+const GRACE: Duration = Duration::from_secs(90);
+
+/// Whose stack runs on the link.
+pub enum Stack {
+    /// Linux sockets (`--kernel`).
+    Kernel,
+    /// Ours, with the first lines of each side's mtcp.conf (`io`, port, address).
+    Ours {
+        /// Where the generated mtcp.conf files go.
+        dir: PathBuf,
+        /// The server's `io`/port lines.
+        server_io: String,
+        /// The client's `io`/port lines.
+        client_io: String,
+    },
+}
+
+/// One link in one run mode.
+pub struct SubLink<'a> {
+    /// Which link.
+    pub link: Link,
+    /// Its namespaces.
+    pub topo: &'a Topo,
+    /// The server's address.
+    pub server_ip: Ipv4Addr,
+    /// Whose stack.
+    pub stack: Stack,
+    /// `rtc`, `threaded`, or `kernel`.
+    pub mode: String,
+    /// The server kept for the next workload, with its key (see [`SubLink::with_server`]).
+    server: RefCell<Option<(String, Child)>>,
+}
+
+/// The mtcp.conf lines of a memif side (`role` is `server` or `client`), a core of its own.
+pub fn memif_io(dir: &Path, role: &str, ip: Ipv4Addr) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    // The EAL pins the thread that starts it to its first core: not the same one for both.
+    let mask = if role == "server" { "0x1" } else { "0x2" };
+    format!(
+        "io = dpdk\ncore_mask = {mask}\nport = net_memif0\nnet_memif0.ip = {ip}/24\n\
+         max_num_buffers = 32768\n\
+         dpdk_eal_args = --vdev net_memif0,role={role},socket={} --no-pci --no-huge \
+         --no-shconf -m 512 --file-prefix mb{role}{}x{} --log-level=lib.eal:warning\n",
+        dir.join("memif.sock").display(),
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Socket buffers of our stack per workload.
+fn buffers(w: Workload) -> usize {
+    match w {
+        Workload::Bulk1500 | Workload::Bulk9000 => 1 << 20,
+        // The echo family shares a server, sized for 10 000 connections; 64 B messages.
+        _ => 16 * 1024,
+    }
+}
+
+impl<'a> SubLink<'a> {
+    /// The link `link` over `topo`, its server at `server_ip`, in run mode `mode`.
+    pub fn new(link: Link, topo: &'a Topo, server_ip: Ipv4Addr, stack: Stack, mode: &str) -> Self {
+        SubLink {
+            link,
+            topo,
+            server_ip,
+            stack,
+            mode: mode.into(),
+            server: RefCell::new(None),
+        }
+    }
+
+    /// Stops the kept server and switches to run mode `mode`.
+    pub fn set_mode(&mut self, mode: &str) {
+        *self.server.get_mut() = None;
+        self.mode = mode.into();
+    }
+
+    /// The stack arguments of a side: `--kernel` (plus `-a ip` for a server), or `-f conf`
+    /// (a conf written for this workload, with `extra` lines).
+    pub fn stack_args(
+        &self,
+        server: bool,
+        w: Workload,
+        extra: &str,
+    ) -> Result<Vec<String>, String> {
+        let Stack::Ours {
+            dir,
+            server_io,
+            client_io,
+        } = &self.stack
+        else {
+            let mut a = vec!["--kernel".to_string()];
+            if server {
+                a.extend(["-a".into(), self.server_ip.to_string()]);
+            }
+            return Ok(a);
+        };
+        let (role, io) = if server {
+            ("server", server_io)
+        } else {
+            ("client", client_io)
+        };
+        let bufs = buffers(w);
+        // A sender's drain delivers what is still in its buffer after its last write: bounded
+        // generously for bulk, short for the echo workloads (whose peers stop first).
+        let drain_ms = if matches!(w, Workload::Bulk1500 | Workload::Bulk9000) {
+            30_000
+        } else {
+            200
+        };
+        let path = dir.join(format!("{role}-{}-{w}.conf", self.mode));
+        let io = if self.link == Link::Memif {
+            memif_io(dir, role, self.server_ip_of(role))
+        } else {
+            io.clone()
+        };
+        std::fs::write(
+            &path,
+            format!(
+                "{io}num_cores = 1\nrun_mode = {}\nmax_concurrency = 20000\nrcvbuf = {bufs}\n\
+                 sndbuf = {bufs}\ntcp_timewait = 0\ndrain_timeout_ms = {drain_ms}\n{extra}",
+                self.mode
+            ),
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(vec!["-f".into(), path.to_string_lossy().into_owned()])
+    }
+
+    fn server_ip_of(&self, role: &str) -> Ipv4Addr {
+        if role == "server" {
+            self.server_ip
+        } else {
+            crate::memlink::CLIENT_IP
+        }
+    }
+
+    /// Runs `f` with a server (`app server -p port` plus the stack arguments) that listens. The
+    /// server of the last call is kept while `key` stays the same (a DPDK process takes
+    /// seconds to start: the echo-family workloads share one, the bulk ones another), and
+    /// stopped when `f` fails.
+    pub fn with_server<T>(
+        &self,
+        (app, port, key): (&str, u16, &str),
+        w: Workload,
+        extra: &[&str],
+        f: impl FnOnce(&mut Child) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut slot = self.server.borrow_mut();
+        if slot.as_ref().is_none_or(|(k, _)| k != key) {
+            *slot = None;
+            let mut args = vec!["server".to_string(), "-p".into(), port.to_string()];
+            args.extend(self.stack_args(true, w, "")?);
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let mut child = Child::spawn(self.topo.server_ns().name(), app, &args)?;
+            child.wait_line("server on", READY)?;
+            *slot = Some((key.to_string(), child));
+        }
+        let Some((_, child)) = slot.as_mut() else {
+            return Err("no server".into());
+        };
+        let r = f(child);
+        if r.is_err() {
+            *slot = None;
+        }
+        r
+    }
+
+    /// Runs a client (`app client ip:port args` plus the stack arguments) to its end; its output.
+    pub fn client(
+        &self,
+        app: &str,
+        port: u16,
+        w: Workload,
+        args: &[String],
+        run: f64,
+    ) -> Result<Vec<String>, String> {
+        let mut all = vec!["client".to_string(), format!("{}:{port}", self.server_ip)];
+        all.extend(args.iter().cloned());
+        all.extend(self.stack_args(false, w, "")?);
+        let timeout = Duration::from_secs_f64(run) + GRACE;
+        run_client(self.topo.client_ns().name(), app, &all, timeout)
+    }
+
+    fn echo(&self, w: Workload, p: &Params) -> Result<Vec<Row>, String> {
+        let (conns, secs) = match w {
+            Workload::Echo64x64 => (ECHO_CONNS, p.secs),
+            Workload::Latency64 => (1, p.secs),
+            _ => (MANY_CONNS, p.conns10k_secs),
+        };
+        let args: Vec<String> = [
+            "-n",
+            &conns.to_string(),
+            "-m",
+            &MESSAGE_BYTES.to_string(),
+            "-t",
+            &secs.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = self.with_server(("mtcp-echo", 7, "echo"), w, &[], |_| {
+            self.client("mtcp-echo", 7, w, &args, secs)
+        })?;
+        let line = find(&out, "echo[")?;
+        echo_rows(w, self.link.name(), &self.mode, line)
+    }
+
+    fn short(&self, p: &Params) -> Result<Vec<Row>, String> {
+        let w = Workload::Short64;
+        let server = match self.stack {
+            Stack::Kernel => ("mtcp-short", 7, "short"),
+            Stack::Ours { .. } => ("mtcp-echo", 7, "echo"),
+        };
+        let args = vec![
+            "-n".into(),
+            SHORT_INFLIGHT.to_string(),
+            "-t".into(),
+            p.secs.to_string(),
+        ];
+        let out = self.with_server(server, w, &[], |_| {
+            self.client("mtcp-short", 7, w, &args, p.secs)
+        })?;
+        short_rows(self.link.name(), &self.mode, find(&out, "short[")?)
+    }
+
+    fn bulk(&self, w: Workload, p: &Params) -> Result<Vec<Row>, String> {
+        let args = vec![
+            "--send".into(),
+            p.bulk_bytes.to_string(),
+            "--recv".into(),
+            "0".into(),
+        ];
+        let line = self.with_server(("mtcp-perf", 5001, w.name()), w, &[], |srv| {
+            let out = self.client("mtcp-perf", 5001, w, &args, 10.0);
+            // The receiver's report: from the first byte to the last, every byte checked.
+            let line = srv.wait_line("perf[", Duration::from_secs(30));
+            line.map_err(|e| match &out {
+                Err(c) => format!("{e}; client: {c}"),
+                Ok(_) => e,
+            })
+        })?;
+        bulk_rows(w, self.link.name(), &self.mode, &line)
+    }
+
+    /// Runs workload `w` (not a lossy one) on this link.
+    pub fn run(&self, w: Workload, p: &Params) -> Result<Vec<Row>, String> {
+        match w {
+            Workload::Conns10k if self.link.is_kernel() => Err(
+                "unsupported: the Linux echo client and server are a thread per connection; \
+                 10 000 of each would measure thread scheduling"
+                    .into(),
+            ),
+            Workload::Echo64x64 | Workload::Latency64 | Workload::Conns10k => self.echo(w, p),
+            Workload::Short64 => self.short(p),
+            Workload::Bulk1500 => self.bulk(w, p),
+            Workload::Bulk9000 => match self.link {
+                Link::Kernel => self.bulk(w, p),
+                Link::AfPacket => {
+                    self.topo.set_mtu(9000)?;
+                    let r = self.bulk(w, p);
+                    self.topo.set_mtu(1500)?;
+                    r
+                }
+                Link::Kernel1500 => Err("unavailable: an MTU 1500 link".into()),
+                _ => Err("unsupported: no MTU setting for this link yet".into()),
+            },
+            Workload::Lossy1 | Workload::Lossy3 => {
+                Err("lossy workloads have their own runner".into())
+            }
+        }
+    }
+}
+
+/// The first line of `out` that contains `needle`.
+pub fn find<'a>(out: &'a [String], needle: &str) -> Result<&'a str, String> {
+    out.iter()
+        .find(|l| l.contains(needle))
+        .map(String::as_str)
+        .ok_or_else(|| format!("no `{needle}` line in: {}", out.join(" | ")))
+}
+
+/// The number before `unit` in `line` (`... = 1234 transactions/s`).
+pub fn number_before(line: &str, unit: &str) -> Option<f64> {
+    let head = &line[..line.find(unit)?];
+    head.split_whitespace()
+        .last()?
+        .trim_start_matches('(')
+        .parse()
+        .ok()
+}
+
+/// Rows of an `echo[...]` line: trans/s, or (latency64) p50 and p99 in microseconds.
+pub fn echo_rows(w: Workload, link: &str, mode: &str, line: &str) -> Result<Vec<Row>, String> {
+    if !line.contains("errors 0") {
+        return Err(format!("failed: {line}"));
+    }
+    let bad = || format!("failed: unexpected line {line}");
+    if w == Workload::Latency64 {
+        let p50 = number_before(line, "us, p99").ok_or_else(bad)?;
+        let rest = &line[line.find("p99").ok_or_else(bad)?..];
+        let p99 = number_before(rest, "us,").ok_or_else(bad)?;
+        return Ok(vec![
+            Row::new("latency64", link, mode, p50, "us"),
+            Row::new("latency64_p99", link, mode, p99, "us"),
+        ]);
+    }
+    let tps = number_before(line, "transactions/s").ok_or_else(bad)?;
+    Ok(vec![Row::new(w.name(), link, mode, tps, "trans/s")])
+}
+
+/// Rows of a `short[...]` line.
+pub fn short_rows(link: &str, mode: &str, line: &str) -> Result<Vec<Row>, String> {
+    if !line.contains("errors 0") {
+        return Err(format!("failed: {line}"));
+    }
+    let cps = number_before(line, "connections/s")
+        .ok_or_else(|| format!("failed: unexpected line {line}"))?;
+    Ok(vec![Row::new("short64", link, mode, cps, "conn/s")])
+}
+
+/// Rows of a receiver's `perf[...]` line: received Gbit/s, only when every byte was verified.
+pub fn bulk_rows(w: Workload, link: &str, mode: &str, line: &str) -> Result<Vec<Row>, String> {
+    if !line.contains("verified") {
+        return Err(format!("failed: {line}"));
+    }
+    let rest = &line[line
+        .find("received")
+        .ok_or_else(|| format!("failed: {line}"))?..];
+    let gbps =
+        number_before(rest, "Gbit/s").ok_or_else(|| format!("failed: unexpected line {line}"))?;
+    Ok(vec![Row::new(w.name(), link, mode, gbps, "Gbit/s")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_become_rows() {
+        let echo = "echo[mtcp]: 1 conns x 64 B: 10 transactions in 1.00 s = 10 transactions/s, \
+                    latency p50 12 us, p99 30 us, p999 31 us, errors 0";
+        let r = echo_rows(Workload::Latency64, "mem", "rtc", echo).unwrap();
+        assert_eq!(r[0], Row::new("latency64", "mem", "rtc", 12.0, "us"));
+        assert_eq!(r[1], Row::new("latency64_p99", "mem", "rtc", 30.0, "us"));
+        let r = echo_rows(Workload::Echo64x64, "mem", "rtc", echo).unwrap();
+        assert_eq!(r[0].value, Some(10.0));
+        assert!(
+            echo_rows(
+                Workload::Echo64x64,
+                "mem",
+                "rtc",
+                &echo.replace("errors 0", "errors 2")
+            )
+            .is_err()
+        );
+        let perf = "perf[kernel]: sent 0 bytes (0.000 Gbit/s), received 5000 bytes (2.500 Gbit/s) in 0.0001 s, verified";
+        assert_eq!(
+            bulk_rows(Workload::Bulk1500, "kernel", "kernel", perf).unwrap()[0].value,
+            Some(2.5)
+        );
+        assert!(bulk_rows(Workload::Bulk1500, "k", "k", "perf[x]: ... FAILED (wrong)").is_err());
+        let short = "short[mtcp]: 50 connections in 1.000 s = 50 connections/s, errors 0";
+        assert_eq!(
+            short_rows("mem", "rtc", short).unwrap()[0].value,
+            Some(50.0)
+        );
+    }
+}
