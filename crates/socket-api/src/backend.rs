@@ -433,6 +433,40 @@ mod tests {
         }
     }
 
+    /// Sends `n` frames from `a` to `b`, frame `i` carrying `first + i` in byte 14.
+    fn send_frames(a: &mut AnyQueue, n: u8, first: u8) {
+        let mut burst = Burst::new();
+        for i in 0..n {
+            let mut f = a.tx_alloc().expect("pool has buffers");
+            f.set_len(60);
+            f[..14].fill(0xff);
+            f[14] = first + i;
+            burst.push(f).ok().expect("burst has room");
+        }
+        assert_eq!(a.tx_burst(&mut burst).unwrap(), usize::from(n));
+    }
+
+    /// A burst that is partly full when passed in takes what fits; the rest stays queued for the
+    /// next call instead of being dropped.
+    #[test]
+    fn rx_into_a_partly_full_burst_loses_nothing() {
+        let (mut pa, mut pb) = mtcp_io::mem::MemSwitch::pair();
+        let mut a = AnyQueue::Mem(pa.queue(0).unwrap());
+        let mut b = AnyQueue::Mem(pb.queue(0).unwrap());
+        send_frames(&mut a, 60, 0);
+        let mut out = Burst::new();
+        assert_eq!(b.rx_burst(&mut out).unwrap(), 60);
+        send_frames(&mut a, 10, 100);
+        assert_eq!(b.rx_burst(&mut out).unwrap(), 4, "only 4 fit");
+        assert!(out.is_full());
+        let got: Vec<u8> = out[60..].iter().map(|f| f[14]).collect();
+        assert_eq!(got, [100, 101, 102, 103]);
+        out.clear();
+        assert_eq!(b.rx_burst(&mut out).unwrap(), 6, "the other 6 wait their turn");
+        let got: Vec<u8> = out.iter().map(|f| f[14]).collect();
+        assert_eq!(got, [104, 105, 106, 107, 108, 109]);
+    }
+
     #[test]
     fn dpdk_config_from_mtcp_conf() {
         let c = dpdk_config(&conf(
