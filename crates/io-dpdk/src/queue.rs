@@ -4,7 +4,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use mtcp_io::{Burst, Queue};
+use mtcp_io::{Burst, Queue, RxSink};
 
 use crate::device::PortShared;
 use crate::ffi::{self, MAX_BURST, RteMempool};
@@ -74,8 +74,8 @@ impl Queue for DpdkQueue {
     type Rx = DpdkRxFrame;
     type Tx = DpdkTxFrame;
 
-    fn rx_burst(&mut self, out: &mut Burst<DpdkRxFrame>) -> io::Result<usize> {
-        let room = out.capacity() - out.len();
+    fn rx_into<S: RxSink<DpdkRxFrame>>(&mut self, out: &mut S) -> io::Result<usize> {
+        let room = out.room().min(MAX_BURST);
         if room == 0 {
             return Ok(0);
         }
@@ -95,8 +95,8 @@ impl Queue for DpdkQueue {
         for r in &rx[..usize::from(got)] {
             // SAFETY: initialised by the shim (see above).
             let r = unsafe { r.assume_init_ref() };
-            // Cannot fail: got <= room.
-            let _ = out.push(DpdkRxFrame::from_shim(r));
+            // Fits: got <= room.
+            out.put(DpdkRxFrame::from_shim(r));
         }
         Ok(usize::from(got))
     }

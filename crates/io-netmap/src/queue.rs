@@ -28,7 +28,7 @@ use crate::error::NetmapError;
 use crate::layout::{self, PortLayout, RingRef, RingSel};
 use crate::sys::{self, NetmapSlot};
 use crossbeam_queue::ArrayQueue;
-use mtcp_io::{Burst, MAX_BURST, Queue, RxFrame, TxFrame};
+use mtcp_io::{Burst, MAX_BURST, Queue, RxFrame, RxSink, TxFrame};
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::RawFd;
@@ -413,7 +413,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
     type Rx = NetmapRxFrame;
     type Tx = NetmapTxFrame;
 
-    fn rx_burst(&mut self, out: &mut Burst<NetmapRxFrame>) -> io::Result<usize> {
+    fn rx_into<K: RxSink<NetmapRxFrame>>(&mut self, out: &mut K) -> io::Result<usize> {
         self.reclaim_rx();
         let rx = self.layout.rx;
         let n = rx.num_slots;
@@ -426,7 +426,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
             return Err(NetmapError::BadLayout("rx tail beyond the ring").into());
         }
         let mut added = 0;
-        while self.rx_cur != tail && !out.is_full() {
+        while self.rx_cur != tail && out.room() > 0 {
             let i = self.rx_cur;
             let Some(last) = self.frame_end(i, tail) else {
                 break;
@@ -456,8 +456,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
                         slot: i,
                         shared: self.rx_shared.clone(),
                     };
-                    // Cannot fail: `out` is not full.
-                    let _ = out.push(frame);
+                    out.put(frame);
                     added += 1;
                 }
                 _ => {

@@ -31,7 +31,8 @@ use std::time::Duration;
 use crate::pool::{Pool, PoolBuf};
 use crate::sys::{self, check};
 use crate::{
-    Burst, ChecksumOffload, ChecksumStatus, Device, DeviceInfo, Queue, RxFrame, RxMeta, Steering,
+    Burst, ChecksumOffload, ChecksumStatus, Device, DeviceInfo, Queue, RxFrame, RxMeta, RxSink,
+    Steering,
 };
 
 /// How to open an AF_PACKET device.
@@ -494,12 +495,12 @@ impl Queue for AfPacketQueue {
     type Rx = AfRx;
     type Tx = PoolBuf;
 
-    fn rx_burst(&mut self, out: &mut Burst<AfRx>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<AfRx>>(&mut self, out: &mut S) -> io::Result<usize> {
         if self.kick {
             self.send_kick()?;
         }
         let mut n = 0;
-        while !out.is_full() {
+        while out.room() > 0 {
             let mut cur = match self.cursor {
                 Some(c) => c,
                 None => match self.enter_block() {
@@ -553,8 +554,7 @@ impl Queue for AfPacketQueue {
                     l4_checksum: l4,
                 },
             };
-            // Cannot fail: `out` is not full.
-            let _ = out.push(frame);
+            out.put(frame);
             n += 1;
         }
         Ok(n)

@@ -197,6 +197,45 @@ pub struct TxOffload {
     pub l4_checksum: Option<L4Checksum>,
 }
 
+/// Where [`Queue::rx_into`] puts received frames: a [`Burst`] of the queue's own frames, or a
+/// [`WrapInto`] that wraps each frame into another type on the way in (how a run-time choice of
+/// backend such as mtcp-socket-api's `AnyQueue` receives without a second burst).
+pub trait RxSink<F> {
+    /// How many more frames fit. A queue receives at most this many.
+    fn room(&self) -> usize;
+    /// Appends a frame. Callers check [`RxSink::room`] first; a frame put into a full sink is
+    /// dropped (its buffer goes back to its pool).
+    fn put(&mut self, frame: F);
+}
+
+impl<F> RxSink<F> for Burst<F> {
+    fn room(&self) -> usize {
+        self.capacity() - self.len()
+    }
+
+    fn put(&mut self, frame: F) {
+        let _ = self.push(frame);
+    }
+}
+
+/// A sink of `T` (such as a `Burst<T>`) that takes frames of another type through `wrap`.
+pub struct WrapInto<'a, S, W> {
+    /// Where the wrapped frames go.
+    pub out: &'a mut S,
+    /// Turns a queue's frame into the sink's.
+    pub wrap: W,
+}
+
+impl<F, T, S: RxSink<T>, W: FnMut(F) -> T> RxSink<F> for WrapInto<'_, S, W> {
+    fn room(&self) -> usize {
+        self.out.room()
+    }
+
+    fn put(&mut self, frame: F) {
+        self.out.put((self.wrap)(frame));
+    }
+}
+
 /// A received frame. It owns its buffer and gives it back to the backend when dropped.
 pub trait RxFrame: Deref<Target = [u8]> + Send {
     /// What the device tells about the frame.
@@ -232,7 +271,13 @@ pub trait Queue: Send {
     type Tx: TxFrame;
 
     /// Receives up to `out.capacity() - out.len()` frames, appending them to `out`; returns how many.
-    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize>;
+    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize> {
+        self.rx_into(out)
+    }
+
+    /// Receives up to `out.room()` frames into any [`RxSink`]; returns how many. Frames that do not
+    /// fit stay queued for the next call. Backends implement this one; [`Queue::rx_burst`] calls it.
+    fn rx_into<S: RxSink<Self::Rx>>(&mut self, out: &mut S) -> io::Result<usize>;
 
     /// Takes an empty transmit buffer from the queue's pool, or `None` if the pool is exhausted.
     fn tx_alloc(&mut self) -> Option<Self::Tx>;

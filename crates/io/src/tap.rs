@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::pool::{Pool, PoolBuf};
 use crate::sys::{self, IfReq, check};
 use crate::{
-    Burst, ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, Steering, TxFrame,
+    Burst, ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxSink, Steering, TxFrame,
 };
 
 /// How to open a TAP device.
@@ -150,9 +150,9 @@ impl Queue for TapQueue {
     type Rx = PoolBuf;
     type Tx = PoolBuf;
 
-    fn rx_burst(&mut self, out: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<PoolBuf>>(&mut self, out: &mut S) -> io::Result<usize> {
         let mut n = 0;
-        while !out.is_full() {
+        while out.room() > 0 {
             let Some(mut buf) = self.pool.alloc() else {
                 break;
             };
@@ -168,8 +168,7 @@ impl Queue for TapQueue {
                 return if n > 0 { Ok(n) } else { Err(e) };
             }
             buf.set_len(rc as usize);
-            // Cannot fail: `out` is not full.
-            let _ = out.push(buf);
+            out.put(buf);
             n += 1;
         }
         Ok(n)

@@ -20,7 +20,7 @@ pub use engine::{FaultConfig, FaultStats};
 pub(crate) use engine::{Impairment, Rng};
 
 use crate::pool::{Pool, PoolBuf};
-use crate::{Burst, Device, DeviceInfo, MAX_BURST, Queue, RxFrame, RxMeta, TxFrame};
+use crate::{Burst, Device, DeviceInfo, MAX_BURST, Queue, RxFrame, RxMeta, RxSink, TxFrame};
 
 /// Buffers each queue of the wrapper keeps for duplicated received frames.
 const DUP_POOL: usize = 256;
@@ -143,7 +143,7 @@ impl<Q: Queue> Queue for FaultQueue<Q> {
     type Rx = FaultRx<Q::Rx>;
     type Tx = Q::Tx;
 
-    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<Self::Rx>>(&mut self, out: &mut S) -> io::Result<usize> {
         let now = Instant::now();
         let _ = self.pump_tx(now);
         if self.rx.room() >= MAX_BURST {
@@ -157,9 +157,16 @@ impl<Q: Queue> Queue for FaultQueue<Q> {
                 });
             }
         }
-        let before = out.len();
-        self.rx.release(now, |f| out.push(f).err());
-        Ok(out.len() - before)
+        let mut n = 0;
+        self.rx.release(now, |f| {
+            if out.room() == 0 {
+                return Some(f);
+            }
+            out.put(f);
+            n += 1;
+            None
+        });
+        Ok(n)
     }
 
     fn tx_alloc(&mut self) -> Option<Self::Tx> {

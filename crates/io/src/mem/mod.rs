@@ -36,7 +36,8 @@ use mtcp_wire::rss::{SYMMETRIC_KEY, Toeplitz};
 use crate::fault::{FaultConfig, Impairment};
 use crate::pool::{Pool, PoolBuf};
 use crate::{
-    Burst, ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta, Steering,
+    Burst, ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta, RxSink,
+    Steering,
 };
 
 /// How to build a [`MemSwitch`].
@@ -393,16 +394,15 @@ impl Queue for MemQueue {
     type Rx = PoolBuf;
     type Tx = PoolBuf;
 
-    fn rx_burst(&mut self, out: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<PoolBuf>>(&mut self, out: &mut S) -> io::Result<usize> {
         if self.faults.is_some() {
             self.pump(Instant::now());
         }
         let ring = &self.shared.ports[self.port].rings[queue_index(self)];
         let mut n = 0;
-        while !out.is_full() {
+        while out.room() > 0 {
             let Some(buf) = ring.pop() else { break };
-            // Cannot fail: `out` is not full.
-            let _ = out.push(buf);
+            out.put(buf);
             n += 1;
         }
         Ok(n)
