@@ -73,7 +73,11 @@ fn close_conn<Q: Queue>(ctx: &mut Context<Q>, conns: &mut [Option<Conn>], id: i3
 }
 
 /// Builds the response head for `path`.
-fn respond(cfg: &ServerConfig, path: &str, keep_alive: bool) -> (Vec<u8>, Option<Arc<Vec<u8>>>) {
+pub(crate) fn respond(
+    cfg: &ServerConfig,
+    path: &str,
+    keep_alive: bool,
+) -> (Vec<u8>, Option<Arc<Vec<u8>>>) {
     let body = match path {
         "/" => cfg.files.get("/index.html"),
         p => cfg.files.get(p),
