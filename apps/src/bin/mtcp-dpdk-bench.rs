@@ -22,7 +22,7 @@ use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mtcp_apps::cli::Args;
+use clap::Parser;
 use mtcp_apps::commands;
 use mtcp_apps::memlink::{CLIENT_IP, MemLink, SERVER_IP};
 
@@ -411,37 +411,43 @@ fn main() -> ExitCode {
             }
         };
     }
-    let args = Args::parse(first.into_iter().chain(argv), &["-h", "--help"]);
-    if args.flag("-h") || args.flag("--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let parsed = (|| {
-        if let Some(k) = args.unknown(&["-t", "--bytes", "--run-mode", "-h", "--help"]) {
-            return Err(format!("unknown option {k}"));
-        }
-        let modes: &[&str] = match args.value("--run-mode")?.unwrap_or("both") {
-            "both" => &["rtc", "threaded"],
-            "rtc" => &["rtc"],
-            "threaded" => &["threaded"],
-            other => {
-                return Err(format!(
-                    "--run-mode {other}: expected rtc, threaded or both"
-                ));
-            }
-        };
-        Ok::<_, String>((
-            modes,
-            args.num("-t", 3u64)?,
-            args.num("--bytes", 50_000_000u64)?,
-        ))
-    })();
-    let result = parsed.and_then(|(modes, secs, bytes)| run(modes, secs, bytes));
-    match result {
+    let cli = BenchCli::parse_from(
+        std::iter::once("mtcp-dpdk-bench".to_string())
+            .chain(first)
+            .chain(argv),
+    );
+    let modes: &[&str] = match cli.run_mode {
+        RunMode::Both => &["rtc", "threaded"],
+        RunMode::Rtc => &["rtc"],
+        RunMode::Threaded => &["threaded"],
+    };
+    match run(modes, cli.secs, cli.bytes) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mtcp-dpdk-bench: {e}\n{USAGE}");
             ExitCode::FAILURE
         }
     }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum RunMode {
+    Rtc,
+    Threaded,
+    Both,
+}
+
+/// Benchmarks mTCP over DPDK against the kernel (as root).
+#[derive(clap::Parser, Debug)]
+#[command(name = "mtcp-dpdk-bench", version, after_help = USAGE)]
+struct BenchCli {
+    /// Seconds per echo run.
+    #[arg(short = 't', default_value_t = 3)]
+    secs: u64,
+    /// Bytes per perf run.
+    #[arg(long, default_value_t = 50_000_000)]
+    bytes: u64,
+    /// Which run modes.
+    #[arg(long, value_enum, default_value_t = RunMode::Both)]
+    run_mode: RunMode,
 }
