@@ -14,6 +14,7 @@
 //! Dependency: the binaries' command lines are `clap` derives (help, version, errors that name
 //! the option and exit 2), instead of a hand-written parser.
 
+pub mod accept;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -344,18 +344,31 @@ pub fn mtcp_serve<Q: Queue>(
     };
     ctx.epoll_ctl(lep, EPOLL_CTL_ADD, l, Some(lev))?;
     let mut evs = [EpollEvent::default(); 4];
+    let mut pressure = crate::accept::AcceptPressure::default();
     while !stop.load(Ordering::Relaxed) {
         ctx.epoll_wait(lep, &mut evs, 100)?;
-        let Ok((s, _)) = ctx.accept(l) else {
+        // Out of sockets or memory: this client waits in the backlog; serving goes on.
+        let Some(s) = pressure.accept(ctx, l)? else {
             continue;
         };
-        ctx.setsock_nonblock(s)?;
-        let ep = ctx.epoll_create(4)?;
         let ev = EpollEvent {
             events: events::IN | events::OUT,
             data: s as u64,
         };
-        ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev))?;
+        let ep = match ctx.epoll_create(4) {
+            Ok(ep) => ep,
+            Err(e) => {
+                let _ = ctx.close(s);
+                pressure.note(e);
+                continue;
+            }
+        };
+        if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev)) {
+            let _ = ctx.close(s);
+            let _ = ctx.close(ep);
+            pressure.note(e);
+            continue;
+        }
         let mut t = Transfer {
             header: Vec::with_capacity(16),
             header_out: 0,

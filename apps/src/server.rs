@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mtcp_io::Queue;
 use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
 
+use crate::accept::AcceptPressure;
 use crate::http;
 
 /// Bytes per `write` of the body (epserver's).
@@ -128,6 +129,42 @@ fn send_some<Q: Queue>(
     }
 }
 
+/// Accepts what `listener` has this turn and registers each connection for EPOLLIN. Out of
+/// sockets or memory, it stops for this turn and the server keeps serving (see [`crate::accept`]).
+fn accept_all<Q: Queue>(
+    ctx: &mut Context<Q>,
+    ep: i32,
+    listener: i32,
+    conns: &mut Vec<Option<Conn>>,
+    stats: &ServerStats,
+    pressure: &mut AcceptPressure,
+) -> Result<()> {
+    while let Some(c) = pressure.accept(ctx, listener)? {
+        let ev = EpollEvent {
+            events: events::IN,
+            data: c as u64,
+        };
+        if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, Some(ev)) {
+            let _ = ctx.close(c);
+            pressure.note(e);
+            break;
+        }
+        if conns.len() <= c as usize {
+            conns.resize_with(c as usize + 1, || None);
+        }
+        conns[c as usize] = Some(Conn {
+            request: Vec::with_capacity(256),
+            head: Vec::new(),
+            body: None,
+            sent: 0,
+            keep_alive: false,
+            responding: false,
+        });
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 /// Serves on `ctx` until `stop` is set: epserver's event loop ([`listen`], then [`serve`]).
 pub fn run<Q: Queue>(
     ctx: &mut Context<Q>,
@@ -171,41 +208,13 @@ pub fn serve<Q: Queue>(
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut evs = vec![EpollEvent::default(); 1024];
     let mut buf = vec![0u8; 8192];
+    let mut pressure = AcceptPressure::default();
     while !stop.load(Ordering::Relaxed) {
         let n = ctx.epoll_wait(ep, &mut evs, 10)?;
         for ev in &evs[..n] {
             let id = ev.data as i32;
             if id == listener {
-                loop {
-                    match ctx.accept(listener) {
-                        Ok((c, _peer)) => {
-                            ctx.setsock_nonblock(c)?;
-                            ctx.epoll_ctl(
-                                ep,
-                                EPOLL_CTL_ADD,
-                                c,
-                                Some(EpollEvent {
-                                    events: events::IN,
-                                    data: c as u64,
-                                }),
-                            )?;
-                            if conns.len() <= c as usize {
-                                conns.resize_with(c as usize + 1, || None);
-                            }
-                            conns[c as usize] = Some(Conn {
-                                request: Vec::with_capacity(256),
-                                head: Vec::new(),
-                                body: None,
-                                sent: 0,
-                                keep_alive: false,
-                                responding: false,
-                            });
-                            stats.accepted.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(Error::Again) => break,
-                        Err(e) => return Err(e),
-                    }
-                }
+                accept_all(ctx, ep, listener, &mut conns, stats, &mut pressure)?;
                 continue;
             }
             let Some(Some(c)) = conns.get_mut(id as usize) else {
