@@ -187,6 +187,57 @@ pub fn listen<Q: Queue>(ctx: &mut Context<Q>, cfg: &ServerConfig) -> Result<i32>
     Ok(listener)
 }
 
+/// Reads what connection `id` sent; once a whole request head is there, prepares its response
+/// (`c.responding`). False when the connection ended (EOF or error) without a whole request.
+fn read_request<Q: Queue>(
+    ctx: &mut Context<Q>,
+    id: i32,
+    c: &mut Conn,
+    cfg: &ServerConfig,
+    buf: &mut [u8],
+) -> bool {
+    let mut eof = false;
+    loop {
+        match ctx.read(id, buf) {
+            Ok(0) => {
+                eof = true;
+                break;
+            }
+            Ok(n) => c.request.extend_from_slice(&buf[..n]),
+            Err(Error::Again) => break,
+            Err(_) => {
+                eof = true;
+                break;
+            }
+        }
+    }
+    let Some(len) = http::head_len(&c.request) else {
+        return !eof;
+    };
+    let (head, body) = match http::parse_request(&c.request[..len]) {
+        Some((path, keep)) => {
+            c.keep_alive = keep;
+            respond(cfg, path, keep)
+        }
+        None => respond(cfg, "", false),
+    };
+    c.request.drain(..len);
+    c.head = head;
+    c.body = body;
+    c.sent = 0;
+    c.responding = true;
+    true
+}
+
+/// Waits for `mask` on connection `id` from now on.
+fn rearm<Q: Queue>(ctx: &mut Context<Q>, ep: i32, id: i32, mask: u32) -> Result<()> {
+    let ev = EpollEvent {
+        events: mask,
+        data: id as u64,
+    };
+    ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))
+}
+
 /// Serves `listener` (from [`listen`]) on `ctx` until `stop` is set.
 pub fn serve<Q: Queue>(
     ctx: &mut Context<Q>,
@@ -225,73 +276,25 @@ pub fn serve<Q: Queue>(
                 close_conn(ctx, &mut conns, id);
                 continue;
             }
-            if ev.events & events::IN != 0 && !c.responding {
-                let mut eof = false;
-                loop {
-                    match ctx.read(id, &mut buf) {
-                        Ok(0) => {
-                            eof = true;
-                            break;
-                        }
-                        Ok(n) => c.request.extend_from_slice(&buf[..n]),
-                        Err(Error::Again) => break,
-                        Err(_) => {
-                            eof = true;
-                            break;
-                        }
-                    }
-                }
-                if let Some(len) = http::head_len(&c.request) {
-                    let (head, body) = match http::parse_request(&c.request[..len]) {
-                        Some((path, keep)) => {
-                            c.keep_alive = keep;
-                            respond(cfg, path, keep)
-                        }
-                        None => respond(cfg, "", false),
-                    };
-                    c.request.drain(..len);
-                    c.head = head;
-                    c.body = body;
-                    c.sent = 0;
-                    c.responding = true;
-                } else if eof {
-                    close_conn(ctx, &mut conns, id);
-                    continue;
-                }
-            }
-            let Some(Some(c)) = conns.get_mut(id as usize) else {
+            if ev.events & events::IN != 0
+                && !c.responding
+                && !read_request(ctx, id, c, cfg, &mut buf)
+            {
+                close_conn(ctx, &mut conns, id);
                 continue;
-            };
+            }
             if c.responding {
                 match send_some(ctx, id, c, stats) {
                     Ok(true) => {
                         stats.responses.fetch_add(1, Ordering::Relaxed);
                         c.responding = false;
                         if c.keep_alive {
-                            ctx.epoll_ctl(
-                                ep,
-                                EPOLL_CTL_MOD,
-                                id,
-                                Some(EpollEvent {
-                                    events: events::IN,
-                                    data: id as u64,
-                                }),
-                            )?;
+                            rearm(ctx, ep, id, events::IN)?;
                         } else {
                             close_conn(ctx, &mut conns, id);
                         }
                     }
-                    Ok(false) => {
-                        ctx.epoll_ctl(
-                            ep,
-                            EPOLL_CTL_MOD,
-                            id,
-                            Some(EpollEvent {
-                                events: events::OUT,
-                                data: id as u64,
-                            }),
-                        )?;
-                    }
+                    Ok(false) => rearm(ctx, ep, id, events::OUT)?,
                     Err(_) => {
                         stats.errors.fetch_add(1, Ordering::Relaxed);
                         close_conn(ctx, &mut conns, id);
