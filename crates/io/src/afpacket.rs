@@ -283,7 +283,32 @@ fn open_socket(
     page: usize,
     mtu: usize,
 ) -> io::Result<AfPacketQueue> {
-    // Protocol 0: receive nothing until bound, so no frame of another interface slips in.
+    let fd = packet_socket(cfg)?;
+    let raw = fd.as_raw_fd();
+    let tx = request_rings(raw, cfg, page)?;
+    let rx_len = cfg.block_size * cfg.block_count;
+    let ring = map_rings(fd, cfg, rx_len + tx.block * tx.blocks)?;
+    bind_and_join(raw, ifindex, fanout_id)?;
+    Ok(AfPacketQueue {
+        // SAFETY: the tx ring starts right after the rx ring inside the mapping.
+        tx_base: unsafe { ring.base.as_ptr().add(rx_len) },
+        ring,
+        next_block: 0,
+        cursor: None,
+        tx_slot_size: cfg.tx_frame_size,
+        tx_slots: tx.frames,
+        tx_head: 0,
+        kick: false,
+        pool: Pool::new(
+            cfg.pool_size,
+            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET),
+        ),
+    })
+}
+
+/// A TPACKET_V3 socket that receives nothing yet (protocol 0 until bound, so no frame of another
+/// interface slips in), ignoring its own outgoing frames, bypassing the qdisc when asked.
+fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked.
     let fd =
         check(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
@@ -292,11 +317,24 @@ fn open_socket(
     let raw = fd.as_raw_fd();
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
     let one: libc::c_int = 1;
-    // Older kernels lack it; the pkttype check below filters outgoing frames anyway.
+    // Older kernels lack it; the pkttype check in rx_into filters outgoing frames anyway.
     let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one);
     if cfg.qdisc_bypass {
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
     }
+    Ok(fd)
+}
+
+/// The transmit ring's geometry.
+struct TxGeometry {
+    block: usize,
+    blocks: usize,
+    frames: usize,
+}
+
+/// Asks the kernel for the receive ring (`block_count` blocks) and the transmit ring (at least
+/// `tx_frames` slots of `tx_frame_size`, in page-sized blocks).
+fn request_rings(raw: RawFd, cfg: &AfPacketConfig, page: usize) -> io::Result<TxGeometry> {
     let rx_req = libc::tpacket_req3 {
         tp_block_size: cfg.block_size as u32,
         tp_block_nr: cfg.block_count as u32,
@@ -307,21 +345,28 @@ fn open_socket(
         tp_feature_req_word: 0,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &rx_req)?;
-    let tx_block = page.max(cfg.tx_frame_size);
-    let tx_blocks = (cfg.tx_frames * cfg.tx_frame_size).div_ceil(tx_block);
-    let tx_frames = tx_blocks * (tx_block / cfg.tx_frame_size);
+    let block = page.max(cfg.tx_frame_size);
+    let blocks = (cfg.tx_frames * cfg.tx_frame_size).div_ceil(block);
+    let frames = blocks * (block / cfg.tx_frame_size);
     let tx_req = libc::tpacket_req3 {
-        tp_block_size: tx_block as u32,
-        tp_block_nr: tx_blocks as u32,
+        tp_block_size: block as u32,
+        tp_block_nr: blocks as u32,
         tp_frame_size: cfg.tx_frame_size as u32,
-        tp_frame_nr: tx_frames as u32,
+        tp_frame_nr: frames as u32,
         tp_retire_blk_tov: 0,
         tp_sizeof_priv: 0,
         tp_feature_req_word: 0,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_TX_RING, &tx_req)?;
-    let rx_len = cfg.block_size * cfg.block_count;
-    let len = rx_len + tx_block * tx_blocks;
+    Ok(TxGeometry {
+        block,
+        blocks,
+        frames,
+    })
+}
+
+/// Maps both rings (`len` bytes: receive ring, then transmit ring); the [`Ring`] owns the socket.
+fn map_rings(fd: OwnedFd, cfg: &AfPacketConfig, len: usize) -> io::Result<Arc<Ring>> {
     // SAFETY: mapping the socket's rings, as packet_mmap(7) describes; the result is checked.
     let base = unsafe {
         libc::mmap(
@@ -329,7 +374,7 @@ fn open_socket(
             len,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED,
-            raw,
+            fd.as_raw_fd(),
             0,
         )
     };
@@ -338,7 +383,7 @@ fn open_socket(
     }
     let base =
         NonNull::new(base.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-    let ring = Arc::new(Ring {
+    Ok(Arc::new(Ring {
         base,
         len,
         block_size: cfg.block_size,
@@ -349,7 +394,12 @@ fn open_socket(
             })
             .collect(),
         fd,
-    });
+    }))
+}
+
+/// Binds the socket to `ifindex` for every protocol, and joins fanout group `fanout_id` (spread
+/// by flow hash, defragmenting first) when there is one.
+fn bind_and_join(raw: RawFd, ifindex: u32, fanout_id: Option<u16>) -> io::Result<()> {
     // SAFETY: all-zero is a valid sockaddr_ll; we fill the fields bind needs.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;
@@ -368,21 +418,7 @@ fn open_socket(
             | (((libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG) as libc::c_int) << 16);
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
     }
-    Ok(AfPacketQueue {
-        // SAFETY: the tx ring starts right after the rx ring inside the mapping.
-        tx_base: unsafe { ring.base.as_ptr().add(rx_len) },
-        ring,
-        next_block: 0,
-        cursor: None,
-        tx_slot_size: cfg.tx_frame_size,
-        tx_slots: tx_frames,
-        tx_head: 0,
-        kick: false,
-        pool: Pool::new(
-            cfg.pool_size,
-            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET),
-        ),
-    })
+    Ok(())
 }
 
 impl Device for AfPacketDevice {
