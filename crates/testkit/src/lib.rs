@@ -25,6 +25,8 @@
 //! assert!(name.contains(&a));
 //! ```
 
+pub mod responder;
+
 use std::fmt;
 use std::fs::File;
 use std::io;
