@@ -6,10 +6,20 @@
 //! logged at most once a second, so a server under a connection flood neither exits nor floods
 //! its log.
 
+use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 use mtcp_io::Queue;
 use mtcp_socket_api::{Context, Error, Result};
+
+/// A non-blocking listener on `addr` with `backlog` (what every server here starts with).
+pub fn listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4, backlog: i32) -> Result<i32> {
+    let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    ctx.setsock_nonblock(l)?;
+    ctx.bind(l, addr)?;
+    ctx.listen(l, backlog)?;
+    Ok(l)
+}
 
 /// Accept-side resource errors of one server loop: counted, logged at most once a second.
 #[derive(Debug, Default)]

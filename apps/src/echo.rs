@@ -128,11 +128,7 @@ pub fn mtcp_server<Q: Queue>(
 /// client rightly counts as a failed connection. In threaded mode the stack thread answers
 /// SYNs from the moment the context exists, whether or not the server's thread has started.
 pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
-    let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    ctx.setsock_nonblock(l)?;
-    ctx.bind(l, addr)?;
-    ctx.listen(l, 4096)?;
-    Ok(l)
+    crate::accept::listen(ctx, addr, 4096)
 }
 
 /// Echo server on `ctx` until `stop`, accepting on the listener `l` from [`mtcp_listen`].

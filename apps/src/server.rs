@@ -180,11 +180,7 @@ pub fn run<Q: Queue>(
 /// spawning the server thread creates it first, so no SYN meets a closed port (RST,
 /// `ECONNREFUSED`) however late that thread runs.
 pub fn listen<Q: Queue>(ctx: &mut Context<Q>, cfg: &ServerConfig) -> Result<i32> {
-    let listener = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    ctx.setsock_nonblock(listener)?;
-    ctx.bind(listener, cfg.addr)?;
-    ctx.listen(listener, cfg.backlog)?;
-    Ok(listener)
+    crate::accept::listen(ctx, cfg.addr, cfg.backlog)
 }
 
 /// Reads what connection `id` sent; once a whole request head is there, prepares its response
