@@ -105,3 +105,8 @@ pub use tcp::{
     SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpPacketMut, TcpRepr, Timestamps,
 };
 pub use udp::{UdpPacket, UdpPacketMut, UdpRepr};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
