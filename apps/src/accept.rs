@@ -21,7 +21,8 @@ pub fn listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4, backlog: i32) 
     Ok(l)
 }
 
-/// Accept-side resource errors of one server loop: counted, logged at most once a second.
+/// Resource errors of one server loop (on accept) or client loop (on opening connections):
+/// counted, logged at most once a second.
 #[derive(Debug, Default)]
 pub struct AcceptPressure {
     /// Accepts that failed for want of sockets or memory, in all.

@@ -131,7 +131,10 @@ fn open_conn<Q: Queue>(
     req: usize,
 ) -> Result<(i32, Conn)> {
     let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    ctx.setsock_nonblock(s)?;
+    if let Err(e) = ctx.setsock_nonblock(s) {
+        let _ = ctx.close(s);
+        return Err(e);
+    }
     match ctx.connect(s, cfg.server) {
         Err(Error::InProgress) | Ok(()) => {}
         Err(e) => {
@@ -139,12 +142,15 @@ fn open_conn<Q: Queue>(
             return Err(e);
         }
     }
-    stats.connects.fetch_add(1, Ordering::Relaxed);
     let ev = EpollEvent {
         events: events::OUT,
         data: s as u64,
     };
-    ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev))?;
+    if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev)) {
+        let _ = ctx.close(s);
+        return Err(e);
+    }
+    stats.connects.fetch_add(1, Ordering::Relaxed);
     let conn = Conn {
         req,
         started: Instant::now(),
@@ -262,11 +268,20 @@ pub fn run<Q: Queue>(
     let mut buf = vec![0u8; 16 * 1024];
     let (mut next, mut open, mut finished) = (0usize, 0usize, 0usize);
     let mut out = ClientOutcome::default();
+    let mut pressure = crate::accept::AcceptPressure::default();
     let mut last_progress = Instant::now();
     let total = cfg.requests.len();
     while finished < total {
         while open < cfg.concurrency && next < total {
-            let (s, conn) = open_conn(ctx, ep, cfg, stats, next)?;
+            // Out of sockets or memory: open no more this turn; finishing ones make room.
+            let (s, conn) = match open_conn(ctx, ep, cfg, stats, next) {
+                Ok(v) => v,
+                Err(e) if crate::accept::is_pressure(e) && open > 0 => {
+                    pressure.note(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             if conns.len() <= s as usize {
                 conns.resize_with(s as usize + 1, || None);
             }
