@@ -5,7 +5,8 @@
 //! frames become [`AnyRx`] / [`AnyTx`] and back), and the `each_*!` macros below hold the one list
 //! of variants every `match` uses. Received frames go straight into the caller's burst, wrapped on
 //! the way in ([`mtcp_io::WrapInto`]), so a partly full burst takes exactly what fits and nothing
-//! is dropped.
+//! is dropped. Transmit still moves each frame into a burst of the backend's own type and back
+//! (`tx_via`); a transmit counterpart of `RxSink` would remove that move too.
 //!
 //! Adding a backend (say AF_XDP) is one change in this file: a variant of [`AnyQueue`] and of
 //! [`AnyDevice`], its arm in `each_queue!` and `each_device!`, an `impl Member` of three
