@@ -31,8 +31,8 @@ use std::time::Duration;
 use crate::pool::{Pool, PoolBuf};
 use crate::sys::{self, check};
 use crate::{
-    Burst, ChecksumOffload, ChecksumStatus, Device, DeviceInfo, Queue, RxFrame, RxMeta, RxSink,
-    Steering,
+    ChecksumOffload, ChecksumStatus, Device, DeviceInfo, Queue, RxFrame, RxMeta, RxSink, Steering,
+    TxBatch,
 };
 
 /// How to open an AF_PACKET device.
@@ -600,10 +600,10 @@ impl Queue for AfPacketQueue {
         self.pool.alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let mut sent = 0;
         let room = self.tx_slot_size - TX_DATA_OFFSET;
-        for frame in pkts.iter() {
+        while let Some(frame) = pkts.get(sent) {
             if frame.len() > room {
                 break;
             }
@@ -637,13 +637,13 @@ impl Queue for AfPacketQueue {
             self.tx_head = (self.tx_head + 1) % self.tx_slots;
             sent += 1;
         }
-        if sent == 0 && pkts.first().is_some_and(|f| f.len() > room) {
+        if sent == 0 && pkts.get(0).is_some_and(|f| f.len() > room) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "frame larger than a transmit slot",
             ));
         }
-        pkts.drain(..sent);
+        pkts.consume(sent);
         if sent > 0 || self.kick {
             self.send_kick()?;
         }

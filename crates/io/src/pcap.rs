@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Burst, Device, DeviceInfo, MAX_BURST, Queue, RxSink};
+use crate::{Device, DeviceInfo, MAX_BURST, Queue, RxSink, TxBatch};
 
 /// Bytes of a frame kept in the capture (longer frames are cut, as tcpdump's `-s`).
 pub const SNAPLEN: u32 = 65535;
@@ -151,14 +151,16 @@ impl<Q: Queue> Queue for PcapQueue<Q> {
         self.inner.tx_alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<Self::Tx>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<Self::Tx>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let ts = now();
         self.stage.clear();
-        for (i, frame) in pkts.iter().enumerate() {
+        let mut i = 0;
+        while let (Some(frame), true) = (pkts.get(i), i < MAX_BURST) {
             record(&mut self.stage, ts, frame);
             self.ends[i] = self.stage.len();
+            i += 1;
         }
-        let n = self.inner.tx_burst(pkts)?;
+        let n = self.inner.tx_from(pkts)?.min(i);
         if n > 0 {
             self.write_stage(self.ends[n - 1])?;
         }

@@ -5,8 +5,8 @@
 //! frames become [`AnyRx`] / [`AnyTx`] and back), and the `each_*!` macros below hold the one list
 //! of variants every `match` uses. Received frames go straight into the caller's burst, wrapped on
 //! the way in ([`mtcp_io::WrapInto`]), so a partly full burst takes exactly what fits and nothing
-//! is dropped. Transmit still moves each frame into a burst of the backend's own type and back
-//! (`tx_via`); a transmit counterpart of `RxSink` would remove that move too.
+//! is dropped. Transmitted frames are read in place by the backend through a [`TxBatch`] view of
+//! the caller's burst (`tx_via`): no second burst either way.
 //!
 //! Adding a backend (say AF_XDP) is one change in this file: a variant of [`AnyQueue`] and of
 //! [`AnyDevice`], its arm in `each_queue!` and `each_device!`, an `impl Member` of three
@@ -26,7 +26,8 @@ use mtcp_io::fault::{Fault, FaultQueue, FaultRx};
 use mtcp_io::mem::{MemPort, MemQueue};
 use mtcp_io::pool::PoolBuf;
 use mtcp_io::{
-    Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta, RxSink, TxFrame, TxOffload, WrapInto,
+    Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta, RxSink, TxBatch, TxFrame, TxOffload,
+    WrapInto,
 };
 
 #[cfg(target_os = "linux")]
@@ -138,6 +139,10 @@ pub trait Member: Queue {
     fn wrap_tx(frame: Self::Tx) -> AnyTx;
     /// An [`AnyTx`] as this backend's frame; `None` for another backend's frame (a caller bug).
     fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx>;
+    /// This backend's frame inside an [`AnyTx`], in place.
+    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx>;
+    /// The same, mutably.
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx>;
 }
 
 /// [`Member`] for a queue whose transmit frames are pool buffers and whose received frames are the
@@ -152,6 +157,22 @@ macro_rules! pool_member {
                 AnyTx::Pool(frame)
             }
             fn unwrap_tx(frame: AnyTx) -> Option<PoolBuf> {
+                #[allow(irrefutable_let_patterns)]
+                if let AnyTx::Pool(b) = frame {
+                    Some(b)
+                } else {
+                    None
+                }
+            }
+            fn tx_ref(frame: &AnyTx) -> Option<&PoolBuf> {
+                #[allow(irrefutable_let_patterns)]
+                if let AnyTx::Pool(b) = frame {
+                    Some(b)
+                } else {
+                    None
+                }
+            }
+            fn tx_mut(frame: &mut AnyTx) -> Option<&mut PoolBuf> {
                 #[allow(irrefutable_let_patterns)]
                 if let AnyTx::Pool(b) = frame {
                     Some(b)
@@ -184,6 +205,20 @@ impl Member for mtcp_io_dpdk::DpdkQueue {
             None
         }
     }
+    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx> {
+        if let AnyTx::Dpdk(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx> {
+        if let AnyTx::Dpdk(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -195,6 +230,20 @@ impl Member for mtcp_io_netmap::NetmapQueue<mtcp_io_netmap::KernelSync> {
         AnyTx::Netmap(frame)
     }
     fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
+        if let AnyTx::Netmap(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
+    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx> {
+        if let AnyTx::Netmap(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx> {
         if let AnyTx::Netmap(b) = frame {
             Some(b)
         } else {
@@ -218,24 +267,40 @@ impl Member for FaultQueue<AnyQueue> {
     fn unwrap_tx(frame: AnyTx) -> Option<AnyTx> {
         Some(frame)
     }
+    fn tx_ref(frame: &AnyTx) -> Option<&AnyTx> {
+        Some(frame)
+    }
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut AnyTx> {
+        Some(frame)
+    }
 }
 
-/// Transmits `pkts` on `q`: moves the frames into a burst of `q`'s own type (frames of another
-/// backend, a caller bug, are dropped), sends, and puts the frames `q` did not take back in order.
-fn tx_via<Q: Member>(q: &mut Q, pkts: &mut Burst<AnyTx>) -> io::Result<usize> {
-    let mut inner: Burst<Q::Tx> = Burst::new();
-    for f in pkts.drain(..) {
-        if let Some(f) = Q::unwrap_tx(f) {
-            // Cannot fail: `inner` has the same capacity as `pkts`.
-            let _ = inner.push(f);
-        }
+/// A batch of [`AnyTx`] seen by backend `Q` as a batch of its own frames, in place.
+struct TxView<'a, B, Q>(&'a mut B, std::marker::PhantomData<Q>);
+
+impl<B: TxBatch<AnyTx>, Q: Member> TxBatch<Q::Tx> for TxView<'_, B, Q> {
+    fn len(&self) -> usize {
+        self.0.len()
     }
-    let sent = q.tx_burst(&mut inner);
-    for f in inner.drain(..) {
-        // Cannot fail: `pkts` was emptied above and holds at most what it held before.
-        let _ = pkts.push(Q::wrap_tx(f));
+    fn get(&self, i: usize) -> Option<&Q::Tx> {
+        self.0.get(i).and_then(Q::tx_ref)
     }
-    sent
+    fn get_mut(&mut self, i: usize) -> Option<&mut Q::Tx> {
+        self.0.get_mut(i).and_then(Q::tx_mut)
+    }
+    fn consume(&mut self, n: usize) {
+        self.0.consume(n);
+    }
+    fn take_while(&mut self, take: &mut dyn FnMut(Q::Tx) -> Option<Q::Tx>) -> usize {
+        // A frame of another backend (a caller bug) is dropped.
+        self.0
+            .take_while(&mut |any| Q::unwrap_tx(any).and_then(|f| take(f).map(Q::wrap_tx)))
+    }
+}
+
+/// Transmits from `pkts` on `q`, the backend reading the frames in place (no second burst).
+fn tx_via<Q: Member, B: TxBatch<AnyTx>>(q: &mut Q, pkts: &mut B) -> io::Result<usize> {
+    q.tx_from(&mut TxView::<B, Q>(pkts, std::marker::PhantomData))
 }
 
 /// A queue of any backend.
@@ -305,12 +370,25 @@ impl Queue for AnyQueue {
     }
 
     fn tx_burst(&mut self, pkts: &mut Burst<AnyTx>) -> io::Result<usize> {
+        // Frames of another backend (a caller bug) would stop the burst: drop them first.
+        each_queue!(self, q => {
+            pkts.retain(|f| member_tx_ref(&*q, f));
+            tx_via(q, pkts)
+        })
+    }
+
+    fn tx_from<B: TxBatch<AnyTx>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         each_queue!(self, q => tx_via(q, pkts))
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
         each_queue!(self, q => q.wait_rx(timeout))
     }
+}
+
+/// Whether `f` is a frame of `q`'s backend.
+fn member_tx_ref<Q: Member>(_q: &Q, f: &AnyTx) -> bool {
+    Q::tx_ref(f).is_some()
 }
 
 fn tx_alloc_via<Q: Member>(q: &mut Q) -> Option<AnyTx> {
@@ -495,6 +573,46 @@ mod tests {
         );
         let got: Vec<u8> = out.iter().map(|f| f[14]).collect();
         assert_eq!(got, [104, 105, 106, 107, 108, 109]);
+    }
+
+    /// Transmit reads the caller's burst in place: what the device refuses (a full ring) stays
+    /// in the burst, in order, and goes out on a later call.
+    #[test]
+    fn tx_leaves_refused_frames_in_order() {
+        let switch = mtcp_io::mem::MemSwitch::new(mtcp_io::mem::MemConfig {
+            ring_size: 16,
+            ..mtcp_io::mem::MemConfig::default()
+        })
+        .unwrap();
+        let (mut pa, mut pb) = (switch.port(0), switch.port(1));
+        let dst = pb.info().mac;
+        let mut a = AnyQueue::Mem(pa.queue(0).unwrap());
+        let mut b = AnyQueue::Mem(pb.queue(0).unwrap());
+        let mut burst = Burst::new();
+        for i in 0..40u8 {
+            let mut f = a.tx_alloc().expect("pool has buffers");
+            f.set_len(60);
+            f[..14].fill(0x02);
+            f[..6].copy_from_slice(&dst.0);
+            f[14] = i;
+            burst.push(f).ok().expect("burst has room");
+        }
+        let sent = a.tx_burst(&mut burst).unwrap();
+        assert!(sent < 40, "the ring takes only part");
+        assert_eq!(burst.len(), 40 - sent);
+        assert_eq!(burst[0][14] as usize, sent, "the first refused frame leads");
+        let mut got = Vec::new();
+        while !burst.is_empty() || got.len() < 40 {
+            let mut out = Burst::new();
+            b.rx_burst(&mut out).unwrap();
+            got.extend(out.iter().map(|f| f[14]));
+            a.tx_burst(&mut burst).unwrap();
+        }
+        assert_eq!(
+            got,
+            (0..40).collect::<Vec<u8>>(),
+            "every frame once, in order"
+        );
     }
 
     #[test]

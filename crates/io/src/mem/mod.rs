@@ -36,8 +36,8 @@ use mtcp_wire::rss::{SYMMETRIC_KEY, Toeplitz};
 use crate::fault::{FaultConfig, Impairment};
 use crate::pool::{Pool, PoolBuf};
 use crate::{
-    Burst, ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta, RxSink,
-    Steering,
+    ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta, RxSink, Steering,
+    TxBatch,
 };
 
 /// How to build a [`MemSwitch`].
@@ -412,40 +412,26 @@ impl Queue for MemQueue {
         self.pool.alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<PoolBuf>) -> io::Result<usize> {
-        let mut sent = 0;
+    fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
+        let (shared, port, pool) = (&self.shared, self.port, &self.pool);
         if let Some(faults) = self.faults.as_mut() {
             let now = Instant::now();
-            let (shared, port, pool) = (&self.shared, self.port, &self.pool);
             faults.release(now, |buf| deliver(shared, port, pool, buf).err());
-            let accept = pkts.len().min(faults.room());
-            for buf in pkts.drain(..accept) {
+            let room = faults.room();
+            let mut taken = 0;
+            let accept = pkts.take_while(&mut |buf| {
+                if taken == room {
+                    return Some(buf);
+                }
+                taken += 1;
                 faults.offer(buf, now, |b| pool.alloc_copy(b));
-            }
+                None
+            });
             faults.release(now, |buf| deliver(shared, port, pool, buf).err());
             return Ok(accept);
         }
-        // Deliver front to back; on a full ring put that frame and the rest back, in order.
-        let mut rest = pkts.drain(..);
-        let mut refused = None;
-        for buf in rest.by_ref() {
-            match deliver(&self.shared, self.port, &self.pool, buf) {
-                Ok(()) => sent += 1,
-                Err(back) => {
-                    refused = Some(back);
-                    break;
-                }
-            }
-        }
-        let rest: Burst<PoolBuf> = rest.collect();
-        if let Some(back) = refused {
-            // Cannot fail: the burst held these frames a moment ago.
-            let _ = pkts.push(back);
-            for b in rest {
-                let _ = pkts.push(b);
-            }
-        }
-        Ok(sent)
+        // Deliver front to back; on a full ring that frame and the rest stay, in order.
+        Ok(pkts.take_while(&mut |buf| deliver(shared, port, pool, buf).err()))
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
