@@ -1,5 +1,6 @@
-//! What every binary needs: a small argument parser, `mtcp_init` from `-f mtcp.conf`, a stop
-//! flag set by SIGINT/SIGTERM, and mTCP's once-a-second statistics lines.
+//! What every binary needs: `mtcp_init` from `-f mtcp.conf`, the cores of `-N` / `-c`, address
+//! parsing for the command lines (which are clap derives in each binary), a stop flag set by
+//! SIGINT/SIGTERM, and mTCP's once-a-second statistics lines.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
@@ -7,67 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mtcp_socket_api::Mtcp;
-
-/// Arguments split into positionals and `-x value` / `--name value` options and `--flag`s.
-#[derive(Debug, Default)]
-pub struct Args {
-    /// Words that are not options, in order.
-    pub positional: Vec<String>,
-    options: Vec<(String, Option<String>)>,
-}
-
-impl Args {
-    /// Parses `args` (without the program name). `flags` lists the options that take no value.
-    pub fn parse(args: impl IntoIterator<Item = String>, flags: &[&str]) -> Args {
-        let mut out = Args::default();
-        let mut it = args.into_iter();
-        while let Some(a) = it.next() {
-            if a.starts_with('-') && a.len() > 1 && a.parse::<f64>().is_err() {
-                if flags.contains(&a.as_str()) {
-                    out.options.push((a, None));
-                } else {
-                    let v = it.next();
-                    out.options.push((a, v));
-                }
-            } else {
-                out.positional.push(a);
-            }
-        }
-        out
-    }
-
-    /// True if `--flag` was given.
-    pub fn flag(&self, name: &str) -> bool {
-        self.options.iter().any(|(k, _)| k == name)
-    }
-
-    /// The value of option `name` (the last one given).
-    pub fn value(&self, name: &str) -> Result<Option<&str>, String> {
-        match self.options.iter().rev().find(|(k, _)| k == name) {
-            None => Ok(None),
-            Some((_, Some(v))) => Ok(Some(v)),
-            Some((_, None)) => Err(format!("{name} needs a value")),
-        }
-    }
-
-    /// The value of `name` parsed as `T`, or `default`.
-    pub fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        match self.value(name)? {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("{name}: `{v}` is not a valid number")),
-        }
-    }
-
-    /// Options other than `known` (to reject typos).
-    pub fn unknown(&self, known: &[&str]) -> Option<String> {
-        self.options
-            .iter()
-            .find(|(k, _)| !known.contains(&k.as_str()))
-            .map(|(k, _)| k.clone())
-    }
-}
 
 /// `mtcp_init(conf)`, with a message naming the file on failure.
 pub fn init(conf: &str) -> Result<Mtcp, String> {
@@ -88,6 +28,21 @@ pub fn cores(mtcp: &Mtcp, n: Option<usize>, only: Option<usize>) -> Result<Vec<u
         Some(c) if c >= n => Err(format!("-c {c}: only cores 0..{n} exist")),
         Some(c) => Ok(vec![c]),
         None => Ok((0..n).collect()),
+    }
+}
+
+/// `ip` or `ip:port` (port 0 when absent: [`with_port`] fills in the command's default), as a
+/// clap value parser.
+pub fn addr_arg(text: &str) -> Result<SocketAddrV4, String> {
+    parse_addr(text, 0)
+}
+
+/// `addr` with `port` when it has none.
+pub fn with_port(addr: SocketAddrV4, port: u16) -> SocketAddrV4 {
+    if addr.port() == 0 {
+        SocketAddrV4::new(*addr.ip(), port)
+    } else {
+        addr
     }
 }
 
@@ -167,18 +122,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn args_and_addresses() {
-        let a = Args::parse(
-            ["10.0.0.1/x", "5", "-N", "2", "--kernel", "-c", "3"].map(String::from),
-            &["--kernel"],
-        );
-        assert_eq!(a.positional, ["10.0.0.1/x", "5"]);
-        assert_eq!(a.num("-N", 1usize), Ok(2));
-        assert_eq!(a.num("-c", 1usize), Ok(3));
-        assert!(a.flag("--kernel"));
-        assert_eq!(a.unknown(&["-N", "-c", "--kernel"]), None);
-        assert_eq!(a.unknown(&["-N"]), Some("--kernel".into()));
-        assert!(Args::parse(["-f".to_string()], &[]).value("-f").is_err());
+    fn addresses_and_percentiles() {
         assert_eq!(
             parse_addr("198.18.0.1:8080", 80),
             Ok("198.18.0.1:8080".parse().unwrap())

@@ -122,7 +122,135 @@ pub fn finish_core<Q: Queue>(ctx: &mut Context<Q>, running: &std::sync::atomic::
     }
 }
 
-/// Runs every request of `cfg` on `ctx`.
+/// Starts a non-blocking connection for request `req`, registered for EPOLLOUT.
+fn open_conn<Q: Queue>(
+    ctx: &mut Context<Q>,
+    ep: i32,
+    cfg: &ClientConfig,
+    stats: &ClientStats,
+    req: usize,
+) -> Result<(i32, Conn)> {
+    let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    if let Err(e) = ctx.setsock_nonblock(s) {
+        let _ = ctx.close(s);
+        return Err(e);
+    }
+    match ctx.connect(s, cfg.server) {
+        Err(Error::InProgress) | Ok(()) => {}
+        Err(e) => {
+            let _ = ctx.close(s);
+            return Err(e);
+        }
+    }
+    let ev = EpollEvent {
+        events: events::OUT,
+        data: s as u64,
+    };
+    if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev)) {
+        let _ = ctx.close(s);
+        return Err(e);
+    }
+    stats.connects.fetch_add(1, Ordering::Relaxed);
+    let conn = Conn {
+        req,
+        started: Instant::now(),
+        head: Vec::with_capacity(512),
+        body_at: None,
+        received: 0,
+        body: Vec::new(),
+        bad: false,
+        sent: false,
+    };
+    Ok((s, conn))
+}
+
+/// Writes epwget's request once connected and waits for the response (EPOLLIN). `Some(false)`
+/// when the request could not be written in one go.
+fn send_request<Q: Queue>(
+    ctx: &mut Context<Q>,
+    ep: i32,
+    id: i32,
+    c: &mut Conn,
+    cfg: &ClientConfig,
+    stats: &ClientStats,
+) -> Result<Option<bool>> {
+    let req = format!(
+        "GET {} HTTP/1.0\r\nUser-Agent: Wget/1.12 (linux-gnu)\r\nAccept: */*\r\nHost: {}\r\nConnection: Close\r\n\r\n",
+        cfg.requests[c.req].path,
+        cfg.server.ip()
+    );
+    match ctx.write(id, req.as_bytes()) {
+        Ok(w) if w == req.len() => {
+            stats.bytes_written.fetch_add(w as u64, Ordering::Relaxed);
+            c.sent = true;
+            let ev = EpollEvent {
+                events: events::IN,
+                data: id as u64,
+            };
+            ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))?;
+            Ok(None)
+        }
+        _ => Ok(Some(false)),
+    }
+}
+
+/// Reads the response; at EOF, `Some(ok)`: whether it was a whole, right `200` (an incomplete
+/// one is counted in `out` and `stats`). `None` while more is to come.
+fn read_response<Q: Queue>(
+    ctx: &mut Context<Q>,
+    id: i32,
+    c: &mut Conn,
+    cfg: &ClientConfig,
+    buf: &mut [u8],
+    stats: &ClientStats,
+    out: &mut ClientOutcome,
+) -> Option<bool> {
+    let request = &cfg.requests[c.req];
+    loop {
+        match ctx.read(id, buf) {
+            Ok(0) => {
+                let complete = c
+                    .body_at
+                    .is_some_and(|(st, len)| st == 200 && len.is_none_or(|len| c.received == len))
+                    && request
+                        .expected
+                        .as_ref()
+                        .is_none_or(|e| e.len() == c.received);
+                if !complete && !c.bad {
+                    out.incompletes += 1;
+                    stats.incompletes.fetch_add(1, Ordering::Relaxed);
+                }
+                return Some(complete && !c.bad);
+            }
+            Ok(n) => {
+                stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                absorb(c, &buf[..n], request.expected.as_deref(), cfg.keep_body);
+            }
+            Err(Error::Again) => return None,
+            Err(_) => return Some(false),
+        }
+    }
+}
+
+/// Counts a finished connection (response time, complete or error) in `out` and `stats`.
+fn account(c: &mut Conn, ok: bool, keep_body: bool, stats: &ClientStats, out: &mut ClientOutcome) {
+    let us = c.started.elapsed().as_micros() as u64;
+    stats.resp_time_sum_us.fetch_add(us, Ordering::Relaxed);
+    stats.resp_time_max_us.fetch_max(us, Ordering::Relaxed);
+    if ok {
+        if keep_body && out.first_body.is_none() {
+            out.first_body = Some(std::mem::take(&mut c.body));
+        }
+        out.completes += 1;
+        stats.completes.fetch_add(1, Ordering::Relaxed);
+    } else {
+        out.errors += 1;
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs every request of `cfg` on `ctx`: up to `concurrency` connections at once, a request
+/// each; gives up when nothing happened for `stall_timeout`.
 pub fn run<Q: Queue>(
     ctx: &mut Context<Q>,
     cfg: &ClientConfig,
@@ -139,44 +267,25 @@ pub fn run<Q: Queue>(
     let mut evs = vec![EpollEvent::default(); cfg.concurrency.max(1) * 3];
     let mut buf = vec![0u8; 16 * 1024];
     let (mut next, mut open, mut finished) = (0usize, 0usize, 0usize);
-    let (mut completes, mut errors, mut incompletes) = (0u64, 0u64, 0u64);
-    let mut first_body = None;
+    let mut out = ClientOutcome::default();
+    let mut pressure = crate::accept::AcceptPressure::default();
     let mut last_progress = Instant::now();
     let total = cfg.requests.len();
     while finished < total {
         while open < cfg.concurrency && next < total {
-            let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-            ctx.setsock_nonblock(s)?;
-            match ctx.connect(s, cfg.server) {
-                Err(Error::InProgress) | Ok(()) => {}
-                Err(e) => {
-                    let _ = ctx.close(s);
-                    return Err(e);
+            // Out of sockets or memory: open no more this turn; finishing ones make room.
+            let (s, conn) = match open_conn(ctx, ep, cfg, stats, next) {
+                Ok(v) => v,
+                Err(e) if crate::accept::is_pressure(e) && open > 0 => {
+                    pressure.note(e);
+                    break;
                 }
-            }
-            stats.connects.fetch_add(1, Ordering::Relaxed);
-            ctx.epoll_ctl(
-                ep,
-                EPOLL_CTL_ADD,
-                s,
-                Some(EpollEvent {
-                    events: events::OUT,
-                    data: s as u64,
-                }),
-            )?;
+                Err(e) => return Err(e),
+            };
             if conns.len() <= s as usize {
                 conns.resize_with(s as usize + 1, || None);
             }
-            conns[s as usize] = Some(Conn {
-                req: next,
-                started: Instant::now(),
-                head: Vec::with_capacity(512),
-                body_at: None,
-                received: 0,
-                body: Vec::new(),
-                bad: false,
-                sent: false,
-            });
+            conns[s as usize] = Some(conn);
             next += 1;
             open += 1;
         }
@@ -189,75 +298,17 @@ pub fn run<Q: Queue>(
             let Some(Some(c)) = conns.get_mut(id as usize) else {
                 continue;
             };
-            let request = &cfg.requests[c.req];
-            let mut end: Option<bool> = None; // Some(ok)
-            if ev.events & events::ERR != 0 && !c.sent {
-                end = Some(false);
+            let end = if ev.events & events::ERR != 0 && !c.sent {
+                Some(false)
             } else if ev.events & events::OUT != 0 && !c.sent {
-                let req = format!(
-                    "GET {} HTTP/1.0\r\nUser-Agent: Wget/1.12 (linux-gnu)\r\nAccept: */*\r\nHost: {}\r\nConnection: Close\r\n\r\n",
-                    request.path,
-                    cfg.server.ip()
-                );
-                match ctx.write(id, req.as_bytes()) {
-                    Ok(w) if w == req.len() => {
-                        stats.bytes_written.fetch_add(w as u64, Ordering::Relaxed);
-                        c.sent = true;
-                        ctx.epoll_ctl(
-                            ep,
-                            EPOLL_CTL_MOD,
-                            id,
-                            Some(EpollEvent {
-                                events: events::IN,
-                                data: id as u64,
-                            }),
-                        )?;
-                    }
-                    _ => end = Some(false),
-                }
+                send_request(ctx, ep, id, c, cfg, stats)?
             } else if ev.events & (events::IN | events::ERR | events::HUP) != 0 {
-                loop {
-                    match ctx.read(id, &mut buf) {
-                        Ok(0) => {
-                            let complete = c.body_at.is_some_and(|(st, len)| {
-                                st == 200 && len.is_none_or(|len| c.received == len)
-                            }) && request
-                                .expected
-                                .as_ref()
-                                .is_none_or(|e| e.len() == c.received);
-                            end = Some(complete && !c.bad);
-                            if !complete && !c.bad {
-                                incompletes += 1;
-                                stats.incompletes.fetch_add(1, Ordering::Relaxed);
-                            }
-                            break;
-                        }
-                        Ok(n) => {
-                            stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
-                            absorb(c, &buf[..n], request.expected.as_deref(), cfg.keep_body);
-                        }
-                        Err(Error::Again) => break,
-                        Err(_) => {
-                            end = Some(false);
-                            break;
-                        }
-                    }
-                }
-            }
+                read_response(ctx, id, c, cfg, &mut buf, stats, &mut out)
+            } else {
+                None
+            };
             if let Some(ok) = end {
-                let us = c.started.elapsed().as_micros() as u64;
-                stats.resp_time_sum_us.fetch_add(us, Ordering::Relaxed);
-                stats.resp_time_max_us.fetch_max(us, Ordering::Relaxed);
-                if ok {
-                    if cfg.keep_body && first_body.is_none() {
-                        first_body = Some(std::mem::take(&mut c.body));
-                    }
-                    completes += 1;
-                    stats.completes.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    errors += 1;
-                    stats.errors.fetch_add(1, Ordering::Relaxed);
-                }
+                account(c, ok, cfg.keep_body, stats, &mut out);
                 conns[id as usize] = None;
                 let _ = ctx.close(id);
                 open -= 1;
@@ -267,14 +318,9 @@ pub fn run<Q: Queue>(
         }
     }
     let left = (total - finished) as u64;
-    incompletes += left;
+    out.incompletes += left;
     stats.incompletes.fetch_add(left, Ordering::Relaxed);
-    Ok(ClientOutcome {
-        completes,
-        errors,
-        incompletes,
-        first_body,
-    })
+    Ok(out)
 }
 
 /// Takes response bytes: the head first, then the body, compared with `expected` (when known)

@@ -11,39 +11,91 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::cli::{self, Args};
+use clap::{Args, Parser, Subcommand};
+
+use crate::cli;
 use crate::echo::{self, EchoConfig};
 use crate::perf;
 
-const ECHO_USAGE: &str = "usage: mtcp-echo server (-f <mtcp.conf> | --kernel) [-a addr] [-p port] [-N cores]\n       mtcp-echo client <ip[:port]> (-f <mtcp.conf> | --kernel) [-n conns] [-m bytes] [-t secs]";
-const PERF_USAGE: &str = "usage: mtcp-perf server (-f <mtcp.conf> | --kernel) [-a addr] [-p port] [--once]\n       mtcp-perf client <ip[:port]> (-f <mtcp.conf> | --kernel) [--send bytes] [--recv bytes]";
-
-fn listen_addr(args: &Args, default_port: u16) -> Result<SocketAddrV4, String> {
-    let ip: Ipv4Addr = args
-        .value("-a")?
-        .unwrap_or("0.0.0.0")
-        .parse()
-        .map_err(|_| "-a: not an IPv4 address")?;
-    Ok(SocketAddrV4::new(ip, args.num("-p", default_port)?))
+/// Which stack a command runs on: ours from `-f mtcp.conf`, or the kernel's sockets.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct StackArgs {
+    /// mTCP configuration file (run over our stack).
+    #[arg(short = 'f', value_name = "mtcp.conf")]
+    conf: Option<String>,
+    /// Run over the kernel's sockets instead.
+    #[arg(long)]
+    kernel: bool,
 }
 
-fn echo_server(args: &Args) -> Result<bool, String> {
-    let addr = listen_addr(args, 7)?;
+/// Where a server listens.
+#[derive(Args, Debug)]
+pub struct ListenArgs {
+    /// Address to listen on.
+    #[arg(short = 'a', value_name = "addr", default_value_t = Ipv4Addr::UNSPECIFIED)]
+    addr: Ipv4Addr,
+    /// Port to listen on (default: 7 for echo, 5001 for perf).
+    #[arg(short = 'p', value_name = "port")]
+    port: Option<u16>,
+}
+
+impl ListenArgs {
+    fn addr(&self, default_port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(self.addr, self.port.unwrap_or(default_port))
+    }
+}
+
+/// An echo server and a request/response client reporting transactions/s and latency
+/// percentiles, over our stack (`-f mtcp.conf`) or over the kernel's sockets (`--kernel`).
+/// Exit 0 on success, 1 when a connection failed or echoed wrong bytes, 2 on a usage or setup
+/// error.
+#[derive(Parser, Debug)]
+#[command(name = "mtcp-echo", version)]
+struct EchoCli {
+    #[command(subcommand)]
+    role: EchoRole,
+}
+
+#[derive(Subcommand, Debug)]
+enum EchoRole {
+    /// Echo what each connection sends, until SIGINT/SIGTERM.
+    Server {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        listen: ListenArgs,
+        /// Number of cores (default: the configuration's num_cores).
+        #[arg(short = 'N', value_name = "cores")]
+        cores: Option<usize>,
+    },
+    /// Send messages and wait for each echo; report transactions/s and latency.
+    Client {
+        /// Server address (`ip` or `ip:port`; port 7 by default).
+        #[arg(value_name = "ip[:port]", value_parser = cli::addr_arg)]
+        server: SocketAddrV4,
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Connections.
+        #[arg(short = 'n', value_name = "conns", default_value_t = 1)]
+        connections: usize,
+        /// Message size in bytes.
+        #[arg(short = 'm', value_name = "bytes", default_value_t = 64)]
+        message_bytes: usize,
+        /// Duration in seconds.
+        #[arg(short = 't', value_name = "secs", default_value_t = 3.0)]
+        seconds: f64,
+    },
+}
+
+fn echo_server(stack: &StackArgs, addr: SocketAddrV4, n: Option<usize>) -> Result<bool, String> {
     let stop = cli::stop_flag();
-    if args.flag("--kernel") {
+    let Some(conf) = &stack.conf else {
         println!("mtcp-echo: kernel server on {addr}");
         echo::kernel_server(addr, stop).map_err(|e| format!("{addr}: {e}"))?;
         return Ok(true);
-    }
-    let conf = args
-        .value("-f")?
-        .ok_or("-f <mtcp.conf> or --kernel is required")?;
+    };
     let mtcp = cli::init(conf)?;
-    let n = args
-        .value("-N")?
-        .map(str::parse)
-        .transpose()
-        .map_err(|_| "-N: not a number")?;
     let mut threads = Vec::new();
     for core in cli::cores(&mtcp, n, None)? {
         let mut ctx = mtcp
@@ -67,69 +119,105 @@ fn echo_server(args: &Args) -> Result<bool, String> {
     Ok(true)
 }
 
-fn echo_client(args: &Args) -> Result<bool, String> {
-    let target = args.positional.get(1).ok_or("client needs <ip[:port]>")?;
-    let cfg = EchoConfig {
-        server: cli::parse_addr(target, 7)?,
-        connections: args.num("-n", 1usize)?.max(1),
-        message_bytes: args.num("-m", 64usize)?.max(1),
-        duration: Duration::from_secs_f64(args.num("-t", 3.0f64)?),
+fn echo_client(stack: &StackArgs, cfg: &EchoConfig) -> Result<bool, String> {
+    let mut report = match &stack.conf {
+        None => echo::kernel_client(cfg),
+        Some(conf) => {
+            let mtcp = cli::init(conf)?;
+            let mut ctx = mtcp
+                .create_context(0)
+                .map_err(|e| format!("context 0: {e}"))?;
+            echo::mtcp_client(&mut ctx, cfg).map_err(|e| e.to_string())?
+        }
     };
-    let mut report = if args.flag("--kernel") {
-        echo::kernel_client(&cfg)
-    } else {
-        let conf = args
-            .value("-f")?
-            .ok_or("-f <mtcp.conf> or --kernel is required")?;
-        let mtcp = cli::init(conf)?;
-        let mut ctx = mtcp
-            .create_context(0)
-            .map_err(|e| format!("context 0: {e}"))?;
-        echo::mtcp_client(&mut ctx, &cfg).map_err(|e| e.to_string())?
-    };
-    let stack = if args.flag("--kernel") {
-        "kernel"
-    } else {
-        "mtcp"
-    };
-    println!("{}", report.line(stack, &cfg));
+    let name = if stack.kernel { "kernel" } else { "mtcp" };
+    println!("{}", report.line(name, cfg));
     Ok(report.errors == 0 && report.transactions > 0)
 }
 
 /// `mtcp-echo <args>` (without the program name): exit 0 on success, 1 when a connection
 /// failed or echoed wrong bytes, 2 on a usage or setup error.
 pub fn echo_main(args: impl IntoIterator<Item = String>) -> ExitCode {
-    let args = Args::parse(args, &["--kernel"]);
-    let result = match (
-        args.unknown(&["-f", "--kernel", "-a", "-p", "-N", "-n", "-m", "-t"]),
-        args.positional.first().map(String::as_str),
-    ) {
-        (Some(k), _) => Err(format!("unknown option {k}")),
-        (None, Some("server")) => echo_server(&args),
-        (None, Some("client")) => echo_client(&args),
-        _ => Err("expected `server` or `client`".into()),
+    let cli = EchoCli::parse_from(std::iter::once("mtcp-echo".to_string()).chain(args));
+    let result = match cli.role {
+        EchoRole::Server {
+            stack,
+            listen,
+            cores,
+        } => echo_server(&stack, listen.addr(7), cores),
+        EchoRole::Client {
+            server,
+            stack,
+            connections,
+            message_bytes,
+            seconds,
+        } => {
+            if !(seconds.is_finite() && seconds >= 0.0) {
+                return usage_error("mtcp-echo", "-t: expected a duration in seconds");
+            }
+            let cfg = EchoConfig {
+                server: cli::with_port(server, 7),
+                connections: connections.max(1),
+                message_bytes: message_bytes.max(1),
+                duration: Duration::from_secs_f64(seconds),
+            };
+            echo_client(&stack, &cfg)
+        }
     };
-    exit("mtcp-echo", ECHO_USAGE, result)
+    exit("mtcp-echo", result)
 }
 
-fn perf_server(args: &Args) -> Result<bool, String> {
-    let addr = listen_addr(args, 5001)?;
-    let once = args.flag("--once");
+/// Bulk transfer in both directions with every byte checked, reporting Gbit/s, over our stack
+/// (`-f mtcp.conf`) or over the kernel's sockets (`--kernel`). Exit 0 on success, 1 when a byte
+/// was wrong or missing, 2 on a usage or setup error.
+#[derive(Parser, Debug)]
+#[command(name = "mtcp-perf", version)]
+struct PerfCli {
+    #[command(subcommand)]
+    role: PerfRole,
+}
+
+#[derive(Subcommand, Debug)]
+enum PerfRole {
+    /// Receive and send what each client asks for, checking every byte.
+    Server {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        listen: ListenArgs,
+        /// Exit after the first client.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Send `--send` bytes and ask the server for `--recv` bytes.
+    Client {
+        /// Server address (`ip` or `ip:port`; port 5001 by default).
+        #[arg(value_name = "ip[:port]", value_parser = cli::addr_arg)]
+        server: SocketAddrV4,
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Bytes to send.
+        #[arg(long, value_name = "bytes", default_value_t = 100_000_000)]
+        send: u64,
+        /// Bytes to receive.
+        #[arg(long, value_name = "bytes", default_value_t = 100_000_000)]
+        recv: u64,
+    },
+}
+
+fn perf_server(stack: &StackArgs, addr: SocketAddrV4, once: bool) -> Result<bool, String> {
     let stop = cli::stop_flag();
     let mut all_ok = true;
     let mut report = |r: perf::PerfReport, stack: &str| {
         all_ok &= r.ok;
         println!("{}", r.line(stack));
     };
-    if args.flag("--kernel") {
+    let Some(conf) = &stack.conf else {
         println!("mtcp-perf: kernel server on {addr}");
         perf::kernel_server(addr, once, stop, |r| report(r, "kernel"))
             .map_err(|e| format!("{addr}: {e}"))?;
         return Ok(all_ok);
-    }
-    let conf = args
-        .value("-f")?
-        .ok_or("-f <mtcp.conf> or --kernel is required")?;
+    };
     let mtcp = cli::init(conf)?;
     let mut ctx = mtcp
         .create_context(0)
@@ -140,58 +228,62 @@ fn perf_server(args: &Args) -> Result<bool, String> {
     Ok(all_ok)
 }
 
-fn perf_client(args: &Args) -> Result<bool, String> {
-    let target = args.positional.get(1).ok_or("client needs <ip[:port]>")?;
-    let server = cli::parse_addr(target, 5001)?;
-    let send: u64 = args.num("--send", 100_000_000)?;
-    let recv: u64 = args.num("--recv", 100_000_000)?;
-    let (r, stack) = if args.flag("--kernel") {
-        (
+fn perf_client(
+    stack: &StackArgs,
+    server: SocketAddrV4,
+    send: u64,
+    recv: u64,
+) -> Result<bool, String> {
+    let (r, name) = match &stack.conf {
+        None => (
             perf::kernel_client(server, send, recv).map_err(|e| format!("{server}: {e}"))?,
             "kernel",
-        )
-    } else {
-        let conf = args
-            .value("-f")?
-            .ok_or("-f <mtcp.conf> or --kernel is required")?;
-        let mtcp = cli::init(conf)?;
-        let mut ctx = mtcp
-            .create_context(0)
-            .map_err(|e| format!("context 0: {e}"))?;
-        let stop = cli::stop_flag();
-        (
-            perf::mtcp_client(&mut ctx, server, send, recv, stop).map_err(|e| e.to_string())?,
-            "mtcp",
-        )
+        ),
+        Some(conf) => {
+            let mtcp = cli::init(conf)?;
+            let mut ctx = mtcp
+                .create_context(0)
+                .map_err(|e| format!("context 0: {e}"))?;
+            let stop = cli::stop_flag();
+            (
+                perf::mtcp_client(&mut ctx, server, send, recv, stop).map_err(|e| e.to_string())?,
+                "mtcp",
+            )
+        }
     };
-    println!("{}", r.line(stack));
+    println!("{}", r.line(name));
     Ok(r.ok)
 }
 
 /// `mtcp-perf <args>` (without the program name): exit 0 on success, 1 when a byte was wrong or
 /// missing, 2 on a usage or setup error.
 pub fn perf_main(args: impl IntoIterator<Item = String>) -> ExitCode {
-    let args = Args::parse(args, &["--kernel", "--once"]);
-    let known = ["-f", "--kernel", "-a", "-p", "--once", "--send", "--recv"];
-    let result = match (
-        args.unknown(&known),
-        args.positional.first().map(String::as_str),
-    ) {
-        (Some(k), _) => Err(format!("unknown option {k}")),
-        (None, Some("server")) => perf_server(&args),
-        (None, Some("client")) => perf_client(&args),
-        _ => Err("expected `server` or `client`".into()),
+    let cli = PerfCli::parse_from(std::iter::once("mtcp-perf".to_string()).chain(args));
+    let result = match cli.role {
+        PerfRole::Server {
+            stack,
+            listen,
+            once,
+        } => perf_server(&stack, listen.addr(5001), once),
+        PerfRole::Client {
+            server,
+            stack,
+            send,
+            recv,
+        } => perf_client(&stack, cli::with_port(server, 5001), send, recv),
     };
-    exit("mtcp-perf", PERF_USAGE, result)
+    exit("mtcp-perf", result)
 }
 
-fn exit(name: &str, usage: &str, result: Result<bool, String>) -> ExitCode {
+fn usage_error(name: &str, e: &str) -> ExitCode {
+    eprintln!("{name}: {e}");
+    ExitCode::from(2)
+}
+
+fn exit(name: &str, result: Result<bool, String>) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("{name}: {e}\n{usage}");
-            ExitCode::from(2)
-        }
+        Err(e) => usage_error(name, &e),
     }
 }

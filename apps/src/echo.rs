@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use mtcp_io::Queue;
 use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
 
+use crate::accept::AcceptPressure;
 use crate::http::test_content;
 
 /// What the client does.
@@ -127,11 +128,7 @@ pub fn mtcp_server<Q: Queue>(
 /// client rightly counts as a failed connection. In threaded mode the stack thread answers
 /// SYNs from the moment the context exists, whether or not the server's thread has started.
 pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
-    let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    ctx.setsock_nonblock(l)?;
-    ctx.bind(l, addr)?;
-    ctx.listen(l, 4096)?;
-    Ok(l)
+    crate::accept::listen(ctx, addr, 4096)
 }
 
 /// Echo server on `ctx` until `stop`, accepting on the listener `l` from [`mtcp_listen`].
@@ -147,14 +144,18 @@ pub fn mtcp_serve<Q: Queue>(ctx: &mut Context<Q>, l: i32, stop: &AtomicBool) -> 
     let mut conns: Vec<Option<Pending>> = Vec::new();
     let mut evs = vec![EpollEvent::default(); 1024];
     let mut buf = vec![0u8; 64 * 1024];
+    let mut pressure = AcceptPressure::default();
     while !stop.load(Ordering::Relaxed) {
         let n = ctx.epoll_wait(ep, &mut evs, 10)?;
         for e in &evs[..n] {
             let id = e.data as i32;
             if id == l {
-                while let Ok((c, _)) = ctx.accept(l) {
-                    ctx.setsock_nonblock(c)?;
-                    ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, ev(events::IN, c))?;
+                while let Some(c) = pressure.accept(ctx, l)? {
+                    if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, ev(events::IN, c)) {
+                        let _ = ctx.close(c);
+                        pressure.note(e);
+                        break;
+                    }
                     if conns.len() <= c as usize {
                         conns.resize_with(c as usize + 1, || None);
                     }
@@ -218,21 +219,14 @@ struct Round {
     connected: bool,
 }
 
-/// Echo client on `ctx`: `connections` connections doing rounds of `message_bytes` until
-/// `duration` has passed.
-pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<EchoReport> {
-    let msgs = [
-        test_content(cfg.message_bytes, 1),
-        test_content(cfg.message_bytes, 2),
-    ];
-    ctx.init_rss(
-        std::net::Ipv4Addr::UNSPECIFIED,
-        1,
-        *cfg.server.ip(),
-        cfg.server.port(),
-    )?;
-    let ep = ctx.epoll_create(cfg.connections as i32 + 1)?;
-    let mut conns: Vec<Option<Round>> = Vec::new();
+/// Opens `cfg.connections` non-blocking connections to the server, each registered for EPOLLOUT
+/// (the connect's outcome) with its round state at `conns[id]`.
+fn open_connections<Q: Queue>(
+    ctx: &mut Context<Q>,
+    ep: i32,
+    cfg: &EchoConfig,
+    conns: &mut Vec<Option<Round>>,
+) -> Result<()> {
     for _ in 0..cfg.connections {
         let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
         ctx.setsock_nonblock(s)?;
@@ -256,11 +250,143 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
             connected: false,
         });
     }
+    Ok(())
+}
+
+/// Writes what is left of `msg` on `id`; a failure is a reset.
+fn write_rest<Q: Queue>(
+    ctx: &mut Context<Q>,
+    id: i32,
+    r: &mut Round,
+    msg: &[u8],
+) -> Option<Failure> {
+    while r.written < msg.len() {
+        match ctx.write(id, &msg[r.written..]) {
+            Ok(k) => r.written += k,
+            Err(Error::Again) => break,
+            Err(_) => return Some(Failure::Reset),
+        }
+    }
+    None
+}
+
+/// Reads the echo of what was written so far, checking it against `msg`.
+fn read_echo<Q: Queue>(
+    ctx: &mut Context<Q>,
+    id: i32,
+    r: &mut Round,
+    msg: &[u8],
+    buf: &mut [u8],
+) -> Option<Failure> {
+    while r.read < r.written {
+        match ctx.read(id, &mut buf[..r.written - r.read]) {
+            Ok(0) => return Some(Failure::Eof),
+            Ok(k) => {
+                if buf[..k] != msg[r.read..r.read + k] {
+                    return Some(Failure::Mismatch);
+                }
+                r.read += k;
+            }
+            Err(Error::Again) => break,
+            Err(_) => return Some(Failure::Reset),
+        }
+    }
+    None
+}
+
+/// The client's messages (two, alternating, so a stale echo shows), its read buffer, and when
+/// it stops starting rounds.
+struct Workload {
+    msgs: [Vec<u8>; 2],
+    buf: Vec<u8>,
+    finish_after: Instant,
+}
+
+/// What one event did to a connection.
+enum Step {
+    /// Still in a round: wait for these events.
+    Wait(u32),
+    /// The connection is done: failed (with the cause) or finished its last round.
+    Close(Option<Failure>),
+}
+
+/// Handles one event of connection `id`: connect outcome, write, read and check the echo, and
+/// start the next round (or finish once `cfg.duration` has passed since `started`).
+fn on_event<Q: Queue>(
+    ctx: &mut Context<Q>,
+    id: i32,
+    events_seen: u32,
+    r: &mut Round,
+    w: &mut Workload,
+    report: &mut EchoReport,
+) -> Step {
+    let (msgs, buf) = (&w.msgs, &mut w.buf[..]);
+    if events_seen & events::ERR != 0 {
+        return Step::Close(Some(if r.connected {
+            Failure::Reset
+        } else {
+            Failure::Connect
+        }));
+    }
+    if !r.connected {
+        r.connected = true;
+        r.started = Instant::now();
+    }
+    let msg = &msgs[r.msg % 2];
+    if let Some(f) = write_rest(ctx, id, r, msg).or_else(|| read_echo(ctx, id, r, msg, buf)) {
+        return Step::Close(Some(f));
+    }
+    if r.read == msg.len() {
+        report
+            .latencies_us
+            .push(r.started.elapsed().as_micros() as u64);
+        report.transactions += 1;
+        if Instant::now() >= w.finish_after {
+            return Step::Close(None);
+        }
+        *r = Round {
+            msg: r.msg + 1,
+            written: 0,
+            read: 0,
+            started: Instant::now(),
+            connected: true,
+        };
+        if let Some(f) = write_rest(ctx, id, r, &msgs[r.msg % 2]) {
+            return Step::Close(Some(f));
+        }
+    }
+    let msg = &msgs[r.msg % 2];
+    Step::Wait(if r.written < msg.len() {
+        events::OUT | events::IN
+    } else {
+        events::IN
+    })
+}
+
+/// Echo client on `ctx`: `connections` connections doing rounds of `message_bytes` until
+/// `duration` has passed.
+pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<EchoReport> {
+    ctx.init_rss(
+        std::net::Ipv4Addr::UNSPECIFIED,
+        1,
+        *cfg.server.ip(),
+        cfg.server.port(),
+    )?;
+    let ep = ctx.epoll_create(cfg.connections as i32 + 1)?;
+    let mut conns: Vec<Option<Round>> = Vec::new();
+    open_connections(ctx, ep, cfg, &mut conns)?;
     let mut report = EchoReport::default();
     let mut live = cfg.connections;
-    let mut buf = vec![0u8; cfg.message_bytes.max(1)];
     let mut evs = vec![EpollEvent::default(); cfg.connections.max(1)];
     let started = Instant::now();
+    let mut w = Workload {
+        msgs: [
+            test_content(cfg.message_bytes, 1),
+            test_content(cfg.message_bytes, 2),
+        ],
+        buf: vec![0u8; cfg.message_bytes.max(1)],
+        finish_after: started + cfg.duration,
+    };
     let mut last_progress = Instant::now();
     while live > 0 && last_progress.elapsed() < Duration::from_secs(10) {
         let n = ctx.epoll_wait(ep, &mut evs, 100)?;
@@ -269,82 +395,28 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
             let Some(Some(r)) = conns.get_mut(id as usize) else {
                 continue;
             };
-            let msg = &msgs[r.msg % 2];
-            let mut fail = None;
-            if e.events & events::ERR != 0 {
-                fail = Some(if r.connected {
-                    Failure::Reset
-                } else {
-                    Failure::Connect
-                });
-            }
-            let mut finished = false;
-            if fail.is_none() && !r.connected {
-                r.connected = true;
-                r.started = Instant::now();
-            }
-            while fail.is_none() && r.written < msg.len() {
-                match ctx.write(id, &msg[r.written..]) {
-                    Ok(k) => r.written += k,
-                    Err(Error::Again) => break,
-                    Err(_) => fail = Some(Failure::Reset),
-                }
-            }
-            while fail.is_none() && r.read < r.written {
-                match ctx.read(id, &mut buf[..r.written - r.read]) {
-                    Ok(0) => fail = Some(Failure::Eof),
-                    Ok(k) => {
-                        if buf[..k] != msg[r.read..r.read + k] {
-                            fail = Some(Failure::Mismatch);
-                        }
-                        r.read += k;
-                    }
-                    Err(Error::Again) => break,
-                    Err(_) => fail = Some(Failure::Reset),
-                }
-            }
-            if fail.is_none() && r.read == msg.len() {
-                report
-                    .latencies_us
-                    .push(r.started.elapsed().as_micros() as u64);
-                report.transactions += 1;
+            let done_before = report.transactions;
+            let step = on_event(ctx, id, e.events, r, &mut w, &mut report);
+            if report.transactions > done_before {
                 last_progress = Instant::now();
-                if started.elapsed() >= cfg.duration {
-                    finished = true;
-                } else {
-                    r.msg += 1;
-                    r.written = 0;
-                    r.read = 0;
-                    r.started = Instant::now();
-                    let next = &msgs[r.msg % 2];
-                    while fail.is_none() && r.written < next.len() {
-                        match ctx.write(id, &next[r.written..]) {
-                            Ok(k) => r.written += k,
-                            Err(Error::Again) => break,
-                            Err(_) => fail = Some(Failure::Reset),
-                        }
+            }
+            match step {
+                Step::Wait(mask) => {
+                    let ev = EpollEvent {
+                        events: mask,
+                        data: id as u64,
+                    };
+                    ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))?;
+                }
+                Step::Close(fail) => {
+                    if let Some(why) = fail {
+                        report.fail(why);
                     }
+                    let _ = ctx.close(id);
+                    conns[id as usize] = None;
+                    live -= 1;
                 }
             }
-            if fail.is_some() || finished {
-                if let Some(why) = fail {
-                    report.fail(why);
-                }
-                let _ = ctx.close(id);
-                conns[id as usize] = None;
-                live -= 1;
-                continue;
-            }
-            let mask = if r.written < msg.len() {
-                events::OUT | events::IN
-            } else {
-                events::IN
-            };
-            let ev = EpollEvent {
-                events: mask,
-                data: id as u64,
-            };
-            ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))?;
         }
     }
     report.errors += live as u64;

@@ -10,13 +10,18 @@
 //! ```
 //!
 //! Example: see `src/bin/mtcp-demo.rs`.
+//!
+//! Dependency: the binaries' command lines are `clap` derives (help, version, errors that name
+//! the option and exit 2), instead of a hand-written parser.
 
+pub mod accept;
 pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod echo;
 pub mod http;
+pub mod linux_http;
 pub mod memlink;
 pub mod perf;
 pub mod server;

@@ -94,6 +94,24 @@ struct Transfer {
 }
 
 impl Transfer {
+    /// A transfer that sends `header` first (empty on the server, which reads one), then
+    /// `to_send` bytes, and receives `to_recv` (the server learns it from the header).
+    fn new(header: Vec<u8>, to_send: u64, to_recv: Option<u64>, connected: bool) -> Transfer {
+        Transfer {
+            header,
+            header_out: 0,
+            to_send,
+            to_recv,
+            sent: 0,
+            received: 0,
+            shut: false,
+            eof: false,
+            bad: false,
+            problem: String::new(),
+            connected,
+        }
+    }
+
     fn fail(&mut self, why: String) {
         if !self.bad {
             self.problem = why;
@@ -284,19 +302,7 @@ pub fn mtcp_client<Q: Queue>(
     ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev))?;
     let mut header = to_server.to_le_bytes().to_vec();
     header.extend_from_slice(&to_client.to_le_bytes());
-    let mut t = Transfer {
-        header,
-        header_out: 0,
-        to_send: to_server,
-        to_recv: Some(to_client),
-        sent: 0,
-        received: 0,
-        shut: false,
-        eof: false,
-        bad: false,
-        problem: String::new(),
-        connected: false,
-    };
+    let mut t = Transfer::new(header, to_server, Some(to_client), false);
     let started = Instant::now();
     drive(ctx, ep, s, &mut t, stop)?;
     let report = t.report(started);
@@ -322,11 +328,7 @@ pub fn mtcp_server<Q: Queue>(
 /// The server's listener on `addr` (non-blocking, backlog 64); create it before a client may
 /// connect (see [`crate::echo::mtcp_listen`]).
 pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
-    let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    ctx.setsock_nonblock(l)?;
-    ctx.bind(l, addr)?;
-    ctx.listen(l, 64)?;
-    Ok(l)
+    crate::accept::listen(ctx, addr, 64)
 }
 
 /// [`mtcp_server`] on the listener `l` from [`mtcp_listen`].
@@ -344,31 +346,32 @@ pub fn mtcp_serve<Q: Queue>(
     };
     ctx.epoll_ctl(lep, EPOLL_CTL_ADD, l, Some(lev))?;
     let mut evs = [EpollEvent::default(); 4];
+    let mut pressure = crate::accept::AcceptPressure::default();
     while !stop.load(Ordering::Relaxed) {
         ctx.epoll_wait(lep, &mut evs, 100)?;
-        let Ok((s, _)) = ctx.accept(l) else {
+        // Out of sockets or memory: this client waits in the backlog; serving goes on.
+        let Some(s) = pressure.accept(ctx, l)? else {
             continue;
         };
-        ctx.setsock_nonblock(s)?;
-        let ep = ctx.epoll_create(4)?;
         let ev = EpollEvent {
             events: events::IN | events::OUT,
             data: s as u64,
         };
-        ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev))?;
-        let mut t = Transfer {
-            header: Vec::with_capacity(16),
-            header_out: 0,
-            to_send: 0,
-            to_recv: None,
-            sent: 0,
-            received: 0,
-            shut: false,
-            eof: false,
-            bad: false,
-            problem: String::new(),
-            connected: true,
+        let ep = match ctx.epoll_create(4) {
+            Ok(ep) => ep,
+            Err(e) => {
+                let _ = ctx.close(s);
+                pressure.note(e);
+                continue;
+            }
         };
+        if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev)) {
+            let _ = ctx.close(s);
+            let _ = ctx.close(ep);
+            pressure.note(e);
+            continue;
+        }
+        let mut t = Transfer::new(Vec::with_capacity(16), 0, None, true);
         let started = Instant::now();
         drive(ctx, ep, s, &mut t, stop)?;
         let r = t.report(started);

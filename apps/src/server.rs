@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mtcp_io::Queue;
 use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
 
+use crate::accept::AcceptPressure;
 use crate::http;
 
 /// Bytes per `write` of the body (epserver's).
@@ -73,7 +74,11 @@ fn close_conn<Q: Queue>(ctx: &mut Context<Q>, conns: &mut [Option<Conn>], id: i3
 }
 
 /// Builds the response head for `path`.
-fn respond(cfg: &ServerConfig, path: &str, keep_alive: bool) -> (Vec<u8>, Option<Arc<Vec<u8>>>) {
+pub(crate) fn respond(
+    cfg: &ServerConfig,
+    path: &str,
+    keep_alive: bool,
+) -> (Vec<u8>, Option<Arc<Vec<u8>>>) {
     let body = match path {
         "/" => cfg.files.get("/index.html"),
         p => cfg.files.get(p),
@@ -124,6 +129,42 @@ fn send_some<Q: Queue>(
     }
 }
 
+/// Accepts what `listener` has this turn and registers each connection for EPOLLIN. Out of
+/// sockets or memory, it stops for this turn and the server keeps serving (see [`crate::accept`]).
+fn accept_all<Q: Queue>(
+    ctx: &mut Context<Q>,
+    ep: i32,
+    listener: i32,
+    conns: &mut Vec<Option<Conn>>,
+    stats: &ServerStats,
+    pressure: &mut AcceptPressure,
+) -> Result<()> {
+    while let Some(c) = pressure.accept(ctx, listener)? {
+        let ev = EpollEvent {
+            events: events::IN,
+            data: c as u64,
+        };
+        if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, Some(ev)) {
+            let _ = ctx.close(c);
+            pressure.note(e);
+            break;
+        }
+        if conns.len() <= c as usize {
+            conns.resize_with(c as usize + 1, || None);
+        }
+        conns[c as usize] = Some(Conn {
+            request: Vec::with_capacity(256),
+            head: Vec::new(),
+            body: None,
+            sent: 0,
+            keep_alive: false,
+            responding: false,
+        });
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 /// Serves on `ctx` until `stop` is set: epserver's event loop ([`listen`], then [`serve`]).
 pub fn run<Q: Queue>(
     ctx: &mut Context<Q>,
@@ -139,11 +180,58 @@ pub fn run<Q: Queue>(
 /// spawning the server thread creates it first, so no SYN meets a closed port (RST,
 /// `ECONNREFUSED`) however late that thread runs.
 pub fn listen<Q: Queue>(ctx: &mut Context<Q>, cfg: &ServerConfig) -> Result<i32> {
-    let listener = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    ctx.setsock_nonblock(listener)?;
-    ctx.bind(listener, cfg.addr)?;
-    ctx.listen(listener, cfg.backlog)?;
-    Ok(listener)
+    crate::accept::listen(ctx, cfg.addr, cfg.backlog)
+}
+
+/// Reads what connection `id` sent; once a whole request head is there, prepares its response
+/// (`c.responding`). False when the connection ended (EOF or error) without a whole request.
+fn read_request<Q: Queue>(
+    ctx: &mut Context<Q>,
+    id: i32,
+    c: &mut Conn,
+    cfg: &ServerConfig,
+    buf: &mut [u8],
+) -> bool {
+    let mut eof = false;
+    loop {
+        match ctx.read(id, buf) {
+            Ok(0) => {
+                eof = true;
+                break;
+            }
+            Ok(n) => c.request.extend_from_slice(&buf[..n]),
+            Err(Error::Again) => break,
+            Err(_) => {
+                eof = true;
+                break;
+            }
+        }
+    }
+    let Some(len) = http::head_len(&c.request) else {
+        return !eof;
+    };
+    let (head, body) = match http::parse_request(&c.request[..len]) {
+        Some((path, keep)) => {
+            c.keep_alive = keep;
+            respond(cfg, path, keep)
+        }
+        None => respond(cfg, "", false),
+    };
+    c.request.drain(..len);
+    c.head = head;
+    c.body = body;
+    c.sent = 0;
+    c.responding = true;
+    true
+}
+
+/// Waits for `mask` on connection `id` from now on.
+fn rearm<Q: Queue>(ctx: &mut Context<Q>, ep: i32, id: i32, mask: u32) -> Result<()> {
+    let ev = EpollEvent {
+        events: mask,
+        data: id as u64,
+    };
+    ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))
 }
 
 /// Serves `listener` (from [`listen`]) on `ctx` until `stop` is set.
@@ -167,41 +255,13 @@ pub fn serve<Q: Queue>(
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut evs = vec![EpollEvent::default(); 1024];
     let mut buf = vec![0u8; 8192];
+    let mut pressure = AcceptPressure::default();
     while !stop.load(Ordering::Relaxed) {
         let n = ctx.epoll_wait(ep, &mut evs, 10)?;
         for ev in &evs[..n] {
             let id = ev.data as i32;
             if id == listener {
-                loop {
-                    match ctx.accept(listener) {
-                        Ok((c, _peer)) => {
-                            ctx.setsock_nonblock(c)?;
-                            ctx.epoll_ctl(
-                                ep,
-                                EPOLL_CTL_ADD,
-                                c,
-                                Some(EpollEvent {
-                                    events: events::IN,
-                                    data: c as u64,
-                                }),
-                            )?;
-                            if conns.len() <= c as usize {
-                                conns.resize_with(c as usize + 1, || None);
-                            }
-                            conns[c as usize] = Some(Conn {
-                                request: Vec::with_capacity(256),
-                                head: Vec::new(),
-                                body: None,
-                                sent: 0,
-                                keep_alive: false,
-                                responding: false,
-                            });
-                            stats.accepted.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(Error::Again) => break,
-                        Err(e) => return Err(e),
-                    }
-                }
+                accept_all(ctx, ep, listener, &mut conns, stats, &mut pressure)?;
                 continue;
             }
             let Some(Some(c)) = conns.get_mut(id as usize) else {
@@ -212,73 +272,25 @@ pub fn serve<Q: Queue>(
                 close_conn(ctx, &mut conns, id);
                 continue;
             }
-            if ev.events & events::IN != 0 && !c.responding {
-                let mut eof = false;
-                loop {
-                    match ctx.read(id, &mut buf) {
-                        Ok(0) => {
-                            eof = true;
-                            break;
-                        }
-                        Ok(n) => c.request.extend_from_slice(&buf[..n]),
-                        Err(Error::Again) => break,
-                        Err(_) => {
-                            eof = true;
-                            break;
-                        }
-                    }
-                }
-                if let Some(len) = http::head_len(&c.request) {
-                    let (head, body) = match http::parse_request(&c.request[..len]) {
-                        Some((path, keep)) => {
-                            c.keep_alive = keep;
-                            respond(cfg, path, keep)
-                        }
-                        None => respond(cfg, "", false),
-                    };
-                    c.request.drain(..len);
-                    c.head = head;
-                    c.body = body;
-                    c.sent = 0;
-                    c.responding = true;
-                } else if eof {
-                    close_conn(ctx, &mut conns, id);
-                    continue;
-                }
-            }
-            let Some(Some(c)) = conns.get_mut(id as usize) else {
+            if ev.events & events::IN != 0
+                && !c.responding
+                && !read_request(ctx, id, c, cfg, &mut buf)
+            {
+                close_conn(ctx, &mut conns, id);
                 continue;
-            };
+            }
             if c.responding {
                 match send_some(ctx, id, c, stats) {
                     Ok(true) => {
                         stats.responses.fetch_add(1, Ordering::Relaxed);
                         c.responding = false;
                         if c.keep_alive {
-                            ctx.epoll_ctl(
-                                ep,
-                                EPOLL_CTL_MOD,
-                                id,
-                                Some(EpollEvent {
-                                    events: events::IN,
-                                    data: id as u64,
-                                }),
-                            )?;
+                            rearm(ctx, ep, id, events::IN)?;
                         } else {
                             close_conn(ctx, &mut conns, id);
                         }
                     }
-                    Ok(false) => {
-                        ctx.epoll_ctl(
-                            ep,
-                            EPOLL_CTL_MOD,
-                            id,
-                            Some(EpollEvent {
-                                events: events::OUT,
-                                data: id as u64,
-                            }),
-                        )?;
-                    }
+                    Ok(false) => rearm(ctx, ep, id, events::OUT)?,
                     Err(_) => {
                         stats.errors.fetch_add(1, Ordering::Relaxed);
                         close_conn(ctx, &mut conns, id);

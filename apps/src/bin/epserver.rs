@@ -6,16 +6,15 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use mtcp_apps::cli::{self, Args};
+use clap::Parser;
+use mtcp_apps::cli;
 use mtcp_apps::server::{self, ServerConfig, ServerStats};
-
-const USAGE: &str =
-    "usage: epserver -p <www_dir> -f <mtcp.conf> [-N cores] [-c core] [-b backlog] [-P port]";
+use mtcp_socket_api::Mtcp;
 
 /// Reads every regular file under `dir` (recursively) as `/relative/path`.
 fn load_files(dir: &Path) -> Result<HashMap<String, Arc<Vec<u8>>>, String> {
@@ -37,37 +36,49 @@ fn load_files(dir: &Path) -> Result<HashMap<String, Arc<Vec<u8>>>, String> {
     Ok(files)
 }
 
-fn run() -> Result<(), String> {
-    let args = Args::parse(std::env::args().skip(1), &[]);
-    if let Some(k) = args.unknown(&["-p", "-f", "-N", "-c", "-b", "-P"]) {
-        return Err(format!("unknown option {k}"));
-    }
-    let www = args.value("-p")?.ok_or("-p <www_dir> is required")?;
-    let conf = args.value("-f")?.ok_or("-f <mtcp.conf> is required")?;
-    let files = load_files(Path::new(www))?;
+/// mTCP's epoll HTTP/1.1 server: serves the files of a directory (held in memory) on port 80 of
+/// every configured address, a listener per core, until SIGINT/SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = "epserver", version)]
+struct Cli {
+    /// Directory whose files are served.
+    #[arg(short = 'p', value_name = "www_dir")]
+    www: PathBuf,
+    /// mTCP configuration file.
+    #[arg(short = 'f', value_name = "mtcp.conf")]
+    conf: String,
+    /// Number of cores to run on (default: the configuration's num_cores).
+    #[arg(short = 'N', value_name = "cores")]
+    cores: Option<usize>,
+    /// Run on this one core only.
+    #[arg(short = 'c', value_name = "core")]
+    core: Option<usize>,
+    /// Listen backlog.
+    #[arg(short = 'b', value_name = "backlog", default_value_t = 4096)]
+    backlog: i32,
+    /// TCP port (our extension; mTCP's epserver always uses 80).
+    #[arg(short = 'P', value_name = "port", default_value_t = 80)]
+    port: u16,
+}
+
+/// Loads the files, starts mTCP and a server thread per core. Errors here are the command line's
+/// or the configuration's (exit 2).
+fn start(cli: &Cli) -> Result<(Mtcp, Vec<ServerThread>, Arc<ServerStats>), String> {
+    let files = load_files(&cli.www)?;
     let bytes: usize = files.values().map(|f| f.len()).sum();
     println!(
-        "epserver: {} files ({} bytes) from {www} held in memory",
+        "epserver: {} files ({} bytes) from {} held in memory",
         files.len(),
-        bytes
+        bytes,
+        cli.www.display()
     );
     let cfg = ServerConfig {
-        addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, args.num("-P", 80u16)?),
-        backlog: args.num("-b", 4096)?,
+        addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, cli.port),
+        backlog: cli.backlog,
         files,
     };
-    let mtcp = cli::init(conf)?;
-    let cores = cli::cores(
-        &mtcp,
-        args.value("-N")?
-            .map(str::parse)
-            .transpose()
-            .map_err(|_| "-N: not a number")?,
-        args.value("-c")?
-            .map(str::parse)
-            .transpose()
-            .map_err(|_| "-c: not a number")?,
-    )?;
+    let mtcp = cli::init(&cli.conf)?;
+    let cores = cli::cores(&mtcp, cli.cores, cli.core)?;
     let stop = cli::stop_flag();
     let stats = Arc::new(ServerStats::default());
     let mut threads = Vec::new();
@@ -89,7 +100,15 @@ fn run() -> Result<(), String> {
         cfg.addr,
         cores.len()
     );
-    cli::print_stats_until(&mtcp, || None, || stop.load(Ordering::Relaxed));
+    Ok((mtcp, threads, stats))
+}
+
+type ServerThread = std::thread::JoinHandle<mtcp_socket_api::Result<()>>;
+
+/// Prints the statistics lines until stopped, then joins the server threads.
+fn serve(mtcp: &Mtcp, threads: Vec<ServerThread>, stats: &ServerStats) -> Result<(), String> {
+    let stop = cli::stop_flag();
+    cli::print_stats_until(mtcp, || None, || stop.load(Ordering::Relaxed));
     let mut result = Ok(());
     for t in threads {
         match t.join() {
@@ -109,10 +128,18 @@ fn run() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    let (mtcp, threads, stats) = match start(&cli) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("epserver: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(&mtcp, threads, &stats) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("epserver: {e}\n{USAGE}");
+            eprintln!("epserver: {e}");
             ExitCode::FAILURE
         }
     }

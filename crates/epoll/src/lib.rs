@@ -94,3 +94,8 @@ pub use error::Error;
 pub use events::*;
 pub use notifier::Notifier;
 pub use pipe::Pipe;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

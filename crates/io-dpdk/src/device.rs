@@ -83,29 +83,9 @@ impl DpdkDevice {
     pub fn open(eal: &'static Eal, port: &str, config: &DpdkConfig) -> Result<DpdkDevice, Error> {
         config.validate()?;
         let port_id = eal.port_id(port)?;
-        let claim = {
-            let mut open = OPEN_PORTS.lock().unwrap_or_else(|p| p.into_inner());
-            if open.contains(&port_id) {
-                return Err(Error::PortInUse(port_id));
-            }
-            open.push(port_id);
-            Claim(port_id)
-        };
+        let claim = claim_port(port_id)?;
         let raw = dev_info(port_id)?;
-        let driver = if raw.driver_name.is_null() {
-            String::from("?")
-        } else {
-            // SAFETY: DPDK's driver names are static NUL-terminated strings.
-            unsafe { CStr::from_ptr(raw.driver_name) }
-                .to_string_lossy()
-                .into_owned()
-        };
-        let port_err = |step: &'static str, ret: i32| Error::Port {
-            port: port_id,
-            driver: driver.clone(),
-            step,
-            reason: ffi::strerror(ret),
-        };
+        let driver = driver_name(&raw);
         let nq = config.num_queues();
         let max = usize::from(raw.max_rx_queues.min(raw.max_tx_queues));
         if nq > max || nq > usize::from(u16::MAX) {
@@ -116,122 +96,8 @@ impl DpdkDevice {
                 wanted: nq,
             });
         }
-
-        // Checksum offloads: take every one the driver offers.
-        let rx_offloads = raw.rx_offload_capa
-            & (ffi::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM
-                | ffi::RTE_ETH_RX_OFFLOAD_TCP_CKSUM
-                | ffi::RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
-        let tx_offloads = raw.tx_offload_capa
-            & (ffi::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM
-                | ffi::RTE_ETH_TX_OFFLOAD_TCP_CKSUM
-                | ffi::RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
-        let checksum = ChecksumOffload {
-            ipv4_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM != 0,
-            ipv4_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM != 0,
-            tcp_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_TCP_CKSUM != 0,
-            tcp_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_TCP_CKSUM != 0,
-            udp_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_UDP_CKSUM != 0,
-            udp_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_UDP_CKSUM != 0,
-        };
-
-        // RSS with mTCP's symmetric key, only when there is more than one queue to spread over.
-        let rss_hf = if nq > 1 {
-            raw.flow_type_rss_offloads
-                & (ffi::RTE_ETH_RSS_IPV4
-                    | ffi::RTE_ETH_RSS_FRAG_IPV4
-                    | ffi::RTE_ETH_RSS_NONFRAG_IPV4_TCP
-                    | ffi::RTE_ETH_RSS_NONFRAG_IPV4_UDP
-                    | ffi::RTE_ETH_RSS_NONFRAG_IPV4_OTHER)
-        } else {
-            0
-        };
-        let key_len = if raw.hash_key_size == 0 {
-            40
-        } else {
-            raw.hash_key_size
-        };
-        let key = vec![MTCP_RSS_KEY_BYTE; usize::from(key_len)];
-        let rx_offloads = if rss_hf != 0 {
-            rx_offloads | (raw.rx_offload_capa & ffi::RTE_ETH_RX_OFFLOAD_RSS_HASH)
-        } else {
-            rx_offloads
-        };
-        // SAFETY: key outlives the call, which copies it; the port is valid and stopped.
-        let ret = unsafe {
-            ffi::mtcp_shim_configure(
-                port_id,
-                nq as u16,
-                rx_offloads,
-                tx_offloads,
-                rss_hf,
-                key.as_ptr(),
-                key_len,
-            )
-        };
-        if ret != 0 {
-            return Err(port_err("rte_eth_dev_configure", ret));
-        }
-
-        let (mut nb_rx, mut nb_tx) = (config.rx_desc, config.tx_desc);
-        // SAFETY: valid out-pointers to u16s.
-        let ret = unsafe { ffi::rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &mut nb_rx, &mut nb_tx) };
-        if ret != 0 {
-            return Err(port_err("rte_eth_dev_adjust_nb_rx_tx_desc", ret));
-        }
-        // SAFETY: a plain query on a valid port.
-        let socket = unsafe { ffi::rte_eth_dev_socket_id(port_id) };
-        let mut pools = Vec::with_capacity(nq);
-        for q in 0..nq as u16 {
-            // Names are unique per process even when an earlier open of this port failed half-way.
-            let serial = POOL_SERIAL.fetch_add(1, Ordering::Relaxed);
-            let name =
-                CString::new(format!("mtcp_p{port_id}_{serial}")).expect("no NUL in pool name");
-            let cache = (config.num_mbufs / 2).min(256);
-            // SAFETY: name is NUL-terminated; DPDK copies it.
-            let pool = unsafe {
-                ffi::rte_pktmbuf_pool_create(
-                    name.as_ptr(),
-                    config.num_mbufs,
-                    cache,
-                    0,
-                    ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
-                    socket,
-                )
-            };
-            if pool.is_null() {
-                return Err(Error::NoMemory {
-                    what: format!(
-                        "{} mbufs of queue {q} of port {port_id} ({driver})",
-                        config.num_mbufs
-                    ),
-                    reason: ffi::strerror(ffi::rte_errno()),
-                });
-            }
-            pools.push(pool);
-            // SAFETY: the port is configured with nq queues, q < nq; pool is a valid mbuf pool;
-            // a NULL rx_conf means the driver's defaults.
-            let ret = unsafe {
-                ffi::rte_eth_rx_queue_setup(
-                    port_id,
-                    q,
-                    nb_rx,
-                    socket as u32,
-                    std::ptr::null(),
-                    pool,
-                )
-            };
-            if ret != 0 {
-                return Err(setup_error(port_id, &driver, "rte_eth_rx_queue_setup", ret));
-            }
-            // SAFETY: as above; a NULL tx_conf means the driver's defaults.
-            let ret = unsafe {
-                ffi::rte_eth_tx_queue_setup(port_id, q, nb_tx, socket as u32, std::ptr::null())
-            };
-            if ret != 0 {
-                return Err(setup_error(port_id, &driver, "rte_eth_tx_queue_setup", ret));
-            }
-        }
+        let (checksum, rss) = configure(port_id, &driver, &raw, nq)?;
+        let pools = setup_queues(port_id, &driver, config, nq)?;
         // SAFETY: the port is configured and all its queues are set up.
         let ret = unsafe { ffi::rte_eth_dev_start(port_id) };
         if ret != 0 {
@@ -244,42 +110,20 @@ impl DpdkDevice {
             pools,
             pool_size: config.num_mbufs,
         });
-
         // mTCP runs its ports promiscuous; drivers without the mode (most vdevs) simply refuse.
         // SAFETY: a plain call on a started port.
         let _ = unsafe { ffi::rte_eth_promiscuous_enable(port_id) };
-
-        let steering = if rss_hf == 0 {
-            Steering::None
-        } else {
-            program_reta(port_id, raw.reta_size, nq)
-                .map(|reta| Steering::Toeplitz {
-                    key: key.clone(),
-                    reta,
-                })
-                .unwrap_or(Steering::Opaque)
+        let steering = match rss {
+            None => Steering::None,
+            Some(key) => program_reta(port_id, raw.reta_size, nq)
+                .map(|reta| Steering::Toeplitz { key, reta })
+                .unwrap_or(Steering::Opaque),
         };
-
-        let mut mac = ffi::RteEtherAddr::default();
-        // SAFETY: mac is a valid out-pointer.
-        let ret = unsafe { ffi::rte_eth_macaddr_get(port_id, &mut mac) };
-        if ret != 0 {
-            return Err(port_err("rte_eth_macaddr_get", ret));
-        }
-        if mac.addr_bytes == [0; 6] {
-            // Some virtual devices (net_ring) have no address; give the port a locally administered one.
-            mac.addr_bytes = local_mac(port_id);
-            // SAFETY: mac is a valid pointer; drivers without the operation refuse, which is fine.
-            let _ = unsafe { ffi::rte_eth_dev_default_mac_addr_set(port_id, &mut mac) };
-        }
-        let mut mtu = ffi::RTE_ETHER_MTU as u16;
-        // SAFETY: mtu is a valid out-pointer; on failure it keeps the Ethernet default.
-        let _ = unsafe { ffi::rte_eth_dev_get_mtu(port_id, &mut mtu) };
-
+        let (mac, mtu) = mac_and_mtu(port_id, &driver)?;
         let info = DeviceInfo {
             name: port.to_owned(),
-            mac: EthernetAddress(mac.addr_bytes),
-            mtu: usize::from(mtu),
+            mac,
+            mtu,
             num_queues: nq,
             checksum,
             steering,
@@ -366,6 +210,185 @@ fn local_mac(port: u16) -> [u8; 6] {
     let mix = pid.wrapping_mul(0x9e37_79b9) ^ nanos;
     let [a, b, c, d] = mix.to_be_bytes();
     [0x02, a, b, c, d, port as u8]
+}
+
+/// Marks `port_id` open in this process; `PortInUse` when it already is.
+fn claim_port(port_id: u16) -> Result<Claim, Error> {
+    let mut open = OPEN_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    if open.contains(&port_id) {
+        return Err(Error::PortInUse(port_id));
+    }
+    open.push(port_id);
+    Ok(Claim(port_id))
+}
+
+fn driver_name(raw: &ffi::ShimDevInfo) -> String {
+    if raw.driver_name.is_null() {
+        String::from("?")
+    } else {
+        // SAFETY: DPDK's driver names are static NUL-terminated strings.
+        unsafe { CStr::from_ptr(raw.driver_name) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn port_error(port: u16, driver: &str, step: &'static str, ret: i32) -> Error {
+    Error::Port {
+        port,
+        driver: driver.to_owned(),
+        step,
+        reason: ffi::strerror(ret),
+    }
+}
+
+/// Configures `nq` queue pairs with every checksum offload the driver offers and, with more than
+/// one queue, RSS with mTCP's symmetric key. Returns the offloads and the RSS key (if RSS is on).
+fn configure(
+    port_id: u16,
+    driver: &str,
+    raw: &ffi::ShimDevInfo,
+    nq: usize,
+) -> Result<(ChecksumOffload, Option<Vec<u8>>), Error> {
+    let rx_offloads = raw.rx_offload_capa
+        & (ffi::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM
+            | ffi::RTE_ETH_RX_OFFLOAD_TCP_CKSUM
+            | ffi::RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+    let tx_offloads = raw.tx_offload_capa
+        & (ffi::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM
+            | ffi::RTE_ETH_TX_OFFLOAD_TCP_CKSUM
+            | ffi::RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
+    let checksum = ChecksumOffload {
+        ipv4_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_IPV4_CKSUM != 0,
+        ipv4_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM != 0,
+        tcp_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_TCP_CKSUM != 0,
+        tcp_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_TCP_CKSUM != 0,
+        udp_tx: tx_offloads & ffi::RTE_ETH_TX_OFFLOAD_UDP_CKSUM != 0,
+        udp_rx: rx_offloads & ffi::RTE_ETH_RX_OFFLOAD_UDP_CKSUM != 0,
+    };
+    let rss_hf = if nq > 1 {
+        raw.flow_type_rss_offloads
+            & (ffi::RTE_ETH_RSS_IPV4
+                | ffi::RTE_ETH_RSS_FRAG_IPV4
+                | ffi::RTE_ETH_RSS_NONFRAG_IPV4_TCP
+                | ffi::RTE_ETH_RSS_NONFRAG_IPV4_UDP
+                | ffi::RTE_ETH_RSS_NONFRAG_IPV4_OTHER)
+    } else {
+        0
+    };
+    let key_len = if raw.hash_key_size == 0 {
+        40
+    } else {
+        raw.hash_key_size
+    };
+    let key = vec![MTCP_RSS_KEY_BYTE; usize::from(key_len)];
+    let rx_offloads = if rss_hf != 0 {
+        rx_offloads | (raw.rx_offload_capa & ffi::RTE_ETH_RX_OFFLOAD_RSS_HASH)
+    } else {
+        rx_offloads
+    };
+    // SAFETY: key outlives the call, which copies it; the port is valid and stopped.
+    let ret = unsafe {
+        ffi::mtcp_shim_configure(
+            port_id,
+            nq as u16,
+            rx_offloads,
+            tx_offloads,
+            rss_hf,
+            key.as_ptr(),
+            key_len,
+        )
+    };
+    if ret != 0 {
+        return Err(port_error(port_id, driver, "rte_eth_dev_configure", ret));
+    }
+    Ok((checksum, (rss_hf != 0).then_some(key)))
+}
+
+/// Sets up `nq` rx/tx queue pairs, each receiving into its own mbuf pool; returns the pools.
+fn setup_queues(
+    port_id: u16,
+    driver: &str,
+    config: &DpdkConfig,
+    nq: usize,
+) -> Result<Vec<*mut RteMempool>, Error> {
+    let (mut nb_rx, mut nb_tx) = (config.rx_desc, config.tx_desc);
+    // SAFETY: valid out-pointers to u16s.
+    let ret = unsafe { ffi::rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &mut nb_rx, &mut nb_tx) };
+    if ret != 0 {
+        return Err(port_error(
+            port_id,
+            driver,
+            "rte_eth_dev_adjust_nb_rx_tx_desc",
+            ret,
+        ));
+    }
+    // SAFETY: a plain query on a valid port.
+    let socket = unsafe { ffi::rte_eth_dev_socket_id(port_id) };
+    let mut pools = Vec::with_capacity(nq);
+    for q in 0..nq as u16 {
+        // Names are unique per process even when an earlier open of this port failed half-way.
+        let serial = POOL_SERIAL.fetch_add(1, Ordering::Relaxed);
+        let name = CString::new(format!("mtcp_p{port_id}_{serial}")).expect("no NUL in pool name");
+        let cache = (config.num_mbufs / 2).min(256);
+        // SAFETY: name is NUL-terminated; DPDK copies it.
+        let pool = unsafe {
+            ffi::rte_pktmbuf_pool_create(
+                name.as_ptr(),
+                config.num_mbufs,
+                cache,
+                0,
+                ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
+                socket,
+            )
+        };
+        if pool.is_null() {
+            return Err(Error::NoMemory {
+                what: format!(
+                    "{} mbufs of queue {q} of port {port_id} ({driver})",
+                    config.num_mbufs
+                ),
+                reason: ffi::strerror(ffi::rte_errno()),
+            });
+        }
+        pools.push(pool);
+        // SAFETY: the port is configured with nq queues, q < nq; pool is a valid mbuf pool;
+        // a NULL rx_conf means the driver's defaults.
+        let ret = unsafe {
+            ffi::rte_eth_rx_queue_setup(port_id, q, nb_rx, socket as u32, std::ptr::null(), pool)
+        };
+        if ret != 0 {
+            return Err(setup_error(port_id, driver, "rte_eth_rx_queue_setup", ret));
+        }
+        // SAFETY: as above; a NULL tx_conf means the driver's defaults.
+        let ret = unsafe {
+            ffi::rte_eth_tx_queue_setup(port_id, q, nb_tx, socket as u32, std::ptr::null())
+        };
+        if ret != 0 {
+            return Err(setup_error(port_id, driver, "rte_eth_tx_queue_setup", ret));
+        }
+    }
+    Ok(pools)
+}
+
+/// The port's MAC (a locally administered one for devices without an address) and its MTU.
+fn mac_and_mtu(port_id: u16, driver: &str) -> Result<(EthernetAddress, usize), Error> {
+    let mut mac = ffi::RteEtherAddr::default();
+    // SAFETY: mac is a valid out-pointer.
+    let ret = unsafe { ffi::rte_eth_macaddr_get(port_id, &mut mac) };
+    if ret != 0 {
+        return Err(port_error(port_id, driver, "rte_eth_macaddr_get", ret));
+    }
+    if mac.addr_bytes == [0; 6] {
+        // Some virtual devices (net_ring) have no address; give the port a locally administered one.
+        mac.addr_bytes = local_mac(port_id);
+        // SAFETY: mac is a valid pointer; drivers without the operation refuse, which is fine.
+        let _ = unsafe { ffi::rte_eth_dev_default_mac_addr_set(port_id, &mut mac) };
+    }
+    let mut mtu = ffi::RTE_ETHER_MTU as u16;
+    // SAFETY: mtu is a valid out-pointer; on failure it keeps the Ethernet default.
+    let _ = unsafe { ffi::rte_eth_dev_get_mtu(port_id, &mut mtu) };
+    Ok((EthernetAddress(mac.addr_bytes), usize::from(mtu)))
 }
 
 fn setup_error(port: u16, driver: &str, step: &'static str, ret: i32) -> Error {

@@ -138,10 +138,6 @@ impl DpdkTxFrame {
     pub(crate) fn forget_sent(&mut self) {
         self.mbuf = std::ptr::null_mut();
     }
-
-    pub(crate) fn is_sent(&self) -> bool {
-        self.mbuf.is_null()
-    }
 }
 
 impl Deref for DpdkTxFrame {

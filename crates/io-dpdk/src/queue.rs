@@ -4,7 +4,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use mtcp_io::{Burst, Queue};
+use mtcp_io::{Burst, Queue, RxSink, TxBatch};
 
 use crate::device::PortShared;
 use crate::ffi::{self, MAX_BURST, RteMempool};
@@ -74,8 +74,8 @@ impl Queue for DpdkQueue {
     type Rx = DpdkRxFrame;
     type Tx = DpdkTxFrame;
 
-    fn rx_burst(&mut self, out: &mut Burst<DpdkRxFrame>) -> io::Result<usize> {
-        let room = out.capacity() - out.len();
+    fn rx_into<S: RxSink<DpdkRxFrame>>(&mut self, out: &mut S) -> io::Result<usize> {
+        let room = out.room().min(MAX_BURST);
         if room == 0 {
             return Ok(0);
         }
@@ -95,8 +95,8 @@ impl Queue for DpdkQueue {
         for r in &rx[..usize::from(got)] {
             // SAFETY: initialised by the shim (see above).
             let r = unsafe { r.assume_init_ref() };
-            // Cannot fail: got <= room.
-            let _ = out.push(DpdkRxFrame::from_shim(r));
+            // Fits: got <= room.
+            out.put(DpdkRxFrame::from_shim(r));
         }
         Ok(usize::from(got))
     }
@@ -131,25 +131,28 @@ impl Queue for DpdkQueue {
         added
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<DpdkTxFrame>) -> io::Result<usize> {
-        let n = pkts.len();
+    fn tx_from<B: TxBatch<DpdkTxFrame>>(&mut self, pkts: &mut B) -> io::Result<usize> {
+        let mut tx = [const { MaybeUninit::<ffi::ShimTx>::uninit() }; MAX_BURST];
+        let mut n = 0;
+        while let (true, Some(frame)) = (n < MAX_BURST, pkts.get(n)) {
+            tx[n].write(frame.to_shim());
+            n += 1;
+        }
         if n == 0 {
             return Ok(0);
-        }
-        let mut tx = [const { MaybeUninit::<ffi::ShimTx>::uninit() }; MAX_BURST];
-        for (slot, frame) in tx.iter_mut().zip(pkts.iter()) {
-            slot.write(frame.to_shim());
         }
         // SAFETY: the first n entries of tx are initialised and describe mbufs owned by pkts; the
         // driver takes ownership of the first `sent` of them.
         let sent =
             unsafe { ffi::mtcp_shim_tx_burst(self.port, self.index, tx.as_ptr().cast(), n as u16) };
         let sent = usize::from(sent);
-        for frame in pkts.iter_mut().take(sent) {
-            frame.forget_sent();
+        for i in 0..sent {
+            if let Some(frame) = pkts.get_mut(i) {
+                frame.forget_sent();
+            }
         }
         // Unsent frames stay at the front of `pkts`, still owned by the caller, in order.
-        pkts.retain(|f| !f.is_sent());
+        pkts.consume(sent);
         Ok(sent)
     }
 }

@@ -28,7 +28,7 @@ use crate::error::NetmapError;
 use crate::layout::{self, PortLayout, RingRef, RingSel};
 use crate::sys::{self, NetmapSlot};
 use crossbeam_queue::ArrayQueue;
-use mtcp_io::{Burst, MAX_BURST, Queue, RxFrame, TxFrame};
+use mtcp_io::{MAX_BURST, Queue, RxFrame, RxSink, TxBatch, TxFrame};
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::RawFd;
@@ -413,7 +413,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
     type Rx = NetmapRxFrame;
     type Tx = NetmapTxFrame;
 
-    fn rx_burst(&mut self, out: &mut Burst<NetmapRxFrame>) -> io::Result<usize> {
+    fn rx_into<K: RxSink<NetmapRxFrame>>(&mut self, out: &mut K) -> io::Result<usize> {
         self.reclaim_rx();
         let rx = self.layout.rx;
         let n = rx.num_slots;
@@ -426,7 +426,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
             return Err(NetmapError::BadLayout("rx tail beyond the ring").into());
         }
         let mut added = 0;
-        while self.rx_cur != tail && !out.is_full() {
+        while self.rx_cur != tail && out.room() > 0 {
             let i = self.rx_cur;
             let Some(last) = self.frame_end(i, tail) else {
                 break;
@@ -456,8 +456,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
                         slot: i,
                         shared: self.rx_shared.clone(),
                     };
-                    // Cannot fail: `out` is not full.
-                    let _ = out.push(frame);
+                    out.put(frame);
                     added += 1;
                 }
                 _ => {
@@ -483,7 +482,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
         })
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<NetmapTxFrame>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<NetmapTxFrame>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         if pkts.is_empty() {
             return Ok(0);
         }
@@ -506,7 +505,10 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
         }
         let count = free.min(pkts.len());
         let first_slot = self.tx_head;
-        for frame in pkts.iter_mut().take(count) {
+        for i in 0..count {
+            let Some(frame) = pkts.get_mut(i) else {
+                break;
+            };
             let s = slot(&tx, self.tx_head);
             // Swapping needs a netmap buffer of this very queue; a frame from another queue's pool
             // (whose index may mean nothing in this region) is copied instead.
@@ -540,7 +542,7 @@ impl<S: RingSync> Queue for NetmapQueue<S> {
             }
             self.tx_head = next(self.tx_head, n);
         }
-        pkts.drain(..count);
+        pkts.consume(count);
         if count > 0 {
             set_ring_field(&tx, cur_of, self.tx_head);
             set_ring_field(&tx, head_of, self.tx_head);

@@ -31,7 +31,8 @@ use std::time::Duration;
 use crate::pool::{Pool, PoolBuf};
 use crate::sys::{self, check};
 use crate::{
-    Burst, ChecksumOffload, ChecksumStatus, Device, DeviceInfo, Queue, RxFrame, RxMeta, Steering,
+    ChecksumOffload, ChecksumStatus, Device, DeviceInfo, Queue, RxFrame, RxMeta, RxSink, Steering,
+    TxBatch,
 };
 
 /// How to open an AF_PACKET device.
@@ -282,7 +283,32 @@ fn open_socket(
     page: usize,
     mtu: usize,
 ) -> io::Result<AfPacketQueue> {
-    // Protocol 0: receive nothing until bound, so no frame of another interface slips in.
+    let fd = packet_socket(cfg)?;
+    let raw = fd.as_raw_fd();
+    let tx = request_rings(raw, cfg, page)?;
+    let rx_len = cfg.block_size * cfg.block_count;
+    let ring = map_rings(fd, cfg, rx_len + tx.block * tx.blocks)?;
+    bind_and_join(raw, ifindex, fanout_id)?;
+    Ok(AfPacketQueue {
+        // SAFETY: the tx ring starts right after the rx ring inside the mapping.
+        tx_base: unsafe { ring.base.as_ptr().add(rx_len) },
+        ring,
+        next_block: 0,
+        cursor: None,
+        tx_slot_size: cfg.tx_frame_size,
+        tx_slots: tx.frames,
+        tx_head: 0,
+        kick: false,
+        pool: Pool::new(
+            cfg.pool_size,
+            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET),
+        ),
+    })
+}
+
+/// A TPACKET_V3 socket that receives nothing yet (protocol 0 until bound, so no frame of another
+/// interface slips in), ignoring its own outgoing frames, bypassing the qdisc when asked.
+fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked.
     let fd =
         check(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
@@ -291,11 +317,24 @@ fn open_socket(
     let raw = fd.as_raw_fd();
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
     let one: libc::c_int = 1;
-    // Older kernels lack it; the pkttype check below filters outgoing frames anyway.
+    // Older kernels lack it; the pkttype check in rx_into filters outgoing frames anyway.
     let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one);
     if cfg.qdisc_bypass {
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
     }
+    Ok(fd)
+}
+
+/// The transmit ring's geometry.
+struct TxGeometry {
+    block: usize,
+    blocks: usize,
+    frames: usize,
+}
+
+/// Asks the kernel for the receive ring (`block_count` blocks) and the transmit ring (at least
+/// `tx_frames` slots of `tx_frame_size`, in page-sized blocks).
+fn request_rings(raw: RawFd, cfg: &AfPacketConfig, page: usize) -> io::Result<TxGeometry> {
     let rx_req = libc::tpacket_req3 {
         tp_block_size: cfg.block_size as u32,
         tp_block_nr: cfg.block_count as u32,
@@ -306,21 +345,28 @@ fn open_socket(
         tp_feature_req_word: 0,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &rx_req)?;
-    let tx_block = page.max(cfg.tx_frame_size);
-    let tx_blocks = (cfg.tx_frames * cfg.tx_frame_size).div_ceil(tx_block);
-    let tx_frames = tx_blocks * (tx_block / cfg.tx_frame_size);
+    let block = page.max(cfg.tx_frame_size);
+    let blocks = (cfg.tx_frames * cfg.tx_frame_size).div_ceil(block);
+    let frames = blocks * (block / cfg.tx_frame_size);
     let tx_req = libc::tpacket_req3 {
-        tp_block_size: tx_block as u32,
-        tp_block_nr: tx_blocks as u32,
+        tp_block_size: block as u32,
+        tp_block_nr: blocks as u32,
         tp_frame_size: cfg.tx_frame_size as u32,
-        tp_frame_nr: tx_frames as u32,
+        tp_frame_nr: frames as u32,
         tp_retire_blk_tov: 0,
         tp_sizeof_priv: 0,
         tp_feature_req_word: 0,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_TX_RING, &tx_req)?;
-    let rx_len = cfg.block_size * cfg.block_count;
-    let len = rx_len + tx_block * tx_blocks;
+    Ok(TxGeometry {
+        block,
+        blocks,
+        frames,
+    })
+}
+
+/// Maps both rings (`len` bytes: receive ring, then transmit ring); the [`Ring`] owns the socket.
+fn map_rings(fd: OwnedFd, cfg: &AfPacketConfig, len: usize) -> io::Result<Arc<Ring>> {
     // SAFETY: mapping the socket's rings, as packet_mmap(7) describes; the result is checked.
     let base = unsafe {
         libc::mmap(
@@ -328,7 +374,7 @@ fn open_socket(
             len,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED,
-            raw,
+            fd.as_raw_fd(),
             0,
         )
     };
@@ -337,7 +383,7 @@ fn open_socket(
     }
     let base =
         NonNull::new(base.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-    let ring = Arc::new(Ring {
+    Ok(Arc::new(Ring {
         base,
         len,
         block_size: cfg.block_size,
@@ -348,7 +394,12 @@ fn open_socket(
             })
             .collect(),
         fd,
-    });
+    }))
+}
+
+/// Binds the socket to `ifindex` for every protocol, and joins fanout group `fanout_id` (spread
+/// by flow hash, defragmenting first) when there is one.
+fn bind_and_join(raw: RawFd, ifindex: u32, fanout_id: Option<u16>) -> io::Result<()> {
     // SAFETY: all-zero is a valid sockaddr_ll; we fill the fields bind needs.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;
@@ -367,21 +418,7 @@ fn open_socket(
             | (((libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG) as libc::c_int) << 16);
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
     }
-    Ok(AfPacketQueue {
-        // SAFETY: the tx ring starts right after the rx ring inside the mapping.
-        tx_base: unsafe { ring.base.as_ptr().add(rx_len) },
-        ring,
-        next_block: 0,
-        cursor: None,
-        tx_slot_size: cfg.tx_frame_size,
-        tx_slots: tx_frames,
-        tx_head: 0,
-        kick: false,
-        pool: Pool::new(
-            cfg.pool_size,
-            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET),
-        ),
-    })
+    Ok(())
 }
 
 impl Device for AfPacketDevice {
@@ -494,12 +531,12 @@ impl Queue for AfPacketQueue {
     type Rx = AfRx;
     type Tx = PoolBuf;
 
-    fn rx_burst(&mut self, out: &mut Burst<AfRx>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<AfRx>>(&mut self, out: &mut S) -> io::Result<usize> {
         if self.kick {
             self.send_kick()?;
         }
         let mut n = 0;
-        while !out.is_full() {
+        while out.room() > 0 {
             let mut cur = match self.cursor {
                 Some(c) => c,
                 None => match self.enter_block() {
@@ -553,8 +590,7 @@ impl Queue for AfPacketQueue {
                     l4_checksum: l4,
                 },
             };
-            // Cannot fail: `out` is not full.
-            let _ = out.push(frame);
+            out.put(frame);
             n += 1;
         }
         Ok(n)
@@ -564,10 +600,10 @@ impl Queue for AfPacketQueue {
         self.pool.alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let mut sent = 0;
         let room = self.tx_slot_size - TX_DATA_OFFSET;
-        for frame in pkts.iter() {
+        while let Some(frame) = pkts.get(sent) {
             if frame.len() > room {
                 break;
             }
@@ -601,13 +637,13 @@ impl Queue for AfPacketQueue {
             self.tx_head = (self.tx_head + 1) % self.tx_slots;
             sent += 1;
         }
-        if sent == 0 && pkts.first().is_some_and(|f| f.len() > room) {
+        if sent == 0 && pkts.get(0).is_some_and(|f| f.len() > room) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "frame larger than a transmit slot",
             ));
         }
-        pkts.drain(..sent);
+        pkts.consume(sent);
         if sent > 0 || self.kick {
             self.send_kick()?;
         }

@@ -197,6 +197,117 @@ pub struct TxOffload {
     pub l4_checksum: Option<L4Checksum>,
 }
 
+/// Where [`Queue::rx_into`] puts received frames: a [`Burst`] of the queue's own frames, or a
+/// [`WrapInto`] that wraps each frame into another type on the way in (how a run-time choice of
+/// backend such as mtcp-socket-api's `AnyQueue` receives without a second burst).
+pub trait RxSink<F> {
+    /// How many more frames fit. A queue receives at most this many.
+    fn room(&self) -> usize;
+    /// Appends a frame. Callers check [`RxSink::room`] first; a frame put into a full sink is
+    /// dropped (its buffer goes back to its pool).
+    fn put(&mut self, frame: F);
+}
+
+impl<F> RxSink<F> for Burst<F> {
+    fn room(&self) -> usize {
+        self.capacity() - self.len()
+    }
+
+    fn put(&mut self, frame: F) {
+        let _ = self.push(frame);
+    }
+}
+
+/// A sink of `T` (such as a `Burst<T>`) that takes frames of another type through `wrap`.
+pub struct WrapInto<'a, S, W> {
+    /// Where the wrapped frames go.
+    pub out: &'a mut S,
+    /// Turns a queue's frame into the sink's.
+    pub wrap: W,
+}
+
+impl<F, T, S: RxSink<T>, W: FnMut(F) -> T> RxSink<F> for WrapInto<'_, S, W> {
+    fn room(&self) -> usize {
+        self.out.room()
+    }
+
+    fn put(&mut self, frame: F) {
+        self.out.put((self.wrap)(frame));
+    }
+}
+
+/// The frames [`Queue::tx_from`] transmits, seen in place: a [`Burst`] of the queue's own frames,
+/// or a burst of a wrapping type through a view (how mtcp-socket-api's `AnyQueue` transmits
+/// without moving its frames into a second burst).
+pub trait TxBatch<F> {
+    /// Frames waiting, sent front to back.
+    fn len(&self) -> usize;
+    /// Whether none is waiting.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Frame `i` (`i < len()`); `None` for a frame that is not this queue's type (a caller bug:
+    /// such a frame stops the burst).
+    fn get(&self, i: usize) -> Option<&F>;
+    /// Frame `i`, mutably.
+    fn get_mut(&mut self, i: usize) -> Option<&mut F>;
+    /// Removes the first `n` frames: they went out (or their ownership passed to the device).
+    fn consume(&mut self, n: usize);
+    /// Hands the frames to `take` by value, front to back, until it gives one back (`Some`):
+    /// that one and those after it stay, in order. Returns how many were taken.
+    fn take_while(&mut self, take: &mut dyn FnMut(F) -> Option<F>) -> usize;
+}
+
+impl<F> TxBatch<F> for Burst<F> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn get(&self, i: usize) -> Option<&F> {
+        self.as_slice().get(i)
+    }
+    fn get_mut(&mut self, i: usize) -> Option<&mut F> {
+        self.as_mut_slice().get_mut(i)
+    }
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.as_slice().len());
+        self.drain(..n);
+    }
+    fn take_while(&mut self, take: &mut dyn FnMut(F) -> Option<F>) -> usize {
+        take_while_mapped(self, &mut Some, &mut |f| f, take)
+    }
+}
+
+/// [`TxBatch::take_while`] over a burst of `T` holding frames `F`: `unwrap` gets the frame out
+/// (`None`: a foreign frame, dropped), `wrap` puts one given back in. Frames move once; only a
+/// tail given back (the device was full) is set aside and pushed back, in order.
+pub fn take_while_mapped<T, F>(
+    burst: &mut Burst<T>,
+    unwrap: &mut dyn FnMut(T) -> Option<F>,
+    wrap: &mut dyn FnMut(F) -> T,
+    take: &mut dyn FnMut(F) -> Option<F>,
+) -> usize {
+    let mut taken = 0;
+    let mut rest: Burst<T> = Burst::new();
+    let mut frames = burst.drain(..);
+    for t in frames.by_ref() {
+        let Some(f) = unwrap(t) else { continue };
+        if let Some(back) = take(f) {
+            // Cannot fail: `rest` has the capacity of the burst these came from.
+            let _ = rest.push(wrap(back));
+            for t in frames.by_ref() {
+                let _ = rest.push(t);
+            }
+            break;
+        }
+        taken += 1;
+    }
+    drop(frames);
+    for t in rest {
+        let _ = burst.push(t);
+    }
+    taken
+}
+
 /// A received frame. It owns its buffer and gives it back to the backend when dropped.
 pub trait RxFrame: Deref<Target = [u8]> + Send {
     /// What the device tells about the frame.
@@ -232,7 +343,13 @@ pub trait Queue: Send {
     type Tx: TxFrame;
 
     /// Receives up to `out.capacity() - out.len()` frames, appending them to `out`; returns how many.
-    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize>;
+    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize> {
+        self.rx_into(out)
+    }
+
+    /// Receives up to `out.room()` frames into any [`RxSink`]; returns how many. Frames that do not
+    /// fit stay queued for the next call. Backends implement this one; [`Queue::rx_burst`] calls it.
+    fn rx_into<S: RxSink<Self::Rx>>(&mut self, out: &mut S) -> io::Result<usize>;
 
     /// Takes an empty transmit buffer from the queue's pool, or `None` if the pool is exhausted.
     fn tx_alloc(&mut self) -> Option<Self::Tx>;
@@ -255,7 +372,12 @@ pub trait Queue: Send {
 
     /// Transmits frames from the front of `pkts`, removing those that went out; returns how many.
     /// Frames left in `pkts` were not sent (the device was full); the caller may retry or drop them.
-    fn tx_burst(&mut self, pkts: &mut Burst<Self::Tx>) -> io::Result<usize>;
+    fn tx_burst(&mut self, pkts: &mut Burst<Self::Tx>) -> io::Result<usize> {
+        self.tx_from(pkts)
+    }
+
+    /// [`Queue::tx_burst`] from any [`TxBatch`]. Backends implement this one.
+    fn tx_from<B: TxBatch<Self::Tx>>(&mut self, pkts: &mut B) -> io::Result<usize>;
 
     /// Blocks for at most `timeout` until frames may be ready to receive. Backends that can only be
     /// polled return at once (the default).
@@ -300,3 +422,8 @@ mod tests {
         }
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

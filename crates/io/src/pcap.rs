@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Burst, Device, DeviceInfo, MAX_BURST, Queue};
+use crate::{Device, DeviceInfo, MAX_BURST, Queue, RxSink, TxBatch};
 
 /// Bytes of a frame kept in the capture (longer frames are cut, as tcpdump's `-s`).
 pub const SNAPLEN: u32 = 65535;
@@ -30,6 +30,24 @@ fn file_header() -> [u8; 24] {
     h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
     h[20..24].copy_from_slice(&1u32.to_le_bytes());
     h
+}
+
+/// A sink that records each frame before passing it on.
+struct Recording<'a, S> {
+    out: &'a mut S,
+    stage: &'a mut Vec<u8>,
+    ts: Duration,
+}
+
+impl<F: std::ops::Deref<Target = [u8]>, S: RxSink<F>> RxSink<F> for Recording<'_, S> {
+    fn room(&self) -> usize {
+        self.out.room()
+    }
+
+    fn put(&mut self, frame: F) {
+        record(self.stage, self.ts, &frame);
+        self.out.put(frame);
+    }
 }
 
 /// Appends one record (header and data) to `out`.
@@ -115,15 +133,15 @@ impl<Q: Queue> Queue for PcapQueue<Q> {
     type Rx = Q::Rx;
     type Tx = Q::Tx;
 
-    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize> {
-        let before = out.len();
-        let n = self.inner.rx_burst(out)?;
+    fn rx_into<S: RxSink<Self::Rx>>(&mut self, out: &mut S) -> io::Result<usize> {
+        self.stage.clear();
+        let mut tee = Recording {
+            out,
+            stage: &mut self.stage,
+            ts: now(),
+        };
+        let n = self.inner.rx_into(&mut tee)?;
         if n > 0 {
-            let ts = now();
-            self.stage.clear();
-            for frame in &out[before..] {
-                record(&mut self.stage, ts, frame);
-            }
             self.write_stage(self.stage.len())?;
         }
         Ok(n)
@@ -133,14 +151,16 @@ impl<Q: Queue> Queue for PcapQueue<Q> {
         self.inner.tx_alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<Self::Tx>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<Self::Tx>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let ts = now();
         self.stage.clear();
-        for (i, frame) in pkts.iter().enumerate() {
+        let mut i = 0;
+        while let (Some(frame), true) = (pkts.get(i), i < MAX_BURST) {
             record(&mut self.stage, ts, frame);
             self.ends[i] = self.stage.len();
+            i += 1;
         }
-        let n = self.inner.tx_burst(pkts)?;
+        let n = self.inner.tx_from(pkts)?.min(i);
         if n > 0 {
             self.write_stage(self.ends[n - 1])?;
         }

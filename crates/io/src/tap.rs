@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::pool::{Pool, PoolBuf};
 use crate::sys::{self, IfReq, check};
 use crate::{
-    Burst, ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, Steering, TxFrame,
+    ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxSink, Steering, TxBatch, TxFrame,
 };
 
 /// How to open a TAP device.
@@ -150,9 +150,9 @@ impl Queue for TapQueue {
     type Rx = PoolBuf;
     type Tx = PoolBuf;
 
-    fn rx_burst(&mut self, out: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<PoolBuf>>(&mut self, out: &mut S) -> io::Result<usize> {
         let mut n = 0;
-        while !out.is_full() {
+        while out.room() > 0 {
             let Some(mut buf) = self.pool.alloc() else {
                 break;
             };
@@ -168,8 +168,7 @@ impl Queue for TapQueue {
                 return if n > 0 { Ok(n) } else { Err(e) };
             }
             buf.set_len(rc as usize);
-            // Cannot fail: `out` is not full.
-            let _ = out.push(buf);
+            out.put(buf);
             n += 1;
         }
         Ok(n)
@@ -179,10 +178,10 @@ impl Queue for TapQueue {
         self.pool.alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let mut sent = 0;
         let mut error = None;
-        for frame in pkts.iter() {
+        while let Some(frame) = pkts.get(sent) {
             // SAFETY: `frame` is a readable buffer of `frame.len()` bytes.
             let rc =
                 unsafe { libc::write(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
@@ -195,7 +194,7 @@ impl Queue for TapQueue {
             }
             sent += 1;
         }
-        pkts.drain(..sent);
+        pkts.consume(sent);
         match error {
             Some(e) if sent == 0 => Err(e),
             _ => Ok(sent),

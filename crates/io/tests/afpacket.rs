@@ -1,5 +1,5 @@
 //! The AF_PACKET backend over veth pairs, inside network namespaces the tests create.
-mod common;
+use mtcp_testkit::responder as common;
 
 use mtcp_io::afpacket::{AfPacketConfig, AfPacketDevice};
 use mtcp_io::conformance::{self, Ctx};

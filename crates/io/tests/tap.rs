@@ -1,5 +1,5 @@
 //! The TAP backend against the Linux kernel, inside network namespaces the tests create.
-mod common;
+use mtcp_testkit::responder as common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -108,3 +108,8 @@ pub use iface::{
 };
 pub use route::{NextHop, NoRoute, PortAddr, Route, RouteTable, mask, network, prefix_len_of};
 pub use rx::Received;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

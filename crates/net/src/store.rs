@@ -7,6 +7,7 @@ use core::net::Ipv4Addr;
 use std::collections::VecDeque;
 
 use mtcp_io::TxOffload;
+use mtcp_wire::{EthernetAddress, EthernetFrameMut};
 
 /// A datagram waiting for the MAC of `next_hop`; its Ethernet destination is patched on flush.
 #[derive(Clone, Copy, Debug)]
@@ -105,7 +106,9 @@ impl FrameStore {
             let w = self.waiting[i];
             if w.next_hop == ip {
                 self.waiting.remove(i);
-                self.buf_mut(w.slot)[..6].copy_from_slice(&mac);
+                if let Ok(mut eth) = EthernetFrameMut::new_checked(self.buf_mut(w.slot)) {
+                    eth.set_dst_addr(EthernetAddress(mac));
+                }
                 self.ready.push_back(w.slot);
                 moved += 1;
             } else {

@@ -1,9 +1,18 @@
 //! Run-time choice of the packet-I/O backend (`io = ...`): [`AnyQueue`] is a [`Queue`] over the
 //! backends this crate can open, so a context is `Context<AnyQueue>` whatever the config says.
 //!
-//! Extension point: the `dpdk` and `netmap` backends live in their own crates. To add one, add a
-//! variant to [`AnyQueue`] (and [`AnyRx`] / [`AnyTx`] if its frames are their own types), to
-//! [`AnyDevice`], and a branch in `Mtcp::init`'s device opening (`open_devices` in `mtcp.rs`).
+//! One dispatch mechanism: each backend's queue implements the small [`Member`] trait (how its
+//! frames become [`AnyRx`] / [`AnyTx`] and back), and the `each_*!` macros below hold the one list
+//! of variants every `match` uses. Received frames go straight into the caller's burst, wrapped on
+//! the way in ([`mtcp_io::WrapInto`]), so a partly full burst takes exactly what fits and nothing
+//! is dropped. Transmitted frames are read in place by the backend through a [`TxBatch`] view of
+//! the caller's burst (`tx_via`): no second burst either way.
+//!
+//! Adding a backend (say AF_XDP) is one change in this file: a variant of [`AnyQueue`] and of
+//! [`AnyDevice`], its arm in `each_queue!` and `each_device!`, an `impl Member` of three
+//! one-line functions, and (only if its frames are their own types) a variant of [`AnyRx`] /
+//! [`AnyTx`] with its arm in `each_rx!` / `each_tx!`. Then a branch in `Mtcp::init`'s device
+//! opening (`open_devices` in `mtcp.rs`).
 //!
 //! DPDK (`io = dpdk`) is here behind the cargo feature `dpdk`: [`open_dpdk`] starts DPDK's EAL
 //! from `mtcp.conf` (`core_mask` / `num_cores`, `num_mem_ch`, `dpdk_eal_args`) and opens the
@@ -16,7 +25,10 @@ use std::time::Duration;
 use mtcp_io::fault::{Fault, FaultQueue, FaultRx};
 use mtcp_io::mem::{MemPort, MemQueue};
 use mtcp_io::pool::PoolBuf;
-use mtcp_io::{Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta, TxFrame, TxOffload};
+use mtcp_io::{
+    Burst, Device, DeviceInfo, Queue, RxFrame, RxMeta, RxSink, TxBatch, TxFrame, TxOffload,
+    WrapInto,
+};
 
 #[cfg(target_os = "linux")]
 use mtcp_io::afpacket::{AfPacketDevice, AfPacketQueue, AfRx};
@@ -38,32 +50,31 @@ pub enum AnyRx {
     Netmap(mtcp_io_netmap::NetmapRxFrame),
 }
 
+/// `match` over the variants of [`AnyRx`], binding the frame to `$f`.
+macro_rules! each_rx {
+    ($v:expr, $f:ident => $e:expr) => {
+        match $v {
+            AnyRx::Pool($f) => $e,
+            #[cfg(target_os = "linux")]
+            AnyRx::AfPacket($f) => $e,
+            #[cfg(feature = "dpdk")]
+            AnyRx::Dpdk($f) => $e,
+            #[cfg(target_os = "linux")]
+            AnyRx::Netmap($f) => $e,
+        }
+    };
+}
+
 impl Deref for AnyRx {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match self {
-            AnyRx::Pool(b) => b,
-            #[cfg(target_os = "linux")]
-            AnyRx::AfPacket(b) => b,
-            #[cfg(feature = "dpdk")]
-            AnyRx::Dpdk(b) => b,
-            #[cfg(target_os = "linux")]
-            AnyRx::Netmap(b) => b,
-        }
+        each_rx!(self, b => b)
     }
 }
 
 impl RxFrame for AnyRx {
     fn meta(&self) -> RxMeta {
-        match self {
-            AnyRx::Pool(b) => b.meta(),
-            #[cfg(target_os = "linux")]
-            AnyRx::AfPacket(b) => b.meta(),
-            #[cfg(feature = "dpdk")]
-            AnyRx::Dpdk(b) => b.meta(),
-            #[cfg(target_os = "linux")]
-            AnyRx::Netmap(b) => b.meta(),
-        }
+        each_rx!(self, b => b.meta())
     }
 }
 
@@ -79,110 +90,217 @@ pub enum AnyTx {
     Netmap(mtcp_io_netmap::NetmapTxFrame),
 }
 
+/// `match` over the variants of [`AnyTx`], binding the frame to `$f`.
+macro_rules! each_tx {
+    ($v:expr, $f:ident => $e:expr) => {
+        match $v {
+            AnyTx::Pool($f) => $e,
+            #[cfg(feature = "dpdk")]
+            AnyTx::Dpdk($f) => $e,
+            #[cfg(target_os = "linux")]
+            AnyTx::Netmap($f) => $e,
+        }
+    };
+}
+
 impl Deref for AnyTx {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match self {
-            AnyTx::Pool(b) => b,
-            #[cfg(feature = "dpdk")]
-            AnyTx::Dpdk(b) => b,
-            #[cfg(target_os = "linux")]
-            AnyTx::Netmap(b) => b,
-        }
+        each_tx!(self, b => b)
     }
 }
 
 impl DerefMut for AnyTx {
     fn deref_mut(&mut self) -> &mut [u8] {
-        match self {
-            AnyTx::Pool(b) => b,
-            #[cfg(feature = "dpdk")]
-            AnyTx::Dpdk(b) => b,
-            #[cfg(target_os = "linux")]
-            AnyTx::Netmap(b) => b,
-        }
+        each_tx!(self, b => b)
     }
 }
 
 impl TxFrame for AnyTx {
     fn capacity(&self) -> usize {
-        match self {
-            AnyTx::Pool(b) => b.capacity(),
-            #[cfg(feature = "dpdk")]
-            AnyTx::Dpdk(b) => b.capacity(),
-            #[cfg(target_os = "linux")]
-            AnyTx::Netmap(b) => b.capacity(),
-        }
+        each_tx!(self, b => b.capacity())
     }
 
     fn set_len(&mut self, len: usize) {
-        match self {
-            AnyTx::Pool(b) => b.set_len(len),
-            #[cfg(feature = "dpdk")]
-            AnyTx::Dpdk(b) => b.set_len(len),
-            #[cfg(target_os = "linux")]
-            AnyTx::Netmap(b) => b.set_len(len),
-        }
+        each_tx!(self, b => b.set_len(len))
     }
 
     fn set_offload(&mut self, offload: TxOffload) {
-        match self {
-            AnyTx::Pool(b) => b.set_offload(offload),
-            #[cfg(feature = "dpdk")]
-            AnyTx::Dpdk(b) => b.set_offload(offload),
-            #[cfg(target_os = "linux")]
-            AnyTx::Netmap(b) => b.set_offload(offload),
-        }
+        each_tx!(self, b => b.set_offload(offload))
     }
 }
 
-fn pool_tx(f: AnyTx) -> Option<PoolBuf> {
-    match f {
-        AnyTx::Pool(b) => Some(b),
-        #[cfg(feature = "dpdk")]
-        AnyTx::Dpdk(_) => None,
-        #[cfg(target_os = "linux")]
-        AnyTx::Netmap(_) => None,
+/// A backend's queue as a member of [`AnyQueue`]: how its frames become [`AnyRx`] / [`AnyTx`] and
+/// back. The only per-backend code the dispatch needs.
+pub trait Member: Queue {
+    /// A received frame as an [`AnyRx`].
+    fn wrap_rx(frame: Self::Rx) -> AnyRx;
+    /// A transmit frame as an [`AnyTx`].
+    fn wrap_tx(frame: Self::Tx) -> AnyTx;
+    /// An [`AnyTx`] as this backend's frame; `None` for another backend's frame (a caller bug).
+    fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx>;
+    /// This backend's frame inside an [`AnyTx`], in place.
+    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx>;
+    /// The same, mutably.
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx>;
+}
+
+/// [`Member`] for a queue whose transmit frames are pool buffers and whose received frames are the
+/// [`AnyRx`] variant `$rx`.
+macro_rules! pool_member {
+    ($q:ty, $rx:path) => {
+        impl Member for $q {
+            fn wrap_rx(frame: Self::Rx) -> AnyRx {
+                $rx(frame)
+            }
+            fn wrap_tx(frame: PoolBuf) -> AnyTx {
+                AnyTx::Pool(frame)
+            }
+            fn unwrap_tx(frame: AnyTx) -> Option<PoolBuf> {
+                #[allow(irrefutable_let_patterns)]
+                if let AnyTx::Pool(b) = frame {
+                    Some(b)
+                } else {
+                    None
+                }
+            }
+            fn tx_ref(frame: &AnyTx) -> Option<&PoolBuf> {
+                #[allow(irrefutable_let_patterns)]
+                if let AnyTx::Pool(b) = frame {
+                    Some(b)
+                } else {
+                    None
+                }
+            }
+            fn tx_mut(frame: &mut AnyTx) -> Option<&mut PoolBuf> {
+                #[allow(irrefutable_let_patterns)]
+                if let AnyTx::Pool(b) = frame {
+                    Some(b)
+                } else {
+                    None
+                }
+            }
+        }
+    };
+}
+
+pool_member!(MemQueue, AnyRx::Pool);
+#[cfg(target_os = "linux")]
+pool_member!(TapQueue, AnyRx::Pool);
+#[cfg(target_os = "linux")]
+pool_member!(AfPacketQueue, AnyRx::AfPacket);
+
+#[cfg(feature = "dpdk")]
+impl Member for mtcp_io_dpdk::DpdkQueue {
+    fn wrap_rx(frame: Self::Rx) -> AnyRx {
+        AnyRx::Dpdk(frame)
+    }
+    fn wrap_tx(frame: Self::Tx) -> AnyTx {
+        AnyTx::Dpdk(frame)
+    }
+    fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
+        if let AnyTx::Dpdk(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
+    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx> {
+        if let AnyTx::Dpdk(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx> {
+        if let AnyTx::Dpdk(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
     }
 }
 
 #[cfg(target_os = "linux")]
-fn netmap_tx(f: AnyTx) -> Option<mtcp_io_netmap::NetmapTxFrame> {
-    match f {
-        AnyTx::Netmap(b) => Some(b),
-        _ => None,
+impl Member for mtcp_io_netmap::NetmapQueue<mtcp_io_netmap::KernelSync> {
+    fn wrap_rx(frame: Self::Rx) -> AnyRx {
+        AnyRx::Netmap(frame)
     }
-}
-
-#[cfg(feature = "dpdk")]
-fn dpdk_tx(f: AnyTx) -> Option<mtcp_io_dpdk::DpdkTxFrame> {
-    match f {
-        AnyTx::Dpdk(b) => Some(b),
-        _ => None,
+    fn wrap_tx(frame: Self::Tx) -> AnyTx {
+        AnyTx::Netmap(frame)
     }
-}
-
-/// Transmits `pkts` on `q`: unwraps the frames into a burst of `q`'s own type (frames of another
-/// backend — a caller bug — are dropped), sends, and puts the frames `q` did not take back.
-fn tx_via<Q: Queue>(
-    q: &mut Q,
-    pkts: &mut Burst<AnyTx>,
-    unwrap: fn(AnyTx) -> Option<Q::Tx>,
-    wrap: fn(Q::Tx) -> AnyTx,
-) -> io::Result<usize> {
-    let mut inner: Burst<Q::Tx> = Burst::new();
-    for f in pkts.drain(..) {
-        if let Some(f) = unwrap(f) {
-            // Cannot fail: `inner` has the same capacity as `pkts`.
-            let _ = inner.push(f);
+    fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
+        if let AnyTx::Netmap(b) = frame {
+            Some(b)
+        } else {
+            None
         }
     }
-    let sent = q.tx_burst(&mut inner);
-    for f in inner.drain(..) {
-        // Cannot fail: `pkts` was emptied above and holds at most what it held before.
-        let _ = pkts.push(wrap(f));
+    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx> {
+        if let AnyTx::Netmap(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
     }
-    sent
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx> {
+        if let AnyTx::Netmap(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
+}
+
+/// The impairment wrapper over any backend: its transmit frames already are [`AnyTx`]; duplicated
+/// received frames are pool buffers.
+impl Member for FaultQueue<AnyQueue> {
+    fn wrap_rx(frame: FaultRx<AnyRx>) -> AnyRx {
+        match frame {
+            FaultRx::Inner(r) => r,
+            FaultRx::Copy(c) => AnyRx::Pool(c),
+        }
+    }
+    fn wrap_tx(frame: AnyTx) -> AnyTx {
+        frame
+    }
+    fn unwrap_tx(frame: AnyTx) -> Option<AnyTx> {
+        Some(frame)
+    }
+    fn tx_ref(frame: &AnyTx) -> Option<&AnyTx> {
+        Some(frame)
+    }
+    fn tx_mut(frame: &mut AnyTx) -> Option<&mut AnyTx> {
+        Some(frame)
+    }
+}
+
+/// A batch of [`AnyTx`] seen by backend `Q` as a batch of its own frames, in place.
+struct TxView<'a, B, Q>(&'a mut B, std::marker::PhantomData<Q>);
+
+impl<B: TxBatch<AnyTx>, Q: Member> TxBatch<Q::Tx> for TxView<'_, B, Q> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> Option<&Q::Tx> {
+        self.0.get(i).and_then(Q::tx_ref)
+    }
+    fn get_mut(&mut self, i: usize) -> Option<&mut Q::Tx> {
+        self.0.get_mut(i).and_then(Q::tx_mut)
+    }
+    fn consume(&mut self, n: usize) {
+        self.0.consume(n);
+    }
+    fn take_while(&mut self, take: &mut dyn FnMut(Q::Tx) -> Option<Q::Tx>) -> usize {
+        // A frame of another backend (a caller bug) is dropped.
+        self.0
+            .take_while(&mut |any| Q::unwrap_tx(any).and_then(|f| take(f).map(Q::wrap_tx)))
+    }
+}
+
+/// Transmits from `pkts` on `q`, the backend reading the frames in place (no second burst).
+fn tx_via<Q: Member, B: TxBatch<AnyTx>>(q: &mut Q, pkts: &mut B) -> io::Result<usize> {
+    q.tx_from(&mut TxView::<B, Q>(pkts, std::marker::PhantomData))
 }
 
 /// A queue of any backend.
@@ -205,40 +323,34 @@ pub enum AnyQueue {
     Fault(Box<FaultQueue<AnyQueue>>),
 }
 
-/// A frame out of the impairment wrapper as an [`AnyRx`]: duplicates are pool buffers.
-fn unfault(f: FaultRx<AnyRx>) -> AnyRx {
-    match f {
-        FaultRx::Inner(r) => r,
-        FaultRx::Copy(c) => AnyRx::Pool(c),
-    }
-}
-
-/// Moves the frames of an inner burst into `out`, wrapping each.
-fn rx_into<R>(inner: &mut Burst<R>, out: &mut Burst<AnyRx>, wrap: fn(R) -> AnyRx) {
-    for f in inner.drain(..) {
-        // Cannot fail: the inner burst was sized to `out`'s free room.
-        let _ = out.push(wrap(f));
-    }
-}
-
-fn rx_via<Q: Queue>(
-    q: &mut Q,
-    out: &mut Burst<AnyRx>,
-    wrap: fn(Q::Rx) -> AnyRx,
-) -> io::Result<usize> {
-    let mut inner: Burst<Q::Rx> = Burst::new();
-    let room = out.capacity() - out.len();
-    // Receive only what `out` can take: fill `inner` up to `room` by pre-sizing.
-    let n = if room == out.capacity() {
-        q.rx_burst(&mut inner)?
-    } else {
-        // Rare: a partly filled burst. Receive into a full-size burst, keep at most `room`.
-        let n = q.rx_burst(&mut inner)?;
-        inner.truncate(room);
-        n.min(room)
+/// `match` over the variants of [`AnyQueue`], binding the backend's queue (`&mut`) to `$q`.
+macro_rules! each_queue {
+    ($v:expr, $q:ident => $e:expr) => {
+        match $v {
+            AnyQueue::Mem($q) => $e,
+            #[cfg(target_os = "linux")]
+            AnyQueue::Tap($q) => $e,
+            #[cfg(target_os = "linux")]
+            AnyQueue::AfPacket($q) => $e,
+            #[cfg(feature = "dpdk")]
+            AnyQueue::Dpdk($q) => $e,
+            #[cfg(target_os = "linux")]
+            AnyQueue::Netmap($q) => $e,
+            AnyQueue::Fault(boxed) => {
+                let $q = &mut **boxed;
+                $e
+            }
+        }
     };
-    rx_into(&mut inner, out, wrap);
-    Ok(n)
+}
+
+/// Receives from `q` straight into `out`, each frame wrapped as an [`AnyRx`]: no second burst,
+/// and at most `out`'s free room (the rest stays queued in the backend).
+fn rx_via<Q: Member, S: RxSink<AnyRx>>(q: &mut Q, out: &mut S) -> io::Result<usize> {
+    q.rx_into(&mut WrapInto {
+        out,
+        wrap: Q::wrap_rx,
+    })
 }
 
 impl Queue for AnyQueue {
@@ -246,64 +358,41 @@ impl Queue for AnyQueue {
     type Tx = AnyTx;
 
     fn rx_burst(&mut self, out: &mut Burst<AnyRx>) -> io::Result<usize> {
-        match self {
-            AnyQueue::Mem(q) => rx_via(q, out, AnyRx::Pool),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Tap(q) => rx_via(q, out, AnyRx::Pool),
-            #[cfg(target_os = "linux")]
-            AnyQueue::AfPacket(q) => rx_via(q, out, AnyRx::AfPacket),
-            #[cfg(feature = "dpdk")]
-            AnyQueue::Dpdk(q) => rx_via(q, out, AnyRx::Dpdk),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Netmap(q) => rx_via(q, out, AnyRx::Netmap),
-            AnyQueue::Fault(q) => rx_via(&mut **q, out, unfault),
-        }
+        self.rx_into(out)
+    }
+
+    fn rx_into<S: RxSink<AnyRx>>(&mut self, out: &mut S) -> io::Result<usize> {
+        each_queue!(self, q => rx_via(q, out))
     }
 
     fn tx_alloc(&mut self) -> Option<AnyTx> {
-        match self {
-            AnyQueue::Mem(q) => q.tx_alloc().map(AnyTx::Pool),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Tap(q) => q.tx_alloc().map(AnyTx::Pool),
-            #[cfg(target_os = "linux")]
-            AnyQueue::AfPacket(q) => q.tx_alloc().map(AnyTx::Pool),
-            #[cfg(feature = "dpdk")]
-            AnyQueue::Dpdk(q) => q.tx_alloc().map(AnyTx::Dpdk),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Netmap(q) => q.tx_alloc().map(AnyTx::Netmap),
-            AnyQueue::Fault(q) => q.tx_alloc(),
-        }
+        each_queue!(self, q => tx_alloc_via(q))
     }
 
     fn tx_burst(&mut self, pkts: &mut Burst<AnyTx>) -> io::Result<usize> {
-        match self {
-            AnyQueue::Mem(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Tap(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
-            #[cfg(target_os = "linux")]
-            AnyQueue::AfPacket(q) => tx_via(q, pkts, pool_tx, AnyTx::Pool),
-            #[cfg(feature = "dpdk")]
-            AnyQueue::Dpdk(q) => tx_via(q, pkts, dpdk_tx, AnyTx::Dpdk),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Netmap(q) => tx_via(q, pkts, netmap_tx, AnyTx::Netmap),
-            AnyQueue::Fault(q) => q.tx_burst(pkts),
-        }
+        // Frames of another backend (a caller bug) would stop the burst: drop them first.
+        each_queue!(self, q => {
+            pkts.retain(|f| member_tx_ref(&*q, f));
+            tx_via(q, pkts)
+        })
+    }
+
+    fn tx_from<B: TxBatch<AnyTx>>(&mut self, pkts: &mut B) -> io::Result<usize> {
+        each_queue!(self, q => tx_via(q, pkts))
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
-        match self {
-            AnyQueue::Mem(q) => q.wait_rx(timeout),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Tap(q) => q.wait_rx(timeout),
-            #[cfg(target_os = "linux")]
-            AnyQueue::AfPacket(q) => q.wait_rx(timeout),
-            #[cfg(feature = "dpdk")]
-            AnyQueue::Dpdk(q) => q.wait_rx(timeout),
-            #[cfg(target_os = "linux")]
-            AnyQueue::Netmap(q) => q.wait_rx(timeout),
-            AnyQueue::Fault(q) => q.wait_rx(timeout),
-        }
+        each_queue!(self, q => q.wait_rx(timeout))
     }
+}
+
+/// Whether `f` is a frame of `q`'s backend.
+fn member_tx_ref<Q: Member>(_q: &Q, f: &AnyTx) -> bool {
+    Q::tx_ref(f).is_some()
+}
+
+fn tx_alloc_via<Q: Member>(q: &mut Q) -> Option<AnyTx> {
+    q.tx_alloc().map(Q::wrap_tx)
 }
 
 /// A port of any backend, from which contexts take their queues.
@@ -326,37 +415,52 @@ pub enum AnyDevice {
     Fault(Box<Fault<AnyDevice>>),
 }
 
+/// `match` over the variants of [`AnyDevice`], binding the device to `$d` and naming the
+/// matching [`AnyQueue`] variant `$wrap` (a function from the device's queue).
+macro_rules! each_device {
+    ($v:expr, $d:ident, $wrap:ident => $e:expr) => {
+        match $v {
+            AnyDevice::Mem($d) => {
+                let $wrap = AnyQueue::Mem;
+                $e
+            }
+            #[cfg(target_os = "linux")]
+            AnyDevice::Tap($d) => {
+                let $wrap = AnyQueue::Tap;
+                $e
+            }
+            #[cfg(target_os = "linux")]
+            AnyDevice::AfPacket($d) => {
+                let $wrap = AnyQueue::AfPacket;
+                $e
+            }
+            #[cfg(feature = "dpdk")]
+            AnyDevice::Dpdk($d) => {
+                let $wrap = AnyQueue::Dpdk;
+                $e
+            }
+            #[cfg(target_os = "linux")]
+            AnyDevice::Netmap($d) => {
+                let $wrap = AnyQueue::Netmap;
+                $e
+            }
+            AnyDevice::Fault($d) => {
+                let $wrap = |q| AnyQueue::Fault(Box::new(q));
+                $e
+            }
+        }
+    };
+}
+
 impl Device for AnyDevice {
     type Queue = AnyQueue;
 
     fn info(&self) -> &DeviceInfo {
-        match self {
-            AnyDevice::Mem(d) => d.info(),
-            #[cfg(target_os = "linux")]
-            AnyDevice::Tap(d) => d.info(),
-            #[cfg(target_os = "linux")]
-            AnyDevice::AfPacket(d) => d.info(),
-            #[cfg(feature = "dpdk")]
-            AnyDevice::Dpdk(d) => d.info(),
-            #[cfg(target_os = "linux")]
-            AnyDevice::Netmap(d) => d.info(),
-            AnyDevice::Fault(d) => d.info(),
-        }
+        each_device!(self, d, _wrap => d.info())
     }
 
     fn queue(&mut self, index: usize) -> io::Result<AnyQueue> {
-        Ok(match self {
-            AnyDevice::Mem(d) => AnyQueue::Mem(d.queue(index)?),
-            #[cfg(target_os = "linux")]
-            AnyDevice::Tap(d) => AnyQueue::Tap(d.queue(index)?),
-            #[cfg(target_os = "linux")]
-            AnyDevice::AfPacket(d) => AnyQueue::AfPacket(d.queue(index)?),
-            #[cfg(feature = "dpdk")]
-            AnyDevice::Dpdk(d) => AnyQueue::Dpdk(d.queue(index)?),
-            #[cfg(target_os = "linux")]
-            AnyDevice::Netmap(d) => AnyQueue::Netmap(d.queue(index)?),
-            AnyDevice::Fault(d) => AnyQueue::Fault(Box::new(d.queue(index)?)),
-        })
+        each_device!(self, d, wrap => d.queue(index).map(wrap))
     }
 }
 
@@ -431,6 +535,84 @@ mod tests {
             dpdk_eal_args: eal.split_whitespace().map(str::to_owned).collect(),
             ..MtcpConf::default()
         }
+    }
+
+    /// Sends `n` frames from `a` to `b`, frame `i` carrying `first + i` in byte 14.
+    fn send_frames(a: &mut AnyQueue, n: u8, first: u8) {
+        let mut burst = Burst::new();
+        for i in 0..n {
+            let mut f = a.tx_alloc().expect("pool has buffers");
+            f.set_len(60);
+            f[..14].fill(0xff);
+            f[14] = first + i;
+            burst.push(f).ok().expect("burst has room");
+        }
+        assert_eq!(a.tx_burst(&mut burst).unwrap(), usize::from(n));
+    }
+
+    /// A burst that is partly full when passed in takes what fits; the rest stays queued for the
+    /// next call instead of being dropped.
+    #[test]
+    fn rx_into_a_partly_full_burst_loses_nothing() {
+        let (mut pa, mut pb) = mtcp_io::mem::MemSwitch::pair();
+        let mut a = AnyQueue::Mem(pa.queue(0).unwrap());
+        let mut b = AnyQueue::Mem(pb.queue(0).unwrap());
+        send_frames(&mut a, 60, 0);
+        let mut out = Burst::new();
+        assert_eq!(b.rx_burst(&mut out).unwrap(), 60);
+        send_frames(&mut a, 10, 100);
+        assert_eq!(b.rx_burst(&mut out).unwrap(), 4, "only 4 fit");
+        assert!(out.is_full());
+        let got: Vec<u8> = out[60..].iter().map(|f| f[14]).collect();
+        assert_eq!(got, [100, 101, 102, 103]);
+        out.clear();
+        assert_eq!(
+            b.rx_burst(&mut out).unwrap(),
+            6,
+            "the other 6 wait their turn"
+        );
+        let got: Vec<u8> = out.iter().map(|f| f[14]).collect();
+        assert_eq!(got, [104, 105, 106, 107, 108, 109]);
+    }
+
+    /// Transmit reads the caller's burst in place: what the device refuses (a full ring) stays
+    /// in the burst, in order, and goes out on a later call.
+    #[test]
+    fn tx_leaves_refused_frames_in_order() {
+        let switch = mtcp_io::mem::MemSwitch::new(mtcp_io::mem::MemConfig {
+            ring_size: 16,
+            ..mtcp_io::mem::MemConfig::default()
+        })
+        .unwrap();
+        let (mut pa, mut pb) = (switch.port(0), switch.port(1));
+        let dst = pb.info().mac;
+        let mut a = AnyQueue::Mem(pa.queue(0).unwrap());
+        let mut b = AnyQueue::Mem(pb.queue(0).unwrap());
+        let mut burst = Burst::new();
+        for i in 0..40u8 {
+            let mut f = a.tx_alloc().expect("pool has buffers");
+            f.set_len(60);
+            f[..14].fill(0x02);
+            f[..6].copy_from_slice(&dst.0);
+            f[14] = i;
+            burst.push(f).ok().expect("burst has room");
+        }
+        let sent = a.tx_burst(&mut burst).unwrap();
+        assert!(sent < 40, "the ring takes only part");
+        assert_eq!(burst.len(), 40 - sent);
+        assert_eq!(burst[0][14] as usize, sent, "the first refused frame leads");
+        let mut got = Vec::new();
+        while !burst.is_empty() || got.len() < 40 {
+            let mut out = Burst::new();
+            b.rx_burst(&mut out).unwrap();
+            got.extend(out.iter().map(|f| f[14]));
+            a.tx_burst(&mut burst).unwrap();
+        }
+        assert_eq!(
+            got,
+            (0..40).collect::<Vec<u8>>(),
+            "every frame once, in order"
+        );
     }
 
     #[test]

@@ -59,8 +59,8 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use mtcp_io::RxMeta;
 use mtcp_io::pool::{Pool, PoolBuf};
-use mtcp_wire::ArpOperation;
 use mtcp_wire::ethernet::{EtherType, EthernetFrame};
+use mtcp_wire::{ArpOperation, ArpPacket, ArpPacketMut};
 
 use crate::stack::RssSteer;
 
@@ -183,8 +183,7 @@ impl CoreMesh {
             return false;
         };
         if eth.ethertype() == EtherType::Arp {
-            // The operation field follows hardware type, protocol type and the two sizes.
-            let op = eth.header_len() + 6;
+            let op = eth.header_len();
             for core in 0..self.mesh.cores() {
                 if core != self.cpu {
                     let sent = self
@@ -206,15 +205,16 @@ impl CoreMesh {
     }
 }
 
-/// Turns the copy of an ARP request (operation field at `op`) into a reply (operation 2), so
-/// that the other cores learn the sender as from a reply and do not answer the request a
-/// second time.
-fn request_to_reply(frame: &mut [u8], op: usize) {
-    let request = u16::from(ArpOperation::Request).to_be_bytes();
-    if let Some(field) = frame.get_mut(op..op + 2) {
-        if *field == request {
-            field.copy_from_slice(&u16::from(ArpOperation::Reply).to_be_bytes());
-        }
+/// Turns the copy of an ARP request (the ARP packet at `arp_at`) into a reply, so that the other
+/// cores learn the sender as from a reply and do not answer the request a second time.
+fn request_to_reply(frame: &mut [u8], arp_at: usize) {
+    let Some(arp) = frame.get_mut(arp_at..) else {
+        return;
+    };
+    let is_request = ArpPacket::new_checked(&*arp)
+        .is_ok_and(|p| ArpOperation::from(p.header().oper.get()) == ArpOperation::Request);
+    if let (true, Ok(mut p)) = (is_request, ArpPacketMut::new_checked(arp)) {
+        p.set_operation(ArpOperation::Reply);
     }
 }
 
@@ -222,23 +222,55 @@ fn request_to_reply(frame: &mut [u8], op: usize) {
 mod tests {
     use super::*;
 
+    use mtcp_wire::{
+        ArpRepr, Checksum, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, SeqNumber,
+        TcpFlags, TcpRepr,
+    };
+
     fn tcp_frame(sport: u16, dport: u16) -> Vec<u8> {
+        let (src, dst) = ([198, 18, 0, 2].into(), [198, 18, 0, 1].into());
         let mut f = vec![0u8; 54];
-        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-        f[14] = 0x45;
-        f[23] = 6;
-        f[26..30].copy_from_slice(&[198, 18, 0, 2]);
-        f[30..34].copy_from_slice(&[198, 18, 0, 1]);
-        f[34..36].copy_from_slice(&sport.to_be_bytes());
-        f[36..38].copy_from_slice(&dport.to_be_bytes());
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            vlan: None,
+            ethertype: EtherType::Ipv4,
+        };
+        let l3 = eth.emit(&mut f).unwrap();
+        let ip = Ipv4Repr::new(src, dst, IpProtocol::Tcp, 20);
+        let l4 = l3 + ip.emit(&mut f[l3..], Checksum::Both).unwrap();
+        let tcp = TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq_number: SeqNumber(1),
+            ack_number: SeqNumber(0),
+            flags: TcpFlags::SYN,
+            window_len: 1000,
+            urgent_pointer: 0,
+            options: Default::default(),
+            payload: &[],
+        };
+        tcp.emit(&mut f[l4..], src, dst, Checksum::Both).unwrap();
         f
     }
 
     fn arp_request() -> Vec<u8> {
         let mut f = vec![0u8; 42];
-        f[0..6].copy_from_slice(&[0xff; 6]);
-        f[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
-        f[20..22].copy_from_slice(&[0, 1]);
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            dst_addr: EthernetAddress([0xff; 6]),
+            vlan: None,
+            ethertype: EtherType::Arp,
+        };
+        let at = eth.emit(&mut f).unwrap();
+        let arp = ArpRepr {
+            operation: ArpOperation::Request,
+            source_hardware_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            source_protocol_addr: [198, 18, 0, 2].into(),
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: [198, 18, 0, 1].into(),
+        };
+        arp.emit(&mut f[at..]).unwrap();
         f
     }
 

@@ -99,17 +99,23 @@ impl CoreStats {
     }
 }
 
+fn add_mesh(a: &mut crate::mesh::MeshCounters, b: &crate::mesh::MeshCounters) {
+    a.forwarded += b.forwarded;
+    a.received += b.received;
+    a.dropped += b.dropped;
+}
+
 fn line(
     out: &mut String,
     label: &str,
     port: &str,
-    now: &CoreSnapshot,
-    prev: &CoreSnapshot,
+    (now, prev): (&CoreSnapshot, &CoreSnapshot),
     secs: f64,
+    mesh: bool,
 ) {
     let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
     let (n, p) = (&now.counters, &prev.counters);
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{label} {port} flows: {:6}, RX: {:7}(pps) (err: {:5}), {:5.2}(Gbps), TX: {:7}(pps), {:5.2}(Gbps)",
         now.flows,
@@ -119,22 +125,39 @@ fn line(
         d(n.tx_packets, p.tx_packets) as i64,
         d(n.tx_bytes, p.tx_bytes) * 8.0 / 1e9,
     );
+    if mesh {
+        // Software steering between the cores (see `crate::mesh`): frames handed to other
+        // cores, taken from them, and dropped for want of room, per second.
+        let (n, p) = (&now.mesh, &prev.mesh);
+        let _ = write!(
+            out,
+            ", mesh fwd: {:6}(pps) in: {:6}(pps) drop: {:4}(pps)",
+            d(n.forwarded, p.forwarded) as i64,
+            d(n.received, p.received) as i64,
+            d(n.dropped, p.dropped) as i64,
+        );
+    }
+    out.push('\n');
 }
 
 /// mTCP's statistics lines for one interval: `[CPU%2d] <port> flows: ...` per core, then `[ ALL ]`.
-/// `now` and `prev` are per-core snapshots (same order, cpu = index), `secs` the interval.
+/// `now` and `prev` are per-core snapshots (same order, cpu = index), `secs` the interval. With
+/// more than one core, each line ends with the mesh counters (`mesh fwd: ... in: ... drop: ...`).
 pub fn format_lines(port: &str, now: &[CoreSnapshot], prev: &[CoreSnapshot], secs: f64) -> String {
     let secs = if secs > 0.0 { secs } else { 1.0 };
     let mut out = String::new();
     let mut all_now = CoreSnapshot::default();
     let mut all_prev = CoreSnapshot::default();
+    let mesh = now.len() > 1;
     for (cpu, (n, p)) in now.iter().zip(prev).enumerate() {
-        line(&mut out, &format!("[CPU{cpu:2}]"), port, n, p, secs);
+        line(&mut out, &format!("[CPU{cpu:2}]"), port, (n, p), secs, mesh);
         all_now.counters.add(&n.counters);
         all_now.flows += n.flows;
+        add_mesh(&mut all_now.mesh, &n.mesh);
         all_prev.counters.add(&p.counters);
+        add_mesh(&mut all_prev.mesh, &p.mesh);
     }
-    line(&mut out, "[ ALL ]", port, &all_now, &all_prev, secs);
+    line(&mut out, "[ ALL ]", port, (&all_now, &all_prev), secs, mesh);
     out
 }
 
@@ -144,8 +167,21 @@ mod tests {
 
     #[test]
     fn lines_have_mtcps_format() {
+        let one = format_lines(
+            "mem0",
+            &[CoreSnapshot::default()],
+            &[CoreSnapshot::default()],
+            1.0,
+        );
+        assert!(
+            !one.contains("mesh"),
+            "one core: mTCP's line exactly: {one}"
+        );
         let prev = [CoreSnapshot::default(); 2];
         let mut now = prev;
+        now[1].mesh.forwarded = 40;
+        now[0].mesh.received = 40;
+        now[0].mesh.dropped = 2;
         now[0].counters.rx_packets = 1000;
         now[0].counters.rx_bytes = 125_000_000;
         now[1].counters.tx_packets = 7;
@@ -155,7 +191,8 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(
             lines[0],
-            "[CPU 0] mem0 flows:      0, RX:    1000(pps) (err:     0),  1.00(Gbps), TX:       0(pps),  0.00(Gbps)"
+            "[CPU 0] mem0 flows:      0, RX:    1000(pps) (err:     0),  1.00(Gbps), TX:       0(pps),  0.00(Gbps), \
+             mesh fwd:      0(pps) in:     40(pps) drop:    2(pps)"
         );
         assert!(
             lines[1].starts_with("[CPU 1] mem0 flows:      3,"),
@@ -164,6 +201,11 @@ mod tests {
         );
         assert!(
             lines[2].starts_with("[ ALL ] mem0 flows:      3, RX:    1000(pps)"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[2].ends_with("mesh fwd:     40(pps) in:     40(pps) drop:    2(pps)"),
             "{}",
             lines[2]
         );

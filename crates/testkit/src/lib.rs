@@ -25,6 +25,8 @@
 //! assert!(name.contains(&a));
 //! ```
 
+pub mod responder;
+
 use std::fmt;
 use std::fs::File;
 use std::io;
@@ -279,3 +281,8 @@ mod tests {
         assert!(!std::path::Path::new(&format!("/run/netns/{name}")).exists());
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -89,6 +89,36 @@ impl<'a> ArpPacket<'a> {
     }
 }
 
+/// A mutable view of an Ethernet/IPv4 ARP packet, for editing fields in place (smoltcp-style
+/// setters).
+#[derive(Debug)]
+pub struct ArpPacketMut<'a> {
+    header: &'a mut ArpHeader,
+}
+
+impl<'a> ArpPacketMut<'a> {
+    /// Checks length and that the packet is for IPv4 over Ethernet.
+    pub fn new_checked(buf: &'a mut [u8]) -> Result<Self> {
+        ArpPacket::new_checked(&*buf)?;
+        let (header, _) = ArpHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        Ok(ArpPacketMut { header })
+    }
+    /// Sets the operation.
+    pub fn set_operation(&mut self, op: ArpOperation) {
+        self.header.oper.set(op.into());
+    }
+    /// Sets the sender's hardware and protocol addresses.
+    pub fn set_sender(&mut self, mac: EthernetAddress, ip: Ipv4Addr) {
+        self.header.sha = mac.0;
+        self.header.spa = ip.octets();
+    }
+    /// Sets the target's hardware and protocol addresses.
+    pub fn set_target(&mut self, mac: EthernetAddress, ip: Ipv4Addr) {
+        self.header.tha = mac.0;
+        self.header.tpa = ip.octets();
+    }
+}
+
 /// A high-level representation of an Ethernet/IPv4 ARP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ArpRepr {

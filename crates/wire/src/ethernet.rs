@@ -179,6 +179,32 @@ impl<'a> EthernetFrame<'a> {
     }
 }
 
+/// A mutable view of an Ethernet header, for editing fields in place (smoltcp-style setters).
+#[derive(Debug)]
+pub struct EthernetFrameMut<'a> {
+    header: &'a mut EthernetHeader,
+}
+
+impl<'a> EthernetFrameMut<'a> {
+    /// Checks that `buf` holds the fixed header and returns a mutable view of it.
+    pub fn new_checked(buf: &'a mut [u8]) -> Result<Self> {
+        let (header, _) = EthernetHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        Ok(EthernetFrameMut { header })
+    }
+    /// Sets the destination address.
+    pub fn set_dst_addr(&mut self, addr: EthernetAddress) {
+        self.header.dst = addr.0;
+    }
+    /// Sets the source address.
+    pub fn set_src_addr(&mut self, addr: EthernetAddress) {
+        self.header.src = addr.0;
+    }
+    /// Sets the (outer) EtherType: the payload's, or [`TPID_8021Q`] when a tag follows.
+    pub fn set_ethertype(&mut self, ethertype: EtherType) {
+        self.header.ethertype.set(ethertype.into());
+    }
+}
+
 /// A high-level representation of an Ethernet II header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EthernetRepr {

@@ -65,6 +65,39 @@ impl<'a> Icmpv4Packet<'a> {
     }
 }
 
+/// A mutable view of an ICMPv4 message, for editing fields in place (smoltcp-style setters).
+#[derive(Debug)]
+pub struct Icmpv4PacketMut<'a> {
+    header: &'a mut Icmpv4Header,
+    data: &'a mut [u8],
+}
+
+impl<'a> Icmpv4PacketMut<'a> {
+    /// Checks that `buf` holds the header; the message is all of `buf`.
+    pub fn new_checked(buf: &'a mut [u8]) -> Result<Self> {
+        let (header, data) = Icmpv4Header::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        Ok(Icmpv4PacketMut { header, data })
+    }
+    /// Sets the message type and code.
+    pub fn set_type_code(&mut self, msg_type: u8, code: u8) {
+        self.header.msg_type = msg_type;
+        self.header.code = code;
+    }
+    /// Sets the echo identifier and sequence number.
+    pub fn set_echo_ident_seq(&mut self, ident: u16, seq: u16) {
+        let [a, b] = ident.to_be_bytes();
+        let [c, d] = seq.to_be_bytes();
+        self.header.rest = [a, b, c, d];
+    }
+    /// Recomputes the checksum over the whole message.
+    pub fn fill_checksum(&mut self) {
+        self.header.checksum.set(0);
+        // The header has an even length, so the sums of its bytes and of the data add up.
+        let s = checksum::sum(self.header.as_bytes()) + checksum::sum(self.data);
+        self.header.checksum.set(!checksum::fold(s));
+    }
+}
+
 /// A high-level representation of the ICMPv4 messages this crate handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Icmpv4Repr<'a> {

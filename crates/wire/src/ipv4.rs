@@ -168,6 +168,67 @@ impl<'a> Ipv4Packet<'a> {
     }
 }
 
+/// A mutable view of an IPv4 header, for editing fields in place (smoltcp-style setters). After
+/// edits, [`Ipv4PacketMut::fill_checksum`] recomputes the header checksum.
+#[derive(Debug)]
+pub struct Ipv4PacketMut<'a> {
+    header: &'a mut Ipv4Header,
+    options: &'a mut [u8],
+}
+
+impl<'a> Ipv4PacketMut<'a> {
+    /// Checks version and header length against `buf` and returns a mutable view of the header.
+    pub fn new_checked(buf: &'a mut [u8]) -> Result<Self> {
+        let (header, rest) = Ipv4Header::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        if header.version_ihl >> 4 != 4 {
+            return Err(Error::Malformed);
+        }
+        let header_len = usize::from(header.version_ihl & 0x0f) * 4;
+        let options_len = header_len.checked_sub(HEADER_LEN).ok_or(Error::Malformed)?;
+        let options = rest.get_mut(..options_len).ok_or(Error::Truncated)?;
+        Ok(Ipv4PacketMut { header, options })
+    }
+    /// Sets the source address.
+    pub fn set_src_addr(&mut self, addr: Ipv4Addr) {
+        self.header.src = addr.octets();
+    }
+    /// Sets the destination address.
+    pub fn set_dst_addr(&mut self, addr: Ipv4Addr) {
+        self.header.dst = addr.octets();
+    }
+    /// Sets the payload protocol.
+    pub fn set_protocol(&mut self, protocol: IpProtocol) {
+        self.header.protocol = protocol.into();
+    }
+    /// Sets the time to live.
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.header.ttl = ttl;
+    }
+    /// Sets the identification.
+    pub fn set_ident(&mut self, ident: u16) {
+        self.header.ident.set(ident);
+    }
+    /// Sets the total length (header and payload).
+    pub fn set_total_len(&mut self, len: u16) {
+        self.header.total_len.set(len);
+    }
+    /// Sets the DF flag, MF flag and fragment offset (in 8-byte units).
+    pub fn set_fragment(&mut self, dont_frag: bool, more_frags: bool, offset: u16) {
+        let flags = if dont_frag { FLAG_DF } else { 0 } | if more_frags { FLAG_MF } else { 0 };
+        self.header.flags_frag.set(flags | (offset & FRAG_MASK));
+    }
+    /// Sets the header checksum field as it is.
+    pub fn set_checksum(&mut self, checksum: u16) {
+        self.header.checksum.set(checksum);
+    }
+    /// Recomputes the header checksum (options included).
+    pub fn fill_checksum(&mut self) {
+        self.header.checksum.set(0);
+        let s = checksum::sum(self.header.as_bytes()) + checksum::sum(self.options);
+        self.header.checksum.set(!checksum::fold(s));
+    }
+}
+
 /// A high-level representation of an IPv4 header. Emitted headers carry no options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ipv4Repr {

@@ -16,7 +16,8 @@
 //!
 //! Each protocol has, in the manner of smoltcp, a zero-copy *view* (`XxxPacket::new_checked`, whose
 //! getters cannot fail once the length checks passed; the fixed headers are `zerocopy` structs read
-//! in place) and a *representation* (`XxxRepr`) with `parse`, `buffer_len` and `emit`. [`Frame`]
+//! in place), a mutable view (`XxxPacketMut`) with setters for editing fields in place, and a
+//! *representation* (`XxxRepr`) with `parse`, `buffer_len` and `emit`. [`Frame`]
 //! parses a whole frame through every layer and prints like `tcpdump -e -nn`.
 //!
 //! Parsing never panics, whatever the bytes (fuzzed and property-tested), and never reads past a
@@ -92,11 +93,20 @@ pub mod rss;
 pub mod tcp;
 pub mod udp;
 
-pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use arp::{ArpOperation, ArpPacket, ArpPacketMut, ArpRepr};
 pub use checksum::{Checksum, ChecksumCapabilities};
-pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, VlanTag};
+pub use ethernet::{
+    EtherType, EthernetAddress, EthernetFrame, EthernetFrameMut, EthernetRepr, VlanTag,
+};
 pub use frame::{Frame, Network, PrettyFrame, Transport};
-pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
-pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
-pub use tcp::{SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
-pub use udp::{UdpPacket, UdpRepr};
+pub use icmpv4::{Icmpv4Packet, Icmpv4PacketMut, Icmpv4Repr};
+pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4PacketMut, Ipv4Repr};
+pub use tcp::{
+    SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpPacketMut, TcpRepr, Timestamps,
+};
+pub use udp::{UdpPacket, UdpPacketMut, UdpRepr};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -49,6 +49,29 @@ pub fn ipv4_tuple(src: Ipv4Addr, dst: Ipv4Addr, src_port: u16, dst_port: u16) ->
     t
 }
 
+/// The RSS input of an Ethernet frame carrying an unfragmented IPv4 TCP or UDP packet, with its
+/// IP protocol: [`ipv4_tuple`] of its addresses and ports. `None` for anything else, fragments
+/// included (their later pieces carry no ports), and for frames the views reject. The one parser
+/// of flow tuples: the `mem` switch steers and the stack's software steering route by it.
+pub fn flow_tuple(frame: &[u8]) -> Option<(crate::IpProtocol, [u8; 12])> {
+    use crate::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet};
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EtherType::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let protocol = ip.protocol();
+    if !matches!(protocol, IpProtocol::Tcp | IpProtocol::Udp) || ip.is_fragment() {
+        return None;
+    }
+    let ports = ip.payload().get(..4)?;
+    let mut t = [0u8; 12];
+    t[..4].copy_from_slice(&ip.src_addr().octets());
+    t[4..8].copy_from_slice(&ip.dst_addr().octets());
+    t[8..].copy_from_slice(ports);
+    Some((protocol, t))
+}
+
 /// A Toeplitz hasher for IPv4 4-tuples with a table precomputed from its key: one lookup and XOR
 /// per input byte instead of eight conditional XORs, for per-packet software steering.
 #[derive(Clone, Debug)]

@@ -474,8 +474,56 @@ impl<'a> TcpRepr<'a> {
         } else {
             checksum::fold(pseudo)
         };
-        buf[16..18].copy_from_slice(&field.to_be_bytes());
+        TcpPacketMut::new_checked(buf)?.set_checksum(field);
         Ok(total)
+    }
+}
+
+/// A mutable view of a TCP header, for editing fields in place (smoltcp-style setters). Edits
+/// leave the checksum to the caller (the pseudo-header needs the IP addresses).
+#[derive(Debug)]
+pub struct TcpPacketMut<'a> {
+    header: &'a mut TcpHeader,
+}
+
+impl<'a> TcpPacketMut<'a> {
+    /// Checks that `buf` holds the fixed header and returns a mutable view of it.
+    pub fn new_checked(buf: &'a mut [u8]) -> Result<Self> {
+        let (header, _) = TcpHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        Ok(TcpPacketMut { header })
+    }
+    /// Sets the source port.
+    pub fn set_src_port(&mut self, port: u16) {
+        self.header.src_port.set(port);
+    }
+    /// Sets the destination port.
+    pub fn set_dst_port(&mut self, port: u16) {
+        self.header.dst_port.set(port);
+    }
+    /// Sets the sequence number.
+    pub fn set_seq_number(&mut self, seq: SeqNumber) {
+        self.header.seq.set(seq.0);
+    }
+    /// Sets the acknowledgment number.
+    pub fn set_ack_number(&mut self, ack: SeqNumber) {
+        self.header.ack.set(ack.0);
+    }
+    /// Sets the nine flags (NS included), keeping the data offset.
+    pub fn set_flags(&mut self, flags: TcpFlags) {
+        self.header.offset_ns = (self.header.offset_ns & 0xf0) | (flags.0 >> 8) as u8 & 1;
+        self.header.flags = flags.0 as u8;
+    }
+    /// Sets the window field (unscaled).
+    pub fn set_window_len(&mut self, window: u16) {
+        self.header.window.set(window);
+    }
+    /// Sets the checksum field.
+    pub fn set_checksum(&mut self, checksum: u16) {
+        self.header.checksum.set(checksum);
+    }
+    /// Sets the urgent pointer.
+    pub fn set_urgent_pointer(&mut self, urgent: u16) {
+        self.header.urgent.set(urgent);
     }
 }
 

@@ -64,6 +64,36 @@ impl<'a> UdpPacket<'a> {
     }
 }
 
+/// A mutable view of a UDP header, for editing fields in place (smoltcp-style setters).
+#[derive(Debug)]
+pub struct UdpPacketMut<'a> {
+    header: &'a mut UdpHeader,
+}
+
+impl<'a> UdpPacketMut<'a> {
+    /// Checks that `buf` holds the header and returns a mutable view of it.
+    pub fn new_checked(buf: &'a mut [u8]) -> Result<Self> {
+        let (header, _) = UdpHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
+        Ok(UdpPacketMut { header })
+    }
+    /// Sets the source port.
+    pub fn set_src_port(&mut self, port: u16) {
+        self.header.src_port.set(port);
+    }
+    /// Sets the destination port.
+    pub fn set_dst_port(&mut self, port: u16) {
+        self.header.dst_port.set(port);
+    }
+    /// Sets the length field (header and payload).
+    pub fn set_len(&mut self, len: u16) {
+        self.header.len.set(len);
+    }
+    /// Sets the checksum field (0: not computed).
+    pub fn set_checksum(&mut self, checksum: u16) {
+        self.header.checksum.set(checksum);
+    }
+}
+
 /// A high-level representation of a UDP datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UdpRepr<'a> {

@@ -53,112 +53,6 @@ pub fn ifname(prefix: &str) -> String {
     mtcp_testkit::unique_name(prefix)
 }
 
-/// A tiny ARP + ICMP echo responder for one IPv4 address, on raw Ethernet frames.
-pub mod responder {
-    /// What a received frame asks for.
-    pub enum Reply {
-        /// Nothing (not for us, or not ARP/ICMP echo request).
-        None,
-        /// Send this many bytes of the reply, built in the buffer given.
-        Frame {
-            len: usize,
-            ip_checksum_offloaded: bool,
-        },
-    }
-
-    fn csum(data: &[u8]) -> u16 {
-        let mut sum = 0u32;
-        for chunk in data.chunks(2) {
-            let word = if chunk.len() == 2 {
-                u16::from_be_bytes([chunk[0], chunk[1]])
-            } else {
-                u16::from(chunk[0]) << 8
-            };
-            sum += u32::from(word);
-        }
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        !(sum as u16)
-    }
-
-    /// Builds in `out` the reply to `frame` for a host with `mac`/`ip`. With `offload_ip_checksum`
-    /// the IPv4 header checksum is left at zero for the device to fill.
-    pub fn answer(
-        frame: &[u8],
-        mac: [u8; 6],
-        ip: [u8; 4],
-        out: &mut [u8],
-        offload_ip_checksum: bool,
-    ) -> Reply {
-        if frame.len() < 14 {
-            return Reply::None;
-        }
-        let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
-        match ethertype {
-            0x0806 if frame.len() >= 42 => {
-                let arp = &frame[14..42];
-                // Ethernet/IPv4 request for our address.
-                if arp[0..8] != [0, 1, 8, 0, 6, 4, 0, 1] || arp[24..28] != ip {
-                    return Reply::None;
-                }
-                out[0..6].copy_from_slice(&arp[8..14]);
-                out[6..12].copy_from_slice(&mac);
-                out[12..14].copy_from_slice(&[0x08, 0x06]);
-                let r = &mut out[14..42];
-                r[0..8].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
-                r[8..14].copy_from_slice(&mac);
-                r[14..18].copy_from_slice(&ip);
-                r[18..28].copy_from_slice(&arp[8..18]);
-                out[42..60].fill(0);
-                Reply::Frame {
-                    len: 60,
-                    ip_checksum_offloaded: false,
-                }
-            }
-            0x0800 if frame.len() >= 34 => {
-                let ihl = usize::from(frame[14] & 0x0f) * 4;
-                let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
-                if frame[14] >> 4 != 4 || ihl < 20 || total < ihl + 8 || 14 + total > frame.len() {
-                    return Reply::None;
-                }
-                let ip_hdr = &frame[14..14 + ihl];
-                if ip_hdr[9] != 1 || ip_hdr[16..20] != ip || frame[14 + ihl] != 8 {
-                    return Reply::None;
-                }
-                let len = 14 + total;
-                out[..len].copy_from_slice(&frame[..len]);
-                out[0..6].copy_from_slice(&frame[6..12]);
-                out[6..12].copy_from_slice(&mac);
-                {
-                    let h = &mut out[14..14 + ihl];
-                    h[12..16].copy_from_slice(&ip_hdr[16..20]);
-                    h[16..20].copy_from_slice(&ip_hdr[12..16]);
-                    h[8] = 64;
-                    h[10..12].fill(0);
-                    if !offload_ip_checksum {
-                        let c = csum(h);
-                        h[10..12].copy_from_slice(&c.to_be_bytes());
-                    }
-                }
-                let icmp = &mut out[14 + ihl..len];
-                icmp[0] = 0; // echo reply
-                icmp[2..4].fill(0);
-                let c = csum(icmp);
-                icmp[2..4].copy_from_slice(&c.to_be_bytes());
-                if len < 60 {
-                    out[len..60].fill(0);
-                }
-                Reply::Frame {
-                    len: len.max(60),
-                    ip_checksum_offloaded: offload_ip_checksum,
-                }
-            }
-            _ => Reply::None,
-        }
-    }
-}
-
 /// What the responder saw and did.
 #[derive(Debug, Default)]
 pub struct Served {
@@ -181,11 +75,13 @@ pub fn serve_until(
     limit: std::time::Duration,
 ) -> (bool, Served) {
     use mtcp_io::{Burst, ChecksumStatus, Queue, RxFrame, TxFrame, TxOffload};
+    use mtcp_testkit::responder;
     let start = std::time::Instant::now();
     let mut served = Served::default();
     let mut rx = Burst::new();
     let mut tx: Burst<mtcp_io_dpdk::DpdkTxFrame> = Burst::new();
     let offload = info.checksum.ipv4_tx;
+    let mut seen = responder::Answered::default();
     loop {
         if let Some(status) = child.try_wait().expect("wait for child") {
             return (status.success(), served);
@@ -205,22 +101,21 @@ pub fn serve_until(
                     continue;
                 };
                 out.set_len(out.capacity().min(1514));
-                match responder::answer(frame, info.mac.0, ip, &mut out, offload) {
-                    responder::Reply::None => {}
-                    responder::Reply::Frame {
-                        len,
-                        ip_checksum_offloaded,
-                    } => {
+                let before = seen;
+                match responder::answer(frame, info.mac, ip.into(), &mut out, offload, &mut seen) {
+                    None => {}
+                    Some(len) => {
                         out.set_len(len);
-                        if frame[12..14] == [0x08, 0x06] {
-                            served.arp_replies += 1;
-                        } else {
+                        let is_echo = seen.echo > before.echo;
+                        if is_echo {
                             served.echo_replies += 1;
                             if frame.meta().ipv4_checksum == ChecksumStatus::Good {
                                 served.ipv4_rx_good += 1;
                             }
+                        } else {
+                            served.arp_replies += 1;
                         }
-                        if ip_checksum_offloaded {
+                        if is_echo && offload {
                             out.set_offload(TxOffload {
                                 l2_len: 14,
                                 l3_len: (frame[14] & 0x0f) * 4,

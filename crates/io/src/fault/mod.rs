@@ -20,7 +20,9 @@ pub use engine::{FaultConfig, FaultStats};
 pub(crate) use engine::{Impairment, Rng};
 
 use crate::pool::{Pool, PoolBuf};
-use crate::{Burst, Device, DeviceInfo, MAX_BURST, Queue, RxFrame, RxMeta, TxFrame};
+use crate::{
+    Burst, Device, DeviceInfo, MAX_BURST, Queue, RxFrame, RxMeta, RxSink, TxBatch, TxFrame,
+};
 
 /// Buffers each queue of the wrapper keeps for duplicated received frames.
 const DUP_POOL: usize = 256;
@@ -143,7 +145,7 @@ impl<Q: Queue> Queue for FaultQueue<Q> {
     type Rx = FaultRx<Q::Rx>;
     type Tx = Q::Tx;
 
-    fn rx_burst(&mut self, out: &mut Burst<Self::Rx>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<Self::Rx>>(&mut self, out: &mut S) -> io::Result<usize> {
         let now = Instant::now();
         let _ = self.pump_tx(now);
         if self.rx.room() >= MAX_BURST {
@@ -157,22 +159,34 @@ impl<Q: Queue> Queue for FaultQueue<Q> {
                 });
             }
         }
-        let before = out.len();
-        self.rx.release(now, |f| out.push(f).err());
-        Ok(out.len() - before)
+        let mut n = 0;
+        self.rx.release(now, |f| {
+            if out.room() == 0 {
+                return Some(f);
+            }
+            out.put(f);
+            n += 1;
+            None
+        });
+        Ok(n)
     }
 
     fn tx_alloc(&mut self) -> Option<Self::Tx> {
         self.inner.tx_alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<Self::Tx>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<Self::Tx>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let now = Instant::now();
         let backlog = self.pump_tx(now);
-        let accept = pkts.len().min(self.tx.room());
-        let inner = &mut self.inner;
-        for frame in pkts.drain(..accept) {
-            self.tx.offer(frame, now, |f| {
+        let room = self.tx.room();
+        let (inner, tx) = (&mut self.inner, &mut self.tx);
+        let mut taken = 0;
+        let accept = pkts.take_while(&mut |frame| {
+            if taken == room {
+                return Some(frame);
+            }
+            taken += 1;
+            tx.offer(frame, now, |f| {
                 let mut copy = inner.tx_alloc()?;
                 if copy.capacity() < f.len() {
                     return None;
@@ -181,7 +195,8 @@ impl<Q: Queue> Queue for FaultQueue<Q> {
                 copy.copy_from_slice(f);
                 Some(copy)
             });
-        }
+            None
+        });
         let pumped = self.pump_tx(now);
         match (accept, backlog.and(pumped)) {
             (0, Err(e)) => Err(e),

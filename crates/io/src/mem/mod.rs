@@ -47,7 +47,8 @@ use mtcp_wire::rss::{SYMMETRIC_KEY, Toeplitz};
 use crate::fault::{FaultConfig, Impairment};
 use crate::pool::{Pool, PoolBuf};
 use crate::{
-    Burst, ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta, Steering,
+    ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta, RxSink, Steering,
+    TxBatch,
 };
 
 /// How to build a [`MemSwitch`].
@@ -472,16 +473,15 @@ impl Queue for MemQueue {
     type Rx = PoolBuf;
     type Tx = PoolBuf;
 
-    fn rx_burst(&mut self, out: &mut Burst<PoolBuf>) -> io::Result<usize> {
+    fn rx_into<S: RxSink<PoolBuf>>(&mut self, out: &mut S) -> io::Result<usize> {
         if self.faults.is_some() {
             self.pump(Instant::now());
         }
         let ring = &self.shared.ports[self.port].rings[queue_index(self)];
         let mut n = 0;
-        while !out.is_full() {
+        while out.room() > 0 {
             let Some(buf) = ring.frames.pop() else { break };
-            // Cannot fail: `out` is not full.
-            let _ = out.push(buf);
+            out.put(buf);
             n += 1;
         }
         Ok(n)
@@ -491,40 +491,26 @@ impl Queue for MemQueue {
         self.pool.alloc()
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<PoolBuf>) -> io::Result<usize> {
-        let mut sent = 0;
+    fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
+        let (shared, port, pool) = (&self.shared, self.port, &self.pool);
         if let Some(faults) = self.faults.as_mut() {
             let now = Instant::now();
-            let (shared, port, pool) = (&self.shared, self.port, &self.pool);
             faults.release(now, |buf| deliver(shared, port, pool, buf).err());
-            let accept = pkts.len().min(faults.room());
-            for buf in pkts.drain(..accept) {
+            let room = faults.room();
+            let mut taken = 0;
+            let accept = pkts.take_while(&mut |buf| {
+                if taken == room {
+                    return Some(buf);
+                }
+                taken += 1;
                 faults.offer(buf, now, |b| pool.alloc_copy(b));
-            }
+                None
+            });
             faults.release(now, |buf| deliver(shared, port, pool, buf).err());
             return Ok(accept);
         }
-        // Deliver front to back; on a full ring put that frame and the rest back, in order.
-        let mut rest = pkts.drain(..);
-        let mut refused = None;
-        for buf in rest.by_ref() {
-            match deliver(&self.shared, self.port, &self.pool, buf) {
-                Ok(()) => sent += 1,
-                Err(back) => {
-                    refused = Some(back);
-                    break;
-                }
-            }
-        }
-        let rest: Burst<PoolBuf> = rest.collect();
-        if let Some(back) = refused {
-            // Cannot fail: the burst held these frames a moment ago.
-            let _ = pkts.push(back);
-            for b in rest {
-                let _ = pkts.push(b);
-            }
-        }
-        Ok(sent)
+        // Deliver front to back; on a full ring that frame and the rest stay, in order.
+        Ok(pkts.take_while(&mut |buf| deliver(shared, port, pool, buf).err()))
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {

@@ -333,34 +333,12 @@ impl MtcpConf {
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         match key {
-            "io" => {
-                self.io = match value {
-                    "mem" => IoBackend::Mem,
-                    "tap" => IoBackend::Tap,
-                    "afpacket" => IoBackend::AfPacket,
-                    "afxdp" => IoBackend::AfXdp,
-                    "dpdk" => IoBackend::Dpdk,
-                    "netmap" => IoBackend::Netmap,
-                    other => {
-                        return Err(format!(
-                            "unknown io backend `{other}` (mem, tap, afpacket, afxdp, dpdk, netmap)"
-                        ));
-                    }
-                }
-            }
+            "io" => self.io = io_backend(value)?,
             "num_cores" => {
                 self.num_cores = positive(value, key)?;
                 self.num_cores_set = true;
             }
-            "core_mask" => {
-                let hex = value.trim_start_matches("0x").trim_start_matches("0X");
-                let mask = u64::from_str_radix(hex, 16)
-                    .map_err(|_| format!("core_mask: `{value}` is not hexadecimal"))?;
-                if mask == 0 {
-                    return Err("core_mask selects no core".into());
-                }
-                self.core_mask = Some(mask);
-            }
+            "core_mask" => self.core_mask = Some(core_mask(value)?),
             "num_mem_ch" => self.num_mem_ch = Some(number(value, key)?),
             "port" => {
                 self.ports = value
@@ -396,36 +374,28 @@ impl MtcpConf {
             "tcp_timewait" => self.tcp_timewait_secs = number(value, key)?,
             "stat_print" => self.stat_print = value.split_whitespace().map(str::to_owned).collect(),
             "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
-            "run_mode" => {
-                self.run_mode = match value {
-                    "threaded" => RunMode::Threaded,
-                    "rtc" | "run-to-completion" => RunMode::RunToCompletion,
-                    other => return Err(format!("unknown run_mode `{other}` (threaded or rtc)")),
-                }
-            }
+            "run_mode" => self.run_mode = run_mode(value)?,
             "dpdk_eal_args" => {
                 self.dpdk_eal_args = value.split_whitespace().map(str::to_owned).collect()
             }
             "arp_conf" => self.arp_conf = Some(PathBuf::from(value)),
             "route_conf" => self.route_conf = Some(PathBuf::from(value)),
-            "fault_loss" => self.fault.config.loss = fraction(value, key)?,
-            "fault_duplicate" => self.fault.config.duplicate = fraction(value, key)?,
-            "fault_reorder" => self.fault.config.reorder = fraction(value, key)?,
-            "fault_delay_ms" => {
-                let ms: u64 = number(value, key)?;
-                if ms > 10_000 {
-                    return Err(format!("{key}: at most 10000 ms"));
-                }
-                self.fault.config.delay = Duration::from_millis(ms);
-            }
-            "drain_timeout_ms" => {
-                let ms: u64 = number(value, key)?;
-                if ms > 600_000 {
-                    return Err(format!("{key}: at most 600000 ms"));
-                }
-                self.drain_timeout = Duration::from_millis(ms);
-            }
-            "fault_seed" => self.fault.config.seed = number(value, key)?,
+            "drain_timeout_ms" => self.drain_timeout = millis(value, key, 600_000)?,
+            k if k.starts_with("fault_") => self.set_fault(key, value)?,
+            other => return Err(format!("unknown key `{other}`")),
+        }
+        Ok(())
+    }
+
+    /// The `fault_*` keys: the impairment of every port (see [`FaultConf`]).
+    fn set_fault(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let c = &mut self.fault.config;
+        match key {
+            "fault_loss" => c.loss = fraction(value, key)?,
+            "fault_duplicate" => c.duplicate = fraction(value, key)?,
+            "fault_reorder" => c.reorder = fraction(value, key)?,
+            "fault_delay_ms" => c.delay = millis(value, key, 10_000)?,
+            "fault_seed" => c.seed = number(value, key)?,
             "fault_direction" => {
                 self.fault.direction = match value {
                     "both" => FaultDirection::Both,
@@ -442,6 +412,52 @@ impl MtcpConf {
         }
         Ok(())
     }
+}
+
+/// `io = ...`.
+fn io_backend(value: &str) -> Result<IoBackend, String> {
+    Ok(match value {
+        "mem" => IoBackend::Mem,
+        "tap" => IoBackend::Tap,
+        "afpacket" => IoBackend::AfPacket,
+        "afxdp" => IoBackend::AfXdp,
+        "dpdk" => IoBackend::Dpdk,
+        "netmap" => IoBackend::Netmap,
+        other => {
+            return Err(format!(
+                "unknown io backend `{other}` (mem, tap, afpacket, afxdp, dpdk, netmap)"
+            ));
+        }
+    })
+}
+
+/// `core_mask = 0x...`: hexadecimal, at least one core.
+fn core_mask(value: &str) -> Result<u64, String> {
+    let hex = value.trim_start_matches("0x").trim_start_matches("0X");
+    let mask = u64::from_str_radix(hex, 16)
+        .map_err(|_| format!("core_mask: `{value}` is not hexadecimal"))?;
+    if mask == 0 {
+        return Err("core_mask selects no core".into());
+    }
+    Ok(mask)
+}
+
+/// `run_mode = threaded | rtc`.
+fn run_mode(value: &str) -> Result<RunMode, String> {
+    match value {
+        "threaded" => Ok(RunMode::Threaded),
+        "rtc" | "run-to-completion" => Ok(RunMode::RunToCompletion),
+        other => Err(format!("unknown run_mode `{other}` (threaded or rtc)")),
+    }
+}
+
+/// A number of milliseconds, at most `max`.
+fn millis(value: &str, key: &str, max: u64) -> Result<Duration, String> {
+    let ms: u64 = number(value, key)?;
+    if ms > max {
+        return Err(format!("{key}: at most {max} ms"));
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Shared pieces of the io tests: a tiny ARP/ICMP responder and frame helpers.
-#![allow(dead_code)]
+//! A tiny ARP + ICMP echo responder for one IPv4 address, on raw Ethernet frames, for the tests
+//! where the Linux kernel pings a backend (TAP, AF_PACKET, DPDK vdevs). Built on mtcp-wire's
+//! parser and emitter (the one place tests answer ARP and ping).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -8,27 +9,34 @@ use std::time::Duration;
 
 use mtcp_io::{Burst, EthernetAddress, Queue, TxFrame};
 use mtcp_wire::{
-    ArpOperation, ArpRepr, ChecksumCapabilities, EtherType, EthernetRepr, Frame, Icmpv4Repr,
-    Ipv4Repr, Network, Transport,
+    ArpOperation, ArpRepr, Checksum, ChecksumCapabilities, EtherType, EthernetRepr, Frame,
+    Icmpv4Repr, Ipv4Repr, Network, Transport,
 };
 
 /// What the responder answered.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Answered {
+    /// ARP requests answered.
     pub arp: u32,
+    /// ICMP echo requests answered.
     pub echo: u32,
 }
 
 /// Builds the answer to `frame` (ARP request for `ip`, or ICMP echo request to `ip`) into `out`;
-/// returns its length, or `None` if the frame needs no answer.
+/// returns its length (at least 60), or `None` if the frame needs no answer. With
+/// `offload_ip_checksum` an echo reply's IPv4 header checksum is left zero for the device.
 pub fn answer(
     frame: &[u8],
     mac: EthernetAddress,
     ip: Ipv4Addr,
     out: &mut [u8],
+    offload_ip_checksum: bool,
     seen: &mut Answered,
 ) -> Option<usize> {
-    let caps = ChecksumCapabilities::software();
+    let mut caps = ChecksumCapabilities::software();
+    if offload_ip_checksum {
+        caps.ipv4 = Checksum::Rx;
+    }
     let parsed = Frame::parse(frame, &caps).ok()?;
     let reply = match parsed.network {
         Network::Arp(arp)
@@ -118,7 +126,7 @@ pub fn respond<Q: Queue>(
             let Some(mut buf) = q.tx_alloc() else { break };
             let cap = buf.capacity();
             buf.set_len(cap);
-            if let Some(len) = answer(frame, mac, ip, &mut buf, &mut seen) {
+            if let Some(len) = answer(frame, mac, ip, &mut buf, false, &mut seen) {
                 buf.set_len(len);
                 let _ = tx.push(buf);
             }
@@ -146,7 +154,7 @@ pub fn ping_received(output: &str) -> u32 {
 /// The kernel in `pinger` pings `ip` three times while [`respond`] answers on `q`: asserts that
 /// all three replies came back and that the responder saw ARP and the echoes.
 pub fn kernel_pings_responder<Q: Queue + 'static>(
-    pinger: &mtcp_testkit::Netns,
+    pinger: &crate::Netns,
     q: Q,
     mac: EthernetAddress,
     ip: Ipv4Addr,
