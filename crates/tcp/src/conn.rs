@@ -522,7 +522,7 @@ impl Conn {
             // Go back N: resend from the first unacknowledged byte.
             self.snd_nxt = self.snd_una;
         }
-        self.stats.total_retrans += 1;
+        // The resent segments count in `total_retrans` when they are built (output.rs), not here.
         self.arm_rto(cx.now);
         Outcome::Keep
     }

@@ -49,6 +49,9 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
             }
         }
         if let Ok(info) = sim.a.info(c) {
+            if std::env::var_os("SIM_INFO").is_some() && info.total_retrans != retrans {
+                eprintln!("{:?} {info:?}", sim.now);
+            }
             retrans = info.total_retrans;
         }
         if sent == data.len() && !client_shut {
@@ -366,6 +369,7 @@ fn sim_results_table() {
     let cases: Vec<(CcAlgorithm, u32)> = [CcAlgorithm::NewReno, CcAlgorithm::Cubic]
         .into_iter()
         .flat_map(|cc| [0, 1, 5, 10].map(|loss| (cc, loss)))
+        .filter(|&(cc, l)| std::env::var("SIM_ONLY").map_or(true, |v| v == format!("{cc:?}{l}")))
         .collect();
     let rows: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = cases

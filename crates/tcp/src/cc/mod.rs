@@ -41,6 +41,24 @@ pub enum CcAlgorithm {
 pub const INITIAL_WINDOW_SEGMENTS: u32 = 10;
 
 impl CcAlgorithm {
+    /// The algorithm called `name` as Linux names it (`TCP_CONGESTION`, `mtcp.conf`'s `tcp_cc`):
+    /// `cubic`, `newreno` (or `reno`).
+    pub fn from_name(name: &str) -> Option<CcAlgorithm> {
+        match name {
+            "cubic" => Some(CcAlgorithm::Cubic),
+            "newreno" | "reno" => Some(CcAlgorithm::NewReno),
+            _ => None,
+        }
+    }
+
+    /// The algorithm's name, as [`CcAlgorithm::from_name`] takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CcAlgorithm::NewReno => "newreno",
+            CcAlgorithm::Cubic => "cubic",
+        }
+    }
+
     /// A fresh instance with an initial window of `INITIAL_WINDOW_SEGMENTS * mss`.
     pub fn build(self, mss: u32) -> alloc::boxed::Box<dyn CongestionControl> {
         match self {
