@@ -140,6 +140,8 @@ pub struct MtcpConf {
     /// How long destroying a context waits for its connections to finish
     /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
     pub drain_timeout: Duration,
+    /// Congestion control of new connections (`tcp_cc`: `cubic`, `newreno`; default cubic).
+    pub tcp_cc: mtcp_tcp::cc::CcAlgorithm,
 }
 
 impl Default for MtcpConf {
@@ -164,6 +166,7 @@ impl Default for MtcpConf {
             route_conf: None,
             fault: FaultConf::default(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            tcp_cc: mtcp_tcp::cc::CcAlgorithm::Cubic,
         }
     }
 }
@@ -417,6 +420,10 @@ impl MtcpConf {
                 }
                 self.drain_timeout = Duration::from_millis(ms);
             }
+            "tcp_cc" => {
+                self.tcp_cc = mtcp_tcp::cc::CcAlgorithm::from_name(value)
+                    .ok_or_else(|| format!("unknown tcp_cc `{value}` (cubic or newreno)"))?
+            }
             "fault_seed" => self.fault.config.seed = number(value, key)?,
             "fault_direction" => {
                 self.fault.direction = match value {
@@ -485,6 +492,16 @@ run_mode = rtc
         assert_eq!(c.drain_timeout, Duration::ZERO);
         assert!(MtcpConf::parse("drain_timeout_ms = 600001").is_err());
         assert!(MtcpConf::parse("drain_timeout_ms = -1").is_err());
+    }
+
+    #[test]
+    fn tcp_cc_key() {
+        use mtcp_tcp::cc::CcAlgorithm;
+        assert_eq!(MtcpConf::default().tcp_cc, CcAlgorithm::Cubic);
+        let c = MtcpConf::parse("tcp_cc = newreno").unwrap();
+        assert_eq!(c.tcp_cc, CcAlgorithm::NewReno);
+        let e = MtcpConf::parse("tcp_cc = vegas").unwrap_err();
+        assert!(e.1.contains("vegas"), "{e:?}");
     }
 
     #[test]
