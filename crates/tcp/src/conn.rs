@@ -163,9 +163,17 @@ pub(crate) struct Conn {
     /// A probe is outstanding: `snd_max` just after it was sent. SACK of it proves every hole
     /// below it lost (it left a PTO after them).
     pub tlp_out: Option<SeqNumber>,
+    /// Bytes delivered to the peer (cumulatively acknowledged or SACKed) since the start.
+    pub delivered: u64,
+    /// Pacing (when the congestion control sets a rate): bytes that may leave now, and when
+    /// the credit was last topped up.
+    pub pace_credit: u64,
+    pub pace_stamp: Instant,
 
     // Timers (deadlines; the engine arms one wheel node for the earliest).
     pub rto_at: Option<Instant>,
+    /// Pacing held a segment back: try again then.
+    pub pace_at: Option<Instant>,
     pub delack_at: Option<Instant>,
     pub persist_at: Option<Instant>,
     pub keepalive_at: Option<Instant>,
@@ -261,7 +269,11 @@ impl Conn {
             tlp_at: None,
             tlp_now: false,
             tlp_out: None,
+            delivered: 0,
+            pace_credit: 0,
+            pace_stamp: now,
             rto_at: None,
+            pace_at: None,
             delack_at: None,
             persist_at: None,
             keepalive_at: None,
@@ -338,6 +350,7 @@ impl Conn {
         [
             self.rto_at,
             self.tlp_at,
+            self.pace_at,
             self.delack_at,
             self.persist_at,
             self.keepalive_at,
@@ -368,7 +381,7 @@ impl Conn {
     /// Whether proportional rate reduction paces sending now: a SACK fast recovery (not one
     /// begun by an RTO, which slow-starts).
     pub fn prr_active(&self) -> bool {
-        self.sack_ok && self.recovery.is_some() && !self.rto_recovery
+        self.sack_ok && self.recovery.is_some() && !self.rto_recovery && self.cc.reduces_on_loss()
     }
 
     /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 10 ms) from now,
@@ -449,6 +462,10 @@ impl Conn {
                     self.tlp_now = true;
                 }
             }
+        }
+        if due(self.pace_at) {
+            // The engine dispatches this connection again after any timer.
+            self.pace_at = None;
         }
         if due(self.delack_at) {
             self.delack_at = None;
@@ -551,6 +568,7 @@ impl Conn {
             fast_recoveries: self.stats.fast_recoveries,
             tail_probes: self.stats.tail_probes,
             lost_retransmits: self.stats.lost_retransmits,
+            pacing_rate: self.cc.pacing_rate().unwrap_or(0),
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             window_scaling: self.wscale_ok,

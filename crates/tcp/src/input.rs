@@ -2,6 +2,7 @@
 
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
+use crate::cc::Delivery;
 use crate::conn::{Conn, Cx, Outcome};
 use crate::state::{Event, State};
 use crate::time::{Duration, Instant};
@@ -365,6 +366,7 @@ impl Conn {
                 .scoreboard
                 .update(&seg.options.sack_blocks, self.snd_una, self.snd_max);
         let new_wnd = u32::from(seg.window_len) << self.snd_wscale;
+        let mut rtt_sample = None;
         if ackn > self.snd_una {
             let acked = (ackn - self.snd_una) as u32;
             let buf_start = self.buf_start();
@@ -383,7 +385,7 @@ impl Conn {
                 self.high_rxt = self.snd_una;
             }
             self.stats.bytes_acked += data_acked as u64;
-            self.sample_rtt(cx, seg);
+            rtt_sample = self.sample_rtt(cx, seg);
             self.retries = 0;
             self.persist_backoff = 0;
             self.scoreboard.advance(self.snd_una);
@@ -483,12 +485,23 @@ impl Conn {
         {
             self.enter_recovery(cx.now);
         }
+        // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
+        let delivered = ((self.snd_una - una_before).max(0) as u32)
+            .saturating_add(self.scoreboard.sacked_bytes())
+            .saturating_sub(sacked_before);
         if self.prr_active() {
-            // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
-            let delivered = ((self.snd_una - una_before).max(0) as u32)
-                .saturating_add(self.scoreboard.sacked_bytes())
-                .saturating_sub(sacked_before);
             self.prr_update(delivered);
+        }
+        if delivered > 0 {
+            self.delivered += u64::from(delivered);
+            let d = Delivery {
+                delivered: self.delivered,
+                newly_delivered: delivered,
+                rtt: rtt_sample,
+                in_flight: self.pipe(),
+                app_limited: self.not_sent() == 0,
+            };
+            self.cc.on_delivery(cx.now, &d);
         }
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ackn)
         {
@@ -545,15 +558,19 @@ impl Conn {
         self.prr_sndcnt = sndcnt.min(u64::from(u32::MAX)) as u32;
     }
 
-    fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
+    /// Feeds the RTT estimator from the ACK's timestamp echo (or the Karn probe without
+    /// timestamps); returns the sample.
+    fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Option<Duration> {
         if self.ts_ok {
             if let Some(ts) = seg.options.timestamps {
                 if ts.tsecr != 0 {
                     let rtt = self.tsval(cx.now).wrapping_sub(ts.tsecr);
                     if rtt < 600_000 {
-                        self.rtt.sample(Duration(u64::from(rtt)));
+                        let rtt = Duration(u64::from(rtt));
+                        self.rtt.sample(rtt);
+                        return Some(rtt);
                     }
-                    return;
+                    return None;
                 }
             }
         }
@@ -561,7 +578,9 @@ impl Conn {
             if seg.ack_number >= end {
                 self.rtt_probe = None;
                 self.rtt.sample(cx.now - sent);
+                return Some(cx.now - sent);
             }
         }
+        None
     }
 }

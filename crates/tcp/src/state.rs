@@ -150,6 +150,8 @@ pub struct TcpInfo {
     pub tail_probes: u64,
     /// Retransmissions found lost again by later SACKs (and resent without a timeout).
     pub lost_retransmits: u64,
+    /// Pacing rate in bytes per second (`tcpi_pacing_rate`); 0 when not paced.
+    pub pacing_rate: u64,
     /// Whether timestamps, SACK and window scaling were negotiated.
     pub timestamps: bool,
     /// SACK negotiated.

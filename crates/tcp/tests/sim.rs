@@ -337,9 +337,16 @@ fn table_row(cc: CcAlgorithm, loss_pct: u32) -> String {
     let name = match cc {
         CcAlgorithm::NewReno => "newreno",
         CcAlgorithm::Cubic => "cubic",
+        CcAlgorithm::Bbr => "bbr",
     };
     // One fixed seed per case: the whole run is a pure function of it.
-    let seed = 1_000 + u64::from(loss_pct) + if name == "cubic" { 500 } else { 0 };
+    let seed = 1_000
+        + u64::from(loss_pct)
+        + match cc {
+            CcAlgorithm::NewReno => 0,
+            CcAlgorithm::Cubic => 500,
+            CcAlgorithm::Bbr => 700,
+        };
     let o = checked(TABLE_LEN, link, seed, config);
     format!(
         "{name:<8} {loss_pct:>4} {:>12} {:>8} {:>9} {:>8} {:>12}",
@@ -366,11 +373,14 @@ fn table_header() -> String {
 /// simulated completion time or retransmissions is a behaviour change that must be blessed.
 #[test]
 fn sim_results_table() {
-    let cases: Vec<(CcAlgorithm, u32)> = [CcAlgorithm::NewReno, CcAlgorithm::Cubic]
-        .into_iter()
-        .flat_map(|cc| [0, 1, 5, 10].map(|loss| (cc, loss)))
-        .filter(|&(cc, l)| std::env::var("SIM_ONLY").map_or(true, |v| v == format!("{cc:?}{l}")))
-        .collect();
+    let cases: Vec<(CcAlgorithm, u32)> =
+        [CcAlgorithm::NewReno, CcAlgorithm::Cubic, CcAlgorithm::Bbr]
+            .into_iter()
+            .flat_map(|cc| [0, 1, 5, 10].map(|loss| (cc, loss)))
+            .filter(|&(cc, l)| {
+                std::env::var("SIM_ONLY").map_or(true, |v| v == format!("{cc:?}{l}"))
+            })
+            .collect();
     let rows: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
             .iter()
