@@ -99,6 +99,8 @@ pub struct ConnOptions {
     pub no_delay: bool,
     /// Keepalive (SO_KEEPALIVE), off when `None`.
     pub keepalive: Option<Keepalive>,
+    /// Congestion control (TCP_CONGESTION).
+    pub congestion_control: CcAlgorithm,
 }
 
 /// The window scale shift that covers a receive buffer of `recv_buffer_bytes`.
@@ -118,6 +120,7 @@ impl Config {
             recv_buffer_bytes: self.recv_buffer_bytes,
             no_delay: self.no_delay,
             keepalive: self.keepalive,
+            congestion_control: self.congestion_control,
         }
     }
 

@@ -8,7 +8,7 @@ use alloc::collections::VecDeque;
 use mtcp_wire::tcp::SeqNumber;
 
 use crate::assembler::Assembler;
-use crate::cc::CongestionControl;
+use crate::cc::{CcAlgorithm, CongestionControl};
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::isn::FourTuple;
 use crate::ring::RingBuffer;
@@ -135,6 +135,8 @@ pub(crate) struct Conn {
     /// Karn timing without timestamps: (end sequence, send time).
     pub rtt_probe: Option<(SeqNumber, Instant)>,
     pub cc: Box<dyn CongestionControl>,
+    /// Which algorithm `cc` is (rebuilt once the MSS is negotiated).
+    pub cc_algorithm: CcAlgorithm,
     pub dupacks: u32,
     /// Most bytes in flight since the last ACK: cwnd only grows when it was the limit (RFC 7661).
     pub flight_peak: u32,
@@ -253,7 +255,8 @@ impl Conn {
             peer_offered_ts: false,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_probe: None,
-            cc: config.congestion_control.build(mss),
+            cc: opts.congestion_control.build(mss),
+            cc_algorithm: opts.congestion_control,
             dupacks: 0,
             flight_peak: 0,
             recovery: None,

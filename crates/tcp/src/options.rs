@@ -53,7 +53,7 @@ impl Conn {
             self.snd_mss -= TIMESTAMPS_LEN;
         }
         // The initial window follows the negotiated MSS.
-        self.cc = config.congestion_control.build(self.snd_mss);
+        self.cc = self.cc_algorithm.build(self.snd_mss);
     }
 
     /// Options of our SYN (active open) or SYN-ACK (passive open, after `negotiate`).

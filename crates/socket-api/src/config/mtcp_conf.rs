@@ -140,7 +140,7 @@ pub struct MtcpConf {
     /// How long destroying a context waits for its connections to finish
     /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
     pub drain_timeout: Duration,
-    /// Congestion control of new connections (`tcp_cc`: `cubic`, `newreno`; default cubic).
+    /// Congestion control of new connections (`tcp_cc`: `cubic`, `newreno`, `bbr`; default cubic).
     pub tcp_cc: mtcp_tcp::cc::CcAlgorithm,
 }
 
@@ -422,7 +422,7 @@ impl MtcpConf {
             }
             "tcp_cc" => {
                 self.tcp_cc = mtcp_tcp::cc::CcAlgorithm::from_name(value)
-                    .ok_or_else(|| format!("unknown tcp_cc `{value}` (cubic or newreno)"))?
+                    .ok_or_else(|| format!("unknown tcp_cc `{value}` (cubic, newreno or bbr)"))?
             }
             "fault_seed" => self.fault.config.seed = number(value, key)?,
             "fault_direction" => {

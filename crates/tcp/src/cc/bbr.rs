@@ -234,6 +234,11 @@ impl Bbr {
                 };
             }
         }
+        // At most one entry per clock tick, so that the history spans at least HISTORY ms
+        // even when rounds are much shorter than a tick.
+        if self.history_len > 0 && self.history[self.history_len - 1].0 == now.0 {
+            return;
+        }
         if self.history_len == HISTORY {
             self.history.copy_within(1.., 0);
             self.history_len -= 1;
@@ -439,6 +444,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn app_limited_sender_still_measures() {
+        let mut b = Bbr::new(1448);
+        let mut delivered = 0;
+        for ms in 1..200u64 {
+            delivered += 8192;
+            b.on_delivery(
+                Instant(ms * 2),
+                &Delivery {
+                    delivered,
+                    newly_delivered: 8192,
+                    rtt: Some(Duration(0)),
+                    in_flight: 0,
+                    app_limited: true,
+                },
+            );
+        }
+        assert!(b.pacing_rate().is_some(), "{b:?}");
     }
 
     #[test]
