@@ -7,6 +7,7 @@
 
 mod bbr;
 mod cubic;
+mod hystart;
 mod newreno;
 
 pub use bbr::{Bbr, BbrMode};
