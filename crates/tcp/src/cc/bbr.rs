@@ -9,11 +9,12 @@
 //! round and is restored afterwards.
 //!
 //! What differs from Linux, and why: the engine's clock has millisecond resolution, so a
-//! bandwidth sample is taken once per round over at least [`MIN_SAMPLE_MS`] (several rounds at a
-//! sub-millisecond RTT) from a small history of `(time, delivered)` at round starts, rather than
-//! per ACK from per-segment send stamps; a sample taken while the sender was application-limited
-//! only counts if it raises the estimate. ACK aggregation is estimated as Linux does (the window
-//! grows by the largest burst of deliveries beyond the model in the last ten rounds).
+//! bandwidth sample is not taken per segment from its send stamps but per ACK over the last
+//! minimum RTT (at least [`MIN_SAMPLE_MS`], so that a tick's rounding stays small) from a
+//! history of `(time, delivered)` with one entry per tick; a sample taken while the sender was
+//! application-limited only counts if it raises the estimate. ACK aggregation is estimated as
+//! Linux does (the window grows by the largest burst of deliveries beyond the model in the
+//! last ten rounds).
 
 use super::{CongestionControl, Delivery, INITIAL_WINDOW_SEGMENTS};
 use crate::time::{Duration, Instant};
@@ -37,7 +38,7 @@ const PROBE_RTT_TIME: Duration = Duration(200);
 /// too coarse: ±1 ms on 3 ms would be ±33 %).
 pub const MIN_SAMPLE_MS: u64 = 8;
 /// Round-start history kept for bandwidth samples.
-const HISTORY: usize = 16;
+const HISTORY: usize = 32;
 /// Smallest window, in segments.
 const MIN_CWND_SEGMENTS: u32 = 4;
 
@@ -214,14 +215,22 @@ impl Bbr {
         MIN_CWND_SEGMENTS * self.mss
     }
 
-    /// A new round began: record where, and take a bandwidth sample over the newest history
-    /// entry at least [`MIN_SAMPLE_MS`] (and one minimum RTT) old.
+    /// On every ACK: a bandwidth sample over the newest history entry at least
+    /// [`MIN_SAMPLE_MS`] and one minimum RTT old (the delivery rate over about the last round,
+    /// so that a PROBE_BW phase at 5/4 shows in it), and a history entry per clock tick.
     fn sample_bandwidth(&mut self, now: Instant, d: &Delivery) {
         let span = MIN_SAMPLE_MS.max(self.min_rtt_ms.unwrap_or(0));
-        let base = self.history[..self.history_len]
+        let history = &self.history[..self.history_len];
+        // The newest entry a span old; on a path whose RTT outlasts the history, the oldest.
+        let base = history
             .iter()
             .rev()
             .find(|&&(t, _)| now.0.saturating_sub(t) >= span)
+            .or_else(|| {
+                history
+                    .first()
+                    .filter(|&&(t, _)| now.0.saturating_sub(t) >= MIN_SAMPLE_MS)
+            })
             .copied();
         if let Some((t, delivered)) = base {
             let bw = d.delivered.saturating_sub(delivered) * 1000 / (now.0 - t);
@@ -380,7 +389,9 @@ impl CongestionControl for Bbr {
         if round_start {
             self.round += 1;
             self.next_round_delivered = d.delivered + u64::from(d.in_flight.max(1));
-            self.sample_bandwidth(now, d);
+        }
+        self.sample_bandwidth(now, d);
+        if round_start {
             self.check_full_bw(d.app_limited);
         }
         let rtt_expired = self.min_rtt_ms.is_some() && now - self.min_rtt_stamp > MIN_RTT_WINDOW;
