@@ -35,7 +35,11 @@ pub struct Config {
     pub congestion_control: CcAlgorithm,
     /// RTO before the first RTT sample (RFC 6298: 1 s).
     pub initial_rto: Duration,
-    /// Lower bound of the RTO.
+    /// Lower bound of the RTO. 200 ms by default, as Linux (RFC 6298 asks for 1 s; Linux'
+    /// 200 ms has long proven safe): it must stay above the peer's delayed-ACK timer (40 ms
+    /// here, up to 200 ms in Linux) or a delayed ACK of a lone segment looks like a loss. A
+    /// lower value helps on a LAN whose peers ACK at once (RACK and tail loss probes, not the
+    /// RTO, should recover most losses anyway).
     pub min_rto: Duration,
     /// Upper bound of the RTO.
     pub max_rto: Duration,

@@ -142,6 +142,10 @@ pub struct MtcpConf {
     pub drain_timeout: Duration,
     /// Congestion control of new connections (`tcp_cc`: `cubic`, `newreno`, `bbr`; default cubic).
     pub tcp_cc: mtcp_tcp::cc::CcAlgorithm,
+    /// Lower bound of the retransmission timeout (`tcp_rto_min_ms`, 1..=60000; default 200 as
+    /// Linux: above the peers' delayed-ACK timers, 40 ms here and up to 200 ms in Linux, so
+    /// that a delayed ACK does not look like a loss).
+    pub tcp_rto_min_ms: u64,
 }
 
 impl Default for MtcpConf {
@@ -167,6 +171,7 @@ impl Default for MtcpConf {
             fault: FaultConf::default(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             tcp_cc: mtcp_tcp::cc::CcAlgorithm::Cubic,
+            tcp_rto_min_ms: 200,
         }
     }
 }
@@ -424,6 +429,13 @@ impl MtcpConf {
                 self.tcp_cc = mtcp_tcp::cc::CcAlgorithm::from_name(value)
                     .ok_or_else(|| format!("unknown tcp_cc `{value}` (cubic, newreno or bbr)"))?
             }
+            "tcp_rto_min_ms" => {
+                let ms: u64 = number(value, key)?;
+                if !(1..=60_000).contains(&ms) {
+                    return Err(format!("{key}: 1 to 60000 ms"));
+                }
+                self.tcp_rto_min_ms = ms;
+            }
             "fault_seed" => self.fault.config.seed = number(value, key)?,
             "fault_direction" => {
                 self.fault.direction = match value {
@@ -502,6 +514,10 @@ run_mode = rtc
         assert_eq!(c.tcp_cc, CcAlgorithm::NewReno);
         let e = MtcpConf::parse("tcp_cc = vegas").unwrap_err();
         assert!(e.1.contains("vegas"), "{e:?}");
+        assert_eq!(MtcpConf::default().tcp_rto_min_ms, 200);
+        let c = MtcpConf::parse("tcp_rto_min_ms = 5").unwrap();
+        assert_eq!(c.tcp_rto_min_ms, 5);
+        assert!(MtcpConf::parse("tcp_rto_min_ms = 0").is_err());
     }
 
     #[test]
