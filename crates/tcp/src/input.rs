@@ -128,19 +128,9 @@ impl Conn {
                 if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
                     // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
                     self.snd_una = seg.ack_number;
-                    self.state = State::Established;
-                    self.snd_wnd = u32::from(seg.window_len) << self.snd_wscale;
-                    self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                    self.snd_wl1 = seq;
-                    self.snd_wl2 = seg.ack_number;
                     self.rto_at = None;
-                    self.retries = 0;
                     self.ack_now = true;
-                    if self.fin_queued {
-                        self.state = State::FinWait1;
-                    }
-                    self.push_event(cx, Event::Connected);
-                    self.touch(cx.config, cx.now);
+                    self.establish(cx, seg, self.snd_wscale);
                 } else if !ack {
                     // The peer did not get our SYN-ACK: send it again.
                     self.snd_nxt = self.iss;
@@ -191,17 +181,7 @@ impl Conn {
 
         if self.state == State::SynReceived {
             if self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
-                self.state = State::Established;
-                self.snd_wnd = u32::from(seg.window_len) << self.snd_wscale;
-                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                self.snd_wl1 = seq;
-                self.snd_wl2 = seg.ack_number;
-                self.retries = 0;
-                if self.fin_queued {
-                    self.state = State::FinWait1;
-                }
-                self.push_event(cx, Event::Connected);
-                self.touch(cx.config, cx.now);
+                self.establish(cx, seg, self.snd_wscale);
             } else {
                 self.rst_reply = Some(seg.ack_number);
                 return Outcome::Keep;
@@ -255,6 +235,25 @@ impl Conn {
         Outcome::Keep
     }
 
+    /// The handshake completed with `seg`: ESTABLISHED (FIN-WAIT-1 if the user already shut
+    /// down the sending side), the peer's window from `seg` (shifted by `wnd_shift`), and
+    /// `Connected` for the user. The one place a connection becomes established after a
+    /// handshake (a SYN-cookie connection is rebuilt established, without the event).
+    fn establish(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>, wnd_shift: u8) {
+        self.state = if self.fin_queued {
+            State::FinWait1
+        } else {
+            State::Established
+        };
+        self.snd_wnd = u32::from(seg.window_len) << wnd_shift;
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = seg.seq_number;
+        self.snd_wl2 = seg.ack_number;
+        self.retries = 0;
+        self.push_event(cx, Event::Connected);
+        self.touch(cx.config, cx.now);
+    }
+
     fn accept_fin(&mut self, cx: &mut Cx<'_>) {
         self.ooo_fin = None;
         self.rcv_nxt += 1;
@@ -304,9 +303,6 @@ impl Conn {
         // Our SYN advertised this much, unscaled.
         self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
         self.negotiate(&seg.options, cx.config);
-        self.snd_wnd = u32::from(seg.window_len);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq_number;
         if ack {
             self.snd_una = seg.ack_number;
             // A SYN retransmission timer may have rewound snd_nxt to the ISS just before this
@@ -317,21 +313,15 @@ impl Conn {
             if self.snd_max < self.snd_una {
                 self.snd_max = self.snd_una;
             }
-            self.snd_wl2 = seg.ack_number;
-            self.state = State::Established;
             self.rto_at = None;
             if self.retries == 0 {
                 if let Some((_, sent)) = self.rtt_probe.take() {
                     self.rtt.sample(cx.now - sent);
                 }
             }
-            self.retries = 0;
             self.ack_now = true;
-            if self.fin_queued {
-                self.state = State::FinWait1;
-            }
-            self.push_event(cx, Event::Connected);
-            self.touch(cx.config, cx.now);
+            // The window of a SYN is never scaled (RFC 7323 §2.2).
+            self.establish(cx, seg, 0);
             // RFC 9293 §3.10.7.3: text or FIN on the SYN-ACK continue at the sixth step, as
             // on any segment of the now synchronized connection.
             let fin = f.contains(TcpFlags::FIN);
@@ -350,6 +340,9 @@ impl Conn {
             }
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN-ACK.
+            self.snd_wnd = u32::from(seg.window_len);
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seg.seq_number;
             self.state = State::SynReceived;
             self.snd_nxt = self.iss;
         }
