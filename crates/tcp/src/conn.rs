@@ -118,6 +118,8 @@ pub(crate) struct Conn {
     pub fin_rcvd: bool,
     /// Sequence number of a FIN that arrived ahead of missing data.
     pub ooo_fin: Option<SeqNumber>,
+    /// A duplicate segment's range, reported once as the first SACK block (D-SACK, RFC 2883).
+    pub dsack: Option<(SeqNumber, SeqNumber)>,
 
     // Options.
     pub snd_wscale: u8,
@@ -245,6 +247,7 @@ impl Conn {
             assembler: Assembler::new(),
             fin_rcvd: false,
             ooo_fin: None,
+            dsack: None,
             snd_wscale: 0,
             rcv_wscale: 0,
             wscale_ok: false,

@@ -140,6 +140,10 @@ impl Conn {
             if self.state == State::TimeWait && fin {
                 self.timewait_at = Some(cx.now + cx.config.time_wait);
             }
+            if !seg.payload.is_empty() && seq + seg.payload.len() as u32 <= self.rcv_nxt {
+                // An old duplicate: D-SACK tells the sender its retransmission was spurious.
+                self.report_duplicate(seq, seq + seg.payload.len() as u32);
+            }
             self.ack_now = true;
             return Outcome::Keep;
         }

@@ -278,6 +278,9 @@ impl Conn {
         self.delack_at = None;
         self.segs_unacked = 0;
         self.stats.segs_out += 1;
+        let options = self.segment_options(now);
+        // A D-SACK is reported once.
+        self.dsack = None;
         TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
@@ -286,7 +289,7 @@ impl Conn {
             flags: flags | TcpFlags::ACK,
             window_len,
             urgent_pointer: 0,
-            options: self.segment_options(now),
+            options,
             payload,
         }
     }
