@@ -72,6 +72,8 @@ pub(crate) struct Stats {
     pub fast_recoveries: u64,
     pub tail_probes: u64,
     pub lost_retransmits: u64,
+    pub dsacks: u64,
+    pub undos: u64,
 }
 
 /// One connection.
@@ -167,6 +169,9 @@ pub(crate) struct Conn {
     /// A probe is outstanding: `snd_max` just after it was sent. SACK of it proves every hole
     /// below it lost (it left a PTO after them).
     pub tlp_out: Option<SeqNumber>,
+    /// Retransmissions of the last fast recovery not yet reported as duplicates by a D-SACK;
+    /// `None` once undone or after an RTO. At zero every one was spurious: undo (RFC 3708).
+    pub undo_retrans: Option<u32>,
     /// Bytes delivered to the peer (cumulatively acknowledged or SACKed) since the start.
     pub delivered: u64,
     /// Pacing (when the congestion control sets a rate): bytes that may leave now, and when
@@ -275,6 +280,7 @@ impl Conn {
             tlp_at: None,
             tlp_now: false,
             tlp_out: None,
+            undo_retrans: None,
             delivered: 0,
             pace_credit: 0,
             pace_stamp: now,
@@ -523,6 +529,7 @@ impl Conn {
         let mss = self.snd_mss;
         self.stats.timeouts += 1;
         self.cc.on_timeout(mss, self.outstanding());
+        self.undo_retrans = None;
         self.rtt.back_off();
         self.rtt_probe = None;
         self.fast_rexmit = false;
@@ -574,6 +581,8 @@ impl Conn {
             fast_recoveries: self.stats.fast_recoveries,
             tail_probes: self.stats.tail_probes,
             lost_retransmits: self.stats.lost_retransmits,
+            dsacks: self.stats.dsacks,
+            undos: self.stats.undos,
             pacing_rate: self.cc.pacing_rate().unwrap_or(0),
             timestamps: self.ts_ok,
             sack: self.sack_ok,

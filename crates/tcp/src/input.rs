@@ -358,6 +358,9 @@ impl Conn {
         let mss = self.snd_mss;
         let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
         let has_sack = self.sack_ok && !seg.options.sack_blocks.is_empty();
+        if has_sack {
+            self.check_dsack(seg);
+        }
         let newly_sacked = has_sack
             && self
                 .scoreboard
@@ -512,12 +515,39 @@ impl Conn {
         }
     }
 
+    /// RFC 2883 §4: a first SACK block below the cumulative ACK, or inside the second block,
+    /// reports a duplicate. Each one answers for one retransmission of the last recovery; when
+    /// all have been answered the congestion response was spurious and is undone (RFC 3708's
+    /// D-SACK detection with Linux' `tcp_try_undo_dsack`).
+    fn check_dsack(&mut self, seg: &TcpRepr<'_>) {
+        let blocks = &seg.options.sack_blocks;
+        let first = blocks[0];
+        let dsack = first.right <= seg.ack_number
+            || blocks
+                .get(1)
+                .is_some_and(|b| b.left <= first.left && first.right <= b.right);
+        if !dsack {
+            return;
+        }
+        self.stats.dsacks += 1;
+        if let Some(n) = self.undo_retrans.filter(|&n| n > 0) {
+            let n = n - 1;
+            self.undo_retrans = Some(n);
+            if n == 0 {
+                self.undo_retrans = None;
+                self.stats.undos += 1;
+                self.cc.undo();
+            }
+        }
+    }
+
     /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5): one congestion response for
     /// everything sent so far.
     pub(crate) fn enter_recovery(&mut self, now: Instant) {
         self.recovery = Some(self.snd_max);
         self.rto_recovery = false;
         self.stats.fast_recoveries += 1;
+        self.undo_retrans = Some(0);
         self.cc.on_congestion(now, self.snd_mss, self.outstanding());
         self.recover_fs = self.outstanding();
         self.prr_delivered = 0;

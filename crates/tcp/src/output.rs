@@ -401,6 +401,11 @@ impl Conn {
         let retransmission = !new_data || p.seq < self.snd_max;
         if retransmission {
             self.stats.total_retrans += 1;
+            if self.recovery.is_some() && !self.rto_recovery {
+                if let Some(n) = self.undo_retrans.as_mut() {
+                    *n += 1;
+                }
+            }
             self.rtt_probe = None;
         } else if self.rtt_probe.is_none() && !self.ts_ok && p.len > 0 {
             self.rtt_probe = Some((end, now));

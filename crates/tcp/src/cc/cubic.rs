@@ -20,6 +20,8 @@ pub struct Cubic {
     cwnd_at_epoch: f64,
     acked_acc: u32,
     hystart: HyStart,
+    /// (cwnd, ssthresh, w_max) before the last congestion response, for `undo`.
+    prior: (u32, u32, f64),
 }
 
 impl Cubic {
@@ -35,6 +37,7 @@ impl Cubic {
             cwnd_at_epoch: 0.0,
             acked_acc: 0,
             hystart: HyStart::default(),
+            prior: (0, 0, 0.0),
         }
     }
 }
@@ -105,6 +108,7 @@ impl CongestionControl for Cubic {
         }
     }
     fn on_congestion(&mut self, now: Instant, mss: u32, _in_flight: u32) {
+        self.prior = (self.cwnd, self.ssthresh, self.w_max);
         let mssf = f64::from(mss);
         let cwnd_seg = f64::from(self.cwnd) / mssf;
         // Fast convergence.
@@ -124,7 +128,17 @@ impl CongestionControl for Cubic {
         self.hystart.finish();
     }
     fn on_recovery_end(&mut self, _mss: u32) {
-        self.cwnd = self.ssthresh;
+        // Deflate to ssthresh, unless an undo already restored the window.
+        self.cwnd = self.cwnd.min(self.ssthresh);
+    }
+    fn undo(&mut self) {
+        // As Linux' cubictcp: the window and threshold come back, and the cubic epoch starts
+        // again from the restored window.
+        self.cwnd = self.cwnd.max(self.prior.0);
+        self.ssthresh = self.ssthresh.max(self.prior.1);
+        self.w_max = self.w_max.max(self.prior.2);
+        self.epoch_start = None;
+        self.cwnd_at_epoch = 0.0;
     }
     fn on_timeout(&mut self, mss: u32, _in_flight: u32) {
         let mssf = f64::from(mss);
