@@ -71,7 +71,8 @@ impl Conn {
         }
     }
 
-    /// Processes one segment addressed to this connection.
+    /// Processes one segment addressed to this connection, in RFC 9293 §3.10.7.4's order:
+    /// sequence number (with PAWS and TIME-WAIT reuse), RST, SYN, ACK, then text and FIN.
     pub(crate) fn on_segment(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Outcome {
         self.stats.segs_in += 1;
         match self.state {
@@ -80,33 +81,78 @@ impl Conn {
             _ => {}
         }
         let f = seg.flags;
-        let (rst, syn, fin, ack) = (
-            f.contains(TcpFlags::RST),
-            f.contains(TcpFlags::SYN),
-            f.contains(TcpFlags::FIN),
-            f.contains(TcpFlags::ACK),
-        );
-        let seq = seg.seq_number;
+        if let Some(outcome) = self.reuse_or_paws(seg) {
+            return outcome;
+        }
+        if !self.acceptable(seg) {
+            return self.on_unacceptable(cx, seg);
+        }
+        if f.contains(TcpFlags::RST) {
+            return self.on_rst(cx, seg.seq_number);
+        }
+        if f.contains(TcpFlags::SYN) {
+            // RFC 5961 §4.2.
+            self.challenge_ack(cx);
+            return Outcome::Keep;
+        }
+        if !f.contains(TcpFlags::ACK) {
+            return Outcome::Keep;
+        }
+        self.update_ts_recent(seg);
+        self.touch(cx.config, cx.now);
+        if let Some(outcome) = self.check_ack(cx, seg) {
+            return outcome;
+        }
+        self.process_ack(cx, seg);
+        if let Some(outcome) = self.after_fin_acked(cx) {
+            return outcome;
+        }
+        if self.state.can_receive() {
+            self.receive_text(cx, seg);
+        }
+        Outcome::Keep
+    }
 
-        if self.state == State::TimeWait && syn && !ack && !rst {
+    /// TIME-WAIT reuse by a newer SYN (RFC 6191) and PAWS (RFC 7323 §5.3): an outcome when the
+    /// segment ends here.
+    fn reuse_or_paws(&mut self, seg: &TcpRepr<'_>) -> Option<Outcome> {
+        let f = seg.flags;
+        let rst = f.contains(TcpFlags::RST);
+        if self.state == State::TimeWait
+            && f.contains(TcpFlags::SYN)
+            && !f.contains(TcpFlags::ACK)
+            && !rst
+        {
             // RFC 6191: a new incarnation may reuse the pair if its SYN is provably newer.
             let newer = match (self.ts_ok, seg.options.timestamps) {
                 (true, Some(ts)) => ts_before(self.ts_recent, ts.tsval),
-                _ => self.rcv_nxt < seq,
+                _ => self.rcv_nxt < seg.seq_number,
             };
             if newer {
-                return Outcome::Reopen;
+                return Some(Outcome::Reopen);
             }
         }
-        // PAWS (RFC 7323 §5.3).
         if self.ts_ok && !rst {
             if let Some(ts) = seg.options.timestamps {
                 if ts_before(ts.tsval, self.ts_recent) {
                     self.ack_now = true;
-                    return Outcome::Keep;
+                    return Some(Outcome::Keep);
                 }
             }
         }
+        None
+    }
+
+    /// RFC 9293 §3.10.7.4's acceptability test (a zero window still takes ACKs and RSTs at
+    /// exactly RCV.NXT).
+    fn acceptable(&self, seg: &TcpRepr<'_>) -> bool {
+        let f = seg.flags;
+        let (rst, syn, fin) = (
+            f.contains(TcpFlags::RST),
+            f.contains(TcpFlags::SYN),
+            f.contains(TcpFlags::FIN),
+        );
+        let seq = seg.seq_number;
         let seg_len = seg.payload.len() as u32 + u32::from(syn) + u32::from(fin);
         let rcv_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
         let in_wnd = |s: SeqNumber| self.rcv_nxt <= s && s < self.rcv_nxt + rcv_wnd;
@@ -116,90 +162,97 @@ impl Conn {
             (_, 0) => false,
             (_, _) => in_wnd(seq) || in_wnd(seq + (seg_len - 1)),
         };
-        // A zero window still takes ACKs and RSTs at exactly rcv_nxt.
-        let acceptable = acceptable || (seq == self.rcv_nxt && (rst || seg.payload.is_empty()));
-        if !acceptable {
-            if rst {
-                return Outcome::Keep;
-            }
-            if self.state == State::SynReceived && syn && seq == self.irs {
-                if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
-                    // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
-                    self.snd_una = seg.ack_number;
-                    self.rto_at = None;
-                    self.ack_now = true;
-                    self.establish(cx, seg, self.snd_wscale);
-                } else if !ack {
-                    // The peer did not get our SYN-ACK: send it again.
-                    self.snd_nxt = self.iss;
-                }
-                return Outcome::Keep;
-            }
-            if self.state == State::TimeWait && fin {
-                self.timewait_at = Some(cx.now + cx.config.time_wait);
-            }
-            if !seg.payload.is_empty() && seq + seg.payload.len() as u32 <= self.rcv_nxt {
-                // An old duplicate: D-SACK tells the sender its retransmission was spurious.
-                self.report_duplicate(seq, seq + seg.payload.len() as u32);
-            }
-            self.ack_now = true;
-            return Outcome::Keep;
-        }
-        if rst {
-            // RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK.
-            if seq == self.rcv_nxt {
-                if self.state == State::SynReceived && self.listener.is_some() {
-                    self.state = State::Closed;
-                    return Outcome::Delete;
-                }
-                if self.state == State::TimeWait {
-                    self.state = State::Closed;
-                    self.push_event(cx, Event::Closed);
-                    return Outcome::Delete;
-                }
-                return self.fail(cx, Event::Reset, false);
-            }
-            self.challenge_ack(cx);
-            return Outcome::Keep;
-        }
-        if syn {
-            // RFC 5961 §4.2.
-            self.challenge_ack(cx);
-            return Outcome::Keep;
-        }
-        if !ack {
-            return Outcome::Keep;
-        }
-        if self.ts_ok {
-            if let Some(ts) = seg.options.timestamps {
-                // RFC 7323 §4.3: only a segment covering Last.ACK.sent updates TS.Recent, so
-                // a delayed ACK echoes the earliest unacknowledged segment's TSval.
-                if seq <= self.last_ack_sent && !ts_before(ts.tsval, self.ts_recent) {
-                    self.ts_recent = ts.tsval;
-                }
-            }
-        }
-        self.touch(cx.config, cx.now);
+        acceptable || (seq == self.rcv_nxt && (rst || seg.payload.is_empty()))
+    }
 
+    /// An unacceptable segment: dropped with an ACK (and a D-SACK for an old duplicate),
+    /// except a RST (dropped silently) and, in SYN-RECEIVED, the peer's SYN again or its
+    /// SYN-ACK of a simultaneous open.
+    fn on_unacceptable(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Outcome {
+        let f = seg.flags;
+        let seq = seg.seq_number;
+        if f.contains(TcpFlags::RST) {
+            return Outcome::Keep;
+        }
+        let ack = f.contains(TcpFlags::ACK);
+        if self.state == State::SynReceived && f.contains(TcpFlags::SYN) && seq == self.irs {
+            if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
+                // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
+                self.snd_una = seg.ack_number;
+                self.rto_at = None;
+                self.ack_now = true;
+                self.establish(cx, seg, self.snd_wscale);
+            } else if !ack {
+                // The peer did not get our SYN-ACK: send it again.
+                self.snd_nxt = self.iss;
+            }
+            return Outcome::Keep;
+        }
+        if self.state == State::TimeWait && f.contains(TcpFlags::FIN) {
+            self.timewait_at = Some(cx.now + cx.config.time_wait);
+        }
+        if !seg.payload.is_empty() && seq + seg.payload.len() as u32 <= self.rcv_nxt {
+            // An old duplicate: D-SACK tells the sender its retransmission was spurious.
+            self.report_duplicate(seq, seq + seg.payload.len() as u32);
+        }
+        self.ack_now = true;
+        Outcome::Keep
+    }
+
+    /// RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK.
+    fn on_rst(&mut self, cx: &mut Cx<'_>, seq: SeqNumber) -> Outcome {
+        if seq != self.rcv_nxt {
+            self.challenge_ack(cx);
+            return Outcome::Keep;
+        }
+        if self.state == State::SynReceived && self.listener.is_some() {
+            self.state = State::Closed;
+            return Outcome::Delete;
+        }
+        if self.state == State::TimeWait {
+            self.state = State::Closed;
+            self.push_event(cx, Event::Closed);
+            return Outcome::Delete;
+        }
+        self.fail(cx, Event::Reset, false)
+    }
+
+    /// RFC 7323 §4.3: only a segment covering Last.ACK.sent updates TS.Recent, so a delayed
+    /// ACK echoes the earliest unacknowledged segment's TSval.
+    fn update_ts_recent(&mut self, seg: &TcpRepr<'_>) {
+        if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
+            if seg.seq_number <= self.last_ack_sent && !ts_before(ts.tsval, self.ts_recent) {
+                self.ts_recent = ts.tsval;
+            }
+        }
+    }
+
+    /// The ACK's own checks: SYN-RECEIVED's handshake completion, an ACK of unsent data, and
+    /// RFC 5961 §5.2's range [SND.UNA - MAX.SND.WND, SND.NXT]. An outcome when the segment
+    /// ends here.
+    fn check_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Option<Outcome> {
         if self.state == State::SynReceived {
             if self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
                 self.establish(cx, seg, self.snd_wscale);
             } else {
                 self.rst_reply = Some(seg.ack_number);
-                return Outcome::Keep;
+                return Some(Outcome::Keep);
             }
         }
         if seg.ack_number > self.snd_max {
             self.ack_now = true;
-            return Outcome::Keep;
+            return Some(Outcome::Keep);
         }
-        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
         let oldest = self.snd_una + (self.max_snd_wnd.max(self.snd_mss)).wrapping_neg();
         if seg.ack_number < oldest {
             self.challenge_ack(cx);
-            return Outcome::Keep;
+            return Some(Outcome::Keep);
         }
-        self.process_ack(cx, seg);
+        None
+    }
+
+    /// Our FIN acknowledged: FIN-WAIT-2, TIME-WAIT or the end of LAST-ACK.
+    fn after_fin_acked(&mut self, cx: &mut Cx<'_>) -> Option<Outcome> {
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 self.state = State::FinWait2;
@@ -214,27 +267,29 @@ impl Conn {
             State::LastAck if self.fin_acked() => {
                 self.state = State::Closed;
                 self.push_event(cx, Event::Closed);
-                return Outcome::Delete;
+                return Some(Outcome::Delete);
             }
             _ => {}
         }
-        if self.state.can_receive() {
-            self.process_data(cx, seg);
-            if fin {
-                let fin_seq = seq + seg.payload.len() as u32;
-                if self.rcv_nxt < fin_seq {
-                    self.ooo_fin = Some(fin_seq);
-                    // An out-of-order FIN is out-of-order data: duplicate ACK at once (RFC 5681 §4.2).
-                    self.ack_now = true;
-                } else if fin_seq == self.rcv_nxt {
-                    self.accept_fin(cx);
-                }
-            }
-            if self.ooo_fin == Some(self.rcv_nxt) && self.state.can_receive() {
+        None
+    }
+
+    /// The segment's text and FIN (in order, or a FIN waiting for missing data).
+    fn receive_text(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
+        self.process_data(cx, seg);
+        if seg.flags.contains(TcpFlags::FIN) {
+            let fin_seq = seg.seq_number + seg.payload.len() as u32;
+            if self.rcv_nxt < fin_seq {
+                self.ooo_fin = Some(fin_seq);
+                // An out-of-order FIN is out-of-order data: duplicate ACK at once (RFC 5681 §4.2).
+                self.ack_now = true;
+            } else if fin_seq == self.rcv_nxt {
                 self.accept_fin(cx);
             }
         }
-        Outcome::Keep
+        if self.ooo_fin == Some(self.rcv_nxt) && self.state.can_receive() {
+            self.accept_fin(cx);
+        }
     }
 
     /// The handshake completed with `seg`: ESTABLISHED (FIN-WAIT-1 if the user already shut
