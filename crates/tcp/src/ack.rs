@@ -6,6 +6,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
 use crate::cc::Delivery;
 use crate::conn::{Conn, Cx};
+use crate::input::ts_before;
 use crate::state::Event;
 use crate::time::{Duration, Instant};
 
@@ -70,6 +71,15 @@ impl Conn {
         if self.tlp_out.is_some_and(|t| ackn >= t) {
             self.tlp_out = None;
         }
+        if let Some(t) = self.rto_undo_tsval.take() {
+            if seg
+                .options
+                .timestamps
+                .is_some_and(|ts| ts.tsecr != 0 && ts_before(ts.tsecr, t))
+            {
+                self.undo_rto();
+            }
+        }
         self.ack_congestion(cx.now, ackn, acked);
         self.flight_peak = self.outstanding();
         if self.rto_recover.is_some_and(|p| ackn >= p) {
@@ -87,6 +97,20 @@ impl Conn {
             self.push_event(cx, Event::Writable);
         }
         rtt_sample
+    }
+
+    /// Eifel (RFC 3522, response as RFC 4015): the first ACK after a timeout acknowledged the
+    /// original transmission, so the timeout was spurious: the window comes back and the
+    /// resending of the outstanding data stops.
+    fn undo_rto(&mut self) {
+        self.stats.undos += 1;
+        self.cc.undo();
+        self.recovery = None;
+        self.rto_recovery = false;
+        self.rto_recover = None;
+        self.scoreboard.clear_rexmits();
+        // Go-back-N (no SACK) rewound snd_nxt: what was sent is on its way.
+        self.snd_nxt = self.snd_max;
     }
 
     /// What `acked` new bytes mean for congestion control: the end of a recovery, a partial

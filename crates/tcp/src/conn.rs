@@ -172,6 +172,9 @@ pub(crate) struct Conn {
     /// Retransmissions of the last fast recovery not yet reported as duplicates by a D-SACK;
     /// `None` once undone or after an RTO. At zero every one was spurious: undo (RFC 3708).
     pub undo_retrans: Option<u32>,
+    /// The TSval of the first retransmission after a timeout: an ACK echoing an older one
+    /// acknowledges the original, and the timeout was spurious (Eifel, RFC 3522).
+    pub rto_undo_tsval: Option<u32>,
     /// Bytes delivered to the peer (cumulatively acknowledged or SACKed) since the start.
     pub delivered: u64,
     /// Pacing (when the congestion control sets a rate): bytes that may leave now, and when
@@ -281,6 +284,7 @@ impl Conn {
             tlp_now: false,
             tlp_out: None,
             undo_retrans: None,
+            rto_undo_tsval: None,
             delivered: 0,
             pace_credit: 0,
             pace_stamp: now,
@@ -530,6 +534,9 @@ impl Conn {
         self.stats.timeouts += 1;
         self.cc.on_timeout(mss, self.outstanding());
         self.undo_retrans = None;
+        if self.ts_ok && self.retries == 1 && self.state.is_synchronized() {
+            self.rto_undo_tsval = Some(self.tsval(cx.now));
+        }
         self.rtt.back_off();
         self.rtt_probe = None;
         self.fast_rexmit = false;

@@ -5,7 +5,8 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 use crate::conn::{Conn, Cx, Outcome};
 use crate::state::{Event, State};
 
-fn ts_before(a: u32, b: u32) -> bool {
+/// Whether timestamp `a` is older than `b` (RFC 7323 serial arithmetic).
+pub(crate) fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 

@@ -384,6 +384,9 @@ impl CongestionControl for Bbr {
         self.conservation_until = None;
         self.cwnd = mss;
     }
+    fn undo(&mut self) {
+        self.cwnd = self.cwnd.max(self.prior_cwnd);
+    }
     fn on_delivery(&mut self, now: Instant, d: &Delivery) {
         let round_start = d.delivered >= self.next_round_delivered;
         if round_start {

@@ -141,6 +141,10 @@ impl CongestionControl for Cubic {
         self.cwnd_at_epoch = 0.0;
     }
     fn on_timeout(&mut self, mss: u32, _in_flight: u32) {
+        if self.cwnd > mss {
+            // The first timeout of a series: what an undo restores.
+            self.prior = (self.cwnd, self.ssthresh, self.w_max);
+        }
         let mssf = f64::from(mss);
         self.w_max = f64::from(self.cwnd) / mssf;
         self.ssthresh = ((f64::from(self.cwnd) * BETA) as u32).max(2 * mss);

@@ -46,8 +46,9 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     fn on_recovery_end(&mut self, mss: u32);
     /// The retransmission timer expired.
     fn on_timeout(&mut self, mss: u32, bytes_in_flight: u32);
-    /// The last congestion response was spurious (every retransmission of the recovery came
-    /// back as a D-SACK, RFC 2883 / RFC 3708): restore the window and threshold from before it.
+    /// The last congestion response was spurious (every retransmission of a fast recovery came
+    /// back as a D-SACK, RFC 3708; or the ACK after a timeout echoes the original's timestamp,
+    /// RFC 3522 Eifel): restore the window and threshold from before it.
     fn undo(&mut self) {}
     /// Every ACK that delivered data, in recovery too. Loss-based algorithms ignore it.
     fn on_delivery(&mut self, _now: Instant, _delivery: &Delivery) {}

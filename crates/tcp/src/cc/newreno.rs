@@ -60,6 +60,10 @@ impl CongestionControl for NewReno {
         self.ssthresh = self.ssthresh.max(self.prior.1);
     }
     fn on_timeout(&mut self, mss: u32, in_flight: u32) {
+        if self.cwnd > mss {
+            // The first timeout of a series: what an undo restores.
+            self.prior = (self.cwnd, self.ssthresh);
+        }
         self.ssthresh = (in_flight / 2).max(2 * mss);
         self.cwnd = mss;
         self.acked_acc = 0;
