@@ -1,7 +1,7 @@
 //! Two engines over a simulated link (loss, duplication, reordering, delay, bottleneck bandwidth
 //! and drop-tail queue): transfers must end byte-exact. `sim_results_table` recomputes the
-//! checked-in `tests/sim_expected.txt` (10 MiB at 0/1/5/10 % loss, NewReno and CUBIC: simulated
-//! completion time, retransmissions, segments, drops) and fails on any difference; run
+//! checked-in `tests/sim_expected.txt` (10 MiB at 0/1/5/10 % loss, NewReno, CUBIC and BBR: simulated
+//! completion time, retransmissions, drops) and fails on any difference; run
 //! `MTCP_SIM_BLESS=1 cargo test -p mtcp-tcp --test sim sim_results_table` to rewrite it after a
 //! deliberate behaviour change, and commit the new table with the change.
 
@@ -18,8 +18,6 @@ struct Outcome {
     retrans: u64,
     /// Simulated ms from `connect` until the receiver had read every byte.
     completion_ms: u64,
-    /// Segments both engines emitted.
-    segments: u64,
     /// Segments lost at random / dropped by the full bottleneck queue.
     dropped: u64,
     queue_drops: u64,
@@ -132,7 +130,6 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
         server_closed,
         retrans,
         completion_ms: completion_ms.unwrap_or(u64::MAX),
-        segments: sim.sent,
         dropped: sim.dropped,
         queue_drops: sim.queue_drops,
         mid_pacing_rate: mid_pacing_rate.unwrap_or(0),
