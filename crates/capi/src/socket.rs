@@ -474,7 +474,8 @@ pub unsafe extern "C" fn mtcp_getsockopt(
 }
 
 /// `int mtcp_setsockopt(mctx_t, int sockid, int level, int optname, const void *optval,
-/// socklen_t optlen)`: `int` options, and SO_LINGER's `struct linger`.
+/// socklen_t optlen)`: `int` options, SO_LINGER's `struct linger` and TCP_CONGESTION's name
+/// (`cubic`, `newreno`/`reno`, `bbr`; `ENOENT` otherwise).
 ///
 /// # Safety
 /// As [`mtcp_socket`]; `optval` has `optlen` readable bytes.
@@ -493,6 +494,14 @@ pub unsafe extern "C" fn mtcp_setsockopt(
         c.inner.sock_type(sockid)?;
         if optval.is_null() {
             return Err(Error::Fault);
+        }
+        if (level, optname) == (libc::IPPROTO_TCP, libc::TCP_CONGESTION) {
+            // SAFETY: `optlen` readable bytes (the caller's contract): the name, NUL optional.
+            let raw = unsafe { core::slice::from_raw_parts(optval.cast::<u8>(), optlen as usize) };
+            let raw = raw.split(|&b| b == 0).next().unwrap_or(&[]);
+            let name = String::from_utf8_lossy(raw).into_owned();
+            c.inner.with(move |s| s.set_congestion(sockid, &name))??;
+            return Ok(0);
         }
         if (optlen as usize) < size_of::<c_int>() {
             return Err(Error::Inval);

@@ -39,6 +39,7 @@ impl<Q: Queue> Stack<Q> {
                 reuseaddr: false,
                 keepalive: false,
                 linger: (false, 0),
+                congestion: None,
             },
         }
     }
@@ -95,6 +96,9 @@ impl<Q: Queue> Stack<Q> {
             recv_buffer_bytes: opts.rcvbuf.max(64) as usize,
             no_delay: opts.nodelay,
             keepalive: opts.keepalive.then(|| self.keepalive_params()),
+            congestion_control: opts
+                .congestion
+                .unwrap_or(self.engine.config().congestion_control),
         }
     }
 
@@ -119,6 +123,21 @@ impl<Q: Queue> Stack<Q> {
             return Err(Error::Inval);
         }
         self.socks.get_mut(sockid)?.opts.linger = (on, secs);
+        Ok(())
+    }
+
+    /// TCP_CONGESTION by name (`cubic`, `newreno`/`reno`, `bbr`; `ENOENT` for others, as
+    /// Linux): for the socket's next `connect`/`listen`, and at once on a connected socket.
+    pub fn set_congestion(&mut self, sockid: i32, name: &str) -> Result<()> {
+        let cc = mtcp_tcp::cc::CcAlgorithm::from_name(name).ok_or(Error::NoEnt)?;
+        let sock = self.socks.get_mut(sockid)?;
+        sock.opts.congestion = Some(cc);
+        if let SockKind::Stream(Stream {
+            handle: Some(h), ..
+        }) = sock.kind
+        {
+            let _ = self.engine.set_congestion_control(h, cc);
+        }
         Ok(())
     }
 

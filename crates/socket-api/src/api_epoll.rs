@@ -67,6 +67,7 @@ impl<Q: Queue> Stack<Q> {
             reuseaddr: false,
             keepalive: false,
             linger: (false, 0),
+            congestion: None,
         }
     }
 

@@ -347,6 +347,8 @@ fn engine_config(conf: &MtcpConf, mtu: usize) -> mtcp_tcp::Config {
             .tcp_timeout_secs
             .map(|s| TcpDuration::from_secs(u64::from(s))),
         max_connections: conf.max_concurrency.max(1) * 2,
+        congestion_control: conf.tcp_cc,
+        min_rto: TcpDuration::from_millis(conf.tcp_rto_min_ms),
         ..mtcp_tcp::Config::default()
     }
 }

@@ -137,6 +137,8 @@ pub struct SockOpts {
     pub keepalive: bool,
     /// SO_LINGER (on, seconds).
     pub linger: (bool, i32),
+    /// TCP_CONGESTION; the engine's default (`tcp_cc`) when `None`.
+    pub congestion: Option<mtcp_tcp::cc::CcAlgorithm>,
 }
 
 /// One open id.
@@ -267,6 +269,7 @@ mod tests {
                 reuseaddr: false,
                 keepalive: false,
                 linger: (false, 0),
+                congestion: None,
             },
         }
     }

@@ -1,7 +1,7 @@
 //! Socket options reach the engine per socket, in both run modes: SO_SNDBUF and SO_RCVBUF set
 //! before `listen`/`connect` size that connection's buffers (the others keep mtcp.conf's),
-//! SO_KEEPALIVE on a connected socket arms probes, and SO_LINGER on with 0 s makes `close`
-//! reset the connection.
+//! SO_KEEPALIVE on a connected socket arms probes, SO_LINGER on with 0 s makes `close`
+//! reset the connection, and TCP_CONGESTION picks one connection's congestion control.
 
 mod common;
 
@@ -173,6 +173,56 @@ fn keepalive_on_connected(mode: &str) {
         "still armed: {disarmed:?}"
     );
     let _ = a;
+}
+
+/// TCP_CONGESTION per socket: `bbr` set before `connect` makes that connection paced (BBR has
+/// a pacing rate once it measured the path; mtcp.conf's CUBIC has none); an unknown name is
+/// ENOENT, as in Linux.
+fn congestion_per_socket(mode: &str) {
+    let (_sw, server, client) = common::pair(mode);
+    let mut s = server.create_context(0).unwrap();
+    let mut c = client.create_context(0).unwrap();
+    let (_l, a, cs) = connected(&mut s, &mut c, 5203, |ctx, id, listener| {
+        if !listener {
+            ctx.with(move |st| st.set_congestion(id, "bbr"))
+                .unwrap()
+                .unwrap();
+        }
+    });
+    assert_eq!(
+        c.with(move |st| st.set_congestion(cs, "vegas")),
+        Ok(Err(Error::NoEnt))
+    );
+    let data = vec![0x33_u8; 8192];
+    let mut buf = vec![0u8; 65536];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.tcp_info(cs).unwrap().pacing_rate == 0 {
+        let _ = c.write(cs, &data);
+        let _ = s.write(a, &data);
+        spin(&mut s, &mut c, 2);
+        while s.read(a, &mut buf).is_ok_and(|n| n > 0) {}
+        while c.read(cs, &mut buf).is_ok_and(|n| n > 0) {}
+        assert!(
+            Instant::now() < deadline,
+            "BBR never set a pacing rate: {:?}",
+            c.tcp_info(cs)
+        );
+    }
+    assert_eq!(
+        s.tcp_info(a).unwrap().pacing_rate,
+        0,
+        "the server's CUBIC is not paced"
+    );
+}
+
+#[test]
+fn congestion_per_socket_rtc() {
+    congestion_per_socket("rtc");
+}
+
+#[test]
+fn congestion_per_socket_threaded() {
+    congestion_per_socket("threaded");
 }
 
 #[test]

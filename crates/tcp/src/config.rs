@@ -35,7 +35,11 @@ pub struct Config {
     pub congestion_control: CcAlgorithm,
     /// RTO before the first RTT sample (RFC 6298: 1 s).
     pub initial_rto: Duration,
-    /// Lower bound of the RTO.
+    /// Lower bound of the RTO. 200 ms by default, as Linux (RFC 6298 asks for 1 s; Linux'
+    /// 200 ms has long proven safe): it must stay above the peer's delayed-ACK timer (40 ms
+    /// here, up to 200 ms in Linux) or a delayed ACK of a lone segment looks like a loss. A
+    /// lower value helps on a LAN whose peers ACK at once (RACK and tail loss probes, not the
+    /// RTO, should recover most losses anyway).
     pub min_rto: Duration,
     /// Upper bound of the RTO.
     pub max_rto: Duration,
@@ -99,6 +103,8 @@ pub struct ConnOptions {
     pub no_delay: bool,
     /// Keepalive (SO_KEEPALIVE), off when `None`.
     pub keepalive: Option<Keepalive>,
+    /// Congestion control (TCP_CONGESTION).
+    pub congestion_control: CcAlgorithm,
 }
 
 /// The window scale shift that covers a receive buffer of `recv_buffer_bytes`.
@@ -118,6 +124,7 @@ impl Config {
             recv_buffer_bytes: self.recv_buffer_bytes,
             no_delay: self.no_delay,
             keepalive: self.keepalive,
+            congestion_control: self.congestion_control,
         }
     }
 

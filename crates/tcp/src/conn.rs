@@ -8,7 +8,7 @@ use alloc::collections::VecDeque;
 use mtcp_wire::tcp::SeqNumber;
 
 use crate::assembler::Assembler;
-use crate::cc::CongestionControl;
+use crate::cc::{CcAlgorithm, CongestionControl};
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::isn::FourTuple;
 use crate::ring::RingBuffer;
@@ -72,6 +72,8 @@ pub(crate) struct Stats {
     pub fast_recoveries: u64,
     pub tail_probes: u64,
     pub lost_retransmits: u64,
+    pub dsacks: u64,
+    pub undos: u64,
 }
 
 /// One connection.
@@ -118,6 +120,8 @@ pub(crate) struct Conn {
     pub fin_rcvd: bool,
     /// Sequence number of a FIN that arrived ahead of missing data.
     pub ooo_fin: Option<SeqNumber>,
+    /// A duplicate segment's range, reported once as the first SACK block (D-SACK, RFC 2883).
+    pub dsack: Option<(SeqNumber, SeqNumber)>,
 
     // Options.
     pub snd_wscale: u8,
@@ -135,6 +139,8 @@ pub(crate) struct Conn {
     /// Karn timing without timestamps: (end sequence, send time).
     pub rtt_probe: Option<(SeqNumber, Instant)>,
     pub cc: Box<dyn CongestionControl>,
+    /// Which algorithm `cc` is (rebuilt once the MSS is negotiated).
+    pub cc_algorithm: CcAlgorithm,
     pub dupacks: u32,
     /// Most bytes in flight since the last ACK: cwnd only grows when it was the limit (RFC 7661).
     pub flight_peak: u32,
@@ -163,9 +169,23 @@ pub(crate) struct Conn {
     /// A probe is outstanding: `snd_max` just after it was sent. SACK of it proves every hole
     /// below it lost (it left a PTO after them).
     pub tlp_out: Option<SeqNumber>,
+    /// Retransmissions of the last fast recovery not yet reported as duplicates by a D-SACK;
+    /// `None` once undone or after an RTO. At zero every one was spurious: undo (RFC 3708).
+    pub undo_retrans: Option<u32>,
+    /// The TSval of the first retransmission after a timeout: an ACK echoing an older one
+    /// acknowledges the original, and the timeout was spurious (Eifel, RFC 3522).
+    pub rto_undo_tsval: Option<u32>,
+    /// Bytes delivered to the peer (cumulatively acknowledged or SACKed) since the start.
+    pub delivered: u64,
+    /// Pacing (when the congestion control sets a rate): bytes that may leave now, and when
+    /// the credit was last topped up.
+    pub pace_credit: u64,
+    pub pace_stamp: Instant,
 
     // Timers (deadlines; the engine arms one wheel node for the earliest).
     pub rto_at: Option<Instant>,
+    /// Pacing held a segment back: try again then.
+    pub pace_at: Option<Instant>,
     pub delack_at: Option<Instant>,
     pub persist_at: Option<Instant>,
     pub keepalive_at: Option<Instant>,
@@ -235,6 +255,7 @@ impl Conn {
             assembler: Assembler::new(),
             fin_rcvd: false,
             ooo_fin: None,
+            dsack: None,
             snd_wscale: 0,
             rcv_wscale: 0,
             wscale_ok: false,
@@ -245,7 +266,8 @@ impl Conn {
             peer_offered_ts: false,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_probe: None,
-            cc: config.congestion_control.build(mss),
+            cc: opts.congestion_control.build(mss),
+            cc_algorithm: opts.congestion_control,
             dupacks: 0,
             flight_peak: 0,
             recovery: None,
@@ -261,7 +283,13 @@ impl Conn {
             tlp_at: None,
             tlp_now: false,
             tlp_out: None,
+            undo_retrans: None,
+            rto_undo_tsval: None,
+            delivered: 0,
+            pace_credit: 0,
+            pace_stamp: now,
             rto_at: None,
+            pace_at: None,
             delack_at: None,
             persist_at: None,
             keepalive_at: None,
@@ -338,6 +366,7 @@ impl Conn {
         [
             self.rto_at,
             self.tlp_at,
+            self.pace_at,
             self.delack_at,
             self.persist_at,
             self.keepalive_at,
@@ -368,7 +397,7 @@ impl Conn {
     /// Whether proportional rate reduction paces sending now: a SACK fast recovery (not one
     /// begun by an RTO, which slow-starts).
     pub fn prr_active(&self) -> bool {
-        self.sack_ok && self.recovery.is_some() && !self.rto_recovery
+        self.sack_ok && self.recovery.is_some() && !self.rto_recovery && self.cc.reduces_on_loss()
     }
 
     /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 10 ms) from now,
@@ -450,6 +479,10 @@ impl Conn {
                 }
             }
         }
+        if due(self.pace_at) {
+            // The engine dispatches this connection again after any timer.
+            self.pace_at = None;
+        }
         if due(self.delack_at) {
             self.delack_at = None;
             self.ack_now = true;
@@ -500,6 +533,10 @@ impl Conn {
         let mss = self.snd_mss;
         self.stats.timeouts += 1;
         self.cc.on_timeout(mss, self.outstanding());
+        self.undo_retrans = None;
+        if self.ts_ok && self.retries == 1 && self.state.is_synchronized() {
+            self.rto_undo_tsval = Some(self.tsval(cx.now));
+        }
         self.rtt.back_off();
         self.rtt_probe = None;
         self.fast_rexmit = false;
@@ -522,7 +559,7 @@ impl Conn {
             // Go back N: resend from the first unacknowledged byte.
             self.snd_nxt = self.snd_una;
         }
-        self.stats.total_retrans += 1;
+        // The resent segments count in `total_retrans` when they are built (output.rs), not here.
         self.arm_rto(cx.now);
         Outcome::Keep
     }
@@ -551,6 +588,9 @@ impl Conn {
             fast_recoveries: self.stats.fast_recoveries,
             tail_probes: self.stats.tail_probes,
             lost_retransmits: self.stats.lost_retransmits,
+            dsacks: self.stats.dsacks,
+            undos: self.stats.undos,
+            pacing_rate: self.cc.pacing_rate().unwrap_or(0),
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             window_scaling: self.wscale_ok,

@@ -8,6 +8,7 @@ use core::net::Ipv4Addr;
 use hashbrown::HashMap;
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 
+use crate::cc::CcAlgorithm;
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
 use crate::isn::{FourTuple, SecretHash};
@@ -377,6 +378,18 @@ impl Engine {
     /// Turns Nagle's algorithm off (`true`) or on for one connection.
     pub fn set_nodelay(&mut self, h: Handle, nodelay: bool) -> Result<(), Error> {
         self.conn_mut(h)?.nodelay = nodelay;
+        self.mark(h);
+        Ok(())
+    }
+
+    /// Switches one connection's congestion control (TCP_CONGESTION): a fresh instance of the
+    /// algorithm (initial window, empty model) takes over, as Linux'
+    /// `tcp_reinit_congestion_control`. Best set before `connect` (`ConnOptions`).
+    pub fn set_congestion_control(&mut self, h: Handle, cc: CcAlgorithm) -> Result<(), Error> {
+        let c = self.conn_mut(h)?;
+        c.cc = cc.build(c.snd_mss);
+        c.cc_algorithm = cc;
+        c.pace_credit = 0;
         self.mark(h);
         Ok(())
     }

@@ -4,9 +4,9 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
 use crate::conn::{Conn, Cx, Outcome};
 use crate::state::{Event, State};
-use crate::time::{Duration, Instant};
 
-fn ts_before(a: u32, b: u32) -> bool {
+/// Whether timestamp `a` is older than `b` (RFC 7323 serial arithmetic).
+pub(crate) fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
@@ -72,7 +72,8 @@ impl Conn {
         }
     }
 
-    /// Processes one segment addressed to this connection.
+    /// Processes one segment addressed to this connection, in RFC 9293 §3.10.7.4's order:
+    /// sequence number (with PAWS and TIME-WAIT reuse), RST, SYN, ACK, then text and FIN.
     pub(crate) fn on_segment(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Outcome {
         self.stats.segs_in += 1;
         match self.state {
@@ -81,33 +82,78 @@ impl Conn {
             _ => {}
         }
         let f = seg.flags;
-        let (rst, syn, fin, ack) = (
-            f.contains(TcpFlags::RST),
-            f.contains(TcpFlags::SYN),
-            f.contains(TcpFlags::FIN),
-            f.contains(TcpFlags::ACK),
-        );
-        let seq = seg.seq_number;
+        if let Some(outcome) = self.reuse_or_paws(seg) {
+            return outcome;
+        }
+        if !self.acceptable(seg) {
+            return self.on_unacceptable(cx, seg);
+        }
+        if f.contains(TcpFlags::RST) {
+            return self.on_rst(cx, seg.seq_number);
+        }
+        if f.contains(TcpFlags::SYN) {
+            // RFC 5961 §4.2.
+            self.challenge_ack(cx);
+            return Outcome::Keep;
+        }
+        if !f.contains(TcpFlags::ACK) {
+            return Outcome::Keep;
+        }
+        self.update_ts_recent(seg);
+        self.touch(cx.config, cx.now);
+        if let Some(outcome) = self.check_ack(cx, seg) {
+            return outcome;
+        }
+        self.process_ack(cx, seg);
+        if let Some(outcome) = self.after_fin_acked(cx) {
+            return outcome;
+        }
+        if self.state.can_receive() {
+            self.receive_text(cx, seg);
+        }
+        Outcome::Keep
+    }
 
-        if self.state == State::TimeWait && syn && !ack && !rst {
+    /// TIME-WAIT reuse by a newer SYN (RFC 6191) and PAWS (RFC 7323 §5.3): an outcome when the
+    /// segment ends here.
+    fn reuse_or_paws(&mut self, seg: &TcpRepr<'_>) -> Option<Outcome> {
+        let f = seg.flags;
+        let rst = f.contains(TcpFlags::RST);
+        if self.state == State::TimeWait
+            && f.contains(TcpFlags::SYN)
+            && !f.contains(TcpFlags::ACK)
+            && !rst
+        {
             // RFC 6191: a new incarnation may reuse the pair if its SYN is provably newer.
             let newer = match (self.ts_ok, seg.options.timestamps) {
                 (true, Some(ts)) => ts_before(self.ts_recent, ts.tsval),
-                _ => self.rcv_nxt < seq,
+                _ => self.rcv_nxt < seg.seq_number,
             };
             if newer {
-                return Outcome::Reopen;
+                return Some(Outcome::Reopen);
             }
         }
-        // PAWS (RFC 7323 §5.3).
         if self.ts_ok && !rst {
             if let Some(ts) = seg.options.timestamps {
                 if ts_before(ts.tsval, self.ts_recent) {
                     self.ack_now = true;
-                    return Outcome::Keep;
+                    return Some(Outcome::Keep);
                 }
             }
         }
+        None
+    }
+
+    /// RFC 9293 §3.10.7.4's acceptability test (a zero window still takes ACKs and RSTs at
+    /// exactly RCV.NXT).
+    fn acceptable(&self, seg: &TcpRepr<'_>) -> bool {
+        let f = seg.flags;
+        let (rst, syn, fin) = (
+            f.contains(TcpFlags::RST),
+            f.contains(TcpFlags::SYN),
+            f.contains(TcpFlags::FIN),
+        );
+        let seq = seg.seq_number;
         let seg_len = seg.payload.len() as u32 + u32::from(syn) + u32::from(fin);
         let rcv_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
         let in_wnd = |s: SeqNumber| self.rcv_nxt <= s && s < self.rcv_nxt + rcv_wnd;
@@ -117,106 +163,97 @@ impl Conn {
             (_, 0) => false,
             (_, _) => in_wnd(seq) || in_wnd(seq + (seg_len - 1)),
         };
-        // A zero window still takes ACKs and RSTs at exactly rcv_nxt.
-        let acceptable = acceptable || (seq == self.rcv_nxt && (rst || seg.payload.is_empty()));
-        if !acceptable {
-            if rst {
-                return Outcome::Keep;
-            }
-            if self.state == State::SynReceived && syn && seq == self.irs {
-                if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
-                    // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
-                    self.snd_una = seg.ack_number;
-                    self.state = State::Established;
-                    self.snd_wnd = u32::from(seg.window_len) << self.snd_wscale;
-                    self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                    self.snd_wl1 = seq;
-                    self.snd_wl2 = seg.ack_number;
-                    self.rto_at = None;
-                    self.retries = 0;
-                    self.ack_now = true;
-                    if self.fin_queued {
-                        self.state = State::FinWait1;
-                    }
-                    self.push_event(cx, Event::Connected);
-                    self.touch(cx.config, cx.now);
-                } else if !ack {
-                    // The peer did not get our SYN-ACK: send it again.
-                    self.snd_nxt = self.iss;
-                }
-                return Outcome::Keep;
-            }
-            if self.state == State::TimeWait && fin {
-                self.timewait_at = Some(cx.now + cx.config.time_wait);
-            }
-            self.ack_now = true;
-            return Outcome::Keep;
-        }
-        if rst {
-            // RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK.
-            if seq == self.rcv_nxt {
-                if self.state == State::SynReceived && self.listener.is_some() {
-                    self.state = State::Closed;
-                    return Outcome::Delete;
-                }
-                if self.state == State::TimeWait {
-                    self.state = State::Closed;
-                    self.push_event(cx, Event::Closed);
-                    return Outcome::Delete;
-                }
-                return self.fail(cx, Event::Reset, false);
-            }
-            self.challenge_ack(cx);
-            return Outcome::Keep;
-        }
-        if syn {
-            // RFC 5961 §4.2.
-            self.challenge_ack(cx);
-            return Outcome::Keep;
-        }
-        if !ack {
-            return Outcome::Keep;
-        }
-        if self.ts_ok {
-            if let Some(ts) = seg.options.timestamps {
-                // RFC 7323 §4.3: only a segment covering Last.ACK.sent updates TS.Recent, so
-                // a delayed ACK echoes the earliest unacknowledged segment's TSval.
-                if seq <= self.last_ack_sent && !ts_before(ts.tsval, self.ts_recent) {
-                    self.ts_recent = ts.tsval;
-                }
-            }
-        }
-        self.touch(cx.config, cx.now);
+        acceptable || (seq == self.rcv_nxt && (rst || seg.payload.is_empty()))
+    }
 
+    /// An unacceptable segment: dropped with an ACK (and a D-SACK for an old duplicate),
+    /// except a RST (dropped silently) and, in SYN-RECEIVED, the peer's SYN again or its
+    /// SYN-ACK of a simultaneous open.
+    fn on_unacceptable(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Outcome {
+        let f = seg.flags;
+        let seq = seg.seq_number;
+        if f.contains(TcpFlags::RST) {
+            return Outcome::Keep;
+        }
+        let ack = f.contains(TcpFlags::ACK);
+        if self.state == State::SynReceived && f.contains(TcpFlags::SYN) && seq == self.irs {
+            if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
+                // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
+                self.snd_una = seg.ack_number;
+                self.rto_at = None;
+                self.ack_now = true;
+                self.establish(cx, seg, self.snd_wscale);
+            } else if !ack {
+                // The peer did not get our SYN-ACK: send it again.
+                self.snd_nxt = self.iss;
+            }
+            return Outcome::Keep;
+        }
+        if self.state == State::TimeWait && f.contains(TcpFlags::FIN) {
+            self.timewait_at = Some(cx.now + cx.config.time_wait);
+        }
+        if !seg.payload.is_empty() && seq + seg.payload.len() as u32 <= self.rcv_nxt {
+            // An old duplicate: D-SACK tells the sender its retransmission was spurious.
+            self.report_duplicate(seq, seq + seg.payload.len() as u32);
+        }
+        self.ack_now = true;
+        Outcome::Keep
+    }
+
+    /// RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK.
+    fn on_rst(&mut self, cx: &mut Cx<'_>, seq: SeqNumber) -> Outcome {
+        if seq != self.rcv_nxt {
+            self.challenge_ack(cx);
+            return Outcome::Keep;
+        }
+        if self.state == State::SynReceived && self.listener.is_some() {
+            self.state = State::Closed;
+            return Outcome::Delete;
+        }
+        if self.state == State::TimeWait {
+            self.state = State::Closed;
+            self.push_event(cx, Event::Closed);
+            return Outcome::Delete;
+        }
+        self.fail(cx, Event::Reset, false)
+    }
+
+    /// RFC 7323 §4.3: only a segment covering Last.ACK.sent updates TS.Recent, so a delayed
+    /// ACK echoes the earliest unacknowledged segment's TSval.
+    fn update_ts_recent(&mut self, seg: &TcpRepr<'_>) {
+        if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
+            if seg.seq_number <= self.last_ack_sent && !ts_before(ts.tsval, self.ts_recent) {
+                self.ts_recent = ts.tsval;
+            }
+        }
+    }
+
+    /// The ACK's own checks: SYN-RECEIVED's handshake completion, an ACK of unsent data, and
+    /// RFC 5961 §5.2's range [SND.UNA - MAX.SND.WND, SND.NXT]. An outcome when the segment
+    /// ends here.
+    fn check_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Option<Outcome> {
         if self.state == State::SynReceived {
             if self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
-                self.state = State::Established;
-                self.snd_wnd = u32::from(seg.window_len) << self.snd_wscale;
-                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                self.snd_wl1 = seq;
-                self.snd_wl2 = seg.ack_number;
-                self.retries = 0;
-                if self.fin_queued {
-                    self.state = State::FinWait1;
-                }
-                self.push_event(cx, Event::Connected);
-                self.touch(cx.config, cx.now);
+                self.establish(cx, seg, self.snd_wscale);
             } else {
                 self.rst_reply = Some(seg.ack_number);
-                return Outcome::Keep;
+                return Some(Outcome::Keep);
             }
         }
         if seg.ack_number > self.snd_max {
             self.ack_now = true;
-            return Outcome::Keep;
+            return Some(Outcome::Keep);
         }
-        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
         let oldest = self.snd_una + (self.max_snd_wnd.max(self.snd_mss)).wrapping_neg();
         if seg.ack_number < oldest {
             self.challenge_ack(cx);
-            return Outcome::Keep;
+            return Some(Outcome::Keep);
         }
-        self.process_ack(cx, seg);
+        None
+    }
+
+    /// Our FIN acknowledged: FIN-WAIT-2, TIME-WAIT or the end of LAST-ACK.
+    fn after_fin_acked(&mut self, cx: &mut Cx<'_>) -> Option<Outcome> {
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 self.state = State::FinWait2;
@@ -231,27 +268,48 @@ impl Conn {
             State::LastAck if self.fin_acked() => {
                 self.state = State::Closed;
                 self.push_event(cx, Event::Closed);
-                return Outcome::Delete;
+                return Some(Outcome::Delete);
             }
             _ => {}
         }
-        if self.state.can_receive() {
-            self.process_data(cx, seg);
-            if fin {
-                let fin_seq = seq + seg.payload.len() as u32;
-                if self.rcv_nxt < fin_seq {
-                    self.ooo_fin = Some(fin_seq);
-                    // An out-of-order FIN is out-of-order data: duplicate ACK at once (RFC 5681 §4.2).
-                    self.ack_now = true;
-                } else if fin_seq == self.rcv_nxt {
-                    self.accept_fin(cx);
-                }
-            }
-            if self.ooo_fin == Some(self.rcv_nxt) && self.state.can_receive() {
+        None
+    }
+
+    /// The segment's text and FIN (in order, or a FIN waiting for missing data).
+    fn receive_text(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
+        self.process_data(cx, seg);
+        if seg.flags.contains(TcpFlags::FIN) {
+            let fin_seq = seg.seq_number + seg.payload.len() as u32;
+            if self.rcv_nxt < fin_seq {
+                self.ooo_fin = Some(fin_seq);
+                // An out-of-order FIN is out-of-order data: duplicate ACK at once (RFC 5681 §4.2).
+                self.ack_now = true;
+            } else if fin_seq == self.rcv_nxt {
                 self.accept_fin(cx);
             }
         }
-        Outcome::Keep
+        if self.ooo_fin == Some(self.rcv_nxt) && self.state.can_receive() {
+            self.accept_fin(cx);
+        }
+    }
+
+    /// The handshake completed with `seg`: ESTABLISHED (FIN-WAIT-1 if the user already shut
+    /// down the sending side), the peer's window from `seg` (shifted by `wnd_shift`), and
+    /// `Connected` for the user. The one place a connection becomes established after a
+    /// handshake (a SYN-cookie connection is rebuilt established, without the event).
+    fn establish(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>, wnd_shift: u8) {
+        self.state = if self.fin_queued {
+            State::FinWait1
+        } else {
+            State::Established
+        };
+        self.snd_wnd = u32::from(seg.window_len) << wnd_shift;
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = seg.seq_number;
+        self.snd_wl2 = seg.ack_number;
+        self.retries = 0;
+        self.push_event(cx, Event::Connected);
+        self.touch(cx.config, cx.now);
     }
 
     fn accept_fin(&mut self, cx: &mut Cx<'_>) {
@@ -303,9 +361,6 @@ impl Conn {
         // Our SYN advertised this much, unscaled.
         self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
         self.negotiate(&seg.options, cx.config);
-        self.snd_wnd = u32::from(seg.window_len);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq_number;
         if ack {
             self.snd_una = seg.ack_number;
             // A SYN retransmission timer may have rewound snd_nxt to the ISS just before this
@@ -316,21 +371,15 @@ impl Conn {
             if self.snd_max < self.snd_una {
                 self.snd_max = self.snd_una;
             }
-            self.snd_wl2 = seg.ack_number;
-            self.state = State::Established;
             self.rto_at = None;
             if self.retries == 0 {
                 if let Some((_, sent)) = self.rtt_probe.take() {
                     self.rtt.sample(cx.now - sent);
                 }
             }
-            self.retries = 0;
             self.ack_now = true;
-            if self.fin_queued {
-                self.state = State::FinWait1;
-            }
-            self.push_event(cx, Event::Connected);
-            self.touch(cx.config, cx.now);
+            // The window of a SYN is never scaled (RFC 7323 §2.2).
+            self.establish(cx, seg, 0);
             // RFC 9293 §3.10.7.3: text or FIN on the SYN-ACK continue at the sixth step, as
             // on any segment of the now synchronized connection.
             let fin = f.contains(TcpFlags::FIN);
@@ -349,219 +398,12 @@ impl Conn {
             }
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN-ACK.
+            self.snd_wnd = u32::from(seg.window_len);
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seg.seq_number;
             self.state = State::SynReceived;
             self.snd_nxt = self.iss;
         }
         Outcome::Keep
-    }
-
-    fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
-        let ackn = seg.ack_number;
-        let mss = self.snd_mss;
-        let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
-        let has_sack = self.sack_ok && !seg.options.sack_blocks.is_empty();
-        let newly_sacked = has_sack
-            && self
-                .scoreboard
-                .update(&seg.options.sack_blocks, self.snd_una, self.snd_max);
-        let new_wnd = u32::from(seg.window_len) << self.snd_wscale;
-        if ackn > self.snd_una {
-            let acked = (ackn - self.snd_una) as u32;
-            let buf_start = self.buf_start();
-            let covered = if ackn < self.data_end() {
-                ackn
-            } else {
-                self.data_end()
-            };
-            let data_acked = (covered - buf_start).max(0) as usize;
-            self.send_buf.consume(data_acked);
-            self.snd_una = ackn;
-            if self.snd_nxt < self.snd_una {
-                self.snd_nxt = self.snd_una;
-            }
-            if self.high_rxt < self.snd_una {
-                self.high_rxt = self.snd_una;
-            }
-            self.stats.bytes_acked += data_acked as u64;
-            self.sample_rtt(cx, seg);
-            self.retries = 0;
-            self.persist_backoff = 0;
-            self.scoreboard.advance(self.snd_una);
-            if self.tlp_out.is_some_and(|t| ackn >= t) {
-                self.tlp_out = None;
-            }
-            match self.recovery {
-                Some(point) if ackn >= point => {
-                    self.recovery = None;
-                    self.dupacks = 0;
-                    if self.rto_recovery {
-                        // Slow start after the timeout simply goes on.
-                        self.rto_recovery = false;
-                    } else {
-                        self.cc.on_recovery_end(mss);
-                    }
-                }
-                Some(_) if !self.rto_recovery => {
-                    // Partial ACK (RFC 6582 §3.2): it acknowledges a retransmission, so the
-                    // segment now at SND.UNA, sent before it, is lost too. With SACK, NextSeg
-                    // finds it when SACKs lie above it; without any (the rest of the window
-                    // lost or its ACKs lost) resend it now rather than wait for the RTO,
-                    // unless it is already being resent.
-                    self.dupacks = 0;
-                    if !self.sack_ok
-                        || (self.scoreboard.highest().is_none()
-                            && !self.scoreboard.rexmit_covers(self.snd_una))
-                    {
-                        self.fast_rexmit = true;
-                    }
-                }
-                _ => {
-                    // Outside recovery, or resending after an RTO (slow start, RFC 5681 §3.1).
-                    self.dupacks = 0;
-                    let cwnd = self.cc.cwnd();
-                    let slow_start = cwnd < self.cc.ssthresh();
-                    let peak = self.flight_peak;
-                    // Linux tcp_is_cwnd_limited: grow only a window that was actually used.
-                    let cwnd_limited = if slow_start {
-                        cwnd < 2 * peak
-                    } else {
-                        peak + mss >= cwnd
-                    };
-                    if cwnd_limited {
-                        let srtt = self.rtt.srtt();
-                        self.cc.on_ack(cx.now, acked, mss, srtt, self.outstanding());
-                    }
-                }
-            }
-            self.flight_peak = self.outstanding();
-            if self.rto_recover.is_some_and(|p| ackn >= p) {
-                self.rto_recover = None;
-            }
-            if self.snd_una == self.snd_max {
-                self.rto_at = None;
-                self.tlp_at = None;
-            } else {
-                self.arm_rto(cx.now);
-                self.schedule_tlp(cx.now);
-            }
-            if data_acked > 0 && self.writable_wanted {
-                self.writable_wanted = false;
-                self.push_event(cx, Event::Writable);
-            }
-        } else if ackn == self.snd_una
-            && seg.payload.is_empty()
-            && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && self.outstanding() > 0
-            && (if has_sack {
-                // RFC 6675 §2: with SACK a duplicate ACK must SACK new data (a duplicated
-                // frame or a stale ACK does not count).
-                newly_sacked
-            } else {
-                new_wnd == self.snd_wnd
-            })
-        {
-            self.dupacks += 1;
-        }
-        if self.sack_ok && self.recovery.is_some() {
-            // A retransmission overtaken by SACKs of data sent after it was lost again: its
-            // hole is NextSeg's once more (no RTO needed).
-            if self.scoreboard.detect_lost_rexmits(2 * mss) {
-                self.stats.lost_retransmits += 1;
-            }
-        }
-        // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
-        // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
-        let lost_by_sack = self.sack_ok
-            && (self.scoreboard.sacked_bytes() >= 3 * mss
-                || self
-                    .tlp_out
-                    .is_some_and(|t| self.scoreboard.highest().is_some_and(|h| h >= t)));
-        if self.recovery.is_none()
-            && self.rto_recover.is_none()
-            && self.outstanding() > 0
-            && (self.dupacks >= 3 || lost_by_sack)
-        {
-            self.enter_recovery(cx.now);
-        }
-        if self.prr_active() {
-            // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
-            let delivered = ((self.snd_una - una_before).max(0) as u32)
-                .saturating_add(self.scoreboard.sacked_bytes())
-                .saturating_sub(sacked_before);
-            self.prr_update(delivered);
-        }
-        if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ackn)
-        {
-            self.snd_wnd = new_wnd;
-            self.max_snd_wnd = self.max_snd_wnd.max(new_wnd);
-            self.snd_wl1 = seg.seq_number;
-            self.snd_wl2 = ackn;
-            if new_wnd > 0 {
-                self.persist_at = None;
-            }
-        }
-    }
-
-    /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5): one congestion response for
-    /// everything sent so far.
-    pub(crate) fn enter_recovery(&mut self, now: Instant) {
-        self.recovery = Some(self.snd_max);
-        self.rto_recovery = false;
-        self.stats.fast_recoveries += 1;
-        self.cc.on_congestion(now, self.snd_mss, self.outstanding());
-        self.recover_fs = self.outstanding();
-        self.prr_delivered = 0;
-        self.prr_out = 0;
-        self.prr_sndcnt = 0;
-        // RFC 6675 §5 (3), RFC 5681 §3.2 (4): the segment at SND.UNA is resent at once,
-        // whatever the pipe (segments above the highest SACK still count in flight and may
-        // exceed the reduced cwnd); NextSeg takes over from there.
-        self.fast_rexmit = true;
-        self.high_rxt = self.snd_una;
-        self.cancel_tlp();
-    }
-
-    /// RFC 6937 §3, on every ACK of a fast recovery: how much may be sent now. Above ssthresh
-    /// the sending rate is `ssthresh / RecoverFS` of the delivery rate; below it, slow start
-    /// reduction bound (PRR-SSRB) climbs back to ssthresh.
-    fn prr_update(&mut self, delivered: u32) {
-        let mss = u64::from(self.snd_mss);
-        self.prr_delivered = self.prr_delivered.saturating_add(delivered);
-        let pipe = u64::from(self.pipe());
-        let ssthresh = u64::from(self.cc.ssthresh());
-        let (prr_delivered, prr_out) = (u64::from(self.prr_delivered), u64::from(self.prr_out));
-        let sndcnt = if pipe > ssthresh {
-            let fs = u64::from(self.recover_fs.max(1));
-            (prr_delivered * ssthresh)
-                .div_ceil(fs)
-                .saturating_sub(prr_out)
-        } else {
-            let limit = prr_delivered
-                .saturating_sub(prr_out)
-                .max(u64::from(delivered))
-                + mss;
-            (ssthresh - pipe).min(limit)
-        };
-        self.prr_sndcnt = sndcnt.min(u64::from(u32::MAX)) as u32;
-    }
-
-    fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
-        if self.ts_ok {
-            if let Some(ts) = seg.options.timestamps {
-                if ts.tsecr != 0 {
-                    let rtt = self.tsval(cx.now).wrapping_sub(ts.tsecr);
-                    if rtt < 600_000 {
-                        self.rtt.sample(Duration(u64::from(rtt)));
-                    }
-                    return;
-                }
-            }
-        }
-        if let Some((end, sent)) = self.rtt_probe {
-            if seg.ack_number >= end {
-                self.rtt_probe = None;
-                self.rtt.sample(cx.now - sent);
-            }
-        }
     }
 }

@@ -67,6 +67,7 @@
 
 extern crate alloc;
 
+mod ack;
 mod assembler;
 pub mod cc;
 mod config;

@@ -53,7 +53,7 @@ impl Conn {
             self.snd_mss -= TIMESTAMPS_LEN;
         }
         // The initial window follows the negotiated MSS.
-        self.cc = config.congestion_control.build(self.snd_mss);
+        self.cc = self.cc_algorithm.build(self.snd_mss);
     }
 
     /// Options of our SYN (active open) or SYN-ACK (passive open, after `negotiate`).
@@ -85,8 +85,12 @@ impl Conn {
                 tsecr: self.ts_recent,
             });
         }
+        let max = if self.ts_ok { 3 } else { 4 };
+        if let (true, Some((left, right))) = (self.sack_ok, self.dsack) {
+            // RFC 2883 §4: the duplicate first.
+            let _ = o.sack_blocks.push(SackBlock { left, right });
+        }
         if self.sack_ok && !self.assembler.is_empty() {
-            let max = if self.ts_ok { 3 } else { 4 };
             let base = self.rcv_nxt;
             let block = |(s, e): (u32, u32)| SackBlock {
                 left: base + s,

@@ -6,7 +6,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::state::State;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 /// One data (or FIN) segment to send.
 #[derive(Clone, Copy, Debug)]
@@ -167,7 +167,8 @@ impl Conn {
             if self.sack_ok && self.scoreboard.rexmit_room() {
                 let edge = self.lost_edge();
                 if let Some((start, len)) = self.scoreboard.next_lost(self.snd_una, edge) {
-                    return self.rexmit_plan(start, len, PlanKind::SackRexmit);
+                    let p = self.rexmit_plan(start, len, PlanKind::SackRexmit);
+                    return p.filter(|p| self.paced(now, p.len));
                 }
             }
             budget = Some(b);
@@ -206,6 +207,9 @@ impl Conn {
             }
             return None;
         }
+        if !self.paced(now, len) {
+            return None;
+        }
         let fin = self.fin_queued && self.snd_nxt + len == end;
         Some(Plan {
             seq: self.snd_nxt,
@@ -213,6 +217,27 @@ impl Conn {
             fin,
             kind: PlanKind::Next,
         })
+    }
+
+    /// Pacing, when the congestion control sets a rate: whether `len` bytes may leave now. The
+    /// credit grows by the rate every millisecond (the clock's tick) up to two milliseconds'
+    /// worth (at least two segments), so each tick's segments leave as one batch; when it falls
+    /// short, `pace_at` asks for a wake-up at the next tick.
+    fn paced(&mut self, now: Instant, len: u32) -> bool {
+        let Some(rate) = self.cc.pacing_rate() else {
+            return true;
+        };
+        if now > self.pace_stamp {
+            let cap = (rate / 500).max(2 * u64::from(self.snd_mss));
+            let refill = rate.saturating_mul((now - self.pace_stamp).0) / 1000;
+            self.pace_credit = self.pace_credit.saturating_add(refill).min(cap);
+            self.pace_stamp = now;
+        }
+        if self.pace_credit >= u64::from(len) {
+            return true;
+        }
+        self.pace_at = Some(now + Duration(1));
+        false
     }
 
     /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window takes it
@@ -266,6 +291,9 @@ impl Conn {
         self.delack_at = None;
         self.segs_unacked = 0;
         self.stats.segs_out += 1;
+        let options = self.segment_options(now);
+        // A D-SACK is reported once.
+        self.dsack = None;
         TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
@@ -379,6 +407,9 @@ impl Conn {
                 self.force_send = false;
             }
         }
+        if self.cc.pacing_rate().is_some() {
+            self.pace_credit = self.pace_credit.saturating_sub(u64::from(p.len));
+        }
         if self.prr_active() {
             let sent = p.len + u32::from(p.fin);
             self.prr_out = self.prr_out.saturating_add(sent);
@@ -388,6 +419,11 @@ impl Conn {
         let retransmission = !new_data || p.seq < self.snd_max;
         if retransmission {
             self.stats.total_retrans += 1;
+            if self.recovery.is_some() && !self.rto_recovery {
+                if let Some(n) = self.undo_retrans.as_mut() {
+                    *n += 1;
+                }
+            }
             self.rtt_probe = None;
         } else if self.rtt_probe.is_none() && !self.ts_ok && p.len > 0 {
             self.rtt_probe = Some((end, now));

@@ -3,17 +3,28 @@
 //! ACK every second full segment, at most `Config::delayed_ack` late, at once on out-of-order or
 //! hole-filling data).
 
-use mtcp_wire::tcp::TcpRepr;
+use mtcp_wire::tcp::{SeqNumber, TcpRepr};
 
 use crate::conn::{Conn, Cx};
 use crate::state::Event;
 
 impl Conn {
+    /// Remembers `[start, end)` as received twice, for the next ACK's first SACK block
+    /// (D-SACK, RFC 2883), and sends that ACK at once.
+    pub(crate) fn report_duplicate(&mut self, start: SeqNumber, end: SeqNumber) {
+        if self.sack_ok && start < end {
+            self.dsack = Some((start, end));
+            self.ack_now = true;
+        }
+    }
+
     pub(crate) fn process_data(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let mut seq = seg.seq_number;
         let mut data = seg.payload;
         if seq < self.rcv_nxt {
             let skip = (self.rcv_nxt - seq) as usize;
+            // Partly old: report the duplicate part (RFC 2883 §4.1.1).
+            self.report_duplicate(seq, seq + skip.min(data.len()) as u32);
             data = if skip >= data.len() {
                 &[]
             } else {
@@ -56,6 +67,16 @@ impl Conn {
                 self.push_event(cx, Event::Readable);
             }
         } else {
+            let (start, end) = (offset as u32, (offset + data.len()) as u32);
+            if self
+                .assembler
+                .ranges()
+                .iter()
+                .any(|&(s, e)| s <= start && end <= e)
+            {
+                // Already held out of order: a duplicate (RFC 2883 §4.2).
+                self.report_duplicate(seq, seq + data.len() as u32);
+            }
             let n = self.recv_buf.write_at(offset, data);
             if n > 0 {
                 let _ = self.assembler.add(offset as u32, (offset + n) as u32);

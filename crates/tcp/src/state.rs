@@ -150,6 +150,12 @@ pub struct TcpInfo {
     pub tail_probes: u64,
     /// Retransmissions found lost again by later SACKs (and resent without a timeout).
     pub lost_retransmits: u64,
+    /// D-SACK blocks received (RFC 2883): the peer got something twice.
+    pub dsacks: u64,
+    /// Congestion responses undone because every retransmission proved spurious.
+    pub undos: u64,
+    /// Pacing rate in bytes per second (`tcpi_pacing_rate`); 0 when not paced.
+    pub pacing_rate: u64,
     /// Whether timestamps, SACK and window scaling were negotiated.
     pub timestamps: bool,
     /// SACK negotiated.

@@ -41,6 +41,7 @@ fn parse_config(args: &str) -> Config {
                 c.congestion_control = match v {
                     "reno" => CcAlgorithm::NewReno,
                     "cubic" => CcAlgorithm::Cubic,
+                    "bbr" => CcAlgorithm::Bbr,
                     _ => panic!("unknown cc {v}"),
                 }
             }

@@ -1,7 +1,7 @@
 //! Two engines over a simulated link (loss, duplication, reordering, delay, bottleneck bandwidth
 //! and drop-tail queue): transfers must end byte-exact. `sim_results_table` recomputes the
-//! checked-in `tests/sim_expected.txt` (10 MiB at 0/1/5/10 % loss, NewReno and CUBIC: simulated
-//! completion time, retransmissions, segments, drops) and fails on any difference; run
+//! checked-in `tests/sim_expected.txt` (10 MiB at 0/1/5/10 % loss, NewReno, CUBIC and BBR: simulated
+//! completion time, retransmissions, drops) and fails on any difference; run
 //! `MTCP_SIM_BLESS=1 cargo test -p mtcp-tcp --test sim sim_results_table` to rewrite it after a
 //! deliberate behaviour change, and commit the new table with the change.
 
@@ -18,11 +18,11 @@ struct Outcome {
     retrans: u64,
     /// Simulated ms from `connect` until the receiver had read every byte.
     completion_ms: u64,
-    /// Segments both engines emitted.
-    segments: u64,
     /// Segments lost at random / dropped by the full bottleneck queue.
     dropped: u64,
     queue_drops: u64,
+    /// The sender's pacing rate (bytes/s) when 3/4 of the data had arrived (0: not paced).
+    mid_pacing_rate: u64,
 }
 
 fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome {
@@ -40,6 +40,7 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
     let mut client_shut = false;
     let mut server_shut = false;
     let mut retrans = 0;
+    let mut mid_pacing_rate = None;
     let start = sim.now;
     let mut completion_ms = None;
     sim.run_until(600_000, |sim| {
@@ -49,7 +50,13 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
             }
         }
         if let Ok(info) = sim.a.info(c) {
+            if std::env::var_os("SIM_INFO").is_some() && info.total_retrans != retrans {
+                eprintln!("{:?} {info:?}", sim.now);
+            }
             retrans = info.total_retrans;
+            if mid_pacing_rate.is_none() && received.len() >= len * 3 / 4 {
+                mid_pacing_rate = Some(info.pacing_rate);
+            }
         }
         if sent == data.len() && !client_shut {
             client_shut = sim.a.close(c).is_ok();
@@ -123,10 +130,39 @@ fn transfer(len: usize, link: LinkParams, seed: u64, config: Config) -> Outcome 
         server_closed,
         retrans,
         completion_ms: completion_ms.unwrap_or(u64::MAX),
-        segments: sim.sent,
         dropped: sim.dropped,
         queue_drops: sim.queue_drops,
+        mid_pacing_rate: mid_pacing_rate.unwrap_or(0),
     }
+}
+
+/// Issue 17: at 5 % random loss over the table's bottleneck (100 Mbit/s, 20 ms RTT), BBR
+/// keeps its rate where CUBIC's window collapses, paces near the bottleneck rate while
+/// cruising, and still delivers byte-exact; CUBIC is not paced.
+#[test]
+fn bbr_keeps_its_rate_under_random_loss_and_paces_near_the_bottleneck() {
+    let link = LinkParams::lossy(0.05, 10).with_bottleneck(100_000_000, 100);
+    let config = |cc| Config {
+        congestion_control: cc,
+        send_buffer_bytes: 1 << 20,
+        recv_buffer_bytes: 1 << 20,
+        ..short_tw()
+    };
+    let bbr = checked(8 << 20, link, 77, config(CcAlgorithm::Bbr));
+    let cubic = checked(8 << 20, link, 77, config(CcAlgorithm::Cubic));
+    assert!(
+        bbr.completion_ms * 5 < cubic.completion_ms,
+        "bbr {} ms, cubic {} ms",
+        bbr.completion_ms,
+        cubic.completion_ms
+    );
+    // 100 Mbit/s = 12.5 MB/s; PROBE_BW's gains run from 0.75 to 1.25.
+    let rate = bbr.mid_pacing_rate;
+    assert!(
+        (8_000_000..=17_000_000).contains(&rate),
+        "pacing rate {rate} B/s"
+    );
+    assert_eq!(cubic.mid_pacing_rate, 0);
 }
 
 fn check(len: usize, link: LinkParams, seed: u64, config: Config) {
@@ -321,7 +357,12 @@ const TABLE_BANDWIDTH_BPS: u64 = 100_000_000;
 const TABLE_DELAY_MS: u64 = 10;
 const TABLE_QUEUE: usize = 100;
 
-fn table_row(cc: CcAlgorithm, loss_pct: u32) -> String {
+/// The algorithms of the table, one group of columns each.
+const TABLE_CCS: [CcAlgorithm; 3] = [CcAlgorithm::NewReno, CcAlgorithm::Cubic, CcAlgorithm::Bbr];
+const TABLE_LOSSES: [u32; 4] = [0, 1, 5, 10];
+
+/// One algorithm's cells of one row: completion ms, retransmissions, random losses, queue drops.
+fn table_cell(cc: CcAlgorithm, loss_pct: u32) -> String {
     let link = LinkParams::lossy(f64::from(loss_pct) / 100.0, TABLE_DELAY_MS)
         .with_bottleneck(TABLE_BANDWIDTH_BPS, TABLE_QUEUE);
     // Buffers larger than BDP + queue, so the window can overrun the bottleneck queue.
@@ -331,17 +372,30 @@ fn table_row(cc: CcAlgorithm, loss_pct: u32) -> String {
         recv_buffer_bytes: 1 << 20,
         ..short_tw()
     };
-    let name = match cc {
-        CcAlgorithm::NewReno => "newreno",
-        CcAlgorithm::Cubic => "cubic",
-    };
     // One fixed seed per case: the whole run is a pure function of it.
-    let seed = 1_000 + u64::from(loss_pct) + if name == "cubic" { 500 } else { 0 };
+    let seed = 1_000
+        + u64::from(loss_pct)
+        + match cc {
+            CcAlgorithm::NewReno => 0,
+            CcAlgorithm::Cubic => 500,
+            CcAlgorithm::Bbr => 700,
+        };
     let o = checked(TABLE_LEN, link, seed, config);
-    format!(
-        "{name:<8} {loss_pct:>4} {:>12} {:>8} {:>9} {:>8} {:>12}",
-        o.completion_ms, o.retrans, o.segments, o.dropped, o.queue_drops
+    table_cells(
+        &o.completion_ms.to_string(),
+        &o.retrans.to_string(),
+        &o.dropped.to_string(),
+        &o.queue_drops.to_string(),
     )
+}
+
+/// Cells of one algorithm: completion, retransmissions, random losses, queue drops.
+fn table_cells(ms: &str, rtx: &str, lost: &str, qdrop: &str) -> String {
+    format!("{ms:>10} {rtx:>5} {lost:>5} {qdrop:>5}")
+}
+
+fn table_group(name: &str) -> String {
+    table_cells(&format!("{name} ms"), "rtx", "lost", "qdrop")
 }
 
 fn table_header() -> String {
@@ -349,13 +403,16 @@ fn table_header() -> String {
         "# Simulated 10 MiB transfers (tests/sim.rs, `sim_results_table`): {} Mbit/s bottleneck,\n\
          # {}-segment drop-tail queue, {} ms one-way delay, 1 MiB socket buffers; random loss as\n\
          # given, duplication loss/5, reordering loss/2. Regenerate deliberately with {BLESS_VAR}=1.\n\
-         # completion_ms: simulated time from connect() until the receiver read every byte.\n\
-         # retrans: sender's retransmitted segments; segments: emitted by both engines;\n\
-         # lost: random losses; queue_drops: drop-tail losses at the bottleneck.\n\
-         # cc     loss completion_ms  retrans  segments     lost  queue_drops",
+         # Per algorithm: ms = simulated time from connect() until the receiver read every byte;\n\
+         # rtx = the sender's retransmitted segments; lost = random losses; qdrop = drop-tail\n\
+         # losses at the bottleneck (each algorithm runs with its own seed).\n\
+         # loss | {} | {} | {}",
         TABLE_BANDWIDTH_BPS / 1_000_000,
         TABLE_QUEUE,
-        TABLE_DELAY_MS
+        TABLE_DELAY_MS,
+        table_group("newreno"),
+        table_group("cubic"),
+        table_group("bbr"),
     )
 }
 
@@ -363,21 +420,29 @@ fn table_header() -> String {
 /// simulated completion time or retransmissions is a behaviour change that must be blessed.
 #[test]
 fn sim_results_table() {
-    let cases: Vec<(CcAlgorithm, u32)> = [CcAlgorithm::NewReno, CcAlgorithm::Cubic]
-        .into_iter()
-        .flat_map(|cc| [0, 1, 5, 10].map(|loss| (cc, loss)))
-        .collect();
-    let rows: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = cases
+    // SIM_ONLY=Cubic5 computes one cell (the others show `-`; do not bless such a table).
+    let wanted = |cc: CcAlgorithm, l: u32| {
+        std::env::var("SIM_ONLY").map_or(true, |v| v == format!("{cc:?}{l}"))
+    };
+    let cells: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = TABLE_LOSSES
             .iter()
-            .map(|&(cc, loss)| s.spawn(move || table_row(cc, loss)))
+            .flat_map(|&loss| TABLE_CCS.map(|cc| (cc, loss)))
+            .map(|(cc, loss)| {
+                s.spawn(move || {
+                    if wanted(cc, loss) {
+                        table_cell(cc, loss)
+                    } else {
+                        table_cells("-", "-", "-", "-")
+                    }
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let mut actual = table_header();
-    for r in &rows {
-        actual.push('\n');
-        actual.push_str(r);
+    for (loss, row) in TABLE_LOSSES.iter().zip(cells.chunks(TABLE_CCS.len())) {
+        actual.push_str(&format!("\n{loss:>6} | {}", row.join(" | ")));
     }
     actual.push('\n');
     if std::env::var_os(BLESS_VAR).is_some() {

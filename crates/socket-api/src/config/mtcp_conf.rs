@@ -144,6 +144,12 @@ pub struct MtcpConf {
     /// How long destroying a context waits for its connections to finish
     /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
     pub drain_timeout: Duration,
+    /// Congestion control of new connections (`tcp_cc`: `cubic`, `newreno`, `bbr`; default cubic).
+    pub tcp_cc: mtcp_tcp::cc::CcAlgorithm,
+    /// Lower bound of the retransmission timeout (`tcp_rto_min_ms`, 1..=60000; default 200 as
+    /// Linux: above the peers' delayed-ACK timers, 40 ms here and up to 200 ms in Linux, so
+    /// that a delayed ACK does not look like a loss).
+    pub tcp_rto_min_ms: u64,
 }
 
 impl Default for MtcpConf {
@@ -169,6 +175,8 @@ impl Default for MtcpConf {
             route_conf: None,
             fault: FaultConf::default(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            tcp_cc: mtcp_tcp::cc::CcAlgorithm::Cubic,
+            tcp_rto_min_ms: 200,
         }
     }
 }
@@ -380,6 +388,17 @@ impl MtcpConf {
             }
             "arp_conf" => self.arp_conf = Some(PathBuf::from(value)),
             "route_conf" => self.route_conf = Some(PathBuf::from(value)),
+            "tcp_cc" => {
+                self.tcp_cc = mtcp_tcp::cc::CcAlgorithm::from_name(value)
+                    .ok_or_else(|| format!("unknown tcp_cc `{value}` (cubic, newreno or bbr)"))?
+            }
+            "tcp_rto_min_ms" => {
+                let ms: u64 = number(value, key)?;
+                if !(1..=60_000).contains(&ms) {
+                    return Err(format!("{key}: 1 to 60000 ms"));
+                }
+                self.tcp_rto_min_ms = ms;
+            }
             "drain_timeout_ms" => self.drain_timeout = millis(value, key, 600_000)?,
             k if k.starts_with("fault_") => self.set_fault(key, value)?,
             other => return Err(format!("unknown key `{other}`")),
@@ -509,6 +528,20 @@ run_mode = rtc
         assert_eq!(c.drain_timeout, Duration::ZERO);
         assert!(MtcpConf::parse("drain_timeout_ms = 600001").is_err());
         assert!(MtcpConf::parse("drain_timeout_ms = -1").is_err());
+    }
+
+    #[test]
+    fn tcp_cc_key() {
+        use mtcp_tcp::cc::CcAlgorithm;
+        assert_eq!(MtcpConf::default().tcp_cc, CcAlgorithm::Cubic);
+        let c = MtcpConf::parse("tcp_cc = newreno").unwrap();
+        assert_eq!(c.tcp_cc, CcAlgorithm::NewReno);
+        let e = MtcpConf::parse("tcp_cc = vegas").unwrap_err();
+        assert!(e.1.contains("vegas"), "{e:?}");
+        assert_eq!(MtcpConf::default().tcp_rto_min_ms, 200);
+        let c = MtcpConf::parse("tcp_rto_min_ms = 5").unwrap();
+        assert_eq!(c.tcp_rto_min_ms, 5);
+        assert!(MtcpConf::parse("tcp_rto_min_ms = 0").is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! CUBIC (RFC 9438), with the Reno-friendly region and fast convergence.
+//! CUBIC (RFC 9438), with the Reno-friendly region and fast convergence; its initial slow start
+//! ends early by HyStart++ (RFC 9406) when the RTT grows.
 
-use super::{CongestionControl, INITIAL_WINDOW_SEGMENTS};
+use super::hystart::{CSS_GROWTH_DIVISOR, HyStart, SlowStart};
+use super::{CongestionControl, Delivery, INITIAL_WINDOW_SEGMENTS};
 use crate::time::{Duration, Instant};
 
 const BETA: f64 = 0.7;
@@ -17,6 +19,9 @@ pub struct Cubic {
     w_est: f64,
     cwnd_at_epoch: f64,
     acked_acc: u32,
+    hystart: HyStart,
+    /// (cwnd, ssthresh, w_max) before the last congestion response, for `undo`.
+    prior: (u32, u32, f64),
 }
 
 impl Cubic {
@@ -31,6 +36,8 @@ impl Cubic {
             w_est: 0.0,
             cwnd_at_epoch: 0.0,
             acked_acc: 0,
+            hystart: HyStart::default(),
+            prior: (0, 0, 0.0),
         }
     }
 }
@@ -61,7 +68,11 @@ impl CongestionControl for Cubic {
     }
     fn on_ack(&mut self, now: Instant, acked: u32, mss: u32, srtt: Duration, _in_flight: u32) {
         if self.cwnd < self.ssthresh {
-            self.cwnd = self.cwnd.saturating_add(acked.min(2 * mss));
+            let mut inc = acked.min(2 * mss);
+            if self.hystart.in_css() {
+                inc /= CSS_GROWTH_DIVISOR;
+            }
+            self.cwnd = self.cwnd.saturating_add(inc);
             return;
         }
         let mssf = f64::from(mss);
@@ -97,6 +108,7 @@ impl CongestionControl for Cubic {
         }
     }
     fn on_congestion(&mut self, now: Instant, mss: u32, _in_flight: u32) {
+        self.prior = (self.cwnd, self.ssthresh, self.w_max);
         let mssf = f64::from(mss);
         let cwnd_seg = f64::from(self.cwnd) / mssf;
         // Fast convergence.
@@ -113,11 +125,26 @@ impl CongestionControl for Cubic {
         self.cwnd_at_epoch = f64::from(reduced) / mssf;
         self.w_est = self.cwnd_at_epoch;
         self.acked_acc = 0;
+        self.hystart.finish();
     }
     fn on_recovery_end(&mut self, _mss: u32) {
-        self.cwnd = self.ssthresh;
+        // Deflate to ssthresh, unless an undo already restored the window.
+        self.cwnd = self.cwnd.min(self.ssthresh);
+    }
+    fn undo(&mut self) {
+        // As Linux' cubictcp: the window and threshold come back, and the cubic epoch starts
+        // again from the restored window.
+        self.cwnd = self.cwnd.max(self.prior.0);
+        self.ssthresh = self.ssthresh.max(self.prior.1);
+        self.w_max = self.w_max.max(self.prior.2);
+        self.epoch_start = None;
+        self.cwnd_at_epoch = 0.0;
     }
     fn on_timeout(&mut self, mss: u32, _in_flight: u32) {
+        if self.cwnd > mss {
+            // The first timeout of a series: what an undo restores.
+            self.prior = (self.cwnd, self.ssthresh, self.w_max);
+        }
         let mssf = f64::from(mss);
         self.w_max = f64::from(self.cwnd) / mssf;
         self.ssthresh = ((f64::from(self.cwnd) * BETA) as u32).max(2 * mss);
@@ -125,6 +152,16 @@ impl CongestionControl for Cubic {
         self.epoch_start = None;
         self.cwnd_at_epoch = 0.0;
         self.acked_acc = 0;
+        self.hystart.finish();
+    }
+    fn on_delivery(&mut self, _now: Instant, d: &Delivery) {
+        if self.cwnd >= self.ssthresh {
+            return;
+        }
+        let rtt = d.rtt.map(|r| r.0);
+        if self.hystart.on_ack(d.delivered, d.in_flight, rtt) == SlowStart::Exit {
+            self.ssthresh = self.cwnd;
+        }
     }
 }
 

@@ -10,6 +10,8 @@ pub struct NewReno {
     ssthresh: u32,
     /// Bytes acked in congestion avoidance since the last cwnd increase.
     acked_acc: u32,
+    /// (cwnd, ssthresh) before the last congestion response, for `undo`.
+    prior: (u32, u32),
 }
 
 impl NewReno {
@@ -19,6 +21,7 @@ impl NewReno {
             cwnd: INITIAL_WINDOW_SEGMENTS * mss,
             ssthresh: u32::MAX,
             acked_acc: 0,
+            prior: (0, 0),
         }
     }
 }
@@ -43,14 +46,24 @@ impl CongestionControl for NewReno {
         }
     }
     fn on_congestion(&mut self, _now: Instant, mss: u32, in_flight: u32) {
+        self.prior = (self.cwnd, self.ssthresh);
         self.ssthresh = (in_flight / 2).max(2 * mss);
         self.cwnd = self.ssthresh;
         self.acked_acc = 0;
     }
     fn on_recovery_end(&mut self, _mss: u32) {
-        self.cwnd = self.ssthresh;
+        // Deflate to ssthresh, unless an undo already restored the window.
+        self.cwnd = self.cwnd.min(self.ssthresh);
+    }
+    fn undo(&mut self) {
+        self.cwnd = self.cwnd.max(self.prior.0);
+        self.ssthresh = self.ssthresh.max(self.prior.1);
     }
     fn on_timeout(&mut self, mss: u32, in_flight: u32) {
+        if self.cwnd > mss {
+            // The first timeout of a series: what an undo restores.
+            self.prior = (self.cwnd, self.ssthresh);
+        }
         self.ssthresh = (in_flight / 2).max(2 * mss);
         self.cwnd = mss;
         self.acked_acc = 0;

@@ -7,7 +7,7 @@
 //! ```text
 //! config nodelay sack=off ts=off wscale=off sndbuf=N rcvbuf=N mtu=N cookies=off
 //!        keepalive=IDLE,INTVL,PROBES idle_timeout=MS time_wait=MS retries=N syn_retries=N
-//!        cc=reno|cubic delack=MS                 # first line only; time_wait defaults to 1000
+//!        cc=reno|cubic|bbr delack=MS               # first line only; time_wait defaults to 1000
 //! +40 > . 1:1(0) ack 1001 win 65535        # after 40 ms the engine must send this
 //! 0   < P. 1:1001(1000) ack 1 win 65535     # the peer sends this (win defaults to 65535)
 //! 0   < S 0:0(0) port 81                    # `port N`: the peer's port (inbound: source,

@@ -1,0 +1,99 @@
+//! Pacing (issue 17): a BBR sender behind a 4 MB/s, 6 ms RTT path measures the path, paces
+//! at about its rate, and spreads its segments over the clock's ticks instead of sending a
+//! window at once; BBR's states go STARTUP → DRAIN → PROBE_BW on the way (seen in the pacing
+//! rate: 2.89× the rate, then below it, then the 5/4, 3/4, 1 cycle). CUBIC is not paced.
+
+mod common;
+
+use std::collections::VecDeque;
+
+use common::peer::*;
+use mtcp_tcp::Config;
+use mtcp_tcp::cc::CcAlgorithm;
+
+/// Bytes the path delivers per millisecond (4 MB/s) and its one-way delay: a BDP of 24 kB,
+/// well inside the peer's unscaled 64 KiB window.
+const RATE_PER_MS: u32 = 4_000;
+const DELAY_MS: u64 = 3;
+
+/// Runs `ms` milliseconds of bulk sending through the path; returns the data bytes emitted in
+/// each millisecond and the pacing rates seen (one per millisecond).
+fn run(cc: CcAlgorithm, ms: u64) -> (Vec<u32>, Vec<u64>) {
+    let config = Config {
+        congestion_control: cc,
+        send_buffer_bytes: 1 << 20,
+        no_delay: true,
+        ..Config::default()
+    };
+    let mut t = Harness::established(config);
+    let h = t.handle();
+    let data = vec![0x5a_u8; 1 << 20];
+    // (data end, time it reaches the peer) of segments in the path, in order.
+    let mut path: VecDeque<(u32, u64)> = VecDeque::new();
+    // When the bottleneck is free again, in microseconds.
+    let mut queue_free_us = t.now * 1000;
+    let (mut per_ms, mut rates) = (Vec::new(), Vec::new());
+    for _ in 0..ms {
+        let _ = t.e.send(h, &data);
+        let mut bytes = 0;
+        for p in t.output() {
+            let len = p.payload.len() as u32;
+            if len == 0 {
+                continue;
+            }
+            bytes += len;
+            // The bottleneck serialises at RATE_PER_MS, then the segment travels DELAY_MS.
+            queue_free_us =
+                queue_free_us.max(t.now * 1000) + u64::from(len) * 1000 / u64::from(RATE_PER_MS);
+            let end = p.repr.seq_number.0.wrapping_add(len);
+            path.push_back((end, queue_free_us.div_ceil(1000) + DELAY_MS));
+        }
+        per_ms.push(bytes);
+        t.advance(1);
+        // Each segment that arrived is acknowledged at once (the ACK's way back is DELAY_MS
+        // too: it is folded into the arrival time, the peer ACKs one path delay late).
+        while path.front().is_some_and(|&(_, at)| at + DELAY_MS <= t.now) {
+            let (end, _) = path.pop_front().unwrap();
+            t.send(ACK, end, &[]);
+        }
+        rates.push(t.e.info(h).unwrap().pacing_rate);
+    }
+    (per_ms, rates)
+}
+
+#[test]
+fn bbr_paces_at_the_path_rate_in_small_batches() {
+    let (per_ms, rates) = run(CcAlgorithm::Bbr, 1500);
+    let last = *rates.last().unwrap();
+    assert!(
+        (2_800_000..=5_200_000).contains(&last),
+        "pacing rate {last} B/s for a 4 MB/s path"
+    );
+    // STARTUP paced well above the path rate before the model settled.
+    let peak = *rates.iter().max().unwrap();
+    assert!(
+        peak > last * 3 / 2,
+        "no STARTUP gain seen: peak {peak}, last {last}"
+    );
+    // Cruising (the last second): never more than two ticks' worth plus two segments in one
+    // millisecond, and on average about the path's rate.
+    let cruise = &per_ms[500..];
+    let max_rate = rates[500..].iter().copied().max().unwrap();
+    let cap = (max_rate / 500) as u32 + 2 * 1000;
+    let worst = *cruise.iter().max().unwrap();
+    assert!(
+        worst <= cap,
+        "a millisecond carried {worst} bytes (cap {cap})"
+    );
+    let mean = cruise.iter().map(|&b| u64::from(b)).sum::<u64>() / cruise.len() as u64;
+    assert!(
+        (3_200..=4_400).contains(&mean),
+        "mean {mean} bytes per ms on a 4 000 bytes/ms path"
+    );
+}
+
+#[test]
+fn cubic_is_not_paced() {
+    let (_, rates) = run(CcAlgorithm::Cubic, 200);
+    assert!(rates.iter().all(|&r| r == 0));
+}
