@@ -291,7 +291,6 @@ impl Conn {
         self.delack_at = None;
         self.segs_unacked = 0;
         self.stats.segs_out += 1;
-        let options = self.segment_options(now);
         // A D-SACK is reported once.
         self.dsack = None;
         TcpRepr {
