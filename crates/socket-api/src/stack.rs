@@ -192,6 +192,7 @@ impl<Q: Queue> Stack<Q> {
     /// One turn of the loop: receive, run timers, handle events, transmit. Returns the work done
     /// (frames received plus segments sent).
     pub fn poll(&mut self) -> usize {
+        self.engine.set_accept_room(self.accept_room());
         let now_ms = self.now_ms();
         let now = Instant::from_millis(now_ms);
         let mut work = 0;
@@ -349,6 +350,20 @@ impl<Q: Queue> Stack<Q> {
     }
 
     /// Moves established connections from the engine's accept queue to the listener's.
+    /// Passive connections the engine may still hold for `accept`: the socket ids left, less
+    /// the connections already queued on listening sockets (each will need one).
+    fn accept_room(&self) -> usize {
+        let queued: usize = self
+            .listeners
+            .values()
+            .map(|&l| match self.socks.get(l).map(|s| &s.kind) {
+                Ok(SockKind::Listener(li)) => li.queue.len(),
+                _ => 0,
+            })
+            .sum();
+        (self.socks.capacity() - self.socks.in_use()).saturating_sub(queued)
+    }
+
     pub(crate) fn fill_listener(&mut self, port: u16) {
         let Some(&l) = self.listeners.get(&port) else {
             return;

@@ -1,5 +1,6 @@
-//! Listeners: passive opens with a SYN queue and an accept queue bounded by the backlog, SYN
-//! cookies when the SYN queue is full, and RSTs for segments nobody listens to.
+//! Listeners: passive opens with a SYN queue and an accept queue bounded by the backlog (and all
+//! together by `Engine::set_accept_room`), SYN cookies when the SYN queue is full, SYNs dropped
+//! when the accept queue is full, and RSTs for segments nobody listens to.
 
 use alloc::collections::VecDeque;
 use core::net::Ipv4Addr;
@@ -105,11 +106,19 @@ impl Engine {
             }
             return;
         }
+        let (half_open, established) = self.passive_waiting();
         let Some(l) = self.listeners.get(&port) else {
             return;
         };
-        if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
-            if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
+        if l.syn_queue >= l.backlog
+            || self.table.len() >= self.config.max_connections
+            || half_open + established >= self.accept_room
+        {
+            // Linux: cookies while the accept queue has room, the SYN dropped when it is full.
+            if self.config.syn_cookies
+                && l.accept_queue.len() < l.backlog
+                && established < self.accept_room
+            {
                 let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
                 let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
@@ -168,10 +177,12 @@ impl Engine {
             self.reset_reply(tuple, seg);
             return;
         };
+        // A full accept queue drops the ACK (the peer retransmits it), as Linux does.
+        let (_, established) = self.passive_waiting();
         let Some(opts) = self
             .listeners
             .get(&port)
-            .filter(|l| l.accept_queue.len() < l.backlog)
+            .filter(|l| l.accept_queue.len() < l.backlog && established < self.accept_room)
             .map(|l| l.opts)
         else {
             return;
@@ -207,6 +218,13 @@ impl Engine {
             l.accept_queue.push_back(h);
         }
         self.after(h, Outcome::Keep);
+    }
+
+    /// Passive connections waiting for `accept`, over all listeners: (half-open, established).
+    fn passive_waiting(&self) -> (usize, usize) {
+        self.listeners.values().fold((0, 0), |(h, e), l| {
+            (h + l.syn_queue, e + l.accept_queue.len())
+        })
     }
 
     /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST.
