@@ -135,6 +135,18 @@ impl<Q: Queue> Stack<Q> {
         self.cpu
     }
 
+    /// Bytes of send and receive buffer memory this core's connections hold now (capped at
+    /// `max_num_buffers x (sndbuf + rcvbuf)`): taken as data flows, given back when the
+    /// connections end.
+    pub fn buffer_bytes(&self) -> usize {
+        self.engine.buffer_bytes()
+    }
+
+    /// Connections the TCP engine holds now (half-open, unaccepted and TIME-WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.engine.connection_count()
+    }
+
     /// How long until the TCP engine's next timer (retransmission, delayed ACK, keepalive,
     /// TIME-WAIT ...) is due, `None` when no timer runs: an event loop driving the stack itself
     /// may sleep that long when no frames arrive.

@@ -450,7 +450,8 @@ impl Engine {
     pub(crate) fn after(&mut self, h: Handle, outcome: Outcome) {
         match outcome {
             Outcome::Keep => {
-                if let Some(c) = self.table.get(h) {
+                if let Some(c) = self.table.get_mut(h) {
+                    release_finished_buffers(c);
                     match c.next_deadline() {
                         Some(t) => self.wheel.arm(c.timer, t),
                         None => self.wheel.cancel(c.timer),
@@ -595,5 +596,17 @@ impl Engine {
         dirty.clear();
         self.dirty_spare = dirty;
         count
+    }
+}
+
+/// A direction that will carry no more data gives its buffer memory back at once (a closing
+/// connection, one in TIME-WAIT, need not hold it until it is freed).
+fn release_finished_buffers(c: &mut Conn) {
+    if c.fin_queued {
+        // Empty means every byte was acknowledged too: the ring holds unacknowledged data.
+        c.send_buf.release_if_empty();
+    }
+    if c.fin_rcvd && c.assembler.is_empty() {
+        c.recv_buf.release_if_empty();
     }
 }
