@@ -675,3 +675,67 @@ fn twenty_thousand_non_reading_connections() {
         "download took {after:?} after the load, {base:?} before"
     );
 }
+
+/// More clients than the server has sockets: the engine completes only the handshakes the
+/// socket layer can accept (no ENFILE from `accept`, no connection stranded in the engine);
+/// the other SYNs are dropped, as Linux drops them with a full accept queue, and their
+/// retransmissions are served once sockets free up.
+#[test]
+fn handshakes_stop_at_the_sockets_left() {
+    let _serial = serial();
+    // The smallest table the listener's backlog (128, at most 2 x max_concurrency) allows.
+    const SOCKETS: usize = 64;
+    const CLIENTS: usize = 100;
+    let mut lab = Lab::new(SOCKETS, 64, 128);
+    let mut accepted = Vec::new();
+    let mut accept_errors = Vec::new();
+    let turn = |lab: &mut Lab, accepted: &mut Vec<i32>, accept_errors: &mut Vec<Error>| {
+        lab.s.poll();
+        loop {
+            match lab.s.accept(lab.listener) {
+                Ok((sock, _)) => accepted.push(sock),
+                Err(Error::Again) => break,
+                Err(e) => {
+                    accept_errors.push(e);
+                    break;
+                }
+            }
+        }
+        lab.c.poll();
+    };
+    let clients: Vec<i32> = (0..CLIENTS)
+        .map(|_| {
+            let s = lab.c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+            match lab.c.connect(s, SocketAddrV4::new(SERVER, PORT)) {
+                Ok(()) | Err(Error::InProgress) => s,
+                Err(e) => panic!("connect: {e}"),
+            }
+        })
+        .collect();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(500) {
+        turn(&mut lab, &mut accepted, &mut accept_errors);
+    }
+    // The listener holds one of the sockets.
+    assert_eq!(accepted.len(), SOCKETS - 1, "accepted");
+    // Beside the accepted ones, only half-open connections (at most the backlog) whose final
+    // ACK the engine ignores until a socket frees up.
+    let conns = lab.connections();
+    assert!(
+        conns <= SOCKETS - 1 + BACKLOG as usize,
+        "the engine holds {conns} connections for {} sockets",
+        SOCKETS - 1
+    );
+    assert!(accept_errors.is_empty(), "accept failed: {accept_errors:?}");
+    // Twenty sockets free up: twenty more clients get in with their SYN retransmissions.
+    for s in accepted.drain(..20) {
+        lab.s.abort(s).unwrap();
+    }
+    let start = Instant::now();
+    while accepted.len() < SOCKETS - 1 && start.elapsed() < Duration::from_secs(10) {
+        turn(&mut lab, &mut accepted, &mut accept_errors);
+    }
+    assert_eq!(accepted.len(), SOCKETS - 1, "accepted after twenty closed");
+    assert!(accept_errors.is_empty(), "accept failed: {accept_errors:?}");
+    drop(clients);
+}

@@ -483,6 +483,7 @@ impl Engine {
     }
 
     fn segment_to_conn(&mut self, now: Instant, h: Handle, seg: &TcpRepr<'_>) -> Outcome {
+        let room = self.accept_room;
         let Engine {
             table,
             listeners,
@@ -498,10 +499,16 @@ impl Engine {
             .then_some(c.listener)
             .flatten();
         if let Some(port) = pending_accept {
-            // Accept queue full: ignore the handshake's ACK; the SYN-ACK will be resent (as Linux).
+            // Accept queue full, or as many waiting as the socket layer can take: ignore the
+            // handshake's ACK; the SYN-ACK will be resent (as Linux).
             let full = listeners
                 .get(&port)
-                .is_none_or(|l| l.accept_queue.len() >= l.backlog);
+                .is_none_or(|l| l.accept_queue.len() >= l.backlog)
+                || listeners
+                    .values()
+                    .map(|l| l.accept_queue.len())
+                    .sum::<usize>()
+                    >= room;
             if full && !seg.flags.contains(TcpFlags::RST) && !seg.flags.contains(TcpFlags::SYN) {
                 return Outcome::Keep;
             }

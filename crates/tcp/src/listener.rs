@@ -106,19 +106,17 @@ impl Engine {
             }
             return;
         }
-        let (half_open, established) = self.passive_waiting();
+        let (_, established) = self.passive_waiting();
         let Some(l) = self.listeners.get(&port) else {
             return;
         };
-        if l.syn_queue >= l.backlog
-            || self.table.len() >= self.config.max_connections
-            || half_open + established >= self.accept_room
-        {
-            // Linux: cookies while the accept queue has room, the SYN dropped when it is full.
-            if self.config.syn_cookies
-                && l.accept_queue.len() < l.backlog
-                && established < self.accept_room
-            {
+        // As Linux: a full accept queue drops the SYN (the peer retries), and with it the
+        // connections waiting over all listeners reaching what the socket layer can take.
+        if l.accept_queue.len() >= l.backlog || established >= self.accept_room {
+            return;
+        }
+        if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
+            if self.config.syn_cookies {
                 let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
                 let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
@@ -221,6 +219,8 @@ impl Engine {
     }
 
     /// Passive connections waiting for `accept`, over all listeners: (half-open, established).
+    /// Half-open ones are bounded by each backlog; their handshake's last ACK is ignored while
+    /// the established ones reach the accept room (`segment_to_conn`).
     fn passive_waiting(&self) -> (usize, usize) {
         self.listeners.values().fold((0, 0), |(h, e), l| {
             (h + l.syn_queue, e + l.accept_queue.len())
