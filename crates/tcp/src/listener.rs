@@ -110,13 +110,13 @@ impl Engine {
         let Some(l) = self.listeners.get(&port) else {
             return;
         };
-        // As Linux: a full accept queue drops the SYN (the peer retries), and with it the
-        // connections waiting over all listeners reaching what the socket layer can take.
-        if l.accept_queue.len() >= l.backlog || established >= self.accept_room {
+        // As many established connections wait as the socket layer can take: drop the SYN
+        // (the peer retries), as Linux does with a full accept queue.
+        if established >= self.accept_room {
             return;
         }
         if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
-            if self.config.syn_cookies {
+            if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
                 let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
                 let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
