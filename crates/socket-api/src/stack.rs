@@ -79,6 +79,8 @@ pub struct Stack<Q: Queue> {
     pub(crate) epolls: Vec<Option<mtcp_epoll::Epoll>>,
     pub(crate) pipes: Vec<Option<mtcp_epoll::Pipe>>,
     start: std::time::Instant,
+    /// Milliseconds added to the clock by `advance_clock`.
+    skew_ms: u64,
     /// Per port: the steering a client's source port must satisfy so that replies come back to
     /// this core (the NIC's Toeplitz RSS, or the mesh's software steering), `None` for any port.
     pub(crate) rss: Vec<Option<Arc<RssSteer>>>,
@@ -119,6 +121,7 @@ impl<Q: Queue> Stack<Q> {
             epolls: Vec::new(),
             pipes: Vec::new(),
             start: std::time::Instant::now(),
+            skew_ms: 0,
             rss,
             mesh: None,
             rss_cursor: 1025,
@@ -170,7 +173,13 @@ impl<Q: Queue> Stack<Q> {
 
     /// The same clock as a millisecond count, for the network layer.
     fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.start.elapsed().as_millis() as u64 + self.skew_ms
+    }
+
+    /// Moves this stack's clock `ms` forward (never back), so that timers fire without waiting:
+    /// for fuzzing and tests of timeouts.
+    pub fn advance_clock(&mut self, ms: u64) {
+        self.skew_ms = self.skew_ms.saturating_add(ms);
     }
 
     /// The port that reaches `dst`.
