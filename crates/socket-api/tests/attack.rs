@@ -750,3 +750,123 @@ fn handshakes_stop_at_the_sockets_left() {
     assert!(accept_errors.is_empty(), "accept failed: {accept_errors:?}");
     drop(clients);
 }
+
+impl Lab {
+    /// Moves both stacks' clocks forward.
+    fn advance(&mut self, ms: u64, client_too: bool) {
+        let _ = self.s.with(move |st| st.advance_clock(ms));
+        if client_too {
+            let _ = self.c.with(move |st| st.advance_clock(ms));
+        }
+    }
+
+    fn connect(&mut self) -> i32 {
+        let sock = self.c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        match self.c.connect(sock, SocketAddrV4::new(SERVER, PORT)) {
+            Ok(()) | Err(Error::InProgress) => sock,
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+}
+
+/// A reader that keeps a zero window for two (virtual) minutes, then reads everything: the
+/// server probes the window with backoff, keeps the connection, holds at most one send
+/// buffer for it, and the stream arrives byte-exact.
+#[test]
+fn zero_window_reader_for_two_minutes() {
+    let _serial = serial();
+    let mut lab = Lab::new(64, 64, 4);
+    let sock = lab.connect();
+    // Let the server fill the client's window and its own send buffer.
+    for _ in 0..200 {
+        lab.turn();
+    }
+    for _ in 0..120 {
+        lab.advance(1_000, true);
+        lab.turn();
+        assert!(
+            lab.buffer_bytes() <= SNDBUF + RCVBUF,
+            "server holds {} buffer bytes for one stalled reader",
+            lab.buffer_bytes()
+        );
+    }
+    assert_eq!(
+        lab.served.len(),
+        1,
+        "the server dropped the stalled connection"
+    );
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(30), "stuck at {got}");
+        lab.turn();
+        match lab.c.read(sock, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                for (k, &b) in buf[..n].iter().enumerate() {
+                    assert_eq!(b, pattern(got + k), "byte {}", got + k);
+                }
+                got += n;
+            }
+            Err(Error::Again) => {}
+            Err(e) => panic!("read after {got}: {e}"),
+        }
+    }
+    assert_eq!(got, TOTAL);
+    lab.c.close(sock).unwrap();
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+}
+
+/// A client that dies mid-transfer (never answers again, sends no FIN or RST): the server
+/// retransmits with backoff, gives up at its retry limit, and its memory comes back; a new
+/// download is as fast as before.
+#[test]
+fn client_killed_mid_transfer() {
+    let _serial = serial();
+    let mut lab = Lab::new(64, 64, 4);
+    let base = lab.download(&mut |_, _| {});
+    let sock = lab.connect();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0;
+    let start = Instant::now();
+    while got < TOTAL / 4 {
+        assert!(start.elapsed() < Duration::from_secs(30), "stuck at {got}");
+        lab.turn();
+        if let Ok(n) = lab.c.read(sock, &mut buf) {
+            got += n;
+        }
+    }
+    // The client is gone: nothing polls it any more. Virtual time runs on the server only.
+    let mut freed = false;
+    for _ in 0..400 {
+        lab.advance(5_000, false);
+        for _ in 0..4 {
+            lab.s.poll();
+        }
+        lab.serve();
+        if lab.buffer_bytes() == 0 && lab.served.is_empty() {
+            freed = true;
+            break;
+        }
+    }
+    assert!(
+        freed,
+        "after 2000 s the server still holds {} buffer bytes and {} connections",
+        lab.buffer_bytes(),
+        lab.connections()
+    );
+    assert!(
+        lab.server_errors.iter().any(|(e, _)| *e == Error::TimedOut),
+        "the server's write never reported the timeout: {:?}",
+        lab.server_errors
+    );
+    // The client comes back (a new process would have no state; this one resets its old
+    // connection when the server does not know it).
+    let _ = lab.c.abort(sock);
+    let after = lab.download(&mut |_, _| {});
+    assert!(
+        after <= base.max(Duration::from_millis(50)).mul_f64(MAX_SLOWDOWN),
+        "download took {after:?} after, {base:?} before"
+    );
+}
