@@ -349,6 +349,10 @@ fn engine_config(conf: &MtcpConf, mtu: usize) -> mtcp_tcp::Config {
         max_connections: conf.max_concurrency.max(1) * 2,
         congestion_control: conf.tcp_cc,
         min_rto: TcpDuration::from_millis(conf.tcp_rto_min_ms),
+        // mTCP's pools: `max_num_buffers` send and as many receive buffers per core.
+        max_buffer_bytes: conf
+            .max_num_buffers
+            .saturating_mul(conf.sndbuf_size.saturating_add(conf.rcvbuf_size)),
         ..mtcp_tcp::Config::default()
     }
 }

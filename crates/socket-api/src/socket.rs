@@ -188,6 +188,11 @@ impl SockTable {
         self.max
     }
 
+    /// Ids handed out now.
+    pub fn in_use(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     /// Takes the next id of the FIFO free list for `sock` (an id never used, else the one freed
     /// longest ago); `ENFILE` when none is left.
     pub fn alloc(&mut self, sock: Socket) -> Result<i32> {
