@@ -265,3 +265,55 @@ fn kernel_checksums_reported_or_complete() {
         "offloads off, yet the UDP checksum does not verify"
     );
 }
+
+/// Measurement, not a pass/fail speed check: the kernel peer pings our responder 200 times, 2 ms
+/// apart, and the test prints the round-trip times it saw (`-- --ignored --nocapture`). Every
+/// echo must come back. Before the receive ring moved to per-frame TPACKET_V2 slots, a frame sat
+/// in a TPACKET_V3 block until the block's retire timer fired (milliseconds per round trip).
+#[test]
+#[ignore = "measurement: prints ping round-trip times over afpacket"]
+fn ping_round_trip_over_afpacket() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if !require_root("ping_round_trip_over_afpacket") {
+        return;
+    }
+    let ours = Netns::new(&unique_name("ior")).unwrap();
+    let peer = Netns::new(&unique_name("iop")).unwrap();
+    let (a, b) = ours.veth_pair("ra", "rb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.7.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    let mut dev = open_in(&ours, AfPacketConfig::new(&a));
+    let q = dev.queue(0).unwrap();
+    let mac = dev.info().mac;
+    let stop = Arc::new(AtomicBool::new(false));
+    let responder = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || common::respond(q, mac, "198.18.7.2".parse().unwrap(), stop))
+    };
+    let out = peer
+        .exec(&[
+            "ping",
+            "-q",
+            "-c",
+            "200",
+            "-i",
+            "0.002",
+            "-W",
+            "2",
+            "198.18.7.2",
+        ])
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    responder.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ping failed: {text}");
+    assert_eq!(common::ping_received(&text), 200, "{text}");
+    let rtt = text
+        .lines()
+        .find(|l| l.contains("min/avg/max"))
+        .unwrap_or("");
+    eprintln!("afpacket ping rtt: {rtt}");
+}
