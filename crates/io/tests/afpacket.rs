@@ -387,3 +387,22 @@ fn frames_cut_short_by_the_slot_are_not_handed_up() {
     assert!(marker, "the datagram after the GSO send never arrived");
     eprintln!("GSO send: {segments} whole segments handed up (0: the super-frame was dropped)");
 }
+
+/// A receive slot size past the 1 MiB bound is refused with `InvalidInput`, before any socket.
+#[test]
+fn oversized_receive_slots_are_refused() {
+    if !require_root("oversized_receive_slots_are_refused") {
+        return;
+    }
+    let ns = Netns::new(&unique_name("ios")).unwrap();
+    let (a, _b) = ns.veth_pair("sa", "sb").unwrap();
+    let cfg = AfPacketConfig {
+        rx_frame_size: 2 << 20,
+        ..AfPacketConfig::new(&a)
+    };
+    let err = ns
+        .run(move || AfPacketDevice::open(&cfg))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+}
