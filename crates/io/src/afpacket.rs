@@ -1,14 +1,22 @@
-//! Linux AF_PACKET sockets with a TPACKET_V3 memory-mapped receive ring and a TPACKET_V3 transmit
-//! ring; several queues join one `PACKET_FANOUT` group.
+//! Linux AF_PACKET sockets with TPACKET_V2 memory-mapped receive and transmit rings; several queues
+//! join one `PACKET_FANOUT` group.
 //!
 //! ```text
-//!   our stack ◄── AfRx (points into the rx ring: zero copy) ◄── kernel fills blocks ◄── veth/NIC
-//!             ──► PoolBuf ──copy into tx ring slot──► send() ──► kernel ──────────────► veth/NIC
+//!   our stack ◄── AfRx (points into the rx ring: zero copy) ◄── kernel fills slots ◄── veth/NIC
+//!             ──► PoolBuf ──copy into tx ring slot──► send() ──► kernel ─────────────► veth/NIC
 //! ```
 //!
-//! Receiving is zero-copy: a received frame is a view into a ring block, and the block goes back to
-//! the kernel once every frame taken from it has been dropped (so holding frames for long stalls the
-//! ring). Transmitting copies each frame once into a ring slot, because the kernel sends slots in
+//! Receiving is zero-copy: a received frame is a view into a ring slot, and the slot goes back to
+//! the kernel when the frame is dropped (holding frames for long stalls the ring: the kernel drops
+//! what arrives while the slot it would fill next is still held). The ring is TPACKET_V2, with a
+//! status word per frame, so a frame is visible (and `poll()` wakes) as soon as the kernel wrote
+//! it; TPACKET_V3 hands frames over a block at a time, when the block fills or its retire timer
+//! (>= 1 ms) fires, which put milliseconds into every round trip of a lightly loaded link.
+//! Batching is kept: one `rx_into` takes every frame that is ready, up to the caller's room.
+//! A frame larger than a receive slot (`rx_frame_size`, at least the MTU plus headers), such as a
+//! TSO/GSO super-frame from a veth peer with offloads on, arrives truncated and is dropped.
+//!
+//! Transmitting copies each frame once into a ring slot, because the kernel sends slots in
 //! ring order and an application may drop a buffer it allocated. Outgoing frames of the socket
 //! itself are not looped back (`PACKET_IGNORE_OUTGOING`). Open the device inside the network
 //! namespace of the interface (e.g. from `mtcp_testkit::Netns::run`).
@@ -25,7 +33,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::time::Duration;
 
 use crate::pool::{Pool, PoolBuf};
@@ -42,13 +50,15 @@ pub struct AfPacketConfig {
     pub ifname: String,
     /// Queues: one socket each, joined in a fanout group when more than one.
     pub queues: usize,
-    /// Receive ring block size in bytes (a power of two, multiple of the page size).
+    /// Receive ring block size in bytes (a power of two, multiple of the page size); raised to the
+    /// slot size when a slot is bigger.
     pub block_size: usize,
     /// Receive ring blocks.
     pub block_count: usize,
-    /// Milliseconds after which the kernel hands over a partly filled block.
-    pub block_timeout_ms: u32,
-    /// Transmit ring slot size in bytes (frame plus a 48-byte header).
+    /// Minimum receive slot size in bytes (frame plus a 66-byte header); raised to the next power
+    /// of two that holds an MTU-sized frame with a VLAN tag.
+    pub rx_frame_size: usize,
+    /// Transmit ring slot size in bytes (frame plus a 32-byte header).
     pub tx_frame_size: usize,
     /// Transmit ring slots.
     pub tx_frames: usize,
@@ -59,14 +69,15 @@ pub struct AfPacketConfig {
 }
 
 impl AfPacketConfig {
-    /// One queue, 64 KiB blocks x 64, 256 transmit slots of 2 KiB (jumbo frames need bigger slots).
+    /// One queue, 64 KiB blocks x 64 of 2 KiB receive slots (4 MiB), 256 transmit slots of 2 KiB
+    /// (jumbo frames need bigger transmit slots; receive slots grow with the MTU by themselves).
     pub fn new(ifname: &str) -> AfPacketConfig {
         AfPacketConfig {
             ifname: ifname.to_owned(),
             queues: 1,
             block_size: 1 << 16,
             block_count: 64,
-            block_timeout_ms: 1,
+            rx_frame_size: 2048,
             tx_frame_size: 2048,
             tx_frames: 256,
             pool_size: 1024,
@@ -75,42 +86,41 @@ impl AfPacketConfig {
     }
 }
 
-/// Offset of the frame data in a transmit slot: `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`.
-const TX_DATA_OFFSET: usize = 48;
-/// Offsets inside `struct tpacket_block_desc` (version, offset_to_priv, then `tpacket_hdr_v1`).
-const BLOCK_STATUS: usize = 8;
-const BLOCK_NUM_PKTS: usize = 12;
-const BLOCK_FIRST_PKT: usize = 16;
-/// Offsets inside `struct tpacket3_hdr`.
-const H_NEXT: usize = 0;
-const H_SNAPLEN: usize = 12;
-const H_LEN: usize = 16;
-const H_STATUS: usize = 20;
-const H_MAC: usize = 24;
-/// `struct sockaddr_ll` follows the header at the aligned header size; `sll_pkttype` is its byte 10.
-const SLL_PKTTYPE: usize = 48 + 10;
+/// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`: where `struct sockaddr_ll` follows the header,
+/// and the offset of the frame data in a transmit slot (`tp_hdrlen - sizeof(sockaddr_ll)`).
+const HDR_LEN: usize = 32;
+const TX_DATA_OFFSET: usize = HDR_LEN;
+/// Where the kernel puts an Ethernet frame in a receive slot:
+/// `TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14` (`TPACKET2_HDRLEN` = 32 + 20).
+const RX_MAC_OFFSET: usize = 66;
+/// Offsets inside `struct tpacket2_hdr`.
+const H_STATUS: usize = 0;
+const H_LEN: usize = 4;
+const H_SNAPLEN: usize = 8;
+const H_MAC: usize = 12;
+/// `sll_pkttype` is byte 10 of the `struct sockaddr_ll` after the header.
+const SLL_PKTTYPE: usize = HDR_LEN + 10;
 const TP_STATUS_SENDING: u32 = 1 << 1;
-/// `enum tpacket_versions::TPACKET_V3`.
-const TPACKET_V3: libc::c_int = 2;
+/// `enum tpacket_versions::TPACKET_V2`.
+const TPACKET_V2: libc::c_int = 1;
 
 /// An mmap'ed ring area, unmapped (and then its socket closed) when the last user goes.
 struct Ring {
     base: NonNull<u8>,
     len: usize,
+    /// Receive ring geometry: slots of `slot_size`, `per_block` of them in each `block_size` block.
     block_size: usize,
-    blocks: Box<[BlockState]>,
+    slot_size: usize,
+    per_block: usize,
+    /// Per receive slot: set while user space holds it (from taking it until its frame is
+    /// dropped), so that the reader, coming round the ring again, does not take a held slot (its
+    /// status still says `TP_STATUS_USER`) a second time.
+    owned: Box<[AtomicBool]>,
     // Declared last so that it is closed after the unmap in `drop`.
     fd: OwnedFd,
 }
 
-struct BlockState {
-    /// Frames taken from the block and not yet dropped, plus one while the reader is inside it.
-    refs: AtomicU32,
-    /// Set while the block belongs to user space (from taking it until its last frame is dropped).
-    owned: AtomicBool,
-}
-
-// SAFETY: the mapping is plain shared memory; all mutation of shared block state goes through
+// SAFETY: the mapping is plain shared memory; all mutation of shared slot state goes through
 // atomics and volatile accesses, and each rx/tx region is touched by one queue at a time.
 unsafe impl Send for Ring {}
 // SAFETY: as above.
@@ -125,9 +135,12 @@ impl Drop for Ring {
 }
 
 impl Ring {
-    fn block(&self, index: usize) -> *mut u8 {
-        // SAFETY: `index < blocks.len()`, so the offset stays inside the rx part of the mapping.
-        unsafe { self.base.as_ptr().add(index * self.block_size) }
+    /// Receive slot `index` (`< owned.len()`); slots never straddle blocks.
+    fn slot(&self, index: usize) -> *mut u8 {
+        let offset =
+            index / self.per_block * self.block_size + index % self.per_block * self.slot_size;
+        // SAFETY: `index < owned.len()`, so the offset stays inside the rx part of the mapping.
+        unsafe { self.base.as_ptr().add(offset) }
     }
 
     fn read_u32(p: *const u8) -> u32 {
@@ -135,40 +148,44 @@ impl Ring {
         unsafe { std::ptr::read_volatile(p.cast::<u32>()) }
     }
 
-    /// Drops one reference to block `index`; the last hands the block back to the kernel.
+    /// Whether receive slot `index` holds a frame user space has not taken yet.
+    fn ready(&self, index: usize) -> bool {
+        !self.owned[index].load(Ordering::Acquire)
+            && Ring::read_u32(self.slot(index)) & libc::TP_STATUS_USER != 0
+    }
+
+    /// Hands receive slot `index` back to the kernel.
     fn release(&self, index: usize) {
-        let state = &self.blocks[index];
-        if state.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            fence(Ordering::Release);
-            // SAFETY: `block_status` lies inside block `index`, which user space owns right now.
-            unsafe {
-                std::ptr::write_volatile(
-                    self.block(index).add(BLOCK_STATUS).cast::<u32>(),
-                    libc::TP_STATUS_KERNEL,
-                )
-            };
-            state.owned.store(false, Ordering::Release);
-        }
+        fence(Ordering::Release);
+        // SAFETY: `tp_status` lies inside slot `index`, which user space owns right now.
+        unsafe {
+            std::ptr::write_volatile(
+                self.slot(index).add(H_STATUS).cast::<u32>(),
+                libc::TP_STATUS_KERNEL,
+            )
+        };
+        // Only after the status: the reader must not see the slot free while it still says USER.
+        self.owned[index].store(false, Ordering::Release);
     }
 }
 
 /// A received frame: a view into the receive ring (zero copy).
 pub struct AfRx {
     ring: Arc<Ring>,
-    block: usize,
+    slot: usize,
     data: NonNull<u8>,
     len: usize,
     meta: RxMeta,
 }
 
-// SAFETY: the frame's bytes stay untouched by the kernel until `drop` releases the block, and
+// SAFETY: the frame's bytes stay untouched by the kernel until `drop` releases the slot, and
 // releasing is atomic, so the frame may move to and be dropped on another thread.
 unsafe impl Send for AfRx {}
 
 impl std::ops::Deref for AfRx {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: `data..data+len` lies inside a block that stays ours until this frame is dropped.
+        // SAFETY: `data..data+len` lies inside a slot that stays ours until this frame is dropped.
         unsafe { std::slice::from_raw_parts(self.data.as_ptr(), self.len) }
     }
 }
@@ -181,7 +198,7 @@ impl RxFrame for AfRx {
 
 impl Drop for AfRx {
     fn drop(&mut self) {
-        self.ring.release(self.block);
+        self.ring.release(self.slot);
     }
 }
 
@@ -256,9 +273,10 @@ impl AfPacketDevice {
         } else {
             None
         };
+        let rx = rx_geometry(cfg, mtu)?;
         let mut queues = Vec::with_capacity(cfg.queues);
         for _ in 0..cfg.queues {
-            queues.push(Some(open_socket(cfg, ifindex, fanout_id, page, mtu)?));
+            queues.push(Some(open_socket(cfg, ifindex, fanout_id, page, &rx, mtu)?));
         }
         let info = DeviceInfo {
             name: cfg.ifname.clone(),
@@ -276,25 +294,49 @@ impl AfPacketDevice {
     }
 }
 
+/// The receive ring's geometry: `block` bytes a block, `slot` bytes a frame slot.
+struct RxGeometry {
+    block: usize,
+    slot: usize,
+}
+
+/// Receive slots hold an MTU-sized frame with a VLAN tag behind the kernel's header (rounded up to
+/// a power of two, at least `rx_frame_size`); blocks grow to hold at least one slot.
+fn rx_geometry(cfg: &AfPacketConfig, mtu: usize) -> io::Result<RxGeometry> {
+    const MAX_SLOT: usize = 1 << 20;
+    let need = cfg.rx_frame_size.max(RX_MAC_OFFSET + mtu + 18);
+    if need > MAX_SLOT {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "receive slot size (rx_frame_size or MTU) above 1 MiB",
+        ));
+    }
+    let slot = need.next_power_of_two();
+    Ok(RxGeometry {
+        block: cfg.block_size.max(slot),
+        slot,
+    })
+}
+
 fn open_socket(
     cfg: &AfPacketConfig,
     ifindex: u32,
     fanout_id: Option<u16>,
     page: usize,
+    rx: &RxGeometry,
     mtu: usize,
 ) -> io::Result<AfPacketQueue> {
     let fd = packet_socket(cfg)?;
     let raw = fd.as_raw_fd();
-    let tx = request_rings(raw, cfg, page)?;
-    let rx_len = cfg.block_size * cfg.block_count;
-    let ring = map_rings(fd, cfg, rx_len + tx.block * tx.blocks)?;
+    let tx = request_rings(raw, cfg, page, rx)?;
+    let rx_len = rx.block * cfg.block_count;
+    let ring = map_rings(fd, cfg, rx, rx_len + tx.block * tx.blocks)?;
     bind_and_join(raw, ifindex, fanout_id)?;
     Ok(AfPacketQueue {
         // SAFETY: the tx ring starts right after the rx ring inside the mapping.
         tx_base: unsafe { ring.base.as_ptr().add(rx_len) },
         ring,
-        next_block: 0,
-        cursor: None,
+        rx_next: 0,
         tx_slot_size: cfg.tx_frame_size,
         tx_slots: tx.frames,
         tx_head: 0,
@@ -306,7 +348,7 @@ fn open_socket(
     })
 }
 
-/// A TPACKET_V3 socket that receives nothing yet (protocol 0 until bound, so no frame of another
+/// A TPACKET_V2 socket that receives nothing yet (protocol 0 until bound, so no frame of another
 /// interface slips in), ignoring its own outgoing frames, bypassing the qdisc when asked.
 fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked.
@@ -315,7 +357,7 @@ fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
     // SAFETY: `fd` is a fresh descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let raw = fd.as_raw_fd();
-    setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
+    setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V2)?;
     let one: libc::c_int = 1;
     // Older kernels lack it; the pkttype check in rx_into filters outgoing frames anyway.
     let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one);
@@ -332,30 +374,29 @@ struct TxGeometry {
     frames: usize,
 }
 
-/// Asks the kernel for the receive ring (`block_count` blocks) and the transmit ring (at least
-/// `tx_frames` slots of `tx_frame_size`, in page-sized blocks).
-fn request_rings(raw: RawFd, cfg: &AfPacketConfig, page: usize) -> io::Result<TxGeometry> {
-    let rx_req = libc::tpacket_req3 {
-        tp_block_size: cfg.block_size as u32,
+/// Asks the kernel for the receive ring (`block_count` blocks of `rx`) and the transmit ring (at
+/// least `tx_frames` slots of `tx_frame_size`, in page-sized blocks).
+fn request_rings(
+    raw: RawFd,
+    cfg: &AfPacketConfig,
+    page: usize,
+    rx: &RxGeometry,
+) -> io::Result<TxGeometry> {
+    let rx_req = libc::tpacket_req {
+        tp_block_size: rx.block as u32,
         tp_block_nr: cfg.block_count as u32,
-        tp_frame_size: 2048,
-        tp_frame_nr: (cfg.block_size / 2048 * cfg.block_count) as u32,
-        tp_retire_blk_tov: cfg.block_timeout_ms,
-        tp_sizeof_priv: 0,
-        tp_feature_req_word: 0,
+        tp_frame_size: rx.slot as u32,
+        tp_frame_nr: (rx.block / rx.slot * cfg.block_count) as u32,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &rx_req)?;
     let block = page.max(cfg.tx_frame_size);
     let blocks = (cfg.tx_frames * cfg.tx_frame_size).div_ceil(block);
     let frames = blocks * (block / cfg.tx_frame_size);
-    let tx_req = libc::tpacket_req3 {
+    let tx_req = libc::tpacket_req {
         tp_block_size: block as u32,
         tp_block_nr: blocks as u32,
         tp_frame_size: cfg.tx_frame_size as u32,
         tp_frame_nr: frames as u32,
-        tp_retire_blk_tov: 0,
-        tp_sizeof_priv: 0,
-        tp_feature_req_word: 0,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_TX_RING, &tx_req)?;
     Ok(TxGeometry {
@@ -366,7 +407,12 @@ fn request_rings(raw: RawFd, cfg: &AfPacketConfig, page: usize) -> io::Result<Tx
 }
 
 /// Maps both rings (`len` bytes: receive ring, then transmit ring); the [`Ring`] owns the socket.
-fn map_rings(fd: OwnedFd, cfg: &AfPacketConfig, len: usize) -> io::Result<Arc<Ring>> {
+fn map_rings(
+    fd: OwnedFd,
+    cfg: &AfPacketConfig,
+    rx: &RxGeometry,
+    len: usize,
+) -> io::Result<Arc<Ring>> {
     // SAFETY: mapping the socket's rings, as packet_mmap(7) describes; the result is checked.
     let base = unsafe {
         libc::mmap(
@@ -383,15 +429,15 @@ fn map_rings(fd: OwnedFd, cfg: &AfPacketConfig, len: usize) -> io::Result<Arc<Ri
     }
     let base =
         NonNull::new(base.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+    let per_block = rx.block / rx.slot;
     Ok(Arc::new(Ring {
         base,
         len,
-        block_size: cfg.block_size,
-        blocks: (0..cfg.block_count)
-            .map(|_| BlockState {
-                refs: AtomicU32::new(0),
-                owned: AtomicBool::new(false),
-            })
+        block_size: rx.block,
+        slot_size: rx.slot,
+        per_block,
+        owned: (0..per_block * cfg.block_count)
+            .map(|_| AtomicBool::new(false))
             .collect(),
         fd,
     }))
@@ -437,19 +483,11 @@ impl Device for AfPacketDevice {
     }
 }
 
-/// Where the reader is inside the current receive block.
-#[derive(Clone, Copy, Debug)]
-struct Cursor {
-    block: usize,
-    left: u32,
-    offset: usize,
-}
-
 /// One socket: its receive and transmit rings.
 pub struct AfPacketQueue {
     ring: Arc<Ring>,
-    next_block: usize,
-    cursor: Option<Cursor>,
+    /// The receive slot the kernel fills after the last one read.
+    rx_next: usize,
     tx_base: *mut u8,
     tx_slot_size: usize,
     tx_slots: usize,
@@ -495,36 +533,6 @@ impl AfPacketQueue {
         self.kick = false;
         Ok(())
     }
-
-    /// Takes the next block from the kernel if it has handed it over.
-    fn enter_block(&mut self) -> Option<Cursor> {
-        let b = self.next_block;
-        let state = &self.ring.blocks[b];
-        if state.owned.load(Ordering::Acquire) {
-            return None; // Frames of its previous round are still held.
-        }
-        let block = self.ring.block(b);
-        // SAFETY: `block_status` lies inside block `b`.
-        let status = Ring::read_u32(unsafe { block.add(BLOCK_STATUS) });
-        if status & libc::TP_STATUS_USER == 0 {
-            return None;
-        }
-        fence(Ordering::Acquire);
-        state.owned.store(true, Ordering::Relaxed);
-        state.refs.store(1, Ordering::Relaxed);
-        // SAFETY: both fields lie inside block `b`, which is ours now.
-        let (left, first) = unsafe {
-            (
-                Ring::read_u32(block.add(BLOCK_NUM_PKTS)),
-                Ring::read_u32(block.add(BLOCK_FIRST_PKT)),
-            )
-        };
-        Some(Cursor {
-            block: b,
-            left,
-            offset: first as usize,
-        })
-    }
 }
 
 impl Queue for AfPacketQueue {
@@ -537,36 +545,31 @@ impl Queue for AfPacketQueue {
         }
         let mut n = 0;
         while out.room() > 0 {
-            let mut cur = match self.cursor {
-                Some(c) => c,
-                None => match self.enter_block() {
-                    Some(c) => c,
-                    None => break,
-                },
-            };
-            if cur.left == 0 || cur.offset >= self.ring.block_size {
-                self.cursor = None;
-                self.next_block = (cur.block + 1) % self.ring.blocks.len();
-                self.ring.release(cur.block);
-                continue;
+            let i = self.rx_next;
+            if !self.ring.ready(i) {
+                break;
             }
-            let block = self.ring.block(cur.block);
-            // SAFETY: the kernel guarantees packet headers lie inside the block it handed over.
-            let hdr = unsafe { block.add(cur.offset) };
-            // SAFETY: header fields, inside the block as above.
-            let (next, snaplen, status, mac, pkttype) = unsafe {
+            fence(Ordering::Acquire);
+            self.ring.owned[i].store(true, Ordering::Relaxed);
+            self.rx_next = (i + 1) % self.ring.owned.len();
+            let hdr = self.ring.slot(i);
+            // SAFETY: header fields, inside the slot, which is ours now.
+            let (len, snaplen, status, mac, pkttype) = unsafe {
                 (
-                    Ring::read_u32(hdr.add(H_NEXT)),
+                    Ring::read_u32(hdr.add(H_LEN)) as usize,
                     Ring::read_u32(hdr.add(H_SNAPLEN)) as usize,
                     Ring::read_u32(hdr.add(H_STATUS)),
                     usize::from(std::ptr::read_volatile(hdr.add(H_MAC).cast::<u16>())),
                     std::ptr::read_volatile(hdr.add(SLL_PKTTYPE)),
                 )
             };
-            cur.left -= 1;
-            cur.offset += next as usize;
-            self.cursor = Some(cur);
-            if pkttype == libc::PACKET_OUTGOING {
+            // Outgoing frames (if PACKET_IGNORE_OUTGOING is missing), and frames cut short
+            // because they did not fit the slot, go straight back.
+            if pkttype == libc::PACKET_OUTGOING
+                || snaplen < len
+                || mac + snaplen > self.ring.slot_size
+            {
+                self.ring.release(i);
                 continue;
             }
             let l4 = if status & (libc::TP_STATUS_CSUM_VALID | libc::TP_STATUS_CSUMNOTREADY) != 0 {
@@ -574,14 +577,12 @@ impl Queue for AfPacketQueue {
             } else {
                 ChecksumStatus::Unknown
             };
-            // SAFETY: the frame data lies inside the block (`tp_mac + tp_snaplen <= block size`).
+            // SAFETY: the frame data lies inside the slot (`tp_mac + tp_snaplen <= slot size`,
+            // checked above).
             let data = unsafe { hdr.add(mac) };
-            self.ring.blocks[cur.block]
-                .refs
-                .fetch_add(1, Ordering::Relaxed);
             let frame = AfRx {
                 ring: Arc::clone(&self.ring),
-                block: cur.block,
+                slot: i,
                 data: NonNull::new(data).ok_or_else(|| io::Error::other("null frame"))?,
                 len: snaplen,
                 meta: RxMeta {
@@ -622,7 +623,6 @@ impl Queue for AfPacketQueue {
                     slot.add(TX_DATA_OFFSET),
                     frame.len(),
                 );
-                std::ptr::write_volatile(slot.add(H_NEXT).cast::<u32>(), 0);
                 std::ptr::write_volatile(slot.add(H_LEN).cast::<u32>(), frame.len() as u32);
                 std::ptr::write_volatile(slot.add(H_SNAPLEN).cast::<u32>(), frame.len() as u32);
             }
@@ -654,7 +654,7 @@ impl Queue for AfPacketQueue {
         if self.kick {
             self.send_kick()?;
         }
-        if self.cursor.is_some() {
+        if self.ring.ready(self.rx_next) {
             return Ok(());
         }
         sys::poll_in(self.ring.fd.as_raw_fd(), timeout)

@@ -271,3 +271,144 @@ fn kernel_checksums_reported_or_complete() {
         "offloads off, yet the UDP checksum does not verify"
     );
 }
+
+/// Measurement, not a pass/fail speed check: the kernel peer pings our responder 200 times, 2 ms
+/// apart, and the test prints the round-trip times it saw (`-- --ignored --nocapture`). Every
+/// echo must come back. Before the receive ring moved to per-frame TPACKET_V2 slots, a frame sat
+/// in a TPACKET_V3 block until the block's retire timer fired (milliseconds per round trip).
+#[test]
+#[ignore = "measurement: prints ping round-trip times over afpacket"]
+fn ping_round_trip_over_afpacket() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if !require_root("ping_round_trip_over_afpacket") {
+        return;
+    }
+    let ours = Netns::new(&unique_name("ior")).unwrap();
+    let peer = Netns::new(&unique_name("iop")).unwrap();
+    let (a, b) = ours.veth_pair("ra", "rb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.7.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    let mut dev = open_in(&ours, AfPacketConfig::new(&a));
+    let q = dev.queue(0).unwrap();
+    let mac = dev.info().mac;
+    let stop = Arc::new(AtomicBool::new(false));
+    let responder = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || common::respond(q, mac, "198.18.7.2".parse().unwrap(), stop))
+    };
+    let out = peer
+        .exec(&[
+            "ping",
+            "-q",
+            "-c",
+            "200",
+            "-i",
+            "0.002",
+            "-W",
+            "2",
+            "198.18.7.2",
+        ])
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    responder.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ping failed: {text}");
+    assert_eq!(common::ping_received(&text), 200, "{text}");
+    let rtt = text
+        .lines()
+        .find(|l| l.contains("min/avg/max"))
+        .unwrap_or("");
+    eprintln!("afpacket ping rtt: {rtt}");
+}
+
+/// A UDP GSO send of 5000 bytes from the kernel peer with default offloads may reach the veth as
+/// one super-frame bigger than a receive slot: the kernel cuts it to the slot, and such a frame
+/// must be dropped, never handed up short. Every frame we get is whole (its IPv4 total length
+/// fits), and the small datagram sent after it arrives.
+#[test]
+fn frames_cut_short_by_the_slot_are_not_handed_up() {
+    use mtcp_io::{Burst, Queue};
+    if !require_root("frames_cut_short_by_the_slot_are_not_handed_up") {
+        return;
+    }
+    if !mtcp_testkit::have_program("python3") {
+        eprintln!("skipping frames_cut_short_by_the_slot_are_not_handed_up: needs python3");
+        return;
+    }
+    let ours = Netns::new(&unique_name("iot")).unwrap();
+    let peer = Netns::new(&unique_name("iop")).unwrap();
+    let (a, b) = ours.veth_pair("ta", "tb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.8.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    let mut dev = open_in(&ours, AfPacketConfig::new(&a));
+    let mac = dev.info().mac.to_string();
+    peer.exec_ok(&[
+        "ip",
+        "neigh",
+        "replace",
+        "198.18.8.2",
+        "lladdr",
+        &mac,
+        "dev",
+        &b,
+        "nud",
+        "permanent",
+    ])
+    .unwrap();
+    let mut q = dev.queue(0).unwrap();
+    // SOL_UDP = 17, UDP_SEGMENT = 103: one send, segmented into 1000-byte datagrams.
+    let send = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                s.setsockopt(17,103,1000)\ns.sendto(b'x'*5000,('198.18.8.2',7777))\n\
+                t=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                t.sendto(b'marker',('198.18.8.2',7778))\n";
+    peer.exec_ok(&["python3", "-c", send]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (mut segments, mut marker) = (0, false);
+    while !marker && std::time::Instant::now() < deadline {
+        let mut burst = Burst::new();
+        q.rx_burst(&mut burst).unwrap();
+        for f in burst.iter() {
+            if f.len() < 42 || f[12..14] != [8, 0] || f[23] != 17 {
+                continue;
+            }
+            let ip_len = usize::from(u16::from_be_bytes([f[16], f[17]]));
+            assert!(
+                f.len() >= 14 + ip_len,
+                "frame of {} bytes, IPv4 says {ip_len}",
+                f.len()
+            );
+            match u16::from_be_bytes([f[36], f[37]]) {
+                7777 => segments += 1,
+                7778 => marker = true,
+                _ => {}
+            }
+        }
+        q.wait_rx(std::time::Duration::from_millis(10)).unwrap();
+    }
+    assert!(marker, "the datagram after the GSO send never arrived");
+    eprintln!("GSO send: {segments} whole segments handed up (0: the super-frame was dropped)");
+}
+
+/// A receive slot size past the 1 MiB bound is refused with `InvalidInput`, before any socket.
+#[test]
+fn oversized_receive_slots_are_refused() {
+    if !require_root("oversized_receive_slots_are_refused") {
+        return;
+    }
+    let ns = Netns::new(&unique_name("ios")).unwrap();
+    let (a, _b) = ns.veth_pair("sa", "sb").unwrap();
+    let cfg = AfPacketConfig {
+        rx_frame_size: 2 << 20,
+        ..AfPacketConfig::new(&a)
+    };
+    let err = ns
+        .run(move || AfPacketDevice::open(&cfg))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+}
