@@ -1,0 +1,150 @@
+//! The AF_XDP backend over veth pairs, inside network namespaces the tests create (root only).
+
+use mtcp_io::conformance::{self, Ctx};
+use mtcp_io::{Device, Steering};
+use mtcp_io_xdp::{XdpConfig, XdpDevice, XdpError, XdpMode, ZeroCopy};
+use mtcp_testkit::responder as common;
+use mtcp_testkit::{Netns, unique_name};
+
+fn open_in(ns: &Netns, cfg: XdpConfig) -> Result<XdpDevice, XdpError> {
+    ns.run(move || XdpDevice::open(&cfg)).unwrap()
+}
+
+fn config(ifname: &str, mode: XdpMode) -> XdpConfig {
+    XdpConfig {
+        mode,
+        ..XdpConfig::new(ifname)
+    }
+}
+
+/// Whether `ip link show` lists an XDP program on `ifname`.
+fn xdp_attached(ns: &Netns, ifname: &str) -> bool {
+    let out = ns.exec_ok(&["ip", "link", "show", ifname]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.contains("xdp")
+}
+
+fn conformance_in(mode: XdpMode, expect: XdpMode) {
+    let ns = Netns::new(&unique_name("xdc")).unwrap();
+    let (a, b) = ns.veth_pair("xa", "xb").unwrap();
+    let mut da = open_in(&ns, config(&a, mode)).unwrap();
+    let mut db = open_in(&ns, config(&b, mode)).unwrap();
+    assert_eq!(da.binding().mode, expect);
+    assert!(!da.binding().zero_copy, "veth has no zero copy");
+    assert!(xdp_attached(&ns, &a) && xdp_attached(&ns, &b));
+    let ctx = Ctx::new(da.info().mac, db.info().mac);
+    let mtu = da.info().mtu;
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    let partial = conformance::run_all(&mut qa, &mut qb, &ctx, mtu).unwrap();
+    eprintln!(
+        "afxdp {expect:?} partial tx: {partial:?}, stats {:?}",
+        qa.stats()
+    );
+    drop((qa, qb, da, db));
+    assert!(!xdp_attached(&ns, &a), "program left attached on {a}");
+    assert!(!xdp_attached(&ns, &b), "program left attached on {b}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn afxdp_generic_passes_conformance_over_veth() {
+    conformance_in(XdpMode::Generic, XdpMode::Generic);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn afxdp_auto_takes_native_on_veth_and_passes_conformance() {
+    conformance_in(XdpMode::Auto, XdpMode::Native);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn kernel_pings_our_responder_over_afxdp() {
+    let ours = Netns::new(&unique_name("xdo")).unwrap();
+    let peer = Netns::new(&unique_name("xdp")).unwrap();
+    let (a, b) = ours.veth_pair("xa", "xb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.2.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    let mut dev = open_in(&ours, config(&a, XdpMode::Generic)).unwrap();
+    let q = dev.queue(0).unwrap();
+    let mac = dev.info().mac;
+    common::kernel_pings_responder(&peer, q, mac, "198.18.2.2".parse().unwrap());
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn errors_are_clear() {
+    let ns = Netns::new(&unique_name("xde")).unwrap();
+    let (a, _b) = ns.veth_pair("xa", "xb").unwrap();
+    let err = open_in(&ns, XdpConfig::new("nosuchif0")).unwrap_err();
+    assert!(matches!(err, XdpError::NoInterface(_)), "{err}");
+    // A second program on the same interface is refused, and the first stays working.
+    let first = open_in(&ns, config(&a, XdpMode::Generic)).unwrap();
+    let err = open_in(&ns, config(&a, XdpMode::Generic)).unwrap_err();
+    assert!(matches!(err, XdpError::AlreadyAttached(_)), "{err}");
+    assert!(err.to_string().contains("ip link set dev"), "{err}");
+    drop(first);
+    // veth has no zero copy: asking for it is an error, not a silent copy.
+    let mut cfg = config(&a, XdpMode::Native);
+    cfg.zero_copy = ZeroCopy::On;
+    let err = open_in(&ns, cfg).unwrap_err();
+    assert!(matches!(err, XdpError::Unsupported { .. }), "{err}");
+    assert!(!xdp_attached(&ns, &a), "failed open left a program on {a}");
+    let mut cfg = XdpConfig::new(&a);
+    cfg.frame_count = 1000;
+    assert!(matches!(
+        open_in(&ns, cfg).unwrap_err(),
+        XdpError::Config(_)
+    ));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn two_queues_on_a_multiqueue_veth() {
+    let ns = Netns::new(&unique_name("xdm")).unwrap();
+    let a = unique_name("ma");
+    let b = unique_name("mb");
+    ns.exec_ok(&[
+        "ip",
+        "link",
+        "add",
+        &a,
+        "numrxqueues",
+        "2",
+        "numtxqueues",
+        "2",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &b,
+        "numrxqueues",
+        "2",
+        "numtxqueues",
+        "2",
+    ])
+    .unwrap();
+    for dev in [&a, &b] {
+        ns.exec_ok(&["ip", "link", "set", dev, "up"]).unwrap();
+    }
+    let mut cfg = config(&a, XdpMode::Native);
+    cfg.queues = 2;
+    let mut da = open_in(&ns, cfg.clone()).unwrap();
+    cfg.ifname = b.clone();
+    let mut db = open_in(&ns, cfg).unwrap();
+    assert_eq!(da.info().steering, Steering::Opaque);
+    let ctx = Ctx::new(da.info().mac, db.info().mac);
+    // Each of our queues sends on its own veth queue; in native mode the frames arrive on the
+    // peer's matching receive queue (veth keeps the queue index). Generic XDP sees every
+    // veth frame on receive queue 0, which the stack's software steering copes with.
+    for q in 0..2 {
+        let mut qa = da.queue(q).unwrap();
+        let mut qb = db.queue(q).unwrap();
+        conformance::burst_in_order(&mut qa, &mut qb, &ctx, 500)
+            .unwrap_or_else(|e| panic!("queue {q}: {e}"));
+        assert!(qb.stats().rx_frames > 0);
+    }
+    assert!(da.queue(0).is_err(), "a queue can be taken once");
+}
