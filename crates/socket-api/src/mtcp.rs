@@ -409,6 +409,29 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
                 ))
             })
             .collect(),
+        #[cfg(target_os = "linux")]
+        IoBackend::AfXdp => conf
+            .ports
+            .iter()
+            .map(|p| {
+                let c = conf.xdp.device(&p.name, conf.num_cores);
+                let dev = mtcp_io_xdp::XdpDevice::open(&c)
+                    .map_err(|e| InitError::Invalid(e.to_string()))?;
+                let b = dev.binding();
+                eprintln!(
+                    "[mtcp] port {}: AF_XDP, {:?} XDP, {}, {} queue(s)",
+                    p.name,
+                    b.mode,
+                    if b.zero_copy {
+                        "zero copy"
+                    } else {
+                        "copy mode"
+                    },
+                    c.queues
+                );
+                Ok(AnyDevice::Xdp(dev))
+            })
+            .collect(),
         #[cfg(feature = "dpdk")]
         IoBackend::Dpdk => crate::backend::open_dpdk(conf),
         // netmap: each `port` is a netmap port name (`netmap:eth0`, `vale0:p`, ...); its rings are

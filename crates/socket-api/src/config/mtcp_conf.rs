@@ -30,6 +30,49 @@ pub enum IoBackend {
     Netmap,
 }
 
+/// The AF_XDP settings (`io = afxdp`): the `xdp_*` keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdpConf {
+    /// Native or generic XDP (`xdp_mode = auto|native|generic`; default auto).
+    pub mode: mtcp_io_xdp::XdpMode,
+    /// Zero copy (`xdp_zero_copy = auto|on|off`; default auto).
+    pub zero_copy: mtcp_io_xdp::ZeroCopy,
+    /// UMEM frames per queue (`xdp_frames`, a power of two; default 4096 of 4 KiB).
+    pub frames: u32,
+    /// Fill and completion ring entries (`xdp_fill_size`, a power of two; default 2048).
+    pub fill_size: u32,
+    /// RX and TX ring entries (`xdp_ring_size`, a power of two; default 2048).
+    pub ring_size: u32,
+}
+
+impl Default for XdpConf {
+    fn default() -> Self {
+        let c = mtcp_io_xdp::XdpConfig::new("");
+        XdpConf {
+            mode: c.mode,
+            zero_copy: c.zero_copy,
+            frames: c.frame_count,
+            fill_size: c.fill_size,
+            ring_size: c.ring_size,
+        }
+    }
+}
+
+impl XdpConf {
+    /// The device configuration for port `ifname` with `queues` queues.
+    pub fn device(&self, ifname: &str, queues: usize) -> mtcp_io_xdp::XdpConfig {
+        mtcp_io_xdp::XdpConfig {
+            queues,
+            mode: self.mode,
+            zero_copy: self.zero_copy,
+            frame_count: self.frames,
+            fill_size: self.fill_size,
+            ring_size: self.ring_size,
+            ..mtcp_io_xdp::XdpConfig::new(ifname)
+        }
+    }
+}
+
 /// Who drives the stack, the `run_mode` key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RunMode {
@@ -137,6 +180,8 @@ pub struct MtcpConf {
     pub route_conf: Option<PathBuf>,
     /// Link impairment for tests (`fault_*`); none by default.
     pub fault: FaultConf,
+    /// AF_XDP settings (`xdp_*`), used with `io = afxdp`.
+    pub xdp: XdpConf,
     /// How long destroying a context waits for its connections to finish
     /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
     pub drain_timeout: Duration,
@@ -163,6 +208,7 @@ impl Default for MtcpConf {
             arp_conf: None,
             route_conf: None,
             fault: FaultConf::default(),
+            xdp: XdpConf::default(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
     }
@@ -374,6 +420,7 @@ impl MtcpConf {
             "route_conf" => self.route_conf = Some(PathBuf::from(value)),
             "drain_timeout_ms" => self.drain_timeout = millis(value, key, 600_000)?,
             k if k.starts_with("fault_") => self.set_fault(key, value)?,
+            k if k.starts_with("xdp_") => self.set_xdp(key, value)?,
             other => return Err(format!("unknown key `{other}`")),
         }
         Ok(())
@@ -400,6 +447,28 @@ impl MtcpConf {
                     }
                 }
             }
+            other => return Err(format!("unknown key `{other}`")),
+        }
+        Ok(())
+    }
+}
+
+impl MtcpConf {
+    /// The `xdp_*` keys: the AF_XDP settings (see [`XdpConf`]).
+    fn set_xdp(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let x = &mut self.xdp;
+        let pow2 = |value: &str, min: u32, max: u32| -> Result<u32, String> {
+            match number::<u32>(value, key)? {
+                n if n.is_power_of_two() && (min..=max).contains(&n) => Ok(n),
+                _ => Err(format!("{key} must be a power of two in {min}..={max}")),
+            }
+        };
+        match key {
+            "xdp_mode" => x.mode = value.parse().map_err(|e| format!("{e}"))?,
+            "xdp_zero_copy" => x.zero_copy = value.parse().map_err(|e| format!("{e}"))?,
+            "xdp_frames" => x.frames = pow2(value, 64, 1 << 20)?,
+            "xdp_fill_size" => x.fill_size = pow2(value, 64, 1 << 16)?,
+            "xdp_ring_size" => x.ring_size = pow2(value, 64, 1 << 16)?,
             other => return Err(format!("unknown key `{other}`")),
         }
         Ok(())
