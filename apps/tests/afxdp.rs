@@ -67,8 +67,8 @@ fn ab_no_failures(env: &Env, n: u32, c: u32, keep_alive: bool) {
     assert!(!text.contains("Non-2xx"), "{text}");
 }
 
-fn epserver(tag: &str, cores: usize, mode: &str) {
-    let env = Env::with_cores(tag, Link::AfXdp, cores, &format!("run_mode = {mode}\n"));
+fn epserver(tag: &str, cores: usize, extra: &str) {
+    let env = Env::with_cores(tag, Link::AfXdp, cores, extra);
     let www = env.site(&[("index.html", 1024, 1), ("big.bin", 3 << 20, 2)]);
     let n = cores.to_string();
     let srv = env.spawn(
@@ -97,19 +97,27 @@ fn epserver(tag: &str, cores: usize, mode: &str) {
 #[test]
 #[ignore = "needs root: network namespaces, veth, XDP; curl, ab, sha256sum, ethtool"]
 fn epserver_over_afxdp_serves_curl_and_ab() {
-    epserver("xep", 1, "rtc");
+    epserver("xep", 1, "run_mode = rtc\n");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth, XDP; curl, ab, sha256sum, ethtool"]
 fn epserver_threaded_over_afxdp_serves_curl_and_ab() {
-    epserver("xet", 1, "threaded");
+    epserver("xet", 1, "run_mode = threaded\n");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, two-queue veth, XDP; curl, ab, sha256sum, ethtool"]
 fn epserver_two_cores_over_afxdp_with_the_mesh() {
-    epserver("xe2", 2, "rtc");
+    epserver("xe2", 2, "run_mode = rtc\n");
+}
+
+/// Generic XDP: veth hands every frame to receive queue 0, so the mesh moves the other core's
+/// flows to it.
+#[test]
+#[ignore = "needs root: network namespaces, two-queue veth, XDP; curl, ab, sha256sum, ethtool"]
+fn epserver_two_cores_over_generic_xdp() {
+    epserver("xeg", 2, "run_mode = rtc\nxdp_mode = generic\n");
 }
 
 /// A killed app runs no destructor; the kernel still detaches the program (bpf_link).

@@ -562,6 +562,39 @@ run_mode = rtc
     }
 
     #[test]
+    fn xdp_keys() {
+        use mtcp_io_xdp::{XdpMode, ZeroCopy};
+        let c = MtcpConf::parse(
+            "io = afxdp\nport = veth0\nxdp_mode = generic\nxdp_zero_copy = off\n\
+             xdp_frames = 8192\nxdp_fill_size = 1024\nxdp_ring_size = 512",
+        )
+        .unwrap();
+        assert_eq!(c.io, IoBackend::AfXdp);
+        assert_eq!(
+            (c.xdp.mode, c.xdp.zero_copy),
+            (XdpMode::Generic, ZeroCopy::Off)
+        );
+        let d = c.xdp.device("veth0", 2);
+        assert_eq!(
+            (d.queues, d.frame_count, d.fill_size, d.ring_size),
+            (2, 8192, 1024, 512)
+        );
+        assert_eq!(d.validate(), Ok(()));
+        assert_eq!(MtcpConf::default().xdp.mode, XdpMode::Auto);
+        for (text, want) in [
+            ("xdp_mode = turbo", "bad xdp_mode `turbo`"),
+            ("xdp_zero_copy = maybe", "bad xdp_zero_copy"),
+            ("xdp_frames = 1000", "power of two"),
+            ("xdp_ring_size = 32", "power of two"),
+            ("xdp_fill_size = x", "not a valid number"),
+            ("xdp_bogus = 1", "unknown key `xdp_bogus`"),
+        ] {
+            let err = MtcpConf::parse(text).unwrap_err().1;
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn drain_timeout_key() {
         assert_eq!(MtcpConf::default().drain_timeout, DEFAULT_DRAIN_TIMEOUT);
         let c = MtcpConf::parse("drain_timeout_ms = 250").unwrap();
