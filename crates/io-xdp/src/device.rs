@@ -4,6 +4,7 @@
 use std::ffi::CString;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mtcp_io::{ChecksumOffload, Device, DeviceInfo, Steering};
 
@@ -40,6 +41,9 @@ impl std::fmt::Debug for XdpDevice {
             .finish()
     }
 }
+
+/// How often a bind that finds the queue busy is retried, 10 ms apart.
+const BUSY_RETRIES: u32 = 50;
 
 fn os(ifname: &str, step: &'static str, source: io::Error) -> XdpError {
     XdpError::Os {
@@ -110,12 +114,29 @@ fn open_socket(
             tx_size: config.ring_size,
             bind_flags: bind | ffi::XDP_USE_NEED_WAKEUP,
         };
-        let mut raw = std::ptr::null_mut();
-        // SAFETY: `cfg` and the name it points at outlive the call; the program is attached.
-        let rc = unsafe { ffi::mtcp_xsk_open(&cfg, program.raw, &mut raw) };
-        if rc == 0 { Ok(raw) } else { Err(rc) }
+        // A socket of this queue closed a moment ago (e.g. by a previous open in this process)
+        // releases its hold on the queue in a kernel work item: the bind answers EBUSY until
+        // then. Wait for that a bounded time (this is the open path, not the fast path).
+        for _ in 0..BUSY_RETRIES {
+            let mut raw = std::ptr::null_mut();
+            // SAFETY: `cfg` and the name it points at outlive the call; the program is attached.
+            let rc = unsafe { ffi::mtcp_xsk_open(&cfg, program.raw, &mut raw) };
+            match rc {
+                0 => return Ok(raw),
+                rc if rc == -libc::EBUSY => std::thread::sleep(Duration::from_millis(10)),
+                rc => return Err(rc),
+            }
+        }
+        Err(-libc::EBUSY)
     };
-    let socket_error = |rc| attach_error(&config.ifname, "AF_XDP socket", rc);
+    let busy = || XdpError::QueueBusy {
+        ifname: config.ifname.clone(),
+        queue: queue_id,
+    };
+    let socket_error = |rc: i32| match -rc {
+        libc::EBUSY => busy(),
+        _ => attach_error(&config.ifname, "AF_XDP socket", rc),
+    };
     let raw = match zero_copy {
         ZeroCopy::Off => open(ffi::XDP_COPY).map_err(socket_error)?,
         ZeroCopy::On => {

@@ -20,6 +20,14 @@ pub enum XdpError {
          detach it with `ip link set dev {0} xdp off`)"
     )]
     AlreadyAttached(String),
+    /// Another AF_XDP socket is bound to this queue (in this or another process).
+    #[error("afxdp on `{ifname}`: queue {queue} is held by another AF_XDP socket")]
+    QueueBusy {
+        /// Interface.
+        ifname: String,
+        /// Queue index.
+        queue: u32,
+    },
     /// The driver cannot run XDP in the requested mode, or bind sockets as asked.
     #[error("afxdp on `{ifname}`: {what} not supported by the driver ({source})")]
     Unsupported {
@@ -55,6 +63,7 @@ impl From<XdpError> for io::Error {
             XdpError::NoInterface(_) | XdpError::NoProgram(_) => io::ErrorKind::NotFound,
             XdpError::NoPrivilege(_) => io::ErrorKind::PermissionDenied,
             XdpError::AlreadyAttached(_) => io::ErrorKind::AlreadyExists,
+            XdpError::QueueBusy { .. } => io::ErrorKind::ResourceBusy,
             XdpError::Unsupported { .. } => io::ErrorKind::Unsupported,
             XdpError::Os { source, .. } => source.kind(),
         };

@@ -37,9 +37,14 @@ pub struct XdpQueue {
     fill_target: u32,
     /// Frames in the TX ring or the completion ring.
     in_tx: u32,
+    /// Descriptor scratch space for one burst (boxed once at open, so the queue stays small).
+    scratch: Box<Scratch>,
+    stats: XdpStats,
+}
+
+struct Scratch {
     addrs: [u64; MAX_BURST],
     lens: [u32; MAX_BURST],
-    stats: XdpStats,
 }
 
 impl XdpQueue {
@@ -52,8 +57,10 @@ impl XdpQueue {
             in_fill: 0,
             fill_target,
             in_tx: 0,
-            addrs: [0; MAX_BURST],
-            lens: [0; MAX_BURST],
+            scratch: Box::new(Scratch {
+                addrs: [0; MAX_BURST],
+                lens: [0; MAX_BURST],
+            }),
             stats: XdpStats::default(),
         };
         while queue.in_fill < queue.fill_target && queue.refill() > 0 {}
@@ -75,9 +82,13 @@ impl XdpQueue {
         while self.in_tx > 0 {
             // SAFETY: `addrs` has room for MAX_BURST entries; the socket is open.
             let n = unsafe {
-                ffi::mtcp_xsk_complete(self.umem.xsk, self.addrs.as_mut_ptr(), MAX_BURST as u32)
+                ffi::mtcp_xsk_complete(
+                    self.umem.xsk,
+                    self.scratch.addrs.as_mut_ptr(),
+                    MAX_BURST as u32,
+                )
             };
-            for &addr in &self.addrs[..n as usize] {
+            for &addr in &self.scratch.addrs[..n as usize] {
                 let _ = self.umem.free.push(self.umem.frame_of(addr));
             }
             self.in_tx -= n;
@@ -95,7 +106,7 @@ impl XdpQueue {
         while n < want {
             match self.umem.free.pop() {
                 Some(addr) => {
-                    self.addrs[n] = addr;
+                    self.scratch.addrs[n] = addr;
                     n += 1;
                 }
                 None => break,
@@ -105,8 +116,9 @@ impl XdpQueue {
             return 0;
         }
         // SAFETY: the first `n` entries of `addrs` are initialised; the socket is open.
-        let put = unsafe { ffi::mtcp_xsk_fill(self.umem.xsk, self.addrs.as_ptr(), n as u32) };
-        for &addr in &self.addrs[put as usize..n] {
+        let put =
+            unsafe { ffi::mtcp_xsk_fill(self.umem.xsk, self.scratch.addrs.as_ptr(), n as u32) };
+        for &addr in &self.scratch.addrs[put as usize..n] {
             let _ = self.umem.free.push(addr);
         }
         self.in_fill += put;
@@ -138,15 +150,18 @@ impl Queue for XdpQueue {
         let n = unsafe {
             ffi::mtcp_xsk_rx(
                 self.umem.xsk,
-                self.addrs.as_mut_ptr(),
-                self.lens.as_mut_ptr(),
+                self.scratch.addrs.as_mut_ptr(),
+                self.scratch.lens.as_mut_ptr(),
                 want as u32,
             )
         };
         self.in_fill -= n;
         for i in 0..n as usize {
-            let frame =
-                XdpRxFrame::new(Arc::clone(&self.umem), self.addrs[i], self.lens[i] as usize);
+            let frame = XdpRxFrame::new(
+                Arc::clone(&self.umem),
+                self.scratch.addrs[i],
+                self.scratch.lens[i] as usize,
+            );
             out.put(frame);
         }
         self.stats.rx_frames += u64::from(n);
@@ -180,8 +195,8 @@ impl Queue for XdpQueue {
                 // A frame of another queue's UMEM: the kernel could not find it in ours.
                 break;
             }
-            self.addrs[n] = frame.addr;
-            self.lens[n] = frame.len() as u32;
+            self.scratch.addrs[n] = frame.addr;
+            self.scratch.lens[n] = frame.len() as u32;
             n += 1;
         }
         if n == 0 && !pkts.is_empty() {
@@ -194,8 +209,8 @@ impl Queue for XdpQueue {
         let sent = unsafe {
             ffi::mtcp_xsk_tx(
                 self.umem.xsk,
-                self.addrs.as_ptr(),
-                self.lens.as_ptr(),
+                self.scratch.addrs.as_ptr(),
+                self.scratch.lens.as_ptr(),
                 n as u32,
             )
         };
