@@ -207,3 +207,79 @@ fn perf_over_afxdp_byte_exact_with_loss() {
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "100000000".into());
     perf_pair(&env, &bytes);
 }
+
+/// epwget on two cores fetches from the kernel's HTTP server: every connection completes on
+/// both cores and the file arrives byte-exact.
+#[test]
+#[ignore = "needs root: network namespaces, two-queue veth, XDP; python3, sha256sum, ethtool"]
+fn epwget_two_cores_over_afxdp() {
+    let env = Env::with_cores("xew", Link::AfXdp, 2, "run_mode = rtc\n");
+    let www = env.site(&[("big.bin", 100_000, 3)]);
+    let _py = env.python_http_server(&www, 8000, "big.bin");
+    let out_file = env.dir.join("out.bin");
+    let p = env.spawn(
+        env!("CARGO_BIN_EXE_epwget"),
+        &[
+            &format!("{KERNEL_IP}:8000/big.bin"),
+            "200",
+            "-N",
+            "2",
+            "-c",
+            "20",
+            "-f",
+            env.conf(),
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    let (ok, lines) = p.finish(180);
+    for cpu in 0..2 {
+        let summary = format!("[CPU {cpu}] Completed 100 connections, errors: 0 incompletes: 0");
+        assert!(
+            ok && lines.iter().any(|l| l == &summary),
+            "epwget: {lines:?}"
+        );
+    }
+    assert_eq!(sha256(&out_file), sha256(&www.join("big.bin")));
+}
+
+/// mtcp-echo: our server with a kernel client, then our client with a kernel server.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP; ethtool"]
+fn echo_over_afxdp_both_ways() {
+    let env = Env::new("xec", Link::AfXdp, "run_mode = rtc\n");
+    let echo = env!("CARGO_BIN_EXE_mtcp-echo");
+    let check = |args: &[&str]| {
+        let out = env.run(args);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        println!("{}", text.trim());
+        assert!(
+            out.status.success() && text.contains("errors 0"),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ours = env.spawn(echo, &["server", "-f", env.conf(), "-p", "7"]);
+    ours.wait_for("server on", 20);
+    let target = format!("{OUR_IP}:7");
+    check(&[
+        echo, "client", &target, "--kernel", "-n", "8", "-m", "300", "-t", "1",
+    ]);
+    drop(ours);
+    let kernel = env.spawn(echo, &["server", "--kernel", "-a", KERNEL_IP, "-p", "7007"]);
+    kernel.wait_for("kernel server", 20);
+    let target = format!("{KERNEL_IP}:7007");
+    check(&[
+        echo,
+        "client",
+        &target,
+        "-f",
+        env.conf(),
+        "-n",
+        "8",
+        "-m",
+        "3000",
+        "-t",
+        "1",
+    ]);
+}

@@ -148,3 +148,27 @@ fn two_queues_on_a_multiqueue_veth() {
     }
     assert!(da.queue(0).is_err(), "a queue can be taken once");
 }
+
+/// A thread that panics while holding the port unwinds through its destructors: the program
+/// is detached and the sockets closed, and the port can be opened again.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn panic_leaves_nothing_attached() {
+    let ns = Netns::new(&unique_name("xdk")).unwrap();
+    let (a, _b) = ns.veth_pair("xa", "xb").unwrap();
+    let cfg = config(&a, XdpMode::Generic);
+    let held = open_in(&ns, cfg.clone()).unwrap();
+    assert!(xdp_attached(&ns, &a));
+    let panicked = std::thread::spawn(move || {
+        let _port = held;
+        panic!("an application bug");
+    })
+    .join();
+    assert!(panicked.is_err());
+    assert!(
+        !xdp_attached(&ns, &a),
+        "program left attached after a panic"
+    );
+    let again = open_in(&ns, cfg).unwrap();
+    assert_eq!(again.binding().mode, XdpMode::Generic);
+}
