@@ -58,7 +58,15 @@ fn attach_error(ifname: &str, what: &'static str, rc: i32) -> XdpError {
     match -rc {
         libc::EPERM | libc::EACCES => XdpError::NoPrivilege(ifname.to_owned()),
         libc::EBUSY | libc::EEXIST => XdpError::AlreadyAttached(ifname.to_owned()),
-        libc::EOPNOTSUPP | libc::EINVAL => XdpError::Unsupported {
+        // veth refuses native XDP with ENOSPC when its peer has more TX queues than it has RX
+        // queues, and with ERANGE when the MTU is too large for a page: both are "not in this
+        // mode here", so `auto` falls back to generic for them too.
+        libc::ENOSPC => XdpError::Unsupported {
+            ifname: ifname.to_owned(),
+            what: "native XDP with more peer TX queues than RX queues (veth)",
+            source,
+        },
+        libc::EOPNOTSUPP | libc::EINVAL | libc::ERANGE => XdpError::Unsupported {
             ifname: ifname.to_owned(),
             what,
             source,
