@@ -77,7 +77,7 @@ fn epserver(tag: &str, cores: usize, extra: &str) {
     );
     let line = srv.wait_for("listening", 20);
     assert!(line.contains(&format!("on {cores} core(s)")), "{line}");
-    assert!(our_link(&env).contains("xdp"), "{}", our_link(&env));
+    assert!(our_link(&env).contains("prog/xdp"), "{}", our_link(&env));
     // Separate connections (different source ports: with two cores, both cores own some).
     for i in 0..10 {
         fetch_exact(&env, &www, "big.bin", &format!("c{i}"));
@@ -91,7 +91,7 @@ fn epserver(tag: &str, cores: usize, extra: &str) {
     let (_, lines) = srv.finish(30);
     println!("{lines:?}");
     let link = our_link(&env);
-    assert!(!link.contains("xdp"), "program left attached: {link}");
+    assert!(!link.contains("prog/xdp"), "program left attached: {link}");
 }
 
 #[test]
@@ -132,19 +132,19 @@ fn sigkill_leaves_no_program_attached() {
     );
     srv.wait_for("listening", 20);
     fetch_exact(&env, &www, "index.html", "small");
-    assert!(our_link(&env).contains("xdp"));
+    assert!(our_link(&env).contains("prog/xdp"));
     srv.child.kill().unwrap();
     srv.child.wait().unwrap();
     let mut link = our_link(&env);
     // The link is released with the process's last descriptor; allow the kernel a moment.
     for _ in 0..50 {
-        if !link.contains("xdp") {
+        if !link.contains("prog/xdp") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
         link = our_link(&env);
     }
-    assert!(!link.contains("xdp"), "program left attached: {link}");
+    assert!(!link.contains("prog/xdp"), "program left attached: {link}");
 }
 
 fn perf_pair(env: &Env, bytes: &str) {

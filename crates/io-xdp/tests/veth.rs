@@ -21,7 +21,7 @@ fn config(ifname: &str, mode: XdpMode) -> XdpConfig {
 fn xdp_attached(ns: &Netns, ifname: &str) -> bool {
     let out = ns.exec_ok(&["ip", "link", "show", ifname]).unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.contains("xdp")
+    text.contains("prog/xdp")
 }
 
 fn conformance_in(mode: XdpMode, expect: XdpMode) {
