@@ -127,3 +127,52 @@ impl XdpConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_words_parse_and_bad_ones_are_named() {
+        assert_eq!("native".parse(), Ok(XdpMode::Native));
+        assert_eq!("skb".parse(), Ok(XdpMode::Generic));
+        assert_eq!("off".parse(), Ok(ZeroCopy::Off));
+        let err = "fast".parse::<XdpMode>().unwrap_err();
+        assert!(
+            err.0.contains("`fast`") && err.0.contains("generic"),
+            "{err}"
+        );
+        assert!("sometimes".parse::<ZeroCopy>().is_err());
+    }
+
+    #[test]
+    fn sizes_are_checked() {
+        let ok = XdpConfig::new("veth0");
+        assert_eq!(ok.validate(), Ok(()));
+        let bad = [
+            XdpConfig {
+                queues: 0,
+                ..ok.clone()
+            },
+            XdpConfig {
+                frame_count: 3000,
+                ..ok.clone()
+            },
+            XdpConfig {
+                frame_size: 1500,
+                ..ok.clone()
+            },
+            XdpConfig {
+                fill_size: 100,
+                ..ok.clone()
+            },
+            XdpConfig {
+                ring_size: 1 << 17,
+                ..ok.clone()
+            },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+    }
+}
