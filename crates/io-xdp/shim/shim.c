@@ -20,10 +20,71 @@
 #include "shim.h"
 
 struct mtcp_xdp_prog {
-	struct xdp_program *prog;
+	struct xdp_program *prog; /* libxdp's default program, or */
+	struct bpf_object *own;   /* our filtering program */
 	int link_fd;
 	int map_fd;
 };
+
+static int warnings_only(enum libbpf_print_level level, const char *fmt, va_list args);
+
+/* Loads `obj`'s program `name` into the kernel, finds its `xsks_map` and attaches the program
+ * to `ifindex` through a bpf_link. */
+static int load_and_link(struct mtcp_xdp_prog *p, struct bpf_object *obj, const char *name,
+			 int ifindex, unsigned int xdp_flags)
+{
+	int err = bpf_object__load(obj);
+	if (err)
+		return err < 0 ? err : -EINVAL;
+	struct bpf_program *bp = bpf_object__find_program_by_name(obj, name);
+	if (!bp)
+		return -ENOENT;
+	p->map_fd = bpf_object__find_map_fd_by_name(obj, "xsks_map");
+	if (p->map_fd < 0)
+		return p->map_fd;
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = xdp_flags);
+	p->link_fd = bpf_link_create(bpf_program__fd(bp), ifindex, BPF_XDP, &opts);
+	if (p->link_fd < 0)
+		return p->link_fd < -1 ? p->link_fd : -errno;
+	return 0;
+}
+
+int mtcp_xdp_prog_attach_filter(int ifindex, unsigned int xdp_flags, const void *obj_bytes,
+				size_t obj_len, const uint32_t *addrs, unsigned int n_addrs,
+				struct mtcp_xdp_prog **out)
+{
+	uint32_t cfg[MTCP_XDP_MAX_ADDRS] = { 0 };
+	if (n_addrs > MTCP_XDP_MAX_ADDRS)
+		return -E2BIG;
+	memcpy(cfg, addrs, n_addrs * sizeof(uint32_t));
+	libbpf_set_print(warnings_only);
+	struct mtcp_xdp_prog *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->own = bpf_object__open_mem(obj_bytes, obj_len, NULL);
+	long err = libbpf_get_error(p->own);
+	if (err) {
+		free(p);
+		return err < 0 ? (int)err : -EINVAL;
+	}
+	err = load_and_link(p, p->own, "mtcp_xsk_filter", ifindex, xdp_flags);
+	if (!err) {
+		uint32_t zero = 0;
+		int cfg_fd = bpf_object__find_map_fd_by_name(p->own, "mtcp_cfg_map");
+		err = cfg_fd < 0 ? cfg_fd : bpf_map_update_elem(cfg_fd, &zero, cfg, BPF_ANY);
+		if (err) {
+			err = err < -1 ? err : -errno;
+			close(p->link_fd);
+		}
+	}
+	if (err) {
+		bpf_object__close(p->own);
+		free(p);
+		return (int)err;
+	}
+	*out = p;
+	return 0;
+}
 
 /* libbpf and libxdp report at info level that they skip the sections libxdp's dispatcher
  * metadata lives in; only warnings are worth a line on stderr. */
@@ -52,32 +113,14 @@ int mtcp_xdp_prog_attach(int ifindex, unsigned int xdp_flags, struct mtcp_xdp_pr
 		free(p);
 		return err < 0 ? (int)err : -ENOENT;
 	}
-	struct bpf_object *obj = xdp_program__bpf_obj(p->prog);
-	err = bpf_object__load(obj);
-	if (err)
-		goto fail;
-	struct bpf_program *bp = bpf_object__find_program_by_name(obj, "xsk_def_prog");
-	if (!bp) {
-		err = -ENOENT;
-		goto fail;
-	}
-	p->map_fd = bpf_object__find_map_fd_by_name(obj, "xsks_map");
-	if (p->map_fd < 0) {
-		err = p->map_fd;
-		goto fail;
-	}
-	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = xdp_flags);
-	p->link_fd = bpf_link_create(bpf_program__fd(bp), ifindex, BPF_XDP, &opts);
-	if (p->link_fd < 0) {
-		err = p->link_fd < -1 ? p->link_fd : -errno;
-		goto fail;
+	err = load_and_link(p, xdp_program__bpf_obj(p->prog), "xsk_def_prog", ifindex, xdp_flags);
+	if (err) {
+		xdp_program__close(p->prog);
+		free(p);
+		return (int)err;
 	}
 	*out = p;
 	return 0;
-fail:
-	xdp_program__close(p->prog);
-	free(p);
-	return err < 0 ? (int)err : -EINVAL;
 }
 
 void mtcp_xdp_prog_detach(struct mtcp_xdp_prog *p)
@@ -85,7 +128,10 @@ void mtcp_xdp_prog_detach(struct mtcp_xdp_prog *p)
 	if (!p)
 		return;
 	close(p->link_fd);
-	xdp_program__close(p->prog);
+	if (p->prog)
+		xdp_program__close(p->prog);
+	if (p->own)
+		bpf_object__close(p->own);
 	free(p);
 }
 

@@ -17,7 +17,15 @@ struct mtcp_xsk_config {
 	uint16_t bind_flags;
 };
 
+#include <stddef.h>
+
+/* Must match MAX_ADDRS in bpf/mtcp_xsk.bpf.c. */
+#define MTCP_XDP_MAX_ADDRS 8
+
 int mtcp_xdp_prog_attach(int ifindex, unsigned int xdp_flags, struct mtcp_xdp_prog **out);
+int mtcp_xdp_prog_attach_filter(int ifindex, unsigned int xdp_flags, const void *obj_bytes,
+				size_t obj_len, const uint32_t *addrs, unsigned int n_addrs,
+				struct mtcp_xdp_prog **out);
 void mtcp_xdp_prog_detach(struct mtcp_xdp_prog *p);
 int mtcp_xsk_open(const struct mtcp_xsk_config *c, struct mtcp_xdp_prog *prog,
 		  struct mtcp_xsk **out);

@@ -84,6 +84,12 @@ pub struct XdpConfig {
     pub fill_size: u32,
     /// RX and TX ring entries (a power of two).
     pub ring_size: u32,
+    /// Share the interface with the host: only IPv4 frames to `local_addrs` and ARP asking for
+    /// them come to us, everything else goes to the kernel (`XDP_PASS`). Needs the filtering
+    /// program, which build.rs compiles when clang is installed. Off: every frame is ours.
+    pub pass_foreign: bool,
+    /// Our IPv4 addresses on this interface (for `pass_foreign`; at most 8).
+    pub local_addrs: Vec<std::net::Ipv4Addr>,
 }
 
 impl XdpConfig {
@@ -98,6 +104,8 @@ impl XdpConfig {
             frame_size: 4096,
             fill_size: 2048,
             ring_size: 2048,
+            pass_foreign: false,
+            local_addrs: Vec::new(),
         }
     }
 
@@ -123,6 +131,12 @@ impl XdpConfig {
             if !pow2(v) || !(64..=1 << 16).contains(&v) {
                 return Err(format!("{name} {v} must be a power of two in 64..=65536"));
             }
+        }
+        if self.pass_foreign && !(1..=8).contains(&self.local_addrs.len()) {
+            return Err(format!(
+                "xdp_pass_foreign needs 1 to 8 addresses of our own on the port (has {})",
+                self.local_addrs.len()
+            ));
         }
         Ok(())
     }

@@ -76,11 +76,45 @@ fn attach_error(ifname: &str, what: &'static str, rc: i32) -> XdpError {
     }
 }
 
-fn attach(ifname: &str, ifindex: u32, mode: XdpMode) -> Result<(Program, XdpMode), XdpError> {
+fn attach(config: &XdpConfig, ifindex: u32, mode: XdpMode) -> Result<(Program, XdpMode), XdpError> {
+    let ifname = config.ifname.as_str();
+    let filter = if config.pass_foreign {
+        let obj = ffi::FILTER_OBJ.ok_or_else(|| {
+            XdpError::Config(
+                "xdp_pass_foreign needs the filtering XDP program, and this build had no clang \
+                 to compile it (Debian: apt-get install clang, then rebuild)"
+                    .into(),
+            )
+        })?;
+        // Network byte order, as the program compares them with the frame's bytes.
+        let addrs: Vec<u32> = config
+            .local_addrs
+            .iter()
+            .map(|a| u32::from_ne_bytes(a.octets()))
+            .collect();
+        Some((obj, addrs))
+    } else {
+        None
+    };
     let try_mode = |flags: u32, what: &'static str| {
         let mut raw = std::ptr::null_mut();
-        // SAFETY: `raw` is a valid out-pointer; the shim sets it only on success.
-        let rc = unsafe { ffi::mtcp_xdp_prog_attach(ifindex as i32, flags, &mut raw) };
+        let rc = match &filter {
+            // SAFETY: the object bytes and addresses outlive the call; `raw` is a valid
+            // out-pointer the shim sets only on success.
+            Some((obj, addrs)) => unsafe {
+                ffi::mtcp_xdp_prog_attach_filter(
+                    ifindex as i32,
+                    flags,
+                    obj.as_ptr(),
+                    obj.len(),
+                    addrs.as_ptr(),
+                    addrs.len().min(ffi::MAX_FILTER_ADDRS) as u32,
+                    &mut raw,
+                )
+            },
+            // SAFETY: `raw` is a valid out-pointer; the shim sets it only on success.
+            None => unsafe { ffi::mtcp_xdp_prog_attach(ifindex as i32, flags, &mut raw) },
+        };
         if rc == 0 {
             Ok(Program { raw })
         } else {
@@ -187,7 +221,7 @@ impl XdpDevice {
                 config.frame_size
             )));
         }
-        let (program, mode) = attach(ifname, ifindex, config.mode)?;
+        let (program, mode) = attach(config, ifindex, config.mode)?;
         let program = Arc::new(program);
         let mut queues = Vec::with_capacity(config.queues);
         let mut zero_copy = config.zero_copy != ZeroCopy::Off;

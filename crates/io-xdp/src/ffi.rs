@@ -59,3 +59,26 @@ unsafe extern "C" {
     pub(crate) fn mtcp_xsk_tx_needs_wakeup(xsk: *const Xsk) -> i32;
     pub(crate) fn mtcp_xsk_zero_copy(xsk: *const Xsk) -> i32;
 }
+
+/// Most addresses the filtering program knows (`MTCP_XDP_MAX_ADDRS`).
+pub(crate) const MAX_FILTER_ADDRS: usize = 8;
+
+unsafe extern "C" {
+    pub(crate) fn mtcp_xdp_prog_attach_filter(
+        ifindex: i32,
+        xdp_flags: u32,
+        obj_bytes: *const u8,
+        obj_len: usize,
+        addrs: *const u32,
+        n_addrs: u32,
+        out: *mut *mut XdpProg,
+    ) -> i32;
+}
+
+/// The filtering program's object file, built by build.rs with clang.
+#[cfg(not(mtcp_no_bpf_filter))]
+pub(crate) const FILTER_OBJ: Option<&[u8]> =
+    Some(include_bytes!(concat!(env!("OUT_DIR"), "/mtcp_xsk.bpf.o")));
+/// Built without clang: no filtering program.
+#[cfg(mtcp_no_bpf_filter)]
+pub(crate) const FILTER_OBJ: Option<&[u8]> = None;

@@ -14,6 +14,10 @@
 //! the process dies from a signal. Sockets are libxdp's (`xsk_socket__create`), driven through a
 //! small C shim because libxdp's ring accessors are inline functions.
 //!
+//! With [`XdpConfig::pass_foreign`] a program of our own (`bpf/mtcp_xsk.bpf.c`, compiled with
+//! clang by build.rs) takes only IPv4 frames to our addresses and ARP for them, and passes the
+//! rest to the kernel, so the host keeps using a shared interface.
+//!
 //! Modes: native XDP (`XdpMode::Native`, in the driver) or generic (`XdpMode::Generic`, any
 //! driver, e.g. veth without a peer program); zero copy where the driver offers it, else copy.
 //! `Auto` takes the best the driver grants; [`XdpDevice::binding`] tells what that was.

@@ -172,3 +172,48 @@ fn panic_leaves_nothing_attached() {
     let again = open_in(&ns, cfg).unwrap();
     assert_eq!(again.binding().mode, XdpMode::Generic);
 }
+
+/// Whether the kernel in `pinger` gets an answer from `ip` (one ping, 1 s).
+fn pings(pinger: &Netns, ip: &str) -> bool {
+    let out = pinger.exec(&["ping", "-c", "1", "-W", "1", ip]).unwrap();
+    out.status.success()
+}
+
+/// A shared interface: with `pass_foreign`, the host keeps its own address on the port (the
+/// kernel answers its pings and ARP) while our responder answers for ours; without it, every
+/// frame is ours and the host's address goes dark.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP, ping; a build with clang"]
+fn pass_foreign_shares_the_interface_with_the_host() {
+    let ours = Netns::new(&unique_name("xds")).unwrap();
+    let peer = Netns::new(&unique_name("xdr")).unwrap();
+    let (a, b) = ours.veth_pair("xa", "xb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    ours.exec_ok(&["ip", "addr", "add", "198.18.3.3/24", "dev", &a])
+        .unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.3.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    assert!(
+        pings(&peer, "198.18.3.3"),
+        "the host answers before we attach"
+    );
+
+    let everything = open_in(&ours, config(&a, XdpMode::Generic)).unwrap();
+    peer.exec_ok(&["ip", "neigh", "flush", "dev", &b]).unwrap();
+    assert!(
+        !pings(&peer, "198.18.3.3"),
+        "without pass_foreign the host sees nothing"
+    );
+    drop(everything);
+
+    let mut cfg = config(&a, XdpMode::Generic);
+    cfg.pass_foreign = true;
+    cfg.local_addrs = vec!["198.18.3.2".parse().unwrap()];
+    let mut dev = open_in(&ours, cfg).unwrap();
+    peer.exec_ok(&["ip", "neigh", "flush", "dev", &b]).unwrap();
+    assert!(pings(&peer, "198.18.3.3"), "the host keeps its address");
+    let q = dev.queue(0).unwrap();
+    let mac = dev.info().mac;
+    common::kernel_pings_responder(&peer, q, mac, "198.18.3.2".parse().unwrap());
+}

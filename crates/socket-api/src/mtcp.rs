@@ -414,7 +414,7 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
             .ports
             .iter()
             .map(|p| {
-                let c = conf.xdp.device(&p.name, conf.num_cores);
+                let c = conf.xdp.device(p, conf.num_cores);
                 let dev = mtcp_io_xdp::XdpDevice::open(&c)
                     .map_err(|e| InitError::Invalid(e.to_string()))?;
                 let b = dev.binding();

@@ -43,6 +43,9 @@ pub struct XdpConf {
     pub fill_size: u32,
     /// RX and TX ring entries (`xdp_ring_size`, a power of two; default 2048).
     pub ring_size: u32,
+    /// Share the port with the host (`xdp_pass_foreign = 1`): only IPv4 frames to the port's
+    /// `ip` and ARP for it come to us, the rest goes to the kernel. Default off (every frame ours).
+    pub pass_foreign: bool,
 }
 
 impl Default for XdpConf {
@@ -54,21 +57,24 @@ impl Default for XdpConf {
             frames: c.frame_count,
             fill_size: c.fill_size,
             ring_size: c.ring_size,
+            pass_foreign: c.pass_foreign,
         }
     }
 }
 
 impl XdpConf {
-    /// The device configuration for port `ifname` with `queues` queues.
-    pub fn device(&self, ifname: &str, queues: usize) -> mtcp_io_xdp::XdpConfig {
+    /// The device configuration for `port` with `queues` queues.
+    pub fn device(&self, port: &PortConf, queues: usize) -> mtcp_io_xdp::XdpConfig {
         mtcp_io_xdp::XdpConfig {
+            pass_foreign: self.pass_foreign,
+            local_addrs: port.ip.into_iter().collect(),
             queues,
             mode: self.mode,
             zero_copy: self.zero_copy,
             frame_count: self.frames,
             fill_size: self.fill_size,
             ring_size: self.ring_size,
-            ..mtcp_io_xdp::XdpConfig::new(ifname)
+            ..mtcp_io_xdp::XdpConfig::new(&port.name)
         }
     }
 }
@@ -469,6 +475,13 @@ impl MtcpConf {
             "xdp_frames" => x.frames = pow2(value, 64, 1 << 20)?,
             "xdp_fill_size" => x.fill_size = pow2(value, 64, 1 << 16)?,
             "xdp_ring_size" => x.ring_size = pow2(value, 64, 1 << 16)?,
+            "xdp_pass_foreign" => {
+                x.pass_foreign = match value {
+                    "1" | "yes" | "on" | "true" => true,
+                    "0" | "no" | "off" | "false" => false,
+                    other => return Err(format!("xdp_pass_foreign: `{other}` is not 0 or 1")),
+                }
+            }
             other => return Err(format!("unknown key `{other}`")),
         }
         Ok(())
@@ -565,8 +578,9 @@ run_mode = rtc
     fn xdp_keys() {
         use mtcp_io_xdp::{XdpMode, ZeroCopy};
         let c = MtcpConf::parse(
-            "io = afxdp\nport = veth0\nxdp_mode = generic\nxdp_zero_copy = off\n\
-             xdp_frames = 8192\nxdp_fill_size = 1024\nxdp_ring_size = 512",
+            "io = afxdp\nport = veth0\nveth0.ip = 198.18.0.2/24\nxdp_mode = generic\n\
+             xdp_zero_copy = off\nxdp_frames = 8192\nxdp_fill_size = 1024\nxdp_ring_size = 512\n\
+             xdp_pass_foreign = 1",
         )
         .unwrap();
         assert_eq!(c.io, IoBackend::AfXdp);
@@ -574,7 +588,9 @@ run_mode = rtc
             (c.xdp.mode, c.xdp.zero_copy),
             (XdpMode::Generic, ZeroCopy::Off)
         );
-        let d = c.xdp.device("veth0", 2);
+        let d = c.xdp.device(&c.ports[0], 2);
+        assert!(d.pass_foreign);
+        assert_eq!(d.local_addrs, [Ipv4Addr::new(198, 18, 0, 2)]);
         assert_eq!(
             (d.queues, d.frame_count, d.fill_size, d.ring_size),
             (2, 8192, 1024, 512)
@@ -588,6 +604,7 @@ run_mode = rtc
             ("xdp_ring_size = 32", "power of two"),
             ("xdp_fill_size = x", "not a valid number"),
             ("xdp_bogus = 1", "unknown key `xdp_bogus`"),
+            ("xdp_pass_foreign = 2", "not 0 or 1"),
         ] {
             let err = MtcpConf::parse(text).unwrap_err().1;
             assert!(err.contains(want), "{text}: {err}");
