@@ -217,3 +217,53 @@ fn pass_foreign_shares_the_interface_with_the_host() {
     let mac = dev.info().mac;
     common::kernel_pings_responder(&peer, q, mac, "198.18.3.2".parse().unwrap());
 }
+
+/// Drops every capability of the calling thread (capset(2) acts per thread), as an
+/// unprivileged user would have none.
+fn drop_capabilities() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset with a valid version-3 header and two data words, as the ABI requires.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+    assert_eq!(rc, 0, "capset: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn no_privileges_is_a_clear_error() {
+    let ns = Netns::new(&unique_name("xdu")).unwrap();
+    let (a, _b) = ns.veth_pair("xa", "xb").unwrap();
+    let cfg = config(&a, XdpMode::Generic);
+    let err = ns
+        .run(move || {
+            drop_capabilities();
+            XdpDevice::open(&cfg)
+        })
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, XdpError::NoPrivilege(_)), "{err}");
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::PermissionDenied
+    );
+    assert!(!xdp_attached(&ns, &a));
+}
