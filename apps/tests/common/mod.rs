@@ -23,6 +23,8 @@ pub enum Link {
     Tap,
     /// AF_PACKET on one end of a veth pair; the kernel has the other end.
     AfPacket,
+    /// AF_XDP on one end of a veth pair (a queue per core); the kernel has the other end.
+    AfXdp,
 }
 
 /// A namespace, a link, a scratch directory and an mtcp.conf for our side.
@@ -70,6 +72,35 @@ impl Env {
                 ns.disable_offloads(&b).expect("offloads");
                 (a, b)
             }
+            Link::AfXdp => {
+                let (a, b) = (unique_name("xa"), unique_name("xb"));
+                let q = cores.to_string();
+                ns.exec_ok(&[
+                    "ip",
+                    "link",
+                    "add",
+                    &a,
+                    "numrxqueues",
+                    &q,
+                    "numtxqueues",
+                    &q,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    &b,
+                    "numrxqueues",
+                    &q,
+                    "numtxqueues",
+                    &q,
+                ])
+                .expect("veth");
+                for dev in [&a, &b] {
+                    ns.exec_ok(&["ip", "link", "set", dev, "up"]).expect("up");
+                    ns.disable_offloads(dev).expect("offloads");
+                }
+                (a, b)
+            }
         };
         ns.exec_ok(&[
             "ip",
@@ -85,6 +116,7 @@ impl Env {
         let io = match link {
             Link::Tap => "tap",
             Link::AfPacket => "afpacket",
+            Link::AfXdp => "afxdp",
         };
         let conf = dir.join("mtcp.conf");
         std::fs::write(

@@ -61,7 +61,8 @@ fn compile(src: &str, out: &Path, dynamic: bool) {
             .arg(format!("-Wl,-rpath,{}", lib.display()))
             .arg("-lmtcp");
     } else {
-        cmd.arg(lib.join("libmtcp.a"));
+        // The AF_XDP backend's C shim calls libxdp and libbpf (shared libraries from Debian).
+        cmd.arg(lib.join("libmtcp.a")).args(["-lxdp", "-lbpf"]);
     }
     cmd.args(["-lpthread", "-ldl", "-lm"]);
     let o = cmd.output().expect("run cc");

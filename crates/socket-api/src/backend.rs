@@ -48,6 +48,9 @@ pub enum AnyRx {
     /// A netmap ring slot (zero copy; released on drop).
     #[cfg(target_os = "linux")]
     Netmap(mtcp_io_netmap::NetmapRxFrame),
+    /// An AF_XDP UMEM frame (zero copy; back on its free list on drop).
+    #[cfg(target_os = "linux")]
+    Xdp(mtcp_io_xdp::XdpRxFrame),
 }
 
 /// `match` over the variants of [`AnyRx`], binding the frame to `$f`.
@@ -61,6 +64,8 @@ macro_rules! each_rx {
             AnyRx::Dpdk($f) => $e,
             #[cfg(target_os = "linux")]
             AnyRx::Netmap($f) => $e,
+            #[cfg(target_os = "linux")]
+            AnyRx::Xdp($f) => $e,
         }
     };
 }
@@ -88,6 +93,9 @@ pub enum AnyTx {
     /// A netmap buffer (swapped into the TX ring).
     #[cfg(target_os = "linux")]
     Netmap(mtcp_io_netmap::NetmapTxFrame),
+    /// An AF_XDP UMEM frame (handed to the TX ring in place).
+    #[cfg(target_os = "linux")]
+    Xdp(mtcp_io_xdp::XdpTxFrame),
 }
 
 /// `match` over the variants of [`AnyTx`], binding the frame to `$f`.
@@ -99,6 +107,8 @@ macro_rules! each_tx {
             AnyTx::Dpdk($f) => $e,
             #[cfg(target_os = "linux")]
             AnyTx::Netmap($f) => $e,
+            #[cfg(target_os = "linux")]
+            AnyTx::Xdp($f) => $e,
         }
     };
 }
@@ -252,6 +262,23 @@ impl Member for mtcp_io_netmap::NetmapQueue<mtcp_io_netmap::KernelSync> {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl Member for mtcp_io_xdp::XdpQueue {
+    fn wrap_rx(frame: Self::Rx) -> AnyRx {
+        AnyRx::Xdp(frame)
+    }
+    fn wrap_tx(frame: Self::Tx) -> AnyTx {
+        AnyTx::Xdp(frame)
+    }
+    fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
+        if let AnyTx::Xdp(b) = frame {
+            Some(b)
+        } else {
+            None
+        }
+    }
+}
+
 /// The impairment wrapper over any backend: its transmit frames already are [`AnyTx`]; duplicated
 /// received frames are pool buffers.
 impl Member for FaultQueue<AnyQueue> {
@@ -319,6 +346,9 @@ pub enum AnyQueue {
     /// netmap.
     #[cfg(target_os = "linux")]
     Netmap(mtcp_io_netmap::NetmapQueue<mtcp_io_netmap::KernelSync>),
+    /// AF_XDP.
+    #[cfg(target_os = "linux")]
+    Xdp(mtcp_io_xdp::XdpQueue),
     /// Any of the above behind the `fault_*` impairment (boxed: the type is recursive).
     Fault(Box<FaultQueue<AnyQueue>>),
 }
@@ -336,6 +366,8 @@ macro_rules! each_queue {
             AnyQueue::Dpdk($q) => $e,
             #[cfg(target_os = "linux")]
             AnyQueue::Netmap($q) => $e,
+            #[cfg(target_os = "linux")]
+            AnyQueue::Xdp($q) => $e,
             AnyQueue::Fault(boxed) => {
                 let $q = &mut **boxed;
                 $e
@@ -411,6 +443,9 @@ pub enum AnyDevice {
     /// A netmap port.
     #[cfg(target_os = "linux")]
     Netmap(mtcp_io_netmap::NetmapDevice),
+    /// An AF_XDP port.
+    #[cfg(target_os = "linux")]
+    Xdp(mtcp_io_xdp::XdpDevice),
     /// Any of the above behind the `fault_*` impairment.
     Fault(Box<Fault<AnyDevice>>),
 }
@@ -442,6 +477,11 @@ macro_rules! each_device {
             #[cfg(target_os = "linux")]
             AnyDevice::Netmap($d) => {
                 let $wrap = AnyQueue::Netmap;
+                $e
+            }
+            #[cfg(target_os = "linux")]
+            AnyDevice::Xdp($d) => {
+                let $wrap = AnyQueue::Xdp;
                 $e
             }
             AnyDevice::Fault($d) => {

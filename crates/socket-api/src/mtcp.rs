@@ -429,6 +429,29 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
                 ))
             })
             .collect(),
+        #[cfg(target_os = "linux")]
+        IoBackend::AfXdp => conf
+            .ports
+            .iter()
+            .map(|p| {
+                let c = conf.xdp.device(p, conf.num_cores);
+                let dev = mtcp_io_xdp::XdpDevice::open(&c)
+                    .map_err(|e| InitError::Invalid(e.to_string()))?;
+                let b = dev.binding();
+                eprintln!(
+                    "[mtcp] port {}: AF_XDP, {:?} XDP, {}, {} queue(s)",
+                    p.name,
+                    b.mode,
+                    if b.zero_copy {
+                        "zero copy"
+                    } else {
+                        "copy mode"
+                    },
+                    c.queues
+                );
+                Ok(AnyDevice::Xdp(dev))
+            })
+            .collect(),
         #[cfg(feature = "dpdk")]
         IoBackend::Dpdk => crate::backend::open_dpdk(conf),
         // netmap: each `port` is a netmap port name (`netmap:eth0`, `vale0:p`, ...); its rings are
@@ -443,6 +466,8 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
                 Ok(AnyDevice::Netmap(dev))
             })
             .collect(),
+        // Reached without the `dpdk` feature or off Linux; with both, every backend has its arm.
+        #[allow(unreachable_patterns)]
         other => Err(InitError::Invalid(format!(
             "io backend {other:?} is provided by its own crate and not linked into this build"
         ))),

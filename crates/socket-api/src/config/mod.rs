@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 pub use mtcp_conf::{
     DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode,
+    XdpConf,
 };
 
 /// A configuration error: where, and what is wrong.

@@ -30,6 +30,55 @@ pub enum IoBackend {
     Netmap,
 }
 
+/// The AF_XDP settings (`io = afxdp`): the `xdp_*` keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdpConf {
+    /// Native or generic XDP (`xdp_mode = auto|native|generic`; default auto).
+    pub mode: mtcp_io_xdp::XdpMode,
+    /// Zero copy (`xdp_zero_copy = auto|on|off`; default auto).
+    pub zero_copy: mtcp_io_xdp::ZeroCopy,
+    /// UMEM frames per queue (`xdp_frames`, a power of two; default 4096 of 4 KiB).
+    pub frames: u32,
+    /// Fill and completion ring entries (`xdp_fill_size`, a power of two; default 2048).
+    pub fill_size: u32,
+    /// RX and TX ring entries (`xdp_ring_size`, a power of two; default 2048).
+    pub ring_size: u32,
+    /// Share the port with the host (`xdp_pass_foreign = 1`): only IPv4 frames to the port's
+    /// `ip` and ARP for it come to us, the rest goes to the kernel. Default off (every frame ours).
+    pub pass_foreign: bool,
+}
+
+impl Default for XdpConf {
+    fn default() -> Self {
+        let c = mtcp_io_xdp::XdpConfig::new("");
+        XdpConf {
+            mode: c.mode,
+            zero_copy: c.zero_copy,
+            frames: c.frame_count,
+            fill_size: c.fill_size,
+            ring_size: c.ring_size,
+            pass_foreign: c.pass_foreign,
+        }
+    }
+}
+
+impl XdpConf {
+    /// The device configuration for `port` with `queues` queues.
+    pub fn device(&self, port: &PortConf, queues: usize) -> mtcp_io_xdp::XdpConfig {
+        mtcp_io_xdp::XdpConfig {
+            pass_foreign: self.pass_foreign,
+            local_addrs: port.ip.into_iter().collect(),
+            queues,
+            mode: self.mode,
+            zero_copy: self.zero_copy,
+            frame_count: self.frames,
+            fill_size: self.fill_size,
+            ring_size: self.ring_size,
+            ..mtcp_io_xdp::XdpConfig::new(&port.name)
+        }
+    }
+}
+
 /// Who drives the stack, the `run_mode` key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RunMode {
@@ -144,6 +193,8 @@ pub struct MtcpConf {
     pub route_conf: Option<PathBuf>,
     /// Link impairment for tests (`fault_*`); none by default.
     pub fault: FaultConf,
+    /// AF_XDP settings (`xdp_*`), used with `io = afxdp`.
+    pub xdp: XdpConf,
     /// How long destroying a context waits for its connections to finish
     /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
     pub drain_timeout: Duration,
@@ -177,6 +228,7 @@ impl Default for MtcpConf {
             arp_conf: None,
             route_conf: None,
             fault: FaultConf::default(),
+            xdp: XdpConf::default(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             tcp_cc: mtcp_tcp::cc::CcAlgorithm::Cubic,
             tcp_rto_min_ms: 200,
@@ -404,6 +456,7 @@ impl MtcpConf {
             }
             "drain_timeout_ms" => self.drain_timeout = millis(value, key, 600_000)?,
             k if k.starts_with("fault_") => self.set_fault(key, value)?,
+            k if k.starts_with("xdp_") => self.set_xdp(key, value)?,
             other => return Err(format!("unknown key `{other}`")),
         }
         Ok(())
@@ -428,6 +481,35 @@ impl MtcpConf {
                             "unknown fault_direction `{other}` (both, tx or rx)"
                         ));
                     }
+                }
+            }
+            other => return Err(format!("unknown key `{other}`")),
+        }
+        Ok(())
+    }
+}
+
+impl MtcpConf {
+    /// The `xdp_*` keys: the AF_XDP settings (see [`XdpConf`]).
+    fn set_xdp(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let x = &mut self.xdp;
+        let pow2 = |value: &str, min: u32, max: u32| -> Result<u32, String> {
+            match number::<u32>(value, key)? {
+                n if n.is_power_of_two() && (min..=max).contains(&n) => Ok(n),
+                _ => Err(format!("{key} must be a power of two in {min}..={max}")),
+            }
+        };
+        match key {
+            "xdp_mode" => x.mode = value.parse().map_err(|e| format!("{e}"))?,
+            "xdp_zero_copy" => x.zero_copy = value.parse().map_err(|e| format!("{e}"))?,
+            "xdp_frames" => x.frames = pow2(value, 64, 1 << 20)?,
+            "xdp_fill_size" => x.fill_size = pow2(value, 64, 1 << 16)?,
+            "xdp_ring_size" => x.ring_size = pow2(value, 64, 1 << 16)?,
+            "xdp_pass_foreign" => {
+                x.pass_foreign = match value {
+                    "1" | "yes" | "on" | "true" => true,
+                    "0" | "no" | "off" | "false" => false,
+                    other => return Err(format!("xdp_pass_foreign: `{other}` is not 0 or 1")),
                 }
             }
             other => return Err(format!("unknown key `{other}`")),
@@ -520,6 +602,43 @@ run_mode = rtc
         assert_eq!(c.tcp_timewait_secs, 2);
         assert_eq!(c.stat_print, vec!["mem0".to_string()]);
         assert_eq!(c.run_mode, RunMode::RunToCompletion);
+    }
+
+    #[test]
+    fn xdp_keys() {
+        use mtcp_io_xdp::{XdpMode, ZeroCopy};
+        let c = MtcpConf::parse(
+            "io = afxdp\nport = veth0\nveth0.ip = 198.18.0.2/24\nxdp_mode = generic\n\
+             xdp_zero_copy = off\nxdp_frames = 8192\nxdp_fill_size = 1024\nxdp_ring_size = 512\n\
+             xdp_pass_foreign = 1",
+        )
+        .unwrap();
+        assert_eq!(c.io, IoBackend::AfXdp);
+        assert_eq!(
+            (c.xdp.mode, c.xdp.zero_copy),
+            (XdpMode::Generic, ZeroCopy::Off)
+        );
+        let d = c.xdp.device(&c.ports[0], 2);
+        assert!(d.pass_foreign);
+        assert_eq!(d.local_addrs, [Ipv4Addr::new(198, 18, 0, 2)]);
+        assert_eq!(
+            (d.queues, d.frame_count, d.fill_size, d.ring_size),
+            (2, 8192, 1024, 512)
+        );
+        assert_eq!(d.validate(), Ok(()));
+        assert_eq!(MtcpConf::default().xdp.mode, XdpMode::Auto);
+        for (text, want) in [
+            ("xdp_mode = turbo", "bad xdp_mode `turbo`"),
+            ("xdp_zero_copy = maybe", "bad xdp_zero_copy"),
+            ("xdp_frames = 1000", "power of two"),
+            ("xdp_ring_size = 32", "power of two"),
+            ("xdp_fill_size = x", "not a valid number"),
+            ("xdp_bogus = 1", "unknown key `xdp_bogus`"),
+            ("xdp_pass_foreign = 2", "not 0 or 1"),
+        ] {
+            let err = MtcpConf::parse(text).unwrap_err().1;
+            assert!(err.contains(want), "{text}: {err}");
+        }
     }
 
     #[test]

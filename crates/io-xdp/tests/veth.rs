@@ -1,0 +1,269 @@
+//! The AF_XDP backend over veth pairs, inside network namespaces the tests create (root only).
+
+use mtcp_io::conformance::{self, Ctx};
+use mtcp_io::{Device, Steering};
+use mtcp_io_xdp::{XdpConfig, XdpDevice, XdpError, XdpMode, ZeroCopy};
+use mtcp_testkit::responder as common;
+use mtcp_testkit::{Netns, unique_name};
+
+fn open_in(ns: &Netns, cfg: XdpConfig) -> Result<XdpDevice, XdpError> {
+    ns.run(move || XdpDevice::open(&cfg)).unwrap()
+}
+
+fn config(ifname: &str, mode: XdpMode) -> XdpConfig {
+    XdpConfig {
+        mode,
+        ..XdpConfig::new(ifname)
+    }
+}
+
+/// Whether `ip link show` lists an XDP program on `ifname`.
+fn xdp_attached(ns: &Netns, ifname: &str) -> bool {
+    let out = ns.exec_ok(&["ip", "link", "show", ifname]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.contains("prog/xdp")
+}
+
+fn conformance_in(mode: XdpMode, expect: XdpMode) {
+    let ns = Netns::new(&unique_name("xdc")).unwrap();
+    let (a, b) = ns.veth_pair("xa", "xb").unwrap();
+    let mut da = open_in(&ns, config(&a, mode)).unwrap();
+    let mut db = open_in(&ns, config(&b, mode)).unwrap();
+    assert_eq!(da.binding().mode, expect);
+    assert!(!da.binding().zero_copy, "veth has no zero copy");
+    assert!(xdp_attached(&ns, &a) && xdp_attached(&ns, &b));
+    let ctx = Ctx::new(da.info().mac, db.info().mac);
+    let mtu = da.info().mtu;
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    let partial = conformance::run_all(&mut qa, &mut qb, &ctx, mtu).unwrap();
+    eprintln!(
+        "afxdp {expect:?} partial tx: {partial:?}, stats {:?}",
+        qa.stats()
+    );
+    drop((qa, qb, da, db));
+    assert!(!xdp_attached(&ns, &a), "program left attached on {a}");
+    assert!(!xdp_attached(&ns, &b), "program left attached on {b}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn afxdp_generic_passes_conformance_over_veth() {
+    conformance_in(XdpMode::Generic, XdpMode::Generic);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn afxdp_auto_takes_native_on_veth_and_passes_conformance() {
+    conformance_in(XdpMode::Auto, XdpMode::Native);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn kernel_pings_our_responder_over_afxdp() {
+    let ours = Netns::new(&unique_name("xdo")).unwrap();
+    let peer = Netns::new(&unique_name("xdp")).unwrap();
+    let (a, b) = ours.veth_pair("xa", "xb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.2.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    let mut dev = open_in(&ours, config(&a, XdpMode::Generic)).unwrap();
+    let q = dev.queue(0).unwrap();
+    let mac = dev.info().mac;
+    common::kernel_pings_responder(&peer, q, mac, "198.18.2.2".parse().unwrap());
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn errors_are_clear() {
+    let ns = Netns::new(&unique_name("xde")).unwrap();
+    let (a, _b) = ns.veth_pair("xa", "xb").unwrap();
+    let err = open_in(&ns, XdpConfig::new("nosuchif0")).unwrap_err();
+    assert!(matches!(err, XdpError::NoInterface(_)), "{err}");
+    // A second program on the same interface is refused, and the first stays working.
+    let first = open_in(&ns, config(&a, XdpMode::Generic)).unwrap();
+    let err = open_in(&ns, config(&a, XdpMode::Generic)).unwrap_err();
+    assert!(matches!(err, XdpError::AlreadyAttached(_)), "{err}");
+    assert!(err.to_string().contains("ip link set dev"), "{err}");
+    drop(first);
+    // veth has no zero copy: asking for it is an error, not a silent copy.
+    let mut cfg = config(&a, XdpMode::Native);
+    cfg.zero_copy = ZeroCopy::On;
+    let err = open_in(&ns, cfg).unwrap_err();
+    assert!(matches!(err, XdpError::Unsupported { .. }), "{err}");
+    assert!(!xdp_attached(&ns, &a), "failed open left a program on {a}");
+    let mut cfg = XdpConfig::new(&a);
+    cfg.frame_count = 1000;
+    assert!(matches!(
+        open_in(&ns, cfg).unwrap_err(),
+        XdpError::Config(_)
+    ));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn two_queues_on_a_multiqueue_veth() {
+    let ns = Netns::new(&unique_name("xdm")).unwrap();
+    let a = unique_name("ma");
+    let b = unique_name("mb");
+    ns.exec_ok(&[
+        "ip",
+        "link",
+        "add",
+        &a,
+        "numrxqueues",
+        "2",
+        "numtxqueues",
+        "2",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &b,
+        "numrxqueues",
+        "2",
+        "numtxqueues",
+        "2",
+    ])
+    .unwrap();
+    for dev in [&a, &b] {
+        ns.exec_ok(&["ip", "link", "set", dev, "up"]).unwrap();
+    }
+    let mut cfg = config(&a, XdpMode::Native);
+    cfg.queues = 2;
+    let mut da = open_in(&ns, cfg.clone()).unwrap();
+    cfg.ifname = b.clone();
+    let mut db = open_in(&ns, cfg).unwrap();
+    assert_eq!(da.info().steering, Steering::Opaque);
+    let ctx = Ctx::new(da.info().mac, db.info().mac);
+    // Each of our queues sends on its own veth queue; in native mode the frames arrive on the
+    // peer's matching receive queue (veth keeps the queue index). Generic XDP sees every
+    // veth frame on receive queue 0, which the stack's software steering copes with.
+    for q in 0..2 {
+        let mut qa = da.queue(q).unwrap();
+        let mut qb = db.queue(q).unwrap();
+        conformance::burst_in_order(&mut qa, &mut qb, &ctx, 500)
+            .unwrap_or_else(|e| panic!("queue {q}: {e}"));
+        assert!(qb.stats().rx_frames > 0);
+    }
+    assert!(da.queue(0).is_err(), "a queue can be taken once");
+}
+
+/// A thread that panics while holding the port unwinds through its destructors: the program
+/// is detached and the sockets closed, and the port can be opened again.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn panic_leaves_nothing_attached() {
+    let ns = Netns::new(&unique_name("xdk")).unwrap();
+    let (a, _b) = ns.veth_pair("xa", "xb").unwrap();
+    let cfg = config(&a, XdpMode::Generic);
+    let held = open_in(&ns, cfg.clone()).unwrap();
+    assert!(xdp_attached(&ns, &a));
+    let panicked = std::thread::spawn(move || {
+        let _port = held;
+        panic!("an application bug");
+    })
+    .join();
+    assert!(panicked.is_err());
+    assert!(
+        !xdp_attached(&ns, &a),
+        "program left attached after a panic"
+    );
+    let again = open_in(&ns, cfg).unwrap();
+    assert_eq!(again.binding().mode, XdpMode::Generic);
+}
+
+/// Whether the kernel in `pinger` gets an answer from `ip` (one ping, 1 s).
+fn pings(pinger: &Netns, ip: &str) -> bool {
+    let out = pinger.exec(&["ping", "-c", "1", "-W", "1", ip]).unwrap();
+    out.status.success()
+}
+
+/// A shared interface: with `pass_foreign`, the host keeps its own address on the port (the
+/// kernel answers its pings and ARP) while our responder answers for ours; without it, every
+/// frame is ours and the host's address goes dark.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP, ping; a build with clang"]
+fn pass_foreign_shares_the_interface_with_the_host() {
+    let ours = Netns::new(&unique_name("xds")).unwrap();
+    let peer = Netns::new(&unique_name("xdr")).unwrap();
+    let (a, b) = ours.veth_pair("xa", "xb").unwrap();
+    ours.move_link(&b, &peer).unwrap();
+    ours.exec_ok(&["ip", "addr", "add", "198.18.3.3/24", "dev", &a])
+        .unwrap();
+    peer.exec_ok(&["ip", "addr", "add", "198.18.3.1/24", "dev", &b])
+        .unwrap();
+    peer.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+    assert!(
+        pings(&peer, "198.18.3.3"),
+        "the host answers before we attach"
+    );
+
+    let everything = open_in(&ours, config(&a, XdpMode::Generic)).unwrap();
+    peer.exec_ok(&["ip", "neigh", "flush", "dev", &b]).unwrap();
+    assert!(
+        !pings(&peer, "198.18.3.3"),
+        "without pass_foreign the host sees nothing"
+    );
+    drop(everything);
+
+    let mut cfg = config(&a, XdpMode::Generic);
+    cfg.pass_foreign = true;
+    cfg.local_addrs = vec!["198.18.3.2".parse().unwrap()];
+    let mut dev = open_in(&ours, cfg).unwrap();
+    peer.exec_ok(&["ip", "neigh", "flush", "dev", &b]).unwrap();
+    assert!(pings(&peer, "198.18.3.3"), "the host keeps its address");
+    let q = dev.queue(0).unwrap();
+    let mac = dev.info().mac;
+    common::kernel_pings_responder(&peer, q, mac, "198.18.3.2".parse().unwrap());
+}
+
+/// Drops every capability of the calling thread (capset(2) acts per thread), as an
+/// unprivileged user would have none.
+fn drop_capabilities() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset with a valid version-3 header and two data words, as the ABI requires.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+    assert_eq!(rc, 0, "capset: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn no_privileges_is_a_clear_error() {
+    let ns = Netns::new(&unique_name("xdu")).unwrap();
+    let (a, _b) = ns.veth_pair("xa", "xb").unwrap();
+    let cfg = config(&a, XdpMode::Generic);
+    let err = ns
+        .run(move || {
+            drop_capabilities();
+            XdpDevice::open(&cfg)
+        })
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, XdpError::NoPrivilege(_)), "{err}");
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::PermissionDenied
+    );
+    assert!(!xdp_attached(&ns, &a));
+}
