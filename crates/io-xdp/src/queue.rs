@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mtcp_io::{Burst, MAX_BURST, Queue, RxSink};
+use mtcp_io::{MAX_BURST, Queue, RxSink, TxBatch};
 
 use crate::ffi;
 use crate::frame::{Umem, XdpRxFrame, XdpTxFrame};
@@ -187,10 +187,11 @@ impl Queue for XdpQueue {
         Some(XdpTxFrame::new(Arc::clone(&self.umem), addr))
     }
 
-    fn tx_burst(&mut self, pkts: &mut Burst<XdpTxFrame>) -> io::Result<usize> {
+    fn tx_from<B: TxBatch<XdpTxFrame>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         self.reclaim();
         let mut n = 0;
-        for frame in pkts.iter() {
+        while n < MAX_BURST {
+            let Some(frame) = pkts.get(n) else { break };
             if !frame.is_of(&self.umem) {
                 // A frame of another queue's UMEM: the kernel could not find it in ours.
                 break;
@@ -214,10 +215,12 @@ impl Queue for XdpQueue {
                 n as u32,
             )
         };
-        for frame in pkts.iter_mut().take(sent as usize) {
-            frame.mark_sent();
+        for i in 0..sent as usize {
+            if let Some(frame) = pkts.get_mut(i) {
+                frame.mark_sent();
+            }
         }
-        pkts.drain(..sent as usize);
+        pkts.consume(sent as usize);
         self.in_tx += sent;
         self.stats.tx_frames += u64::from(sent);
         self.kick_tx_if_needed()?;

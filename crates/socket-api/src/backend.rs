@@ -155,129 +155,48 @@ pub trait Member: Queue {
     fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx>;
 }
 
-/// [`Member`] for a queue whose transmit frames are pool buffers and whose received frames are the
-/// [`AnyRx`] variant `$rx`.
-macro_rules! pool_member {
-    ($q:ty, $rx:path) => {
+/// [`Member`] for a queue whose received frames are the [`AnyRx`] variant `$rx` and whose
+/// transmit frames are the [`AnyTx`] variant `$tx`.
+macro_rules! member {
+    ($q:ty, $rx:path, $tx:path) => {
         impl Member for $q {
             fn wrap_rx(frame: Self::Rx) -> AnyRx {
                 $rx(frame)
             }
-            fn wrap_tx(frame: PoolBuf) -> AnyTx {
-                AnyTx::Pool(frame)
+            fn wrap_tx(frame: Self::Tx) -> AnyTx {
+                $tx(frame)
             }
-            fn unwrap_tx(frame: AnyTx) -> Option<PoolBuf> {
+            fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
                 #[allow(irrefutable_let_patterns)]
-                if let AnyTx::Pool(b) = frame {
-                    Some(b)
-                } else {
-                    None
-                }
+                if let $tx(b) = frame { Some(b) } else { None }
             }
-            fn tx_ref(frame: &AnyTx) -> Option<&PoolBuf> {
+            fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx> {
                 #[allow(irrefutable_let_patterns)]
-                if let AnyTx::Pool(b) = frame {
-                    Some(b)
-                } else {
-                    None
-                }
+                if let $tx(b) = frame { Some(b) } else { None }
             }
-            fn tx_mut(frame: &mut AnyTx) -> Option<&mut PoolBuf> {
+            fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx> {
                 #[allow(irrefutable_let_patterns)]
-                if let AnyTx::Pool(b) = frame {
-                    Some(b)
-                } else {
-                    None
-                }
+                if let $tx(b) = frame { Some(b) } else { None }
             }
         }
     };
 }
 
-pool_member!(MemQueue, AnyRx::Pool);
+member!(MemQueue, AnyRx::Pool, AnyTx::Pool);
 #[cfg(target_os = "linux")]
-pool_member!(TapQueue, AnyRx::Pool);
+member!(TapQueue, AnyRx::Pool, AnyTx::Pool);
 #[cfg(target_os = "linux")]
-pool_member!(AfPacketQueue, AnyRx::AfPacket);
-
+member!(AfPacketQueue, AnyRx::AfPacket, AnyTx::Pool);
 #[cfg(feature = "dpdk")]
-impl Member for mtcp_io_dpdk::DpdkQueue {
-    fn wrap_rx(frame: Self::Rx) -> AnyRx {
-        AnyRx::Dpdk(frame)
-    }
-    fn wrap_tx(frame: Self::Tx) -> AnyTx {
-        AnyTx::Dpdk(frame)
-    }
-    fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
-        if let AnyTx::Dpdk(b) = frame {
-            Some(b)
-        } else {
-            None
-        }
-    }
-    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx> {
-        if let AnyTx::Dpdk(b) = frame {
-            Some(b)
-        } else {
-            None
-        }
-    }
-    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx> {
-        if let AnyTx::Dpdk(b) = frame {
-            Some(b)
-        } else {
-            None
-        }
-    }
-}
-
+member!(mtcp_io_dpdk::DpdkQueue, AnyRx::Dpdk, AnyTx::Dpdk);
 #[cfg(target_os = "linux")]
-impl Member for mtcp_io_netmap::NetmapQueue<mtcp_io_netmap::KernelSync> {
-    fn wrap_rx(frame: Self::Rx) -> AnyRx {
-        AnyRx::Netmap(frame)
-    }
-    fn wrap_tx(frame: Self::Tx) -> AnyTx {
-        AnyTx::Netmap(frame)
-    }
-    fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
-        if let AnyTx::Netmap(b) = frame {
-            Some(b)
-        } else {
-            None
-        }
-    }
-    fn tx_ref(frame: &AnyTx) -> Option<&Self::Tx> {
-        if let AnyTx::Netmap(b) = frame {
-            Some(b)
-        } else {
-            None
-        }
-    }
-    fn tx_mut(frame: &mut AnyTx) -> Option<&mut Self::Tx> {
-        if let AnyTx::Netmap(b) = frame {
-            Some(b)
-        } else {
-            None
-        }
-    }
-}
-
+member!(
+    mtcp_io_netmap::NetmapQueue<mtcp_io_netmap::KernelSync>,
+    AnyRx::Netmap,
+    AnyTx::Netmap
+);
 #[cfg(target_os = "linux")]
-impl Member for mtcp_io_xdp::XdpQueue {
-    fn wrap_rx(frame: Self::Rx) -> AnyRx {
-        AnyRx::Xdp(frame)
-    }
-    fn wrap_tx(frame: Self::Tx) -> AnyTx {
-        AnyTx::Xdp(frame)
-    }
-    fn unwrap_tx(frame: AnyTx) -> Option<Self::Tx> {
-        if let AnyTx::Xdp(b) = frame {
-            Some(b)
-        } else {
-            None
-        }
-    }
-}
+member!(mtcp_io_xdp::XdpQueue, AnyRx::Xdp, AnyTx::Xdp);
 
 /// The impairment wrapper over any backend: its transmit frames already are [`AnyTx`]; duplicated
 /// received frames are pool buffers.
