@@ -72,6 +72,7 @@ fn run_ok(ns: &Netns, args: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn epserver_over_net_tap_serves_curl() {
     if !can_run("epserver_over_net_tap_serves_curl", &["curl", "sha256sum"]) {
         return;
@@ -128,6 +129,7 @@ fn epserver_over_net_tap_serves_curl() {
 }
 
 #[test]
+#[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn mtcp_echo_over_net_af_packet_with_kernel_client() {
     if !can_run(
         "mtcp_echo_over_net_af_packet_with_kernel_client",
@@ -172,6 +174,7 @@ fn mtcp_echo_over_net_af_packet_with_kernel_client() {
 }
 
 #[test]
+#[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn epwget_over_net_memif_against_epserver_over_net_memif() {
     const REQUESTS: usize = 10_000;
     if !can_run("epwget_over_net_memif_against_epserver_over_net_memif", &[]) {
@@ -236,6 +239,7 @@ fn epwget_over_net_memif_against_epserver_over_net_memif() {
 /// (`--as mtcp-echo`/`--as mtcp-perf`, nothing else built), every link must complete (a failed
 /// run prints NaN and exits non-zero), in both run modes; speeds are not checked.
 #[test]
+#[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn dpdk_bench_runs_every_link() {
     if !can_run("dpdk_bench_runs_every_link", &[]) {
         return;

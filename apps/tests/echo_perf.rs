@@ -65,6 +65,7 @@ fn echo_both_ways(tag: &str, mode: &str) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn echo_with_kernel_client_and_server() {
     if can_run("echo_with_kernel_client_and_server", &["ethtool"]) {
         echo_both_ways("ech", "rtc");
@@ -72,6 +73,7 @@ fn echo_with_kernel_client_and_server() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn echo_threaded_with_kernel_client_and_server() {
     if can_run("echo_threaded_with_kernel_client_and_server", &["ethtool"]) {
         echo_both_ways("eth", "threaded");
@@ -141,6 +143,7 @@ fn perf_with_loss(tag: &str, mode: &str) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn perf_byte_exact_with_loss() {
     if can_run("perf_byte_exact_with_loss", &["ethtool", "nft"]) {
         perf_with_loss("prf", "rtc");
@@ -148,6 +151,7 @@ fn perf_byte_exact_with_loss() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn perf_threaded_byte_exact_with_loss() {
     if can_run("perf_threaded_byte_exact_with_loss", &["ethtool", "nft"]) {
         perf_with_loss("prt", "threaded");
@@ -155,6 +159,7 @@ fn perf_threaded_byte_exact_with_loss() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn perf_with_kernel_options_off() {
     if !can_run("perf_with_kernel_options_off", &["ethtool", "sysctl"]) {
         return;

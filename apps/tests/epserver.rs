@@ -151,6 +151,7 @@ fn serve_and_fetch(tag: &str, link: Link, mode: &str) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_over_tap_serves_kernel_clients() {
     if can_run("epserver_over_tap_serves_kernel_clients", PROGRAMS) {
         serve_and_fetch("eps", Link::Tap, "rtc");
@@ -158,6 +159,7 @@ fn epserver_over_tap_serves_kernel_clients() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_over_afpacket_serves_kernel_clients() {
     if can_run("epserver_over_afpacket_serves_kernel_clients", PROGRAMS) {
         serve_and_fetch("epa", Link::AfPacket, "rtc");
@@ -165,6 +167,7 @@ fn epserver_over_afpacket_serves_kernel_clients() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_threaded_over_afpacket_serves_kernel_clients() {
     if can_run(
         "epserver_threaded_over_afpacket_serves_kernel_clients",

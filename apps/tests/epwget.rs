@@ -61,6 +61,7 @@ fn from_nginx(tag: &str, mode: &str) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_fetches_from_nginx() {
     if can_run("epwget_fetches_from_nginx", &["nginx", "curl", "sha256sum"]) {
         from_nginx("ewn", "rtc");
@@ -68,6 +69,7 @@ fn epwget_fetches_from_nginx() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_threaded_fetches_from_nginx() {
     if can_run(
         "epwget_threaded_fetches_from_nginx",
@@ -78,6 +80,7 @@ fn epwget_threaded_fetches_from_nginx() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_fetches_from_python_http_server() {
     if !can_run(
         "epwget_fetches_from_python_http_server",

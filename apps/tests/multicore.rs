@@ -63,6 +63,7 @@ fn epserver_two_cores(tag: &str, link: Link, mode: &str) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_two_cores_afpacket_rtc() {
     if can_run(
         "epserver_two_cores_afpacket_rtc",
@@ -73,6 +74,7 @@ fn epserver_two_cores_afpacket_rtc() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_two_cores_afpacket_threaded() {
     if can_run(
         "epserver_two_cores_afpacket_threaded",
@@ -114,6 +116,7 @@ fn epwget_two_cores(tag: &str, link: Link, mode: &str) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_two_cores_afpacket_rtc() {
     if can_run(
         "epwget_two_cores_afpacket_rtc",
@@ -124,6 +127,7 @@ fn epwget_two_cores_afpacket_rtc() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_two_cores_afpacket_threaded() {
     if can_run(
         "epwget_two_cores_afpacket_threaded",
@@ -134,6 +138,7 @@ fn epwget_two_cores_afpacket_threaded() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_two_cores_tap_rtc() {
     if can_run("epserver_two_cores_tap_rtc", &["curl", "ab", "sha256sum"]) {
         epserver_two_cores("mcp", Link::Tap, "rtc");
@@ -141,6 +146,7 @@ fn epserver_two_cores_tap_rtc() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_two_cores_tap_threaded() {
     if can_run(
         "epwget_two_cores_tap_threaded",

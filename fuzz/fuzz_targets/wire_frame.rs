@@ -12,8 +12,12 @@ fuzz_target!(|data: &[u8]| {
         let mut out = vec![0u8; frame.buffer_len()];
         // Emission may refuse (e.g. options that only fit packed more tightly than we pack them),
         // but what it writes must parse back to the same thing, with checksums now correct.
-        if frame.emit(&mut out, &ChecksumCapabilities::software()).is_ok() {
-            let again = Frame::parse(&out, &ChecksumCapabilities::software()).expect("emitted frame parses");
+        if frame
+            .emit(&mut out, &ChecksumCapabilities::software())
+            .is_ok()
+        {
+            let again = Frame::parse(&out, &ChecksumCapabilities::software())
+                .expect("emitted frame parses");
             assert_eq!(again, frame);
         }
     }

@@ -6,14 +6,17 @@ use std::net::Ipv4Addr;
 
 use libfuzzer_sys::fuzz_target;
 use mtcp_wire::{
-    ArpPacket, ArpRepr, Checksum, Icmpv4Packet, Icmpv4Repr, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    ArpPacket, ArpRepr, Checksum, Icmpv4Packet, Icmpv4Repr, Ipv4Packet, Ipv4Repr, UdpPacket,
+    UdpRepr,
 };
 
 const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const DST: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 
 fuzz_target!(|data: &[u8]| {
-    let Some((selector, bytes)) = data.split_first() else { return };
+    let Some((selector, bytes)) = data.split_first() else {
+        return;
+    };
     let mut out = [0u8; 2048];
     match selector % 4 {
         0 => {
@@ -24,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            let Ok(packet) = Ipv4Packet::new_checked(bytes) else { return };
+            let Ok(packet) = Ipv4Packet::new_checked(bytes) else {
+                return;
+            };
             let _ = packet.verify_checksum();
             if let Ok(repr) = Ipv4Repr::parse(&packet, Checksum::None) {
                 let n = repr.emit(&mut out, Checksum::Both).expect("header fits");
@@ -34,7 +39,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         2 => {
-            let Ok(packet) = Icmpv4Packet::new_checked(bytes) else { return };
+            let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
+                return;
+            };
             if let Ok(repr) = Icmpv4Repr::parse(&packet, Checksum::None) {
                 let _ = repr.to_string();
                 if let Ok(n) = repr.emit(&mut out, Checksum::Both) {
@@ -44,11 +51,16 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => {
-            let Ok(packet) = UdpPacket::new_checked(bytes) else { return };
+            let Ok(packet) = UdpPacket::new_checked(bytes) else {
+                return;
+            };
             if let Ok(repr) = UdpRepr::parse(&packet, SRC, DST, Checksum::None) {
                 if let Ok(n) = repr.emit(&mut out, SRC, DST, Checksum::Both) {
                     let back = UdpPacket::new_checked(&out[..n]).unwrap();
-                    assert_eq!(UdpRepr::parse(&back, SRC, DST, Checksum::Both).unwrap(), repr);
+                    assert_eq!(
+                        UdpRepr::parse(&back, SRC, DST, Checksum::Both).unwrap(),
+                        repr
+                    );
                 }
             }
         }

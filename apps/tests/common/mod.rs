@@ -243,16 +243,15 @@ impl Drop for Proc {
     }
 }
 
-/// Skips (returns false with a reason) unless root and every program in `programs` exists.
+/// Asserts (panics with the reason otherwise) that the process is root and that every program in
+/// `programs` exists; the tests calling it are `#[ignore = "needs root: ..."]`. Returns `true`.
 pub fn can_run(test: &str, programs: &[&str]) -> bool {
-    if !require_root(test) {
-        return false;
-    }
+    require_root(test);
     for p in programs {
-        if !have_program(p) {
-            eprintln!("skipping {test}: `{p}` is not installed");
-            return false;
-        }
+        assert!(
+            have_program(p),
+            "{test} needs `{p}`: scripts/test-all installs it"
+        );
     }
     true
 }

@@ -9,6 +9,7 @@ use mtcp_io::conformance::{self, Ctx};
 use mtcp_io_dpdk::{DpdkConfig, Eal};
 
 #[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn conformance_over_ring_pair() {
     if common::skip_unless_root("conformance_over_ring_pair") {
         return;

@@ -7,6 +7,7 @@ mod common;
 use mtcp_io_dpdk::{DpdkConfig, Eal, Error};
 
 #[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn unknown_vdev_driver_is_named() {
     if common::skip_unless_root("unknown_vdev_driver_is_named") {
         return;

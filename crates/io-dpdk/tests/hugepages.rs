@@ -31,6 +31,7 @@ impl Drop for Reservation {
 }
 
 #[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn eal_runs_on_hugepages_when_the_machine_has_them() {
     if common::skip_unless_root("eal_runs_on_hugepages_when_the_machine_has_them") {
         return;

@@ -65,6 +65,7 @@ fn fill(frame: &mut DpdkTxFrame, seq: u32) {
 }
 
 #[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn memif_echo_between_two_processes() {
     let socket = std::env::var(CHILD_ENV).ok();
     if let Some(socket) = socket {

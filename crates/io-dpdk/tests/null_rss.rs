@@ -13,6 +13,7 @@ use mtcp_io_dpdk::{DpdkConfig, Eal, MTCP_RSS_KEY_BYTE};
 use mtcp_wire::rss;
 
 #[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn net_null_gets_the_symmetric_key_and_a_spread_table() {
     if common::skip_unless_root("net_null_gets_the_symmetric_key_and_a_spread_table") {
         return;

@@ -162,6 +162,7 @@ fn tcp_checksum_offload(
 }
 
 #[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn kernel_pings_us_through_net_tap() {
     if common::skip_unless_root("kernel_pings_us_through_net_tap") {
         return;

@@ -11,6 +11,7 @@ fn open_in(ns: &Netns, cfg: AfPacketConfig) -> AfPacketDevice {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn kernel_pings_our_responder_over_afpacket() {
     if !require_root("kernel_pings_our_responder_over_afpacket") {
         return;
@@ -31,6 +32,7 @@ fn kernel_pings_our_responder_over_afpacket() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn afpacket_passes_conformance_over_veth() {
     if !require_root("afpacket_passes_conformance_over_veth") {
         return;
@@ -47,6 +49,7 @@ fn afpacket_passes_conformance_over_veth() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn jumbo_frames_pass_with_big_slots() {
     if !require_root("jumbo_frames_pass_with_big_slots") {
         return;
@@ -70,6 +73,7 @@ fn jumbo_frames_pass_with_big_slots() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn fanout_queues_share_the_traffic() {
     if !require_root("fanout_queues_share_the_traffic") {
         return;
@@ -148,6 +152,7 @@ fn fanout_queues_share_the_traffic() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn small_tx_ring_pushes_back_and_keeps_the_rest() {
     if !require_root("small_tx_ring_pushes_back_and_keeps_the_rest") {
         return;
@@ -186,6 +191,7 @@ fn small_tx_ring_pushes_back_and_keeps_the_rest() {
 /// left to "hardware" and the frame reports `Good`; with offloads off (`Netns::disable_offloads`)
 /// the checksum is complete and verifies in software.
 #[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn kernel_checksums_reported_or_complete() {
     use mtcp_io::{Burst, ChecksumStatus, Queue, RxFrame};
     use mtcp_wire::{ChecksumCapabilities, Frame, Network, Transport};

@@ -14,6 +14,7 @@ fn open_in(ns: &Netns, cfg: TapConfig) -> TapDevice {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn kernel_pings_our_responder_over_tap() {
     if !require_root("kernel_pings_our_responder_over_tap") {
         return;
@@ -34,6 +35,7 @@ fn kernel_pings_our_responder_over_tap() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn tap_passes_conformance_through_a_kernel_bridge() {
     if !require_root("tap_passes_conformance_through_a_kernel_bridge") {
         return;
@@ -59,6 +61,7 @@ fn tap_passes_conformance_through_a_kernel_bridge() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn multi_queue_tap_opens_every_queue() {
     if !require_root("multi_queue_tap_opens_every_queue") {
         return;
@@ -85,6 +88,7 @@ fn bad_tap_name_is_an_error() {
 /// The way tests impair a link to the Linux kernel: the fault wrapper drops some of our replies,
 /// the pcap wrapper records what really went out, and ping counts the losses.
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn kernel_sees_losses_injected_by_the_fault_wrapper() {
     use mtcp_io::fault::{Fault, FaultConfig};
     use mtcp_io::pcap::{self, Pcap};
@@ -143,6 +147,7 @@ fn kernel_sees_losses_injected_by_the_fault_wrapper() {
 /// With `IFF_MULTI_QUEUE` the kernel spreads flows over the queues: 64 UDP flows from the kernel
 /// each arrive once, each flow on one queue, and more than one queue is used.
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn multi_queue_tap_spreads_kernel_flows() {
     use mtcp_io::{Burst, Queue};
     if !require_root("multi_queue_tap_spreads_kernel_flows") {

@@ -13,6 +13,7 @@ use mtcp_testkit::require_root;
 use mtcp_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn kernel_pings_the_interface() {
     if !require_root("kernel_pings_the_interface") {
         return;
@@ -45,6 +46,7 @@ fn kernel_pings_the_interface() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn segment_to_the_kernel_waits_for_arp_and_a_closed_port_answers_rst() {
     if !require_root("segment_to_the_kernel_waits_for_arp_and_a_closed_port_answers_rst") {
         return;

@@ -16,6 +16,7 @@ use mtcp_tcp::{Config, Engine};
 use mtcp_testkit::require_root;
 
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn kernel_tcp_client_is_echoed_through_interface_and_engine() {
     if !require_root("kernel_tcp_client_is_echoed_through_interface_and_engine") {
         return;

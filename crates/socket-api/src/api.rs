@@ -21,7 +21,7 @@ fn tcp_err(e: mtcp_tcp::Error) -> Error {
         mtcp_tcp::Error::Reset => Error::ConnReset,
         mtcp_tcp::Error::TimedOut => Error::TimedOut,
         mtcp_tcp::Error::AddrInUse => Error::AddrInUse,
-        mtcp_tcp::Error::TooManyConnections => Error::NoMem,
+        mtcp_tcp::Error::TooManyConnections | mtcp_tcp::Error::NoBuffers => Error::NoMem,
         _ => Error::Inval,
     }
 }

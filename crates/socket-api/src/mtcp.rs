@@ -333,6 +333,10 @@ fn engine_config(conf: &MtcpConf, mtu: usize) -> mtcp_tcp::Config {
             .tcp_timeout_secs
             .map(|s| TcpDuration::from_secs(u64::from(s))),
         max_connections: conf.max_concurrency.max(1) * 2,
+        // mTCP's pools: `max_num_buffers` send and as many receive buffers per core.
+        max_buffer_bytes: conf
+            .max_num_buffers
+            .saturating_mul(conf.sndbuf_size.saturating_add(conf.rcvbuf_size)),
         ..mtcp_tcp::Config::default()
     }
 }

@@ -180,6 +180,11 @@ impl SockTable {
         self.max
     }
 
+    /// Ids handed out now.
+    pub fn in_use(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     /// Takes the lowest free id for `sock`; `ENFILE` when none is left.
     pub fn alloc(&mut self, sock: Socket) -> Result<i32> {
         let id = match self.free.pop() {

@@ -79,6 +79,8 @@ pub struct Stack<Q: Queue> {
     pub(crate) epolls: Vec<Option<mtcp_epoll::Epoll>>,
     pub(crate) pipes: Vec<Option<mtcp_epoll::Pipe>>,
     start: std::time::Instant,
+    /// Milliseconds added to the clock by `advance_clock`.
+    skew_ms: u64,
     /// Per port: the steering a client's source port must satisfy so that replies come back to
     /// this core (the NIC's Toeplitz RSS, or the mesh's software steering), `None` for any port.
     pub(crate) rss: Vec<Option<Arc<RssSteer>>>,
@@ -119,6 +121,7 @@ impl<Q: Queue> Stack<Q> {
             epolls: Vec::new(),
             pipes: Vec::new(),
             start: std::time::Instant::now(),
+            skew_ms: 0,
             rss,
             mesh: None,
             rss_cursor: 1025,
@@ -133,6 +136,18 @@ impl<Q: Queue> Stack<Q> {
     /// The core of this stack.
     pub fn cpu(&self) -> usize {
         self.cpu
+    }
+
+    /// Bytes of send and receive buffer memory this core's connections hold now (capped at
+    /// `max_num_buffers x (sndbuf + rcvbuf)`): taken as data flows, given back when the
+    /// connections end.
+    pub fn buffer_bytes(&self) -> usize {
+        self.engine.buffer_bytes()
+    }
+
+    /// Connections the TCP engine holds now (half-open, unaccepted and TIME-WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.engine.connection_count()
     }
 
     /// How long until the TCP engine's next timer (retransmission, delayed ACK, keepalive,
@@ -158,7 +173,13 @@ impl<Q: Queue> Stack<Q> {
 
     /// The same clock as a millisecond count, for the network layer.
     fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.start.elapsed().as_millis() as u64 + self.skew_ms
+    }
+
+    /// Moves this stack's clock `ms` forward (never back), so that timers fire without waiting:
+    /// for fuzzing and tests of timeouts.
+    pub fn advance_clock(&mut self, ms: u64) {
+        self.skew_ms = self.skew_ms.saturating_add(ms);
     }
 
     /// The port that reaches `dst`.
@@ -192,6 +213,7 @@ impl<Q: Queue> Stack<Q> {
     /// One turn of the loop: receive, run timers, handle events, transmit. Returns the work done
     /// (frames received plus segments sent).
     pub fn poll(&mut self) -> usize {
+        self.engine.set_accept_room(self.accept_room());
         let now_ms = self.now_ms();
         let now = Instant::from_millis(now_ms);
         let mut work = 0;
@@ -349,6 +371,20 @@ impl<Q: Queue> Stack<Q> {
     }
 
     /// Moves established connections from the engine's accept queue to the listener's.
+    /// Passive connections the engine may still hold for `accept`: the socket ids left, less
+    /// the connections already queued on listening sockets (each will need one).
+    fn accept_room(&self) -> usize {
+        let queued: usize = self
+            .listeners
+            .values()
+            .map(|&l| match self.socks.get(l).map(|s| &s.kind) {
+                Ok(SockKind::Listener(li)) => li.queue.len(),
+                _ => 0,
+            })
+            .sum();
+        (self.socks.capacity() - self.socks.in_use()).saturating_sub(queued)
+    }
+
     pub(crate) fn fill_listener(&mut self, port: u16) {
         let Some(&l) = self.listeners.get(&port) else {
             return;

@@ -19,10 +19,14 @@ pub struct Keepalive {
 pub struct Config {
     /// IP MTU of the link; our MSS is `mtu - 40` and the peer's is clamped to it.
     pub mtu: u16,
-    /// Send buffer size in bytes, allocated once per connection.
+    /// Send buffer size in bytes (memory is taken as data is queued, up to this).
     pub send_buffer_bytes: usize,
-    /// Receive buffer size in bytes, allocated once per connection.
+    /// Receive buffer size in bytes (memory is taken as data arrives, up to this).
     pub recv_buffer_bytes: usize,
+    /// Cap on the buffer memory of all connections of the engine together (one core), in bytes;
+    /// `usize::MAX` for none. Past it, arriving data is dropped (the peer retransmits) and
+    /// `send` fails with [`Error::NoBuffers`](crate::Error::NoBuffers).
+    pub max_buffer_bytes: usize,
     /// Offer window scaling (RFC 7323).
     pub window_scaling: bool,
     /// Offer SACK (RFC 2018).
@@ -65,6 +69,7 @@ impl Default for Config {
             mtu: 1500,
             send_buffer_bytes: 256 * 1024,
             recv_buffer_bytes: 256 * 1024,
+            max_buffer_bytes: usize::MAX,
             window_scaling: true,
             sack: true,
             timestamps: true,

@@ -12,6 +12,7 @@ use crate::config::{Config, ConnOptions, Keepalive};
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
 use crate::isn::{FourTuple, SecretHash};
 use crate::listener::Listener;
+use crate::ring::BufferBudget;
 use crate::state::{Error, Event, State, TcpInfo};
 use crate::table::{ConnTable, Handle};
 use crate::time::Instant;
@@ -72,13 +73,20 @@ pub struct Engine {
     pub(crate) challenge: RateLimiter,
     pub(crate) next_ephemeral: u16,
     pub(crate) now: Instant,
+    /// Buffer memory of all connections, capped by `Config::max_buffer_bytes`.
+    pub(crate) budget: BufferBudget,
+    /// Most passive connections not yet taken by `accept` (see `set_accept_room`).
+    pub(crate) accept_room: usize,
 }
 
 impl Engine {
     /// An engine with `config`; `secret` keys ISNs (RFC 6528) and SYN cookies. Use a random secret.
     pub fn new(config: Config, secret: [u8; 16]) -> Engine {
         let scratch = vec![0; usize::from(config.mtu)];
+        let budget = BufferBudget::new(config.max_buffer_bytes);
         Engine {
+            budget,
+            accept_room: usize::MAX,
             config,
             secret: SecretHash::new(secret),
             table: ConnTable::default(),
@@ -99,6 +107,21 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Bytes of buffer memory the engine's connections hold now (at most
+    /// [`Config::max_buffer_bytes`]).
+    pub fn buffer_bytes(&self) -> usize {
+        self.budget.used()
+    }
+
+    /// Bounds the passive connections (half-open or established) that may wait for
+    /// [`Engine::accept`], over all listeners, to `room`: a socket layer sets it to the sockets it
+    /// can still hand out, so the engine never completes handshakes nobody can accept. At the
+    /// bound new SYNs are dropped, as Linux drops them with a full accept queue (the peer
+    /// retries). Default: unbounded (each listener's backlog still applies).
+    pub fn set_accept_room(&mut self, room: usize) {
+        self.accept_room = room;
     }
 
     /// Number of live connections (TIME-WAIT and unaccepted ones included).
@@ -190,7 +213,10 @@ impl Engine {
         let h = self.table.next_handle();
         let timer = self.wheel.alloc(h.index());
         let iss = self.secret.isn(&tuple, now);
-        let conn = Conn::new(h, tuple, timer, iss, &self.config, opts, now);
+        let mut conn = Conn::new(h, tuple, timer, iss, &self.config, opts, now);
+        // The rings take memory only when data comes; it is charged to the engine's budget.
+        conn.send_buf.set_budget(self.budget.clone());
+        conn.recv_buf.set_budget(self.budget.clone());
         Ok(self.table.insert(conn))
     }
 
@@ -267,7 +293,11 @@ impl Engine {
             c.writable_wanted = true;
         }
         if n == 0 && !data.is_empty() {
-            return Err(Error::WouldBlock);
+            return Err(if c.send_buf.out_of_memory() {
+                Error::NoBuffers
+            } else {
+                Error::WouldBlock
+            });
         }
         self.mark(h);
         Ok(n)
@@ -420,7 +450,8 @@ impl Engine {
     pub(crate) fn after(&mut self, h: Handle, outcome: Outcome) {
         match outcome {
             Outcome::Keep => {
-                if let Some(c) = self.table.get(h) {
+                if let Some(c) = self.table.get_mut(h) {
+                    release_finished_buffers(c);
                     match c.next_deadline() {
                         Some(t) => self.wheel.arm(c.timer, t),
                         None => self.wheel.cancel(c.timer),
@@ -452,6 +483,7 @@ impl Engine {
     }
 
     fn segment_to_conn(&mut self, now: Instant, h: Handle, seg: &TcpRepr<'_>) -> Outcome {
+        let room = self.accept_room;
         let Engine {
             table,
             listeners,
@@ -467,10 +499,16 @@ impl Engine {
             .then_some(c.listener)
             .flatten();
         if let Some(port) = pending_accept {
-            // Accept queue full: ignore the handshake's ACK; the SYN-ACK will be resent (as Linux).
+            // Accept queue full, or as many waiting as the socket layer can take: ignore the
+            // handshake's ACK; the SYN-ACK will be resent (as Linux).
             let full = listeners
                 .get(&port)
-                .is_none_or(|l| l.accept_queue.len() >= l.backlog);
+                .is_none_or(|l| l.accept_queue.len() >= l.backlog)
+                || listeners
+                    .values()
+                    .map(|l| l.accept_queue.len())
+                    .sum::<usize>()
+                    >= room;
             if full && !seg.flags.contains(TcpFlags::RST) && !seg.flags.contains(TcpFlags::SYN) {
                 return Outcome::Keep;
             }
@@ -565,5 +603,17 @@ impl Engine {
         dirty.clear();
         self.dirty_spare = dirty;
         count
+    }
+}
+
+/// A direction that will carry no more data gives its buffer memory back at once (a closing
+/// connection, one in TIME-WAIT, need not hold it until it is freed).
+fn release_finished_buffers(c: &mut Conn) {
+    if c.fin_queued {
+        // Empty means every byte was acknowledged too: the ring holds unacknowledged data.
+        c.send_buf.release_if_empty();
+    }
+    if c.fin_rcvd && c.assembler.is_empty() {
+        c.recv_buf.release_if_empty();
     }
 }

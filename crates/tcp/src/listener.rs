@@ -1,5 +1,6 @@
-//! Listeners: passive opens with a SYN queue and an accept queue bounded by the backlog, SYN
-//! cookies when the SYN queue is full, and RSTs for segments nobody listens to.
+//! Listeners: passive opens with a SYN queue and an accept queue bounded by the backlog (and all
+//! together by `Engine::set_accept_room`), SYN cookies when the SYN queue is full, SYNs dropped
+//! when the accept queue is full, and RSTs for segments nobody listens to.
 
 use alloc::collections::VecDeque;
 use core::net::Ipv4Addr;
@@ -105,9 +106,15 @@ impl Engine {
             }
             return;
         }
+        let (_, established) = self.passive_waiting();
         let Some(l) = self.listeners.get(&port) else {
             return;
         };
+        // As many established connections wait as the socket layer can take: drop the SYN
+        // (the peer retries), as Linux does with a full accept queue.
+        if established >= self.accept_room {
+            return;
+        }
         if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
             if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
                 let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
@@ -168,10 +175,12 @@ impl Engine {
             self.reset_reply(tuple, seg);
             return;
         };
+        // A full accept queue drops the ACK (the peer retransmits it), as Linux does.
+        let (_, established) = self.passive_waiting();
         let Some(opts) = self
             .listeners
             .get(&port)
-            .filter(|l| l.accept_queue.len() < l.backlog)
+            .filter(|l| l.accept_queue.len() < l.backlog && established < self.accept_room)
             .map(|l| l.opts)
         else {
             return;
@@ -207,6 +216,15 @@ impl Engine {
             l.accept_queue.push_back(h);
         }
         self.after(h, Outcome::Keep);
+    }
+
+    /// Passive connections waiting for `accept`, over all listeners: (half-open, established).
+    /// Half-open ones are bounded by each backlog; their handshake's last ACK is ignored while
+    /// the established ones reach the accept room (`segment_to_conn`).
+    fn passive_waiting(&self) -> (usize, usize) {
+        self.listeners.values().fold((0, 0), |(h, e), l| {
+            (h + l.syn_queue, e + l.accept_queue.len())
+        })
     }
 
     /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST.

@@ -1,28 +1,100 @@
-//! A fixed-capacity byte ring buffer, allocated once when a connection is created.
+//! A byte ring buffer whose capacity is fixed when a connection is created but whose memory is
+//! taken on use: a connection that never carries data (a half-open one, a SYN flood's) holds no
+//! buffer memory. Storage grows in steps (at least [`MIN_GROWTH`] bytes, doubling), so a
+//! connection in steady state allocates nothing per packet; it is freed when the ring is dropped
+//! or [`RingBuffer::release_if_empty`] is called. Growth is charged to a [`BufferBudget`] shared
+//! by an engine's rings, which caps the buffer memory of one engine (one core).
 
-use alloc::vec;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Smallest step by which a ring's storage grows.
+pub const MIN_GROWTH: usize = 16 * 1024;
+
+/// Bytes of ring storage an engine may hold at once, shared by its connections' rings.
+///
+/// Cloning shares the same account. The counter is atomic only so that an engine (and its
+/// rings) may move between threads; it is touched when a ring grows or is freed, never per packet.
+#[derive(Clone, Debug)]
+pub struct BufferBudget(Arc<BudgetInner>);
+
+#[derive(Debug)]
+struct BudgetInner {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl BufferBudget {
+    /// A budget of `limit_bytes` (`usize::MAX`: unlimited).
+    pub fn new(limit_bytes: usize) -> BufferBudget {
+        BufferBudget(Arc::new(BudgetInner {
+            limit: limit_bytes,
+            used: AtomicUsize::new(0),
+        }))
+    }
+    /// Bytes of ring storage allocated now.
+    pub fn used(&self) -> usize {
+        self.0.used.load(Ordering::Relaxed)
+    }
+    /// The cap.
+    pub fn limit(&self) -> usize {
+        self.0.limit
+    }
+    fn take(&self, bytes: usize) -> bool {
+        let used = self.used();
+        if bytes > self.0.limit.saturating_sub(used) {
+            return false;
+        }
+        self.0.used.store(used + bytes, Ordering::Relaxed);
+        true
+    }
+    fn give(&self, bytes: usize) {
+        self.0.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
 
 /// Byte ring: `len` readable bytes start at `head`. Out-of-order data may be written past the
 /// readable part (`write_at`) and made readable later (`commit`).
 #[derive(Debug)]
 pub struct RingBuffer {
+    /// The physical ring: positions are modulo its length, which grows up to `capacity`.
     storage: Vec<u8>,
+    capacity: usize,
     head: usize,
     len: usize,
+    budget: Option<BufferBudget>,
 }
 
 impl RingBuffer {
-    /// A ring holding up to `capacity` bytes.
+    /// A ring holding up to `capacity` bytes; no memory is taken until data is written.
     pub fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
-            storage: vec![0; capacity],
+            storage: Vec::new(),
+            capacity,
             head: 0,
             len: 0,
+            budget: None,
         }
     }
-    /// Total capacity in bytes.
+    /// Charges this ring's storage (present and future) to `budget`.
+    pub fn set_budget(&mut self, budget: BufferBudget) {
+        if let Some(old) = self.budget.take() {
+            old.give(self.storage.len());
+        }
+        // Storage already held is charged even past the limit: it exists.
+        budget
+            .0
+            .used
+            .fetch_add(self.storage.len(), Ordering::Relaxed);
+        self.budget = Some(budget);
+    }
+    /// Total capacity in bytes (what the window and the socket options promise).
     pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+    /// Bytes of memory the ring holds now.
+    pub fn allocated(&self) -> usize {
         self.storage.len()
     }
     /// Readable bytes.
@@ -35,7 +107,7 @@ impl RingBuffer {
     }
     /// Free space after the readable bytes.
     pub fn free(&self) -> usize {
-        self.capacity() - self.len
+        self.capacity - self.len
     }
     /// Appends as much of `data` as fits; returns the count written.
     pub fn push(&mut self, data: &[u8]) -> usize {
@@ -43,33 +115,48 @@ impl RingBuffer {
         self.len += n;
         n
     }
+    /// Whether `push` of a byte could fail for lack of memory (not of capacity): the ring is
+    /// full physically, below its capacity, and the budget cannot give the next step.
+    pub fn out_of_memory(&self) -> bool {
+        self.len == self.storage.len()
+            && self.len < self.capacity
+            && self
+                .budget
+                .as_ref()
+                .is_some_and(|b| b.limit().saturating_sub(b.used()) == 0)
+    }
     /// Writes `data` at `offset` bytes past the readable part, without making it readable;
-    /// returns how many bytes fitted.
+    /// returns how many bytes fitted (in the capacity and in the memory the budget allows).
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        let cap = self.capacity();
         if offset >= self.free() {
             return 0;
         }
-        let n = data.len().min(self.free() - offset);
-        let start = (self.head + self.len + offset) % cap.max(1);
-        let first = n.min(cap - start);
+        let want = data.len().min(self.free() - offset);
+        self.grow_for(self.len + offset + want);
+        let phys = self.storage.len();
+        if self.len + offset >= phys {
+            return 0;
+        }
+        let n = want.min(phys - self.len - offset);
+        let start = (self.head + self.len + offset) % phys;
+        let first = n.min(phys - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
         self.storage[..n - first].copy_from_slice(&data[first..n]);
         n
     }
     /// Makes `n` bytes already written past the readable part readable.
     pub fn commit(&mut self, n: usize) {
-        self.len = (self.len + n).min(self.capacity());
+        self.len = (self.len + n).min(self.storage.len());
     }
     /// Copies up to `out.len()` readable bytes starting `offset` bytes in, without consuming.
     pub fn peek(&self, offset: usize, out: &mut [u8]) -> usize {
         if offset >= self.len {
             return 0;
         }
-        let cap = self.capacity();
+        let phys = self.storage.len();
         let n = out.len().min(self.len - offset);
-        let start = (self.head + offset) % cap;
-        let first = n.min(cap - start);
+        let start = (self.head + offset) % phys;
+        let first = n.min(phys - start);
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         out[first..n].copy_from_slice(&self.storage[..n - first]);
         n
@@ -77,8 +164,8 @@ impl RingBuffer {
     /// Drops `n` readable bytes from the front.
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
-        if self.capacity() > 0 {
-            self.head = (self.head + n) % self.capacity();
+        if !self.storage.is_empty() {
+            self.head = (self.head + n) % self.storage.len();
         }
         // The head is not reset when empty: out-of-order data may sit past the readable part.
         self.len -= n;
@@ -88,6 +175,54 @@ impl RingBuffer {
         let n = self.peek(0, out);
         self.consume(n);
         n
+    }
+    /// Frees the storage when nothing is readable. The caller knows that no out-of-order data
+    /// sits past the readable part (for a receive ring: its assembler is empty).
+    pub fn release_if_empty(&mut self) {
+        if self.len != 0 || self.storage.is_empty() {
+            return;
+        }
+        if let Some(b) = &self.budget {
+            b.give(self.storage.len());
+        }
+        self.storage = Vec::new();
+        self.head = 0;
+    }
+
+    /// Grows the storage to hold at least `needed` bytes (within capacity and budget). The ring
+    /// is laid out anew from `head`, out-of-order bytes past the readable part included.
+    fn grow_for(&mut self, needed: usize) {
+        let phys = self.storage.len();
+        if needed <= phys {
+            return;
+        }
+        let step = needed.max(phys * 2).max(MIN_GROWTH).min(self.capacity);
+        let Some(new_len) = [step, needed]
+            .into_iter()
+            .find(|&n| self.budget.as_ref().is_none_or(|b| b.take(n - phys)))
+        else {
+            return;
+        };
+        let mut grown = Vec::new();
+        if grown.try_reserve_exact(new_len).is_err() {
+            if let Some(b) = &self.budget {
+                b.give(new_len - phys);
+            }
+            return;
+        }
+        grown.extend_from_slice(&self.storage[self.head..]);
+        grown.extend_from_slice(&self.storage[..self.head]);
+        grown.resize(new_len, 0);
+        self.storage = grown;
+        self.head = 0;
+    }
+}
+
+impl Drop for RingBuffer {
+    fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            b.give(self.storage.len());
+        }
     }
 }
 
@@ -109,5 +244,61 @@ mod tests {
         assert_eq!(r.pop(&mut o), 8);
         assert_eq!(&o, b"efxyghij");
         assert_eq!(r.write_at(8, b"z"), 0);
+    }
+
+    #[test]
+    fn takes_memory_on_use_and_keeps_out_of_order_bytes_when_growing() {
+        let cap = 4 * MIN_GROWTH;
+        let mut r = RingBuffer::new(cap);
+        assert_eq!(r.allocated(), 0);
+        let chunk: Vec<u8> = (0..MIN_GROWTH).map(|i| i as u8).collect();
+        // Wrap the first step, then write out of order past it: the ring grows and relays.
+        assert_eq!(r.push(&chunk[..MIN_GROWTH - 10]), MIN_GROWTH - 10);
+        assert_eq!(r.allocated(), MIN_GROWTH);
+        let mut sink = vec![0; MIN_GROWTH];
+        assert_eq!(r.pop(&mut sink[..100]), 100);
+        assert_eq!(r.push(&chunk[..50]), 50);
+        assert_eq!(r.write_at(1000, b"late"), 4);
+        assert_eq!(r.write_at(MIN_GROWTH, b"far"), 3);
+        assert_eq!(r.allocated(), 2 * MIN_GROWTH);
+        r.commit(0);
+        let mut out = vec![0; cap];
+        assert_eq!(r.peek(0, &mut out), MIN_GROWTH - 60);
+        assert_eq!(&out[..MIN_GROWTH - 110], &chunk[100..MIN_GROWTH - 10]);
+        assert_eq!(&out[MIN_GROWTH - 110..MIN_GROWTH - 60], &chunk[..50]);
+        r.consume(MIN_GROWTH - 60);
+        r.commit(1000 + 4);
+        let mut late = [0; 4];
+        assert_eq!(r.peek(1000, &mut late), 4);
+        assert_eq!(&late, b"late");
+        r.consume(r.len());
+        r.release_if_empty();
+        assert_eq!(r.allocated(), 0);
+    }
+
+    #[test]
+    fn a_budget_caps_the_memory_of_all_rings_and_gets_it_back() {
+        let budget = BufferBudget::new(3 * MIN_GROWTH);
+        let mut rings: Vec<RingBuffer> = (0..4)
+            .map(|_| {
+                let mut r = RingBuffer::new(1 << 20);
+                r.set_budget(budget.clone());
+                r
+            })
+            .collect();
+        let data = vec![7u8; MIN_GROWTH];
+        assert_eq!(rings[0].push(&data), MIN_GROWTH);
+        assert_eq!(rings[1].push(&data), MIN_GROWTH);
+        assert_eq!(rings[2].push(&data[..10]), 10);
+        assert_eq!(budget.used(), 3 * MIN_GROWTH);
+        // The fourth ring gets nothing: no memory, not a panic; the others keep their bytes.
+        assert_eq!(rings[3].push(&data), 0);
+        assert!(rings[3].out_of_memory());
+        // A full ring cannot grow past the budget either, but what it has stays usable.
+        assert_eq!(rings[0].push(&data), 0);
+        rings.truncate(1);
+        assert_eq!(budget.used(), MIN_GROWTH);
+        drop(rings);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -68,6 +68,8 @@ pub enum Error {
     AddrInUse,
     /// The connection table is full.
     TooManyConnections,
+    /// The engine's buffer memory cap ([`Config::max_buffer_bytes`](crate::Config)) is reached.
+    NoBuffers,
 }
 
 impl core::fmt::Display for Error {
@@ -80,6 +82,7 @@ impl core::fmt::Display for Error {
             Error::TimedOut => "connection timed out",
             Error::AddrInUse => "address in use",
             Error::TooManyConnections => "too many connections",
+            Error::NoBuffers => "no buffer memory left (the engine's buffer cap is reached)",
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Reproducers for engine bugs found by the `tcp_engine` fuzz target (fuzz/corpus/tcp_engine/
-//! seed-crash-*), replayed through the public API. Ignored until the engine is fixed.
+//! seed-crash-*), replayed through the public API. Each asserts what went wrong, so it fails in
+//! release builds too (not only through the engine's `debug_assert`s).
 
 use std::net::Ipv4Addr;
 
@@ -32,6 +33,8 @@ fn hop(now: u64, from: &mut Engine, to: &mut Engine, drop: &mut usize, trace: &s
             r.ack_number.0,
             p.len()
         );
+        // The applications never send: a segment carrying data is the bug.
+        assert!(p.is_empty(), "{trace} sent {} bytes nobody wrote", p.len());
         if !lost {
             to.on_segment(t, s, d, &TcpRepr { payload: &p, ..r });
         }
@@ -58,7 +61,8 @@ fn syn_ack_arrives_after_syn_rto_before_retransmission() {
     let mut b = Engine::new(config, [2; 16]);
     a.listen(A, 40_003, 0).unwrap();
     let mut now = 1_000;
-    b.connect(Instant::from_millis(now), B, 0, A, 40_003)
+    let client = b
+        .connect(Instant::from_millis(now), B, 0, A, 40_003)
         .unwrap();
     // B's SYN reaches A at t=1000; A's SYN-ACK (same millisecond) is lost. At t=2000 both
     // retransmission timers fire; A's SYN-ACK reaches B before B dispatched its SYN again.
@@ -73,4 +77,9 @@ fn syn_ack_arrives_after_syn_rto_before_retransmission() {
         a.events().for_each(|e| eprintln!("A event {e:?}"));
         b.events().for_each(|e| eprintln!("B event {e:?}"));
     }
+    assert_eq!(
+        b.state(client),
+        Ok(mtcp_tcp::State::Established),
+        "the client connection did not survive"
+    );
 }

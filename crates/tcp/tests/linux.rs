@@ -188,12 +188,14 @@ fn pattern(len: usize) -> Vec<u8> {
 
 /// We connect to a Linux echo server, send 1 MB, read it back, and close.
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn active_open_echo_with_linux() {
     echo_with_linux("active_open_echo_with_linux", 0.0);
 }
 
 /// The same with 2 % of the frames dropped in each direction: both stacks recover.
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn lossy_echo_with_linux() {
     echo_with_linux("lossy_echo_with_linux", 0.02);
 }
@@ -273,6 +275,7 @@ fn echo_with_linux(test: &str, loss: f64) {
 
 /// Linux connects to our listener, sends 512 KB, and we answer with its length.
 #[test]
+#[ignore = "needs root: a network namespace and a TAP"]
 fn passive_open_from_linux() {
     let Some((ns, mut host)) = setup("passive_open_from_linux") else {
         return;

@@ -434,11 +434,10 @@ fn scripts() {
         "only {} scripts",
         files.len()
     );
+    files.retain(|f| f.to_string_lossy().contains(&filter));
+    assert!(!files.is_empty(), "SCRIPT={filter:?} matches no script");
     let mut failed = Vec::new();
-    for f in files
-        .iter()
-        .filter(|f| f.to_string_lossy().contains(&filter))
-    {
+    for f in &files {
         eprintln!("running {}", f.display());
         if catch_unwind(AssertUnwindSafe(|| run_script(f))).is_err() {
             failed.push(f.file_name().unwrap().to_string_lossy().into_owned());

@@ -63,18 +63,27 @@ impl std::error::Error for Error {}
 /// The result type of the helpers.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Returns true when the process runs as root; otherwise prints why `test` is skipped and returns false.
+/// Asserts that `test` can run: the process is root and the `ip` tool (iproute2) exists.
+///
+/// Tests that call this are marked `#[ignore = "needs root: ..."]`, so a run without root lists
+/// them as ignored; a run with `--include-ignored` (as `scripts/test-all` does as root) runs them,
+/// and one that cannot run fails here with the reason instead of passing silently. Returns `true`
+/// so existing `if !require_root(..) { return; }` guards keep compiling.
+///
+/// # Panics
+/// When not root or when `ip` is missing.
 pub fn require_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        eprintln!("skipping {test}: needs root (euid {euid}) to create network namespaces");
-        return false;
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        eprintln!("skipping {test}: the `ip` tool (iproute2) is not installed");
-        return false;
-    }
+    assert!(
+        euid == 0,
+        "{test} needs root (euid {euid}) to create network namespaces: run as root, or without \
+         --include-ignored to list it as ignored"
+    );
+    assert!(
+        Command::new("ip").arg("-V").output().is_ok(),
+        "{test} needs the `ip` tool (iproute2): scripts/test-all installs it"
+    );
     true
 }
 

@@ -113,7 +113,10 @@ pub struct MtcpConf {
     pub ports: Vec<PortConf>,
     /// Flows per core (`max_concurrency`).
     pub max_concurrency: usize,
-    /// Buffers per core (`max_num_buffers`).
+    /// Buffers per core (`max_num_buffers`): as in mTCP, this many send and this many receive
+    /// buffers, so a core's buffer memory is capped at `max_num_buffers x (sndbuf + rcvbuf)`
+    /// bytes (taken as data flows, not per connection); past it writes fail with ENOMEM and
+    /// arriving data is dropped until memory frees.
     pub max_num_buffers: usize,
     /// Receive buffer bytes per socket (`rcvbuf`).
     pub rcvbuf_size: usize,

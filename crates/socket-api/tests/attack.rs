@@ -1,0 +1,752 @@
+//! The whole stack under attack and overload on the in-memory switch (no privileges): a server
+//! context (198.18.0.1, port 0) serving a pattern download, a legitimate client context
+//! (198.18.0.2, port 1) fetching it, and a raw attacker queue (port 2) whose frames `mtcp-wire`
+//! builds (and then damages byte by byte where the attack is a malformed header).
+//!
+//! Each test asserts that the stack lives, that the legitimate download stays byte-exact and
+//! finishes within a bound relative to the same download without the attack (measured first in
+//! the same test), that the server's buffer memory (the stack's own accounting) and resident
+//! memory stay under bounds derived from the configuration, and that buffer memory comes back
+//! afterwards.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use mtcp_io::mem::{MemConfig, MemQueue, MemSwitch};
+use mtcp_io::{Burst, Device, Queue, TxFrame};
+use mtcp_socket_api::{Context, Error, Mtcp, MtcpConf};
+use mtcp_wire::frame::{Frame, Network, Transport};
+use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+use mtcp_wire::{
+    ChecksumCapabilities, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr,
+};
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const PORT: u16 = 80;
+/// Bytes of the legitimate download.
+const TOTAL: usize = 8 << 20;
+const SNDBUF: usize = 64 * 1024;
+const RCVBUF: usize = 64 * 1024;
+const BACKLOG: i32 = 128;
+/// Slowest the attacked download may be, relative to the same download without the attack.
+const MAX_SLOWDOWN: f64 = 10.0;
+
+fn pattern(i: usize) -> u8 {
+    (i.wrapping_mul(131) ^ (i >> 9)) as u8
+}
+
+fn conf(port: &str, ip: Ipv4Addr, max_concurrency: usize, max_num_buffers: usize) -> MtcpConf {
+    MtcpConf::parse(&format!(
+        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\n\
+         max_concurrency = {max_concurrency}\nmax_num_buffers = {max_num_buffers}\n\
+         sndbuf = {SNDBUF}\nrcvbuf = {RCVBUF}\ntcp_timewait = 1\ndrain_timeout_ms = 200\nrun_mode = rtc\n\
+         tcp_timeout = -1\n"
+    ))
+    .unwrap()
+}
+
+/// The tests of this file run one at a time: each measures the resident memory of the process.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Resident memory of this process, from /proc/self/statm.
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn count(errors: &mut Vec<(Error, usize)>, e: Error) {
+    match errors.iter_mut().find(|(x, _)| *x == e) {
+        Some((_, n)) => *n += 1,
+        None => errors.push((e, 1)),
+    }
+}
+
+struct Served {
+    sock: i32,
+    sent: usize,
+}
+
+/// The three parties on one switch, driven from this thread (run to completion).
+struct Lab {
+    _switch: MemSwitch,
+    _server_mtcp: Mtcp,
+    _client_mtcp: Mtcp,
+    s: Context,
+    c: Context,
+    atk: MemQueue,
+    server_mac: EthernetAddress,
+    atk_mac: EthernetAddress,
+    listener: i32,
+    served: Vec<Served>,
+    data: Vec<u8>,
+    /// Errors other than EAGAIN that the server's `accept` and `write` returned, with counts.
+    server_errors: Vec<(Error, usize)>,
+    /// Most buffer memory the server held at any turn.
+    peak_buffer_bytes: usize,
+    buffer_cap: usize,
+}
+
+impl Lab {
+    fn new(max_concurrency: usize, max_num_buffers: usize, client_concurrency: usize) -> Lab {
+        let switch = MemSwitch::new(MemConfig {
+            ports: 3,
+            ring_size: 4096,
+            pool_size: 8192,
+            ..MemConfig::default()
+        })
+        .unwrap();
+        let server_mtcp = Mtcp::with_switch(
+            conf("mem0", SERVER, max_concurrency, max_num_buffers),
+            &switch,
+            0,
+        )
+        .unwrap();
+        let client_mtcp = Mtcp::with_switch(
+            conf("mem1", CLIENT, client_concurrency, client_concurrency),
+            &switch,
+            1,
+        )
+        .unwrap();
+        let mut s = server_mtcp.create_context(0).unwrap();
+        let c = client_mtcp.create_context(0).unwrap();
+        let listener = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        s.bind(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
+            .unwrap();
+        s.listen(listener, BACKLOG).unwrap();
+        let server_mac = switch.port(0).info().mac;
+        let mut ap = switch.port(2);
+        let atk_mac = ap.info().mac;
+        let atk = ap.queue(0).unwrap();
+        Lab {
+            _switch: switch,
+            _server_mtcp: server_mtcp,
+            _client_mtcp: client_mtcp,
+            s,
+            c,
+            atk,
+            server_mac,
+            atk_mac,
+            listener,
+            served: Vec::new(),
+            data: (0..TOTAL).map(pattern).collect(),
+            server_errors: Vec::new(),
+            peak_buffer_bytes: 0,
+            buffer_cap: max_num_buffers * (SNDBUF + RCVBUF),
+        }
+    }
+
+    fn buffer_bytes(&mut self) -> usize {
+        self.s.with(|st| st.buffer_bytes()).unwrap()
+    }
+
+    fn connections(&mut self) -> usize {
+        self.s.with(|st| st.connection_count()).unwrap()
+    }
+
+    /// The server application: accepts what it can and sends every connection the pattern,
+    /// then closes it. It keeps serving through errors (they are counted).
+    fn serve(&mut self) {
+        loop {
+            match self.s.accept(self.listener) {
+                Ok((sock, _)) => self.served.push(Served { sock, sent: 0 }),
+                Err(Error::Again) => break,
+                Err(e) => {
+                    count(&mut self.server_errors, e);
+                    break;
+                }
+            }
+        }
+        let (s, data, errors) = (&mut self.s, &self.data, &mut self.server_errors);
+        // Once a write finds the buffer memory exhausted, the others wait for the next turn.
+        let mut out_of_memory = false;
+        self.served.retain_mut(|v| {
+            while v.sent < TOTAL && !out_of_memory {
+                match s.write(v.sock, &data[v.sent..TOTAL.min(v.sent + 64 * 1024)]) {
+                    Ok(n) => v.sent += n,
+                    Err(Error::Again) => return true,
+                    Err(e) => {
+                        if e != Error::NoMem {
+                            // A peer reset: the connection is gone.
+                            count(errors, e);
+                            let _ = s.close(v.sock);
+                            return false;
+                        }
+                        count(errors, e);
+                        out_of_memory = true;
+                        return true;
+                    }
+                }
+            }
+            if v.sent < TOTAL {
+                return true;
+            }
+            let _ = s.close(v.sock);
+            false
+        });
+    }
+
+    /// One turn: the server, its application, the client; what reached the attacker is dropped.
+    /// Each stack polls until its queue is drained (a busy-polling core keeps up with its link;
+    /// one burst per turn would let any flood overrun the switch's rings and drop legitimate
+    /// frames there, which would measure the link, not the stack).
+    fn turn(&mut self) {
+        for _ in 0..256 {
+            if self.s.poll() == 0 {
+                break;
+            }
+        }
+        self.serve();
+        for _ in 0..256 {
+            if self.c.poll() == 0 {
+                break;
+            }
+        }
+        let mut rx = Burst::new();
+        while self.atk.rx_burst(&mut rx).unwrap_or(0) > 0 {
+            rx.clear();
+        }
+        let b = self.buffer_bytes();
+        self.peak_buffer_bytes = self.peak_buffer_bytes.max(b);
+        assert!(
+            b <= self.buffer_cap,
+            "buffer memory {b} past the cap {}",
+            self.buffer_cap
+        );
+    }
+
+    /// Sends frames from the attacker; returns how many the switch took (a full ring refuses
+    /// the rest, as a NIC would drop them).
+    fn inject(&mut self, frames: &[Vec<u8>]) -> usize {
+        let mut taken = 0;
+        for chunk in frames.chunks(32) {
+            let mut burst = Burst::new();
+            for f in chunk {
+                let mut buf = self.atk.tx_alloc().expect("attacker tx buffer");
+                let len = f.len().min(buf.capacity());
+                buf.set_len(len);
+                buf[..len].copy_from_slice(&f[..len]);
+                let _ = burst.push(buf);
+            }
+            taken += self.atk.tx_burst(&mut burst).unwrap_or(0);
+        }
+        taken
+    }
+
+    /// A TCP frame from `src` to the server, built by mtcp-wire with correct checksums.
+    fn tcp_frame(&self, src: Ipv4Addr, seg: &TcpRepr<'_>) -> Vec<u8> {
+        let frame = Frame {
+            ethernet: EthernetRepr {
+                src_addr: self.atk_mac,
+                dst_addr: self.server_mac,
+                vlan: None,
+                ethertype: EtherType::Ipv4,
+            },
+            network: Network::Ipv4(
+                Ipv4Repr::new(src, SERVER, IpProtocol::Tcp, seg.buffer_len()),
+                Transport::Tcp(seg.clone()),
+            ),
+        };
+        let mut buf = vec![0; frame.buffer_len()];
+        frame
+            .emit(&mut buf, &ChecksumCapabilities::software())
+            .unwrap();
+        buf
+    }
+
+    /// Downloads the pattern with the legitimate client, calling `attack` every turn; checks
+    /// every byte and returns how long it took.
+    fn download(&mut self, attack: &mut dyn FnMut(&mut Lab, &Flow)) -> Duration {
+        let start = Instant::now();
+        let sock = self.c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        match self.c.connect(sock, SocketAddrV4::new(SERVER, PORT)) {
+            Ok(()) | Err(Error::InProgress) => {}
+            Err(e) => panic!("connect: {e}"),
+        }
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut flow = Flow {
+            client_port: 0,
+            turn: 0,
+        };
+        loop {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "download stuck at {got} of {TOTAL} bytes"
+            );
+            self.turn();
+            flow.turn += 1;
+            if flow.client_port == 0 {
+                flow.client_port = self.c.getsockname(sock).map_or(0, |a| a.port());
+            }
+            attack(self, &flow);
+            match self.c.read(sock, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    for (k, &b) in buf[..n].iter().enumerate() {
+                        assert_eq!(b, pattern(got + k), "byte {} of the download", got + k);
+                    }
+                    got += n;
+                }
+                Err(Error::Again | Error::NotConn) => {}
+                Err(e) => panic!("download read after {got} bytes: {e}"),
+            }
+        }
+        assert_eq!(got, TOTAL, "download ended early");
+        self.c.close(sock).unwrap();
+        start.elapsed()
+    }
+
+    /// Turns until the server holds no buffer memory (every connection finished), at most 10 s.
+    fn settle(&mut self) -> usize {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            self.turn();
+            if self.buffer_bytes() == 0 {
+                return 0;
+            }
+        }
+        self.buffer_bytes()
+    }
+}
+
+/// What an attack may know of the legitimate flow (a blind attacker only its ports).
+struct Flow {
+    client_port: u16,
+    turn: u64,
+}
+
+fn syn(sport: u16, seq: u32) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port: sport,
+        dst_port: PORT,
+        seq_number: SeqNumber(seq),
+        ack_number: SeqNumber(0),
+        flags: TcpFlags::SYN,
+        window_len: 64_240,
+        urgent_pointer: 0,
+        options: TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: Some(Timestamps {
+                tsval: seq,
+                tsecr: 0,
+            }),
+            ..TcpOptions::default()
+        },
+        payload: &[],
+    }
+}
+
+/// Baseline download, then `attack` beside a second one: byte-exact, within the bound.
+fn assert_survives(lab: &mut Lab, name: &str, attack: &mut dyn FnMut(&mut Lab, &Flow)) {
+    let base = lab.download(&mut |_, _| {});
+    let attacked = lab.download(attack);
+    let ratio = attacked.as_secs_f64() / base.as_secs_f64().max(0.001);
+    eprintln!("{name}: download {base:?} alone, {attacked:?} under attack (x{ratio:.1})");
+    assert!(
+        attacked <= base.max(Duration::from_millis(50)).mul_f64(MAX_SLOWDOWN),
+        "{name}: the download took {attacked:?} under attack, {base:?} without"
+    );
+}
+
+/// One million SYNs from random sources in 198.18.0.0/15 beside a download: half-open
+/// connections hold no buffer memory, the SYN queue stays within the backlog (SYN cookies
+/// answer the rest), and the download is unaffected beyond the bound.
+#[test]
+fn syn_flood_of_a_million_syns() {
+    let _serial = serial();
+    const SYNS: usize = 1_000_000;
+    const PER_TURN: usize = 256;
+    let mut lab = Lab::new(1024, 64, 4);
+    let rss_before = rss_bytes();
+    let mut rng = Rng(0x5eed);
+    let sent = std::cell::Cell::new(0usize);
+    let mut flood = |lab: &mut Lab, _: &Flow| {
+        let frames: Vec<Vec<u8>> = (0..PER_TURN.min(SYNS - sent.get()))
+            .map(|_| {
+                let r = rng.next();
+                // Sources outside the server's /24 (no route back: the SYN-ACKs die there).
+                let src = Ipv4Addr::new(198, 19, (r >> 8) as u8, r as u8);
+                lab.tcp_frame(src, &syn((r >> 16) as u16 | 1024, (r >> 32) as u32))
+            })
+            .collect();
+        sent.set(sent.get() + lab.inject(&frames));
+    };
+    assert_survives(&mut lab, "SYN flood", &mut flood);
+    while sent.get() < SYNS {
+        flood(
+            &mut lab,
+            &Flow {
+                client_port: 0,
+                turn: 0,
+            },
+        );
+        lab.turn();
+    }
+    lab.turn();
+    let received = lab._server_mtcp.snapshots()[0].counters.rx_packets;
+    eprintln!(
+        "SYN flood: {} SYNs sent, the server received {received} frames, the switch dropped {}",
+        sent.get(),
+        lab._switch.drops()
+    );
+    assert!(
+        received >= SYNS as u64,
+        "only {received} frames reached the server"
+    );
+    let conns = lab.connections();
+    // Half-open connections: the SYN queue (backlog) and nothing else.
+    assert!(
+        conns <= BACKLOG as usize + 4,
+        "{conns} connections after {SYNS} SYNs (backlog {BACKLOG})"
+    );
+    // The flood itself took no buffer memory; only the two downloads did.
+    assert!(
+        lab.peak_buffer_bytes <= 2 * (SNDBUF + RCVBUF),
+        "peak buffer memory {} during a SYN flood",
+        lab.peak_buffer_bytes
+    );
+    // Resident memory: the connection table bound (2 x max_concurrency connections of a few KiB)
+    // and the buffer cap, plus the switch's buffers and slack for the allocator.
+    let rss_after = rss_bytes();
+    let bound = 2 * 1024 * 8192 + 64 * (SNDBUF + RCVBUF) + (64 << 20);
+    assert!(
+        rss_after.saturating_sub(rss_before) <= bound,
+        "resident memory grew from {rss_before} to {rss_after} (bound {bound})"
+    );
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    // The service still answers afterwards.
+    lab.download(&mut |_, _| {});
+    assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
+}
+
+/// Malformed and blind frames, each kind many times, to the listener and to the download's
+/// own 4-tuple: all dropped or answered (challenge ACKs, RSTs), none breaks the download.
+#[test]
+fn malformed_and_blind_frames() {
+    let _serial = serial();
+    let mut lab = Lab::new(256, 64, 4);
+    let mut rng = Rng(0xbad);
+    let injected = std::cell::Cell::new(0usize);
+    let errors_before = lab._server_mtcp.snapshots()[0].counters.rx_errors;
+    let mut attack = |lab: &mut Lab, flow: &Flow| {
+        if flow.client_port == 0 {
+            return;
+        }
+        let mut frames = Vec::new();
+        for i in 0..16 {
+            // Every variant in turn, the rest of the frame random.
+            let r = rng.next() & !(0xf << 8) | ((flow.turn * 16 + i) % 16) << 8;
+            frames.extend(malformed(lab, flow.client_port, r));
+        }
+        // Blind in-window attacks: RST, SYN and data sprayed over the sequence space in steps
+        // of half a window, on the download's 4-tuple (an attacker can learn the ports).
+        let step = (RCVBUF / 2) as u32;
+        for k in 0..64u32 {
+            let seq = (flow.turn as u32)
+                .wrapping_mul(64)
+                .wrapping_add(k)
+                .wrapping_mul(step)
+                .wrapping_add(7);
+            let r = rng.next();
+            let mut seg = syn(flow.client_port, seq);
+            seg.options = TcpOptions::default();
+            seg.flags = match r % 4 {
+                0 => TcpFlags::RST,
+                1 => TcpFlags::RST | TcpFlags::ACK,
+                2 => TcpFlags::SYN,
+                _ => TcpFlags::ACK | TcpFlags::PSH,
+            };
+            seg.ack_number = SeqNumber((r >> 32) as u32);
+            let payload = [0xEEu8; 100];
+            if r % 4 == 3 {
+                seg.payload = &payload;
+            }
+            frames.push(lab.tcp_frame(CLIENT, &seg));
+        }
+        injected.set(injected.get() + lab.inject(&frames));
+    };
+    assert_survives(&mut lab, "malformed and blind frames", &mut attack);
+    let errors = lab._server_mtcp.snapshots()[0].counters.rx_errors - errors_before;
+    eprintln!(
+        "{} frames injected, {errors} counted as damaged",
+        injected.get()
+    );
+    assert!(
+        injected.get() >= 1000 && errors >= 100,
+        "the attack did not reach the stack: {} frames, {errors} errors",
+        injected.get()
+    );
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
+}
+
+/// Frames damaged in every header field the issue lists; `r` picks the variant.
+fn malformed(lab: &Lab, client_port: u16, r: u64) -> Vec<Vec<u8>> {
+    const ETH: usize = 14;
+    const TCP: usize = ETH + 20;
+    let sport = if r & 1 == 0 { client_port } else { 2000 };
+    let mut seg = syn(sport, (r >> 32) as u32);
+    if r & 2 != 0 {
+        seg.flags = TcpFlags::ACK | TcpFlags::PSH;
+        seg.options = TcpOptions::default();
+    }
+    let payload = [0x42u8; 64];
+    seg.payload = if r & 4 != 0 { &payload } else { &[] };
+    let good = lab.tcp_frame(CLIENT, &seg);
+    let fix_tcp_checksum = |f: &mut Vec<u8>| {
+        let end = f
+            .len()
+            .min(ETH + usize::from(u16::from_be_bytes([f[16], f[17]])));
+        if end < TCP + 18 {
+            return;
+        }
+        f[TCP + 16] = 0;
+        f[TCP + 17] = 0;
+        let len = (end - TCP) as u16;
+        let sum = mtcp_wire::checksum::pseudo_header_sum(CLIENT, SERVER, 6, len)
+            + mtcp_wire::checksum::sum(&f[TCP..end]);
+        let c = !mtcp_wire::checksum::fold(sum);
+        f[TCP + 16..TCP + 18].copy_from_slice(&c.to_be_bytes());
+    };
+    let fix_ip_checksum = |f: &mut Vec<u8>| {
+        let ihl = usize::from(f[ETH] & 0xf) * 4;
+        let end = (ETH + ihl.max(20)).min(f.len());
+        f[ETH + 10] = 0;
+        f[ETH + 11] = 0;
+        let c = !mtcp_wire::checksum::fold(mtcp_wire::checksum::sum(&f[ETH..end]));
+        f[ETH + 10..ETH + 12].copy_from_slice(&c.to_be_bytes());
+    };
+    let mut out = Vec::new();
+    let mut variant = |edit: &dyn Fn(&mut Vec<u8>), tcp_sum: bool| {
+        let mut f = good.clone();
+        edit(&mut f);
+        if tcp_sum {
+            fix_tcp_checksum(&mut f);
+        }
+        fix_ip_checksum(&mut f);
+        out.push(f);
+    };
+    let opts = TCP + 20;
+    let has_opts = seg.flags.contains(TcpFlags::SYN);
+    match (r >> 8) % 16 {
+        // TCP data offset 0, 4 (below the header) and 15 (past the segment).
+        0 => variant(&|f| f[TCP + 12] &= 0x0f, true),
+        1 => variant(&|f| f[TCP + 12] = 4 << 4 | (f[TCP + 12] & 0x0f), true),
+        2 => variant(&|f| f[TCP + 12] = 15 << 4 | (f[TCP + 12] & 0x0f), true),
+        // IHL 0, 4 and 15.
+        3 => variant(&|f| f[ETH] = 0x40, false),
+        4 => variant(&|f| f[ETH] = 0x44, false),
+        5 => variant(&|f| f[ETH] = 0x4f, false),
+        // IP total length below the headers, and past the frame.
+        6 => variant(
+            &|f| f[ETH + 2..ETH + 4].copy_from_slice(&30u16.to_be_bytes()),
+            false,
+        ),
+        7 => variant(
+            &|f| f[ETH + 2..ETH + 4].copy_from_slice(&9000u16.to_be_bytes()),
+            false,
+        ),
+        // A fragment (more fragments, and a later piece).
+        8 => variant(&|f| f[ETH + 6] = 0x20, false),
+        9 => variant(&|f| f[ETH + 7] = 0x10, false),
+        // Bad checksums: TCP, then IP.
+        10 => variant(&|f| f[TCP + 16] ^= 0x5a, false),
+        11 => {
+            let mut f = good.clone();
+            f[ETH + 10] ^= 0x5a;
+            out.push(f);
+        }
+        // Runts: cut inside the Ethernet, IP and TCP headers.
+        12 => {
+            for cut in [10, ETH + 8, TCP + 6] {
+                out.push(good[..cut].to_vec());
+            }
+        }
+        // Stacked VLAN tags (802.1ad outside 802.1Q), which the stack does not parse.
+        13 => {
+            let mut f = good[..12].to_vec();
+            f.extend_from_slice(&[0x88, 0xa8, 0, 5, 0x81, 0, 0, 7]);
+            f.extend_from_slice(&good[12..]);
+            out.push(f);
+        }
+        // Malformed options: length 0, 1, past the header, MSS length 3, timestamps length 2.
+        _ if has_opts => {
+            for bad in [
+                [2u8, 0, 5, 0xb4],
+                [3, 1, 7, 1],
+                [8, 40, 0, 0],
+                [2, 3, 5, 1],
+                [8, 2, 1, 1],
+            ] {
+                variant(&|f| f[opts..opts + 4].copy_from_slice(&bad), true);
+            }
+        }
+        _ => variant(&|f| f[TCP + 13] = 0xff, true),
+    }
+    out
+}
+
+/// Many connections that ask for the download and never read: the server's writes stop at the
+/// buffer cap with ENOMEM (never a crash, never past the cap); when the clients go, the memory
+/// comes back and the download runs as fast as before.
+#[test]
+fn twenty_thousand_non_reading_connections() {
+    let _serial = serial();
+    const CLIENTS: usize = 20_000;
+    // The cap: 256 buffers of each kind, 32 MiB, far below 20 000 full send buffers (1.25 GiB).
+    let mut lab = Lab::new(CLIENTS + 64, 256, CLIENTS + 64);
+    let base = lab.download(&mut |_, _| {});
+    let rss_before = rss_bytes();
+    let mut socks = Vec::with_capacity(CLIENTS);
+    for i in 0..CLIENTS {
+        let s = lab.c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        lab.c
+            .bind(s, SocketAddrV4::new(CLIENT, 10_000 + i as u16))
+            .unwrap();
+        match lab.c.connect(s, SocketAddrV4::new(SERVER, PORT)) {
+            Ok(()) | Err(Error::InProgress) => {}
+            Err(e) => panic!("connect {i}: {e}"),
+        }
+        socks.push(s);
+        if i % 64 == 63 {
+            lab.turn();
+        }
+    }
+    let start = Instant::now();
+    let mut report = Instant::now();
+    while lab.served.len() < CLIENTS && start.elapsed() < Duration::from_secs(60) {
+        lab.turn();
+        if report.elapsed() > Duration::from_secs(2) {
+            report = Instant::now();
+            let conns = lab.connections();
+            eprintln!(
+                "{:?}: {} served, {conns} connections, {} buffer bytes, errors {:?}",
+                start.elapsed(),
+                lab.served.len(),
+                lab.buffer_bytes(),
+                lab.server_errors
+            );
+        }
+    }
+    // A few more turns for the windows to fill.
+    for _ in 0..50 {
+        lab.turn();
+    }
+    let conns = lab.connections();
+    assert_eq!(
+        lab.served.len(),
+        CLIENTS,
+        "not every connection was accepted ({conns} in the engine, errors {:?})",
+        lab.server_errors
+    );
+    assert!(
+        lab.server_errors.iter().any(|(e, _)| *e == Error::NoMem),
+        "the server never hit the buffer cap (peak {})",
+        lab.peak_buffer_bytes
+    );
+    assert!(lab.peak_buffer_bytes <= lab.buffer_cap);
+    let rss_full = rss_bytes();
+    // 20 000 connections on each side (a few KiB each), the server's cap, and the client's
+    // receive buffers (20 000 full windows: RCVBUF each).
+    let bound = 2 * CLIENTS * 8192 + lab.buffer_cap + CLIENTS * RCVBUF + (64 << 20);
+    assert!(
+        rss_full.saturating_sub(rss_before) <= bound,
+        "resident memory grew from {rss_before} to {rss_full} (bound {bound})"
+    );
+    // The clients go away (RST), and the memory comes back.
+    for s in socks {
+        lab.c.abort(s).unwrap();
+    }
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    lab.server_errors.clear();
+    let after = lab.download(&mut |_, _| {});
+    eprintln!("download {base:?} before, {after:?} after 20 000 non-reading connections");
+    assert!(
+        after <= base.max(Duration::from_millis(50)).mul_f64(MAX_SLOWDOWN),
+        "download took {after:?} after the load, {base:?} before"
+    );
+}
+
+/// More clients than the server has sockets: the engine completes only the handshakes the
+/// socket layer can accept (no ENFILE from `accept`, no connection stranded in the engine);
+/// the other SYNs are dropped, as Linux drops them with a full accept queue, and their
+/// retransmissions are served once sockets free up.
+#[test]
+fn handshakes_stop_at_the_sockets_left() {
+    let _serial = serial();
+    // The smallest table the listener's backlog (128, at most 2 x max_concurrency) allows.
+    const SOCKETS: usize = 64;
+    const CLIENTS: usize = 100;
+    let mut lab = Lab::new(SOCKETS, 64, 128);
+    let mut accepted = Vec::new();
+    let mut accept_errors = Vec::new();
+    let turn = |lab: &mut Lab, accepted: &mut Vec<i32>, accept_errors: &mut Vec<Error>| {
+        lab.s.poll();
+        loop {
+            match lab.s.accept(lab.listener) {
+                Ok((sock, _)) => accepted.push(sock),
+                Err(Error::Again) => break,
+                Err(e) => {
+                    accept_errors.push(e);
+                    break;
+                }
+            }
+        }
+        lab.c.poll();
+    };
+    let clients: Vec<i32> = (0..CLIENTS)
+        .map(|_| {
+            let s = lab.c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+            match lab.c.connect(s, SocketAddrV4::new(SERVER, PORT)) {
+                Ok(()) | Err(Error::InProgress) => s,
+                Err(e) => panic!("connect: {e}"),
+            }
+        })
+        .collect();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(500) {
+        turn(&mut lab, &mut accepted, &mut accept_errors);
+    }
+    // The listener holds one of the sockets.
+    assert_eq!(accepted.len(), SOCKETS - 1, "accepted");
+    // Beside the accepted ones, only half-open connections (at most the backlog) whose final
+    // ACK the engine ignores until a socket frees up.
+    let conns = lab.connections();
+    assert!(
+        conns <= SOCKETS - 1 + BACKLOG as usize,
+        "the engine holds {conns} connections for {} sockets",
+        SOCKETS - 1
+    );
+    assert!(accept_errors.is_empty(), "accept failed: {accept_errors:?}");
+    // Twenty sockets free up: twenty more clients get in with their SYN retransmissions.
+    for s in accepted.drain(..20) {
+        lab.s.abort(s).unwrap();
+    }
+    let start = Instant::now();
+    while accepted.len() < SOCKETS - 1 && start.elapsed() < Duration::from_secs(10) {
+        turn(&mut lab, &mut accepted, &mut accept_errors);
+    }
+    assert_eq!(accepted.len(), SOCKETS - 1, "accepted after twenty closed");
+    assert!(accept_errors.is_empty(), "accept failed: {accept_errors:?}");
+    drop(clients);
+}
