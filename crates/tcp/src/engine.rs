@@ -585,8 +585,9 @@ impl Engine {
                     ..
                 } = self;
                 let Some(c) = table.get_mut(h) else { continue };
+                let (src, dst) = (c.tuple.local_addr, c.tuple.remote_addr);
                 while let Some(seg) = c.build(now, config, scratch, pass_data) {
-                    emit(c.tuple.local_addr, c.tuple.remote_addr, &seg);
+                    emit(src, dst, &seg);
                     count += 1;
                 }
             }

@@ -161,6 +161,22 @@ impl RingBuffer {
         out[first..n].copy_from_slice(&self.storage[..n - first]);
         n
     }
+    /// Up to `len` readable bytes starting `offset` bytes in, as the ring holds them: one slice,
+    /// or two when they wrap past the end of the storage (the second then starts at its front).
+    /// Lets a sender copy straight from the ring into a frame, with no scratch copy between.
+    pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
+        if offset >= self.len {
+            return (&[], &[]);
+        }
+        let phys = self.storage.len();
+        let n = len.min(self.len - offset);
+        let start = (self.head + offset) % phys;
+        let first = n.min(phys - start);
+        (
+            &self.storage[start..start + first],
+            &self.storage[..n - first],
+        )
+    }
     /// Drops `n` readable bytes from the front.
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
@@ -244,6 +260,27 @@ mod tests {
         assert_eq!(r.pop(&mut o), 8);
         assert_eq!(&o, b"efxyghij");
         assert_eq!(r.write_at(8, b"z"), 0);
+    }
+
+    #[test]
+    fn slices_show_the_readable_bytes_in_place_split_where_they_wrap() {
+        let mut r = RingBuffer::new(MIN_GROWTH);
+        let data: Vec<u8> = (0..MIN_GROWTH).map(|i| (i % 251) as u8).collect();
+        assert_eq!(r.push(&data), MIN_GROWTH);
+        let (a, b) = r.slices(10, 100);
+        assert_eq!(a, &data[10..110]);
+        assert!(b.is_empty());
+        // Wrap: 20 bytes freed at the front and written again at the end of the stream.
+        r.consume(20);
+        assert_eq!(r.push(&data[..20]), 20);
+        let (a, b) = r.slices(MIN_GROWTH - 40, 40);
+        assert_eq!(a, &data[MIN_GROWTH - 20..]);
+        assert_eq!(b, &data[..20]);
+        // Clamped to the readable bytes; nothing past them.
+        let (a, b) = r.slices(MIN_GROWTH - 5, 100);
+        assert_eq!(a, &data[15..20]);
+        assert!(b.is_empty());
+        assert_eq!(r.slices(MIN_GROWTH, 1), (&[][..], &[][..]));
     }
 
     #[test]
