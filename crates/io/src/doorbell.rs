@@ -11,6 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::Thread;
 
 thread_local! {
     static BELL: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
@@ -20,6 +21,32 @@ thread_local! {
 /// Makes `bell` this thread's doorbell.
 pub fn install(bell: Arc<AtomicBool>) {
     BELL.with(|b| *b.borrow_mut() = Some(bell));
+}
+
+/// This thread's doorbell, installing a new one if it has none.
+pub fn current() -> Arc<AtomicBool> {
+    BELL.with(|b| {
+        b.borrow_mut()
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+            .clone()
+    })
+}
+
+/// Clears this thread's doorbell: its owner does so before it looks for work.
+pub fn clear() {
+    BELL.with(|b| {
+        if let Some(b) = b.borrow().as_ref() {
+            b.store(false, Ordering::Release);
+        }
+    });
+}
+
+/// Rings `bell`, the doorbell of `thread`, and unparks the thread unless the bell was rung
+/// already (then an unpark is on its way, and the owner has not looked yet).
+pub fn ring(bell: &AtomicBool, thread: &Thread) {
+    if !bell.swap(true, Ordering::AcqRel) {
+        thread.unpark();
+    }
 }
 
 /// Whether this thread's doorbell is set (false without one).
@@ -63,5 +90,10 @@ mod tests {
         assert!(rung());
         heed();
         assert!(heeded());
+        clear();
+        assert!(!rung());
+        assert!(Arc::ptr_eq(&current(), &bell));
+        ring(&bell, &std::thread::current());
+        assert!(rung());
     }
 }

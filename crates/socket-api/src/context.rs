@@ -378,6 +378,8 @@ impl<Q: Queue + 'static> Context<Q> {
             Mode::Stopped => return Err(Error::Perm),
         };
         loop {
+            // A doorbell rung after this look (a frame another core forwarded) ends the wait.
+            mtcp_io::doorbell::clear();
             let work = stack.poll();
             let n = stack.epoll_collect(epid, out)?;
             if n > 0 || timeout_ms == 0 {
