@@ -76,6 +76,7 @@ use std::time::Duration;
 pub use mtcp_wire::EthernetAddress;
 
 pub mod conformance;
+pub mod doorbell;
 pub mod fault;
 pub mod mem;
 pub mod pcap;

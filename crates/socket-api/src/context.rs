@@ -21,6 +21,8 @@
 //! answers every call with `EPERM`.
 
 use std::io::{IoSlice, IoSliceMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -47,6 +49,8 @@ pub(crate) struct Threads<Q: Queue + 'static> {
     lens: Vec<usize>,
     events: Vec<EpollEvent>,
     thread: Option<JoinHandle<()>>,
+    /// The stack thread's doorbell (see `threaded.rs`), rung after each request.
+    bell: Arc<AtomicBool>,
 }
 
 pub(crate) enum Mode<Q: Queue + 'static> {
@@ -70,9 +74,11 @@ impl<Q: Queue + 'static> Threads<Q> {
         let (req_tx, req_rx) = crossbeam_channel::bounded(1);
         let (rep_tx, rep_rx) = crossbeam_channel::bounded(1);
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+        let bell = Arc::new(AtomicBool::new(false));
+        let stack_bell = bell.clone();
         let thread = std::thread::Builder::new()
             .name(format!("mtcp-stack-{cpu}"))
-            .spawn(move || crate::threaded::run(stack, req_rx, rep_tx, wake_tx))
+            .spawn(move || crate::threaded::run(stack, req_rx, rep_tx, wake_tx, stack_bell))
             .map_err(|_| Error::NoMem)?;
         Ok(Threads {
             requests: Some(req_tx),
@@ -82,6 +88,7 @@ impl<Q: Queue + 'static> Threads<Q> {
             lens: Vec::new(),
             events: Vec::new(),
             thread: Some(thread),
+            bell,
         })
     }
 
@@ -89,6 +96,11 @@ impl<Q: Queue + 'static> Threads<Q> {
     fn round_trip(&mut self, req: Request<Q>) -> Result<Reply> {
         let tx = self.requests.as_ref().ok_or(Error::BadF)?;
         tx.send(req).map_err(|_| Error::BadF)?;
+        // Wake a stack thread that waits on its queue (for frames) rather than on the channel.
+        self.bell.store(true, Ordering::Release);
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
         // No spinning of our own: crossbeam's `recv` spins briefly and yields a few times
         // before it parks, and a longer spin here (200 looks at the channel, as before) took
         // the CPU from the stack thread that has to answer whenever threads outnumber cores
@@ -237,7 +249,9 @@ impl<Q: Queue + 'static> Drop for Threads<Q> {
     fn drop(&mut self) {
         // Without a sender the stack thread's next look at the channel ends it.
         self.requests = None;
+        self.bell.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
@@ -364,6 +378,8 @@ impl<Q: Queue + 'static> Context<Q> {
             Mode::Stopped => return Err(Error::Perm),
         };
         loop {
+            // A doorbell rung after this look (a frame another core forwarded) ends the wait.
+            mtcp_io::doorbell::clear();
             let work = stack.poll();
             let n = stack.epoll_collect(epid, out)?;
             if n > 0 || timeout_ms == 0 {

@@ -65,6 +65,7 @@ impl<Q: Queue> Stack<Q> {
         let deadline = Instant::now() + limit;
         self.close_all();
         loop {
+            mtcp_io::doorbell::clear();
             let work = self.poll();
             let left = self.flows_left();
             let now = Instant::now();

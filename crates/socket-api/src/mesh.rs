@@ -54,7 +54,9 @@
 //!   thread's longest idle wait is 1 ms), so a forwarded frame waits at most about 1 ms; there is
 //!   no extra wake-up signal, which keeps the fast path free of system calls.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
 
 use crossbeam_queue::ArrayQueue;
 use mtcp_io::RxMeta;
@@ -90,6 +92,9 @@ pub(crate) struct Mesh {
     ports: usize,
     inboxes: Vec<ArrayQueue<PoolBuf>>,
     pool: Pool,
+    /// Per core: the thread that polls its inboxes and its doorbell, rung (with an unpark) when
+    /// a frame is pushed to it, so a core that waits for frames wakes for these too.
+    wakers: Vec<OnceLock<(Thread, Arc<AtomicBool>)>>,
 }
 
 impl Mesh {
@@ -103,6 +108,7 @@ impl Mesh {
             inboxes: (0..cores * ports)
                 .map(|_| ArrayQueue::new(INBOX_FRAMES))
                 .collect(),
+            wakers: (0..cores).map(|_| OnceLock::new()).collect(),
             // Half of what all inboxes hold (at least one inbox's worth): any inbox can fill
             // up, though not all at once.
             pool: Pool::new(
@@ -141,7 +147,27 @@ impl Mesh {
         buf.set_meta(meta);
         f(&mut buf);
         // A full inbox gives the buffer back, and dropping it returns it to the pool.
-        inbox.push(buf).is_ok()
+        let pushed = inbox.push(buf).is_ok();
+        if pushed {
+            self.wake(core);
+        }
+        pushed
+    }
+
+    /// Makes the calling thread (and its doorbell) the one woken for frames pushed to `core`;
+    /// the first caller stays (a core's stack is polled from one thread).
+    pub fn register(&self, core: usize) {
+        if let Some(w) = self.wakers.get(core) {
+            if w.get().is_none() {
+                let _ = w.set((std::thread::current(), mtcp_io::doorbell::current()));
+            }
+        }
+    }
+
+    fn wake(&self, core: usize) {
+        if let Some((thread, bell)) = self.wakers.get(core).and_then(OnceLock::get) {
+            mtcp_io::doorbell::ring(bell, thread);
+        }
     }
 
     /// The next frame in `core`'s inbox of `port`.
@@ -221,6 +247,7 @@ fn request_to_reply(frame: &mut [u8], arp_at: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     use mtcp_wire::{
         ArpRepr, Checksum, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, SeqNumber,
@@ -325,6 +352,32 @@ mod tests {
         while mesh.recv(1, 0).is_some() {}
         assert!(c0.steer(Some(&soft), 0, &long, RxMeta::default()));
         assert_eq!(c0.counters.dropped, 11);
+    }
+
+    #[test]
+    fn a_forwarded_frame_wakes_the_owner_core() {
+        let mesh = Arc::new(Mesh::new(2, 1, 1518));
+        let soft = RssSteer::software(2, 0);
+        let sport = (1000..)
+            .find(|&p| RssSteer::software(2, 0).owner(&tuple(p)) == 1)
+            .unwrap_or(0);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let owner_mesh = Arc::clone(&mesh);
+        let owner = std::thread::spawn(move || {
+            owner_mesh.register(1);
+            mtcp_io::doorbell::clear();
+            ready_tx.send(()).unwrap();
+            // Parks as a waiting core does; only the doorbell (or 10 s) ends the wait.
+            let start = std::time::Instant::now();
+            while !mtcp_io::doorbell::rung() && start.elapsed() < Duration::from_secs(10) {
+                std::thread::park_timeout(Duration::from_secs(10));
+            }
+            (mtcp_io::doorbell::rung(), owner_mesh.recv(1, 0).is_some())
+        });
+        ready_rx.recv().unwrap();
+        let mut c0 = core(&mesh, 0);
+        assert!(c0.steer(Some(&soft), 0, &tcp_frame(sport, 80), RxMeta::default()));
+        assert_eq!(owner.join().unwrap(), (true, true));
     }
 
     fn tuple(sport: u16) -> [u8; 12] {

@@ -247,6 +247,7 @@ impl<Q: Queue> Stack<Q> {
             drop(rx);
             // What the other cores handed to this one.
             if let Some(m) = mesh.as_mut() {
+                m.mesh.register(m.cpu);
                 let mut n = 0;
                 while n < INBOX_BATCH {
                     let Some(frame) = m.mesh.recv(m.cpu, p) else {

@@ -12,9 +12,16 @@
 //! data travel in the context's own `Vec`s, which go to the stack thread with the request and
 //! come back with the reply, so a warmed-up context allocates nothing per call. Anything else
 //! goes as a boxed closure ([`Request::Job`], the control path of [`crate::Context::with`]).
+//!
+//! The idle stack thread waits for frames and requests together where its queue can
+//! ([`mtcp_io::doorbell`]: the in-memory switch): the application rings the thread's doorbell
+//! and unparks it after each request, a sender unparks it with a frame. Elsewhere it waits on
+//! the request channel for a short while and polls the ports again.
 
 use std::any::Any;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -41,6 +48,15 @@ const SLEEPY_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The idle wait of a stack thread that has had nothing to do for a second: the first frame
 /// after such a pause waits at most this long (an application call, not at all).
 const SLEEPY_IDLE_WAIT: Duration = Duration::from_millis(1);
+
+/// Longest the stack thread holds back data the application wrote while it waits for the
+/// application's next call: its loop turn ends with a call that is not a write (`epoll_wait`,
+/// `read`), and everything written in the turn then leaves together, as mTCP sends at the end of
+/// its loop (epserver's header and body in one segment). Linux's autocorking holds data too.
+/// Only an application whose last turn wrote more than once is waited for ([`Turns`]): a
+/// single write per turn (echo) leaves at once, not one application call later, and so do
+/// writes once a turn has written [`HOLD_BYTES`] (a full segment is ready: bulk is not held).
+const WRITE_HOLD: Duration = Duration::from_millis(1);
 
 /// A boxed call on the stack (control path).
 pub(crate) type Job<Q> = Box<dyn FnOnce(&mut Stack<Q>) -> Box<dyn Any + Send> + Send>;
@@ -281,26 +297,126 @@ fn serve<Q: Queue>(stack: &mut Stack<Q>, req: Request<Q>) -> Reply {
     }
 }
 
+/// The bytes a write request offers (`None`: not a write).
+fn write_len<Q: Queue>(req: &Request<Q>) -> Option<usize> {
+    match req {
+        Request::Io {
+            op: IoOp::Write | IoOp::Writev,
+            len,
+            ..
+        } => Some(*len),
+        _ => None,
+    }
+}
+
+/// Whether `reply` answers a write (of `write` bytes) that took them all: the application may
+/// write more in this turn. A short or failed write ends the turn (it will wait for room).
+fn took_all(write: Option<usize>, reply: &Reply) -> bool {
+    matches!((write, reply), (Some(len), Reply::Io { res: Ok(n), .. }) if *n == len)
+}
+
+/// Bytes of small writes in one turn past which they are not held any more (about one MSS).
+const HOLD_BYTES: usize = 1448;
+
+/// What the stack thread learned of the application's turns: whether it writes several times
+/// in one (then its writes are held, see [`WRITE_HOLD`]).
+struct Turns {
+    /// Whole writes since the application's last other call.
+    writes: u32,
+    /// Their bytes.
+    bytes: usize,
+    /// Hold writes: the last finished turn wrote more than once (at first: yes).
+    hold: bool,
+}
+
+impl Turns {
+    /// Notes a served request; true if it was a write that took all its bytes and the turn's
+    /// writes are still small (the application may add to them in this turn).
+    fn note(&mut self, write: Option<usize>, reply: &Reply) -> bool {
+        if took_all(write, reply) {
+            self.writes += 1;
+            self.bytes += write.unwrap_or(0);
+            if self.writes > 1 {
+                self.hold = true;
+            }
+            return self.bytes < HOLD_BYTES;
+        }
+        if self.writes > 0 {
+            self.hold = self.writes > 1;
+        }
+        self.writes = 0;
+        self.bytes = 0;
+        false
+    }
+}
+
+/// After a write, serves the application's next calls without sending until one is not a write
+/// that fitted whole, or [`WRITE_HOLD`] passes (see there). False once the application side is gone.
+fn hold_writes<Q: Queue>(
+    stack: &mut Stack<Q>,
+    turns: &mut Turns,
+    requests: &Receiver<Request<Q>>,
+    replies: &Sender<Reply>,
+) -> bool {
+    let until = Instant::now() + WRITE_HOLD;
+    loop {
+        match requests.recv_deadline(until) {
+            Ok(req) => {
+                let write = write_len(&req);
+                let reply = serve(stack, req);
+                let more = turns.note(write, &reply);
+                let _ = replies.send(reply);
+                if !more {
+                    return true;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => return true,
+            Err(RecvTimeoutError::Disconnected) => return false,
+        }
+    }
+}
+
 /// The stack thread: owns `stack` until the application side drops its request sender.
 pub(crate) fn run<Q: Queue>(
     mut stack: Stack<Q>,
     requests: Receiver<Request<Q>>,
     replies: Sender<Reply>,
     wake: Sender<()>,
+    bell: Arc<AtomicBool>,
 ) {
+    mtcp_io::doorbell::install(bell.clone());
+    // A queue that heeds the doorbell says so when it waits: look once.
+    if let Some(port) = stack.ports.first_mut() {
+        let _ = port.queue.wait_rx(Duration::ZERO);
+    }
+    let heeded = mtcp_io::doorbell::heeded();
     let mut idle_since: Option<Instant> = None;
     let mut yields = 0;
+    let mut turns = Turns {
+        writes: 0,
+        bytes: 0,
+        hold: true,
+    };
     loop {
+        // Cleared before looking for requests: one sent after this look rings again.
+        bell.store(false, Ordering::Release);
         let mut served = 0;
+        let mut wrote = false;
         loop {
             match requests.try_recv() {
                 Ok(req) => {
-                    let _ = replies.send(serve(&mut stack, req));
+                    let write = write_len(&req);
+                    let reply = serve(&mut stack, req);
+                    wrote = turns.note(write, &reply);
+                    let _ = replies.send(reply);
                     served += 1;
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
+        }
+        if wrote && turns.hold && !hold_writes(&mut stack, &mut turns, &requests, &replies) {
+            return;
         }
         let work = stack.poll();
         if std::mem::take(&mut stack.notified) {
@@ -331,10 +447,24 @@ pub(crate) fn run<Q: Queue>(
         } else {
             SLEEPY_IDLE_WAIT
         };
+        if heeded {
+            // Frames and requests both end this wait (the loop then serves and polls).
+            if let Some(port) = stack.ports.first_mut() {
+                let _ = port.queue.wait_rx(wait);
+            }
+            continue;
+        }
         match requests.recv_timeout(wait) {
             Ok(req) => {
-                let _ = replies.send(serve(&mut stack, req));
+                let write = write_len(&req);
+                let reply = serve(&mut stack, req);
+                let wrote = turns.note(write, &reply);
+                let _ = replies.send(reply);
                 idle_since = None;
+                if wrote && turns.hold && !hold_writes(&mut stack, &mut turns, &requests, &replies)
+                {
+                    return;
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,

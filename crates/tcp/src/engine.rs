@@ -13,7 +13,7 @@ use crate::config::{Config, ConnOptions, Keepalive};
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
 use crate::isn::{FourTuple, SecretHash};
 use crate::listener::Listener;
-use crate::ring::BufferBudget;
+use crate::ring::{BufferBudget, MIN_GROWTH, RingPool};
 use crate::state::{Error, Event, State, TcpInfo};
 use crate::table::{ConnTable, Handle};
 use crate::time::Instant;
@@ -22,6 +22,8 @@ use crate::timer::TimerWheel;
 /// Most stateless replies (RSTs, cookie SYN-ACKs) queued between two dispatches; more are dropped.
 pub(crate) const MAX_CONTROL: usize = 1024;
 const EPHEMERAL_FIRST: u16 = 49_152;
+/// Most spare ring pieces an engine keeps (4 MiB of [`MIN_GROWTH`] pieces).
+const POOL_MAX_PIECES: usize = 256;
 
 /// A segment sent without connection state: a RST or a SYN-cookie SYN-ACK.
 #[derive(Clone, Debug)]
@@ -76,6 +78,8 @@ pub struct Engine {
     pub(crate) now: Instant,
     /// Buffer memory of all connections, capped by `Config::max_buffer_bytes`.
     pub(crate) budget: BufferBudget,
+    /// Ring storage of freed connections, reused by new ones (short connections allocate none).
+    pub(crate) pool: RingPool,
     /// Most passive connections not yet taken by `accept` (see `set_accept_room`).
     pub(crate) accept_room: usize,
 }
@@ -85,7 +89,11 @@ impl Engine {
     pub fn new(config: Config, secret: [u8; 16]) -> Engine {
         let scratch = vec![0; usize::from(config.mtu)];
         let budget = BufferBudget::new(config.max_buffer_bytes);
+        // Spare pieces: at most an eighth of the buffer cap, and 4 MiB.
+        let pieces = (config.max_buffer_bytes / MIN_GROWTH / 8).min(POOL_MAX_PIECES);
+        let pool = RingPool::new(pieces, budget.clone());
         Engine {
+            pool,
             budget,
             accept_room: usize::MAX,
             config,
@@ -222,9 +230,11 @@ impl Engine {
     }
 
     pub(crate) fn free(&mut self, h: Handle) {
-        let Some(conn) = self.table.remove(h) else {
+        let Some(mut conn) = self.table.remove(h) else {
             return;
         };
+        conn.send_buf.recycle(&mut self.pool);
+        conn.recv_buf.recycle(&mut self.pool);
         self.wheel.free(conn.timer);
         if conn.rst_now {
             self.push_control(Control {
@@ -285,11 +295,23 @@ impl Engine {
 
     /// Queues `data` for sending; returns how many bytes fitted in the send buffer.
     pub fn send(&mut self, h: Handle, data: &[u8]) -> Result<usize, Error> {
-        let c = self.conn_mut(h)?;
+        let Engine {
+            table,
+            pool,
+            budget,
+            ..
+        } = self;
+        let c = table.get_mut(h).ok_or(Error::InvalidHandle)?;
         if !c.state.can_send() || c.fin_queued {
             return Err(Error::InvalidState);
         }
-        let n = c.send_buf.push(data);
+        c.send_buf.reuse_from(pool);
+        let mut n = c.send_buf.push(data);
+        if n == 0 && !pool.is_empty() && budget.tight() {
+            // Spare storage stands in the way of a connection's growth: give it back.
+            pool.clear();
+            n = c.send_buf.push(data);
+        }
         if n < data.len() {
             c.writable_wanted = true;
         }
@@ -463,8 +485,11 @@ impl Engine {
     pub(crate) fn after(&mut self, h: Handle, outcome: Outcome) {
         match outcome {
             Outcome::Keep => {
+                if !self.pool.is_empty() && self.budget.tight() {
+                    self.pool.clear();
+                }
                 if let Some(c) = self.table.get_mut(h) {
-                    release_finished_buffers(c);
+                    release_finished_buffers(c, &mut self.pool);
                     match c.next_deadline() {
                         Some(t) => self.wheel.arm(c.timer, t),
                         None => self.wheel.cancel(c.timer),
@@ -503,11 +528,15 @@ impl Engine {
             config,
             events,
             challenge,
+            pool,
             ..
         } = self;
         let Some(c) = table.get_mut(h) else {
             return Outcome::Keep;
         };
+        if !seg.payload.is_empty() {
+            c.recv_buf.reuse_from(pool);
+        }
         let pending_accept = (c.state == State::SynReceived)
             .then_some(c.listener)
             .flatten();
@@ -598,8 +627,9 @@ impl Engine {
                     ..
                 } = self;
                 let Some(c) = table.get_mut(h) else { continue };
+                let (src, dst) = (c.tuple.local_addr, c.tuple.remote_addr);
                 while let Some(seg) = c.build(now, config, scratch, pass_data) {
-                    emit(c.tuple.local_addr, c.tuple.remote_addr, &seg);
+                    emit(src, dst, &seg);
                     count += 1;
                 }
             }
@@ -621,12 +651,12 @@ impl Engine {
 
 /// A direction that will carry no more data gives its buffer memory back at once (a closing
 /// connection, one in TIME-WAIT, need not hold it until it is freed).
-fn release_finished_buffers(c: &mut Conn) {
+fn release_finished_buffers(c: &mut Conn, pool: &mut RingPool) {
     if c.fin_queued {
         // Empty means every byte was acknowledged too: the ring holds unacknowledged data.
-        c.send_buf.release_if_empty();
+        c.send_buf.release_into(pool);
     }
     if c.fin_rcvd && c.assembler.is_empty() {
-        c.recv_buf.release_if_empty();
+        c.recv_buf.release_into(pool);
     }
 }

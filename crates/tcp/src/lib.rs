@@ -99,6 +99,6 @@ pub use time::{Duration, Instant};
 pub mod internals {
     //! Building blocks exposed for property tests; not a stable API.
     pub use crate::assembler::{Assembler, MAX_RANGES};
-    pub use crate::ring::{BufferBudget, RingBuffer};
+    pub use crate::ring::{BufferBudget, RingBuffer, RingPool};
     pub use crate::timer::{TimerId, TimerWheel};
 }

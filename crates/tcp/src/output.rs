@@ -309,7 +309,7 @@ impl Conn {
     /// Builds the next segment to send into `scratch`, if any. With `allow_data` false only
     /// control segments and pure ACKs are built, and an ACK is held back when data would carry it.
     pub(crate) fn build<'b>(
-        &mut self,
+        &'b mut self,
         now: Instant,
         config: &Config,
         scratch: &'b mut [u8],
@@ -354,7 +354,14 @@ impl Conn {
         None
     }
 
-    fn emit_plan<'b>(&mut self, now: Instant, mut p: Plan, scratch: &'b mut [u8]) -> TcpRepr<'b> {
+    /// Sends what `p` plans. The payload is read from the send ring in place (one copy, ring to
+    /// frame, when the caller emits it); only bytes that wrap the ring's end go through `scratch`.
+    fn emit_plan<'b>(
+        &'b mut self,
+        now: Instant,
+        mut p: Plan,
+        scratch: &'b mut [u8],
+    ) -> TcpRepr<'b> {
         // SACK blocks on a data segment eat into the payload.
         let options = self.segment_options(now);
         let room = self
@@ -366,8 +373,6 @@ impl Conn {
             p.fin = false;
         }
         let offset = (p.seq - self.buf_start()) as usize;
-        let n = self.send_buf.peek(offset, &mut scratch[..p.len as usize]);
-        debug_assert_eq!(n, p.len as usize);
         let end = p.seq + p.len + u32::from(p.fin);
         match p.kind {
             PlanKind::FastRexmit | PlanKind::SackRexmit => {
@@ -448,7 +453,19 @@ impl Conn {
         if p.len > 0 && p.seq + p.len == self.data_end() {
             flags |= TcpFlags::PSH;
         }
-        self.repr_with(p.seq, flags, &scratch[..n], options)
+        let header = self.repr_with(p.seq, flags, &[], options);
+        let n = p.len as usize;
+        let payload = match self.send_buf.slices(offset, n) {
+            (whole, []) => whole,
+            (first, second) => {
+                let (a, b) = scratch[..first.len() + second.len()].split_at_mut(first.len());
+                a.copy_from_slice(first);
+                b.copy_from_slice(second);
+                &scratch[..n]
+            }
+        };
+        debug_assert_eq!(payload.len(), n);
+        TcpRepr { payload, ..header }
     }
 
     fn syn(&mut self, now: Instant, config: &Config) -> TcpRepr<'static> {

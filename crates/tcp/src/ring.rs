@@ -4,6 +4,10 @@
 //! connection in steady state allocates nothing per packet; it is freed when the ring is dropped
 //! or [`RingBuffer::release_if_empty`] is called. Growth is charged to a [`BufferBudget`] shared
 //! by an engine's rings, which caps the buffer memory of one engine (one core).
+//!
+//! A [`RingPool`] keeps the first-step storage of rings that gave theirs back (closed
+//! connections) for the next ones, so short connections neither allocate nor zero (nor
+//! page-fault) ring memory per connection. Pooled storage counts against the same cap.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -23,6 +27,8 @@ pub struct BufferBudget(Arc<BudgetInner>);
 struct BudgetInner {
     limit: usize,
     used: AtomicUsize,
+    /// Held by the engine's [`RingPool`], not by a connection; counts against `limit` too.
+    pooled: AtomicUsize,
 }
 
 impl BufferBudget {
@@ -31,9 +37,10 @@ impl BufferBudget {
         BufferBudget(Arc::new(BudgetInner {
             limit: limit_bytes,
             used: AtomicUsize::new(0),
+            pooled: AtomicUsize::new(0),
         }))
     }
-    /// Bytes of ring storage allocated now.
+    /// Bytes of ring storage connections hold now (not counting spare storage in a pool).
     pub fn used(&self) -> usize {
         self.0.used.load(Ordering::Relaxed)
     }
@@ -41,9 +48,18 @@ impl BufferBudget {
     pub fn limit(&self) -> usize {
         self.0.limit
     }
+    /// Bytes of spare storage held by the engine's pool.
+    pub fn pooled(&self) -> usize {
+        self.0.pooled.load(Ordering::Relaxed)
+    }
+    /// Whether one more growth step would not fit beside what connections and the pool hold
+    /// (the engine then empties its pool).
+    pub fn tight(&self) -> bool {
+        self.used() + self.pooled() + MIN_GROWTH > self.0.limit
+    }
     fn take(&self, bytes: usize) -> bool {
         let used = self.used();
-        if bytes > self.0.limit.saturating_sub(used) {
+        if bytes > self.0.limit.saturating_sub(used + self.pooled()) {
             return false;
         }
         self.0.used.store(used + bytes, Ordering::Relaxed);
@@ -51,6 +67,47 @@ impl BufferBudget {
     }
     fn give(&self, bytes: usize) {
         self.0.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Spare ring storage of one engine, [`MIN_GROWTH`] bytes each, handed to the next ring that
+/// needs memory instead of a fresh (zeroed) allocation. Holds at most `max` pieces; they count
+/// against the budget (`BufferBudget::pooled`), and [`RingPool::clear`] gives them back.
+#[derive(Debug)]
+pub struct RingPool {
+    spare: Vec<Vec<u8>>,
+    max: usize,
+    budget: BufferBudget,
+}
+
+impl RingPool {
+    /// A pool of at most `max` pieces charged to `budget` (the list is allocated here, once).
+    pub fn new(max: usize, budget: BufferBudget) -> RingPool {
+        RingPool {
+            spare: Vec::with_capacity(max),
+            max,
+            budget,
+        }
+    }
+    /// Pieces held now.
+    pub fn len(&self) -> usize {
+        self.spare.len()
+    }
+    /// Whether no piece is held.
+    pub fn is_empty(&self) -> bool {
+        self.spare.is_empty()
+    }
+    /// Frees every piece.
+    pub fn clear(&mut self) {
+        let bytes: usize = self.spare.iter().map(Vec::len).sum();
+        self.spare.clear();
+        self.budget.0.pooled.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+impl Drop for RingPool {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -161,6 +218,22 @@ impl RingBuffer {
         out[first..n].copy_from_slice(&self.storage[..n - first]);
         n
     }
+    /// Up to `len` readable bytes starting `offset` bytes in, as the ring holds them: one slice,
+    /// or two when they wrap past the end of the storage (the second then starts at its front).
+    /// Lets a sender copy straight from the ring into a frame, with no scratch copy between.
+    pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
+        if offset >= self.len {
+            return (&[], &[]);
+        }
+        let phys = self.storage.len();
+        let n = len.min(self.len - offset);
+        let start = (self.head + offset) % phys;
+        let first = n.min(phys - start);
+        (
+            &self.storage[start..start + first],
+            &self.storage[..n - first],
+        )
+    }
     /// Drops `n` readable bytes from the front.
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
@@ -175,6 +248,46 @@ impl RingBuffer {
         let n = self.peek(0, out);
         self.consume(n);
         n
+    }
+    /// Takes a piece of storage from `pool` when the ring holds none (before data comes), so
+    /// its first growth step costs no allocation. The ring must be charged to the pool's budget.
+    pub fn reuse_from(&mut self, pool: &mut RingPool) {
+        if !self.storage.is_empty() || self.capacity < MIN_GROWTH {
+            return;
+        }
+        let Some(piece) = pool.spare.pop() else {
+            return;
+        };
+        let bytes = piece.len();
+        pool.budget.0.pooled.fetch_sub(bytes, Ordering::Relaxed);
+        pool.budget.0.used.fetch_add(bytes, Ordering::Relaxed);
+        self.storage = piece;
+        self.head = 0;
+    }
+    /// Gives the storage to `pool` (or frees it, when the pool is full or the storage is not one
+    /// first-step piece), dropping whatever the ring holds: for a connection being freed.
+    pub fn recycle(&mut self, pool: &mut RingPool) {
+        self.len = 0;
+        self.head = 0;
+        if self.storage.len() == MIN_GROWTH && pool.spare.len() < pool.max {
+            let piece = core::mem::take(&mut self.storage);
+            if let Some(b) = &self.budget {
+                b.0.used.fetch_sub(MIN_GROWTH, Ordering::Relaxed);
+            }
+            pool.budget
+                .0
+                .pooled
+                .fetch_add(MIN_GROWTH, Ordering::Relaxed);
+            pool.spare.push(piece);
+        } else {
+            self.release_if_empty();
+        }
+    }
+    /// [`Self::release_if_empty`] that hands the storage to `pool` where it can.
+    pub fn release_into(&mut self, pool: &mut RingPool) {
+        if self.len == 0 {
+            self.recycle(pool);
+        }
     }
     /// Frees the storage when nothing is readable. The caller knows that no out-of-order data
     /// sits past the readable part (for a receive ring: its assembler is empty).
@@ -244,6 +357,81 @@ mod tests {
         assert_eq!(r.pop(&mut o), 8);
         assert_eq!(&o, b"efxyghij");
         assert_eq!(r.write_at(8, b"z"), 0);
+    }
+
+    #[test]
+    fn slices_show_the_readable_bytes_in_place_split_where_they_wrap() {
+        let mut r = RingBuffer::new(MIN_GROWTH);
+        let data: Vec<u8> = (0..MIN_GROWTH).map(|i| (i % 251) as u8).collect();
+        assert_eq!(r.push(&data), MIN_GROWTH);
+        let (a, b) = r.slices(10, 100);
+        assert_eq!(a, &data[10..110]);
+        assert!(b.is_empty());
+        // Wrap: 20 bytes freed at the front and written again at the end of the stream.
+        r.consume(20);
+        assert_eq!(r.push(&data[..20]), 20);
+        let (a, b) = r.slices(MIN_GROWTH - 40, 40);
+        assert_eq!(a, &data[MIN_GROWTH - 20..]);
+        assert_eq!(b, &data[..20]);
+        // Clamped to the readable bytes; nothing past them.
+        let (a, b) = r.slices(MIN_GROWTH - 5, 100);
+        assert_eq!(a, &data[15..20]);
+        assert!(b.is_empty());
+        assert_eq!(r.slices(MIN_GROWTH, 1), (&[][..], &[][..]));
+    }
+
+    #[test]
+    fn a_pool_hands_storage_back_to_new_rings_within_the_budget() {
+        let budget = BufferBudget::new(4 * MIN_GROWTH);
+        let mut pool = RingPool::new(2, budget.clone());
+        let ring = |budget: &BufferBudget| {
+            let mut r = RingBuffer::new(1 << 20);
+            r.set_budget(budget.clone());
+            r
+        };
+        let mut a = ring(&budget);
+        assert_eq!(a.push(b"hello"), 5);
+        assert_eq!(budget.used(), MIN_GROWTH);
+        a.recycle(&mut pool);
+        assert_eq!(
+            (budget.used(), budget.pooled(), pool.len()),
+            (0, MIN_GROWTH, 1)
+        );
+        // The next ring takes the piece: no new memory, and it reads only what it writes.
+        let mut b = ring(&budget);
+        b.reuse_from(&mut pool);
+        assert_eq!(
+            (budget.used(), budget.pooled(), pool.len()),
+            (MIN_GROWTH, 0, 0)
+        );
+        assert!(b.is_empty());
+        assert_eq!(b.push(b"xy"), 2);
+        let mut out = [0; 8];
+        assert_eq!(b.pop(&mut out), 2);
+        assert_eq!(&out[..2], b"xy");
+        // Pooled pieces count against the cap: with 3 pieces' worth held by rings and one in
+        // the pool, a fifth ring cannot grow until the pool is emptied.
+        let mut held: Vec<RingBuffer> = (0..3).map(|_| ring(&budget)).collect();
+        for r in &mut held {
+            assert_eq!(r.push(b"z"), 1);
+        }
+        b.release_into(&mut pool);
+        assert_eq!(pool.len(), 1);
+        assert!(budget.tight());
+        let mut e = ring(&budget);
+        assert_eq!(e.push(b"q"), 0);
+        pool.clear();
+        assert_eq!(e.push(b"q"), 1);
+        assert_eq!(budget.pooled(), 0);
+        // A full pool frees what it cannot keep.
+        drop(e);
+        for r in &mut held {
+            r.recycle(&mut pool);
+        }
+        assert_eq!(pool.len(), 2);
+        assert_eq!((budget.used(), budget.pooled()), (0, 2 * MIN_GROWTH));
+        drop(pool);
+        assert_eq!(budget.pooled(), 0);
     }
 
     #[test]

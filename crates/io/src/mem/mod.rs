@@ -28,7 +28,8 @@
 //! arrives while the receiver sleeps wakes it at once. Polling where threads outnumber cores
 //! takes the CPU from the very thread whose frame the poller waits for. The sender pays one
 //! fence and one atomic load per delivered frame; it takes the (uncontended) lock that guards
-//! the sleeper's thread handle only when a receiver actually sleeps.
+//! the sleeper's thread handle only when a receiver actually sleeps. The wait also ends when
+//! the thread's [`doorbell`](crate::doorbell) rings (threaded mode: an application call).
 
 mod steer;
 
@@ -515,6 +516,7 @@ impl Queue for MemQueue {
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
         // Poll (yielding), then park until a sender wakes us (see the module docs).
+        crate::doorbell::heed();
         let start = Instant::now();
         let deadline = start + timeout;
         // Poll only while every queue's thread that is not parked can have a core of its own
@@ -543,6 +545,9 @@ impl Queue for MemQueue {
                 std::hint::spin_loop();
                 continue;
             }
+            if crate::doorbell::rung() {
+                return Ok(());
+            }
             let now = Instant::now();
             if self.faults.is_some() {
                 self.pump(now);
@@ -562,7 +567,9 @@ impl Queue for MemQueue {
             };
             let ring = &self.shared.ports[self.port].rings[queue_index(self)];
             self.shared.queues_parked.fetch_add(1, Ordering::Relaxed);
-            ring.park(wake.max(now));
+            if !crate::doorbell::rung() {
+                ring.park(wake.max(now));
+            }
             self.shared.queues_parked.fetch_sub(1, Ordering::Relaxed);
         }
     }
