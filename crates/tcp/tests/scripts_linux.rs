@@ -560,7 +560,13 @@ fn translate_config(args: &str) -> (Vec<(String, String)>, Option<u16>, SockOpts
                 let s = v.parse::<u64>().unwrap().div_ceil(1000).max(1);
                 set("tcp_fin_timeout", s.to_string());
             }
-            "cc" => opts.cc = Some(if v == "reno" { b"reno" } else { b"cubic" }),
+            "cc" => {
+                opts.cc = Some(match v {
+                    "reno" => b"reno",
+                    "bbr" => b"bbr",
+                    _ => b"cubic",
+                })
+            }
             "keepalive" => {
                 let p: Vec<u64> = v.split(',').map(|x| x.parse().unwrap()).collect();
                 let secs = |ms: u64| StdDuration::from_secs(ms.div_ceil(1000).max(1));
@@ -577,6 +583,67 @@ fn translate_config(args: &str) -> (Vec<(String, String)>, Option<u16>, SockOpts
         }
     }
     (sysctls, mtu, opts)
+}
+
+/// What a script's `config` line sets on the Linux side beyond [`PINNED`], as the `# linux:` line
+/// every script's header carries (checked by `script_headers_state_the_linux_settings`).
+fn linux_settings(config: &str) -> String {
+    let (sysctls, mtu, opts) = translate_config(config);
+    let mut out = String::from("# linux: PINNED sysctls of scripts_linux.rs");
+    for (k, v) in &sysctls[PINNED.len()..] {
+        if PINNED.iter().any(|(pk, pv)| pk == k && pv == v) {
+            continue;
+        }
+        out += &format!(", {k}={v}");
+    }
+    if let Some(m) = mtu {
+        out += &format!(", mtu {m}");
+    }
+    if opts.nodelay {
+        out += ", TCP_NODELAY";
+    }
+    if let Some(n) = opts.sndbuf {
+        out += &format!(", SO_SNDBUF={n}");
+    }
+    if let Some(n) = opts.rcvbuf {
+        out += &format!(", SO_RCVBUF={n}");
+    }
+    if let Some(k) = &opts.keepalive {
+        out += &format!(", SO_KEEPALIVE with {k:?}");
+    }
+    if let Some(cc) = opts.cc {
+        out += &format!(", TCP_CONGESTION={}", String::from_utf8_lossy(cc));
+    }
+    out
+}
+
+/// Every script states in its header what it pins on the Linux side (`# linux:` after the leading
+/// comment), derived from its `config` line; `SCRIPTS_BLESS=1` writes the lines.
+#[test]
+fn script_headers_state_the_linux_settings() {
+    let bless = std::env::var_os("SCRIPTS_BLESS").is_some();
+    let mut wrong = Vec::new();
+    for path in select_scripts() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let want = linux_settings(&config_line(&text));
+        if text.lines().any(|l| l == want) {
+            continue;
+        }
+        if !bless {
+            wrong.push(path.file_name().unwrap().to_string_lossy().into_owned());
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("# linux:")).collect();
+        let head = lines.iter().take_while(|l| l.starts_with('#')).count();
+        let mut out: Vec<&str> = lines[..head].to_vec();
+        out.push(&want);
+        out.extend_from_slice(&lines[head..]);
+        std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    }
+    assert!(
+        wrong.is_empty(),
+        "scripts without their `# linux:` header line (SCRIPTS_BLESS=1 writes them): {wrong:?}"
+    );
 }
 
 /// A namespace with a TAP whose kernel side is 198.18.0.1/24 and configured for `config`.
