@@ -1,5 +1,7 @@
 //! C programs compiled against `include/*.h` and linked with the built `libmtcp`: the header
-//! ABI, errno from C, and an mTCP-style epoll echo server + client over the in-memory backend.
+//! ABI, errno from C, and an mTCP-style epoll echo server + client over the in-memory backend;
+//! and (as root) write coalescing seen on the wire: a C server over AF_PACKET in a network
+//! namespace, the Linux kernel as its peer, tcpdump counting the server's segments.
 
 use std::mem::{align_of, offset_of, size_of};
 use std::path::{Path, PathBuf};
@@ -313,4 +315,214 @@ fn socket_ids_come_from_a_fifo_free_list() {
     // max_concurrency = 1000 ids: after 3..999, the freed ones in the order freed: 0, 2, 1.
     assert!(text.contains("reused 0 2 1\n"), "{text}");
     assert!(text.contains("full -1\n"), "{text}");
+}
+
+/// A child process (in a namespace) killed on drop, so a failed assertion leaves nothing running.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads `stream` line by line until one contains `marker` (bounded by the stream's end).
+fn wait_for_line(stream: impl std::io::Read, marker: &str) -> String {
+    use std::io::BufRead;
+    let mut seen = String::new();
+    for line in std::io::BufReader::new(stream).lines() {
+        let line = line.unwrap_or_default();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(marker) {
+            break;
+        }
+    }
+    seen
+}
+
+/// tcpdump recording TCP port 80 on one interface of a namespace into a pcap file, bounded in
+/// count (and killed on drop).
+struct Capture {
+    child: Child,
+    /// tcpdump's stderr, kept open until it ends: its exit statistics go there.
+    _err: std::process::ChildStderr,
+    pcap: PathBuf,
+}
+
+impl Capture {
+    /// Starts tcpdump and waits until it captures. `--immediate-mode` and `-U` write every frame
+    /// as it comes (libpcap's ring otherwise hands frames over in blocks, after a timeout).
+    fn start(ns: &mtcp_testkit::Netns, ifname: &str, pcap: PathBuf) -> Capture {
+        let mut child = Child(
+            Command::new("ip")
+                .args(["netns", "exec", ns.name(), "tcpdump", "-i", ifname])
+                .args(["-U", "--immediate-mode", "-n", "-c", "400", "-w"])
+                .arg(&pcap)
+                .args(["tcp", "port", "80"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start tcpdump"),
+        );
+        let mut err = child.0.stderr.take().unwrap();
+        let started = wait_for_line(&mut err, "listening on");
+        assert!(started.contains("listening on"), "tcpdump: {started}");
+        Capture {
+            child,
+            _err: err,
+            pcap,
+        }
+    }
+
+    /// Stops the capture (SIGINT: tcpdump closes the file) and returns `tcpdump -r`'s lines
+    /// for the frames that `filter` selects.
+    fn finish(mut self, filter: &[&str]) -> String {
+        let pid = libc::pid_t::try_from(self.child.0.id()).expect("pid");
+        // SAFETY: kill only sends a signal to the tcpdump child this Capture started.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let _ = self.child.0.wait();
+        let read = Command::new("tcpdump")
+            .arg("-r")
+            .arg(&self.pcap)
+            .args(["-n", "-S"])
+            .args(filter)
+            .output()
+            .expect("tcpdump -r");
+        assert!(
+            read.status.success(),
+            "tcpdump -r: {}",
+            String::from_utf8_lossy(&read.stderr)
+        );
+        String::from_utf8_lossy(&read.stdout).into_owned()
+    }
+}
+
+/// The payload lengths of the TCP segments in `tcpdump -n` lines that carry data.
+fn data_segment_lengths(text: &str) -> Vec<usize> {
+    text.lines()
+        // "... Flags [P.], seq a:b, ack c, win w, options [...], length 61: HTTP: ..."
+        .filter_map(|l| {
+            let after = l.rsplit_once(", length ")?.1;
+            let digits = after.split(|c: char| !c.is_ascii_digit()).next()?;
+            digits.parse().ok()
+        })
+        .filter(|&n: &usize| n > 0)
+        .collect()
+}
+
+const COALESCE_CONNS: usize = 3;
+const COALESCE_REQUESTS: usize = 4;
+/// `coalesce_server.c`'s header and body, as the peer must receive them.
+const COALESCE_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\n\r\ncoalesced header+body\n";
+
+/// The kernel's side: COALESCE_CONNS connections with COALESCE_REQUESTS keep-alive requests
+/// each, every response read whole and checked before the next request.
+fn kernel_requests(ns: &mtcp_testkit::Netns) {
+    ns.run(|| -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        for _ in 0..COALESCE_CONNS {
+            let mut c = std::net::TcpStream::connect("198.18.0.2:80")?;
+            c.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            for _ in 0..COALESCE_REQUESTS {
+                c.write_all(b"GET / HTTP/1.1\r\nHost: 198.18.0.2\r\n\r\n")?;
+                let mut resp = vec![0u8; COALESCE_RESPONSE.len()];
+                c.read_exact(&mut resp)?;
+                assert_eq!(resp, COALESCE_RESPONSE);
+            }
+        }
+        Ok(())
+    })
+    .expect("peer thread")
+    .expect("requests answered");
+}
+
+/// Issue 12: epserver writes the HTTP header and then the body in one event-loop turn, and mTCP
+/// sends what one turn wrote together. `tests/c/coalesce_server.c` does the two `mtcp_write`s
+/// (AF_PACKET on a veth in a namespace); the Linux kernel sends keep-alive requests, tcpdump
+/// records the frames, and every response must be ONE data segment from the server carrying
+/// header and body. With a flush after each write, the segments are 39 and 22 bytes and this
+/// fails.
+fn header_and_body_leave_in_one_segment(run_mode: &str) {
+    let name = format!("c_header_and_body_leave_in_one_segment_{run_mode}");
+    assert!(mtcp_testkit::require_root(&name));
+    for p in ["tcpdump", "ethtool"] {
+        assert!(mtcp_testkit::have_program(p), "{name} needs `{p}`");
+    }
+    let s = Scratch::new(&format!("coalesce-{run_mode}"));
+    let exe = s.0.join("coalesce_server");
+    compile("coalesce_server.c", &exe, true);
+
+    let ns = mtcp_testkit::Netns::new(&mtcp_testkit::unique_name("coal")).expect("netns");
+    let (ours, kernel_if) = ns.veth_pair("ca", "cb").expect("veth");
+    ns.disable_offloads(&ours).expect("offloads");
+    ns.disable_offloads(&kernel_if).expect("offloads");
+    ns.exec_ok(&["ip", "addr", "add", "198.18.0.1/24", "dev", &kernel_if])
+        .expect("addr");
+    let conf = s.0.join("mtcp.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "io = afpacket\nnum_cores = 1\nport = {ours}\n{ours}.ip = 198.18.0.2/24\n\
+             max_concurrency = 100\ntcp_timewait = 0\ndrain_timeout_ms = 500\n\
+             run_mode = {run_mode}\n"
+        ),
+    )
+    .unwrap();
+    let capture = Capture::start(&ns, &kernel_if, s.0.join("frames.pcap"));
+
+    let mut server = Child(
+        Command::new("ip")
+            .args(["netns", "exec", ns.name()])
+            .arg(&exe)
+            .arg(&conf)
+            .arg(COALESCE_CONNS.to_string())
+            .env_remove("LD_LIBRARY_PATH")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start coalesce_server"),
+    );
+    let mut out = server.0.stdout.take().unwrap();
+    let head = wait_for_line(&mut out, "listening");
+    let lens: Vec<usize> = head
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(lens.len(), 2, "server did not start:\n{head}");
+    assert_eq!(lens[0] + lens[1], COALESCE_RESPONSE.len(), "{head}");
+
+    kernel_requests(&ns);
+
+    // The server exits by itself once the peer closed every connection (within 20 s).
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = server.0.wait().expect("server exit");
+    let requests = COALESCE_CONNS * COALESCE_REQUESTS;
+    let summary = format!("closed {COALESCE_CONNS} requests {requests} errors 0");
+    assert!(rest.contains(&summary), "{rest}");
+    assert!(status.success(), "server: {status:?}\n{rest}");
+
+    let text = capture.finish(&["src", "host", "198.18.0.2"]);
+    assert_eq!(
+        data_segment_lengths(&text),
+        vec![COALESCE_RESPONSE.len(); requests],
+        "the server's data segments (header {} + body {} bytes each):\n{text}",
+        lens[0],
+        lens[1]
+    );
+}
+
+#[test]
+#[ignore = "needs root: a network namespace, a veth and tcpdump"]
+fn c_header_and_body_leave_in_one_segment_run_to_completion() {
+    header_and_body_leave_in_one_segment("rtc");
+}
+
+#[test]
+#[ignore = "needs root: a network namespace, a veth and tcpdump"]
+fn c_header_and_body_leave_in_one_segment_threaded() {
+    header_and_body_leave_in_one_segment("threaded");
 }
