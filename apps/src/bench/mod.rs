@@ -5,6 +5,7 @@
 //!     ├─ mem        two stacks in this process on the in-memory switch (a thread each)
 //!     ├─ memif      two DPDK processes over net_memif (feature `dpdk`), a core each
 //!     ├─ afpacket   two processes of ours over AF_PACKET on a veth pair between two namespaces
+//!     ├─ afxdp      the same over AF_XDP (`io = afxdp`, `xdp_mode = auto`: native XDP on veth)
 //!     ├─ kernel     Linux sockets over loopback in a namespace (64 KiB MTU, GSO/GRO)
 //!     └─ kernel-1500  Linux sockets across a veth pair between two namespaces, MTU 1500,
 //!                     offloads off
@@ -119,14 +120,17 @@ pub enum Link {
     Kernel1500,
     /// Two processes of ours over AF_PACKET across a veth pair.
     AfPacket,
+    /// Two processes of ours over AF_XDP across a veth pair.
+    AfXdp,
 }
 
 impl Link {
     /// Every link, in table order.
-    pub const ALL: [Link; 5] = [
+    pub const ALL: [Link; 6] = [
         Link::Mem,
         Link::Memif,
         Link::AfPacket,
+        Link::AfXdp,
         Link::Kernel,
         Link::Kernel1500,
     ];
@@ -139,6 +143,7 @@ impl Link {
             Link::Kernel => "kernel",
             Link::Kernel1500 => "kernel-1500",
             Link::AfPacket => "afpacket",
+            Link::AfXdp => "afxdp",
         }
     }
 
@@ -151,6 +156,16 @@ impl Link {
                 let all: Vec<_> = Link::ALL.iter().map(|l| l.name()).collect();
                 format!("unknown link `{name}` ({})", all.join(", "))
             })
+    }
+
+    /// The mtcp.conf `io` of a link whose two processes of ours share a veth pair
+    /// (`afpacket`, `afxdp`), None for the others.
+    pub fn veth_io(self) -> Option<&'static str> {
+        match self {
+            Link::AfPacket => Some("afpacket"),
+            Link::AfXdp => Some("afxdp"),
+            _ => None,
+        }
     }
 
     /// True for the Linux links (one run, `run_mode` "kernel").
