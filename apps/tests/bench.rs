@@ -1,6 +1,7 @@
 //! `mtcp-bench --quick` restricted to a few links and workloads: every row it promises is in its
 //! JSON report with a value (or, for the memif link of a build without DPDK, says why not), the
-//! lossy workload runs our sender and Linux's against a Linux receiver, and the plot is an SVG.
+//! lossy workload runs our senders (AF_PACKET and AF_XDP) and Linux's against a Linux receiver,
+//! and the plot is an SVG.
 //! Figures are not checked: speed targets live in the recorded runs of BENCHMARKS.md.
 
 mod common;
@@ -36,7 +37,7 @@ fn quick_bench_reports_every_row() {
             "--run-mode",
             "rtc",
             "--links",
-            "mem,kernel,afpacket,kernel-1500",
+            "mem,kernel,afpacket,afxdp,kernel-1500",
         ])
         .args([
             "--workloads",
@@ -55,7 +56,12 @@ fn quick_bench_reports_every_row() {
     let plot = std::fs::read_to_string(&svg).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "{text}\n{err}");
-    for (link, mode) in [("mem", "rtc"), ("afpacket", "rtc"), ("kernel", "kernel")] {
+    for (link, mode) in [
+        ("mem", "rtc"),
+        ("afpacket", "rtc"),
+        ("afxdp", "rtc"),
+        ("kernel", "kernel"),
+    ] {
         for w in ["echo64x64", "latency64", "latency64_p99", "bulk1500"] {
             let v = value(&doc, w, link, mode);
             assert!(
@@ -72,10 +78,12 @@ fn quick_bench_reports_every_row() {
     }
     // Our CUBIC sender against the Linux receiver, and Linux's own senders: BBR where the
     // namespace may select it, otherwise a row that says why.
-    assert!(
-        value(&doc, "lossy1_cubic", "afpacket", "rtc").is_some_and(|s| s > 0.0),
-        "{text}"
-    );
+    for link in ["afpacket", "afxdp"] {
+        assert!(
+            value(&doc, "lossy1_cubic", link, "rtc").is_some_and(|s| s > 0.0),
+            "{link}\n{text}"
+        );
+    }
     for cc in ["cubic", "bbr"] {
         let r = row(&doc, &format!("lossy1_{cc}"), "kernel-1500", "kernel");
         let r = r.unwrap_or_else(|| panic!("no lossy1_{cc} Linux row:\n{text}"));

@@ -4,12 +4,13 @@
 //! Senders, in the same run: Linux with each of CUBIC and BBR (`TCP_CONGESTION` on the sending
 //! socket, [`sender_main`]; an algorithm missing from
 //! `/proc/sys/net/ipv4/tcp_available_congestion_control`, or one the socket may not select,
-//! gives an `unavailable` row, since modules cannot be loaded here), then ours over AF_PACKET with each `--cc` algorithm (mtcp.conf's
+//! gives an `unavailable` row, since modules cannot be loaded here), then ours over each of the
+//! run's veth links (AF_PACKET, AF_XDP) with each `--cc` algorithm (mtcp.conf's
 //! `tcp_cc = X`; a stack that rejects the key gives an `unsupported` row, except for `cubic`,
 //! its only algorithm so far, which then runs without the key).
 //!
 //! Rows: workload `lossy1_cubic` (etc.), link `kernel-1500` with run mode `kernel` for Linux's
-//! senders, link `afpacket` with our run mode for ours.
+//! senders, link `afpacket` or `afxdp` with our run mode for ours.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -22,7 +23,7 @@ use mtcp_socket_api::MtcpConf;
 use super::proc::{Child, run_client, sh};
 use super::sub::number_before;
 use super::topo::Topo;
-use super::{Params, Row, Workload};
+use super::{Link, Params, Row, Workload};
 
 const SERVER_IP: &str = "198.18.3.1";
 const CLIENT_IP: &str = "198.18.3.2";
@@ -264,19 +265,23 @@ fn cc_line(cc: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn our_row(topo: &Topo, w: Workload, cc: &str, mode: &str, p: &Params) -> Row {
+/// Our sender over `link` (one of [`Link::veth_io`]'s) against the Linux receiver.
+fn our_row(topo: &Topo, link: Link, w: Workload, cc: &str, mode: &str, p: &Params) -> Row {
     let name = format!("{w}_{cc}");
+    let Some(backend) = link.veth_io() else {
+        return Row::missing(&name, link.name(), mode, "unsupported: not a veth link");
+    };
     let cc_line = match cc_line(cc) {
         Ok(l) => l.unwrap_or_default(),
-        Err(why) => return Row::missing(&name, "afpacket", mode, &why),
+        Err(why) => return Row::missing(&name, link.name(), mode, &why),
     };
     let port = &topo.client_if;
     let conf = std::env::temp_dir().join(format!(
-        "mtcpbench-lossy-{}-{mode}-{cc}.conf",
+        "mtcpbench-lossy-{}-{backend}-{mode}-{cc}.conf",
         std::process::id()
     ));
     let text = format!(
-        "io = afpacket\nnum_cores = 1\nport = {port}\n{port}.ip = {CLIENT_IP}/24\nrun_mode = {mode}\n\
+        "io = {backend}\nnum_cores = 1\nport = {port}\n{port}.ip = {CLIENT_IP}/24\nrun_mode = {mode}\n\
          max_concurrency = 64\nrcvbuf = 262144\nsndbuf = 4194304\ntcp_timewait = 0\ndrain_timeout_ms = 60000\n{cc_line}"
     );
     let r = std::fs::write(&conf, text)
@@ -284,13 +289,20 @@ fn our_row(topo: &Topo, w: Workload, cc: &str, mode: &str, p: &Params) -> Row {
         .and_then(|_| transfer(topo, &["-f".into(), conf.to_string_lossy().into_owned()], p));
     let _ = std::fs::remove_file(&conf);
     match r {
-        Ok(secs) => Row::new(&name, "afpacket", mode, secs, "s"),
-        Err(e) => Row::missing(&name, "afpacket", mode, &format!("failed: {e}")),
+        Ok(secs) => Row::new(&name, link.name(), mode, secs, "s"),
+        Err(e) => Row::missing(&name, link.name(), mode, &format!("failed: {e}")),
     }
 }
 
-/// Runs the lossy workloads `ws`: Linux's senders when `linux`, ours in each of `modes`.
-pub fn run(ws: &[Workload], linux: bool, modes: &[&str], p: &Params) -> Result<Vec<Row>, String> {
+/// Runs the lossy workloads `ws`: Linux's senders when `linux`, ours over each of `ours` (veth
+/// links) in each of `modes`.
+pub fn run(
+    ws: &[Workload],
+    linux: bool,
+    ours: &[Link],
+    modes: &[&str],
+    p: &Params,
+) -> Result<Vec<Row>, String> {
     let topo = Topo::veth("bl", 1500)?;
     topo.kernel_addrs(SERVER_IP, CLIENT_IP)?;
     let mut rows = Vec::new();
@@ -304,7 +316,7 @@ pub fn run(ws: &[Workload], linux: bool, modes: &[&str], p: &Params) -> Result<V
             );
         }
     }
-    if modes.is_empty() {
+    if modes.is_empty() || ours.is_empty() {
         return Ok(rows);
     }
     // Our stack answers for the client's address from here on: the kernel there lets it go.
@@ -332,11 +344,13 @@ pub fn run(ws: &[Workload], linux: bool, modes: &[&str], p: &Params) -> Result<V
     ]);
     for &w in ws {
         set_loss(&topo, loss_percent(w))?;
-        for cc in &p.cc {
-            for mode in modes {
-                let row = our_row(&topo, w, cc, mode, p);
-                eprint!("{}", super::report::table(std::slice::from_ref(&row)));
-                rows.push(row);
+        for &link in ours {
+            for cc in &p.cc {
+                for mode in modes {
+                    let row = our_row(&topo, link, w, cc, mode, p);
+                    eprint!("{}", super::report::table(std::slice::from_ref(&row)));
+                    rows.push(row);
+                }
             }
         }
     }

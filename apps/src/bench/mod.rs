@@ -5,6 +5,8 @@
 //!     ├─ mem        two stacks in this process on the in-memory switch (a thread each)
 //!     ├─ memif      two DPDK processes over net_memif (feature `dpdk`), a core each
 //!     ├─ afpacket   two processes of ours over AF_PACKET on a veth pair between two namespaces
+//!     ├─ afxdp      the same over AF_XDP (`io = afxdp`, `xdp_mode = auto`: native XDP on veth;
+//!     │             no bulk9000: a frame is one 4 KiB UMEM chunk)
 //!     ├─ kernel     Linux sockets over loopback in a namespace (64 KiB MTU, GSO/GRO)
 //!     └─ kernel-1500  Linux sockets across a veth pair between two namespaces, MTU 1500,
 //!                     offloads off
@@ -119,14 +121,17 @@ pub enum Link {
     Kernel1500,
     /// Two processes of ours over AF_PACKET across a veth pair.
     AfPacket,
+    /// Two processes of ours over AF_XDP across a veth pair.
+    AfXdp,
 }
 
 impl Link {
     /// Every link, in table order.
-    pub const ALL: [Link; 5] = [
+    pub const ALL: [Link; 6] = [
         Link::Mem,
         Link::Memif,
         Link::AfPacket,
+        Link::AfXdp,
         Link::Kernel,
         Link::Kernel1500,
     ];
@@ -139,6 +144,7 @@ impl Link {
             Link::Kernel => "kernel",
             Link::Kernel1500 => "kernel-1500",
             Link::AfPacket => "afpacket",
+            Link::AfXdp => "afxdp",
         }
     }
 
@@ -151,6 +157,16 @@ impl Link {
                 let all: Vec<_> = Link::ALL.iter().map(|l| l.name()).collect();
                 format!("unknown link `{name}` ({})", all.join(", "))
             })
+    }
+
+    /// The mtcp.conf `io` of a link whose two processes of ours share a veth pair
+    /// (`afpacket`, `afxdp`), None for the others.
+    pub fn veth_io(self) -> Option<&'static str> {
+        match self {
+            Link::AfPacket => Some("afpacket"),
+            Link::AfXdp => Some("afxdp"),
+            _ => None,
+        }
     }
 
     /// True for the Linux links (one run, `run_mode` "kernel").
@@ -214,3 +230,25 @@ pub const ECHO_CONNS: usize = 64;
 pub const MANY_CONNS: usize = 10_000;
 /// Connections in flight in `short64`.
 pub const SHORT_INFLIGHT: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mtcp_socket_api::MtcpConf;
+
+    #[test]
+    fn every_link_parses_by_name_and_veth_links_name_a_backend_the_config_accepts() {
+        for link in Link::ALL {
+            assert_eq!(Link::parse(link.name()), Ok(link));
+        }
+        assert!(Link::parse("xdp").unwrap_err().contains("afxdp"));
+        let veth: Vec<_> = Link::ALL.into_iter().filter_map(Link::veth_io).collect();
+        assert_eq!(veth, ["afpacket", "afxdp"]);
+        for io in veth {
+            let conf = format!("io = {io}\nport = bva0\nbva0.ip = 198.18.2.1/24\n");
+            if let Err((line, e)) = MtcpConf::parse(&conf) {
+                panic!("io = {io}: line {line}: {e}");
+            }
+        }
+    }
+}

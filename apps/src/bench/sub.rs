@@ -278,6 +278,9 @@ impl<'a> SubLink<'a> {
                     self.topo.set_mtu(1500)?;
                     r
                 }
+                Link::AfXdp => Err("unsupported: AF_XDP frames are one UMEM chunk of 4 KiB \
+                     (no multi-buffer yet), so the MTU stays below 4 KiB"
+                    .into()),
                 Link::Kernel1500 => Err("unavailable: an MTU 1500 link".into()),
                 _ => Err("unsupported: no MTU setting for this link yet".into()),
             },

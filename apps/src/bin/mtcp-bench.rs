@@ -24,11 +24,11 @@ struct Args {
     /// A short run (the whole default set in under 90 s).
     #[arg(long)]
     quick: bool,
-    /// Links, comma-separated: mem, memif, afpacket, kernel, kernel-1500.
+    /// Links, comma-separated: mem, memif, afpacket, afxdp, kernel, kernel-1500.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "mem,memif,afpacket,kernel,kernel-1500"
+        default_value = "mem,memif,afpacket,afxdp,kernel,kernel-1500"
     )]
     links: Vec<String>,
     /// Workloads, comma-separated: echo64x64, latency64, short64, bulk1500, bulk9000, conns10k,
@@ -111,10 +111,11 @@ fn sub_link(link: Link, modes: &[&str], ws: &[Workload], p: &Params) -> Result<V
             t.kernel_addrs("198.18.1.1", "198.18.1.2")?;
             (t, "198.18.1.1", Stack::Kernel)
         }
-        Link::AfPacket => {
-            let t = Topo::veth("ba", 1500)?;
+        Link::AfPacket | Link::AfXdp => {
+            let backend = link.veth_io().unwrap_or("afpacket");
+            let t = Topo::veth(if link == Link::AfXdp { "bx" } else { "ba" }, 1500)?;
             let io = |ifname: &str, ip: &str| {
-                format!("io = afpacket\nport = {ifname}\n{ifname}.ip = {ip}/24\n")
+                format!("io = {backend}\nport = {ifname}\n{ifname}.ip = {ip}/24\n")
             };
             let stack = Stack::Ours {
                 dir: dir.clone(),
@@ -214,28 +215,32 @@ fn run(a: Args) -> Result<bool, String> {
         }
     }
     let linux = links.contains(&Link::Kernel1500);
-    let ours: &[&str] = if links.contains(&Link::AfPacket) {
-        &modes
-    } else {
-        &[]
-    };
+    // Our lossy senders run over the veth links of the run (afpacket, afxdp).
+    let ours: Vec<Link> = links
+        .iter()
+        .copied()
+        .filter(|l| l.veth_io().is_some())
+        .collect();
+    let ours_name = ours.first().map_or("afpacket", |l| l.name());
     if !lossy.is_empty() && (linux || !ours.is_empty()) {
         if !is_root() {
             for w in &lossy {
                 rows.push(Row::missing(
                     w.name(),
-                    "afpacket",
+                    ours_name,
                     "-",
                     "unavailable: needs root (network namespaces)",
                 ));
             }
         } else {
-            rows.extend(lossy::run(&lossy, linux, ours, &p).unwrap_or_else(|e| {
-                lossy
-                    .iter()
-                    .map(|w| missing(*w, "afpacket", "-", &e))
-                    .collect()
-            }));
+            rows.extend(
+                lossy::run(&lossy, linux, &ours, &modes, &p).unwrap_or_else(|e| {
+                    lossy
+                        .iter()
+                        .map(|w| missing(*w, ours_name, "-", &e))
+                        .collect()
+                }),
+            );
         }
     }
     println!("{}", report::table(&rows));
