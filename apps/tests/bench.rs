@@ -23,10 +23,9 @@ fn value(doc: &Value, workload: &str, link: &str, mode: &str) -> Option<f64> {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces, veth pairs and nft"]
 fn quick_bench_reports_every_row() {
-    if !can_run("quick_bench_reports_every_row", &["ethtool", "nft"]) {
-        return;
-    }
+    can_run("quick_bench_reports_every_row", &["ethtool", "nft"]);
     let bench = env!("CARGO_BIN_EXE_mtcp-bench");
     let dir = std::env::temp_dir().join(unique_name("mbt"));
     std::fs::create_dir_all(&dir).unwrap();

@@ -74,9 +74,7 @@ fn run_ok(ns: &Netns, args: &[&str]) -> String {
 #[test]
 #[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn epserver_over_net_tap_serves_curl() {
-    if !can_run("epserver_over_net_tap_serves_curl", &["curl", "sha256sum"]) {
-        return;
-    }
+    can_run("epserver_over_net_tap_serves_curl", &["curl", "sha256sum"]);
     let ns = Netns::new(&unique_name("dtn")).expect("netns");
     let dir = Scratch::new();
     let www = dir.site(3 << 20);
@@ -131,12 +129,10 @@ fn epserver_over_net_tap_serves_curl() {
 #[test]
 #[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn mtcp_echo_over_net_af_packet_with_kernel_client() {
-    if !can_run(
+    can_run(
         "mtcp_echo_over_net_af_packet_with_kernel_client",
         &["ethtool"],
-    ) {
-        return;
-    }
+    );
     let ns = Netns::new(&unique_name("dap")).expect("netns");
     let (ours, kernel) = ns.veth_pair("dva", "dvb").expect("veth");
     ns.disable_offloads(&ours).expect("offloads");
@@ -177,9 +173,7 @@ fn mtcp_echo_over_net_af_packet_with_kernel_client() {
 #[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn epwget_over_net_memif_against_epserver_over_net_memif() {
     const REQUESTS: usize = 10_000;
-    if !can_run("epwget_over_net_memif_against_epserver_over_net_memif", &[]) {
-        return;
-    }
+    can_run("epwget_over_net_memif_against_epserver_over_net_memif", &[]);
     // memif needs no interface; the namespace keeps the processes away from the root's anyway.
     let ns = Netns::new(&unique_name("dmf")).expect("netns");
     let dir = Scratch::new();
@@ -242,9 +236,7 @@ fn epwget_over_net_memif_against_epserver_over_net_memif() {
 #[test]
 #[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn bench_runs_the_memif_link() {
-    if !can_run("bench_runs_the_memif_link", &[]) {
-        return;
-    }
+    can_run("bench_runs_the_memif_link", &[]);
     let bench = env!("CARGO_BIN_EXE_mtcp-bench");
     let json = std::env::temp_dir().join(unique_name("mbj"));
     let out = std::process::Command::new(bench)

@@ -67,17 +67,15 @@ fn echo_both_ways(tag: &str, mode: &str) {
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn echo_with_kernel_client_and_server() {
-    if can_run("echo_with_kernel_client_and_server", &["ethtool"]) {
-        echo_both_ways("ech", "rtc");
-    }
+    can_run("echo_with_kernel_client_and_server", &["ethtool"]);
+    echo_both_ways("ech", "rtc");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn echo_threaded_with_kernel_client_and_server() {
-    if can_run("echo_threaded_with_kernel_client_and_server", &["ethtool"]) {
-        echo_both_ways("eth", "threaded");
-    }
+    can_run("echo_threaded_with_kernel_client_and_server", &["ethtool"]);
+    echo_both_ways("eth", "threaded");
 }
 
 fn perf_pair(env: &Env, send: &str, recv: &str) {
@@ -147,25 +145,21 @@ fn perf_with_loss(tag: &str, mode: &str) {
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn perf_byte_exact_with_loss() {
-    if can_run("perf_byte_exact_with_loss", &["ethtool", "nft"]) {
-        perf_with_loss("prf", "rtc");
-    }
+    can_run("perf_byte_exact_with_loss", &["ethtool", "nft"]);
+    perf_with_loss("prf", "rtc");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn perf_threaded_byte_exact_with_loss() {
-    if can_run("perf_threaded_byte_exact_with_loss", &["ethtool", "nft"]) {
-        perf_with_loss("prt", "threaded");
-    }
+    can_run("perf_threaded_byte_exact_with_loss", &["ethtool", "nft"]);
+    perf_with_loss("prt", "threaded");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn perf_with_kernel_options_off() {
-    if !can_run("perf_with_kernel_options_off", &["ethtool", "sysctl"]) {
-        return;
-    }
+    can_run("perf_with_kernel_options_off", &["ethtool", "sysctl"]);
     for key in ["tcp_timestamps", "tcp_sack", "tcp_window_scaling"] {
         let env = Env::new("pko", Link::AfPacket, "");
         env.ns

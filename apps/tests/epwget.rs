@@ -63,31 +63,27 @@ fn from_nginx(tag: &str, mode: &str) {
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_fetches_from_nginx() {
-    if can_run("epwget_fetches_from_nginx", &["nginx", "curl", "sha256sum"]) {
-        from_nginx("ewn", "rtc");
-    }
+    can_run("epwget_fetches_from_nginx", &["nginx", "curl", "sha256sum"]);
+    from_nginx("ewn", "rtc");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_threaded_fetches_from_nginx() {
-    if can_run(
+    can_run(
         "epwget_threaded_fetches_from_nginx",
         &["nginx", "curl", "sha256sum"],
-    ) {
-        from_nginx("ewt", "threaded");
-    }
+    );
+    from_nginx("ewt", "threaded");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_fetches_from_python_http_server() {
-    if !can_run(
+    can_run(
         "epwget_fetches_from_python_http_server",
         &["python3", "curl", "sha256sum"],
-    ) {
-        return;
-    }
+    );
     let env = Env::new("ewp", Link::Tap, "");
     let www = env.site(&[("big.bin", 200_000, 3)]);
     let _py = env.python_http_server(&www, 8000, "big.bin");

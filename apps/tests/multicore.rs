@@ -65,23 +65,21 @@ fn epserver_two_cores(tag: &str, link: Link, mode: &str) {
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_two_cores_afpacket_rtc() {
-    if can_run(
+    can_run(
         "epserver_two_cores_afpacket_rtc",
         &["curl", "ab", "sha256sum", "ethtool"],
-    ) {
-        epserver_two_cores("mce", Link::AfPacket, "rtc");
-    }
+    );
+    epserver_two_cores("mce", Link::AfPacket, "rtc");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_two_cores_afpacket_threaded() {
-    if can_run(
+    can_run(
         "epserver_two_cores_afpacket_threaded",
         &["curl", "ab", "sha256sum", "ethtool"],
-    ) {
-        epserver_two_cores("mct", Link::AfPacket, "threaded");
-    }
+    );
+    epserver_two_cores("mct", Link::AfPacket, "threaded");
 }
 
 fn epwget_two_cores(tag: &str, link: Link, mode: &str) {
@@ -118,40 +116,36 @@ fn epwget_two_cores(tag: &str, link: Link, mode: &str) {
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_two_cores_afpacket_rtc() {
-    if can_run(
+    can_run(
         "epwget_two_cores_afpacket_rtc",
         &["python3", "curl", "sha256sum", "ethtool"],
-    ) {
-        epwget_two_cores("mwe", Link::AfPacket, "rtc");
-    }
+    );
+    epwget_two_cores("mwe", Link::AfPacket, "rtc");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_two_cores_afpacket_threaded() {
-    if can_run(
+    can_run(
         "epwget_two_cores_afpacket_threaded",
         &["python3", "curl", "sha256sum", "ethtool"],
-    ) {
-        epwget_two_cores("mwt", Link::AfPacket, "threaded");
-    }
+    );
+    epwget_two_cores("mwt", Link::AfPacket, "threaded");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epserver_two_cores_tap_rtc() {
-    if can_run("epserver_two_cores_tap_rtc", &["curl", "ab", "sha256sum"]) {
-        epserver_two_cores("mcp", Link::Tap, "rtc");
-    }
+    can_run("epserver_two_cores_tap_rtc", &["curl", "ab", "sha256sum"]);
+    epserver_two_cores("mcp", Link::Tap, "rtc");
 }
 
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
 fn epwget_two_cores_tap_threaded() {
-    if can_run(
+    can_run(
         "epwget_two_cores_tap_threaded",
         &["python3", "curl", "sha256sum"],
-    ) {
-        epwget_two_cores("mwp", Link::Tap, "threaded");
-    }
+    );
+    epwget_two_cores("mwp", Link::Tap, "threaded");
 }

@@ -276,8 +276,8 @@ impl Drop for Proc {
 }
 
 /// Asserts (panics with the reason otherwise) that the process is root and that every program in
-/// `programs` exists; the tests calling it are `#[ignore = "needs root: ..."]`. Returns `true`.
-pub fn can_run(test: &str, programs: &[&str]) -> bool {
+/// `programs` exists; the tests calling it are `#[ignore = "needs root: ..."]`.
+pub fn can_run(test: &str, programs: &[&str]) {
     require_root(test);
     for p in programs {
         assert!(
@@ -285,7 +285,6 @@ pub fn can_run(test: &str, programs: &[&str]) -> bool {
             "{test} needs `{p}`: scripts/test-all installs it"
         );
     }
-    true
 }
 
 /// SHA-256 of a file, by `sha256sum`.

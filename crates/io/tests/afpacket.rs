@@ -13,9 +13,7 @@ fn open_in(ns: &Netns, cfg: AfPacketConfig) -> AfPacketDevice {
 #[test]
 #[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn kernel_pings_our_responder_over_afpacket() {
-    if !require_root("kernel_pings_our_responder_over_afpacket") {
-        return;
-    }
+    require_root("kernel_pings_our_responder_over_afpacket");
     // Our end of the veth in one namespace (no kernel address on it), the kernel peer in another.
     let ours = Netns::new(&unique_name("ioa")).unwrap();
     let peer = Netns::new(&unique_name("iop")).unwrap();
@@ -34,9 +32,7 @@ fn kernel_pings_our_responder_over_afpacket() {
 #[test]
 #[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn afpacket_passes_conformance_over_veth() {
-    if !require_root("afpacket_passes_conformance_over_veth") {
-        return;
-    }
+    require_root("afpacket_passes_conformance_over_veth");
     let ns = Netns::new(&unique_name("ioc")).unwrap();
     let (a, b) = ns.veth_pair("ca", "cb").unwrap();
     let mut da = open_in(&ns, AfPacketConfig::new(&a));
@@ -51,9 +47,7 @@ fn afpacket_passes_conformance_over_veth() {
 #[test]
 #[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn jumbo_frames_pass_with_big_slots() {
-    if !require_root("jumbo_frames_pass_with_big_slots") {
-        return;
-    }
+    require_root("jumbo_frames_pass_with_big_slots");
     let ns = Netns::new(&unique_name("ioj")).unwrap();
     let (a, b) = ns.veth_pair("ja", "jb").unwrap();
     for dev in [&a, &b] {
@@ -75,9 +69,7 @@ fn jumbo_frames_pass_with_big_slots() {
 #[test]
 #[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn fanout_queues_share_the_traffic() {
-    if !require_root("fanout_queues_share_the_traffic") {
-        return;
-    }
+    require_root("fanout_queues_share_the_traffic");
     let ns = Netns::new(&unique_name("iof")).unwrap();
     let (a, b) = ns.veth_pair("fa", "fb").unwrap();
     let mut cfg = AfPacketConfig::new(&b);
@@ -154,9 +146,7 @@ fn fanout_queues_share_the_traffic() {
 #[test]
 #[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn small_tx_ring_pushes_back_and_keeps_the_rest() {
-    if !require_root("small_tx_ring_pushes_back_and_keeps_the_rest") {
-        return;
-    }
+    require_root("small_tx_ring_pushes_back_and_keeps_the_rest");
     let ns = Netns::new(&unique_name("ior")).unwrap();
     let (a, b) = ns.veth_pair("ra", "rb").unwrap();
     let mut da = open_in(
@@ -195,9 +185,7 @@ fn small_tx_ring_pushes_back_and_keeps_the_rest() {
 fn kernel_checksums_reported_or_complete() {
     use mtcp_io::{Burst, ChecksumStatus, Queue, RxFrame};
     use mtcp_wire::{ChecksumCapabilities, Frame, Network, Transport};
-    if !require_root("kernel_checksums_reported_or_complete") {
-        return;
-    }
+    require_root("kernel_checksums_reported_or_complete");
     if !mtcp_testkit::have_program("python3") || !mtcp_testkit::have_program("ethtool") {
         eprintln!("skipping kernel_checksums_reported_or_complete: needs python3 and ethtool");
         return;
@@ -281,9 +269,7 @@ fn kernel_checksums_reported_or_complete() {
 fn ping_round_trip_over_afpacket() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    if !require_root("ping_round_trip_over_afpacket") {
-        return;
-    }
+    require_root("ping_round_trip_over_afpacket");
     let ours = Netns::new(&unique_name("ior")).unwrap();
     let peer = Netns::new(&unique_name("iop")).unwrap();
     let (a, b) = ours.veth_pair("ra", "rb").unwrap();
@@ -329,11 +315,10 @@ fn ping_round_trip_over_afpacket() {
 /// must be dropped, never handed up short. Every frame we get is whole (its IPv4 total length
 /// fits), and the small datagram sent after it arrives.
 #[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
 fn frames_cut_short_by_the_slot_are_not_handed_up() {
     use mtcp_io::{Burst, Queue};
-    if !require_root("frames_cut_short_by_the_slot_are_not_handed_up") {
-        return;
-    }
+    require_root("frames_cut_short_by_the_slot_are_not_handed_up");
     if !mtcp_testkit::have_program("python3") {
         eprintln!("skipping frames_cut_short_by_the_slot_are_not_handed_up: needs python3");
         return;
@@ -396,10 +381,9 @@ fn frames_cut_short_by_the_slot_are_not_handed_up() {
 
 /// A receive slot size past the 1 MiB bound is refused with `InvalidInput`, before any socket.
 #[test]
+#[ignore = "needs root: a network namespace and veth"]
 fn oversized_receive_slots_are_refused() {
-    if !require_root("oversized_receive_slots_are_refused") {
-        return;
-    }
+    require_root("oversized_receive_slots_are_refused");
     let ns = Netns::new(&unique_name("ios")).unwrap();
     let (a, _b) = ns.veth_pair("sa", "sb").unwrap();
     let cfg = AfPacketConfig {

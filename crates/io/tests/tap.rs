@@ -16,9 +16,7 @@ fn open_in(ns: &Netns, cfg: TapConfig) -> TapDevice {
 #[test]
 #[ignore = "needs root: a network namespace and a TAP"]
 fn kernel_pings_our_responder_over_tap() {
-    if !require_root("kernel_pings_our_responder_over_tap") {
-        return;
-    }
+    require_root("kernel_pings_our_responder_over_tap");
     let ns = Netns::new(&unique_name("iot")).unwrap();
     let name = unique_name("tap");
     let mut dev = open_in(&ns, TapConfig::new(&name));
@@ -37,9 +35,7 @@ fn kernel_pings_our_responder_over_tap() {
 #[test]
 #[ignore = "needs root: a network namespace and a TAP"]
 fn tap_passes_conformance_through_a_kernel_bridge() {
-    if !require_root("tap_passes_conformance_through_a_kernel_bridge") {
-        return;
-    }
+    require_root("tap_passes_conformance_through_a_kernel_bridge");
     let ns = Netns::new(&unique_name("ioc")).unwrap();
     let (na, nb, br) = (unique_name("tpa"), unique_name("tpb"), unique_name("br"));
     let mut a = open_in(&ns, TapConfig::new(&na));
@@ -63,9 +59,7 @@ fn tap_passes_conformance_through_a_kernel_bridge() {
 #[test]
 #[ignore = "needs root: a network namespace and a TAP"]
 fn multi_queue_tap_opens_every_queue() {
-    if !require_root("multi_queue_tap_opens_every_queue") {
-        return;
-    }
+    require_root("multi_queue_tap_opens_every_queue");
     let ns = Netns::new(&unique_name("iom")).unwrap();
     let name = unique_name("tmq");
     let mut cfg = TapConfig::new(&name);
@@ -92,9 +86,7 @@ fn bad_tap_name_is_an_error() {
 fn kernel_sees_losses_injected_by_the_fault_wrapper() {
     use mtcp_io::fault::{Fault, FaultConfig};
     use mtcp_io::pcap::{self, Pcap};
-    if !require_root("kernel_sees_losses_injected_by_the_fault_wrapper") {
-        return;
-    }
+    require_root("kernel_sees_losses_injected_by_the_fault_wrapper");
     let ns = Netns::new(&unique_name("iol")).unwrap();
     let name = unique_name("tap");
     let tap = open_in(&ns, TapConfig::new(&name));
@@ -150,9 +142,7 @@ fn kernel_sees_losses_injected_by_the_fault_wrapper() {
 #[ignore = "needs root: a network namespace and a TAP"]
 fn multi_queue_tap_spreads_kernel_flows() {
     use mtcp_io::{Burst, Queue};
-    if !require_root("multi_queue_tap_spreads_kernel_flows") {
-        return;
-    }
+    require_root("multi_queue_tap_spreads_kernel_flows");
     if !mtcp_testkit::have_program("python3") {
         eprintln!("skipping multi_queue_tap_spreads_kernel_flows: python3 is not installed");
         return;

@@ -15,9 +15,7 @@ use mtcp_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 #[test]
 #[ignore = "needs root: a network namespace and a TAP"]
 fn kernel_pings_the_interface() {
-    if !require_root("kernel_pings_the_interface") {
-        return;
-    }
+    require_root("kernel_pings_the_interface");
     let us = Ipv4Addr::new(198, 18, 20, 2);
     let mut l = link("nkp", "198.18.20.1", us);
     let (ok, received, text) = l.ping(&["-c", "4", "-i", "0.2", "-W", "2", "-s", "300"], us);
@@ -48,9 +46,7 @@ fn kernel_pings_the_interface() {
 #[test]
 #[ignore = "needs root: a network namespace and a TAP"]
 fn segment_to_the_kernel_waits_for_arp_and_a_closed_port_answers_rst() {
-    if !require_root("segment_to_the_kernel_waits_for_arp_and_a_closed_port_answers_rst") {
-        return;
-    }
+    require_root("segment_to_the_kernel_waits_for_arp_and_a_closed_port_answers_rst");
     let us = Ipv4Addr::new(198, 18, 21, 2);
     let kernel = Ipv4Addr::new(198, 18, 21, 1);
     let mut l = link("nks", "198.18.21.1", us);

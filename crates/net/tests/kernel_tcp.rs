@@ -18,9 +18,7 @@ use mtcp_testkit::require_root;
 #[test]
 #[ignore = "needs root: a network namespace and a TAP"]
 fn kernel_tcp_client_is_echoed_through_interface_and_engine() {
-    if !require_root("kernel_tcp_client_is_echoed_through_interface_and_engine") {
-        return;
-    }
+    require_root("kernel_tcp_client_is_echoed_through_interface_and_engine");
     let us = Ipv4Addr::new(198, 18, 22, 2);
     let mut l = link("nkt", "198.18.22.1", us);
     let mut engine = Engine::new(Config::default(), [7; 16]);

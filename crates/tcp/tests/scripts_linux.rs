@@ -633,7 +633,10 @@ fn script_headers_state_the_linux_settings() {
             wrong.push(path.file_name().unwrap().to_string_lossy().into_owned());
             continue;
         }
-        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("# linux:")).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("# linux:"))
+            .collect();
         let head = lines.iter().take_while(|l| l.starts_with('#')).count();
         let mut out: Vec<&str> = lines[..head].to_vec();
         out.push(&want);
@@ -725,9 +728,7 @@ fn differences() -> HashMap<String, String> {
 #[test]
 #[ignore = "needs root (network namespace, TAP)"]
 fn scripts_against_linux() {
-    if !require_root("scripts_against_linux") {
-        return;
-    }
+    require_root("scripts_against_linux");
     let listed = Arc::new(differences());
     // Disagreements are panics caught per script and reported below: keep the default hook's
     // output (a backtrace note per script) out of the log.

@@ -13,7 +13,7 @@
 //! ```no_run
 //! use mtcp_testkit::{Netns, require_root, unique_name};
 //!
-//! if !require_root("example") {
+//! require_root("example") {
 //!     return;
 //! }
 //! let ns = Netns::new(&unique_name("ex")).unwrap();
@@ -69,12 +69,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 ///
 /// Tests that call this are marked `#[ignore = "needs root: ..."]`, so a run without root lists
 /// them as ignored; a run with `--include-ignored` (as `scripts/test-all` does as root) runs them,
-/// and one that cannot run fails here with the reason instead of passing silently. Returns `true`
-/// so existing `if !require_root(..) { return; }` guards keep compiling.
+/// and one that cannot run fails here with the reason instead of passing silently.
 ///
 /// # Panics
 /// When not root or when `ip` is missing.
-pub fn require_root(test: &str) -> bool {
+pub fn require_root(test: &str) {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     assert!(
@@ -86,7 +85,6 @@ pub fn require_root(test: &str) -> bool {
         Command::new("ip").arg("-V").output().is_ok(),
         "{test} needs the `ip` tool (iproute2): scripts/test-all installs it"
     );
-    true
 }
 
 /// True if `program` can be found and started (`program --version` or `-V` style probing is left to
@@ -267,10 +265,9 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: a network namespace"]
     fn namespace_lives_and_dies_with_guard() {
-        if !require_root("namespace_lives_and_dies_with_guard") {
-            return;
-        }
+        require_root("namespace_lives_and_dies_with_guard");
         let name = unique_name("tk");
         {
             let ns = Netns::new(&name).unwrap();
