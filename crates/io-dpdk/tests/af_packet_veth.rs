@@ -14,9 +14,7 @@ use mtcp_io_dpdk::{DpdkConfig, Eal};
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn kernel_pings_us_through_af_packet_on_veth() {
-    if common::skip_unless_root("kernel_pings_us_through_af_packet_on_veth") {
-        return;
-    }
+    common::require_root("kernel_pings_us_through_af_packet_on_veth");
     if !mtcp_testkit::have_program("ping") {
         eprintln!("skipping kernel_pings_us_through_af_packet_on_veth: needs ping");
         return;

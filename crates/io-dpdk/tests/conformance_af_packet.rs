@@ -11,9 +11,7 @@ use mtcp_io_dpdk::{DpdkConfig, Eal};
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn conformance_over_af_packet_veth_pair() {
-    if common::skip_unless_root("conformance_over_af_packet_veth_pair") {
-        return;
-    }
+    common::require_root("conformance_over_af_packet_veth_pair");
     let ns = common::Netns::new("mdtc");
     let pid = std::process::id();
     let (a, b) = (common::ifname("mda"), common::ifname("mdb"));

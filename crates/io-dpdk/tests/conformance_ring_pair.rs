@@ -11,9 +11,7 @@ use mtcp_io_dpdk::{DpdkConfig, Eal};
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn conformance_over_ring_pair() {
-    if common::skip_unless_root("conformance_over_ring_pair") {
-        return;
-    }
+    common::require_root("conformance_over_ring_pair");
     let pid = std::process::id();
     let config = DpdkConfig::parse(&format!(
         "num_cores = 2\nnum_mbufs = 4095\nfile_prefix = mtcp-rp-{pid}\neal_args = --log-level=lib.eal:notice --no-pci\n"

@@ -9,9 +9,7 @@ use mtcp_io_dpdk::{DpdkConfig, Eal, Error};
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn unknown_vdev_driver_is_named() {
-    if common::skip_unless_root("unknown_vdev_driver_is_named") {
-        return;
-    }
+    common::require_root("unknown_vdev_driver_is_named");
     let config = DpdkConfig::parse(&format!(
         "port = net_nosuchpmd0\nfile_prefix = mtcp-unk-{}\neal_args = --vdev=net_nosuchpmd0\n",
         std::process::id()

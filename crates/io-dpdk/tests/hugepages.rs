@@ -33,9 +33,7 @@ impl Drop for Reservation {
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn eal_runs_on_hugepages_when_the_machine_has_them() {
-    if common::skip_unless_root("eal_runs_on_hugepages_when_the_machine_has_them") {
-        return;
-    }
+    common::require_root("eal_runs_on_hugepages_when_the_machine_has_them");
     let before = std::fs::read_to_string(NR_HUGEPAGES).expect("read nr_hugepages");
     let _restore = Reservation(before.trim().to_owned());
     if meminfo("HugePages_Total:") < 256 {

@@ -72,9 +72,7 @@ fn memif_echo_between_two_processes() {
         client(&socket);
         return;
     }
-    if common::skip_unless_root(TEST) {
-        return;
-    }
+    common::require_root(TEST);
     let socket = format!("/run/mtcp-io-dpdk-memif-{}.sock", std::process::id());
     let config = config(
         "server",

@@ -15,9 +15,7 @@ use mtcp_wire::rss;
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn net_null_gets_the_symmetric_key_and_a_spread_table() {
-    if common::skip_unless_root("net_null_gets_the_symmetric_key_and_a_spread_table") {
-        return;
-    }
+    common::require_root("net_null_gets_the_symmetric_key_and_a_spread_table");
     let config = DpdkConfig::parse(&format!(
         "num_cores = 2\n\
          port = net_null0\n\

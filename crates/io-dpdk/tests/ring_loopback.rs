@@ -47,9 +47,7 @@ fn check(frame: &[u8], queue: u8, seq: u32) {
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn loopback_bursts_partial_tx_and_no_leak() {
-    if common::skip_unless_root("loopback_bursts_partial_tx_and_no_leak") {
-        return;
-    }
+    common::require_root("loopback_bursts_partial_tx_and_no_leak");
     let config = config();
     let eal = eal();
     let mut port = eal
@@ -193,9 +191,7 @@ fn loopback_bursts_partial_tx_and_no_leak() {
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn setup_errors_are_clear() {
-    if common::skip_unless_root("setup_errors_are_clear") {
-        return;
-    }
+    common::require_root("setup_errors_are_clear");
     let eal = eal();
     // Same arguments: the running EAL; other arguments: a clear refusal.
     assert!(std::ptr::eq(eal, Eal::init(&config()).unwrap()));

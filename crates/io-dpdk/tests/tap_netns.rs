@@ -164,9 +164,7 @@ fn tcp_checksum_offload(
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn kernel_pings_us_through_net_tap() {
-    if common::skip_unless_root("kernel_pings_us_through_net_tap") {
-        return;
-    }
+    common::require_root("kernel_pings_us_through_net_tap");
     if !std::path::Path::new("/dev/net/tun").exists() || !mtcp_testkit::have_program("ping") {
         eprintln!("skipping kernel_pings_us_through_net_tap: needs /dev/net/tun and ping");
         return;

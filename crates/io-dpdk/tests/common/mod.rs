@@ -2,9 +2,10 @@
 //! once per process).
 #![allow(dead_code)]
 
-/// Returns true (after saying why) when the test must skip: DPDK's EAL, TAPs and namespaces need root.
-pub fn skip_unless_root(test: &str) -> bool {
-    !mtcp_testkit::require_root(test)
+/// Asserts that the test can run: DPDK's EAL, TAPs and namespaces need root (the tests calling this
+/// are `#[ignore = "needs root: ..."]`).
+pub fn require_root(test: &str) {
+    mtcp_testkit::require_root(test)
 }
 
 /// A network namespace made for the test (mtcp-testkit's guard: deleted on drop, also on panic).
