@@ -13,9 +13,7 @@
 //! ```no_run
 //! use mtcp_testkit::{Netns, require_root, unique_name};
 //!
-//! require_root("example") {
-//!     return;
-//! }
+//! require_root("example"); // panics with the reason unless root
 //! let ns = Netns::new(&unique_name("ex")).unwrap();
 //! let (a, b) = ns.veth_pair("exa", "exb").unwrap();
 //! ns.exec_ok(&["ip", "addr", "add", "198.18.0.1/24", "dev", &b]).unwrap();
