@@ -72,7 +72,7 @@ fn blocking_calls(mode: &str) {
         .arg("-I")
         .arg(manifest.join("include"))
         .arg(lib_dir().join("libmtcp.a"))
-        .args(["-lpthread", "-ldl", "-lm"])
+        .args(["-lxdp", "-lbpf", "-lpthread", "-ldl", "-lm"])
         .output()
         .expect("cc");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -84,7 +84,7 @@ fn memif_echo_between_two_processes() {
         .open("net_memif0", &config)
         .unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--nocapture"])
+        .args(["--exact", TEST, "--nocapture", "--include-ignored"])
         .env(CHILD_ENV, &socket)
         .spawn()
         .expect("spawn the client process");
