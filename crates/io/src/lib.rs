@@ -90,6 +90,13 @@ pub mod tap;
 #[cfg(target_os = "linux")]
 mod sys;
 
+/// Linux interface look-ups (`SIOCGIF*`) and a readable-wait on a descriptor, for backend crates
+/// built on kernel interfaces (`mtcp-io-xdp`), so each does not carry its own copy.
+#[cfg(target_os = "linux")]
+pub mod netdev {
+    pub use crate::sys::{if_hwaddr, if_index, if_mtu, poll_in};
+}
+
 /// The most frames one burst moves (mTCP's and DPDK's customary `MAX_PKT_BURST`).
 pub const MAX_BURST: usize = 64;
 

@@ -68,14 +68,14 @@ fn ifreq_ioctl(name: &str, request: libc::c_ulong) -> io::Result<IfReq> {
 }
 
 /// The interface's MTU (`SIOCGIFMTU`).
-pub(crate) fn if_mtu(name: &str) -> io::Result<usize> {
+pub fn if_mtu(name: &str) -> io::Result<usize> {
     let req = ifreq_ioctl(name, libc::SIOCGIFMTU)?;
     let mtu = i32::from_ne_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
     usize::try_from(mtu).map_err(|_| io::Error::other("negative MTU"))
 }
 
 /// The interface's hardware address (`SIOCGIFHWADDR`).
-pub(crate) fn if_hwaddr(name: &str) -> io::Result<EthernetAddress> {
+pub fn if_hwaddr(name: &str) -> io::Result<EthernetAddress> {
     let req = ifreq_ioctl(name, libc::SIOCGIFHWADDR)?;
     // `struct sockaddr`: family (2 bytes), then the address.
     let mut mac = [0u8; 6];
@@ -84,14 +84,14 @@ pub(crate) fn if_hwaddr(name: &str) -> io::Result<EthernetAddress> {
 }
 
 /// The interface's index.
-pub(crate) fn if_index(name: &str) -> io::Result<u32> {
+pub fn if_index(name: &str) -> io::Result<u32> {
     let req = ifreq_ioctl(name, libc::SIOCGIFINDEX)?;
     let index = i32::from_ne_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
     u32::try_from(index).map_err(|_| io::Error::other("negative interface index"))
 }
 
 /// Waits up to `timeout` for `fd` to become readable.
-pub(crate) fn poll_in(fd: RawFd, timeout: Duration) -> io::Result<()> {
+pub fn poll_in(fd: RawFd, timeout: Duration) -> io::Result<()> {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
