@@ -23,6 +23,7 @@
 //! assert!(name.contains(&a));
 //! ```
 
+pub mod alloc;
 pub mod responder;
 
 use std::fmt;
