@@ -371,21 +371,25 @@ impl<Q: Queue> Stack<Q> {
         }
     }
 
-    /// Moves established connections from the engine's accept queue to the listener's.
-    /// Passive connections the engine may still hold for `accept`: the socket ids left, less
-    /// the connections already queued on listening sockets (each will need one).
+    /// Passive connections the engine may still hold for `accept`: the socket ids left plus every
+    /// listener's backlog, less the connections already queued on listening sockets. As in Linux,
+    /// a listener's accept queue (its backlog) is bounded apart from the descriptor limit: while
+    /// no id is free `accept` gives ENFILE and the connection waits in the queue, and past the
+    /// bound new SYNs are dropped. (Bounding by the free ids alone made every waiting client
+    /// back off its SYN retransmissions while a full server sat idle.)
     fn accept_room(&self) -> usize {
-        let queued: usize = self
+        let (queued, backlogs) = self
             .listeners
             .values()
             .map(|&l| match self.socks.get(l).map(|s| &s.kind) {
-                Ok(SockKind::Listener(li)) => li.queue.len(),
-                _ => 0,
+                Ok(SockKind::Listener(li)) => (li.queue.len(), li.backlog),
+                _ => (0, 0),
             })
-            .sum();
-        (self.socks.capacity() - self.socks.in_use()).saturating_sub(queued)
+            .fold((0, 0), |(q, b), (lq, lb)| (q + lq, b + lb));
+        (self.socks.capacity() - self.socks.in_use() + backlogs).saturating_sub(queued)
     }
 
+    /// Moves established connections from the engine's accept queue to the listener's.
     pub(crate) fn fill_listener(&mut self, port: u16) {
         let Some(&l) = self.listeners.get(&port) else {
             return;
