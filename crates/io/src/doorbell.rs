@@ -36,7 +36,9 @@ pub fn current() -> Arc<AtomicBool> {
 pub fn clear() {
     BELL.with(|b| {
         if let Some(b) = b.borrow().as_ref() {
-            b.store(false, Ordering::Release);
+            // A read-modify-write, not a store: the owner's look for work that follows must
+            // not be ordered before the clear (a ring in between would then be lost).
+            b.swap(false, Ordering::AcqRel);
         }
     });
 }

@@ -398,8 +398,9 @@ pub(crate) fn run<Q: Queue>(
         hold: true,
     };
     loop {
-        // Cleared before looking for requests: one sent after this look rings again.
-        bell.store(false, Ordering::Release);
+        // Cleared before looking for requests: one sent after this look rings again. A swap,
+        // so the look below is not ordered before the clear.
+        bell.swap(false, Ordering::AcqRel);
         let mut served = 0;
         let mut wrote = false;
         loop {

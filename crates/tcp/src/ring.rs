@@ -310,8 +310,17 @@ impl RingBuffer {
             return;
         }
         let step = needed.max(phys * 2).max(MIN_GROWTH).min(self.capacity);
-        let Some(new_len) = [step, needed]
+        // Failing those, whatever the budget has left: a ring that cannot take all of a write
+        // takes part of it (growing by nothing would leave a writer waiting for an ACK of data
+        // it never could send).
+        let left = self
+            .budget
+            .as_ref()
+            .map_or(0, |b| b.limit().saturating_sub(b.used() + b.pooled()));
+        let rest = phys.saturating_add(left).min(self.capacity);
+        let Some(new_len) = [step, needed.min(self.capacity), rest]
             .into_iter()
+            .filter(|&n| n > phys)
             .find(|&n| self.budget.as_ref().is_none_or(|b| b.take(n - phys)))
         else {
             return;
@@ -488,5 +497,22 @@ mod tests {
         assert_eq!(budget.used(), MIN_GROWTH);
         drop(rings);
         assert_eq!(budget.used(), 0);
+    }
+
+    /// A write larger than what the budget has left takes what is left, not nothing (a ring that
+    /// grew by nothing left its writer waiting for an ACK of data it could never send).
+    #[test]
+    fn a_ring_takes_what_the_budget_has_left() {
+        let budget = BufferBudget::new(4 * MIN_GROWTH);
+        let mut full = RingBuffer::new(1 << 20);
+        full.set_budget(budget.clone());
+        let data = vec![7u8; 3 * MIN_GROWTH];
+        assert_eq!(full.push(&data), 3 * MIN_GROWTH);
+        let mut r = RingBuffer::new(1 << 20);
+        r.set_budget(budget.clone());
+        let write = vec![1u8; MIN_GROWTH + MIN_GROWTH / 4];
+        assert_eq!(r.push(&write), MIN_GROWTH, "the budget's last step");
+        assert_eq!(budget.used(), 4 * MIN_GROWTH);
+        assert!(r.out_of_memory());
     }
 }
