@@ -10,7 +10,7 @@ use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 use mtcp_io::Queue;
-use mtcp_socket_api::{Context, Error, Result};
+use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EpollEvent, Error, Result, events};
 
 /// A non-blocking listener on `addr` with `backlog` (what every server here starts with).
 pub fn listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4, backlog: i32) -> Result<i32> {
@@ -52,6 +52,37 @@ impl AcceptPressure {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Accepts everything `listener` has this turn, registers each connection with epoll `ep`
+    /// for EPOLLIN (its id as the event data) and stores `new()` at its id in `conns`; returns how
+    /// many it took. Out of sockets or memory it stops for the turn, as [`Self::accept`].
+    pub fn accept_all<Q: Queue, T>(
+        &mut self,
+        ctx: &mut Context<Q>,
+        listener: i32,
+        ep: i32,
+        conns: &mut Vec<Option<T>>,
+        mut new: impl FnMut() -> T,
+    ) -> Result<usize> {
+        let mut taken = 0;
+        while let Some(c) = self.accept(ctx, listener)? {
+            let ev = EpollEvent {
+                events: events::IN,
+                data: c as u64,
+            };
+            if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, Some(ev)) {
+                let _ = ctx.close(c);
+                self.note(e);
+                break;
+            }
+            if conns.len() <= c as usize {
+                conns.resize_with(c as usize + 1, || None);
+            }
+            conns[c as usize] = Some(new());
+            taken += 1;
+        }
+        Ok(taken)
     }
 
     /// Counts a resource error of an accepted connection's setup (registering it with epoll,

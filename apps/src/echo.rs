@@ -150,20 +150,10 @@ pub fn mtcp_serve<Q: Queue>(ctx: &mut Context<Q>, l: i32, stop: &AtomicBool) -> 
         for e in &evs[..n] {
             let id = e.data as i32;
             if id == l {
-                while let Some(c) = pressure.accept(ctx, l)? {
-                    if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, ev(events::IN, c)) {
-                        let _ = ctx.close(c);
-                        pressure.note(e);
-                        break;
-                    }
-                    if conns.len() <= c as usize {
-                        conns.resize_with(c as usize + 1, || None);
-                    }
-                    conns[c as usize] = Some(Pending {
-                        data: Vec::new(),
-                        out: false,
-                    });
-                }
+                pressure.accept_all(ctx, l, ep, &mut conns, || Pending {
+                    data: Vec::new(),
+                    out: false,
+                })?;
                 continue;
             }
             let Some(Some(p)) = conns.get_mut(id as usize) else {

@@ -139,29 +139,15 @@ fn accept_all<Q: Queue>(
     stats: &ServerStats,
     pressure: &mut AcceptPressure,
 ) -> Result<()> {
-    while let Some(c) = pressure.accept(ctx, listener)? {
-        let ev = EpollEvent {
-            events: events::IN,
-            data: c as u64,
-        };
-        if let Err(e) = ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, Some(ev)) {
-            let _ = ctx.close(c);
-            pressure.note(e);
-            break;
-        }
-        if conns.len() <= c as usize {
-            conns.resize_with(c as usize + 1, || None);
-        }
-        conns[c as usize] = Some(Conn {
-            request: Vec::with_capacity(256),
-            head: Vec::new(),
-            body: None,
-            sent: 0,
-            keep_alive: false,
-            responding: false,
-        });
-        stats.accepted.fetch_add(1, Ordering::Relaxed);
-    }
+    let taken = pressure.accept_all(ctx, listener, ep, conns, || Conn {
+        request: Vec::with_capacity(256),
+        head: Vec::new(),
+        body: None,
+        sent: 0,
+        keep_alive: false,
+        responding: false,
+    })?;
+    stats.accepted.fetch_add(taken as u64, Ordering::Relaxed);
     Ok(())
 }
 
