@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use core::net::Ipv4Addr;
+use mtcp_testkit::responder::ping_received;
 use std::time::{Duration, Instant};
 
 use mtcp_io::tap::{TapConfig, TapDevice};
@@ -107,16 +108,6 @@ impl Link {
             self.queue.tx_burst(&mut tx).unwrap();
         }
     }
-}
-
-pub fn ping_received(output: &str) -> u32 {
-    output
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .and_then(|l| l.split(", ").nth(1))
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 impl Link {
