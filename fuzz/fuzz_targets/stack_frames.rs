@@ -19,6 +19,10 @@ use mtcp_socket_api::{Context, Error, Mtcp, MtcpConf};
 use mtcp_wire::checksum;
 use mtcp_wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
 
+#[path = "common/cursor.rs"]
+mod cursor;
+use cursor::In;
+
 const AF_INET: i32 = 2;
 const SOCK_STREAM: i32 = 1;
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -27,27 +31,6 @@ const FUZZER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
 
 fn pattern(i: usize) -> u8 {
     (i.wrapping_mul(131) ^ (i >> 9)) as u8
-}
-
-struct In<'a>(&'a [u8]);
-
-impl<'a> In<'a> {
-    fn u8(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else {
-            return 0;
-        };
-        self.0 = rest;
-        b
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let n = n.min(self.0.len());
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
 }
 
 struct World {

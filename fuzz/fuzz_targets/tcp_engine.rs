@@ -23,6 +23,10 @@ use mtcp_tcp::{Config, Engine, FourTuple, Handle, Instant};
 use mtcp_wire::checksum::Checksum;
 use mtcp_wire::tcp::{SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+#[path = "common/cursor.rs"]
+mod cursor;
+use cursor::In;
+
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const STRANGER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
@@ -72,34 +76,6 @@ fn check(iss: u32, off: u64, data: &[u8]) -> Result<(), u64> {
         at += chunk.len();
     }
     Ok(())
-}
-
-/// Input cursor: reads past the end yield zeros.
-struct In<'a>(&'a [u8]);
-
-impl<'a> In<'a> {
-    fn u8(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else {
-            return 0;
-        };
-        self.0 = rest;
-        b
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
-    }
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let n = n.min(self.0.len());
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// What the harness knows about one 4-tuple, seen from the engine that owns its local side.
