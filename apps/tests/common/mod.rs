@@ -287,6 +287,27 @@ pub fn can_run(test: &str, programs: &[&str]) {
     }
 }
 
+/// Runs `ab` in `env`'s peer namespace against `url` (`n` requests, `c` at a time, keep-alive
+/// or not) and asserts that every request completed with a 2xx answer.
+pub fn ab_no_failures(env: &Env, url: &str, n: u32, c: u32, keep_alive: bool) {
+    let k = if keep_alive { "-k " } else { "" };
+    let cmd = format!("ulimit -n 8192; ab -q -r -s 30 -n {n} -c {c} {k}{url}");
+    let out = env.run(&["sh", "-c", &cmd]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("ab -n {n} -c {c} -k={keep_alive}:\n{text}");
+    assert!(
+        out.status.success(),
+        "ab failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("Complete requests:      {n}")),
+        "{text}"
+    );
+    assert!(text.contains("Failed requests:        0"), "{text}");
+    assert!(!text.contains("Non-2xx"), "{text}");
+}
+
 /// SHA-256 of a file, by `sha256sum`.
 pub fn sha256(path: &std::path::Path) -> String {
     let out = Command::new("sha256sum")
