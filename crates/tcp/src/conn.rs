@@ -185,8 +185,10 @@ pub(crate) struct Deadlines {
 
 /// One connection. What every segment touches comes first (state, pending-output flags,
 /// sequence spaces, options); recovery, deadlines and the big, cold parts (reassembly,
-/// scoreboard, statistics) follow. (Rust may reorder fields; each group stays together.)
+/// scoreboard, statistics) follow. `repr(C)` keeps that order in memory: the per-segment
+/// state fills the first two cache lines (Rust's default layout scattered it over the struct).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Conn {
     pub state: State,
     pub dirty: bool,
