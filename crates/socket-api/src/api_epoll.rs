@@ -134,7 +134,7 @@ impl<Q: Queue> Stack<Q> {
     }
 
     /// Collects ready events of `epid` into `out` without driving the stack; each reported
-    /// socket's level is asked for anew ([`Stack::level`]).
+    /// socket's level is asked for anew ([`Sockets::level`](crate::sockets::Sockets::level)).
     pub(crate) fn epoll_collect(&mut self, epid: i32, out: &mut [EpollEvent]) -> Result<usize> {
         let slot = self.epoll_slot(epid)?;
         if out.is_empty() {

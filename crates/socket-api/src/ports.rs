@@ -70,12 +70,11 @@ impl<Q: Queue> Ports<Q> {
         &mut self,
         p: usize,
         engine: &mut Engine,
-        mesh: Option<&mut CoreMesh>,
+        mut mesh: Option<&mut CoreMesh>,
         now_ms: u64,
     ) -> usize {
         let now = Instant::from_millis(now_ms);
         let mut work = 0;
-        let mut mesh = mesh;
         let mut rx: Burst<Q::Rx> = Burst::new();
         work += self.netifs[p].rx_burst(&mut rx);
         let Ports { netifs, rss, .. } = self;

@@ -24,9 +24,13 @@ pub(crate) enum Owner {
 /// The engine and the sockets of one context.
 pub(crate) struct Sockets {
     pub(crate) engine: Engine,
+    /// Sockets, epoll instances and pipes by id.
     pub(crate) socks: SockTable,
+    /// By the index of an engine handle: that handle and who owns its connection.
     pub(crate) owners: Vec<Option<(Handle, Owner)>>,
+    /// The listening socket of each local port.
     pub(crate) listeners: HashMap<u16, i32>,
+    /// SO_RCVBUF and SO_SNDBUF of new sockets (the engine's configured buffer sizes).
     pub(crate) default_rcvbuf: i32,
     pub(crate) default_sndbuf: i32,
 }

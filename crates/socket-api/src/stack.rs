@@ -56,13 +56,13 @@ struct Clock {
 
 /// The stack of one context.
 pub struct Stack<Q: Queue> {
-    pub(crate) cpu: usize,
+    cpu: usize,
     pub(crate) ports: Ports<Q>,
     pub(crate) sockets: Sockets,
     pub(crate) epolls: Epolls,
     /// Software steering between the cores of the instance (more than one core).
     pub(crate) mesh: Option<CoreMesh>,
-    pub(crate) stats: Arc<CoreStats>,
+    stats: Arc<CoreStats>,
     clock: Clock,
 }
 
