@@ -88,6 +88,7 @@ pub fn capabilities_from_offload(o: ChecksumOffload) -> ChecksumCapabilities {
         tcp: pick(o.tcp_tx, o.tcp_rx),
         udp: pick(o.udp_tx, o.udp_rx),
         icmpv4: Checksum::Both,
+        icmpv6: Checksum::Both,
     }
 }
 

@@ -132,7 +132,7 @@ impl<'a> Transport<'a> {
                 &Icmpv4Packet::new_checked(payload)?,
                 caps.icmpv4,
             )?),
-            IpProtocol::Unknown(_) => Transport::Raw(payload),
+            IpProtocol::Icmpv6 | IpProtocol::Unknown(_) => Transport::Raw(payload),
         })
     }
 

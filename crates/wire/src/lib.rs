@@ -88,7 +88,10 @@ pub mod checksum;
 pub mod ethernet;
 pub mod frame;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6_ext;
 pub mod rss;
 pub mod tcp;
 pub mod udp;
@@ -100,7 +103,10 @@ pub use ethernet::{
 };
 pub use frame::{Frame, Network, PrettyFrame, Transport};
 pub use icmpv4::{Icmpv4Packet, Icmpv4PacketMut, Icmpv4Repr};
+pub use icmpv6::{Icmpv6Packet, Icmpv6PacketMut, Icmpv6Repr, NeighborFlags, RouterAdvert};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4PacketMut, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6PacketMut, Ipv6Repr};
+pub use ipv6_ext::{FragmentInfo, Ipv6Payload};
 pub use tcp::{
     SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpPacketMut, TcpRepr, Timestamps,
 };
