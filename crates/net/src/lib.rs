@@ -93,8 +93,12 @@ mod arp;
 mod config;
 mod counters;
 mod iface;
+mod iface6;
+mod nd;
 mod route;
+mod route6;
 mod rx;
+mod rx6;
 mod store;
 
 pub use arp::{ArpConfig, ArpTable};
@@ -106,7 +110,10 @@ pub use iface::{
     ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, Interface, InterfaceConfig, SendResult, Transmit,
     capabilities_from_offload,
 };
+pub use iface6::IPV6_HEADER_LEN;
+pub use nd::{NdAction, NdConfig, NeighborCache, NeighborState, Resolution};
 pub use route::{NextHop, NoRoute, PortAddr, Route, RouteTable, mask, network, prefix_len_of};
+pub use route6::{NextHop6, NoRoute6, Route6, Route6Table, mask6, network6};
 pub use rx::Received;
 
 /// The README's example, compiled and run as a doctest.
