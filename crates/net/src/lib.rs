@@ -85,6 +85,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! - **IPv6**: with addresses in [`InterfaceConfig::ipv6`], the interface answers Neighbour
+//!   Discovery (RFC 4861) and ICMPv6 echo, walks extension headers as RFC 8200 §4 says (with
+//!   parameter problems), passes TCP up as [`Received::Tcp6`], and sends with
+//!   [`Interface::send_tcp_ipv6`] through the [`NeighborCache`] (INCOMPLETE, REACHABLE, STALE,
+//!   DELAY, PROBE; static entries; the same bounded queue of waiting frames as ARP).
+//!   [`Route6Table`] is the IPv6 longest-prefix table.
+//!
 //! Not implemented: IPv4 reassembly (fragments are counted and dropped), IP options on
 //! transmit, VLAN tags (tagged frames are dropped), ICMP errors (destination unreachable, path
 //! MTU) in either direction, UDP, forwarding.
