@@ -101,6 +101,10 @@ pub struct NeighborCache {
     statics: Vec<(Ipv6Addr, EthernetAddress)>,
     entries: HashMap<Ipv6Addr, Entry>,
     config: NdConfig,
+    /// No INCOMPLETE, DELAY or PROBE timer fires before this (`u64::MAX`: none runs), so that
+    /// `poll` and `poll_at`, called every loop turn, do not scan the table for nothing. It may be
+    /// early (an entry resolved since), never late.
+    next_due_ms: u64,
 }
 
 impl NeighborCache {
@@ -110,6 +114,7 @@ impl NeighborCache {
             statics: statics.to_vec(),
             entries: HashMap::with_capacity(config.max_entries.max(1) * 2),
             config,
+            next_due_ms: u64::MAX,
         }
     }
 
@@ -167,6 +172,7 @@ impl NeighborCache {
                 NeighborState::Stale => {
                     e.state = NeighborState::Delay;
                     e.timer_ms = now_ms.saturating_add(cfg.delay_first_probe_ms);
+                    self.next_due_ms = self.next_due_ms.min(e.timer_ms);
                     Resolution::Mac(e.mac)
                 }
                 _ => Resolution::Mac(e.mac),
@@ -175,12 +181,14 @@ impl NeighborCache {
         if !self.make_room(now_ms) {
             return Resolution::Full;
         }
+        let timer_ms = now_ms.saturating_add(cfg.retrans_timer_ms.max(1));
+        self.next_due_ms = self.next_due_ms.min(timer_ms);
         self.entries.insert(
             ip,
             Entry {
                 mac: EthernetAddress::default(),
                 state: NeighborState::Incomplete,
-                timer_ms: now_ms.saturating_add(cfg.retrans_timer_ms.max(1)),
+                timer_ms,
                 solicits_sent: 1,
                 is_router: false,
             },
@@ -311,58 +319,76 @@ impl NeighborCache {
     /// that failed to `act`. Entries whose probes went unanswered are removed. When `act` returns
     /// false (no room for the action), the entry is left as it was, for the next poll.
     pub fn poll(&mut self, now_ms: u64, mut act: impl FnMut(NdAction) -> bool) {
+        if now_ms < self.next_due_ms {
+            return;
+        }
         let cfg = self.config;
         let retrans = cfg.retrans_timer_ms.max(1);
+        let mut next_due_ms = u64::MAX;
         self.entries.retain(|ip, e| {
-            if e.timer_ms > now_ms || e.state == NeighborState::Stale {
-                return true;
+            let keep = Self::fire(e, ip, now_ms, cfg, retrans, &mut act);
+            if keep && !matches!(e.state, NeighborState::Stale | NeighborState::Reachable) {
+                next_due_ms = next_due_ms.min(e.timer_ms);
             }
-            match e.state {
-                NeighborState::Reachable => e.state = NeighborState::Stale,
-                NeighborState::Incomplete | NeighborState::Probe => {
-                    let incomplete = e.state == NeighborState::Incomplete;
-                    let limit = if incomplete {
-                        cfg.max_multicast_solicit
-                    } else {
-                        cfg.max_unicast_solicit
-                    };
-                    if e.solicits_sent >= limit.max(1) {
-                        // Keep the entry if the failure could not be reported.
-                        return incomplete && !act(NdAction::Failed(*ip));
-                    }
-                    let unicast = (!incomplete).then_some(e.mac);
-                    if act(NdAction::Solicit {
-                        target: *ip,
-                        unicast,
-                    }) {
-                        e.solicits_sent += 1;
-                        e.timer_ms = now_ms.saturating_add(retrans);
-                    }
-                }
-                NeighborState::Delay => {
-                    if act(NdAction::Solicit {
-                        target: *ip,
-                        unicast: Some(e.mac),
-                    }) {
-                        e.state = NeighborState::Probe;
-                        e.solicits_sent = 1;
-                        e.timer_ms = now_ms.saturating_add(retrans);
-                    }
-                }
-                NeighborState::Stale => {}
-            }
-            true
+            keep
         });
+        self.next_due_ms = next_due_ms;
     }
 
-    /// When [`NeighborCache::poll`] next has work, if ever.
+    /// Runs `e`'s timer if due; false when the entry goes.
+    fn fire(
+        e: &mut Entry,
+        ip: &Ipv6Addr,
+        now_ms: u64,
+        cfg: NdConfig,
+        retrans: u64,
+        act: &mut impl FnMut(NdAction) -> bool,
+    ) -> bool {
+        if e.timer_ms > now_ms || e.state == NeighborState::Stale {
+            return true;
+        }
+        match e.state {
+            NeighborState::Reachable => e.state = NeighborState::Stale,
+            NeighborState::Incomplete | NeighborState::Probe => {
+                let incomplete = e.state == NeighborState::Incomplete;
+                let limit = if incomplete {
+                    cfg.max_multicast_solicit
+                } else {
+                    cfg.max_unicast_solicit
+                };
+                if e.solicits_sent >= limit.max(1) {
+                    // Keep the entry if the failure could not be reported.
+                    return incomplete && !act(NdAction::Failed(*ip));
+                }
+                let unicast = (!incomplete).then_some(e.mac);
+                if act(NdAction::Solicit {
+                    target: *ip,
+                    unicast,
+                }) {
+                    e.solicits_sent += 1;
+                    e.timer_ms = now_ms.saturating_add(retrans);
+                }
+            }
+            NeighborState::Delay => {
+                if act(NdAction::Solicit {
+                    target: *ip,
+                    unicast: Some(e.mac),
+                }) {
+                    e.state = NeighborState::Probe;
+                    e.solicits_sent = 1;
+                    e.timer_ms = now_ms.saturating_add(retrans);
+                }
+            }
+            NeighborState::Stale => {}
+        }
+        true
+    }
+
+    /// When [`NeighborCache::poll`] next has work, if ever (REACHABLE entries turn STALE lazily:
+    /// nothing is sent when their time runs out). Never late; early at most once after a
+    /// neighbour resolved.
     pub fn poll_at(&self) -> Option<u64> {
-        self.entries
-            .values()
-            // REACHABLE entries turn STALE lazily: nothing to send when their time runs out.
-            .filter(|e| !matches!(e.state, NeighborState::Stale | NeighborState::Reachable))
-            .map(|e| e.timer_ms)
-            .min()
+        (self.next_due_ms != u64::MAX).then_some(self.next_due_ms)
     }
 
     /// The number of learned entries.

@@ -76,6 +76,9 @@ fn solicited_advertisement_makes_reachable_then_stale_delay_probe() {
     assert_eq!(c.state(&ip(2), 30_010), Some(NeighborState::Stale));
     assert_eq!(c.resolve(ip(2), 30_010), Resolution::Mac(mac(2)));
     assert_eq!(c.state(&ip(2), 30_010), Some(NeighborState::Delay));
+    // Early (the resolution's old timer) until a poll finds nothing due, then exact.
+    assert_eq!(c.poll_at(), Some(1_000));
+    assert!(actions(&mut c, 30_010).is_empty());
     assert_eq!(c.poll_at(), Some(35_010));
     // No confirmation within the delay: PROBE with unicast solicitations.
     let probe = NdAction::Solicit {
