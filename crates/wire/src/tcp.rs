@@ -398,6 +398,7 @@ impl<'a> TcpPacket<'a> {
         };
         self.verify_with(checksum::pseudo_header_sum_ipv6(src, dst, 6, len))
     }
+    #[inline]
     fn verify_with(&self, pseudo: u32) -> bool {
         let s = pseudo
             + checksum::sum(self.header.as_bytes())
@@ -435,6 +436,7 @@ impl<'a> TcpRepr<'a> {
         Self::parse_verified(packet)
     }
 
+    #[inline]
     fn parse_verified(packet: &TcpPacket<'a>) -> Result<Self> {
         let h = packet.header;
         if h.src_port.get() == 0 || h.dst_port.get() == 0 {
@@ -480,10 +482,11 @@ impl<'a> TcpRepr<'a> {
         dst: Ipv4Addr,
         checksum: Checksum,
     ) -> Result<usize> {
-        let total = self.buffer_len();
-        let total16 = u16::try_from(total).map_err(|_| Error::Malformed)?;
+        let header_len = self.header_len();
+        let total16 =
+            u16::try_from(header_len + self.payload.len()).map_err(|_| Error::Malformed)?;
         let pseudo = checksum::pseudo_header_sum(src, dst, 6, total16);
-        self.emit_with(buf, pseudo, checksum)
+        self.emit_with(buf, header_len, pseudo, checksum)
     }
 
     /// Like [`TcpRepr::emit`], for a segment carried over IPv6.
@@ -494,15 +497,24 @@ impl<'a> TcpRepr<'a> {
         dst: &Ipv6Addr,
         checksum: Checksum,
     ) -> Result<usize> {
-        let total = self.buffer_len();
+        let header_len = self.header_len();
         // A segment larger than 64 KiB needs a jumbogram, which is not supported.
-        let total16 = u16::try_from(total).map_err(|_| Error::Malformed)?;
+        let total16 =
+            u16::try_from(header_len + self.payload.len()).map_err(|_| Error::Malformed)?;
         let pseudo = checksum::pseudo_header_sum_ipv6(src, dst, 6, u32::from(total16));
-        self.emit_with(buf, pseudo, checksum)
+        self.emit_with(buf, header_len, pseudo, checksum)
     }
 
-    fn emit_with(&self, buf: &mut [u8], pseudo: u32, checksum: Checksum) -> Result<usize> {
-        let header_len = self.header_len();
+    /// The body of both emits: `header_len` is [`TcpRepr::header_len`], computed once by the
+    /// caller, and `pseudo` the pseudo-header sum of the caller's IP version.
+    #[inline]
+    fn emit_with(
+        &self,
+        buf: &mut [u8],
+        header_len: usize,
+        pseudo: u32,
+        checksum: Checksum,
+    ) -> Result<usize> {
         let total = header_len + self.payload.len();
         let buf = buf.get_mut(..total).ok_or(Error::Truncated)?;
         let (h, rest) = TcpHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
