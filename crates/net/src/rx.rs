@@ -4,6 +4,7 @@
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use mtcp_io::{ChecksumStatus, RxMeta};
+use mtcp_wire::ipv6::Ipv6Header;
 use mtcp_wire::{
     ArpOperation, ArpPacket, ArpRepr, Checksum, EtherType, EthernetAddress, EthernetFrame,
     EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
@@ -24,20 +25,36 @@ pub enum Received<'a> {
         /// The segment; its payload borrows the frame.
         repr: TcpRepr<'a>,
     },
-    /// A TCP segment carried over IPv6, its checksum checked.
+    /// A TCP segment carried over IPv6, its checksum checked; [`Received::tcp6`] reads its
+    /// addresses and representation.
+    ///
+    /// Views into the frame rather than two `Ipv6Addr` and a `TcpRepr`: a second variant holding
+    /// a `TcpRepr` takes away the niche `Received` keeps its tag in, and the larger enum costs
+    /// every IPv4 segment about 20 instructions (measured with cachegrind).
     Tcp6 {
-        /// Source address.
-        src: Ipv6Addr,
-        /// Destination address (ours).
-        dst: Ipv6Addr,
-        /// The segment; its payload borrows the frame.
-        repr: TcpRepr<'a>,
+        /// The IPv6 header in the frame.
+        header: &'a Ipv6Header,
+        /// The segment, checksum verified.
+        segment: TcpPacket<'a>,
     },
     /// Consumed here (ARP, ICMP echo, Neighbour Discovery); any reply waits in
     /// [`Interface::transmit_ready`].
     Handled,
     /// Dropped and counted.
     Dropped(RxDrop),
+}
+
+impl<'a> Received<'a> {
+    /// The source and destination addresses and the representation of a [`Received::Tcp6`]
+    /// segment (`None` for anything else). Options are parsed here: `Err` for a segment whose
+    /// options are malformed (drop it).
+    pub fn tcp6(&self) -> Option<mtcp_wire::Result<(Ipv6Addr, Ipv6Addr, TcpRepr<'a>)>> {
+        let Received::Tcp6 { header, segment } = self else {
+            return None;
+        };
+        let (src, dst) = (Ipv6Addr::from(header.src), Ipv6Addr::from(header.dst));
+        Some(TcpRepr::parse_ipv6(segment, &src, &dst, Checksum::None).map(|r| (src, dst, r)))
+    }
 }
 
 pub(crate) fn wire_drop(e: mtcp_wire::Error) -> RxDrop {

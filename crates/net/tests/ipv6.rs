@@ -356,21 +356,42 @@ fn tcp_over_ipv6_is_passed_up() {
     let mut tcp = vec![0u8; seg.buffer_len()];
     seg.emit_ipv6(&mut tcp, &PEER, &US, Checksum::Both).unwrap();
     let f = frame(OUR_MAC, Ipv6Repr::new(PEER, US, IpProtocol::Tcp, 0), &tcp);
-    assert_eq!(
-        i.receive(0, &f, RxMeta::default()),
-        Received::Tcp6 {
-            src: PEER,
-            dst: US,
-            repr: syn()
-        }
-    );
+    let got = i.receive(0, &f, RxMeta::default());
+    assert!(matches!(got, Received::Tcp6 { .. }), "{got:?}");
+    assert_eq!(got.tcp6(), Some(Ok((PEER, US, syn()))));
+    assert_eq!(Received::Handled.tcp6(), None);
+    // Options that overrun the header: passed up (checksum good), refused when read.
+    let bad_options = {
+        let with_mss = TcpRepr {
+            options: mtcp_wire::TcpOptions {
+                mss: Some(1440),
+                ..Default::default()
+            },
+            ..syn()
+        };
+        let mut t = vec![0u8; with_mss.buffer_len()];
+        with_mss
+            .emit_ipv6(&mut t, &PEER, &US, Checksum::Both)
+            .unwrap();
+        assert_eq!(t[20..22], [2, 4]);
+        t[21] = 9; // an MSS option longer than the options area
+        let zero = [0u8; 2];
+        t[16..18].copy_from_slice(&zero);
+        let sum = mtcp_wire::checksum::pseudo_header_sum_ipv6(&PEER, &US, 6, t.len() as u32)
+            + mtcp_wire::checksum::sum(&t);
+        let c = !mtcp_wire::checksum::fold(sum);
+        t[16..18].copy_from_slice(&c.to_be_bytes());
+        frame(OUR_MAC, Ipv6Repr::new(PEER, US, IpProtocol::Tcp, 0), &t)
+    };
+    let got = i.receive(0, &bad_options, RxMeta::default());
+    assert!(matches!(got.tcp6(), Some(Err(_))), "{got:?}");
     let mut bad = f.clone();
     bad[14 + 40 + 4] ^= 1;
     assert_eq!(
         i.receive(0, &bad, RxMeta::default()),
         Received::Dropped(RxDrop::L4Checksum)
     );
-    assert_eq!(i.counters().rx_tcp6, 1);
+    assert_eq!(i.counters().rx_tcp6, 2);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{Link, link};
 use mtcp_io::tap::TapDevice;
 use mtcp_io::{Burst, Device, Queue, RxFrame};
-use mtcp_net::{Interface, NeighborState, Received, SendResult};
+use mtcp_net::{Interface, NeighborState, SendResult};
 use mtcp_testkit::require_root;
 use mtcp_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 
@@ -77,7 +77,7 @@ fn run6(l: &mut Link, wait: Duration, mut on_tcp6: impl FnMut(&TcpRepr<'_>) -> b
             continue;
         }
         for frame in rx.iter() {
-            if let Received::Tcp6 { repr, .. } = l.iface.receive(now, frame, frame.meta())
+            if let Some(Ok((_, _, repr))) = l.iface.receive(now, frame, frame.meta()).tcp6()
                 && on_tcp6(&repr)
             {
                 l.flush();

@@ -18,7 +18,9 @@ pub const HEADER_LEN: usize = 40;
 pub const MIN_MTU: usize = 1280;
 
 /// The fixed IPv6 header, as it lies on the wire.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 pub struct Ipv6Header {
     /// Version (4 bits), traffic class (8 bits) and flow label (20 bits).

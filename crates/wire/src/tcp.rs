@@ -165,7 +165,9 @@ pub const HEADER_LEN: usize = 20;
 pub const MAX_OPTIONS_LEN: usize = 40;
 
 /// The fixed part of a TCP header, as it lies on the wire.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 pub struct TcpHeader {
     /// Source port.
@@ -330,7 +332,7 @@ impl TcpOptions {
 }
 
 /// A zero-copy view of a checked TCP segment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TcpPacket<'a> {
     header: &'a TcpHeader,
     options: &'a [u8],
