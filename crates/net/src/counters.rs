@@ -160,6 +160,8 @@ pub struct Counters {
     pub icmpv6_echo_replies: u64,
     /// ICMPv6 parameter problems queued (refused extension headers and next headers).
     pub icmpv6_param_problems: u64,
+    /// ICMPv6 errors not sent because of the rate limit.
+    pub icmpv6_errors_limited: u64,
     rx_drops: [u64; RxDrop::ALL.len()],
     tx_drops: [u64; TxDrop::ALL.len()],
 }

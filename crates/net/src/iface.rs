@@ -12,6 +12,7 @@ use mtcp_wire::{
 use crate::arp::{ArpConfig, ArpTable};
 use crate::config::ArpEntry;
 use crate::counters::{Counters, TxDrop};
+use crate::iface6::TokenBucket;
 use crate::nd::{NdConfig, NeighborCache};
 use crate::route::{mask, network};
 use crate::store::{FrameStore, Resolving};
@@ -56,12 +57,17 @@ pub struct InterfaceConfig {
     pub nd: NdConfig,
     /// Static neighbour entries.
     pub static_nd: Vec<(Ipv6Addr, EthernetAddress)>,
+    /// ICMPv6 errors (parameter problems) sent per second at most, in bursts of up to
+    /// `icmpv6_error_burst` (RFC 4443 §2.4(f) requires a limit).
+    pub icmpv6_errors_per_sec: u32,
+    /// The largest burst of ICMPv6 errors.
+    pub icmpv6_error_burst: u32,
 }
 
 impl InterfaceConfig {
     /// A port with MTU 1500, every checksum in software, TTL 64, default ARP timing, 64 parked
-    /// datagrams and 64 control slots, and no IPv6 address (hop limit 64 and default Neighbour
-    /// Discovery timing once one is added).
+    /// datagrams and 64 control slots, and no IPv6 address (hop limit 64, default Neighbour
+    /// Discovery timing and 100 ICMPv6 errors a second, bursts of 10, once one is added).
     pub fn new(mac: EthernetAddress, ip: Ipv4Addr, prefix_len: u8) -> Self {
         InterfaceConfig {
             mac,
@@ -79,6 +85,8 @@ impl InterfaceConfig {
             hop_limit: 64,
             nd: NdConfig::default(),
             static_nd: Vec::new(),
+            icmpv6_errors_per_sec: 100,
+            icmpv6_error_burst: 10,
         }
     }
 
@@ -137,6 +145,7 @@ pub struct Interface {
     pub(crate) store: FrameStore,
     pub(crate) counters: Counters,
     pub(crate) nd: NeighborCache,
+    pub(crate) icmpv6_errors: TokenBucket,
     ident: u16,
 }
 
@@ -145,6 +154,8 @@ impl Interface {
     pub fn new(config: InterfaceConfig) -> Self {
         let arp = ArpTable::new(config.arp, &config.static_arp);
         let nd = NeighborCache::new(config.nd, &config.static_nd);
+        let icmpv6_errors =
+            TokenBucket::new(config.icmpv6_errors_per_sec, config.icmpv6_error_burst);
         let slot_len = ETHERNET_HEADER_LEN + config.mtu;
         let store = FrameStore::new(
             config.max_waiting + config.control_slots,
@@ -157,6 +168,7 @@ impl Interface {
             store,
             counters: Counters::default(),
             nd,
+            icmpv6_errors,
             ident: 0,
         }
     }

@@ -271,6 +271,45 @@ impl Interface {
     }
 }
 
+/// A token bucket: `rate_per_sec` tokens a second, at most `burst` saved up. Integer
+/// milliseconds, no clock of its own.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TokenBucket {
+    rate_per_sec: u64,
+    burst: u64,
+    /// Tokens, in thousandths (so that a rate below one per millisecond still accrues).
+    milli_tokens: u64,
+    last_ms: u64,
+}
+
+impl TokenBucket {
+    pub(crate) fn new(rate_per_sec: u32, burst: u32) -> Self {
+        let burst = u64::from(burst);
+        TokenBucket {
+            rate_per_sec: u64::from(rate_per_sec),
+            burst,
+            milli_tokens: burst * 1000,
+            last_ms: 0,
+        }
+    }
+
+    /// Takes a token at `now_ms` if one is there.
+    pub(crate) fn take(&mut self, now_ms: u64) -> bool {
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        self.last_ms = self.last_ms.max(now_ms);
+        let earned = elapsed.saturating_mul(self.rate_per_sec);
+        self.milli_tokens = self
+            .milli_tokens
+            .saturating_add(earned)
+            .min(self.burst * 1000);
+        if self.milli_tokens < 1000 {
+            return false;
+        }
+        self.milli_tokens -= 1000;
+        true
+    }
+}
+
 /// Writes Ethernet and IPv6 headers to `buf`, then lets `fill` write the payload.
 pub(crate) fn emit_ipv6(
     buf: &mut [u8],
@@ -285,4 +324,25 @@ pub(crate) fn emit_ipv6(
         .map_err(|_| TxDrop::Emit)?;
     fill(&mut buf[ETHERNET_HEADER_LEN + IPV6_HEADER_LEN..]).map_err(|_| TxDrop::Emit)?;
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenBucket;
+
+    #[test]
+    fn token_bucket_allows_bursts_then_the_rate() {
+        let mut b = TokenBucket::new(100, 3);
+        assert!((0..3).all(|_| b.take(0)));
+        assert!(!b.take(0));
+        assert!(!b.take(9), "100/s: one token every 10 ms");
+        assert!(b.take(10));
+        assert!(!b.take(10));
+        // A long pause refills to the burst, not beyond.
+        assert_eq!((0..10).filter(|_| b.take(60_000)).count(), 3);
+        // A clock going backwards earns nothing.
+        assert!(!b.take(5));
+        let mut none = TokenBucket::new(0, 0);
+        assert!(!none.take(1_000_000));
+    }
 }

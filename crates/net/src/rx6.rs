@@ -89,7 +89,7 @@ impl Interface {
             }) => self.receive_icmpv6(now_ms, src_mac, &ip, data),
             Ok(Ipv6Payload::Upper { pointer, .. }) => {
                 let code = param_problem::UNRECOGNIZED_NEXT_HEADER;
-                self.param_problem(src_mac, &ip, packet.payload(), code, pointer);
+                self.param_problem(now_ms, src_mac, &ip, packet.payload(), code, pointer);
                 Received::Dropped(RxDrop::UnsupportedProtocol)
             }
             Ok(Ipv6Payload::Fragment(_)) => {
@@ -98,7 +98,7 @@ impl Interface {
             }
             Ok(Ipv6Payload::NoNextHeader) => Received::Handled,
             Ok(Ipv6Payload::ParameterProblem { code, pointer }) => {
-                self.param_problem(src_mac, &ip, packet.payload(), code, pointer);
+                self.param_problem(now_ms, src_mac, &ip, packet.payload(), code, pointer);
                 Received::Dropped(RxDrop::Ipv6Refused)
             }
             Ok(Ipv6Payload::Discard) => Received::Dropped(RxDrop::Ipv6Refused),
@@ -135,9 +135,10 @@ impl Interface {
     /// Answers a packet we refuse with an ICMPv6 parameter problem (RFC 4443 §3.4), quoting as
     /// much of it (`payload`: what followed its fixed header) as fits the minimum MTU. Not to
     /// multicast destinations (except for an unrecognised option whose type asks for it,
-    /// §2.4(e)) nor to the unspecified address.
+    /// §2.4(e)) nor to the unspecified address, and at most at the configured rate (§2.4(f)).
     fn param_problem(
         &mut self,
+        now_ms: u64,
         src_mac: EthernetAddress,
         ip: &Ipv6Repr,
         payload: &[u8],
@@ -155,6 +156,10 @@ impl Interface {
         }) else {
             return;
         };
+        if !self.icmpv6_errors.take(now_ms) {
+            self.counters.icmpv6_errors_limited += 1;
+            return;
+        }
         let quoted_len = (MAX_ERROR_LEN - 8 - IPV6_HEADER_LEN).min(payload.len());
         let msg = Icmpv6Repr::ParamProblem {
             code,

@@ -501,3 +501,27 @@ fn a_port_without_ipv6_drops_it_as_before() {
     );
     assert_eq!(ipv6::HEADER_LEN, mtcp_net::IPV6_HEADER_LEN);
 }
+
+#[test]
+fn parameter_problems_are_rate_limited() {
+    let mut cfg = config();
+    cfg.icmpv6_errors_per_sec = 10;
+    cfg.icmpv6_error_burst = 2;
+    let mut i = Interface::new(cfg);
+    let f = frame(
+        OUR_MAC,
+        Ipv6Repr::new(PEER, US, IpProtocol::Unknown(253), 0),
+        b"??",
+    );
+    let mut sent = 0;
+    for now in [0, 0, 0, 0, 50, 99, 100, 200] {
+        i.receive(now, &f, RxMeta::default());
+        while next_sent(&mut i).is_some() {
+            sent += 1;
+        }
+    }
+    // Two from the burst, then one per 100 ms: at 100 and 200.
+    assert_eq!(sent, 4);
+    assert_eq!(i.counters().icmpv6_param_problems, 4);
+    assert_eq!(i.counters().icmpv6_errors_limited, 4);
+}
