@@ -51,7 +51,8 @@
 //! ICMPv6 with Neighbour Discovery ([`icmpv6`]), the IPv6 variants of the TCP and UDP checksums
 //! (`parse_ipv6`, `emit_ipv6`) and Toeplitz over IPv6 tuples ([`rss::Toeplitz6`]).
 //!
-//! Not implemented: IPv6 in [`Frame`] (an IPv6 frame is [`Network::Other`]), IPv6 jumbograms and
+//! Not implemented: IPv6 representations in [`Frame`] (an IPv6 frame is [`Network::Other`],
+//! printed like tcpdump but emitted as raw bytes), IPv6 jumbograms and
 //! extension headers on emit, IPv4 and IPv6 reassembly (fragments are reported),
 //! stacked VLAN tags (QinQ), IPv4 options on emit, ICMP types other than echo, unreachable and
 //! time exceeded, TCP-AO/MD5 and other options beyond RFC 7323/2018 (skipped when parsing).

@@ -169,6 +169,10 @@ fn kernel_frames_print_like_tcpdump() {
             .iter()
             .any(|l| l.contains("ethertype IPv4 (0x0800), length 74: IP 198.18.1.1."))
     );
+    assert!(lines.iter().any(|l| l.contains(
+        "ethertype IPv6 (0x86dd), length 86: IP6 :: > ff02::1:ffd1:2c28: ICMP6, neighbor \
+         solicitation, who has fe80::a8e5:95ff:fed1:2c28"
+    )));
     assert!(
         PrettyFrame(&frames[0][..10])
             .to_string()
