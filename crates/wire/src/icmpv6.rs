@@ -325,80 +325,25 @@ impl<'a> Icmpv6Repr<'a> {
             return Err(Error::Checksum);
         }
         let h = packet.header;
-        let [a, b, c, d] = h.rest;
-        let (hi, lo) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
-        let word = u32::from_be_bytes(h.rest);
         let data = packet.data;
-        let quoted = || -> Result<(Ipv6Repr, &'a [u8])> {
-            let ip = Ipv6Packet::new_quoted(data)?;
-            Ok((Ipv6Repr::parse(&ip)?, ip.payload()))
-        };
+        let [a, b, c, d] = h.rest;
+        let (ident, seq_no) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
         match (h.msg_type, h.code) {
             (msg::ECHO_REQUEST, 0) => Ok(Icmpv6Repr::EchoRequest {
-                ident: hi,
-                seq_no: lo,
+                ident,
+                seq_no,
                 data,
             }),
             (msg::ECHO_REPLY, 0) => Ok(Icmpv6Repr::EchoReply {
-                ident: hi,
-                seq_no: lo,
+                ident,
+                seq_no,
                 data,
             }),
-            (msg::DST_UNREACHABLE, code) if code <= 7 => {
-                let (header, data) = quoted()?;
-                Ok(Icmpv6Repr::DstUnreachable { code, header, data })
-            }
-            (msg::PACKET_TOO_BIG, 0) => {
-                let (header, data) = quoted()?;
-                Ok(Icmpv6Repr::PacketTooBig {
-                    mtu: word,
-                    header,
-                    data,
-                })
-            }
-            (msg::TIME_EXCEEDED, code) if code <= 1 => {
-                let (header, data) = quoted()?;
-                Ok(Icmpv6Repr::TimeExceeded { code, header, data })
-            }
-            (msg::PARAM_PROBLEM, code) if code <= 10 => {
-                let (header, data) = quoted()?;
-                Ok(Icmpv6Repr::ParamProblem {
-                    code,
-                    pointer: word,
-                    header,
-                    data,
-                })
-            }
-            (msg::NEIGHBOR_SOLICIT, 0) => {
-                let (target_addr, options) = target_and_options(data)?;
-                let o = parse_nd_options(options)?;
-                Ok(Icmpv6Repr::NeighborSolicit {
-                    target_addr,
-                    source_lladdr: o.source_lladdr,
-                })
-            }
-            (msg::NEIGHBOR_ADVERT, 0) => {
-                let (target_addr, options) = target_and_options(data)?;
-                let o = parse_nd_options(options)?;
-                Ok(Icmpv6Repr::NeighborAdvert {
-                    flags: NeighborFlags::from_byte(a),
-                    target_addr,
-                    target_lladdr: o.target_lladdr,
-                })
-            }
+            (msg::DST_UNREACHABLE..=msg::PARAM_PROBLEM, _) => parse_error(h, data),
+            (msg::NEIGHBOR_SOLICIT | msg::NEIGHBOR_ADVERT, 0) => parse_neighbor(h, data),
             (msg::ROUTER_ADVERT, 0) => parse_router_advert(h.rest, data),
-            (
-                msg::ECHO_REQUEST
-                | msg::ECHO_REPLY
-                | msg::DST_UNREACHABLE
-                | msg::PACKET_TOO_BIG
-                | msg::TIME_EXCEEDED
-                | msg::PARAM_PROBLEM
-                | msg::NEIGHBOR_SOLICIT
-                | msg::NEIGHBOR_ADVERT
-                | msg::ROUTER_ADVERT,
-                _,
-            ) => Err(Error::Malformed),
+            (msg::ECHO_REQUEST | msg::ECHO_REPLY | msg::NEIGHBOR_SOLICIT, _)
+            | (msg::NEIGHBOR_ADVERT | msg::ROUTER_ADVERT, _) => Err(Error::Malformed),
             _ => Err(Error::Unsupported),
         }
     }
@@ -501,6 +446,56 @@ impl<'a> Icmpv6Repr<'a> {
         }
         Ok(total)
     }
+}
+
+/// The four error messages (types 1 to 4), each quoting the packet that caused it.
+fn parse_error<'a>(h: &Icmpv6Header, data: &'a [u8]) -> Result<Icmpv6Repr<'a>> {
+    let word = u32::from_be_bytes(h.rest);
+    let code = h.code;
+    let valid = match h.msg_type {
+        msg::DST_UNREACHABLE => code <= 7,
+        msg::PACKET_TOO_BIG => code == 0,
+        msg::TIME_EXCEEDED => code <= 1,
+        _ => code <= 10,
+    };
+    if !valid {
+        return Err(Error::Malformed);
+    }
+    let ip = Ipv6Packet::new_quoted(data)?;
+    let (header, data) = (Ipv6Repr::parse(&ip)?, ip.payload());
+    Ok(match h.msg_type {
+        msg::DST_UNREACHABLE => Icmpv6Repr::DstUnreachable { code, header, data },
+        msg::PACKET_TOO_BIG => Icmpv6Repr::PacketTooBig {
+            mtu: word,
+            header,
+            data,
+        },
+        msg::TIME_EXCEEDED => Icmpv6Repr::TimeExceeded { code, header, data },
+        _ => Icmpv6Repr::ParamProblem {
+            code,
+            pointer: word,
+            header,
+            data,
+        },
+    })
+}
+
+/// A neighbour solicitation or advertisement: target address and options.
+fn parse_neighbor<'a>(h: &Icmpv6Header, data: &'a [u8]) -> Result<Icmpv6Repr<'a>> {
+    let (target_addr, options) = target_and_options(data)?;
+    let o = parse_nd_options(options)?;
+    Ok(if h.msg_type == msg::NEIGHBOR_SOLICIT {
+        Icmpv6Repr::NeighborSolicit {
+            target_addr,
+            source_lladdr: o.source_lladdr,
+        }
+    } else {
+        Icmpv6Repr::NeighborAdvert {
+            flags: NeighborFlags::from_byte(h.rest[0]),
+            target_addr,
+            target_lladdr: o.target_lladdr,
+        }
+    })
 }
 
 fn emit_quote(rest: &mut [u8], header: &Ipv6Repr, data: &[u8]) -> Result<()> {
