@@ -24,7 +24,7 @@ impl Interface {
     /// of our addresses' solicited-node groups (33:33:ff:xx:xx:xx).
     pub(crate) fn listens_ipv6_mac(&self, mac: EthernetAddress) -> bool {
         let [a, b, c, d, e, f] = mac.0;
-        if [a, b] != [0x33, 0x33] {
+        if [a, b] != [0x33, 0x33] || self.config.ipv6.is_empty() {
             return false;
         }
         [c, d, e, f] == [0, 0, 0, 1]
