@@ -499,6 +499,21 @@ fn a_port_without_ipv6_drops_it_as_before() {
         i.receive(0, &f, RxMeta::default()),
         Received::Dropped(RxDrop::UnknownEthertype)
     );
+    // Not even all-nodes: a port without IPv6 listens to no IPv6 multicast MAC.
+    let all_nodes = frame(
+        multicast_mac(ALL_NODES).unwrap(),
+        Ipv6Repr::new(PEER, ALL_NODES, IpProtocol::Unknown(59), 0),
+        &[],
+    );
+    assert_eq!(
+        i.receive(0, &all_nodes, RxMeta::default()),
+        Received::Dropped(RxDrop::NotOurMac)
+    );
+    // With an address, all-nodes is ours ("no next header": nothing to do).
+    assert_eq!(
+        iface().receive(0, &all_nodes, RxMeta::default()),
+        Received::Handled
+    );
     assert_eq!(ipv6::HEADER_LEN, mtcp_net::IPV6_HEADER_LEN);
 }
 
