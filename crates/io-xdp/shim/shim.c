@@ -275,6 +275,13 @@ int mtcp_xsk_tx_needs_wakeup(const struct mtcp_xsk *x)
 	return xsk_ring_prod__needs_wakeup(&x->tx);
 }
 
+/* Descriptors in the TX ring the kernel has not taken yet. In copy mode the TX ring always asks
+ * for a wakeup; a kick is only worth its syscall while this is not zero. */
+unsigned int mtcp_xsk_tx_pending(const struct mtcp_xsk *x)
+{
+	return x->tx.cached_prod - __atomic_load_n(x->tx.consumer, __ATOMIC_ACQUIRE);
+}
+
 /* Reads back the bind mode the kernel granted: XDP_OPTIONS reports zero copy. */
 int mtcp_xsk_zero_copy(const struct mtcp_xsk *x)
 {

@@ -39,5 +39,6 @@ unsigned int mtcp_xsk_tx(struct mtcp_xsk *x, const uint64_t *addrs, const uint32
 			 unsigned int n);
 int mtcp_xsk_fill_needs_wakeup(const struct mtcp_xsk *x);
 int mtcp_xsk_tx_needs_wakeup(const struct mtcp_xsk *x);
+unsigned int mtcp_xsk_tx_pending(const struct mtcp_xsk *x);
 int mtcp_xsk_zero_copy(const struct mtcp_xsk *x);
 #endif

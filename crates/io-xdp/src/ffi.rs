@@ -57,6 +57,7 @@ unsafe extern "C" {
     pub(crate) fn mtcp_xsk_tx(xsk: *mut Xsk, addrs: *const u64, lens: *const u32, n: u32) -> u32;
     pub(crate) fn mtcp_xsk_fill_needs_wakeup(xsk: *const Xsk) -> i32;
     pub(crate) fn mtcp_xsk_tx_needs_wakeup(xsk: *const Xsk) -> i32;
+    pub(crate) fn mtcp_xsk_tx_pending(xsk: *const Xsk) -> u32;
     pub(crate) fn mtcp_xsk_zero_copy(xsk: *const Xsk) -> i32;
 }
 

@@ -125,9 +125,19 @@ impl XdpQueue {
         put
     }
 
+    /// Kicks the kernel when the TX ring holds descriptors it has not taken and it asks for a
+    /// wakeup. Frames it took but has not completed yet need no kick (in copy mode the TX ring
+    /// asks for a wakeup all the time, and a kick per loop turn would be a syscall per turn).
     fn kick_tx_if_needed(&mut self) -> io::Result<()> {
-        // SAFETY: the socket is open.
-        if self.in_tx > 0 && unsafe { ffi::mtcp_xsk_tx_needs_wakeup(self.umem.xsk) } != 0 {
+        if self.in_tx == 0 {
+            return Ok(());
+        }
+        // SAFETY: the socket is open (both calls only read the TX ring's pointers and flags).
+        let wanted = unsafe {
+            ffi::mtcp_xsk_tx_pending(self.umem.xsk) > 0
+                && ffi::mtcp_xsk_tx_needs_wakeup(self.umem.xsk) != 0
+        };
+        if wanted {
             self.stats.tx_kicks += 1;
             sys::kick_tx(self.fd)?;
         }
