@@ -181,9 +181,14 @@ fn open_socket(
     };
     let raw = match zero_copy {
         ZeroCopy::Off => open(ffi::XDP_COPY).map_err(socket_error)?,
-        ZeroCopy::On => {
-            open(ffi::XDP_ZEROCOPY).map_err(|rc| attach_error(&config.ifname, "zero copy", rc))?
-        }
+        ZeroCopy::On => open(ffi::XDP_ZEROCOPY).map_err(|rc| match -rc {
+            libc::EOPNOTSUPP | libc::EINVAL | libc::EPROTONOSUPPORT => XdpError::NoZeroCopy {
+                ifname: config.ifname.clone(),
+                driver: sys::driver_name(&config.ifname).unwrap_or_else(|| "?".into()),
+                source: errno(rc),
+            },
+            _ => socket_error(rc),
+        })?,
         ZeroCopy::Auto => match open(ffi::XDP_ZEROCOPY) {
             Ok(raw) => raw,
             Err(_) => open(ffi::XDP_COPY).map_err(socket_error)?,
