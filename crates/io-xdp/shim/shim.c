@@ -315,3 +315,19 @@ int mtcp_xsk_zero_copy(const struct mtcp_xsk *x)
 		return -errno;
 	return (opts.flags & XDP_OPTIONS_ZEROCOPY) != 0;
 }
+
+/* The kernel's drop counters of the socket (XDP_STATISTICS), in the order of struct
+ * xdp_statistics: rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full,
+ * rx_fill_ring_empty_descs, tx_ring_empty_descs. */
+int mtcp_xsk_kernel_stats(const struct mtcp_xsk *x, uint64_t out[6])
+{
+	struct xdp_statistics st;
+	socklen_t len = sizeof(st);
+	memset(&st, 0, sizeof(st));
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &st, &len))
+		return -errno;
+	uint64_t v[6] = { st.rx_dropped, st.rx_invalid_descs, st.tx_invalid_descs,
+			  st.rx_ring_full, st.rx_fill_ring_empty_descs, st.tx_ring_empty_descs };
+	memcpy(out, v, sizeof(v));
+	return 0;
+}

@@ -43,4 +43,5 @@ int mtcp_xsk_fill_needs_wakeup(const struct mtcp_xsk *x);
 int mtcp_xsk_tx_needs_wakeup(const struct mtcp_xsk *x);
 unsigned int mtcp_xsk_tx_pending(const struct mtcp_xsk *x);
 int mtcp_xsk_zero_copy(const struct mtcp_xsk *x);
+int mtcp_xsk_kernel_stats(const struct mtcp_xsk *x, uint64_t out[6]);
 #endif

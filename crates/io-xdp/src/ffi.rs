@@ -80,6 +80,7 @@ unsafe extern "C" {
     pub(crate) fn mtcp_xsk_tx_needs_wakeup(xsk: *const Xsk) -> i32;
     pub(crate) fn mtcp_xsk_tx_pending(xsk: *const Xsk) -> u32;
     pub(crate) fn mtcp_xsk_zero_copy(xsk: *const Xsk) -> i32;
+    pub(crate) fn mtcp_xsk_kernel_stats(xsk: *const Xsk, out: *mut u64) -> i32;
 }
 
 /// Most addresses the filtering program knows (`MTCP_XDP_MAX_ADDRS`).

@@ -31,6 +31,23 @@ pub struct XdpStats {
     pub rx_dropped: u64,
 }
 
+/// The kernel's counters of one socket (`struct xdp_statistics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpKernelStats {
+    /// Frames dropped for reasons other than the ones below.
+    pub rx_dropped: u64,
+    /// Fill-ring descriptors the kernel found invalid.
+    pub rx_invalid_descs: u64,
+    /// TX descriptors the kernel found invalid (e.g. a multi-chunk frame without `XDP_USE_SG`).
+    pub tx_invalid_descs: u64,
+    /// Frames dropped because the RX ring was full.
+    pub rx_ring_full: u64,
+    /// Times the fill ring was empty when a frame came.
+    pub rx_fill_ring_empty: u64,
+    /// Times the TX ring was found empty on a kick.
+    pub tx_ring_empty: u64,
+}
+
 /// One AF_XDP socket bound to one queue of the interface, owned by one core.
 pub struct XdpQueue {
     umem: Arc<Umem>,
@@ -79,6 +96,24 @@ impl XdpQueue {
     /// This queue's counters.
     pub fn stats(&self) -> XdpStats {
         self.stats
+    }
+
+    /// The kernel's counters of this socket (`XDP_STATISTICS`): frames it dropped and why.
+    pub fn kernel_stats(&self) -> io::Result<XdpKernelStats> {
+        let mut v = [0u64; 6];
+        // SAFETY: `v` has room for the six counters; the socket is open.
+        let rc = unsafe { ffi::mtcp_xsk_kernel_stats(self.umem.xsk, v.as_mut_ptr()) };
+        if rc < 0 {
+            return Err(io::Error::from_raw_os_error(-rc));
+        }
+        Ok(XdpKernelStats {
+            rx_dropped: v[0],
+            rx_invalid_descs: v[1],
+            tx_invalid_descs: v[2],
+            rx_ring_full: v[3],
+            rx_fill_ring_empty: v[4],
+            tx_ring_empty: v[5],
+        })
     }
 
     /// Frames of this queue's UMEM that are neither in a kernel ring nor lent out.

@@ -56,6 +56,11 @@ fn conformance_with_mtu(mode: XdpMode, expect: XdpMode, mtu: u32) {
         assert!(sa.rx_gathered + sb.rx_gathered > 0, "{sa:?} {sb:?}");
         assert_eq!(sa.rx_dropped + sb.rx_dropped, 0, "{sa:?} {sb:?}");
     }
+    // The kernel took every descriptor we gave it (multi-chunk frames included).
+    for q in [&qa, &qb] {
+        let k = q.kernel_stats().unwrap();
+        assert_eq!((k.tx_invalid_descs, k.rx_invalid_descs), (0, 0), "{k:?}");
+    }
     drop((qa, qb, da, db));
     assert!(!xdp_attached(&ns, &a), "program left attached on {a}");
     assert!(!xdp_attached(&ns, &b), "program left attached on {b}");
