@@ -123,6 +123,11 @@ fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result
         &args,
         Duration::from_secs(120),
     );
+    if let Ok(said) = &out {
+        for l in said.iter().filter(|l| l.contains("TcpInfo")) {
+            eprintln!("mtcp-bench: sender {l}");
+        }
+    }
     if let Err(e) = &out {
         if let Some(at) = e.find("unavailable:") {
             return Err(e[at..].to_string());

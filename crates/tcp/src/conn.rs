@@ -400,23 +400,27 @@ impl Conn {
         self.sack_ok && self.recovery.is_some() && !self.rto_recovery && self.cc.reduces_on_loss()
     }
 
-    /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 10 ms) from now,
+    /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 2 ms, as Linux's
+    /// `TCP_TIMEOUT_MIN`: the clock's tick either side) from now,
     /// when one may be sent: SACK in use, outside recovery, no probe outstanding, more than one
     /// segment in flight (a lone segment may wait for a delayed ACK: the RTO covers it) and the
     /// probe would come before the RTO.
     pub fn schedule_tlp(&mut self, now: Instant) {
+        if self.recovery.is_some() {
+            // `tlp_at` is RACK's reordering timer then (`detect_lost_rexmits`).
+            return;
+        }
         self.tlp_at = None;
         let srtt = self.rtt.srtt().0;
         if !self.sack_ok
             || !self.state.is_synchronized()
-            || self.recovery.is_some()
             || self.tlp_out.is_some()
             || srtt == 0
             || self.outstanding() <= self.snd_mss
         {
             return;
         }
-        let at = now + Duration((2 * srtt).max(10));
+        let at = now + Duration((2 * srtt).max(2));
         if self.rto_at.is_some_and(|r| at < r) {
             self.tlp_at = Some(at);
         }
@@ -468,7 +472,10 @@ impl Conn {
         }
         if due(self.tlp_at) {
             self.tlp_at = None;
-            if self.recovery.is_none() && self.tlp_out.is_none() && self.outstanding() > 0 {
+            if self.recovery.is_some() && self.sack_ok {
+                // In a recovery `tlp_at` is RACK's reordering timer (RFC 8985 §6.3).
+                self.detect_lost_rexmits(now);
+            } else if self.recovery.is_none() && self.tlp_out.is_none() && self.outstanding() > 0 {
                 if self.scoreboard.highest().is_some() {
                     // RACK (RFC 8985 §6.2): data sent after the holes was delivered and the
                     // holes are older than two smoothed RTTs: they are lost. (A probe would

@@ -383,7 +383,9 @@ impl Conn {
                     self.high_rxt = end;
                 }
                 if self.sack_ok {
-                    let _ = self.scoreboard.record_rexmit(p.seq, end, self.snd_max);
+                    let _ = self
+                        .scoreboard
+                        .record_rexmit(p.seq, end, self.snd_max, now.0);
                 }
                 if p.seq == self.snd_una {
                     // As Linux: resending the oldest segment gives it a whole RTO to be
