@@ -533,4 +533,22 @@ mod tests {
         assert_eq!(b.mode(), BbrMode::ProbeBw);
         assert!(b.cwnd() >= 150_000, "cwnd restored: {}", b.cwnd());
     }
+
+    #[test]
+    fn a_short_stall_on_a_sub_millisecond_path_keeps_the_estimate() {
+        // 100 MB/s with an RTT below the clock's tick (samples say 1 ms): every millisecond
+        // is a round.
+        let mut b = Bbr::new(1448);
+        let (mut now, mut delivered) = (0, 0);
+        drive(&mut b, &mut now, &mut delivered, 200, 100_000, 1);
+        assert_eq!(b.mode(), BbrMode::ProbeBw, "{b:?}");
+        let bw = b.bandwidth();
+        assert!(bw >= 90_000_000, "bw {bw}");
+        // 20 ms in which the sender's CPU delivers a quarter of that (20 one-ms rounds: ten
+        // rounds' filter would keep only these samples).
+        drive(&mut b, &mut now, &mut delivered, 20, 25_000, 1);
+        assert!(b.bandwidth() >= bw * 9 / 10, "{} after {bw}", b.bandwidth());
+        let rate = b.pacing_rate().unwrap();
+        assert!(rate >= bw * 7 / 10, "pacing {rate}");
+    }
 }
