@@ -163,6 +163,11 @@ pub(crate) struct Recovery {
     /// The TSval of the first retransmission after a timeout: an ACK echoing an older one
     /// acknowledges the original, and the timeout was spurious (Eifel, RFC 3522).
     pub rto_undo_tsval: Option<u32>,
+    /// RFC 6675's RescueRxt: the recovery point when a rescue retransmission was last sent; the
+    /// next may go once SND.UNA has passed it (once per recovery).
+    pub rescue_rxt: Option<SeqNumber>,
+    /// When `snd.max` last advanced (the tail's send time, for the rescue retransmission).
+    pub tail_sent_at: Instant,
 }
 
 /// Deadlines (the engine arms one wheel node for the earliest) and their counters.
@@ -326,6 +331,8 @@ impl Conn {
                 tlp_out: None,
                 undo_retrans: None,
                 rto_undo_tsval: None,
+                rescue_rxt: None,
+                tail_sent_at: now,
             },
             timers: Deadlines {
                 rto_at: None,
