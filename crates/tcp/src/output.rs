@@ -162,9 +162,7 @@ impl Conn {
         if self.rec.point.is_some() {
             let b = self.cwnd_budget(cwnd);
             if b < mss {
-                // The rescue is a probe, sent a probe timeout after what it resends: like the
-                // tail loss probe, the window does not hold it back.
-                return self.rescue_plan(now);
+                return None;
             }
             if self.opts.sack_ok && self.scoreboard.rexmit_room() {
                 let edge = self.lost_edge();
@@ -203,12 +201,6 @@ impl Conn {
                     && (self.snd.nodelay || self.snd.fin_queued || self.snd.nxt == self.snd.una))
                 || (self.snd.max_wnd > 0 && len >= self.snd.max_wnd / 2));
         if !send {
-            if budget.is_some() {
-                // In a recovery, held back by the peer's window: rule 4 of NextSeg.
-                if let Some(p) = self.rescue_plan(now) {
-                    return Some(p);
-                }
-            }
             // Window-limited with nothing in flight: the persist timer guarantees progress.
             if self.snd.una == self.snd.max
                 && usable_wnd < available.min(mss)
@@ -252,8 +244,8 @@ impl Conn {
     }
 
     /// Rescue retransmission (RFC 6675 §4, NextSeg rule 4): in a SACK fast recovery with no hole
-    /// to resend and no new data, once per recovery, the highest un-SACKed segment goes again a
-    /// probe timeout after it was sent. Its SACK makes every hole below it lost, and (RACK, `detect_lost_rexmits`)
+    /// to resend and no new data, once per recovery, the highest segment sent goes again when no
+    /// SACK covers it RACK's wait after it was sent. Its SACK makes every hole below it lost, and (RACK, `detect_lost_rexmits`)
     /// proves lost a retransmission sent before it; without it a lost tail, or a lost last
     /// retransmission, waits for the RTO (the tail loss probe is not armed in a recovery).
     fn rescue_plan(&mut self, now: Instant) -> Option<Plan> {
@@ -265,33 +257,6 @@ impl Conn {
         {
             return None;
         }
-        let (start, len, sent) = self.rescue_target(now)?;
-        // Not before a probe timeout after it was sent (two smoothed RTTs, at least 2 ms, as the
-        // tail loss probe) and the reordering window: until then `tlp_at`, RACK's timer in a
-        // recovery, wakes us.
-        let pto = (2 * self.rtt.srtt().0).max(2) + self.rtt.reo_wnd().0;
-        let due = sent + Duration(pto);
-        if now < due {
-            let t = &mut self.timers.tlp_at;
-            *t = Some(t.map_or(due, |t| t.min(due)));
-            return None;
-        }
-        let p = self.rexmit_plan(start, len, PlanKind::SackRexmit)?;
-        if !self.paced(now, p.len) {
-            return None;
-        }
-        // A resend of a retransmission in flight replaces it in the scoreboard.
-        self.scoreboard.forget_rexmit(start);
-        self.rec.rescue_rxt = self.rec.point;
-        Some(p)
-    }
-
-    /// What a rescue resends, `(start, len, sent)`: the last segment sent when no SACK covers it
-    /// (sent when `snd.max` last advanced); else, with the tail SACKed, the top of the highest
-    /// hole when its retransmission is in flight (sent then): with the peer's window full of
-    /// data above the hole, nothing sent later could prove that retransmission lost.
-    fn rescue_target(&self, now: Instant) -> Option<(SeqNumber, u32, Instant)> {
-        let (una, mss) = (self.snd.una, self.snd.mss);
         let end = self.data_end();
         let top = if self.snd.max < end {
             self.snd.max
@@ -303,24 +268,27 @@ impl Conn {
             _ => una,
         };
         let above = (top - floor).max(0) as u32;
-        if above > 0 {
-            let start = floor + above.saturating_sub(mss);
-            return (!self.scoreboard.rexmit_covers(start)).then_some((
-                start,
-                (top - start) as u32,
-                self.rec.tail_sent_at,
-            ));
+        if above == 0 {
+            return None;
         }
-        let (hole, hole_end) = self.scoreboard.highest_hole(una)?;
-        let hole_len = (hole_end - hole).max(0) as u32;
-        let start = hole + hole_len.saturating_sub(mss);
-        let sent_ms = self.scoreboard.rexmit_sent_ms(start)?;
-        let age = u64::from((now.0 as u32).wrapping_sub(sent_ms));
-        Some((
-            start,
-            (hole_end - start) as u32,
-            Instant(now.0.saturating_sub(age)),
-        ))
+        let start = floor + above.saturating_sub(self.snd.mss);
+        if self.scoreboard.rexmit_covers(start) {
+            return None;
+        }
+        // Not before the tail could have been SACKed (RACK's wait after it was sent, as for a
+        // retransmission): until then `tlp_at`, RACK's timer in a recovery, wakes us.
+        let due = self.rec.tail_sent_at + self.rtt.rack_wait();
+        if now < due {
+            let t = &mut self.timers.tlp_at;
+            *t = Some(t.map_or(due, |t| t.min(due)));
+            return None;
+        }
+        let p = self.rexmit_plan(start, (top - start) as u32, PlanKind::SackRexmit)?;
+        if !self.paced(now, p.len) {
+            return None;
+        }
+        self.rec.rescue_rxt = self.rec.point;
+        Some(p)
     }
 
     /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window takes it

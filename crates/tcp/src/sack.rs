@@ -238,29 +238,6 @@ impl Scoreboard {
     pub fn rexmit_covers(&self, seq: SeqNumber) -> bool {
         self.rexmits.iter().any(|r| r.start <= seq && seq < r.end)
     }
-    /// The highest hole below the highest SACKed byte, `[start, end)`, if any.
-    pub fn highest_hole(&self, snd_una: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
-        let n = self.ranges.len();
-        let end = self.ranges.last()?.0;
-        let start = if n >= 2 {
-            self.ranges[n - 2].1
-        } else {
-            snd_una
-        };
-        (start < end).then_some((start, end))
-    }
-    /// The millisecond (wrapping) the retransmission covering `seq` was sent at, if one is in
-    /// flight.
-    pub fn rexmit_sent_ms(&self, seq: SeqNumber) -> Option<u32> {
-        self.rexmits
-            .iter()
-            .find(|r| r.start <= seq && seq < r.end)
-            .map(|r| r.sent_ms)
-    }
-    /// Forgets the retransmissions covering `seq` (it is being resent).
-    pub fn forget_rexmit(&mut self, seq: SeqNumber) {
-        self.rexmits.retain(|r| !(r.start <= seq && seq < r.end));
-    }
     /// Whether another retransmission can be recorded.
     pub fn rexmit_room(&self) -> bool {
         !self.rexmits.is_full()
