@@ -306,6 +306,13 @@ pub fn mtcp_client<Q: Queue>(
     let started = Instant::now();
     drive(ctx, ep, s, &mut t, stop)?;
     let report = t.report(started);
+    if std::env::var_os("MTCP_PERF_INFO").is_some() {
+        // The sender's counters (retransmissions, timeouts, recoveries) when the peer's EOF
+        // came: what `mtcp-bench`'s lossy rows print beside each transfer.
+        if let Ok(info) = ctx.tcp_info(s) {
+            eprintln!("perf: {info:?}");
+        }
+    }
     // What is still unacknowledged goes out after the close: while the caller drives the
     // context, or in the drain when it destroys (drops) it.
     let _ = ctx.close(s);
