@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use crossbeam_utils::atomic::AtomicCell;
 use mtcp_io::Queue;
 
@@ -68,6 +68,9 @@ const LONG_IDLE_WAIT: Duration = Duration::from_micros(200);
 const SLEEPY_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The idle wait of a stack thread that has had nothing to do for a second.
 const SLEEPY_IDLE_WAIT: Duration = Duration::from_millis(1);
+
+/// Longer than crossbeam's spinning and yielding before it blocks (tens of µs).
+const WARM_UP_WAIT: Duration = Duration::from_millis(1);
 
 /// A boxed call on the stack (control path).
 type Job<Q> = Box<dyn FnOnce(&mut Stack<Q>) -> Box<dyn Any + Send> + Send>;
@@ -133,12 +136,18 @@ impl<Q: Queue + 'static> Threads<Q> {
             held: None,
             seen_calls: 0,
             checks: 0,
+            next_check: Instant::now() + QUIET_CHECK,
             probed: false,
         };
         let thread = std::thread::Builder::new()
             .name(format!("mtcp-stack-{cpu}"))
             .spawn(move || driver.run())
             .map_err(|_| Error::NoMem)?;
+        // Park once on the (empty) reply channel: crossbeam allocates its per-thread waiting
+        // context and the channel's waiter list the first time a thread blocks, and that
+        // belongs here, not in the first `epoll_wait` that has to wait. The stack thread never
+        // blocks in crossbeam: it parks, and a request's ring unparks it.
+        let _ = rep_rx.recv_timeout(WARM_UP_WAIT);
         Ok(Threads {
             shared,
             requests: Some(req_tx),
@@ -164,12 +173,15 @@ impl<Q: Queue + 'static> Threads<Q> {
     fn take(&mut self) -> Result<Box<Stack<Q>>> {
         self.calls = self.calls.wrapping_add(1);
         self.shared.calls.store(self.calls, Ordering::Relaxed);
-        if let Some(s) = self.shared.slot.take() {
-            return Ok(s);
-        }
-        match self.round_trip(Request::Want)? {
-            Reply::Ready(_) => self.shared.slot.take().ok_or(Error::BadF),
-            Reply::Job(_) => Err(Error::BadF),
+        loop {
+            if let Some(s) = self.shared.slot.take() {
+                return Ok(s);
+            }
+            // The stack thread puts it back. It may take it again before this thread runs
+            // (a loaded machine: it then saw no call for a while): ask again.
+            if let Reply::Job(_) = self.round_trip(Request::Want)? {
+                return Err(Error::BadF);
+            }
         }
     }
 
@@ -291,6 +303,8 @@ struct Driver<Q: Queue + 'static> {
     seen_calls: u64,
     /// Looks since the stack went back to the application.
     checks: u32,
+    /// When to look next.
+    next_check: Instant,
     /// Whether the queue was asked once whether it heeds the doorbell.
     probed: bool,
 }
@@ -315,20 +329,29 @@ impl<Q: Queue + 'static> Driver<Q> {
     /// The application has the slot: wait for its request, and take the stack when it has
     /// gone quiet (see the module docs). False once the application side is gone.
     fn app_turn(&mut self) -> bool {
-        match self.requests.recv_timeout(QUIET_CHECK) {
-            Ok(req) => self.serve(req),
-            Err(RecvTimeoutError::Timeout) => {
-                let calls = self.shared.calls.load(Ordering::Relaxed);
-                self.checks += 1;
-                if calls == self.seen_calls || self.checks >= BUSY_CHECKS {
-                    // `None` while the application is inside a call: look again later.
-                    self.held = self.shared.slot.take();
-                }
-                self.seen_calls = calls;
-                true
-            }
-            Err(RecvTimeoutError::Disconnected) => false,
+        // Cleared before looking for requests: one sent after this look rings again.
+        self.shared.bell.swap(false, Ordering::AcqRel);
+        match self.requests.try_recv() {
+            Ok(req) => return self.serve(req),
+            Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => {}
         }
+        let now = Instant::now();
+        if now < self.next_check {
+            // The request's ring unparks this thread (not crossbeam's blocking receive,
+            // which allocates the first time it blocks: see `spawn`).
+            std::thread::park_timeout(self.next_check - now);
+            return true;
+        }
+        self.next_check = now + QUIET_CHECK;
+        let calls = self.shared.calls.load(Ordering::Relaxed);
+        self.checks += 1;
+        if calls == self.seen_calls || self.checks >= BUSY_CHECKS {
+            // `None` while the application is inside a call: look again later.
+            self.held = self.shared.slot.take();
+        }
+        self.seen_calls = calls;
+        true
     }
 
     /// This thread keeps the stack: serve a request, or poll, or wait for frames and
@@ -366,11 +389,9 @@ impl<Q: Queue + 'static> Driver<Q> {
             }
             return true;
         }
-        match self.requests.recv_timeout(wait) {
-            Ok(req) => self.serve(req),
-            Err(RecvTimeoutError::Timeout) => true,
-            Err(RecvTimeoutError::Disconnected) => false,
-        }
+        // A request rings and unparks this thread.
+        std::thread::park_timeout(wait);
+        true
     }
 
     /// Answers `req` and leaves the stack in the slot. False once the application is gone.
@@ -391,6 +412,7 @@ impl<Q: Queue + 'static> Driver<Q> {
         self.shared.slot.store(Some(stack));
         self.seen_calls = self.shared.calls.load(Ordering::Relaxed);
         self.checks = 0;
+        self.next_check = Instant::now() + QUIET_CHECK;
         self.replies.send(reply).is_ok()
     }
 }
