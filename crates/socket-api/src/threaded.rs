@@ -367,13 +367,7 @@ impl<Q: Queue + 'static> Driver<Q> {
         let Some(stack) = self.held.as_mut() else {
             return true;
         };
-        if !self.probed {
-            // A queue that heeds the doorbell says so when it waits: look once.
-            self.probed = true;
-            if let Some(port) = stack.ports.first_mut() {
-                let _ = port.queue.wait_rx(Duration::ZERO);
-            }
-        }
+        probe(&mut self.probed, stack);
         stack.notified = false;
         if stack.poll() > 0 {
             idle.reset();
@@ -400,6 +394,7 @@ impl<Q: Queue + 'static> Driver<Q> {
             // Only a dead stack loses the stack: nothing to answer with.
             return false;
         };
+        probe(&mut self.probed, &mut stack);
         let reply = match req {
             Request::Want => Reply::Ready(0),
             Request::Poll => Reply::Ready(stack.poll()),
@@ -414,6 +409,17 @@ impl<Q: Queue + 'static> Driver<Q> {
         self.checks = 0;
         self.next_check = Instant::now() + QUIET_CHECK;
         self.replies.send(reply).is_ok()
+    }
+}
+
+/// Asks the queue once whether it heeds the doorbell (it says so when it waits): until then
+/// [`mtcp_io::doorbell::heeded`] is false and the idle waits could not end with a frame.
+fn probe<Q: Queue>(probed: &mut bool, stack: &mut Stack<Q>) {
+    if !*probed {
+        *probed = true;
+        if let Some(port) = stack.ports.first_mut() {
+            let _ = port.queue.wait_rx(Duration::ZERO);
+        }
     }
 }
 
