@@ -69,6 +69,10 @@ const SLEEPY_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The idle wait of a stack thread that has had nothing to do for a second.
 const SLEEPY_IDLE_WAIT: Duration = Duration::from_millis(1);
 
+/// Longest wait of a stack thread in `epoll_wait` on a queue with a descriptor whose `poll`
+/// ends with a frame (AF_PACKET, AF_XDP), once it has been idle for a while.
+const FRAME_WAIT: Duration = Duration::from_millis(1);
+
 /// Longer than crossbeam's spinning and yielding before it blocks (tens of µs).
 const WARM_UP_WAIT: Duration = Duration::from_millis(1);
 
@@ -444,17 +448,27 @@ fn drive<Q: Queue>(stack: &mut Stack<Q>, epid: i32, deadline: Option<Instant>) {
             idle.reset();
             continue;
         }
-        let Some(mut wait) = idle.next() else {
+        let Some(blind) = idle.next() else {
             continue;
         };
-        if let Some(d) = deadline {
-            wait = wait.min(d - now);
-        }
+        let clip = |w: Duration| deadline.map_or(w, |d| w.min(d - now));
         match stack.ports.first_mut() {
-            Some(port) if mtcp_io::doorbell::heeded() || port.queue.rx_fd().is_some() => {
-                let _ = port.queue.wait_rx(wait);
+            // A frame, and a frame another core forwarded, end this wait.
+            Some(port) if mtcp_io::doorbell::heeded() => {
+                let _ = port.queue.wait_rx(clip(blind));
             }
-            _ => std::thread::park_timeout(wait),
+            // A frame ends this wait. The descriptor's `poll` counts milliseconds: the short
+            // waits of the first idle moments are looks (the thread stays runnable, which on
+            // a loaded machine keeps its share of the CPU), the longer ones block.
+            Some(port) if port.queue.rx_fd().is_some() => {
+                let w = if blind <= IDLE_WAIT {
+                    blind
+                } else {
+                    FRAME_WAIT
+                };
+                let _ = port.queue.wait_rx(clip(w));
+            }
+            _ => std::thread::park_timeout(clip(blind)),
         }
     }
 }
