@@ -372,7 +372,7 @@ impl<Q: Queue + 'static> Driver<Q> {
             return true;
         };
         probe(&mut self.probed, stack);
-        stack.notified = false;
+        stack.epolls.notified = false;
         if stack.poll() > 0 {
             idle.reset();
             return true;
@@ -436,7 +436,7 @@ fn drive<Q: Queue>(stack: &mut Stack<Q>, epid: i32, deadline: Option<Instant>) {
         // A doorbell rung after this look (a frame another core forwarded) ends the wait.
         mtcp_io::doorbell::clear();
         let work = stack.poll();
-        stack.notified = false;
+        stack.epolls.notified = false;
         if stack.epoll_maybe_ready(epid) {
             return;
         }
