@@ -18,8 +18,9 @@
 //!
 //! Two run modes (`run_mode` in mtcp.conf): run-to-completion, where `epoll_wait` drives the
 //! stack on the application thread, and mTCP's threaded mode with a stack thread per context
-//! that owns the stack alone; the application thread's calls reach it as messages on lock-free
-//! crossbeam channels, and epoll wake-ups come back on another (see [`Context`]).
+//! that polls the ports; the two threads share the stack through a lock-free slot, the
+//! application's calls run on its own thread, and `epoll_wait` hands the stack to the stack
+//! thread: one hand-off per loop turn, not one per call (see [`Context`]).
 //!
 //! Several cores (`num_cores > 1`): each context owns one queue of every port, and a flow lives
 //! on the core that owns it by mTCP's symmetric Toeplitz hash. Devices with Toeplitz RSS steer
