@@ -16,6 +16,7 @@ impl Conn {
     /// PRR and the congestion control, and the send window.
     pub(crate) fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let (una_before, sacked_before) = (self.snd.una, self.scoreboard.sacked_bytes());
+        let (fack_before, rexmits_before) = (self.fack(), self.scoreboard.rexmits_delivered);
         self.scoreboard
             .set_ack_clock(cx.now.0, self.rtt.min_rtt().0);
         let newly_sacked = self.take_sack_blocks(seg);
@@ -26,11 +27,12 @@ impl Conn {
         } else if self.is_dupack(seg, newly_sacked, new_wnd) {
             self.rec.dupacks += 1;
         }
-        self.detect_loss(cx.now);
         // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
         let delivered = ((self.snd.una - una_before).max(0) as u32)
             .saturating_add(self.scoreboard.sacked_bytes())
             .saturating_sub(sacked_before);
+        self.rack_on_ack(cx.now, fack_before, rexmits_before, delivered);
+        self.detect_loss(cx.now);
         self.account_delivery(cx.now, delivered, rtt_sample);
         self.update_send_window(seg, new_wnd);
     }
@@ -183,7 +185,7 @@ impl Conn {
     fn detect_loss(&mut self, now: Instant) {
         let mss = self.snd.mss;
         if self.opts.sack_ok && self.rec.point.is_some() {
-            self.detect_lost_rexmits(now);
+            self.rack_detect(now);
         }
         // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
         // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
@@ -294,12 +296,15 @@ impl Conn {
         self.rec.fast_rexmit = true;
         self.rec.high_rxt = self.snd.una;
         self.cancel_tlp();
+        if self.opts.sack_ok {
+            self.rack_detect(now);
+        }
     }
 
     /// RFC 6937 §3, on every ACK of a fast recovery: how much may be sent now. Above ssthresh
     /// the sending rate is `ssthresh / RecoverFS` of the delivery rate; below it, slow start
     /// reduction bound (PRR-SSRB) climbs back to ssthresh.
-    fn prr_update(&mut self, delivered: u32) {
+    pub(crate) fn prr_update(&mut self, delivered: u32) {
         let mss = u64::from(self.snd.mss);
         self.rec.prr_delivered = self.rec.prr_delivered.saturating_add(delivered);
         let pipe = u64::from(self.pipe());

@@ -11,6 +11,7 @@ use crate::assembler::Assembler;
 use crate::cc::{CcAlgorithm, CongestionControl};
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::isn::FourTuple;
+use crate::rack::Rack;
 use crate::ring::RingBuffer;
 use crate::rtt::RttEstimator;
 use crate::sack::Scoreboard;
@@ -247,6 +248,8 @@ pub(crate) struct Conn {
     pub keepalive: Option<Keepalive>,
     pub assembler: Assembler,
     pub scoreboard: Scoreboard,
+    /// RACK for original transmissions (RFC 8985).
+    pub rack: Rack,
     pub stats: Stats,
 }
 
@@ -356,6 +359,7 @@ impl Conn {
             keepalive: opts.keepalive,
             assembler: Assembler::new(),
             scoreboard: Scoreboard::default(),
+            rack: Rack::default(),
             stats: Stats::default(),
         }
     }
@@ -528,7 +532,7 @@ impl Conn {
             self.timers.tlp_at = None;
             if self.rec.point.is_some() && self.opts.sack_ok {
                 // In a recovery `tlp_at` is RACK's reordering timer (RFC 8985 §6.3).
-                self.detect_lost_rexmits(now);
+                self.rack_timer(now);
             } else if self.rec.point.is_none()
                 && self.rec.tlp_out.is_none()
                 && self.outstanding() > 0

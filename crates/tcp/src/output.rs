@@ -83,7 +83,7 @@ impl Conn {
         match (self.rec.rto_recovery, self.rec.point) {
             (true, Some(point)) if point <= self.snd.max => point,
             (true, _) => self.snd.max,
-            _ => self.scoreboard.highest().unwrap_or(self.snd.una),
+            _ => self.rack_lost_edge(),
         }
     }
 
@@ -474,6 +474,9 @@ impl Conn {
             self.rec.prr_sndcnt = self.rec.prr_sndcnt.saturating_sub(sent);
         }
         let new_data = matches!(p.kind, PlanKind::Next | PlanKind::TlpNew);
+        if new_data {
+            self.rack.on_sent(p.seq, end, now.0);
+        }
         let retransmission = !new_data || p.seq < self.snd.max;
         if retransmission {
             self.stats.total_retrans += 1;

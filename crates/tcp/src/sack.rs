@@ -62,6 +62,8 @@ pub struct Scoreboard {
     /// original arriving late and does not count as delivered (RFC 8985 §6.2 step 2).
     ack_ms: u32,
     min_rtt_ms: u32,
+    /// Retransmissions delivered (SACKed or acknowledged) so far, counted.
+    pub rexmits_delivered: u32,
 }
 
 fn max_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
@@ -120,9 +122,11 @@ impl Scoreboard {
             // A retransmission the peer now holds entirely is no longer in flight.
             let (ranges, d) = (&self.ranges, &mut self.delivered_serial);
             let (ack_ms, min_rtt) = (self.ack_ms, self.min_rtt_ms);
+            let n = &mut self.rexmits_delivered;
             self.rexmits.retain(|r| {
                 let held = ranges.iter().any(|&(a, b)| a <= r.start && r.end <= b);
                 if held {
+                    *n = n.wrapping_add(1);
                     Self::delivered(d, r, ack_ms, min_rtt);
                 }
                 !held
@@ -167,8 +171,10 @@ impl Scoreboard {
         self.ranges = out;
         let d = &mut self.delivered_serial;
         let (ack_ms, min_rtt) = (self.ack_ms, self.min_rtt_ms);
+        let n = &mut self.rexmits_delivered;
         self.rexmits.retain(|r| {
             if r.end <= snd_una {
+                *n = n.wrapping_add(1);
                 Self::delivered(d, r, ack_ms, min_rtt);
             }
             r.end > snd_una
