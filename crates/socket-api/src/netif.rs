@@ -152,8 +152,24 @@ impl<Q: Queue> NetIf<Q> {
         if self.tx.is_full() {
             self.flush();
         }
+        // A batch the device still refuses whole: this frame is dropped (TCP resends it).
         if let Err(buf) = self.tx.push(buf) {
             self.lost(buf.len());
+        }
+    }
+
+    /// How many more segments this port should be given before its next flush: none while
+    /// the device still holds back frames of the batch (its ring is full: more segments would
+    /// only be dropped and resent a timeout later), and no more than the interface can park
+    /// while a next hop is being resolved.
+    pub fn tx_room(&self) -> usize {
+        if !self.tx.is_empty() {
+            return 0;
+        }
+        let room = self.tx.capacity();
+        match self.iface.waiting_len() {
+            0 => room,
+            w => room.min(self.iface.config().max_waiting.saturating_sub(w)),
         }
     }
 
@@ -162,23 +178,14 @@ impl<Q: Queue> NetIf<Q> {
         self.io.tx_lost_bytes += bytes as u64;
     }
 
-    /// Transmits the batch. Frames the device refuses stay for the next flush; if the batch is
-    /// still full they are dropped (TCP retransmits).
+    /// Transmits the batch. Frames the device refuses stay, in order, for the next flush
+    /// ([`NetIf::tx_room`] is 0 meanwhile, so the engine holds back its segments).
     pub fn flush(&mut self) {
         if self.tx.is_empty() {
             return;
         }
         if self.queue.tx_burst(&mut self.tx).is_err() {
             self.io.tx_failures += 1;
-        }
-        if self.tx.is_full() {
-            let (n, bytes) = (
-                self.tx.len(),
-                self.tx.iter().map(|f| f.len()).sum::<usize>(),
-            );
-            self.io.tx_lost_packets += n as u64;
-            self.io.tx_lost_bytes += bytes as u64;
-            self.tx.clear();
         }
     }
 
@@ -188,6 +195,7 @@ impl<Q: Queue> NetIf<Q> {
     /// queue full, ...) and frames that never reached the device.
     pub fn counters(&self) -> PortCounters {
         let c = self.iface.counters();
+
         PortCounters {
             rx_packets: c.rx_packets,
             rx_bytes: c.rx_bytes,

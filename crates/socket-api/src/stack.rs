@@ -280,6 +280,9 @@ impl<Q: Queue> Stack<Q> {
         work
     }
 
+    /// Sends what the engine has queued, a batch at a time, while the ports take it: a full
+    /// transmit ring leaves the rest queued in the engine for the next turn (as mTCP's send
+    /// lists), instead of segments built only to be dropped.
     fn output(&mut self, now_ms: u64) -> usize {
         let Stack {
             engine,
@@ -290,22 +293,39 @@ impl<Q: Queue> Stack<Q> {
         for port in ports.iter_mut() {
             port.poll(now_ms);
         }
-        let n = engine.dispatch(Instant::from_millis(now_ms), |src, dst, seg| {
-            // connect() refuses destinations without a route; a peer that reached us from outside
-            // every route (no default route) is answered through the first port, on the link.
-            let hop = routes.lookup(dst).unwrap_or(NextHop {
-                iface: 0,
-                next_hop: dst,
-            });
-            if let Some(port) = ports.get_mut(hop.iface) {
-                port.send_tcp(now_ms, hop.next_hop, src, dst, seg);
+        let now = Instant::from_millis(now_ms);
+        let mut sent = 0;
+        loop {
+            let room = ports
+                .iter()
+                .map(NetIf::tx_room)
+                .min()
+                .unwrap_or(mtcp_io::MAX_BURST);
+            let n = if room == 0 {
+                0
+            } else {
+                engine.dispatch_at_most(now, room, |src, dst, seg| {
+                    // connect() refuses destinations without a route; a peer that reached us
+                    // from outside every route (no default route) is answered through the first
+                    // port, on the link.
+                    let hop = routes.lookup(dst).unwrap_or(NextHop {
+                        iface: 0,
+                        next_hop: dst,
+                    });
+                    if let Some(port) = ports.get_mut(hop.iface) {
+                        port.send_tcp(now_ms, hop.next_hop, src, dst, seg);
+                    }
+                })
+            };
+            sent += n;
+            for port in ports.iter_mut() {
+                port.drain();
+                port.flush();
             }
-        });
-        for port in ports.iter_mut() {
-            port.drain();
-            port.flush();
+            if n < room || room == 0 {
+                return sent;
+            }
         }
-        n
     }
 
     fn publish(&self) {
