@@ -159,6 +159,10 @@ fn echo_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
         echo::mtcp_client(ctx, &cfg).map_err(|e| e.to_string())
     })?;
     let line = r.line("mem", &cfg);
+    eprintln!(
+        "mtcp-bench: {w} mem {mode}: {line}; every connection up after {:.2} s",
+        r.ramp.as_secs_f64()
+    );
     super::sub::echo_rows(w, "mem", mode, &line)
 }
 
