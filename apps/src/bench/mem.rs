@@ -12,13 +12,16 @@ use mtcp_io::mem::{MemConfig, MemSwitch};
 use mtcp_socket_api::backend::AnyQueue;
 use mtcp_socket_api::{Context, EpollEvent, Mtcp, MtcpConf};
 
-use super::cycles::Mark;
+use super::cycles::{Mark, segments, thread_cpu_ns};
 use super::{ECHO_CONNS, MANY_CONNS, MESSAGE_BYTES, Params, Row, SHORT_INFLIGHT, Workload};
 use crate::echo::{self, EchoConfig};
 use crate::memlink::{CLIENT_IP, SERVER_IP};
 use crate::perf;
 
 const PORT: u16 = 7;
+
+/// What the server thread returns: the bulk receiver's report, and its CPU time (ns).
+type ServerOut = (Option<perf::PerfReport>, u64);
 
 /// The two instances and their contexts (the switch outlives them).
 struct Pair {
@@ -97,32 +100,44 @@ fn with_server<T>(
     .map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = Arc::clone(&stop);
-    let server = std::thread::spawn(move || -> Result<Option<perf::PerfReport>, String> {
-        if bulk {
+    let server = std::thread::spawn(move || -> Result<ServerOut, String> {
+        let cpu = thread_cpu_ns();
+        let got = if bulk {
             let mut got = None;
             perf::mtcp_serve(&mut sctx, l, true, &s2, |r| got = Some(r))
                 .map_err(|e| e.to_string())?;
-            Ok(got)
+            got
         } else {
             echo::mtcp_serve(&mut sctx, l, &s2).map_err(|e| e.to_string())?;
-            Ok(None)
-        }
+            None
+        };
+        Ok((got, thread_cpu_ns() - cpu))
     });
     let (ms, mc) = (Mark::now(&srv), Mark::now(&cli));
+    let client_cpu = thread_cpu_ns();
     let out = client(&mut cctx);
     if bulk {
         // The client is done when its last byte is in its send buffer: keep its stack running
         // until the receiver has it all (its thread ends after one transfer).
         drive_until(&mut cctx, || server.is_finished());
     }
+    let client_cpu = thread_cpu_ns() - client_cpu;
     let (cs, cc) = (ms.per_segment(&srv), mc.per_segment(&cli));
     stop.store(true, Ordering::Relaxed);
-    let report = server.join().map_err(|_| "server thread panicked")??;
+    let (report, server_cpu) = server.join().map_err(|_| "server thread panicked")??;
     if let (Some(s), Some(c)) = (cs, cc) {
         eprintln!(
             "mtcp-bench: {w} mem {mode}: {s:.0} cycles/segment server side, {c:.0} client side"
         );
     }
+    // In threaded mode the stack threads do the work: the application threads' CPU time says
+    // little.
+    let segs = segments(&cli).max(1) as f64;
+    eprintln!(
+        "mtcp-bench: {w} mem {mode}: CPU time per segment {:.0} ns server thread, {:.0} ns client thread",
+        server_cpu as f64 / segs,
+        client_cpu as f64 / segs
+    );
     drop(cctx);
     Ok((out?, report))
 }
