@@ -158,6 +158,11 @@ impl<Q: Queue> NetIf<Q> {
         }
     }
 
+    /// Whether frames the device refused (its ring was full) wait in the batch.
+    pub fn tx_pending(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
     /// How many more segments this port should be given before its next flush: none while
     /// the device still holds back frames of the batch (its ring is full: more segments would
     /// only be dropped and resent a timeout later), and no more than the interface can park

@@ -277,6 +277,11 @@ impl<Q: Queue> Stack<Q> {
         work += self.output(now_ms);
         self.handle_events();
         self.publish();
+        // Segments held back by a full transmit ring are work still to do: the caller must
+        // poll again, not sleep (nothing wakes it when the ring drains).
+        if self.engine.has_output() || self.ports.iter().any(NetIf::tx_pending) {
+            work += 1;
+        }
         work
     }
 
