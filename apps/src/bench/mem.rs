@@ -57,6 +57,8 @@ fn pair(mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String> {
         ring_size: 4096,
         pool_size: 16384,
         mtu,
+        // As the NICs of the other links: checksums are the device's work, not the stack's.
+        checksum_offload: true,
         ..MemConfig::default()
     })
     .map_err(|e| e.to_string())?;
@@ -197,6 +199,11 @@ fn bulk_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
         perf::mtcp_client(ctx, server, p.bulk_bytes, 0, &never).map_err(|e| e.to_string())
     })?;
     let got = got.ok_or_else(|| format!("no server report; client: {}", sent.line("mem")))?;
+    eprintln!(
+        "mtcp-bench: {w} mem {mode}: receiver {}; sender {}",
+        got.line("mem"),
+        sent.line("mem")
+    );
     super::sub::bulk_rows(w, "mem", mode, &got.line("mem"))
 }
 
