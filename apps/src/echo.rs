@@ -212,6 +212,9 @@ struct Round {
     read: usize,
     started: Instant,
     connected: bool,
+    /// The events the connection is registered for (changed only when they differ: one
+    /// `epoll_ctl` per round is work the kernel client does not do).
+    watching: u32,
 }
 
 /// Opens `cfg.connections` non-blocking connections to the server, each registered for EPOLLOUT
@@ -243,6 +246,7 @@ fn open_connections<Q: Queue>(
             read: 0,
             started: Instant::now(),
             connected: false,
+            watching: events::OUT,
         });
     }
     Ok(())
@@ -345,6 +349,7 @@ fn on_event<Q: Queue>(
             read: 0,
             started: Instant::now(),
             connected: true,
+            watching: r.watching,
         };
         if let Some(f) = write_rest(ctx, id, r, &msgs[r.msg % 2]) {
             return Step::Close(Some(f));
@@ -409,7 +414,9 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
                 last_progress = Instant::now();
             }
             match step {
+                Step::Wait(mask) if mask == r.watching => {}
                 Step::Wait(mask) => {
+                    r.watching = mask;
                     let ev = EpollEvent {
                         events: mask,
                         data: id as u64,
