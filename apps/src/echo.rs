@@ -299,6 +299,9 @@ struct Workload {
     msgs: [Vec<u8>; 2],
     buf: Vec<u8>,
     finish_after: Instant,
+    /// When the last round ended (one clock read per round serves the latency, the end test,
+    /// the next round's start and the progress watchdog).
+    last_round_end: Instant,
 }
 
 /// What one event did to a connection.
@@ -336,18 +339,20 @@ fn on_event<Q: Queue>(
         return Step::Close(Some(f));
     }
     if r.read == msg.len() {
+        let now = Instant::now();
+        w.last_round_end = now;
         report
             .latencies_us
-            .push(r.started.elapsed().as_micros() as u64);
+            .push((now - r.started).as_micros() as u64);
         report.transactions += 1;
-        if Instant::now() >= w.finish_after {
+        if now >= w.finish_after {
             return Step::Close(None);
         }
         *r = Round {
             msg: r.msg + 1,
             written: 0,
             read: 0,
-            started: Instant::now(),
+            started: now,
             connected: true,
             watching: r.watching,
         };
@@ -386,6 +391,7 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
         ],
         buf: vec![0u8; cfg.message_bytes.max(1)],
         finish_after: started + cfg.duration,
+        last_round_end: started,
     };
     let mut last_progress = Instant::now();
     let mut pending = cfg.connections;
@@ -411,7 +417,7 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
             }
             let step = on_event(ctx, id, e.events, r, &mut w, &mut report);
             if report.transactions > done_before {
-                last_progress = Instant::now();
+                last_progress = w.last_round_end;
             }
             match step {
                 Step::Wait(mask) if mask == r.watching => {}
