@@ -4,7 +4,7 @@
 //! kernel's sockets ([`kernel_server`], [`kernel_client`]) so the two can be compared.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddrV4, TcpListener, TcpStream};
+use std::net::{SocketAddrV4, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -448,29 +448,18 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
 
 /// The same server over kernel sockets: a thread per connection, until `stop`.
 pub fn kernel_server(addr: SocketAddrV4, stop: &'static AtomicBool) -> std::io::Result<()> {
-    let l = TcpListener::bind(addr)?;
-    l.set_nonblocking(true)?;
-    while !stop.load(Ordering::Relaxed) {
-        match l.accept() {
-            Ok((mut s, _)) => {
-                s.set_nonblocking(false)?;
-                let _ = s.set_nodelay(true);
-                std::thread::spawn(move || {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(k) = s.read(&mut buf) {
-                        if k == 0 || s.write_all(&buf[..k]).is_err() {
-                            break;
-                        }
-                    }
-                });
+    crate::accept::kernel_accept_loop(addr, stop, |mut s| {
+        let _ = s.set_nodelay(true);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(k) = s.read(&mut buf) {
+                if k == 0 || s.write_all(&buf[..k]).is_err() {
+                    break;
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+        });
+        true
+    })
 }
 
 /// The same client over kernel sockets: a thread per connection.

@@ -7,9 +7,10 @@
 //!   application (epserver, epwget, ...)   ── or C programs through mtcp-capi
 //!        │  Context::socket / connect / read / write / epoll_wait ...   (errno per mtcp-api.md)
 //!   ┌────▼───────────────── Context (one per core) ─────────────────────┐
-//!   │ socket ids · epoll instances · pipes │ Stack: poll loop, routes    │
-//!   │                mtcp-tcp Engine (connections, timers)              │
-//!   │  per port: mtcp-net Interface (ARP, IPv4, ICMP) + tx batch        │
+//!   │ Stack: the poll loop over its parts (see the `stack` module)      │
+//!   │  Sockets: socket ids, mtcp-tcp Engine │ Epolls: epoll, pipes      │
+//!   │  Ports: per port mtcp-net Interface (ARP, IPv4, ICMP) + tx batch, │
+//!   │         routes, RSS steering          │ CoreMesh │ CoreStats      │
 //!   └────┬──────────────────────────────────────────────────────────────┘
 //!        │  rx_burst / tx_burst of this core's queue of every port (AnyQueue)
 //!   mtcp-io: mem switch │ tap │ afpacket │ (dpdk, netmap: extension point in `backend`)
@@ -81,11 +82,15 @@ pub mod config;
 mod context;
 mod drain;
 pub mod epoll;
+mod epolls;
 mod error;
 pub mod mesh;
 mod mtcp;
 mod netif;
+mod ports;
+mod rss;
 pub mod socket;
+mod sockets;
 mod stack;
 pub mod stats;
 mod threaded;
@@ -97,8 +102,8 @@ pub use config::{
 };
 pub use context::Context;
 pub use epoll::{EpollEvent, EpollOp, event_to_string, events};
-pub use error::{Error, Result};
-pub use mtcp::{InitError, Mtcp, MtcpConfC};
+pub use error::{Error, InitError, Result};
+pub use mtcp::{Mtcp, MtcpConfC};
 pub use stack::Stack;
 
 /// `MTCP_EPOLL_CTL_ADD`.

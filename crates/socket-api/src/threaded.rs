@@ -420,7 +420,7 @@ pub(crate) fn run<Q: Queue>(
             return;
         }
         let work = stack.poll();
-        if std::mem::take(&mut stack.notified) {
+        if std::mem::take(&mut stack.epolls.notified) {
             // A full channel already holds a wake-up the application has not taken.
             let _ = wake.try_send(());
         }

@@ -16,6 +16,8 @@ impl Conn {
     /// PRR and the congestion control, and the send window.
     pub(crate) fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let (una_before, sacked_before) = (self.snd.una, self.scoreboard.sacked_bytes());
+        self.scoreboard
+            .set_ack_clock(cx.now.0, self.rtt.min_rtt().0);
         let newly_sacked = self.take_sack_blocks(seg);
         let new_wnd = u32::from(seg.window_len) << self.opts.snd_wscale;
         let mut rtt_sample = None;
@@ -127,6 +129,7 @@ impl Conn {
                 } else {
                     self.cc.on_recovery_end(mss);
                 }
+                self.rtt.on_recovery_end();
             }
             Some(_) if !self.rec.rto_recovery => {
                 // Partial ACK (RFC 6582 §3.2): it acknowledges a retransmission, so the
@@ -180,11 +183,7 @@ impl Conn {
     fn detect_loss(&mut self, now: Instant) {
         let mss = self.snd.mss;
         if self.opts.sack_ok && self.rec.point.is_some() {
-            // A retransmission overtaken by SACKs of data sent after it was lost again: its
-            // hole is NextSeg's once more (no RTO needed).
-            if self.scoreboard.detect_lost_rexmits(2 * mss) {
-                self.stats.lost_retransmits += 1;
-            }
+            self.detect_lost_rexmits(now);
         }
         // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
         // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
@@ -201,6 +200,21 @@ impl Conn {
         {
             self.enter_recovery(now);
         }
+    }
+
+    /// A retransmission overtaken by SACKs of data sent after it, or sent before another
+    /// retransmission that arrived and older than RACK's wait (RFC 8985 §6.2), was lost again:
+    /// its hole is NextSeg's once more (no RTO needed). One not yet old enough sets RACK's
+    /// reordering timer (§6.3; `tlp_at`, which a recovery does not use otherwise).
+    pub(crate) fn detect_lost_rexmits(&mut self, now: Instant) {
+        let wait = self.rtt.rack_wait().0.min(u64::from(u32::MAX)) as u32;
+        let found = self
+            .scoreboard
+            .detect_lost_rexmits(2 * self.snd.mss, now.0, wait);
+        if found.lost {
+            self.stats.lost_retransmits += 1;
+        }
+        self.timers.tlp_at = found.recheck_in_ms.map(|ms| now + Duration(u64::from(ms)));
     }
 
     /// `delivered` bytes reached the peer: PRR's budget and the congestion control's model.
@@ -250,6 +264,7 @@ impl Conn {
             return;
         }
         self.stats.dsacks += 1;
+        self.rtt.on_dsack();
         if let Some(n) = self.rec.undo_retrans.filter(|&n| n > 0) {
             let n = n - 1;
             self.rec.undo_retrans = Some(n);
