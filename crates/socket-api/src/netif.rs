@@ -132,6 +132,13 @@ impl<Q: Queue> NetIf<Q> {
     /// from the interface's preallocated slots into the queue's buffers.
     pub fn drain(&mut self) {
         while self.iface.ready_len() > 0 {
+            if self.tx.is_full() {
+                self.flush();
+                if self.tx.is_full() {
+                    // The device takes nothing now: they stay queued in the interface.
+                    return;
+                }
+            }
             let Some(mut buf) = self.tx_buffer() else {
                 // They stay queued in the interface until a buffer is free.
                 return;
@@ -165,13 +172,16 @@ impl<Q: Queue> NetIf<Q> {
 
     /// How many more segments this port should be given before its next flush: none while
     /// the device still holds back frames of the batch (its ring is full: more segments would
-    /// only be dropped and resent a timeout later), and no more than the interface can park
-    /// while a next hop is being resolved.
+    /// only be dropped and resent a timeout later), less the frames the interface has queued
+    /// for the batch, and no more than the interface can park while a next hop is being
+    /// resolved.
     pub fn tx_room(&self) -> usize {
         if !self.tx.is_empty() {
             return 0;
         }
-        let room = self.tx.capacity();
+        // Frames the interface queued itself (ARP, ICMP, datagrams an ARP reply released) join
+        // the batch first.
+        let room = self.tx.capacity().saturating_sub(self.iface.ready_len());
         match self.iface.waiting_len() {
             0 => room,
             w => room.min(self.iface.config().max_waiting.saturating_sub(w)),
