@@ -172,6 +172,16 @@ pub fn mtcp_serve<Q: Queue>(ctx: &mut Context<Q>, l: i32, stop: &AtomicBool) -> 
                             done = p.data.is_empty();
                             break;
                         }
+                        // Nothing queued before: written straight back from the read
+                        // buffer, only what the send buffer refuses is kept.
+                        Ok(k) if p.data.is_empty() => match ctx.write(id, &buf[..k]) {
+                            Ok(w) => p.data.extend_from_slice(&buf[w..k]),
+                            Err(Error::Again) => p.data.extend_from_slice(&buf[..k]),
+                            Err(_) => {
+                                done = true;
+                                break;
+                            }
+                        },
                         Ok(k) => p.data.extend_from_slice(&buf[..k]),
                         Err(Error::Again) => break,
                         Err(_) => {
