@@ -117,28 +117,52 @@ impl<Q: Queue> Ports<Q> {
     }
 
     /// Runs the ports' timers (ARP), routes the segments `engine` has to send to their ports and
-    /// flushes every port's batch. Returns the segments sent.
+    /// flushes every port's batch, a batch at a time while the ports take it: a full transmit
+    /// ring leaves the rest queued in the engine for the next turn (as mTCP's send lists),
+    /// instead of segments built only to be dropped. Returns the segments sent.
     pub(crate) fn transmit(&mut self, engine: &mut Engine, now_ms: u64) -> usize {
         let Ports { netifs, routes, .. } = self;
         for port in netifs.iter_mut() {
             port.poll(now_ms);
         }
-        let n = engine.dispatch(Instant::from_millis(now_ms), |src, dst, seg| {
-            // connect() refuses destinations without a route; a peer that reached us from outside
-            // every route (no default route) is answered through the first port, on the link.
-            let hop = routes.lookup(dst).unwrap_or(NextHop {
-                iface: 0,
-                next_hop: dst,
-            });
-            if let Some(port) = netifs.get_mut(hop.iface) {
-                port.send_tcp(now_ms, hop.next_hop, src, dst, seg);
+        let now = Instant::from_millis(now_ms);
+        let mut sent = 0;
+        loop {
+            let room = netifs
+                .iter()
+                .map(NetIf::tx_room)
+                .min()
+                .unwrap_or(mtcp_io::MAX_BURST);
+            let n = if room == 0 {
+                0
+            } else {
+                engine.dispatch_at_most(now, room, |src, dst, seg| {
+                    // connect() refuses destinations without a route; a peer that reached us
+                    // from outside every route (no default route) is answered through the first
+                    // port, on the link.
+                    let hop = routes.lookup(dst).unwrap_or(NextHop {
+                        iface: 0,
+                        next_hop: dst,
+                    });
+                    if let Some(port) = netifs.get_mut(hop.iface) {
+                        port.send_tcp(now_ms, hop.next_hop, src, dst, seg);
+                    }
+                })
+            };
+            sent += n;
+            for port in netifs.iter_mut() {
+                port.drain();
+                port.flush();
             }
-        });
-        for port in netifs.iter_mut() {
-            port.drain();
-            port.flush();
+            if n < room || room == 0 {
+                return sent;
+            }
         }
-        n
+    }
+
+    /// Whether frames a device refused (its ring was full) wait in a port's batch.
+    pub(crate) fn tx_pending(&self) -> bool {
+        self.netifs.iter().any(NetIf::tx_pending)
     }
 
     /// The counters of all ports, summed.

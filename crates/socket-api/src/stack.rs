@@ -173,6 +173,11 @@ impl<Q: Queue> Stack<Q> {
         work += self.ports.transmit(&mut self.sockets.engine, now_ms);
         self.sockets.handle_events(&mut self.epolls);
         self.publish();
+        // Segments held back by a full transmit ring are work still to do: the caller must
+        // poll again, not sleep (nothing wakes it when the ring drains).
+        if self.sockets.engine.has_output() || self.ports.tx_pending() {
+            work += 1;
+        }
         work
     }
 
