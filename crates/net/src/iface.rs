@@ -217,6 +217,10 @@ impl Interface {
     pub fn waiting_len(&self) -> usize {
         self.store.waiting_len()
     }
+    /// Next hops being resolved (with datagrams waiting, or refreshed while in use).
+    pub fn resolving_len(&self) -> usize {
+        self.store.resolving.len()
+    }
 
     /// Sends a TCP segment from `src` to `dst` through `next_hop` (from [`crate::RouteTable`]),
     /// writing Ethernet, IPv4 and TCP into `buf` when the next hop's MAC is known.

@@ -14,6 +14,10 @@ use mtcp_wire::TcpRepr;
 
 use crate::stats::PortCounters;
 
+/// At most this many next hops being resolved at once is a backlog of real connections,
+/// which limits a port's transmit room ([`NetIf::tx_room`]); more looks like a flood.
+const FEW_RESOLUTIONS: usize = 4;
+
 /// What happened between the interface and the device, which the interface cannot see.
 #[derive(Clone, Copy, Debug, Default)]
 struct IoCounters {
@@ -173,7 +177,7 @@ impl<Q: Queue> NetIf<Q> {
     /// How many more segments this port should be given before its next flush: none while
     /// the device still holds back frames of the batch (its ring is full: more segments would
     /// only be dropped and resent a timeout later), less the frames the interface has queued
-    /// for the batch, and no more than the interface can park while a next hop is being
+    /// for the batch, and no more than the interface can park while a few next hops are being
     /// resolved.
     pub fn tx_room(&self) -> usize {
         if !self.tx.is_empty() {
@@ -182,9 +186,19 @@ impl<Q: Queue> NetIf<Q> {
         // Frames the interface queued itself (ARP, ICMP, datagrams an ARP reply released) join
         // the batch first.
         let room = self.tx.capacity().saturating_sub(self.iface.ready_len());
+        // Frames parked for ARP limit the room while they are the backlog of a few
+        // resolutions (connections opened at once to one next hop: more would overflow the
+        // queue and be lost). Many resolutions at once is what a SYN flood from spoofed on-link
+        // sources looks like: its replies never resolve, and limiting the room by them would
+        // stop every connection's output; such frames beyond the queue are dropped (a real
+        // peer resends). A per-next-hop queue, as Linux's neighbour table keeps, would make
+        // this one rule.
         match self.iface.waiting_len() {
             0 => room,
-            w => room.min(self.iface.config().max_waiting.saturating_sub(w)),
+            w if self.iface.resolving_len() <= FEW_RESOLUTIONS => {
+                room.min(self.iface.config().max_waiting.saturating_sub(w))
+            }
+            _ => room,
         }
     }
 

@@ -609,7 +609,8 @@ impl Engine {
     }
 
     /// Emits every pending segment through `emit(src, dst, segment)`: stateless replies first,
-    /// then control segments and pure ACKs, then data (mTCP's control > ACK > data order).
+    /// then control segments and pure ACKs, then data (mTCP's control > ACK > data order; when
+    /// the room is limited, stateless replies get at most half of it while connections wait).
     /// Returns the number of segments emitted.
     pub fn dispatch<F>(&mut self, now: Instant, emit: F) -> usize
     where
@@ -628,12 +629,17 @@ impl Engine {
         F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
     {
         self.now = now;
-        let mut count = 0;
-        let taken = self.control.len().min(max_segments);
-        for c in self.control.drain(..taken) {
-            emit(c.src, c.dst, &c.repr());
-            count += 1;
-        }
+        // Stateless replies (SYN-ACKs with cookies, RSTs) take at most half the room while
+        // connections wait to send, the rest only after them: a SYN flood must not starve the
+        // established connections (the flood's replies are the ones to hold back; a real
+        // client resends its SYN).
+        let waiting = !self.sending.list.is_empty() || !self.dirty.is_empty();
+        let share = if waiting {
+            max_segments.div_ceil(2)
+        } else {
+            max_segments
+        };
+        let mut count = self.emit_control(share, &mut emit);
         if count == max_segments {
             return count;
         }
@@ -684,7 +690,19 @@ impl Engine {
             self.sending.next = 0;
         }
         self.sending.list.clear();
-        count
+        count + self.emit_control(max_segments - count, &mut emit)
+    }
+
+    /// Emits at most `max` of the queued stateless replies, oldest first.
+    fn emit_control<F>(&mut self, max: usize, emit: &mut F) -> usize
+    where
+        F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
+    {
+        let taken = self.control.len().min(max);
+        for c in self.control.drain(..taken) {
+            emit(c.src, c.dst, &c.repr());
+        }
+        taken
     }
 }
 
