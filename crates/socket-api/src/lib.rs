@@ -82,6 +82,7 @@ mod context;
 mod drain;
 pub mod epoll;
 mod error;
+mod heap;
 pub mod mesh;
 mod mtcp;
 mod netif;

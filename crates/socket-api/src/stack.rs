@@ -93,6 +93,8 @@ pub struct Stack<Q: Queue> {
     pub(crate) notified: bool,
     pub(crate) default_rcvbuf: i32,
     pub(crate) default_sndbuf: i32,
+    /// Returns freed heap memory to the OS after a load (see `heap`).
+    heap: crate::heap::HeapTrim,
 }
 
 impl<Q: Queue> Stack<Q> {
@@ -130,6 +132,7 @@ impl<Q: Queue> Stack<Q> {
             notified: false,
             default_rcvbuf: rcv,
             default_sndbuf: snd,
+            heap: crate::heap::HeapTrim::default(),
         }
     }
 
@@ -143,6 +146,12 @@ impl<Q: Queue> Stack<Q> {
     /// connections end.
     pub fn buffer_bytes(&self) -> usize {
         self.engine.buffer_bytes()
+    }
+
+    /// Bytes of spare buffer memory this core keeps for new connections (within the same cap);
+    /// once a second, what no connection took is freed down to the engine's pool floor.
+    pub fn pooled_buffer_bytes(&self) -> usize {
+        self.engine.pooled_buffer_bytes()
     }
 
     /// Connections the TCP engine holds now (half-open, unaccepted and TIME-WAIT included).
@@ -277,6 +286,8 @@ impl<Q: Queue> Stack<Q> {
         work += self.output(now_ms);
         self.handle_events();
         self.publish();
+        let buffers = self.engine.buffer_bytes() + self.engine.pooled_buffer_bytes();
+        self.heap.turn(now_ms, buffers);
         work
     }
 

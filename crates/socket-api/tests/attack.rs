@@ -29,6 +29,9 @@ const TOTAL: usize = 8 << 20;
 const SNDBUF: usize = 64 * 1024;
 const RCVBUF: usize = 64 * 1024;
 const BACKLOG: i32 = 128;
+/// Spare buffer memory an idle engine keeps (`mtcp_tcp::Config::buffer_pool_floor_bytes`'s
+/// default).
+const POOL_FLOOR: usize = 256 * 1024;
 /// Slowest the attacked download may be, relative to the same download without the attack.
 const MAX_SLOWDOWN: f64 = 10.0;
 
@@ -678,6 +681,21 @@ fn twenty_thousand_non_reading_connections() {
         lab.c.abort(s).unwrap();
     }
     assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    // Resident memory comes back once the buffers are freed (the stack hands the allocator's
+    // free pages back within a second or two of its clock): what stays are the connection and
+    // socket tables, sized for the most connections seen (a couple of KiB a slot, both sides).
+    for _ in 0..3 {
+        lab.advance(1_000, true);
+        lab.turn();
+    }
+    let rss_idle = rss_bytes();
+    eprintln!("resident memory: {rss_before} before, {rss_full} loaded, {rss_idle} idle");
+    let tables = 2 * CLIENTS * 2048 + (16 << 20);
+    assert!(
+        rss_idle.saturating_sub(rss_before) <= tables,
+        "resident memory stayed at {rss_idle} after the load ({rss_before} before, \
+         {rss_full} loaded; bound {tables} above the start)"
+    );
     lab.server_errors.clear();
     let after = lab.download(&mut |_, _| {});
     eprintln!("download {base:?} before, {after:?} after 20 000 non-reading connections");
@@ -757,6 +775,72 @@ fn handshakes_stop_at_the_sockets_left() {
         "accept failed: {accept_errors:?}"
     );
     drop(clients);
+}
+
+/// A burst of short connections leaves the buffer pieces they freed in the server's pool, for
+/// the next connections to take without allocating; once the burst is over, the pool shrinks
+/// to its floor within two seconds of the stack's clock.
+#[test]
+fn spare_buffers_shrink_to_the_floor_after_a_burst() {
+    let _serial = serial();
+    // Within the backlog, so that every client gets in at once; a 64 MiB cap keeps the pool's
+    // room (an eighth of the cap, at most 256 pieces of 16 KiB) above the burst.
+    const CLIENTS: usize = 100;
+    const REPLY: usize = 1000;
+    let mut lab = Lab::new(1024, 512, 1024);
+    let socks: Vec<i32> = (0..CLIENTS).map(|_| lab.connect()).collect();
+    let mut open = vec![true; CLIENTS];
+    let mut got = vec![0usize; CLIENTS];
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    while open.iter().any(|&o| o) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "burst stuck: {} of {CLIENTS} clients done",
+            open.iter().filter(|&&o| !o).count()
+        );
+        while lab.s.poll() > 0 {}
+        // The server: a short reply to each, then close.
+        while let Ok((sock, _)) = lab.s.accept(lab.listener) {
+            assert_eq!(lab.s.write(sock, &lab.data[..REPLY]).unwrap(), REPLY);
+            lab.s.close(sock).unwrap();
+        }
+        while lab.c.poll() > 0 {}
+        for (i, &sock) in socks.iter().enumerate() {
+            if !open[i] {
+                continue;
+            }
+            match lab.c.read(sock, &mut buf) {
+                Ok(0) => {
+                    assert_eq!(got[i], REPLY, "client {i}");
+                    lab.c.close(sock).unwrap();
+                    open[i] = false;
+                }
+                Ok(n) => {
+                    assert_eq!(&buf[..n], &lab.data[got[i]..got[i] + n], "client {i}");
+                    got[i] += n;
+                }
+                Err(Error::Again | Error::NotConn) => {}
+                Err(e) => panic!("client {i}: {e}"),
+            }
+        }
+    }
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    let pooled = lab.s.with(|st| st.pooled_buffer_bytes()).unwrap();
+    for _ in 0..3 {
+        lab.advance(1_000, true);
+        lab.turn();
+    }
+    let pooled_idle = lab.s.with(|st| st.pooled_buffer_bytes()).unwrap();
+    eprintln!("spare buffer memory: {pooled} bytes after the burst, {pooled_idle} idle");
+    assert!(
+        pooled > POOL_FLOOR,
+        "the burst left no more than the floor in the pool ({pooled}): nothing to show"
+    );
+    assert!(
+        pooled_idle <= POOL_FLOOR,
+        "the idle pool kept {pooled_idle} bytes (floor {POOL_FLOOR})"
+    );
 }
 
 impl Lab {
