@@ -15,18 +15,18 @@ impl Conn {
     /// blocks, the cumulative ACK or a duplicate, loss detection, delivery accounting for
     /// PRR and the congestion control, and the send window.
     pub(crate) fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
-        let (una_before, sacked_before) = (self.snd_una, self.scoreboard.sacked_bytes());
+        let (una_before, sacked_before) = (self.snd.una, self.scoreboard.sacked_bytes());
         let newly_sacked = self.take_sack_blocks(seg);
-        let new_wnd = u32::from(seg.window_len) << self.snd_wscale;
+        let new_wnd = u32::from(seg.window_len) << self.opts.snd_wscale;
         let mut rtt_sample = None;
-        if seg.ack_number > self.snd_una {
+        if seg.ack_number > self.snd.una {
             rtt_sample = self.on_cumulative_ack(cx, seg);
         } else if self.is_dupack(seg, newly_sacked, new_wnd) {
-            self.dupacks += 1;
+            self.rec.dupacks += 1;
         }
         self.detect_loss(cx.now);
         // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
-        let delivered = ((self.snd_una - una_before).max(0) as u32)
+        let delivered = ((self.snd.una - una_before).max(0) as u32)
             .saturating_add(self.scoreboard.sacked_bytes())
             .saturating_sub(sacked_before);
         self.account_delivery(cx.now, delivered, rtt_sample);
@@ -35,19 +35,19 @@ impl Conn {
 
     /// Records the segment's SACK blocks (and any D-SACK); returns whether new bytes were SACKed.
     fn take_sack_blocks(&mut self, seg: &TcpRepr<'_>) -> bool {
-        if !self.sack_ok || seg.options.sack_blocks.is_empty() {
+        if !self.opts.sack_ok || seg.options.sack_blocks.is_empty() {
             return false;
         }
         self.check_dsack(seg);
         self.scoreboard
-            .update(&seg.options.sack_blocks, self.snd_una, self.snd_max)
+            .update(&seg.options.sack_blocks, self.snd.una, self.snd.max)
     }
 
     /// SND.UNA advances: free the acknowledged data, take an RTT sample, end or continue a
     /// recovery or grow cwnd, restart the timers. Returns the RTT sample.
     fn on_cumulative_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Option<Duration> {
         let ackn = seg.ack_number;
-        let acked = (ackn - self.snd_una) as u32;
+        let acked = (ackn - self.snd.una) as u32;
         let buf_start = self.buf_start();
         let covered = if ackn < self.data_end() {
             ackn
@@ -56,22 +56,22 @@ impl Conn {
         };
         let data_acked = (covered - buf_start).max(0) as usize;
         self.send_buf.consume(data_acked);
-        self.snd_una = ackn;
-        if self.snd_nxt < self.snd_una {
-            self.snd_nxt = self.snd_una;
+        self.snd.una = ackn;
+        if self.snd.nxt < self.snd.una {
+            self.snd.nxt = self.snd.una;
         }
-        if self.high_rxt < self.snd_una {
-            self.high_rxt = self.snd_una;
+        if self.rec.high_rxt < self.snd.una {
+            self.rec.high_rxt = self.snd.una;
         }
         self.stats.bytes_acked += data_acked as u64;
         let rtt_sample = self.sample_rtt(cx, seg);
-        self.retries = 0;
-        self.persist_backoff = 0;
-        self.scoreboard.advance(self.snd_una);
-        if self.tlp_out.is_some_and(|t| ackn >= t) {
-            self.tlp_out = None;
+        self.timers.retries = 0;
+        self.timers.persist_backoff = 0;
+        self.scoreboard.advance(self.snd.una);
+        if self.rec.tlp_out.is_some_and(|t| ackn >= t) {
+            self.rec.tlp_out = None;
         }
-        if let Some(t) = self.rto_undo_tsval.take() {
+        if let Some(t) = self.rec.rto_undo_tsval.take() {
             if seg
                 .options
                 .timestamps
@@ -82,12 +82,12 @@ impl Conn {
         }
         self.ack_congestion(cx.now, ackn, acked);
         self.flight_peak = self.outstanding();
-        if self.rto_recover.is_some_and(|p| ackn >= p) {
-            self.rto_recover = None;
+        if self.rec.rto_recover.is_some_and(|p| ackn >= p) {
+            self.rec.rto_recover = None;
         }
-        if self.snd_una == self.snd_max {
-            self.rto_at = None;
-            self.tlp_at = None;
+        if self.snd.una == self.snd.max {
+            self.timers.rto_at = None;
+            self.timers.tlp_at = None;
         } else {
             self.arm_rto(cx.now);
             self.schedule_tlp(cx.now);
@@ -105,40 +105,40 @@ impl Conn {
     fn undo_rto(&mut self) {
         self.stats.undos += 1;
         self.cc.undo();
-        self.recovery = None;
-        self.rto_recovery = false;
-        self.rto_recover = None;
+        self.rec.point = None;
+        self.rec.rto_recovery = false;
+        self.rec.rto_recover = None;
         self.scoreboard.clear_rexmits();
-        // Go-back-N (no SACK) rewound snd_nxt: what was sent is on its way.
-        self.snd_nxt = self.snd_max;
+        // Go-back-N (no SACK) rewound snd.nxt: what was sent is on its way.
+        self.snd.nxt = self.snd.max;
     }
 
     /// What `acked` new bytes mean for congestion control: the end of a recovery, a partial
     /// ACK within one, or window growth.
     fn ack_congestion(&mut self, now: Instant, ackn: SeqNumber, acked: u32) {
-        let mss = self.snd_mss;
-        self.dupacks = 0;
-        match self.recovery {
+        let mss = self.snd.mss;
+        self.rec.dupacks = 0;
+        match self.rec.point {
             Some(point) if ackn >= point => {
-                self.recovery = None;
-                if self.rto_recovery {
+                self.rec.point = None;
+                if self.rec.rto_recovery {
                     // Slow start after the timeout simply goes on.
-                    self.rto_recovery = false;
+                    self.rec.rto_recovery = false;
                 } else {
                     self.cc.on_recovery_end(mss);
                 }
             }
-            Some(_) if !self.rto_recovery => {
+            Some(_) if !self.rec.rto_recovery => {
                 // Partial ACK (RFC 6582 §3.2): it acknowledges a retransmission, so the
                 // segment now at SND.UNA, sent before it, is lost too. With SACK, NextSeg
                 // finds it when SACKs lie above it; without any (the rest of the window
                 // lost or its ACKs lost) resend it now rather than wait for the RTO,
                 // unless it is already being resent.
-                if !self.sack_ok
+                if !self.opts.sack_ok
                     || (self.scoreboard.highest().is_none()
-                        && !self.scoreboard.rexmit_covers(self.snd_una))
+                        && !self.scoreboard.rexmit_covers(self.snd.una))
                 {
-                    self.fast_rexmit = true;
+                    self.rec.fast_rexmit = true;
                 }
             }
             _ => {
@@ -164,22 +164,22 @@ impl Conn {
     /// outstanding; with SACK it must SACK new data (RFC 6675 §2: a duplicated frame or a
     /// stale ACK does not count).
     fn is_dupack(&self, seg: &TcpRepr<'_>, newly_sacked: bool, new_wnd: u32) -> bool {
-        let has_sack = self.sack_ok && !seg.options.sack_blocks.is_empty();
-        seg.ack_number == self.snd_una
+        let has_sack = self.opts.sack_ok && !seg.options.sack_blocks.is_empty();
+        seg.ack_number == self.snd.una
             && seg.payload.is_empty()
             && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
             && self.outstanding() > 0
             && if has_sack {
                 newly_sacked
             } else {
-                new_wnd == self.snd_wnd
+                new_wnd == self.snd.wnd
             }
     }
 
     /// Lost retransmissions, and the start of a fast recovery.
     fn detect_loss(&mut self, now: Instant) {
-        let mss = self.snd_mss;
-        if self.sack_ok && self.recovery.is_some() {
+        let mss = self.snd.mss;
+        if self.opts.sack_ok && self.rec.point.is_some() {
             // A retransmission overtaken by SACKs of data sent after it was lost again: its
             // hole is NextSeg's once more (no RTO needed).
             if self.scoreboard.detect_lost_rexmits(2 * mss) {
@@ -188,15 +188,16 @@ impl Conn {
         }
         // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
         // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
-        let lost_by_sack = self.sack_ok
+        let lost_by_sack = self.opts.sack_ok
             && (self.scoreboard.sacked_bytes() >= 3 * mss
                 || self
+                    .rec
                     .tlp_out
                     .is_some_and(|t| self.scoreboard.highest().is_some_and(|h| h >= t)));
-        if self.recovery.is_none()
-            && self.rto_recover.is_none()
+        if self.rec.point.is_none()
+            && self.rec.rto_recover.is_none()
             && self.outstanding() > 0
-            && (self.dupacks >= 3 || lost_by_sack)
+            && (self.rec.dupacks >= 3 || lost_by_sack)
         {
             self.enter_recovery(now);
         }
@@ -223,13 +224,13 @@ impl Conn {
     /// RFC 9293 §3.10.7.4: the send window from the newest segment (SND.WL1/SND.WL2).
     fn update_send_window(&mut self, seg: &TcpRepr<'_>, new_wnd: u32) {
         let (seq, ackn) = (seg.seq_number, seg.ack_number);
-        if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ackn) {
-            self.snd_wnd = new_wnd;
-            self.max_snd_wnd = self.max_snd_wnd.max(new_wnd);
-            self.snd_wl1 = seq;
-            self.snd_wl2 = ackn;
+        if self.snd.wl1 < seq || (self.snd.wl1 == seq && self.snd.wl2 <= ackn) {
+            self.snd.wnd = new_wnd;
+            self.snd.max_wnd = self.snd.max_wnd.max(new_wnd);
+            self.snd.wl1 = seq;
+            self.snd.wl2 = ackn;
             if new_wnd > 0 {
-                self.persist_at = None;
+                self.timers.persist_at = None;
             }
         }
     }
@@ -249,11 +250,11 @@ impl Conn {
             return;
         }
         self.stats.dsacks += 1;
-        if let Some(n) = self.undo_retrans.filter(|&n| n > 0) {
+        if let Some(n) = self.rec.undo_retrans.filter(|&n| n > 0) {
             let n = n - 1;
-            self.undo_retrans = Some(n);
+            self.rec.undo_retrans = Some(n);
             if n == 0 {
-                self.undo_retrans = None;
+                self.rec.undo_retrans = None;
                 self.stats.undos += 1;
                 self.cc.undo();
             }
@@ -263,20 +264,20 @@ impl Conn {
     /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6675 §5): one congestion response for
     /// everything sent so far.
     pub(crate) fn enter_recovery(&mut self, now: Instant) {
-        self.recovery = Some(self.snd_max);
-        self.rto_recovery = false;
+        self.rec.point = Some(self.snd.max);
+        self.rec.rto_recovery = false;
         self.stats.fast_recoveries += 1;
-        self.undo_retrans = Some(0);
-        self.cc.on_congestion(now, self.snd_mss, self.outstanding());
-        self.recover_fs = self.outstanding();
-        self.prr_delivered = 0;
-        self.prr_out = 0;
-        self.prr_sndcnt = 0;
+        self.rec.undo_retrans = Some(0);
+        self.cc.on_congestion(now, self.snd.mss, self.outstanding());
+        self.rec.recover_fs = self.outstanding();
+        self.rec.prr_delivered = 0;
+        self.rec.prr_out = 0;
+        self.rec.prr_sndcnt = 0;
         // RFC 6675 §5 (3), RFC 5681 §3.2 (4): the segment at SND.UNA is resent at once,
         // whatever the pipe (segments above the highest SACK still count in flight and may
         // exceed the reduced cwnd); NextSeg takes over from there.
-        self.fast_rexmit = true;
-        self.high_rxt = self.snd_una;
+        self.rec.fast_rexmit = true;
+        self.rec.high_rxt = self.snd.una;
         self.cancel_tlp();
     }
 
@@ -284,13 +285,16 @@ impl Conn {
     /// the sending rate is `ssthresh / RecoverFS` of the delivery rate; below it, slow start
     /// reduction bound (PRR-SSRB) climbs back to ssthresh.
     fn prr_update(&mut self, delivered: u32) {
-        let mss = u64::from(self.snd_mss);
-        self.prr_delivered = self.prr_delivered.saturating_add(delivered);
+        let mss = u64::from(self.snd.mss);
+        self.rec.prr_delivered = self.rec.prr_delivered.saturating_add(delivered);
         let pipe = u64::from(self.pipe());
         let ssthresh = u64::from(self.cc.ssthresh());
-        let (prr_delivered, prr_out) = (u64::from(self.prr_delivered), u64::from(self.prr_out));
+        let (prr_delivered, prr_out) = (
+            u64::from(self.rec.prr_delivered),
+            u64::from(self.rec.prr_out),
+        );
         let sndcnt = if pipe > ssthresh {
-            let fs = u64::from(self.recover_fs.max(1));
+            let fs = u64::from(self.rec.recover_fs.max(1));
             (prr_delivered * ssthresh)
                 .div_ceil(fs)
                 .saturating_sub(prr_out)
@@ -301,13 +305,13 @@ impl Conn {
                 + mss;
             (ssthresh - pipe).min(limit)
         };
-        self.prr_sndcnt = sndcnt.min(u64::from(u32::MAX)) as u32;
+        self.rec.prr_sndcnt = sndcnt.min(u64::from(u32::MAX)) as u32;
     }
 
     /// Feeds the RTT estimator from the ACK's timestamp echo (or the Karn probe without
     /// timestamps); returns the sample.
     fn sample_rtt(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Option<Duration> {
-        if self.ts_ok {
+        if self.opts.ts_ok {
             if let Some(ts) = seg.options.timestamps {
                 if ts.tsecr != 0 {
                     let rtt = self.tsval(cx.now).wrapping_sub(ts.tsecr);

@@ -1,4 +1,4 @@
-//! Out-of-order reassembly bookkeeping: which ranges past `rcv_nxt` are already held.
+//! Out-of-order reassembly bookkeeping: which ranges past `rcv.nxt` are already held.
 //!
 //! Offsets are relative to the first missing byte. The number of separate ranges (and therefore
 //! holes) is bounded; data that would need one more range is dropped, and the peer resends it.
@@ -9,7 +9,7 @@
 /// 77 drops in the simulator table); 32 ranges (256 bytes per connection) keep it.
 pub const MAX_RANGES: usize = 32;
 
-/// A set of disjoint, non-adjacent `[start, end)` ranges, sorted, relative to `rcv_nxt`.
+/// A set of disjoint, non-adjacent `[start, end)` ranges, sorted, relative to `rcv.nxt`.
 #[derive(Clone, Debug, Default)]
 pub struct Assembler {
     ranges: heapless::Vec<(u32, u32), MAX_RANGES>,

@@ -76,54 +76,49 @@ pub(crate) struct Stats {
     pub undos: u64,
 }
 
-/// One connection.
+/// Send sequence space (RFC 9293 §3.3.1) and the sending side's state, touched by every
+/// segment in either direction.
 #[derive(Debug)]
-pub(crate) struct Conn {
-    pub handle: Handle,
-    pub state: State,
-    pub tuple: FourTuple,
-    /// Listener port while this passive connection is not yet accepted.
-    pub listener: Option<u16>,
-    /// Counted in the listener's SYN queue (half-open, passive).
-    pub in_syn_queue: bool,
-    pub timer: TimerId,
-    pub dirty: bool,
-
-    // Send sequence space.
+pub(crate) struct SendSeq {
+    pub una: SeqNumber,
+    pub nxt: SeqNumber,
+    /// Highest sequence number sent (`nxt` falls below it while resending after an RTO).
+    pub max: SeqNumber,
+    pub wnd: u32,
+    /// Largest window the peer ever offered.
+    pub max_wnd: u32,
+    pub wl1: SeqNumber,
+    pub wl2: SeqNumber,
+    pub mss: u32,
     pub iss: SeqNumber,
-    pub snd_una: SeqNumber,
-    pub snd_nxt: SeqNumber,
-    pub snd_max: SeqNumber,
-    pub snd_wnd: u32,
-    pub max_snd_wnd: u32,
-    pub snd_wl1: SeqNumber,
-    pub snd_wl2: SeqNumber,
-    pub send_buf: RingBuffer,
+    /// Sequence number of our FIN once it was sent.
+    pub fin_seq: Option<SeqNumber>,
     /// The user shut down the sending side: a FIN follows the buffered data.
     pub fin_queued: bool,
     /// The user called `close` (not just `shutdown_write`): FIN-WAIT-2 is bounded.
     pub user_closed: bool,
-    /// Sequence number of our FIN once it was sent.
-    pub fin_seq: Option<SeqNumber>,
-    pub snd_mss: u32,
     pub nodelay: bool,
+}
 
-    // Receive sequence space.
-    pub irs: SeqNumber,
-    pub rcv_nxt: SeqNumber,
+/// Receive sequence space (RFC 9293 §3.3.1) and the receiving side's state.
+#[derive(Debug)]
+pub(crate) struct RecvSeq {
+    pub nxt: SeqNumber,
     /// Right edge of the window we advertised last (never moved left).
-    pub rcv_adv: SeqNumber,
+    pub adv: SeqNumber,
     /// RCV.NXT of the last ACK we sent (RFC 7323 Last.ACK.sent).
     pub last_ack_sent: SeqNumber,
-    pub recv_buf: RingBuffer,
-    pub assembler: Assembler,
+    pub irs: SeqNumber,
     pub fin_rcvd: bool,
     /// Sequence number of a FIN that arrived ahead of missing data.
     pub ooo_fin: Option<SeqNumber>,
     /// A duplicate segment's range, reported once as the first SACK block (D-SACK, RFC 2883).
     pub dsack: Option<(SeqNumber, SeqNumber)>,
+}
 
-    // Options.
+/// Options negotiated in the handshake (RFC 7323 window scale and timestamps, RFC 2018 SACK).
+#[derive(Debug)]
+pub(crate) struct Negotiated {
     pub snd_wscale: u8,
     pub rcv_wscale: u8,
     pub wscale_ok: bool,
@@ -133,22 +128,18 @@ pub(crate) struct Conn {
     pub ts_offset: u32,
     /// Whether the peer's SYN offered these (for SYN-ACK building).
     pub peer_offered_ts: bool,
+}
 
-    // RTT, congestion control, recovery.
-    pub rtt: RttEstimator,
-    /// Karn timing without timestamps: (end sequence, send time).
-    pub rtt_probe: Option<(SeqNumber, Instant)>,
-    pub cc: Box<dyn CongestionControl>,
-    /// Which algorithm `cc` is (rebuilt once the MSS is negotiated).
-    pub cc_algorithm: CcAlgorithm,
+/// Loss recovery: fast recovery (RFC 5681, RFC 6675), PRR (RFC 6937), tail loss probes
+/// (RFC 8985) and undo (RFC 3708, RFC 3522).
+#[derive(Debug)]
+pub(crate) struct Recovery {
     pub dupacks: u32,
-    /// Most bytes in flight since the last ACK: cwnd only grows when it was the limit (RFC 7661).
-    pub flight_peak: u32,
     /// Fast recovery is active until this sequence number is acknowledged.
-    pub recovery: Option<SeqNumber>,
+    pub point: Option<SeqNumber>,
     /// Highest retransmitted sequence number in the current recovery.
     pub high_rxt: SeqNumber,
-    /// A fast retransmit of `snd_una` is due.
+    /// A fast retransmit of `snd.una` is due.
     pub fast_rexmit: bool,
     /// After an RTO, duplicate ACKs below this do not start fast recovery.
     pub rto_recover: Option<SeqNumber>,
@@ -161,12 +152,9 @@ pub(crate) struct Conn {
     pub prr_out: u32,
     pub recover_fs: u32,
     pub prr_sndcnt: u32,
-    pub scoreboard: Scoreboard,
-    /// Tail loss probe (RFC 8985 §7) deadline.
-    pub tlp_at: Option<Instant>,
-    /// A probe is due now.
+    /// A tail loss probe (RFC 8985 §7) is due now.
     pub tlp_now: bool,
-    /// A probe is outstanding: `snd_max` just after it was sent. SACK of it proves every hole
+    /// A probe is outstanding: `snd.max` just after it was sent. SACK of it proves every hole
     /// below it lost (it left a PTO after them).
     pub tlp_out: Option<SeqNumber>,
     /// Retransmissions of the last fast recovery not yet reported as duplicates by a D-SACK;
@@ -175,15 +163,14 @@ pub(crate) struct Conn {
     /// The TSval of the first retransmission after a timeout: an ACK echoing an older one
     /// acknowledges the original, and the timeout was spurious (Eifel, RFC 3522).
     pub rto_undo_tsval: Option<u32>,
-    /// Bytes delivered to the peer (cumulatively acknowledged or SACKed) since the start.
-    pub delivered: u64,
-    /// Pacing (when the congestion control sets a rate): bytes that may leave now, and when
-    /// the credit was last topped up.
-    pub pace_credit: u64,
-    pub pace_stamp: Instant,
+}
 
-    // Timers (deadlines; the engine arms one wheel node for the earliest).
+/// Deadlines (the engine arms one wheel node for the earliest) and their counters.
+#[derive(Debug)]
+pub(crate) struct Deadlines {
     pub rto_at: Option<Instant>,
+    /// Tail loss probe (RFC 8985 §7) deadline.
+    pub tlp_at: Option<Instant>,
     /// Pacing held a segment back: try again then.
     pub pace_at: Option<Instant>,
     pub delack_at: Option<Instant>,
@@ -194,20 +181,67 @@ pub(crate) struct Conn {
     pub retries: u32,
     pub persist_backoff: u32,
     pub keepalive_sent: u32,
+}
+
+/// One connection. What every segment touches comes first (state, pending-output flags,
+/// sequence spaces, options); recovery, deadlines and the big, cold parts (reassembly,
+/// scoreboard, statistics) follow. `repr(C)` keeps that order in memory: the per-segment
+/// state fills the first two cache lines (Rust's default layout scattered it over the struct).
+#[derive(Debug)]
+#[repr(C)]
+pub(crate) struct Conn {
+    pub state: State,
+    pub dirty: bool,
 
     // Pending output.
     pub ack_now: bool,
     pub rst_now: bool,
-    /// Answer an unacceptable ACK with a bare RST carrying this sequence number.
-    pub rst_reply: Option<SeqNumber>,
-    /// Send a segment with `snd_una - 1` to elicit an ACK (zero-window or keepalive probe).
+    /// Send a segment with `snd.una - 1` to elicit an ACK (zero-window or keepalive probe).
     pub probe_now: bool,
     /// The persist timer expired with a small usable window: send what fits (SWS override).
     pub force_send: bool,
+    pub writable_wanted: bool,
+    pub segs_unacked: u32,
+    /// Answer an unacceptable ACK with a bare RST carrying this sequence number.
+    pub rst_reply: Option<SeqNumber>,
+
+    pub snd: SendSeq,
+    pub rcv: RecvSeq,
+    pub opts: Negotiated,
+    pub send_buf: RingBuffer,
+    pub recv_buf: RingBuffer,
+
+    // RTT, congestion control, pacing.
+    pub rtt: RttEstimator,
+    /// Karn timing without timestamps: (end sequence, send time).
+    pub rtt_probe: Option<(SeqNumber, Instant)>,
+    pub cc: Box<dyn CongestionControl>,
+    /// Most bytes in flight since the last ACK: cwnd only grows when it was the limit (RFC 7661).
+    pub flight_peak: u32,
+    /// Bytes delivered to the peer (cumulatively acknowledged or SACKed) since the start.
+    pub delivered: u64,
+    /// Pacing (when the congestion control sets a rate): bytes that may leave now, and when
+    /// the credit was last topped up.
+    pub pace_credit: u64,
+    pub pace_stamp: Instant,
+
+    pub rec: Recovery,
+    pub timers: Deadlines,
+
+    // Identity and cold state.
+    pub handle: Handle,
+    pub tuple: FourTuple,
+    pub timer: TimerId,
+    /// Listener port while this passive connection is not yet accepted.
+    pub listener: Option<u16>,
+    /// Counted in the listener's SYN queue (half-open, passive).
+    pub in_syn_queue: bool,
+    /// Which algorithm `cc` is (rebuilt once the MSS is negotiated).
+    pub cc_algorithm: CcAlgorithm,
     /// This connection's keepalive (SO_KEEPALIVE), off when `None`.
     pub keepalive: Option<Keepalive>,
-    pub segs_unacked: u32,
-    pub writable_wanted: bool,
+    pub assembler: Assembler,
+    pub scoreboard: Scoreboard,
     pub stats: Stats,
 }
 
@@ -225,86 +259,96 @@ impl Conn {
         let mss = u32::from(config.local_mss());
         let ts_offset = iss.0.rotate_left(13);
         Conn {
-            handle,
             state: State::Closed,
-            tuple,
-            listener: None,
-            in_syn_queue: false,
-            timer,
             dirty: false,
-            iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: 0,
-            max_snd_wnd: 0,
-            snd_wl1: SeqNumber(0),
-            snd_wl2: iss,
+            ack_now: false,
+            rst_now: false,
+            probe_now: false,
+            force_send: false,
+            writable_wanted: false,
+            segs_unacked: 0,
+            rst_reply: None,
+            snd: SendSeq {
+                una: iss,
+                nxt: iss,
+                max: iss,
+                wnd: 0,
+                max_wnd: 0,
+                wl1: SeqNumber(0),
+                wl2: iss,
+                mss: mss.min(536),
+                iss,
+                fin_seq: None,
+                fin_queued: false,
+                user_closed: false,
+                nodelay: opts.no_delay,
+            },
+            rcv: RecvSeq {
+                nxt: SeqNumber(0),
+                adv: SeqNumber(0),
+                last_ack_sent: SeqNumber(0),
+                irs: SeqNumber(0),
+                fin_rcvd: false,
+                ooo_fin: None,
+                dsack: None,
+            },
+            opts: Negotiated {
+                snd_wscale: 0,
+                rcv_wscale: 0,
+                wscale_ok: false,
+                sack_ok: false,
+                ts_ok: false,
+                ts_recent: 0,
+                ts_offset,
+                peer_offered_ts: false,
+            },
             send_buf: RingBuffer::new(opts.send_buffer_bytes),
-            fin_queued: false,
-            user_closed: false,
-            fin_seq: None,
-            snd_mss: mss.min(536),
-            nodelay: opts.no_delay,
-            keepalive: opts.keepalive,
-            irs: SeqNumber(0),
-            rcv_nxt: SeqNumber(0),
-            rcv_adv: SeqNumber(0),
-            last_ack_sent: SeqNumber(0),
             recv_buf: RingBuffer::new(opts.recv_buffer_bytes),
-            assembler: Assembler::new(),
-            fin_rcvd: false,
-            ooo_fin: None,
-            dsack: None,
-            snd_wscale: 0,
-            rcv_wscale: 0,
-            wscale_ok: false,
-            sack_ok: false,
-            ts_ok: false,
-            ts_recent: 0,
-            ts_offset,
-            peer_offered_ts: false,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_probe: None,
             cc: opts.congestion_control.build(mss),
-            cc_algorithm: opts.congestion_control,
-            dupacks: 0,
             flight_peak: 0,
-            recovery: None,
-            high_rxt: iss,
-            fast_rexmit: false,
-            rto_recover: None,
-            rto_recovery: false,
-            prr_delivered: 0,
-            prr_out: 0,
-            recover_fs: 0,
-            prr_sndcnt: 0,
-            scoreboard: Scoreboard::default(),
-            tlp_at: None,
-            tlp_now: false,
-            tlp_out: None,
-            undo_retrans: None,
-            rto_undo_tsval: None,
             delivered: 0,
             pace_credit: 0,
             pace_stamp: now,
-            rto_at: None,
-            pace_at: None,
-            delack_at: None,
-            persist_at: None,
-            keepalive_at: None,
-            timewait_at: None,
-            idle_at: config.idle_timeout.map(|d| now + d),
-            retries: 0,
-            persist_backoff: 0,
-            keepalive_sent: 0,
-            ack_now: false,
-            rst_now: false,
-            rst_reply: None,
-            probe_now: false,
-            force_send: false,
-            segs_unacked: 0,
-            writable_wanted: false,
+            rec: Recovery {
+                dupacks: 0,
+                point: None,
+                high_rxt: iss,
+                fast_rexmit: false,
+                rto_recover: None,
+                rto_recovery: false,
+                prr_delivered: 0,
+                prr_out: 0,
+                recover_fs: 0,
+                prr_sndcnt: 0,
+                tlp_now: false,
+                tlp_out: None,
+                undo_retrans: None,
+                rto_undo_tsval: None,
+            },
+            timers: Deadlines {
+                rto_at: None,
+                tlp_at: None,
+                pace_at: None,
+                delack_at: None,
+                persist_at: None,
+                keepalive_at: None,
+                timewait_at: None,
+                idle_at: config.idle_timeout.map(|d| now + d),
+                retries: 0,
+                persist_backoff: 0,
+                keepalive_sent: 0,
+            },
+            handle,
+            tuple,
+            timer,
+            listener: None,
+            in_syn_queue: false,
+            cc_algorithm: opts.congestion_control,
+            keepalive: opts.keepalive,
+            assembler: Assembler::new(),
+            scoreboard: Scoreboard::default(),
             stats: Stats::default(),
         }
     }
@@ -315,18 +359,18 @@ impl Conn {
 
     /// First sequence number of the data stream.
     pub fn data_start(&self) -> SeqNumber {
-        self.iss + 1
+        self.snd.iss + 1
     }
     /// Sequence number of the first byte in the send buffer.
     pub fn buf_start(&self) -> SeqNumber {
-        // Before our SYN is acknowledged snd_una is the ISS, one short of the data. Compare by
+        // Before our SYN is acknowledged snd.una is the ISS, one short of the data. Compare by
         // identity, not by sequence order: order wraps after 2^31 bytes and would then stall.
-        let s = if self.snd_una == self.iss {
+        let s = if self.snd.una == self.snd.iss {
             self.data_start()
         } else {
-            self.snd_una
+            self.snd.una
         };
-        match self.fin_seq {
+        match self.snd.fin_seq {
             Some(f) if f < s => f,
             _ => s,
         }
@@ -337,20 +381,20 @@ impl Conn {
     }
     /// Whether our FIN has been sent at least once.
     pub fn fin_sent(&self) -> bool {
-        self.fin_seq.is_some()
+        self.snd.fin_seq.is_some()
     }
     /// Whether our FIN is acknowledged.
     pub fn fin_acked(&self) -> bool {
-        self.fin_seq.is_some_and(|f| f < self.snd_una)
+        self.snd.fin_seq.is_some_and(|f| f < self.snd.una)
     }
     /// Bytes sent and not yet acknowledged.
     pub fn outstanding(&self) -> u32 {
-        (self.snd_max - self.snd_una).max(0) as u32
+        (self.snd.max - self.snd.una).max(0) as u32
     }
-    /// Buffered bytes never sent yet (beyond `snd_max`).
+    /// Buffered bytes never sent yet (beyond `snd.max`).
     pub fn not_sent(&self) -> u32 {
-        let sent_to = if self.snd_max > self.buf_start() {
-            self.snd_max
+        let sent_to = if self.snd.max > self.buf_start() {
+            self.snd.max
         } else {
             self.buf_start()
         };
@@ -358,20 +402,20 @@ impl Conn {
     }
     /// The TSval we send now.
     pub fn tsval(&self, now: Instant) -> u32 {
-        (now.0 as u32).wrapping_add(self.ts_offset)
+        (now.0 as u32).wrapping_add(self.opts.ts_offset)
     }
 
     /// The earliest pending deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
         [
-            self.rto_at,
-            self.tlp_at,
-            self.pace_at,
-            self.delack_at,
-            self.persist_at,
-            self.keepalive_at,
-            self.timewait_at,
-            self.idle_at,
+            self.timers.rto_at,
+            self.timers.tlp_at,
+            self.timers.pace_at,
+            self.timers.delack_at,
+            self.timers.persist_at,
+            self.timers.keepalive_at,
+            self.timers.timewait_at,
+            self.timers.idle_at,
         ]
         .into_iter()
         .flatten()
@@ -380,24 +424,27 @@ impl Conn {
 
     pub fn touch(&mut self, config: &Config, now: Instant) {
         if let Some(d) = config.idle_timeout {
-            self.idle_at = Some(now + d);
+            self.timers.idle_at = Some(now + d);
         }
         if let Some(k) = self.keepalive {
             if self.state.is_synchronized() && self.state != State::TimeWait {
-                self.keepalive_at = Some(now + k.idle);
-                self.keepalive_sent = 0;
+                self.timers.keepalive_at = Some(now + k.idle);
+                self.timers.keepalive_sent = 0;
             }
         }
     }
 
     pub fn arm_rto(&mut self, now: Instant) {
-        self.rto_at = Some(now + self.rtt.rto());
+        self.timers.rto_at = Some(now + self.rtt.rto());
     }
 
     /// Whether proportional rate reduction paces sending now: a SACK fast recovery (not one
     /// begun by an RTO, which slow-starts).
     pub fn prr_active(&self) -> bool {
-        self.sack_ok && self.recovery.is_some() && !self.rto_recovery && self.cc.reduces_on_loss()
+        self.opts.sack_ok
+            && self.rec.point.is_some()
+            && !self.rec.rto_recovery
+            && self.cc.reduces_on_loss()
     }
 
     /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 10 ms) from now,
@@ -405,37 +452,37 @@ impl Conn {
     /// segment in flight (a lone segment may wait for a delayed ACK: the RTO covers it) and the
     /// probe would come before the RTO.
     pub fn schedule_tlp(&mut self, now: Instant) {
-        self.tlp_at = None;
+        self.timers.tlp_at = None;
         let srtt = self.rtt.srtt().0;
-        if !self.sack_ok
+        if !self.opts.sack_ok
             || !self.state.is_synchronized()
-            || self.recovery.is_some()
-            || self.tlp_out.is_some()
+            || self.rec.point.is_some()
+            || self.rec.tlp_out.is_some()
             || srtt == 0
-            || self.outstanding() <= self.snd_mss
+            || self.outstanding() <= self.snd.mss
         {
             return;
         }
         let at = now + Duration((2 * srtt).max(10));
-        if self.rto_at.is_some_and(|r| at < r) {
-            self.tlp_at = Some(at);
+        if self.timers.rto_at.is_some_and(|r| at < r) {
+            self.timers.tlp_at = Some(at);
         }
     }
 
     /// Forgets any tail loss probe: scheduled, due or outstanding.
     pub fn cancel_tlp(&mut self) {
-        self.tlp_at = None;
-        self.tlp_now = false;
-        self.tlp_out = None;
+        self.timers.tlp_at = None;
+        self.rec.tlp_now = false;
+        self.rec.tlp_out = None;
     }
 
     pub fn enter_time_wait(&mut self, cx: &mut Cx<'_>) {
         self.state = State::TimeWait;
-        self.rto_at = None;
-        self.persist_at = None;
-        self.keepalive_at = None;
-        self.idle_at = None;
-        self.timewait_at = Some(cx.now + cx.config.time_wait);
+        self.timers.rto_at = None;
+        self.timers.persist_at = None;
+        self.timers.keepalive_at = None;
+        self.timers.idle_at = None;
+        self.timers.timewait_at = Some(cx.now + cx.config.time_wait);
     }
 
     /// Ends the connection with `ev`, optionally telling the peer with a RST.
@@ -450,114 +497,115 @@ impl Conn {
     pub fn on_timer(&mut self, cx: &mut Cx<'_>) -> Outcome {
         let now = cx.now;
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        if due(self.timewait_at) {
-            self.timewait_at = None;
+        if due(self.timers.timewait_at) {
+            self.timers.timewait_at = None;
             self.state = State::Closed;
             self.push_event(cx, Event::Closed);
             return Outcome::Delete;
         }
-        if due(self.idle_at) {
-            self.idle_at = None;
+        if due(self.timers.idle_at) {
+            self.timers.idle_at = None;
             return self.fail(cx, Event::Error(Error::TimedOut), true);
         }
-        if due(self.rto_at) {
-            self.rto_at = None;
+        if due(self.timers.rto_at) {
+            self.timers.rto_at = None;
             if let Outcome::Delete = self.on_rto(cx) {
                 return Outcome::Delete;
             }
         }
-        if due(self.tlp_at) {
-            self.tlp_at = None;
-            if self.recovery.is_none() && self.tlp_out.is_none() && self.outstanding() > 0 {
+        if due(self.timers.tlp_at) {
+            self.timers.tlp_at = None;
+            if self.rec.point.is_none() && self.rec.tlp_out.is_none() && self.outstanding() > 0 {
                 if self.scoreboard.highest().is_some() {
                     // RACK (RFC 8985 §6.2): data sent after the holes was delivered and the
                     // holes are older than two smoothed RTTs: they are lost. (A probe would
                     // only resend a SACKed segment.)
                     self.enter_recovery(now);
                 } else {
-                    self.tlp_now = true;
+                    self.rec.tlp_now = true;
                 }
             }
         }
-        if due(self.pace_at) {
+        if due(self.timers.pace_at) {
             // The engine dispatches this connection again after any timer.
-            self.pace_at = None;
+            self.timers.pace_at = None;
         }
-        if due(self.delack_at) {
-            self.delack_at = None;
+        if due(self.timers.delack_at) {
+            self.timers.delack_at = None;
             self.ack_now = true;
         }
-        if due(self.persist_at) {
-            self.persist_at = None;
-            if self.data_end() > self.snd_nxt && self.snd_una == self.snd_max {
-                if self.snd_wnd == 0 {
+        if due(self.timers.persist_at) {
+            self.timers.persist_at = None;
+            if self.data_end() > self.snd.nxt && self.snd.una == self.snd.max {
+                if self.snd.wnd == 0 {
                     self.probe_now = true;
                 } else {
                     self.force_send = true;
                 }
-                self.persist_backoff = (self.persist_backoff + 1).min(12);
-                let wait =
-                    Duration((self.rtt.rto().0 << self.persist_backoff).min(cx.config.max_rto.0));
-                self.persist_at = Some(now + wait);
+                self.timers.persist_backoff = (self.timers.persist_backoff + 1).min(12);
+                let wait = Duration(
+                    (self.rtt.rto().0 << self.timers.persist_backoff).min(cx.config.max_rto.0),
+                );
+                self.timers.persist_at = Some(now + wait);
             }
         }
-        if due(self.keepalive_at) {
-            self.keepalive_at = None;
+        if due(self.timers.keepalive_at) {
+            self.timers.keepalive_at = None;
             if let Some(k) = self.keepalive {
-                if self.keepalive_sent >= k.probes {
+                if self.timers.keepalive_sent >= k.probes {
                     return self.fail(cx, Event::Error(Error::TimedOut), true);
                 }
-                self.keepalive_sent += 1;
+                self.timers.keepalive_sent += 1;
                 self.probe_now = true;
-                self.keepalive_at = Some(now + k.interval);
+                self.timers.keepalive_at = Some(now + k.interval);
             }
         }
         Outcome::Keep
     }
 
     fn on_rto(&mut self, cx: &mut Cx<'_>) -> Outcome {
-        if self.snd_max == self.snd_una {
+        if self.snd.max == self.snd.una {
             return Outcome::Keep;
         }
-        self.retries += 1;
+        self.timers.retries += 1;
         let limit = if self.state.is_synchronized() {
             cx.config.max_retries
         } else {
             cx.config.syn_retries
         };
-        if self.retries > limit {
+        if self.timers.retries > limit {
             // RFC 1122 §4.2.3.5 (R2) closes the connection; like Linux (tcp_write_err) we
             // send no RST: the peer has not answered for many RTOs.
             return self.fail(cx, Event::Error(Error::TimedOut), false);
         }
-        let mss = self.snd_mss;
+        let mss = self.snd.mss;
         self.stats.timeouts += 1;
         self.cc.on_timeout(mss, self.outstanding());
-        self.undo_retrans = None;
-        if self.ts_ok && self.retries == 1 && self.state.is_synchronized() {
-            self.rto_undo_tsval = Some(self.tsval(cx.now));
+        self.rec.undo_retrans = None;
+        if self.opts.ts_ok && self.timers.retries == 1 && self.state.is_synchronized() {
+            self.rec.rto_undo_tsval = Some(self.tsval(cx.now));
         }
         self.rtt.back_off();
         self.rtt_probe = None;
-        self.fast_rexmit = false;
-        self.dupacks = 0;
+        self.rec.fast_rexmit = false;
+        self.rec.dupacks = 0;
         self.cancel_tlp();
-        self.high_rxt = self.snd_una;
-        if self.sack_ok && self.state.is_synchronized() {
+        self.rec.high_rxt = self.snd.una;
+        if self.opts.sack_ok && self.state.is_synchronized() {
             // RFC 6675 §5.1: keep the scoreboard (as Linux does) and resend every un-SACKed
             // byte up to the highest sent, as the window allows: a recovery in which every
             // hole counts as lost and cwnd grows by slow start. A resend lost again is found
             // by the SACKs of what follows it, without another timeout.
             self.scoreboard.clear_rexmits();
-            self.recovery = Some(self.snd_max);
-            self.rto_recovery = true;
+            self.rec.point = Some(self.snd.max);
+            self.rec.rto_recovery = true;
         } else {
-            self.recovery = None;
-            self.rto_recovery = false;
-            self.rto_recover = Some(self.snd_max);
+            self.rec.point = None;
+            self.rec.rto_recovery = false;
+            self.rec.rto_recover = Some(self.snd.max);
             self.scoreboard.clear();
             // Go back N: resend from the first unacknowledged byte.
-            self.snd_nxt = self.snd_una;
+            self.snd.nxt = self.snd.una;
         }
         // The resent segments count in `total_retrans` when they are built (output.rs), not here.
         self.arm_rto(cx.now);
@@ -573,11 +621,11 @@ impl Conn {
             rto: self.rtt.rto(),
             cwnd: self.cc.cwnd(),
             ssthresh: self.cc.ssthresh(),
-            snd_mss: self.snd_mss,
-            snd_wnd: self.snd_wnd,
+            snd_mss: self.snd.mss,
+            snd_wnd: self.snd.wnd,
             unacked: self.outstanding(),
             notsent: self.not_sent(),
-            retransmits: self.retries,
+            retransmits: self.timers.retries,
             total_retrans: self.stats.total_retrans,
             bytes_sent: self.stats.bytes_sent,
             bytes_acked: self.stats.bytes_acked,
@@ -591,9 +639,9 @@ impl Conn {
             dsacks: self.stats.dsacks,
             undos: self.stats.undos,
             pacing_rate: self.cc.pacing_rate().unwrap_or(0),
-            timestamps: self.ts_ok,
-            sack: self.sack_ok,
-            window_scaling: self.wscale_ok,
+            timestamps: self.opts.ts_ok,
+            sack: self.opts.sack_ok,
+            window_scaling: self.opts.wscale_ok,
         }
     }
 }

@@ -249,8 +249,8 @@ impl Engine {
                 dst: conn.tuple.remote_addr,
                 src_port: conn.tuple.local_port,
                 dst_port: conn.tuple.remote_port,
-                seq: conn.snd_nxt,
-                ack: conn.rcv_nxt,
+                seq: conn.snd.nxt,
+                ack: conn.rcv.nxt,
                 flags: TcpFlags::RST | TcpFlags::ACK,
                 window: 0,
                 options: TcpOptions::default(),
@@ -292,8 +292,8 @@ impl Engine {
         let now = self.now;
         let c = self.conn_mut(h)?;
         c.keepalive = keepalive;
-        c.keepalive_sent = 0;
-        c.keepalive_at = keepalive
+        c.timers.keepalive_sent = 0;
+        c.timers.keepalive_at = keepalive
             .filter(|_| c.state.is_synchronized() && c.state != State::TimeWait)
             .map(|k| now + k.idle);
         self.after(h, Outcome::Keep);
@@ -309,7 +309,7 @@ impl Engine {
             ..
         } = self;
         let c = table.get_mut(h).ok_or(Error::InvalidHandle)?;
-        if !c.state.can_send() || c.fin_queued {
+        if !c.state.can_send() || c.snd.fin_queued {
             return Err(Error::InvalidState);
         }
         c.send_buf.reuse_from(pool);
@@ -354,7 +354,7 @@ impl Engine {
             }
             return Ok(n);
         }
-        if c.fin_rcvd || buf.is_empty() {
+        if c.rcv.fin_rcvd || buf.is_empty() {
             Ok(0)
         } else if matches!(c.state, State::SynSent | State::SynReceived) || c.state.can_receive() {
             Err(Error::WouldBlock)
@@ -376,7 +376,7 @@ impl Engine {
     /// Half-close: a FIN follows the data already queued. Receiving continues.
     pub fn shutdown_write(&mut self, h: Handle) -> Result<(), Error> {
         let c = self.conn_mut(h)?;
-        if c.fin_queued {
+        if c.snd.fin_queued {
             return Ok(());
         }
         match c.state {
@@ -386,13 +386,13 @@ impl Engine {
                 self.free(h);
                 return Ok(());
             }
-            State::SynReceived => c.fin_queued = true,
+            State::SynReceived => c.snd.fin_queued = true,
             State::Established => {
-                c.fin_queued = true;
+                c.snd.fin_queued = true;
                 c.state = State::FinWait1;
             }
             State::CloseWait => {
-                c.fin_queued = true;
+                c.snd.fin_queued = true;
                 c.state = State::LastAck;
             }
             _ => return Err(Error::InvalidState),
@@ -408,7 +408,7 @@ impl Engine {
         if !c.recv_buf.is_empty() {
             return self.abort(h);
         }
-        c.user_closed = true;
+        c.snd.user_closed = true;
         match c.state {
             State::Established | State::CloseWait | State::SynSent | State::SynReceived => {
                 self.shutdown_write(h)
@@ -436,7 +436,7 @@ impl Engine {
 
     /// Turns Nagle's algorithm off (`true`) or on for one connection.
     pub fn set_nodelay(&mut self, h: Handle, nodelay: bool) -> Result<(), Error> {
-        self.conn_mut(h)?.nodelay = nodelay;
+        self.conn_mut(h)?.snd.nodelay = nodelay;
         self.mark(h);
         Ok(())
     }
@@ -446,7 +446,7 @@ impl Engine {
     /// `tcp_reinit_congestion_control`. Best set before `connect` (`ConnOptions`).
     pub fn set_congestion_control(&mut self, h: Handle, cc: CcAlgorithm) -> Result<(), Error> {
         let c = self.conn_mut(h)?;
-        c.cc = cc.build(c.snd_mss);
+        c.cc = cc.build(c.snd.mss);
         c.cc_algorithm = cc;
         c.pace_credit = 0;
         self.mark(h);
@@ -661,11 +661,11 @@ impl Engine {
 /// A direction that will carry no more data gives its buffer memory back at once (a closing
 /// connection, one in TIME-WAIT, need not hold it until it is freed).
 fn release_finished_buffers(c: &mut Conn, pool: &mut RingPool) {
-    if c.fin_queued {
+    if c.snd.fin_queued {
         // Empty means every byte was acknowledged too: the ring holds unacknowledged data.
         c.send_buf.release_into(pool);
     }
-    if c.fin_rcvd && c.assembler.is_empty() {
+    if c.rcv.fin_rcvd && c.assembler.is_empty() {
         c.recv_buf.release_into(pool);
     }
 }

@@ -14,29 +14,29 @@ impl Conn {
     /// Starts an active open: the SYN goes out on the next dispatch.
     pub(crate) fn open_active(&mut self) {
         self.state = State::SynSent;
-        self.snd_nxt = self.iss;
-        self.snd_max = self.iss;
+        self.snd.nxt = self.snd.iss;
+        self.snd.max = self.snd.iss;
     }
 
     /// Starts a passive open from the peer's SYN.
     pub(crate) fn open_passive(&mut self, cx: &mut Cx<'_>, syn: &TcpRepr<'_>, listener: u16) {
         self.listener = Some(listener);
         self.in_syn_queue = true;
-        self.irs = syn.seq_number;
-        self.rcv_nxt = syn.seq_number + 1;
-        self.rcv_adv = self.rcv_nxt;
-        self.last_ack_sent = self.rcv_nxt;
+        self.rcv.irs = syn.seq_number;
+        self.rcv.nxt = syn.seq_number + 1;
+        self.rcv.adv = self.rcv.nxt;
+        self.rcv.last_ack_sent = self.rcv.nxt;
         self.negotiate(&syn.options, cx.config);
-        self.snd_wnd = u32::from(syn.window_len);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = syn.seq_number;
+        self.snd.wnd = u32::from(syn.window_len);
+        self.snd.max_wnd = self.snd.wnd;
+        self.snd.wl1 = syn.seq_number;
         self.state = State::SynReceived;
-        self.snd_nxt = self.iss;
-        self.snd_max = self.iss;
+        self.snd.nxt = self.snd.iss;
+        self.snd.max = self.snd.iss;
     }
 
     /// Recreates a connection from a valid SYN cookie carried by the handshake's final ACK.
-    /// Options other than the MSS are lost (the cookie has no room for them).
+    /// Options other than the MSS are lost (the cookie has no room for them). Queues `Connected`.
     pub(crate) fn open_from_cookie(
         &mut self,
         cx: &mut Cx<'_>,
@@ -45,25 +45,20 @@ impl Conn {
         listener: u16,
     ) {
         self.listener = Some(listener);
-        self.irs = ack.seq_number + u32::MAX; // seq - 1
-        self.rcv_nxt = ack.seq_number;
+        self.rcv.irs = ack.seq_number + u32::MAX; // seq - 1
+        self.rcv.nxt = ack.seq_number;
         // The cookie SYN-ACK offered this much, unscaled: data may arrive in it at once.
-        self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
-        self.last_ack_sent = self.rcv_nxt;
+        self.rcv.adv = self.rcv.nxt + self.recv_buf.free().min(65_535) as u32;
+        self.rcv.last_ack_sent = self.rcv.nxt;
         let opts = crate::listener::cookie_syn_options(ack, mss);
         // The cookie's TSval came from the plain millisecond clock.
-        self.ts_offset = 0;
+        self.opts.ts_offset = 0;
         self.negotiate(&opts, cx.config);
-        self.snd_una = self.iss + 1;
-        self.snd_nxt = self.snd_una;
-        self.snd_max = self.snd_una;
-        self.high_rxt = self.snd_una;
-        self.snd_wnd = u32::from(ack.window_len) << self.snd_wscale;
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = ack.seq_number;
-        self.snd_wl2 = ack.ack_number;
-        self.state = State::Established;
-        self.touch(cx.config, cx.now);
+        self.snd.una = self.snd.iss + 1;
+        self.snd.nxt = self.snd.una;
+        self.snd.max = self.snd.una;
+        self.rec.high_rxt = self.snd.una;
+        self.establish(cx, ack, self.opts.snd_wscale);
     }
 
     fn challenge_ack(&mut self, cx: &mut Cx<'_>) {
@@ -125,17 +120,17 @@ impl Conn {
             && !rst
         {
             // RFC 6191: a new incarnation may reuse the pair if its SYN is provably newer.
-            let newer = match (self.ts_ok, seg.options.timestamps) {
-                (true, Some(ts)) => ts_before(self.ts_recent, ts.tsval),
-                _ => self.rcv_nxt < seg.seq_number,
+            let newer = match (self.opts.ts_ok, seg.options.timestamps) {
+                (true, Some(ts)) => ts_before(self.opts.ts_recent, ts.tsval),
+                _ => self.rcv.nxt < seg.seq_number,
             };
             if newer {
                 return Some(Outcome::Reopen);
             }
         }
-        if self.ts_ok && !rst {
+        if self.opts.ts_ok && !rst {
             if let Some(ts) = seg.options.timestamps {
-                if ts_before(ts.tsval, self.ts_recent) {
+                if ts_before(ts.tsval, self.opts.ts_recent) {
                     self.ack_now = true;
                     return Some(Outcome::Keep);
                 }
@@ -155,15 +150,15 @@ impl Conn {
         );
         let seq = seg.seq_number;
         let seg_len = seg.payload.len() as u32 + u32::from(syn) + u32::from(fin);
-        let rcv_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
-        let in_wnd = |s: SeqNumber| self.rcv_nxt <= s && s < self.rcv_nxt + rcv_wnd;
+        let rcv_wnd = (self.rcv.adv - self.rcv.nxt).max(0) as u32;
+        let in_wnd = |s: SeqNumber| self.rcv.nxt <= s && s < self.rcv.nxt + rcv_wnd;
         let acceptable = match (seg_len, rcv_wnd) {
-            (0, 0) => seq == self.rcv_nxt,
+            (0, 0) => seq == self.rcv.nxt,
             (0, _) => in_wnd(seq),
             (_, 0) => false,
             (_, _) => in_wnd(seq) || in_wnd(seq + (seg_len - 1)),
         };
-        acceptable || (seq == self.rcv_nxt && (rst || seg.payload.is_empty()))
+        acceptable || (seq == self.rcv.nxt && (rst || seg.payload.is_empty()))
     }
 
     /// An unacceptable segment: dropped with an ACK (and a D-SACK for an old duplicate),
@@ -176,23 +171,23 @@ impl Conn {
             return Outcome::Keep;
         }
         let ack = f.contains(TcpFlags::ACK);
-        if self.state == State::SynReceived && f.contains(TcpFlags::SYN) && seq == self.irs {
-            if ack && self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
+        if self.state == State::SynReceived && f.contains(TcpFlags::SYN) && seq == self.rcv.irs {
+            if ack && self.snd.una < seg.ack_number && seg.ack_number <= self.snd.max {
                 // Simultaneous open: the peer's SYN-ACK acknowledges our SYN.
-                self.snd_una = seg.ack_number;
-                self.rto_at = None;
+                self.snd.una = seg.ack_number;
+                self.timers.rto_at = None;
                 self.ack_now = true;
-                self.establish(cx, seg, self.snd_wscale);
+                self.establish(cx, seg, self.opts.snd_wscale);
             } else if !ack {
                 // The peer did not get our SYN-ACK: send it again.
-                self.snd_nxt = self.iss;
+                self.snd.nxt = self.snd.iss;
             }
             return Outcome::Keep;
         }
         if self.state == State::TimeWait && f.contains(TcpFlags::FIN) {
-            self.timewait_at = Some(cx.now + cx.config.time_wait);
+            self.timers.timewait_at = Some(cx.now + cx.config.time_wait);
         }
-        if !seg.payload.is_empty() && seq + seg.payload.len() as u32 <= self.rcv_nxt {
+        if !seg.payload.is_empty() && seq + seg.payload.len() as u32 <= self.rcv.nxt {
             // An old duplicate: D-SACK tells the sender its retransmission was spurious.
             self.report_duplicate(seq, seq + seg.payload.len() as u32);
         }
@@ -202,7 +197,7 @@ impl Conn {
 
     /// RFC 5961 §3.2: only an exact match resets; in-window gets a challenge ACK.
     fn on_rst(&mut self, cx: &mut Cx<'_>, seq: SeqNumber) -> Outcome {
-        if seq != self.rcv_nxt {
+        if seq != self.rcv.nxt {
             self.challenge_ack(cx);
             return Outcome::Keep;
         }
@@ -221,9 +216,10 @@ impl Conn {
     /// RFC 7323 §4.3: only a segment covering Last.ACK.sent updates TS.Recent, so a delayed
     /// ACK echoes the earliest unacknowledged segment's TSval.
     fn update_ts_recent(&mut self, seg: &TcpRepr<'_>) {
-        if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
-            if seg.seq_number <= self.last_ack_sent && !ts_before(ts.tsval, self.ts_recent) {
-                self.ts_recent = ts.tsval;
+        if let (true, Some(ts)) = (self.opts.ts_ok, seg.options.timestamps) {
+            if seg.seq_number <= self.rcv.last_ack_sent && !ts_before(ts.tsval, self.opts.ts_recent)
+            {
+                self.opts.ts_recent = ts.tsval;
             }
         }
     }
@@ -233,18 +229,18 @@ impl Conn {
     /// ends here.
     fn check_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Option<Outcome> {
         if self.state == State::SynReceived {
-            if self.snd_una < seg.ack_number && seg.ack_number <= self.snd_max {
-                self.establish(cx, seg, self.snd_wscale);
+            if self.snd.una < seg.ack_number && seg.ack_number <= self.snd.max {
+                self.establish(cx, seg, self.opts.snd_wscale);
             } else {
                 self.rst_reply = Some(seg.ack_number);
                 return Some(Outcome::Keep);
             }
         }
-        if seg.ack_number > self.snd_max {
+        if seg.ack_number > self.snd.max {
             self.ack_now = true;
             return Some(Outcome::Keep);
         }
-        let oldest = self.snd_una + (self.max_snd_wnd.max(self.snd_mss)).wrapping_neg();
+        let oldest = self.snd.una + (self.snd.max_wnd.max(self.snd.mss)).wrapping_neg();
         if seg.ack_number < oldest {
             self.challenge_ack(cx);
             return Some(Outcome::Keep);
@@ -257,11 +253,11 @@ impl Conn {
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 self.state = State::FinWait2;
-                self.rto_at = None;
-                if self.user_closed {
+                self.timers.rto_at = None;
+                if self.snd.user_closed {
                     // Nobody will read: do not wait forever for the peer's FIN (Linux
                     // tcp_fin_timeout); the TIME-WAIT length bounds it.
-                    self.timewait_at = Some(cx.now + cx.config.time_wait);
+                    self.timers.timewait_at = Some(cx.now + cx.config.time_wait);
                 }
             }
             State::Closing if self.fin_acked() => self.enter_time_wait(cx),
@@ -280,42 +276,42 @@ impl Conn {
         self.process_data(cx, seg);
         if seg.flags.contains(TcpFlags::FIN) {
             let fin_seq = seg.seq_number + seg.payload.len() as u32;
-            if self.rcv_nxt < fin_seq {
-                self.ooo_fin = Some(fin_seq);
+            if self.rcv.nxt < fin_seq {
+                self.rcv.ooo_fin = Some(fin_seq);
                 // An out-of-order FIN is out-of-order data: duplicate ACK at once (RFC 5681 §4.2).
                 self.ack_now = true;
-            } else if fin_seq == self.rcv_nxt {
+            } else if fin_seq == self.rcv.nxt {
                 self.accept_fin(cx);
             }
         }
-        if self.ooo_fin == Some(self.rcv_nxt) && self.state.can_receive() {
+        if self.rcv.ooo_fin == Some(self.rcv.nxt) && self.state.can_receive() {
             self.accept_fin(cx);
         }
     }
 
     /// The handshake completed with `seg`: ESTABLISHED (FIN-WAIT-1 if the user already shut
     /// down the sending side), the peer's window from `seg` (shifted by `wnd_shift`), and
-    /// `Connected` for the user. The one place a connection becomes established after a
-    /// handshake (a SYN-cookie connection is rebuilt established, without the event).
+    /// `Connected` for the user. The one place a connection becomes established (a SYN-cookie
+    /// connection too, rebuilt from the handshake's final ACK).
     fn establish(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>, wnd_shift: u8) {
-        self.state = if self.fin_queued {
+        self.state = if self.snd.fin_queued {
             State::FinWait1
         } else {
             State::Established
         };
-        self.snd_wnd = u32::from(seg.window_len) << wnd_shift;
-        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-        self.snd_wl1 = seg.seq_number;
-        self.snd_wl2 = seg.ack_number;
-        self.retries = 0;
+        self.snd.wnd = u32::from(seg.window_len) << wnd_shift;
+        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+        self.snd.wl1 = seg.seq_number;
+        self.snd.wl2 = seg.ack_number;
+        self.timers.retries = 0;
         self.push_event(cx, Event::Connected);
         self.touch(cx.config, cx.now);
     }
 
     fn accept_fin(&mut self, cx: &mut Cx<'_>) {
-        self.ooo_fin = None;
-        self.rcv_nxt += 1;
-        self.fin_rcvd = true;
+        self.rcv.ooo_fin = None;
+        self.rcv.nxt += 1;
+        self.rcv.fin_rcvd = true;
         self.ack_now = true;
         self.push_event(cx, Event::Readable);
         match self.state {
@@ -339,7 +335,7 @@ impl Conn {
             f.contains(TcpFlags::SYN),
             f.contains(TcpFlags::ACK),
         );
-        if ack && (seg.ack_number <= self.iss || seg.ack_number > self.snd_max) {
+        if ack && (seg.ack_number <= self.snd.iss || seg.ack_number > self.snd.max) {
             if !rst {
                 self.rst_reply = Some(seg.ack_number);
             }
@@ -355,24 +351,24 @@ impl Conn {
         if !syn {
             return Outcome::Keep;
         }
-        self.irs = seg.seq_number;
-        self.rcv_nxt = seg.seq_number + 1;
-        self.last_ack_sent = self.rcv_nxt;
+        self.rcv.irs = seg.seq_number;
+        self.rcv.nxt = seg.seq_number + 1;
+        self.rcv.last_ack_sent = self.rcv.nxt;
         // Our SYN advertised this much, unscaled.
-        self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(65_535) as u32;
+        self.rcv.adv = self.rcv.nxt + self.recv_buf.free().min(65_535) as u32;
         self.negotiate(&seg.options, cx.config);
         if ack {
-            self.snd_una = seg.ack_number;
-            // A SYN retransmission timer may have rewound snd_nxt to the ISS just before this
+            self.snd.una = seg.ack_number;
+            // A SYN retransmission timer may have rewound snd.nxt to the ISS just before this
             // SYN-ACK arrived: never leave it behind what the peer acknowledged.
-            if self.snd_nxt < self.snd_una {
-                self.snd_nxt = self.snd_una;
+            if self.snd.nxt < self.snd.una {
+                self.snd.nxt = self.snd.una;
             }
-            if self.snd_max < self.snd_una {
-                self.snd_max = self.snd_una;
+            if self.snd.max < self.snd.una {
+                self.snd.max = self.snd.una;
             }
-            self.rto_at = None;
-            if self.retries == 0 {
+            self.timers.rto_at = None;
+            if self.timers.retries == 0 {
                 if let Some((_, sent)) = self.rtt_probe.take() {
                     self.rtt.sample(cx.now - sent);
                 }
@@ -398,11 +394,11 @@ impl Conn {
             }
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN-ACK.
-            self.snd_wnd = u32::from(seg.window_len);
-            self.max_snd_wnd = self.snd_wnd;
-            self.snd_wl1 = seg.seq_number;
+            self.snd.wnd = u32::from(seg.window_len);
+            self.snd.max_wnd = self.snd.wnd;
+            self.snd.wl1 = seg.seq_number;
             self.state = State::SynReceived;
-            self.snd_nxt = self.iss;
+            self.snd.nxt = self.snd.iss;
         }
         Outcome::Keep
     }

@@ -12,7 +12,7 @@ use crate::config::{Config, ConnOptions, window_shift_for};
 use crate::conn::{Cx, Outcome};
 use crate::engine::{Control, Engine};
 use crate::isn::FourTuple;
-use crate::state::{Error, Event};
+use crate::state::Error;
 use crate::table::Handle;
 use crate::time::Instant;
 
@@ -198,7 +198,7 @@ impl Engine {
         } = self;
         if let Some(c) = table.get_mut(h) {
             // Recreate with the ISN the cookie stood for.
-            c.iss = seg.ack_number + u32::MAX;
+            c.snd.iss = seg.ack_number + u32::MAX;
             let mut cx = Cx {
                 now,
                 config,
@@ -206,7 +206,6 @@ impl Engine {
                 challenge,
             };
             c.open_from_cookie(&mut cx, seg, mss, port);
-            c.push_event(&mut cx, Event::Connected);
             // Data on the ACK is processed like on any established connection.
             if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
                 let _ = c.on_segment(&mut cx, seg);

@@ -12,7 +12,7 @@ pub const MAX_WINDOW_SHIFT: u8 = 14;
 pub const TIMESTAMPS_LEN: u32 = 12;
 
 /// Bytes the options of a non-SYN segment take, padded to 4: payload must shrink by this much
-/// beyond the timestamps already excluded from `snd_mss`.
+/// beyond the timestamps already excluded from `snd.mss`.
 pub fn sack_len(options: &TcpOptions) -> u32 {
     let n = options.sack_blocks.len() as u32;
     if n == 0 {
@@ -29,31 +29,31 @@ impl Conn {
         let local_mss = u32::from(config.local_mss());
         // RFC 9293 §3.7.1: 536 when absent; never above what our MTU carries.
         let peer_mss = peer.mss.map_or(536, u32::from).max(64);
-        self.snd_mss = peer_mss.min(local_mss);
+        self.snd.mss = peer_mss.min(local_mss);
         match (config.window_scaling, peer.window_scale) {
             (true, Some(shift)) => {
-                self.wscale_ok = true;
-                self.snd_wscale = shift.min(MAX_WINDOW_SHIFT);
-                self.rcv_wscale = window_shift_for(self.recv_buf.capacity());
+                self.opts.wscale_ok = true;
+                self.opts.snd_wscale = shift.min(MAX_WINDOW_SHIFT);
+                self.opts.rcv_wscale = window_shift_for(self.recv_buf.capacity());
             }
             _ => {
-                self.wscale_ok = false;
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
+                self.opts.wscale_ok = false;
+                self.opts.snd_wscale = 0;
+                self.opts.rcv_wscale = 0;
             }
         }
-        self.sack_ok = config.sack && peer.sack_permitted;
-        self.peer_offered_ts = peer.timestamps.is_some();
-        self.ts_ok = config.timestamps && peer.timestamps.is_some();
+        self.opts.sack_ok = config.sack && peer.sack_permitted;
+        self.opts.peer_offered_ts = peer.timestamps.is_some();
+        self.opts.ts_ok = config.timestamps && peer.timestamps.is_some();
         if let Some(ts) = peer.timestamps {
-            self.ts_recent = ts.tsval;
+            self.opts.ts_recent = ts.tsval;
         }
-        if self.ts_ok {
+        if self.opts.ts_ok {
             // Every segment carries the 12-byte timestamps option (as Linux' mss_cache).
-            self.snd_mss -= TIMESTAMPS_LEN;
+            self.snd.mss -= TIMESTAMPS_LEN;
         }
         // The initial window follows the negotiated MSS.
-        self.cc = self.cc_algorithm.build(self.snd_mss);
+        self.cc = self.cc_algorithm.build(self.snd.mss);
     }
 
     /// Options of our SYN (active open) or SYN-ACK (passive open, after `negotiate`).
@@ -63,14 +63,14 @@ impl Conn {
             ..TcpOptions::default()
         };
         let offer = |ours: bool, agreed: bool| if syn_ack { agreed } else { ours };
-        if offer(config.window_scaling, self.wscale_ok) {
+        if offer(config.window_scaling, self.opts.wscale_ok) {
             o.window_scale = Some(window_shift_for(self.recv_buf.capacity()));
         }
-        o.sack_permitted = offer(config.sack, self.sack_ok);
-        if offer(config.timestamps, self.ts_ok) {
+        o.sack_permitted = offer(config.sack, self.opts.sack_ok);
+        if offer(config.timestamps, self.opts.ts_ok) {
             o.timestamps = Some(Timestamps {
                 tsval: self.tsval(now),
-                tsecr: if syn_ack { self.ts_recent } else { 0 },
+                tsecr: if syn_ack { self.opts.ts_recent } else { 0 },
             });
         }
         o
@@ -79,19 +79,19 @@ impl Conn {
     /// Options of a segment on a synchronized connection: timestamps and SACK blocks.
     pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
-        if self.ts_ok {
+        if self.opts.ts_ok {
             o.timestamps = Some(Timestamps {
                 tsval: self.tsval(now),
-                tsecr: self.ts_recent,
+                tsecr: self.opts.ts_recent,
             });
         }
-        let max = if self.ts_ok { 3 } else { 4 };
-        if let (true, Some((left, right))) = (self.sack_ok, self.dsack) {
+        let max = if self.opts.ts_ok { 3 } else { 4 };
+        if let (true, Some((left, right))) = (self.opts.sack_ok, self.rcv.dsack) {
             // RFC 2883 §4: the duplicate first.
             let _ = o.sack_blocks.push(SackBlock { left, right });
         }
-        if self.sack_ok && !self.assembler.is_empty() {
-            let base = self.rcv_nxt;
+        if self.opts.sack_ok && !self.assembler.is_empty() {
+            let base = self.rcv.nxt;
             let block = |(s, e): (u32, u32)| SackBlock {
                 left: base + s,
                 right: base + e,

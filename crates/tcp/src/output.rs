@@ -25,7 +25,7 @@ enum PlanKind {
     TlpNew,
     /// Tail loss probe resending the last segment.
     TlpRexmit,
-    /// New data, or resending after an RTO (snd_nxt below snd_max).
+    /// New data, or resending after an RTO (snd.nxt below snd.max).
     Next,
 }
 
@@ -35,24 +35,24 @@ impl Conn {
     fn advertise(&mut self, scaled: bool) -> u16 {
         let cap = self.recv_buf.capacity() as u32;
         let free = self.recv_buf.free() as u32;
-        let candidate = self.rcv_nxt + free;
-        let threshold = (cap / 2).min(self.snd_mss.max(536));
-        let current = if self.rcv_adv < self.rcv_nxt {
-            self.rcv_nxt
+        let candidate = self.rcv.nxt + free;
+        let threshold = (cap / 2).min(self.snd.mss.max(536));
+        let current = if self.rcv.adv < self.rcv.nxt {
+            self.rcv.nxt
         } else {
-            self.rcv_adv
+            self.rcv.adv
         };
-        let edge = if (candidate - current) >= threshold as i32 || self.rcv_adv < self.rcv_nxt {
+        let edge = if (candidate - current) >= threshold as i32 || self.rcv.adv < self.rcv.nxt {
             candidate
         } else {
             current
         };
-        let wnd = (edge - self.rcv_nxt).max(0) as u32;
-        let shift = if scaled { self.rcv_wscale } else { 0 };
+        let wnd = (edge - self.rcv.nxt).max(0) as u32;
+        let shift = if scaled { self.opts.rcv_wscale } else { 0 };
         let field = (wnd >> shift).min(65_535);
-        let advertised_edge = self.rcv_nxt + (field << shift);
-        if advertised_edge > self.rcv_adv || self.rcv_adv < self.rcv_nxt {
-            self.rcv_adv = advertised_edge;
+        let advertised_edge = self.rcv.nxt + (field << shift);
+        if advertised_edge > self.rcv.adv || self.rcv.adv < self.rcv.nxt {
+            self.rcv.adv = advertised_edge;
         }
         field as u16
     }
@@ -61,29 +61,29 @@ impl Conn {
     pub(crate) fn window_update_due(&self) -> bool {
         let cap = self.recv_buf.capacity() as u32;
         // The largest window the header can express bounds what an update could announce.
-        let max_field = 65_535u32 << self.rcv_wscale;
-        let candidate = self.rcv_nxt + (self.recv_buf.free() as u32).min(max_field);
-        let mss = self.snd_mss.max(536);
+        let max_field = 65_535u32 << self.opts.rcv_wscale;
+        let candidate = self.rcv.nxt + (self.recv_buf.free() as u32).min(max_field);
+        let mss = self.snd.mss.max(536);
         // A peer held below one segment (zero window) hears as soon as the receiver SWS rule
         // (RFC 9293 §3.8.6.2.2: min(BUFF/2, MSS)) lets the window open; otherwise an update
         // waits for two segments' worth, as Linux' window doubling rule.
-        let open = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        let open = (self.rcv.adv - self.rcv.nxt).max(0) as u32;
         let threshold = if open < mss {
             (cap / 2).min(mss)
         } else {
             (cap / 2).min(2 * mss)
         };
-        self.state.can_receive() && (candidate - self.rcv_adv) >= threshold as i32
+        self.state.can_receive() && (candidate - self.rcv.adv) >= threshold as i32
     }
 
     /// Where lost data ends: below it every un-SACKed byte counts as lost. In a recovery begun by
     /// an RTO that is the recovery point; otherwise the highest SACKed byte (RFC 6675's IsLost
     /// with the holes' own SACKs above them, as before).
     fn lost_edge(&self) -> SeqNumber {
-        match (self.rto_recovery, self.recovery) {
-            (true, Some(point)) if point <= self.snd_max => point,
-            (true, _) => self.snd_max,
-            _ => self.scoreboard.highest().unwrap_or(self.snd_una),
+        match (self.rec.rto_recovery, self.rec.point) {
+            (true, Some(point)) if point <= self.snd.max => point,
+            (true, _) => self.snd.max,
+            _ => self.scoreboard.highest().unwrap_or(self.snd.una),
         }
     }
 
@@ -91,10 +91,10 @@ impl Conn {
     /// what the peer SACKed and what is lost, plus the retransmissions in flight.
     pub(crate) fn pipe(&self) -> u32 {
         let outstanding = self.outstanding();
-        if self.sack_ok {
+        if self.opts.sack_ok {
             // Outside recovery no hole is lost yet (fewer than DupThresh segments above it).
-            let lost = if self.recovery.is_some() {
-                self.scoreboard.holes_below(self.snd_una, self.lost_edge())
+            let lost = if self.rec.point.is_some() {
+                self.scoreboard.holes_below(self.snd.una, self.lost_edge())
             } else {
                 0
             };
@@ -103,14 +103,14 @@ impl Conn {
                 .saturating_sub(lost)
                 .saturating_add(self.scoreboard.rexmit_in_flight())
         } else {
-            outstanding.saturating_sub(self.dupacks * self.snd_mss)
+            outstanding.saturating_sub(self.rec.dupacks * self.snd.mss)
         }
     }
 
     fn rexmit_plan(&self, seq: SeqNumber, max_len: u32, kind: PlanKind) -> Option<Plan> {
         let end = self.data_end();
         let avail = (end - seq).max(0) as u32;
-        let len = avail.min(max_len).min(self.snd_mss);
+        let len = avail.min(max_len).min(self.snd.mss);
         let fin = self.fin_sent() && seq + len == end;
         (len > 0 || fin).then_some(Plan {
             seq,
@@ -124,17 +124,17 @@ impl Conn {
     /// less what is in flight.
     fn cwnd_budget(&self, cwnd: u32) -> u32 {
         if self.prr_active() {
-            return self.prr_sndcnt;
+            return self.rec.prr_sndcnt;
         }
-        let in_flight = if self.recovery.is_some() || self.sack_ok {
+        let in_flight = if self.rec.point.is_some() || self.opts.sack_ok {
             // Outside recovery SACKed segments have left the network too: each one lets a new
             // segment out (limited transmit, RFC 3042, as the pipe of RFC 6675 counts it).
             self.pipe()
         } else {
             // Limited transmit (RFC 3042): the first two duplicate ACKs each let one new
             // segment out.
-            let sent = (self.snd_nxt - self.snd_una).max(0) as u32;
-            sent.saturating_sub(self.dupacks.min(2) * self.snd_mss)
+            let sent = (self.snd.nxt - self.snd.una).max(0) as u32;
+            sent.saturating_sub(self.rec.dupacks.min(2) * self.snd.mss)
         };
         cwnd.saturating_sub(in_flight)
     }
@@ -143,30 +143,30 @@ impl Conn {
         if !self.state.is_synchronized() || self.state == State::TimeWait {
             return None;
         }
-        let mss = self.snd_mss;
+        let mss = self.snd.mss;
         let cwnd = self.cc.cwnd();
-        if self.fast_rexmit {
-            if let Some(p) = self.rexmit_plan(self.snd_una, u32::MAX, PlanKind::FastRexmit) {
+        if self.rec.fast_rexmit {
+            if let Some(p) = self.rexmit_plan(self.snd.una, u32::MAX, PlanKind::FastRexmit) {
                 return Some(p);
             }
-            self.fast_rexmit = false;
+            self.rec.fast_rexmit = false;
         }
-        if self.tlp_now {
+        if self.rec.tlp_now {
             if let Some(p) = self.tlp_plan() {
                 return Some(p);
             }
-            self.tlp_now = false;
+            self.rec.tlp_now = false;
         }
         // In recovery the budget is needed now; otherwise only if there is new data to send.
         let mut budget = None;
-        if self.recovery.is_some() {
+        if self.rec.point.is_some() {
             let b = self.cwnd_budget(cwnd);
             if b < mss {
                 return None;
             }
-            if self.sack_ok && self.scoreboard.rexmit_room() {
+            if self.opts.sack_ok && self.scoreboard.rexmit_room() {
                 let edge = self.lost_edge();
-                if let Some((start, len)) = self.scoreboard.next_lost(self.snd_una, edge) {
+                if let Some((start, len)) = self.scoreboard.next_lost(self.snd.una, edge) {
                     let p = self.rexmit_plan(start, len, PlanKind::SackRexmit);
                     return p.filter(|p| self.paced(now, p.len));
                 }
@@ -175,9 +175,9 @@ impl Conn {
         }
         // New data (or go-back-N resend after an RTO).
         let end = self.data_end();
-        let available = (end - self.snd_nxt).max(0) as u32;
+        let available = (end - self.snd.nxt).max(0) as u32;
         if available == 0 {
-            let fin_due = self.fin_queued && self.snd_nxt == end;
+            let fin_due = self.snd.fin_queued && self.snd.nxt == end;
             return fin_due.then_some(Plan {
                 seq: end,
                 len: 0,
@@ -185,34 +185,34 @@ impl Conn {
                 kind: PlanKind::Next,
             });
         }
-        let wnd_edge = self.snd_una + self.snd_wnd;
-        let usable_wnd = (wnd_edge - self.snd_nxt).max(0) as u32;
+        let wnd_edge = self.snd.una + self.snd.wnd;
+        let usable_wnd = (wnd_edge - self.snd.nxt).max(0) as u32;
         let usable_cwnd = budget.unwrap_or_else(|| self.cwnd_budget(cwnd));
         let len = available.min(usable_wnd).min(usable_cwnd).min(mss);
-        let resend = self.snd_nxt < self.snd_max;
+        let resend = self.snd.nxt < self.snd.max;
         let send = len > 0
             && (len == mss
                 || resend
                 || self.force_send
                 || (len == available
-                    && (self.nodelay || self.fin_queued || self.snd_nxt == self.snd_una))
-                || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2));
+                    && (self.snd.nodelay || self.snd.fin_queued || self.snd.nxt == self.snd.una))
+                || (self.snd.max_wnd > 0 && len >= self.snd.max_wnd / 2));
         if !send {
             // Window-limited with nothing in flight: the persist timer guarantees progress.
-            if self.snd_una == self.snd_max
+            if self.snd.una == self.snd.max
                 && usable_wnd < available.min(mss)
-                && self.persist_at.is_none()
+                && self.timers.persist_at.is_none()
             {
-                self.persist_at = Some(now + self.rtt.rto());
+                self.timers.persist_at = Some(now + self.rtt.rto());
             }
             return None;
         }
         if !self.paced(now, len) {
             return None;
         }
-        let fin = self.fin_queued && self.snd_nxt + len == end;
+        let fin = self.snd.fin_queued && self.snd.nxt + len == end;
         Some(Plan {
-            seq: self.snd_nxt,
+            seq: self.snd.nxt,
             len,
             fin,
             kind: PlanKind::Next,
@@ -228,7 +228,7 @@ impl Conn {
             return true;
         };
         if now > self.pace_stamp {
-            let cap = (rate / 500).max(2 * u64::from(self.snd_mss));
+            let cap = (rate / 500).max(2 * u64::from(self.snd.mss));
             let refill = rate.saturating_mul((now - self.pace_stamp).0) / 1000;
             self.pace_credit = self.pace_credit.saturating_add(refill).min(cap);
             self.pace_stamp = now;
@@ -236,7 +236,7 @@ impl Conn {
         if self.pace_credit >= u64::from(len) {
             return true;
         }
-        self.pace_at = Some(now + Duration(1));
+        self.timers.pace_at = Some(now + Duration(1));
         false
     }
 
@@ -244,24 +244,24 @@ impl Conn {
     /// (whatever cwnd says), else the last segment sent again.
     fn tlp_plan(&self) -> Option<Plan> {
         let end = self.data_end();
-        let available = (end - self.snd_nxt).max(0) as u32;
-        let usable_wnd = ((self.snd_una + self.snd_wnd) - self.snd_nxt).max(0) as u32;
-        if self.snd_nxt == self.snd_max
+        let available = (end - self.snd.nxt).max(0) as u32;
+        let usable_wnd = ((self.snd.una + self.snd.wnd) - self.snd.nxt).max(0) as u32;
+        if self.snd.nxt == self.snd.max
             && available > 0
-            && usable_wnd >= available.min(self.snd_mss)
+            && usable_wnd >= available.min(self.snd.mss)
         {
-            let len = available.min(usable_wnd).min(self.snd_mss);
+            let len = available.min(usable_wnd).min(self.snd.mss);
             return Some(Plan {
-                seq: self.snd_nxt,
+                seq: self.snd.nxt,
                 len,
-                fin: self.fin_queued && self.snd_nxt + len == end,
+                fin: self.snd.fin_queued && self.snd.nxt + len == end,
                 kind: PlanKind::TlpNew,
             });
         }
         // Data end of what was sent (the FIN, if sent, sits just past it).
-        let sent_end = if self.fin_sent() { end } else { self.snd_max };
-        let data_out = (sent_end - self.snd_una).max(0) as u32;
-        let seq = sent_end + data_out.min(self.snd_mss).wrapping_neg();
+        let sent_end = if self.fin_sent() { end } else { self.snd.max };
+        let data_out = (sent_end - self.snd.una).max(0) as u32;
+        let seq = sent_end + data_out.min(self.snd.mss).wrapping_neg();
         self.rexmit_plan(seq, u32::MAX, PlanKind::TlpRexmit)
     }
 
@@ -286,18 +286,18 @@ impl Conn {
         options: TcpOptions,
     ) -> TcpRepr<'b> {
         let window_len = self.advertise(true);
-        self.last_ack_sent = self.rcv_nxt;
+        self.rcv.last_ack_sent = self.rcv.nxt;
         self.ack_now = false;
-        self.delack_at = None;
+        self.timers.delack_at = None;
         self.segs_unacked = 0;
         self.stats.segs_out += 1;
         // A D-SACK is reported once.
-        self.dsack = None;
+        self.rcv.dsack = None;
         TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
             seq_number: seq,
-            ack_number: self.rcv_nxt,
+            ack_number: self.rcv.nxt,
             flags: flags | TcpFlags::ACK,
             window_len,
             urgent_pointer: 0,
@@ -320,11 +320,11 @@ impl Conn {
         }
         if self.rst_now {
             self.rst_now = false;
-            return Some(self.bare(self.snd_nxt, self.rcv_nxt, TcpFlags::RST | TcpFlags::ACK));
+            return Some(self.bare(self.snd.nxt, self.rcv.nxt, TcpFlags::RST | TcpFlags::ACK));
         }
         match self.state {
             State::Closed | State::Listen => return None,
-            State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
+            State::SynSent | State::SynReceived if self.snd.nxt == self.snd.iss => {
                 return Some(self.syn(now, config));
             }
             State::SynSent => return None,
@@ -346,10 +346,10 @@ impl Conn {
         }
         if self.probe_now && (allow_data || plan.is_none()) {
             self.probe_now = false;
-            return Some(self.repr(now, self.snd_una + u32::MAX, TcpFlags::empty(), &[]));
+            return Some(self.repr(now, self.snd.una + u32::MAX, TcpFlags::empty(), &[]));
         }
         if self.ack_now && (allow_data || plan.is_none()) {
-            return Some(self.repr(now, self.snd_nxt, TcpFlags::empty(), &[]));
+            return Some(self.repr(now, self.snd.nxt, TcpFlags::empty(), &[]));
         }
         None
     }
@@ -365,7 +365,8 @@ impl Conn {
         // SACK blocks on a data segment eat into the payload.
         let options = self.segment_options(now);
         let room = self
-            .snd_mss
+            .snd
+            .mss
             .saturating_sub(crate::options::sack_len(&options))
             .max(1);
         if p.len > room {
@@ -377,37 +378,37 @@ impl Conn {
         match p.kind {
             PlanKind::FastRexmit | PlanKind::SackRexmit => {
                 if p.kind == PlanKind::FastRexmit {
-                    self.fast_rexmit = false;
+                    self.rec.fast_rexmit = false;
                 }
-                if self.high_rxt < end {
-                    self.high_rxt = end;
+                if self.rec.high_rxt < end {
+                    self.rec.high_rxt = end;
                 }
-                if self.sack_ok {
-                    let _ = self.scoreboard.record_rexmit(p.seq, end, self.snd_max);
+                if self.opts.sack_ok {
+                    let _ = self.scoreboard.record_rexmit(p.seq, end, self.snd.max);
                 }
-                if p.seq == self.snd_una {
+                if p.seq == self.snd.una {
                     // As Linux: resending the oldest segment gives it a whole RTO to be
                     // acknowledged (the timer may be about to expire on the lost original).
                     self.arm_rto(now);
                 }
             }
             PlanKind::TlpRexmit | PlanKind::TlpNew => {
-                self.tlp_now = false;
+                self.rec.tlp_now = false;
                 self.stats.tail_probes += 1;
                 if p.kind == PlanKind::TlpNew {
-                    self.snd_nxt = end;
+                    self.snd.nxt = end;
                 }
-                let top = if self.snd_max < end {
+                let top = if self.snd.max < end {
                     end
                 } else {
-                    self.snd_max
+                    self.snd.max
                 };
-                self.tlp_out = Some(top);
+                self.rec.tlp_out = Some(top);
                 // RFC 8985 §7.3: the RTO restarts after the probe.
                 self.arm_rto(now);
             }
             PlanKind::Next => {
-                self.snd_nxt = end;
+                self.snd.nxt = end;
                 self.force_send = false;
             }
         }
@@ -416,29 +417,29 @@ impl Conn {
         }
         if self.prr_active() {
             let sent = p.len + u32::from(p.fin);
-            self.prr_out = self.prr_out.saturating_add(sent);
-            self.prr_sndcnt = self.prr_sndcnt.saturating_sub(sent);
+            self.rec.prr_out = self.rec.prr_out.saturating_add(sent);
+            self.rec.prr_sndcnt = self.rec.prr_sndcnt.saturating_sub(sent);
         }
         let new_data = matches!(p.kind, PlanKind::Next | PlanKind::TlpNew);
-        let retransmission = !new_data || p.seq < self.snd_max;
+        let retransmission = !new_data || p.seq < self.snd.max;
         if retransmission {
             self.stats.total_retrans += 1;
-            if self.recovery.is_some() && !self.rto_recovery {
-                if let Some(n) = self.undo_retrans.as_mut() {
+            if self.rec.point.is_some() && !self.rec.rto_recovery {
+                if let Some(n) = self.rec.undo_retrans.as_mut() {
                     *n += 1;
                 }
             }
             self.rtt_probe = None;
-        } else if self.rtt_probe.is_none() && !self.ts_ok && p.len > 0 {
+        } else if self.rtt_probe.is_none() && !self.opts.ts_ok && p.len > 0 {
             self.rtt_probe = Some((end, now));
         }
-        if self.snd_max < end {
-            self.snd_max = end;
+        if self.snd.max < end {
+            self.snd.max = end;
         }
         if p.fin {
-            self.fin_seq = Some(p.seq + p.len);
+            self.snd.fin_seq = Some(p.seq + p.len);
         }
-        if self.rto_at.is_none() {
+        if self.timers.rto_at.is_none() {
             self.arm_rto(now);
         }
         if p.kind == PlanKind::Next {
@@ -470,29 +471,29 @@ impl Conn {
 
     fn syn(&mut self, now: Instant, config: &Config) -> TcpRepr<'static> {
         let syn_ack = self.state == State::SynReceived;
-        self.snd_nxt = self.iss + 1;
-        if self.snd_max < self.snd_nxt {
-            self.snd_max = self.snd_nxt;
+        self.snd.nxt = self.snd.iss + 1;
+        if self.snd.max < self.snd.nxt {
+            self.snd.max = self.snd.nxt;
         }
-        if self.rto_at.is_none() {
+        if self.timers.rto_at.is_none() {
             self.arm_rto(now);
         }
-        self.rtt_probe = (self.retries == 0).then_some((self.iss + 1, now));
+        self.rtt_probe = (self.timers.retries == 0).then_some((self.snd.iss + 1, now));
         let window_len = if syn_ack {
             self.advertise(false)
         } else {
             self.recv_buf.free().min(65_535) as u16
         };
         if syn_ack {
-            self.last_ack_sent = self.rcv_nxt;
+            self.rcv.last_ack_sent = self.rcv.nxt;
         }
         self.ack_now = false;
         self.stats.segs_out += 1;
         TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
-            seq_number: self.iss,
-            ack_number: if syn_ack { self.rcv_nxt } else { SeqNumber(0) },
+            seq_number: self.snd.iss,
+            ack_number: if syn_ack { self.rcv.nxt } else { SeqNumber(0) },
             flags: if syn_ack {
                 TcpFlags::SYN | TcpFlags::ACK
             } else {

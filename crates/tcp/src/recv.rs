@@ -12,8 +12,8 @@ impl Conn {
     /// Remembers `[start, end)` as received twice, for the next ACK's first SACK block
     /// (D-SACK, RFC 2883), and sends that ACK at once.
     pub(crate) fn report_duplicate(&mut self, start: SeqNumber, end: SeqNumber) {
-        if self.sack_ok && start < end {
-            self.dsack = Some((start, end));
+        if self.opts.sack_ok && start < end {
+            self.rcv.dsack = Some((start, end));
             self.ack_now = true;
         }
     }
@@ -21,8 +21,8 @@ impl Conn {
     pub(crate) fn process_data(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let mut seq = seg.seq_number;
         let mut data = seg.payload;
-        if seq < self.rcv_nxt {
-            let skip = (self.rcv_nxt - seq) as usize;
+        if seq < self.rcv.nxt {
+            let skip = (self.rcv.nxt - seq) as usize;
             // Partly old: report the duplicate part (RFC 2883 §4.1.1).
             self.report_duplicate(seq, seq + skip.min(data.len()) as u32);
             data = if skip >= data.len() {
@@ -30,12 +30,12 @@ impl Conn {
             } else {
                 &data[skip..]
             };
-            seq = self.rcv_nxt;
+            seq = self.rcv.nxt;
         }
         if data.is_empty() {
             return;
         }
-        let offset = (seq - self.rcv_nxt) as usize;
+        let offset = (seq - self.rcv.nxt) as usize;
         if offset == 0 {
             let n = self.recv_buf.write_at(0, data);
             if n == 0 {
@@ -51,16 +51,16 @@ impl Conn {
             };
             let was_empty = self.recv_buf.is_empty();
             self.recv_buf.commit(advance);
-            self.rcv_nxt += advance as u32;
+            self.rcv.nxt += advance as u32;
             self.stats.bytes_received += advance as u64;
             if had_holes || n < data.len() {
                 self.ack_now = true;
             } else {
                 self.segs_unacked += 1;
-                if self.segs_unacked >= 2 || n as u32 >= 2 * self.snd_mss.max(536) {
+                if self.segs_unacked >= 2 || n as u32 >= 2 * self.snd.mss.max(536) {
                     self.ack_now = true;
-                } else if self.delack_at.is_none() {
-                    self.delack_at = Some(cx.now + cx.config.delayed_ack);
+                } else if self.timers.delack_at.is_none() {
+                    self.timers.delack_at = Some(cx.now + cx.config.delayed_ack);
                 }
             }
             if was_empty {
