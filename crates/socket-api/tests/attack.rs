@@ -109,10 +109,22 @@ struct Lab {
 
 impl Lab {
     fn new(max_concurrency: usize, max_num_buffers: usize, client_concurrency: usize) -> Lab {
+        Lab::with_mtu(1500, max_concurrency, max_num_buffers, client_concurrency)
+    }
+
+    /// [`Lab::new`] on a switch that carries frames of `mtu` bytes of IP (the stacks' TCP still
+    /// segments for 1500).
+    fn with_mtu(
+        mtu: usize,
+        max_concurrency: usize,
+        max_num_buffers: usize,
+        client_concurrency: usize,
+    ) -> Lab {
         let switch = MemSwitch::new(MemConfig {
             ports: 3,
             ring_size: 4096,
             pool_size: 8192,
+            mtu,
             ..MemConfig::default()
         })
         .unwrap();
@@ -498,6 +510,96 @@ fn malformed_and_blind_frames() {
         injected.get() >= 1000 && errors >= 100,
         "the attack did not reach the stack: {} frames, {errors} errors",
         injected.get()
+    );
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
+}
+
+/// 9000-byte frames on a switch that carries them (the server segments for 1500 and its receive
+/// window is 64 KiB): blind data on the download's 4-tuple, data to the listener from strangers,
+/// and SYNs carrying 8960 bytes, 16 a turn beside the download. The stack takes each whole
+/// (no panic, nothing read out of bounds), answers or drops it, and its buffers stay bounded.
+#[test]
+fn nine_thousand_byte_frames() {
+    let _serial = serial();
+    const IP_LEN: usize = 9000;
+    let mut lab = Lab::with_mtu(IP_LEN, 256, 64, 4);
+    assert!(
+        lab.atk.tx_alloc().unwrap().capacity() >= 14 + IP_LEN,
+        "the switch does not carry 9000-byte frames"
+    );
+    let rss_before = rss_bytes();
+    let before = lab._server_mtcp.snapshots()[0].counters;
+    let mut rng = Rng(0x9000);
+    let injected = std::cell::Cell::new(0usize);
+    let payload = vec![0x5au8; IP_LEN - 40];
+    let mut attack = |lab: &mut Lab, flow: &Flow| {
+        if flow.client_port == 0 {
+            return;
+        }
+        let frames: Vec<Vec<u8>> = (0..16)
+            .map(|_| {
+                let r = rng.next();
+                let mut seg = syn(flow.client_port, (r >> 32) as u32);
+                seg.options = TcpOptions::default();
+                seg.payload = &payload;
+                seg.ack_number = SeqNumber(r as u32);
+                let stranger = Ipv4Addr::new(198, 19, (r >> 8) as u8, r as u8);
+                let src = match r % 3 {
+                    // Blind data on the download's own 4-tuple, anywhere in sequence space.
+                    0 => {
+                        seg.flags = TcpFlags::ACK | TcpFlags::PSH;
+                        CLIENT
+                    }
+                    // Data to the listener from nobody it knows (a RST answers).
+                    1 => {
+                        seg.flags = TcpFlags::ACK | TcpFlags::PSH;
+                        seg.src_port = (r >> 16) as u16 | 1024;
+                        stranger
+                    }
+                    // A SYN with 8960 bytes of data.
+                    _ => {
+                        seg.src_port = (r >> 16) as u16 | 1024;
+                        seg.ack_number = SeqNumber(0);
+                        stranger
+                    }
+                };
+                let f = lab.tcp_frame(src, &seg);
+                assert_eq!(f.len(), 14 + IP_LEN);
+                f
+            })
+            .collect();
+        injected.set(injected.get() + lab.inject(&frames));
+    };
+    assert_survives(&mut lab, "9000-byte frames", &mut attack);
+    lab.turn();
+    let after = lab._server_mtcp.snapshots()[0].counters;
+    let big = after.rx_bytes - before.rx_bytes;
+    eprintln!(
+        "{} 9000-byte frames injected; the server received {big} bytes, {} frames; switch drops {}",
+        injected.get(),
+        after.rx_packets - before.rx_packets,
+        lab._switch.drops()
+    );
+    assert!(
+        injected.get() >= 1000 && big >= (injected.get() * IP_LEN) as u64,
+        "the jumbo frames did not reach the server whole: {} sent, {big} bytes received",
+        injected.get()
+    );
+    assert!(
+        lab.peak_buffer_bytes <= 2 * (SNDBUF + RCVBUF),
+        "peak buffer memory {} under 9000-byte frames",
+        lab.peak_buffer_bytes
+    );
+    // The switch's own buffers (3 ports x 8192 transmit buffers + 4096 receive slots, 9 KiB
+    // each) come on top of the stack's: the bound is theirs, the two connections' buffers and
+    // the connection table's slots.
+    let switch = 3 * (8192 + 4096) * (IP_LEN + 18);
+    let bound = switch + 2 * 256 * 8192 + 64 * (SNDBUF + RCVBUF) + (64 << 20);
+    let rss_after = rss_bytes();
+    assert!(
+        rss_after.saturating_sub(rss_before) <= bound,
+        "resident memory grew from {rss_before} to {rss_after} (bound {bound})"
     );
     assert_eq!(lab.settle(), 0, "buffer memory did not come back");
     assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
