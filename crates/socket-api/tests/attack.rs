@@ -605,10 +605,9 @@ fn nine_thousand_byte_frames() {
     assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
 }
 
-/// Frames damaged in every header field the issue lists; `r` picks the variant.
+/// Frames damaged in every header field the issue lists (`mtcp_testkit::attack::damaged`);
+/// `r` picks the variant (bits 8-11), the port (bit 0), the flags (bit 1) and a payload (bit 2).
 fn malformed(lab: &Lab, client_port: u16, r: u64) -> Vec<Vec<u8>> {
-    const ETH: usize = 14;
-    const TCP: usize = ETH + 20;
     let sport = if r & 1 == 0 { client_port } else { 2000 };
     let mut seg = syn(sport, (r >> 32) as u32);
     if r & 2 != 0 {
@@ -618,97 +617,8 @@ fn malformed(lab: &Lab, client_port: u16, r: u64) -> Vec<Vec<u8>> {
     let payload = [0x42u8; 64];
     seg.payload = if r & 4 != 0 { &payload } else { &[] };
     let good = lab.tcp_frame(CLIENT, &seg);
-    let fix_tcp_checksum = |f: &mut Vec<u8>| {
-        let end = f
-            .len()
-            .min(ETH + usize::from(u16::from_be_bytes([f[16], f[17]])));
-        if end < TCP + 18 {
-            return;
-        }
-        f[TCP + 16] = 0;
-        f[TCP + 17] = 0;
-        let len = (end - TCP) as u16;
-        let sum = mtcp_wire::checksum::pseudo_header_sum(CLIENT, SERVER, 6, len)
-            + mtcp_wire::checksum::sum(&f[TCP..end]);
-        let c = !mtcp_wire::checksum::fold(sum);
-        f[TCP + 16..TCP + 18].copy_from_slice(&c.to_be_bytes());
-    };
-    let fix_ip_checksum = |f: &mut Vec<u8>| {
-        let ihl = usize::from(f[ETH] & 0xf) * 4;
-        let end = (ETH + ihl.max(20)).min(f.len());
-        f[ETH + 10] = 0;
-        f[ETH + 11] = 0;
-        let c = !mtcp_wire::checksum::fold(mtcp_wire::checksum::sum(&f[ETH..end]));
-        f[ETH + 10..ETH + 12].copy_from_slice(&c.to_be_bytes());
-    };
-    let mut out = Vec::new();
-    let mut variant = |edit: &dyn Fn(&mut Vec<u8>), tcp_sum: bool| {
-        let mut f = good.clone();
-        edit(&mut f);
-        if tcp_sum {
-            fix_tcp_checksum(&mut f);
-        }
-        fix_ip_checksum(&mut f);
-        out.push(f);
-    };
-    let opts = TCP + 20;
-    let has_opts = seg.flags.contains(TcpFlags::SYN);
-    match (r >> 8) % 16 {
-        // TCP data offset 0, 4 (below the header) and 15 (past the segment).
-        0 => variant(&|f| f[TCP + 12] &= 0x0f, true),
-        1 => variant(&|f| f[TCP + 12] = 4 << 4 | (f[TCP + 12] & 0x0f), true),
-        2 => variant(&|f| f[TCP + 12] = 15 << 4 | (f[TCP + 12] & 0x0f), true),
-        // IHL 0, 4 and 15.
-        3 => variant(&|f| f[ETH] = 0x40, false),
-        4 => variant(&|f| f[ETH] = 0x44, false),
-        5 => variant(&|f| f[ETH] = 0x4f, false),
-        // IP total length below the headers, and past the frame.
-        6 => variant(
-            &|f| f[ETH + 2..ETH + 4].copy_from_slice(&30u16.to_be_bytes()),
-            false,
-        ),
-        7 => variant(
-            &|f| f[ETH + 2..ETH + 4].copy_from_slice(&9000u16.to_be_bytes()),
-            false,
-        ),
-        // A fragment (more fragments, and a later piece).
-        8 => variant(&|f| f[ETH + 6] = 0x20, false),
-        9 => variant(&|f| f[ETH + 7] = 0x10, false),
-        // Bad checksums: TCP, then IP.
-        10 => variant(&|f| f[TCP + 16] ^= 0x5a, false),
-        11 => {
-            let mut f = good.clone();
-            f[ETH + 10] ^= 0x5a;
-            out.push(f);
-        }
-        // Runts: cut inside the Ethernet, IP and TCP headers.
-        12 => {
-            for cut in [10, ETH + 8, TCP + 6] {
-                out.push(good[..cut].to_vec());
-            }
-        }
-        // Stacked VLAN tags (802.1ad outside 802.1Q), which the stack does not parse.
-        13 => {
-            let mut f = good[..12].to_vec();
-            f.extend_from_slice(&[0x88, 0xa8, 0, 5, 0x81, 0, 0, 7]);
-            f.extend_from_slice(&good[12..]);
-            out.push(f);
-        }
-        // Malformed options: length 0, 1, past the header, MSS length 3, timestamps length 2.
-        _ if has_opts => {
-            for bad in [
-                [2u8, 0, 5, 0xb4],
-                [3, 1, 7, 1],
-                [8, 40, 0, 0],
-                [2, 3, 5, 1],
-                [8, 2, 1, 1],
-            ] {
-                variant(&|f| f[opts..opts + 4].copy_from_slice(&bad), true);
-            }
-        }
-        _ => variant(&|f| f[TCP + 13] = 0xff, true),
-    }
-    out
+    // Sixteen picks: the last two both damage the options (or the flags).
+    mtcp_testkit::attack::damaged(&good, (((r >> 8) % 16) as usize).min(14))
 }
 
 /// Many connections that ask for the download and never read: the server's writes stop at the
