@@ -631,6 +631,7 @@ fn epserver_over_afpacket_serves_beside_twenty_thousand_non_reading_connections(
     let mut reader = env.ns.run(|| open_holders(1)).expect("run");
     let reader = reader.pop().unwrap();
     let probed_port = {
+        // SAFETY: sockaddr_in is plain old data; all zeroes is a valid value.
         let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
         use std::os::fd::AsRawFd;

@@ -801,8 +801,8 @@ fn spare_buffers_shrink_to_the_floor_after_a_burst() {
     const REPLY: usize = 1000;
     let mut lab = Lab::new(1024, 512, 1024);
     let socks: Vec<i32> = (0..CLIENTS).map(|_| lab.connect()).collect();
-    let mut open = vec![true; CLIENTS];
-    let mut got = vec![0usize; CLIENTS];
+    let mut open = [true; CLIENTS];
+    let mut got = [0usize; CLIENTS];
     let mut buf = [0u8; 4096];
     let start = Instant::now();
     while open.iter().any(|&o| o) {
