@@ -6,7 +6,8 @@
 //! logged at most once a second, so a server under a connection flood neither exits nor floods
 //! its log.
 
-use std::net::SocketAddrV4;
+use std::net::{SocketAddrV4, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mtcp_io::Queue;
@@ -108,4 +109,31 @@ impl AcceptPressure {
 /// Errors that mean "out of room now", not "this listener is broken".
 pub fn is_pressure(e: Error) -> bool {
     matches!(e, Error::NFile | Error::NoMem | Error::Again)
+}
+
+/// The Linux baselines' accept loop: a non-blocking kernel listener on `addr`, polled every
+/// 5 ms until `stop`; each accepted stream (made blocking) goes to `serve`, which says whether
+/// to keep accepting.
+pub fn kernel_accept_loop(
+    addr: SocketAddrV4,
+    stop: &AtomicBool,
+    mut serve: impl FnMut(TcpStream) -> bool,
+) -> std::io::Result<()> {
+    let l = TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    while !stop.load(Ordering::Relaxed) {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                if !serve(s) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

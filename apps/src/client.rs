@@ -122,20 +122,19 @@ pub fn finish_core<Q: Queue>(ctx: &mut Context<Q>, running: &std::sync::atomic::
     }
 }
 
-/// Starts a non-blocking connection for request `req`, registered for EPOLLOUT.
-fn open_conn<Q: Queue>(
+/// A non-blocking socket connecting to `server`, registered with `ep` for EPOLLOUT; on an error
+/// the socket is closed again.
+pub fn connect_nonblocking<Q: Queue>(
     ctx: &mut Context<Q>,
     ep: i32,
-    cfg: &ClientConfig,
-    stats: &ClientStats,
-    req: usize,
-) -> Result<(i32, Conn)> {
+    server: SocketAddrV4,
+) -> Result<i32> {
     let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     if let Err(e) = ctx.setsock_nonblock(s) {
         let _ = ctx.close(s);
         return Err(e);
     }
-    match ctx.connect(s, cfg.server) {
+    match ctx.connect(s, server) {
         Err(Error::InProgress) | Ok(()) => {}
         Err(e) => {
             let _ = ctx.close(s);
@@ -150,6 +149,18 @@ fn open_conn<Q: Queue>(
         let _ = ctx.close(s);
         return Err(e);
     }
+    Ok(s)
+}
+
+/// Starts a non-blocking connection for request `req`, registered for EPOLLOUT.
+fn open_conn<Q: Queue>(
+    ctx: &mut Context<Q>,
+    ep: i32,
+    cfg: &ClientConfig,
+    stats: &ClientStats,
+    req: usize,
+) -> Result<(i32, Conn)> {
+    let s = connect_nonblocking(ctx, ep, cfg.server)?;
     stats.connects.fetch_add(1, Ordering::Relaxed);
     let conn = Conn {
         req,

@@ -5,7 +5,7 @@
 //! kernel's sockets ([`kernel_server`], [`kernel_client`]).
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddrV4, TcpStream};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -306,6 +306,13 @@ pub fn mtcp_client<Q: Queue>(
     let started = Instant::now();
     drive(ctx, ep, s, &mut t, stop)?;
     let report = t.report(started);
+    if std::env::var_os("MTCP_PERF_INFO").is_some() {
+        // The sender's counters (retransmissions, timeouts, recoveries) when the peer's EOF
+        // came: what `mtcp-bench`'s lossy rows print beside each transfer.
+        if let Ok(info) = ctx.tcp_info(s) {
+            eprintln!("perf: {info:?}");
+        }
+    }
     // What is still unacknowledged goes out after the close: while the caller drives the
     // context, or in the drain when it destroys (drops) it.
     let _ = ctx.close(s);
@@ -457,34 +464,20 @@ pub fn kernel_server(
     stop: &AtomicBool,
     mut report: impl FnMut(PerfReport),
 ) -> std::io::Result<()> {
-    let l = TcpListener::bind(addr)?;
-    l.set_nonblocking(true)?;
-    while !stop.load(Ordering::Relaxed) {
-        match l.accept() {
-            Ok((mut s, _)) => {
-                s.set_nonblocking(false)?;
-                let mut header = [0u8; 16];
-                if s.read_exact(&mut header).is_err() {
-                    report(PerfReport::default());
-                } else {
-                    let word = |i: usize| {
-                        let mut b = [0u8; 8];
-                        b.copy_from_slice(&header[i..i + 8]);
-                        u64::from_le_bytes(b)
-                    };
-                    report(kernel_transfer(s, word(8), word(0)));
-                }
-                if once {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(e),
+    crate::accept::kernel_accept_loop(addr, stop, |mut s| {
+        let mut header = [0u8; 16];
+        if s.read_exact(&mut header).is_err() {
+            report(PerfReport::default());
+        } else {
+            let word = |i: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&header[i..i + 8]);
+                u64::from_le_bytes(b)
+            };
+            report(kernel_transfer(s, word(8), word(0)));
         }
-    }
-    Ok(())
+        !once
+    })
 }
 
 #[cfg(test)]

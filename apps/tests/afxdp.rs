@@ -246,11 +246,12 @@ fn echo_over_afxdp_both_ways() {
         let out = env.run(args);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         println!("{}", text.trim());
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
         assert!(
             out.status.success() && text.contains("errors 0"),
-            "{args:?}: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
+            "{args:?}: {text} {log}"
         );
+        log
     };
     let ours = env.spawn(echo, &["server", "-f", env.conf(), "-p", "7"]);
     ours.wait_for("server on", 20);
@@ -262,7 +263,7 @@ fn echo_over_afxdp_both_ways() {
     let kernel = env.spawn(echo, &["server", "--kernel", "-a", KERNEL_IP, "-p", "7007"]);
     kernel.wait_for("kernel server", 20);
     let target = format!("{KERNEL_IP}:7007");
-    check(&[
+    let log = check(&[
         echo,
         "client",
         &target,
@@ -275,4 +276,35 @@ fn echo_over_afxdp_both_ways() {
         "-t",
         "1",
     ]);
+    // `xdp_zero_copy = auto` on veth: the startup log says what the kernel granted.
+    assert!(
+        log.contains("AF_XDP, Native XDP, copy mode, 1 queue(s)"),
+        "startup log: {log}"
+    );
+}
+
+/// `xdp_zero_copy = on` on veth (no AF_XDP zero copy): the app does not start, and says why,
+/// naming the driver; nothing stays attached.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP; ethtool"]
+fn zero_copy_on_veth_is_a_clear_error_naming_the_driver() {
+    let env = Env::new("xez", Link::AfXdp, "run_mode = rtc\nxdp_zero_copy = on\n");
+    let www = env.site(&[("index.html", 1024, 1)]);
+    let out = env.run(&[
+        env!("CARGO_BIN_EXE_epserver"),
+        "-p",
+        www.to_str().unwrap(),
+        "-f",
+        env.conf(),
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "started with zero copy on veth: {log}"
+    );
+    assert!(
+        log.contains("zero copy") && log.contains("driver `veth`"),
+        "{log}"
+    );
+    assert!(!our_link(&env).contains("prog/xdp"), "{}", our_link(&env));
 }

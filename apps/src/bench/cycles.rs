@@ -1,7 +1,9 @@
 //! Stack cost on the `mem` link: CPU cycles per segment, per side. Each side of the `mem` link
 //! has a thread that polls all the time, so the time-stamp counter's ticks over a run are that
 //! thread's cycles; dividing them by the frames its stack received and sent (its port counters)
-//! gives cycles per segment, everything included (application, stack, switch).
+//! gives cycles per segment, everything included (application, stack, switch). On a machine
+//! busy with other work those ticks include time the thread waited for a core, so the bench
+//! also prints each side's own CPU time per segment ([`thread_cpu_ns`]).
 
 use mtcp_socket_api::Mtcp;
 
@@ -16,6 +18,20 @@ pub fn tsc() -> u64 {
     {
         0
     }
+}
+
+/// CPU time the calling thread has used, in nanoseconds (0 if the clock cannot be read).
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID needs nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Frames received plus sent by every core of `mtcp` so far.

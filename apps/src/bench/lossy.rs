@@ -11,6 +11,10 @@
 //!
 //! Rows: workload `lossy1_cubic` (etc.), link `kernel-1500` with run mode `kernel` for Linux's
 //! senders, link `afpacket` or `afxdp` with our run mode for ours.
+//!
+//! With `MTCP_PERF_INFO=1` in the environment our sender prints its `TcpInfo` when the receiver's
+//! EOF arrives (retransmissions, timeouts, fast recoveries, tail loss probes, lost
+//! retransmissions, D-SACKs, undos) and the bench repeats it beside each transfer's line.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -123,6 +127,11 @@ fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result
         &args,
         Duration::from_secs(120),
     );
+    if let Ok(said) = &out {
+        for l in said.iter().filter(|l| l.contains("TcpInfo")) {
+            eprintln!("mtcp-bench: sender {l}");
+        }
+    }
     if let Err(e) = &out {
         if let Some(at) = e.find("unavailable:") {
             return Err(e[at..].to_string());

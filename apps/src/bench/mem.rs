@@ -12,13 +12,16 @@ use mtcp_io::mem::{MemConfig, MemSwitch};
 use mtcp_socket_api::backend::AnyQueue;
 use mtcp_socket_api::{Context, EpollEvent, Mtcp, MtcpConf};
 
-use super::cycles::Mark;
+use super::cycles::{Mark, segments, thread_cpu_ns};
 use super::{ECHO_CONNS, MANY_CONNS, MESSAGE_BYTES, Params, Row, SHORT_INFLIGHT, Workload};
 use crate::echo::{self, EchoConfig};
 use crate::memlink::{CLIENT_IP, SERVER_IP};
 use crate::perf;
 
 const PORT: u16 = 7;
+
+/// What the server thread returns: the bulk receiver's report, and its CPU time (ns).
+type ServerOut = (Option<perf::PerfReport>, u64);
 
 /// The two instances and their contexts (the switch outlives them).
 struct Pair {
@@ -49,11 +52,28 @@ fn conf(port: &str, ip: Ipv4Addr, mode: &str, bufs: usize) -> Result<MtcpConf, S
     .map_err(|(line, e)| format!("mem config line {line}: {e}"))
 }
 
-fn pair(mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String> {
+/// Receive ring and buffer pool sizes per workload, as one sizes a NIC's rings. The pools hand
+/// buffers out first in, first out, so every free buffer is touched in turn and the working set
+/// is the whole pool: 16 384 x 1.5 KiB = 24 MiB missed the caches on every frame (a third of
+/// echo64x64's CPU time), so pools are small. A ring smaller than the pool makes a full ring,
+/// not an empty pool, push back on the sender (the stack keeps its segments queued instead of
+/// losing them). conns10k's 10 000 connections each answer at once: a deep ring, as for a NIC
+/// serving that many flows.
+fn rings(w: Workload) -> (usize, usize) {
+    match w {
+        Workload::Conns10k => (4096, 8192),
+        _ => (512, 1024),
+    }
+}
+
+fn pair(w: Workload, mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String> {
+    let (ring_size, pool_size) = rings(w);
     let switch = MemSwitch::new(MemConfig {
-        ring_size: 4096,
-        pool_size: 16384,
+        ring_size,
+        pool_size,
         mtu,
+        // As the NICs of the other links: checksums are the device's work, not the stack's.
+        checksum_offload: true,
         ..MemConfig::default()
     })
     .map_err(|e| e.to_string())?;
@@ -87,7 +107,7 @@ fn with_server<T>(
         mut sctx,
         mut cctx,
         _switch,
-    } = pair(mode, mtu, buffers(w))?;
+    } = pair(w, mode, mtu, buffers(w))?;
     let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
     let l = if bulk {
         perf::mtcp_listen(&mut sctx, any)
@@ -97,32 +117,44 @@ fn with_server<T>(
     .map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = Arc::clone(&stop);
-    let server = std::thread::spawn(move || -> Result<Option<perf::PerfReport>, String> {
-        if bulk {
+    let server = std::thread::spawn(move || -> Result<ServerOut, String> {
+        let cpu = thread_cpu_ns();
+        let got = if bulk {
             let mut got = None;
             perf::mtcp_serve(&mut sctx, l, true, &s2, |r| got = Some(r))
                 .map_err(|e| e.to_string())?;
-            Ok(got)
+            got
         } else {
             echo::mtcp_serve(&mut sctx, l, &s2).map_err(|e| e.to_string())?;
-            Ok(None)
-        }
+            None
+        };
+        Ok((got, thread_cpu_ns() - cpu))
     });
     let (ms, mc) = (Mark::now(&srv), Mark::now(&cli));
+    let client_cpu = thread_cpu_ns();
     let out = client(&mut cctx);
     if bulk {
         // The client is done when its last byte is in its send buffer: keep its stack running
         // until the receiver has it all (its thread ends after one transfer).
         drive_until(&mut cctx, || server.is_finished());
     }
+    let client_cpu = thread_cpu_ns() - client_cpu;
     let (cs, cc) = (ms.per_segment(&srv), mc.per_segment(&cli));
     stop.store(true, Ordering::Relaxed);
-    let report = server.join().map_err(|_| "server thread panicked")??;
+    let (report, server_cpu) = server.join().map_err(|_| "server thread panicked")??;
     if let (Some(s), Some(c)) = (cs, cc) {
         eprintln!(
             "mtcp-bench: {w} mem {mode}: {s:.0} cycles/segment server side, {c:.0} client side"
         );
     }
+    // In threaded mode the stack threads do the work: the application threads' CPU time says
+    // little.
+    let segs = segments(&cli).max(1) as f64;
+    eprintln!(
+        "mtcp-bench: {w} mem {mode}: CPU time per segment {:.0} ns server thread, {:.0} ns client thread",
+        server_cpu as f64 / segs,
+        client_cpu as f64 / segs
+    );
     drop(cctx);
     Ok((out?, report))
 }
@@ -159,6 +191,10 @@ fn echo_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
         echo::mtcp_client(ctx, &cfg).map_err(|e| e.to_string())
     })?;
     let line = r.line("mem", &cfg);
+    eprintln!(
+        "mtcp-bench: {w} mem {mode}: {line}; every connection up after {:.2} s",
+        r.ramp.as_secs_f64()
+    );
     super::sub::echo_rows(w, "mem", mode, &line)
 }
 
@@ -178,6 +214,11 @@ fn bulk_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
         perf::mtcp_client(ctx, server, p.bulk_bytes, 0, &never).map_err(|e| e.to_string())
     })?;
     let got = got.ok_or_else(|| format!("no server report; client: {}", sent.line("mem")))?;
+    eprintln!(
+        "mtcp-bench: {w} mem {mode}: receiver {}; sender {}",
+        got.line("mem"),
+        sent.line("mem")
+    );
     super::sub::bulk_rows(w, "mem", mode, &got.line("mem"))
 }
 

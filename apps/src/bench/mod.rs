@@ -6,7 +6,7 @@
 //!     ├─ memif      two DPDK processes over net_memif (feature `dpdk`), a core each
 //!     ├─ afpacket   two processes of ours over AF_PACKET on a veth pair between two namespaces
 //!     ├─ afxdp      the same over AF_XDP (`io = afxdp`, `xdp_mode = auto`: native XDP on veth;
-//!     │             no bulk9000: a frame is one 4 KiB UMEM chunk)
+//!     │             bulk9000 with multi-buffer: a frame in three 4 KiB UMEM chunks)
 //!     ├─ kernel     Linux sockets over loopback in a namespace (64 KiB MTU, GSO/GRO)
 //!     └─ kernel-1500  Linux sockets across a veth pair between two namespaces, MTU 1500,
 //!                     offloads off

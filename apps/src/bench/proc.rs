@@ -95,8 +95,14 @@ impl Child {
                 self.said.push(line);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                // The forwarding threads end at EOF, right after the exit.
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+                // The forwarding threads end at EOF, right after the exit: read until both
+                // have hung up (a loaded machine may take a while to schedule them; a fixed
+                // short wait lost a client's result line once), bounded by a grace period.
+                let grace = Instant::now() + Duration::from_secs(10);
+                while let Ok(line) = self
+                    .lines
+                    .recv_timeout(grace.saturating_duration_since(Instant::now()))
+                {
                     self.said.push(line);
                 }
                 return Ok((status.success(), std::mem::take(&mut self.said)));

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use mtcp_io::Queue;
-use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
+use mtcp_socket_api::{Context, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
 
 use crate::http::test_content;
 
@@ -50,24 +50,6 @@ impl ShortReport {
 struct Conn {
     written: usize,
     read: usize,
-}
-
-fn open<Q: Queue>(ctx: &mut Context<Q>, ep: i32, server: SocketAddrV4) -> Result<i32> {
-    let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    ctx.setsock_nonblock(s)?;
-    match ctx.connect(s, server) {
-        Ok(()) | Err(Error::InProgress) => {}
-        Err(e) => {
-            let _ = ctx.close(s);
-            return Err(e);
-        }
-    }
-    let ev = EpollEvent {
-        events: events::OUT,
-        data: s as u64,
-    };
-    ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s, Some(ev))?;
-    Ok(s)
 }
 
 /// Moves connection `id` on; `Some(true)` when it completed, `Some(false)` when it failed.
@@ -130,7 +112,7 @@ pub fn mtcp_client<Q: Queue>(
     loop {
         let more = started.elapsed() < duration;
         while more && live < inflight {
-            let s = open(ctx, ep, server)?;
+            let s = crate::client::connect_nonblocking(ctx, ep, server)?;
             if conns.len() <= s as usize {
                 conns.resize(s as usize + 1, None);
             }

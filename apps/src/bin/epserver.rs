@@ -86,9 +86,13 @@ fn start(cli: &Cli) -> Result<(Mtcp, Vec<ServerThread>, Arc<ServerStats>), Strin
         let mut ctx = mtcp
             .create_context(core)
             .map_err(|e| format!("mtcp_create_context({core}): {e}"))?;
+        // The listener exists before "listening" is printed: a client started on that line
+        // must not meet a closed port (RST) because a server thread ran late.
+        let listener = server::listen(&mut ctx, &cfg)
+            .map_err(|e| format!("listen on {} (core {core}): {e}", cfg.addr))?;
         let (cfg, stats) = (cfg.clone(), Arc::clone(&stats));
         threads.push(std::thread::spawn(move || {
-            let r = server::run(&mut ctx, &cfg, &stats, stop);
+            let r = server::serve(&mut ctx, listener, &cfg, &stats, stop);
             if r.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }

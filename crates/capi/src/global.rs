@@ -48,44 +48,6 @@ pub(crate) fn instance() -> Option<Arc<Mtcp>> {
     lock(&INSTANCE).clone()
 }
 
-fn apply_pending(conf: &mut MtcpConf, p: &MtcpConfC) {
-    let pos = |v: i32| (v > 0).then_some(v as usize);
-    if let Some(v) = pos(p.num_cores) {
-        conf.num_cores = v;
-        conf.num_cores_set = true;
-    }
-    if let Some(v) = pos(p.max_concurrency) {
-        conf.max_concurrency = v;
-    }
-    if let Some(v) = pos(p.max_num_buffers) {
-        conf.max_num_buffers = v;
-    }
-    if let Some(v) = pos(p.rcvbuf_size) {
-        conf.rcvbuf_size = v.max(64);
-    }
-    if let Some(v) = pos(p.sndbuf_size) {
-        conf.sndbuf_size = v.max(64);
-    }
-    if let Some(v) = pos(p.tcp_timewait) {
-        conf.tcp_timewait_secs = v as u32;
-    }
-    if let Some(v) = pos(p.tcp_timeout) {
-        conf.tcp_timeout_secs = Some(v as u32);
-    }
-}
-
-fn conf_c(c: &MtcpConf) -> MtcpConfC {
-    MtcpConfC {
-        num_cores: c.num_cores as i32,
-        max_concurrency: c.max_concurrency as i32,
-        max_num_buffers: c.max_num_buffers as i32,
-        rcvbuf_size: c.rcvbuf_size as i32,
-        sndbuf_size: c.sndbuf_size as i32,
-        tcp_timewait: c.tcp_timewait_secs as i32,
-        tcp_timeout: c.tcp_timeout_secs.map_or(-1, |s| s as i32),
-    }
-}
-
 /// Builds the instance from the file with what `mtcp_setconf` gave before init applied over
 /// it (mTCP's order: `num_cores` from `mtcp_setconf` overrides the file's), on every backend.
 fn open(path: &Path, pending: &MtcpConfC) -> Result<Mtcp, c_int> {
@@ -93,7 +55,7 @@ fn open(path: &Path, pending: &MtcpConfC) -> Result<Mtcp, c_int> {
         eprintln!("mtcp_init: {e}");
         libc::EINVAL
     })?;
-    apply_pending(&mut conf, pending);
+    pending.apply(&mut conf, true);
     let mtcp = Mtcp::from_conf(conf).map_err(|e| {
         eprintln!("mtcp_init: {e}");
         init_errno(&e)
@@ -163,8 +125,8 @@ pub unsafe extern "C" fn mtcp_getconf(conf: *mut MtcpConfC) -> c_int {
             Some(m) => m.getconf(),
             None => {
                 let mut c = MtcpConf::default();
-                apply_pending(&mut c, &lock(&PENDING));
-                conf_c(&c)
+                lock(&PENDING).apply(&mut c, true);
+                MtcpConfC::from(&c)
             }
         };
         // SAFETY: non-null and writable by the caller's contract; unaligned-safe write.

@@ -19,6 +19,14 @@
 
 #include "shim.h"
 
+/* Multi-buffer AF_XDP (Linux 6.6), missing from older uapi headers. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 struct mtcp_xdp_prog {
 	struct xdp_program *prog; /* libxdp's default program, or */
 	struct bpf_object *own;   /* our filtering program */
@@ -31,14 +39,18 @@ static int warnings_only(enum libbpf_print_level level, const char *fmt, va_list
 /* Loads `obj`'s program `name` into the kernel, finds its `xsks_map` and attaches the program
  * to `ifindex` through a bpf_link. */
 static int load_and_link(struct mtcp_xdp_prog *p, struct bpf_object *obj, const char *name,
-			 int ifindex, unsigned int xdp_flags)
+			 int ifindex, unsigned int xdp_flags, int frags)
 {
-	int err = bpf_object__load(obj);
-	if (err)
-		return err < 0 ? err : -EINVAL;
 	struct bpf_program *bp = bpf_object__find_program_by_name(obj, name);
 	if (!bp)
 		return -ENOENT;
+	/* Frames larger than a page arrive in fragments: the program must say it copes (it only
+	 * reads the first fragment's headers), or the driver refuses such an MTU (veth: ERANGE). */
+	if (frags)
+		bpf_program__set_flags(bp, bpf_program__flags(bp) | BPF_F_XDP_HAS_FRAGS);
+	int err = bpf_object__load(obj);
+	if (err)
+		return err < 0 ? err : -EINVAL;
 	p->map_fd = bpf_object__find_map_fd_by_name(obj, "xsks_map");
 	if (p->map_fd < 0)
 		return p->map_fd;
@@ -49,9 +61,9 @@ static int load_and_link(struct mtcp_xdp_prog *p, struct bpf_object *obj, const 
 	return 0;
 }
 
-int mtcp_xdp_prog_attach_filter(int ifindex, unsigned int xdp_flags, const void *obj_bytes,
-				size_t obj_len, const uint32_t *addrs, unsigned int n_addrs,
-				struct mtcp_xdp_prog **out)
+int mtcp_xdp_prog_attach_filter(int ifindex, unsigned int xdp_flags, int frags,
+				const void *obj_bytes, size_t obj_len, const uint32_t *addrs,
+				unsigned int n_addrs, struct mtcp_xdp_prog **out)
 {
 	uint32_t cfg[MTCP_XDP_MAX_ADDRS] = { 0 };
 	if (n_addrs > MTCP_XDP_MAX_ADDRS)
@@ -67,7 +79,7 @@ int mtcp_xdp_prog_attach_filter(int ifindex, unsigned int xdp_flags, const void 
 		free(p);
 		return err < 0 ? (int)err : -EINVAL;
 	}
-	err = load_and_link(p, p->own, "mtcp_xsk_filter", ifindex, xdp_flags);
+	err = load_and_link(p, p->own, "mtcp_xsk_filter", ifindex, xdp_flags, frags);
 	if (!err) {
 		uint32_t zero = 0;
 		int cfg_fd = bpf_object__find_map_fd_by_name(p->own, "mtcp_cfg_map");
@@ -98,7 +110,8 @@ static int xdp_warnings_only(enum libxdp_print_level level, const char *fmt, va_
 	return level == LIBXDP_WARN ? vfprintf(stderr, fmt, args) : 0;
 }
 
-int mtcp_xdp_prog_attach(int ifindex, unsigned int xdp_flags, struct mtcp_xdp_prog **out)
+int mtcp_xdp_prog_attach(int ifindex, unsigned int xdp_flags, int frags,
+			 struct mtcp_xdp_prog **out)
 {
 	libbpf_set_print(warnings_only);
 	libxdp_set_print(xdp_warnings_only);
@@ -113,7 +126,8 @@ int mtcp_xdp_prog_attach(int ifindex, unsigned int xdp_flags, struct mtcp_xdp_pr
 		free(p);
 		return err < 0 ? (int)err : -ENOENT;
 	}
-	err = load_and_link(p, xdp_program__bpf_obj(p->prog), "xsk_def_prog", ifindex, xdp_flags);
+	err = load_and_link(p, xdp_program__bpf_obj(p->prog), "xsk_def_prog", ifindex, xdp_flags,
+			    frags);
 	if (err) {
 		xdp_program__close(p->prog);
 		free(p);
@@ -235,22 +249,32 @@ unsigned int mtcp_xsk_complete(struct mtcp_xsk *x, uint64_t *addrs, unsigned int
 	return got;
 }
 
-unsigned int mtcp_xsk_rx(struct mtcp_xsk *x, uint64_t *addrs, uint32_t *lens, unsigned int n)
+unsigned int mtcp_xsk_rx(struct mtcp_xsk *x, uint64_t *addrs, uint32_t *lens, uint32_t *opts,
+			 unsigned int n, unsigned int max_pkts)
 {
 	uint32_t idx;
 	unsigned int got = xsk_ring_cons__peek(&x->rx, n, &idx);
-	for (unsigned int i = 0; i < got; i++) {
+	unsigned int take = 0, pkts = 0;
+	for (unsigned int i = 0; i < got && pkts < max_pkts; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
 		addrs[i] = d->addr;
 		lens[i] = d->len;
+		opts[i] = d->options;
+		if (!(d->options & XDP_PKT_CONTD)) {
+			pkts++;
+			take = i + 1;
+		}
 	}
-	if (got)
-		xsk_ring_cons__release(&x->rx, got);
-	return got;
+	/* Only whole frames leave the ring: a frame's last fragments may be in the next burst. */
+	if (got > take)
+		xsk_ring_cons__cancel(&x->rx, got - take);
+	if (take)
+		xsk_ring_cons__release(&x->rx, take);
+	return take;
 }
 
 unsigned int mtcp_xsk_tx(struct mtcp_xsk *x, const uint64_t *addrs, const uint32_t *lens,
-			 unsigned int n)
+			 const uint32_t *opts, unsigned int n)
 {
 	uint32_t idx;
 	unsigned int got = xsk_ring_prod__reserve(&x->tx, n, &idx);
@@ -258,7 +282,7 @@ unsigned int mtcp_xsk_tx(struct mtcp_xsk *x, const uint64_t *addrs, const uint32
 		struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx + i);
 		d->addr = addrs[i];
 		d->len = lens[i];
-		d->options = 0;
+		d->options = opts[i];
 	}
 	if (got)
 		xsk_ring_prod__submit(&x->tx, got);
@@ -275,6 +299,13 @@ int mtcp_xsk_tx_needs_wakeup(const struct mtcp_xsk *x)
 	return xsk_ring_prod__needs_wakeup(&x->tx);
 }
 
+/* Descriptors in the TX ring the kernel has not taken yet. In copy mode the TX ring always asks
+ * for a wakeup; a kick is only worth its syscall while this is not zero. */
+unsigned int mtcp_xsk_tx_pending(const struct mtcp_xsk *x)
+{
+	return x->tx.cached_prod - __atomic_load_n(x->tx.consumer, __ATOMIC_ACQUIRE);
+}
+
 /* Reads back the bind mode the kernel granted: XDP_OPTIONS reports zero copy. */
 int mtcp_xsk_zero_copy(const struct mtcp_xsk *x)
 {
@@ -283,4 +314,20 @@ int mtcp_xsk_zero_copy(const struct mtcp_xsk *x)
 	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_OPTIONS, &opts, &len))
 		return -errno;
 	return (opts.flags & XDP_OPTIONS_ZEROCOPY) != 0;
+}
+
+/* The kernel's drop counters of the socket (XDP_STATISTICS), in the order of struct
+ * xdp_statistics: rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full,
+ * rx_fill_ring_empty_descs, tx_ring_empty_descs. */
+int mtcp_xsk_kernel_stats(const struct mtcp_xsk *x, uint64_t out[6])
+{
+	struct xdp_statistics st;
+	socklen_t len = sizeof(st);
+	memset(&st, 0, sizeof(st));
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &st, &len))
+		return -errno;
+	uint64_t v[6] = { st.rx_dropped, st.rx_invalid_descs, st.tx_invalid_descs,
+			  st.rx_ring_full, st.rx_fill_ring_empty_descs, st.tx_ring_empty_descs };
+	memcpy(out, v, sizeof(v));
+	return 0;
 }

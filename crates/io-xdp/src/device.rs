@@ -76,7 +76,12 @@ fn attach_error(ifname: &str, what: &'static str, rc: i32) -> XdpError {
     }
 }
 
-fn attach(config: &XdpConfig, ifindex: u32, mode: XdpMode) -> Result<(Program, XdpMode), XdpError> {
+fn attach(
+    config: &XdpConfig,
+    ifindex: u32,
+    mode: XdpMode,
+    frags: bool,
+) -> Result<(Program, XdpMode), XdpError> {
     let ifname = config.ifname.as_str();
     let filter = if config.pass_foreign {
         let obj = ffi::FILTER_OBJ.ok_or_else(|| {
@@ -105,6 +110,7 @@ fn attach(config: &XdpConfig, ifindex: u32, mode: XdpMode) -> Result<(Program, X
                 ffi::mtcp_xdp_prog_attach_filter(
                     ifindex as i32,
                     flags,
+                    i32::from(frags),
                     obj.as_ptr(),
                     obj.len(),
                     addrs.as_ptr(),
@@ -113,7 +119,9 @@ fn attach(config: &XdpConfig, ifindex: u32, mode: XdpMode) -> Result<(Program, X
                 )
             },
             // SAFETY: `raw` is a valid out-pointer; the shim sets it only on success.
-            None => unsafe { ffi::mtcp_xdp_prog_attach(ifindex as i32, flags, &mut raw) },
+            None => unsafe {
+                ffi::mtcp_xdp_prog_attach(ifindex as i32, flags, i32::from(frags), &mut raw)
+            },
         };
         if rc == 0 {
             Ok(Program { raw })
@@ -135,13 +143,16 @@ fn attach(config: &XdpConfig, ifindex: u32, mode: XdpMode) -> Result<(Program, X
     }
 }
 
-/// Opens the socket of queue `queue_id`, zero copy or copy as `zero_copy` asks.
+/// Opens the socket of queue `queue_id`, zero copy or copy as `zero_copy` asks; with
+/// `slot_chunks > 1` (frames larger than a chunk) bound for multi-buffer (`XDP_USE_SG`).
 fn open_socket(
     config: &XdpConfig,
     program: &Arc<Program>,
     queue_id: u32,
     zero_copy: ZeroCopy,
+    slot_chunks: u32,
 ) -> Result<(Umem, bool), XdpError> {
+    let sg = if slot_chunks > 1 { ffi::XDP_USE_SG } else { 0 };
     let ifname = CString::new(config.ifname.as_str())
         .map_err(|_| XdpError::Config("interface name holds a NUL byte".into()))?;
     let open = |bind: u16| {
@@ -154,7 +165,7 @@ fn open_socket(
             comp_size: config.fill_size,
             rx_size: config.ring_size,
             tx_size: config.ring_size,
-            bind_flags: bind | ffi::XDP_USE_NEED_WAKEUP,
+            bind_flags: bind | ffi::XDP_USE_NEED_WAKEUP | sg,
         };
         // A socket of this queue closed a moment ago (e.g. by a previous open in this process)
         // releases its hold on the queue in a kernel work item: the bind answers EBUSY until
@@ -181,9 +192,14 @@ fn open_socket(
     };
     let raw = match zero_copy {
         ZeroCopy::Off => open(ffi::XDP_COPY).map_err(socket_error)?,
-        ZeroCopy::On => {
-            open(ffi::XDP_ZEROCOPY).map_err(|rc| attach_error(&config.ifname, "zero copy", rc))?
-        }
+        ZeroCopy::On => open(ffi::XDP_ZEROCOPY).map_err(|rc| match -rc {
+            libc::EOPNOTSUPP | libc::EINVAL | libc::EPROTONOSUPPORT => XdpError::NoZeroCopy {
+                ifname: config.ifname.clone(),
+                driver: sys::driver_name(&config.ifname).unwrap_or_else(|| "?".into()),
+                source: errno(rc),
+            },
+            _ => socket_error(rc),
+        })?,
         ZeroCopy::Auto => match open(ffi::XDP_ZEROCOPY) {
             Ok(raw) => raw,
             Err(_) => open(ffi::XDP_COPY).map_err(socket_error)?,
@@ -196,9 +212,26 @@ fn open_socket(
         raw,
         config.frame_count,
         config.frame_size,
+        slot_chunks,
         Arc::clone(program),
     );
     Ok((umem, zc))
+}
+
+/// How many UMEM chunks a frame of `mtu` needs (Ethernet and VLAN headers included): 1 keeps
+/// one chunk per frame; more means multi-buffer with slots of that many chunks (see `Umem`).
+fn slot_chunks(config: &XdpConfig, mtu: usize) -> Result<u32, XdpError> {
+    let chunks = (mtu + 18).div_ceil(config.frame_size as usize);
+    // A frame of up to 17 fragments (the kernel's MAX_SKB_FRAGS), and at least 16 slots.
+    let slots = (config.frame_count / 2) as usize / chunks.max(1);
+    if chunks > 16 || (chunks > 1 && slots < 16) {
+        return Err(XdpError::Config(format!(
+            "MTU {mtu} of `{}` needs {chunks} UMEM chunks of {} bytes per frame: at most 16, \
+             with xdp_frames ({}) giving at least 16 frames of that size in half the UMEM",
+            config.ifname, config.frame_size, config.frame_count
+        )));
+    }
+    Ok(chunks as u32)
 }
 
 impl XdpDevice {
@@ -215,13 +248,8 @@ impl XdpDevice {
         })?;
         let mac = sys::if_hwaddr(ifname).map_err(|e| os(ifname, "SIOCGIFHWADDR", e))?;
         let mtu = sys::if_mtu(ifname).map_err(|e| os(ifname, "SIOCGIFMTU", e))?;
-        if mtu + 18 > config.frame_size as usize {
-            return Err(XdpError::Config(format!(
-                "MTU {mtu} of `{ifname}` does not fit UMEM frames of {} bytes",
-                config.frame_size
-            )));
-        }
-        let (program, mode) = attach(config, ifindex, config.mode)?;
+        let slot_chunks = slot_chunks(config, mtu)?;
+        let (program, mode) = attach(config, ifindex, config.mode, slot_chunks > 1)?;
         let program = Arc::new(program);
         let mut queues = Vec::with_capacity(config.queues);
         let mut zero_copy = config.zero_copy != ZeroCopy::Off;
@@ -232,9 +260,16 @@ impl XdpDevice {
                 (_, true) => ZeroCopy::On,
                 (_, false) => ZeroCopy::Off,
             };
-            let (umem, zc) = open_socket(config, &program, q as u32, ask)?;
+            let (umem, zc) = open_socket(config, &program, q as u32, ask, slot_chunks)?;
             zero_copy = zc;
-            queues.push(Some(XdpQueue::new(Arc::new(umem), config.frame_count / 2)));
+            // Half the receive chunks stocked in the fill ring, the rest for frames the stack
+            // holds (and, without slots, for transmit frames).
+            let chunks = if slot_chunks > 1 {
+                config.frame_count / 2
+            } else {
+                config.frame_count
+            };
+            queues.push(Some(XdpQueue::new(Arc::new(umem), chunks / 2)));
         }
         let binding = XdpBinding { mode, zero_copy };
         let steering = if config.queues > 1 {

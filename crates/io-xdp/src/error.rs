@@ -38,6 +38,19 @@ pub enum XdpError {
         /// The kernel's answer.
         source: io::Error,
     },
+    /// `xdp_zero_copy = on`, and the interface's driver has no AF_XDP zero copy (veth never has).
+    #[error(
+        "afxdp on `{ifname}`: zero copy (xdp_zero_copy = on) is not offered by driver `{driver}` \
+         ({source}); use xdp_zero_copy = auto or off for copy mode"
+    )]
+    NoZeroCopy {
+        /// Interface.
+        ifname: String,
+        /// Its driver, as `ethtool -i` names it (`?` when the driver does not say).
+        driver: String,
+        /// The kernel's answer to the zero-copy bind.
+        source: io::Error,
+    },
     /// libxdp's default program object (`xsk_def_xdp_prog.o`) is not installed.
     #[error(
         "afxdp: libxdp's xsk_def_xdp_prog.o not found (Debian: apt-get install libxdp1; \
@@ -64,7 +77,9 @@ impl From<XdpError> for io::Error {
             XdpError::NoPrivilege(_) => io::ErrorKind::PermissionDenied,
             XdpError::AlreadyAttached(_) => io::ErrorKind::AlreadyExists,
             XdpError::QueueBusy { .. } => io::ErrorKind::ResourceBusy,
-            XdpError::Unsupported { .. } => io::ErrorKind::Unsupported,
+            XdpError::Unsupported { .. } | XdpError::NoZeroCopy { .. } => {
+                io::ErrorKind::Unsupported
+            }
             XdpError::Os { source, .. } => source.kind(),
         };
         io::Error::new(kind, e)

@@ -38,10 +38,18 @@ pub(crate) const XDP_COPY: u16 = 1 << 1;
 pub(crate) const XDP_ZEROCOPY: u16 = 1 << 2;
 /// `XDP_USE_NEED_WAKEUP` bind flag.
 pub(crate) const XDP_USE_NEED_WAKEUP: u16 = 1 << 3;
+/// `XDP_USE_SG` bind flag: a frame may span several UMEM chunks (multi-buffer, Linux 6.6).
+pub(crate) const XDP_USE_SG: u16 = 1 << 4;
+/// `XDP_PKT_CONTD` descriptor option: more chunks of this frame follow.
+pub(crate) const XDP_PKT_CONTD: u32 = 1;
 
 unsafe extern "C" {
-    pub(crate) fn mtcp_xdp_prog_attach(ifindex: i32, xdp_flags: u32, out: *mut *mut XdpProg)
-    -> i32;
+    pub(crate) fn mtcp_xdp_prog_attach(
+        ifindex: i32,
+        xdp_flags: u32,
+        frags: i32,
+        out: *mut *mut XdpProg,
+    ) -> i32;
     pub(crate) fn mtcp_xdp_prog_detach(prog: *mut XdpProg);
     pub(crate) fn mtcp_xsk_open(
         config: *const XskConfig,
@@ -53,11 +61,26 @@ unsafe extern "C" {
     pub(crate) fn mtcp_xsk_fd(xsk: *const Xsk) -> i32;
     pub(crate) fn mtcp_xsk_fill(xsk: *mut Xsk, addrs: *const u64, n: u32) -> u32;
     pub(crate) fn mtcp_xsk_complete(xsk: *mut Xsk, addrs: *mut u64, n: u32) -> u32;
-    pub(crate) fn mtcp_xsk_rx(xsk: *mut Xsk, addrs: *mut u64, lens: *mut u32, n: u32) -> u32;
-    pub(crate) fn mtcp_xsk_tx(xsk: *mut Xsk, addrs: *const u64, lens: *const u32, n: u32) -> u32;
+    pub(crate) fn mtcp_xsk_rx(
+        xsk: *mut Xsk,
+        addrs: *mut u64,
+        lens: *mut u32,
+        opts: *mut u32,
+        n: u32,
+        max_pkts: u32,
+    ) -> u32;
+    pub(crate) fn mtcp_xsk_tx(
+        xsk: *mut Xsk,
+        addrs: *const u64,
+        lens: *const u32,
+        opts: *const u32,
+        n: u32,
+    ) -> u32;
     pub(crate) fn mtcp_xsk_fill_needs_wakeup(xsk: *const Xsk) -> i32;
     pub(crate) fn mtcp_xsk_tx_needs_wakeup(xsk: *const Xsk) -> i32;
+    pub(crate) fn mtcp_xsk_tx_pending(xsk: *const Xsk) -> u32;
     pub(crate) fn mtcp_xsk_zero_copy(xsk: *const Xsk) -> i32;
+    pub(crate) fn mtcp_xsk_kernel_stats(xsk: *const Xsk, out: *mut u64) -> i32;
 }
 
 /// Most addresses the filtering program knows (`MTCP_XDP_MAX_ADDRS`).
@@ -67,6 +90,7 @@ unsafe extern "C" {
     pub(crate) fn mtcp_xdp_prog_attach_filter(
         ifindex: i32,
         xdp_flags: u32,
+        frags: i32,
         obj_bytes: *const u8,
         obj_len: usize,
         addrs: *const u32,

@@ -54,4 +54,4 @@ pub use config::{BadValue, XdpConfig, XdpMode, ZeroCopy};
 pub use device::{XdpBinding, XdpDevice};
 pub use error::XdpError;
 pub use frame::{XdpRxFrame, XdpTxFrame};
-pub use queue::{XdpQueue, XdpStats};
+pub use queue::{XdpKernelStats, XdpQueue, XdpStats};

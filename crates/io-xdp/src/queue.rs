@@ -19,12 +19,33 @@ pub struct XdpStats {
     pub rx_frames: u64,
     /// Frames handed to the TX ring.
     pub tx_frames: u64,
-    /// Transmissions the kernel reported complete.
+    /// Transmitted frames the kernel reported complete.
     pub tx_completed: u64,
     /// `sendto` kicks for the TX ring.
     pub tx_kicks: u64,
     /// `recvfrom` kicks for the fill ring.
     pub rx_kicks: u64,
+    /// Frames received in several chunks (multi-buffer) and copied into one slot.
+    pub rx_gathered: u64,
+    /// Frames dropped because no slot was free to gather them into.
+    pub rx_dropped: u64,
+}
+
+/// The kernel's counters of one socket (`struct xdp_statistics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpKernelStats {
+    /// Frames dropped for reasons other than the ones below.
+    pub rx_dropped: u64,
+    /// Fill-ring descriptors the kernel found invalid.
+    pub rx_invalid_descs: u64,
+    /// TX descriptors the kernel found invalid (e.g. a multi-chunk frame without `XDP_USE_SG`).
+    pub tx_invalid_descs: u64,
+    /// Frames dropped because the RX ring was full.
+    pub rx_ring_full: u64,
+    /// Times the fill ring was empty when a frame came.
+    pub rx_fill_ring_empty: u64,
+    /// Times the TX ring was found empty on a kick.
+    pub tx_ring_empty: u64,
 }
 
 /// One AF_XDP socket bound to one queue of the interface, owned by one core.
@@ -35,8 +56,10 @@ pub struct XdpQueue {
     in_fill: u32,
     /// How many frames the fill ring is kept stocked with.
     fill_target: u32,
-    /// Frames in the TX ring or the completion ring.
+    /// Descriptors in the TX ring or the completion ring.
     in_tx: u32,
+    /// Per slot (multi-buffer transmit frames): its descriptors not completed yet.
+    slot_pending: Box<[u8]>,
     /// Descriptor scratch space for one burst (boxed once at open, so the queue stays small).
     scratch: Box<Scratch>,
     stats: XdpStats,
@@ -45,6 +68,7 @@ pub struct XdpQueue {
 struct Scratch {
     addrs: [u64; MAX_BURST],
     lens: [u32; MAX_BURST],
+    opts: [u32; MAX_BURST],
 }
 
 impl XdpQueue {
@@ -52,6 +76,7 @@ impl XdpQueue {
         // SAFETY: the socket is open for as long as `umem` lives.
         let fd = unsafe { ffi::mtcp_xsk_fd(umem.xsk) };
         let mut queue = XdpQueue {
+            slot_pending: vec![0; umem.slot_count()].into_boxed_slice(),
             umem,
             fd,
             in_fill: 0,
@@ -60,6 +85,7 @@ impl XdpQueue {
             scratch: Box::new(Scratch {
                 addrs: [0; MAX_BURST],
                 lens: [0; MAX_BURST],
+                opts: [0; MAX_BURST],
             }),
             stats: XdpStats::default(),
         };
@@ -70,6 +96,24 @@ impl XdpQueue {
     /// This queue's counters.
     pub fn stats(&self) -> XdpStats {
         self.stats
+    }
+
+    /// The kernel's counters of this socket (`XDP_STATISTICS`): frames it dropped and why.
+    pub fn kernel_stats(&self) -> io::Result<XdpKernelStats> {
+        let mut v = [0u64; 6];
+        // SAFETY: `v` has room for the six counters; the socket is open.
+        let rc = unsafe { ffi::mtcp_xsk_kernel_stats(self.umem.xsk, v.as_mut_ptr()) };
+        if rc < 0 {
+            return Err(io::Error::from_raw_os_error(-rc));
+        }
+        Ok(XdpKernelStats {
+            rx_dropped: v[0],
+            rx_invalid_descs: v[1],
+            tx_invalid_descs: v[2],
+            rx_ring_full: v[3],
+            rx_fill_ring_empty: v[4],
+            tx_ring_empty: v[5],
+        })
     }
 
     /// Frames of this queue's UMEM that are neither in a kernel ring nor lent out.
@@ -88,11 +132,25 @@ impl XdpQueue {
                     MAX_BURST as u32,
                 )
             };
-            for &addr in &self.scratch.addrs[..n as usize] {
-                let _ = self.umem.free.push(self.umem.frame_of(addr));
+            for i in 0..n as usize {
+                let addr = self.scratch.addrs[i];
+                match self.umem.slot_index(addr) {
+                    // A slot is free again when the last of its descriptors completed.
+                    Some(slot) => {
+                        let left = &mut self.slot_pending[slot];
+                        *left = left.saturating_sub(1);
+                        if *left == 0 {
+                            self.umem.give_back(addr);
+                            self.stats.tx_completed += 1;
+                        }
+                    }
+                    None => {
+                        self.umem.give_back(addr);
+                        self.stats.tx_completed += 1;
+                    }
+                }
             }
             self.in_tx -= n;
-            self.stats.tx_completed += u64::from(n);
             if n < MAX_BURST as u32 {
                 break;
             }
@@ -125,13 +183,62 @@ impl XdpQueue {
         put
     }
 
+    /// Kicks the kernel when the TX ring holds descriptors it has not taken and it asks for a
+    /// wakeup. Frames it took but has not completed yet need no kick (in copy mode the TX ring
+    /// asks for a wakeup all the time, and a kick per loop turn would be a syscall per turn).
     fn kick_tx_if_needed(&mut self) -> io::Result<()> {
-        // SAFETY: the socket is open.
-        if self.in_tx > 0 && unsafe { ffi::mtcp_xsk_tx_needs_wakeup(self.umem.xsk) } != 0 {
+        if self.in_tx == 0 {
+            return Ok(());
+        }
+        // SAFETY: the socket is open (both calls only read the TX ring's pointers and flags).
+        let wanted = unsafe {
+            ffi::mtcp_xsk_tx_pending(self.umem.xsk) > 0
+                && ffi::mtcp_xsk_tx_needs_wakeup(self.umem.xsk) != 0
+        };
+        if wanted {
             self.stats.tx_kicks += 1;
             sys::kick_tx(self.fd)?;
         }
         Ok(())
+    }
+}
+
+impl XdpQueue {
+    /// A frame received in the chunks `descs` of the scratch (multi-buffer), copied into one
+    /// slot so the stack sees it contiguous; the chunks go back to the free list. None (the
+    /// frame dropped and counted) when no slot is free or the frame does not fit one.
+    fn gather(&mut self, descs: std::ops::Range<usize>) -> Option<XdpRxFrame> {
+        let total: usize = self.scratch.lens[descs.clone()]
+            .iter()
+            .map(|&l| l as usize)
+            .sum();
+        let slot = match self.umem.alloc_slot() {
+            Some(slot) if total <= self.umem.tx_capacity() => Some(slot),
+            Some(slot) => {
+                self.umem.give_back(slot);
+                None
+            }
+            None => None,
+        };
+        let mut at = 0;
+        for d in descs {
+            let (addr, len) = (self.scratch.addrs[d], self.scratch.lens[d] as usize);
+            if let Some(slot) = slot {
+                self.umem.copy_to_slot(addr, slot, at, len);
+            }
+            at += len;
+            self.umem.give_back(addr);
+        }
+        match slot {
+            Some(slot) => {
+                self.stats.rx_gathered += 1;
+                Some(XdpRxFrame::new(Arc::clone(&self.umem), slot, total))
+            }
+            None => {
+                self.stats.rx_dropped += 1;
+                None
+            }
+        }
     }
 }
 
@@ -146,24 +253,36 @@ impl Queue for XdpQueue {
         if want == 0 {
             return Ok(0);
         }
-        // SAFETY: `addrs`/`lens` have room for MAX_BURST >= want entries; the socket is open.
+        // SAFETY: `addrs`/`lens`/`opts` have room for MAX_BURST entries; the socket is open.
         let n = unsafe {
             ffi::mtcp_xsk_rx(
                 self.umem.xsk,
                 self.scratch.addrs.as_mut_ptr(),
                 self.scratch.lens.as_mut_ptr(),
+                self.scratch.opts.as_mut_ptr(),
+                MAX_BURST as u32,
                 want as u32,
             )
         };
         self.in_fill -= n;
+        let mut frames: u32 = 0;
+        let mut first = 0;
         for i in 0..n as usize {
-            let frame = XdpRxFrame::new(
-                Arc::clone(&self.umem),
-                self.scratch.addrs[i],
-                self.scratch.lens[i] as usize,
-            );
-            out.put(frame);
+            if self.scratch.opts[i] & ffi::XDP_PKT_CONTD != 0 {
+                continue;
+            }
+            // Descriptors first..=i are one frame (the shim hands out whole frames only).
+            if first == i {
+                let (addr, len) = (self.scratch.addrs[i], self.scratch.lens[i] as usize);
+                out.put(XdpRxFrame::new(Arc::clone(&self.umem), addr, len));
+                frames += 1;
+            } else if let Some(frame) = self.gather(first..i + 1) {
+                out.put(frame);
+                frames += 1;
+            }
+            first = i + 1;
         }
+        let n = frames;
         self.stats.rx_frames += u64::from(n);
         // SAFETY: the socket is open.
         if n == 0 && unsafe { ffi::mtcp_xsk_fill_needs_wakeup(self.umem.xsk) } != 0 {
@@ -177,11 +296,11 @@ impl Queue for XdpQueue {
     }
 
     fn tx_alloc(&mut self) -> Option<XdpTxFrame> {
-        let addr = match self.umem.free.pop() {
+        let addr = match self.umem.alloc_tx() {
             Some(addr) => addr,
             None => {
                 self.reclaim();
-                self.umem.free.pop()?
+                self.umem.alloc_tx()?
             }
         };
         Some(XdpTxFrame::new(Arc::clone(&self.umem), addr))
@@ -189,42 +308,58 @@ impl Queue for XdpQueue {
 
     fn tx_from<B: TxBatch<XdpTxFrame>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         self.reclaim();
-        let mut n = 0;
-        while n < MAX_BURST {
-            let Some(frame) = pkts.get(n) else { break };
+        let chunk = self.umem.chunk_size();
+        // Descriptors of whole frames, one per chunk (a slot's chunks are contiguous).
+        let (mut n, mut frames) = (0, 0);
+        while let Some(frame) = pkts.get(frames) {
             if !frame.is_of(&self.umem) {
                 // A frame of another queue's UMEM: the kernel could not find it in ours.
                 break;
             }
-            self.scratch.addrs[n] = frame.addr;
-            self.scratch.lens[n] = frame.len() as u32;
-            n += 1;
+            let len = frame.len();
+            let descs = len.div_ceil(chunk).max(1);
+            if n + descs > MAX_BURST {
+                break;
+            }
+            for d in 0..descs {
+                self.scratch.addrs[n + d] = frame.addr + (d * chunk) as u64;
+                self.scratch.lens[n + d] = (len - d * chunk).min(chunk) as u32;
+                self.scratch.opts[n + d] = if d + 1 < descs { ffi::XDP_PKT_CONTD } else { 0 };
+            }
+            n += descs;
+            frames += 1;
         }
-        if n == 0 && !pkts.is_empty() {
+        if frames == 0 && !pkts.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "afxdp: a frame allocated from another queue cannot be sent on this one",
             ));
         }
-        // SAFETY: the first `n` entries of `addrs`/`lens` are initialised; the socket is open.
-        let sent = unsafe {
+        // SAFETY: the first `n` entries of the scratch are initialised; the socket is open.
+        let put = unsafe {
             ffi::mtcp_xsk_tx(
                 self.umem.xsk,
                 self.scratch.addrs.as_ptr(),
                 self.scratch.lens.as_ptr(),
+                self.scratch.opts.as_ptr(),
                 n as u32,
             )
         };
-        for i in 0..sent as usize {
+        // The ring takes all `n` descriptors or none.
+        let sent = if put as usize == n { frames } else { 0 };
+        for i in 0..sent {
             if let Some(frame) = pkts.get_mut(i) {
+                if let Some(slot) = self.umem.slot_index(frame.addr) {
+                    self.slot_pending[slot] = frame.len().div_ceil(chunk).max(1) as u8;
+                }
                 frame.mark_sent();
             }
         }
-        pkts.consume(sent as usize);
-        self.in_tx += sent;
-        self.stats.tx_frames += u64::from(sent);
+        pkts.consume(sent);
+        self.in_tx += put;
+        self.stats.tx_frames += sent as u64;
         self.kick_tx_if_needed()?;
-        Ok(sent as usize)
+        Ok(sent)
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {

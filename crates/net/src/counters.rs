@@ -11,7 +11,7 @@ pub enum RxDrop {
     NotOurMac,
     /// Carries an 802.1Q tag (VLANs are not configured).
     Vlan,
-    /// An EtherType other than IPv4 and ARP (IPv6 included).
+    /// An EtherType other than IPv4, ARP and IPv6, or IPv6 on a port without IPv6 addresses.
     UnknownEthertype,
     /// The IPv4 header checksum does not verify.
     Ipv4Checksum,
@@ -31,11 +31,16 @@ pub enum RxDrop {
     UnsupportedIcmp,
     /// An ARP packet neither for our address nor about a host we know.
     ArpNotForUs,
+    /// An IPv6 extension header or option refused as RFC 8200 §4 says (answered with an ICMPv6
+    /// parameter problem where the RFC asks for one).
+    Ipv6Refused,
+    /// A Neighbour Discovery message failing RFC 4861's validation (hop limit not 255, ...).
+    NdInvalid,
 }
 
 impl RxDrop {
     /// Every reason, in counter order.
-    pub const ALL: [RxDrop; 14] = [
+    pub const ALL: [RxDrop; 16] = [
         RxDrop::Truncated,
         RxDrop::Malformed,
         RxDrop::NotOurMac,
@@ -50,6 +55,8 @@ impl RxDrop {
         RxDrop::UnsupportedProtocol,
         RxDrop::UnsupportedIcmp,
         RxDrop::ArpNotForUs,
+        RxDrop::Ipv6Refused,
+        RxDrop::NdInvalid,
     ];
 
     /// Whether the frame was damaged (truncated, malformed, a checksum that does not verify), as
@@ -79,17 +86,21 @@ pub enum TxDrop {
     Emit,
     /// No free slot for a control frame (ARP or ICMP reply, ARP request).
     NoSlot,
+    /// Neighbour Discovery found no link-layer address for the next hop, or its cache is full
+    /// of resolutions in progress.
+    NdFailed,
 }
 
 impl TxDrop {
     /// Every reason, in counter order.
-    pub const ALL: [TxDrop; 6] = [
+    pub const ALL: [TxDrop; 7] = [
         TxDrop::WaitQueueFull,
         TxDrop::ArpTimeout,
         TxDrop::TooBig,
         TxDrop::BufferTooSmall,
         TxDrop::Emit,
         TxDrop::NoSlot,
+        TxDrop::NdFailed,
     ];
 }
 
@@ -122,12 +133,35 @@ pub struct Counters {
     pub icmp_echo_requests: u64,
     /// ICMP echo replies queued.
     pub icmp_echo_replies: u64,
-    /// IPv4 fragments received (and dropped).
+    /// IPv4 and IPv6 fragments received (and dropped).
     pub fragments: u64,
     /// Datagrams parked waiting for ARP.
     pub tx_waited: u64,
     /// Parked datagrams released after resolution.
     pub tx_flushed: u64,
+    /// IPv6 TCP segments passed up.
+    pub rx_tcp6: u64,
+    /// Neighbour solicitations received for our addresses (duplicate address detection's
+    /// included).
+    pub nd_rx_solicits: u64,
+    /// Neighbour advertisements received.
+    pub nd_rx_adverts: u64,
+    /// Neighbour solicitations sent (resolutions and probes).
+    pub nd_tx_solicits: u64,
+    /// Neighbour advertisements sent.
+    pub nd_tx_adverts: u64,
+    /// Neighbour resolutions that succeeded.
+    pub nd_resolved: u64,
+    /// Neighbour resolutions that gave up.
+    pub nd_failed: u64,
+    /// ICMPv6 echo requests received for our addresses.
+    pub icmpv6_echo_requests: u64,
+    /// ICMPv6 echo replies queued.
+    pub icmpv6_echo_replies: u64,
+    /// ICMPv6 parameter problems queued (refused extension headers and next headers).
+    pub icmpv6_param_problems: u64,
+    /// ICMPv6 errors not sent because of the rate limit.
+    pub icmpv6_errors_limited: u64,
     rx_drops: [u64; RxDrop::ALL.len()],
     tx_drops: [u64; TxDrop::ALL.len()],
 }

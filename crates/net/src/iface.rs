@@ -1,7 +1,7 @@
 //! One port's network layer: its configuration, ARP cache, queued frames and counters, and the
 //! transmit side (datagrams out, ARP resolution, timers). The receive side is in `rx.rs`.
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use mtcp_io::{ChecksumOffload, L4Checksum, TxOffload};
 use mtcp_wire::{
@@ -12,6 +12,8 @@ use mtcp_wire::{
 use crate::arp::{ArpConfig, ArpTable};
 use crate::config::ArpEntry;
 use crate::counters::{Counters, TxDrop};
+use crate::iface6::TokenBucket;
+use crate::nd::{NdConfig, NeighborCache};
 use crate::route::{mask, network};
 use crate::store::{FrameStore, Resolving};
 
@@ -46,11 +48,26 @@ pub struct InterfaceConfig {
     pub max_waiting: usize,
     /// Slots for control frames (ARP, ICMP) queued for [`Interface::transmit_ready`].
     pub control_slots: usize,
+    /// The port's IPv6 addresses with their prefix lengths (empty: IPv6 frames are dropped as
+    /// an unknown EtherType, as before IPv6 existed).
+    pub ipv6: Vec<(Ipv6Addr, u8)>,
+    /// Hop limit of sent IPv6 packets.
+    pub hop_limit: u8,
+    /// Neighbour Discovery timing and cache size.
+    pub nd: NdConfig,
+    /// Static neighbour entries.
+    pub static_nd: Vec<(Ipv6Addr, EthernetAddress)>,
+    /// ICMPv6 errors (parameter problems) sent per second at most, in bursts of up to
+    /// `icmpv6_error_burst` (RFC 4443 §2.4(f) requires a limit).
+    pub icmpv6_errors_per_sec: u32,
+    /// The largest burst of ICMPv6 errors.
+    pub icmpv6_error_burst: u32,
 }
 
 impl InterfaceConfig {
     /// A port with MTU 1500, every checksum in software, TTL 64, default ARP timing, 64 parked
-    /// datagrams and 64 control slots.
+    /// datagrams and 64 control slots, and no IPv6 address (hop limit 64, default Neighbour
+    /// Discovery timing and 100 ICMPv6 errors a second, bursts of 10, once one is added).
     pub fn new(mac: EthernetAddress, ip: Ipv4Addr, prefix_len: u8) -> Self {
         InterfaceConfig {
             mac,
@@ -64,6 +81,12 @@ impl InterfaceConfig {
             static_arp: Vec::new(),
             max_waiting: 64,
             control_slots: 64,
+            ipv6: Vec::new(),
+            hop_limit: 64,
+            nd: NdConfig::default(),
+            static_nd: Vec::new(),
+            icmpv6_errors_per_sec: 100,
+            icmpv6_error_burst: 10,
         }
     }
 
@@ -88,6 +111,7 @@ pub fn capabilities_from_offload(o: ChecksumOffload) -> ChecksumCapabilities {
         tcp: pick(o.tcp_tx, o.tcp_rx),
         udp: pick(o.udp_tx, o.udp_rx),
         icmpv4: Checksum::Both,
+        icmpv6: Checksum::Both,
     }
 }
 
@@ -120,6 +144,8 @@ pub struct Interface {
     pub(crate) arp: ArpTable,
     pub(crate) store: FrameStore,
     pub(crate) counters: Counters,
+    pub(crate) nd: NeighborCache,
+    pub(crate) icmpv6_errors: TokenBucket,
     ident: u16,
 }
 
@@ -127,6 +153,9 @@ impl Interface {
     /// Sets up an interface; every buffer it will use is allocated here.
     pub fn new(config: InterfaceConfig) -> Self {
         let arp = ArpTable::new(config.arp, &config.static_arp);
+        let nd = NeighborCache::new(config.nd, &config.static_nd);
+        let icmpv6_errors =
+            TokenBucket::new(config.icmpv6_errors_per_sec, config.icmpv6_error_burst);
         let slot_len = ETHERNET_HEADER_LEN + config.mtu;
         let store = FrameStore::new(
             config.max_waiting + config.control_slots,
@@ -138,6 +167,8 @@ impl Interface {
             arp,
             store,
             counters: Counters::default(),
+            nd,
+            icmpv6_errors,
             ident: 0,
         }
     }
@@ -257,7 +288,7 @@ impl Interface {
             return self.tx_drop(TxDrop::WaitQueueFull);
         };
         match emit_ipv4(slot_buf, &frame, &ip, ipv4, fill) {
-            Ok(len) => self.store.push_waiting(slot, len, offload, next_hop),
+            Ok(len) => self.store.push_waiting(slot, len, offload, next_hop.into()),
             Err(reason) => {
                 self.store.release(slot);
                 return self.tx_drop(reason);
@@ -314,8 +345,8 @@ impl Interface {
         }
     }
 
-    /// Runs the timers due at `now_ms`: ARP requests are retried, and resolutions that used up
-    /// their requests drop their waiting datagrams.
+    /// Runs the timers due at `now_ms`: ARP requests and neighbour solicitations are retried,
+    /// and resolutions that used up their requests drop their waiting datagrams.
     pub fn poll(&mut self, now_ms: u64) {
         let cfg = *self.arp.config();
         let mut i = 0;
@@ -327,7 +358,7 @@ impl Interface {
             }
             if r.requests_sent >= cfg.max_requests.max(1) {
                 self.store.resolving.swap_remove(i);
-                let dropped = self.store.drop_waiting(r.ip);
+                let dropped = self.store.drop_waiting(r.ip.into());
                 self.counters.arp_timeouts += 1;
                 self.counters
                     .count_tx_drop(TxDrop::ArpTimeout, dropped as u64);
@@ -340,11 +371,18 @@ impl Interface {
             r.next_request_ms = now_ms.saturating_add(cfg.retry_interval_ms.max(1));
             i += 1;
         }
+        if !self.nd.is_empty() {
+            self.poll_nd(now_ms);
+        }
     }
 
     /// When [`Interface::poll`] next has work, if ever.
     pub fn poll_at(&self) -> Option<u64> {
-        self.store.resolving.iter().map(|r| r.next_request_ms).min()
+        let arp = self.store.resolving.iter().map(|r| r.next_request_ms).min();
+        match (arp, self.nd.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Copies the next frame the interface queued on its own (ARP, ICMP, datagrams released by an

@@ -85,6 +85,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! - **IPv6**: with addresses in [`InterfaceConfig::ipv6`], the interface answers Neighbour
+//!   Discovery (RFC 4861) and ICMPv6 echo, walks extension headers as RFC 8200 §4 says (with
+//!   parameter problems), passes TCP up as [`Received::Tcp6`], and sends with
+//!   [`Interface::send_tcp_ipv6`] through the [`NeighborCache`] (INCOMPLETE, REACHABLE, STALE,
+//!   DELAY, PROBE; static entries; the same bounded queue of waiting frames as ARP).
+//!   [`Route6Table`] is the IPv6 longest-prefix table.
+//!
 //! Not implemented: IPv4 reassembly (fragments are counted and dropped), IP options on
 //! transmit, VLAN tags (tagged frames are dropped), ICMP errors (destination unreachable, path
 //! MTU) in either direction, UDP, forwarding.
@@ -93,8 +100,12 @@ mod arp;
 mod config;
 mod counters;
 mod iface;
+mod iface6;
+mod nd;
 mod route;
+mod route6;
 mod rx;
+mod rx6;
 mod store;
 
 pub use arp::{ArpConfig, ArpTable};
@@ -106,7 +117,10 @@ pub use iface::{
     ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, Interface, InterfaceConfig, SendResult, Transmit,
     capabilities_from_offload,
 };
+pub use iface6::IPV6_HEADER_LEN;
+pub use nd::{NdAction, NdConfig, NeighborCache, NeighborState, Resolution};
 pub use route::{NextHop, NoRoute, PortAddr, Route, RouteTable, mask, network, prefix_len_of};
+pub use route6::{NextHop6, NoRoute6, Route6, Route6Table, mask6, network6};
 pub use rx::Received;
 
 /// The README's example, compiled and run as a doctest.

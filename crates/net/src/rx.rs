@@ -1,9 +1,10 @@
 //! The receive side: Ethernet dispatch, ARP (learning, replies, resolution), IPv4 checks, ICMP
 //! echo and the hand-off of TCP segments.
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use mtcp_io::{ChecksumStatus, RxMeta};
+use mtcp_wire::ipv6::Ipv6Header;
 use mtcp_wire::{
     ArpOperation, ArpPacket, ArpRepr, Checksum, EtherType, EthernetAddress, EthernetFrame,
     EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
@@ -24,13 +25,39 @@ pub enum Received<'a> {
         /// The segment; its payload borrows the frame.
         repr: TcpRepr<'a>,
     },
-    /// Consumed here (ARP, ICMP echo); any reply waits in [`Interface::transmit_ready`].
+    /// A TCP segment carried over IPv6, its checksum checked; [`Received::tcp6`] reads its
+    /// addresses and representation.
+    ///
+    /// Views into the frame rather than two `Ipv6Addr` and a `TcpRepr`: a second variant holding
+    /// a `TcpRepr` takes away the niche `Received` keeps its tag in, and the larger enum costs
+    /// every IPv4 segment about 20 instructions (measured with cachegrind).
+    Tcp6 {
+        /// The IPv6 header in the frame.
+        header: &'a Ipv6Header,
+        /// The segment, checksum verified.
+        segment: TcpPacket<'a>,
+    },
+    /// Consumed here (ARP, ICMP echo, Neighbour Discovery); any reply waits in
+    /// [`Interface::transmit_ready`].
     Handled,
     /// Dropped and counted.
     Dropped(RxDrop),
 }
 
-fn wire_drop(e: mtcp_wire::Error) -> RxDrop {
+impl<'a> Received<'a> {
+    /// The source and destination addresses and the representation of a [`Received::Tcp6`]
+    /// segment (`None` for anything else). Options are parsed here: `Err` for a segment whose
+    /// options are malformed (drop it).
+    pub fn tcp6(&self) -> Option<mtcp_wire::Result<(Ipv6Addr, Ipv6Addr, TcpRepr<'a>)>> {
+        let Received::Tcp6 { header, segment } = self else {
+            return None;
+        };
+        let (src, dst) = (Ipv6Addr::from(header.src), Ipv6Addr::from(header.dst));
+        Some(TcpRepr::parse_ipv6(segment, &src, &dst, Checksum::None).map(|r| (src, dst, r)))
+    }
+}
+
+pub(crate) fn wire_drop(e: mtcp_wire::Error) -> RxDrop {
     match e {
         mtcp_wire::Error::Truncated => RxDrop::Truncated,
         _ => RxDrop::Malformed,
@@ -39,7 +66,7 @@ fn wire_drop(e: mtcp_wire::Error) -> RxDrop {
 
 /// The checksum mode to parse with: the device's verdict if it gave one, else what software is
 /// configured to do.
-fn rx_mode(status: ChecksumStatus, software: Checksum) -> Result<Checksum, ()> {
+pub(crate) fn rx_mode(status: ChecksumStatus, software: Checksum) -> Result<Checksum, ()> {
     match status {
         ChecksumStatus::Good => Ok(Checksum::None),
         ChecksumStatus::Bad => Err(()),
@@ -57,6 +84,10 @@ impl Interface {
         match &result {
             Received::Dropped(reason) => self.counters.count_rx_drop(*reason),
             Received::Tcp { .. } => self.counters.rx_tcp += 1,
+            Received::Tcp6 { .. } => {
+                self.counters.rx_tcp += 1;
+                self.counters.rx_tcp6 += 1;
+            }
             Received::Handled => {}
         }
         result
@@ -68,7 +99,10 @@ impl Interface {
             Err(e) => return Received::Dropped(wire_drop(e)),
         };
         let dst = eth.dst_addr();
-        if dst != self.config.mac && dst != EthernetAddress::BROADCAST {
+        if dst != self.config.mac
+            && dst != EthernetAddress::BROADCAST
+            && !(eth.ethertype() == EtherType::Ipv6 && self.listens_ipv6_mac(dst))
+        {
             return Received::Dropped(RxDrop::NotOurMac);
         }
         if eth.vlan().is_some() {
@@ -77,6 +111,7 @@ impl Interface {
         match eth.ethertype() {
             EtherType::Arp => self.receive_arp(now_ms, eth.payload()),
             EtherType::Ipv4 => self.receive_ipv4(eth.src_addr(), eth.payload(), meta),
+            EtherType::Ipv6 => self.receive_ipv6(now_ms, eth.src_addr(), eth.payload(), meta),
             _ => Received::Dropped(RxDrop::UnknownEthertype),
         }
     }
@@ -109,7 +144,7 @@ impl Interface {
             if self.store.stop_resolving(spa) {
                 self.counters.arp_resolved += 1;
             }
-            let flushed = self.store.flush_waiting(spa, sha.0);
+            let flushed = self.store.flush_waiting(spa.into(), sha.0);
             self.counters.tx_flushed += flushed as u64;
         }
         if arp.operation == ArpOperation::Request && for_us && !sha.is_multicast() {

@@ -3,17 +3,18 @@
 //! construction: slot memory is one block, and the queues of slot numbers have room for every
 //! slot from the start.
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 use std::collections::VecDeque;
 
 use mtcp_io::TxOffload;
 use mtcp_wire::{EthernetAddress, EthernetFrameMut};
 
-/// A datagram waiting for the MAC of `next_hop`; its Ethernet destination is patched on flush.
+/// A datagram waiting for the MAC of `next_hop` (resolved by ARP or Neighbour Discovery); its
+/// Ethernet destination is patched on flush.
 #[derive(Clone, Copy, Debug)]
 struct Waiting {
     slot: u16,
-    next_hop: Ipv4Addr,
+    next_hop: IpAddr,
 }
 
 /// An address being resolved.
@@ -91,7 +92,7 @@ impl FrameStore {
     }
 
     /// Parks a filled slot until `next_hop` resolves.
-    pub fn push_waiting(&mut self, slot: u16, len: usize, offload: TxOffload, next_hop: Ipv4Addr) {
+    pub fn push_waiting(&mut self, slot: u16, len: usize, offload: TxOffload, next_hop: IpAddr) {
         self.lens[usize::from(slot)] = len;
         self.offloads[usize::from(slot)] = offload;
         self.waiting.push(Waiting { slot, next_hop });
@@ -99,7 +100,7 @@ impl FrameStore {
 
     /// Moves every datagram waiting for `ip` to the ready queue with Ethernet destination `mac`,
     /// in the order they were queued; returns how many.
-    pub fn flush_waiting(&mut self, ip: Ipv4Addr, mac: [u8; 6]) -> usize {
+    pub fn flush_waiting(&mut self, ip: IpAddr, mac: [u8; 6]) -> usize {
         let mut moved = 0;
         let mut i = 0;
         while i < self.waiting.len() {
@@ -119,7 +120,7 @@ impl FrameStore {
     }
 
     /// Frees every datagram waiting for `ip`; returns how many.
-    pub fn drop_waiting(&mut self, ip: Ipv4Addr) -> usize {
+    pub fn drop_waiting(&mut self, ip: IpAddr) -> usize {
         let before = self.waiting.len();
         let free = &mut self.free;
         self.waiting.retain(|w| {
@@ -186,14 +187,14 @@ mod tests {
         for (n, hop) in [(1u8, a), (2, b)] {
             let (slot, buf) = s.alloc_waiting().unwrap();
             buf[6] = n;
-            s.push_waiting(slot, 20, TxOffload::default(), hop);
+            s.push_waiting(slot, 20, TxOffload::default(), hop.into());
         }
         assert!(s.alloc_waiting().is_none(), "waiting queue is bounded");
         let (slot, buf) = s.alloc().unwrap();
         buf[6] = 3;
         s.push_ready(slot, 20, TxOffload::default());
-        assert_eq!(s.flush_waiting(a, [9; 6]), 1);
-        assert_eq!(s.drop_waiting(b), 1);
+        assert_eq!(s.flush_waiting(a.into(), [9; 6]), 1);
+        assert_eq!(s.drop_waiting(b.into()), 1);
         let mut out = [0u8; 64];
         assert_eq!(s.pop_ready(&mut out[..10]), Some(Err(20)));
         assert!(matches!(s.pop_ready(&mut out), Some(Ok((20, _)))));

@@ -678,7 +678,7 @@ fn malformed_frames_are_counted_never_panic() {
             frame.truncate((next() as usize) % (frame.len() + 1));
         }
         match i.receive(round as u64, &frame, m) {
-            Received::Tcp { .. } => tcp += 1,
+            Received::Tcp { .. } | Received::Tcp6 { .. } => tcp += 1,
             Received::Handled => handled += 1,
             Received::Dropped(_) => {}
         }

@@ -9,7 +9,8 @@ use mtcp_tcp::State;
 
 use crate::error::{Error, Result};
 use crate::socket::{Listener, Phase, SockKind, SockOpts, Socket, Stream};
-use crate::stack::{Owner, Stack};
+use crate::sockets::Owner;
+use crate::stack::Stack;
 
 /// `MSG_PEEK`.
 pub const MSG_PEEK: i32 = libc::MSG_PEEK;
@@ -33,9 +34,9 @@ impl<Q: Queue> Stack<Q> {
             watcher: None,
             opts: SockOpts {
                 nonblock: false,
-                rcvbuf: self.default_rcvbuf,
-                sndbuf: self.default_sndbuf,
-                nodelay: self.engine.config().no_delay,
+                rcvbuf: self.sockets.default_rcvbuf,
+                sndbuf: self.sockets.default_sndbuf,
+                nodelay: self.sockets.engine.config().no_delay,
                 reuseaddr: false,
                 keepalive: false,
                 linger: (false, 0),
@@ -57,14 +58,14 @@ impl<Q: Queue> Stack<Q> {
         }
         let mut s = self.new_socket(SockKind::Stream(Stream::new()));
         s.opts.nonblock = nonblock;
-        self.socks.alloc(s)
+        self.sockets.socks.alloc(s)
     }
 
     /// `mtcp_bind`.
     pub fn bind(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
         let in_use = addr.port() != 0
-            && (self.listeners.contains_key(&addr.port()) || self.port_bound(addr.port()));
-        let st = self.socks.stream_mut(sockid)?;
+            && (self.sockets.listeners.contains_key(&addr.port()) || self.port_bound(addr.port()));
+        let st = self.sockets.socks.stream_mut(sockid)?;
         if st.local.is_some() || st.phase != Phase::Fresh {
             return Err(Error::Inval);
         }
@@ -76,15 +77,14 @@ impl<Q: Queue> Stack<Q> {
     }
 
     fn port_bound(&self, port: u16) -> bool {
-        self.socks
-            .ids()
-            .into_iter()
-            .any(|id| match self.socks.get(id).map(|s| &s.kind) {
+        self.sockets.socks.ids().into_iter().any(|id| {
+            match self.sockets.socks.get(id).map(|s| &s.kind) {
                 Ok(SockKind::Stream(st)) => {
                     st.phase == Phase::Fresh && st.local.is_some_and(|a| a.port() == port)
                 }
                 _ => false,
-            })
+            }
+        })
     }
 
     /// The engine settings a socket's options ask for (SO_SNDBUF, SO_RCVBUF, TCP_NODELAY,
@@ -98,14 +98,15 @@ impl<Q: Queue> Stack<Q> {
             keepalive: opts.keepalive.then(|| self.keepalive_params()),
             congestion_control: opts
                 .congestion
-                .unwrap_or(self.engine.config().congestion_control),
+                .unwrap_or(self.sockets.engine.config().congestion_control),
         }
     }
 
     /// Keepalive timing: the engine's when mtcp.conf set one, else Linux's defaults
     /// (`tcp_keepalive_time` 7200 s, `tcp_keepalive_intvl` 75 s, `tcp_keepalive_probes` 9).
     fn keepalive_params(&self) -> mtcp_tcp::Keepalive {
-        self.engine
+        self.sockets
+            .engine
             .config()
             .keepalive
             .unwrap_or(mtcp_tcp::Keepalive {
@@ -122,7 +123,7 @@ impl<Q: Queue> Stack<Q> {
         if secs < 0 {
             return Err(Error::Inval);
         }
-        self.socks.get_mut(sockid)?.opts.linger = (on, secs);
+        self.sockets.socks.get_mut(sockid)?.opts.linger = (on, secs);
         Ok(())
     }
 
@@ -130,21 +131,21 @@ impl<Q: Queue> Stack<Q> {
     /// Linux): for the socket's next `connect`/`listen`, and at once on a connected socket.
     pub fn set_congestion(&mut self, sockid: i32, name: &str) -> Result<()> {
         let cc = mtcp_tcp::cc::CcAlgorithm::from_name(name).ok_or(Error::NoEnt)?;
-        let sock = self.socks.get_mut(sockid)?;
+        let sock = self.sockets.socks.get_mut(sockid)?;
         sock.opts.congestion = Some(cc);
         if let SockKind::Stream(Stream {
             handle: Some(h), ..
         }) = sock.kind
         {
-            let _ = self.engine.set_congestion_control(h, cc);
+            let _ = self.sockets.engine.set_congestion_control(h, cc);
         }
         Ok(())
     }
 
     /// `mtcp_listen`.
     pub fn listen(&mut self, sockid: i32, backlog: i32) -> Result<()> {
-        let max = self.engine.config().max_connections;
-        let sock = self.socks.get_mut(sockid)?;
+        let max = self.sockets.engine.config().max_connections;
+        let sock = self.sockets.socks.get_mut(sockid)?;
         let local = match &sock.kind {
             SockKind::Stream(st) if st.phase == Phase::Fresh => st.local.ok_or(Error::Inval)?,
             SockKind::Stream(_) | SockKind::Listener(_) => return Err(Error::Inval),
@@ -155,35 +156,37 @@ impl<Q: Queue> Stack<Q> {
         }
         let sock_opts = sock.opts;
         let opts = self.conn_options(&sock_opts);
-        self.engine
+        self.sockets
+            .engine
             .listen_with(*local.ip(), local.port(), backlog as usize, opts)
             .map_err(|_| Error::AddrInUse)?;
-        let sock = self.socks.get_mut(sockid)?;
+        let sock = self.sockets.socks.get_mut(sockid)?;
         sock.kind = SockKind::Listener(Listener {
             local,
             backlog: backlog as usize,
             queue: std::collections::VecDeque::with_capacity(backlog as usize),
         });
-        self.listeners.insert(local.port(), sockid);
+        self.sockets.listeners.insert(local.port(), sockid);
         Ok(())
     }
 
     /// `mtcp_accept`: the new socket and the peer's address.
     pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddrV4)> {
-        let port = match &self.socks.get(sockid)?.kind {
+        let port = match &self.sockets.socks.get(sockid)?.kind {
             SockKind::Listener(l) => l.local.port(),
             SockKind::Stream(_) => return Err(Error::Inval),
             _ => return Err(Error::NotSock),
         };
-        self.fill_listener(port);
+        self.sockets.fill_listener(&mut self.epolls, port);
         loop {
-            let Ok(SockKind::Listener(l)) = self.socks.get_mut(sockid).map(|s| &mut s.kind) else {
+            let Ok(SockKind::Listener(l)) = self.sockets.socks.get_mut(sockid).map(|s| &mut s.kind)
+            else {
                 return Err(Error::Inval);
             };
             let Some(h) = l.queue.pop_front() else {
                 return Err(Error::Again);
             };
-            let Ok(t) = self.engine.tuple(h) else {
+            let Ok(t) = self.sockets.engine.tuple(h) else {
                 continue;
             };
             let mut st = Stream::new();
@@ -194,21 +197,21 @@ impl<Q: Queue> Stack<Q> {
             let remote = SocketAddrV4::new(t.remote_addr, t.remote_port);
             let mut sock = self.new_socket(SockKind::Stream(st));
             // As in Linux, an accepted socket inherits its listener's options (not O_NONBLOCK).
-            if let Ok(listener) = self.socks.get(sockid) {
+            if let Ok(listener) = self.sockets.socks.get(sockid) {
                 sock.opts = SockOpts {
                     nonblock: false,
                     ..listener.opts
                 };
             }
-            match self.socks.alloc(sock) {
+            match self.sockets.socks.alloc(sock) {
                 Ok(id) => {
-                    self.set_owner(h, Owner::Stream(id));
-                    self.fill_listener(port);
+                    self.sockets.set_owner(h, Owner::Stream(id));
+                    self.sockets.fill_listener(&mut self.epolls, port);
                     return Ok((id, remote));
                 }
                 Err(e) => {
                     if let Ok(SockKind::Listener(l)) =
-                        self.socks.get_mut(sockid).map(|s| &mut s.kind)
+                        self.sockets.socks.get_mut(sockid).map(|s| &mut s.kind)
                     {
                         l.queue.push_front(h);
                     }
@@ -230,14 +233,14 @@ impl<Q: Queue> Stack<Q> {
         if num_addr <= 0 {
             return Err(Error::Inval);
         }
-        self.rss_base = (!saddr_base.is_unspecified()).then_some(saddr_base);
+        self.ports.rss_base = (!saddr_base.is_unspecified()).then_some(saddr_base);
         Ok(())
     }
 
     /// `mtcp_connect`: `Err(InProgress)` once the SYN is on its way; EPOLLOUT (or EPOLLERR with
     /// SO_ERROR) follows.
     pub fn connect(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
-        let st = self.socks.stream_mut(sockid)?;
+        let st = self.sockets.socks.stream_mut(sockid)?;
         match st.phase {
             Phase::Connecting => return Err(Error::Already),
             Phase::Connected => return Err(Error::IsConn),
@@ -248,28 +251,30 @@ impl<Q: Queue> Stack<Q> {
         if addr.port() == 0 || addr.ip().is_unspecified() {
             return Err(Error::Inval);
         }
-        let p = self.route(*addr.ip()).ok_or(Error::NetUnreach)?;
+        let p = self.ports.route(*addr.ip()).ok_or(Error::NetUnreach)?;
         let mut local_ip = bound.map(|a| *a.ip()).filter(|ip| !ip.is_unspecified());
         if local_ip.is_none() {
-            local_ip = Some(self.rss_base.unwrap_or(self.ports[p].ip()));
+            local_ip = Some(self.ports.rss_base.unwrap_or(self.ports.netifs[p].ip()));
         }
         let local_ip = local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
         let now = self.now();
-        let opts = self.conn_options(&self.socks.get(sockid)?.opts);
+        let opts = self.conn_options(&self.sockets.socks.get(sockid)?.opts);
         let (remote_ip, rport) = (*addr.ip(), addr.port());
         let h = match (
             bound.map(|a| a.port()).filter(|&p| p != 0),
-            self.rss.get(p).cloned().flatten(),
+            self.ports.rss.get(p).cloned().flatten(),
         ) {
             (Some(lport), rss) => {
                 if rss.is_some_and(|r| !r.lands_here(local_ip, lport, remote_ip, rport)) {
                     return Err(Error::Inval);
                 }
-                self.engine
+                self.sockets
+                    .engine
                     .connect_with(now, (local_ip, lport), (remote_ip, rport), opts)
                     .map_err(tcp_err)?
             }
             (None, None) => self
+                .sockets
                 .engine
                 .connect_with(now, (local_ip, 0), (remote_ip, rport), opts)
                 .map_err(|e| match e {
@@ -279,17 +284,19 @@ impl<Q: Queue> Stack<Q> {
             (None, Some(rss)) => {
                 let mut found = None;
                 for _ in 0..(65536 - 1025) {
-                    let lport = self.rss_cursor;
-                    self.rss_cursor = if lport == u16::MAX { 1025 } else { lport + 1 };
-                    if self.listeners.contains_key(&lport)
+                    let lport = self.ports.rss_cursor;
+                    self.ports.rss_cursor = if lport == u16::MAX { 1025 } else { lport + 1 };
+                    if self.sockets.listeners.contains_key(&lport)
                         || !rss.lands_here(local_ip, lport, remote_ip, rport)
                     {
                         continue;
                     }
-                    match self
-                        .engine
-                        .connect_with(now, (local_ip, lport), (remote_ip, rport), opts)
-                    {
+                    match self.sockets.engine.connect_with(
+                        now,
+                        (local_ip, lport),
+                        (remote_ip, rport),
+                        opts,
+                    ) {
                         Ok(h) => {
                             found = Some(h);
                             break;
@@ -301,9 +308,9 @@ impl<Q: Queue> Stack<Q> {
                 found.ok_or(Error::Again)?
             }
         };
-        let t = self.engine.tuple(h).map_err(tcp_err)?;
-        self.set_owner(h, Owner::Stream(sockid));
-        let st = self.socks.stream_mut(sockid)?;
+        let t = self.sockets.engine.tuple(h).map_err(tcp_err)?;
+        self.sockets.set_owner(h, Owner::Stream(sockid));
+        let st = self.sockets.socks.stream_mut(sockid)?;
         st.handle = Some(h);
         st.phase = Phase::Connecting;
         st.local = Some(SocketAddrV4::new(t.local_addr, t.local_port));
@@ -321,16 +328,16 @@ impl<Q: Queue> Stack<Q> {
         if let Ok(Socket {
             kind: SockKind::Pipe { slot, read_end },
             ..
-        }) = self.socks.get(sockid)
+        }) = self.sockets.socks.get(sockid)
         {
             let (slot, read_end) = (*slot, *read_end);
             return self.pipe_read(slot, read_end, buf);
         }
         if flags != 0 && flags != MSG_PEEK {
-            self.socks.stream_mut(sockid)?;
+            self.sockets.socks.stream_mut(sockid)?;
             return Err(Error::Inval);
         }
-        let st = self.socks.stream_mut(sockid)?;
+        let st = self.sockets.socks.stream_mut(sockid)?;
         if st.shut_rd {
             return Ok(0);
         }
@@ -351,7 +358,7 @@ impl<Q: Queue> Stack<Q> {
             // Move what the engine holds behind the already peeked bytes, then copy without taking.
             let mut tmp = [0u8; 4096];
             loop {
-                match self.engine.recv(h, &mut tmp) {
+                match self.sockets.engine.recv(h, &mut tmp) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => st.peeked.extend(&tmp[..n]),
                 }
@@ -362,12 +369,12 @@ impl<Q: Queue> Stack<Q> {
             if flags == MSG_PEEK || n == buf.len() {
                 return Ok(n);
             }
-            return match self.engine.recv(h, &mut buf[n..]) {
+            return match self.sockets.engine.recv(h, &mut buf[n..]) {
                 Ok(m) => Ok(n + m),
                 Err(_) => Ok(n),
             };
         }
-        match self.engine.recv(h, buf) {
+        match self.sockets.engine.recv(h, buf) {
             Ok(n) => Ok(n),
             Err(mtcp_tcp::Error::WouldBlock) => Err(Error::Again),
             Err(mtcp_tcp::Error::InvalidState) => Ok(0),
@@ -386,23 +393,11 @@ impl<Q: Queue> Stack<Q> {
         sockid: i32,
         parts: impl Iterator<Item = &'a mut [u8]>,
     ) -> Result<usize> {
-        let mut total = 0;
-        for b in parts {
-            if b.is_empty() {
-                continue;
-            }
-            match self.read(sockid, b) {
-                Ok(n) => {
-                    total += n;
-                    if n < b.len() {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(total)
+        each_part(
+            parts.filter(|b| !b.is_empty()),
+            |b| b.len(),
+            |b| self.read(sockid, b),
+        )
     }
 
     /// `mtcp_write`: copies what fits in the send buffer; `EAGAIN` when it is full.
@@ -410,12 +405,12 @@ impl<Q: Queue> Stack<Q> {
         if let Ok(Socket {
             kind: SockKind::Pipe { slot, read_end },
             ..
-        }) = self.socks.get(sockid)
+        }) = self.sockets.socks.get(sockid)
         {
             let (slot, read_end) = (*slot, *read_end);
             return self.pipe_write(slot, read_end, data);
         }
-        let st = self.socks.stream_mut(sockid)?;
+        let st = self.sockets.socks.stream_mut(sockid)?;
         if st.shut_wr {
             return Err(Error::Pipe);
         }
@@ -428,14 +423,14 @@ impl<Q: Queue> Stack<Q> {
             (Phase::Gone, _) => return Err(Error::Pipe),
             _ => return Err(Error::NotConn),
         };
-        match self.engine.state(h) {
+        match self.sockets.engine.state(h) {
             Ok(State::Established | State::CloseWait) => {}
             _ => return Err(Error::NotConn),
         }
         if data.is_empty() {
             return Ok(0);
         }
-        self.engine.send(h, data).map_err(tcp_err)
+        self.sockets.engine.send(h, data).map_err(tcp_err)
     }
 
     /// `mtcp_writev`.
@@ -449,25 +444,12 @@ impl<Q: Queue> Stack<Q> {
         sockid: i32,
         parts: impl Iterator<Item = &'a [u8]>,
     ) -> Result<usize> {
-        let mut total = 0;
-        for b in parts {
-            match self.write(sockid, b) {
-                Ok(n) => {
-                    total += n;
-                    if n < b.len() {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(total)
+        each_part(parts, |b| b.len(), |b| self.write(sockid, b))
     }
 
     /// `mtcp_shutdown`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
     pub fn shutdown(&mut self, sockid: i32, how: i32) -> Result<()> {
-        let st = self.socks.stream_mut(sockid)?;
+        let st = self.sockets.socks.stream_mut(sockid)?;
         if !(0..=2).contains(&how) {
             return Err(Error::Inval);
         }
@@ -480,12 +462,12 @@ impl<Q: Queue> Stack<Q> {
         }
         if how != libc::SHUT_RD && !st.shut_wr {
             st.shut_wr = true;
-            if self.engine.state(h) == Ok(State::CloseWait) {
-                crate::stack::rescue(&mut self.engine, h, st);
+            if self.sockets.engine.state(h) == Ok(State::CloseWait) {
+                crate::sockets::rescue(&mut self.sockets.engine, h, st);
             }
-            self.engine.shutdown_write(h).map_err(tcp_err)?;
+            self.sockets.engine.shutdown_write(h).map_err(tcp_err)?;
         }
-        self.notify(sockid);
+        self.epolls.notify(&self.sockets.socks, sockid);
         Ok(())
     }
 
@@ -500,13 +482,13 @@ impl<Q: Queue> Stack<Q> {
     }
 
     fn release(&mut self, sockid: i32, abort: bool) -> Result<()> {
-        let sock = self.socks.get(sockid)?;
+        let sock = self.sockets.socks.get(sockid)?;
         if let Some(slot) = sock.watcher {
-            if let Some(Some(ep)) = self.epolls.get_mut(slot) {
+            if let Some(Some(ep)) = self.epolls.instances.get_mut(slot) {
                 let _ = ep.forget(sockid.unsigned_abs());
             }
         }
-        let Some(sock) = self.socks.free(sockid) else {
+        let Some(sock) = self.sockets.socks.free(sockid) else {
             return Err(Error::BadF);
         };
         // SO_LINGER on with a zero timeout: close resets (as in Linux).
@@ -514,26 +496,26 @@ impl<Q: Queue> Stack<Q> {
         match sock.kind {
             SockKind::Stream(st) => {
                 if let Some(h) = st.handle {
-                    self.set_owner(h, Owner::Orphan);
+                    self.sockets.set_owner(h, Owner::Orphan);
                     let _ = if abort {
-                        self.engine.abort(h)
+                        self.sockets.engine.abort(h)
                     } else {
-                        self.engine.close(h)
+                        self.sockets.engine.close(h)
                     };
                 }
             }
             SockKind::Listener(l) => {
-                self.listeners.remove(&l.local.port());
+                self.sockets.listeners.remove(&l.local.port());
                 for h in l.queue {
-                    self.set_owner(h, Owner::Orphan);
-                    let _ = self.engine.abort(h);
+                    self.sockets.set_owner(h, Owner::Orphan);
+                    let _ = self.sockets.engine.abort(h);
                 }
-                let _ = self.engine.unlisten(l.local.port());
+                let _ = self.sockets.engine.unlisten(l.local.port());
             }
             SockKind::Epoll(slot) => {
-                self.epolls[slot] = None;
-                for id in self.socks.ids() {
-                    if let Ok(s) = self.socks.get_mut(id) {
+                self.epolls.instances[slot] = None;
+                for id in self.sockets.socks.ids() {
+                    if let Ok(s) = self.sockets.socks.get_mut(id) {
                         if s.watcher == Some(slot) {
                             s.watcher = None;
                         }
@@ -542,13 +524,13 @@ impl<Q: Queue> Stack<Q> {
             }
             SockKind::Pipe { slot, read_end } => self.pipe_close(slot, read_end),
         }
-        self.handle_events();
+        self.sockets.handle_events(&mut self.epolls);
         Ok(())
     }
 
     /// `mtcp_getsockname`.
     pub fn getsockname(&self, sockid: i32) -> Result<SocketAddrV4> {
-        match &self.socks.get(sockid)?.kind {
+        match &self.sockets.socks.get(sockid)?.kind {
             SockKind::Stream(st) => Ok(st
                 .local
                 .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))),
@@ -559,7 +541,7 @@ impl<Q: Queue> Stack<Q> {
 
     /// `mtcp_getpeername`.
     pub fn getpeername(&self, sockid: i32) -> Result<SocketAddrV4> {
-        match &self.socks.get(sockid)?.kind {
+        match &self.sockets.socks.get(sockid)?.kind {
             SockKind::Stream(st) if st.phase == Phase::Connected => st.remote.ok_or(Error::NotConn),
             SockKind::Stream(_) | SockKind::Listener(_) => Err(Error::NotConn),
             _ => Err(Error::NotSock),
@@ -568,7 +550,7 @@ impl<Q: Queue> Stack<Q> {
 
     /// `mtcp_setsock_nonblock`.
     pub fn setsock_nonblock(&mut self, sockid: i32) -> Result<()> {
-        self.socks.get_mut(sockid)?.opts.nonblock = true;
+        self.sockets.socks.get_mut(sockid)?.opts.nonblock = true;
         Ok(())
     }
 
@@ -578,25 +560,29 @@ impl<Q: Queue> Stack<Q> {
         let arg = arg.ok_or(Error::Fault)?;
         match request {
             r if r == libc::FIONREAD => *arg = readable,
-            r if r == libc::FIONBIO => self.socks.get_mut(sockid)?.opts.nonblock = *arg != 0,
+            r if r == libc::FIONBIO => {
+                self.sockets.socks.get_mut(sockid)?.opts.nonblock = *arg != 0
+            }
             _ => return Err(Error::Inval),
         }
         Ok(())
     }
 
     fn readable_bytes(&self, sockid: i32) -> Result<i32> {
-        Ok(match &self.socks.get(sockid)?.kind {
+        Ok(match &self.sockets.socks.get(sockid)?.kind {
             SockKind::Stream(st) => {
                 let queued = st
                     .handle
-                    .and_then(|h| self.engine.recv_queue(h).ok())
+                    .and_then(|h| self.sockets.engine.recv_queue(h).ok())
                     .unwrap_or(0);
                 (queued + st.peeked.len()) as i32
             }
             SockKind::Pipe {
                 slot,
                 read_end: true,
-            } => self.pipes[*slot].as_ref().map_or(0, |p| p.buffered_bytes()) as i32,
+            } => self.epolls.pipes[*slot]
+                .as_ref()
+                .map_or(0, |p| p.buffered_bytes()) as i32,
             _ => 0,
         })
     }
@@ -604,7 +590,7 @@ impl<Q: Queue> Stack<Q> {
     /// `mtcp_getsockopt` for an `int` option: SO_ERROR (read and cleared), SO_RCVBUF, SO_SNDBUF,
     /// SO_TYPE, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY; else `ENOPROTOOPT`.
     pub fn getsockopt(&mut self, sockid: i32, level: i32, optname: i32) -> Result<i32> {
-        let sock = self.socks.get_mut(sockid)?;
+        let sock = self.sockets.socks.get_mut(sockid)?;
         let ty = sock.sock_type() as i32;
         match (level, optname) {
             (libc::SOL_SOCKET, libc::SO_ERROR) => Ok(match &mut sock.kind {
@@ -624,7 +610,7 @@ impl<Q: Queue> Stack<Q> {
     /// `mtcp_setsockopt` for an `int` option. SO_LINGER takes `l_onoff` here with a 0 s timeout
     /// (close resets); [`Stack::set_linger`] takes both fields of `struct linger`.
     pub fn setsockopt(&mut self, sockid: i32, level: i32, optname: i32, value: i32) -> Result<()> {
-        let sock = self.socks.get_mut(sockid)?;
+        let sock = self.sockets.socks.get_mut(sockid)?;
         match (level, optname) {
             (libc::SOL_SOCKET, libc::SO_RCVBUF) | (libc::SOL_SOCKET, libc::SO_SNDBUF)
                 if value < 64 =>
@@ -641,7 +627,7 @@ impl<Q: Queue> Stack<Q> {
                 }) = sock.kind
                 {
                     let ka = (value != 0).then(|| self.keepalive_params());
-                    let _ = self.engine.set_keepalive(h, ka);
+                    let _ = self.sockets.engine.set_keepalive(h, ka);
                 }
             }
             (libc::SOL_SOCKET, libc::SO_LINGER) => sock.opts.linger = (value != 0, 0),
@@ -651,7 +637,7 @@ impl<Q: Queue> Stack<Q> {
                     handle: Some(h), ..
                 }) = sock.kind
                 {
-                    let _ = self.engine.set_nodelay(h, value != 0);
+                    let _ = self.sockets.engine.set_nodelay(h, value != 0);
                 }
             }
             _ => return Err(Error::NoProtoOpt),
@@ -661,15 +647,39 @@ impl<Q: Queue> Stack<Q> {
 
     /// TCP_INFO-like statistics of a connected stream.
     pub fn tcp_info(&mut self, sockid: i32) -> Result<mtcp_tcp::TcpInfo> {
-        let st = self.socks.stream_mut(sockid)?;
+        let st = self.sockets.socks.stream_mut(sockid)?;
         let h = st.handle.ok_or(Error::NotConn)?;
-        self.engine.info(h).map_err(tcp_err)
+        self.sockets.engine.info(h).map_err(tcp_err)
     }
 
     /// mTCP's socket type of `sockid`.
     pub fn sock_type(&self, sockid: i32) -> Result<crate::socket::SockType> {
-        Ok(self.socks.get(sockid)?.sock_type())
+        Ok(self.sockets.socks.get(sockid)?.sock_type())
     }
+}
+
+/// readv's and writev's rule over `parts`: `op` on each in turn until one is not used up (`len`
+/// tells its size); an error after some bytes ends the call with those bytes.
+fn each_part<B>(
+    parts: impl Iterator<Item = B>,
+    len: impl Fn(&B) -> usize,
+    mut op: impl FnMut(B) -> Result<usize>,
+) -> Result<usize> {
+    let mut total = 0;
+    for b in parts {
+        let want = len(&b);
+        match op(b) {
+            Ok(n) => {
+                total += n;
+                if n < want {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(total)
 }
 
 fn take_peeked(st: &mut Stream, buf: &mut [u8], flags: i32) -> usize {

@@ -39,11 +39,11 @@ impl<Q: Queue> Stack<Q> {
         if flags != 0 && flags != libc::O_CLOEXEC {
             return Err(Error::Inval);
         }
-        let slot = match self.epolls.iter().position(Option::is_none) {
+        let slot = match self.epolls.instances.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
-                self.epolls.push(None);
-                self.epolls.len() - 1
+                self.epolls.instances.push(None);
+                self.epolls.instances.len() - 1
             }
         };
         let sock = crate::socket::Socket {
@@ -51,18 +51,18 @@ impl<Q: Queue> Stack<Q> {
             watcher: None,
             opts: self.socks_default_opts(),
         };
-        let id = self.socks.alloc(sock)?;
+        let id = self.sockets.socks.alloc(sock)?;
         // Every socket id has a slot in the instance: no allocation after this.
-        let ep = Epoll::new(self.socks.capacity()).with_own_id(id.unsigned_abs());
-        self.epolls[slot] = Some(ep);
+        let ep = Epoll::new(self.sockets.socks.capacity()).with_own_id(id.unsigned_abs());
+        self.epolls.instances[slot] = Some(ep);
         Ok(id)
     }
 
     fn socks_default_opts(&self) -> crate::socket::SockOpts {
         crate::socket::SockOpts {
             nonblock: false,
-            rcvbuf: self.default_rcvbuf,
-            sndbuf: self.default_sndbuf,
+            rcvbuf: self.sockets.default_rcvbuf,
+            sndbuf: self.sockets.default_sndbuf,
             nodelay: false,
             reuseaddr: false,
             keepalive: false,
@@ -72,7 +72,7 @@ impl<Q: Queue> Stack<Q> {
     }
 
     fn epoll_slot(&self, epid: i32) -> Result<usize> {
-        match self.socks.get(epid)?.kind {
+        match self.sockets.socks.get(epid)?.kind {
             SockKind::Epoll(slot) => Ok(slot),
             _ => Err(Error::Inval),
         }
@@ -88,14 +88,14 @@ impl<Q: Queue> Stack<Q> {
     ) -> Result<()> {
         let slot = self.epoll_slot(epid)?;
         let op = EpollOp::try_from(op).map_err(|_| Error::Inval)?;
-        let sock = self.socks.get(sockid)?;
+        let sock = self.sockets.socks.get(sockid)?;
         if sockid == epid || matches!(sock.kind, SockKind::Epoll(_)) {
             return Err(Error::Inval);
         }
         let watcher = sock.watcher;
         // ADD and MOD start from what holds now, as Linux does.
-        let level = Events::from_bits_retain(self.level(sockid));
-        let ep = self.epolls[slot].as_mut().ok_or(Error::BadF)?;
+        let level = Events::from_bits_retain(self.sockets.level(&self.epolls, sockid));
+        let ep = self.epolls.instances[slot].as_mut().ok_or(Error::BadF)?;
         let id = sockid.unsigned_abs();
         let registered = ep.is_registered(id);
         match op {
@@ -111,7 +111,7 @@ impl<Q: Queue> Stack<Q> {
                 ep.set_state(id, level).map_err(epoll_error)?;
                 ep.ctl(op, id, Events::from_bits_retain(ev.events), ev.data)
                     .map_err(epoll_error)?;
-                self.socks.get_mut(sockid)?.watcher = Some(slot);
+                self.sockets.socks.get_mut(sockid)?.watcher = Some(slot);
             }
             EpollOp::Mod => {
                 if !registered {
@@ -127,42 +127,47 @@ impl<Q: Queue> Stack<Q> {
                     return Err(Error::NoEnt);
                 }
                 ep.ctl(op, id, Events::empty(), 0).map_err(epoll_error)?;
-                self.socks.get_mut(sockid)?.watcher = None;
+                self.sockets.socks.get_mut(sockid)?.watcher = None;
             }
         }
         Ok(())
     }
 
     /// Collects ready events of `epid` into `out` without driving the stack; each reported
-    /// socket's level is asked for anew ([`Stack::level`]).
+    /// socket's level is asked for anew ([`Sockets::level`](crate::sockets::Sockets::level)).
     pub(crate) fn epoll_collect(&mut self, epid: i32, out: &mut [EpollEvent]) -> Result<usize> {
         let slot = self.epoll_slot(epid)?;
         if out.is_empty() {
             return Err(Error::Inval);
         }
-        let mut ep = self.epolls[slot].take().ok_or(Error::BadF)?;
+        let mut ep = self.epolls.instances[slot].take().ok_or(Error::BadF)?;
         let n = ep.poll_current(out, |s| {
-            Events::from_bits_retain(self.level(i32::try_from(s).unwrap_or(-1)))
+            Events::from_bits_retain(
+                self.sockets
+                    .level(&self.epolls, i32::try_from(s).unwrap_or(-1)),
+            )
         });
-        self.epolls[slot] = Some(ep);
+        self.epolls.instances[slot] = Some(ep);
         Ok(n)
     }
 
     /// Whether `epid` may have events (cheap check before collecting).
     pub(crate) fn epoll_maybe_ready(&self, epid: i32) -> bool {
-        match self.socks.get(epid).map(|s| &s.kind) {
-            Ok(SockKind::Epoll(slot)) => self.epolls[*slot].as_ref().is_some_and(Epoll::has_ready),
+        match self.sockets.socks.get(epid).map(|s| &s.kind) {
+            Ok(SockKind::Epoll(slot)) => self.epolls.instances[*slot]
+                .as_ref()
+                .is_some_and(Epoll::has_ready),
             _ => true,
         }
     }
 
     /// `mtcp_pipe`: `[read end, write end]`.
     pub fn pipe(&mut self) -> Result<[i32; 2]> {
-        let slot = match self.pipes.iter().position(Option::is_none) {
+        let slot = match self.epolls.pipes.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
-                self.pipes.push(None);
-                self.pipes.len() - 1
+                self.epolls.pipes.push(None);
+                self.epolls.pipes.len() - 1
             }
         };
         let mk = |read_end| crate::socket::Socket {
@@ -171,21 +176,21 @@ impl<Q: Queue> Stack<Q> {
             opts: self.socks_default_opts(),
         };
         let (r, w) = (mk(true), mk(false));
-        let r = self.socks.alloc(r)?;
-        let w = match self.socks.alloc(w) {
+        let r = self.sockets.socks.alloc(r)?;
+        let w = match self.sockets.socks.alloc(w) {
             Ok(w) => w,
             Err(e) => {
-                self.socks.free(r);
+                self.sockets.socks.free(r);
                 return Err(e);
             }
         };
         // Ids are never negative.
         let pipe = Pipe::new(r.unsigned_abs(), w.unsigned_abs(), PIPE_CAPACITY);
         match pipe {
-            Ok(p) => self.pipes[slot] = Some(p),
+            Ok(p) => self.epolls.pipes[slot] = Some(p),
             Err(e) => {
-                self.socks.free(r);
-                self.socks.free(w);
+                self.sockets.socks.free(r);
+                self.sockets.socks.free(w);
                 return Err(epoll_error(e));
             }
         }
@@ -201,7 +206,7 @@ impl<Q: Queue> Stack<Q> {
         if !read_end {
             return Err(Error::BadF);
         }
-        let p = self.pipes[slot].as_mut().ok_or(Error::BadF)?;
+        let p = self.epolls.pipes[slot].as_mut().ok_or(Error::BadF)?;
         if buf.is_empty() && p.buffered_bytes() == 0 {
             // An empty read of an empty pipe says whether data may come, as a full-size one.
             return p.read(&mut [0]).map_err(epoll_error);
@@ -210,11 +215,11 @@ impl<Q: Queue> Stack<Q> {
         let writer = p.write_id() as i32;
         // The id is still the write end unless that was closed (and the id maybe reused).
         let writer_open = matches!(
-            self.socks.get(writer).map(|s| &s.kind),
+            self.sockets.socks.get(writer).map(|s| &s.kind),
             Ok(SockKind::Pipe { slot: s, read_end: false }) if *s == slot
         );
         if n > 0 && writer_open {
-            self.notify(writer);
+            self.epolls.notify(&self.sockets.socks, writer);
         }
         Ok(n)
     }
@@ -223,17 +228,17 @@ impl<Q: Queue> Stack<Q> {
         if read_end {
             return Err(Error::BadF);
         }
-        let p = self.pipes[slot].as_mut().ok_or(Error::BadF)?;
+        let p = self.epolls.pipes[slot].as_mut().ok_or(Error::BadF)?;
         let n = p.write(data).map_err(epoll_error)?;
         let reader = p.read_id() as i32;
         if n > 0 {
-            self.notify(reader);
+            self.epolls.notify(&self.sockets.socks, reader);
         }
         Ok(n)
     }
 
     pub(crate) fn pipe_close(&mut self, slot: usize, read_end: bool) {
-        let Some(p) = self.pipes[slot].as_mut() else {
+        let Some(p) = self.epolls.pipes[slot].as_mut() else {
             return;
         };
         let (closed, other) = if read_end {
@@ -242,9 +247,9 @@ impl<Q: Queue> Stack<Q> {
             (p.close_write(), p.read_id())
         };
         if p.is_closed() {
-            self.pipes[slot] = None;
+            self.epolls.pipes[slot] = None;
         } else if closed.is_ok() {
-            self.notify(other as i32);
+            self.epolls.notify(&self.sockets.socks, other as i32);
         }
     }
 }

@@ -452,8 +452,8 @@ pub fn dpdk_config(
 #[cfg(feature = "dpdk")]
 pub(crate) fn open_dpdk(
     conf: &crate::config::MtcpConf,
-) -> Result<Vec<AnyDevice>, crate::mtcp::InitError> {
-    use crate::mtcp::InitError;
+) -> Result<Vec<AnyDevice>, crate::error::InitError> {
+    use crate::error::InitError;
     let dconf = dpdk_config(conf).map_err(|e| InitError::Invalid(format!("dpdk: {e}")))?;
     let eal =
         mtcp_io_dpdk::Eal::init(&dconf).map_err(|e| InitError::Invalid(format!("dpdk: {e}")))?;

@@ -3,16 +3,15 @@
 //!
 //! - **Run-to-completion**: the context owns its stack; `epoll_wait` drives it (receive, timers,
 //!   transmit) on the application's thread. No locks, no other thread.
-//! - **Threaded** (mTCP's model): a stack thread per context owns the stack alone and polls the
-//!   ports; the application thread never touches the stack. Each call is a request on a
-//!   lock-free crossbeam channel and the caller waits for the reply on another; read and write
-//!   data travel in the context's own buffers, which go to the stack thread and come back, so
-//!   the hot calls allocate nothing once warmed up. Epoll wake-ups come back on a third channel
-//!   (one pending token, `try_send`). A stack thread that runs out of work first yields the CPU
-//!   twice (polling again after each), as the application thread usually needs it when threads
-//!   outnumber cores; then it sleeps on the request channel, so a call is served at once, and polls the ports again after 20 µs (200 µs once idle for 20 ms,
-//!   1 ms once idle for a second), so an idle context costs little.
-//!   See `threaded.rs` for the messages. A context whose stack thread died answers `EBADF`.
+//! - **Threaded** (mTCP's model): a stack thread per context polls the ports (receive, timers,
+//!   transmit). The stack sits in a lock-free slot both threads share; an API call takes it,
+//!   runs on the application thread and puts it back (two atomic swaps, no message), so a
+//!   call costs what it costs in run-to-completion and answers the same errno. `epoll_wait`
+//!   hands the stack to the stack thread, which sends what the application's turn wrote
+//!   (together: header and body in one segment) and polls until an event may be ready; an
+//!   application that goes quiet (sleeps, computes) leaves the stack to the stack thread
+//!   within about 1 ms, so its connections keep going. One hand-off per loop turn, not one
+//!   per call. See `threaded.rs`. A context whose stack thread died answers `EBADF`.
 //!
 //! Stopping (`mtcp_destroy_context`): [`Context::destroy`], [`Context::stop`], and dropping a
 //! context, close every socket and keep the stack running until the connections have finished
@@ -21,37 +20,18 @@
 //! answers every call with `EPERM`.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mtcp_io::Queue;
 
 use crate::backend::AnyQueue;
 use crate::config::RunMode;
 use crate::epoll::EpollEvent;
 use crate::error::{Error, Result};
+use crate::socket::SockType;
 use crate::stack::Stack;
-use crate::threaded::{Answer, IoOp, Ioctl, Reply, Request};
-
-/// Longest wait of a threaded `epoll_wait` between two looks at the instance (a safety net:
-/// every readiness change also sends a wake-up).
-const EPOLL_RECHECK: Duration = Duration::from_millis(10);
-
-/// The application side of a threaded context.
-pub(crate) struct Threads<Q: Queue + 'static> {
-    requests: Option<Sender<Request<Q>>>,
-    replies: Receiver<Reply>,
-    wake: Receiver<()>,
-    buf: Vec<u8>,
-    lens: Vec<usize>,
-    events: Vec<EpollEvent>,
-    thread: Option<JoinHandle<()>>,
-    /// The stack thread's doorbell (see `threaded.rs`), rung after each request.
-    bell: Arc<AtomicBool>,
-}
+use crate::threaded::Threads;
 
 pub(crate) enum Mode<Q: Queue + 'static> {
     Rtc(Box<Stack<Q>>),
@@ -65,196 +45,8 @@ pub(crate) enum Mode<Q: Queue + 'static> {
 /// Dropping a context stops it as [`Context::stop`] does: its connections drain first.
 pub struct Context<Q: Queue + 'static = AnyQueue> {
     cpu: usize,
-    pub(crate) mode: Mode<Q>,
+    mode: Mode<Q>,
     drain_timeout: Duration,
-}
-
-impl<Q: Queue + 'static> Threads<Q> {
-    fn spawn(cpu: usize, stack: Stack<Q>) -> Result<Threads<Q>> {
-        let (req_tx, req_rx) = crossbeam_channel::bounded(1);
-        let (rep_tx, rep_rx) = crossbeam_channel::bounded(1);
-        let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
-        let bell = Arc::new(AtomicBool::new(false));
-        let stack_bell = bell.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("mtcp-stack-{cpu}"))
-            .spawn(move || crate::threaded::run(stack, req_rx, rep_tx, wake_tx, stack_bell))
-            .map_err(|_| Error::NoMem)?;
-        Ok(Threads {
-            requests: Some(req_tx),
-            replies: rep_rx,
-            wake: wake_rx,
-            buf: Vec::new(),
-            lens: Vec::new(),
-            events: Vec::new(),
-            thread: Some(thread),
-            bell,
-        })
-    }
-
-    /// Sends `req` and waits for its reply; `EBADF` once the stack thread is gone.
-    fn round_trip(&mut self, req: Request<Q>) -> Result<Reply> {
-        let tx = self.requests.as_ref().ok_or(Error::BadF)?;
-        tx.send(req).map_err(|_| Error::BadF)?;
-        // Wake a stack thread that waits on its queue (for frames) rather than on the channel.
-        self.bell.store(true, Ordering::Release);
-        if let Some(t) = &self.thread {
-            t.thread().unpark();
-        }
-        // No spinning of our own: crossbeam's `recv` spins briefly and yields a few times
-        // before it parks, and a longer spin here (200 looks at the channel, as before) took
-        // the CPU from the stack thread that has to answer whenever threads outnumber cores
-        // (mtcp-demo --threaded on 2 cores: ~2-4 s instead of ~1.2 s).
-        self.replies.recv().map_err(|_| Error::BadF)
-    }
-
-    /// Runs `f` on the stack thread (a boxed job: the control path).
-    fn job<R: Send + 'static>(
-        &mut self,
-        f: impl FnOnce(&mut Stack<Q>) -> R + Send + 'static,
-    ) -> Result<R> {
-        let job = Box::new(move |s: &mut Stack<Q>| Box::new(f(s)) as Box<dyn std::any::Any + Send>);
-        match self.round_trip(Request::Job(job))? {
-            Reply::Job(r) => r.downcast::<R>().map(|r| *r).map_err(|_| Error::BadF),
-            _ => Err(Error::BadF),
-        }
-    }
-
-    pub(crate) fn call(&mut self, call: crate::threaded::Call) -> Result<Answer> {
-        match self.round_trip(Request::Call(call))? {
-            Reply::Call(a) => Ok(a),
-            _ => Err(Error::BadF),
-        }
-    }
-
-    /// A data call: `buf` (and `lens`) go to the stack thread and come back with the result.
-    fn io(&mut self, op: IoOp, sock: i32, len: usize) -> Result<usize> {
-        let req = Request::Io {
-            op,
-            sock,
-            len,
-            buf: std::mem::take(&mut self.buf),
-            lens: std::mem::take(&mut self.lens),
-        };
-        match self.round_trip(req)? {
-            Reply::Io { res, buf, lens } => {
-                self.buf = buf;
-                self.lens = lens;
-                res
-            }
-            _ => Err(Error::BadF),
-        }
-    }
-
-    /// Room for `len` bytes at the start of the buffer (grown once, never shrunk).
-    fn room(&mut self, len: usize) {
-        if self.buf.len() < len {
-            self.buf.resize(len, 0);
-        }
-    }
-
-    fn recv(&mut self, sock: i32, out: &mut [u8], flags: i32) -> Result<usize> {
-        self.room(out.len());
-        let n = self.io(IoOp::Recv(flags), sock, out.len())?;
-        let n = n.min(out.len());
-        out[..n].copy_from_slice(&self.buf[..n]);
-        Ok(n)
-    }
-
-    fn readv(&mut self, sock: i32, iov: &mut [IoSliceMut<'_>]) -> Result<usize> {
-        self.lens.clear();
-        self.lens.extend(iov.iter().map(|b| b.len()));
-        let total = self.lens.iter().sum();
-        self.room(total);
-        let n = self.io(IoOp::Readv, sock, total)?;
-        // The parts fill in order, so what was read is the flat buffer's first `n` bytes.
-        let mut at = 0;
-        for b in iov.iter_mut() {
-            if at >= n {
-                break;
-            }
-            let k = b.len().min(n - at);
-            b[..k].copy_from_slice(&self.buf[at..at + k]);
-            at += k;
-        }
-        Ok(n)
-    }
-
-    fn write(&mut self, sock: i32, data: &[u8]) -> Result<usize> {
-        self.buf.clear();
-        self.buf.extend_from_slice(data);
-        self.io(IoOp::Write, sock, data.len())
-    }
-
-    fn writev(&mut self, sock: i32, iov: &[IoSlice<'_>]) -> Result<usize> {
-        self.buf.clear();
-        self.lens.clear();
-        for b in iov {
-            self.buf.extend_from_slice(b);
-            self.lens.push(b.len());
-        }
-        let len = self.buf.len();
-        self.io(IoOp::Writev, sock, len)
-    }
-
-    fn epoll_collect(&mut self, epid: i32, out: &mut [EpollEvent]) -> Result<usize> {
-        if self.events.len() < out.len() {
-            self.events.resize(out.len(), EpollEvent::default());
-        }
-        let req = Request::Epoll {
-            epid,
-            len: out.len(),
-            events: std::mem::take(&mut self.events),
-        };
-        match self.round_trip(req)? {
-            Reply::Epoll { res, events } => {
-                self.events = events;
-                let n = res?.min(out.len());
-                out[..n].copy_from_slice(&self.events[..n]);
-                Ok(n)
-            }
-            _ => Err(Error::BadF),
-        }
-    }
-
-    fn epoll_wait(
-        &mut self,
-        epid: i32,
-        out: &mut [EpollEvent],
-        deadline: Option<Instant>,
-        poll_only: bool,
-    ) -> Result<usize> {
-        loop {
-            let n = self.epoll_collect(epid, out)?;
-            if n > 0 || poll_only {
-                return Ok(n);
-            }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                return Ok(0);
-            }
-            let mut wait = EPOLL_RECHECK;
-            if let Some(d) = deadline {
-                wait = wait.min(d - now);
-            }
-            match self.wake.recv_timeout(wait) {
-                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Err(Error::BadF),
-            }
-        }
-    }
-}
-
-impl<Q: Queue + 'static> Drop for Threads<Q> {
-    fn drop(&mut self) {
-        // Without a sender the stack thread's next look at the channel ends it.
-        self.requests = None;
-        self.bell.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
 }
 
 impl<Q: Queue + 'static> Context<Q> {
@@ -352,11 +144,12 @@ impl<Q: Queue + 'static> Context<Q> {
     }
 
     /// Drives the stack once (receive, timers, transmit); returns the work done. In threaded
-    /// mode the stack thread does this and the call only returns 0.
+    /// mode the stack thread runs the turn (a hand-off and back).
     pub fn poll(&mut self) -> usize {
         match &mut self.mode {
             Mode::Rtc(stack) => stack.poll(),
-            Mode::Threaded(_) | Mode::Stopped => 0,
+            Mode::Threaded(t) => t.poll(),
+            Mode::Stopped => 0,
         }
     }
 
@@ -401,68 +194,156 @@ impl<Q: Queue + 'static> Context<Q> {
         }
     }
 
+    /// Runs an API call on the stack, on this thread in either mode (threaded: the stack
+    /// is taken from the slot it shares with the stack thread and put back, see `threaded.rs`).
+    fn on<R>(&mut self, f: impl FnOnce(&mut Stack<Q>) -> Result<R>) -> Result<R> {
+        match &mut self.mode {
+            Mode::Rtc(s) => f(s),
+            Mode::Threaded(t) => t.on(f),
+            Mode::Stopped => Err(Error::Perm),
+        }
+    }
+
+    /// `mtcp_socket`.
+    pub fn socket(&mut self, domain: i32, ty: i32, protocol: i32) -> Result<i32> {
+        self.on(|s| s.socket(domain, ty, protocol))
+    }
+
+    /// `mtcp_bind`.
+    pub fn bind(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+        self.on(|s| s.bind(sockid, addr))
+    }
+
+    /// `mtcp_listen`.
+    pub fn listen(&mut self, sockid: i32, backlog: i32) -> Result<()> {
+        self.on(|s| s.listen(sockid, backlog))
+    }
+
+    /// `mtcp_accept`.
+    pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddrV4)> {
+        self.on(|s| s.accept(sockid))
+    }
+
+    /// `mtcp_init_rss`.
+    pub fn init_rss(
+        &mut self,
+        saddr_base: Ipv4Addr,
+        num_addr: i32,
+        daddr: Ipv4Addr,
+        dport: u16,
+    ) -> Result<()> {
+        self.on(|s| s.init_rss(saddr_base, num_addr, daddr, dport))
+    }
+
+    /// `mtcp_connect` (non-blocking: `Err(InProgress)`, then EPOLLOUT or EPOLLERR).
+    pub fn connect(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+        self.on(|s| s.connect(sockid, addr))
+    }
+
+    /// `mtcp_shutdown`.
+    pub fn shutdown(&mut self, sockid: i32, how: i32) -> Result<()> {
+        self.on(|s| s.shutdown(sockid, how))
+    }
+
+    /// `mtcp_close`.
+    pub fn close(&mut self, sockid: i32) -> Result<()> {
+        self.on(|s| s.close(sockid))
+    }
+
+    /// `mtcp_abort`.
+    pub fn abort(&mut self, sockid: i32) -> Result<()> {
+        self.on(|s| s.abort(sockid))
+    }
+
+    /// `mtcp_getsockname`.
+    pub fn getsockname(&mut self, sockid: i32) -> Result<SocketAddrV4> {
+        self.on(|s| s.getsockname(sockid))
+    }
+
+    /// `mtcp_getpeername`.
+    pub fn getpeername(&mut self, sockid: i32) -> Result<SocketAddrV4> {
+        self.on(|s| s.getpeername(sockid))
+    }
+
+    /// `mtcp_setsock_nonblock`.
+    pub fn setsock_nonblock(&mut self, sockid: i32) -> Result<()> {
+        self.on(|s| s.setsock_nonblock(sockid))
+    }
+
+    /// `mtcp_getsockopt` for an `int` option.
+    pub fn getsockopt(&mut self, sockid: i32, level: i32, optname: i32) -> Result<i32> {
+        self.on(|s| s.getsockopt(sockid, level, optname))
+    }
+
+    /// `mtcp_setsockopt` for an `int` option.
+    pub fn setsockopt(&mut self, sockid: i32, level: i32, optname: i32, value: i32) -> Result<()> {
+        self.on(|s| s.setsockopt(sockid, level, optname, value))
+    }
+
+    /// TCP_INFO-like statistics.
+    pub fn tcp_info(&mut self, sockid: i32) -> Result<mtcp_tcp::TcpInfo> {
+        self.on(|s| s.tcp_info(sockid))
+    }
+
+    /// mTCP's socket type of an id.
+    pub fn sock_type(&mut self, sockid: i32) -> Result<SockType> {
+        self.on(|s| s.sock_type(sockid))
+    }
+
+    /// `mtcp_epoll_create`.
+    pub fn epoll_create(&mut self, size: i32) -> Result<i32> {
+        self.on(|s| s.epoll_create(size))
+    }
+
+    /// `mtcp_epoll_create1`.
+    pub fn epoll_create1(&mut self, flags: i32) -> Result<i32> {
+        self.on(|s| s.epoll_create1(flags))
+    }
+
+    /// `mtcp_epoll_ctl`.
+    pub fn epoll_ctl(
+        &mut self,
+        epid: i32,
+        op: i32,
+        sockid: i32,
+        event: Option<EpollEvent>,
+    ) -> Result<()> {
+        self.on(|s| s.epoll_ctl(epid, op, sockid, event))
+    }
+
+    /// `mtcp_pipe`.
+    pub fn pipe(&mut self) -> Result<[i32; 2]> {
+        self.on(|s| s.pipe())
+    }
+
     /// `mtcp_read`.
     pub fn read(&mut self, sockid: i32, buf: &mut [u8]) -> Result<usize> {
-        self.recv(sockid, buf, 0)
+        self.on(|s| s.recv(sockid, buf, 0))
     }
 
     /// `mtcp_recv`: `flags` 0 or `MSG_PEEK`.
     pub fn recv(&mut self, sockid: i32, buf: &mut [u8], flags: i32) -> Result<usize> {
-        match &mut self.mode {
-            Mode::Rtc(s) => s.recv(sockid, buf, flags),
-            Mode::Threaded(t) => t.recv(sockid, buf, flags),
-            Mode::Stopped => Err(Error::Perm),
-        }
+        self.on(|s| s.recv(sockid, buf, flags))
     }
 
     /// `mtcp_readv`.
     pub fn readv(&mut self, sockid: i32, iov: &mut [IoSliceMut<'_>]) -> Result<usize> {
-        match &mut self.mode {
-            Mode::Rtc(s) => s.readv(sockid, iov),
-            Mode::Threaded(t) => t.readv(sockid, iov),
-            Mode::Stopped => Err(Error::Perm),
-        }
+        self.on(|s| s.readv(sockid, iov))
     }
 
     /// `mtcp_write`.
     pub fn write(&mut self, sockid: i32, data: &[u8]) -> Result<usize> {
-        match &mut self.mode {
-            Mode::Rtc(s) => s.write(sockid, data),
-            Mode::Threaded(t) => t.write(sockid, data),
-            Mode::Stopped => Err(Error::Perm),
-        }
+        self.on(|s| s.write(sockid, data))
     }
 
     /// `mtcp_writev`.
     pub fn writev(&mut self, sockid: i32, iov: &[IoSlice<'_>]) -> Result<usize> {
-        match &mut self.mode {
-            Mode::Rtc(s) => s.writev(sockid, iov),
-            Mode::Threaded(t) => t.writev(sockid, iov),
-            Mode::Stopped => Err(Error::Perm),
-        }
+        self.on(|s| s.writev(sockid, iov))
     }
 
     /// `mtcp_socket_ioctl` (`FIONREAD`, `FIONBIO`).
     pub fn socket_ioctl(&mut self, sockid: i32, request: u64, arg: Option<&mut i32>) -> Result<()> {
-        let t = match &mut self.mode {
-            Mode::Rtc(s) => return s.socket_ioctl(sockid, request, arg),
-            Mode::Threaded(t) => t,
-            Mode::Stopped => return Err(Error::Perm),
-        };
-        let io = Ioctl {
-            sockid,
-            request,
-            arg: arg.as_deref().copied(),
-        };
-        match t.round_trip(Request::Ioctl(io))? {
-            Reply::Call(Answer::Ioctl(res, value)) => {
-                if let (Some(a), Some(v)) = (arg, value) {
-                    *a = v;
-                }
-                res
-            }
-            _ => Err(Error::BadF),
-        }
+        self.on(|s| s.socket_ioctl(sockid, request, arg))
     }
 }
 

@@ -20,7 +20,6 @@
 use std::time::{Duration, Instant};
 
 use mtcp_io::Queue;
-use mtcp_tcp::State;
 
 use crate::socket::SockKind;
 use crate::stack::Stack;
@@ -31,9 +30,10 @@ const DRAIN_NAP: Duration = Duration::from_millis(1);
 impl<Q: Queue> Stack<Q> {
     /// Closes every id: listeners first, then streams, epoll instances and pipes.
     pub(crate) fn close_all(&mut self) {
-        let ids = self.socks.ids();
+        let ids = self.sockets.socks.ids();
         let is_listener = |s: &Self, id: i32| {
-            s.socks
+            s.sockets
+                .socks
                 .get(id)
                 .is_ok_and(|s| matches!(s.kind, SockKind::Listener(_)))
         };
@@ -42,20 +42,6 @@ impl<Q: Queue> Stack<Q> {
         for id in listeners.into_iter().chain(others) {
             let _ = self.close(id);
         }
-    }
-
-    /// Connections the application closed whose data or FIN the peer has not acknowledged
-    /// yet (not freed by the engine, not in FIN-WAIT-2 or TIME-WAIT).
-    pub(crate) fn flows_left(&self) -> usize {
-        self.owners
-            .iter()
-            .flatten()
-            .filter(|(h, _)| {
-                self.engine
-                    .state(*h)
-                    .is_ok_and(|s| !matches!(s, State::FinWait2 | State::TimeWait | State::Closed))
-            })
-            .count()
     }
 
     /// Closes every socket, then drives the stack until no connection has anything left to
@@ -67,7 +53,7 @@ impl<Q: Queue> Stack<Q> {
         loop {
             mtcp_io::doorbell::clear();
             let work = self.poll();
-            let left = self.flows_left();
+            let left = self.sockets.flows_left();
             let now = Instant::now();
             if left == 0 || now >= deadline {
                 return left;

@@ -119,3 +119,17 @@ impl Error {
 
 /// The result of an API call.
 pub type Result<T> = core::result::Result<T, Error>;
+
+/// Why `init` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A configuration file is wrong.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The backend could not be opened.
+    #[error("I/O backend: {0}")]
+    Io(#[from] std::io::Error),
+    /// The configuration cannot work (e.g. a port without an address).
+    #[error("{0}")]
+    Invalid(String),
+}

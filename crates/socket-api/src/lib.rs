@@ -7,9 +7,10 @@
 //!   application (epserver, epwget, ...)   ── or C programs through mtcp-capi
 //!        │  Context::socket / connect / read / write / epoll_wait ...   (errno per mtcp-api.md)
 //!   ┌────▼───────────────── Context (one per core) ─────────────────────┐
-//!   │ socket ids · epoll instances · pipes │ Stack: poll loop, routes    │
-//!   │                mtcp-tcp Engine (connections, timers)              │
-//!   │  per port: mtcp-net Interface (ARP, IPv4, ICMP) + tx batch        │
+//!   │ Stack: the poll loop over its parts (see the `stack` module)      │
+//!   │  Sockets: socket ids, mtcp-tcp Engine │ Epolls: epoll, pipes      │
+//!   │  Ports: per port mtcp-net Interface (ARP, IPv4, ICMP) + tx batch, │
+//!   │         routes, RSS steering          │ CoreMesh │ CoreStats      │
 //!   └────┬──────────────────────────────────────────────────────────────┘
 //!        │  rx_burst / tx_burst of this core's queue of every port (AnyQueue)
 //!   mtcp-io: mem switch │ tap │ afpacket │ (dpdk, netmap: extension point in `backend`)
@@ -17,8 +18,9 @@
 //!
 //! Two run modes (`run_mode` in mtcp.conf): run-to-completion, where `epoll_wait` drives the
 //! stack on the application thread, and mTCP's threaded mode with a stack thread per context
-//! that owns the stack alone; the application thread's calls reach it as messages on lock-free
-//! crossbeam channels, and epoll wake-ups come back on another (see [`Context`]).
+//! that polls the ports; the two threads share the stack through a lock-free slot, the
+//! application's calls run on its own thread, and `epoll_wait` hands the stack to the stack
+//! thread: one hand-off per loop turn, not one per call (see [`Context`]).
 //!
 //! Several cores (`num_cores > 1`): each context owns one queue of every port, and a flow lives
 //! on the core that owns it by mTCP's symmetric Toeplitz hash. Devices with Toeplitz RSS steer
@@ -81,12 +83,16 @@ pub mod config;
 mod context;
 mod drain;
 pub mod epoll;
+mod epolls;
 mod error;
 mod heap;
 pub mod mesh;
 mod mtcp;
 mod netif;
+mod ports;
+mod rss;
 pub mod socket;
+mod sockets;
 mod stack;
 pub mod stats;
 mod threaded;
@@ -98,8 +104,8 @@ pub use config::{
 };
 pub use context::Context;
 pub use epoll::{EpollEvent, EpollOp, event_to_string, events};
-pub use error::{Error, Result};
-pub use mtcp::{InitError, Mtcp, MtcpConfC};
+pub use error::{Error, InitError, Result};
+pub use mtcp::{Mtcp, MtcpConfC};
 pub use stack::Stack;
 
 /// `MTCP_EPOLL_CTL_ADD`.

@@ -64,7 +64,7 @@ use mtcp_io::pool::{Pool, PoolBuf};
 use mtcp_wire::ethernet::{EtherType, EthernetFrame};
 use mtcp_wire::{ArpOperation, ArpPacket, ArpPacketMut};
 
-use crate::stack::RssSteer;
+use crate::rss::RssSteer;
 
 #[cfg(doc)]
 use mtcp_io::Steering;

@@ -13,26 +13,14 @@ use mtcp_tcp::{Duration as TcpDuration, Engine};
 
 use crate::backend::{AnyDevice, AnyQueue};
 use crate::config::tables::{self, ArpEntry, RouteEntry};
-use crate::config::{ConfigError, IoBackend, MtcpConf};
+use crate::config::{IoBackend, MtcpConf};
 use crate::context::Context;
+use crate::error::InitError;
 use crate::mesh::{CoreMesh, Mesh, MeshCounters};
 use crate::netif::NetIf;
-use crate::stack::{RssSteer, Stack};
+use crate::rss::RssSteer;
+use crate::stack::Stack;
 use crate::stats::{CoreSnapshot, CoreStats};
-
-/// Why `init` failed.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    /// A configuration file is wrong.
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    /// The backend could not be opened.
-    #[error("I/O backend: {0}")]
-    Io(#[from] std::io::Error),
-    /// The configuration cannot work (e.g. a port without an address).
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// `struct mtcp_conf`: seven `int`s, in this order (ABI).
 #[repr(C)]
@@ -52,6 +40,51 @@ pub struct MtcpConfC {
     pub tcp_timewait: i32,
     /// Idle timeout, seconds (-1 off).
     pub tcp_timeout: i32,
+}
+
+impl MtcpConfC {
+    /// Applies the fields > 0 to `conf` (buffer sizes at least 64 bytes), as `mtcp_setconf`
+    /// does; `num_cores` only `with_cores` (before init: later it is ignored).
+    pub fn apply(&self, conf: &mut MtcpConf, with_cores: bool) {
+        let pos = |v: i32| (v > 0).then_some(v as usize);
+        if let Some(v) = pos(self.num_cores).filter(|_| with_cores) {
+            conf.num_cores = v;
+            conf.num_cores_set = true;
+        }
+        if let Some(v) = pos(self.max_concurrency) {
+            conf.max_concurrency = v;
+        }
+        if let Some(v) = pos(self.max_num_buffers) {
+            conf.max_num_buffers = v;
+        }
+        if let Some(v) = pos(self.rcvbuf_size) {
+            conf.rcvbuf_size = v.max(64);
+        }
+        if let Some(v) = pos(self.sndbuf_size) {
+            conf.sndbuf_size = v.max(64);
+        }
+        if let Some(v) = pos(self.tcp_timewait) {
+            conf.tcp_timewait_secs = v as u32;
+        }
+        if let Some(v) = pos(self.tcp_timeout) {
+            conf.tcp_timeout_secs = Some(v as u32);
+        }
+    }
+}
+
+impl From<&MtcpConf> for MtcpConfC {
+    /// `mtcp_getconf`'s view of `c` (`tcp_timeout` -1: off).
+    fn from(c: &MtcpConf) -> MtcpConfC {
+        MtcpConfC {
+            num_cores: c.num_cores as i32,
+            max_concurrency: c.max_concurrency as i32,
+            max_num_buffers: c.max_num_buffers as i32,
+            rcvbuf_size: c.rcvbuf_size as i32,
+            sndbuf_size: c.sndbuf_size as i32,
+            tcp_timewait: c.tcp_timewait_secs as i32,
+            tcp_timeout: c.tcp_timeout_secs.map_or(-1, |s| s as i32),
+        }
+    }
 }
 
 /// An mTCP instance: one per process with `mtcp_init`, or several sharing an in-memory switch.
@@ -180,41 +213,14 @@ impl Mtcp {
 
     /// `mtcp_getconf`.
     pub fn getconf(&self) -> MtcpConfC {
-        let c = self.conf();
-        MtcpConfC {
-            num_cores: c.num_cores as i32,
-            max_concurrency: c.max_concurrency as i32,
-            max_num_buffers: c.max_num_buffers as i32,
-            rcvbuf_size: c.rcvbuf_size as i32,
-            sndbuf_size: c.sndbuf_size as i32,
-            tcp_timewait: c.tcp_timewait_secs as i32,
-            tcp_timeout: c.tcp_timeout_secs.map_or(-1, |s| s as i32),
-        }
+        MtcpConfC::from(&self.conf())
     }
 
     /// `mtcp_setconf`: applies the fields > 0 (`num_cores` only before init, so it is ignored
     /// here); affects contexts created afterwards.
     pub fn setconf(&self, c: &MtcpConfC) -> crate::error::Result<()> {
         let mut conf = self.conf.lock().unwrap_or_else(|p| p.into_inner());
-        let pos = |v: i32| (v > 0).then_some(v as usize);
-        if let Some(v) = pos(c.max_concurrency) {
-            conf.max_concurrency = v;
-        }
-        if let Some(v) = pos(c.max_num_buffers) {
-            conf.max_num_buffers = v;
-        }
-        if let Some(v) = pos(c.rcvbuf_size) {
-            conf.rcvbuf_size = v.max(64);
-        }
-        if let Some(v) = pos(c.sndbuf_size) {
-            conf.sndbuf_size = v.max(64);
-        }
-        if let Some(v) = pos(c.tcp_timewait) {
-            conf.tcp_timewait_secs = v as u32;
-        }
-        if let Some(v) = pos(c.tcp_timeout) {
-            conf.tcp_timeout_secs = Some(v as u32);
-        }
+        c.apply(&mut conf, false);
         Ok(())
     }
 

@@ -132,6 +132,13 @@ impl<Q: Queue> NetIf<Q> {
     /// from the interface's preallocated slots into the queue's buffers.
     pub fn drain(&mut self) {
         while self.iface.ready_len() > 0 {
+            if self.tx.is_full() {
+                self.flush();
+                if self.tx.is_full() {
+                    // The device takes nothing now: they stay queued in the interface.
+                    return;
+                }
+            }
             let Some(mut buf) = self.tx_buffer() else {
                 // They stay queued in the interface until a buffer is free.
                 return;
@@ -152,8 +159,32 @@ impl<Q: Queue> NetIf<Q> {
         if self.tx.is_full() {
             self.flush();
         }
+        // A batch the device still refuses whole: this frame is dropped (TCP resends it).
         if let Err(buf) = self.tx.push(buf) {
             self.lost(buf.len());
+        }
+    }
+
+    /// Whether frames the device refused (its ring was full) wait in the batch.
+    pub fn tx_pending(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
+    /// How many more segments this port should be given before its next flush: none while
+    /// the device still holds back frames of the batch (its ring is full: more segments would
+    /// only be dropped and resent a timeout later), less the frames the interface has queued
+    /// for the batch, and no more than the interface can park while a next hop is being
+    /// resolved.
+    pub fn tx_room(&self) -> usize {
+        if !self.tx.is_empty() {
+            return 0;
+        }
+        // Frames the interface queued itself (ARP, ICMP, datagrams an ARP reply released) join
+        // the batch first.
+        let room = self.tx.capacity().saturating_sub(self.iface.ready_len());
+        match self.iface.waiting_len() {
+            0 => room,
+            w => room.min(self.iface.config().max_waiting.saturating_sub(w)),
         }
     }
 
@@ -162,23 +193,14 @@ impl<Q: Queue> NetIf<Q> {
         self.io.tx_lost_bytes += bytes as u64;
     }
 
-    /// Transmits the batch. Frames the device refuses stay for the next flush; if the batch is
-    /// still full they are dropped (TCP retransmits).
+    /// Transmits the batch. Frames the device refuses stay, in order, for the next flush
+    /// ([`NetIf::tx_room`] is 0 meanwhile, so the engine holds back its segments).
     pub fn flush(&mut self) {
         if self.tx.is_empty() {
             return;
         }
         if self.queue.tx_burst(&mut self.tx).is_err() {
             self.io.tx_failures += 1;
-        }
-        if self.tx.is_full() {
-            let (n, bytes) = (
-                self.tx.len(),
-                self.tx.iter().map(|f| f.len()).sum::<usize>(),
-            );
-            self.io.tx_lost_packets += n as u64;
-            self.io.tx_lost_bytes += bytes as u64;
-            self.tx.clear();
         }
     }
 
@@ -188,6 +210,7 @@ impl<Q: Queue> NetIf<Q> {
     /// queue full, ...) and frames that never reached the device.
     pub fn counters(&self) -> PortCounters {
         let c = self.iface.counters();
+
         PortCounters {
             rx_packets: c.rx_packets,
             rx_bytes: c.rx_bytes,

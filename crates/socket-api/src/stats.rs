@@ -24,7 +24,8 @@ pub struct PortCounters {
 }
 
 impl PortCounters {
-    fn add(&mut self, o: &PortCounters) {
+    /// Adds `o` to these counters.
+    pub(crate) fn add(&mut self, o: &PortCounters) {
         self.rx_packets += o.rx_packets;
         self.rx_bytes += o.rx_bytes;
         self.rx_errors += o.rx_errors;

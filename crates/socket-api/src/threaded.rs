@@ -1,43 +1,72 @@
-//! mTCP's threaded run mode: the stack thread that owns a context's [`Stack`], and the messages
-//! the application thread exchanges with it.
+//! mTCP's threaded run mode: a stack thread per context that polls the ports (receive, timers,
+//! transmit) while the application thread makes its calls, with one hand-off per application
+//! loop turn instead of one per call.
 //!
 //! ```text
-//!   application thread (Context)                      stack thread (owns the Stack)
-//!     │ Request ──── bounded(1) crossbeam channel ────►  drain requests, serve each
-//!     │ ◄──────────── bounded(1) ────────────── Reply    poll: rx, timers, events, tx
-//!     │ ◄──────── bounded(1), try_send ───────── wake    (an epoll instance was notified)
+//!   application thread (Threads)          slot: AtomicCell<Option<Box<Stack>>>        stack thread
+//!     call: take the stack ──────────────►  ◄──── swap ────►  ◄─────────────── quiet app: take it,
+//!           run it here, put it back                                           poll, wait for frames
+//!     epoll_wait ── Request::Epoll ─── bounded(1) ──►  poll until the instance may have events
+//!                ◄── Reply::Ready ──── bounded(1) ───  (or the deadline), put the stack back
 //! ```
 //!
-//! Hot calls ([`Request::Io`], [`Request::Epoll`], [`Request::Call`]) are plain values: their
-//! data travel in the context's own `Vec`s, which go to the stack thread with the request and
-//! come back with the reply, so a warmed-up context allocates nothing per call. Anything else
-//! goes as a boxed closure ([`Request::Job`], the control path of [`crate::Context::with`]).
+//! The stack lives in one lock-free slot (`crossbeam_utils::atomic::AtomicCell` over a
+//! `Box`: one atomic swap to take it, one to put it back). An application call takes it,
+//! runs the call on the application thread (as mTCP's `mtcp_read`/`mtcp_write` copy from and
+//! into the socket buffers themselves) and puts it back: no message, no context switch, no
+//! allocation, and the errno of every call is exactly the run-to-completion one.
 //!
-//! The idle stack thread waits for frames and requests together where its queue can
-//! ([`mtcp_io::doorbell`]: the in-memory switch): the application rings the thread's doorbell
-//! and unparks it after each request, a sender unparks it with a frame. Elsewhere it waits on
-//! the request channel for a short while and polls the ports again.
+//! The stack thread polls in two situations:
+//! - the application is in `epoll_wait` (it hands the stack over with [`Request::Epoll`]):
+//!   the stack thread polls, so everything the application wrote in its loop turn leaves
+//!   together (mTCP sends at the end of its loop: epserver's header and body in one segment),
+//!   and it hands the stack back once the instance may have events or the deadline passed;
+//! - the application has gone quiet: no call for [`QUIET_CHECK`], or a loop turn longer than
+//!   [`QUIET_CHECK`] x [`BUSY_CHECKS`] without `epoll_wait` (a program that spins on `read`).
+//!   The stack thread then takes the stack from the slot and keeps the connections going
+//!   (acknowledges, retransmits, accepts) while the application sleeps or computes. The
+//!   application's next call finds the slot empty and asks for the stack back
+//!   ([`Request::Want`]), once.
+//!
+//! Idle: the stack thread that holds the stack and has nothing to do yields the CPU
+//! [`IDLE_YIELDS`] times (the thread it waits for usually needs it where threads outnumber
+//! cores), then waits: on the in-memory switch for frames and requests together
+//! ([`mtcp_io::doorbell`]: the application rings it with each request); elsewhere parked
+//! (a request's ring unparks it) or, inside `epoll_wait`, in `poll(2)` on the queue's
+//! descriptor; for 20 µs, 200 µs once idle for 20 ms, 1 ms once idle for a second (1 ms on a
+//! descriptor once idle at all). Waiting for the application's next request, it parks at once.
+//!
+//! Measured (`mtcp-bench --links mem --run-mode threaded --quick`, a 2-core machine shared
+//! with other builds, so only large differences count): yielding a few times before parking
+//! while the application has the stack cut `short64` to about 30 k conn/s from 60-300 k (a
+//! yielding thread loses its CPU share on a loaded machine; a parked one is woken at once);
+//! spinning on the reply, or polling again before handing the stack back, made no visible
+//! difference. Two idle contexts use 7-8 % of one core (`tests/threaded_idle.rs`).
 
 use std::any::Any;
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_utils::atomic::AtomicCell;
 use mtcp_io::Queue;
 
-use crate::context::Mode;
 use crate::epoll::EpollEvent;
 use crate::error::{Error, Result};
-use crate::socket::SockType;
 use crate::stack::Stack;
 
+/// How often the stack thread looks whether the application, which holds the slot between
+/// its `epoll_wait`s, has gone quiet (made no call since the last look).
+pub const QUIET_CHECK: Duration = Duration::from_micros(250);
+/// Looks after which the stack thread takes the stack even from a busy application: a loop
+/// turn this long without `epoll_wait` (about 1 ms) gets the stack polled once.
+pub const BUSY_CHECKS: u32 = 4;
 /// Turns in which a stack thread that has just run out of work gives the CPU away
-/// (`yield_now`) and polls again, before it naps on the request channel. With more threads
-/// than cores, the application thread it waits for usually needs that CPU.
+/// (`yield_now`) and polls again, before it waits.
 const IDLE_YIELDS: u32 = 2;
-/// How long the idle stack thread waits for a request before it polls the ports again.
+/// How long the idle stack thread waits for frames or a request before it polls again.
 const IDLE_WAIT: Duration = Duration::from_micros(20);
 /// After this long without work, the idle wait grows to [`LONG_IDLE_WAIT`].
 const LONG_IDLE_AFTER: Duration = Duration::from_millis(20);
@@ -45,430 +74,409 @@ const LONG_IDLE_AFTER: Duration = Duration::from_millis(20);
 const LONG_IDLE_WAIT: Duration = Duration::from_micros(200);
 /// After this long without work, the idle wait grows to [`SLEEPY_IDLE_WAIT`].
 const SLEEPY_IDLE_AFTER: Duration = Duration::from_secs(1);
-/// The idle wait of a stack thread that has had nothing to do for a second: the first frame
-/// after such a pause waits at most this long (an application call, not at all).
+/// The idle wait of a stack thread that has had nothing to do for a second.
 const SLEEPY_IDLE_WAIT: Duration = Duration::from_millis(1);
 
-/// Longest the stack thread holds back data the application wrote while it waits for the
-/// application's next call: its loop turn ends with a call that is not a write (`epoll_wait`,
-/// `read`), and everything written in the turn then leaves together, as mTCP sends at the end of
-/// its loop (epserver's header and body in one segment). Linux's autocorking holds data too.
-/// Only an application whose last turn wrote more than once is waited for ([`Turns`]): a
-/// single write per turn (echo) leaves at once, not one application call later, and so do
-/// writes once a turn has written [`HOLD_BYTES`] (a full segment is ready: bulk is not held).
-const WRITE_HOLD: Duration = Duration::from_millis(1);
+/// Longest wait of a stack thread in `epoll_wait` on a queue with a descriptor whose `poll`
+/// ends with a frame (AF_PACKET, AF_XDP), once it has been idle for a while.
+const FRAME_WAIT: Duration = Duration::from_millis(1);
+
+/// Longer than crossbeam's spinning and yielding before it blocks (tens of µs).
+const WARM_UP_WAIT: Duration = Duration::from_millis(1);
 
 /// A boxed call on the stack (control path).
-pub(crate) type Job<Q> = Box<dyn FnOnce(&mut Stack<Q>) -> Box<dyn Any + Send> + Send>;
+type Job<Q> = Box<dyn FnOnce(&mut Stack<Q>) -> Box<dyn Any + Send> + Send>;
 
-/// The data calls, whose bytes travel in [`Request::Io`]'s buffer.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum IoOp {
-    /// `recv(sock, buf[..len], flags)` (`read` is `flags == 0`).
-    Recv(i32),
-    /// `readv` into `buf[..len]` cut at `lens`.
-    Readv,
-    /// `write(sock, buf[..len])`.
-    Write,
-    /// `writev` of `buf[..len]` cut at `lens`.
-    Writev,
-}
-
-/// What the application thread asks of the stack thread.
-pub(crate) enum Request<Q: Queue> {
-    /// A data call on `sock`.
-    Io {
-        /// Which call.
-        op: IoOp,
-        /// The socket id.
-        sock: i32,
-        /// The bytes used of `buf`.
-        len: usize,
-        /// Data to write, or room to read into.
-        buf: Vec<u8>,
-        /// The vector's part lengths (`readv`, `writev`).
-        lens: Vec<usize>,
-    },
-    /// Collect up to `len` ready events of `epid` into `events`.
+/// What the application thread asks of the stack thread. Every request leaves the stack in
+/// the slot when it is answered.
+enum Request<Q: Queue> {
+    /// Put the stack back in the slot (the application found it empty).
+    Want,
+    /// Poll once (`Context::poll`).
+    Poll,
+    /// Poll until `epid` may have events or `deadline` passes (`epoll_wait`).
     Epoll {
-        /// The epoll instance.
         epid: i32,
-        /// Room in `events`.
-        len: usize,
-        /// The events (returned with the reply).
-        events: Vec<EpollEvent>,
+        deadline: Option<Instant>,
     },
-    /// A socket call whose arguments are plain values.
-    Call(Call),
-    /// `socket_ioctl`.
-    Ioctl(Ioctl),
-    /// Any other work on the stack.
+    /// Run a job on the stack thread (`Context::with`, the drain).
     Job(Job<Q>),
 }
 
-/// The stack thread's answer to one [`Request`], in the same order.
-pub(crate) enum Reply {
-    /// The result of [`Request::Io`] and its buffers.
-    Io {
-        /// Bytes read or written, or the errno.
-        res: Result<usize>,
-        /// The buffer (read data at its start).
-        buf: Vec<u8>,
-        /// The lengths vector, for reuse.
-        lens: Vec<usize>,
-    },
-    /// The result of [`Request::Epoll`] and its events.
-    Epoll {
-        /// Events collected, or the errno.
-        res: Result<usize>,
-        /// The events (the first `res` are valid).
-        events: Vec<EpollEvent>,
-    },
-    /// The result of [`Request::Call`].
-    Call(Answer),
+/// The stack thread's answer: the stack is in the slot again.
+enum Reply {
+    /// For [`Request::Want`], [`Request::Poll`] (the work done) and [`Request::Epoll`].
+    Ready(usize),
     /// The result of [`Request::Job`].
     Job(Box<dyn Any + Send>),
 }
 
-macro_rules! calls {
-    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident : $ty:ty),*) -> $ans:ident $ret:ty; )*) => {
-        /// A socket call with plain-value arguments, named as the [`Stack`] method it runs.
-        #[derive(Clone, Copy, Debug)]
-        #[allow(missing_docs, non_camel_case_types)]
-        pub(crate) enum Call {
-            $( $name($($ty),*), )*
-        }
+/// What both threads see.
+struct Shared<Q: Queue> {
+    /// The stack, when neither thread is using it.
+    slot: AtomicCell<Option<Box<Stack<Q>>>>,
+    /// Calls the application has made (how the stack thread tells a quiet application).
+    calls: AtomicU64,
+    /// The stack thread's doorbell ([`mtcp_io::doorbell`]), rung with each request.
+    bell: Arc<AtomicBool>,
+}
 
-        impl Call {
-            fn run<Q: Queue>(self, stack: &mut Stack<Q>) -> Answer {
-                match self {
-                    $( Call::$name($($arg),*) => Answer::$ans(stack.$name($($arg),*)), )*
-                }
+/// The application side of a threaded context.
+pub(crate) struct Threads<Q: Queue + 'static> {
+    shared: Arc<Shared<Q>>,
+    requests: Option<Sender<Request<Q>>>,
+    replies: Receiver<Reply>,
+    thread: Option<JoinHandle<()>>,
+    /// This side's count of calls (stored into `shared.calls`: a plain store per call).
+    calls: u64,
+}
+
+impl<Q: Queue + 'static> Threads<Q> {
+    /// Starts the stack thread `mtcp-stack-{cpu}` over `stack` (`ENOMEM` if it cannot start).
+    pub(crate) fn spawn(cpu: usize, stack: Stack<Q>) -> Result<Threads<Q>> {
+        let (req_tx, req_rx) = crossbeam_channel::bounded(1);
+        let (rep_tx, rep_rx) = crossbeam_channel::bounded(1);
+        let shared = Arc::new(Shared {
+            slot: AtomicCell::new(Some(Box::new(stack))),
+            calls: AtomicU64::new(0),
+            bell: Arc::new(AtomicBool::new(false)),
+        });
+        let driver = Driver {
+            shared: shared.clone(),
+            requests: req_rx,
+            replies: rep_tx,
+            held: None,
+            seen_calls: 0,
+            checks: 0,
+            next_check: Instant::now() + QUIET_CHECK,
+            probed: false,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("mtcp-stack-{cpu}"))
+            .spawn(move || driver.run())
+            .map_err(|_| Error::NoMem)?;
+        // Park once on the (empty) reply channel: crossbeam allocates its per-thread waiting
+        // context and the channel's waiter list the first time a thread blocks, and that
+        // belongs here, not in the first `epoll_wait` that has to wait. The stack thread never
+        // blocks in crossbeam: it parks, and a request's ring unparks it.
+        let _ = rep_rx.recv_timeout(WARM_UP_WAIT);
+        Ok(Threads {
+            shared,
+            requests: Some(req_tx),
+            replies: rep_rx,
+            thread: Some(thread),
+            calls: 0,
+        })
+    }
+
+    /// Sends `req` and waits for its reply; `EBADF` once the stack thread is gone.
+    fn round_trip(&mut self, req: Request<Q>) -> Result<Reply> {
+        let tx = self.requests.as_ref().ok_or(Error::BadF)?;
+        tx.send(req).map_err(|_| Error::BadF)?;
+        // Wake a stack thread that waits on its queue (for frames) rather than on the channel.
+        if let Some(t) = &self.thread {
+            mtcp_io::doorbell::ring(&self.shared.bell, t.thread());
+        }
+        // crossbeam's `recv` spins briefly and yields a few times before it parks.
+        self.replies.recv().map_err(|_| Error::BadF)
+    }
+
+    /// Takes the stack from the slot, asking the stack thread for it if it holds it.
+    fn take(&mut self) -> Result<Box<Stack<Q>>> {
+        self.calls = self.calls.wrapping_add(1);
+        self.shared.calls.store(self.calls, Ordering::Relaxed);
+        loop {
+            if let Some(s) = self.shared.slot.take() {
+                return Ok(s);
+            }
+            // The stack thread puts it back. It may take it again before this thread runs
+            // (a loaded machine: it then saw no call for a while): ask again.
+            if let Reply::Job(_) = self.round_trip(Request::Want)? {
+                return Err(Error::BadF);
             }
         }
-
-        impl<Q: Queue + 'static> crate::context::Context<Q> {
-            $(
-                $(#[$doc])*
-                pub fn $name(&mut self $(, $arg: $ty)*) -> $ret {
-                    match &mut self.mode {
-                        Mode::Rtc(s) => s.$name($($arg),*),
-                        Mode::Threaded(t) => match t.call(Call::$name($($arg),*))? {
-                            Answer::$ans(r) => r,
-                            _ => Err(Error::BadF),
-                        },
-                        Mode::Stopped => Err(Error::Perm),
-                    }
-                }
-            )*
-        }
-    };
-}
-
-/// The result of a [`Call`], by its type.
-#[derive(Debug)]
-pub(crate) enum Answer {
-    /// `Result<()>`.
-    Unit(Result<()>),
-    /// A socket id or an `int` value.
-    Int(Result<i32>),
-    /// `accept`.
-    Accept(Result<(i32, SocketAddrV4)>),
-    /// An address.
-    Addr(Result<SocketAddrV4>),
-    /// `socket_ioctl` and its `int` argument after the call.
-    Ioctl(Result<()>, Option<i32>),
-    /// `tcp_info`.
-    Info(Result<mtcp_tcp::TcpInfo>),
-    /// `sock_type`.
-    Type(Result<SockType>),
-    /// `pipe`.
-    Pipe(Result<[i32; 2]>),
-}
-
-calls! {
-    /// `mtcp_socket`.
-    fn socket(domain: i32, ty: i32, protocol: i32) -> Int Result<i32>;
-    /// `mtcp_bind`.
-    fn bind(sockid: i32, addr: SocketAddrV4) -> Unit Result<()>;
-    /// `mtcp_listen`.
-    fn listen(sockid: i32, backlog: i32) -> Unit Result<()>;
-    /// `mtcp_accept`.
-    fn accept(sockid: i32) -> Accept Result<(i32, SocketAddrV4)>;
-    /// `mtcp_init_rss`.
-    fn init_rss(saddr_base: Ipv4Addr, num_addr: i32, daddr: Ipv4Addr, dport: u16) -> Unit Result<()>;
-    /// `mtcp_connect` (non-blocking: `Err(InProgress)`, then EPOLLOUT or EPOLLERR).
-    fn connect(sockid: i32, addr: SocketAddrV4) -> Unit Result<()>;
-    /// `mtcp_shutdown`.
-    fn shutdown(sockid: i32, how: i32) -> Unit Result<()>;
-    /// `mtcp_close`.
-    fn close(sockid: i32) -> Unit Result<()>;
-    /// `mtcp_abort`.
-    fn abort(sockid: i32) -> Unit Result<()>;
-    /// `mtcp_getsockname`.
-    fn getsockname(sockid: i32) -> Addr Result<SocketAddrV4>;
-    /// `mtcp_getpeername`.
-    fn getpeername(sockid: i32) -> Addr Result<SocketAddrV4>;
-    /// `mtcp_setsock_nonblock`.
-    fn setsock_nonblock(sockid: i32) -> Unit Result<()>;
-    /// `mtcp_getsockopt` for an `int` option.
-    fn getsockopt(sockid: i32, level: i32, optname: i32) -> Int Result<i32>;
-    /// `mtcp_setsockopt` for an `int` option.
-    fn setsockopt(sockid: i32, level: i32, optname: i32, value: i32) -> Unit Result<()>;
-    /// TCP_INFO-like statistics.
-    fn tcp_info(sockid: i32) -> Info Result<mtcp_tcp::TcpInfo>;
-    /// mTCP's socket type of an id.
-    fn sock_type(sockid: i32) -> Type Result<SockType>;
-    /// `mtcp_epoll_create`.
-    fn epoll_create(size: i32) -> Int Result<i32>;
-    /// `mtcp_epoll_create1`.
-    fn epoll_create1(flags: i32) -> Int Result<i32>;
-    /// `mtcp_epoll_ctl`.
-    fn epoll_ctl(epid: i32, op: i32, sockid: i32, event: Option<EpollEvent>) -> Unit Result<()>;
-    /// `mtcp_pipe`.
-    fn pipe() -> Pipe Result<[i32; 2]>;
-}
-
-/// `socket_ioctl` with its `int` argument by value (copied in, copied back).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Ioctl {
-    pub sockid: i32,
-    pub request: u64,
-    pub arg: Option<i32>,
-}
-
-impl Ioctl {
-    fn run<Q: Queue>(mut self, stack: &mut Stack<Q>) -> Answer {
-        let res = stack.socket_ioctl(self.sockid, self.request, self.arg.as_mut());
-        Answer::Ioctl(res, self.arg)
     }
-}
 
-/// `buf` cut into consecutive parts of `lens` bytes (shorter at the end if `buf` is).
-fn parts_mut<'a>(mut buf: &'a mut [u8], lens: &'a [usize]) -> impl Iterator<Item = &'a mut [u8]> {
-    lens.iter().map(move |&l| {
-        let at = l.min(buf.len());
-        let (part, rest) = std::mem::take(&mut buf).split_at_mut(at);
-        buf = rest;
-        part
-    })
-}
+    /// Runs `f` on the stack on this thread (an API call).
+    pub(crate) fn on<R>(&mut self, f: impl FnOnce(&mut Stack<Q>) -> Result<R>) -> Result<R> {
+        let mut stack = self.take()?;
+        let r = f(&mut stack);
+        self.shared.slot.store(Some(stack));
+        r
+    }
 
-fn parts<'a>(mut buf: &'a [u8], lens: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
-    lens.iter().map(move |&l| {
-        let (part, rest) = buf.split_at(l.min(buf.len()));
-        buf = rest;
-        part
-    })
-}
+    /// Runs `f` on the stack thread (a boxed job: the control path).
+    pub(crate) fn job<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Stack<Q>) -> R + Send + 'static,
+    ) -> Result<R> {
+        let job = Box::new(move |s: &mut Stack<Q>| Box::new(f(s)) as Box<dyn Any + Send>);
+        match self.round_trip(Request::Job(job))? {
+            Reply::Job(r) => r.downcast::<R>().map(|r| *r).map_err(|_| Error::BadF),
+            Reply::Ready(_) => Err(Error::BadF),
+        }
+    }
 
-fn serve<Q: Queue>(stack: &mut Stack<Q>, req: Request<Q>) -> Reply {
-    match req {
-        Request::Io {
-            op,
-            sock,
-            len,
-            mut buf,
-            lens,
-        } => {
-            let res = match (op, buf.get_mut(..len)) {
-                (_, None) => Err(Error::Inval),
-                (IoOp::Recv(flags), Some(b)) => stack.recv(sock, b, flags),
-                (IoOp::Readv, Some(b)) => stack.read_parts(sock, parts_mut(b, &lens)),
-                (IoOp::Write, Some(b)) => stack.write(sock, b),
-                (IoOp::Writev, Some(b)) => stack.write_parts(sock, parts(b, &lens)),
+    /// One turn of the stack, on the stack thread; the work done (0 if the thread is gone).
+    pub(crate) fn poll(&mut self) -> usize {
+        match self.round_trip(Request::Poll) {
+            Ok(Reply::Ready(n)) => n,
+            _ => 0,
+        }
+    }
+
+    /// `epoll_wait`: the stack thread polls until `epid` may have events or `deadline`
+    /// passes (`poll_only`: one turn), then this thread collects them.
+    pub(crate) fn epoll_wait(
+        &mut self,
+        epid: i32,
+        out: &mut [EpollEvent],
+        deadline: Option<Instant>,
+        poll_only: bool,
+    ) -> Result<usize> {
+        loop {
+            let until = if poll_only {
+                Some(Instant::now())
+            } else {
+                deadline
             };
-            Reply::Io { res, buf, lens }
-        }
-        Request::Epoll {
-            epid,
-            len,
-            mut events,
-        } => {
-            let res = match events.get_mut(..len) {
-                Some(out) => stack.epoll_collect(epid, out),
-                None => Err(Error::Inval),
+            let req = Request::Epoll {
+                epid,
+                deadline: until,
             };
-            Reply::Epoll { res, events }
-        }
-        Request::Call(c) => Reply::Call(c.run(stack)),
-        Request::Ioctl(io) => Reply::Call(io.run(stack)),
-        Request::Job(job) => Reply::Job(job(stack)),
-    }
-}
-
-/// The bytes a write request offers (`None`: not a write).
-fn write_len<Q: Queue>(req: &Request<Q>) -> Option<usize> {
-    match req {
-        Request::Io {
-            op: IoOp::Write | IoOp::Writev,
-            len,
-            ..
-        } => Some(*len),
-        _ => None,
-    }
-}
-
-/// Whether `reply` answers a write (of `write` bytes) that took them all: the application may
-/// write more in this turn. A short or failed write ends the turn (it will wait for room).
-fn took_all(write: Option<usize>, reply: &Reply) -> bool {
-    matches!((write, reply), (Some(len), Reply::Io { res: Ok(n), .. }) if *n == len)
-}
-
-/// Bytes of small writes in one turn past which they are not held any more (about one MSS).
-const HOLD_BYTES: usize = 1448;
-
-/// What the stack thread learned of the application's turns: whether it writes several times
-/// in one (then its writes are held, see [`WRITE_HOLD`]).
-struct Turns {
-    /// Whole writes since the application's last other call.
-    writes: u32,
-    /// Their bytes.
-    bytes: usize,
-    /// Hold writes: the last finished turn wrote more than once (at first: yes).
-    hold: bool,
-}
-
-impl Turns {
-    /// Notes a served request; true if it was a write that took all its bytes and the turn's
-    /// writes are still small (the application may add to them in this turn).
-    fn note(&mut self, write: Option<usize>, reply: &Reply) -> bool {
-        if took_all(write, reply) {
-            self.writes += 1;
-            self.bytes += write.unwrap_or(0);
-            if self.writes > 1 {
-                self.hold = true;
+            if let Reply::Job(_) = self.round_trip(req)? {
+                return Err(Error::BadF);
             }
-            return self.bytes < HOLD_BYTES;
-        }
-        if self.writes > 0 {
-            self.hold = self.writes > 1;
-        }
-        self.writes = 0;
-        self.bytes = 0;
-        false
-    }
-}
-
-/// After a write, serves the application's next calls without sending until one is not a write
-/// that fitted whole, or [`WRITE_HOLD`] passes (see there). False once the application side is gone.
-fn hold_writes<Q: Queue>(
-    stack: &mut Stack<Q>,
-    turns: &mut Turns,
-    requests: &Receiver<Request<Q>>,
-    replies: &Sender<Reply>,
-) -> bool {
-    let until = Instant::now() + WRITE_HOLD;
-    loop {
-        match requests.recv_deadline(until) {
-            Ok(req) => {
-                let write = write_len(&req);
-                let reply = serve(stack, req);
-                let more = turns.note(write, &reply);
-                let _ = replies.send(reply);
-                if !more {
-                    return true;
-                }
+            let n = self.on(|s| s.epoll_collect(epid, out))?;
+            if n > 0 || poll_only || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(n);
             }
-            Err(RecvTimeoutError::Timeout) => return true,
-            Err(RecvTimeoutError::Disconnected) => return false,
         }
     }
 }
 
-/// The stack thread: owns `stack` until the application side drops its request sender.
-pub(crate) fn run<Q: Queue>(
-    mut stack: Stack<Q>,
+impl<Q: Queue + 'static> Drop for Threads<Q> {
+    fn drop(&mut self) {
+        // Without a sender the stack thread's next look at the channel ends it; the stack
+        // is dropped with the slot, or by the thread if it holds it.
+        self.requests = None;
+        if let Some(t) = self.thread.take() {
+            mtcp_io::doorbell::ring(&self.shared.bell, t.thread());
+            let _ = t.join();
+        }
+    }
+}
+
+/// How long an idle stack thread waits, after `idle` without work.
+fn idle_wait(idle: Duration) -> Duration {
+    if idle < LONG_IDLE_AFTER {
+        IDLE_WAIT
+    } else if idle < SLEEPY_IDLE_AFTER {
+        LONG_IDLE_WAIT
+    } else {
+        SLEEPY_IDLE_WAIT
+    }
+}
+
+/// When a stack thread ran out of work, and how often it yielded since.
+#[derive(Default)]
+struct Idle {
+    since: Option<Instant>,
+    yields: u32,
+}
+
+impl Idle {
+    /// Work was done: not idle.
+    fn reset(&mut self) {
+        *self = Idle::default();
+    }
+
+    /// Nothing to do: `None` after yielding the CPU (look again at once), else how long to wait.
+    fn next(&mut self) -> Option<Duration> {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if self.yields < IDLE_YIELDS {
+            self.yields += 1;
+            std::thread::yield_now();
+            return None;
+        }
+        self.yields = 0;
+        Some(idle_wait(since.elapsed()))
+    }
+}
+
+/// The stack thread.
+struct Driver<Q: Queue + 'static> {
+    shared: Arc<Shared<Q>>,
     requests: Receiver<Request<Q>>,
     replies: Sender<Reply>,
-    wake: Sender<()>,
-    bell: Arc<AtomicBool>,
-) {
-    mtcp_io::doorbell::install(bell.clone());
-    // A queue that heeds the doorbell says so when it waits: look once.
-    if let Some(port) = stack.ports.first_mut() {
-        let _ = port.queue.wait_rx(Duration::ZERO);
-    }
-    let heeded = mtcp_io::doorbell::heeded();
-    let mut idle_since: Option<Instant> = None;
-    let mut yields = 0;
-    let mut turns = Turns {
-        writes: 0,
-        bytes: 0,
-        hold: true,
-    };
-    loop {
-        // Cleared before looking for requests: one sent after this look rings again. A swap,
-        // so the look below is not ordered before the clear.
-        bell.swap(false, Ordering::AcqRel);
-        let mut served = 0;
-        let mut wrote = false;
+    /// The stack while this thread keeps it (the application was quiet).
+    held: Option<Box<Stack<Q>>>,
+    /// `shared.calls` at the last look.
+    seen_calls: u64,
+    /// Looks since the stack went back to the application.
+    checks: u32,
+    /// When to look next.
+    next_check: Instant,
+    /// Whether the queue was asked once whether it heeds the doorbell.
+    probed: bool,
+}
+
+impl<Q: Queue + 'static> Driver<Q> {
+    /// Runs until the application side drops its request sender.
+    fn run(mut self) {
+        mtcp_io::doorbell::install(self.shared.bell.clone());
+        let mut idle = Idle::default();
         loop {
-            match requests.try_recv() {
-                Ok(req) => {
-                    let write = write_len(&req);
-                    let reply = serve(&mut stack, req);
-                    wrote = turns.note(write, &reply);
-                    let _ = replies.send(reply);
-                    served += 1;
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return,
+            let go_on = if self.held.is_some() {
+                self.hold_turn(&mut idle)
+            } else {
+                self.app_turn()
+            };
+            if !go_on {
+                return;
             }
         }
-        if wrote && turns.hold && !hold_writes(&mut stack, &mut turns, &requests, &replies) {
-            return;
+    }
+
+    /// The application has the slot: wait for its request, and take the stack when it has
+    /// gone quiet (see the module docs). False once the application side is gone.
+    fn app_turn(&mut self) -> bool {
+        // Cleared before looking for requests: one sent after this look rings again.
+        self.shared.bell.swap(false, Ordering::AcqRel);
+        match self.requests.try_recv() {
+            Ok(req) => return self.serve(req),
+            Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => {}
         }
-        let work = stack.poll();
-        if std::mem::take(&mut stack.notified) {
-            // A full channel already holds a wake-up the application has not taken.
-            let _ = wake.try_send(());
+        let now = Instant::now();
+        if now < self.next_check {
+            // The request's ring unparks this thread (not crossbeam's blocking receive,
+            // which allocates the first time it blocks: see `spawn`).
+            std::thread::park_timeout(self.next_check - now);
+            return true;
         }
-        if work + served > 0 {
-            idle_since = None;
-            yields = 0;
-            continue;
+        self.next_check = now + QUIET_CHECK;
+        let calls = self.shared.calls.load(Ordering::Relaxed);
+        self.checks += 1;
+        if calls == self.seen_calls || self.checks >= BUSY_CHECKS {
+            // `None` while the application is inside a call: look again later.
+            self.held = self.shared.slot.take();
         }
-        let since = *idle_since.get_or_insert_with(Instant::now);
-        let idle = since.elapsed();
-        // Just idle: let the other threads run (most likely the application thread whose next
-        // call or whose peer's frames are this thread's next work), then look again.
-        if yields < IDLE_YIELDS && idle < LONG_IDLE_AFTER {
-            yields += 1;
-            std::thread::yield_now();
-            continue;
+        self.seen_calls = calls;
+        true
+    }
+
+    /// This thread keeps the stack: serve a request, or poll, or wait for frames and
+    /// requests. False once the application side is gone.
+    fn hold_turn(&mut self, idle: &mut Idle) -> bool {
+        // Cleared before looking for requests: one sent after this look rings again.
+        self.shared.bell.swap(false, Ordering::AcqRel);
+        match self.requests.try_recv() {
+            Ok(req) => return self.serve(req),
+            Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => {}
         }
-        yields = 0;
-        // Idle: sleep on the request channel, so an application call is served at once, and
-        // poll the ports again after a short wait.
-        let wait = if idle < LONG_IDLE_AFTER {
-            IDLE_WAIT
-        } else if idle < SLEEPY_IDLE_AFTER {
-            LONG_IDLE_WAIT
-        } else {
-            SLEEPY_IDLE_WAIT
+        let Some(stack) = self.held.as_mut() else {
+            return true;
         };
-        if heeded {
+        probe(&mut self.probed, stack);
+        stack.epolls.notified = false;
+        if stack.poll() > 0 {
+            idle.reset();
+            return true;
+        }
+        let Some(wait) = idle.next() else {
+            return true;
+        };
+        if mtcp_io::doorbell::heeded() {
             // Frames and requests both end this wait (the loop then serves and polls).
             if let Some(port) = stack.ports.first_mut() {
                 let _ = port.queue.wait_rx(wait);
             }
+            return true;
+        }
+        // A request rings and unparks this thread.
+        std::thread::park_timeout(wait);
+        true
+    }
+
+    /// Answers `req` and leaves the stack in the slot. False once the application is gone.
+    fn serve(&mut self, req: Request<Q>) -> bool {
+        let Some(mut stack) = self.held.take().or_else(|| self.shared.slot.take()) else {
+            // Only a dead stack loses the stack: nothing to answer with.
+            return false;
+        };
+        probe(&mut self.probed, &mut stack);
+        let reply = match req {
+            Request::Want => Reply::Ready(0),
+            Request::Poll => Reply::Ready(stack.poll()),
+            Request::Epoll { epid, deadline } => {
+                drive(&mut stack, epid, deadline);
+                Reply::Ready(0)
+            }
+            Request::Job(job) => Reply::Job(job(&mut stack)),
+        };
+        self.shared.slot.store(Some(stack));
+        self.seen_calls = self.shared.calls.load(Ordering::Relaxed);
+        self.checks = 0;
+        self.next_check = Instant::now() + QUIET_CHECK;
+        self.replies.send(reply).is_ok()
+    }
+}
+
+/// Asks the queue once whether it heeds the doorbell (it says so when it waits): until then
+/// [`mtcp_io::doorbell::heeded`] is false and the idle waits could not end with a frame.
+fn probe<Q: Queue>(probed: &mut bool, stack: &mut Stack<Q>) {
+    if !*probed {
+        *probed = true;
+        if let Some(port) = stack.ports.first_mut() {
+            let _ = port.queue.wait_rx(Duration::ZERO);
+        }
+    }
+}
+
+/// Polls `stack` until `epid` may have events or `deadline` passes, at least once. The
+/// application waits in `epoll_wait` meanwhile, so no request comes: the idle waits are on
+/// the queue (frames) where it can wait, else timed.
+fn drive<Q: Queue>(stack: &mut Stack<Q>, epid: i32, deadline: Option<Instant>) {
+    let mut idle = Idle::default();
+    loop {
+        // A doorbell rung after this look (a frame another core forwarded) ends the wait.
+        mtcp_io::doorbell::clear();
+        let work = stack.poll();
+        stack.epolls.notified = false;
+        if stack.epoll_maybe_ready(epid) {
+            return;
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return;
+        }
+        if work > 0 {
+            idle.reset();
             continue;
         }
-        match requests.recv_timeout(wait) {
-            Ok(req) => {
-                let write = write_len(&req);
-                let reply = serve(&mut stack, req);
-                let wrote = turns.note(write, &reply);
-                let _ = replies.send(reply);
-                idle_since = None;
-                if wrote && turns.hold && !hold_writes(&mut stack, &mut turns, &requests, &replies)
-                {
-                    return;
-                }
+        let Some(blind) = idle.next() else {
+            continue;
+        };
+        let clip = |w: Duration| deadline.map_or(w, |d| w.min(d - now));
+        match stack.ports.first_mut() {
+            // A frame, and a frame another core forwarded, end this wait.
+            Some(port) if mtcp_io::doorbell::heeded() => {
+                let _ = port.queue.wait_rx(clip(blind));
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            // A frame ends this wait. The descriptor's `poll` counts milliseconds: the short
+            // waits of the first idle moments are looks (the thread stays runnable, which on
+            // a loaded machine keeps its share of the CPU), the longer ones block.
+            Some(port) if port.queue.rx_fd().is_some() => {
+                let w = if blind <= IDLE_WAIT {
+                    blind
+                } else {
+                    FRAME_WAIT
+                };
+                let _ = port.queue.wait_rx(clip(w));
+            }
+            _ => std::thread::park_timeout(clip(blind)),
         }
     }
 }

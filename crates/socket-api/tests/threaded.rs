@@ -1,6 +1,7 @@
-//! The threaded run mode's own promises: the stack thread works while the application is idle
-//! or blocked in a call, `epoll_wait` honours -1/0/N, `Context::with` runs on the stack thread,
-//! and a context whose stack thread died answers `EBADF` instead of hanging.
+//! The threaded run mode's own promises: the stack thread works while the application is idle,
+//! blocked in a call, or busy in calls without `epoll_wait`; `epoll_wait` honours -1/0/N;
+//! `Context::with` runs on the stack thread; and a context whose stack thread died answers
+//! `EBADF` instead of hanging.
 
 mod common;
 
@@ -251,4 +252,35 @@ fn dead_stack_thread_answers_ebadf() {
         Err(Error::BadF)
     );
     drop(s);
+}
+
+/// An application that spins on `read` (EAGAIN) and never calls `epoll_wait` still gets the
+/// peer's data: the stack thread takes the stack from a busy application about every
+/// millisecond (`BUSY_CHECKS`), so the connection keeps going.
+#[test]
+fn a_read_loop_without_epoll_wait_gets_the_data() {
+    let (_sw, server, client_mtcp) = common::pair("threaded");
+    let mut s = server.create_context(0).unwrap();
+    let c = client_mtcp.create_context(0).unwrap();
+    let (l, ep) = listen(&mut s);
+    let (go_tx, go_rx) = mpsc::channel();
+    let (acked_tx, _acked_rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peer = client(c, go_rx, acked_tx, Arc::clone(&stop));
+    let sock = accept(&mut s, l, ep);
+    go_tx.send(()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < BATCH {
+        assert!(Instant::now() < deadline, "{} of {BATCH} bytes", got.len());
+        match s.read(sock, &mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            Err(Error::Again) => std::hint::spin_loop(),
+            r => panic!("read: {r:?}"),
+        }
+    }
+    assert!(got.iter().enumerate().all(|(i, &b)| b == pattern(i)));
+    stop.store(true, Ordering::Relaxed);
+    peer.join().unwrap();
 }

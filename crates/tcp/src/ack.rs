@@ -16,6 +16,9 @@ impl Conn {
     /// PRR and the congestion control, and the send window.
     pub(crate) fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let (una_before, sacked_before) = (self.snd.una, self.scoreboard.sacked_bytes());
+        let (fack_before, rexmits_before) = (self.fack(), self.scoreboard.rexmits_delivered);
+        self.scoreboard
+            .set_ack_clock(cx.now.0, self.rtt.min_rtt().0);
         let newly_sacked = self.take_sack_blocks(seg);
         let new_wnd = u32::from(seg.window_len) << self.opts.snd_wscale;
         let mut rtt_sample = None;
@@ -24,11 +27,12 @@ impl Conn {
         } else if self.is_dupack(seg, newly_sacked, new_wnd) {
             self.rec.dupacks += 1;
         }
-        self.detect_loss(cx.now);
         // RFC 6937 §3: DeliveredData = change in SND.UNA + change in SACKed bytes.
         let delivered = ((self.snd.una - una_before).max(0) as u32)
             .saturating_add(self.scoreboard.sacked_bytes())
             .saturating_sub(sacked_before);
+        self.rack_on_ack(cx.now, fack_before, rexmits_before, delivered);
+        self.detect_loss(cx.now);
         self.account_delivery(cx.now, delivered, rtt_sample);
         self.update_send_window(seg, new_wnd);
     }
@@ -127,6 +131,7 @@ impl Conn {
                 } else {
                     self.cc.on_recovery_end(mss);
                 }
+                self.rtt.on_recovery_end();
             }
             Some(_) if !self.rec.rto_recovery => {
                 // Partial ACK (RFC 6582 §3.2): it acknowledges a retransmission, so the
@@ -180,11 +185,7 @@ impl Conn {
     fn detect_loss(&mut self, now: Instant) {
         let mss = self.snd.mss;
         if self.opts.sack_ok && self.rec.point.is_some() {
-            // A retransmission overtaken by SACKs of data sent after it was lost again: its
-            // hole is NextSeg's once more (no RTO needed).
-            if self.scoreboard.detect_lost_rexmits(2 * mss) {
-                self.stats.lost_retransmits += 1;
-            }
+            self.rack_detect(now);
         }
         // RFC 6675 IsLost(SND.UNA): more than DupThresh - 1 segments SACKed above it; or the
         // tail loss probe, sent a PTO after everything below it, was SACKed (RFC 8985 §7.4).
@@ -201,6 +202,21 @@ impl Conn {
         {
             self.enter_recovery(now);
         }
+    }
+
+    /// A retransmission overtaken by SACKs of data sent after it, or sent before another
+    /// retransmission that arrived and older than RACK's wait (RFC 8985 §6.2), was lost again:
+    /// its hole is NextSeg's once more (no RTO needed). One not yet old enough sets RACK's
+    /// reordering timer (§6.3; `tlp_at`, which a recovery does not use otherwise).
+    pub(crate) fn detect_lost_rexmits(&mut self, now: Instant) {
+        let wait = self.rtt.rack_wait().0.min(u64::from(u32::MAX)) as u32;
+        let found = self
+            .scoreboard
+            .detect_lost_rexmits(2 * self.snd.mss, now.0, wait);
+        if found.lost {
+            self.stats.lost_retransmits += 1;
+        }
+        self.timers.tlp_at = found.recheck_in_ms.map(|ms| now + Duration(u64::from(ms)));
     }
 
     /// `delivered` bytes reached the peer: PRR's budget and the congestion control's model.
@@ -250,6 +266,7 @@ impl Conn {
             return;
         }
         self.stats.dsacks += 1;
+        self.rtt.on_dsack();
         if let Some(n) = self.rec.undo_retrans.filter(|&n| n > 0) {
             let n = n - 1;
             self.rec.undo_retrans = Some(n);
@@ -279,12 +296,15 @@ impl Conn {
         self.rec.fast_rexmit = true;
         self.rec.high_rxt = self.snd.una;
         self.cancel_tlp();
+        if self.opts.sack_ok {
+            self.rack_detect(now);
+        }
     }
 
     /// RFC 6937 §3, on every ACK of a fast recovery: how much may be sent now. Above ssthresh
     /// the sending rate is `ssthresh / RecoverFS` of the delivery rate; below it, slow start
     /// reduction bound (PRR-SSRB) climbs back to ssthresh.
-    fn prr_update(&mut self, delivered: u32) {
+    pub(crate) fn prr_update(&mut self, delivered: u32) {
         let mss = u64::from(self.snd.mss);
         self.rec.prr_delivered = self.rec.prr_delivered.saturating_add(delivered);
         let pipe = u64::from(self.pipe());

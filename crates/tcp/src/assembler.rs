@@ -53,19 +53,21 @@ impl Assembler {
             e = e.max(self.ranges[last].1);
             last += 1;
         }
-        if first == last && self.ranges.is_full() {
-            return false;
+        // Replace ranges[first..last] by (s, e), in place (the in-order path runs this for every
+        // segment: rebuilding the array moved its 264 bytes twice).
+        if first == last {
+            if self.ranges.insert(first, (s, e)).is_err() {
+                return false;
+            }
+        } else {
+            self.ranges[first] = (s, e);
+            let merged = last - first - 1;
+            if merged > 0 {
+                let len = self.ranges.len();
+                self.ranges.copy_within(last..len, first + 1);
+                self.ranges.truncate(len - merged);
+            }
         }
-        // Replace ranges[first..last] by (s, e).
-        let mut out: heapless::Vec<(u32, u32), MAX_RANGES> = heapless::Vec::new();
-        for &r in &self.ranges[..first] {
-            let _ = out.push(r);
-        }
-        let _ = out.push((s, e));
-        for &r in &self.ranges[last..] {
-            let _ = out.push(r);
-        }
-        self.ranges = out;
         self.last_changed = Some((s, e));
         true
     }
@@ -83,13 +85,10 @@ impl Assembler {
     }
     /// Shifts all ranges down by `n` (the in-order point moved by `n`), dropping what falls below 0.
     pub fn shift(&mut self, n: u32) {
-        let mut out: heapless::Vec<(u32, u32), MAX_RANGES> = heapless::Vec::new();
-        for &(s, e) in self.ranges.iter() {
-            if e > n {
-                let _ = out.push((s.saturating_sub(n), e - n));
-            }
-        }
-        self.ranges = out;
+        self.ranges.retain_mut(|r| {
+            *r = (r.0.saturating_sub(n), r.1.saturating_sub(n));
+            r.1 > 0
+        });
         self.last_changed = self
             .last_changed
             .and_then(|(s, e)| (e > n).then(|| (s.saturating_sub(n), e - n)));
@@ -126,5 +125,13 @@ mod tests {
         }
         assert!(!a.add(500, 501));
         assert!(a.add(1, 12)); // merges two, no new range
+        assert_eq!(a.ranges().len(), MAX_RANGES - 1);
+        assert_eq!(&a.ranges()[..2], &[(1, 12), (21, 22)]);
+        assert!(a.add(15, 50)); // merges three into one
+        assert_eq!(&a.ranges()[..3], &[(1, 12), (15, 50), (51, 52)]);
+        assert_eq!(a.ranges().len(), MAX_RANGES - 3);
+        a.shift(16);
+        assert_eq!(&a.ranges()[..2], &[(0, 34), (35, 36)]);
+        assert_eq!(a.ranges().len(), MAX_RANGES - 4);
     }
 }

@@ -11,6 +11,7 @@ use crate::assembler::Assembler;
 use crate::cc::{CcAlgorithm, CongestionControl};
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::isn::FourTuple;
+use crate::rack::Rack;
 use crate::ring::RingBuffer;
 use crate::rtt::RttEstimator;
 use crate::sack::Scoreboard;
@@ -163,6 +164,11 @@ pub(crate) struct Recovery {
     /// The TSval of the first retransmission after a timeout: an ACK echoing an older one
     /// acknowledges the original, and the timeout was spurious (Eifel, RFC 3522).
     pub rto_undo_tsval: Option<u32>,
+    /// RFC 6675's RescueRxt: the recovery point when a rescue retransmission was last sent; the
+    /// next may go once SND.UNA has passed it (once per recovery).
+    pub rescue_rxt: Option<SeqNumber>,
+    /// When `snd.max` last advanced (the tail's send time, for the rescue retransmission).
+    pub tail_sent_at: Instant,
 }
 
 /// Deadlines (the engine arms one wheel node for the earliest) and their counters.
@@ -242,6 +248,8 @@ pub(crate) struct Conn {
     pub keepalive: Option<Keepalive>,
     pub assembler: Assembler,
     pub scoreboard: Scoreboard,
+    /// RACK for original transmissions (RFC 8985).
+    pub rack: Rack,
     pub stats: Stats,
 }
 
@@ -326,6 +334,8 @@ impl Conn {
                 tlp_out: None,
                 undo_retrans: None,
                 rto_undo_tsval: None,
+                rescue_rxt: None,
+                tail_sent_at: now,
             },
             timers: Deadlines {
                 rto_at: None,
@@ -349,6 +359,7 @@ impl Conn {
             keepalive: opts.keepalive,
             assembler: Assembler::new(),
             scoreboard: Scoreboard::default(),
+            rack: Rack::default(),
             stats: Stats::default(),
         }
     }
@@ -447,23 +458,27 @@ impl Conn {
             && self.cc.reduces_on_loss()
     }
 
-    /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 10 ms) from now,
+    /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 2 ms, as Linux's
+    /// `TCP_TIMEOUT_MIN`: the clock's tick either side) from now,
     /// when one may be sent: SACK in use, outside recovery, no probe outstanding, more than one
     /// segment in flight (a lone segment may wait for a delayed ACK: the RTO covers it) and the
     /// probe would come before the RTO.
     pub fn schedule_tlp(&mut self, now: Instant) {
+        if self.rec.point.is_some() {
+            // `tlp_at` is RACK's reordering timer then (`detect_lost_rexmits`).
+            return;
+        }
         self.timers.tlp_at = None;
         let srtt = self.rtt.srtt().0;
         if !self.opts.sack_ok
             || !self.state.is_synchronized()
-            || self.rec.point.is_some()
             || self.rec.tlp_out.is_some()
             || srtt == 0
             || self.outstanding() <= self.snd.mss
         {
             return;
         }
-        let at = now + Duration((2 * srtt).max(10));
+        let at = now + Duration((2 * srtt).max(2));
         if self.timers.rto_at.is_some_and(|r| at < r) {
             self.timers.tlp_at = Some(at);
         }
@@ -515,7 +530,13 @@ impl Conn {
         }
         if due(self.timers.tlp_at) {
             self.timers.tlp_at = None;
-            if self.rec.point.is_none() && self.rec.tlp_out.is_none() && self.outstanding() > 0 {
+            if self.rec.point.is_some() && self.opts.sack_ok {
+                // In a recovery `tlp_at` is RACK's reordering timer (RFC 8985 §6.3).
+                self.rack_timer(now);
+            } else if self.rec.point.is_none()
+                && self.rec.tlp_out.is_none()
+                && self.outstanding() > 0
+            {
                 if self.scoreboard.highest().is_some() {
                     // RACK (RFC 8985 §6.2): data sent after the holes was delivered and the
                     // holes are older than two smoothed RTTs: they are lost. (A probe would

@@ -69,8 +69,9 @@ pub struct Engine {
     pub(crate) wheel: TimerWheel,
     pub(crate) events: VecDeque<(Handle, Event)>,
     pub(crate) control: Vec<Control>,
+    /// Connections with output, marked since the current dispatch round began.
     pub(crate) dirty: Vec<Handle>,
-    pub(crate) dirty_spare: Vec<Handle>,
+    pub(crate) sending: Sending,
     pub(crate) fired: Vec<u32>,
     pub(crate) scratch: Vec<u8>,
     pub(crate) challenge: RateLimiter,
@@ -105,7 +106,10 @@ impl Engine {
             events: VecDeque::with_capacity(256),
             control: Vec::with_capacity(MAX_CONTROL),
             dirty: Vec::with_capacity(256),
-            dirty_spare: Vec::with_capacity(256),
+            sending: Sending {
+                list: Vec::with_capacity(256),
+                ..Sending::default()
+            },
             fired: Vec::with_capacity(256),
             scratch,
             challenge: RateLimiter::default(),
@@ -486,7 +490,7 @@ impl Engine {
 
     /// Whether `dispatch` has segments to emit.
     pub fn has_output(&self) -> bool {
-        !self.dirty.is_empty() || !self.control.is_empty()
+        !self.dirty.is_empty() || !self.sending.list.is_empty() || !self.control.is_empty()
     }
 
     pub(crate) fn after(&mut self, h: Handle, outcome: Outcome) {
@@ -614,7 +618,19 @@ impl Engine {
     /// Emits every pending segment through `emit(src, dst, segment)`: stateless replies first,
     /// then control segments and pure ACKs, then data (mTCP's control > ACK > data order).
     /// Returns the number of segments emitted.
-    pub fn dispatch<F>(&mut self, now: Instant, mut emit: F) -> usize
+    pub fn dispatch<F>(&mut self, now: Instant, emit: F) -> usize
+    where
+        F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
+    {
+        self.dispatch_at_most(now, usize::MAX, emit)
+    }
+
+    /// [`Engine::dispatch`], emitting at most `max_segments`: what is left stays queued, in
+    /// order, for the next call (a device whose transmit ring is full takes no more this turn;
+    /// segments built for it would only be lost and resent a timeout later, as mTCP keeps a
+    /// connection on its send list until the NIC has room). Returns the number emitted; fewer
+    /// than `max_segments` means nothing is left.
+    pub fn dispatch_at_most<F>(&mut self, now: Instant, max_segments: usize, mut emit: F) -> usize
     where
         F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
     {
@@ -622,40 +638,72 @@ impl Engine {
         // Once a second (a comparison otherwise): spare memory a past load left goes back.
         self.pool.trim_idle(now);
         let mut count = 0;
-        for c in self.control.drain(..) {
+        let taken = self.control.len().min(max_segments);
+        for c in self.control.drain(..taken) {
             emit(c.src, c.dst, &c.repr());
             count += 1;
         }
-        let mut dirty = core::mem::replace(&mut self.dirty, core::mem::take(&mut self.dirty_spare));
-        for pass_data in [false, true] {
-            for &h in &dirty {
+        if count == max_segments {
+            return count;
+        }
+        if self.sending.list.is_empty() {
+            // A new round over the connections marked since the last one.
+            core::mem::swap(&mut self.sending.list, &mut self.dirty);
+            self.sending.data_pass = false;
+            self.sending.next = 0;
+        }
+        loop {
+            let pass_data = self.sending.data_pass;
+            while let Some(&h) = self.sending.list.get(self.sending.next) {
                 let Engine {
                     table,
                     config,
                     scratch,
+                    wheel,
                     ..
                 } = self;
-                let Some(c) = table.get_mut(h) else { continue };
-                let (src, dst) = (c.tuple.local_addr, c.tuple.remote_addr);
-                while let Some(seg) = c.build(now, config, scratch, pass_data) {
-                    emit(src, dst, &seg);
-                    count += 1;
+                if let Some(c) = table.get_mut(h) {
+                    let (src, dst) = (c.tuple.local_addr, c.tuple.remote_addr);
+                    loop {
+                        if count == max_segments {
+                            // Resume with this connection next time.
+                            return count;
+                        }
+                        let Some(seg) = c.build(now, config, scratch, pass_data) else {
+                            break;
+                        };
+                        emit(src, dst, &seg);
+                        count += 1;
+                    }
+                    if pass_data {
+                        // Done with it: new output marks it again, for the next round.
+                        c.dirty = false;
+                        match c.next_deadline() {
+                            Some(t) => wheel.arm(c.timer, t),
+                            None => wheel.cancel(c.timer),
+                        }
+                    }
                 }
+                self.sending.next += 1;
             }
-        }
-        for &h in &dirty {
-            if let Some(c) = self.table.get_mut(h) {
-                c.dirty = false;
-                match c.next_deadline() {
-                    Some(t) => self.wheel.arm(c.timer, t),
-                    None => self.wheel.cancel(c.timer),
-                }
+            if pass_data {
+                break;
             }
+            self.sending.data_pass = true;
+            self.sending.next = 0;
         }
-        dirty.clear();
-        self.dirty_spare = dirty;
+        self.sending.list.clear();
         count
     }
+}
+
+/// The round of [`Engine::dispatch_at_most`] in progress: the connections marked before it
+/// began, the pass (pure ACKs and control first, then data) and the next connection.
+#[derive(Debug, Default)]
+pub(crate) struct Sending {
+    list: Vec<Handle>,
+    data_pass: bool,
+    next: usize,
 }
 
 /// A direction that will carry no more data gives its buffer memory back at once (a closing

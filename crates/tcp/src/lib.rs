@@ -78,6 +78,7 @@ mod isn;
 mod listener;
 mod options;
 mod output;
+mod rack;
 mod recv;
 mod ring;
 mod rtt;

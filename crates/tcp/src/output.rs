@@ -83,7 +83,7 @@ impl Conn {
         match (self.rec.rto_recovery, self.rec.point) {
             (true, Some(point)) if point <= self.snd.max => point,
             (true, _) => self.snd.max,
-            _ => self.scoreboard.highest().unwrap_or(self.snd.una),
+            _ => self.rack_lost_edge(),
         }
     }
 
@@ -178,6 +178,9 @@ impl Conn {
         let available = (end - self.snd.nxt).max(0) as u32;
         if available == 0 {
             let fin_due = self.snd.fin_queued && self.snd.nxt == end;
+            if !fin_due && budget.is_some() {
+                return self.rescue_plan(now);
+            }
             return fin_due.then_some(Plan {
                 seq: end,
                 len: 0,
@@ -238,6 +241,54 @@ impl Conn {
         }
         self.timers.pace_at = Some(now + Duration(1));
         false
+    }
+
+    /// Rescue retransmission (RFC 6675 §4, NextSeg rule 4): in a SACK fast recovery with no hole
+    /// to resend and no new data, once per recovery, the highest segment sent goes again when no
+    /// SACK covers it RACK's wait after it was sent. Its SACK makes every hole below it lost, and (RACK, `detect_lost_rexmits`)
+    /// proves lost a retransmission sent before it; without it a lost tail, or a lost last
+    /// retransmission, waits for the RTO (the tail loss probe is not armed in a recovery).
+    fn rescue_plan(&mut self, now: Instant) -> Option<Plan> {
+        let una = self.snd.una;
+        if !self.opts.sack_ok
+            || self.rec.rto_recovery
+            || !self.scoreboard.rexmit_room()
+            || self.rec.rescue_rxt.is_some_and(|r| una <= r)
+        {
+            return None;
+        }
+        let end = self.data_end();
+        let top = if self.snd.max < end {
+            self.snd.max
+        } else {
+            end
+        };
+        let floor = match self.scoreboard.highest() {
+            Some(h) if h > una => h,
+            _ => una,
+        };
+        let above = (top - floor).max(0) as u32;
+        if above == 0 {
+            return None;
+        }
+        let start = floor + above.saturating_sub(self.snd.mss);
+        if self.scoreboard.rexmit_covers(start) {
+            return None;
+        }
+        // Not before the tail could have been SACKed (RACK's wait after it was sent, as for a
+        // retransmission): until then `tlp_at`, RACK's timer in a recovery, wakes us.
+        let due = self.rec.tail_sent_at + self.rtt.rack_wait();
+        if now < due {
+            let t = &mut self.timers.tlp_at;
+            *t = Some(t.map_or(due, |t| t.min(due)));
+            return None;
+        }
+        let p = self.rexmit_plan(start, (top - start) as u32, PlanKind::SackRexmit)?;
+        if !self.paced(now, p.len) {
+            return None;
+        }
+        self.rec.rescue_rxt = self.rec.point;
+        Some(p)
     }
 
     /// The tail loss probe (RFC 8985 §7.3): one new segment if the peer's window takes it
@@ -384,7 +435,9 @@ impl Conn {
                     self.rec.high_rxt = end;
                 }
                 if self.opts.sack_ok {
-                    let _ = self.scoreboard.record_rexmit(p.seq, end, self.snd.max);
+                    let _ = self
+                        .scoreboard
+                        .record_rexmit(p.seq, end, self.snd.max, now.0);
                 }
                 if p.seq == self.snd.una {
                     // As Linux: resending the oldest segment gives it a whole RTO to be
@@ -421,6 +474,9 @@ impl Conn {
             self.rec.prr_sndcnt = self.rec.prr_sndcnt.saturating_sub(sent);
         }
         let new_data = matches!(p.kind, PlanKind::Next | PlanKind::TlpNew);
+        if new_data {
+            self.rack.on_sent(p.seq, end, now.0);
+        }
         let retransmission = !new_data || p.seq < self.snd.max;
         if retransmission {
             self.stats.total_retrans += 1;
@@ -435,6 +491,7 @@ impl Conn {
         }
         if self.snd.max < end {
             self.snd.max = end;
+            self.rec.tail_sent_at = now;
         }
         if p.fin {
             self.snd.fin_seq = Some(p.seq + p.len);

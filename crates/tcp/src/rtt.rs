@@ -10,6 +10,12 @@ pub struct RttEstimator {
     /// RTT variance, scaled by 4.
     rttvar_x4: u64,
     has_sample: bool,
+    /// Smallest RTT sample (RACK's reordering window is a share of it).
+    min_rtt_ms: u64,
+    /// RFC 8985 §6.2 step 4: the reordering window in quarters of the minimum RTT, grown by
+    /// D-SACKs (spurious retransmissions) and reset after 16 recoveries without one.
+    reo_wnd_mult: u32,
+    reo_wnd_persist: u32,
     rto_ms: u64,
     backoff: u32,
     min_rto_ms: u64,
@@ -23,6 +29,9 @@ impl RttEstimator {
             srtt_x8: 0,
             rttvar_x4: 0,
             has_sample: false,
+            min_rtt_ms: u64::MAX,
+            reo_wnd_mult: 1,
+            reo_wnd_persist: 0,
             rto_ms: initial.0.clamp(min.0, max.0),
             backoff: 0,
             min_rto_ms: min.0,
@@ -33,6 +42,7 @@ impl RttEstimator {
     /// caller's job) and resets the backoff.
     pub fn sample(&mut self, rtt: Duration) {
         let r = rtt.0.max(1);
+        self.min_rtt_ms = self.min_rtt_ms.min(r);
         if !self.has_sample {
             self.srtt_x8 = r * 8;
             self.rttvar_x4 = r * 2;
@@ -70,6 +80,42 @@ impl RttEstimator {
     pub fn rttvar(&self) -> Duration {
         Duration(self.rttvar_x4 / 4)
     }
+    /// The smallest RTT sample (zero before the first).
+    pub fn min_rtt(&self) -> Duration {
+        Duration(if self.has_sample { self.min_rtt_ms } else { 0 })
+    }
+    /// RACK's reordering window (RFC 8985 §6.2): a quarter of the minimum RTT times the
+    /// multiplier, at most the smoothed RTT, and at least the clock's millisecond (a sent and an
+    /// acknowledged stamp may fall either side of a tick).
+    pub fn reo_wnd(&self) -> Duration {
+        if !self.has_sample {
+            return Duration(1);
+        }
+        let srtt = self.srtt_x8 / 8;
+        let w = (self.min_rtt_ms / 4).saturating_mul(u64::from(self.reo_wnd_mult));
+        Duration(w.min(srtt).max(1))
+    }
+    /// How long after its transmission a segment counts as lost once one sent after it was
+    /// delivered: the RTT plus the reordering window (RFC 8985 §6.2, `RACK.rtt + RACK.reo_wnd`).
+    pub fn rack_wait(&self) -> Duration {
+        Duration((self.srtt_x8 / 8).max(1) + self.reo_wnd().0)
+    }
+    /// A D-SACK arrived: a retransmission was spurious, the reordering window grows (RFC 8985
+    /// §6.2 step 4) for the next 16 recoveries.
+    pub fn on_dsack(&mut self) {
+        self.reo_wnd_mult = self.reo_wnd_mult.saturating_add(1).min(64);
+        self.reo_wnd_persist = 16;
+    }
+    /// A recovery ended: after 16 without a D-SACK the reordering window is back to a quarter of
+    /// the minimum RTT.
+    pub fn on_recovery_end(&mut self) {
+        if self.reo_wnd_persist > 0 {
+            self.reo_wnd_persist -= 1;
+            if self.reo_wnd_persist == 0 {
+                self.reo_wnd_mult = 1;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -89,5 +135,30 @@ mod tests {
         assert_eq!(e.rto(), Duration(600));
         e.sample(Duration(100));
         assert_eq!(e.rto(), Duration(250));
+    }
+
+    #[test]
+    fn reordering_window_grows_with_dsacks_and_resets() {
+        let mut e = RttEstimator::new(Duration(1000), Duration(200), Duration(60_000));
+        assert_eq!(e.reo_wnd(), Duration(1));
+        e.sample(Duration(40));
+        e.sample(Duration(80));
+        // min RTT 40: a quarter is 10 ms; RACK waits srtt (45) + 10.
+        assert_eq!(e.reo_wnd(), Duration(10));
+        assert_eq!(e.rack_wait(), Duration(55));
+        e.on_dsack();
+        e.on_dsack();
+        assert_eq!(e.reo_wnd(), Duration(30));
+        for _ in 0..10 {
+            e.on_dsack();
+        }
+        // Never more than the smoothed RTT.
+        assert_eq!(e.reo_wnd(), e.srtt());
+        for _ in 0..15 {
+            e.on_recovery_end();
+        }
+        assert_eq!(e.reo_wnd(), e.srtt());
+        e.on_recovery_end();
+        assert_eq!(e.reo_wnd(), Duration(10));
     }
 }

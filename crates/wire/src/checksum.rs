@@ -4,7 +4,7 @@
 //! Sums are kept as `u32` partial sums of big-endian 16-bit words; [`fold`] reduces one to 16 bits.
 //! Partial sums of consecutive pieces add up as long as every piece but the last has even length.
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// The one's-complement sum of `data` as 16-bit big-endian words (an odd last byte is padded with
 /// zero), folded to 16 bits and returned in a `u32` so that sums can be added before [`fold`]ing.
@@ -82,6 +82,15 @@ pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16
         + u32::from(length)
 }
 
+/// The partial sum of the IPv6 pseudo-header (RFC 8200 §8.1) for an upper-layer packet (TCP, UDP,
+/// ICMPv6) of `length` bytes with next header `next_header`: both addresses, the 32-bit length and
+/// the next header value. A separate function, so the IPv4 sum stays four additions.
+pub fn pseudo_header_sum_ipv6(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, length: u32) -> u32 {
+    let words = |a: &Ipv6Addr| a.segments().iter().map(|w| u32::from(*w)).sum::<u32>();
+    // At most 16 * 0xffff + 2 * 0xffff + 0xff: no overflow.
+    words(src) + words(dst) + (length >> 16) + (length & 0xffff) + u32::from(next_header)
+}
+
 /// Updates checksum field `old_checksum` after a 16-bit word of the covered data changed from `old`
 /// to `new` (RFC 1624, eqn. 3: `HC' = ~(~HC + ~m + m')`), without touching the rest of the data.
 pub fn update(old_checksum: u16, old: u16, new: u16) -> u16 {
@@ -125,6 +134,8 @@ pub struct ChecksumCapabilities {
     pub udp: Checksum,
     /// ICMPv4 checksum (never offloaded by NICs; kept for symmetry and tests).
     pub icmpv4: Checksum,
+    /// ICMPv6 checksum (never offloaded by NICs; its pseudo-header makes it mandatory).
+    pub icmpv6: Checksum,
 }
 
 impl ChecksumCapabilities {
@@ -135,6 +146,7 @@ impl ChecksumCapabilities {
             tcp: Checksum::Both,
             udp: Checksum::Both,
             icmpv4: Checksum::Both,
+            icmpv6: Checksum::Both,
         }
     }
     /// Nothing verified or computed: for fuzzing and for replaying captures with offloaded checksums.
@@ -144,6 +156,7 @@ impl ChecksumCapabilities {
             tcp: Checksum::None,
             udp: Checksum::None,
             icmpv4: Checksum::None,
+            icmpv6: Checksum::None,
         }
     }
 }
@@ -186,6 +199,24 @@ mod tests {
         let updated = update(0xb861, old, new);
         h[10..12].copy_from_slice(&[0, 0]);
         assert_eq!(updated, checksum(&h));
+    }
+
+    #[test]
+    fn ipv6_pseudo_header_matches_the_bytes_it_stands_for() {
+        let src: Ipv6Addr = "2001:2::1".parse().unwrap();
+        let dst: Ipv6Addr = "2001:2:0:ffff:ffff:ffff:ffff:fffe".parse().unwrap();
+        for length in [0u32, 20, 0xffff, 0x1_0002, u32::MAX] {
+            let mut bytes = [0u8; 40];
+            bytes[..16].copy_from_slice(&src.octets());
+            bytes[16..32].copy_from_slice(&dst.octets());
+            bytes[32..36].copy_from_slice(&length.to_be_bytes());
+            bytes[39] = 6;
+            assert_eq!(
+                fold(pseudo_header_sum_ipv6(&src, &dst, 6, length)),
+                fold(sum(&bytes)),
+                "length {length}"
+            );
+        }
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl<'a> Transport<'a> {
                 &Icmpv4Packet::new_checked(payload)?,
                 caps.icmpv4,
             )?),
-            IpProtocol::Unknown(_) => Transport::Raw(payload),
+            IpProtocol::Icmpv6 | IpProtocol::Unknown(_) => Transport::Raw(payload),
         })
     }
 
@@ -162,6 +162,7 @@ impl fmt::Display for Frame<'_> {
         )?;
         match &self.network {
             Network::Arp(arp) => write!(f, "{arp}"),
+            Network::Other(p) if e.ethertype == EtherType::Ipv6 => fmt_ipv6(f, p),
             Network::Other(p) => write!(f, "{} bytes", p.len()),
             Network::Ipv4(ip, transport) => {
                 let (src, dst) = (ip.src_addr, ip.dst_addr);
@@ -200,6 +201,80 @@ impl fmt::Display for Frame<'_> {
     }
 }
 
+/// Prints an IPv6 packet the way tcpdump does, through the IPv6 views (IPv6 is not a [`Network`]
+/// variant yet: a frame carrying it parses as [`Network::Other`]).
+fn fmt_ipv6(f: &mut fmt::Formatter<'_>, payload: &[u8]) -> fmt::Result {
+    use crate::ipv6_ext::{self, Ipv6Payload};
+    use crate::{Checksum, Icmpv6Packet, Icmpv6Repr, Ipv6Packet};
+    let packet = match Ipv6Packet::new_checked(payload) {
+        Ok(p) => p,
+        Err(e) => return write!(f, "IP6 [{e}] {} bytes", payload.len()),
+    };
+    let (src, dst) = (packet.src_addr(), packet.dst_addr());
+    match ipv6_ext::walk(&packet) {
+        Ok(Ipv6Payload::Upper {
+            protocol: IpProtocol::Tcp,
+            data,
+            ..
+        }) => match TcpPacket::new_checked(data)
+            .and_then(|p| TcpRepr::parse_ipv6(&p, &src, &dst, Checksum::None))
+        {
+            Ok(t) => write!(f, "IP6 {src}.{} > {dst}.{}: {t}", t.src_port, t.dst_port),
+            Err(e) => write!(f, "IP6 {src} > {dst}: TCP [{e}]"),
+        },
+        Ok(Ipv6Payload::Upper {
+            protocol: IpProtocol::Udp,
+            data,
+            ..
+        }) => match UdpPacket::new_checked(data) {
+            Ok(u) => {
+                let h = u.header();
+                let (sp, dp) = (h.src_port.get(), h.dst_port.get());
+                write!(
+                    f,
+                    "IP6 {src}.{sp} > {dst}.{dp}: UDP, length {}",
+                    u.payload().len()
+                )
+            }
+            Err(e) => write!(f, "IP6 {src} > {dst}: UDP [{e}]"),
+        },
+        Ok(Ipv6Payload::Upper {
+            protocol: IpProtocol::Icmpv6,
+            data,
+            ..
+        }) => match Icmpv6Packet::new_checked(data)
+            .and_then(|p| Icmpv6Repr::parse(&p, &src, &dst, Checksum::None))
+        {
+            Ok(icmp) => write!(f, "IP6 {src} > {dst}: {icmp}"),
+            Err(_) => write!(
+                f,
+                "IP6 {src} > {dst}: ICMP6, type {}, length {}",
+                data.first().copied().unwrap_or_default(),
+                data.len()
+            ),
+        },
+        Ok(Ipv6Payload::Upper { protocol, data, .. }) => write!(
+            f,
+            "IP6 {src} > {dst}: ip-proto-{} {}",
+            u8::from(protocol),
+            data.len()
+        ),
+        Ok(Ipv6Payload::Fragment(frag)) => write!(
+            f,
+            "IP6 {src} > {dst}: frag (id {}, offset {}, flags [{}]), next-header {}",
+            frag.ident,
+            frag.offset,
+            if frag.more_frags { "+" } else { "none" },
+            u8::from(frag.next_header)
+        ),
+        Ok(Ipv6Payload::NoNextHeader) => write!(f, "IP6 {src} > {dst}: no next header"),
+        Ok(Ipv6Payload::ParameterProblem { .. } | Ipv6Payload::Discard) => {
+            write!(f, "IP6 {src} > {dst}: refused extension header")
+        }
+        Err(e) => write!(f, "IP6 {src} > {dst}: [{e}]"),
+    }
+}
+
 /// Prints any bytes as a frame: what [`Frame`] prints, or why the bytes do not parse.
 #[derive(Clone, Copy, Debug)]
 pub struct PrettyFrame<'a>(pub &'a [u8]);
@@ -210,5 +285,83 @@ impl fmt::Display for PrettyFrame<'_> {
             Ok(frame) => frame.fmt(f),
             Err(e) => write!(f, "[{e}] {} bytes", self.0.len()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EthernetAddress, Icmpv6Repr, Ipv6Repr, SeqNumber, TcpFlags};
+    use core::net::Ipv6Addr;
+
+    fn ipv6_frame(next_header: IpProtocol, upper: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; 14 + 40 + upper.len()];
+        EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            vlan: None,
+            ethertype: EtherType::Ipv6,
+        }
+        .emit(&mut buf)
+        .unwrap();
+        let (src, dst): (Ipv6Addr, Ipv6Addr) =
+            ("2001:2::1".parse().unwrap(), "2001:2::2".parse().unwrap());
+        Ipv6Repr::new(src, dst, next_header, upper.len())
+            .emit(&mut buf[14..])
+            .unwrap();
+        buf[54..].copy_from_slice(upper);
+        buf
+    }
+
+    #[test]
+    fn ipv6_prints_like_tcpdump() {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) =
+            ("2001:2::1".parse().unwrap(), "2001:2::2".parse().unwrap());
+        let syn = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq_number: SeqNumber(1),
+            ack_number: SeqNumber(0),
+            flags: TcpFlags::SYN,
+            window_len: 65535,
+            urgent_pointer: 0,
+            options: Default::default(),
+            payload: &[],
+        };
+        let mut tcp = [0u8; 20];
+        syn.emit_ipv6(&mut tcp, &src, &dst, crate::Checksum::Both)
+            .unwrap();
+        let line = PrettyFrame(&ipv6_frame(IpProtocol::Tcp, &tcp)).to_string();
+        assert!(
+            line.ends_with(
+                "ethertype IPv6 (0x86dd), length 74: IP6 2001:2::1.40000 > 2001:2::2.80: \
+                 Flags [S], seq 1, win 65535, length 0"
+            ),
+            "{line}"
+        );
+        let echo = Icmpv6Repr::EchoRequest {
+            ident: 7,
+            seq_no: 1,
+            data: b"hi",
+        };
+        let mut icmp = [0u8; 10];
+        echo.emit(&mut icmp, &src, &dst, crate::Checksum::Both)
+            .unwrap();
+        let line = PrettyFrame(&ipv6_frame(IpProtocol::Icmpv6, &icmp)).to_string();
+        assert!(
+            line.ends_with("IP6 2001:2::1 > 2001:2::2: ICMP6, echo request, id 7, seq 1"),
+            "{line}"
+        );
+        let fragment = [6, 0, 0, 1, 0, 0, 0, 5];
+        let line = PrettyFrame(&ipv6_frame(IpProtocol::Unknown(44), &fragment)).to_string();
+        assert!(
+            line.ends_with("frag (id 5, offset 0, flags [+]), next-header 6"),
+            "{line}"
+        );
+        let line = PrettyFrame(&ipv6_frame(IpProtocol::Unknown(60), &[6, 9])).to_string();
+        assert!(
+            line.ends_with("IP6 2001:2::1 > 2001:2::2: [truncated packet]"),
+            "{line}"
+        );
     }
 }

@@ -38,7 +38,7 @@ pub struct Ipv4Header {
     pub dst: [u8; 4],
 }
 
-/// An IP protocol number.
+/// An IP protocol number (IPv4's protocol field, IPv6's next header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IpProtocol {
     /// ICMP (1).
@@ -47,6 +47,8 @@ pub enum IpProtocol {
     Tcp,
     /// UDP (17).
     Udp,
+    /// ICMPv6 (58), the next header of ICMP for IPv6.
+    Icmpv6,
     /// Any other protocol.
     Unknown(u8),
 }
@@ -57,6 +59,7 @@ impl From<u8> for IpProtocol {
             1 => IpProtocol::Icmp,
             6 => IpProtocol::Tcp,
             17 => IpProtocol::Udp,
+            58 => IpProtocol::Icmpv6,
             other => IpProtocol::Unknown(other),
         }
     }
@@ -68,6 +71,7 @@ impl From<IpProtocol> for u8 {
             IpProtocol::Icmp => 1,
             IpProtocol::Tcp => 6,
             IpProtocol::Udp => 17,
+            IpProtocol::Icmpv6 => 58,
             IpProtocol::Unknown(other) => other,
         }
     }

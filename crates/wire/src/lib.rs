@@ -1,6 +1,6 @@
 //! Zero-copy parsing and emission of the frames an mTCP stack sends and receives: Ethernet (with
-//! one 802.1Q tag), ARP, IPv4, ICMPv4, UDP and TCP with every option, plus the Internet checksum
-//! and the Toeplitz RSS hash.
+//! one 802.1Q tag), ARP, IPv4, ICMPv4, IPv6, ICMPv6 (Neighbour Discovery included), UDP and TCP
+//! with every option, plus the Internet checksum and the Toeplitz RSS hash.
 //!
 //! ```text
 //!   apps ─ socket-api / capi ─ epoll
@@ -47,7 +47,13 @@
 //! # Ok::<(), mtcp_wire::Error>(())
 //! ```
 //!
-//! Not implemented: IPv6 (recognised by EtherType only), IPv4 reassembly (fragments are reported),
+//! IPv6 has its header ([`ipv6`]), the extension-header walk of RFC 8200 §4 ([`ipv6_ext`]),
+//! ICMPv6 with Neighbour Discovery ([`icmpv6`]), the IPv6 variants of the TCP and UDP checksums
+//! (`parse_ipv6`, `emit_ipv6`) and Toeplitz over IPv6 tuples ([`rss::Toeplitz6`]).
+//!
+//! Not implemented: IPv6 representations in [`Frame`] (an IPv6 frame is [`Network::Other`],
+//! printed like tcpdump but emitted as raw bytes), IPv6 jumbograms and
+//! extension headers on emit, IPv4 and IPv6 reassembly (fragments are reported),
 //! stacked VLAN tags (QinQ), IPv4 options on emit, ICMP types other than echo, unreachable and
 //! time exceeded, TCP-AO/MD5 and other options beyond RFC 7323/2018 (skipped when parsing).
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -88,7 +94,10 @@ pub mod checksum;
 pub mod ethernet;
 pub mod frame;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6_ext;
 pub mod rss;
 pub mod tcp;
 pub mod udp;
@@ -100,7 +109,10 @@ pub use ethernet::{
 };
 pub use frame::{Frame, Network, PrettyFrame, Transport};
 pub use icmpv4::{Icmpv4Packet, Icmpv4PacketMut, Icmpv4Repr};
+pub use icmpv6::{Icmpv6Packet, Icmpv6PacketMut, Icmpv6Repr, NeighborFlags, RouterAdvert};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4PacketMut, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6PacketMut, Ipv6Repr};
+pub use ipv6_ext::{FragmentInfo, Ipv6Payload};
 pub use tcp::{
     SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpPacketMut, TcpRepr, Timestamps,
 };

@@ -5,7 +5,7 @@
 //! do not rename or reshape them without updating the engine.
 
 use core::cmp::Ordering;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 use core::ops::{Add, AddAssign, Sub};
 
 use zerocopy::network_endian::{U16, U32};
@@ -165,7 +165,9 @@ pub const HEADER_LEN: usize = 20;
 pub const MAX_OPTIONS_LEN: usize = 40;
 
 /// The fixed part of a TCP header, as it lies on the wire.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 pub struct TcpHeader {
     /// Source port.
@@ -330,7 +332,7 @@ impl TcpOptions {
 }
 
 /// A zero-copy view of a checked TCP segment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TcpPacket<'a> {
     header: &'a TcpHeader,
     options: &'a [u8],
@@ -388,7 +390,19 @@ impl<'a> TcpPacket<'a> {
         let Ok(len) = u16::try_from(len) else {
             return false;
         };
-        let s = checksum::pseudo_header_sum(src, dst, 6, len)
+        self.verify_with(checksum::pseudo_header_sum(src, dst, 6, len))
+    }
+    /// Whether the checksum verifies against the IPv6 pseudo-header of `src` and `dst`.
+    pub fn verify_checksum_ipv6(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
+        let len = self.header_len() + self.payload.len();
+        let Ok(len) = u32::try_from(len) else {
+            return false;
+        };
+        self.verify_with(checksum::pseudo_header_sum_ipv6(src, dst, 6, len))
+    }
+    #[inline]
+    fn verify_with(&self, pseudo: u32) -> bool {
+        let s = pseudo
             + checksum::sum(self.header.as_bytes())
             + checksum::sum(self.options)
             + checksum::sum(self.payload);
@@ -408,6 +422,24 @@ impl<'a> TcpRepr<'a> {
         if checksum.rx() && !packet.verify_checksum(src, dst) {
             return Err(Error::Checksum);
         }
+        Self::parse_verified(packet)
+    }
+
+    /// Like [`TcpRepr::parse`], for a segment carried over IPv6.
+    pub fn parse_ipv6(
+        packet: &TcpPacket<'a>,
+        src: &Ipv6Addr,
+        dst: &Ipv6Addr,
+        checksum: Checksum,
+    ) -> Result<Self> {
+        if checksum.rx() && !packet.verify_checksum_ipv6(src, dst) {
+            return Err(Error::Checksum);
+        }
+        Self::parse_verified(packet)
+    }
+
+    #[inline]
+    fn parse_verified(packet: &TcpPacket<'a>) -> Result<Self> {
         let h = packet.header;
         if h.src_port.get() == 0 || h.dst_port.get() == 0 {
             return Err(Error::Malformed);
@@ -453,8 +485,39 @@ impl<'a> TcpRepr<'a> {
         checksum: Checksum,
     ) -> Result<usize> {
         let header_len = self.header_len();
+        let total16 =
+            u16::try_from(header_len + self.payload.len()).map_err(|_| Error::Malformed)?;
+        let pseudo = checksum::pseudo_header_sum(src, dst, 6, total16);
+        self.emit_with(buf, header_len, pseudo, checksum)
+    }
+
+    /// Like [`TcpRepr::emit`], for a segment carried over IPv6.
+    pub fn emit_ipv6(
+        &self,
+        buf: &mut [u8],
+        src: &Ipv6Addr,
+        dst: &Ipv6Addr,
+        checksum: Checksum,
+    ) -> Result<usize> {
+        let header_len = self.header_len();
+        // A segment larger than 64 KiB needs a jumbogram, which is not supported.
+        let total16 =
+            u16::try_from(header_len + self.payload.len()).map_err(|_| Error::Malformed)?;
+        let pseudo = checksum::pseudo_header_sum_ipv6(src, dst, 6, u32::from(total16));
+        self.emit_with(buf, header_len, pseudo, checksum)
+    }
+
+    /// The body of both emits: `header_len` is [`TcpRepr::header_len`], computed once by the
+    /// caller, and `pseudo` the pseudo-header sum of the caller's IP version.
+    #[inline]
+    fn emit_with(
+        &self,
+        buf: &mut [u8],
+        header_len: usize,
+        pseudo: u32,
+        checksum: Checksum,
+    ) -> Result<usize> {
         let total = header_len + self.payload.len();
-        let total16 = u16::try_from(total).map_err(|_| Error::Malformed)?;
         let buf = buf.get_mut(..total).ok_or(Error::Truncated)?;
         let (h, rest) = TcpHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
         h.src_port.set(self.src_port);
@@ -468,7 +531,6 @@ impl<'a> TcpRepr<'a> {
         h.urgent.set(self.urgent_pointer);
         let options_len = self.options.emit(rest)?;
         rest[options_len..].copy_from_slice(self.payload);
-        let pseudo = checksum::pseudo_header_sum(src, dst, 6, total16);
         let field = if checksum.tx() {
             !checksum::fold(pseudo + checksum::sum(buf))
         } else {

@@ -1,6 +1,6 @@
 //! UDP (RFC 768): header parse/emit with the pseudo-header checksum (zero means "none").
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use zerocopy::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -57,9 +57,17 @@ impl<'a> UdpPacket<'a> {
             return true;
         }
         let len = self.header.len.get();
-        let s = checksum::pseudo_header_sum(src, dst, 17, len)
-            + checksum::sum(self.header.as_bytes())
-            + checksum::sum(self.payload);
+        self.verify_with(checksum::pseudo_header_sum(src, dst, 17, len))
+    }
+    /// Whether the checksum verifies over IPv6, where it is mandatory: a zero checksum does not
+    /// verify (RFC 8200 §8.1).
+    pub fn verify_checksum_ipv6(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
+        let len = u32::from(self.header.len.get());
+        self.header.checksum.get() != 0
+            && self.verify_with(checksum::pseudo_header_sum_ipv6(src, dst, 17, len))
+    }
+    fn verify_with(&self, pseudo: u32) -> bool {
+        let s = pseudo + checksum::sum(self.header.as_bytes()) + checksum::sum(self.payload);
         checksum::fold(s) == 0xffff
     }
 }
@@ -116,11 +124,28 @@ impl<'a> UdpRepr<'a> {
         if checksum.rx() && !packet.verify_checksum(src, dst) {
             return Err(Error::Checksum);
         }
-        Ok(UdpRepr {
+        Ok(Self::from_packet(packet))
+    }
+
+    /// Like [`UdpRepr::parse`], for a datagram carried over IPv6 (a zero checksum is an error).
+    pub fn parse_ipv6(
+        packet: &UdpPacket<'a>,
+        src: &Ipv6Addr,
+        dst: &Ipv6Addr,
+        checksum: Checksum,
+    ) -> Result<Self> {
+        if checksum.rx() && !packet.verify_checksum_ipv6(src, dst) {
+            return Err(Error::Checksum);
+        }
+        Ok(Self::from_packet(packet))
+    }
+
+    fn from_packet(packet: &UdpPacket<'a>) -> Self {
+        UdpRepr {
             src_port: packet.header.src_port.get(),
             dst_port: packet.header.dst_port.get(),
             payload: packet.payload,
-        })
+        }
     }
 
     /// Header plus payload length.
@@ -137,8 +162,36 @@ impl<'a> UdpRepr<'a> {
         dst: Ipv4Addr,
         checksum: Checksum,
     ) -> Result<usize> {
-        let total = self.buffer_len();
-        let len = u16::try_from(total).map_err(|_| Error::Malformed)?;
+        let len = u16::try_from(self.buffer_len()).map_err(|_| Error::Malformed)?;
+        self.emit_with(
+            buf,
+            len,
+            checksum::pseudo_header_sum(src, dst, 17, len),
+            checksum,
+        )
+    }
+
+    /// Like [`UdpRepr::emit`], for a datagram carried over IPv6.
+    pub fn emit_ipv6(
+        &self,
+        buf: &mut [u8],
+        src: &Ipv6Addr,
+        dst: &Ipv6Addr,
+        checksum: Checksum,
+    ) -> Result<usize> {
+        let len = u16::try_from(self.buffer_len()).map_err(|_| Error::Malformed)?;
+        let pseudo = checksum::pseudo_header_sum_ipv6(src, dst, 17, u32::from(len));
+        self.emit_with(buf, len, pseudo, checksum)
+    }
+
+    fn emit_with(
+        &self,
+        buf: &mut [u8],
+        len: u16,
+        pseudo: u32,
+        checksum: Checksum,
+    ) -> Result<usize> {
+        let total = usize::from(len);
         let buf = buf.get_mut(..total).ok_or(Error::Truncated)?;
         let (h, rest) = UdpHeader::mut_from_prefix(buf).map_err(|_| Error::Truncated)?;
         h.src_port.set(self.src_port);
@@ -146,7 +199,6 @@ impl<'a> UdpRepr<'a> {
         h.len.set(len);
         h.checksum.set(0);
         rest.copy_from_slice(self.payload);
-        let pseudo = checksum::pseudo_header_sum(src, dst, 17, len);
         let field = if checksum.tx() {
             // An all-zero result is sent as all ones (RFC 768).
             match !checksum::fold(pseudo + checksum::sum(buf)) {
@@ -216,5 +268,44 @@ mod tests {
             repr.emit(&mut [0u8; 8], SRC, DST, Checksum::Both),
             Err(Error::Truncated)
         );
+    }
+
+    #[test]
+    fn ipv6_round_trip_and_mandatory_checksum() {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) =
+            ("2001:2::1".parse().unwrap(), "2001:2::2".parse().unwrap());
+        let repr = UdpRepr {
+            src_port: 53,
+            dst_port: 5353,
+            payload: b"query",
+        };
+        let mut buf = [0u8; 13];
+        assert_eq!(repr.emit_ipv6(&mut buf, &src, &dst, Checksum::Both), Ok(13));
+        let p = UdpPacket::new_checked(&buf).unwrap();
+        assert!(p.verify_checksum_ipv6(&src, &dst));
+        assert!(!p.verify_checksum_ipv6(&src, &"2001:2::3".parse().unwrap()));
+        assert!(
+            !p.verify_checksum(SRC, DST),
+            "the IPv4 pseudo-header differs"
+        );
+        assert_eq!(
+            UdpRepr::parse_ipv6(&p, &src, &dst, Checksum::Both),
+            Ok(repr)
+        );
+        let mut zero = buf;
+        zero[6..8].copy_from_slice(&[0, 0]);
+        let p = UdpPacket::new_checked(&zero).unwrap();
+        assert_eq!(
+            UdpRepr::parse_ipv6(&p, &src, &dst, Checksum::Both),
+            Err(Error::Checksum)
+        );
+        let mut bad = buf;
+        bad[8] ^= 1;
+        let p = UdpPacket::new_checked(&bad).unwrap();
+        assert_eq!(
+            UdpRepr::parse_ipv6(&p, &src, &dst, Checksum::Both),
+            Err(Error::Checksum)
+        );
+        assert!(UdpRepr::parse_ipv6(&p, &src, &dst, Checksum::None).is_ok());
     }
 }

@@ -169,9 +169,79 @@ fn kernel_frames_print_like_tcpdump() {
             .iter()
             .any(|l| l.contains("ethertype IPv4 (0x0800), length 74: IP 198.18.1.1."))
     );
+    assert!(lines.iter().any(|l| l.contains(
+        "ethertype IPv6 (0x86dd), length 86: IP6 :: > ff02::1:ffd1:2c28: ICMP6, neighbor \
+         solicitation, who has fe80::a8e5:95ff:fed1:2c28"
+    )));
     assert!(
         PrettyFrame(&frames[0][..10])
             .to_string()
             .starts_with("[truncated packet] 10 bytes")
     );
+}
+
+/// The kernel's own IPv6 frames in the fixture (duplicate address detection, MLDv2 reports behind
+/// a hop-by-hop header with a router alert, router solicitations): the IPv6 views, the
+/// extension-header walk and the ICMPv6 checksum over the pseudo-header all accept them.
+#[test]
+fn kernel_ipv6_frames_parse_walk_and_verify() {
+    use mtcp_wire::ipv6_ext::{self, Ipv6Payload};
+    use mtcp_wire::{
+        Checksum, EthernetFrame, Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv6Packet, Ipv6Repr,
+    };
+    let (mut dad, mut mld, mut rs) = (0, 0, 0);
+    for bytes in kernel_frames() {
+        let eth = EthernetFrame::new_checked(&bytes).unwrap();
+        if eth.ethertype() != EtherType::Ipv6 {
+            continue;
+        }
+        let packet = Ipv6Packet::new_checked(eth.payload()).expect("IPv6 view");
+        let ip = Ipv6Repr::parse(&packet).expect("IPv6 header");
+        assert!(ip.dst_addr.is_multicast(), "{ip}");
+        assert_eq!(
+            mtcp_wire::ipv6::multicast_mac(ip.dst_addr),
+            Some(eth.dst_addr())
+        );
+        let Ok(Ipv6Payload::Upper {
+            protocol: IpProtocol::Icmpv6,
+            pointer,
+            data,
+        }) = ipv6_ext::walk(&packet)
+        else {
+            panic!("walk of {ip}");
+        };
+        let icmp = Icmpv6Packet::new_checked(data).unwrap();
+        assert!(icmp.verify_checksum(&ip.src_addr, &ip.dst_addr), "{ip}");
+        match icmp.header().msg_type {
+            135 => {
+                // DAD: from ::, to the target's solicited-node group, no link-layer address
+                // (Linux adds a nonce option, RFC 7527, which is skipped).
+                let repr = Icmpv6Repr::parse(&icmp, &ip.src_addr, &ip.dst_addr, Checksum::Both);
+                let Ok(Icmpv6Repr::NeighborSolicit {
+                    target_addr,
+                    source_lladdr: None,
+                }) = repr
+                else {
+                    panic!("{repr:?}");
+                };
+                assert!(ip.src_addr.is_unspecified());
+                assert_eq!(ip.hop_limit, 255);
+                assert_eq!(mtcp_wire::ipv6::solicited_node(target_addr), ip.dst_addr);
+                dad += 1;
+            }
+            143 => {
+                // MLDv2 report behind hop-by-hop options (router alert): the walk skipped it.
+                assert_eq!(u8::from(packet.next_header()), 0);
+                assert_eq!(pointer, 40);
+                mld += 1;
+            }
+            133 => {
+                let repr = Icmpv6Repr::parse(&icmp, &ip.src_addr, &ip.dst_addr, Checksum::Both);
+                assert_eq!(repr, Err(mtcp_wire::Error::Unsupported));
+                rs += 1;
+            }
+            other => panic!("unexpected ICMPv6 type {other}"),
+        }
+    }
+    assert!(dad > 0 && mld > 0 && rs > 0, "{dad} {mld} {rs}");
 }

@@ -1,13 +1,15 @@
 //! Property tests: the fast checksum equals the plain reference, representations round-trip
 //! through bytes, and no byte sequence makes a parser panic.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use mtcp_wire::checksum::{self, Checksum};
-use mtcp_wire::rss::{Toeplitz, toeplitz};
+use mtcp_wire::ipv6_ext::{self, Ipv6Payload};
+use mtcp_wire::rss::{self, Toeplitz, Toeplitz6, toeplitz};
 use mtcp_wire::{
-    ChecksumCapabilities, Frame, PrettyFrame, SackBlock, SeqNumber, TcpFlags, TcpOptions,
-    TcpPacket, TcpRepr, Timestamps,
+    ChecksumCapabilities, Error, EthernetAddress, Frame, Icmpv6Packet, Icmpv6Repr, Ipv6Packet,
+    Ipv6Repr, NeighborFlags, PrettyFrame, SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpPacket,
+    TcpRepr, Timestamps,
 };
 use proptest::prelude::*;
 
@@ -117,5 +119,83 @@ proptest! {
                 prop_assert_eq!(Frame::parse(&out, &caps).unwrap(), frame);
             }
         }
+    }
+}
+
+/// An IPv6 packet from 2001:2::1 to 2001:2::2 whose payload is `ext` (any bytes) after the fixed
+/// header with next header `first`.
+fn ipv6_packet(first: u8, ext: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; 40 + ext.len()];
+    Ipv6Repr::new(
+        "2001:2::1".parse().unwrap(),
+        "2001:2::2".parse().unwrap(),
+        first.into(),
+        ext.len(),
+    )
+    .emit(&mut buf)
+    .unwrap();
+    buf[40..].copy_from_slice(ext);
+    buf
+}
+
+proptest! {
+    #[test]
+    fn ipv6_parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("2001:2::1".parse().unwrap(), "2001:2::2".parse().unwrap());
+        if let Ok(p) = Ipv6Packet::new_checked(&bytes) {
+            let _ = ipv6_ext::walk(&p);
+            let _ = Ipv6Repr::parse(&p);
+        }
+        if let Ok(p) = Icmpv6Packet::new_checked(&bytes) {
+            let _ = Icmpv6Repr::parse(&p, &src, &dst, Checksum::None).map(|r| r.to_string());
+        }
+        let _ = rss::flow_tuple_ip(&bytes);
+    }
+
+    /// Extension-header chains of random headers and lengths: the walk ends inside the packet
+    /// with an answer RFC 8200 allows, never a panic, and the upper layer it finds is a suffix.
+    #[test]
+    fn extension_walk_stays_inside_the_packet(
+        first in prop::sample::select(vec![0u8, 43, 44, 59, 60, 6, 58]),
+        ext in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let buf = ipv6_packet(first, &ext);
+        let p = Ipv6Packet::new_checked(&buf).unwrap();
+        match ipv6_ext::walk(&p) {
+            Ok(Ipv6Payload::Upper { pointer, data, .. }) => {
+                prop_assert!(ext.ends_with(data));
+                prop_assert!(pointer == 6 || (pointer as usize) < buf.len());
+            }
+            Ok(Ipv6Payload::ParameterProblem { code, pointer }) => {
+                prop_assert!(code <= 2);
+                prop_assert!((pointer as usize) < buf.len());
+            }
+            Ok(_) => {}
+            Err(e) => prop_assert!(matches!(e, Error::Truncated | Error::Malformed)),
+        }
+    }
+
+    #[test]
+    fn icmpv6_echo_and_nd_round_trip(ident in any::<u16>(), seq in any::<u16>(), data in proptest::collection::vec(any::<u8>(), 0..100), mac in any::<[u8; 6]>(), with_mac in any::<bool>()) {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("2001:2::1".parse().unwrap(), "2001:2::2".parse().unwrap());
+        let lladdr = with_mac.then_some(EthernetAddress(mac));
+        for repr in [
+            Icmpv6Repr::EchoRequest { ident, seq_no: seq, data: &data },
+            Icmpv6Repr::NeighborSolicit { target_addr: dst, source_lladdr: lladdr },
+            Icmpv6Repr::NeighborAdvert { flags: NeighborFlags { router: ident & 1 == 1, solicited: true, override_: false }, target_addr: dst, target_lladdr: lladdr },
+        ] {
+            let mut out = vec![0u8; repr.buffer_len()];
+            repr.emit(&mut out, &src, &dst, Checksum::Both).unwrap();
+            let p = Icmpv6Packet::new_checked(&out).unwrap();
+            prop_assert_eq!(Icmpv6Repr::parse(&p, &src, &dst, Checksum::Both).unwrap(), repr);
+        }
+    }
+
+    #[test]
+    fn toeplitz6_table_equals_bitwise(key in proptest::collection::vec(any::<u8>(), 40), tuple in any::<[u8; 32]>(), ports in any::<[u8; 4]>()) {
+        let mut t = [0u8; 36];
+        t[..32].copy_from_slice(&tuple);
+        t[32..].copy_from_slice(&ports);
+        prop_assert_eq!(Toeplitz6::new(&key).hash_tuple(&t), toeplitz(&key, &t));
     }
 }

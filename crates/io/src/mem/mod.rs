@@ -48,8 +48,8 @@ use mtcp_wire::rss::{SYMMETRIC_KEY, Toeplitz};
 use crate::fault::{FaultConfig, Impairment};
 use crate::pool::{Pool, PoolBuf};
 use crate::{
-    ChecksumOffload, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta, RxSink, Steering,
-    TxBatch,
+    ChecksumOffload, ChecksumStatus, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta,
+    RxSink, Steering, TxBatch,
 };
 
 /// How to build a [`MemSwitch`].
@@ -76,6 +76,13 @@ pub struct MemConfig {
     /// stays on one queue, but software cannot predict which. Lets tests exercise a stack's
     /// software steering without root.
     pub opaque: bool,
+    /// Report checksum offload (IPv4 header and TCP/UDP, both directions), as a virtual NIC
+    /// between local endpoints does (virtio-net's partial checksums, veth): a frame whose sender
+    /// left a checksum to the device arrives with that checksum marked good and is never
+    /// computed or verified, since it never left memory. Frames sent without offload (ICMP,
+    /// other senders) arrive unverified, for software to check. Off by default: frames then
+    /// carry real checksums (what a pcap of the link shows).
+    pub checksum_offload: bool,
 }
 
 impl Default for MemConfig {
@@ -90,6 +97,7 @@ impl Default for MemConfig {
             rss_key: SYMMETRIC_KEY.to_vec(),
             reta_size: 128,
             opaque: false,
+            checksum_offload: false,
         }
     }
 }
@@ -228,7 +236,18 @@ impl MemSwitch {
                     mac: EthernetAddress([0x02, 0, 0, 0, 0, p as u8 + 1]),
                     mtu: cfg.mtu,
                     num_queues: cfg.queues,
-                    checksum: ChecksumOffload::default(),
+                    checksum: if cfg.checksum_offload {
+                        ChecksumOffload {
+                            ipv4_tx: true,
+                            ipv4_rx: true,
+                            tcp_tx: true,
+                            tcp_rx: true,
+                            udp_tx: true,
+                            udp_rx: true,
+                        }
+                    } else {
+                        ChecksumOffload::default()
+                    },
                     steering: steering.clone(),
                 },
                 rings: (0..cfg.queues)
@@ -426,7 +445,20 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
         }
         None => (0, RxMeta::default()),
     };
-    buf.set_meta(meta);
+    // Checksums left to the device are good by construction: the frame never left memory.
+    let offload = buf.offload();
+    let good = |asked| {
+        if asked {
+            ChecksumStatus::Good
+        } else {
+            ChecksumStatus::Unknown
+        }
+    };
+    buf.set_meta(RxMeta {
+        ipv4_checksum: good(offload.ipv4_checksum),
+        l4_checksum: good(offload.l4_checksum.is_some()),
+        ..meta
+    });
     let unicast = dst.0[0] & 1 == 0;
     if unicast {
         if let Some((p, port)) = shared

@@ -113,10 +113,15 @@ impl Link {
 impl Link {
     /// Runs `ping <args> <dst>` inside the namespace while driving the interface.
     pub fn ping(&mut self, args: &[&str], dst: Ipv4Addr) -> (bool, u32, String) {
+        self.ping_to(args, &dst.to_string())
+    }
+
+    /// [`Link::ping`] to any destination (`-6` in `args` for IPv6).
+    pub fn ping_to(&mut self, args: &[&str], dst: &str) -> (bool, u32, String) {
         let mut cmd = std::process::Command::new("ip");
         cmd.args(["netns", "exec", self.ns.name(), "ping"])
             .args(args)
-            .arg(dst.to_string());
+            .arg(dst);
         let ping = std::thread::spawn(move || cmd.output().unwrap());
         while !ping.is_finished() {
             self.run(Duration::from_millis(50), |_, _, _, _| false);

@@ -65,6 +65,13 @@ pub struct Bbr {
     prior_cwnd: u32,
     round: u64,
     next_round_delivered: u64,
+    /// Rounds of the bandwidth filter, STARTUP's full-bandwidth check and the ACK-aggregation
+    /// window: a round start at least [`MIN_SAMPLE_MS`] after the previous one (a bandwidth
+    /// sample spans that long, so shorter rounds would only repeat the same sample: on a path
+    /// whose RTT is below the clock's tick, ten 1 ms rounds would forget the path's rate after
+    /// 10 ms of a stall, and pacing at the collapsed estimate would hold the sender down).
+    sample_round: u64,
+    sample_round_stamp: Instant,
     /// Highest bandwidth sample (bytes per second) of each of the last rounds: (round, bw).
     bw_filter: [(u64, u64); BW_ROUNDS],
     min_rtt_ms: Option<u64>,
@@ -100,6 +107,8 @@ impl Bbr {
             prior_cwnd: 0,
             round: 0,
             next_round_delivered: 0,
+            sample_round: 0,
+            sample_round_stamp: Instant(0),
             bw_filter: [(0, 0); BW_ROUNDS],
             min_rtt_ms: None,
             min_rtt_stamp: Instant(0),
@@ -127,7 +136,7 @@ impl Bbr {
 
     /// The bottleneck bandwidth estimate in bytes per second (0 before the first sample).
     pub fn bandwidth(&self) -> u64 {
-        let oldest = self.round.saturating_sub(BW_ROUNDS as u64 - 1);
+        let oldest = self.sample_round.saturating_sub(BW_ROUNDS as u64 - 1);
         self.bw_filter
             .iter()
             .filter(|&&(r, _)| r >= oldest)
@@ -177,7 +186,7 @@ impl Bbr {
     fn extra_acked(&self) -> u32 {
         self.extra_acked
             .iter()
-            .filter(|&&(r, _)| r + 10 > self.round)
+            .filter(|&&(r, _)| r + 10 > self.sample_round)
             .map(|&(_, e)| e)
             .max()
             .unwrap_or(0)
@@ -202,8 +211,8 @@ impl Bbr {
             .ack_epoch_acked
             .saturating_sub(expected)
             .min(u64::from(self.cwnd)) as u32;
-        let slot = ((self.round / 5) % 2) as usize;
-        let round_base = self.round - self.round % 5;
+        let slot = ((self.sample_round / 5) % 2) as usize;
+        let round_base = self.sample_round - self.sample_round % 5;
         let e = &mut self.extra_acked[slot];
         if e.0 != round_base {
             *e = (round_base, 0);
@@ -235,11 +244,12 @@ impl Bbr {
         if let Some((t, delivered)) = base {
             let bw = d.delivered.saturating_sub(delivered) * 1000 / (now.0 - t);
             if !d.app_limited || bw > self.bandwidth() {
-                let slot = &mut self.bw_filter[(self.round % BW_ROUNDS as u64) as usize];
-                *slot = if slot.0 == self.round {
-                    (self.round, slot.1.max(bw))
+                let r = self.sample_round;
+                let slot = &mut self.bw_filter[(r % BW_ROUNDS as u64) as usize];
+                *slot = if slot.0 == r {
+                    (r, slot.1.max(bw))
                 } else {
-                    (self.round, bw)
+                    (r, bw)
                 };
             }
         }
@@ -283,7 +293,9 @@ impl Bbr {
     }
 
     fn advance_cycle(&mut self, now: Instant, in_flight: u32) {
-        let rtt = Duration(self.min_rtt_ms.unwrap_or(1));
+        // A phase lasts a minimum RTT, and at least a bandwidth sample's span: a 5/4 phase
+        // shorter than that would hardly show in the sample, and the estimate could not grow.
+        let rtt = Duration(self.min_rtt_ms.unwrap_or(1).max(MIN_SAMPLE_MS));
         let full_length = now - self.cycle_stamp > rtt;
         let gain = CYCLE[self.cycle_index];
         let done = if gain > UNIT {
@@ -393,8 +405,14 @@ impl CongestionControl for Bbr {
             self.round += 1;
             self.next_round_delivered = d.delivered + u64::from(d.in_flight.max(1));
         }
+        let sample_round_start =
+            round_start && now - self.sample_round_stamp >= Duration(MIN_SAMPLE_MS);
+        if sample_round_start {
+            self.sample_round += 1;
+            self.sample_round_stamp = now;
+        }
         self.sample_bandwidth(now, d);
-        if round_start {
+        if sample_round_start {
             self.check_full_bw(d.app_limited);
         }
         let rtt_expired = self.min_rtt_ms.is_some() && now - self.min_rtt_stamp > MIN_RTT_WINDOW;
@@ -514,5 +532,23 @@ mod tests {
         assert!(saw_probe_rtt);
         assert_eq!(b.mode(), BbrMode::ProbeBw);
         assert!(b.cwnd() >= 150_000, "cwnd restored: {}", b.cwnd());
+    }
+
+    #[test]
+    fn a_short_stall_on_a_sub_millisecond_path_keeps_the_estimate() {
+        // 100 MB/s with an RTT below the clock's tick (samples say 1 ms): every millisecond
+        // is a round.
+        let mut b = Bbr::new(1448);
+        let (mut now, mut delivered) = (0, 0);
+        drive(&mut b, &mut now, &mut delivered, 200, 100_000, 1);
+        assert_eq!(b.mode(), BbrMode::ProbeBw, "{b:?}");
+        let bw = b.bandwidth();
+        assert!(bw >= 90_000_000, "bw {bw}");
+        // 20 ms in which the sender's CPU delivers a quarter of that (20 one-ms rounds: ten
+        // rounds' filter would keep only these samples).
+        drive(&mut b, &mut now, &mut delivered, 20, 25_000, 1);
+        assert!(b.bandwidth() >= bw * 9 / 10, "{} after {bw}", b.bandwidth());
+        let rate = b.pacing_rate().unwrap();
+        assert!(rate >= bw * 7 / 10, "pacing {rate}");
     }
 }

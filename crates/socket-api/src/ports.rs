@@ -1,0 +1,176 @@
+//! The ports of one context: this core's queue and network layer of every port ([`NetIf`]), the
+//! routes between them, and the RSS steering a client's source port must satisfy. Frames come in
+//! here (`receive`: rx_burst, the mesh's inbox, the network layer, the engine) and go out here
+//! (`transmit`: the engine's segments, routed to a port's batch, flushed to the device).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use mtcp_io::{Burst, Queue, RxFrame};
+use mtcp_net::{NextHop, Received, RouteTable};
+use mtcp_tcp::{Engine, Instant};
+
+use crate::mesh::{CoreMesh, INBOX_BATCH};
+use crate::netif::NetIf;
+use crate::rss::RssSteer;
+use crate::stats::PortCounters;
+
+/// This context's side of every port, in configuration order.
+pub(crate) struct Ports<Q: Queue> {
+    pub(crate) netifs: Vec<NetIf<Q>>,
+    /// Routes to ports (route.conf, then each port's own subnet), longest prefix first.
+    pub(crate) routes: RouteTable,
+    /// Per port: the steering a client's source port must satisfy so that replies come back to
+    /// this core (the NIC's Toeplitz RSS, or the mesh's software steering), `None` for any port.
+    pub(crate) rss: Vec<Option<Arc<RssSteer>>>,
+    /// The next source port `connect` tries under RSS steering.
+    pub(crate) rss_cursor: u16,
+    /// The source address `mtcp_init_rss` set, `None` for each port's own.
+    pub(crate) rss_base: Option<Ipv4Addr>,
+}
+
+impl<Q: Queue> Ports<Q> {
+    pub(crate) fn new(
+        netifs: Vec<NetIf<Q>>,
+        routes: RouteTable,
+        rss: Vec<Option<Arc<RssSteer>>>,
+    ) -> Ports<Q> {
+        Ports {
+            netifs,
+            routes,
+            rss,
+            rss_cursor: 1025,
+            rss_base: None,
+        }
+    }
+
+    /// How many ports.
+    pub(crate) fn len(&self) -> usize {
+        self.netifs.len()
+    }
+
+    /// The first port: the one an idle loop waits on for frames.
+    pub(crate) fn first_mut(&mut self) -> Option<&mut NetIf<Q>> {
+        self.netifs.first_mut()
+    }
+
+    /// Names of the ports, in configuration order.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.netifs.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// The port of the longest-prefix route to `dst`.
+    pub(crate) fn route(&self, dst: Ipv4Addr) -> Option<usize> {
+        self.routes.route(dst).ok().map(|r| r.iface)
+    }
+
+    /// Receives a burst on port `p` and what the other cores handed to this one for it, and feeds
+    /// the TCP segments to `engine`. Returns the frames received.
+    pub(crate) fn receive(
+        &mut self,
+        p: usize,
+        engine: &mut Engine,
+        mut mesh: Option<&mut CoreMesh>,
+        now_ms: u64,
+    ) -> usize {
+        let now = Instant::from_millis(now_ms);
+        let mut work = 0;
+        let mut rx: Burst<Q::Rx> = Burst::new();
+        work += self.netifs[p].rx_burst(&mut rx);
+        let Ports { netifs, rss, .. } = self;
+        let port = &mut netifs[p];
+        let mut deliver = |frame: &[u8], meta| {
+            if let Received::Tcp { src, dst, repr } = port.receive(now_ms, frame, meta) {
+                engine.on_segment(now, src, dst, &repr);
+            }
+        };
+        let soft = rss[p].as_deref().filter(|r| r.software);
+        for frame in rx.iter() {
+            // Frames of flows another core owns go to it (software steering), ARP to all.
+            if mesh
+                .as_mut()
+                .is_some_and(|m| m.steer(soft, p, frame, frame.meta()))
+            {
+                continue;
+            }
+            deliver(frame, frame.meta());
+        }
+        drop(rx);
+        // What the other cores handed to this one.
+        if let Some(m) = mesh.as_mut() {
+            m.mesh.register(m.cpu);
+            let mut n = 0;
+            while n < INBOX_BATCH {
+                let Some(frame) = m.mesh.recv(m.cpu, p) else {
+                    break;
+                };
+                n += 1;
+                deliver(&frame, frame.meta());
+            }
+            m.counters.received += n as u64;
+            work += n;
+        }
+        // ARP and ICMP replies, and datagrams an ARP reply released, go out before newer
+        // segments.
+        port.drain();
+        work
+    }
+
+    /// Runs the ports' timers (ARP), routes the segments `engine` has to send to their ports and
+    /// flushes every port's batch, a batch at a time while the ports take it: a full transmit
+    /// ring leaves the rest queued in the engine for the next turn (as mTCP's send lists),
+    /// instead of segments built only to be dropped. Returns the segments sent.
+    pub(crate) fn transmit(&mut self, engine: &mut Engine, now_ms: u64) -> usize {
+        let Ports { netifs, routes, .. } = self;
+        for port in netifs.iter_mut() {
+            port.poll(now_ms);
+        }
+        let now = Instant::from_millis(now_ms);
+        let mut sent = 0;
+        loop {
+            let room = netifs
+                .iter()
+                .map(NetIf::tx_room)
+                .min()
+                .unwrap_or(mtcp_io::MAX_BURST);
+            let n = if room == 0 {
+                0
+            } else {
+                engine.dispatch_at_most(now, room, |src, dst, seg| {
+                    // connect() refuses destinations without a route; a peer that reached us
+                    // from outside every route (no default route) is answered through the first
+                    // port, on the link.
+                    let hop = routes.lookup(dst).unwrap_or(NextHop {
+                        iface: 0,
+                        next_hop: dst,
+                    });
+                    if let Some(port) = netifs.get_mut(hop.iface) {
+                        port.send_tcp(now_ms, hop.next_hop, src, dst, seg);
+                    }
+                })
+            };
+            sent += n;
+            for port in netifs.iter_mut() {
+                port.drain();
+                port.flush();
+            }
+            if n < room || room == 0 {
+                return sent;
+            }
+        }
+    }
+
+    /// Whether frames a device refused (its ring was full) wait in a port's batch.
+    pub(crate) fn tx_pending(&self) -> bool {
+        self.netifs.iter().any(NetIf::tx_pending)
+    }
+
+    /// The counters of all ports, summed.
+    pub(crate) fn counters(&self) -> PortCounters {
+        let mut c = PortCounters::default();
+        for p in &self.netifs {
+            c.add(&p.counters());
+        }
+        c
+    }
+}
