@@ -85,6 +85,7 @@ mod drain;
 pub mod epoll;
 mod epolls;
 mod error;
+mod heap;
 pub mod mesh;
 mod mtcp;
 mod netif;

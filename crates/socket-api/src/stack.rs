@@ -64,6 +64,8 @@ pub struct Stack<Q: Queue> {
     pub(crate) mesh: Option<CoreMesh>,
     stats: Arc<CoreStats>,
     clock: Clock,
+    /// Returns freed heap memory to the OS after a load (see `heap`).
+    heap: crate::heap::HeapTrim,
 }
 
 impl<Q: Queue> Stack<Q> {
@@ -88,6 +90,7 @@ impl<Q: Queue> Stack<Q> {
                 start: std::time::Instant::now(),
                 skew_ms: 0,
             },
+            heap: crate::heap::HeapTrim::default(),
         }
     }
 
@@ -101,6 +104,12 @@ impl<Q: Queue> Stack<Q> {
     /// connections end.
     pub fn buffer_bytes(&self) -> usize {
         self.sockets.engine.buffer_bytes()
+    }
+
+    /// Bytes of spare buffer memory this core keeps for new connections (within the same cap);
+    /// once a second, what no connection took is freed down to the engine's pool floor.
+    pub fn pooled_buffer_bytes(&self) -> usize {
+        self.sockets.engine.pooled_buffer_bytes()
     }
 
     /// Connections the TCP engine holds now (half-open, unaccepted and TIME-WAIT included).
@@ -173,6 +182,9 @@ impl<Q: Queue> Stack<Q> {
         work += self.ports.transmit(&mut self.sockets.engine, now_ms);
         self.sockets.handle_events(&mut self.epolls);
         self.publish();
+        let engine = &self.sockets.engine;
+        self.heap
+            .turn(now_ms, engine.buffer_bytes() + engine.pooled_buffer_bytes());
         // Segments held back by a full transmit ring are work still to do: the caller must
         // poll again, not sleep (nothing wakes it when the ring drains).
         if self.sockets.engine.has_output() || self.ports.tx_pending() {

@@ -29,6 +29,9 @@ const TOTAL: usize = 8 << 20;
 const SNDBUF: usize = 64 * 1024;
 const RCVBUF: usize = 64 * 1024;
 const BACKLOG: i32 = 128;
+/// Spare buffer memory an idle engine keeps (`mtcp_tcp::Config::buffer_pool_floor_bytes`'s
+/// default).
+const POOL_FLOOR: usize = 256 * 1024;
 /// Slowest the attacked download may be, relative to the same download without the attack.
 const MAX_SLOWDOWN: f64 = 10.0;
 
@@ -106,10 +109,22 @@ struct Lab {
 
 impl Lab {
     fn new(max_concurrency: usize, max_num_buffers: usize, client_concurrency: usize) -> Lab {
+        Lab::with_mtu(1500, max_concurrency, max_num_buffers, client_concurrency)
+    }
+
+    /// [`Lab::new`] on a switch that carries frames of `mtu` bytes of IP (the stacks' TCP still
+    /// segments for 1500).
+    fn with_mtu(
+        mtu: usize,
+        max_concurrency: usize,
+        max_num_buffers: usize,
+        client_concurrency: usize,
+    ) -> Lab {
         let switch = MemSwitch::new(MemConfig {
             ports: 3,
             ring_size: 4096,
             pool_size: 8192,
+            mtu,
             ..MemConfig::default()
         })
         .unwrap();
@@ -500,10 +515,99 @@ fn malformed_and_blind_frames() {
     assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
 }
 
-/// Frames damaged in every header field the issue lists; `r` picks the variant.
+/// 9000-byte frames on a switch that carries them (the server segments for 1500 and its receive
+/// window is 64 KiB): blind data on the download's 4-tuple, data to the listener from strangers,
+/// and SYNs carrying 8960 bytes, 16 a turn beside the download. The stack takes each whole
+/// (no panic, nothing read out of bounds), answers or drops it, and its buffers stay bounded.
+#[test]
+fn nine_thousand_byte_frames() {
+    let _serial = serial();
+    const IP_LEN: usize = 9000;
+    let mut lab = Lab::with_mtu(IP_LEN, 256, 64, 4);
+    assert!(
+        lab.atk.tx_alloc().unwrap().capacity() >= 14 + IP_LEN,
+        "the switch does not carry 9000-byte frames"
+    );
+    let rss_before = rss_bytes();
+    let before = lab._server_mtcp.snapshots()[0].counters;
+    let mut rng = Rng(0x9000);
+    let injected = std::cell::Cell::new(0usize);
+    let payload = vec![0x5au8; IP_LEN - 40];
+    let mut attack = |lab: &mut Lab, flow: &Flow| {
+        if flow.client_port == 0 {
+            return;
+        }
+        let frames: Vec<Vec<u8>> = (0..16)
+            .map(|_| {
+                let r = rng.next();
+                let mut seg = syn(flow.client_port, (r >> 32) as u32);
+                seg.options = TcpOptions::default();
+                seg.payload = &payload;
+                seg.ack_number = SeqNumber(r as u32);
+                let stranger = Ipv4Addr::new(198, 19, (r >> 8) as u8, r as u8);
+                let src = match r % 3 {
+                    // Blind data on the download's own 4-tuple, anywhere in sequence space.
+                    0 => {
+                        seg.flags = TcpFlags::ACK | TcpFlags::PSH;
+                        CLIENT
+                    }
+                    // Data to the listener from nobody it knows (a RST answers).
+                    1 => {
+                        seg.flags = TcpFlags::ACK | TcpFlags::PSH;
+                        seg.src_port = (r >> 16) as u16 | 1024;
+                        stranger
+                    }
+                    // A SYN with 8960 bytes of data.
+                    _ => {
+                        seg.src_port = (r >> 16) as u16 | 1024;
+                        seg.ack_number = SeqNumber(0);
+                        stranger
+                    }
+                };
+                let f = lab.tcp_frame(src, &seg);
+                assert_eq!(f.len(), 14 + IP_LEN);
+                f
+            })
+            .collect();
+        injected.set(injected.get() + lab.inject(&frames));
+    };
+    assert_survives(&mut lab, "9000-byte frames", &mut attack);
+    lab.turn();
+    let after = lab._server_mtcp.snapshots()[0].counters;
+    let big = after.rx_bytes - before.rx_bytes;
+    eprintln!(
+        "{} 9000-byte frames injected; the server received {big} bytes, {} frames; switch drops {}",
+        injected.get(),
+        after.rx_packets - before.rx_packets,
+        lab._switch.drops()
+    );
+    assert!(
+        injected.get() >= 1000 && big >= (injected.get() * IP_LEN) as u64,
+        "the jumbo frames did not reach the server whole: {} sent, {big} bytes received",
+        injected.get()
+    );
+    assert!(
+        lab.peak_buffer_bytes <= 2 * (SNDBUF + RCVBUF),
+        "peak buffer memory {} under 9000-byte frames",
+        lab.peak_buffer_bytes
+    );
+    // The switch's own buffers (3 ports x 8192 transmit buffers + 4096 receive slots, 9 KiB
+    // each) come on top of the stack's: the bound is theirs, the two connections' buffers and
+    // the connection table's slots.
+    let switch = 3 * (8192 + 4096) * (IP_LEN + 18);
+    let bound = switch + 2 * 256 * 8192 + 64 * (SNDBUF + RCVBUF) + (64 << 20);
+    let rss_after = rss_bytes();
+    assert!(
+        rss_after.saturating_sub(rss_before) <= bound,
+        "resident memory grew from {rss_before} to {rss_after} (bound {bound})"
+    );
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
+}
+
+/// Frames damaged in every header field the issue lists (`mtcp_testkit::attack::damaged`);
+/// `r` picks the variant (bits 8-11), the port (bit 0), the flags (bit 1) and a payload (bit 2).
 fn malformed(lab: &Lab, client_port: u16, r: u64) -> Vec<Vec<u8>> {
-    const ETH: usize = 14;
-    const TCP: usize = ETH + 20;
     let sport = if r & 1 == 0 { client_port } else { 2000 };
     let mut seg = syn(sport, (r >> 32) as u32);
     if r & 2 != 0 {
@@ -513,97 +617,8 @@ fn malformed(lab: &Lab, client_port: u16, r: u64) -> Vec<Vec<u8>> {
     let payload = [0x42u8; 64];
     seg.payload = if r & 4 != 0 { &payload } else { &[] };
     let good = lab.tcp_frame(CLIENT, &seg);
-    let fix_tcp_checksum = |f: &mut Vec<u8>| {
-        let end = f
-            .len()
-            .min(ETH + usize::from(u16::from_be_bytes([f[16], f[17]])));
-        if end < TCP + 18 {
-            return;
-        }
-        f[TCP + 16] = 0;
-        f[TCP + 17] = 0;
-        let len = (end - TCP) as u16;
-        let sum = mtcp_wire::checksum::pseudo_header_sum(CLIENT, SERVER, 6, len)
-            + mtcp_wire::checksum::sum(&f[TCP..end]);
-        let c = !mtcp_wire::checksum::fold(sum);
-        f[TCP + 16..TCP + 18].copy_from_slice(&c.to_be_bytes());
-    };
-    let fix_ip_checksum = |f: &mut Vec<u8>| {
-        let ihl = usize::from(f[ETH] & 0xf) * 4;
-        let end = (ETH + ihl.max(20)).min(f.len());
-        f[ETH + 10] = 0;
-        f[ETH + 11] = 0;
-        let c = !mtcp_wire::checksum::fold(mtcp_wire::checksum::sum(&f[ETH..end]));
-        f[ETH + 10..ETH + 12].copy_from_slice(&c.to_be_bytes());
-    };
-    let mut out = Vec::new();
-    let mut variant = |edit: &dyn Fn(&mut Vec<u8>), tcp_sum: bool| {
-        let mut f = good.clone();
-        edit(&mut f);
-        if tcp_sum {
-            fix_tcp_checksum(&mut f);
-        }
-        fix_ip_checksum(&mut f);
-        out.push(f);
-    };
-    let opts = TCP + 20;
-    let has_opts = seg.flags.contains(TcpFlags::SYN);
-    match (r >> 8) % 16 {
-        // TCP data offset 0, 4 (below the header) and 15 (past the segment).
-        0 => variant(&|f| f[TCP + 12] &= 0x0f, true),
-        1 => variant(&|f| f[TCP + 12] = 4 << 4 | (f[TCP + 12] & 0x0f), true),
-        2 => variant(&|f| f[TCP + 12] = 15 << 4 | (f[TCP + 12] & 0x0f), true),
-        // IHL 0, 4 and 15.
-        3 => variant(&|f| f[ETH] = 0x40, false),
-        4 => variant(&|f| f[ETH] = 0x44, false),
-        5 => variant(&|f| f[ETH] = 0x4f, false),
-        // IP total length below the headers, and past the frame.
-        6 => variant(
-            &|f| f[ETH + 2..ETH + 4].copy_from_slice(&30u16.to_be_bytes()),
-            false,
-        ),
-        7 => variant(
-            &|f| f[ETH + 2..ETH + 4].copy_from_slice(&9000u16.to_be_bytes()),
-            false,
-        ),
-        // A fragment (more fragments, and a later piece).
-        8 => variant(&|f| f[ETH + 6] = 0x20, false),
-        9 => variant(&|f| f[ETH + 7] = 0x10, false),
-        // Bad checksums: TCP, then IP.
-        10 => variant(&|f| f[TCP + 16] ^= 0x5a, false),
-        11 => {
-            let mut f = good.clone();
-            f[ETH + 10] ^= 0x5a;
-            out.push(f);
-        }
-        // Runts: cut inside the Ethernet, IP and TCP headers.
-        12 => {
-            for cut in [10, ETH + 8, TCP + 6] {
-                out.push(good[..cut].to_vec());
-            }
-        }
-        // Stacked VLAN tags (802.1ad outside 802.1Q), which the stack does not parse.
-        13 => {
-            let mut f = good[..12].to_vec();
-            f.extend_from_slice(&[0x88, 0xa8, 0, 5, 0x81, 0, 0, 7]);
-            f.extend_from_slice(&good[12..]);
-            out.push(f);
-        }
-        // Malformed options: length 0, 1, past the header, MSS length 3, timestamps length 2.
-        _ if has_opts => {
-            for bad in [
-                [2u8, 0, 5, 0xb4],
-                [3, 1, 7, 1],
-                [8, 40, 0, 0],
-                [2, 3, 5, 1],
-                [8, 2, 1, 1],
-            ] {
-                variant(&|f| f[opts..opts + 4].copy_from_slice(&bad), true);
-            }
-        }
-        _ => variant(&|f| f[TCP + 13] = 0xff, true),
-    }
-    out
+    // Sixteen picks: the last two both damage the options (or the flags).
+    mtcp_testkit::attack::damaged(&good, (((r >> 8) % 16) as usize).min(14))
 }
 
 /// Many connections that ask for the download and never read: the server's writes stop at the
@@ -678,6 +693,21 @@ fn twenty_thousand_non_reading_connections() {
         lab.c.abort(s).unwrap();
     }
     assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    // Resident memory comes back once the buffers are freed (the stack hands the allocator's
+    // free pages back within a second or two of its clock): what stays are the connection and
+    // socket tables, sized for the most connections seen (a couple of KiB a slot, both sides).
+    for _ in 0..3 {
+        lab.advance(1_000, true);
+        lab.turn();
+    }
+    let rss_idle = rss_bytes();
+    eprintln!("resident memory: {rss_before} before, {rss_full} loaded, {rss_idle} idle");
+    let tables = 2 * CLIENTS * 2048 + (16 << 20);
+    assert!(
+        rss_idle.saturating_sub(rss_before) <= tables,
+        "resident memory stayed at {rss_idle} after the load ({rss_before} before, \
+         {rss_full} loaded; bound {tables} above the start)"
+    );
     lab.server_errors.clear();
     let after = lab.download(&mut |_, _| {});
     eprintln!("download {base:?} before, {after:?} after 20 000 non-reading connections");
@@ -757,6 +787,72 @@ fn handshakes_stop_at_the_sockets_left() {
         "accept failed: {accept_errors:?}"
     );
     drop(clients);
+}
+
+/// A burst of short connections leaves the buffer pieces they freed in the server's pool, for
+/// the next connections to take without allocating; once the burst is over, the pool shrinks
+/// to its floor within two seconds of the stack's clock.
+#[test]
+fn spare_buffers_shrink_to_the_floor_after_a_burst() {
+    let _serial = serial();
+    // Within the backlog, so that every client gets in at once; a 64 MiB cap keeps the pool's
+    // room (an eighth of the cap, at most 256 pieces of 16 KiB) above the burst.
+    const CLIENTS: usize = 100;
+    const REPLY: usize = 1000;
+    let mut lab = Lab::new(1024, 512, 1024);
+    let socks: Vec<i32> = (0..CLIENTS).map(|_| lab.connect()).collect();
+    let mut open = [true; CLIENTS];
+    let mut got = [0usize; CLIENTS];
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    while open.iter().any(|&o| o) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "burst stuck: {} of {CLIENTS} clients done",
+            open.iter().filter(|&&o| !o).count()
+        );
+        while lab.s.poll() > 0 {}
+        // The server: a short reply to each, then close.
+        while let Ok((sock, _)) = lab.s.accept(lab.listener) {
+            assert_eq!(lab.s.write(sock, &lab.data[..REPLY]).unwrap(), REPLY);
+            lab.s.close(sock).unwrap();
+        }
+        while lab.c.poll() > 0 {}
+        for (i, &sock) in socks.iter().enumerate() {
+            if !open[i] {
+                continue;
+            }
+            match lab.c.read(sock, &mut buf) {
+                Ok(0) => {
+                    assert_eq!(got[i], REPLY, "client {i}");
+                    lab.c.close(sock).unwrap();
+                    open[i] = false;
+                }
+                Ok(n) => {
+                    assert_eq!(&buf[..n], &lab.data[got[i]..got[i] + n], "client {i}");
+                    got[i] += n;
+                }
+                Err(Error::Again | Error::NotConn) => {}
+                Err(e) => panic!("client {i}: {e}"),
+            }
+        }
+    }
+    assert_eq!(lab.settle(), 0, "buffer memory did not come back");
+    let pooled = lab.s.with(|st| st.pooled_buffer_bytes()).unwrap();
+    for _ in 0..3 {
+        lab.advance(1_000, true);
+        lab.turn();
+    }
+    let pooled_idle = lab.s.with(|st| st.pooled_buffer_bytes()).unwrap();
+    eprintln!("spare buffer memory: {pooled} bytes after the burst, {pooled_idle} idle");
+    assert!(
+        pooled > POOL_FLOOR,
+        "the burst left no more than the floor in the pool ({pooled}): nothing to show"
+    );
+    assert!(
+        pooled_idle <= POOL_FLOOR,
+        "the idle pool kept {pooled_idle} bytes (floor {POOL_FLOOR})"
+    );
 }
 
 impl Lab {

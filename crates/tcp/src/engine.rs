@@ -92,7 +92,8 @@ impl Engine {
         let budget = BufferBudget::new(config.max_buffer_bytes);
         // Spare pieces: at most an eighth of the buffer cap, and 4 MiB.
         let pieces = (config.max_buffer_bytes / MIN_GROWTH / 8).min(POOL_MAX_PIECES);
-        let pool = RingPool::new(pieces, budget.clone());
+        let floor = config.buffer_pool_floor_bytes / MIN_GROWTH;
+        let pool = RingPool::new(pieces, floor, budget.clone());
         Engine {
             pool,
             budget,
@@ -126,6 +127,12 @@ impl Engine {
     /// [`Config::max_buffer_bytes`]).
     pub fn buffer_bytes(&self) -> usize {
         self.budget.used()
+    }
+
+    /// Bytes of spare buffer memory kept for new connections (freed connections' first pieces;
+    /// idle ones are freed down to [`Config::buffer_pool_floor_bytes`] once a second).
+    pub fn pooled_buffer_bytes(&self) -> usize {
+        self.budget.pooled()
     }
 
     /// Bounds the passive connections (half-open or established) that may wait for
@@ -629,6 +636,8 @@ impl Engine {
         F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
     {
         self.now = now;
+        // Once a second (a comparison otherwise): spare memory a past load left goes back.
+        self.pool.trim_idle(now);
         // Stateless replies (SYN-ACKs with cookies, RSTs) take at most half the room while
         // connections wait to send, the rest only after them: a SYN flood must not starve the
         // established connections (the flood's replies are the ones to hold back; a real

@@ -7,11 +7,15 @@
 //!
 //! A [`RingPool`] keeps the first-step storage of rings that gave theirs back (closed
 //! connections) for the next ones, so short connections neither allocate nor zero (nor
-//! page-fault) ring memory per connection. Pooled storage counts against the same cap.
+//! page-fault) ring memory per connection. Pooled storage counts against the same cap. Once a
+//! second the engine calls [`RingPool::trim_idle`], which frees the pieces no connection took
+//! in the last interval down to a configured floor: memory a load took returns when it ends.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::time::Instant;
 
 /// Smallest step by which a ring's storage grows.
 pub const MIN_GROWTH: usize = 16 * 1024;
@@ -70,24 +74,64 @@ impl BufferBudget {
     }
 }
 
+/// Milliseconds between two trims of an idle pool ([`RingPool::trim_idle`]).
+pub const POOL_TRIM_INTERVAL_MS: u64 = 1000;
+
 /// Spare ring storage of one engine, [`MIN_GROWTH`] bytes each, handed to the next ring that
 /// needs memory instead of a fresh (zeroed) allocation. Holds at most `max` pieces; they count
 /// against the budget (`BufferBudget::pooled`), and [`RingPool::clear`] gives them back.
+///
+/// It shrinks as a slab reaper does: the fewest pieces it held during an interval were not
+/// needed in that interval, and [`RingPool::trim_idle`] frees that many (keeping `floor`), so a
+/// steady stream of short connections keeps what it uses and a past load's pieces go.
 #[derive(Debug)]
 pub struct RingPool {
     spare: Vec<Vec<u8>>,
     max: usize,
+    floor: usize,
+    /// Fewest pieces held since the last trim.
+    low_water: usize,
+    /// When the last interval began.
+    trimmed_at: Instant,
     budget: BufferBudget,
 }
 
 impl RingPool {
-    /// A pool of at most `max` pieces charged to `budget` (the list is allocated here, once).
-    pub fn new(max: usize, budget: BufferBudget) -> RingPool {
+    /// A pool of at most `max` pieces charged to `budget` (the list is allocated here, once),
+    /// which idle trims shrink to `floor` pieces (at most `max`).
+    pub fn new(max: usize, floor: usize, budget: BufferBudget) -> RingPool {
         RingPool {
             spare: Vec::with_capacity(max),
             max,
+            floor: floor.min(max),
+            low_water: 0,
+            trimmed_at: Instant(0),
             budget,
         }
+    }
+    /// Frees the pieces no ring took in the interval that ends at `now` (the fewest held during
+    /// it), keeping `floor`, once every [`POOL_TRIM_INTERVAL_MS`]; earlier calls do nothing but a
+    /// comparison. Returns the pieces freed.
+    pub fn trim_idle(&mut self, now: Instant) -> usize {
+        if now.0 < self.trimmed_at.0.saturating_add(POOL_TRIM_INTERVAL_MS) {
+            return 0;
+        }
+        self.trimmed_at = now;
+        let idle = self
+            .low_water
+            .min(self.spare.len().saturating_sub(self.floor));
+        let keep = self.spare.len() - idle;
+        self.spare.truncate(keep);
+        self.budget
+            .0
+            .pooled
+            .fetch_sub(idle * MIN_GROWTH, Ordering::Relaxed);
+        self.low_water = keep;
+        idle
+    }
+    /// Pieces an idle pool keeps.
+    pub fn floor(&self) -> usize {
+        self.floor
     }
     /// Pieces held now.
     pub fn len(&self) -> usize {
@@ -101,6 +145,7 @@ impl RingPool {
     pub fn clear(&mut self) {
         let bytes: usize = self.spare.iter().map(Vec::len).sum();
         self.spare.clear();
+        self.low_water = 0;
         self.budget.0.pooled.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
@@ -258,6 +303,7 @@ impl RingBuffer {
         let Some(piece) = pool.spare.pop() else {
             return;
         };
+        pool.low_water = pool.low_water.min(pool.spare.len());
         let bytes = piece.len();
         pool.budget.0.pooled.fetch_sub(bytes, Ordering::Relaxed);
         pool.budget.0.used.fetch_add(bytes, Ordering::Relaxed);
@@ -392,7 +438,7 @@ mod tests {
     #[test]
     fn a_pool_hands_storage_back_to_new_rings_within_the_budget() {
         let budget = BufferBudget::new(4 * MIN_GROWTH);
-        let mut pool = RingPool::new(2, budget.clone());
+        let mut pool = RingPool::new(2, 0, budget.clone());
         let ring = |budget: &BufferBudget| {
             let mut r = RingBuffer::new(1 << 20);
             r.set_budget(budget.clone());
@@ -441,6 +487,62 @@ mod tests {
         assert_eq!((budget.used(), budget.pooled()), (0, 2 * MIN_GROWTH));
         drop(pool);
         assert_eq!(budget.pooled(), 0);
+    }
+
+    /// After a load the pool holds its maximum; what no ring took in an interval is freed down to
+    /// the floor, while pieces a steady stream of connections keeps using stay.
+    #[test]
+    fn an_idle_pool_shrinks_to_its_floor() {
+        let budget = BufferBudget::new(64 * MIN_GROWTH);
+        let mut pool = RingPool::new(16, 4, budget.clone());
+        let ring = |budget: &BufferBudget| {
+            let mut r = RingBuffer::new(1 << 20);
+            r.set_budget(budget.clone());
+            r
+        };
+        // A load of 20 connections ends: the pool keeps 16 pieces, the rest is freed.
+        let mut load: Vec<RingBuffer> = (0..20).map(|_| ring(&budget)).collect();
+        for r in &mut load {
+            assert_eq!(r.push(b"x"), 1);
+        }
+        for r in &mut load {
+            r.recycle(&mut pool);
+        }
+        drop(load);
+        assert_eq!((pool.len(), budget.pooled()), (16, 16 * MIN_GROWTH));
+        // Within the first interval nothing is trimmed; the low-water mark then is 0 (the pool
+        // was empty during the load), so the first trim frees nothing either.
+        assert_eq!(pool.trim_idle(Instant(500)), 0);
+        assert_eq!(pool.trim_idle(Instant(1000)), 0);
+        // Two connections at a time come and go during the next second: 14 pieces idle, of which
+        // 12 go (the floor is 4).
+        for _ in 0..3 {
+            let mut pair = [ring(&budget), ring(&budget)];
+            for r in &mut pair {
+                r.reuse_from(&mut pool);
+                assert_eq!(r.allocated(), MIN_GROWTH);
+            }
+            for r in &mut pair {
+                r.recycle(&mut pool);
+            }
+        }
+        assert_eq!(pool.trim_idle(Instant(1999)), 0, "not a second yet");
+        assert_eq!(pool.trim_idle(Instant(2000)), 12);
+        assert_eq!((pool.len(), budget.pooled()), (4, 4 * MIN_GROWTH));
+        // Idle from then on: the floor stays.
+        assert_eq!(pool.trim_idle(Instant(3000)), 0);
+        assert_eq!(pool.trim_idle(Instant(60_000)), 0);
+        assert_eq!((pool.len(), budget.pooled()), (4, 4 * MIN_GROWTH));
+        // A pool whose floor is 0 ends empty.
+        let mut none = RingPool::new(4, 0, budget.clone());
+        let mut r = ring(&budget);
+        assert_eq!(r.push(b"y"), 1);
+        r.recycle(&mut none);
+        none.trim_idle(Instant(1000));
+        assert_eq!(none.trim_idle(Instant(2000)), 1);
+        assert!(none.is_empty());
+        drop(pool);
+        assert_eq!((budget.used(), budget.pooled()), (0, 0));
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod alloc;
+pub mod attack;
 pub mod responder;
 
 use std::fmt;
