@@ -134,16 +134,12 @@ impl RxRing {
         }
     }
 
-    /// Queues `buf`; gives it back if the ring is full. The sender wakes the ring's receiver
-    /// once per transmit batch ([`Touched::wake`]), not per frame.
+    /// Queues `buf` and wakes a parked receiver; gives `buf` back if the ring is full.
     fn push(&self, buf: PoolBuf) -> Result<(), PoolBuf> {
-        self.frames.push(buf)
-    }
-
-    /// Wakes a parked receiver. The caller has issued a `SeqCst` fence after its pushes: it
-    /// pairs with the fence in `park`, so either the receiver sees the frames before it parks,
-    /// or this sees `sleeping` and unparks it.
-    fn wake(&self) {
+        self.frames.push(buf)?;
+        // Pairs with the fence in `park`: either the receiver sees the frame before it parks,
+        // or this sees `sleeping` and unparks it.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::Relaxed) {
             if let Ok(t) = self.sleeper.lock() {
                 if let Some(t) = t.as_ref() {
@@ -151,6 +147,7 @@ impl RxRing {
                 }
             }
         }
+        Ok(())
     }
 
     /// Parks the calling thread until a sender pushes a frame or `deadline` passes (spurious
@@ -169,62 +166,6 @@ impl RxRing {
             std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
         }
         self.sleeping.store(false, Ordering::Relaxed);
-    }
-}
-
-/// The receive rings a transmit batch put frames into: their receivers are woken once, after
-/// the batch (one fence per batch instead of one per frame, which was ~5 % of the echo
-/// benchmark's samples). Fixed size, no allocation: past `TOUCHED` rings every ring is checked.
-#[derive(Default)]
-struct Touched {
-    rings: [(u32, u32); TOUCHED],
-    len: usize,
-    all: bool,
-}
-
-/// Distinct rings [`Touched`] names before it falls back to waking every ring.
-const TOUCHED: usize = 8;
-
-impl Touched {
-    /// Pushes `buf` into ring `ring` of port `port`, remembering the ring for [`Touched::wake`].
-    fn push(
-        &mut self,
-        shared: &Shared,
-        port: usize,
-        ring: usize,
-        buf: PoolBuf,
-    ) -> Result<(), PoolBuf> {
-        shared.ports[port].rings[ring].push(buf)?;
-        let key = (port as u32, ring as u32);
-        if !self.all && !self.rings[..self.len].contains(&key) {
-            if self.len == TOUCHED {
-                self.all = true;
-            } else {
-                self.rings[self.len] = key;
-                self.len += 1;
-            }
-        }
-        Ok(())
-    }
-
-    /// Wakes the parked receivers of the rings pushed to since the last call.
-    fn wake(&mut self, shared: &Shared) {
-        if self.len == 0 && !self.all {
-            return;
-        }
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.all {
-            shared
-                .ports
-                .iter()
-                .flat_map(|p| &p.rings)
-                .for_each(RxRing::wake);
-        } else {
-            for &(p, r) in &self.rings[..self.len] {
-                shared.ports[p as usize].rings[r as usize].wake();
-            }
-        }
-        *self = Touched::default();
     }
 }
 
@@ -462,11 +403,7 @@ impl MemQueue {
     fn pump(&mut self, now: Instant) {
         if let Some(f) = self.faults.as_mut() {
             let (shared, port, pool) = (&self.shared, self.port, &self.pool);
-            let mut touched = Touched::default();
-            f.release(now, |buf| {
-                deliver(shared, port, pool, &mut touched, buf).err()
-            });
-            touched.wake(shared);
+            f.release(now, |buf| deliver(shared, port, pool, buf).err());
         }
     }
 }
@@ -484,13 +421,7 @@ fn opaque_hash(tuple: &[u8; 12]) -> u64 {
 }
 
 /// Moves `buf` from `from`'s queue into the right receive ring(s); gives it back if the ring is full.
-fn deliver(
-    shared: &Shared,
-    from: usize,
-    pool: &Pool,
-    touched: &mut Touched,
-    mut buf: PoolBuf,
-) -> Result<(), PoolBuf> {
+fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Result<(), PoolBuf> {
     if buf.len() < 14 {
         shared.counters.runts.fetch_add(1, Ordering::Relaxed);
         return Ok(());
@@ -539,7 +470,7 @@ fn deliver(
             if p == from {
                 return Ok(()); // Sent to itself: a switch does not reflect it.
             }
-            return touched.push(shared, p, queue % port.rings.len(), buf);
+            return port.rings[queue % port.rings.len()].push(buf);
         }
     }
     // Flood to every other port: copies for all but the last.
@@ -561,7 +492,7 @@ fn deliver(
             })
         };
         let ok = match frame {
-            Some(f) => touched.push(shared, p, queue % port.rings.len(), f).is_ok(),
+            Some(f) => port.rings[queue % port.rings.len()].push(f).is_ok(),
             None => false,
         };
         if !ok {
@@ -595,12 +526,9 @@ impl Queue for MemQueue {
 
     fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let (shared, port, pool) = (&self.shared, self.port, &self.pool);
-        let mut touched = Touched::default();
-        let accepted = if let Some(faults) = self.faults.as_mut() {
+        if let Some(faults) = self.faults.as_mut() {
             let now = Instant::now();
-            faults.release(now, |buf| {
-                deliver(shared, port, pool, &mut touched, buf).err()
-            });
+            faults.release(now, |buf| deliver(shared, port, pool, buf).err());
             let room = faults.room();
             let mut taken = 0;
             let accept = pkts.take_while(&mut |buf| {
@@ -611,16 +539,11 @@ impl Queue for MemQueue {
                 faults.offer(buf, now, |b| pool.alloc_copy(b));
                 None
             });
-            faults.release(now, |buf| {
-                deliver(shared, port, pool, &mut touched, buf).err()
-            });
-            accept
-        } else {
-            // Deliver front to back; on a full ring that frame and the rest stay, in order.
-            pkts.take_while(&mut |buf| deliver(shared, port, pool, &mut touched, buf).err())
-        };
-        touched.wake(shared);
-        Ok(accepted)
+            faults.release(now, |buf| deliver(shared, port, pool, buf).err());
+            return Ok(accept);
+        }
+        // Deliver front to back; on a full ring that frame and the rest stay, in order.
+        Ok(pkts.take_while(&mut |buf| deliver(shared, port, pool, buf).err()))
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
