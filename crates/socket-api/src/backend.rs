@@ -14,7 +14,7 @@
 //! [`AnyTx`] with its arm in `each_rx!` / `each_tx!`. Then a branch in `Mtcp::init`'s device
 //! opening (`open_devices` in `mtcp.rs`).
 //!
-//! DPDK (`io = dpdk`) is here behind the cargo feature `dpdk`: [`open_dpdk`] starts DPDK's EAL
+//! DPDK (`io = dpdk`) is here behind the cargo feature `dpdk`: `open_dpdk` starts DPDK's EAL
 //! from `mtcp.conf` (`core_mask` / `num_cores`, `num_mem_ch`, `dpdk_eal_args`) and opens the
 //! ports listed in `port`, one rx/tx queue pair per core.
 
