@@ -426,6 +426,35 @@ impl Conn {
         }
         let offset = (p.seq - self.buf_start()) as usize;
         let end = p.seq + p.len + u32::from(p.fin);
+        self.note_kind(now, &p, end);
+        self.account_sent(now, &p, end);
+        self.flight_peak = self.flight_peak.max(self.outstanding());
+        self.stats.bytes_sent += u64::from(p.len);
+        let mut flags = TcpFlags::empty();
+        if p.fin {
+            flags |= TcpFlags::FIN;
+        }
+        if p.len > 0 && p.seq + p.len == self.data_end() {
+            flags |= TcpFlags::PSH;
+        }
+        let header = self.repr_with(p.seq, flags, &[], options);
+        let n = p.len as usize;
+        let payload = match self.send_buf.slices(offset, n) {
+            (whole, []) => whole,
+            (first, second) => {
+                let (a, b) = scratch[..first.len() + second.len()].split_at_mut(first.len());
+                a.copy_from_slice(first);
+                b.copy_from_slice(second);
+                &scratch[..n]
+            }
+        };
+        debug_assert_eq!(payload.len(), n);
+        TcpRepr { payload, ..header }
+    }
+
+    /// What sending this kind of segment changes: the retransmission and probe state, or
+    /// SND.NXT for new data.
+    fn note_kind(&mut self, now: Instant, p: &Plan, end: SeqNumber) {
         match p.kind {
             PlanKind::FastRexmit | PlanKind::SackRexmit => {
                 if p.kind == PlanKind::FastRexmit {
@@ -465,6 +494,11 @@ impl Conn {
                 self.force_send = false;
             }
         }
+    }
+
+    /// The books every sent segment updates: pacing credit, PRR, RACK's send records,
+    /// retransmission counters and Karn's probe, SND.MAX, the FIN, the RTO and the TLP.
+    fn account_sent(&mut self, now: Instant, p: &Plan, end: SeqNumber) {
         if self.cc.pacing_rate().is_some() {
             self.pace_credit = self.pace_credit.saturating_sub(u64::from(p.len));
         }
@@ -502,28 +536,6 @@ impl Conn {
         if p.kind == PlanKind::Next {
             self.schedule_tlp(now);
         }
-        self.flight_peak = self.flight_peak.max(self.outstanding());
-        self.stats.bytes_sent += u64::from(p.len);
-        let mut flags = TcpFlags::empty();
-        if p.fin {
-            flags |= TcpFlags::FIN;
-        }
-        if p.len > 0 && p.seq + p.len == self.data_end() {
-            flags |= TcpFlags::PSH;
-        }
-        let header = self.repr_with(p.seq, flags, &[], options);
-        let n = p.len as usize;
-        let payload = match self.send_buf.slices(offset, n) {
-            (whole, []) => whole,
-            (first, second) => {
-                let (a, b) = scratch[..first.len() + second.len()].split_at_mut(first.len());
-                a.copy_from_slice(first);
-                b.copy_from_slice(second);
-                &scratch[..n]
-            }
-        };
-        debug_assert_eq!(payload.len(), n);
-        TcpRepr { payload, ..header }
     }
 
     fn syn(&mut self, now: Instant, config: &Config) -> TcpRepr<'static> {
