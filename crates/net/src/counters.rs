@@ -141,6 +141,8 @@ pub struct Counters {
     pub tx_flushed: u64,
     /// IPv6 TCP segments passed up.
     pub rx_tcp6: u64,
+    /// IPv6 TCP segments sent or parked for Neighbour Discovery.
+    pub tx_tcp6: u64,
     /// Neighbour solicitations received for our addresses (duplicate address detection's
     /// included).
     pub nd_rx_solicits: u64,

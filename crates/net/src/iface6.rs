@@ -66,10 +66,14 @@ impl Interface {
         buf: &mut [u8],
     ) -> SendResult {
         let ip = Ipv6Repr::new(src, dst, IpProtocol::Tcp, repr.buffer_len());
-        self.send_ipv6(now_ms, next_hop, ip, buf, |payload| {
+        let result = self.send_ipv6(now_ms, next_hop, ip, buf, |payload| {
             repr.emit_ipv6(payload, &src, &dst, Checksum::Both)
                 .map(|_| ())
-        })
+        });
+        if !matches!(result, SendResult::Dropped(_)) {
+            self.counters.tx_tcp6 += 1;
+        }
+        result
     }
 
     /// [`Interface::send_tcp`] or [`Interface::send_tcp_ipv6`] by the addresses' family (as the

@@ -490,6 +490,8 @@ mod tests {
                 ip: None,
                 netmask: None,
                 mac: None,
+                ip6: Vec::new(),
+                route6: Vec::new(),
             }],
             dpdk_eal_args: eal.split_whitespace().map(str::to_owned).collect(),
             ..MtcpConf::default()

@@ -6,7 +6,7 @@
 //! interface queued on its own (ARP, ICMP replies, datagrams released by an ARP reply) into the
 //! batch, and counts what the device refused.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use mtcp_io::{Burst, Queue, RxMeta, TxFrame};
 use mtcp_net::{Interface, Received, SendResult, Transmit};
@@ -106,14 +106,15 @@ impl<Q: Queue> NetIf<Q> {
         Some(buf)
     }
 
-    /// Sends `seg` from `src` to `dst` through `next_hop`: written straight into a transmit buffer
-    /// when the next hop's MAC is known, else parked by the interface until ARP resolves it.
+    /// Sends `seg` from `src` to `dst` through `next_hop` (all IPv4 or all IPv6): written
+    /// straight into a transmit buffer when the next hop's MAC is known, else parked by the
+    /// interface until ARP or Neighbour Discovery resolves it.
     pub fn send_tcp(
         &mut self,
         now_ms: u64,
-        next_hop: Ipv4Addr,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        next_hop: IpAddr,
+        src: IpAddr,
+        dst: IpAddr,
         seg: &TcpRepr<'_>,
     ) {
         let Some(mut buf) = self.tx_buffer() else {
@@ -121,7 +122,7 @@ impl<Q: Queue> NetIf<Q> {
         };
         match self
             .iface
-            .send_tcp(now_ms, next_hop, src, dst, seg, &mut buf[..])
+            .send_tcp_ip(now_ms, next_hop, src, dst, seg, &mut buf[..])
         {
             SendResult::Sent(t) => self.push_tx(buf, t),
             // Parked (copied into the interface's own slots) or dropped and counted there.
@@ -232,6 +233,8 @@ impl<Q: Queue> NetIf<Q> {
             tx_packets: c.tx_packets.saturating_sub(self.io.tx_lost_packets),
             tx_bytes: c.tx_bytes.saturating_sub(self.io.tx_lost_bytes),
             tx_errors: c.tx_dropped_total() + self.io.tx_lost_packets + self.io.tx_failures,
+            rx_tcp6: c.rx_tcp6,
+            tx_tcp6: c.tx_tcp6,
         }
     }
 }

@@ -100,6 +100,10 @@ pub struct PortConf {
     pub netmask: Option<Ipv4Addr>,
     /// MAC address (`<port>.mac`); the device's own when absent.
     pub mac: Option<EthernetAddress>,
+    /// IPv6 addresses with their prefix lengths (`<port>.ip6`).
+    pub ip6: Vec<(std::net::Ipv6Addr, u8)>,
+    /// IPv6 routes through this port (`<port>.route6`).
+    pub route6: Vec<super::Route6Conf>,
 }
 
 /// Which directions the `fault_*` keys impair, the `fault_direction` key.
@@ -367,8 +371,10 @@ impl MtcpConf {
                 },
                 "netmask" => netmask(&value).map(|m| p.netmask = Some(m)),
                 "mac" => mac(&value).map(|m| p.mac = Some(m)),
+                "ip6" => super::parse_ip6(&value).map(|a| p.ip6 = a),
+                "route6" => super::parse_route6(&value).map(|r| p.route6 = r),
                 other => Err(format!(
-                    "unknown port setting `{port}.{other}` (ip, netmask or mac)"
+                    "unknown port setting `{port}.{other}` (ip, netmask, mac, ip6 or route6)"
                 )),
             };
             result.map_err(|problem| (line_no, problem))?;
@@ -411,6 +417,8 @@ impl MtcpConf {
                         ip: None,
                         netmask: None,
                         mac: None,
+                        ip6: Vec::new(),
+                        route6: Vec::new(),
                     })
                     .collect();
             }
