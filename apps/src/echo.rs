@@ -4,7 +4,7 @@
 //! kernel's sockets ([`kernel_server`], [`kernel_client`]) so the two can be compared.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddrV4, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use crate::http::test_content;
 #[derive(Clone, Debug)]
 pub struct EchoConfig {
     /// Server address.
-    pub server: SocketAddrV4,
+    pub server: SocketAddr,
     /// Connections.
     pub connections: usize,
     /// Bytes per message.
@@ -121,7 +121,7 @@ struct Pending {
 /// Echo server on `ctx` until `stop`: a listener on `addr`, everything read is written back.
 pub fn mtcp_server<Q: Queue>(
     ctx: &mut Context<Q>,
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     stop: &AtomicBool,
 ) -> Result<()> {
     let l = mtcp_listen(ctx, addr)?;
@@ -132,7 +132,7 @@ pub fn mtcp_server<Q: Queue>(
 /// may connect: a SYN that arrives first is answered with RST (connection refused), which the
 /// client rightly counts as a failed connection. In threaded mode the stack thread answers
 /// SYNs from the moment the context exists, whether or not the server's thread has started.
-pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
+pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddr) -> Result<i32> {
     crate::accept::listen(ctx, addr, 4096)
 }
 
@@ -236,7 +236,7 @@ fn open_connections<Q: Queue>(
     conns: &mut Vec<Option<Round>>,
 ) -> Result<()> {
     for _ in 0..cfg.connections {
-        let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+        let s = ctx.socket(crate::cli::domain(&cfg.server), libc::SOCK_STREAM, 0)?;
         ctx.setsock_nonblock(s)?;
         match ctx.connect(s, cfg.server) {
             Ok(()) | Err(Error::InProgress) => {}
@@ -384,7 +384,7 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
     ctx.init_rss(
         std::net::Ipv4Addr::UNSPECIFIED,
         1,
-        *cfg.server.ip(),
+        crate::cli::rss_daddr(&cfg.server),
         cfg.server.port(),
     )?;
     let ep = ctx.epoll_create(cfg.connections as i32 + 1)?;
@@ -457,7 +457,7 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
 }
 
 /// The same server over kernel sockets: a thread per connection, until `stop`.
-pub fn kernel_server(addr: SocketAddrV4, stop: &'static AtomicBool) -> std::io::Result<()> {
+pub fn kernel_server(addr: SocketAddr, stop: &'static AtomicBool) -> std::io::Result<()> {
     crate::accept::kernel_accept_loop(addr, stop, |mut s| {
         let _ = s.set_nodelay(true);
         std::thread::spawn(move || {
@@ -554,7 +554,7 @@ mod tests {
         let _sctx = srv.create_context(0).unwrap();
         let mut cctx = cli.create_context(0).unwrap();
         let cfg = EchoConfig {
-            server: SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 7),
+            server: SocketAddr::from((Ipv4Addr::new(198, 18, 0, 2), 7)),
             connections: 3,
             message_bytes: 64,
             duration: Duration::from_millis(200),

@@ -3,7 +3,7 @@
 //! running the same client and server functions as the other links. Also prints the cycles
 //! per segment of each side ([`super::cycles`]).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -108,7 +108,7 @@ fn with_server<T>(
         mut cctx,
         _switch,
     } = pair(w, mode, mtu, buffers(w))?;
-    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+    let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORT));
     let l = if bulk {
         perf::mtcp_listen(&mut sctx, any)
     } else {
@@ -182,7 +182,7 @@ fn echo_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
         _ => (MANY_CONNS, p.conns10k_secs),
     };
     let cfg = EchoConfig {
-        server: SocketAddrV4::new(SERVER_IP, PORT),
+        server: SocketAddr::from((SERVER_IP, PORT)),
         connections: conns,
         message_bytes: MESSAGE_BYTES,
         duration: Duration::from_secs_f64(secs),
@@ -199,7 +199,7 @@ fn echo_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
 }
 
 fn short_rows(mode: &str, p: &Params) -> Result<Vec<Row>, String> {
-    let server = SocketAddrV4::new(SERVER_IP, PORT);
+    let server = SocketAddr::from((SERVER_IP, PORT));
     let (r, _) = with_server(Workload::Short64, mode, |ctx| {
         super::short::mtcp_client(ctx, server, SHORT_INFLIGHT, p.duration())
             .map_err(|e| e.to_string())
@@ -208,7 +208,7 @@ fn short_rows(mode: &str, p: &Params) -> Result<Vec<Row>, String> {
 }
 
 fn bulk_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
-    let server = SocketAddrV4::new(SERVER_IP, PORT);
+    let server = SocketAddr::from((SERVER_IP, PORT));
     let never = AtomicBool::new(false);
     let (sent, got) = with_server(w, mode, |ctx| {
         perf::mtcp_client(ctx, server, p.bulk_bytes, 0, &never).map_err(|e| e.to_string())
