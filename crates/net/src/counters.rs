@@ -160,6 +160,10 @@ pub struct Counters {
     pub icmpv6_echo_requests: u64,
     /// ICMPv6 echo replies queued.
     pub icmpv6_echo_replies: u64,
+    /// ICMPv6 echo requests sent ([`crate::Interface::send_echo_request6`]).
+    pub icmpv6_echo_requests_sent: u64,
+    /// ICMPv6 echo replies received for our addresses (answers to our echo requests).
+    pub icmpv6_echo_replies_received: u64,
     /// ICMPv6 parameter problems queued (refused extension headers and next headers).
     pub icmpv6_param_problems: u64,
     /// ICMPv6 errors not sent because of the rate limit.

@@ -99,6 +99,36 @@ impl Interface {
         }
     }
 
+    /// Sends an ICMPv6 echo request (ping) to `dst` through `next_hop`, from the port's address
+    /// for `dst`; the answer is counted in `icmpv6_echo_replies_received`. Dropped as
+    /// [`TxDrop::Emit`] when the port has no IPv6 address.
+    pub fn send_echo_request6(
+        &mut self,
+        now_ms: u64,
+        next_hop: Ipv6Addr,
+        dst: Ipv6Addr,
+        (ident, seq_no): (u16, u16),
+        data: &[u8],
+        buf: &mut [u8],
+    ) -> SendResult {
+        let Some(src) = self.ipv6_source_for(&dst) else {
+            return self.drop6(TxDrop::Emit);
+        };
+        let msg = Icmpv6Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        };
+        let ip = Ipv6Repr::new(src, dst, IpProtocol::Icmpv6, msg.buffer_len());
+        let result = self.send_ipv6(now_ms, next_hop, ip, buf, |payload| {
+            msg.emit(payload, &src, &dst, Checksum::Both).map(|_| ())
+        });
+        if !matches!(result, SendResult::Dropped(_)) {
+            self.counters.icmpv6_echo_requests_sent += 1;
+        }
+        result
+    }
+
     /// Sends an IPv6 packet described by `ip` (its hop limit replaced by the configured one) whose
     /// payload `fill` writes into exactly `ip.payload_len` bytes, checksum included. A multicast
     /// destination goes to its mapped MAC; a unicast next hop is resolved by Neighbour Discovery.
