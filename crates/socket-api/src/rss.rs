@@ -3,6 +3,7 @@
 //! flows hash their 36-byte 4-tuple under the same key (as NICs' TCP_IPV6 RSS).
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use mtcp_wire::rss::{Toeplitz, Toeplitz6};
 
@@ -10,8 +11,10 @@ use mtcp_wire::rss::{Toeplitz, Toeplitz6};
 #[derive(Clone, Debug)]
 pub(crate) struct RssSteer {
     pub hasher: Toeplitz,
-    /// The same key's hasher for IPv6 4-tuples.
-    pub hasher6: Toeplitz6,
+    /// The same key's hasher for IPv6 4-tuples, built when first needed (36 KiB, about 15 M
+    /// instructions: IPv4-only programs do not pay for it).
+    hasher6: OnceLock<Toeplitz6>,
+    key: Vec<u8>,
     pub reta: Vec<u16>,
     pub queue: u16,
     /// Steering the mesh does in software (the device's own steering is unknown or absent).
@@ -26,7 +29,8 @@ impl RssSteer {
     pub fn new(key: &[u8], reta: Vec<u16>, queue: u16, software: bool) -> RssSteer {
         RssSteer {
             hasher: Toeplitz::new(key),
-            hasher6: Toeplitz6::new(key),
+            hasher6: OnceLock::new(),
+            key: key.to_vec(),
             reta,
             queue,
             software,
@@ -46,6 +50,10 @@ impl RssSteer {
         )
     }
 
+    fn hasher6(&self) -> &Toeplitz6 {
+        self.hasher6.get_or_init(|| Toeplitz6::new(&self.key))
+    }
+
     /// The queue (core) a received frame with RSS input `tuple` belongs to.
     pub fn owner(&self, tuple: &[u8; 12]) -> u16 {
         let h = self.hasher.hash_tuple(tuple);
@@ -54,7 +62,7 @@ impl RssSteer {
 
     /// The queue (core) a received IPv6 frame with RSS input `tuple` belongs to.
     pub fn owner6(&self, tuple: &[u8; 36]) -> u16 {
-        let h = self.hasher6.hash_tuple(tuple);
+        let h = self.hasher6().hash_tuple(tuple);
         self.reta[h as usize % self.reta.len()]
     }
 
@@ -63,7 +71,7 @@ impl RssSteer {
     pub fn lands_here(&self, local: IpAddr, lport: u16, remote: IpAddr, rport: u16) -> bool {
         let h = match (local, remote) {
             (IpAddr::V4(l), IpAddr::V4(r)) => self.hasher.hash_ipv4(r, l, rport, lport),
-            (IpAddr::V6(l), IpAddr::V6(r)) => self.hasher6.hash_ipv6(&r, &l, rport, lport),
+            (IpAddr::V6(l), IpAddr::V6(r)) => self.hasher6().hash_ipv6(&r, &l, rport, lport),
             _ => return false,
         };
         self.reta[h as usize % self.reta.len()] == self.queue
