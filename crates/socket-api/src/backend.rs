@@ -492,6 +492,7 @@ mod tests {
                 mac: None,
                 ip6: Vec::new(),
                 route6: Vec::new(),
+                nd6: Vec::new(),
             }],
             dpdk_eal_args: eal.split_whitespace().map(str::to_owned).collect(),
             ..MtcpConf::default()

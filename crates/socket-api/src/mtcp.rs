@@ -263,6 +263,7 @@ impl Mtcp {
             iface.static_arp = self.arp.iter().map(net_arp_entry).collect();
             iface.max_waiting = MAX_WAITING_FOR_ARP;
             iface.ipv6 = pc.ip6.clone();
+            iface.static_nd = pc.nd6.clone();
             ports.push(NetIf::new(
                 pc.name.clone(),
                 mtcp_net::Interface::new(iface),

@@ -148,3 +148,36 @@ fn dual_stack_listener_takes_both_families_and_v6only_refuses_ipv4() {
     let lines = server.stats_lines(&[Default::default()], 1.0);
     assert!(lines.contains("IPv6 TCP RX:"), "{lines}");
 }
+
+/// `<port>.nd6` static neighbours are used as given: with the server's MAC the connection is
+/// made; with a wrong MAC for it the client's frames go nowhere (nothing solicits the right one).
+#[test]
+fn static_neighbours_from_config() {
+    for (mac, connects) in [("02:00:00:00:00:01", true), ("02:00:00:00:00:77", false)] {
+        let switch = MemSwitch::new(MemConfig::default()).unwrap();
+        let server = Mtcp::with_switch(conf("mem0", 1), &switch, 0).unwrap();
+        let mut cconf = conf("mem1", 2);
+        cconf.ports[0].nd6 =
+            mtcp_socket_api::config::parse_nd6(&format!("2001:2::1 {mac}")).unwrap();
+        let client = Mtcp::with_switch(cconf, &switch, 1).unwrap();
+        let mut s = server.create_context(0).unwrap();
+        let mut c = client.create_context(0).unwrap();
+        let (sep, cep) = (driver(&mut s), driver(&mut c));
+        let l = s.socket(libc::AF_INET6, libc::SOCK_STREAM, 0).unwrap();
+        s.bind(l, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 80))
+            .unwrap();
+        s.listen(l, 8).unwrap();
+        let c6 = c.socket(libc::AF_INET6, libc::SOCK_STREAM, 0).unwrap();
+        assert_eq!(
+            c.connect(c6, SocketAddr::new(S6.into(), 80)),
+            Err(Error::InProgress)
+        );
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        let mut accepted = false;
+        while !accepted && Instant::now() < deadline {
+            turn(&mut s, sep, &mut c, cep);
+            accepted = s.accept(l).is_ok();
+        }
+        assert_eq!(accepted, connects, "static MAC {mac}");
+    }
+}

@@ -3,11 +3,14 @@
 //! ```text
 //! veth0.ip6 = 2001:2::1/64                       # one or more, comma-separated; /64 if omitted
 //! veth0.route6 = 2001:3::/48 via 2001:2::fe, ::/0 via 2001:2::1
+//! veth0.nd6 = 2001:2::fe 02:00:00:00:00:fe          # static neighbours, comma-separated
 //! ```
 //!
 //! A `route6` without `via` is on the link. The port's own prefixes are on-link routes already.
 
 use std::net::Ipv6Addr;
+
+use mtcp_wire::EthernetAddress;
 
 /// One configured IPv6 route (`<port>.route6`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +80,20 @@ pub fn parse_route6(value: &str) -> Result<Vec<Route6Conf>, String> {
         .collect()
 }
 
+/// The value of `<port>.nd6`: comma-separated `address mac` pairs (static neighbours).
+pub fn parse_nd6(value: &str) -> Result<Vec<(Ipv6Addr, EthernetAddress)>, String> {
+    value
+        .split(',')
+        .map(|part| {
+            let mut words = part.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some(a), Some(m), None) => Ok((addr(a)?, super::mtcp_conf::mac(m)?)),
+                _ => Err(format!("`{}`: expected `address mac`", part.trim())),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +129,25 @@ mod tests {
                 },
             ])
         );
+    }
+
+    #[test]
+    fn static_neighbours_parse() {
+        assert_eq!(
+            parse_nd6("2001:2::fe 02:00:00:00:00:fe, 2001:2::1 02:00:00:00:00:01"),
+            Ok(vec![
+                (ip("2001:2::fe"), EthernetAddress([2, 0, 0, 0, 0, 0xfe])),
+                (ip("2001:2::1"), EthernetAddress([2, 0, 0, 0, 0, 1])),
+            ])
+        );
+        for (value, problem) in [
+            ("2001:2::fe", "expected"),
+            ("2001:2::fe 02:00:00:00:00", "not a MAC address"),
+            ("x 02:00:00:00:00:fe", "not an IPv6 address"),
+        ] {
+            let e = parse_nd6(value).unwrap_err();
+            assert!(e.contains(problem), "{value}: {e}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod mtcp_conf;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use ipv6::{Route6Conf, parse_ip6, parse_route6};
+pub use ipv6::{Route6Conf, parse_ip6, parse_nd6, parse_route6};
 pub use mtcp_conf::{
     DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode,
     XdpConf,

@@ -104,6 +104,8 @@ pub struct PortConf {
     pub ip6: Vec<(std::net::Ipv6Addr, u8)>,
     /// IPv6 routes through this port (`<port>.route6`).
     pub route6: Vec<super::Route6Conf>,
+    /// Static neighbours (`<port>.nd6`): never solicited, never expire.
+    pub nd6: Vec<(std::net::Ipv6Addr, EthernetAddress)>,
 }
 
 /// Which directions the `fault_*` keys impair, the `fault_direction` key.
@@ -262,7 +264,7 @@ fn fraction(value: &str, key: &str) -> Result<f64, String> {
     }
 }
 
-fn mac(value: &str) -> Result<EthernetAddress, String> {
+pub(super) fn mac(value: &str) -> Result<EthernetAddress, String> {
     let bad = || format!("`{value}` is not a MAC address (aa:bb:cc:dd:ee:ff)");
     let mut out = [0u8; 6];
     let mut parts = value.split(':');
@@ -373,8 +375,9 @@ impl MtcpConf {
                 "mac" => mac(&value).map(|m| p.mac = Some(m)),
                 "ip6" => super::parse_ip6(&value).map(|a| p.ip6 = a),
                 "route6" => super::parse_route6(&value).map(|r| p.route6 = r),
+                "nd6" => super::parse_nd6(&value).map(|n| p.nd6 = n),
                 other => Err(format!(
-                    "unknown port setting `{port}.{other}` (ip, netmask, mac, ip6 or route6)"
+                    "unknown port setting `{port}.{other}` (ip, netmask, mac, ip6, route6 or nd6)"
                 )),
             };
             result.map_err(|problem| (line_no, problem))?;
@@ -419,6 +422,7 @@ impl MtcpConf {
                         mac: None,
                         ip6: Vec::new(),
                         route6: Vec::new(),
+                        nd6: Vec::new(),
                     })
                     .collect();
             }
