@@ -11,7 +11,7 @@ use mtcp_net::{NextHop, NextHop6, Received, Route6, Route6Table, RouteTable};
 use mtcp_tcp::{Engine, Instant};
 
 use crate::mesh::{CoreMesh, INBOX_BATCH};
-use crate::netif::NetIf;
+use crate::netif::{Hop, NetIf};
 use crate::rss::RssSteer;
 use crate::stats::PortCounters;
 
@@ -183,24 +183,28 @@ impl<Q: Queue> Ports<Q> {
                     // connect() refuses destinations without a route; a peer that reached us
                     // from outside every route (no default route) is answered through the first
                     // port, on the link.
-                    let (iface, next_hop) = match dst {
-                        IpAddr::V4(d) => {
-                            let hop = routes.lookup(d).unwrap_or(NextHop {
+                    let (iface, hop) = match (src, dst) {
+                        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                            let r = routes.lookup(dst).unwrap_or(NextHop {
                                 iface: 0,
-                                next_hop: d,
+                                next_hop: dst,
                             });
-                            (hop.iface, IpAddr::V4(hop.next_hop))
+                            let next_hop = r.next_hop;
+                            (r.iface, Hop::V4 { next_hop, src, dst })
                         }
-                        IpAddr::V6(d) => {
-                            let hop = routes6.lookup(d).unwrap_or(NextHop6 {
+                        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                            let r = routes6.lookup(dst).unwrap_or(NextHop6 {
                                 iface: 0,
-                                next_hop: d,
+                                next_hop: dst,
                             });
-                            (hop.iface, IpAddr::V6(hop.next_hop))
+                            let next_hop = r.next_hop;
+                            (r.iface, Hop::V6 { next_hop, src, dst })
                         }
+                        // The engine's tuples are of one family.
+                        _ => return,
                     };
                     if let Some(port) = netifs.get_mut(iface) {
-                        port.send_tcp(now_ms, next_hop, src, dst, seg);
+                        port.send_tcp(now_ms, hop, seg);
                     }
                 })
             };
