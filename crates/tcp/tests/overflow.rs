@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{LinkParams, Sim, A, B};
+use common::{A, B, LinkParams, Sim};
 use mtcp_tcp::{Config, Event, Handle};
 
 const PORT: u16 = 80;
