@@ -370,3 +370,74 @@ fn echo_with_kernel_client_and_server_over_ipv6() {
     ];
     ok_line(&env, &[&[echo][..], &args].concat(), "errors 0");
 }
+
+/// Two cores over AF_PACKET fanout and IPv6: the kernel spreads the flows over both queues, the
+/// stack steers each to its core by the Toeplitz hash of its IPv6 4-tuple (software steering),
+/// and a neighbour advertisement reaches the core that solicited it. epserver -N 2 serves ab
+/// and separate curls; epwget -N 2 fetches from nginx, all over IPv6.
+#[test]
+#[ignore = "needs root: network namespaces, veth, nginx and a Linux peer"]
+fn two_cores_over_afpacket_and_ipv6() {
+    can_run(
+        "two_cores_over_afpacket_and_ipv6",
+        &["curl", "ab", "nginx", "sha256sum", "ethtool"],
+    );
+    let env = Env::with_cores("m6", Link::AfPacket, 2, "run_mode = rtc\n");
+    env.enable_ipv6();
+    let www = env.site(&[("index.html", 1024, 1), ("big.bin", 1 << 20, 2)]);
+    let srv = env.spawn(
+        env!("CARGO_BIN_EXE_epserver"),
+        &["-p", www.to_str().unwrap(), "-f", env.conf(), "-N", "2"],
+    );
+    let line = srv.wait_for("listening", 20);
+    assert!(line.contains("on 2 core(s)"), "{line}");
+    let base = format!("http://[{OUR_IP6}]");
+    for i in 0..10 {
+        let f = env.dir.join(format!("c{i}"));
+        curl_ok(
+            &env,
+            &["-o", f.to_str().unwrap(), &format!("{base}/big.bin")],
+        );
+        assert_eq!(sha256(&f), sha256(&www.join("big.bin")), "curl {i}");
+    }
+    ab_no_failures(&env, &format!("{base}/index.html"), 2000, 100, false);
+    drop(srv);
+
+    let d = env.dir.display();
+    let conf = env.dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
+             uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+             server {{ listen [{KERNEL_IP6}]:8080; root {}; }} }}\n",
+            www.display()
+        ),
+    )
+    .unwrap();
+    let _nginx = env.spawn(
+        "nginx",
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            env.dir.to_str().unwrap(),
+        ],
+    );
+    env.wait_http(&format!("http://[{KERNEL_IP6}]:8080/index.html"));
+    let target = format!("[{KERNEL_IP6}]:8080/index.html");
+    let p = env.spawn(
+        env!("CARGO_BIN_EXE_epwget"),
+        &[&target, "200", "-N", "2", "-c", "20", "-f", env.conf()],
+    );
+    let (ok, lines) = p.finish(120);
+    for cpu in 0..2 {
+        let summary = format!("[CPU {cpu}] Completed 100 connections, errors: 0 incompletes: 0");
+        assert!(
+            ok && lines.iter().any(|l| l == &summary),
+            "epwget: {lines:?}"
+        );
+    }
+}
