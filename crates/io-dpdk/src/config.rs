@@ -217,6 +217,28 @@ impl DpdkConfig {
         out
     }
 
+    /// The value of `key` in the arguments of virtual device `name` (`--vdev net_memif0,role=client`
+    /// gives `Some("client")` for `("net_memif0", "role")`).
+    pub fn vdev_arg(&self, name: &str, key: &str) -> Option<&str> {
+        let mut args = self.eal_args.iter();
+        while let Some(arg) = args.next() {
+            let spec = if arg == "--vdev" {
+                args.next().map(String::as_str)
+            } else {
+                arg.strip_prefix("--vdev=")
+            };
+            let Some(spec) = spec else { continue };
+            let mut parts = spec.split(',');
+            if parts.next() != Some(name) {
+                continue;
+            }
+            if let Some(v) = parts.find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')) {
+                return Some(v);
+            }
+        }
+        None
+    }
+
     /// The full EAL command line (without the program name) for this machine's hugepage state.
     pub fn eal_argv(&self, hugepages: Hugepages) -> Result<Vec<String>, Error> {
         self.validate()?;
@@ -289,6 +311,21 @@ mod tests {
         assert_eq!(c.num_mem_ch, Some(4));
         assert_eq!(c.ports, ["net_ring0"]);
         assert_eq!(c.vdevs(), [("net_ring0".to_owned(), "net_ring".to_owned())]);
+    }
+
+    #[test]
+    fn vdev_arguments_by_key() {
+        let c = DpdkConfig::parse(
+            "port = net_memif0\neal_args = --vdev net_memif0,role=client,socket=/x/m.sock \
+             --vdev=net_memif1,socket=/y --no-pci",
+        )
+        .unwrap();
+        assert_eq!(c.vdev_arg("net_memif0", "role"), Some("client"));
+        assert_eq!(c.vdev_arg("net_memif0", "socket"), Some("/x/m.sock"));
+        assert_eq!(c.vdev_arg("net_memif1", "socket"), Some("/y"));
+        assert_eq!(c.vdev_arg("net_memif1", "role"), None);
+        assert_eq!(c.vdev_arg("net_memif2", "role"), None);
+        assert_eq!(c.vdev_arg("net_memif0", "rol"), None);
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct DpdkDevice {
     driver: String,
     shared: Arc<PortShared>,
     taken: Vec<bool>,
+    /// The link comes up only when a peer that starts after us connects (a memif server):
+    /// [`DpdkDevice::wait_link_up`] does not wait for it.
+    up_with_peer: bool,
 }
 
 struct Claim(u16);
@@ -128,11 +131,15 @@ impl DpdkDevice {
             checksum,
             steering,
         };
+        // memif's server (its default role) is up once a client connects: the client starts
+        // after the server listens, so the server must not wait for it (it waited 5 s).
+        let up_with_peer = driver == "net_memif" && config.vdev_arg(port, "role") != Some("client");
         Ok(DpdkDevice {
             info,
             driver,
             shared,
             taken: vec![false; nq],
+            up_with_peer,
         })
     }
 
@@ -172,8 +179,12 @@ impl DpdkDevice {
     }
 
     /// Waits up to `timeout` for the link to come up (real NICs take a moment after start, as mTCP
-    /// knows); returns whether it is up.
+    /// knows); returns whether it is up. A memif server does not wait: its link comes up when its
+    /// client, which starts later, connects.
     pub fn wait_link_up(&self, timeout: std::time::Duration) -> bool {
+        if self.up_with_peer {
+            return self.link_speed_mbps().is_some();
+        }
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if self.link_speed_mbps().is_some() {
