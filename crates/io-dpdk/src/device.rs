@@ -49,8 +49,7 @@ pub struct DpdkDevice {
     driver: String,
     shared: Arc<PortShared>,
     taken: Vec<bool>,
-    /// The link comes up only when a peer that starts after us connects (a memif server):
-    /// [`DpdkDevice::wait_link_up`] does not wait for it.
+    /// The link comes up only when a peer that starts after us connects (a memif server).
     up_with_peer: bool,
 }
 
@@ -178,13 +177,17 @@ impl DpdkDevice {
         Ok(())
     }
 
+    /// Whether the link comes up only once a peer connects that normally starts after this
+    /// process is ready: a memif server (memif's default role), whose client connects to its
+    /// socket. A program should not [`DpdkDevice::wait_link_up`] for such a link before it
+    /// serves (mtcp-bench's memif servers waited 5 s for nothing).
+    pub fn link_waits_for_peer(&self) -> bool {
+        self.up_with_peer
+    }
+
     /// Waits up to `timeout` for the link to come up (real NICs take a moment after start, as mTCP
-    /// knows); returns whether it is up. A memif server does not wait: its link comes up when its
-    /// client, which starts later, connects.
+    /// knows); returns whether it is up.
     pub fn wait_link_up(&self, timeout: std::time::Duration) -> bool {
-        if self.up_with_peer {
-            return self.link_speed_mbps().is_some();
-        }
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if self.link_speed_mbps().is_some() {

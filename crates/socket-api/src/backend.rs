@@ -468,8 +468,11 @@ pub(crate) fn open_dpdk(
                 dev.set_mac(mac)
                     .map_err(|e| InitError::Invalid(format!("dpdk: port `{}`: {e}", p.name)))?;
             }
-            // Virtual links come up at once; a real NIC takes a moment after start.
-            dev.wait_link_up(Duration::from_secs(5));
+            // Virtual links come up at once; a real NIC takes a moment after start. A memif
+            // server's link comes up when its client connects, after we serve: no wait.
+            if !dev.link_waits_for_peer() {
+                dev.wait_link_up(Duration::from_secs(5));
+            }
             Ok(AnyDevice::Dpdk(dev))
         })
         .collect()
