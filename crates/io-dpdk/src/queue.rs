@@ -162,7 +162,8 @@ impl Queue for DpdkQueue {
     }
 
     /// Busy-polls the receive ring for at most `timeout`: returns once frames wait (they are
-    /// kept for the next `rx_into`) or this thread's doorbell rings.
+    /// kept for the next `rx_into`) or this thread's doorbell rings. Each look is an rx burst,
+    /// back to back as in DPDK's own poll loops (no `spin_loop` pause between them).
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
         mtcp_io::doorbell::heed();
         if self.pending_next < self.pending_len || self.tx_short || timeout.is_zero() {
@@ -173,7 +174,6 @@ impl Queue for DpdkQueue {
             if self.poll_pending() || mtcp_io::doorbell::rung() || start.elapsed() >= timeout {
                 return Ok(());
             }
-            std::hint::spin_loop();
         }
     }
 
