@@ -219,6 +219,7 @@ impl<'a> SubLink<'a> {
             self.client("mtcp-echo", 7, w, &args, secs)
         })?;
         let line = find(&out, "echo[")?;
+        self.show(w, line);
         echo_rows(w, self.link.name(), &self.mode, line)
     }
 
@@ -237,7 +238,9 @@ impl<'a> SubLink<'a> {
         let out = self.with_server(server, w, &[], |_| {
             self.client("mtcp-short", 7, w, &args, p.secs)
         })?;
-        short_rows(self.link.name(), &self.mode, find(&out, "short[")?)
+        let line = find(&out, "short[")?;
+        self.show(w, line);
+        short_rows(self.link.name(), &self.mode, line)
     }
 
     fn bulk(&self, w: Workload, p: &Params) -> Result<Vec<Row>, String> {
@@ -256,7 +259,14 @@ impl<'a> SubLink<'a> {
                 Ok(_) => e,
             })
         })?;
+        self.show(w, &line);
         bulk_rows(w, self.link.name(), &self.mode, &line)
+    }
+
+    /// Shows the line a run's figures come from on stderr (as the `mem` link does): latency
+    /// percentiles, connection set-up time and errors beside the row's one figure.
+    fn show(&self, w: Workload, line: &str) {
+        eprintln!("mtcp-bench: {w} {} {}: {line}", self.link.name(), self.mode);
     }
 
     /// Runs workload `w` (not a lossy one) on this link.
