@@ -99,6 +99,9 @@ impl DpdkDevice {
             });
         }
         let (checksum, rss) = configure(port_id, &driver, &raw, nq)?;
+        if let Some(mtu) = config.mtu {
+            set_mtu(port_id, &driver, &raw, mtu)?;
+        }
         let pools = setup_queues(port_id, &driver, config, nq)?;
         // SAFETY: the port is configured and all its queues are set up.
         let ret = unsafe { ffi::rte_eth_dev_start(port_id) };
@@ -121,7 +124,9 @@ impl DpdkDevice {
                 .map(|reta| Steering::Toeplitz { key, reta })
                 .unwrap_or(Steering::Opaque),
         };
-        let (mac, mtu) = mac_and_mtu(port_id, &driver)?;
+        let (mac, driver_mtu) = mac_and_mtu(port_id, &driver)?;
+        // The configured MTU was set, or (memif) the driver keeps none.
+        let mtu = config.mtu.map_or(driver_mtu, usize::from);
         let info = DeviceInfo {
             name: port.to_owned(),
             mac,
@@ -319,6 +324,40 @@ fn configure(
     Ok((checksum, (rss_hf != 0).then_some(key)))
 }
 
+/// Sets the port's MTU (`mtu` of the configuration) on the configured, stopped port.
+fn set_mtu(port_id: u16, driver: &str, raw: &ffi::ShimDevInfo, mtu: u16) -> Result<(), Error> {
+    if mtu > raw.max_mtu || mtu < raw.min_mtu {
+        return Err(Error::Port {
+            port: port_id,
+            driver: driver.to_owned(),
+            step: "rte_eth_dev_set_mtu",
+            reason: format!(
+                "mtu = {mtu}: the driver takes {} to {}",
+                raw.min_mtu, raw.max_mtu
+            ),
+        });
+    }
+    // SAFETY: a plain call on a configured port.
+    let ret = unsafe { ffi::rte_eth_dev_set_mtu(port_id, mtu) };
+    // memif keeps no MTU (DPDK 22.11 has no mtu_set for it): it moves a frame of any length in
+    // a chain of its buffers, and the receiver copies it into one mbuf when the pool's data
+    // room holds it (`data_room`). Both sides' MTU is then ours to set.
+    if ret == -libc::ENOTSUP && driver == "net_memif" {
+        return Ok(());
+    }
+    if ret != 0 {
+        return Err(port_error(port_id, driver, "rte_eth_dev_set_mtu", ret));
+    }
+    Ok(())
+}
+
+/// Data room of an mbuf that holds a whole frame of `mtu` (Ethernet header, a VLAN tag, the CRC
+/// some drivers keep) after DPDK's headroom; DPDK's default when that is enough.
+fn data_room(mtu: Option<u16>) -> u16 {
+    let default = ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+    mtu.map_or(default, |m| default.max(m + 14 + 4 + 4 + 128))
+}
+
 /// Sets up `nq` rx/tx queue pairs, each receiving into its own mbuf pool; returns the pools.
 fn setup_queues(
     port_id: u16,
@@ -352,7 +391,7 @@ fn setup_queues(
                 config.num_mbufs,
                 cache,
                 0,
-                ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
+                data_room(config.mtu),
                 socket,
             )
         };
