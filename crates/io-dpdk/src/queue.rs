@@ -25,8 +25,9 @@ pub struct DpdkQueue {
     index: u16,
     pool: *mut RteMempool,
     rx_dropped: u64,
-    /// Frames `wait_rx` received, handed out first by the next `rx_into`: `pending[next..len]`.
-    pending: [MaybeUninit<ffi::ShimRx>; MAX_BURST],
+    /// Frames `wait_rx` received, handed out first by the next `rx_into`: `pending[next..len]`
+    /// (boxed once per queue: the queue stays small inside the socket layer's queue enum).
+    pending: Box<[MaybeUninit<ffi::ShimRx>; MAX_BURST]>,
     pending_next: usize,
     pending_len: usize,
     /// The last `tx_from` left frames unsent (the ring was full): `wait_rx` returns at once so
@@ -47,7 +48,7 @@ impl DpdkQueue {
             index,
             pool,
             rx_dropped: 0,
-            pending: [const { MaybeUninit::uninit() }; MAX_BURST],
+            pending: Box::new([const { MaybeUninit::uninit() }; MAX_BURST]),
             pending_next: 0,
             pending_len: 0,
             tx_short: false,
