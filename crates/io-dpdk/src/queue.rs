@@ -17,6 +17,9 @@ use crate::device::PortShared;
 use crate::ffi::{self, MAX_BURST, RteMempool};
 use crate::mbuf::{DpdkRxFrame, DpdkTxFrame};
 
+/// Looks at the receive ring between two reads of the clock in [`Queue::wait_rx`].
+const LOOKS_PER_CLOCK: u32 = 16;
+
 /// Queue pair `index` of a DPDK port, for one core.
 pub struct DpdkQueue {
     /// Keeps the port running (and claimed) while this queue exists.
@@ -172,7 +175,15 @@ impl Queue for DpdkQueue {
         }
         let start = Instant::now();
         loop {
-            if self.poll_pending() || mtcp_io::doorbell::rung() || start.elapsed() >= timeout {
+            // The clock is read once per LOOKS_PER_CLOCK looks (an rx burst on an empty ring
+            // costs tens of ns, a clock read about as much: reading it each time took 4 % of a
+            // threaded memif receiver's CPU in `perf`).
+            for _ in 0..LOOKS_PER_CLOCK {
+                if self.poll_pending() || mtcp_io::doorbell::rung() {
+                    return Ok(());
+                }
+            }
+            if start.elapsed() >= timeout {
                 return Ok(());
             }
         }
