@@ -2,7 +2,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mtcp_io::{ChecksumOffload, Device, DeviceInfo, EthernetAddress, Steering};
@@ -18,6 +18,10 @@ static OPEN_PORTS: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
 /// Makes mempool names unique.
 static POOL_SERIAL: AtomicU32 = AtomicU32::new(0);
+
+/// Ports running in this process (read by `DpdkQueue::wait_rx`, which may only wait on its own
+/// ring while it is the only port a context polls).
+pub(crate) static PORTS_RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// What the queues of one port share; the last one dropped stops the port.
 pub(crate) struct PortShared {
@@ -38,6 +42,7 @@ impl Drop for PortShared {
         // later burst on this port a no-op in DPDK (since 21.11).
         // SAFETY: the port was started by DpdkDevice::open.
         unsafe { ffi::rte_eth_dev_stop(self.port) };
+        PORTS_RUNNING.fetch_sub(1, Ordering::Relaxed);
         let mut open = OPEN_PORTS.lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|&p| p != self.port);
     }
@@ -115,6 +120,7 @@ impl DpdkDevice {
             pools,
             pool_size: config.num_mbufs,
         });
+        PORTS_RUNNING.fetch_add(1, Ordering::Relaxed);
         // mTCP runs its ports promiscuous; drivers without the mode (most vdevs) simply refuse.
         // SAFETY: a plain call on a started port.
         let _ = unsafe { ffi::rte_eth_promiscuous_enable(port_id) };

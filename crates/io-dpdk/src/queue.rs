@@ -9,6 +9,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mtcp_io::{Burst, Queue, RxSink, TxBatch};
@@ -166,11 +167,15 @@ impl Queue for DpdkQueue {
     }
 
     /// Busy-polls the receive ring for at most `timeout`: returns once frames wait (they are
-    /// kept for the next `rx_into`) or this thread's doorbell rings. Each look is an rx burst,
+    /// kept for the next `rx_into`) or this thread's doorbell rings; at once while this process
+    /// runs more than one port. Each look is an rx burst,
     /// back to back as in DPDK's own poll loops (no `spin_loop` pause between them).
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
         mtcp_io::doorbell::heed();
-        if self.pending_next < self.pending_len || self.tx_short || timeout.is_zero() {
+        // With several ports a frame may come on another one: return, and the caller polls
+        // them all again (busy polling across ports, as before this wait existed).
+        let alone = crate::device::PORTS_RUNNING.load(Ordering::Relaxed) <= 1;
+        if self.pending_next < self.pending_len || self.tx_short || timeout.is_zero() || !alone {
             return Ok(());
         }
         let start = Instant::now();

@@ -21,6 +21,13 @@ fn config() -> DpdkConfig {
     .expect("valid config")
 }
 
+/// The tests take turns: `wait_rx` waits only while one port runs in the process.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn eal() -> &'static Eal {
     Eal::init(&config()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -50,6 +57,7 @@ fn check(frame: &[u8], queue: u8, seq: u32) {
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn loopback_bursts_partial_tx_and_no_leak() {
     common::require_root("loopback_bursts_partial_tx_and_no_leak");
+    let _turn = turn();
     let config = config();
     let eal = eal();
     let mut port = eal
@@ -194,6 +202,7 @@ fn loopback_bursts_partial_tx_and_no_leak() {
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn setup_errors_are_clear() {
     common::require_root("setup_errors_are_clear");
+    let _turn = turn();
     let eal = eal();
     // Same arguments: the running EAL; other arguments: a clear refusal.
     assert!(std::ptr::eq(eal, Eal::init(&config()).unwrap()));
@@ -283,13 +292,14 @@ fn send(q: &mut mtcp_io_dpdk::DpdkQueue, seqs: std::ops::Range<u32>) {
 }
 
 /// `wait_rx` busy-polls: it ends when a frame comes (which the next `rx_burst` hands out first,
-/// in order) or the thread's doorbell rings, else when its time is up; frames it took and nobody
-/// received go back to the pool with the queue. The bounds are far apart (a wait that should end
+/// in order) or the thread's doorbell rings, else when its time is up, and at once while another
+/// port runs; frames it took and nobody received go back to the pool with the queue. The bounds are far apart (a wait that should end
 /// at once against one of a minute), so a loaded machine cannot fail them.
 #[test]
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn wait_rx_polls_until_a_frame_or_the_doorbell() {
     common::require_root("wait_rx_polls_until_a_frame_or_the_doorbell");
+    let _turn = turn();
     let config = config();
     let mut port = eal()
         .open("net_ring2", &config)
@@ -323,6 +333,15 @@ fn wait_rx_polls_until_a_frame_or_the_doorbell() {
     q.wait_rx(Duration::from_secs(60)).unwrap();
     assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     mtcp_io::doorbell::clear();
+
+    // With a second port running, a frame may come there: the wait returns at once.
+    let other = eal()
+        .open("net_ring0", &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = Instant::now();
+    q.wait_rx(Duration::from_secs(60)).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    drop(other);
 
     // Frames a wait took but nobody received are freed with the queue.
     send(&mut q, 0..4);
