@@ -193,6 +193,8 @@ pub struct MtcpConf {
     pub run_mode: RunMode,
     /// Extra EAL arguments for DPDK (`dpdk_eal_args`), split on whitespace.
     pub dpdk_eal_args: Vec<String>,
+    /// The MTU of every DPDK port (`dpdk_mtu`, 68 to 16000); `None` keeps the driver's.
+    pub dpdk_mtu: Option<u16>,
     /// `arp.conf` (`arp_conf`; default: beside mtcp.conf).
     pub arp_conf: Option<PathBuf>,
     /// `route.conf` (`route_conf`; default: beside mtcp.conf).
@@ -231,6 +233,7 @@ impl Default for MtcpConf {
             multiprocess: false,
             run_mode: RunMode::Threaded,
             dpdk_eal_args: Vec::new(),
+            dpdk_mtu: None,
             arp_conf: None,
             route_conf: None,
             fault: FaultConf::default(),
@@ -450,6 +453,7 @@ impl MtcpConf {
             "stat_print" => self.stat_print = value.split_whitespace().map(str::to_owned).collect(),
             "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
             "run_mode" => self.run_mode = run_mode(value)?,
+            "dpdk_mtu" => self.dpdk_mtu = Some(number(value, key)?),
             "dpdk_eal_args" => {
                 self.dpdk_eal_args = value.split_whitespace().map(str::to_owned).collect()
             }
