@@ -195,6 +195,11 @@ impl Sockets {
                 if ev == Event::Closed {
                     st.peer_fin = true;
                 }
+                // What arrived before the end stays readable, then the error (as Linux).
+                let mut tmp = [0u8; 4096];
+                while let n @ 1.. = self.engine.take_unread(h, &mut tmp) {
+                    st.peeked.extend(&tmp[..n]);
+                }
                 st.phase = Phase::Gone;
                 st.handle = None;
                 self.clear_owner(h);

@@ -13,11 +13,12 @@ use crate::config::{Config, ConnOptions, Keepalive};
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
 use crate::isn::{FourTuple, SecretHash};
 use crate::listener::Listener;
-use crate::ring::{BufferBudget, MIN_GROWTH, RingPool};
+use crate::ring::{BufferBudget, MIN_GROWTH, RingBuffer, RingPool};
 use crate::state::{Error, Event, State, TcpInfo};
 use crate::table::{ConnTable, Handle};
 use crate::time::Instant;
 use crate::timer::TimerWheel;
+use crate::unread::Unread;
 
 /// Most stateless replies (RSTs, cookie SYN-ACKs) queued between two dispatches; more are dropped.
 pub(crate) const MAX_CONTROL: usize = 1024;
@@ -83,6 +84,8 @@ pub struct Engine {
     pub(crate) pool: RingPool,
     /// Most passive connections not yet taken by `accept` (see `set_accept_room`).
     pub(crate) accept_room: usize,
+    /// Receive rings of freed connections until their end events are collected.
+    pub(crate) unread: Unread,
 }
 
 impl Engine {
@@ -98,6 +101,7 @@ impl Engine {
             pool,
             budget,
             accept_room: usize::MAX,
+            unread: Unread::default(),
             config,
             secret: SecretHash::new(secret),
             table: ConnTable::default(),
@@ -250,7 +254,13 @@ impl Engine {
             return;
         };
         conn.send_buf.recycle(&mut self.pool);
-        conn.recv_buf.recycle(&mut self.pool);
+        if conn.listener.is_none() {
+            // The application may still read what arrived (after a RST, as Linux).
+            let ring = core::mem::replace(&mut conn.recv_buf, RingBuffer::new(0));
+            self.unread.keep(h, ring, &mut self.pool);
+        } else {
+            conn.recv_buf.recycle(&mut self.pool);
+        }
         self.wheel.free(conn.timer);
         if conn.rst_now {
             self.push_control(Control {
@@ -478,13 +488,19 @@ impl Engine {
     }
 
     /// The next queued event.
+    /// The next queued event. Once none is left, freed connections' unread data (see
+    /// [`Engine::take_unread`]) is dropped.
     pub fn poll_event(&mut self) -> Option<(Handle, Event)> {
-        self.events.pop_front()
+        let ev = self.events.pop_front();
+        if ev.is_none() {
+            self.unread.clear(&mut self.pool);
+        }
+        ev
     }
 
-    /// Drains queued events.
+    /// Drains queued events (as [`Engine::poll_event`] until `None`).
     pub fn events(&mut self) -> impl Iterator<Item = (Handle, Event)> + '_ {
-        self.events.drain(..)
+        core::iter::from_fn(move || self.poll_event())
     }
 
     /// When `poll_timers` must be called next (`None`: no timer armed). Output may also be

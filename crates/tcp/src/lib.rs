@@ -90,6 +90,7 @@ mod syncookie;
 mod table;
 mod time;
 mod timer;
+mod unread;
 
 pub use config::{Config, ConnOptions, IPV6_MIN_MSS, Keepalive};
 pub use engine::Engine;
