@@ -268,7 +268,7 @@ impl Conn {
         opts: &ConnOptions,
         now: Instant,
     ) -> Conn {
-        let mss = u32::from(config.local_mss());
+        let mss = u32::from(config.local_mss_for(tuple.is_ipv6()));
         let ts_offset = iss.0.rotate_left(13);
         Conn {
             state: State::Closed,
