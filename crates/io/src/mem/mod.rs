@@ -116,7 +116,13 @@ struct Counters {
 }
 
 /// Most received buffers a queue keeps for its own transmissions.
-const MAX_CACHED: usize = 256;
+const MAX_CACHED: usize = 128;
+
+/// Only frames this short are kept for reuse (requests, responses, ACKs: what small-message
+/// workloads exchange). Keeping full-size data frames too made bulk transfers slower (bulk1500
+/// 30 Gbit/s instead of 32): the receiver's cache then held full-size buffers its small ACKs did
+/// not need, which otherwise go straight back to the sender's pool.
+const RECYCLE_MAX_LEN: usize = 256;
 
 /// How long [`Queue::wait_rx`] polls an empty ring (yielding) before it parks the thread, where
 /// threads do not outnumber cores.
@@ -345,7 +351,7 @@ impl Device for MemPort {
                     })
                 });
                 let pool = self.shared.ports[self.index].pools[index].clone();
-                let cache_max = (pool.capacity() / 4).min(MAX_CACHED);
+                let cache_max = (pool.capacity() / 8).min(MAX_CACHED);
                 Ok(MemQueue {
                     shared: Arc::clone(&self.shared),
                     port: self.index,
@@ -379,7 +385,7 @@ pub struct MemQueue {
     /// queue's transmissions: still in this core's cache, and no trip through the sender's pool
     /// (a shared queue and reference count, both bouncing between the cores every frame).
     cache: Vec<PoolBuf>,
-    /// At most this many (a quarter of the pool, at most [`MAX_CACHED`]): beyond, they go home.
+    /// At most this many (an eighth of the pool, at most [`MAX_CACHED`]): beyond, they go home.
     cache_max: usize,
     faults: Option<Box<Impairment<PoolBuf>>>,
 }
@@ -580,7 +586,10 @@ impl Queue for MemQueue {
     }
 
     fn recycle(&mut self, frame: PoolBuf) {
-        if self.cache.len() < self.cache_max && frame.fits(&self.pool) {
+        if frame.len() <= RECYCLE_MAX_LEN
+            && self.cache.len() < self.cache_max
+            && frame.fits(&self.pool)
+        {
             self.cache.push(frame);
             self.note_cached();
         }
