@@ -55,15 +55,12 @@ impl<Q: Queue + 'static> Context<Q> {
     /// `drain_timeout` bounds the drain when the context stops.
     pub(crate) fn new(
         cpu: usize,
-        mut stack: Stack<Q>,
+        stack: Stack<Q>,
         mode: RunMode,
         drain_timeout: Duration,
     ) -> Result<Context<Q>> {
         let mode = match mode {
-            RunMode::RunToCompletion => {
-                stack.ports.set_rx_bite(crate::netif::RTC_RX_BURST);
-                Mode::Rtc(Box::new(stack))
-            }
+            RunMode::RunToCompletion => Mode::Rtc(Box::new(stack)),
             RunMode::Threaded => Mode::Threaded(Threads::spawn(cpu, stack)?),
         };
         Ok(Context {

@@ -8,7 +8,7 @@
 
 use std::net::Ipv4Addr;
 
-use mtcp_io::{Burst, Queue, RxSink, TxFrame};
+use mtcp_io::{Burst, Queue, TxFrame};
 use mtcp_net::{Interface, SendResult, Transmit};
 use mtcp_wire::TcpRepr;
 
@@ -17,32 +17,6 @@ use crate::stats::PortCounters;
 /// At most this many next hops being resolved at once is a backlog of real connections,
 /// which limits a port's transmit room ([`NetIf::tx_room`]); more looks like a flood.
 const FEW_RESOLUTIONS: usize = 4;
-
-/// Most frames a run-to-completion context takes from a port per loop turn (DPDK's examples
-/// take 32 too; [`NetIf::set_rx_bite`]). A sender's whole burst can land at once (the in-memory
-/// link moves it with plain stores); a receiver taking all of it answers all of it at once, and
-/// two stacks then work in turns, each idle while the other handles the burst: echo64x64 on the
-/// in-memory link ran at half its rate (0.9 M transactions/s instead of 1.8 M) in runs that fell
-/// into that rhythm. Smaller bites, answered at once, keep both sides busy. A threaded context
-/// takes whole bursts: each of its loop turns costs a hand-off between two threads (short64
-/// lost 15 % with bites of 32).
-pub const RTC_RX_BURST: usize = 32;
-
-/// A burst that takes at most `left` more frames.
-struct Bite<'a, T> {
-    out: &'a mut Burst<T>,
-    left: usize,
-}
-
-impl<T> RxSink<T> for Bite<'_, T> {
-    fn room(&self) -> usize {
-        self.left.min(self.out.room())
-    }
-    fn put(&mut self, frame: T) {
-        self.left = self.left.saturating_sub(1);
-        self.out.put(frame);
-    }
-}
 
 /// What happened between the interface and the device, which the interface cannot see.
 #[derive(Clone, Copy, Debug, Default)]
@@ -69,8 +43,6 @@ pub struct NetIf<Q: Queue> {
     /// A transmit buffer taken from the queue but not filled (the interface parked or dropped the
     /// segment), kept for the next one.
     spare: Option<Q::Tx>,
-    /// Most frames one `rx_burst` takes.
-    rx_bite: usize,
     io: IoCounters,
 }
 
@@ -83,7 +55,6 @@ impl<Q: Queue> NetIf<Q> {
             queue,
             tx: Burst::new(),
             spare: None,
-            rx_bite: mtcp_io::MAX_BURST,
             io: IoCounters::default(),
         }
     }
@@ -98,19 +69,9 @@ impl<Q: Queue> NetIf<Q> {
         self.iface.config().prefix_len
     }
 
-    /// Takes at most `n` frames per [`NetIf::rx_burst`] (a whole burst by default).
-    pub fn set_rx_bite(&mut self, n: usize) {
-        self.rx_bite = n.max(1);
-    }
-
-    /// Receives at most the bite ([`NetIf::set_rx_bite`]) into `rx` (counting a failure as a
-    /// receive error); returns how many.
+    /// Receives a burst into `rx` (counting a failure as a receive error); returns its size.
     pub fn rx_burst(&mut self, rx: &mut Burst<Q::Rx>) -> usize {
-        let mut bite = Bite {
-            out: rx,
-            left: self.rx_bite,
-        };
-        self.queue.rx_into(&mut bite).unwrap_or_else(|_| {
+        self.queue.rx_burst(rx).unwrap_or_else(|_| {
             self.io.rx_failures += 1;
             0
         })

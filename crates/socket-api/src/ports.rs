@@ -44,13 +44,6 @@ impl<Q: Queue> Ports<Q> {
         }
     }
 
-    /// Takes at most `n` frames from each port per receive ([`NetIf::set_rx_bite`]).
-    pub(crate) fn set_rx_bite(&mut self, n: usize) {
-        for p in &mut self.netifs {
-            p.set_rx_bite(n);
-        }
-    }
-
     /// How many ports.
     pub(crate) fn len(&self) -> usize {
         self.netifs.len()

@@ -6,43 +6,41 @@
 //!   queue 1 ──tx──►    ...                   (RSS)  ─► rx ring q1 ──► queue 1
 //! ```
 //!
-//! Every sending queue has a link to every queue of the other ports: a single-producer,
-//! single-consumer ring ([`rtrb`], see `link.rs`); every queue has a fixed [`Pool`] of transmit
-//! buffers. A transmitted buffer moves into the link as it is (zero copy) and returns to the
-//! sender's pool when the receiver drops it, or, handed back with [`Queue::recycle`], serves the
-//! receiving queue's own next transmission (most recently received first: its lines are still in
-//! this core's cache); only broadcast floods and duplicates copy. Frames go to the port whose MAC
-//! is the destination; broadcast, multicast and unknown unicast go to every other port. At the
-//! receiving port an IPv4 TCP/UDP frame lands on `reta[toeplitz(key, 4-tuple) % reta.len()]`
-//! ([`mtcp_wire::rss`]), anything else on queue 0. With [`MemConfig::opaque`] the queue comes from
-//! a hash of the switch's own instead and the ports report [`Steering::Opaque`], like TAP and
-//! AF_PACKET fanout.
+//! Every (port, queue) has a lock-free receive ring ([`crossbeam_queue::ArrayQueue`]) and a fixed
+//! [`Pool`] of transmit buffers. A transmitted buffer moves into the receiver's ring as it is (zero
+//! copy) and returns to the sender's pool when the receiver drops it, or, handed back with
+//! [`Queue::recycle`], serves the receiving queue's own next transmission (most recently received
+//! first: its lines are still in this core's cache); only broadcast floods and duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
+//! unknown unicast go to every other port. At the receiving port an IPv4 TCP/UDP frame lands on
+//! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0.
+//! With [`MemConfig::opaque`] the queue comes from a hash of the switch's own instead and the
+//! ports report [`Steering::Opaque`], like TAP and AF_PACKET fanout.
 //!
-//! A full link (`ring_size` frames) pushes back: [`Queue::tx_burst`] stops there and leaves the
-//! rest of the burst with the caller (flood copies to a full link are dropped instead). With a
-//! [`FaultConfig`], each sending queue impairs its frames with a seeded generator; delayed frames
-//! move on when that sending queue is next polled (`rx_burst`, `tx_burst` or `wait_rx`).
+//! A full receive ring pushes back: [`Queue::tx_burst`] stops there and leaves the rest of the
+//! burst with the caller (flood copies to a full ring are dropped instead). With a [`FaultConfig`],
+//! each sending queue impairs its frames with a seeded generator; delayed frames move on when that
+//! sending queue is next polled (`rx_burst`, `tx_burst` or `wait_rx`).
 //!
 //! Idle strategy ([`Queue::wait_rx`]): where every queue's thread that is not parked can have a
-//! core of its own, poll the links for up to 20 µs (a reply on a busy link comes sooner than a
-//! parked thread wakes up), offering the CPU to other threads (`yield_now`) between looks; then, or
-//! at once where threads outnumber cores, park the thread until a sender delivers to it and unparks
-//! it, or the timeout passes. No fixed sleep: a frame that arrives while the receiver sleeps wakes
-//! it at once (once the sender's burst is in). Polling where threads outnumber cores takes the CPU
-//! from the very thread whose frame the poller waits for. The sender pays one fence and one atomic
-//! load per burst and receiving queue; it takes the (uncontended) lock that guards the sleeper's
-//! thread handle only when a receiver actually sleeps. The wait also ends when the thread's
-//! [`doorbell`](crate::doorbell) rings (threaded mode: an application call).
+//! core of its own, poll the receive ring for up to 20 µs (a reply on a busy link comes sooner
+//! than a parked thread wakes up), offering the CPU to other threads (`yield_now`) between
+//! looks; then, or at once where threads outnumber cores, park the thread until a sender
+//! delivers to that ring and unparks it, or the timeout passes. No fixed sleep: a frame that
+//! arrives while the receiver sleeps wakes it at once. Polling where threads outnumber cores
+//! takes the CPU from the very thread whose frame the poller waits for. The sender pays one
+//! fence and one atomic load per delivered frame; it takes the (uncontended) lock that guards
+//! the sleeper's thread handle only when a receiver actually sleeps. The wait also ends when
+//! the thread's [`doorbell`](crate::doorbell) rings (threaded mode: an application call).
 
-mod link;
 mod steer;
 
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use rtrb::{Consumer, Producer};
+use crossbeam_queue::ArrayQueue;
 
 pub use steer::{flow_tuple, tcp_flow_tuple};
 
@@ -54,7 +52,6 @@ use crate::{
     ChecksumOffload, ChecksumStatus, Device, DeviceInfo, EthernetAddress, Queue, RxFrame, RxMeta,
     RxSink, Steering, TxBatch,
 };
-use link::{Delivered, Endpoint, Ends};
 
 /// How to build a [`MemSwitch`].
 #[derive(Clone, Debug)]
@@ -63,7 +60,7 @@ pub struct MemConfig {
     pub ports: usize,
     /// Queues per port.
     pub queues: usize,
-    /// Frames each link (from a sending queue to a receiving queue of another port) holds.
+    /// Frames each receive ring holds.
     pub ring_size: usize,
     /// Transmit buffers per queue.
     pub pool_size: usize,
@@ -128,8 +125,63 @@ const RECYCLE_MAX_LEN: usize = 256;
 /// threads do not outnumber cores.
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(20);
 
+/// One receive ring and the thread (if any) parked until it fills.
+struct RxRing {
+    frames: ArrayQueue<PoolBuf>,
+    /// Set by a receiver about to park, cleared when it wakes.
+    sleeping: AtomicBool,
+    /// The parked receiver's thread. Locked only around parking (the receiver) and by a sender
+    /// that saw `sleeping` set: never on the path of a frame nobody waits for.
+    sleeper: Mutex<Option<Thread>>,
+}
+
+impl RxRing {
+    fn new(size: usize) -> RxRing {
+        RxRing {
+            frames: ArrayQueue::new(size),
+            sleeping: AtomicBool::new(false),
+            sleeper: Mutex::new(None),
+        }
+    }
+
+    /// Queues `buf` and wakes a parked receiver; gives `buf` back if the ring is full.
+    fn push(&self, buf: PoolBuf) -> Result<(), PoolBuf> {
+        self.frames.push(buf)?;
+        // Pairs with the fence in `park`: either the receiver sees the frame before it parks,
+        // or this sees `sleeping` and unparks it.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) {
+            if let Ok(t) = self.sleeper.lock() {
+                if let Some(t) = t.as_ref() {
+                    t.unpark();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Parks the calling thread until a sender pushes a frame or `deadline` passes (spurious
+    /// wake-ups return early; the caller looks again).
+    fn park(&self, deadline: Instant) {
+        if let Ok(mut t) = self.sleeper.lock() {
+            if t.as_ref()
+                .is_none_or(|t| t.id() != std::thread::current().id())
+            {
+                *t = Some(std::thread::current());
+            }
+        }
+        self.sleeping.store(true, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.frames.is_empty() {
+            std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
 struct PortShared {
     info: DeviceInfo,
+    rings: Vec<RxRing>,
     pools: Vec<Pool>,
     /// Per queue: received buffers the queue keeps for its own transmissions
     /// ([`Queue::recycle`]), for [`MemSwitch::buffers_free`]. Written by the queue's thread only.
@@ -138,10 +190,6 @@ struct PortShared {
 
 struct Shared {
     ports: Vec<PortShared>,
-    /// Queues per port.
-    queues: usize,
-    /// Every queue of every port (port x queues + queue): its links and its parked thread.
-    endpoints: Vec<Endpoint>,
     reta: Vec<u16>,
     hasher: Toeplitz,
     opaque: bool,
@@ -215,6 +263,9 @@ impl MemSwitch {
                     },
                     steering: steering.clone(),
                 },
+                rings: (0..cfg.queues)
+                    .map(|_| RxRing::new(cfg.ring_size))
+                    .collect(),
                 pools: (0..cfg.queues)
                     .map(|_| Pool::new(cfg.pool_size, cfg.mtu + 18))
                     .collect(),
@@ -223,8 +274,6 @@ impl MemSwitch {
             .collect();
         let shared = Shared {
             ports,
-            queues: cfg.queues,
-            endpoints: link::endpoints(cfg.ports, cfg.queues, cfg.ring_size),
             reta: (0..cfg.reta_size)
                 .map(|i| (i % cfg.queues) as u16)
                 .collect(),
@@ -248,8 +297,7 @@ impl MemSwitch {
         (sw.port(0), sw.port(1))
     }
 
-    /// Port `index` as a [`Device`]. Each call gives a fresh handle whose queues can each be taken once;
-    /// a queue held through another handle of the port is not given again until that one is dropped.
+    /// Port `index` as a [`Device`]. Each call gives a fresh handle whose queues can each be taken once.
     ///
     /// # Panics
     /// If `index >= ports` (a bug in the test setup).
@@ -293,12 +341,13 @@ impl MemSwitch {
             .sum()
     }
 
-    /// Frames sitting in receive rings, not yet received (exact once no queue is busy).
+    /// Frames sitting in receive rings, not yet received.
     pub fn frames_in_flight(&self) -> usize {
         self.shared
-            .endpoints
+            .ports
             .iter()
-            .map(|e| (e.in_flight() as isize).max(0) as usize)
+            .flat_map(|p| &p.rings)
+            .map(|r| r.frames.len())
             .sum()
     }
 
@@ -332,13 +381,6 @@ impl Device for MemPort {
                 "queue already taken",
             )),
             Some(t) => {
-                let me = self.index * self.shared.queues + index;
-                let Some(ends) = self.shared.endpoints[me].take_ends() else {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        "queue taken through another handle of the port",
-                    ));
-                };
                 *t = true;
                 self.shared.queues_live.fetch_add(1, Ordering::Relaxed);
                 let faults = (!self.cfg.faults.is_none()).then(|| {
@@ -356,9 +398,6 @@ impl Device for MemPort {
                     shared: Arc::clone(&self.shared),
                     port: self.index,
                     queue: index,
-                    me,
-                    ends,
-                    rx_next: 0,
                     pool,
                     cache: Vec::with_capacity(cache_max),
                     cache_max,
@@ -374,12 +413,6 @@ pub struct MemQueue {
     shared: Arc<Shared>,
     port: usize,
     queue: usize,
-    /// Switch-wide index of this queue (port x queues + queue).
-    me: usize,
-    /// This queue's ends of its links (returned to the switch on drop).
-    ends: Ends,
-    /// The link `rx_into` looks at first (they take turns).
-    rx_next: usize,
     pool: Pool,
     /// Received buffers handed back ([`Queue::recycle`]), reused last in, first out for this
     /// queue's transmissions: still in this core's cache, and no trip through the sender's pool
@@ -409,21 +442,9 @@ impl MemQueue {
 
     fn pump(&mut self, now: Instant) {
         if let Some(f) = self.faults.as_mut() {
-            let mut out = Out {
-                shared: &self.shared,
-                from: self.port,
-                pool: &self.pool,
-                tx: &mut self.ends.producers,
-                delivered: Delivered::default(),
-            };
-            f.release(now, |buf| out.deliver(buf).err());
-            out.delivered.finish(&self.shared.endpoints);
+            let (shared, port, pool) = (&self.shared, self.port, &self.pool);
+            f.release(now, |buf| deliver(shared, port, pool, buf).err());
         }
-    }
-
-    /// Whether none of this queue's links holds a frame.
-    fn rx_empty(consumers: &[(usize, Consumer<PoolBuf>)]) -> bool {
-        consumers.iter().all(|(_, c)| c.is_empty())
     }
 }
 
@@ -439,112 +460,86 @@ fn opaque_hash(tuple: &[u8; 12]) -> u64 {
     h.finish()
 }
 
-/// A sending queue's side of the switch, for one burst.
-struct Out<'a> {
-    shared: &'a Shared,
-    /// The sending port.
-    from: usize,
-    /// Its pool (flood copies).
-    pool: &'a Pool,
-    /// Its links, by receiving queue.
-    tx: &'a mut [Option<Producer<PoolBuf>>],
-    delivered: Delivered,
-}
-
-impl Out<'_> {
-    /// Puts `buf` in the link to receiving queue `r`; gives it back if the link is full.
-    fn push(&mut self, r: usize, buf: PoolBuf) -> Result<(), PoolBuf> {
-        let Some(link) = self.tx.get_mut(r).and_then(Option::as_mut) else {
-            return Ok(()); // No link to the sender's own port: not reflected.
-        };
-        match link.push(buf) {
-            Ok(()) => {
-                self.delivered.note(r, &self.shared.endpoints);
-                Ok(())
-            }
-            Err(rtrb::PushError::Full(buf)) => Err(buf),
-        }
+/// Moves `buf` from `from`'s queue into the right receive ring(s); gives it back if the ring is full.
+fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Result<(), PoolBuf> {
+    if buf.len() < 14 {
+        shared.counters.runts.fetch_add(1, Ordering::Relaxed);
+        return Ok(());
     }
-
-    /// Moves `buf` into the right receiving queue(s); gives it back if the link is full.
-    fn deliver(&mut self, mut buf: PoolBuf) -> Result<(), PoolBuf> {
-        let (shared, from, pool) = (self.shared, self.from, self.pool);
-        if buf.len() < 14 {
-            shared.counters.runts.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
+    let dst = EthernetAddress([buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]]);
+    let (queue, meta) = match flow_tuple(&buf) {
+        Some(tuple) if shared.opaque => (
+            opaque_hash(&tuple) as usize % shared.ports[0].rings.len(),
+            RxMeta::default(),
+        ),
+        Some(tuple) => {
+            let hash = shared.hasher.hash_tuple(&tuple);
+            let q = shared.reta[hash as usize % shared.reta.len()];
+            (
+                usize::from(q),
+                RxMeta {
+                    rss_hash: Some(hash),
+                    ..RxMeta::default()
+                },
+            )
         }
-        let dst = EthernetAddress([buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]]);
-        let (queue, meta) = match flow_tuple(&buf) {
-            Some(tuple) if shared.opaque => (
-                opaque_hash(&tuple) as usize % shared.queues,
-                RxMeta::default(),
-            ),
-            Some(tuple) => {
-                let hash = shared.hasher.hash_tuple(&tuple);
-                let q = shared.reta[hash as usize % shared.reta.len()];
-                (
-                    usize::from(q),
-                    RxMeta {
-                        rss_hash: Some(hash),
-                        ..RxMeta::default()
-                    },
-                )
-            }
-            None => (0, RxMeta::default()),
-        };
-        // Checksums left to the device are good by construction: the frame never left memory.
-        let offload = buf.offload();
-        let good = |asked| {
-            if asked {
-                ChecksumStatus::Good
-            } else {
-                ChecksumStatus::Unknown
-            }
-        };
-        buf.set_meta(RxMeta {
-            ipv4_checksum: good(offload.ipv4_checksum),
-            l4_checksum: good(offload.l4_checksum.is_some()),
-            ..meta
-        });
-        let unicast = dst.0[0] & 1 == 0;
-        if unicast {
-            if let Some(p) = shared.ports.iter().position(|p| p.info.mac == dst) {
-                if p == from {
-                    return Ok(()); // Sent to itself: a switch does not reflect it.
-                }
-                return self.push(p * shared.queues + queue % shared.queues, buf);
-            }
+        None => (0, RxMeta::default()),
+    };
+    // Checksums left to the device are good by construction: the frame never left memory.
+    let offload = buf.offload();
+    let good = |asked| {
+        if asked {
+            ChecksumStatus::Good
+        } else {
+            ChecksumStatus::Unknown
         }
-        // Flood to every other port: copies for all but the last.
-        let targets = shared.ports.len() - 1;
-        let mut done = 0;
-        let mut original = Some(buf);
-        for p in 0..shared.ports.len() {
+    };
+    buf.set_meta(RxMeta {
+        ipv4_checksum: good(offload.ipv4_checksum),
+        l4_checksum: good(offload.l4_checksum.is_some()),
+        ..meta
+    });
+    let unicast = dst.0[0] & 1 == 0;
+    if unicast {
+        if let Some((p, port)) = shared
+            .ports
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.info.mac == dst)
+        {
             if p == from {
-                continue;
+                return Ok(()); // Sent to itself: a switch does not reflect it.
             }
-            done += 1;
-            let frame = if done == targets {
-                original.take()
-            } else {
-                original.as_ref().and_then(|b| {
-                    let mut c = pool.alloc_copy(b)?;
-                    c.set_meta(b.meta());
-                    Some(c)
-                })
-            };
-            let ok = match frame {
-                Some(f) => self
-                    .push(p * shared.queues + queue % shared.queues, f)
-                    .is_ok(),
-                None => false,
-            };
-            if !ok {
-                shared.counters.flood_drops.fetch_add(1, Ordering::Relaxed);
-            }
+            return port.rings[queue % port.rings.len()].push(buf);
         }
-        Ok(())
     }
+    // Flood to every other port: copies for all but the last.
+    let targets = shared.ports.len() - 1;
+    let mut done = 0;
+    let mut original = Some(buf);
+    for (p, port) in shared.ports.iter().enumerate() {
+        if p == from {
+            continue;
+        }
+        done += 1;
+        let frame = if done == targets {
+            original.take()
+        } else {
+            original.as_ref().and_then(|b| {
+                let mut c = pool.alloc_copy(b)?;
+                c.set_meta(b.meta());
+                Some(c)
+            })
+        };
+        let ok = match frame {
+            Some(f) => port.rings[queue % port.rings.len()].push(f).is_ok(),
+            None => false,
+        };
+        if !ok {
+            shared.counters.flood_drops.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
 }
 
 impl Queue for MemQueue {
@@ -555,21 +550,12 @@ impl Queue for MemQueue {
         if self.faults.is_some() {
             self.pump(Instant::now());
         }
-        // The links take turns at being looked at first.
-        let links = &mut self.ends.consumers;
-        let k = links.len();
+        let ring = &self.shared.ports[self.port].rings[queue_index(self)];
         let mut n = 0;
-        for i in 0..k {
-            let (_, link) = &mut links[(self.rx_next + i) % k];
-            while out.room() > 0 {
-                let Ok(buf) = link.pop() else { break };
-                out.put(buf);
-                n += 1;
-            }
-        }
-        self.rx_next = self.rx_next.wrapping_add(1);
-        if n > 0 {
-            self.shared.endpoints[self.me].taken(n);
+        while out.room() > 0 {
+            let Some(buf) = ring.frames.pop() else { break };
+            out.put(buf);
+            n += 1;
         }
         Ok(n)
     }
@@ -596,17 +582,10 @@ impl Queue for MemQueue {
     }
 
     fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
-        let pool = &self.pool;
-        let mut out = Out {
-            shared: &self.shared,
-            from: self.port,
-            pool,
-            tx: &mut self.ends.producers,
-            delivered: Delivered::default(),
-        };
+        let (shared, port, pool) = (&self.shared, self.port, &self.pool);
         if let Some(faults) = self.faults.as_mut() {
             let now = Instant::now();
-            faults.release(now, |buf| out.deliver(buf).err());
+            faults.release(now, |buf| deliver(shared, port, pool, buf).err());
             let room = faults.room();
             let mut taken = 0;
             let accept = pkts.take_while(&mut |buf| {
@@ -617,14 +596,11 @@ impl Queue for MemQueue {
                 faults.offer(buf, now, |b| pool.alloc_copy(b));
                 None
             });
-            faults.release(now, |buf| out.deliver(buf).err());
-            out.delivered.finish(&self.shared.endpoints);
+            faults.release(now, |buf| deliver(shared, port, pool, buf).err());
             return Ok(accept);
         }
-        // Deliver front to back; on a full link that frame and the rest stay, in order.
-        let sent = pkts.take_while(&mut |buf| out.deliver(buf).err());
-        out.delivered.finish(&self.shared.endpoints);
-        Ok(sent)
+        // Deliver front to back; on a full ring that frame and the rest stay, in order.
+        Ok(pkts.take_while(&mut |buf| deliver(shared, port, pool, buf).err()))
     }
 
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
@@ -649,7 +625,8 @@ impl Queue for MemQueue {
         let spin_until = start + spin;
         let mut spins = 0u32;
         loop {
-            if !MemQueue::rx_empty(&self.ends.consumers) {
+            let ring = &self.shared.ports[self.port].rings[queue_index(self)];
+            if !ring.frames.is_empty() {
                 return Ok(());
             }
             spins = spins.wrapping_add(1);
@@ -677,10 +654,10 @@ impl Queue for MemQueue {
                 Some(t) => t.min(deadline),
                 None => deadline,
             };
+            let ring = &self.shared.ports[self.port].rings[queue_index(self)];
             self.shared.queues_parked.fetch_add(1, Ordering::Relaxed);
             if !crate::doorbell::rung() {
-                let links = &self.ends.consumers;
-                self.shared.endpoints[self.me].park(wake.max(now), || MemQueue::rx_empty(links));
+                ring.park(wake.max(now));
             }
             self.shared.queues_parked.fetch_sub(1, Ordering::Relaxed);
         }
@@ -691,9 +668,10 @@ impl Drop for MemQueue {
     fn drop(&mut self) {
         self.cache.clear();
         self.note_cached();
-        // Frames still in the links stay there for the queue's next handle.
-        let ends = std::mem::take(&mut self.ends);
-        self.shared.endpoints[self.me].return_ends(ends);
         self.shared.queues_live.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+fn queue_index(q: &MemQueue) -> usize {
+    q.queue
 }
