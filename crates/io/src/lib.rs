@@ -399,6 +399,14 @@ pub trait Queue: Send {
     fn rx_fd(&self) -> Option<RawFd> {
         None
     }
+
+    /// Hands back a received frame the caller is done with. A backend whose received and
+    /// transmitted frames are the same kind of buffer may keep it for its next transmission (the
+    /// in-memory link: a received buffer is reused at once, still in this core's cache, instead
+    /// of travelling back to the sender's pool). The default drops it.
+    fn recycle(&mut self, frame: Self::Rx) {
+        drop(frame);
+    }
 }
 
 /// A port: its description and its queues.

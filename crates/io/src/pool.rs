@@ -2,7 +2,9 @@
 //!
 //! A [`Pool`] holds `count` buffers of `buf_size` bytes in a lock-free queue. [`Pool::alloc`] takes one
 //! out as a [`PoolBuf`]; dropping the handle puts it back, from any thread. In steady state no heap
-//! allocation happens: only the buffer's pointer moves through the queue.
+//! allocation happens: only the buffer's pointer moves through the queue. Every buffer starts on
+//! a cache line ([`LINE`]), as a NIC's buffers do, so a frame's Ethernet, IP and TCP headers share
+//! its first line (a receiving core fetches one line for them, not two).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -10,6 +12,14 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 
 use crate::{RxFrame, RxMeta, TxFrame, TxOffload};
+
+/// The alignment of a buffer's first byte: a cache line.
+pub const LINE: usize = 64;
+
+/// Where the first `LINE`-aligned byte of `data` is.
+fn aligned_start(data: &[u8]) -> usize {
+    (data.as_ptr() as usize).wrapping_neg() % LINE
+}
 
 struct PoolInner {
     free: ArrayQueue<Box<[u8]>>,
@@ -39,7 +49,7 @@ impl Pool {
         let free = ArrayQueue::new(count);
         for _ in 0..count {
             // Cannot fail: the queue has room for `count` buffers.
-            let _ = free.push(vec![0u8; buf_size.max(1)].into_boxed_slice());
+            let _ = free.push(vec![0u8; buf_size.max(1) + LINE - 1].into_boxed_slice());
         }
         Pool {
             inner: Arc::new(PoolInner {
@@ -53,6 +63,8 @@ impl Pool {
     pub fn alloc(&self) -> Option<PoolBuf> {
         let data = self.inner.free.pop()?;
         Some(PoolBuf {
+            start: aligned_start(&data),
+            cap: self.inner.buf_size,
             data: Some(data),
             len: 0,
             meta: RxMeta::default(),
@@ -93,6 +105,9 @@ impl Pool {
 pub struct PoolBuf {
     // Always `Some` until `drop` takes it.
     data: Option<Box<[u8]>>,
+    /// The buffer is `data[start..start + cap]` (`start` puts it on a cache line).
+    start: usize,
+    cap: usize,
     len: usize,
     meta: RxMeta,
     offload: TxOffload,
@@ -101,7 +116,11 @@ pub struct PoolBuf {
 
 impl PoolBuf {
     fn bytes(&self) -> &[u8] {
-        self.data.as_deref().unwrap_or(&[])
+        let (start, cap) = (self.start, self.cap);
+        self.data
+            .as_deref()
+            .and_then(|d| d.get(start..start + cap))
+            .unwrap_or(&[])
     }
 
     /// Sets what a receiver learns from [`RxFrame::meta`].
@@ -114,9 +133,27 @@ impl PoolBuf {
         self.offload
     }
 
+    /// Makes the buffer an empty transmit buffer again (length 0, no metadata, no offload), for
+    /// a backend that reuses a received buffer.
+    pub fn reset(&mut self) {
+        self.len = 0;
+        self.meta = RxMeta::default();
+        self.offload = TxOffload::default();
+    }
+
+    /// Whether this buffer came from `pool`'s set of buffers, or from one of the same buffer
+    /// size (interchangeable with its own).
+    pub fn fits(&self, pool: &Pool) -> bool {
+        self.cap == pool.inner.buf_size
+    }
+
     /// The whole buffer, beyond the frame length (for backends that read into it).
     pub fn whole_mut(&mut self) -> &mut [u8] {
-        self.data.as_deref_mut().unwrap_or(&mut [])
+        let (start, cap) = (self.start, self.cap);
+        self.data
+            .as_deref_mut()
+            .and_then(|d| d.get_mut(start..start + cap))
+            .unwrap_or(&mut [])
     }
 }
 
@@ -148,7 +185,7 @@ impl RxFrame for PoolBuf {
 
 impl TxFrame for PoolBuf {
     fn capacity(&self) -> usize {
-        self.bytes().len()
+        self.cap
     }
 
     fn set_len(&mut self, len: usize) {
@@ -193,5 +230,16 @@ mod tests {
         moved.join().unwrap();
         assert_eq!(pool.available(), 3);
         assert!(pool.alloc_copy(&[0; 65]).is_none());
+    }
+
+    #[test]
+    fn buffers_start_on_a_cache_line() {
+        let pool = Pool::new(16, 1518);
+        let bufs: Vec<PoolBuf> = (0..16).map(|_| pool.alloc().unwrap()).collect();
+        for mut b in bufs {
+            assert_eq!(b.capacity(), 1518);
+            assert_eq!(b.whole_mut().len(), 1518);
+            assert_eq!(b.whole_mut().as_ptr() as usize % LINE, 0);
+        }
     }
 }

@@ -335,6 +335,14 @@ impl Queue for AnyQueue {
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
         each_queue!(self, q => q.wait_rx(timeout))
     }
+
+    fn recycle(&mut self, frame: AnyRx) {
+        // The in-memory link reuses received buffers for its transmissions; the others free them.
+        match (self, frame) {
+            (AnyQueue::Mem(q), AnyRx::Pool(b)) => q.recycle(b),
+            (_, frame) => drop(frame),
+        }
+    }
 }
 
 /// Whether `f` is a frame of `q`'s backend.

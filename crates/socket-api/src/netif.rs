@@ -8,8 +8,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use mtcp_io::{Burst, Queue, RxMeta, TxFrame};
-use mtcp_net::{Interface, Received, SendResult, Transmit};
+use mtcp_io::{Burst, Queue, TxFrame};
+use mtcp_net::{Interface, SendResult, Transmit};
 use mtcp_wire::TcpRepr;
 
 use crate::stats::PortCounters;
@@ -99,11 +99,6 @@ impl<Q: Queue> NetIf<Q> {
             self.io.rx_failures += 1;
             0
         })
-    }
-
-    /// Hands one received frame to the network layer; a TCP segment comes back for the engine.
-    pub fn receive<'a>(&mut self, now_ms: u64, frame: &'a [u8], meta: RxMeta) -> Received<'a> {
-        self.iface.receive(now_ms, frame, meta)
     }
 
     /// Runs the interface's ARP timers (retries, timeouts, refreshes).

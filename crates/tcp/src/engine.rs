@@ -332,6 +332,8 @@ impl Engine {
             return Err(Error::InvalidState);
         }
         c.send_buf.reuse_from(pool);
+        // Everything sent was acknowledged: nothing sits past the readable part.
+        c.send_buf.rewind_if_empty();
         let mut n = c.send_buf.push(data);
         if n == 0 && !pool.is_empty() && budget.tight() {
             // Spare storage stands in the way of a connection's growth: give it back.
@@ -366,6 +368,9 @@ impl Engine {
     pub fn recv(&mut self, h: Handle, buf: &mut [u8]) -> Result<usize, Error> {
         let c = self.conn_mut(h)?;
         let n = c.recv_buf.pop(buf);
+        if c.assembler.is_empty() {
+            c.recv_buf.rewind_if_empty();
+        }
         if n > 0 {
             if c.window_update_due() {
                 c.ack_now = true;

@@ -162,6 +162,10 @@ impl Scoreboard {
     }
     /// Drops everything below the new `snd_una`.
     pub fn advance(&mut self, snd_una: SeqNumber) {
+        if self.ranges.is_empty() && self.rexmits.is_empty() {
+            // Every ACK without loss: nothing to move (and no 1 KiB copy of the ranges).
+            return;
+        }
         let mut out: heapless::Vec<(SeqNumber, SeqNumber), MAX_SACKED> = heapless::Vec::new();
         for &(a, b) in self.ranges.iter() {
             if b > snd_una {

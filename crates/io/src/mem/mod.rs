@@ -8,8 +8,9 @@
 //!
 //! Every (port, queue) has a lock-free receive ring ([`crossbeam_queue::ArrayQueue`]) and a fixed
 //! [`Pool`] of transmit buffers. A transmitted buffer moves into the receiver's ring as it is (zero
-//! copy) and returns to the sender's pool when the receiver drops it; only broadcast floods and
-//! duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
+//! copy) and returns to the sender's pool when the receiver drops it, or, handed back with
+//! [`Queue::recycle`], serves the receiving queue's own next transmission (most recently received
+//! first: its lines are still in this core's cache); only broadcast floods and duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
 //! unknown unicast go to every other port. At the receiving port an IPv4 TCP/UDP frame lands on
 //! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0.
 //! With [`MemConfig::opaque`] the queue comes from a hash of the switch's own instead and the
@@ -111,6 +112,15 @@ struct Counters {
     flood_drops: AtomicU64,
 }
 
+/// Most received buffers a queue keeps for its own transmissions.
+const MAX_CACHED: usize = 128;
+
+/// Only frames this short are kept for reuse (requests, responses, ACKs: what small-message
+/// workloads exchange). Keeping full-size data frames too made bulk transfers slower (bulk1500
+/// 30 Gbit/s instead of 32): the receiver's cache then held full-size buffers its small ACKs did
+/// not need, which otherwise go straight back to the sender's pool.
+const RECYCLE_MAX_LEN: usize = 256;
+
 /// How long [`Queue::wait_rx`] polls an empty ring (yielding) before it parks the thread, where
 /// threads do not outnumber cores.
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(20);
@@ -173,6 +183,9 @@ struct PortShared {
     info: DeviceInfo,
     rings: Vec<RxRing>,
     pools: Vec<Pool>,
+    /// Per queue: received buffers the queue keeps for its own transmissions
+    /// ([`Queue::recycle`]), for [`MemSwitch::buffers_free`]. Written by the queue's thread only.
+    cached: Vec<AtomicUsize>,
 }
 
 struct Shared {
@@ -260,6 +273,7 @@ impl MemSwitch {
                 pools: (0..cfg.queues)
                     .map(|_| Pool::new(cfg.pool_size, cfg.mtu + 18))
                     .collect(),
+                cached: (0..cfg.queues).map(|_| AtomicUsize::new(0)).collect(),
             })
             .collect();
         let shared = Shared {
@@ -303,14 +317,24 @@ impl MemSwitch {
         }
     }
 
-    /// Buffers in all pools right now (all of them once every frame has been dropped).
+    /// Buffers in all pools right now, with those the queues keep for reuse (all of them once
+    /// every frame has been dropped).
     pub fn buffers_free(&self) -> usize {
-        self.shared
+        let cached: usize = self
+            .shared
+            .ports
+            .iter()
+            .flat_map(|p| &p.cached)
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        let pooled: usize = self
+            .shared
             .ports
             .iter()
             .flat_map(|p| &p.pools)
             .map(Pool::available)
-            .sum()
+            .sum();
+        cached + pooled
     }
 
     /// Buffers the switch owns in all.
@@ -374,11 +398,15 @@ impl Device for MemPort {
                         ..self.cfg.faults.clone()
                     })
                 });
+                let pool = self.shared.ports[self.index].pools[index].clone();
+                let cache_max = (pool.capacity() / 8).min(MAX_CACHED);
                 Ok(MemQueue {
                     shared: Arc::clone(&self.shared),
                     port: self.index,
                     queue: index,
-                    pool: self.shared.ports[self.index].pools[index].clone(),
+                    pool,
+                    cache: Vec::with_capacity(cache_max),
+                    cache_max,
                     faults,
                 })
             }
@@ -392,6 +420,12 @@ pub struct MemQueue {
     port: usize,
     queue: usize,
     pool: Pool,
+    /// Received buffers handed back ([`Queue::recycle`]), reused last in, first out for this
+    /// queue's transmissions: still in this core's cache, and no trip through the sender's pool
+    /// (a shared queue and reference count, both bouncing between the cores every frame).
+    cache: Vec<PoolBuf>,
+    /// At most this many (an eighth of the pool, at most [`MAX_CACHED`]): beyond, they go home.
+    cache_max: usize,
     faults: Option<Box<Impairment<PoolBuf>>>,
 }
 
@@ -404,6 +438,12 @@ impl MemQueue {
     /// What the impairment did so far (`None` without faults).
     pub fn fault_stats(&self) -> Option<crate::fault::FaultStats> {
         self.faults.as_ref().map(|f| f.stats)
+    }
+
+    /// Publishes the cache's size for [`MemSwitch::buffers_free`] (a plain store: this thread
+    /// is its only writer).
+    fn note_cached(&self) {
+        self.shared.ports[self.port].cached[self.queue].store(self.cache.len(), Ordering::Relaxed);
     }
 
     fn pump(&mut self, now: Instant) {
@@ -562,7 +602,24 @@ impl Queue for MemQueue {
     }
 
     fn tx_alloc(&mut self) -> Option<PoolBuf> {
-        self.pool.alloc()
+        match self.cache.pop() {
+            Some(mut buf) => {
+                self.note_cached();
+                buf.reset();
+                Some(buf)
+            }
+            None => self.pool.alloc(),
+        }
+    }
+
+    fn recycle(&mut self, frame: PoolBuf) {
+        if frame.len() <= RECYCLE_MAX_LEN
+            && self.cache.len() < self.cache_max
+            && frame.fits(&self.pool)
+        {
+            self.cache.push(frame);
+            self.note_cached();
+        }
     }
 
     fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
@@ -650,6 +707,8 @@ impl Queue for MemQueue {
 
 impl Drop for MemQueue {
     fn drop(&mut self) {
+        self.cache.clear();
+        self.note_cached();
         self.shared.queues_live.fetch_sub(1, Ordering::Relaxed);
     }
 }
