@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 use std::io::Read;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mtcp_tcp::{Config, Duration, Engine, Handle, Instant, Keepalive, State};
@@ -18,8 +18,8 @@ const MSS: usize = 1448;
 
 /// A segment with an owned payload.
 struct Seg {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     repr: TcpRepr<'static>,
     payload: Vec<u8>,
 }

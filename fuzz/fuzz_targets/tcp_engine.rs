@@ -16,7 +16,7 @@
 #![no_main]
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
 use mtcp_tcp::{Config, Engine, FourTuple, Handle, Instant};
@@ -113,9 +113,9 @@ struct World {
 
 fn tuple_of(src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>) -> FourTuple {
     FourTuple {
-        local_addr: src,
+        local_addr: src.into(),
         local_port: seg.src_port,
-        remote_addr: dst,
+        remote_addr: dst.into(),
         remote_port: seg.dst_port,
     }
 }
@@ -152,6 +152,9 @@ impl World {
         let now = self.instant();
         let mut out = Vec::new();
         self.sides[i].engine.dispatch(now, |s, d, seg| {
+            let (IpAddr::V4(s), IpAddr::V4(d)) = (s, d) else {
+                panic!("IPv6 segment from IPv4 connections: {s} -> {d}");
+            };
             out.push((
                 s,
                 d,
@@ -226,13 +229,21 @@ impl World {
     }
 
     /// Hands a segment to side `i`, accounting for it.
-    fn deliver(&mut self, i: usize, src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>, fuzzed: bool) {
+    fn deliver(
+        &mut self,
+        i: usize,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        seg: &TcpRepr<'_>,
+        fuzzed: bool,
+    ) {
+        let (src, dst) = (src.into(), dst.into());
         let now = self.instant();
         let side = &mut self.sides[i];
         let tuple = FourTuple {
-            local_addr: dst,
+            local_addr: dst.into(),
             local_port: seg.dst_port,
-            remote_addr: src,
+            remote_addr: src.into(),
             remote_port: seg.src_port,
         };
         let st = side.streams.entry(tuple).or_default();

@@ -5,7 +5,7 @@
 //! IPv6 layer-4 checksums are always computed in software: the devices' offload requests
 //! ([`mtcp_io::TxOffload`]) describe IPv4 frames only.
 
-use core::net::Ipv6Addr;
+use core::net::{IpAddr, Ipv6Addr};
 
 use mtcp_io::TxOffload;
 use mtcp_wire::ipv6::{self, multicast_mac, solicited_node};
@@ -70,6 +70,29 @@ impl Interface {
             repr.emit_ipv6(payload, &src, &dst, Checksum::Both)
                 .map(|_| ())
         })
+    }
+
+    /// [`Interface::send_tcp`] or [`Interface::send_tcp_ipv6`] by the addresses' family (as the
+    /// TCP engine gives them); addresses of two families are dropped as
+    /// [`TxDrop::Emit`].
+    pub fn send_tcp_ip(
+        &mut self,
+        now_ms: u64,
+        next_hop: IpAddr,
+        src: IpAddr,
+        dst: IpAddr,
+        repr: &TcpRepr<'_>,
+        buf: &mut [u8],
+    ) -> SendResult {
+        match (next_hop, src, dst) {
+            (IpAddr::V4(h), IpAddr::V4(s), IpAddr::V4(d)) => {
+                self.send_tcp(now_ms, h, s, d, repr, buf)
+            }
+            (IpAddr::V6(h), IpAddr::V6(s), IpAddr::V6(d)) => {
+                self.send_tcp_ipv6(now_ms, h, s, d, repr, buf)
+            }
+            _ => self.drop6(TxDrop::Emit),
+        }
     }
 
     /// Sends an IPv6 packet described by `ip` (its hop limit replaced by the configured one) whose

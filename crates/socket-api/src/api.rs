@@ -2,7 +2,7 @@
 //! errno of mtcp-api.md through [`Error`].
 
 use std::io::{IoSlice, IoSliceMut};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 
 use mtcp_io::Queue;
 use mtcp_tcp::State;
@@ -192,9 +192,9 @@ impl<Q: Queue> Stack<Q> {
             let mut st = Stream::new();
             st.handle = Some(h);
             st.phase = Phase::Connected;
-            st.local = Some(SocketAddrV4::new(t.local_addr, t.local_port));
-            st.remote = Some(SocketAddrV4::new(t.remote_addr, t.remote_port));
-            let remote = SocketAddrV4::new(t.remote_addr, t.remote_port);
+            st.local = Some(SocketAddrV4::new(v4(t.local_addr), t.local_port));
+            st.remote = Some(SocketAddrV4::new(v4(t.remote_addr), t.remote_port));
+            let remote = SocketAddrV4::new(v4(t.remote_addr), t.remote_port);
             let mut sock = self.new_socket(SockKind::Stream(st));
             // As in Linux, an accepted socket inherits its listener's options (not O_NONBLOCK).
             if let Ok(listener) = self.sockets.socks.get(sockid) {
@@ -313,7 +313,7 @@ impl<Q: Queue> Stack<Q> {
         let st = self.sockets.socks.stream_mut(sockid)?;
         st.handle = Some(h);
         st.phase = Phase::Connecting;
-        st.local = Some(SocketAddrV4::new(t.local_addr, t.local_port));
+        st.local = Some(SocketAddrV4::new(v4(t.local_addr), t.local_port));
         st.remote = Some(addr);
         Err(Error::InProgress)
     }
@@ -691,4 +691,13 @@ fn take_peeked(st: &mut Stream, buf: &mut [u8], flags: i32) -> usize {
         st.peeked.drain(..n);
     }
     n
+}
+
+/// The IPv4 address of an engine tuple. The ports feed the engine IPv4 segments only, so its
+/// connections have IPv4 addresses (an IPv6 one would read as `0.0.0.0`).
+fn v4(a: IpAddr) -> Ipv4Addr {
+    match a {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    }
 }

@@ -3,7 +3,7 @@
 //! here (`receive`: rx_burst, the mesh's inbox, the network layer, the engine) and go out here
 //! (`transmit`: the engine's segments, routed to a port's batch, flushed to the device).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use mtcp_io::{Burst, Queue, RxFrame};
@@ -137,6 +137,10 @@ impl<Q: Queue> Ports<Q> {
                 0
             } else {
                 engine.dispatch_at_most(now, room, |src, dst, seg| {
+                    // The ports feed the engine IPv4 segments only: its output is IPv4.
+                    let (IpAddr::V4(src), IpAddr::V4(dst)) = (src, dst) else {
+                        return;
+                    };
                     // connect() refuses destinations without a route; a peer that reached us
                     // from outside every route (no default route) is answered through the first
                     // port, on the link.

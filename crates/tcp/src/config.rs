@@ -3,6 +3,9 @@
 use crate::cc::CcAlgorithm;
 use crate::time::Duration;
 
+/// The smallest MSS over IPv6: 1280, the least MTU of an IPv6 link, less 60 bytes of headers.
+pub const IPV6_MIN_MSS: u16 = 1220;
+
 /// Keepalive parameters (RFC 9293 §3.8.4; off by default as the RFC requires).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
@@ -17,7 +20,8 @@ pub struct Keepalive {
 /// Tunables shared by every connection of an engine.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// IP MTU of the link; our MSS is `mtu - 40` and the peer's is clamped to it.
+    /// IP MTU of the link; our MSS is `mtu - 40` over IPv4, `mtu - 60` (1220 at least) over
+    /// IPv6, and the peer's is clamped to it.
     pub mtu: u16,
     /// Send buffer size in bytes (memory is taken as data is queued, up to this).
     pub send_buffer_bytes: usize,
@@ -139,9 +143,18 @@ impl Config {
         }
     }
 
-    /// Our MSS: the MTU minus 40 bytes of IPv4 and TCP headers.
+    /// Our MSS over IPv4: the MTU minus 40 bytes of IPv4 and TCP headers.
     pub fn local_mss(&self) -> u16 {
         self.mtu.saturating_sub(40).max(64)
+    }
+    /// Our MSS over IPv6 (`ipv6`) or IPv4: over IPv6 the MTU minus 60 bytes of IPv6 and TCP
+    /// headers, never under 1220 (IPv6 links carry 1280 bytes, RFC 8200 §5).
+    pub fn local_mss_for(&self, ipv6: bool) -> u16 {
+        if ipv6 {
+            self.mtu.saturating_sub(60).max(IPV6_MIN_MSS)
+        } else {
+            self.local_mss()
+        }
     }
     /// The window scale shift we offer: the smallest shift that covers the receive buffer.
     pub fn local_window_shift(&self) -> u8 {

@@ -3,7 +3,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use hashbrown::HashMap;
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
@@ -28,8 +28,8 @@ const POOL_MAX_PIECES: usize = 256;
 /// A segment sent without connection state: a RST or a SYN-cookie SYN-ACK.
 #[derive(Clone, Debug)]
 pub(crate) struct Control {
-    pub(crate) src: Ipv4Addr,
-    pub(crate) dst: Ipv4Addr,
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
     pub(crate) src_port: u16,
     pub(crate) dst_port: u16,
     pub(crate) seq: SeqNumber,
@@ -149,13 +149,14 @@ impl Engine {
         self.table.len()
     }
 
-    /// Opens a connection (active open). `local_port` 0 picks an ephemeral port.
+    /// Opens a connection (active open). `local_port` 0 picks an ephemeral port. Both
+    /// addresses are IPv4 or both IPv6 (else [`Error::InvalidState`]).
     pub fn connect(
         &mut self,
         now: Instant,
-        local_addr: Ipv4Addr,
+        local_addr: impl Into<IpAddr>,
         local_port: u16,
-        remote_addr: Ipv4Addr,
+        remote_addr: impl Into<IpAddr>,
         remote_port: u16,
     ) -> Result<Handle, Error> {
         let opts = self.config.conn_options();
@@ -171,11 +172,15 @@ impl Engine {
     pub fn connect_with(
         &mut self,
         now: Instant,
-        (local_addr, local_port): (Ipv4Addr, u16),
-        (remote_addr, remote_port): (Ipv4Addr, u16),
+        (local_addr, local_port): (impl Into<IpAddr>, u16),
+        (remote_addr, remote_port): (impl Into<IpAddr>, u16),
         opts: ConnOptions,
     ) -> Result<Handle, Error> {
         self.now = now;
+        let (local_addr, remote_addr) = (local_addr.into(), remote_addr.into());
+        if local_addr.is_ipv4() != remote_addr.is_ipv4() {
+            return Err(Error::InvalidState);
+        }
         let mut tuple = FourTuple {
             local_addr,
             local_port,
@@ -512,13 +517,20 @@ impl Engine {
         }
     }
 
-    /// Processes one received segment from `src` to `dst`.
-    pub fn on_segment(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>) {
+    /// Processes one received segment from `src` to `dst` (IPv4 or IPv6, both of one family:
+    /// the network layer parsed them from one header).
+    pub fn on_segment(
+        &mut self,
+        now: Instant,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        seg: &TcpRepr<'_>,
+    ) {
         self.now = now;
         let tuple = FourTuple {
-            local_addr: dst,
+            local_addr: dst.into(),
             local_port: seg.dst_port,
-            remote_addr: src,
+            remote_addr: src.into(),
             remote_port: seg.src_port,
         };
         if let Some(h) = self.table.find(&tuple) {
@@ -621,7 +633,7 @@ impl Engine {
     /// Returns the number of segments emitted.
     pub fn dispatch<F>(&mut self, now: Instant, emit: F) -> usize
     where
-        F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
+        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>),
     {
         self.dispatch_at_most(now, usize::MAX, emit)
     }
@@ -633,7 +645,7 @@ impl Engine {
     /// than `max_segments` means nothing is left.
     pub fn dispatch_at_most<F>(&mut self, now: Instant, max_segments: usize, mut emit: F) -> usize
     where
-        F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
+        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>),
     {
         self.now = now;
         // Once a second (a comparison otherwise): spare memory a past load left goes back.
@@ -705,7 +717,7 @@ impl Engine {
     /// Emits at most `max` of the queued stateless replies, oldest first.
     fn emit_control<F>(&mut self, max: usize, emit: &mut F) -> usize
     where
-        F: FnMut(Ipv4Addr, Ipv4Addr, &TcpRepr<'_>),
+        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>),
     {
         let taken = self.control.len().min(max);
         for c in self.control.drain(..taken) {

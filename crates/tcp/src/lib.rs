@@ -9,7 +9,7 @@
 //!   poll_timers(now) ────► │ connection table · listeners · timers   │ ──► events, next_deadline
 //!                          └─────────────────────────────────────────┘
 //!          on_segment(TcpRepr) ▲                      │ dispatch(emit(TcpRepr))
-//!                          mtcp-wire (parse / emit TCP, IPv4, Ethernet)
+//!                          mtcp-wire (parse / emit TCP, IPv4, IPv6, Ethernet)
 //!                          mtcp-io   (DPDK, AF_PACKET, TAP, in-memory link)
 //! ```
 //!
@@ -25,12 +25,14 @@
 //! zero-window probes; keepalive; reassembly with a bounded number of holes; a receive window
 //! whose right edge never moves left; delayed ACKs; RFC 5961 RST/SYN/ACK checks with
 //! rate-limited challenge ACKs; PAWS; RFC 6528 ISNs; TIME-WAIT with safe reuse; idle timeout;
-//! per-connection statistics.
+//! per-connection statistics. Connections run over IPv4 or IPv6 (4-tuples of [`core::net::IpAddr`],
+//! the MSS from the IPv6 MTU with its 1220-byte floor, ISNs and SYN cookies over IPv6 tuples) and
+//! a listener on `::` takes both families unless [`Engine::set_v6only`].
 //!
 //! Example: two engines connected back to back.
 //!
 //! ```
-//! use core::net::Ipv4Addr;
+//! use core::net::{IpAddr, Ipv4Addr};
 //! use mtcp_tcp::{Config, Engine, Event, Instant};
 //! use mtcp_wire::tcp::TcpRepr;
 //!
@@ -44,7 +46,7 @@
 //!
 //! // Shuttle segments until both sides are quiet. A real program sends them to a NIC
 //! // (serialised with mtcp-wire) and sleeps until `next_deadline()`.
-//! let mut wire: Vec<(Ipv4Addr, Ipv4Addr, TcpRepr<'static>)> = Vec::new();
+//! let mut wire: Vec<(IpAddr, IpAddr, TcpRepr<'static>)> = Vec::new();
 //! for _ in 0..10 {
 //!     for engine in [&mut client, &mut server] {
 //!         for (src, dst, seg) in wire.drain(..) {
@@ -89,7 +91,7 @@ mod table;
 mod time;
 mod timer;
 
-pub use config::{Config, ConnOptions, Keepalive};
+pub use config::{Config, ConnOptions, IPV6_MIN_MSS, Keepalive};
 pub use engine::Engine;
 pub use isn::FourTuple;
 pub use state::{Error, Event, State, TcpInfo};

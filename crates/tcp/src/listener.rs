@@ -3,7 +3,7 @@
 //! when the accept queue is full, and RSTs for segments nobody listens to.
 
 use alloc::collections::VecDeque;
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
@@ -18,7 +18,9 @@ use crate::time::Instant;
 
 #[derive(Debug)]
 pub(crate) struct Listener {
-    pub(crate) addr: Ipv4Addr,
+    pub(crate) addr: IpAddr,
+    /// An IPv6 listener on `::` takes IPv6 connections only (IPV6_V6ONLY), not IPv4 ones too.
+    pub(crate) v6only: bool,
     pub(crate) backlog: usize,
     pub(crate) syn_queue: usize,
     pub(crate) accept_queue: VecDeque<Handle>,
@@ -26,22 +28,51 @@ pub(crate) struct Listener {
     pub(crate) opts: ConnOptions,
 }
 
+impl Listener {
+    /// Whether a connection to our address `local` belongs to this listener.
+    fn takes(&self, local: IpAddr) -> bool {
+        match self.addr {
+            IpAddr::V4(a) if a.is_unspecified() => local.is_ipv4(),
+            IpAddr::V6(a) if a.is_unspecified() => local.is_ipv6() || !self.v6only,
+            a => a == local,
+        }
+    }
+}
+
 impl Engine {
-    /// Accepts connections to `port` on `addr` (`Ipv4Addr::UNSPECIFIED` for any); at most
-    /// `backlog` half-open and `backlog` unaccepted connections are held.
-    pub fn listen(&mut self, addr: Ipv4Addr, port: u16, backlog: usize) -> Result<(), Error> {
+    /// Accepts connections to `port` on `addr`; at most `backlog` half-open and `backlog`
+    /// unaccepted connections are held. `0.0.0.0` takes any IPv4 address; `::` takes any IPv6
+    /// address and any IPv4 address too (dual stack, as Linux with `IPV6_V6ONLY` off; see
+    /// [`Engine::set_v6only`]).
+    pub fn listen(
+        &mut self,
+        addr: impl Into<IpAddr>,
+        port: u16,
+        backlog: usize,
+    ) -> Result<(), Error> {
         let opts = self.config.conn_options();
         self.listen_with(addr, port, backlog, opts)
+    }
+
+    /// Whether the listener on `port`, if it listens on `::`, takes IPv6 connections only
+    /// (`IPV6_V6ONLY`); off by default.
+    pub fn set_v6only(&mut self, port: u16, v6only: bool) -> Result<(), Error> {
+        self.listeners
+            .get_mut(&port)
+            .ok_or(Error::InvalidHandle)?
+            .v6only = v6only;
+        Ok(())
     }
 
     /// [`Engine::listen`] whose accepted connections get `opts` (buffers, Nagle, keepalive).
     pub fn listen_with(
         &mut self,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
         port: u16,
         backlog: usize,
         opts: ConnOptions,
     ) -> Result<(), Error> {
+        let addr = addr.into();
         if self.listeners.contains_key(&port) || port == 0 {
             return Err(Error::AddrInUse);
         }
@@ -50,6 +81,7 @@ impl Engine {
             port,
             Listener {
                 addr,
+                v6only: false,
                 backlog,
                 syn_queue: 0,
                 accept_queue: VecDeque::with_capacity(backlog),
@@ -91,7 +123,7 @@ impl Engine {
         let listening = self
             .listeners
             .get(&port)
-            .is_some_and(|l| l.addr == Ipv4Addr::UNSPECIFIED || l.addr == tuple.local_addr);
+            .is_some_and(|l| l.takes(tuple.local_addr));
         if !listening {
             self.reset_reply(tuple, seg);
             return;
@@ -117,11 +149,12 @@ impl Engine {
         }
         if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
             if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
-                let mss = seg.options.mss.unwrap_or(536).min(self.config.local_mss());
+                let local_mss = self.config.local_mss_for(tuple.is_ipv6());
+                let mss = seg.options.mss.unwrap_or(536).min(local_mss);
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
                 let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
                 let shift = window_shift_for(l.opts.recv_buffer_bytes);
-                let options = cookie_options(&self.config, shift, &seg.options, now);
+                let options = cookie_options(&self.config, local_mss, shift, &seg.options, now);
                 self.push_control(Control {
                     src: tuple.local_addr,
                     dst: tuple.remote_addr,
@@ -260,9 +293,15 @@ const TS_OPTION_BITS: u32 = 0x3f;
 
 /// Options of a cookie SYN-ACK. With timestamps, the options that do not fit in the cookie
 /// travel in our TSval, which the peer echoes in the final ACK.
-fn cookie_options(config: &Config, our_shift: u8, syn: &TcpOptions, now: Instant) -> TcpOptions {
+fn cookie_options(
+    config: &Config,
+    local_mss: u16,
+    our_shift: u8,
+    syn: &TcpOptions,
+    now: Instant,
+) -> TcpOptions {
     let mut o = TcpOptions {
-        mss: Some(config.local_mss()),
+        mss: Some(local_mss),
         ..TcpOptions::default()
     };
     let Some(peer_ts) = syn.timestamps.filter(|_| config.timestamps) else {

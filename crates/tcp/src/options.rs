@@ -26,7 +26,7 @@ impl Conn {
     /// Applies the options of the peer's SYN: each feature is used only if both sides offered it.
     /// `we_offered` is our own SYN's offer (the config for passive opens).
     pub(crate) fn negotiate(&mut self, peer: &TcpOptions, config: &Config) {
-        let local_mss = u32::from(config.local_mss());
+        let local_mss = u32::from(config.local_mss_for(self.tuple.is_ipv6()));
         // RFC 9293 §3.7.1: 536 when absent; never above what our MTU carries.
         let peer_mss = peer.mss.map_or(536, u32::from).max(64);
         self.snd.mss = peer_mss.min(local_mss);
@@ -59,7 +59,7 @@ impl Conn {
     /// Options of our SYN (active open) or SYN-ACK (passive open, after `negotiate`).
     pub(crate) fn syn_options(&self, config: &Config, now: Instant, syn_ack: bool) -> TcpOptions {
         let mut o = TcpOptions {
-            mss: Some(config.local_mss()),
+            mss: Some(config.local_mss_for(self.tuple.is_ipv6())),
             ..TcpOptions::default()
         };
         let offer = |ours: bool, agreed: bool| if syn_ack { agreed } else { ours };

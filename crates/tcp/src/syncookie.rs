@@ -3,6 +3,7 @@
 
 use mtcp_wire::tcp::SeqNumber;
 
+use crate::config::IPV6_MIN_MSS;
 use crate::isn::{FourTuple, SecretHash};
 use crate::time::Instant;
 
@@ -40,7 +41,14 @@ impl SecretHash {
         let peer_isn = SeqNumber(seq.0.wrapping_sub(1));
         let h = self.hash(t, peer_isn.0 ^ (slot << 27) ^ (idx << 24) ^ 0x5a5a_0000) as u32
             & 0x00ff_ffff;
-        (h == cookie.0 & 0x00ff_ffff).then_some(COOKIE_MSS[idx as usize])
+        let mss = COOKIE_MSS[idx as usize];
+        // IPv6 links carry at least 1280 bytes (RFC 8200 §5): its MSS is never under 1220.
+        let mss = if t.is_ipv6() {
+            mss.max(IPV6_MIN_MSS)
+        } else {
+            mss
+        };
+        (h == cookie.0 & 0x00ff_ffff).then_some(mss)
     }
 }
 
@@ -51,9 +59,9 @@ mod tests {
 
     fn tuple() -> FourTuple {
         FourTuple {
-            local_addr: Ipv4Addr::new(198, 18, 0, 1),
+            local_addr: Ipv4Addr::new(198, 18, 0, 1).into(),
             local_port: 80,
-            remote_addr: Ipv4Addr::new(198, 18, 0, 2),
+            remote_addr: Ipv4Addr::new(198, 18, 0, 2).into(),
             remote_port: 40000,
         }
     }
@@ -79,6 +87,35 @@ mod tests {
         assert_eq!(
             s.check_cookie(&t, SeqNumber(1001), SeqNumber(c.0 ^ 1), Instant(6_000)),
             None
+        );
+    }
+
+    #[test]
+    fn cookie_over_ipv6_tuples() {
+        use core::net::Ipv6Addr;
+        let s = SecretHash::new([7; 16]);
+        let t = FourTuple {
+            local_addr: "2001:2::1".parse::<Ipv6Addr>().unwrap().into(),
+            local_port: 80,
+            remote_addr: "2001:2::2".parse::<Ipv6Addr>().unwrap().into(),
+            remote_port: 40000,
+        };
+        let c = s.cookie(&t, SeqNumber(1000), 1440, Instant(5_000));
+        assert_eq!(
+            s.check_cookie(&t, SeqNumber(1001), c, Instant(6_000)),
+            Some(1440)
+        );
+        let mut other = t;
+        other.remote_addr = "2001:2::3".parse::<Ipv6Addr>().unwrap().into();
+        assert_eq!(
+            s.check_cookie(&other, SeqNumber(1001), c, Instant(6_000)),
+            None
+        );
+        // IPv6's smallest MSS comes back as at least 1220 (the table's 1200 is IPv4's).
+        let c = s.cookie(&t, SeqNumber(1000), 1220, Instant(5_000));
+        assert_eq!(
+            s.check_cookie(&t, SeqNumber(1001), c, Instant(6_000)),
+            Some(1220)
         );
     }
 }

@@ -5,7 +5,7 @@
 //! The counter is per thread, so the test harness' other threads do not disturb it.
 
 use mtcp_testkit::alloc::{CountingAlloc, allocations};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use mtcp_tcp::{Config, Engine, Handle, Instant, State};
 use mtcp_wire::Checksum;
@@ -23,6 +23,14 @@ const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const PORT: u16 = 80;
 /// Frame slots of the wire between the engines (more than a dispatch ever emits here).
 const SLOTS: usize = 256;
+
+/// The IPv4 address in `a` (these tests run over IPv4 only).
+fn v4(a: IpAddr) -> Ipv4Addr {
+    match a {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(a) => panic!("an IPv4 engine emitted an IPv6 segment to {a}"),
+    }
+}
 
 /// Serialised segments in flight, in slots allocated once.
 struct Wire {
@@ -42,6 +50,7 @@ impl Wire {
     fn collect(&mut self, e: &mut Engine, now: Instant) -> usize {
         let Wire { slots, used } = self;
         e.dispatch(now, |src, dst, seg| {
+            let (src, dst) = (v4(src), v4(dst));
             let slot = &mut slots[*used];
             let n = seg
                 .emit(&mut slot.3, src, dst, Checksum::Both)

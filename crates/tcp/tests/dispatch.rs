@@ -3,7 +3,7 @@
 //! hundreds of handshakes and echo rounds complete through it (no timeout needed).
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use mtcp_tcp::{Config, Engine, Handle, Instant, State};
 use mtcp_wire::Checksum;
@@ -15,14 +15,14 @@ const PORT: u16 = 80;
 const CONNS: usize = 300;
 
 /// A serialised segment: source, destination, bytes.
-type Frame = (Ipv4Addr, Ipv4Addr, Vec<u8>);
+type Frame = (IpAddr, IpAddr, Vec<u8>);
 
 /// At most `max` segments of `e`, serialised.
 fn take(e: &mut Engine, now: Instant, max: usize) -> Vec<Frame> {
     let mut out = Vec::new();
     let n = e.dispatch_at_most(now, max, |src, dst, seg| {
         let mut bytes = vec![0; seg.buffer_len()];
-        seg.emit(&mut bytes, src, dst, Checksum::Both).unwrap();
+        seg.emit_ip(&mut bytes, src, dst, Checksum::Both).unwrap();
         out.push((src, dst, bytes));
     });
     assert_eq!(n, out.len(), "the count returned is the count emitted");
@@ -33,7 +33,7 @@ fn take(e: &mut Engine, now: Instant, max: usize) -> Vec<Frame> {
 fn deliver(e: &mut Engine, now: Instant, frames: &[Frame]) {
     for (src, dst, bytes) in frames {
         let packet = TcpPacket::new_checked(&bytes[..]).unwrap();
-        let repr = TcpRepr::parse(&packet, *src, *dst, Checksum::Both).unwrap();
+        let repr = TcpRepr::parse_ip(&packet, *src, *dst, Checksum::Both).unwrap();
         e.on_segment(now, *src, *dst, &repr);
     }
 }
@@ -44,7 +44,7 @@ fn src_port(f: &Frame) -> u16 {
 
 fn flags(f: &Frame) -> TcpFlags {
     let packet = TcpPacket::new_checked(&f.2[..]).unwrap();
-    TcpRepr::parse(&packet, f.0, f.1, Checksum::Both)
+    TcpRepr::parse_ip(&packet, f.0, f.1, Checksum::Both)
         .unwrap()
         .flags
 }

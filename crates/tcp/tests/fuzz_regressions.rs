@@ -2,7 +2,7 @@
 //! seed-crash-*), replayed through the public API. Each asserts what went wrong, so it fails in
 //! release builds too (not only through the engine's `debug_assert`s).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use mtcp_tcp::{Config, Engine, Instant};
 use mtcp_wire::tcp::TcpRepr;
@@ -10,7 +10,7 @@ use mtcp_wire::tcp::TcpRepr;
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 
-type Wire = Vec<(Ipv4Addr, Ipv4Addr, TcpRepr<'static>, Vec<u8>)>;
+type Wire = Vec<(IpAddr, IpAddr, TcpRepr<'static>, Vec<u8>)>;
 
 /// Emits from `from` and delivers to `to`, dropping the first `drop` segments.
 fn hop(now: u64, from: &mut Engine, to: &mut Engine, drop: &mut usize, trace: &str) {

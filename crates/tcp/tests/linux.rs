@@ -3,7 +3,7 @@
 //! Needs root; prints why it skips otherwise.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use mtcp_io::tap::{TapConfig, TapDevice, TapQueue};
@@ -112,6 +112,9 @@ impl Host {
         };
         let mut out: Vec<(Ipv4Addr, Ipv4Addr, TcpRepr<'static>, Vec<u8>)> = Vec::new();
         self.engine.dispatch(now, |s, d, seg| {
+            let (IpAddr::V4(s), IpAddr::V4(d)) = (s, d) else {
+                panic!("an IPv4 engine emitted an IPv6 segment");
+            };
             out.push((
                 s,
                 d,

@@ -6,7 +6,7 @@
 //! It moves 2 GiB in about a second (`mtcp-tcp` is optimised in the dev profile too), so it runs
 //! with every `cargo test`.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use mtcp_tcp::{Config, Engine, Instant};
 use mtcp_wire::tcp::TcpRepr;
@@ -32,7 +32,7 @@ fn more_than_2_gib_in_one_stream() {
     let mut buf = vec![0u8; 1 << 20];
     let (mut sent, mut received) = (0u64, 0u64);
     let mut server = None;
-    let mut wire: Vec<(Ipv4Addr, Ipv4Addr, TcpRepr<'static>, Vec<u8>)> = Vec::new();
+    let mut wire: Vec<(IpAddr, IpAddr, TcpRepr<'static>, Vec<u8>)> = Vec::new();
     let mut idle_rounds = 0;
     while received < total {
         let t = Instant::from_millis(now);

@@ -5,7 +5,7 @@
 //! do not rename or reshape them without updating the engine.
 
 use core::cmp::Ordering;
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::ops::{Add, AddAssign, Sub};
 
 use zerocopy::network_endian::{U16, U32};
@@ -438,6 +438,21 @@ impl<'a> TcpRepr<'a> {
         Self::parse_verified(packet)
     }
 
+    /// [`TcpRepr::parse`] or [`TcpRepr::parse_ipv6`] by the addresses' family; addresses of
+    /// two families are [`Error::Malformed`].
+    pub fn parse_ip(
+        packet: &TcpPacket<'a>,
+        src: IpAddr,
+        dst: IpAddr,
+        checksum: Checksum,
+    ) -> Result<Self> {
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => Self::parse(packet, s, d, checksum),
+            (IpAddr::V6(s), IpAddr::V6(d)) => Self::parse_ipv6(packet, &s, &d, checksum),
+            _ => Err(Error::Malformed),
+        }
+    }
+
     #[inline]
     fn parse_verified(packet: &TcpPacket<'a>) -> Result<Self> {
         let h = packet.header;
@@ -505,6 +520,22 @@ impl<'a> TcpRepr<'a> {
             u16::try_from(header_len + self.payload.len()).map_err(|_| Error::Malformed)?;
         let pseudo = checksum::pseudo_header_sum_ipv6(src, dst, 6, u32::from(total16));
         self.emit_with(buf, header_len, pseudo, checksum)
+    }
+
+    /// [`TcpRepr::emit`] or [`TcpRepr::emit_ipv6`] by the addresses' family; addresses of two
+    /// families are [`Error::Malformed`].
+    pub fn emit_ip(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        checksum: Checksum,
+    ) -> Result<usize> {
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => self.emit(buf, s, d, checksum),
+            (IpAddr::V6(s), IpAddr::V6(d)) => self.emit_ipv6(buf, &s, &d, checksum),
+            _ => Err(Error::Malformed),
+        }
     }
 
     /// The body of both emits: `header_len` is [`TcpRepr::header_len`], computed once by the

@@ -2,7 +2,7 @@
 //! test creates, driven by a small loop.
 #![allow(dead_code)]
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 use mtcp_testkit::responder::ping_received;
 use std::time::{Duration, Instant};
 
@@ -134,14 +134,14 @@ impl Link {
 
 impl Link {
     /// Sends a segment, straight to the device when the next hop is known.
-    pub fn send_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>) -> SendResult {
+    pub fn send_tcp(&mut self, src: IpAddr, dst: IpAddr, seg: &TcpRepr<'_>) -> SendResult {
         let now = self.now_ms();
         let Some(mut buf) = self.queue.tx_alloc() else {
             return SendResult::Dropped(mtcp_net::TxDrop::NoSlot);
         };
         let cap = buf.capacity();
         buf.set_len(cap);
-        let result = self.iface.send_tcp(now, dst, src, dst, seg, &mut buf);
+        let result = self.iface.send_tcp_ip(now, dst, src, dst, seg, &mut buf);
         if let SendResult::Sent(t) = result {
             buf.set_len(t.len);
             buf.set_offload(t.offload);

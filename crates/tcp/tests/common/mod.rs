@@ -11,7 +11,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BinaryHeap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use mtcp_tcp::{Config, Engine, Event, Handle, Instant};
 pub mod peer;
@@ -33,10 +33,14 @@ pub struct Packet {
 }
 
 impl Packet {
-    pub fn from(src: Ipv4Addr, dst: Ipv4Addr, seg: &TcpRepr<'_>) -> Packet {
+    pub fn from(src: impl Into<IpAddr>, dst: impl Into<IpAddr>, seg: &TcpRepr<'_>) -> Packet {
+        let v4 = |a: IpAddr| match a {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(a) => panic!("an IPv4 test engine emitted a segment to {a}"),
+        };
         Packet {
-            src,
-            dst,
+            src: v4(src.into()),
+            dst: v4(dst.into()),
             repr: TcpRepr {
                 payload: &[],
                 ..seg.clone()

@@ -1,0 +1,204 @@
+//! The engine over IPv6: connections keyed by IPv6 4-tuples, the MSS from the IPv6 MTU, SYN
+//! cookies over IPv6 tuples, and dual-stack listeners (`::` takes IPv4 too unless V6ONLY).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use mtcp_tcp::{Config, Engine, Event, Handle, Instant, State};
+use mtcp_wire::checksum::Checksum;
+use mtcp_wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+
+const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+const A4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const B4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+/// Serialised segments with their addresses (checksums over the right pseudo-header).
+type Wire = Vec<(IpAddr, IpAddr, Vec<u8>)>;
+
+fn collect(e: &mut Engine, now: Instant, wire: &mut Wire) {
+    e.dispatch(now, |src, dst, seg| {
+        let mut bytes = vec![0; seg.buffer_len()];
+        seg.emit_ip(&mut bytes, src, dst, Checksum::Both)
+            .expect("addresses of one family");
+        wire.push((src, dst, bytes));
+    });
+}
+
+fn deliver(e: &mut Engine, now: Instant, wire: &mut Wire) {
+    for (src, dst, bytes) in wire.drain(..) {
+        let packet = TcpPacket::new_checked(&bytes).unwrap();
+        let seg = TcpRepr::parse_ip(&packet, src, dst, Checksum::Both).expect("valid checksum");
+        e.on_segment(now, src, dst, &seg);
+    }
+}
+
+/// Shuttles segments between the engines until both are quiet; returns what the server got.
+fn run(client: &mut Engine, server: &mut Engine, now: Instant) -> Wire {
+    let mut seen = Wire::new();
+    for _ in 0..20 {
+        let mut wire = Wire::new();
+        collect(client, now, &mut wire);
+        seen.extend(wire.iter().cloned());
+        deliver(server, now, &mut wire);
+        collect(server, now, &mut wire);
+        deliver(client, now, &mut wire);
+    }
+    seen
+}
+
+fn engines(config: Config) -> (Engine, Engine) {
+    (
+        Engine::new(config.clone(), [1; 16]),
+        Engine::new(config, [2; 16]),
+    )
+}
+
+fn exchange(client: &mut Engine, server: &mut Engine, c: Handle, port: u16) -> Handle {
+    let now = Instant::from_millis(0);
+    client.send(c, b"over the wire").unwrap();
+    run(client, server, now);
+    let s = server.accept(port).expect("handshake completed");
+    let mut buf = [0u8; 64];
+    assert_eq!(server.recv(s, &mut buf), Ok(13));
+    assert_eq!(&buf[..13], b"over the wire");
+    assert!(client.events().any(|e| e == (c, Event::Connected)));
+    s
+}
+
+#[test]
+fn ipv6_connection_carries_data_with_the_ipv6_mss() {
+    let (mut client, mut server) = engines(Config::default());
+    let now = Instant::from_millis(0);
+    server.listen(B6, 80, 8).unwrap();
+    let c = client.connect(now, A6, 0, B6, 80).unwrap();
+    let s = exchange(&mut client, &mut server, c, 80);
+    let t = server.tuple(s).unwrap();
+    assert_eq!((t.local_addr, t.remote_addr), (B6.into(), A6.into()));
+    assert!(t.is_ipv6());
+    // 1500 - 40 (IPv6) - 20 (TCP) - 12 (timestamps on every segment).
+    assert_eq!(server.info(s).unwrap().snd_mss, 1428);
+    assert_eq!(client.info(c).unwrap().snd_mss, 1428);
+}
+
+#[test]
+fn ipv4_mss_is_unchanged() {
+    let (mut client, mut server) = engines(Config::default());
+    let now = Instant::from_millis(0);
+    server.listen(B4, 80, 8).unwrap();
+    let c = client.connect(now, A4, 0, B4, 80).unwrap();
+    let s = exchange(&mut client, &mut server, c, 80);
+    assert_eq!(server.info(s).unwrap().snd_mss, 1448);
+}
+
+#[test]
+fn ipv6_mss_never_falls_under_1220() {
+    let config = Config {
+        mtu: 1000,
+        ..Config::default()
+    };
+    assert_eq!(config.local_mss_for(true), 1220);
+    assert_eq!(config.local_mss_for(false), 960);
+    let (mut client, mut server) = engines(config);
+    let now = Instant::from_millis(0);
+    server.listen(B6, 80, 8).unwrap();
+    let c = client.connect(now, A6, 0, B6, 80).unwrap();
+    client.send(c, b"x").unwrap();
+    let mut wire = Wire::new();
+    collect(&mut client, now, &mut wire);
+    let packet = TcpPacket::new_checked(&wire[0].2).unwrap();
+    let syn = TcpRepr::parse_ip(&packet, wire[0].0, wire[0].1, Checksum::Both).unwrap();
+    assert_eq!(syn.options.mss, Some(1220));
+}
+
+#[test]
+fn mixed_family_connect_is_refused() {
+    let mut e = Engine::new(Config::default(), [1; 16]);
+    let now = Instant::from_millis(0);
+    assert!(e.connect(now, A4, 0, B6, 80).is_err());
+    assert_eq!(e.connection_count(), 0);
+}
+
+#[test]
+fn same_ports_over_both_families_are_two_connections() {
+    let (mut client, mut server) = engines(Config::default());
+    let now = Instant::from_millis(0);
+    server.listen(Ipv6Addr::UNSPECIFIED, 80, 8).unwrap();
+    let c6 = client.connect(now, A6, 40_000, B6, 80).unwrap();
+    let c4 = client.connect(now, A4, 40_000, B4, 80).unwrap();
+    assert_ne!(c4, c6);
+    client.send(c6, b"six").unwrap();
+    client.send(c4, b"four").unwrap();
+    run(&mut client, &mut server, now);
+    let mut got = Vec::new();
+    while let Some(s) = server.accept(80) {
+        let mut buf = [0u8; 16];
+        let n = server.recv(s, &mut buf).unwrap();
+        got.push((server.tuple(s).unwrap().remote_addr, buf[..n].to_vec(), s));
+    }
+    got.sort();
+    assert_eq!(got.len(), 2, "both families accepted by one `::` listener");
+    assert_eq!((got[0].0, &got[0].1[..]), (IpAddr::from(A4), &b"four"[..]));
+    assert_eq!((got[1].0, &got[1].1[..]), (IpAddr::from(A6), &b"six"[..]));
+    let s4 = got[0].2;
+    assert_eq!(server.state(s4), Ok(State::Established));
+}
+
+#[test]
+fn v6only_listener_resets_ipv4_and_ipv4_listener_resets_ipv6() {
+    let (mut client, mut server) = engines(Config::default());
+    let now = Instant::from_millis(0);
+    server.listen(Ipv6Addr::UNSPECIFIED, 80, 8).unwrap();
+    server.set_v6only(80, true).unwrap();
+    server.listen(Ipv4Addr::UNSPECIFIED, 81, 8).unwrap();
+    let c4 = client.connect(now, A4, 0, B4, 80).unwrap();
+    let c6 = client.connect(now, A6, 0, B6, 81).unwrap();
+    let seen = run(&mut client, &mut server, now);
+    assert!(!seen.is_empty());
+    assert_eq!(server.accept(80), None);
+    assert_eq!(server.accept(81), None);
+    let events: Vec<_> = client.events().collect();
+    assert!(events.contains(&(c4, Event::Reset)), "{events:?}");
+    assert!(events.contains(&(c6, Event::Reset)), "{events:?}");
+}
+
+#[test]
+fn syn_cookies_over_ipv6() {
+    let config = Config {
+        syn_cookies: true,
+        ..Config::default()
+    };
+    let (mut client, mut server) = engines(config);
+    let now = Instant::from_millis(0);
+    // A backlog of one: the second SYN finds the SYN queue full and gets a cookie.
+    server.listen(B6, 80, 1).unwrap();
+    let first = client.connect(now, A6, 0, B6, 80).unwrap();
+    let mut wire = Wire::new();
+    collect(&mut client, now, &mut wire);
+    deliver(&mut server, now, &mut wire);
+    collect(&mut server, now, &mut wire);
+    wire.clear(); // the first SYN-ACK is lost: its connection stays half-open
+    let second = client.connect(now, A6, 0, B6, 80).unwrap();
+    collect(&mut client, now, &mut wire);
+    deliver(&mut server, now, &mut wire);
+    assert_eq!(
+        server.connection_count(),
+        1,
+        "the cookie SYN-ACK keeps no state"
+    );
+    collect(&mut server, now, &mut wire);
+    assert_eq!(wire.len(), 1);
+    let packet = TcpPacket::new_checked(&wire[0].2).unwrap();
+    let syn_ack = TcpRepr::parse_ip(&packet, wire[0].0, wire[0].1, Checksum::Both).unwrap();
+    assert_eq!(syn_ack.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(syn_ack.options.mss, Some(1440));
+    deliver(&mut client, now, &mut wire);
+    client.send(second, b"cookie").unwrap();
+    collect(&mut client, now, &mut wire);
+    deliver(&mut server, now, &mut wire);
+    let s = server.accept(80).expect("rebuilt from the cookie");
+    assert_eq!(server.tuple(s).unwrap().remote_addr, IpAddr::from(A6));
+    assert!(server.info(s).unwrap().snd_mss >= 1220);
+    let mut buf = [0u8; 16];
+    assert_eq!(server.recv(s, &mut buf), Ok(6));
+    let _ = first;
+}
