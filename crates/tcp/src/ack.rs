@@ -7,6 +7,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 use crate::cc::Delivery;
 use crate::conn::{Conn, Cx};
 use crate::input::ts_before;
+use crate::sack::LoneRexmit;
 use crate::state::Event;
 use crate::time::{Duration, Instant};
 
@@ -216,7 +217,19 @@ impl Conn {
         if found.lost {
             self.stats.lost_retransmits += 1;
         }
-        self.timers.tlp_at = found.recheck_in_ms.map(|ms| now + Duration(u64::from(ms)));
+        let mut recheck = found.recheck_in_ms;
+        if recheck.is_none() {
+            // The last retransmission with nothing after it: the probe timeout (as the tail
+            // loss probe's, two smoothed RTTs and at least 2 ms), else the RTO.
+            let pto = (2 * self.rtt.srtt().0).clamp(2, u64::from(u32::MAX)) as u32;
+            let (una, max) = (self.snd.una, self.snd.max);
+            match self.scoreboard.probe_lone_rexmit(una, max, now.0, pto) {
+                LoneRexmit::WaitMs(ms) => recheck = Some(ms),
+                LoneRexmit::Lost => self.stats.lost_retransmits += 1,
+                LoneRexmit::NotApplicable => {}
+            }
+        }
+        self.timers.tlp_at = recheck.map(|ms| now + Duration(u64::from(ms)));
     }
 
     /// `delivered` bytes reached the peer: PRR's budget and the congestion control's model.

@@ -47,6 +47,17 @@ pub struct RexmitLoss {
     pub recheck_in_ms: Option<u32>,
 }
 
+/// What [`Scoreboard::probe_lone_rexmit`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoneRexmit {
+    /// The rule does not apply.
+    NotApplicable,
+    /// The probe timeout is this many ms away.
+    WaitMs(u32),
+    /// The retransmission was declared lost.
+    Lost,
+}
+
 /// Sorted, disjoint SACKed ranges `[left, right)`, all within `(snd_una, snd_max]`, and the
 /// retransmissions in flight.
 #[derive(Clone, Debug, Default)]
@@ -73,6 +84,9 @@ pub struct Scoreboard {
     /// NextSeg walks every hole below the lost edge for every segment of a recovery). Dropped
     /// when a retransmission is found lost or a range could not be kept.
     covered: Option<(SeqNumber, SeqNumber)>,
+    /// SND.UNA when [`Scoreboard::probe_lone_rexmit`] last declared a retransmission lost: once
+    /// per position of SND.UNA, so that a silent peer still meets the RTO.
+    probed_at: Option<SeqNumber>,
 }
 
 fn max_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
@@ -98,6 +112,7 @@ impl Scoreboard {
         self.rexmits.clear();
         self.refresh();
         self.covered = None;
+        self.probed_at = None;
     }
     /// Recomputes the cached totals after the tables changed.
     fn refresh(&mut self) {
@@ -326,6 +341,42 @@ impl Scoreboard {
             lost,
             recheck_in_ms: recheck,
         }
+    }
+    /// The probe timeout (RFC 8985 §7) for a retransmission nothing can prove lost: when it is
+    /// the only data outstanding that the peer does not hold (all above it SACKed, the FIN
+    /// aside) and the last thing sent (no retransmission or new data after it), no later
+    /// delivery will come to show RACK that it was lost, and only the RTO would resend it.
+    /// Once `pto_ms` have passed since it was sent it is declared lost (NextSeg resends it, as
+    /// the probe would resend the last segment), once per position of `snd_una`.
+    pub fn probe_lone_rexmit(
+        &mut self,
+        snd_una: SeqNumber,
+        snd_max: SeqNumber,
+        now_ms: u64,
+        pto_ms: u32,
+    ) -> LoneRexmit {
+        let &[r] = self.rexmits.as_slice() else {
+            return LoneRexmit::NotApplicable;
+        };
+        let newest = r.serial.wrapping_add(1) == self.next_serial;
+        let outstanding = (snd_max - snd_una).max(0) as u32;
+        let unsacked = outstanding.saturating_sub(self.sacked_total);
+        if !newest
+            || r.mark != snd_max
+            || unsacked > self.rexmit_bytes + 1
+            || self.probed_at == Some(snd_una)
+        {
+            return LoneRexmit::NotApplicable;
+        }
+        let age = (now_ms as u32).wrapping_sub(r.sent_ms);
+        if age < pto_ms {
+            return LoneRexmit::WaitMs(pto_ms - age);
+        }
+        self.rexmits.clear();
+        self.probed_at = Some(snd_una);
+        self.refresh();
+        self.covered = None;
+        LoneRexmit::Lost
     }
     /// NextSeg rule 1 (RFC 6675 §4): the first hole in `[from, lost_edge)` that is neither
     /// SACKed nor already retransmitted and in flight: `(start, len)`.
