@@ -199,10 +199,32 @@ impl Conn {
         if self.rec.point.is_none()
             && self.rec.rto_recover.is_none()
             && self.outstanding() > 0
-            && (self.rec.dupacks >= 3 || lost_by_sack)
+            && (self.rec.dupacks >= 3 || lost_by_sack || self.lost_by_rack(now))
         {
             self.enter_recovery(now);
         }
+    }
+
+    /// RACK alone (RFC 8985 §6.2, as Linux): outside a recovery, a hole below the highest SACKed
+    /// byte older than RACK.rtt + reo_wnd is lost even with fewer than DupThresh segments
+    /// SACKed above it (reo_wnd is then a quarter of the minimum RTT, step 4: the window that
+    /// tells a late segment from a lost one when DupThresh cannot). A hole not yet old enough
+    /// sets the reordering timer (§6.3: `tlp_at`, whose expiry with SACKed data outstanding
+    /// enters the recovery).
+    fn lost_by_rack(&mut self, now: Instant) -> bool {
+        if !self.opts.sack_ok || self.scoreboard.highest().is_none() {
+            return false;
+        }
+        let srtt = self.rtt.srtt().0.min(u64::from(u32::MAX)) as u32;
+        let rtt = self.rack.rtt_ms.unwrap_or(srtt);
+        let reo = self.rtt.reo_wnd().0.min(u64::from(u32::MAX)) as u32;
+        let (una, fack) = (self.snd.una, self.fack());
+        if let Some(ms) = self.rack.detect(una, fack, now.0, rtt.saturating_add(reo)) {
+            let at = now + Duration(u64::from(ms));
+            let t = &mut self.timers.tlp_at;
+            *t = Some(t.map_or(at, |t| t.min(at)));
+        }
+        self.rack.edge > una
     }
 
     /// A retransmission overtaken by SACKs of data sent after it, or sent before another
