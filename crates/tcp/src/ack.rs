@@ -197,12 +197,22 @@ impl Conn {
                     .tlp_out
                     .is_some_and(|t| self.scoreboard.highest().is_some_and(|h| h >= t)));
         if self.rec.point.is_none()
-            && self.rec.rto_recover.is_none()
+            && !self.rto_recover_pending()
             && self.outstanding() > 0
             && (self.rec.dupacks >= 3 || lost_by_sack || self.lost_by_rack(now))
         {
             self.enter_recovery(now);
         }
+    }
+
+    /// Whether an RTO's recover point (RFC 6582 §3.2) still holds fast recovery back. One that
+    /// SND.UNA has reached is spent, also when no cumulative ACK of data cleared it: a SYN's
+    /// timeout sets it to ISS + 1, which only the SYN-ACK acknowledges.
+    pub(crate) fn rto_recover_pending(&mut self) -> bool {
+        if self.rec.rto_recover.is_some_and(|p| p <= self.snd.una) {
+            self.rec.rto_recover = None;
+        }
+        self.rec.rto_recover.is_some()
     }
 
     /// RACK alone (RFC 8985 §6.2, as Linux): outside a recovery, a hole below the highest SACKed
