@@ -48,6 +48,55 @@ pub struct ClientOutcome {
     pub incompletes: u64,
     /// The first complete body, when [`ClientConfig::keep_body`].
     pub first_body: Option<Vec<u8>>,
+    /// Why the failed connections failed, as `(cause, count)`: the first of each cause in the
+    /// order met (a failure is rare, so a short list searched by name is enough).
+    pub error_causes: Vec<(Failure, u64)>,
+}
+
+impl ClientOutcome {
+    /// The causes as `cause count, ...` (empty without errors): epwget prints it beside its
+    /// summary so that a failed run says what failed.
+    pub fn causes_line(&self) -> String {
+        let parts: Vec<String> = self
+            .error_causes
+            .iter()
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect();
+        parts.join(", ")
+    }
+
+    fn count_failure(&mut self, f: Failure) {
+        match self.error_causes.iter_mut().find(|(g, _)| *g == f) {
+            Some((_, n)) => *n += 1,
+            None => self.error_causes.push((f, 1)),
+        }
+    }
+}
+
+/// Why a connection counted as an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The connect failed (EPOLLERR before the request was written), with the socket's
+    /// SO_ERROR when it names one.
+    Connect(Option<Error>),
+    /// The request could not be written in one go, with the write's error.
+    Write(Option<Error>),
+    /// A read failed (a reset after the request, typically).
+    Read(Error),
+    /// The response was not a `200` with the expected bytes.
+    BadResponse,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let errno = |e: &Option<Error>| e.map_or("-".to_string(), |e| e.to_string());
+        match self {
+            Failure::Connect(e) => write!(f, "connect: {}", errno(e)),
+            Failure::Write(e) => write!(f, "write: {}", errno(e)),
+            Failure::Read(e) => write!(f, "read: {e}"),
+            Failure::BadResponse => write!(f, "bad response"),
+        }
+    }
 }
 
 /// Counters the client publishes while it runs (epwget's).
@@ -175,7 +224,7 @@ fn open_conn<Q: Queue>(
     Ok((s, conn))
 }
 
-/// Writes epwget's request once connected and waits for the response (EPOLLIN). `Some(false)`
+/// Writes epwget's request once connected and waits for the response (EPOLLIN). `Some(Err(_))`
 /// when the request could not be written in one go.
 fn send_request<Q: Queue>(
     ctx: &mut Context<Q>,
@@ -184,7 +233,7 @@ fn send_request<Q: Queue>(
     c: &mut Conn,
     cfg: &ClientConfig,
     stats: &ClientStats,
-) -> Result<Option<bool>> {
+) -> Result<Option<std::result::Result<(), Failure>>> {
     let req = format!(
         "GET {} HTTP/1.0\r\nUser-Agent: Wget/1.12 (linux-gnu)\r\nAccept: */*\r\nHost: {}\r\nConnection: Close\r\n\r\n",
         cfg.requests[c.req].path,
@@ -201,12 +250,14 @@ fn send_request<Q: Queue>(
             ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))?;
             Ok(None)
         }
-        _ => Ok(Some(false)),
+        Ok(_) => Ok(Some(Err(Failure::Write(None)))),
+        Err(e) => Ok(Some(Err(Failure::Write(Some(e))))),
     }
 }
 
-/// Reads the response; at EOF, `Some(ok)`: whether it was a whole, right `200` (an incomplete
-/// one is counted in `out` and `stats`). `None` while more is to come.
+/// Reads the response; at EOF, `Some(Ok(()))` when it was a whole, right `200` (an incomplete
+/// one is counted in `out` and `stats` and is `Some(Err(BadResponse))`). `None` while more is
+/// to come.
 fn read_response<Q: Queue>(
     ctx: &mut Context<Q>,
     id: i32,
@@ -215,7 +266,7 @@ fn read_response<Q: Queue>(
     buf: &mut [u8],
     stats: &ClientStats,
     out: &mut ClientOutcome,
-) -> Option<bool> {
+) -> Option<std::result::Result<(), Failure>> {
     let request = &cfg.requests[c.req];
     loop {
         match ctx.read(id, buf) {
@@ -231,31 +282,42 @@ fn read_response<Q: Queue>(
                     out.incompletes += 1;
                     stats.incompletes.fetch_add(1, Ordering::Relaxed);
                 }
-                return Some(complete && !c.bad);
+                return Some(if complete && !c.bad {
+                    Ok(())
+                } else {
+                    Err(Failure::BadResponse)
+                });
             }
             Ok(n) => {
                 stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                 absorb(c, &buf[..n], request.expected.as_deref(), cfg.keep_body);
             }
             Err(Error::Again) => return None,
-            Err(_) => return Some(false),
+            Err(e) => return Some(Err(Failure::Read(e))),
         }
     }
 }
 
 /// Counts a finished connection (response time, complete or error) in `out` and `stats`.
-fn account(c: &mut Conn, ok: bool, keep_body: bool, stats: &ClientStats, out: &mut ClientOutcome) {
+fn account(
+    c: &mut Conn,
+    end: std::result::Result<(), Failure>,
+    keep_body: bool,
+    stats: &ClientStats,
+    out: &mut ClientOutcome,
+) {
     let us = c.started.elapsed().as_micros() as u64;
     stats.resp_time_sum_us.fetch_add(us, Ordering::Relaxed);
     stats.resp_time_max_us.fetch_max(us, Ordering::Relaxed);
-    if ok {
+    if end.is_ok() {
         if keep_body && out.first_body.is_none() {
             out.first_body = Some(std::mem::take(&mut c.body));
         }
         out.completes += 1;
         stats.completes.fetch_add(1, Ordering::Relaxed);
-    } else {
+    } else if let Err(f) = end {
         out.errors += 1;
+        out.count_failure(f);
         stats.errors.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -310,7 +372,9 @@ pub fn run<Q: Queue>(
                 continue;
             };
             let end = if ev.events & events::ERR != 0 && !c.sent {
-                Some(false)
+                let so_error = ctx.getsockopt(id, libc::SOL_SOCKET, libc::SO_ERROR);
+                let cause = so_error.ok().and_then(Error::from_errno);
+                Some(Err(Failure::Connect(cause)))
             } else if ev.events & events::OUT != 0 && !c.sent {
                 send_request(ctx, ep, id, c, cfg, stats)?
             } else if ev.events & (events::IN | events::ERR | events::HUP) != 0 {
@@ -318,8 +382,8 @@ pub fn run<Q: Queue>(
             } else {
                 None
             };
-            if let Some(ok) = end {
-                account(c, ok, cfg.keep_body, stats, &mut out);
+            if let Some(end) = end {
+                account(c, end, cfg.keep_body, stats, &mut out);
                 conns[id as usize] = None;
                 let _ = ctx.close(id);
                 open -= 1;

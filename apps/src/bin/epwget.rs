@@ -100,6 +100,9 @@ fn finish(threads: Vec<ClientThread>, out: Option<&str>) -> Result<bool, String>
                     "[CPU {core}] Completed {} connections, errors: {} incompletes: {}",
                     o.completes, o.errors, o.incompletes
                 );
+                if o.errors > 0 {
+                    println!("[CPU {core}] errors by cause: {}", o.causes_line());
+                }
                 ok &= o.errors == 0 && o.incompletes == 0 && o.completes as usize == mine;
                 if let (Some(path), Some(body)) = (out, o.first_body) {
                     std::fs::write(path, body).map_err(|e| format!("{path}: {e}"))?;

@@ -66,6 +66,11 @@ pub struct Config {
     pub keepalive: Option<Keepalive>,
     /// Length of TIME-WAIT (2 MSL).
     pub time_wait: Duration,
+    /// Longest a connection the application closed waits in FIN-WAIT-2 for the peer's FIN
+    /// (Linux's `tcp_fin_timeout`); `None`: as long as TIME-WAIT. Until it ends, the peer's late
+    /// ACKs and its FIN find the connection instead of drawing a RST, so a socket layer that
+    /// shortens TIME-WAIT (mTCP's `tcp_timewait = 0`) should keep this long.
+    pub fin_wait2_timeout: Option<Duration>,
     /// Abort connections silent for this long, off when `None`.
     pub idle_timeout: Option<Duration>,
     /// Challenge ACKs (RFC 5961) allowed per second, engine-wide.
@@ -97,6 +102,7 @@ impl Default for Config {
             delayed_ack: Duration::from_millis(40),
             keepalive: None,
             time_wait: Duration::from_secs(60),
+            fin_wait2_timeout: None,
             idle_timeout: None,
             challenge_ack_limit: 1000,
             syn_cookies: true,

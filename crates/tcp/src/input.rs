@@ -256,8 +256,9 @@ impl Conn {
                 self.timers.rto_at = None;
                 if self.snd.user_closed {
                     // Nobody will read: do not wait forever for the peer's FIN (Linux
-                    // tcp_fin_timeout); the TIME-WAIT length bounds it.
-                    self.timers.timewait_at = Some(cx.now + cx.config.time_wait);
+                    // tcp_fin_timeout).
+                    let bound = cx.config.fin_wait2_timeout.unwrap_or(cx.config.time_wait);
+                    self.timers.timewait_at = Some(cx.now + bound);
                 }
             }
             State::Closing if self.fin_acked() => self.enter_time_wait(cx),

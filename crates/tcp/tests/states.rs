@@ -256,6 +256,42 @@ fn fin_wait_2_is_bounded_after_close_but_not_after_shutdown() {
     );
 }
 
+/// mTCP's `tcp_timewait = 0` with a FIN-WAIT-2 bound of its own: the closed connection outlives
+/// its zero TIME-WAIT until the peer's FIN, so the peer's late ACK (a window update while it
+/// still reads) is taken quietly instead of drawing a RST that would cost it the data.
+#[test]
+fn fin_wait_2_has_its_own_bound_when_time_wait_is_zero() {
+    let config = Config {
+        time_wait: Duration::from_millis(0),
+        fin_wait2_timeout: Some(Duration::from_secs(60)),
+        ..Config::default()
+    };
+    let mut t = Harness::in_state(config, State::FinWait2);
+    t.advance(30_000);
+    assert_eq!(t.state(), Some(State::FinWait2));
+    let fin_ack = t.our(1);
+    t.send(ACK, fin_ack, &[]);
+    t.expect_none();
+    t.send(FIN | ACK, fin_ack, &[]);
+    let ack = t.expect_one();
+    assert!(!ack.repr.flags.contains(RST));
+    assert_eq!(ack.repr.ack_number.0, PEER_ISS + 2);
+    t.advance(1);
+    assert!(t.took_event(Event::Closed));
+    assert_eq!(t.e.connection_count(), 0);
+
+    // Without the peer's FIN the bound ends it.
+    let config = Config {
+        time_wait: Duration::from_millis(0),
+        fin_wait2_timeout: Some(Duration::from_secs(60)),
+        ..Config::default()
+    };
+    let mut t = Harness::in_state(config, State::FinWait2);
+    t.advance(60_000);
+    assert!(t.took_event(Event::Closed));
+    assert_eq!(t.e.connection_count(), 0);
+}
+
 #[test]
 fn simultaneous_close_goes_through_closing() {
     let mut t = Harness::in_state(cfg(), State::Closing);
