@@ -65,7 +65,8 @@ impl FromStr for ZeroCopy {
     }
 }
 
-/// How to open an AF_XDP device. Memory per queue: `frame_count * frame_size` bytes of UMEM.
+/// How to open an AF_XDP device. Memory per queue: `frame_count * frame_size` bytes of UMEM
+/// (pinned by the kernel).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct XdpConfig {
     /// Interface name.
@@ -76,9 +77,15 @@ pub struct XdpConfig {
     pub mode: XdpMode,
     /// Zero copy or copy.
     pub zero_copy: ZeroCopy,
-    /// UMEM frames per queue (a power of two); half at most are lent to the fill ring.
+    /// UMEM frames per queue (a power of two); half at most are lent to the fill ring. The fill
+    /// ring's stock is how many frames the port can take while its core is busy: a frame that
+    /// finds it empty is dropped by the kernel (`rx_fill_ring_empty`), and the flow waits a
+    /// retransmission timeout. With N connections each with a request in flight, up to N frames
+    /// arrive while the core works through the previous ones.
     pub frame_count: u32,
-    /// UMEM frame size in bytes: 2048 or 4096.
+    /// UMEM frame size in bytes: 2048, 4096, or 0 (the default) for 2048 when a frame of the
+    /// interface's MTU fits a 2 KiB chunk after the kernel's 256-byte headroom (MTU up to 1774),
+    /// else 4096.
     pub frame_size: u32,
     /// Fill and completion ring entries (a power of two).
     pub fill_size: u32,
@@ -93,17 +100,19 @@ pub struct XdpConfig {
 }
 
 impl XdpConfig {
-    /// One queue, auto mode, 4096 frames of 4 KiB (16 MiB of UMEM), rings of 2048 entries.
+    /// One queue, auto mode, 32768 frames (64 MiB of UMEM at MTU 1500 with 2 KiB frames, 128
+    /// MiB with 4 KiB ones), fill and RX/TX rings of 16384 entries: room for the frames of
+    /// 10 000 connections in flight at once (mTCP's many-connection workloads).
     pub fn new(ifname: &str) -> XdpConfig {
         XdpConfig {
             ifname: ifname.to_owned(),
             queues: 1,
             mode: XdpMode::Auto,
             zero_copy: ZeroCopy::Auto,
-            frame_count: 4096,
-            frame_size: 4096,
-            fill_size: 2048,
-            ring_size: 2048,
+            frame_count: 32768,
+            frame_size: 0,
+            fill_size: 16384,
+            ring_size: 16384,
             pass_foreign: false,
             local_addrs: Vec::new(),
         }
@@ -121,8 +130,11 @@ impl XdpConfig {
                 self.frame_count
             ));
         }
-        if self.frame_size != 2048 && self.frame_size != 4096 {
-            return Err(format!("xdp frame size {} (2048 or 4096)", self.frame_size));
+        if ![0, 2048, 4096].contains(&self.frame_size) {
+            return Err(format!(
+                "xdp frame size {} (2048, 4096, or 0 for the MTU's)",
+                self.frame_size
+            ));
         }
         for (name, v) in [
             ("xdp_fill_size", self.fill_size),

@@ -218,10 +218,26 @@ fn open_socket(
     Ok((umem, zc))
 }
 
-/// How many UMEM chunks a frame of `mtu` needs (Ethernet and VLAN headers included): 1 keeps
-/// one chunk per frame; more means multi-buffer with slots of that many chunks (see `Umem`).
+/// What the kernel keeps free at the start of every UMEM chunk it receives into
+/// (`XDP_PACKET_HEADROOM`): a chunk holds this much less of a received frame.
+const KERNEL_HEADROOM: usize = 256;
+
+/// The UMEM chunk size for `mtu` when the configuration leaves it to us (0): 2 KiB when a
+/// received frame (Ethernet and VLAN headers included) fits one after the kernel's headroom,
+/// else 4 KiB (a page, the most the kernel takes; larger frames then span several chunks).
+fn frame_size_for(config: &XdpConfig, mtu: usize) -> u32 {
+    match config.frame_size {
+        0 if mtu + 18 + KERNEL_HEADROOM <= 2048 => 2048,
+        0 => 4096,
+        size => size,
+    }
+}
+
+/// How many UMEM chunks a frame of `mtu` needs (Ethernet and VLAN headers included, and the
+/// kernel's headroom in front of a received one): 1 keeps one chunk per frame; more means
+/// multi-buffer with slots of that many chunks (see `Umem`).
 fn slot_chunks(config: &XdpConfig, mtu: usize) -> Result<u32, XdpError> {
-    let chunks = (mtu + 18).div_ceil(config.frame_size as usize);
+    let chunks = (mtu + 18).div_ceil(config.frame_size as usize - KERNEL_HEADROOM);
     // A frame of up to 17 fragments (the kernel's MAX_SKB_FRAGS), and at least 16 slots.
     let slots = (config.frame_count / 2) as usize / chunks.max(1);
     if chunks > 16 || (chunks > 1 && slots < 16) {
@@ -248,6 +264,10 @@ impl XdpDevice {
         })?;
         let mac = sys::if_hwaddr(ifname).map_err(|e| os(ifname, "SIOCGIFHWADDR", e))?;
         let mtu = sys::if_mtu(ifname).map_err(|e| os(ifname, "SIOCGIFMTU", e))?;
+        let config = &XdpConfig {
+            frame_size: frame_size_for(config, mtu),
+            ..config.clone()
+        };
         let slot_chunks = slot_chunks(config, mtu)?;
         let (program, mode) = attach(config, ifindex, config.mode, slot_chunks > 1)?;
         let program = Arc::new(program);

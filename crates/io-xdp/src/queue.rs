@@ -63,6 +63,8 @@ pub struct XdpQueue {
     /// Descriptor scratch space for one burst (boxed once at open, so the queue stays small).
     scratch: Box<Scratch>,
     stats: XdpStats,
+    /// Print the counters at close (`MTCP_XDP_STATS` set in the environment at open).
+    report_at_close: bool,
 }
 
 struct Scratch {
@@ -88,8 +90,9 @@ impl XdpQueue {
                 opts: [0; MAX_BURST],
             }),
             stats: XdpStats::default(),
+            report_at_close: std::env::var_os("MTCP_XDP_STATS").is_some(),
         };
-        while queue.in_fill < queue.fill_target && queue.refill() > 0 {}
+        queue.top_up();
         queue
     }
 
@@ -155,6 +158,14 @@ impl XdpQueue {
                 break;
             }
         }
+    }
+
+    /// Tops the fill ring up to its target from the free list, a burst at a time. The whole
+    /// target, not one burst: a peer that sent faster than one burst per turn while this core
+    /// was busy (or descheduled) leaves the ring short, and a frame that finds it empty is
+    /// dropped by the kernel (`rx_fill_ring_empty`) and costs the flow a retransmission timeout.
+    fn top_up(&mut self) {
+        while self.in_fill < self.fill_target && self.refill() > 0 {}
     }
 
     /// Puts up to one burst of free frames on the fill ring; returns how many.
@@ -242,13 +253,26 @@ impl XdpQueue {
     }
 }
 
+impl Drop for XdpQueue {
+    fn drop(&mut self) {
+        if self.report_at_close {
+            eprintln!(
+                "[mtcp] afxdp queue (fd {}): {:?}; kernel: {:?}",
+                self.fd,
+                self.stats,
+                self.kernel_stats()
+            );
+        }
+    }
+}
+
 impl Queue for XdpQueue {
     type Rx = XdpRxFrame;
     type Tx = XdpTxFrame;
 
     fn rx_into<S: RxSink<XdpRxFrame>>(&mut self, out: &mut S) -> io::Result<usize> {
         self.reclaim();
-        self.refill();
+        self.top_up();
         let want = out.room().min(MAX_BURST);
         if want == 0 {
             return Ok(0);
@@ -362,7 +386,16 @@ impl Queue for XdpQueue {
         Ok(sent)
     }
 
+    /// Returns at once when the RX ring holds descriptors, or when `timeout` is under the
+    /// millisecond `poll` counts in (a look: the ring was just looked at). Otherwise waits in
+    /// `poll`. A `poll` on an AF_XDP socket in copy mode also runs the kernel's transmit path,
+    /// so a look through `poll(0)` cost a syscall and a pass over the TX ring each idle turn;
+    /// the transmit side is kicked by `tx_from` and `rx_into` already.
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
+        // SAFETY: the socket is open; the call only reads the RX ring's producer index.
+        if timeout.as_millis() == 0 || unsafe { ffi::mtcp_xsk_rx_ready(self.umem.xsk) } > 0 {
+            return Ok(());
+        }
         sys::poll_in(self.fd, timeout)
     }
 

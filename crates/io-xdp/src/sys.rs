@@ -11,8 +11,9 @@ pub(crate) fn valid_ifname(name: &str) -> bool {
 }
 
 /// Asks the kernel to process the TX ring (`need_wakeup`). In copy mode the kernel sends at most
-/// a batch of 32 descriptors per call and answers `EAGAIN` while more remain, so this repeats a
-/// bounded number of times. `EBUSY`/`ENOBUFS` (the device is busy) are not errors: the
+/// its budget of descriptors per call (the whole ring since the shim sets
+/// `XDP_MAX_TX_SKB_BUDGET`; 32 on kernels before 6.17) and answers `EAGAIN` while more remain,
+/// so this repeats a bounded number of times. `EBUSY`/`ENOBUFS` (the device is busy) are not errors: the
 /// descriptors stay in the ring for the next kick.
 pub(crate) fn kick_tx(fd: RawFd) -> io::Result<()> {
     for _ in 0..64 {

@@ -37,11 +37,11 @@ pub struct XdpConf {
     pub mode: mtcp_io_xdp::XdpMode,
     /// Zero copy (`xdp_zero_copy = auto|on|off`; default auto).
     pub zero_copy: mtcp_io_xdp::ZeroCopy,
-    /// UMEM frames per queue (`xdp_frames`, a power of two; default 4096 of 4 KiB).
+    /// UMEM frames per queue (`xdp_frames`, a power of two; default 32768 of 2 KiB at MTU 1500).
     pub frames: u32,
-    /// Fill and completion ring entries (`xdp_fill_size`, a power of two; default 2048).
+    /// Fill and completion ring entries (`xdp_fill_size`, a power of two; default 16384).
     pub fill_size: u32,
-    /// RX and TX ring entries (`xdp_ring_size`, a power of two; default 2048).
+    /// RX and TX ring entries (`xdp_ring_size`, a power of two; default 16384).
     pub ring_size: u32,
     /// Share the port with the host (`xdp_pass_foreign = 1`): only IPv4 frames to the port's
     /// `ip` and ARP for it come to us, the rest goes to the kernel. Default off (every frame ours).
