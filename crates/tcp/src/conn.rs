@@ -503,7 +503,10 @@ impl Conn {
         }
         let at = now + Duration(pto);
         // Never later than the RTO: the probe goes in its place, and restarts it (§7.2-7.3).
-        self.timers.tlp_at = self.timers.rto_at.map(|r| if at < r { at } else { r });
+        self.timers.tlp_at = match self.timers.rto_at {
+            Some(r) => Some(if at < r { at } else { r }),
+            None => None,
+        };
     }
 
     /// Forgets any tail loss probe: scheduled, due or outstanding.
