@@ -28,7 +28,7 @@ fn main() -> Result<(), String> {
     };
     let mut r = link.run()?;
     let cfg = EchoConfig {
-        server: std::net::SocketAddrV4::new(SERVER_IP, 7),
+        server: (SERVER_IP, 7).into(),
         connections: 8,
         message_bytes: 64,
         duration: link.echo_duration,

@@ -6,7 +6,7 @@
 //! logged at most once a second, so a server under a connection flood neither exits nor floods
 //! its log.
 
-use std::net::{SocketAddrV4, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,8 @@ use mtcp_io::Queue;
 use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EpollEvent, Error, Result, events};
 
 /// A non-blocking listener on `addr` with `backlog` (what every server here starts with).
-pub fn listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4, backlog: i32) -> Result<i32> {
-    let l = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+pub fn listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddr, backlog: i32) -> Result<i32> {
+    let l = ctx.socket(crate::cli::domain(&addr), libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(l)?;
     ctx.bind(l, addr)?;
     ctx.listen(l, backlog)?;
@@ -115,7 +115,7 @@ pub fn is_pressure(e: Error) -> bool {
 /// 5 ms until `stop`; each accepted stream (made blocking) goes to `serve`, which says whether
 /// to keep accepting.
 pub fn kernel_accept_loop(
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     stop: &AtomicBool,
     mut serve: impl FnMut(TcpStream) -> bool,
 ) -> std::io::Result<()> {

@@ -2,7 +2,7 @@
 //! parsing for the command lines (which are clap derives in each binary), a stop flag set by
 //! SIGINT/SIGTERM, and mTCP's once-a-second statistics lines.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -33,33 +33,73 @@ pub fn cores(mtcp: &Mtcp, n: Option<usize>, only: Option<usize>) -> Result<Vec<u
 
 /// `ip` or `ip:port` (port 0 when absent: [`with_port`] fills in the command's default), as a
 /// clap value parser.
-pub fn addr_arg(text: &str) -> Result<SocketAddrV4, String> {
+pub fn addr_arg(text: &str) -> Result<SocketAddr, String> {
     parse_addr(text, 0)
 }
 
 /// `addr` with `port` when it has none.
-pub fn with_port(addr: SocketAddrV4, port: u16) -> SocketAddrV4 {
+pub fn with_port(addr: SocketAddr, port: u16) -> SocketAddr {
     if addr.port() == 0 {
-        SocketAddrV4::new(*addr.ip(), port)
+        SocketAddr::new(addr.ip(), port)
     } else {
         addr
     }
 }
 
-/// `ip`, `ip:port` (with `default_port`) as an address.
-pub fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddrV4, String> {
+/// `ip`, `ip:port`, `ipv6`, `[ipv6]` or `[ipv6]:port` (with `default_port`) as an address.
+pub fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("`{p}` is not a port number"))
+    };
+    if let Some(rest) = text.strip_prefix('[') {
+        let (ip, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("`{text}`: `[` without `]`"))?;
+        let ip: Ipv6Addr = ip
+            .parse()
+            .map_err(|_| format!("`{ip}` is not an IPv6 address"))?;
+        let port = match after {
+            "" => default_port,
+            p => port(
+                p.strip_prefix(':')
+                    .ok_or_else(|| format!("`{text}`: `:port` after `]`"))?,
+            )?,
+        };
+        return Ok(SocketAddr::new(ip.into(), port));
+    }
+    if text.matches(':').count() > 1 {
+        let ip: Ipv6Addr = text
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IPv6 address (`[ip]:port` with a port)"))?;
+        return Ok(SocketAddr::new(ip.into(), default_port));
+    }
     let (ip, port) = match text.split_once(':') {
-        Some((ip, p)) => (
-            ip,
-            p.parse()
-                .map_err(|_| format!("`{p}` is not a port number"))?,
-        ),
+        Some((ip, p)) => (ip, port(p)?),
         None => (text, default_port),
     };
     let ip: Ipv4Addr = ip
         .parse()
         .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
-    Ok(SocketAddrV4::new(ip, port))
+    Ok(SocketAddr::new(ip.into(), port))
+}
+
+/// The socket family for `addr`: `AF_INET6` for an IPv6 address, else `AF_INET`.
+pub fn domain(addr: &SocketAddr) -> i32 {
+    if addr.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    }
+}
+
+/// The destination `mtcp_init_rss` takes (IPv4 only in mTCP's API, and unused by it): the
+/// server's IPv4 address, `0.0.0.0` for an IPv6 one.
+pub fn rss_daddr(server: &SocketAddr) -> Ipv4Addr {
+    match server.ip() {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    }
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -132,6 +172,32 @@ mod tests {
             Ok("198.18.0.1:80".parse().unwrap())
         );
         assert!(parse_addr("x", 80).is_err());
+        assert_eq!(
+            parse_addr("[2001:2::2]:8080", 80),
+            Ok("[2001:2::2]:8080".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr("[2001:2::2]", 80),
+            Ok("[2001:2::2]:80".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr("2001:2::2", 80),
+            Ok("[2001:2::2]:80".parse().unwrap())
+        );
+        for bad in [
+            "[2001:2::2",
+            "[2001:2::2]8080",
+            "[198.18.0.1]:80",
+            "2001:2::x",
+            "[::1]:x",
+        ] {
+            assert!(parse_addr(bad, 80).is_err(), "{bad}");
+        }
+        assert_eq!(domain(&"[::]:80".parse().unwrap()), libc::AF_INET6);
+        assert_eq!(
+            rss_daddr(&"[::1]:80".parse().unwrap()),
+            Ipv4Addr::UNSPECIFIED
+        );
         assert_eq!(percentile(&[1, 2, 3, 4], 50.0), 2);
         assert_eq!(percentile(&[1, 2, 3, 4], 99.0), 4);
         assert_eq!(percentile(&[], 99.0), 0);

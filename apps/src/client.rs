@@ -2,7 +2,7 @@
 //! connects up to a concurrency, `GET <path>` with `Connection: Close`, each response read to
 //! EOF and, when the expected body is known, checked byte for byte against it.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ pub struct Request {
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     /// Server address.
-    pub server: SocketAddrV4,
+    pub server: SocketAddr,
     /// Requests in order (each on its own connection).
     pub requests: Vec<Request>,
     /// Connections open at once.
@@ -176,9 +176,9 @@ pub fn finish_core<Q: Queue>(ctx: &mut Context<Q>, running: &std::sync::atomic::
 pub fn connect_nonblocking<Q: Queue>(
     ctx: &mut Context<Q>,
     ep: i32,
-    server: SocketAddrV4,
+    server: SocketAddr,
 ) -> Result<i32> {
-    let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let s = ctx.socket(crate::cli::domain(&server), libc::SOCK_STREAM, 0)?;
     if let Err(e) = ctx.setsock_nonblock(s) {
         let _ = ctx.close(s);
         return Err(e);
@@ -234,8 +234,14 @@ fn send_request<Q: Queue>(
     cfg: &ClientConfig,
     stats: &ClientStats,
 ) -> Result<Option<std::result::Result<(), Failure>>> {
+    // An IPv6 literal goes in brackets in a Host header (RFC 9110 §7.2, RFC 3986 §3.2.2).
+    let (open, close) = if cfg.server.is_ipv6() {
+        ("[", "]")
+    } else {
+        ("", "")
+    };
     let req = format!(
-        "GET {} HTTP/1.0\r\nUser-Agent: Wget/1.12 (linux-gnu)\r\nAccept: */*\r\nHost: {}\r\nConnection: Close\r\n\r\n",
+        "GET {} HTTP/1.0\r\nUser-Agent: Wget/1.12 (linux-gnu)\r\nAccept: */*\r\nHost: {open}{}{close}\r\nConnection: Close\r\n\r\n",
         cfg.requests[c.req].path,
         cfg.server.ip()
     );
@@ -332,7 +338,7 @@ pub fn run<Q: Queue>(
     ctx.init_rss(
         Ipv4Addr::UNSPECIFIED,
         1,
-        *cfg.server.ip(),
+        crate::cli::rss_daddr(&cfg.server),
         cfg.server.port(),
     )?;
     let ep = ctx.epoll_create(cfg.concurrency.max(1) as i32 * 3)?;

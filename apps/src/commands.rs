@@ -6,7 +6,7 @@
 //! Servers print `... server on <addr>` once their listener exists, so a parent process may
 //! start clients as soon as it has read that line.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -33,16 +33,17 @@ pub struct StackArgs {
 #[derive(Args, Debug)]
 pub struct ListenArgs {
     /// Address to listen on.
-    #[arg(short = 'a', value_name = "addr", default_value_t = Ipv4Addr::UNSPECIFIED)]
-    addr: Ipv4Addr,
+    /// (`::` takes IPv6 and IPv4 clients).
+    #[arg(short = 'a', value_name = "addr", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    addr: IpAddr,
     /// Port to listen on (default: 7 for echo, 5001 for perf).
     #[arg(short = 'p', value_name = "port")]
     port: Option<u16>,
 }
 
 impl ListenArgs {
-    fn addr(&self, default_port: u16) -> SocketAddrV4 {
-        SocketAddrV4::new(self.addr, self.port.unwrap_or(default_port))
+    fn addr(&self, default_port: u16) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port.unwrap_or(default_port))
     }
 }
 
@@ -72,8 +73,8 @@ enum EchoRole {
     /// Send messages and wait for each echo; report transactions/s and latency.
     Client {
         /// Server address (`ip` or `ip:port`; port 7 by default).
-        #[arg(value_name = "ip[:port]", value_parser = cli::addr_arg)]
-        server: SocketAddrV4,
+        #[arg(value_name = "ip[:port] or [ipv6]:port", value_parser = cli::addr_arg)]
+        server: SocketAddr,
         #[command(flatten)]
         stack: StackArgs,
         /// Connections.
@@ -88,7 +89,7 @@ enum EchoRole {
     },
 }
 
-fn echo_server(stack: &StackArgs, addr: SocketAddrV4, n: Option<usize>) -> Result<bool, String> {
+fn echo_server(stack: &StackArgs, addr: SocketAddr, n: Option<usize>) -> Result<bool, String> {
     let stop = cli::stop_flag();
     let Some(conf) = &stack.conf else {
         println!("mtcp-echo: kernel server on {addr}");
@@ -192,8 +193,8 @@ enum PerfRole {
     /// Send `--send` bytes and ask the server for `--recv` bytes.
     Client {
         /// Server address (`ip` or `ip:port`; port 5001 by default).
-        #[arg(value_name = "ip[:port]", value_parser = cli::addr_arg)]
-        server: SocketAddrV4,
+        #[arg(value_name = "ip[:port] or [ipv6]:port", value_parser = cli::addr_arg)]
+        server: SocketAddr,
         #[command(flatten)]
         stack: StackArgs,
         /// Bytes to send.
@@ -205,7 +206,7 @@ enum PerfRole {
     },
 }
 
-fn perf_server(stack: &StackArgs, addr: SocketAddrV4, once: bool) -> Result<bool, String> {
+fn perf_server(stack: &StackArgs, addr: SocketAddr, once: bool) -> Result<bool, String> {
     let stop = cli::stop_flag();
     let mut all_ok = true;
     let mut report = |r: perf::PerfReport, stack: &str| {
@@ -230,7 +231,7 @@ fn perf_server(stack: &StackArgs, addr: SocketAddrV4, once: bool) -> Result<bool
 
 fn perf_client(
     stack: &StackArgs,
-    server: SocketAddrV4,
+    server: SocketAddr,
     send: u64,
     recv: u64,
 ) -> Result<bool, String> {

@@ -11,7 +11,7 @@
 //! can meet a closed port however late that thread runs (a SYN that did would be refused with
 //! RST and counted as a failed connection).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -80,7 +80,7 @@ impl MemLink {
             .map_err(|e| e.to_string())?;
         let mut sctx = srv.create_context(0).map_err(|e| e.to_string())?;
         let mut cctx = cli.create_context(0).map_err(|e| e.to_string())?;
-        let any = |port| SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+        let any = |port| SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
         let echo_l = echo::mtcp_listen(&mut sctx, any(ECHO_PORT)).map_err(|e| e.to_string())?;
         let bulk_l = perf::mtcp_listen(&mut sctx, any(BULK_PORT)).map_err(|e| e.to_string())?;
         let echo_stop = Arc::new(AtomicBool::new(false));
@@ -93,7 +93,7 @@ impl MemLink {
             perf::mtcp_serve(&mut sctx, bulk_l, true, &bs, |_| {}).map_err(|e| e.to_string())
         });
         let cfg = EchoConfig {
-            server: SocketAddrV4::new(SERVER_IP, ECHO_PORT),
+            server: SocketAddr::from((SERVER_IP, ECHO_PORT)),
             connections: self.connections,
             message_bytes: self.message_bytes,
             duration: self.echo_duration,
@@ -105,7 +105,7 @@ impl MemLink {
         let bulk = echo.as_ref().ok().map(|_| {
             perf::mtcp_client(
                 &mut cctx,
-                SocketAddrV4::new(SERVER_IP, BULK_PORT),
+                SocketAddr::from((SERVER_IP, BULK_PORT)),
                 self.bulk_bytes,
                 self.bulk_bytes,
                 &never,
@@ -140,7 +140,7 @@ mod tests {
             };
             let mut r = link.run().unwrap();
             let cfg = EchoConfig {
-                server: SocketAddrV4::new(SERVER_IP, ECHO_PORT),
+                server: SocketAddr::from((SERVER_IP, ECHO_PORT)),
                 connections: 8,
                 message_bytes: 64,
                 duration: link.echo_duration,

@@ -5,7 +5,7 @@
 //! kernel's sockets ([`kernel_server`], [`kernel_client`]).
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddrV4, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -277,7 +277,7 @@ fn drive<Q: Queue>(
 /// Client over our stack: sends `to_server` bytes, expects `to_client` bytes back.
 pub fn mtcp_client<Q: Queue>(
     ctx: &mut Context<Q>,
-    server: SocketAddrV4,
+    server: SocketAddr,
     to_server: u64,
     to_client: u64,
     stop: &AtomicBool,
@@ -285,10 +285,10 @@ pub fn mtcp_client<Q: Queue>(
     ctx.init_rss(
         std::net::Ipv4Addr::UNSPECIFIED,
         1,
-        *server.ip(),
+        crate::cli::rss_daddr(&server),
         server.port(),
     )?;
-    let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let s = ctx.socket(crate::cli::domain(&server), libc::SOCK_STREAM, 0)?;
     ctx.setsock_nonblock(s)?;
     match ctx.connect(s, server) {
         Ok(()) | Err(Error::InProgress) => {}
@@ -323,7 +323,7 @@ pub fn mtcp_client<Q: Queue>(
 /// the first when `once`); calls `report` after each.
 pub fn mtcp_server<Q: Queue>(
     ctx: &mut Context<Q>,
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     once: bool,
     stop: &AtomicBool,
     report: impl FnMut(PerfReport),
@@ -334,7 +334,7 @@ pub fn mtcp_server<Q: Queue>(
 
 /// The server's listener on `addr` (non-blocking, backlog 64); create it before a client may
 /// connect (see [`crate::echo::mtcp_listen`]).
-pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddrV4) -> Result<i32> {
+pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddr) -> Result<i32> {
     crate::accept::listen(ctx, addr, 64)
 }
 
@@ -446,7 +446,7 @@ fn kernel_transfer(mut s: TcpStream, to_send: u64, to_recv: u64) -> PerfReport {
 
 /// Client over kernel sockets.
 pub fn kernel_client(
-    server: SocketAddrV4,
+    server: SocketAddr,
     to_server: u64,
     to_client: u64,
 ) -> std::io::Result<PerfReport> {
@@ -459,7 +459,7 @@ pub fn kernel_client(
 
 /// Server over kernel sockets: transfers one after another until `stop` (or after the first).
 pub fn kernel_server(
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     once: bool,
     stop: &AtomicBool,
     mut report: impl FnMut(PerfReport),
@@ -508,13 +508,13 @@ mod tests {
         static NEVER: AtomicBool = AtomicBool::new(false);
         let server = std::thread::spawn(move || {
             let mut got = None;
-            let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5001);
+            let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 5001));
             mtcp_server(&mut sctx, any, true, &NEVER, |r| got = Some(r)).unwrap();
             drop(sctx);
             got.unwrap()
         });
         std::thread::sleep(Duration::from_millis(50));
-        let server_addr = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 5001);
+        let server_addr = SocketAddr::from((Ipv4Addr::new(198, 18, 0, 1), 5001));
         let r = mtcp_client(&mut cctx, server_addr, bytes, bytes, &NEVER).unwrap();
         let s = server.join().unwrap();
         assert!(r.ok, "{}", r.line("client"));

@@ -3,7 +3,7 @@
 //! written in 8 KB pieces driven by EPOLLOUT.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -20,7 +20,7 @@ const WRITE_CHUNK: usize = 8192;
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Address to listen on (`0.0.0.0:80` in epserver).
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
     /// Listen backlog.
     pub backlog: i32,
     /// Files by path (`/name`).
@@ -31,7 +31,7 @@ impl ServerConfig {
     /// Port 80 on any address, backlog 4096, no files.
     pub fn new() -> ServerConfig {
         ServerConfig {
-            addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80),
+            addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)),
             backlog: 4096,
             files: HashMap::new(),
         }

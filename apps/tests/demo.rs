@@ -1,6 +1,6 @@
 //! Smoke test: the demo binary runs a small load with one and with two cores per instance
 //! (Toeplitz steering by the switch, and the switch's opaque steering that the stacks must
-//! correct in software), in both run modes, and exits 0.
+//! correct in software), in both run modes, over IPv4 and then IPv6, and exits 0.
 
 use std::process::Command;
 
@@ -17,6 +17,14 @@ fn run(extra: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("[ ALL ] mem0 flows:"), "{stdout}");
+    // The IPv6 run follows the IPv4 one, as complete and as exact.
+    assert!(stdout.contains("the same GETs over IPv6"), "{stdout}");
+    assert_eq!(
+        stdout.matches(" responses verified byte for byte").count(),
+        2,
+        "an IPv4 and an IPv6 run: {stdout}"
+    );
+    assert!(stdout.contains(", IPv6 TCP RX:"), "{stdout}");
     stdout
 }
 

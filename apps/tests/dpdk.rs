@@ -232,7 +232,7 @@ fn epwget_over_net_memif_against_epserver_over_net_memif() {
 /// `mtcp-bench`'s memif link end to end with small figures: its server and client processes are
 /// itself (`--as mtcp-echo`/`--as mtcp-perf`, nothing else built), every run must complete (a
 /// failed run is a row without a value and a non-zero exit), in both run modes, beside the
-/// in-memory link; speeds are not checked.
+/// in-memory link, bulk9000 included (`dpdk_mtu = 9000`); speeds are not checked.
 #[test]
 #[ignore = "needs root: DPDK EAL, TAPs and network namespaces"]
 fn bench_runs_the_memif_link() {
@@ -245,7 +245,7 @@ fn bench_runs_the_memif_link() {
             "--links",
             "memif,mem",
             "--workloads",
-            "echo64x64,bulk1500",
+            "echo64x64,bulk1500,bulk9000",
         ])
         .arg("--json")
         .arg(&json)
@@ -259,7 +259,7 @@ fn bench_runs_the_memif_link() {
     let doc: serde_json::Value = serde_json::from_str(&doc).expect("valid JSON");
     // `--run-mode both` (the default): a row with a value per link, workload and run mode.
     for link in ["memif", "mem"] {
-        for workload in ["echo64x64", "bulk1500"] {
+        for workload in ["echo64x64", "bulk1500", "bulk9000"] {
             for mode in ["rtc", "threaded"] {
                 let row = doc["rows"].as_array().and_then(|rows| {
                     rows.iter().find(|r| {

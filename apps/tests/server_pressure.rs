@@ -4,7 +4,7 @@
 //! In memory, no privileges.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -58,7 +58,7 @@ fn run_gets(server_ids: usize, client_ids: usize) -> ((u64, u64, u64), bool) {
         120
     ];
     let ccfg = ClientConfig {
-        server: SocketAddrV4::new(SERVER_IP, 80),
+        server: (SERVER_IP, 80).into(),
         requests,
         concurrency: 24,
         stall_timeout: Duration::from_secs(20),

@@ -1,33 +1,39 @@
-//! Any bytes as a script against the whole stack: a server instance (198.18.0.1, listening on
-//! port 80) and a client instance (198.18.0.2) on an in-memory switch, started with one
-//! established connection over which the server streams a known pattern, and a raw port from
-//! which the fuzzer sends frames. Operations: arbitrary frames (raw, or an Ethernet and IPv4
-//! header built by mtcp-wire in front of fuzzed TCP bytes, on the real connection's ports or
-//! others, with or without correct checksums), turns of both stacks, clock jumps of up to a
-//! minute, and socket calls on either side (read, write, close, abort, connect, accept).
+//! Any bytes as a script against the whole stack: a server instance (198.18.0.1 and 2001:2::1,
+//! listening on port 80 of both families: a dual-stack listener on `::`) and a client instance
+//! (198.18.0.2 and 2001:2::2) on an in-memory switch, started with one established IPv4
+//! connection over which the server streams a known pattern, and a raw port from which the
+//! fuzzer sends frames. Operations: arbitrary frames (raw, or Ethernet and IPv4 or IPv6 headers
+//! built by mtcp-wire in front of fuzzed TCP bytes, on the real connection's ports or others,
+//! with or without correct checksums), turns of both stacks, clock jumps of up to a minute, and
+//! socket calls on either side (read, write, close, abort, connect over IPv4 or IPv6, accept).
 //!
-//! Nothing may panic, and while no fuzzed frame claimed to come from the client, what the
-//! client reads on the first connection is exactly the server's pattern, in order.
+//! Nothing may panic, and while no fuzzed frame claimed to come from the client's IPv4 address,
+//! what the client reads on the first connection is exactly the server's pattern, in order
+//! (frames from the client's IPv6 address belong to other flows and must not disturb it).
 #![no_main]
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use libfuzzer_sys::fuzz_target;
 use mtcp_io::mem::{MemConfig, MemQueue, MemSwitch};
 use mtcp_io::{Burst, Device, Queue, TxFrame};
 use mtcp_socket_api::{Context, Error, Mtcp, MtcpConf};
 use mtcp_wire::checksum;
-use mtcp_wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
+use mtcp_wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, Ipv6Repr};
 
 #[path = "common/cursor.rs"]
 mod cursor;
 use cursor::In;
 
 const AF_INET: i32 = 2;
+const AF_INET6: i32 = 10;
 const SOCK_STREAM: i32 = 1;
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const FUZZER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
+const SERVER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+const FUZZER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 9);
 
 fn pattern(i: usize) -> u8 {
     (i.wrapping_mul(131) ^ (i >> 9)) as u8
@@ -53,9 +59,10 @@ struct World {
     buf: Vec<u8>,
 }
 
-fn conf(port: &str, ip: Ipv4Addr) -> MtcpConf {
+fn conf(port: &str, ip: Ipv4Addr, ip6: Ipv6Addr) -> MtcpConf {
     MtcpConf::parse(&format!(
-        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 64\n\
+        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\n{port}.ip6 = {ip6}/64\n\
+         max_concurrency = 64\n\
          max_num_buffers = 16\nsndbuf = 16384\nrcvbuf = 8192\ntcp_timewait = 1\n\
          drain_timeout_ms = 0\nrun_mode = rtc\n"
     ))
@@ -71,12 +78,12 @@ impl World {
             ..MemConfig::default()
         })
         .ok()?;
-        let server = Mtcp::with_switch(conf("mem0", SERVER), &switch, 0).ok()?;
-        let client = Mtcp::with_switch(conf("mem1", CLIENT), &switch, 1).ok()?;
+        let server = Mtcp::with_switch(conf("mem0", SERVER, SERVER6), &switch, 0).ok()?;
+        let client = Mtcp::with_switch(conf("mem1", CLIENT, CLIENT6), &switch, 1).ok()?;
         let mut s = server.create_context(0).ok()?;
         let mut c = client.create_context(0).ok()?;
-        let listener = s.socket(AF_INET, SOCK_STREAM, 0).ok()?;
-        s.bind(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80))
+        let listener = s.socket(AF_INET6, SOCK_STREAM, 0).ok()?;
+        s.bind(listener, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 80))
             .ok()?;
         s.listen(listener, 8).ok()?;
         let cs = c.socket(AF_INET, SOCK_STREAM, 0).ok()?;
@@ -149,9 +156,10 @@ impl World {
         let _ = self.raw.tx_burst(&mut burst);
     }
 
-    /// Ethernet and IPv4 headers by mtcp-wire in front of `tcp` (fuzzed bytes): ports set to
-    /// the first connection's when `on_flow`, the TCP checksum made right when `good_sum`.
-    fn tcp_frame(&mut self, src: Ipv4Addr, tcp: &[u8], on_flow: bool, good_sum: bool) -> Vec<u8> {
+    /// Ethernet and IPv4 or IPv6 headers by mtcp-wire in front of `tcp` (fuzzed bytes), from
+    /// `src` to the server's address of its family: ports set to the first connection's when
+    /// `on_flow`, the TCP checksum made right when `good_sum`.
+    fn tcp_frame(&mut self, src: IpAddr, tcp: &[u8], on_flow: bool, good_sum: bool) -> Vec<u8> {
         let mut tcp = tcp.to_vec();
         if on_flow && tcp.len() >= 4 {
             let cport = self.c.getsockname(self.first.1).map_or(0, |a| a.port());
@@ -161,23 +169,40 @@ impl World {
         if good_sum && tcp.len() >= 18 {
             tcp[16] = 0;
             tcp[17] = 0;
-            let sum =
-                checksum::pseudo_header_sum(src, SERVER, 6, tcp.len() as u16) + checksum::sum(&tcp);
-            let c = !checksum::fold(sum);
+            let pseudo = match src {
+                IpAddr::V4(a) => checksum::pseudo_header_sum(a, SERVER, 6, tcp.len() as u16),
+                IpAddr::V6(a) => {
+                    checksum::pseudo_header_sum_ipv6(&a, &SERVER6, 6, tcp.len() as u32)
+                }
+            };
+            let c = !checksum::fold(pseudo + checksum::sum(&tcp));
             tcp[16..18].copy_from_slice(&c.to_be_bytes());
         }
+        let ethertype = match src {
+            IpAddr::V4(_) => EtherType::Ipv4,
+            IpAddr::V6(_) => EtherType::Ipv6,
+        };
         let eth = EthernetRepr {
             src_addr: self.raw_mac,
             dst_addr: self.server_mac,
             vlan: None,
-            ethertype: EtherType::Ipv4,
+            ethertype,
         };
-        let ip = Ipv4Repr::new(src, SERVER, IpProtocol::Tcp, tcp.len());
-        let mut out = vec![0u8; 14 + 20 + tcp.len()];
+        let ip_len = if src.is_ipv4() { 20 } else { 40 };
+        let mut out = vec![0u8; 14 + ip_len + tcp.len()];
         let n = eth.emit(&mut out).expect("ethernet");
-        ip.emit(&mut out[n..], checksum::Checksum::Both)
-            .expect("ipv4");
-        out[n + 20..].copy_from_slice(&tcp);
+        match src {
+            IpAddr::V4(a) => {
+                let ip = Ipv4Repr::new(a, SERVER, IpProtocol::Tcp, tcp.len());
+                ip.emit(&mut out[n..], checksum::Checksum::Both)
+                    .expect("ipv4");
+            }
+            IpAddr::V6(a) => {
+                let ip = Ipv6Repr::new(a, SERVER6, IpProtocol::Tcp, tcp.len());
+                ip.emit(&mut out[n..]).expect("ipv6");
+            }
+        }
+        out[n + ip_len..].copy_from_slice(&tcp);
         out
     }
 
@@ -217,8 +242,13 @@ impl World {
             }
             4 => {
                 if side == 1 {
-                    if let Ok(s) = ctx.socket(AF_INET, SOCK_STREAM, 0) {
-                        let _ = ctx.connect(s, SocketAddrV4::new(SERVER, 80));
+                    let (domain, server) = if k % 2 == 0 {
+                        (AF_INET, SocketAddr::from(SocketAddrV4::new(SERVER, 80)))
+                    } else {
+                        (AF_INET6, SocketAddr::new(SERVER6.into(), 80))
+                    };
+                    if let Ok(s) = ctx.socket(domain, SOCK_STREAM, 0) {
+                        let _ = ctx.connect(s, server);
                         socks.push(s);
                     }
                 }
@@ -250,13 +280,18 @@ fuzz_target!(|data: &[u8]| {
                 let frame = inp.take(len).to_vec();
                 w.send_raw(&frame);
             }
-            // Fuzzed TCP bytes in good Ethernet and IPv4 headers.
+            // Fuzzed TCP bytes in good Ethernet and IPv4 or IPv6 headers.
             1 | 2 => {
                 let flags = inp.u8();
                 let len = usize::from(inp.u16() % 1500);
                 let tcp = inp.take(len).to_vec();
-                let src = if flags & 1 != 0 { CLIENT } else { FUZZER };
-                w.tainted |= src == CLIENT;
+                let src: IpAddr = match (flags & 1 != 0, flags & 8 != 0) {
+                    (true, false) => CLIENT.into(),
+                    (false, false) => FUZZER.into(),
+                    (true, true) => CLIENT6.into(),
+                    (false, true) => FUZZER6.into(),
+                };
+                w.tainted |= src == IpAddr::V4(CLIENT);
                 let frame = w.tcp_frame(src, &tcp, flags & 2 != 0, flags & 4 == 0);
                 w.send_raw(&frame);
             }

@@ -1,9 +1,10 @@
 //! The `mem` link: our stack twice in this process on the in-memory switch, the server on a
 //! thread of its own and the client on the calling thread (a core each on a 2-core machine),
 //! running the same client and server functions as the other links. Also prints the cycles
-//! per segment of each side ([`super::cycles`]).
+//! per segment of each side ([`super::cycles`]). The `mem6` link is the same over IPv6
+//! (2001:2::3 to 2001:2::2, the server listening on `::`).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,6 +20,18 @@ use crate::memlink::{CLIENT_IP, SERVER_IP};
 use crate::perf;
 
 const PORT: u16 = 7;
+/// The server's and the client's IPv6 addresses (the `mem6` link).
+const SERVER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+const CLIENT_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 3);
+
+/// The link's name and the server's address (IPv4 on `mem`, IPv6 on `mem6`).
+fn family(ipv6: bool) -> (&'static str, IpAddr) {
+    if ipv6 {
+        ("mem6", SERVER_IP6.into())
+    } else {
+        ("mem", SERVER_IP.into())
+    }
+}
 
 /// What the server thread returns: the bulk receiver's report, and its CPU time (ns).
 type ServerOut = (Option<perf::PerfReport>, u64);
@@ -43,9 +56,15 @@ fn buffers(w: Workload) -> usize {
 
 /// The drain at the end of a run is bounded (200 ms): the bulk client drives its own stack until
 /// the receiver has everything, and the echo connections still open at the end are dropped.
-fn conf(port: &str, ip: Ipv4Addr, mode: &str, bufs: usize) -> Result<MtcpConf, String> {
+fn conf(
+    port: &str,
+    (ip, ip6): (Ipv4Addr, Ipv6Addr),
+    mode: &str,
+    bufs: usize,
+) -> Result<MtcpConf, String> {
     MtcpConf::parse(&format!(
-        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 20000\n\
+        "io = mem\nnum_cores = 1\nport = {port}\n{port}.ip = {ip}/24\n{port}.ip6 = {ip6}/64\n\
+         max_concurrency = 20000\n\
          rcvbuf = {bufs}\nsndbuf = {bufs}\ntcp_timewait = 0\nrun_mode = {mode}\n\
          drain_timeout_ms = 200\n"
     ))
@@ -77,10 +96,18 @@ fn pair(w: Workload, mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String
         ..MemConfig::default()
     })
     .map_err(|e| e.to_string())?;
-    let srv = Mtcp::with_switch(conf("mem0", SERVER_IP, mode, bufs)?, &switch, 0)
-        .map_err(|e| e.to_string())?;
-    let cli = Mtcp::with_switch(conf("mem1", CLIENT_IP, mode, bufs)?, &switch, 1)
-        .map_err(|e| e.to_string())?;
+    let srv = Mtcp::with_switch(
+        conf("mem0", (SERVER_IP, SERVER_IP6), mode, bufs)?,
+        &switch,
+        0,
+    )
+    .map_err(|e| e.to_string())?;
+    let cli = Mtcp::with_switch(
+        conf("mem1", (CLIENT_IP, CLIENT_IP6), mode, bufs)?,
+        &switch,
+        1,
+    )
+    .map_err(|e| e.to_string())?;
     let sctx = srv.create_context(0).map_err(|e| e.to_string())?;
     let cctx = cli.create_context(0).map_err(|e| e.to_string())?;
     Ok(Pair {
@@ -95,10 +122,11 @@ fn pair(w: Workload, mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String
 /// Runs `client` against the echo server (or, for bulk, the perf server) and prints the cycles
 /// per segment of each side; the server's bulk report comes back through `bulk`.
 fn with_server<T>(
-    w: Workload,
+    (w, ipv6): (Workload, bool),
     mode: &str,
     client: impl FnOnce(&mut Context<AnyQueue>) -> Result<T, String>,
 ) -> Result<(T, Option<perf::PerfReport>), String> {
+    let link = family(ipv6).0;
     let bulk = matches!(w, Workload::Bulk1500 | Workload::Bulk9000);
     let mtu = if w == Workload::Bulk9000 { 9000 } else { 1500 };
     let Pair {
@@ -108,7 +136,12 @@ fn with_server<T>(
         mut cctx,
         _switch,
     } = pair(w, mode, mtu, buffers(w))?;
-    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+    let any: IpAddr = if ipv6 {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    };
+    let any = SocketAddr::new(any, PORT);
     let l = if bulk {
         perf::mtcp_listen(&mut sctx, any)
     } else {
@@ -144,14 +177,14 @@ fn with_server<T>(
     let (report, server_cpu) = server.join().map_err(|_| "server thread panicked")??;
     if let (Some(s), Some(c)) = (cs, cc) {
         eprintln!(
-            "mtcp-bench: {w} mem {mode}: {s:.0} cycles/segment server side, {c:.0} client side"
+            "mtcp-bench: {w} {link} {mode}: {s:.0} cycles/segment server side, {c:.0} client side"
         );
     }
     // In threaded mode the stack threads do the work: the application threads' CPU time says
     // little.
     let segs = segments(&cli).max(1) as f64;
     eprintln!(
-        "mtcp-bench: {w} mem {mode}: CPU time per segment {:.0} ns server thread, {:.0} ns client thread",
+        "mtcp-bench: {w} {link} {mode}: CPU time per segment {:.0} ns server thread, {:.0} ns client thread",
         server_cpu as f64 / segs,
         client_cpu as f64 / segs
     );
@@ -175,59 +208,73 @@ fn drive_until(ctx: &mut Context<AnyQueue>, done: impl Fn() -> bool) {
     let _ = ctx.close(ep);
 }
 
-fn echo_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
+fn echo_rows(w: Workload, mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
+    let (link, server) = family(ipv6);
     let (conns, secs) = match w {
         Workload::Echo64x64 => (ECHO_CONNS, p.secs),
         Workload::Latency64 => (1, p.secs),
         _ => (MANY_CONNS, p.conns10k_secs),
     };
     let cfg = EchoConfig {
-        server: SocketAddrV4::new(SERVER_IP, PORT),
+        server: SocketAddr::new(server, PORT),
         connections: conns,
         message_bytes: MESSAGE_BYTES,
         duration: Duration::from_secs_f64(secs),
     };
-    let (mut r, _) = with_server(w, mode, |ctx| {
+    let (mut r, _) = with_server((w, ipv6), mode, |ctx| {
         echo::mtcp_client(ctx, &cfg).map_err(|e| e.to_string())
     })?;
-    let line = r.line("mem", &cfg);
+    let line = r.line(link, &cfg);
     eprintln!(
-        "mtcp-bench: {w} mem {mode}: {line}; every connection up after {:.2} s",
+        "mtcp-bench: {w} {link} {mode}: {line}; every connection up after {:.2} s",
         r.ramp.as_secs_f64()
     );
-    super::sub::echo_rows(w, "mem", mode, &line)
+    super::sub::echo_rows(w, link, mode, &line)
 }
 
-fn short_rows(mode: &str, p: &Params) -> Result<Vec<Row>, String> {
-    let server = SocketAddrV4::new(SERVER_IP, PORT);
-    let (r, _) = with_server(Workload::Short64, mode, |ctx| {
+fn short_rows(mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
+    let (link, server) = family(ipv6);
+    let server = SocketAddr::new(server, PORT);
+    let (r, _) = with_server((Workload::Short64, ipv6), mode, |ctx| {
         super::short::mtcp_client(ctx, server, SHORT_INFLIGHT, p.duration())
             .map_err(|e| e.to_string())
     })?;
-    super::sub::short_rows("mem", mode, &r.line("mem"))
+    super::sub::short_rows(link, mode, &r.line(link))
 }
 
-fn bulk_rows(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
-    let server = SocketAddrV4::new(SERVER_IP, PORT);
+fn bulk_rows(w: Workload, mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
+    let (link, server) = family(ipv6);
+    let server = SocketAddr::new(server, PORT);
     let never = AtomicBool::new(false);
-    let (sent, got) = with_server(w, mode, |ctx| {
+    let (sent, got) = with_server((w, ipv6), mode, |ctx| {
         perf::mtcp_client(ctx, server, p.bulk_bytes, 0, &never).map_err(|e| e.to_string())
     })?;
-    let got = got.ok_or_else(|| format!("no server report; client: {}", sent.line("mem")))?;
+    let got = got.ok_or_else(|| format!("no server report; client: {}", sent.line(link)))?;
     eprintln!(
-        "mtcp-bench: {w} mem {mode}: receiver {}; sender {}",
-        got.line("mem"),
-        sent.line("mem")
+        "mtcp-bench: {w} {link} {mode}: receiver {}; sender {}",
+        got.line(link),
+        sent.line(link)
     );
-    super::sub::bulk_rows(w, "mem", mode, &got.line("mem"))
+    super::sub::bulk_rows(w, link, mode, &got.line(link))
 }
 
 /// Runs workload `w` in run mode `mode` on the `mem` link.
 pub fn run(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
+    run_family(w, mode, p, false)
+}
+
+/// Runs workload `w` in run mode `mode` on the `mem6` link: `mem` over IPv6.
+pub fn run_ipv6(w: Workload, mode: &str, p: &Params) -> Result<Vec<Row>, String> {
+    run_family(w, mode, p, true)
+}
+
+fn run_family(w: Workload, mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
     match w {
-        Workload::Echo64x64 | Workload::Latency64 | Workload::Conns10k => echo_rows(w, mode, p),
-        Workload::Short64 => short_rows(mode, p),
-        Workload::Bulk1500 | Workload::Bulk9000 => bulk_rows(w, mode, p),
+        Workload::Echo64x64 | Workload::Latency64 | Workload::Conns10k => {
+            echo_rows(w, mode, p, ipv6)
+        }
+        Workload::Short64 => short_rows(mode, p, ipv6),
+        Workload::Bulk1500 | Workload::Bulk9000 => bulk_rows(w, mode, p, ipv6),
         Workload::Lossy1 | Workload::Lossy3 => Err("lossy workloads run on afpacket".into()),
     }
 }

@@ -3,6 +3,7 @@
 //! ```text
 //!   mtcp-bench (this process)
 //!     ├─ mem        two stacks in this process on the in-memory switch (a thread each)
+//!     ├─ mem6       the same over IPv6
 //!     ├─ memif      two DPDK processes over net_memif (feature `dpdk`), a core each
 //!     ├─ afpacket   two processes of ours over AF_PACKET on a veth pair between two namespaces
 //!     ├─ afxdp      the same over AF_XDP (`io = afxdp`, `xdp_mode = auto`: native XDP on veth;
@@ -113,6 +114,8 @@ impl fmt::Display for Workload {
 pub enum Link {
     /// Two stacks of ours in this process on the in-memory switch.
     Mem,
+    /// [`Link::Mem`] over IPv6.
+    Mem6,
     /// Two DPDK processes of ours over `net_memif`.
     Memif,
     /// Linux sockets over loopback in a namespace.
@@ -127,8 +130,9 @@ pub enum Link {
 
 impl Link {
     /// Every link, in table order.
-    pub const ALL: [Link; 6] = [
+    pub const ALL: [Link; 7] = [
         Link::Mem,
+        Link::Mem6,
         Link::Memif,
         Link::AfPacket,
         Link::AfXdp,
@@ -140,6 +144,7 @@ impl Link {
     pub fn name(self) -> &'static str {
         match self {
             Link::Mem => "mem",
+            Link::Mem6 => "mem6",
             Link::Memif => "memif",
             Link::Kernel => "kernel",
             Link::Kernel1500 => "kernel-1500",

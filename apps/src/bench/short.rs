@@ -10,7 +10,7 @@
 //! `short[stack]: N connections in T s = X connections/s, errors E`.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddrV4, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -92,7 +92,7 @@ fn step<Q: Queue>(
 /// most 5 s) for those in flight.
 pub fn mtcp_client<Q: Queue>(
     ctx: &mut Context<Q>,
-    server: SocketAddrV4,
+    server: SocketAddr,
     inflight: usize,
     duration: Duration,
 ) -> Result<ShortReport> {
@@ -100,7 +100,7 @@ pub fn mtcp_client<Q: Queue>(
     ctx.init_rss(
         std::net::Ipv4Addr::UNSPECIFIED,
         1,
-        *server.ip(),
+        crate::cli::rss_daddr(&server),
         server.port(),
     )?;
     let ep = ctx.epoll_create(inflight as i32 + 1)?;
@@ -151,7 +151,7 @@ pub fn mtcp_client<Q: Queue>(
 }
 
 /// The client over kernel sockets: a thread per connection in flight.
-pub fn kernel_client(server: SocketAddrV4, inflight: usize, duration: Duration) -> ShortReport {
+pub fn kernel_client(server: SocketAddr, inflight: usize, duration: Duration) -> ShortReport {
     let started = Instant::now();
     let threads: Vec<_> = (0..inflight)
         .map(|_| {
@@ -191,7 +191,7 @@ const SERVER_THREADS: usize = 16;
 
 /// The echo server over kernel sockets as a pool of blocking threads, until `stop` (checked
 /// once a second: the process is stopped by a signal, which ends it).
-pub fn kernel_server(addr: SocketAddrV4, stop: &AtomicBool) -> std::io::Result<()> {
+pub fn kernel_server(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
     let l = TcpListener::bind(addr)?;
     for _ in 0..SERVER_THREADS {
         let l = l.try_clone()?;
@@ -250,7 +250,7 @@ fn run(a: ShortArgs) -> std::result::Result<bool, String> {
     let duration = Duration::from_secs_f64(a.secs.max(0.0));
     match (a.role.as_str(), a.kernel) {
         ("server", true) => {
-            let addr = SocketAddrV4::new(a.addr, a.port);
+            let addr = SocketAddr::from((a.addr, a.port));
             kernel_server(addr, crate::cli::stop_flag()).map_err(|e| format!("{addr}: {e}"))?;
             Ok(true)
         }

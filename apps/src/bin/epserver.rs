@@ -5,7 +5,7 @@
 //! (`-P` is our extension; epserver always uses port 80).
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -72,12 +72,19 @@ fn start(cli: &Cli) -> Result<(Mtcp, Vec<ServerThread>, Arc<ServerStats>), Strin
         bytes,
         cli.www.display()
     );
+    let mtcp = cli::init(&cli.conf)?;
+    // With an IPv6 address on a port, one dual-stack listener on `::` takes both families;
+    // else `0.0.0.0` as mTCP's epserver.
+    let any: IpAddr = if mtcp.conf().ports.iter().any(|p| !p.ip6.is_empty()) {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    };
     let cfg = ServerConfig {
-        addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, cli.port),
+        addr: SocketAddr::new(any, cli.port),
         backlog: cli.backlog,
         files,
     };
-    let mtcp = cli::init(&cli.conf)?;
     let cores = cli::cores(&mtcp, cli.cores, cli.core)?;
     let stop = cli::stop_flag();
     let stats = Arc::new(ServerStats::default());

@@ -55,7 +55,8 @@ fn start(
         Some(i) => (&cli.url[..i], &cli.url[i..]),
         None => (cli.url.as_str(), "/"),
     };
-    let server = cli::parse_addr(host, 80).map_err(|e| format!("<ip[:port][/path]>: {e}"))?;
+    let server = cli::parse_addr(host, 80)
+        .map_err(|e| format!("<ip[:port][/path]> (IPv6: [ip]:port or ip): {e}"))?;
     let mtcp = cli::init(&cli.conf)?;
     let cores = cli::cores(&mtcp, cli.cores, None)?;
     let (n, total, concurrency) = (cores.len(), cli.requests, cli.concurrency);

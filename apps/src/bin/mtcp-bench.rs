@@ -24,7 +24,8 @@ struct Args {
     /// A short run (the whole default set in under 90 s).
     #[arg(long)]
     quick: bool,
-    /// Links, comma-separated: mem, memif, afpacket, afxdp, kernel, kernel-1500.
+    /// Links, comma-separated: mem, mem6 (mem over IPv6), memif, afpacket, afxdp, kernel,
+    /// kernel-1500.
     #[arg(
         long,
         value_delimiter = ',',
@@ -133,7 +134,7 @@ fn sub_link(link: Link, modes: &[&str], ws: &[Workload], p: &Params) -> Result<V
             };
             (t, "198.18.0.2", stack)
         }
-        Link::Mem => return Err("mem runs in-process".into()),
+        Link::Mem | Link::Mem6 => return Err("mem runs in-process".into()),
     };
     let mut rows = Vec::new();
     let kernel = ["kernel"];
@@ -164,11 +165,15 @@ fn link_rows(link: Link, modes: &[&str], ws: &[Workload], p: &Params) -> Vec<Row
             })
             .collect()
     };
-    if link == Link::Mem {
+    if link == Link::Mem || link == Link::Mem6 {
         let mut rows = Vec::new();
         for mode in modes {
             for &w in ws {
-                push(&mut rows, w, "mem", mode, || mem::run(w, mode, p));
+                if link == Link::Mem {
+                    push(&mut rows, w, "mem", mode, || mem::run(w, mode, p));
+                } else {
+                    push(&mut rows, w, "mem6", mode, || mem::run_ipv6(w, mode, p));
+                }
             }
         }
         return rows;

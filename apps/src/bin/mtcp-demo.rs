@@ -8,14 +8,17 @@
 //! spread them by a hash of its own instead (as TAP and AF_PACKET fanout do), so the stacks
 //! steer flows to their cores in software (mtcp-socket-api's mesh).
 //!
+//! Then the same GETs over IPv6 between the same two instances (2001:2::2 to 2001:2::1; the
+//! server listening on `::`), and the time of both runs.
+//!
 //! Then it runs the same GETs over Linux's TCP (std::net over 127.0.0.1, a thread per
 //! connection at a time) and prints both times and their ratio, measured in the same run.
 //!
 //! Usage: `mtcp-demo [--requests N] [--big N] [--concurrency C] [--cores N] [--threaded] [--opaque]`
-//! (`--no-linux` skips the comparison).
+//! (`--no-linux` skips the comparison, `--no-ipv6` the IPv6 run).
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -32,6 +35,8 @@ use mtcp_socket_api::{Mtcp, MtcpConf};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const SERVER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const CLIENT_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 
 /// An epserver-like server and an epwget-like client in one process, each an mTCP instance,
 /// joined by the in-memory switch (no privileges, no NIC); then the same GETs over Linux's TCP.
@@ -59,11 +64,15 @@ struct Cli {
     /// Skip the run over Linux sockets.
     #[arg(long)]
     no_linux: bool,
+    /// Skip the run over IPv6.
+    #[arg(long)]
+    no_ipv6: bool,
 }
 
-fn conf(port: &str, ip: Ipv4Addr, cores: usize, threaded: bool) -> MtcpConf {
+fn conf(port: &str, (ip, ip6): (Ipv4Addr, Ipv6Addr), cores: usize, threaded: bool) -> MtcpConf {
     let text = format!(
-        "io = mem\nnum_cores = {cores}\nport = {port}\n{port}.ip = {ip}/24\nmax_concurrency = 10000\n\
+        "io = mem\nnum_cores = {cores}\nport = {port}\n{port}.ip = {ip}/24\n{port}.ip6 = {ip6}/64\n\
+         max_concurrency = 10000\n\
          rcvbuf = 65536\nsndbuf = 65536\ntcp_timewait = 0\ntcp_timeout = 30\nstat_print = {port}\nrun_mode = {}\n",
         if threaded { "threaded" } else { "rtc" }
     );
@@ -91,7 +100,7 @@ fn workload(small_n: usize, big_n: usize) -> (ServerConfig, Vec<Request>) {
     files.insert("/index.html".to_string(), Arc::clone(&small));
     files.insert("/big.bin".to_string(), Arc::clone(&big));
     let server_cfg = ServerConfig {
-        addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80),
+        addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)),
         backlog: 4096,
         files,
     };
@@ -169,7 +178,7 @@ fn start_clients(
     cli: &Mtcp,
     cores: usize,
     concurrency: usize,
-    requests: &[Request],
+    (server, requests): (IpAddr, &[Request]),
     stats: &Arc<ClientStats>,
     running: &Arc<AtomicUsize>,
 ) -> Result<Vec<ClientThread>, String> {
@@ -181,7 +190,7 @@ fn start_clients(
         let mine: Vec<Request> = requests.iter().skip(core).step_by(cores).cloned().collect();
         let expected = mine.len();
         let cfg = ClientConfig {
-            server: SocketAddrV4::new(SERVER_IP, 80),
+            server: SocketAddr::new(server, 80),
             requests: mine,
             concurrency: (concurrency / cores + usize::from(core < concurrency % cores)).max(1),
             stall_timeout: Duration::from_secs(10),
@@ -255,13 +264,26 @@ fn print_mesh(srv: &Mtcp, cli: &Mtcp) {
     );
 }
 
-/// The mTCP part: two instances on the switch, servers and clients on every core. Returns
-/// whether every response was right, and the time from the first connect to the last response.
+/// The mTCP part: two instances on the switch, servers and clients on every core, over IPv6
+/// when `ipv6` (the server on `::`, the clients to its IPv6 address). Returns whether every
+/// response was right, and the time from the first connect to the last response.
 fn run_mtcp(
     cli: &Cli,
     server_cfg: &ServerConfig,
     requests: &[Request],
+    ipv6: bool,
 ) -> Result<(bool, Duration), String> {
+    let (server_cfg, server): (ServerConfig, IpAddr) = if ipv6 {
+        let addr = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), server_cfg.addr.port());
+        let cfg = ServerConfig {
+            addr,
+            ..server_cfg.clone()
+        };
+        (cfg, SERVER_IP6.into())
+    } else {
+        (server_cfg.clone(), SERVER_IP.into())
+    };
+    let server_cfg = &server_cfg;
     let cores = usize::from(cli.cores);
     let switch = MemSwitch::new(MemConfig {
         ring_size: 4096,
@@ -271,10 +293,18 @@ fn run_mtcp(
         ..MemConfig::default()
     })
     .map_err(|e| e.to_string())?;
-    let srv = Mtcp::with_switch(conf("mem0", SERVER_IP, cores, cli.threaded), &switch, 0)
-        .map_err(|e| e.to_string())?;
-    let client = Mtcp::with_switch(conf("mem1", CLIENT_IP, cores, cli.threaded), &switch, 1)
-        .map_err(|e| e.to_string())?;
+    let srv = Mtcp::with_switch(
+        conf("mem0", (SERVER_IP, SERVER_IP6), cores, cli.threaded),
+        &switch,
+        0,
+    )
+    .map_err(|e| e.to_string())?;
+    let client = Mtcp::with_switch(
+        conf("mem1", (CLIENT_IP, CLIENT_IP6), cores, cli.threaded),
+        &switch,
+        1,
+    )
+    .map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     let server_stats = Arc::new(ServerStats::default());
     let client_stats = Arc::new(ClientStats::default());
@@ -285,7 +315,7 @@ fn run_mtcp(
         &client,
         cores,
         cli.concurrency,
-        requests,
+        (server, requests),
         &client_stats,
         &running,
     )?;
@@ -337,10 +367,29 @@ fn compare_with_linux(
     Ok(linux.errors == 0 && linux.completes == requests.len())
 }
 
+/// The same GETs over IPv6; prints both runs' times.
+fn run_ipv6(
+    cli: &Cli,
+    server_cfg: &ServerConfig,
+    requests: &[Request],
+    ipv4: Duration,
+) -> Result<bool, String> {
+    println!("mtcp-demo: the same GETs over IPv6, [{CLIENT_IP6}] to [{SERVER_IP6}]:80");
+    let (ok, ipv6) = run_mtcp(cli, server_cfg, requests, true)?;
+    println!(
+        "mtcp-demo: time over IPv4 {:.2} s, over IPv6 {:.2} s: IPv6/IPv4 = {:.2}",
+        ipv4.as_secs_f64(),
+        ipv6.as_secs_f64(),
+        ipv6.as_secs_f64() / ipv4.as_secs_f64().max(1e-9)
+    );
+    Ok(ok)
+}
+
 fn run(cli: &Cli) -> Result<bool, String> {
     let (server_cfg, requests) = workload(cli.requests, cli.big);
     print_header(cli, &requests);
-    let (ok, ours) = run_mtcp(cli, &server_cfg, &requests)?;
+    let (ok, ours) = run_mtcp(cli, &server_cfg, &requests, false)?;
+    let ok = ok && (cli.no_ipv6 || run_ipv6(cli, &server_cfg, &requests, ours)?);
     if cli.no_linux {
         return Ok(ok);
     }

@@ -15,6 +15,11 @@ pub use mtcp_testkit::{Netns, have_program, require_root, unique_name};
 pub const KERNEL_IP: &str = "198.18.0.1";
 /// Our stack's address.
 pub const OUR_IP: &str = "198.18.0.2";
+/// The kernel's IPv6 address (after [`Env::enable_ipv6`]), from the benchmarking range
+/// 2001:2::/48.
+pub const KERNEL_IP6: &str = "2001:2::1";
+/// Our stack's IPv6 address (after [`Env::enable_ipv6`]).
+pub const OUR_IP6: &str = "2001:2::2";
 
 /// Which backend our side uses.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +42,8 @@ pub struct Env {
     pub conf: PathBuf,
     /// The kernel's interface.
     pub kernel_if: String,
+    /// Our side's port (interface) name.
+    pub ours: String,
 }
 
 impl Drop for Env {
@@ -132,7 +139,40 @@ impl Env {
             dir,
             conf,
             kernel_if,
+            ours,
         }
+    }
+
+    /// Gives both sides an IPv6 address too: the kernel [`KERNEL_IP6`] (`nodad`: usable at once,
+    /// no duplicate address detection), ours [`OUR_IP6`] (`<port>.ip6` in mtcp.conf).
+    pub fn enable_ipv6(&self) {
+        let k = &self.kernel_if;
+        // `Netns::new` disabled IPv6; loopback needs it too (the kernel's own servers are
+        // probed from inside the namespace).
+        for key in ["all", "lo", k] {
+            self.ns
+                .exec_ok(&[
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{key}.disable_ipv6=0"),
+                ])
+                .expect("sysctl");
+        }
+        self.ns
+            .exec_ok(&[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                &format!("{KERNEL_IP6}/64"),
+                "dev",
+                k,
+                "nodad",
+            ])
+            .expect("ipv6 addr");
+        let mut text = std::fs::read_to_string(&self.conf).expect("conf");
+        text.push_str(&format!("{}.ip6 = {OUR_IP6}/64\n", self.ours));
+        std::fs::write(&self.conf, text).expect("conf");
     }
 
     /// The conf path as text.

@@ -38,6 +38,7 @@ mod blocking;
 mod epoll;
 pub mod errno;
 mod global;
+mod sockaddr;
 mod socket;
 pub mod util;
 

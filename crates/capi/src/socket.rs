@@ -4,50 +4,23 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::size_of;
-use std::net::{Ipv4Addr, SocketAddrV4};
 
-use libc::{in_addr_t, iovec, sockaddr, sockaddr_in, socklen_t, ssize_t};
+use std::net::Ipv4Addr;
+
+use libc::{in_addr_t, iovec, sockaddr, socklen_t, ssize_t};
 use mtcp_socket_api::Error;
 
 use mtcp_socket_api::events;
 
 use crate::blocking;
 use crate::errno::guard;
+use crate::sockaddr::{read_sockaddr, write_sockaddr};
 use crate::{ctx, mctx_t};
 
 /// Most iovecs a readv/writev takes (Linux's IOV_MAX).
 const IOV_MAX: c_int = 1024;
 /// iovecs converted on the stack; more take a heap vector.
 const IOV_STACK: usize = 16;
-
-/// Reads an IPv4 address: `null` for NULL, `EINVAL` for a short length, `family` for another
-/// family.
-///
-/// # Safety
-/// `addr` is NULL or points to `len` readable bytes.
-unsafe fn read_sockaddr(
-    addr: *const sockaddr,
-    len: socklen_t,
-    null: Error,
-    family: Error,
-) -> Result<SocketAddrV4, Error> {
-    if addr.is_null() {
-        return Err(null);
-    }
-    if (len as usize) < size_of::<sockaddr_in>() {
-        return Err(Error::Inval);
-    }
-    // SAFETY: non-null and at least sizeof(sockaddr_in) readable bytes (caller's contract and
-    // the length check); read unaligned because C may pass any `struct sockaddr` storage.
-    let sin = unsafe { addr.cast::<sockaddr_in>().read_unaligned() };
-    if c_int::from(sin.sin_family) != libc::AF_INET {
-        return Err(family);
-    }
-    Ok(SocketAddrV4::new(
-        Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-        u16::from_be(sin.sin_port),
-    ))
-}
 
 /// Checks the output pair of accept/getsockname: both NULL (allowed when `optional`), or
 /// both non-NULL.
@@ -57,33 +30,6 @@ fn check_out(addr: *mut sockaddr, len: *mut socklen_t, optional: bool) -> Result
         (false, false) => Ok(()),
         (true, _) => Err(Error::Inval),
         (false, true) => Err(Error::Fault),
-    }
-}
-
-/// Writes `a` as a `sockaddr_in`, truncated to `*len`, and sets `*len` to its full size.
-///
-/// # Safety
-/// `addr` is NULL or points to `*len` writable bytes; `len` is NULL or valid.
-unsafe fn write_sockaddr(addr: *mut sockaddr, len: *mut socklen_t, a: SocketAddrV4) {
-    if addr.is_null() || len.is_null() {
-        return;
-    }
-    let sin = sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: a.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*a.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: `len` is non-null and valid (caller's contract).
-    let room = unsafe { *len } as usize;
-    let n = room.min(size_of::<sockaddr_in>());
-    // SAFETY: `addr` has `room` >= `n` writable bytes; `sin` is a local of at least `n` bytes;
-    // they cannot overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping((&raw const sin).cast::<u8>(), addr.cast::<u8>(), n);
-        *len = size_of::<sockaddr_in>() as socklen_t;
     }
 }
 
@@ -108,7 +54,7 @@ pub unsafe extern "C" fn mtcp_socket(
 }
 
 /// `int mtcp_bind(mctx_t, int sockid, const struct sockaddr *, socklen_t)`: `EINVAL` for NULL,
-/// a short length or a family other than AF_INET.
+/// a short length or a family other than the socket's (AF_INET or AF_INET6).
 ///
 /// # Safety
 /// As [`mtcp_socket`]; `addr` is NULL or points to `addrlen` readable bytes.
@@ -122,11 +68,11 @@ pub unsafe extern "C" fn mtcp_bind(
     guard(|| {
         // SAFETY: forwarded contract.
         let c = unsafe { ctx(mctx) }?;
-        // SAFETY: forwarded contract.
-        let a = unsafe { read_sockaddr(addr, addrlen, Error::Inval, Error::Inval) };
         // A bad id is reported before a bad address, as mTCP checks in that order.
-        c.inner.sock_type(sockid)?;
-        c.inner.bind(sockid, a?)?;
+        let domain = c.inner.socket_domain(sockid)?;
+        // SAFETY: forwarded contract.
+        let a = unsafe { read_sockaddr(addr, addrlen, domain, Error::Inval, Error::Inval) }?;
+        c.inner.bind(sockid, a)?;
         Ok(0)
     })
 }
@@ -209,9 +155,9 @@ pub unsafe extern "C" fn mtcp_connect(
     guard(|| {
         // SAFETY: forwarded contract.
         let c = unsafe { ctx(mctx) }?;
-        c.inner.sock_type(sockid)?;
+        let domain = c.inner.socket_domain(sockid)?;
         // SAFETY: forwarded contract.
-        let a = unsafe { read_sockaddr(addr, addrlen, Error::Fault, Error::AfNoSupport) }?;
+        let a = unsafe { read_sockaddr(addr, addrlen, domain, Error::Fault, Error::AfNoSupport) }?;
         match c.inner.connect(sockid, a) {
             Err(Error::InProgress) => blocking::finish_connect(c, sockid)?,
             r => r?,

@@ -13,10 +13,16 @@
 //! | `memory_mb`    | `-m` when running without hugepages                              | 256            |
 //! | `num_mbufs`    | mbufs per queue's pool                                           | 8191           |
 //! | `rx_desc`, `tx_desc` | ring sizes per queue (adjusted to the driver's limits)     | 1024           |
+//! | `mtu`          | port MTU (`rte_eth_dev_set_mtu`); mbufs grow to hold such a frame | the driver's  |
 //!
 //! Other keys of `mtcp.conf` (TCP buffers, concurrency, ...) are ignored here.
 
 use crate::Error;
+
+/// The smallest `mtu` (IPv4's minimum datagram).
+pub const MIN_MTU: u16 = 68;
+/// The largest `mtu`: a jumbo frame in one mbuf of at most 16 KiB.
+pub const MAX_MTU: u16 = 16_000;
 
 /// The DPDK configuration: EAL start-up and port set-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +47,9 @@ pub struct DpdkConfig {
     pub rx_desc: u16,
     /// Transmit descriptors per queue (`tx_desc`).
     pub tx_desc: u16,
+    /// Port MTU (`mtu`); `None` keeps the driver's (1500 for most). A frame of this MTU fits in
+    /// one mbuf: the pools' data room grows with it.
+    pub mtu: Option<u16>,
 }
 
 impl Default for DpdkConfig {
@@ -56,6 +65,7 @@ impl Default for DpdkConfig {
             num_mbufs: 8191,
             rx_desc: 1024,
             tx_desc: 1024,
+            mtu: None,
         }
     }
 }
@@ -134,6 +144,7 @@ impl DpdkConfig {
             "num_mbufs" => self.num_mbufs = parse_num(key, value)?,
             "rx_desc" => self.rx_desc = parse_num(key, value)?,
             "tx_desc" => self.tx_desc = parse_num(key, value)?,
+            "mtu" => self.mtu = Some(parse_num(key, value)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -170,6 +181,13 @@ impl DpdkConfig {
             return Err(Error::Config(format!(
                 "num_mbufs = {}: too few for a burst",
                 self.num_mbufs
+            )));
+        }
+        if let Some(mtu) = self.mtu
+            && !(MIN_MTU..=MAX_MTU).contains(&mtu)
+        {
+            return Err(Error::Config(format!(
+                "mtu = {mtu}: expected {MIN_MTU} to {MAX_MTU}"
             )));
         }
         if self.rx_desc == 0 || self.tx_desc == 0 {
@@ -215,6 +233,28 @@ impl DpdkConfig {
             }
         }
         out
+    }
+
+    /// The value of `key` in the arguments of virtual device `name` (`--vdev net_memif0,role=client`
+    /// gives `Some("client")` for `("net_memif0", "role")`).
+    pub fn vdev_arg(&self, name: &str, key: &str) -> Option<&str> {
+        let mut args = self.eal_args.iter();
+        while let Some(arg) = args.next() {
+            let spec = if arg == "--vdev" {
+                args.next().map(String::as_str)
+            } else {
+                arg.strip_prefix("--vdev=")
+            };
+            let Some(spec) = spec else { continue };
+            let mut parts = spec.split(',');
+            if parts.next() != Some(name) {
+                continue;
+            }
+            if let Some(v) = parts.find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')) {
+                return Some(v);
+            }
+        }
+        None
     }
 
     /// The full EAL command line (without the program name) for this machine's hugepage state.
@@ -289,6 +329,32 @@ mod tests {
         assert_eq!(c.num_mem_ch, Some(4));
         assert_eq!(c.ports, ["net_ring0"]);
         assert_eq!(c.vdevs(), [("net_ring0".to_owned(), "net_ring".to_owned())]);
+    }
+
+    #[test]
+    fn mtu_key_is_checked() {
+        let c = DpdkConfig::parse("port = net_memif0\nmtu = 9000").unwrap();
+        assert_eq!(c.mtu, Some(9000));
+        assert_eq!(DpdkConfig::parse("port = p").unwrap().mtu, None);
+        for bad in ["mtu = 20", "mtu = 20000", "mtu = big"] {
+            let e = DpdkConfig::parse(&format!("port = p\n{bad}")).unwrap_err();
+            assert!(e.to_string().contains("mtu"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn vdev_arguments_by_key() {
+        let c = DpdkConfig::parse(
+            "port = net_memif0\neal_args = --vdev net_memif0,role=client,socket=/x/m.sock \
+             --vdev=net_memif1,socket=/y --no-pci",
+        )
+        .unwrap();
+        assert_eq!(c.vdev_arg("net_memif0", "role"), Some("client"));
+        assert_eq!(c.vdev_arg("net_memif0", "socket"), Some("/x/m.sock"));
+        assert_eq!(c.vdev_arg("net_memif1", "socket"), Some("/y"));
+        assert_eq!(c.vdev_arg("net_memif1", "role"), None);
+        assert_eq!(c.vdev_arg("net_memif2", "role"), None);
+        assert_eq!(c.vdev_arg("net_memif0", "rol"), None);
     }
 
     #[test]

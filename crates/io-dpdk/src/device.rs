@@ -2,7 +2,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mtcp_io::{ChecksumOffload, Device, DeviceInfo, EthernetAddress, Steering};
@@ -18,6 +18,10 @@ static OPEN_PORTS: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
 /// Makes mempool names unique.
 static POOL_SERIAL: AtomicU32 = AtomicU32::new(0);
+
+/// Ports running in this process (read by `DpdkQueue::wait_rx`, which may only wait on its own
+/// ring while it is the only port a context polls).
+pub(crate) static PORTS_RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// What the queues of one port share; the last one dropped stops the port.
 pub(crate) struct PortShared {
@@ -38,6 +42,7 @@ impl Drop for PortShared {
         // later burst on this port a no-op in DPDK (since 21.11).
         // SAFETY: the port was started by DpdkDevice::open.
         unsafe { ffi::rte_eth_dev_stop(self.port) };
+        PORTS_RUNNING.fetch_sub(1, Ordering::Relaxed);
         let mut open = OPEN_PORTS.lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|&p| p != self.port);
     }
@@ -49,6 +54,8 @@ pub struct DpdkDevice {
     driver: String,
     shared: Arc<PortShared>,
     taken: Vec<bool>,
+    /// The link comes up only when a peer that starts after us connects (a memif server).
+    up_with_peer: bool,
 }
 
 struct Claim(u16);
@@ -97,6 +104,9 @@ impl DpdkDevice {
             });
         }
         let (checksum, rss) = configure(port_id, &driver, &raw, nq)?;
+        if let Some(mtu) = config.mtu {
+            set_mtu(port_id, &driver, &raw, mtu)?;
+        }
         let pools = setup_queues(port_id, &driver, config, nq)?;
         // SAFETY: the port is configured and all its queues are set up.
         let ret = unsafe { ffi::rte_eth_dev_start(port_id) };
@@ -110,6 +120,7 @@ impl DpdkDevice {
             pools,
             pool_size: config.num_mbufs,
         });
+        PORTS_RUNNING.fetch_add(1, Ordering::Relaxed);
         // mTCP runs its ports promiscuous; drivers without the mode (most vdevs) simply refuse.
         // SAFETY: a plain call on a started port.
         let _ = unsafe { ffi::rte_eth_promiscuous_enable(port_id) };
@@ -119,7 +130,9 @@ impl DpdkDevice {
                 .map(|reta| Steering::Toeplitz { key, reta })
                 .unwrap_or(Steering::Opaque),
         };
-        let (mac, mtu) = mac_and_mtu(port_id, &driver)?;
+        let (mac, driver_mtu) = mac_and_mtu(port_id, &driver)?;
+        // The configured MTU was set, or (memif) the driver keeps none.
+        let mtu = config.mtu.map_or(driver_mtu, usize::from);
         let info = DeviceInfo {
             name: port.to_owned(),
             mac,
@@ -128,11 +141,15 @@ impl DpdkDevice {
             checksum,
             steering,
         };
+        // memif's server (its default role) is up once a client connects: the client starts
+        // after the server listens, so the server must not wait for it (it waited 5 s).
+        let up_with_peer = driver == "net_memif" && config.vdev_arg(port, "role") != Some("client");
         Ok(DpdkDevice {
             info,
             driver,
             shared,
             taken: vec![false; nq],
+            up_with_peer,
         })
     }
 
@@ -169,6 +186,14 @@ impl DpdkDevice {
         }
         self.info.mac = mac;
         Ok(())
+    }
+
+    /// Whether the link comes up only once a peer connects that normally starts after this
+    /// process is ready: a memif server (memif's default role), whose client connects to its
+    /// socket. A program should not [`DpdkDevice::wait_link_up`] for such a link before it
+    /// serves (mtcp-bench's memif servers waited 5 s for nothing).
+    pub fn link_waits_for_peer(&self) -> bool {
+        self.up_with_peer
     }
 
     /// Waits up to `timeout` for the link to come up (real NICs take a moment after start, as mTCP
@@ -305,6 +330,40 @@ fn configure(
     Ok((checksum, (rss_hf != 0).then_some(key)))
 }
 
+/// Sets the port's MTU (`mtu` of the configuration) on the configured, stopped port.
+fn set_mtu(port_id: u16, driver: &str, raw: &ffi::ShimDevInfo, mtu: u16) -> Result<(), Error> {
+    if mtu > raw.max_mtu || mtu < raw.min_mtu {
+        return Err(Error::Port {
+            port: port_id,
+            driver: driver.to_owned(),
+            step: "rte_eth_dev_set_mtu",
+            reason: format!(
+                "mtu = {mtu}: the driver takes {} to {}",
+                raw.min_mtu, raw.max_mtu
+            ),
+        });
+    }
+    // SAFETY: a plain call on a configured port.
+    let ret = unsafe { ffi::rte_eth_dev_set_mtu(port_id, mtu) };
+    // memif keeps no MTU (DPDK 22.11 has no mtu_set for it): it moves a frame of any length in
+    // a chain of its buffers, and the receiver copies it into one mbuf when the pool's data
+    // room holds it (`data_room`). Both sides' MTU is then ours to set.
+    if ret == -libc::ENOTSUP && driver == "net_memif" {
+        return Ok(());
+    }
+    if ret != 0 {
+        return Err(port_error(port_id, driver, "rte_eth_dev_set_mtu", ret));
+    }
+    Ok(())
+}
+
+/// Data room of an mbuf that holds a whole frame of `mtu` (Ethernet header, a VLAN tag, the CRC
+/// some drivers keep) after DPDK's headroom; DPDK's default when that is enough.
+fn data_room(mtu: Option<u16>) -> u16 {
+    let default = ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+    mtu.map_or(default, |m| default.max(m + 14 + 4 + 4 + 128))
+}
+
 /// Sets up `nq` rx/tx queue pairs, each receiving into its own mbuf pool; returns the pools.
 fn setup_queues(
     port_id: u16,
@@ -338,7 +397,7 @@ fn setup_queues(
                 config.num_mbufs,
                 cache,
                 0,
-                ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
+                data_room(config.mtu),
                 socket,
             )
         };

@@ -152,6 +152,7 @@ unsafe extern "C" {
         mac_addr: *mut RteEtherAddr,
     ) -> c_int;
     pub(crate) fn rte_eth_dev_get_mtu(port_id: u16, mtu: *mut u16) -> c_int;
+    pub(crate) fn rte_eth_dev_set_mtu(port_id: u16, mtu: u16) -> c_int;
     pub(crate) fn rte_pktmbuf_pool_create(
         name: *const c_char,
         n: c_uint,

@@ -1,8 +1,10 @@
 //! Pure-DPDK loopback on `net_ring` vdevs: bursts, mbuf ownership, partial transmit, pool leak
-//! check, and the set-up errors. Needs root (DPDK's EAL); one EAL per process, shared by the tests.
+//! check, the busy-polling `wait_rx`, and the set-up errors. Needs root (DPDK's EAL); one EAL per process, shared by the tests.
 #![cfg(feature = "dpdk")]
 
 mod common;
+
+use std::time::{Duration, Instant};
 
 use mtcp_io::{Burst, Device, Queue, Steering, TxFrame};
 use mtcp_io_dpdk::{DpdkConfig, DpdkTxFrame, Eal, Error};
@@ -13,10 +15,17 @@ fn config() -> DpdkConfig {
          port = net_ring0\n\
          num_mbufs = 4095\n\
          file_prefix = mtcp-ring-{}\n\
-         eal_args = --vdev=net_ring0 --vdev=net_ring1 --log-level=lib.eal:notice\n",
+         eal_args = --vdev=net_ring0 --vdev=net_ring1 --vdev=net_ring2 --log-level=lib.eal:notice\n",
         std::process::id()
     ))
     .expect("valid config")
+}
+
+/// The tests take turns: `wait_rx` waits only while one port runs in the process.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn eal() -> &'static Eal {
@@ -48,6 +57,7 @@ fn check(frame: &[u8], queue: u8, seq: u32) {
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn loopback_bursts_partial_tx_and_no_leak() {
     common::require_root("loopback_bursts_partial_tx_and_no_leak");
+    let _turn = turn();
     let config = config();
     let eal = eal();
     let mut port = eal
@@ -192,6 +202,7 @@ fn loopback_bursts_partial_tx_and_no_leak() {
 #[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
 fn setup_errors_are_clear() {
     common::require_root("setup_errors_are_clear");
+    let _turn = turn();
     let eal = eal();
     // Same arguments: the running EAL; other arguments: a clear refusal.
     assert!(std::ptr::eq(eal, Eal::init(&config()).unwrap()));
@@ -267,4 +278,75 @@ fn setup_errors_are_clear() {
         "the reopened port loops back"
     );
     check(&rx[2], 1, 2);
+}
+
+/// Sends frames `seqs` on `q` (net_ring loops them back to it).
+fn send(q: &mut mtcp_io_dpdk::DpdkQueue, seqs: std::ops::Range<u32>) {
+    let mut tx: Burst<DpdkTxFrame> = Burst::new();
+    let n = seqs.len();
+    assert_eq!(q.tx_alloc_burst(&mut tx, n), n);
+    for (frame, seq) in tx.iter_mut().zip(seqs) {
+        fill(frame, 2, seq);
+    }
+    assert_eq!(q.tx_burst(&mut tx).unwrap(), n);
+}
+
+/// `wait_rx` busy-polls: it ends when a frame comes (which the next `rx_burst` hands out first,
+/// in order) or the thread's doorbell rings, else when its time is up, and at once while another
+/// port runs; frames it took and nobody received go back to the pool with the queue. The bounds are far apart (a wait that should end
+/// at once against one of a minute), so a loaded machine cannot fail them.
+#[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
+fn wait_rx_polls_until_a_frame_or_the_doorbell() {
+    common::require_root("wait_rx_polls_until_a_frame_or_the_doorbell");
+    let _turn = turn();
+    let config = config();
+    let mut port = eal()
+        .open("net_ring2", &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut q = port.queue(0).unwrap();
+    let start = port.pool_available(0).unwrap();
+
+    // Nothing comes: the wait lasts its length, and says it heeds the doorbell.
+    let t = Instant::now();
+    q.wait_rx(Duration::from_millis(20)).unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(20));
+    assert!(mtcp_io::doorbell::heeded());
+
+    // Frames end a long wait; they come out first, then what arrived after them.
+    send(&mut q, 0..3);
+    let t = Instant::now();
+    q.wait_rx(Duration::from_secs(60)).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    send(&mut q, 3..5);
+    let mut rx = Burst::new();
+    assert_eq!(q.rx_burst(&mut rx).unwrap(), 5);
+    for (seq, frame) in rx.iter().enumerate() {
+        check(frame, 2, seq as u32);
+    }
+    rx.clear();
+    assert_eq!(port.pool_available(0).unwrap(), start);
+
+    // The doorbell ends a wait without frames.
+    mtcp_io::doorbell::current().store(true, std::sync::atomic::Ordering::Release);
+    let t = Instant::now();
+    q.wait_rx(Duration::from_secs(60)).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    mtcp_io::doorbell::clear();
+
+    // With a second port running, a frame may come there: the wait returns at once.
+    let other = eal()
+        .open("net_ring0", &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = Instant::now();
+    q.wait_rx(Duration::from_secs(60)).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    drop(other);
+
+    // Frames a wait took but nobody received are freed with the queue.
+    send(&mut q, 0..4);
+    q.wait_rx(Duration::from_secs(60)).unwrap();
+    assert!(port.pool_available(0).unwrap() < start);
+    drop(q);
+    assert_eq!(port.pool_available(0).unwrap(), start, "no mbuf leaked");
 }

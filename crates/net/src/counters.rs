@@ -141,6 +141,8 @@ pub struct Counters {
     pub tx_flushed: u64,
     /// IPv6 TCP segments passed up.
     pub rx_tcp6: u64,
+    /// IPv6 TCP segments sent or parked for Neighbour Discovery.
+    pub tx_tcp6: u64,
     /// Neighbour solicitations received for our addresses (duplicate address detection's
     /// included).
     pub nd_rx_solicits: u64,
@@ -158,6 +160,10 @@ pub struct Counters {
     pub icmpv6_echo_requests: u64,
     /// ICMPv6 echo replies queued.
     pub icmpv6_echo_replies: u64,
+    /// ICMPv6 echo requests sent ([`crate::Interface::send_echo_request6`]).
+    pub icmpv6_echo_requests_sent: u64,
+    /// ICMPv6 echo replies received for our addresses (answers to our echo requests).
+    pub icmpv6_echo_replies_received: u64,
     /// ICMPv6 parameter problems queued (refused extension headers and next headers).
     pub icmpv6_param_problems: u64,
     /// ICMPv6 errors not sent because of the rate limit.

@@ -66,10 +66,14 @@ impl Interface {
         buf: &mut [u8],
     ) -> SendResult {
         let ip = Ipv6Repr::new(src, dst, IpProtocol::Tcp, repr.buffer_len());
-        self.send_ipv6(now_ms, next_hop, ip, buf, |payload| {
+        let result = self.send_ipv6(now_ms, next_hop, ip, buf, |payload| {
             repr.emit_ipv6(payload, &src, &dst, Checksum::Both)
                 .map(|_| ())
-        })
+        });
+        if !matches!(result, SendResult::Dropped(_)) {
+            self.counters.tx_tcp6 += 1;
+        }
+        result
     }
 
     /// [`Interface::send_tcp`] or [`Interface::send_tcp_ipv6`] by the addresses' family (as the
@@ -93,6 +97,36 @@ impl Interface {
             }
             _ => self.drop6(TxDrop::Emit),
         }
+    }
+
+    /// Sends an ICMPv6 echo request (ping) to `dst` through `next_hop`, from the port's address
+    /// for `dst`; the answer is counted in `icmpv6_echo_replies_received`. Dropped as
+    /// [`TxDrop::Emit`] when the port has no IPv6 address.
+    pub fn send_echo_request6(
+        &mut self,
+        now_ms: u64,
+        next_hop: Ipv6Addr,
+        dst: Ipv6Addr,
+        (ident, seq_no): (u16, u16),
+        data: &[u8],
+        buf: &mut [u8],
+    ) -> SendResult {
+        let Some(src) = self.ipv6_source_for(&dst) else {
+            return self.drop6(TxDrop::Emit);
+        };
+        let msg = Icmpv6Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        };
+        let ip = Ipv6Repr::new(src, dst, IpProtocol::Icmpv6, msg.buffer_len());
+        let result = self.send_ipv6(now_ms, next_hop, ip, buf, |payload| {
+            msg.emit(payload, &src, &dst, Checksum::Both).map(|_| ())
+        });
+        if !matches!(result, SendResult::Dropped(_)) {
+            self.counters.icmpv6_echo_requests_sent += 1;
+        }
+        result
     }
 
     /// Sends an IPv6 packet described by `ip` (its hop limit replaced by the configured one) whose

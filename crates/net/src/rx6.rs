@@ -200,6 +200,10 @@ impl Interface {
                 }
                 Received::Handled
             }
+            Ok(Icmpv6Repr::EchoReply { .. }) if !ip.dst_addr.is_multicast() => {
+                self.counters.icmpv6_echo_replies_received += 1;
+                Received::Handled
+            }
             Ok(Icmpv6Repr::NeighborSolicit {
                 target_addr,
                 source_lladdr,

@@ -172,3 +172,35 @@ fn interface_resolves_the_kernel_and_a_closed_port_answers_rst_over_ipv6() {
         Some(NeighborState::Reachable)
     );
 }
+
+/// Our side pings the kernel: the echo request waits for Neighbour Discovery, then goes out,
+/// and the kernel's replies come back (ICMPv6 echo both ways, with the test above).
+#[test]
+#[ignore = "needs root: a network namespace and a TAP"]
+fn interface_pings_the_kernel_over_ipv6() {
+    require_root("interface_pings_the_kernel_over_ipv6");
+    let mut l = link6("n6p", "198.18.24.1", Ipv4Addr::new(198, 18, 24, 2));
+    let mut buf = [0u8; 1514];
+    let payload = [0x5au8; 56];
+    let now = l.now_ms();
+    assert_eq!(
+        l.iface
+            .send_echo_request6(now, KERNEL, KERNEL, (7, 1), &payload, &mut buf),
+        SendResult::Queued,
+        "the first waits for the kernel's MAC"
+    );
+    run6(&mut l, Duration::from_millis(500), |_| false);
+    let now = l.now_ms();
+    let SendResult::Sent(t) =
+        l.iface
+            .send_echo_request6(now, KERNEL, KERNEL, (7, 2), &payload, &mut buf)
+    else {
+        panic!("the kernel is resolved: {:?}", l.iface.counters());
+    };
+    l.send_raw(&buf[..t.len]);
+    run6(&mut l, Duration::from_millis(500), |_| false);
+    let c = l.iface.counters().clone();
+    assert_eq!(c.icmpv6_echo_requests_sent, 2, "{c:?}");
+    assert_eq!(c.icmpv6_echo_replies_received, 2, "{c:?}");
+    assert_eq!(c.nd_resolved, 1, "{c:?}");
+}

@@ -2,11 +2,12 @@
 //! errno of mtcp-api.md through [`Error`].
 
 use std::io::{IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use mtcp_io::Queue;
 use mtcp_tcp::State;
 
+use crate::addr::{check_family, engine_ip, shown, unspecified};
 use crate::error::{Error, Result};
 use crate::socket::{Listener, Phase, SockKind, SockOpts, Socket, Stream};
 use crate::sockets::Owner;
@@ -41,13 +42,16 @@ impl<Q: Queue> Stack<Q> {
                 keepalive: false,
                 linger: (false, 0),
                 congestion: None,
+                ipv6: false,
+                v6only: false,
             },
         }
     }
 
-    /// `mtcp_socket`: AF_INET + SOCK_STREAM (optionally `| SOCK_NONBLOCK`), protocol 0 or TCP.
+    /// `mtcp_socket`: AF_INET or AF_INET6 + SOCK_STREAM (optionally `| SOCK_NONBLOCK`),
+    /// protocol 0 or TCP.
     pub fn socket(&mut self, domain: i32, ty: i32, protocol: i32) -> Result<i32> {
-        if domain != libc::AF_INET {
+        if domain != libc::AF_INET && domain != libc::AF_INET6 {
             return Err(Error::AfNoSupport);
         }
         let nonblock = ty & libc::SOCK_NONBLOCK != 0;
@@ -58,11 +62,14 @@ impl<Q: Queue> Stack<Q> {
         }
         let mut s = self.new_socket(SockKind::Stream(Stream::new()));
         s.opts.nonblock = nonblock;
+        s.opts.ipv6 = domain == libc::AF_INET6;
         self.sockets.socks.alloc(s)
     }
 
-    /// `mtcp_bind`.
-    pub fn bind(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+    /// `mtcp_bind`: an address of the socket's family (`EAFNOSUPPORT` otherwise).
+    pub fn bind(&mut self, sockid: i32, addr: impl Into<SocketAddr>) -> Result<()> {
+        let addr = addr.into();
+        check_family(&addr, self.sockets.socks.get(sockid)?.opts.ipv6)?;
         let in_use = addr.port() != 0
             && (self.sockets.listeners.contains_key(&addr.port()) || self.port_bound(addr.port()));
         let st = self.sockets.socks.stream_mut(sockid)?;
@@ -158,8 +165,12 @@ impl<Q: Queue> Stack<Q> {
         let opts = self.conn_options(&sock_opts);
         self.sockets
             .engine
-            .listen_with(*local.ip(), local.port(), backlog as usize, opts)
+            .listen_with(engine_ip(local.ip()), local.port(), backlog as usize, opts)
             .map_err(|_| Error::AddrInUse)?;
+        let _ = self
+            .sockets
+            .engine
+            .set_v6only(local.port(), sock_opts.v6only);
         let sock = self.sockets.socks.get_mut(sockid)?;
         sock.kind = SockKind::Listener(Listener {
             local,
@@ -171,8 +182,10 @@ impl<Q: Queue> Stack<Q> {
     }
 
     /// `mtcp_accept`: the new socket and the peer's address.
-    pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddrV4)> {
-        let port = match &self.sockets.socks.get(sockid)?.kind {
+    pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddr)> {
+        let listener = self.sockets.socks.get(sockid)?;
+        let ipv6 = listener.opts.ipv6;
+        let port = match &listener.kind {
             SockKind::Listener(l) => l.local.port(),
             SockKind::Stream(_) => return Err(Error::Inval),
             _ => return Err(Error::NotSock),
@@ -192,9 +205,9 @@ impl<Q: Queue> Stack<Q> {
             let mut st = Stream::new();
             st.handle = Some(h);
             st.phase = Phase::Connected;
-            st.local = Some(SocketAddrV4::new(v4(t.local_addr), t.local_port));
-            st.remote = Some(SocketAddrV4::new(v4(t.remote_addr), t.remote_port));
-            let remote = SocketAddrV4::new(v4(t.remote_addr), t.remote_port);
+            st.local = Some(shown(t.local_addr, t.local_port, ipv6));
+            let remote = shown(t.remote_addr, t.remote_port, ipv6);
+            st.remote = Some(remote);
             let mut sock = self.new_socket(SockKind::Stream(st));
             // As in Linux, an accepted socket inherits its listener's options (not O_NONBLOCK).
             if let Ok(listener) = self.sockets.socks.get(sockid) {
@@ -238,8 +251,10 @@ impl<Q: Queue> Stack<Q> {
     }
 
     /// `mtcp_connect`: `Err(InProgress)` once the SYN is on its way; EPOLLOUT (or EPOLLERR with
-    /// SO_ERROR) follows.
-    pub fn connect(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+    /// SO_ERROR) follows. An address of the socket's family (`EAFNOSUPPORT` otherwise).
+    pub fn connect(&mut self, sockid: i32, addr: impl Into<SocketAddr>) -> Result<()> {
+        let addr = addr.into();
+        let ipv6 = self.sockets.socks.get(sockid)?.opts.ipv6;
         let st = self.sockets.socks.stream_mut(sockid)?;
         match st.phase {
             Phase::Connecting => return Err(Error::Already),
@@ -248,18 +263,25 @@ impl<Q: Queue> Stack<Q> {
             Phase::Fresh => {}
         }
         let bound = st.local;
-        if addr.port() == 0 || addr.ip().is_unspecified() {
+        check_family(&addr, ipv6)?;
+        let (remote_ip, rport) = (engine_ip(addr.ip()), addr.port());
+        if rport == 0 || remote_ip.is_unspecified() {
             return Err(Error::Inval);
         }
-        let p = self.ports.route(*addr.ip()).ok_or(Error::NetUnreach)?;
-        let mut local_ip = bound.map(|a| *a.ip()).filter(|ip| !ip.is_unspecified());
-        if local_ip.is_none() {
-            local_ip = Some(self.ports.rss_base.unwrap_or(self.ports.netifs[p].ip()));
-        }
-        let local_ip = local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let p = self.ports.route(remote_ip).ok_or(Error::NetUnreach)?;
+        let bound_ip = bound
+            .map(|a| engine_ip(a.ip()))
+            .filter(|ip| !ip.is_unspecified());
+        let local_ip = match bound_ip {
+            Some(ip) if ip.is_ipv4() != remote_ip.is_ipv4() => return Err(Error::Inval),
+            Some(ip) => ip,
+            None => self
+                .ports
+                .source_for(p, remote_ip)
+                .ok_or(Error::NetUnreach)?,
+        };
         let now = self.now();
         let opts = self.conn_options(&self.sockets.socks.get(sockid)?.opts);
-        let (remote_ip, rport) = (*addr.ip(), addr.port());
         let h = match (
             bound.map(|a| a.port()).filter(|&p| p != 0),
             self.ports.rss.get(p).cloned().flatten(),
@@ -313,7 +335,7 @@ impl<Q: Queue> Stack<Q> {
         let st = self.sockets.socks.stream_mut(sockid)?;
         st.handle = Some(h);
         st.phase = Phase::Connecting;
-        st.local = Some(SocketAddrV4::new(v4(t.local_addr), t.local_port));
+        st.local = Some(shown(t.local_addr, t.local_port, ipv6));
         st.remote = Some(addr);
         Err(Error::InProgress)
     }
@@ -529,18 +551,17 @@ impl<Q: Queue> Stack<Q> {
     }
 
     /// `mtcp_getsockname`.
-    pub fn getsockname(&self, sockid: i32) -> Result<SocketAddrV4> {
-        match &self.sockets.socks.get(sockid)?.kind {
-            SockKind::Stream(st) => Ok(st
-                .local
-                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))),
+    pub fn getsockname(&self, sockid: i32) -> Result<SocketAddr> {
+        let sock = self.sockets.socks.get(sockid)?;
+        match &sock.kind {
+            SockKind::Stream(st) => Ok(st.local.unwrap_or(unspecified(sock.opts.ipv6))),
             SockKind::Listener(l) => Ok(l.local),
             _ => Err(Error::NotSock),
         }
     }
 
     /// `mtcp_getpeername`.
-    pub fn getpeername(&self, sockid: i32) -> Result<SocketAddrV4> {
+    pub fn getpeername(&self, sockid: i32) -> Result<SocketAddr> {
         match &self.sockets.socks.get(sockid)?.kind {
             SockKind::Stream(st) if st.phase == Phase::Connected => st.remote.ok_or(Error::NotConn),
             SockKind::Stream(_) | SockKind::Listener(_) => Err(Error::NotConn),
@@ -603,6 +624,9 @@ impl<Q: Queue> Stack<Q> {
             (libc::SOL_SOCKET, libc::SO_REUSEADDR) => Ok(sock.opts.reuseaddr as i32),
             (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => Ok(sock.opts.keepalive as i32),
             (libc::IPPROTO_TCP, libc::TCP_NODELAY) => Ok(sock.opts.nodelay as i32),
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if sock.opts.ipv6 => {
+                Ok(sock.opts.v6only as i32)
+            }
             _ => Err(Error::NoProtoOpt),
         }
     }
@@ -631,6 +655,11 @@ impl<Q: Queue> Stack<Q> {
                 }
             }
             (libc::SOL_SOCKET, libc::SO_LINGER) => sock.opts.linger = (value != 0, 0),
+            // As Linux: only before the socket is bound.
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if sock.opts.ipv6 => match &sock.kind {
+                SockKind::Stream(st) if st.local.is_none() => sock.opts.v6only = value != 0,
+                _ => return Err(Error::Inval),
+            },
             (libc::IPPROTO_TCP, libc::TCP_NODELAY) => {
                 sock.opts.nodelay = value != 0;
                 if let SockKind::Stream(Stream {
@@ -650,6 +679,15 @@ impl<Q: Queue> Stack<Q> {
         let st = self.sockets.socks.stream_mut(sockid)?;
         let h = st.handle.ok_or(Error::NotConn)?;
         self.sockets.engine.info(h).map_err(tcp_err)
+    }
+
+    /// The address family of `sockid`: `AF_INET6` for an IPv6 socket, else `AF_INET`.
+    pub fn socket_domain(&self, sockid: i32) -> Result<i32> {
+        Ok(if self.sockets.socks.get(sockid)?.opts.ipv6 {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        })
     }
 
     /// mTCP's socket type of `sockid`.
@@ -691,13 +729,4 @@ fn take_peeked(st: &mut Stream, buf: &mut [u8], flags: i32) -> usize {
         st.peeked.drain(..n);
     }
     n
-}
-
-/// The IPv4 address of an engine tuple. The ports feed the engine IPv4 segments only, so its
-/// connections have IPv4 addresses (an IPv6 one would read as `0.0.0.0`).
-fn v4(a: IpAddr) -> Ipv4Addr {
-    match a {
-        IpAddr::V4(a) => a,
-        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-    }
 }

@@ -68,6 +68,8 @@ impl<Q: Queue> Stack<Q> {
             keepalive: false,
             linger: (false, 0),
             congestion: None,
+            ipv6: false,
+            v6only: false,
         }
     }
 

@@ -424,7 +424,7 @@ impl Device for AnyDevice {
 }
 
 /// The DPDK configuration `mtcp.conf` asks for: `core_mask` / `num_cores` (one queue pair per
-/// core), `num_mem_ch`, the ports of `port`, and `dpdk_eal_args` as extra EAL arguments (which may
+/// core), `num_mem_ch`, the ports of `port`, `dpdk_mtu`, and `dpdk_eal_args` as extra EAL arguments (which may
 /// carry `--vdev ...`, `--file-prefix ...`, `--no-huge -m ...`; the EAL defaults fill in the rest).
 pub fn dpdk_config(
     conf: &crate::config::MtcpConf,
@@ -435,6 +435,7 @@ pub fn dpdk_config(
         num_mem_ch: conf.num_mem_ch,
         ports: conf.ports.iter().map(|p| p.name.clone()).collect(),
         eal_args: conf.dpdk_eal_args.clone(),
+        mtu: conf.dpdk_mtu,
         ..mtcp_io_dpdk::DpdkConfig::default()
     };
     if let Some(mask) = c.core_mask
@@ -468,8 +469,11 @@ pub(crate) fn open_dpdk(
                 dev.set_mac(mac)
                     .map_err(|e| InitError::Invalid(format!("dpdk: port `{}`: {e}", p.name)))?;
             }
-            // Virtual links come up at once; a real NIC takes a moment after start.
-            dev.wait_link_up(Duration::from_secs(5));
+            // Virtual links come up at once; a real NIC takes a moment after start. A memif
+            // server's link comes up when its client connects, after we serve: no wait.
+            if !dev.link_waits_for_peer() {
+                dev.wait_link_up(Duration::from_secs(5));
+            }
             Ok(AnyDevice::Dpdk(dev))
         })
         .collect()
@@ -490,6 +494,9 @@ mod tests {
                 ip: None,
                 netmask: None,
                 mac: None,
+                ip6: Vec::new(),
+                route6: Vec::new(),
+                nd6: Vec::new(),
             }],
             dpdk_eal_args: eal.split_whitespace().map(str::to_owned).collect(),
             ..MtcpConf::default()
@@ -596,5 +603,14 @@ mod tests {
         let c = dpdk_config(&conf(2, Some(0b1110), "")).unwrap();
         assert_eq!(c.num_queues(), 3);
         assert!(c.eal_argv(mtcp_io_dpdk::Hugepages::Absent).unwrap()[..2] == ["-c", "0xe"]);
+        // `dpdk_mtu` becomes the ports' MTU; out of range it is refused.
+        assert_eq!(dpdk_config(&conf(1, None, "")).unwrap().mtu, None);
+        let mut jumbo = conf(1, None, "");
+        jumbo.dpdk_mtu = Some(9000);
+        assert_eq!(dpdk_config(&jumbo).unwrap().mtu, Some(9000));
+        jumbo.dpdk_mtu = Some(30);
+        assert!(dpdk_config(&jumbo).is_err());
+        let parsed = crate::config::MtcpConf::parse("dpdk_mtu = 9000").unwrap();
+        assert_eq!(parsed.dpdk_mtu, Some(9000));
     }
 }

@@ -20,7 +20,7 @@
 //! answers every call with `EPERM`.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mtcp_io::Queue;
@@ -210,7 +210,8 @@ impl<Q: Queue + 'static> Context<Q> {
     }
 
     /// `mtcp_bind`.
-    pub fn bind(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+    pub fn bind(&mut self, sockid: i32, addr: impl Into<SocketAddr>) -> Result<()> {
+        let addr = addr.into();
         self.on(|s| s.bind(sockid, addr))
     }
 
@@ -220,7 +221,7 @@ impl<Q: Queue + 'static> Context<Q> {
     }
 
     /// `mtcp_accept`.
-    pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddrV4)> {
+    pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddr)> {
         self.on(|s| s.accept(sockid))
     }
 
@@ -236,7 +237,8 @@ impl<Q: Queue + 'static> Context<Q> {
     }
 
     /// `mtcp_connect` (non-blocking: `Err(InProgress)`, then EPOLLOUT or EPOLLERR).
-    pub fn connect(&mut self, sockid: i32, addr: SocketAddrV4) -> Result<()> {
+    pub fn connect(&mut self, sockid: i32, addr: impl Into<SocketAddr>) -> Result<()> {
+        let addr = addr.into();
         self.on(|s| s.connect(sockid, addr))
     }
 
@@ -256,12 +258,12 @@ impl<Q: Queue + 'static> Context<Q> {
     }
 
     /// `mtcp_getsockname`.
-    pub fn getsockname(&mut self, sockid: i32) -> Result<SocketAddrV4> {
+    pub fn getsockname(&mut self, sockid: i32) -> Result<SocketAddr> {
         self.on(|s| s.getsockname(sockid))
     }
 
     /// `mtcp_getpeername`.
-    pub fn getpeername(&mut self, sockid: i32) -> Result<SocketAddrV4> {
+    pub fn getpeername(&mut self, sockid: i32) -> Result<SocketAddr> {
         self.on(|s| s.getpeername(sockid))
     }
 
@@ -288,6 +290,11 @@ impl<Q: Queue + 'static> Context<Q> {
     /// mTCP's socket type of an id.
     pub fn sock_type(&mut self, sockid: i32) -> Result<SockType> {
         self.on(|s| s.sock_type(sockid))
+    }
+
+    /// The address family of an id: `AF_INET6` for an IPv6 socket, else `AF_INET`.
+    pub fn socket_domain(&mut self, sockid: i32) -> Result<i32> {
+        self.on(|s| s.socket_domain(sockid))
     }
 
     /// `mtcp_epoll_create`.

@@ -76,6 +76,7 @@
 //! assert_eq!(&buf[..n], b"hello");
 //! ```
 
+mod addr;
 mod api;
 mod api_epoll;
 pub mod backend;

@@ -196,8 +196,12 @@ impl CoreMesh {
         meta: RxMeta,
     ) -> bool {
         if let Some(soft) = soft {
-            if let Some(tuple) = mtcp_io::mem::tcp_flow_tuple(frame) {
-                let owner = usize::from(soft.owner(&tuple));
+            let owner = match mtcp_io::mem::tcp_flow_tuple(frame) {
+                Some(tuple) => Some(soft.owner(&tuple)),
+                None => mtcp_io::mem::tcp_flow_tuple6(frame).map(|t| soft.owner6(&t)),
+            };
+            if let Some(owner) = owner {
+                let owner = usize::from(owner);
                 if owner == self.cpu {
                     return false;
                 }
@@ -208,6 +212,16 @@ impl CoreMesh {
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             return false;
         };
+        if eth.ethertype() == EtherType::Ipv6 && is_neighbor_advertisement(eth.payload()) {
+            // Every core keeps its own neighbour cache: the one that solicited may not be the
+            // one the advertisement arrived on.
+            for core in 0..self.mesh.cores() {
+                if core != self.cpu {
+                    let sent = self.mesh.send(core, port, frame, meta, |_| {});
+                    self.count(sent);
+                }
+            }
+        }
         if eth.ethertype() == EtherType::Arp {
             let op = eth.header_len();
             for core in 0..self.mesh.cores() {
@@ -229,6 +243,15 @@ impl CoreMesh {
             self.counters.dropped += 1;
         }
     }
+}
+
+/// Whether an IPv6 packet is an ICMPv6 neighbour advertisement (no extension headers: ND
+/// messages carry none).
+fn is_neighbor_advertisement(ip: &[u8]) -> bool {
+    const NEXT_HEADER: usize = 6;
+    const ICMPV6: u8 = 58;
+    const NEIGHBOR_ADVERTISEMENT: u8 = 136;
+    ip.len() > 40 && ip[NEXT_HEADER] == ICMPV6 && ip[40] == NEIGHBOR_ADVERTISEMENT
 }
 
 /// Turns the copy of an ARP request (the ARP packet at `arp_at`) into a reply, so that the other

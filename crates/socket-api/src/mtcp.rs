@@ -158,9 +158,9 @@ impl Mtcp {
             return Err(InitError::Invalid("no `port` configured".into()));
         }
         for p in &conf.ports {
-            if p.ip.is_none() {
+            if p.ip.is_none() && p.ip6.is_empty() {
                 return Err(InitError::Invalid(format!(
-                    "port `{}` has no address (`{}.ip`)",
+                    "port `{}` has no address (`{}.ip` or `.ip6`)",
                     p.name, p.name
                 )));
             }
@@ -246,14 +246,9 @@ impl Mtcp {
             // A NIC's Toeplitz RSS keeps flows on their core: clients pick source ports by it.
             // Any other device, with several cores, is steered by the mesh in software.
             let port_rss = match &info.steering {
-                Steering::Toeplitz { key, reta } if info.num_queues > 1 => {
-                    Some(Arc::new(RssSteer {
-                        hasher: mtcp_wire::rss::Toeplitz::new(key),
-                        reta: reta.clone(),
-                        queue: cpu as u16,
-                        software: false,
-                    }))
-                }
+                Steering::Toeplitz { key, reta } if info.num_queues > 1 => Some(Arc::new(
+                    RssSteer::new(key, reta.clone(), cpu as u16, false),
+                )),
                 _ if conf.num_cores > 1 => Some(Arc::new(RssSteer::software(conf.num_cores, cpu))),
                 _ => None,
             };
@@ -267,6 +262,8 @@ impl Mtcp {
             iface.checksum = mtcp_net::capabilities_from_offload(info.checksum);
             iface.static_arp = self.arp.iter().map(net_arp_entry).collect();
             iface.max_waiting = MAX_WAITING_FOR_ARP;
+            iface.ipv6 = pc.ip6.clone();
+            iface.static_nd = pc.nd6.clone();
             ports.push(NetIf::new(
                 pc.name.clone(),
                 mtcp_net::Interface::new(iface),
@@ -286,7 +283,11 @@ impl Mtcp {
                 });
             }
         }
-        for (iface, p) in ports.iter().enumerate() {
+        for (iface, p) in ports
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.ip().is_unspecified())
+        {
             routes.add(mtcp_net::Route {
                 addr: p.ip(),
                 prefix_len: p.prefix_len(),
@@ -304,6 +305,17 @@ impl Mtcp {
             Arc::clone(&self.stats[cpu]),
             rss,
         );
+        let routes6: Vec<mtcp_net::Route6> = (conf.ports.iter().enumerate())
+            .flat_map(|(iface, p)| {
+                p.route6.iter().map(move |r| mtcp_net::Route6 {
+                    addr: r.addr,
+                    prefix_len: r.prefix_len,
+                    iface,
+                    gateway: r.gateway,
+                })
+            })
+            .collect();
+        stack.ports.set_routes6(&routes6);
         stack.mesh = self.mesh.as_ref().map(|mesh| CoreMesh {
             mesh: Arc::clone(mesh),
             cpu,

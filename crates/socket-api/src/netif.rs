@@ -6,7 +6,7 @@
 //! interface queued on its own (ARP, ICMP replies, datagrams released by an ARP reply) into the
 //! batch, and counts what the device refused.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use mtcp_io::{Burst, Queue, RxMeta, TxFrame};
 use mtcp_net::{Interface, Received, SendResult, Transmit};
@@ -29,6 +29,30 @@ struct IoCounters {
     tx_lost_bytes: u64,
     /// Transmit buffers the queue could not supply, and `tx_burst` calls that failed.
     tx_failures: u64,
+}
+
+/// Where a segment goes: its next hop, source and destination, all of one family (the family
+/// is matched once, where the route is looked up).
+#[derive(Clone, Copy, Debug)]
+pub enum Hop {
+    /// Over IPv4.
+    V4 {
+        /// The gateway, or the destination on the link.
+        next_hop: Ipv4Addr,
+        /// Our address.
+        src: Ipv4Addr,
+        /// The peer's.
+        dst: Ipv4Addr,
+    },
+    /// Over IPv6.
+    V6 {
+        /// The gateway, or the destination on the link.
+        next_hop: Ipv6Addr,
+        /// Our address.
+        src: Ipv6Addr,
+        /// The peer's.
+        dst: Ipv6Addr,
+    },
 }
 
 /// One port of one context.
@@ -106,23 +130,23 @@ impl<Q: Queue> NetIf<Q> {
         Some(buf)
     }
 
-    /// Sends `seg` from `src` to `dst` through `next_hop`: written straight into a transmit buffer
-    /// when the next hop's MAC is known, else parked by the interface until ARP resolves it.
-    pub fn send_tcp(
-        &mut self,
-        now_ms: u64,
-        next_hop: Ipv4Addr,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        seg: &TcpRepr<'_>,
-    ) {
+    /// Sends `seg` along `hop`: written straight into a transmit buffer when the next hop's
+    /// MAC is known, else parked by the interface until ARP or Neighbour Discovery resolves it.
+    pub fn send_tcp(&mut self, now_ms: u64, hop: Hop, seg: &TcpRepr<'_>) {
         let Some(mut buf) = self.tx_buffer() else {
             return;
         };
-        match self
-            .iface
-            .send_tcp(now_ms, next_hop, src, dst, seg, &mut buf[..])
-        {
+        let sent = match hop {
+            Hop::V4 { next_hop, src, dst } => {
+                self.iface
+                    .send_tcp(now_ms, next_hop, src, dst, seg, &mut buf[..])
+            }
+            Hop::V6 { next_hop, src, dst } => {
+                self.iface
+                    .send_tcp_ipv6(now_ms, next_hop, src, dst, seg, &mut buf[..])
+            }
+        };
+        match sent {
             SendResult::Sent(t) => self.push_tx(buf, t),
             // Parked (copied into the interface's own slots) or dropped and counted there.
             SendResult::Queued | SendResult::Dropped(_) => self.spare = Some(buf),
@@ -232,6 +256,8 @@ impl<Q: Queue> NetIf<Q> {
             tx_packets: c.tx_packets.saturating_sub(self.io.tx_lost_packets),
             tx_bytes: c.tx_bytes.saturating_sub(self.io.tx_lost_bytes),
             tx_errors: c.tx_dropped_total() + self.io.tx_lost_packets + self.io.tx_failures,
+            rx_tcp6: c.rx_tcp6,
+            tx_tcp6: c.tx_tcp6,
         }
     }
 }

@@ -7,11 +7,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use mtcp_io::{Burst, Queue, RxFrame};
-use mtcp_net::{NextHop, Received, RouteTable};
+use mtcp_net::{NextHop, NextHop6, Received, Route6, Route6Table, RouteTable};
 use mtcp_tcp::{Engine, Instant};
 
 use crate::mesh::{CoreMesh, INBOX_BATCH};
-use crate::netif::NetIf;
+use crate::netif::{Hop, NetIf};
 use crate::rss::RssSteer;
 use crate::stats::PortCounters;
 
@@ -20,6 +20,8 @@ pub(crate) struct Ports<Q: Queue> {
     pub(crate) netifs: Vec<NetIf<Q>>,
     /// Routes to ports (route.conf, then each port's own subnet), longest prefix first.
     pub(crate) routes: RouteTable,
+    /// IPv6 routes: mtcp.conf's `<port>.route6`, then each port's own prefixes.
+    pub(crate) routes6: Route6Table,
     /// Per port: the steering a client's source port must satisfy so that replies come back to
     /// this core (the NIC's Toeplitz RSS, or the mesh's software steering), `None` for any port.
     pub(crate) rss: Vec<Option<Arc<RssSteer>>>,
@@ -35,9 +37,13 @@ impl<Q: Queue> Ports<Q> {
         routes: RouteTable,
         rss: Vec<Option<Arc<RssSteer>>>,
     ) -> Ports<Q> {
+        let prefixes: Vec<&[(std::net::Ipv6Addr, u8)]> =
+            netifs.iter().map(|p| p.iface.ipv6_addrs()).collect();
+        let routes6 = Route6Table::from_ports(&prefixes);
         Ports {
             netifs,
             routes,
+            routes6,
             rss,
             rss_cursor: 1025,
             rss_base: None,
@@ -60,8 +66,35 @@ impl<Q: Queue> Ports<Q> {
     }
 
     /// The port of the longest-prefix route to `dst`.
-    pub(crate) fn route(&self, dst: Ipv4Addr) -> Option<usize> {
-        self.routes.route(dst).ok().map(|r| r.iface)
+    pub(crate) fn route(&self, dst: IpAddr) -> Option<usize> {
+        match dst {
+            IpAddr::V4(d) => self.routes.route(d).ok().map(|r| r.iface),
+            IpAddr::V6(d) => self.routes6.route(d).ok().map(|r| r.iface),
+        }
+    }
+
+    /// Sets the configured IPv6 routes: they come before the ports' own prefixes (among equal
+    /// prefixes the first added wins).
+    pub(crate) fn set_routes6(&mut self, configured: &[Route6]) {
+        let mut table = Route6Table::new();
+        for r in configured {
+            table.add(*r);
+        }
+        for r in self.routes6.routes().iter().filter(|r| r.gateway.is_none()) {
+            table.add(*r);
+        }
+        self.routes6 = table;
+    }
+
+    /// The address to connect from to `dst` through port `p`: `mtcp_init_rss`'s base or the
+    /// port's address for IPv4, the port's IPv6 address in `dst`'s prefix (else its first) for
+    /// IPv6; `None` when the port has no address of that family.
+    pub(crate) fn source_for(&self, p: usize, dst: IpAddr) -> Option<IpAddr> {
+        let port = self.netifs.get(p)?;
+        match dst {
+            IpAddr::V4(_) => Some(self.rss_base.unwrap_or(port.ip()).into()),
+            IpAddr::V6(d) => port.iface.ipv6_source_for(&d).map(IpAddr::V6),
+        }
     }
 
     /// Receives a burst on port `p` and what the other cores handed to this one for it, and feeds
@@ -79,10 +112,15 @@ impl<Q: Queue> Ports<Q> {
         work += self.netifs[p].rx_burst(&mut rx);
         let Ports { netifs, rss, .. } = self;
         let port = &mut netifs[p];
-        let mut deliver = |frame: &[u8], meta| {
-            if let Received::Tcp { src, dst, repr } = port.receive(now_ms, frame, meta) {
-                engine.on_segment(now, src, dst, &repr);
+        let mut deliver = |frame: &[u8], meta| match port.receive(now_ms, frame, meta) {
+            Received::Tcp { src, dst, repr } => engine.on_segment(now, src, dst, &repr),
+            // Malformed options: dropped as the IPv4 path drops them.
+            six @ Received::Tcp6 { .. } => {
+                if let Some(Ok((src, dst, repr))) = six.tcp6() {
+                    engine.on_segment(now, src, dst, &repr);
+                }
             }
+            _ => {}
         };
         let soft = rss[p].as_deref().filter(|r| r.software);
         for frame in rx.iter() {
@@ -121,7 +159,12 @@ impl<Q: Queue> Ports<Q> {
     /// ring leaves the rest queued in the engine for the next turn (as mTCP's send lists),
     /// instead of segments built only to be dropped. Returns the segments sent.
     pub(crate) fn transmit(&mut self, engine: &mut Engine, now_ms: u64) -> usize {
-        let Ports { netifs, routes, .. } = self;
+        let Ports {
+            netifs,
+            routes,
+            routes6,
+            ..
+        } = self;
         for port in netifs.iter_mut() {
             port.poll(now_ms);
         }
@@ -137,19 +180,31 @@ impl<Q: Queue> Ports<Q> {
                 0
             } else {
                 engine.dispatch_at_most(now, room, |src, dst, seg| {
-                    // The ports feed the engine IPv4 segments only: its output is IPv4.
-                    let (IpAddr::V4(src), IpAddr::V4(dst)) = (src, dst) else {
-                        return;
-                    };
                     // connect() refuses destinations without a route; a peer that reached us
                     // from outside every route (no default route) is answered through the first
                     // port, on the link.
-                    let hop = routes.lookup(dst).unwrap_or(NextHop {
-                        iface: 0,
-                        next_hop: dst,
-                    });
-                    if let Some(port) = netifs.get_mut(hop.iface) {
-                        port.send_tcp(now_ms, hop.next_hop, src, dst, seg);
+                    let (iface, hop) = match (src, dst) {
+                        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                            let r = routes.lookup(dst).unwrap_or(NextHop {
+                                iface: 0,
+                                next_hop: dst,
+                            });
+                            let next_hop = r.next_hop;
+                            (r.iface, Hop::V4 { next_hop, src, dst })
+                        }
+                        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                            let r = routes6.lookup(dst).unwrap_or(NextHop6 {
+                                iface: 0,
+                                next_hop: dst,
+                            });
+                            let next_hop = r.next_hop;
+                            (r.iface, Hop::V6 { next_hop, src, dst })
+                        }
+                        // The engine's tuples are of one family.
+                        _ => return,
+                    };
+                    if let Some(port) = netifs.get_mut(iface) {
+                        port.send_tcp(now_ms, hop, seg);
                     }
                 })
             };

@@ -8,7 +8,7 @@
 //! `CloseConnection`) rely on this.
 
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use mtcp_tcp::Handle;
 
@@ -53,9 +53,9 @@ pub struct Stream {
     /// Life phase.
     pub phase: Phase,
     /// Local address (bound or assigned).
-    pub local: Option<SocketAddrV4>,
+    pub local: Option<SocketAddr>,
     /// Peer address.
-    pub remote: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddr>,
     /// Pending socket error (SO_ERROR), an errno; 0 when none.
     pub so_error: i32,
     /// The peer's FIN was seen.
@@ -95,7 +95,7 @@ impl Default for Stream {
 #[derive(Debug)]
 pub struct Listener {
     /// Bound address.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Most unaccepted connections held here (more wait in the engine).
     pub backlog: usize,
     /// Established connections waiting for `accept`.
@@ -139,6 +139,10 @@ pub struct SockOpts {
     pub linger: (bool, i32),
     /// TCP_CONGESTION; the engine's default (`tcp_cc`) when `None`.
     pub congestion: Option<mtcp_tcp::cc::CcAlgorithm>,
+    /// An `AF_INET6` socket (its addresses are IPv6; IPv4 ones appear IPv4-mapped).
+    pub ipv6: bool,
+    /// IPV6_V6ONLY: a listener on `::` takes IPv6 connections only.
+    pub v6only: bool,
 }
 
 /// One open id.
@@ -275,6 +279,8 @@ mod tests {
                 keepalive: false,
                 linger: (false, 0),
                 congestion: None,
+                ipv6: false,
+                v6only: false,
             },
         }
     }

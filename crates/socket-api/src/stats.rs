@@ -21,6 +21,10 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     /// Frames that could not be sent (no buffer, device full).
     pub tx_errors: u64,
+    /// IPv6 TCP segments received (of `rx_packets`).
+    pub rx_tcp6: u64,
+    /// IPv6 TCP segments sent (of `tx_packets`).
+    pub tx_tcp6: u64,
 }
 
 impl PortCounters {
@@ -32,6 +36,8 @@ impl PortCounters {
         self.tx_packets += o.tx_packets;
         self.tx_bytes += o.tx_bytes;
         self.tx_errors += o.tx_errors;
+        self.rx_tcp6 += o.rx_tcp6;
+        self.tx_tcp6 += o.tx_tcp6;
     }
 }
 
@@ -50,7 +56,7 @@ pub struct CoreSnapshot {
 /// One core's counters, published for other threads.
 #[derive(Debug, Default)]
 pub struct CoreStats {
-    values: [AtomicU64; 10],
+    values: [AtomicU64; 12],
 }
 
 impl CoreStats {
@@ -68,6 +74,8 @@ impl CoreStats {
             snap.mesh.forwarded,
             snap.mesh.received,
             snap.mesh.dropped,
+            c.rx_tcp6,
+            c.tx_tcp6,
         ];
         for (a, v) in self.values.iter().zip(v) {
             a.store(v, Ordering::Relaxed);
@@ -89,6 +97,8 @@ impl CoreStats {
                 tx_packets: v[3],
                 tx_bytes: v[4],
                 tx_errors: v[5],
+                rx_tcp6: v[10],
+                tx_tcp6: v[11],
             },
             flows: v[6],
             mesh: crate::mesh::MeshCounters {
@@ -126,6 +136,15 @@ fn line(
         d(n.tx_packets, p.tx_packets) as i64,
         d(n.tx_bytes, p.tx_bytes) * 8.0 / 1e9,
     );
+    if n.rx_tcp6 > 0 || n.tx_tcp6 > 0 {
+        // Only once IPv6 was seen: an IPv4 program's lines stay mTCP's.
+        let _ = write!(
+            out,
+            ", IPv6 TCP RX: {:7}(pps) TX: {:7}(pps)",
+            d(n.rx_tcp6, p.rx_tcp6) as i64,
+            d(n.tx_tcp6, p.tx_tcp6) as i64,
+        );
+    }
     if mesh {
         // Software steering between the cores (see `crate::mesh`): frames handed to other
         // cores, taken from them, and dropped for want of room, per second.
@@ -209,6 +228,22 @@ mod tests {
             lines[2].ends_with("mesh fwd:     40(pps) in:     40(pps) drop:    2(pps)"),
             "{}",
             lines[2]
+        );
+        assert!(!text.contains("IPv6"), "no IPv6 seen: mTCP's lines: {text}");
+    }
+
+    #[test]
+    fn ipv6_segments_get_their_own_rates() {
+        let prev = [CoreSnapshot::default()];
+        let mut now = prev;
+        now[0].counters.rx_packets = 1000;
+        now[0].counters.rx_tcp6 = 600;
+        now[0].counters.tx_tcp6 = 500;
+        let text = format_lines("mem0", &now, &prev, 2.0);
+        assert!(
+            text.lines()
+                .all(|l| l.ends_with(", IPv6 TCP RX:     300(pps) TX:     250(pps)")),
+            "{text}"
         );
     }
 }

@@ -51,8 +51,8 @@ fn errnos_match_mtcp_api(mode: &str) {
     });
     let cases: Vec<(&str, Call, i32)> = vec![
         (
-            "socket AF_INET6",
-            |c, _| c.socket(libc::AF_INET6, libc::SOCK_STREAM, 0).map(drop),
+            "socket AF_UNIX",
+            |c, _| c.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map(drop),
             libc::EAFNOSUPPORT,
         ),
         (

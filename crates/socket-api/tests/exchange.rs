@@ -69,7 +69,7 @@ fn echo_roundtrip(mode: &str) {
                 let id = ev.data as i32;
                 if id == l {
                     let (a, peer) = s.accept(l).unwrap();
-                    assert_eq!(*peer.ip(), Ipv4Addr::new(198, 18, 0, 2));
+                    assert_eq!(peer.ip(), Ipv4Addr::new(198, 18, 0, 2));
                     assert_eq!(s.getpeername(a), Ok(peer));
                     s.epoll_ctl(
                         ep,

@@ -8,7 +8,7 @@
 //! queue 0 only, so the other core learns its peer's MAC only from the mesh's ARP copies), and
 //! `opaque` (the TAP / AF_PACKET fanout case: the stack must steer every flow in software).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -34,7 +34,10 @@ fn conf(port: &str, ip: &str, mode: &str) -> MtcpConf {
 
 /// The core that owns a flow: Toeplitz (symmetric key) over the tuple, table of 128 cores
 /// round-robin (the mem switch's redirection table and the mesh's software one alike).
-fn owner(a: SocketAddrV4, b: SocketAddrV4) -> usize {
+fn owner(a: impl Into<SocketAddr>, b: impl Into<SocketAddr>) -> usize {
+    let (SocketAddr::V4(a), SocketAddr::V4(b)) = (a.into(), b.into()) else {
+        panic!("IPv4 flows only here");
+    };
     let h = Toeplitz::new(&SYMMETRIC_KEY).hash_ipv4(*a.ip(), *b.ip(), a.port(), b.port());
     (h as usize % 128) % CORES
 }

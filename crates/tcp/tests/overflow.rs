@@ -22,7 +22,7 @@ fn storm(config: Config, spread_ms: u64, accept_every_ms: u64, limit_ms: u64) ->
     sim.b.listen(B, PORT, BACKLOG).unwrap();
     let start = sim.now;
     let mut clients: Vec<Handle> = Vec::new();
-    let mut answered = vec![false; CLIENTS];
+    let mut answered = [false; CLIENTS];
     let (mut resets, mut errors) = (0, 0);
     let mut served: Vec<Handle> = Vec::new();
     let mut next_accept = sim.now;

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	FAILS("mtcp_accept(bad id)", mtcp_accept(mctx, 77, NULL, NULL), EBADF);
 
 	/* socket() arguments */
-	FAILS("mtcp_socket(AF_INET6)", mtcp_socket(mctx, AF_INET6, SOCK_STREAM, 0), EAFNOSUPPORT);
+	FAILS("mtcp_socket(AF_UNIX)", mtcp_socket(mctx, AF_UNIX, SOCK_STREAM, 0), EAFNOSUPPORT);
 	FAILS("mtcp_socket(SOCK_DGRAM)", mtcp_socket(mctx, AF_INET, SOCK_DGRAM, 0), EINVAL);
 
 	int s = mtcp_socket(mctx, AF_INET, SOCK_STREAM, 0);
@@ -147,6 +147,40 @@ int main(int argc, char **argv)
 	FAILS("ioctl(unknown request)", mtcp_socket_ioctl(mctx, s2, 0x1234, &v), EINVAL);
 	v = 99;
 	CHECK("ioctl(FIONREAD) = 0", mtcp_socket_ioctl(mctx, s2, FIONREAD, &v) == 0 && v == 0);
+
+	/* AF_INET6: sockaddr_in6 in and out, IPV6_V6ONLY as Linux */
+	int s6 = mtcp_socket(mctx, AF_INET6, SOCK_STREAM, 0);
+	CHECK("mtcp_socket(AF_INET6)", s6 >= 0);
+	struct sockaddr_in6 a6;
+	memset(&a6, 0, sizeof(a6));
+	a6.sin6_family = AF_INET6;
+	a6.sin6_port = htons(9006);
+	a6.sin6_addr = in6addr_any;
+	FAILS("mtcp_bind(v6 socket, sockaddr_in length)", mtcp_bind(mctx, s6, (struct sockaddr *)&a6, sizeof(struct sockaddr_in)), EINVAL);
+	FAILS("mtcp_bind(v6 socket, AF_INET address)", mtcp_bind(mctx, s6, (struct sockaddr *)&a, sizeof(a6)), EINVAL);
+	FAILS("setsockopt(IPV6_V6ONLY) on AF_INET", mtcp_setsockopt(mctx, s2, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v)), ENOPROTOOPT);
+	v = 1;
+	CHECK("setsockopt(IPV6_V6ONLY)", mtcp_setsockopt(mctx, s6, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v)) == 0);
+	CHECK("mtcp_bind([::]:9006)", mtcp_bind(mctx, s6, (struct sockaddr *)&a6, sizeof(a6)) == 0);
+	FAILS("setsockopt(IPV6_V6ONLY) after bind", mtcp_setsockopt(mctx, s6, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v)), EINVAL);
+	v = 0;
+	vlen = sizeof(v);
+	CHECK("getsockopt(IPV6_V6ONLY) = 1",
+	      mtcp_getsockopt(mctx, s6, IPPROTO_IPV6, IPV6_V6ONLY, &v, &vlen) == 0 && v == 1);
+	CHECK("mtcp_listen(v6)", mtcp_listen(mctx, s6, 16) == 0);
+	struct sockaddr_in6 n6;
+	socklen_t n6len = sizeof(n6);
+	memset(&n6, 0xff, sizeof(n6));
+	CHECK("mtcp_getsockname(v6) is sockaddr_in6 [::]:9006",
+	      mtcp_getsockname(mctx, s6, (struct sockaddr *)&n6, &n6len) == 0 && n6len == sizeof(n6) &&
+	      n6.sin6_family == AF_INET6 && n6.sin6_port == htons(9006) &&
+	      memcmp(&n6.sin6_addr, &in6addr_any, sizeof(n6.sin6_addr)) == 0);
+	int c6 = mtcp_socket(mctx, AF_INET6, SOCK_STREAM, 0);
+	FAILS("mtcp_connect(v6 socket, AF_INET address)", mtcp_connect(mctx, c6, (struct sockaddr *)&a, sizeof(a6)), EAFNOSUPPORT);
+	inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr);
+	FAILS("mtcp_connect(v6, no route)", mtcp_connect(mctx, c6, (struct sockaddr *)&a6, sizeof(a6)), ENETUNREACH);
+	mtcp_close(mctx, c6);
+	mtcp_close(mctx, s6);
 
 	/* epoll */
 	FAILS("mtcp_epoll_create(0)", mtcp_epoll_create(mctx, 0), EINVAL);

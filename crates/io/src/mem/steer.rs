@@ -14,6 +14,23 @@ pub fn tcp_flow_tuple(frame: &[u8]) -> Option<[u8; 12]> {
     l4_tuple(frame).and_then(|(proto, t)| (proto == 6).then_some(t))
 }
 
+/// The RSS input (36 bytes: source, destination, ports) of an IPv6 TCP frame, extension headers
+/// walked ([`rss::flow_tuple_ip`]); `None` for anything else, fragments included.
+pub fn tcp_flow_tuple6(frame: &[u8]) -> Option<[u8; 36]> {
+    match rss::flow_tuple_ip(frame)? {
+        (mtcp_wire::IpProtocol::Tcp, rss::FlowTuple::V6(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// The RSS input of an IPv6 TCP or UDP frame (see [`tcp_flow_tuple6`]).
+pub(crate) fn flow_tuple6(frame: &[u8]) -> Option<[u8; 36]> {
+    match rss::flow_tuple_ip(frame)? {
+        (_, rss::FlowTuple::V6(t)) => Some(t),
+        _ => None,
+    }
+}
+
 /// The IP protocol and RSS input of an unfragmented IPv4 TCP or UDP frame ([`rss::flow_tuple`]).
 fn l4_tuple(frame: &[u8]) -> Option<(u8, [u8; 12])> {
     rss::flow_tuple(frame).map(|(proto, t)| (u8::from(proto), t))

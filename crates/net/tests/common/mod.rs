@@ -153,4 +153,16 @@ impl Link {
         }
         result
     }
+
+    /// Puts one whole frame on the device.
+    pub fn send_raw(&mut self, frame: &[u8]) {
+        let mut buf = self.queue.tx_alloc().expect("a transmit buffer");
+        buf.set_len(frame.len());
+        buf.copy_from_slice(frame);
+        let mut tx: Burst<<<TapDevice as Device>::Queue as Queue>::Tx> = Burst::new();
+        let _ = tx.push(buf);
+        while !tx.is_empty() {
+            self.queue.tx_burst(&mut tx).unwrap();
+        }
+    }
 }

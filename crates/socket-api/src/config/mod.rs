@@ -1,11 +1,13 @@
 //! The configuration files of an mTCP program: `mtcp.conf` (this module's [`MtcpConf`]), with
 //! `arp.conf` and `route.conf` beside it. Every error names the file, the line and the problem.
 
+mod ipv6;
 mod mtcp_conf;
 
 use std::fmt;
 use std::path::PathBuf;
 
+pub use ipv6::{Route6Conf, parse_ip6, parse_nd6, parse_route6};
 pub use mtcp_conf::{
     DEFAULT_DRAIN_TIMEOUT, FaultConf, FaultDirection, IoBackend, MtcpConf, PortConf, RunMode,
     XdpConf,

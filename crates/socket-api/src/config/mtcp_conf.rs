@@ -100,6 +100,12 @@ pub struct PortConf {
     pub netmask: Option<Ipv4Addr>,
     /// MAC address (`<port>.mac`); the device's own when absent.
     pub mac: Option<EthernetAddress>,
+    /// IPv6 addresses with their prefix lengths (`<port>.ip6`).
+    pub ip6: Vec<(std::net::Ipv6Addr, u8)>,
+    /// IPv6 routes through this port (`<port>.route6`).
+    pub route6: Vec<super::Route6Conf>,
+    /// Static neighbours (`<port>.nd6`): never solicited, never expire.
+    pub nd6: Vec<(std::net::Ipv6Addr, EthernetAddress)>,
 }
 
 /// Which directions the `fault_*` keys impair, the `fault_direction` key.
@@ -187,6 +193,8 @@ pub struct MtcpConf {
     pub run_mode: RunMode,
     /// Extra EAL arguments for DPDK (`dpdk_eal_args`), split on whitespace.
     pub dpdk_eal_args: Vec<String>,
+    /// The MTU of every DPDK port (`dpdk_mtu`, 68 to 16000); `None` keeps the driver's.
+    pub dpdk_mtu: Option<u16>,
     /// `arp.conf` (`arp_conf`; default: beside mtcp.conf).
     pub arp_conf: Option<PathBuf>,
     /// `route.conf` (`route_conf`; default: beside mtcp.conf).
@@ -225,6 +233,7 @@ impl Default for MtcpConf {
             multiprocess: false,
             run_mode: RunMode::Threaded,
             dpdk_eal_args: Vec::new(),
+            dpdk_mtu: None,
             arp_conf: None,
             route_conf: None,
             fault: FaultConf::default(),
@@ -258,7 +267,7 @@ fn fraction(value: &str, key: &str) -> Result<f64, String> {
     }
 }
 
-fn mac(value: &str) -> Result<EthernetAddress, String> {
+pub(super) fn mac(value: &str) -> Result<EthernetAddress, String> {
     let bad = || format!("`{value}` is not a MAC address (aa:bb:cc:dd:ee:ff)");
     let mut out = [0u8; 6];
     let mut parts = value.split(':');
@@ -367,8 +376,11 @@ impl MtcpConf {
                 },
                 "netmask" => netmask(&value).map(|m| p.netmask = Some(m)),
                 "mac" => mac(&value).map(|m| p.mac = Some(m)),
+                "ip6" => super::parse_ip6(&value).map(|a| p.ip6 = a),
+                "route6" => super::parse_route6(&value).map(|r| p.route6 = r),
+                "nd6" => super::parse_nd6(&value).map(|n| p.nd6 = n),
                 other => Err(format!(
-                    "unknown port setting `{port}.{other}` (ip, netmask or mac)"
+                    "unknown port setting `{port}.{other}` (ip, netmask, mac, ip6, route6 or nd6)"
                 )),
             };
             result.map_err(|problem| (line_no, problem))?;
@@ -411,6 +423,9 @@ impl MtcpConf {
                         ip: None,
                         netmask: None,
                         mac: None,
+                        ip6: Vec::new(),
+                        route6: Vec::new(),
+                        nd6: Vec::new(),
                     })
                     .collect();
             }
@@ -438,6 +453,7 @@ impl MtcpConf {
             "stat_print" => self.stat_print = value.split_whitespace().map(str::to_owned).collect(),
             "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
             "run_mode" => self.run_mode = run_mode(value)?,
+            "dpdk_mtu" => self.dpdk_mtu = Some(number(value, key)?),
             "dpdk_eal_args" => {
                 self.dpdk_eal_args = value.split_whitespace().map(str::to_owned).collect()
             }

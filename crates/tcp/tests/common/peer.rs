@@ -3,6 +3,8 @@
 use mtcp_tcp::{Config, Engine, Event, Handle, Instant, State};
 use mtcp_wire::tcp::{SackBlock, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use super::{A, B, Packet};
 
 pub const PEER_ISS: u32 = 100_000;
@@ -31,7 +33,15 @@ pub struct Harness {
     pub events: Vec<(Handle, Event)>,
     /// Source port of injected segments.
     pub peer_port: u16,
+    /// The engine's address (`A`, or `A6` over IPv6).
+    pub local: IpAddr,
+    /// The peer's address (`B`, or `B6` over IPv6).
+    pub remote: IpAddr,
 }
+
+/// The engine's and the peer's addresses when a harness runs over IPv6.
+pub const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+pub const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 
 pub fn full_options() -> TcpOptions {
     TcpOptions {
@@ -44,8 +54,26 @@ pub fn full_options() -> TcpOptions {
 }
 
 impl Harness {
+    /// Over IPv6 (`A6`, `B6`) with the MTU raised by 20 bytes, so that the MSS and everything
+    /// that follows from it are those of the IPv4 harness with `config`.
+    pub fn new_ipv6(mut config: Config) -> Harness {
+        config.mtu += 20;
+        Harness {
+            local: A6.into(),
+            remote: B6.into(),
+            ..Harness::new(config)
+        }
+    }
+
+    /// Whether the harness runs over IPv6.
+    pub fn is_ipv6(&self) -> bool {
+        self.local.is_ipv6()
+    }
+
     pub fn new(config: Config) -> Harness {
         Harness {
+            local: A.into(),
+            remote: B.into(),
             e: Engine::new(config, [9; 16]),
             now: 10_000,
             h: None,
@@ -74,8 +102,13 @@ impl Harness {
     pub fn output(&mut self) -> Vec<Packet> {
         let mut out = Vec::new();
         let now = self.instant();
-        self.e
-            .dispatch(now, |s, d, seg| out.push(Packet::from(s, d, seg)));
+        // Segments are shown with the IPv4 harness' addresses: scripts check TCP, and the engine
+        // under test sends only from its one address to the peer's.
+        let (local, remote) = (self.local, self.remote);
+        self.e.dispatch(now, |s, d, seg| {
+            assert_eq!((s, d), (local, remote), "a segment to a stranger");
+            out.push(Packet::from(A, B, seg))
+        });
         self.events.extend(self.e.events());
         out
     }
@@ -132,7 +165,7 @@ impl Harness {
             payload,
         };
         let now = self.instant();
-        self.e.on_segment(now, B, A, &repr);
+        self.e.on_segment(now, self.remote, self.local, &repr);
         self.events.extend(self.e.events());
     }
 
@@ -185,7 +218,10 @@ impl Harness {
     pub fn established_with(config: Config, peer_options: TcpOptions) -> Harness {
         let mut t = Harness::new(config);
         let now = t.instant();
-        t.h = Some(t.e.connect(now, A, LOCAL_PORT, B, PEER_PORT).unwrap());
+        t.h = Some(
+            t.e.connect(now, t.local, LOCAL_PORT, t.remote, PEER_PORT)
+                .unwrap(),
+        );
         let syn = t.expect_one();
         assert_eq!(syn.repr.flags, SYN);
         t.iss = syn.repr.seq_number.0;
@@ -230,7 +266,10 @@ impl Harness {
             State::SynSent => {
                 let mut t = Harness::new(config);
                 let now = t.instant();
-                t.h = Some(t.e.connect(now, A, LOCAL_PORT, B, PEER_PORT).unwrap());
+                t.h = Some(
+                    t.e.connect(now, t.local, LOCAL_PORT, t.remote, PEER_PORT)
+                        .unwrap(),
+                );
                 let syn = t.expect_one();
                 t.iss = syn.repr.seq_number.0;
                 t
