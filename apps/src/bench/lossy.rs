@@ -35,17 +35,25 @@ const PORT: u16 = 5001;
 /// Linux's senders, in this order.
 const LINUX_CC: [&str; 2] = ["cubic", "bbr"];
 
-fn loss_percent(w: Workload) -> u32 {
-    if w == Workload::Lossy3 { 3 } else { 1 }
+/// The workload's share of dropped data segments in thousandths; `MTCP_BENCH_LOSS_PERMILLE`
+/// in the environment overrides it (0 measures the lossless path beside a lossy run).
+fn loss_permille(w: Workload) -> u32 {
+    if let Some(p) = std::env::var("MTCP_BENCH_LOSS_PERMILLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return p;
+    }
+    if w == Workload::Lossy3 { 30 } else { 10 }
 }
 
-/// The nft ruleset of the receiver: drop `percent` % of the TCP segments with data that arrive
+/// The nft ruleset of the receiver: drop `permille` thousandths of the TCP segments with data that arrive
 /// for the bench's port (a frame longer than 200 bytes carries data; ACKs and SYNs pass).
-fn ruleset(percent: u32) -> String {
+fn ruleset(permille: u32) -> String {
     format!(
         "table inet mtcpbenchloss {{\n chain i {{ type filter hook input priority 0; \
          tcp dport {PORT} meta length > 200 numgen random mod 1000 < {} counter drop\n }}\n}}\n",
-        percent * 10
+        permille
     )
 }
 
@@ -68,7 +76,7 @@ fn dropped(topo: &Topo) -> Option<u64> {
     text[at..].split_whitespace().next()?.parse().ok()
 }
 
-fn set_loss(topo: &Topo, percent: u32) -> Result<(), String> {
+fn set_loss(topo: &Topo, permille: u32) -> Result<(), String> {
     let ns = topo.server_ns().name();
     let _ = sh(&[
         "ip",
@@ -82,7 +90,7 @@ fn set_loss(topo: &Topo, percent: u32) -> Result<(), String> {
         "mtcpbenchloss",
     ]);
     let file = std::env::temp_dir().join(format!("mtcpbench-loss-{}.nft", std::process::id()));
-    std::fs::write(&file, ruleset(percent)).map_err(|e| e.to_string())?;
+    std::fs::write(&file, ruleset(permille)).map_err(|e| e.to_string())?;
     let r = sh(&[
         "ip",
         "netns",
@@ -317,7 +325,7 @@ pub fn run(
     let mut rows = Vec::new();
     if linux {
         for &w in ws {
-            set_loss(&topo, loss_percent(w))?;
+            set_loss(&topo, loss_permille(w))?;
             rows.extend(linux_rows(&topo, w, p));
             eprint!(
                 "{}",
@@ -352,7 +360,7 @@ pub fn run(
         "all",
     ]);
     for &w in ws {
-        set_loss(&topo, loss_percent(w))?;
+        set_loss(&topo, loss_permille(w))?;
         for &link in ours {
             for cc in &p.cc {
                 for mode in modes {
@@ -376,6 +384,6 @@ mod tests {
         assert!(cc_line("cubic").is_ok());
         let e = cc_line("no-such-cc").unwrap_err();
         assert!(e.starts_with("unsupported:"), "{e}");
-        assert!(ruleset(3).contains("mod 1000 < 30 counter drop"));
+        assert!(ruleset(30).contains("mod 1000 < 30 counter drop"));
     }
 }

@@ -7,6 +7,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 use crate::cc::Delivery;
 use crate::conn::{Conn, Cx};
 use crate::input::ts_before;
+use crate::sack::LoneRexmit;
 use crate::state::Event;
 use crate::time::{Duration, Instant};
 
@@ -196,12 +197,44 @@ impl Conn {
                     .tlp_out
                     .is_some_and(|t| self.scoreboard.highest().is_some_and(|h| h >= t)));
         if self.rec.point.is_none()
-            && self.rec.rto_recover.is_none()
+            && !self.rto_recover_pending()
             && self.outstanding() > 0
-            && (self.rec.dupacks >= 3 || lost_by_sack)
+            && (self.rec.dupacks >= 3 || lost_by_sack || self.lost_by_rack(now))
         {
             self.enter_recovery(now);
         }
+    }
+
+    /// Whether an RTO's recover point (RFC 6582 §3.2) still holds fast recovery back. One that
+    /// SND.UNA has reached is spent, also when no cumulative ACK of data cleared it: a SYN's
+    /// timeout sets it to ISS + 1, which only the SYN-ACK acknowledges.
+    pub(crate) fn rto_recover_pending(&mut self) -> bool {
+        if self.rec.rto_recover.is_some_and(|p| p <= self.snd.una) {
+            self.rec.rto_recover = None;
+        }
+        self.rec.rto_recover.is_some()
+    }
+
+    /// RACK alone (RFC 8985 §6.2, as Linux): outside a recovery, a hole below the highest SACKed
+    /// byte older than RACK.rtt + reo_wnd is lost even with fewer than DupThresh segments
+    /// SACKed above it (reo_wnd is then a quarter of the minimum RTT, step 4: the window that
+    /// tells a late segment from a lost one when DupThresh cannot). A hole not yet old enough
+    /// sets the reordering timer (§6.3: `tlp_at`, whose expiry with SACKed data outstanding
+    /// enters the recovery).
+    fn lost_by_rack(&mut self, now: Instant) -> bool {
+        if !self.opts.sack_ok || self.scoreboard.highest().is_none() {
+            return false;
+        }
+        let srtt = self.rtt.srtt().0.min(u64::from(u32::MAX)) as u32;
+        let rtt = self.rack.rtt_ms.unwrap_or(srtt);
+        let reo = self.rtt.reo_wnd().0.min(u64::from(u32::MAX)) as u32;
+        let (una, fack) = (self.snd.una, self.fack());
+        if let Some(ms) = self.rack.detect(una, fack, now.0, rtt.saturating_add(reo)) {
+            let at = now + Duration(u64::from(ms));
+            let t = &mut self.timers.tlp_at;
+            *t = Some(t.map_or(at, |t| t.min(at)));
+        }
+        self.rack.edge > una
     }
 
     /// A retransmission overtaken by SACKs of data sent after it, or sent before another
@@ -216,7 +249,19 @@ impl Conn {
         if found.lost {
             self.stats.lost_retransmits += 1;
         }
-        self.timers.tlp_at = found.recheck_in_ms.map(|ms| now + Duration(u64::from(ms)));
+        let mut recheck = found.recheck_in_ms;
+        if recheck.is_none() {
+            // The last retransmission with nothing after it: the probe timeout (as the tail
+            // loss probe's, two smoothed RTTs and at least 2 ms), else the RTO.
+            let pto = (2 * self.rtt.srtt().0).clamp(2, u64::from(u32::MAX)) as u32;
+            let (una, max) = (self.snd.una, self.snd.max);
+            match self.scoreboard.probe_lone_rexmit(una, max, now.0, pto) {
+                LoneRexmit::WaitMs(ms) => recheck = Some(ms),
+                LoneRexmit::Lost => self.stats.lost_retransmits += 1,
+                LoneRexmit::NotApplicable => {}
+            }
+        }
+        self.timers.tlp_at = recheck.map(|ms| now + Duration(u64::from(ms)));
     }
 
     /// `delivered` bytes reached the peer: PRR's budget and the congestion control's model.

@@ -132,7 +132,7 @@ impl Conn {
                 }
             } else if self.scoreboard.rexmits_delivered == rexmits_before
                 && !self.rec.rto_recovery
-                && self.rec.rto_recover.is_none()
+                && !self.rto_recover_pending()
                 && self.rec.tlp_out.is_none()
             {
                 self.rack.reord = true;

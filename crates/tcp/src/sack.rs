@@ -47,6 +47,17 @@ pub struct RexmitLoss {
     pub recheck_in_ms: Option<u32>,
 }
 
+/// What [`Scoreboard::probe_lone_rexmit`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoneRexmit {
+    /// The rule does not apply.
+    NotApplicable,
+    /// The probe timeout is this many ms away.
+    WaitMs(u32),
+    /// The retransmission was declared lost.
+    Lost,
+}
+
 /// Sorted, disjoint SACKed ranges `[left, right)`, all within `(snd_una, snd_max]`, and the
 /// retransmissions in flight.
 #[derive(Clone, Debug, Default)]
@@ -64,6 +75,18 @@ pub struct Scoreboard {
     min_rtt_ms: u32,
     /// Retransmissions delivered (SACKed or acknowledged) so far, counted.
     pub rexmits_delivered: u32,
+    /// Kept up to date so that RFC 6675's pipe, computed for every segment sent in a recovery,
+    /// costs no walk over the tables: the SACKed bytes, and the retransmitted bytes in flight.
+    sacked_total: u32,
+    rexmit_bytes: u32,
+    /// `(from, to)`: every byte of `[from, to)` is SACKed or in a retransmission in flight, as
+    /// the last [`Scoreboard::next_lost`] found, so the next one starts at `to` (without it
+    /// NextSeg walks every hole below the lost edge for every segment of a recovery). Dropped
+    /// when a retransmission is found lost or a range could not be kept.
+    covered: Option<(SeqNumber, SeqNumber)>,
+    /// SND.UNA when [`Scoreboard::probe_lone_rexmit`] last declared a retransmission lost: once
+    /// per position of SND.UNA, so that a silent peer still meets the RTO.
+    probed_at: Option<SeqNumber>,
 }
 
 fn max_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
@@ -72,11 +95,12 @@ fn max_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
 fn min_seq(a: SeqNumber, b: SeqNumber) -> SeqNumber {
     if a < b { a } else { b }
 }
-/// Bytes of the sorted, disjoint `ranges` within `[from, to)`.
+/// Bytes of the sorted, disjoint `ranges` within `[from, to)` (a binary search for the first).
 fn sacked_within(ranges: &[(SeqNumber, SeqNumber)], from: SeqNumber, to: SeqNumber) -> u32 {
-    ranges
+    let first = ranges.partition_point(|&(_, b)| b <= from);
+    ranges[first..]
         .iter()
-        .filter(|&&(a, b)| b > from && a < to)
+        .take_while(|&&(a, _)| a < to)
         .map(|&(a, b)| (min_seq(b, to) - max_seq(a, from)) as u32)
         .sum()
 }
@@ -86,11 +110,28 @@ impl Scoreboard {
     pub fn clear(&mut self) {
         self.ranges.clear();
         self.rexmits.clear();
+        self.refresh();
+        self.covered = None;
+        self.probed_at = None;
+    }
+    /// Recomputes the cached totals after the tables changed.
+    fn refresh(&mut self) {
+        self.sacked_total = self.ranges.iter().map(|&(a, b)| (b - a) as u32).sum();
+        let ranges = &self.ranges;
+        self.rexmit_bytes = self
+            .rexmits
+            .iter()
+            .map(|r| {
+                ((r.end - r.start) as u32).saturating_sub(sacked_within(ranges, r.start, r.end))
+            })
+            .sum();
     }
     /// Forgets the retransmissions in flight (after an RTO every one of them counts as lost).
     pub fn clear_rexmits(&mut self) {
         self.rexmits.clear();
         self.delivered_serial = None;
+        self.refresh();
+        self.covered = None;
     }
     /// Sets the arrival time of the ACK about to be processed and the minimum RTT (see
     /// `ack_ms`).
@@ -117,35 +158,45 @@ impl Scoreboard {
             }
             self.insert(b.left, b.right);
         }
-        let changed = self.sacked_bytes() != before;
+        let changed = self
+            .ranges
+            .iter()
+            .map(|&(a, b)| (b - a) as u32)
+            .sum::<u32>()
+            != before;
         if changed {
             // A retransmission the peer now holds entirely is no longer in flight.
             let (ranges, d) = (&self.ranges, &mut self.delivered_serial);
             let (ack_ms, min_rtt) = (self.ack_ms, self.min_rtt_ms);
             let n = &mut self.rexmits_delivered;
             self.rexmits.retain(|r| {
-                let held = ranges.iter().any(|&(a, b)| a <= r.start && r.end <= b);
+                let i = ranges.partition_point(|&(_, b)| b <= r.start);
+                let held = ranges
+                    .get(i)
+                    .is_some_and(|&(a, b)| a <= r.start && r.end <= b);
                 if held {
                     *n = n.wrapping_add(1);
                     Self::delivered(d, r, ack_ms, min_rtt);
                 }
                 !held
             });
+            self.refresh();
         }
         changed
     }
     fn insert(&mut self, mut l: SeqNumber, mut r: SeqNumber) {
         let mut out: heapless::Vec<(SeqNumber, SeqNumber), MAX_SACKED> = heapless::Vec::new();
         let mut placed = false;
+        let mut kept = true;
         for &(a, b) in self.ranges.iter() {
             if b < l {
-                let _ = out.push((a, b));
+                kept &= out.push((a, b)).is_ok();
             } else if r < a {
                 if !placed {
-                    let _ = out.push((l, r));
+                    kept &= out.push((l, r)).is_ok();
                     placed = true;
                 }
-                let _ = out.push((a, b));
+                kept &= out.push((a, b)).is_ok();
             } else {
                 if a < l {
                     l = a;
@@ -156,9 +207,12 @@ impl Scoreboard {
             }
         }
         if !placed {
-            let _ = out.push((l, r));
+            kept &= out.push((l, r)).is_ok();
         }
         self.ranges = out;
+        if !kept {
+            self.covered = None;
+        }
     }
     /// Drops everything below the new `snd_una`.
     pub fn advance(&mut self, snd_una: SeqNumber) {
@@ -186,10 +240,11 @@ impl Scoreboard {
         for r in self.rexmits.iter_mut() {
             r.start = max_seq(r.start, snd_una);
         }
+        self.refresh();
     }
     /// Total SACKed bytes.
     pub fn sacked_bytes(&self) -> u32 {
-        self.ranges.iter().map(|&(a, b)| (b - a) as u32).sum()
+        self.sacked_total
     }
     /// SACKed bytes within `[from, to)`.
     fn sacked_within(&self, from: SeqNumber, to: SeqNumber) -> u32 {
@@ -209,10 +264,7 @@ impl Scoreboard {
     }
     /// Bytes of retransmissions still in flight (neither acknowledged, SACKed nor found lost).
     pub fn rexmit_in_flight(&self) -> u32 {
-        self.rexmits
-            .iter()
-            .map(|r| ((r.end - r.start) as u32).saturating_sub(self.sacked_within(r.start, r.end)))
-            .sum()
+        self.rexmit_bytes
     }
     /// Records a retransmission of `[start, end)` sent at millisecond `now_ms` while `snd_max`
     /// was `mark`. Returns false if the table is full (the caller must not send it then).
@@ -227,6 +279,7 @@ impl Scoreboard {
         if let Some(last) = self.rexmits.last_mut() {
             if last.end == start && last.mark == mark && last.sent_ms == sent_ms {
                 last.end = end;
+                self.rexmit_bytes += (end - start) as u32;
                 return true;
             }
         }
@@ -241,6 +294,8 @@ impl Scoreboard {
         let ok = self.rexmits.push(r).is_ok();
         if ok {
             self.next_serial = serial.wrapping_add(1);
+            self.rexmit_bytes +=
+                ((end - start) as u32).saturating_sub(sacked_within(&self.ranges, start, end));
         }
         ok
     }
@@ -281,17 +336,73 @@ impl Scoreboard {
             recheck = Some(recheck.map_or(left, |x| x.min(left)));
             true
         });
+        let lost = self.rexmits.len() != before;
+        if lost {
+            self.refresh();
+            self.covered = None;
+        }
         RexmitLoss {
-            lost: self.rexmits.len() != before,
+            lost,
             recheck_in_ms: recheck,
         }
     }
+    /// The probe timeout (RFC 8985 §7) for a retransmission nothing can prove lost: when it is
+    /// the only data outstanding that the peer does not hold (all above it SACKed, the FIN
+    /// aside) and the last thing sent (no retransmission or new data after it), no later
+    /// delivery will come to show RACK that it was lost, and only the RTO would resend it.
+    /// Once `pto_ms` have passed since it was sent it is declared lost (NextSeg resends it, as
+    /// the probe would resend the last segment), once per position of `snd_una`.
+    pub fn probe_lone_rexmit(
+        &mut self,
+        snd_una: SeqNumber,
+        snd_max: SeqNumber,
+        now_ms: u64,
+        pto_ms: u32,
+    ) -> LoneRexmit {
+        let &[r] = self.rexmits.as_slice() else {
+            return LoneRexmit::NotApplicable;
+        };
+        let newest = r.serial.wrapping_add(1) == self.next_serial;
+        let outstanding = (snd_max - snd_una).max(0) as u32;
+        let unsacked = outstanding.saturating_sub(self.sacked_total);
+        if !newest
+            || r.mark != snd_max
+            || unsacked > self.rexmit_bytes + 1
+            || self.probed_at == Some(snd_una)
+        {
+            return LoneRexmit::NotApplicable;
+        }
+        let age = (now_ms as u32).wrapping_sub(r.sent_ms);
+        if age < pto_ms {
+            return LoneRexmit::WaitMs(pto_ms - age);
+        }
+        self.rexmits.clear();
+        self.probed_at = Some(snd_una);
+        self.refresh();
+        self.covered = None;
+        LoneRexmit::Lost
+    }
     /// NextSeg rule 1 (RFC 6675 §4): the first hole in `[from, lost_edge)` that is neither
     /// SACKed nor already retransmitted and in flight: `(start, len)`.
-    pub fn next_lost(&self, from: SeqNumber, lost_edge: SeqNumber) -> Option<(SeqNumber, u32)> {
-        let mut cur = from;
+    pub fn next_lost(&mut self, from: SeqNumber, lost_edge: SeqNumber) -> Option<(SeqNumber, u32)> {
+        let (base, mut cur) = match self.covered {
+            Some((f, t)) if f <= from && from <= t => (f, t),
+            _ => (from, from),
+        };
+        let found = self.hole_from(cur, lost_edge);
+        if let Some((start, _)) = found {
+            cur = start;
+        } else if cur < lost_edge {
+            cur = lost_edge;
+        }
+        self.covered = Some((base, cur));
+        found
+    }
+    /// [`Scoreboard::next_lost`]'s walk from `cur`.
+    fn hole_from(&self, mut cur: SeqNumber, lost_edge: SeqNumber) -> Option<(SeqNumber, u32)> {
         while cur < lost_edge {
-            if let Some(&(_, b)) = self.ranges.iter().find(|&&(a, b)| a <= cur && cur < b) {
+            let i = self.ranges.partition_point(|&(_, b)| b <= cur);
+            if let Some(&(_, b)) = self.ranges.get(i).filter(|&&(a, _)| a <= cur) {
                 cur = b;
                 continue;
             }
@@ -301,10 +412,9 @@ impl Scoreboard {
             }
             // `cur` is a lost byte nobody resent: the hole runs to the next SACKed or resent byte.
             let mut end = lost_edge;
-            for &(a, _) in self.ranges.iter() {
-                if cur < a && a < end {
-                    end = a;
-                }
+            let i = self.ranges.partition_point(|&(a, _)| a <= cur);
+            if let Some(&(a, _)) = self.ranges.get(i) {
+                end = min_seq(end, a);
             }
             for r in self.rexmits.iter() {
                 if cur < r.start && r.start < end {
@@ -320,6 +430,85 @@ impl Scoreboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Byte-wise model of the scoreboard: SACKed or in a retransmission in flight.
+    fn model_next_lost(s: &Scoreboard, from: u32, edge: u32) -> Option<(SeqNumber, u32)> {
+        let covered = |x: u32| {
+            let x = SeqNumber(x);
+            s.ranges.iter().any(|&(a, b)| a <= x && x < b)
+                || s.rexmits.iter().any(|r| r.start <= x && x < r.end)
+        };
+        let start = (from..edge).find(|&x| !covered(x))?;
+        let end = (start..edge).find(|&x| covered(x)).unwrap_or(edge);
+        Some((SeqNumber(start), end - start))
+    }
+
+    #[test]
+    fn cached_totals_and_resumed_next_lost_match_a_byte_model() {
+        // A recovery's life, driven by a small LCG: SACK blocks, retransmissions of what
+        // NextSeg returns, retransmissions found lost, cumulative ACKs; after every step the
+        // cached totals and the resumed NextSeg must equal a recomputation from scratch.
+        let mut seed = 0x2545_f491_u32;
+        let mut rnd = |n: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 8) % n
+        };
+        for _ in 0..20 {
+            let mut s = Scoreboard::default();
+            let (mut una, max) = (1000u32, 1000u32 + 40 * 100);
+            for step in 0..300u32 {
+                match rnd(10) {
+                    0..=3 => {
+                        let l = una + rnd(40) * 100;
+                        let r = (l + (1 + rnd(4)) * 100).min(max);
+                        let _ = s.update(&[blk(l, r)], SeqNumber(una), SeqNumber(max));
+                    }
+                    4..=6 => {
+                        let edge = SeqNumber(una + rnd(41) * 100);
+                        if let Some((at, len)) = s.next_lost(SeqNumber(una), edge) {
+                            let end = at + len.min(100);
+                            s.record_rexmit(at, end, SeqNumber(max), u64::from(step));
+                        }
+                    }
+                    7 => {
+                        let _ = s.detect_lost_rexmits(100, u64::from(step), rnd(5));
+                    }
+                    8 => {
+                        if rnd(4) == 0 && una < max {
+                            una += 100;
+                            s.advance(SeqNumber(una));
+                        }
+                    }
+                    _ => {
+                        let _ = s.probe_lone_rexmit(SeqNumber(una), SeqNumber(max), 1000, 1);
+                    }
+                }
+                let sacked: u32 = s.ranges.iter().map(|&(a, b)| (b - a) as u32).sum();
+                assert_eq!(s.sacked_bytes(), sacked);
+                let rexmit: u32 = s
+                    .rexmits
+                    .iter()
+                    .map(|r| {
+                        (r.start.0..r.end.0)
+                            .filter(|&x| {
+                                !s.ranges
+                                    .iter()
+                                    .any(|&(a, b)| a <= SeqNumber(x) && SeqNumber(x) < b)
+                            })
+                            .count() as u32
+                    })
+                    .sum();
+                assert_eq!(s.rexmit_in_flight(), rexmit, "step {step}");
+                let edge = una + rnd(41) * 100;
+                let want = model_next_lost(&s, una, edge);
+                assert_eq!(
+                    s.next_lost(SeqNumber(una), SeqNumber(edge)),
+                    want,
+                    "step {step}"
+                );
+            }
+        }
+    }
 
     fn blk(l: u32, r: u32) -> SackBlock {
         SackBlock {

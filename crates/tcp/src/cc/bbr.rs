@@ -10,7 +10,8 @@
 //!
 //! What differs from Linux, and why: the engine's clock has millisecond resolution, so a
 //! bandwidth sample is not taken per segment from its send stamps but per ACK over the last
-//! minimum RTT (at least [`MIN_SAMPLE_MS`], so that a tick's rounding stays small) from a
+//! minimum RTT (at least [`MIN_SAMPLE_MS`], so that a tick's rounding stays small; in STARTUP
+//! [`STARTUP_SAMPLE_MS`], and the pacing rate only rises there, as in Linux) from a
 //! history of `(time, delivered)` with one entry per tick; a sample taken while the sender was
 //! application-limited only counts if it raises the estimate. ACK aggregation is estimated as
 //! Linux does (the window grows by the largest burst of deliveries beyond the model in the
@@ -37,6 +38,11 @@ const PROBE_RTT_TIME: Duration = Duration(200);
 /// Shortest interval a bandwidth sample spans (the clock's 1 ms granularity makes shorter ones
 /// too coarse: ±1 ms on 3 ms would be ±33 %).
 pub const MIN_SAMPLE_MS: u64 = 8;
+/// The same in STARTUP, where the estimate must grow fast more than it must be precise: the
+/// rate can only grow by the pacing gain per sample round, and 8 ms rounds made a start from a
+/// low first sample (a loss in the initial window) take 40 ms to reach a 1 GB/s path's rate;
+/// the error of a short span only makes the rate overshoot, which STARTUP does anyway.
+pub const STARTUP_SAMPLE_MS: u64 = 2;
 /// Round-start history kept for bandwidth samples.
 const HISTORY: usize = 32;
 /// Smallest window, in segments.
@@ -79,6 +85,9 @@ pub struct Bbr {
     full_bw: u64,
     full_bw_count: u32,
     full_bw_reached: bool,
+    /// The last full-bandwidth check: checks stay [`MIN_SAMPLE_MS`] apart in STARTUP's short
+    /// rounds too, so that a few milliseconds of a stalled sender do not end STARTUP.
+    full_bw_stamp: Instant,
     cycle_index: usize,
     cycle_stamp: Instant,
     probe_rtt_done: Option<Instant>,
@@ -87,6 +96,10 @@ pub struct Bbr {
     conservation_until: Option<u64>,
     /// Loss seen in the current PROBE_BW phase.
     lost_in_phase: bool,
+    /// The pacing rate (bytes per second): the estimate times the gain, never lowered before
+    /// STARTUP ends (as Linux `bbr_set_pacing_rate`, so that one low sample does not hold back
+    /// the start).
+    pacing: u64,
     /// `(time ms, delivered)` at recent round starts, oldest first.
     history: [(u64, u64); HISTORY],
     history_len: usize,
@@ -115,12 +128,14 @@ impl Bbr {
             full_bw: 0,
             full_bw_count: 0,
             full_bw_reached: false,
+            full_bw_stamp: Instant(0),
             cycle_index: 0,
             cycle_stamp: Instant(0),
             probe_rtt_done: None,
             probe_rtt_round: 0,
             conservation_until: None,
             lost_in_phase: false,
+            pacing: 0,
             history: [(0, 0); HISTORY],
             history_len: 0,
             ack_epoch: Instant(0),
@@ -220,6 +235,15 @@ impl Bbr {
         e.1 = e.1.max(extra);
     }
 
+    /// The shortest span of a bandwidth sample and of a sample round, in ms.
+    fn sample_ms(&self) -> u64 {
+        if self.mode == BbrMode::Startup {
+            STARTUP_SAMPLE_MS
+        } else {
+            MIN_SAMPLE_MS
+        }
+    }
+
     fn min_cwnd(&self) -> u32 {
         MIN_CWND_SEGMENTS * self.mss
     }
@@ -228,7 +252,10 @@ impl Bbr {
     /// [`MIN_SAMPLE_MS`] and one minimum RTT old (the delivery rate over about the last round,
     /// so that a PROBE_BW phase at 5/4 shows in it), and a history entry per clock tick.
     fn sample_bandwidth(&mut self, now: Instant, d: &Delivery) {
-        let span = MIN_SAMPLE_MS.max(self.min_rtt_ms.unwrap_or(0));
+        // Without an RTT yet, a short span could be a fraction of a round: no rate.
+        let span = self
+            .min_rtt_ms
+            .map_or(MIN_SAMPLE_MS, |rtt| self.sample_ms().max(rtt));
         let history = &self.history[..self.history_len];
         // The newest entry a span old; on a path whose RTT outlasts the history, the oldest.
         let base = history
@@ -406,13 +433,14 @@ impl CongestionControl for Bbr {
             self.next_round_delivered = d.delivered + u64::from(d.in_flight.max(1));
         }
         let sample_round_start =
-            round_start && now - self.sample_round_stamp >= Duration(MIN_SAMPLE_MS);
+            round_start && now - self.sample_round_stamp >= Duration(self.sample_ms());
         if sample_round_start {
             self.sample_round += 1;
             self.sample_round_stamp = now;
         }
         self.sample_bandwidth(now, d);
-        if sample_round_start {
+        if sample_round_start && now - self.full_bw_stamp >= Duration(MIN_SAMPLE_MS) {
+            self.full_bw_stamp = now;
             self.check_full_bw(d.app_limited);
         }
         let rtt_expired = self.min_rtt_ms.is_some() && now - self.min_rtt_stamp > MIN_RTT_WINDOW;
@@ -435,6 +463,10 @@ impl CongestionControl for Bbr {
         self.update_ack_aggregation(now, d.newly_delivered);
         self.update_probe_rtt(now, d.in_flight, rtt_expired);
         self.set_cwnd(d);
+        let rate = self.bandwidth() * self.pacing_gain() / UNIT * 99 / 100;
+        if self.full_bw_reached || rate > self.pacing {
+            self.pacing = rate;
+        }
         if self.prior_cwnd > 0
             && self.conservation_until.is_none()
             && self.mode != BbrMode::ProbeRtt
@@ -443,9 +475,8 @@ impl CongestionControl for Bbr {
         }
     }
     fn pacing_rate(&self) -> Option<u64> {
-        let bw = self.bandwidth();
         // Linux paces 1 % below the estimate so that the queue drains over time.
-        (bw > 0).then(|| bw * self.pacing_gain() / UNIT * 99 / 100)
+        (self.pacing > 0).then_some(self.pacing)
     }
     fn reduces_on_loss(&self) -> bool {
         false
@@ -476,6 +507,41 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn startup_recovers_fast_from_a_low_first_sample() {
+        // A path of 1 MB per ms whose RTT is below the tick; the first 10 ms deliver only
+        // 10 kB per ms (losses in the initial window, a stalled sender). Afterwards each millisecond delivers
+        // what pacing lets out, up to the path's rate.
+        let mut b = Bbr::new(1448);
+        let mut delivered = 0u64;
+        let mut reached = None;
+        for ms in 1..=60u64 {
+            let rate = if ms <= 10 {
+                10_000
+            } else {
+                b.pacing_rate()
+                    .map_or(1_000_000, |r| (r / 1000).min(1_000_000))
+            };
+            delivered += rate;
+            b.on_delivery(
+                Instant(ms),
+                &Delivery {
+                    delivered,
+                    newly_delivered: rate as u32,
+                    rtt: Some(Duration(1)),
+                    in_flight: rate as u32,
+                    app_limited: false,
+                },
+            );
+            if reached.is_none() && b.bandwidth() >= 900_000_000 {
+                reached = Some(ms);
+            }
+        }
+        // Samples over 8 ms (the span outside STARTUP) got there at 30 ms.
+        let at = reached.expect("never reached the path's rate");
+        assert!(at <= 22, "reached at {at} ms: {b:?}");
     }
 
     #[test]
