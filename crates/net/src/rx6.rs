@@ -113,7 +113,10 @@ impl Interface {
         data: &'a [u8],
         meta: RxMeta,
     ) -> Received<'a> {
-        if ip.src_addr.is_unspecified() {
+        // Never a peer's own address (as Linux): an IPv4-mapped source would reach the
+        // application as an IPv4 client on a dual-stack listener, a loopback one is spoofed.
+        let src = &ip.src_addr;
+        if src.is_unspecified() || src.is_loopback() || src.to_ipv4_mapped().is_some() {
             return Received::Dropped(RxDrop::BadSource);
         }
         let Ok(mode) = rx_mode(meta.l4_checksum, self.config.checksum.tcp) else {

@@ -394,6 +394,26 @@ fn tcp_over_ipv6_is_passed_up() {
     assert_eq!(i.counters().rx_tcp6, 2);
 }
 
+/// Segments from an address no peer can have are dropped: IPv4-mapped (it would reach a
+/// dual-stack listener as an IPv4 client), loopback and unspecified sources.
+#[test]
+fn tcp_from_mapped_loopback_or_unspecified_sources_is_dropped() {
+    let mut i = iface();
+    let mapped = Ipv4Addr::new(198, 18, 0, 7).to_ipv6_mapped();
+    for src in [mapped, Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED] {
+        let seg = syn();
+        let mut tcp = vec![0u8; seg.buffer_len()];
+        seg.emit_ipv6(&mut tcp, &src, &US, Checksum::Both).unwrap();
+        let f = frame(OUR_MAC, Ipv6Repr::new(src, US, IpProtocol::Tcp, 0), &tcp);
+        assert_eq!(
+            i.receive(0, &f, RxMeta::default()),
+            Received::Dropped(RxDrop::BadSource),
+            "from {src}"
+        );
+    }
+    assert_eq!(i.counters().rx_tcp6, 0);
+}
+
 #[test]
 fn refused_headers_get_parameter_problems_and_fragments_are_dropped() {
     let mut i = iface();
