@@ -22,6 +22,9 @@ use crate::rss::RssSteer;
 use crate::stack::Stack;
 use crate::stats::{CoreSnapshot, CoreStats};
 
+/// The smallest MTU a link carrying IPv6 may have (RFC 8200 §5).
+const IPV6_MIN_MTU: usize = 1280;
+
 /// `struct mtcp_conf`: seven `int`s, in this order (ABI).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -188,6 +191,17 @@ impl Mtcp {
                     d.info().num_queues,
                     conf.num_cores,
                     d.info().num_queues
+                )));
+            }
+        }
+        for (d, p) in devices.iter().zip(&conf.ports) {
+            // RFC 8200 §5: IPv6 needs 1280-byte packets; the engine never offers an IPv6 MSS
+            // under 1220, so a smaller MTU would drop every full segment.
+            if !p.ip6.is_empty() && d.info().mtu < IPV6_MIN_MTU {
+                return Err(InitError::Invalid(format!(
+                    "port `{}` has an IPv6 address but an MTU of {} (IPv6 needs {IPV6_MIN_MTU})",
+                    p.name,
+                    d.info().mtu
                 )));
             }
         }

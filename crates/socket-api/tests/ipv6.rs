@@ -181,3 +181,25 @@ fn static_neighbours_from_config() {
         assert_eq!(accepted, connects, "static MAC {mac}");
     }
 }
+
+/// A port whose link cannot carry 1280-byte packets refuses an IPv6 address at start-up, with a
+/// message naming the port, instead of dropping every full-sized IPv6 segment later.
+#[test]
+fn ipv6_on_a_link_under_1280_bytes_is_refused() {
+    let switch = MemSwitch::new(MemConfig {
+        mtu: 1000,
+        ..MemConfig::default()
+    })
+    .unwrap();
+    let err = Mtcp::with_switch(conf("mem0", 1), &switch, 0)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("`mem0`"), "{err}");
+    assert!(err.to_string().contains("1280"), "{err}");
+    // IPv4 alone is fine on such a link.
+    let v4 = MtcpConf::parse(
+        "io = mem\nnum_cores = 1\nport = mem0\nmem0.ip = 198.18.0.1/24\nrun_mode = rtc\n",
+    )
+    .unwrap();
+    assert!(Mtcp::with_switch(v4, &switch, 0).is_ok());
+}
