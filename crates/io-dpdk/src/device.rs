@@ -297,7 +297,13 @@ fn configure(
                 | ffi::RTE_ETH_RSS_FRAG_IPV4
                 | ffi::RTE_ETH_RSS_NONFRAG_IPV4_TCP
                 | ffi::RTE_ETH_RSS_NONFRAG_IPV4_UDP
-                | ffi::RTE_ETH_RSS_NONFRAG_IPV4_OTHER)
+                | ffi::RTE_ETH_RSS_NONFRAG_IPV4_OTHER
+                // IPv6 too: the socket layer picks IPv6 source ports by the same hash.
+                | ffi::RTE_ETH_RSS_IPV6
+                | ffi::RTE_ETH_RSS_FRAG_IPV6
+                | ffi::RTE_ETH_RSS_NONFRAG_IPV6_TCP
+                | ffi::RTE_ETH_RSS_NONFRAG_IPV6_UDP
+                | ffi::RTE_ETH_RSS_NONFRAG_IPV6_OTHER)
     } else {
         0
     };
