@@ -254,7 +254,7 @@ impl Engine {
             return;
         };
         conn.send_buf.recycle(&mut self.pool);
-        if conn.listener.is_none() {
+        if conn.listener.is_none() && !conn.snd.user_closed {
             // The application may still read what arrived (after a RST, as Linux).
             let ring = core::mem::replace(&mut conn.recv_buf, RingBuffer::new(0));
             self.unread.keep(h, ring, &mut self.pool);
@@ -453,6 +453,8 @@ impl Engine {
                 | State::CloseWait
         );
         c.state = State::Closed;
+        // Nobody reads its data any more.
+        c.snd.user_closed = true;
         self.events.push_back((h, Event::Closed));
         self.free(h);
         Ok(())

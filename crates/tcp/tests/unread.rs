@@ -73,3 +73,28 @@ fn unread_data_is_dropped_once_the_events_are_collected() {
     assert_eq!(sim.b.take_unread(cb, &mut buf), 0);
     assert!(sim.b.recv(cb, &mut buf).is_err(), "the connection is gone");
 }
+
+#[test]
+fn an_aborted_connection_keeps_nothing() {
+    let mut sim = Sim::new(
+        Config::default(),
+        Config::default(),
+        LinkParams::perfect(1),
+        5,
+    );
+    sim.b.listen(B, PORT, 8).unwrap();
+    let now = sim.instant();
+    let ca = sim.a.connect(now, A, 40_001, B, PORT).unwrap();
+    let mut cb = None;
+    assert!(sim.run_until(1_000, |s| {
+        cb = cb.or_else(|| s.b.accept(PORT));
+        cb.is_some()
+    }));
+    let cb = cb.unwrap();
+    sim.a.send(ca, b"unread").unwrap();
+    assert!(sim.run_until(1_000, |s| s.b.recv_queue(cb) == Ok(6)));
+    // b's application aborts with the data unread: it asked for none of it.
+    sim.b.abort(cb).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(sim.b.take_unread(cb, &mut buf), 0);
+}
