@@ -254,7 +254,10 @@ impl<Q: Queue> Stack<Q> {
     /// SO_ERROR) follows. An address of the socket's family (`EAFNOSUPPORT` otherwise).
     pub fn connect(&mut self, sockid: i32, addr: impl Into<SocketAddr>) -> Result<()> {
         let addr = addr.into();
-        let ipv6 = self.sockets.socks.get(sockid)?.opts.ipv6;
+        let (ipv6, v6only) = {
+            let o = &self.sockets.socks.get(sockid)?.opts;
+            (o.ipv6, o.v6only)
+        };
         let st = self.sockets.socks.stream_mut(sockid)?;
         match st.phase {
             Phase::Connecting => return Err(Error::Already),
@@ -265,6 +268,10 @@ impl<Q: Queue> Stack<Q> {
         let bound = st.local;
         check_family(&addr, ipv6)?;
         let (remote_ip, rport) = (engine_ip(addr.ip()), addr.port());
+        // An IPv6-only socket reaches no IPv4 peer, mapped or not (Linux: ENETUNREACH).
+        if v6only && remote_ip.is_ipv4() {
+            return Err(Error::NetUnreach);
+        }
         if rport == 0 || remote_ip.is_unspecified() {
             return Err(Error::Inval);
         }

@@ -78,6 +78,14 @@ fn dual_stack_listener_takes_both_families_and_v6only_refuses_ipv4() {
     let c4 = c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
     let s4: SocketAddr = "198.18.0.1:80".parse().unwrap();
     assert_eq!(c.connect(c4, s4), Err(Error::InProgress));
+    // An IPv6-only client socket cannot reach an IPv4 peer through a mapped address (Linux:
+    // ENETUNREACH); without IPV6_V6ONLY it can.
+    let mapped = SocketAddr::new(Ipv4Addr::new(198, 18, 0, 1).to_ipv6_mapped().into(), 80);
+    let c6only = c.socket(libc::AF_INET6, libc::SOCK_STREAM, 0).unwrap();
+    c.setsockopt(c6only, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)
+        .unwrap();
+    assert_eq!(c.connect(c6only, mapped), Err(Error::NetUnreach));
+    c.close(c6only).unwrap();
     let refused = c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
     assert_eq!(
         c.connect(refused, "198.18.0.1:81".parse::<SocketAddr>().unwrap()),
