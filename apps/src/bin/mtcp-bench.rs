@@ -46,6 +46,9 @@ struct Args {
     /// Cores per side (only 1 so far).
     #[arg(long, default_value_t = 1)]
     cores: usize,
+    /// Bytes of each bulk transfer (default: 50 MB with --quick, 200 MB without).
+    #[arg(long)]
+    bulk_bytes: Option<u64>,
     /// Congestion control of our senders in the lossy workloads (mtcp.conf `tcp_cc`).
     #[arg(long, value_delimiter = ',', default_value = "cubic")]
     cc: Vec<String>,
@@ -211,6 +214,9 @@ fn run(a: Args) -> Result<bool, String> {
     };
     let mut p = Params::new(a.quick);
     p.cc = a.cc.clone();
+    if let Some(b) = a.bulk_bytes {
+        p.bulk_bytes = b;
+    }
     let plain: Vec<Workload> = ws.iter().copied().filter(|w| !w.is_lossy()).collect();
     let lossy: Vec<Workload> = ws.iter().copied().filter(|w| w.is_lossy()).collect();
     let mut rows = Vec::new();

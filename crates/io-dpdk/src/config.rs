@@ -14,6 +14,7 @@
 //! | `num_mbufs`    | mbufs per queue's pool                                           | 8191           |
 //! | `rx_desc`, `tx_desc` | ring sizes per queue (adjusted to the driver's limits)     | 1024           |
 //! | `mtu`          | port MTU (`rte_eth_dev_set_mtu`); mbufs grow to hold such a frame | the driver's  |
+//! | `trust_checksums` | `1`: a `net_memif` port offers every checksum offload and computes none (see [`DpdkConfig::trust_checksums`]) | 0 |
 //!
 //! Other keys of `mtcp.conf` (TCP buffers, concurrency, ...) are ignored here.
 
@@ -50,6 +51,13 @@ pub struct DpdkConfig {
     /// Port MTU (`mtu`); `None` keeps the driver's (1500 for most). A frame of this MTU fits in
     /// one mbuf: the pools' data room grows with it.
     pub mtu: Option<u16>,
+    /// `trust_checksums = 1`: `net_memif` ports report every checksum offload, compute none on
+    /// transmit and mark every received frame's checksums good, as a NIC that verified them
+    /// would. Only for a memif link between two processes of ours that both set it: a frame
+    /// moves through shared memory, never over a wire, so nothing can corrupt it on the way
+    /// (the sender's TCP checksum field holds only the pseudo-header sum, its IPv4 checksum 0).
+    /// Other drivers refuse it ([`crate::DpdkDevice::open`]).
+    pub trust_checksums: bool,
 }
 
 impl Default for DpdkConfig {
@@ -66,6 +74,7 @@ impl Default for DpdkConfig {
             rx_desc: 1024,
             tx_desc: 1024,
             mtu: None,
+            trust_checksums: false,
         }
     }
 }
@@ -145,6 +154,17 @@ impl DpdkConfig {
             "rx_desc" => self.rx_desc = parse_num(key, value)?,
             "tx_desc" => self.tx_desc = parse_num(key, value)?,
             "mtu" => self.mtu = Some(parse_num(key, value)?),
+            "trust_checksums" => {
+                self.trust_checksums = match value {
+                    "0" | "no" | "off" => false,
+                    "1" | "yes" | "on" => true,
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "trust_checksums = {value:?}: expected 0 or 1"
+                        )));
+                    }
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -340,6 +360,15 @@ mod tests {
             let e = DpdkConfig::parse(&format!("port = p\n{bad}")).unwrap_err();
             assert!(e.to_string().contains("mtu"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn trust_checksums_is_off_unless_set() {
+        assert!(!DpdkConfig::parse("port = p").unwrap().trust_checksums);
+        let c = DpdkConfig::parse("port = net_memif0\ntrust_checksums = 1").unwrap();
+        assert!(c.trust_checksums);
+        let e = DpdkConfig::parse("port = p\ntrust_checksums = maybe").unwrap_err();
+        assert!(e.to_string().contains("trust_checksums"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) struct PortShared {
     pub(crate) port: u16,
     pub(crate) pools: Vec<*mut RteMempool>,
     pub(crate) pool_size: u32,
+    /// Receive flags every frame of this port gets (`trust_checksums`: checksums good).
+    pub(crate) rx_flags: u64,
 }
 
 // SAFETY: the mempool pointers are thread-safe DPDK objects (multi-producer/multi-consumer rings);
@@ -103,7 +105,19 @@ impl DpdkDevice {
                 wanted: nq,
             });
         }
-        let (checksum, rss) = configure(port_id, &driver, &raw, nq)?;
+        // Refused before the port is touched (see DpdkConfig::trust_checksums).
+        let trusted = if config.trust_checksums {
+            Some(trusted_checksums(port, &driver)?)
+        } else {
+            None
+        };
+        let (offered, rss) = configure(port_id, &driver, &raw, nq)?;
+        let checksum = trusted.unwrap_or(offered);
+        let rx_flags = if trusted.is_some() {
+            ffi::RTE_MBUF_F_RX_IP_CKSUM_GOOD | ffi::RTE_MBUF_F_RX_L4_CKSUM_GOOD
+        } else {
+            0
+        };
         if let Some(mtu) = config.mtu {
             set_mtu(port_id, &driver, &raw, mtu)?;
         }
@@ -119,6 +133,7 @@ impl DpdkDevice {
             port: port_id,
             pools,
             pool_size: config.num_mbufs,
+            rx_flags,
         });
         PORTS_RUNNING.fetch_add(1, Ordering::Relaxed);
         // mTCP runs its ports promiscuous; drivers without the mode (most vdevs) simply refuse.
@@ -265,6 +280,26 @@ fn port_error(port: u16, driver: &str, step: &'static str, ret: i32) -> Error {
         step,
         reason: ffi::strerror(ret),
     }
+}
+
+/// The offloads of a `net_memif` port with `trust_checksums = 1`: all of them, none computed
+/// (see [`DpdkConfig::trust_checksums`]). Any other driver is refused: its frames may cross
+/// a wire, or reach a peer that checks them.
+fn trusted_checksums(port: &str, driver: &str) -> Result<ChecksumOffload, Error> {
+    if driver != "net_memif" {
+        return Err(Error::Config(format!(
+            "trust_checksums = 1 on port {port} (driver {driver}): only net_memif ports \
+             between two processes that both set it may skip checksums"
+        )));
+    }
+    Ok(ChecksumOffload {
+        ipv4_tx: true,
+        ipv4_rx: true,
+        tcp_tx: true,
+        tcp_rx: true,
+        udp_tx: true,
+        udp_rx: true,
+    })
 }
 
 /// Configures `nq` queue pairs with every checksum offload the driver offers and, with more than

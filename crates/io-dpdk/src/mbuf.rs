@@ -20,13 +20,14 @@ pub struct DpdkRxFrame {
 unsafe impl Send for DpdkRxFrame {}
 
 impl DpdkRxFrame {
-    pub(crate) fn from_shim(rx: &ffi::ShimRx) -> DpdkRxFrame {
+    /// The frame the shim received, with `extra_flags` added to its receive flags.
+    pub(crate) fn from_shim(rx: &ffi::ShimRx, extra_flags: u64) -> DpdkRxFrame {
         DpdkRxFrame {
             mbuf: rx.mbuf,
             data: rx.data,
             len: rx.len,
             rss_hash: rx.rss_hash,
-            ol_flags: rx.ol_flags,
+            ol_flags: rx.ol_flags | extra_flags,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct DpdkQueue {
     /// The last `tx_from` left frames unsent (the ring was full): `wait_rx` returns at once so
     /// that the caller retries them instead of waiting for a frame.
     tx_short: bool,
+    /// Flags added to every received frame's (the port's `PortShared::rx_flags`).
+    rx_flags: u64,
 }
 
 // SAFETY: the queue is owned by one thread at a time (no Sync); DPDK allows any single thread to
@@ -46,6 +48,7 @@ unsafe impl Send for DpdkQueue {}
 impl DpdkQueue {
     pub(crate) fn new(shared: Arc<PortShared>, index: u16) -> DpdkQueue {
         let pool = shared.pools[usize::from(index)];
+        let rx_flags = shared.rx_flags;
         DpdkQueue {
             port: shared.port,
             _port: shared,
@@ -56,6 +59,7 @@ impl DpdkQueue {
             pending_next: 0,
             pending_len: 0,
             tx_short: false,
+            rx_flags,
         }
     }
 
@@ -147,7 +151,7 @@ impl Queue for DpdkQueue {
             // SAFETY: entries below pending_len were initialised by the shim; each is handed
             // out once (pending_next moves past it).
             let r = unsafe { self.pending[self.pending_next].assume_init_ref() };
-            out.put(DpdkRxFrame::from_shim(r));
+            out.put(DpdkRxFrame::from_shim(r, self.rx_flags));
             self.pending_next += 1;
             room -= 1;
             taken += 1;
@@ -161,7 +165,7 @@ impl Queue for DpdkQueue {
             // SAFETY: initialised by the shim (see rx_raw).
             let r = unsafe { r.assume_init_ref() };
             // Fits: got <= room.
-            out.put(DpdkRxFrame::from_shim(r));
+            out.put(DpdkRxFrame::from_shim(r, self.rx_flags));
         }
         Ok(taken + got)
     }
@@ -257,7 +261,7 @@ impl Drop for DpdkQueue {
         while self.pending_next < self.pending_len {
             // SAFETY: initialised by the shim and not handed out (index >= pending_next).
             let r = unsafe { self.pending[self.pending_next].assume_init_ref() };
-            drop(DpdkRxFrame::from_shim(r));
+            drop(DpdkRxFrame::from_shim(r, 0));
             self.pending_next += 1;
         }
     }

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mtcp_io::{Burst, Device, Queue, TxFrame};
+use mtcp_io::{Burst, ChecksumStatus, Device, Queue, RxFrame, TxFrame};
 use mtcp_io_dpdk::{DpdkConfig, DpdkTxFrame, Eal};
 
 const CHILD_ENV: &str = "MTCP_IO_DPDK_MEMIF_CLIENT";
@@ -74,15 +74,22 @@ fn memif_echo_between_two_processes() {
     }
     common::require_root(TEST);
     let socket = format!("/run/mtcp-io-dpdk-memif-{}.sock", std::process::id());
-    let config = config(
+    let mut config = config(
         "server",
         &socket,
         &format!("mtcp-memif-s-{}", std::process::id()),
     );
+    // This side trusts the link's checksums: every offload offered, every frame marked good.
+    config.trust_checksums = true;
     let eal = Eal::init(&config).unwrap_or_else(|e| panic!("{e}"));
     let mut port = eal
         .open("net_memif0", &config)
         .unwrap_or_else(|e| panic!("{e}"));
+    let c = port.info().checksum;
+    assert!(
+        c.ipv4_tx && c.ipv4_rx && c.tcp_tx && c.tcp_rx && c.udp_tx && c.udp_rx,
+        "trust_checksums offers every offload: {c:?}"
+    );
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", TEST, "--nocapture", "--include-ignored"])
         .env(CHILD_ENV, &socket)
@@ -114,6 +121,9 @@ fn memif_echo_between_two_processes() {
             assert_eq!(f[14..18], next_rx.to_be_bytes(), "echo order");
             assert_eq!(f.len(), 60 + (next_rx as usize * 13) % 1400, "echo length");
             assert!(f[18..].iter().all(|&b| b == next_rx as u8), "echo payload");
+            let meta = f.meta();
+            assert_eq!(meta.ipv4_checksum, ChecksumStatus::Good, "trusted");
+            assert_eq!(meta.l4_checksum, ChecksumStatus::Good, "trusted");
             next_rx += 1;
         }
         rx.clear();

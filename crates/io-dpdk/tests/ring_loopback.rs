@@ -242,6 +242,13 @@ fn setup_errors_are_clear() {
         "{e}"
     );
 
+    // Skipping checksums is for net_memif links alone.
+    let mut trusting = config();
+    trusting.trust_checksums = true;
+    let e = eal.open("net_ring1", &trusting).unwrap_err();
+    assert!(matches!(&e, Error::Config(_)), "{e}");
+    assert!(e.to_string().contains("net_memif"), "{e}");
+
     // After those failures the port still opens.
     let mut port = eal
         .open("net_ring1", &config())

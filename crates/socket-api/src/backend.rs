@@ -432,7 +432,7 @@ impl Device for AnyDevice {
 }
 
 /// The DPDK configuration `mtcp.conf` asks for: `core_mask` / `num_cores` (one queue pair per
-/// core), `num_mem_ch`, the ports of `port`, `dpdk_mtu`, and `dpdk_eal_args` as extra EAL arguments (which may
+/// core), `num_mem_ch`, the ports of `port`, `dpdk_mtu`, `dpdk_trust_checksums`, and `dpdk_eal_args` as extra EAL arguments (which may
 /// carry `--vdev ...`, `--file-prefix ...`, `--no-huge -m ...`; the EAL defaults fill in the rest).
 pub fn dpdk_config(
     conf: &crate::config::MtcpConf,
@@ -444,6 +444,7 @@ pub fn dpdk_config(
         ports: conf.ports.iter().map(|p| p.name.clone()).collect(),
         eal_args: conf.dpdk_eal_args.clone(),
         mtu: conf.dpdk_mtu,
+        trust_checksums: conf.dpdk_trust_checksums,
         ..mtcp_io_dpdk::DpdkConfig::default()
     };
     if let Some(mask) = c.core_mask
@@ -620,5 +621,10 @@ mod tests {
         assert!(dpdk_config(&jumbo).is_err());
         let parsed = crate::config::MtcpConf::parse("dpdk_mtu = 9000").unwrap();
         assert_eq!(parsed.dpdk_mtu, Some(9000));
+        // `dpdk_trust_checksums` is off unless set, and passed on.
+        assert!(!dpdk_config(&conf(1, None, "")).unwrap().trust_checksums);
+        let parsed = crate::config::MtcpConf::parse("dpdk_trust_checksums = 1").unwrap();
+        assert!(dpdk_config(&parsed).unwrap().trust_checksums);
+        assert!(crate::config::MtcpConf::parse("dpdk_trust_checksums = 2").is_err());
     }
 }

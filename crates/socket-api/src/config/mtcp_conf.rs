@@ -195,6 +195,9 @@ pub struct MtcpConf {
     pub dpdk_eal_args: Vec<String>,
     /// The MTU of every DPDK port (`dpdk_mtu`, 68 to 16000); `None` keeps the driver's.
     pub dpdk_mtu: Option<u16>,
+    /// `dpdk_trust_checksums = 1`: `net_memif` ports skip checksums (both sides must set it;
+    /// see `mtcp_io_dpdk::DpdkConfig::trust_checksums`). Off by default.
+    pub dpdk_trust_checksums: bool,
     /// `arp.conf` (`arp_conf`; default: beside mtcp.conf).
     pub arp_conf: Option<PathBuf>,
     /// `route.conf` (`route_conf`; default: beside mtcp.conf).
@@ -234,6 +237,7 @@ impl Default for MtcpConf {
             run_mode: RunMode::Threaded,
             dpdk_eal_args: Vec::new(),
             dpdk_mtu: None,
+            dpdk_trust_checksums: false,
             arp_conf: None,
             route_conf: None,
             fault: FaultConf::default(),
@@ -454,6 +458,13 @@ impl MtcpConf {
             "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
             "run_mode" => self.run_mode = run_mode(value)?,
             "dpdk_mtu" => self.dpdk_mtu = Some(number(value, key)?),
+            "dpdk_trust_checksums" => {
+                self.dpdk_trust_checksums = match value {
+                    "0" | "no" | "off" => false,
+                    "1" | "yes" | "on" => true,
+                    _ => return Err(format!("{key}: 0 or 1, not `{value}`")),
+                }
+            }
             "dpdk_eal_args" => {
                 self.dpdk_eal_args = value.split_whitespace().map(str::to_owned).collect()
             }
