@@ -20,6 +20,10 @@ use crate::table::Handle;
 use crate::time::{Duration, Instant};
 use crate::timer::TimerId;
 
+/// RFC 8985 §7.2's WCDelAckT: how long a receiver may delay the ACK of a lone segment, added to
+/// the probe timeout when only one segment is in flight.
+const WC_DEL_ACK_MS: u64 = 200;
+
 /// Engine-wide state a connection needs while it processes input or timers.
 pub(crate) struct Cx<'a> {
     pub now: Instant,
@@ -474,10 +478,9 @@ impl Conn {
     }
 
     /// Schedules a tail loss probe (RFC 8985 §7.2) two smoothed RTTs (at least 2 ms, as Linux's
-    /// `TCP_TIMEOUT_MIN`: the clock's tick either side) from now,
-    /// when one may be sent: SACK in use, outside recovery, no probe outstanding, more than one
-    /// segment in flight (a lone segment may wait for a delayed ACK: the RTO covers it) and the
-    /// probe would come before the RTO.
+    /// `TCP_TIMEOUT_MIN`: the clock's tick either side) from now, plus WCDelAckT with a lone
+    /// segment in flight, and never later than the RTO, when one may be sent: SACK in use,
+    /// outside recovery, no probe outstanding, an RTO armed.
     pub fn schedule_tlp(&mut self, now: Instant) {
         if self.rec.point.is_some() {
             // `tlp_at` is RACK's reordering timer then (`detect_lost_rexmits`).
@@ -489,14 +492,17 @@ impl Conn {
             || !self.state.is_synchronized()
             || self.rec.tlp_out.is_some()
             || srtt == 0
-            || self.outstanding() <= self.snd.mss
         {
             return;
         }
-        let at = now + Duration((2 * srtt).max(2));
-        if self.timers.rto_at.is_some_and(|r| at < r) {
-            self.timers.tlp_at = Some(at);
+        let mut pto = (2 * srtt).max(2);
+        if self.outstanding() <= self.snd.mss {
+            // A lone segment's ACK may be delayed (RFC 8985 §7.2: WCDelAckT).
+            pto += WC_DEL_ACK_MS;
         }
+        let at = now + Duration(pto);
+        // Never later than the RTO: the probe goes in its place, and restarts it (§7.2-7.3).
+        self.timers.tlp_at = self.timers.rto_at.map(|r| r.min(at));
     }
 
     /// Forgets any tail loss probe: scheduled, due or outstanding.
@@ -536,6 +542,14 @@ impl Conn {
         if due(self.timers.idle_at) {
             self.timers.idle_at = None;
             return self.fail(cx, Event::Error(Error::TimedOut), true);
+        }
+        let probe_first = self.rec.point.is_none()
+            && due(self.timers.tlp_at)
+            && self.timers.tlp_at <= self.timers.rto_at;
+        if probe_first && due(self.timers.rto_at) {
+            // The probe timeout was brought forward to the RTO's time: the probe goes first
+            // and the RTO restarts (RFC 8985 §7.3).
+            self.arm_rto(now);
         }
         if due(self.timers.rto_at) {
             self.timers.rto_at = None;

@@ -108,7 +108,15 @@ impl Conn {
     }
 
     fn rexmit_plan(&self, seq: SeqNumber, max_len: u32, kind: PlanKind) -> Option<Plan> {
-        let end = self.data_end();
+        // Only what was sent: a resend of a short last segment must not carry new data past
+        // the peer's window (a probe that did so was dropped by a zero-window peer and left
+        // the sender waiting for a backed-off RTO after the window reopened).
+        let data_end = self.data_end();
+        let end = if self.fin_sent() || self.snd.max > data_end {
+            data_end
+        } else {
+            self.snd.max
+        };
         let avail = (end - seq).max(0) as u32;
         let len = avail.min(max_len).min(self.snd.mss);
         let fin = self.fin_sent() && seq + len == end;

@@ -1,7 +1,9 @@
 //! Pacing (issue 17): a BBR sender behind a 4 MB/s, 6 ms RTT path measures the path, paces
 //! at about its rate, and spreads its segments over the clock's ticks instead of sending a
 //! window at once; BBR's states go STARTUP → DRAIN → PROBE_BW on the way (seen in the pacing
-//! rate: 2.89× the rate, then below it, then the 5/4, 3/4, 1 cycle). CUBIC is not paced.
+//! rate: 2.89× the rate, then below it, then the 5/4, 3/4, 1 cycle; `cc::bbr`'s unit tests
+//! check the transitions exactly). The gaps between segments follow the pacing credit. CUBIC
+//! is not paced.
 
 mod common;
 
@@ -19,6 +21,11 @@ const DELAY_MS: u64 = 3;
 /// Runs `ms` milliseconds of bulk sending through the path; returns the data bytes emitted in
 /// each millisecond and the pacing rates seen (one per millisecond).
 fn run(cc: CcAlgorithm, ms: u64) -> (Vec<u32>, Vec<u64>) {
+    run_at(cc, ms, RATE_PER_MS)
+}
+
+/// [`run`] over a path of `rate_per_ms` bytes per millisecond.
+fn run_at(cc: CcAlgorithm, ms: u64, rate_per_ms: u32) -> (Vec<u32>, Vec<u64>) {
     let config = Config {
         congestion_control: cc,
         send_buffer_bytes: 1 << 20,
@@ -44,7 +51,7 @@ fn run(cc: CcAlgorithm, ms: u64) -> (Vec<u32>, Vec<u64>) {
             bytes += len;
             // The bottleneck serialises at RATE_PER_MS, then the segment travels DELAY_MS.
             queue_free_us =
-                queue_free_us.max(t.now * 1000) + u64::from(len) * 1000 / u64::from(RATE_PER_MS);
+                queue_free_us.max(t.now * 1000) + u64::from(len) * 1000 / u64::from(rate_per_ms);
             let end = p.repr.seq_number.0.wrapping_add(len);
             path.push_back((end, queue_free_us.div_ceil(1000) + DELAY_MS));
         }
@@ -96,4 +103,51 @@ fn bbr_paces_at_the_path_rate_in_small_batches() {
 fn cubic_is_not_paced() {
     let (_, rates) = run(CcAlgorithm::Cubic, 200);
     assert!(rates.iter().all(|&r| r == 0));
+}
+
+/// The gaps, exactly as the credit rule sets them, on a path slow enough (500 bytes per ms)
+/// that a 1000-byte segment needs two ticks of credit: over any stretch of the cruise the
+/// segments carry no more than the rate accrued plus the credit cap (two segments), and no
+/// gap is longer than one segment's worth of credit at the lowest rate plus a tick.
+#[test]
+fn bbr_gaps_follow_the_pacing_credit() {
+    const RATE: u32 = 500;
+    let (per_ms, rates) = run_at(CcAlgorithm::Bbr, 3000, RATE);
+    let mss = 1000u64;
+    // The output of millisecond i is paced at the rate set by the ACKs of millisecond i - 1.
+    let (from, to) = (1000, per_ms.len());
+    let rate_ms = |i: usize| rates[i - 1].max(rates[i.min(rates.len() - 1)]);
+    let cap = |r: u64| (r / 500).max(2 * mss);
+    for a in from..to {
+        let (mut sent, mut accrued, mut top) = (0u64, 0u64, 0u64);
+        for b in a..to {
+            sent += u64::from(per_ms[b]);
+            accrued += rate_ms(b);
+            top = top.max(rate_ms(b));
+            let allowed = accrued / 1000 + cap(top) + 1;
+            assert!(
+                sent <= allowed,
+                "{sent} bytes in ms {a}..={b}, credit allowed {allowed}; the last ms: {:?}",
+                &per_ms[b.saturating_sub(10).max(a)..=b]
+            );
+        }
+    }
+    let low = rates[from..].iter().copied().min().unwrap();
+    assert!(low > 0, "not paced");
+    let longest = mss.div_ceil(low / 1000) as usize + 1;
+    let sends: Vec<usize> = (from..to).filter(|&i| per_ms[i] > 0).collect();
+    for w in sends.windows(2) {
+        assert!(
+            w[1] - w[0] <= longest,
+            "{} ms without a segment after {} (longest gap at {low} B/s: {longest})",
+            w[1] - w[0],
+            w[0]
+        );
+    }
+    // And the path is used: on average about its rate.
+    let mean = per_ms[from..].iter().map(|&b| u64::from(b)).sum::<u64>() / (to - from) as u64;
+    assert!(
+        (400..=550).contains(&mean),
+        "mean {mean} bytes per ms on a {RATE} bytes/ms path"
+    );
 }

@@ -617,4 +617,117 @@ mod tests {
         let rate = b.pacing_rate().unwrap();
         assert!(rate >= bw * 7 / 10, "pacing {rate}");
     }
+
+    /// One millisecond of a path that delivers `rate` bytes per ms after a `rtt` ms RTT with a
+    /// queue in front: the sender keeps what pacing and cwnd let out in flight, the path takes
+    /// `rate` of it. Returns the flight after the ACK.
+    fn queue_step(b: &mut Bbr, now: &mut u64, delivered: &mut u64, flight: &mut u64) -> u64 {
+        const RATE: u64 = 10_000;
+        *now += 1;
+        let out = b.pacing_rate().map_or(RATE * 3, |r| r / 1000);
+        *flight = (*flight + out).min(u64::from(b.cwnd()));
+        let done = (*flight).min(RATE);
+        *flight -= done;
+        *delivered += done;
+        b.on_delivery(
+            Instant(*now),
+            &Delivery {
+                delivered: *delivered,
+                newly_delivered: done as u32,
+                rtt: Some(Duration(10)),
+                in_flight: *flight as u32,
+                app_limited: false,
+            },
+        );
+        *flight
+    }
+
+    /// BBR's states and gains, exactly, on a 10 MB/s path with a 10 ms RTT and a deep queue:
+    /// STARTUP until three sample rounds grow the estimate by less than 25 %, DRAIN (pacing
+    /// 1/2.885 of the estimate) until the flight fits one BDP plus three segments, PROBE_BW
+    /// from the cruising phase through 1 x 6, 5/4, 3/4, each phase over once a minimum RTT
+    /// has passed (the 5/4 one also needs 5/4 BDP in flight, the 3/4 one ends early once the
+    /// flight fits one BDP), and PROBE_RTT when the 10 s minimum-RTT filter expires: four
+    /// segments for 200 ms and a round, then PROBE_BW again with the window restored.
+    #[test]
+    fn state_transitions_and_gains_exactly() {
+        let mut b = Bbr::new(1000);
+        let (mut now, mut delivered, mut flight) = (0, 0, 0);
+        let mut modes = vec![(0, BbrMode::Startup)];
+        // PROBE_BW's phases: (first ms, gain, flight then); the flight of each millisecond.
+        let mut phases: Vec<(u64, u64, u64)> = Vec::new();
+        let mut flights = vec![0];
+        for _ in 0..10_400 {
+            let f = queue_step(&mut b, &mut now, &mut delivered, &mut flight);
+            flights.push(f);
+            if b.mode() != modes.last().unwrap().1 {
+                if b.mode() == BbrMode::Drain {
+                    // STARTUP ended with the estimate at the path's rate.
+                    assert_eq!(b.bandwidth(), 10_000_000, "at {now} ms");
+                }
+                modes.push((now, b.mode()));
+            }
+            if b.mode() == BbrMode::ProbeBw
+                && phases
+                    .last()
+                    .is_none_or(|&(at, g, _)| g != CYCLE[b.cycle_index] || b.cycle_stamp.0 != at)
+            {
+                phases.push((b.cycle_stamp.0, CYCLE[b.cycle_index], f));
+            }
+            if b.mode() == BbrMode::ProbeRtt {
+                assert_eq!(b.cwnd(), 4000, "PROBE_RTT's window at {now} ms");
+            }
+            // Once the full bandwidth was reached the pacing rate is the estimate times the
+            // state's gain, less 1 %, every millisecond.
+            if b.full_bw_reached {
+                let want = b.bandwidth() * b.pacing_gain() / UNIT * 99 / 100;
+                assert_eq!(b.pacing_rate(), Some(want), "at {now} ms in {:?}", b.mode());
+            }
+        }
+        let order: Vec<BbrMode> = modes.iter().map(|&(_, m)| m).collect();
+        use BbrMode::*;
+        assert_eq!(
+            order,
+            [Startup, Drain, ProbeBw, ProbeRtt, ProbeBw],
+            "{modes:?}"
+        );
+        let (drain, probe_bw, probe_rtt, back) = (modes[1].0, modes[2].0, modes[3].0, modes[4].0);
+        // One BDP (10 MB/s x 10 ms) plus three segments.
+        let target = 100_000 + 3 * 1000;
+        // DRAIN ended at the first ACK with the flight within one BDP plus three segments.
+        assert!(flights[drain as usize] > target, "{flights:?}");
+        assert!(flights[probe_bw as usize - 1] > target);
+        assert!(flights[probe_bw as usize] <= target);
+        // PROBE_RTT: the minimum RTT (first sampled at 1 ms, never lower) expires after 10 s;
+        // the flight reaches four segments the next millisecond, which holds 200 ms.
+        assert_eq!(probe_rtt, 1 + 10_000 + 1);
+        assert_eq!(back, probe_rtt + 1 + 200);
+        // PROBE_BW from the cruising phase: 1 x 6, then 5/4, 3/4 and again, the phases in
+        // order; a phase of gain 1 lasts 11 ms (ends at the first ACK more than the 10 ms
+        // minimum RTT after it began), 5/4 at least that and until 5/4 BDP + 3 segments are
+        // in flight, 3/4 at most that (it ends once one BDP fits).
+        let cruise: Vec<&(u64, u64, u64)> = phases.iter().filter(|p| p.0 < probe_rtt).collect();
+        assert!(cruise.len() > 100, "{} phases", cruise.len());
+        for (k, w) in cruise.windows(2).enumerate() {
+            let (&(start, gain, _), &(end, next, flight_at_end)) = (w[0], w[1]);
+            let len = end - start;
+            let cycle_pos = (k + 2) % CYCLE.len();
+            assert_eq!(gain, CYCLE[cycle_pos], "phase {k} at {start} ms");
+            assert_eq!(next, CYCLE[(cycle_pos + 1) % CYCLE.len()]);
+            match gain {
+                1000 => assert_eq!(len, 11, "phase {k} at {start} ms"),
+                1250 => {
+                    assert!(len >= 11, "phase {k} at {start} ms: {len} ms");
+                    assert!(
+                        flight_at_end >= 125_000 + 3000,
+                        "{flight_at_end} at {end} ms"
+                    );
+                }
+                _ => assert!(
+                    len == 11 || (len < 11 && flight_at_end <= target),
+                    "phase {k} at {start} ms: {len} ms, {flight_at_end} in flight"
+                ),
+            }
+        }
+    }
 }
