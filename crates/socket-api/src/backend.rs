@@ -336,6 +336,26 @@ impl Queue for AnyQueue {
         each_queue!(self, q => q.wait_rx(timeout))
     }
 
+    /// The backend's descriptor: without it the threaded stack thread's idle waits in
+    /// `epoll_wait` were timed parks that no frame ended (20 us asked, ~70 us slept with the
+    /// timer slack), the wait between an AF_XDP or AF_PACKET request and its reply.
+    fn rx_fd(&self) -> Option<std::os::fd::RawFd> {
+        match self {
+            AnyQueue::Mem(q) => q.rx_fd(),
+            #[cfg(target_os = "linux")]
+            AnyQueue::Tap(q) => q.rx_fd(),
+            #[cfg(target_os = "linux")]
+            AnyQueue::AfPacket(q) => q.rx_fd(),
+            #[cfg(feature = "dpdk")]
+            AnyQueue::Dpdk(q) => q.rx_fd(),
+            #[cfg(target_os = "linux")]
+            AnyQueue::Netmap(q) => q.rx_fd(),
+            #[cfg(target_os = "linux")]
+            AnyQueue::Xdp(q) => q.rx_fd(),
+            AnyQueue::Fault(boxed) => boxed.rx_fd(),
+        }
+    }
+
     fn recycle(&mut self, frame: AnyRx) {
         // The in-memory link reuses received buffers for its transmissions; the others free them.
         match (self, frame) {
