@@ -24,6 +24,22 @@ fn xdp_attached(ns: &Netns, ifname: &str) -> bool {
     text.contains("prog/xdp")
 }
 
+/// Whether the XDP program is gone from `ifname` within 2 s. The kernel may free a closed
+/// bpf_link from a work queue, so on a loaded machine the program can still be listed a
+/// moment after the close (`errors_are_clear` failed so once in ten runs at load 13).
+fn xdp_detached(ns: &Netns, ifname: &str) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        if !xdp_attached(ns, ifname) {
+            return true;
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 fn conformance_in(mode: XdpMode, expect: XdpMode) {
     conformance_with_mtu(mode, expect, 1500);
 }
@@ -62,8 +78,8 @@ fn conformance_with_mtu(mode: XdpMode, expect: XdpMode, mtu: u32) {
         assert_eq!((k.tx_invalid_descs, k.rx_invalid_descs), (0, 0), "{k:?}");
     }
     drop((qa, qb, da, db));
-    assert!(!xdp_attached(&ns, &a), "program left attached on {a}");
-    assert!(!xdp_attached(&ns, &b), "program left attached on {b}");
+    assert!(xdp_detached(&ns, &a), "program left attached on {a}");
+    assert!(xdp_detached(&ns, &b), "program left attached on {b}");
 }
 
 #[test]
@@ -125,7 +141,7 @@ fn errors_are_clear() {
         "{err:?}"
     );
     assert!(err.to_string().contains("driver `veth`"), "{err}");
-    assert!(!xdp_attached(&ns, &a), "failed open left a program on {a}");
+    assert!(xdp_detached(&ns, &a), "failed open left a program on {a}");
     let mut cfg = XdpConfig::new(&a);
     cfg.frame_count = 1000;
     assert!(matches!(
@@ -245,10 +261,7 @@ fn panic_leaves_nothing_attached() {
     })
     .join();
     assert!(panicked.is_err());
-    assert!(
-        !xdp_attached(&ns, &a),
-        "program left attached after a panic"
-    );
+    assert!(xdp_detached(&ns, &a), "program left attached after a panic");
     let again = open_in(&ns, cfg).unwrap();
     assert_eq!(again.binding().mode, XdpMode::Generic);
 }
@@ -345,5 +358,5 @@ fn no_privileges_is_a_clear_error() {
         std::io::Error::from(err).kind(),
         std::io::ErrorKind::PermissionDenied
     );
-    assert!(!xdp_attached(&ns, &a));
+    assert!(xdp_detached(&ns, &a));
 }
