@@ -5,13 +5,21 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, SocketAddr};
 
 use mtcp_io::Queue;
-use mtcp_tcp::State;
+use mtcp_tcp::{Handle, State};
 
 use crate::addr::{check_family, engine_ip, shown, unspecified};
 use crate::error::{Error, Result};
 use crate::socket::{Listener, Phase, SockKind, SockOpts, Socket, Stream};
 use crate::sockets::Owner;
 use crate::stack::Stack;
+
+/// Where an active open goes: the port, our address and bound port (if any), the peer.
+#[derive(Clone, Copy)]
+struct ActiveRoute {
+    port: usize,
+    local: (std::net::IpAddr, Option<u16>),
+    remote: (std::net::IpAddr, u16),
+}
 
 /// `MSG_PEEK`.
 pub const MSG_PEEK: i32 = libc::MSG_PEEK;
@@ -254,18 +262,34 @@ impl<Q: Queue> Stack<Q> {
     /// SO_ERROR) follows. An address of the socket's family (`EAFNOSUPPORT` otherwise).
     pub fn connect(&mut self, sockid: i32, addr: impl Into<SocketAddr>) -> Result<()> {
         let addr = addr.into();
-        let (ipv6, v6only) = {
-            let o = &self.sockets.socks.get(sockid)?.opts;
-            (o.ipv6, o.v6only)
-        };
+        let ipv6 = self.sockets.socks.get(sockid)?.opts.ipv6;
+        let route = self.connect_route(sockid, addr)?;
+        let h = self.open_active(sockid, &route)?;
+        let t = self.sockets.engine.tuple(h).map_err(tcp_err)?;
+        self.sockets.set_owner(h, Owner::Stream(sockid));
         let st = self.sockets.socks.stream_mut(sockid)?;
+        st.handle = Some(h);
+        st.phase = Phase::Connecting;
+        st.local = Some(shown(t.local_addr, t.local_port, ipv6));
+        st.remote = Some(addr);
+        Err(Error::InProgress)
+    }
+
+    /// Checks that `sockid` may connect to `addr` and finds the port and our address to use.
+    fn connect_route(&self, sockid: i32, addr: SocketAddr) -> Result<ActiveRoute> {
+        let sock = self.sockets.socks.get(sockid)?;
+        let (ipv6, v6only) = (sock.opts.ipv6, sock.opts.v6only);
+        let st = match &sock.kind {
+            SockKind::Stream(s) => s,
+            SockKind::Listener(_) => return Err(Error::Inval),
+            _ => return Err(Error::NotSock),
+        };
         match st.phase {
             Phase::Connecting => return Err(Error::Already),
             Phase::Connected => return Err(Error::IsConn),
             Phase::Gone => return Err(Error::Inval),
             Phase::Fresh => {}
         }
-        let bound = st.local;
         check_family(&addr, ipv6)?;
         let (remote_ip, rport) = (engine_ip(addr.ip()), addr.port());
         // An IPv6-only socket reaches no IPv4 peer, mapped or not (Linux: ENETUNREACH).
@@ -275,8 +299,9 @@ impl<Q: Queue> Stack<Q> {
         if rport == 0 || remote_ip.is_unspecified() {
             return Err(Error::Inval);
         }
-        let p = self.ports.route(remote_ip).ok_or(Error::NetUnreach)?;
-        let bound_ip = bound
+        let port = self.ports.route(remote_ip).ok_or(Error::NetUnreach)?;
+        let bound_ip = st
+            .local
             .map(|a| engine_ip(a.ip()))
             .filter(|ip| !ip.is_unspecified());
         let local_ip = match bound_ip {
@@ -284,67 +309,66 @@ impl<Q: Queue> Stack<Q> {
             Some(ip) => ip,
             None => self
                 .ports
-                .source_for(p, remote_ip)
+                .source_for(port, remote_ip)
                 .ok_or(Error::NetUnreach)?,
         };
+        Ok(ActiveRoute {
+            port,
+            local: (local_ip, st.local.map(|a| a.port()).filter(|&p| p != 0)),
+            remote: (remote_ip, rport),
+        })
+    }
+
+    /// Opens the engine's connection along `route`: on the bound port, or on a local port whose
+    /// replies the port's RSS steers to this core, or on any ephemeral port.
+    fn open_active(&mut self, sockid: i32, route: &ActiveRoute) -> Result<Handle> {
         let now = self.now();
         let opts = self.conn_options(&self.sockets.socks.get(sockid)?.opts);
-        let h = match (
-            bound.map(|a| a.port()).filter(|&p| p != 0),
-            self.ports.rss.get(p).cloned().flatten(),
-        ) {
+        let ActiveRoute {
+            port,
+            local,
+            remote,
+        } = *route;
+        match (local.1, self.ports.rss.get(port).cloned().flatten()) {
             (Some(lport), rss) => {
-                if rss.is_some_and(|r| !r.lands_here(local_ip, lport, remote_ip, rport)) {
+                if rss.is_some_and(|r| !r.lands_here(local.0, lport, remote.0, remote.1)) {
                     return Err(Error::Inval);
                 }
                 self.sockets
                     .engine
-                    .connect_with(now, (local_ip, lport), (remote_ip, rport), opts)
-                    .map_err(tcp_err)?
+                    .connect_with(now, (local.0, lport), remote, opts)
+                    .map_err(tcp_err)
             }
             (None, None) => self
                 .sockets
                 .engine
-                .connect_with(now, (local_ip, 0), (remote_ip, rport), opts)
+                .connect_with(now, (local.0, 0), remote, opts)
                 .map_err(|e| match e {
                     mtcp_tcp::Error::AddrInUse => Error::Again,
                     e => tcp_err(e),
-                })?,
+                }),
             (None, Some(rss)) => {
-                let mut found = None;
                 for _ in 0..(65536 - 1025) {
                     let lport = self.ports.rss_cursor;
                     self.ports.rss_cursor = if lport == u16::MAX { 1025 } else { lport + 1 };
                     if self.sockets.listeners.contains_key(&lport)
-                        || !rss.lands_here(local_ip, lport, remote_ip, rport)
+                        || !rss.lands_here(local.0, lport, remote.0, remote.1)
                     {
                         continue;
                     }
-                    match self.sockets.engine.connect_with(
-                        now,
-                        (local_ip, lport),
-                        (remote_ip, rport),
-                        opts,
-                    ) {
-                        Ok(h) => {
-                            found = Some(h);
-                            break;
-                        }
+                    match self
+                        .sockets
+                        .engine
+                        .connect_with(now, (local.0, lport), remote, opts)
+                    {
+                        Ok(h) => return Ok(h),
                         Err(mtcp_tcp::Error::AddrInUse) => continue,
                         Err(e) => return Err(tcp_err(e)),
                     }
                 }
-                found.ok_or(Error::Again)?
+                Err(Error::Again)
             }
-        };
-        let t = self.sockets.engine.tuple(h).map_err(tcp_err)?;
-        self.sockets.set_owner(h, Owner::Stream(sockid));
-        let st = self.sockets.socks.stream_mut(sockid)?;
-        st.handle = Some(h);
-        st.phase = Phase::Connecting;
-        st.local = Some(shown(t.local_addr, t.local_port, ipv6));
-        st.remote = Some(addr);
-        Err(Error::InProgress)
+        }
     }
 
     /// `mtcp_read`.
