@@ -225,8 +225,12 @@ impl Conn {
         if !self.opts.sack_ok || self.scoreboard.highest().is_none() {
             return false;
         }
+        // RACK needs an RTT (RFC 8985 §6.2 uses RACK.rtt): before any sample (a retransmitted
+        // SYN leaves none, by Karn's rule) its wait would be the reordering window alone.
         let srtt = self.rtt.srtt().0.min(u64::from(u32::MAX)) as u32;
-        let rtt = self.rack.rtt_ms.unwrap_or(srtt);
+        let Some(rtt) = self.rack.rtt_ms.or(self.rtt.has_sample().then_some(srtt)) else {
+            return false;
+        };
         let reo = self.rtt.reo_wnd().0.min(u64::from(u32::MAX)) as u32;
         let (una, fack) = (self.snd.una, self.fack());
         if let Some(ms) = self.rack.detect(una, fack, now.0, rtt.saturating_add(reo)) {

@@ -72,6 +72,10 @@ impl RttEstimator {
     pub fn rto(&self) -> Duration {
         Duration(self.rto_ms)
     }
+    /// Whether an RTT was measured yet.
+    pub fn has_sample(&self) -> bool {
+        self.has_sample
+    }
     /// Smoothed RTT (zero before the first sample).
     pub fn srtt(&self) -> Duration {
         Duration(self.srtt_x8 / 8)
