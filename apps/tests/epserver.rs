@@ -85,24 +85,7 @@ fn serve_and_fetch(tag: &str, link: Link, mode: &str) {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
 
     // wget (HTTP/1.1 keep-alive by default).
-    let w = env.dir.join("w");
-    let out = env.run(&[
-        "wget",
-        "-q",
-        "-T",
-        "30",
-        "-t",
-        "1",
-        "-O",
-        w.to_str().unwrap(),
-        &format!("{base}/big.bin"),
-    ]);
-    assert!(
-        out.status.success(),
-        "wget: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(sha256(&w), sha256(&www.join("big.bin")));
+    env.wget_verified(&format!("{base}/big.bin"), &www.join("big.bin"));
 
     // ab: one connection, then 1000 concurrent; with and without keep-alive.
     for (n, c, k) in [(500, 1, false), (3000, 1000, false), (3000, 1000, true)] {

@@ -33,29 +33,7 @@ fn fetch(env: &Env, www: &std::path::Path, target: &str, n: &str) {
 fn from_nginx(tag: &str, mode: &str) {
     let env = Env::new(tag, Link::Tap, &format!("run_mode = {mode}\n"));
     let www = env.site(&[("big.bin", 200_000, 3)]);
-    let d = env.dir.display();
-    let conf = env.dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
-             uwsgi_temp_path {d}; scgi_temp_path {d};\n\
-             server {{ listen {KERNEL_IP}:80; root {}; }} }}\n",
-            www.display()
-        ),
-    )
-    .unwrap();
-    let _nginx = env.spawn(
-        "nginx",
-        &[
-            "-c",
-            conf.to_str().unwrap(),
-            "-p",
-            env.dir.to_str().unwrap(),
-        ],
-    );
+    let _nginx = env.nginx(&format!("{KERNEL_IP}:80"), &www);
     env.wait_http(&format!("http://{KERNEL_IP}/big.bin"));
     fetch(&env, &www, &format!("{KERNEL_IP}/big.bin"), "300");
 }

@@ -91,24 +91,7 @@ fn epserver_over_ipv6(tag: &str, link: Link, mode: &str) {
     assert_eq!(sha256(&c), sha256(&www.join("big.bin")));
 
     // wget over IPv6.
-    let wf = env.dir.join("w");
-    let out = env.run(&[
-        "wget",
-        "-q",
-        "-T",
-        "30",
-        "-t",
-        "1",
-        "-O",
-        wf.to_str().unwrap(),
-        &format!("{base}/big.bin"),
-    ]);
-    assert!(
-        out.status.success(),
-        "wget: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(sha256(&wf), sha256(&www.join("big.bin")));
+    env.wget_verified(&format!("{base}/big.bin"), &www.join("big.bin"));
 
     // ab: one connection, then 1000 concurrent; with and without keep-alive.
     for (n, c, k) in [(300, 1, false), (3000, 1000, false), (3000, 1000, true)] {
@@ -163,29 +146,7 @@ fn epwget_fetches_from_nginx_over_ipv6() {
     let env = Env::new("w6n", Link::Tap, "run_mode = rtc\n");
     env.enable_ipv6();
     let www = env.site(&[("big.bin", 200_000, 3)]);
-    let d = env.dir.display();
-    let conf = env.dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
-             uwsgi_temp_path {d}; scgi_temp_path {d};\n\
-             server {{ listen [{KERNEL_IP6}]:80; root {}; }} }}\n",
-            www.display()
-        ),
-    )
-    .unwrap();
-    let _nginx = env.spawn(
-        "nginx",
-        &[
-            "-c",
-            conf.to_str().unwrap(),
-            "-p",
-            env.dir.to_str().unwrap(),
-        ],
-    );
+    let _nginx = env.nginx(&format!("[{KERNEL_IP6}]:80"), &www);
     let probe = format!("http://[{KERNEL_IP6}]/big.bin");
     let up = (0..50).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -403,29 +364,7 @@ fn two_cores_over_afpacket_and_ipv6() {
     ab_no_failures(&env, &format!("{base}/index.html"), 2000, 100, false);
     drop(srv);
 
-    let d = env.dir.display();
-    let conf = env.dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
-             uwsgi_temp_path {d}; scgi_temp_path {d};\n\
-             server {{ listen [{KERNEL_IP6}]:8080; root {}; }} }}\n",
-            www.display()
-        ),
-    )
-    .unwrap();
-    let _nginx = env.spawn(
-        "nginx",
-        &[
-            "-c",
-            conf.to_str().unwrap(),
-            "-p",
-            env.dir.to_str().unwrap(),
-        ],
-    );
+    let _nginx = env.nginx(&format!("[{KERNEL_IP6}]:8080"), &www);
     env.wait_http(&format!("http://[{KERNEL_IP6}]:8080/index.html"));
     let target = format!("[{KERNEL_IP6}]:8080/index.html");
     let p = env.spawn(

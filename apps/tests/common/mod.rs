@@ -213,6 +213,50 @@ impl Env {
         panic!("{url} never answered");
     }
 
+    /// Starts nginx (one worker, everything under the scratch directory) on the kernel's side,
+    /// listening on `listen` (`198.18.0.2:80`, `[2001:2::2]:8080`) with `www` as its root.
+    pub fn nginx(&self, listen: &str, www: &std::path::Path) -> Proc {
+        let d = self.dir.display();
+        let conf = self.dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
+                 uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+                 server {{ listen {listen}; root {}; }} }}\n",
+                www.display()
+            ),
+        )
+        .unwrap();
+        let dir = self.dir.to_str().unwrap();
+        self.spawn("nginx", &["-c", conf.to_str().unwrap(), "-p", dir])
+    }
+
+    /// Fetches `url` with the kernel's wget (one try, 30 s) into the scratch directory and checks
+    /// the bytes are those of `expected`.
+    pub fn wget_verified(&self, url: &str, expected: &std::path::Path) {
+        let got = self.dir.join("wget.out");
+        let out = self.run(&[
+            "wget",
+            "-q",
+            "-T",
+            "30",
+            "-t",
+            "1",
+            "-O",
+            got.to_str().unwrap(),
+            url,
+        ]);
+        assert!(
+            out.status.success(),
+            "wget: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(sha256(&got), sha256(expected), "wget {url}");
+    }
+
     /// Starts `python3 -m http.server` on the kernel's side (`KERNEL_IP:port`) serving `www`,
     /// and waits until it answers for `probe` (a path under `www`).
     pub fn python_http_server(&self, www: &std::path::Path, port: u16, probe: &str) -> Proc {
