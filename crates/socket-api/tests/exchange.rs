@@ -255,6 +255,30 @@ fn echo_threaded() {
     echo_roundtrip("threaded");
 }
 
+/// Turns both contexts until the client's `sock` has `n` bytes to read (FIONREAD).
+fn until_readable(
+    s: &mut Context,
+    sep: i32,
+    c: &mut Context,
+    ep: i32,
+    sock: i32,
+    n: i32,
+    deadline: Instant,
+) {
+    let mut fionread = 0;
+    while fionread != n {
+        assert!(
+            Instant::now() < deadline,
+            "{fionread} of {n} bytes readable"
+        );
+        let mut e = [EpollEvent::default(); 4];
+        let _ = s.epoll_wait(sep, &mut e, 0);
+        let _ = c.epoll_wait(ep, &mut e, 1);
+        c.socket_ioctl(sock, libc::FIONREAD, Some(&mut fionread))
+            .unwrap();
+    }
+}
+
 fn refused_and_reset(mode: &str) {
     let (_sw, server, client) = common::pair(mode);
     let mut s = server.create_context(0).unwrap();
@@ -317,35 +341,14 @@ fn refused_and_reset(mode: &str) {
         assert!(Instant::now() < deadline);
     };
     assert_eq!(s.write(a, b"0123456789"), Ok(10));
-    let mut fionread = 0;
-    loop {
-        let mut e = [EpollEvent::default(); 4];
-        let _ = s.epoll_wait(sep, &mut e, 0);
-        let _ = c.epoll_wait(ep, &mut e, 1);
-        c.socket_ioctl(sock, libc::FIONREAD, Some(&mut fionread))
-            .unwrap();
-        if fionread == 10 {
-            break;
-        }
-        assert!(Instant::now() < deadline);
-    }
+    until_readable(&mut s, sep, &mut c, ep, sock, 10, deadline);
     let mut buf = [0u8; 4];
     assert_eq!(c.recv(sock, &mut buf, mtcp_socket_api::MSG_PEEK), Ok(4));
     assert_eq!(c.recv(sock, &mut buf, 0), Ok(4));
     assert_eq!(&buf, b"0123");
     // More arrives behind the peeked bytes and stays in the connection's receive buffer.
     assert_eq!(s.write(a, b"abcdef"), Ok(6));
-    loop {
-        let mut e = [EpollEvent::default(); 4];
-        let _ = s.epoll_wait(sep, &mut e, 0);
-        let _ = c.epoll_wait(ep, &mut e, 1);
-        c.socket_ioctl(sock, libc::FIONREAD, Some(&mut fionread))
-            .unwrap();
-        if fionread == 12 {
-            break;
-        }
-        assert!(Instant::now() < deadline);
-    }
+    until_readable(&mut s, sep, &mut c, ep, sock, 12, deadline);
     s.abort(a).unwrap();
     let ev = loop {
         let mut e = [EpollEvent::default(); 4];
