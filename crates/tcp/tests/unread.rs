@@ -8,9 +8,8 @@ use mtcp_tcp::{Config, Event, Handle};
 
 const PORT: u16 = 80;
 
-/// A connection from `a` to `b` that `b` accepted, with `data` sent by `a` and delivered to
-/// `b` but not read, after which `a` aborts it (RST). Returns b's handle.
-fn reset_with_unread(sim: &mut Sim, data: &[u8]) -> Handle {
+/// A connection from `a` to `b`, accepted by `b`: (a's handle, b's handle).
+fn accepted(sim: &mut Sim) -> (Handle, Handle) {
     sim.b.listen(B, PORT, 8).unwrap();
     let now = sim.instant();
     let ca = sim.a.connect(now, A, 40_000, B, PORT).unwrap();
@@ -19,9 +18,15 @@ fn reset_with_unread(sim: &mut Sim, data: &[u8]) -> Handle {
         cb = cb.or_else(|| s.b.accept(PORT));
         cb.is_some()
     }));
+    (ca, cb.unwrap())
+}
+
+/// A connection from `a` to `b` that `b` accepted, with `data` sent by `a` and delivered to
+/// `b` but not read, after which `a` aborts it (RST). Returns b's handle.
+fn reset_with_unread(sim: &mut Sim, data: &[u8]) -> Handle {
+    let (ca, cb) = accepted(sim);
     sim.a.events().for_each(drop);
     assert_eq!(sim.a.send(ca, data).unwrap(), data.len());
-    let cb = cb.unwrap();
     assert!(sim.run_until(1_000, |s| s.b.recv_queue(cb) == Ok(data.len())));
     sim.b.events().for_each(drop);
     sim.a.abort(ca).unwrap();
@@ -82,15 +87,7 @@ fn an_aborted_connection_keeps_nothing() {
         LinkParams::perfect(1),
         5,
     );
-    sim.b.listen(B, PORT, 8).unwrap();
-    let now = sim.instant();
-    let ca = sim.a.connect(now, A, 40_001, B, PORT).unwrap();
-    let mut cb = None;
-    assert!(sim.run_until(1_000, |s| {
-        cb = cb.or_else(|| s.b.accept(PORT));
-        cb.is_some()
-    }));
-    let cb = cb.unwrap();
+    let (ca, cb) = accepted(&mut sim);
     sim.a.send(ca, b"unread").unwrap();
     assert!(sim.run_until(1_000, |s| s.b.recv_queue(cb) == Ok(6)));
     // b's application aborts with the data unread: it asked for none of it.
