@@ -3,12 +3,13 @@
 
 use std::process::{Command, Output};
 
-const BINS: [&str; 5] = [
+const BINS: [&str; 6] = [
     env!("CARGO_BIN_EXE_epserver"),
     env!("CARGO_BIN_EXE_epwget"),
     env!("CARGO_BIN_EXE_mtcp-echo"),
     env!("CARGO_BIN_EXE_mtcp-perf"),
     env!("CARGO_BIN_EXE_mtcp-demo"),
+    env!("CARGO_BIN_EXE_mtcp-bench"),
 ];
 
 fn run(bin: &str, args: &[&str]) -> (Option<i32>, String, String) {

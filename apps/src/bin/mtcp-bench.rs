@@ -18,6 +18,7 @@ use mtcp_apps::memlink::SERVER_IP;
 #[derive(Parser, Debug)]
 #[command(
     name = "mtcp-bench",
+    version,
     about = "mTCP's workloads over every link, side by side with the Linux kernel"
 )]
 struct Args {
