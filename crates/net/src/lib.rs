@@ -119,7 +119,9 @@ pub use iface::{
 };
 pub use iface6::IPV6_HEADER_LEN;
 pub use nd::{NdAction, NdConfig, NeighborCache, NeighborState, Resolution};
-pub use route::{NextHop, NoRoute, PortAddr, Route, RouteTable, mask, network, prefix_len_of};
+pub use route::{
+    NextHop, NoRoute, PortAddr, Route, RouteAddr, RouteTable, mask, network, prefix_len_of,
+};
 pub use route6::{NextHop6, NoRoute6, Route6, Route6Table, mask6, network6};
 pub use rx::Received;
 

@@ -1,10 +1,10 @@
-//! The IPv4 routing table: longest-prefix match from a destination to an interface and a next hop.
+//! The routing table, one for each address family: longest-prefix match from a destination to an interface and a next hop.
 //!
 //! Routes come from each port's own address and netmask (the connected subnet: next hop is the
 //! destination itself) and from `route.conf`. Among routes of equal length the one added first
 //! wins; connected routes are added first.
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::config::{ConfigError, ConfigErrorKind, RouteEntry};
 
@@ -28,39 +28,62 @@ pub fn prefix_len_of(netmask: Ipv4Addr) -> Option<u8> {
     (m.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
 }
 
-/// One route.
+/// An address family's address, as the routing table needs it: a prefix length's upper bound and
+/// the masking of host bits. [`RouteTable`] and its [`Route`]s are written once for both families.
+pub trait RouteAddr: Copy + Eq + core::fmt::Debug + core::fmt::Display {
+    /// The address's length in bits: the longest prefix (32 or 128).
+    const BITS: u8;
+    /// `self` with the host bits of a `/prefix_len` network cleared.
+    fn network(self, prefix_len: u8) -> Self;
+}
+
+impl RouteAddr for Ipv4Addr {
+    const BITS: u8 = 32;
+    fn network(self, prefix_len: u8) -> Self {
+        network(self, prefix_len)
+    }
+}
+
+impl RouteAddr for Ipv6Addr {
+    const BITS: u8 = 128;
+    fn network(self, prefix_len: u8) -> Self {
+        crate::route6::network6(self, prefix_len)
+    }
+}
+
+/// One route (IPv4 unless said otherwise; [`crate::Route6`] is the IPv6 one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route {
+pub struct Route<A = Ipv4Addr> {
     /// Network address (host bits cleared).
-    pub addr: Ipv4Addr,
-    /// Prefix length, 0..=32.
+    pub addr: A,
+    /// Prefix length, 0..=32 (0..=128 for IPv6).
     pub prefix_len: u8,
     /// Index of the outgoing interface in the caller's list of ports.
     pub iface: usize,
     /// The gateway, or `None` when the destination is on the link.
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<A>,
 }
 
-impl Route {
+impl<A: RouteAddr> Route<A> {
     /// Whether `dst` falls in this route's prefix.
-    pub fn contains(&self, dst: Ipv4Addr) -> bool {
-        u32::from(dst) & mask(self.prefix_len) == u32::from(self.addr)
+    pub fn contains(&self, dst: A) -> bool {
+        dst.network(self.prefix_len) == self.addr
     }
 }
 
 /// Where a datagram goes: out of `iface`, to the link-layer owner of `next_hop`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NextHop {
+pub struct NextHop<A = Ipv4Addr> {
     /// Index of the outgoing interface.
     pub iface: usize,
     /// The gateway, or the destination itself when it is on the link.
-    pub next_hop: Ipv4Addr,
+    pub next_hop: A,
 }
 
 /// No route leads to the destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("no route to {0}")]
-pub struct NoRoute(pub Ipv4Addr);
+pub struct NoRoute<A: RouteAddr = Ipv4Addr>(pub A);
 
 /// A port as the routing table needs to know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,17 +98,18 @@ pub struct PortAddr<'a> {
 
 /// Routes sorted longest prefix first; lookups scan them in order (route tables of an mTCP host
 /// hold a handful of entries, so a scan beats a trie).
-#[derive(Clone, Debug, Default)]
-pub struct RouteTable {
-    routes: Vec<Route>,
+#[derive(Clone, Debug)]
+pub struct RouteTable<A = Ipv4Addr> {
+    routes: Vec<Route<A>>,
+}
+
+impl<A> Default for RouteTable<A> {
+    fn default() -> Self {
+        RouteTable { routes: Vec::new() }
+    }
 }
 
 impl RouteTable {
-    /// An empty table.
-    pub fn new() -> Self {
-        RouteTable::default()
-    }
-
     /// The connected route of every port, then every `route.conf` entry, resolving interface
     /// names against `ports` (their index is the route's `iface`). An unknown name is an error on
     /// the entry's line.
@@ -96,8 +120,8 @@ impl RouteTable {
         let mut table = RouteTable::new();
         for (iface, port) in ports.iter().enumerate() {
             table.add(Route {
-                addr: network(port.addr, port.prefix_len),
-                prefix_len: port.prefix_len.min(32),
+                addr: port.addr,
+                prefix_len: port.prefix_len,
                 iface,
                 gateway: None,
             });
@@ -119,12 +143,20 @@ impl RouteTable {
         }
         Ok(table)
     }
+}
+
+impl<A: RouteAddr> RouteTable<A> {
+    /// An empty table.
+    pub fn new() -> Self {
+        RouteTable::default()
+    }
 
     /// Adds a route (its address is masked to its prefix), after those of equal length.
-    pub fn add(&mut self, route: Route) {
+    pub fn add(&mut self, route: Route<A>) {
+        let prefix_len = route.prefix_len.min(A::BITS);
         let route = Route {
-            addr: network(route.addr, route.prefix_len),
-            prefix_len: route.prefix_len.min(32),
+            addr: route.addr.network(prefix_len),
+            prefix_len,
             ..route
         };
         let at = self
@@ -136,12 +168,12 @@ impl RouteTable {
     }
 
     /// The routes, longest prefix first.
-    pub fn routes(&self) -> &[Route] {
+    pub fn routes(&self) -> &[Route<A>] {
         &self.routes
     }
 
     /// The longest-prefix route to `dst`.
-    pub fn route(&self, dst: Ipv4Addr) -> Result<&Route, NoRoute> {
+    pub fn route(&self, dst: A) -> Result<&Route<A>, NoRoute<A>> {
         self.routes
             .iter()
             .find(|r| r.contains(dst))
@@ -149,7 +181,7 @@ impl RouteTable {
     }
 
     /// The interface and next hop for `dst`.
-    pub fn lookup(&self, dst: Ipv4Addr) -> Result<NextHop, NoRoute> {
+    pub fn lookup(&self, dst: A) -> Result<NextHop<A>, NoRoute<A>> {
         let r = self.route(dst)?;
         Ok(NextHop {
             iface: r.iface,

@@ -1,9 +1,11 @@
 //! The IPv6 routing table: longest-prefix match from a destination to an interface and a next hop,
-//! the IPv6 counterpart of [`crate::RouteTable`]. Routes come from each port's own prefixes (on
+//! [`crate::RouteTable`] over IPv6 addresses. Routes come from each port's own prefixes (on
 //! link: the next hop is the destination) and from the configuration; among routes of equal
 //! length the one added first wins.
 
 use core::net::Ipv6Addr;
+
+use crate::route::{NextHop, NoRoute, Route, RouteTable};
 
 /// `addr` with the host bits of a `/prefix_len` network cleared.
 pub fn network6(addr: Ipv6Addr, prefix_len: u8) -> Ipv6Addr {
@@ -18,54 +20,19 @@ pub fn mask6(prefix_len: u8) -> u128 {
     }
 }
 
-/// One IPv6 route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route6 {
-    /// Network address (host bits cleared).
-    pub addr: Ipv6Addr,
-    /// Prefix length, 0..=128.
-    pub prefix_len: u8,
-    /// Index of the outgoing interface in the caller's list of ports.
-    pub iface: usize,
-    /// The gateway (usually its link-local address), or `None` when the destination is on the
-    /// link.
-    pub gateway: Option<Ipv6Addr>,
-}
-
-impl Route6 {
-    /// Whether `dst` falls in this route's prefix.
-    pub fn contains(&self, dst: Ipv6Addr) -> bool {
-        u128::from(dst) & mask6(self.prefix_len) == u128::from(self.addr)
-    }
-}
+/// One IPv6 route; its gateway is usually a link-local address.
+pub type Route6 = Route<Ipv6Addr>;
 
 /// Where an IPv6 packet goes: out of `iface`, to the link-layer owner of `next_hop`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NextHop6 {
-    /// Index of the outgoing interface.
-    pub iface: usize,
-    /// The gateway, or the destination itself when it is on the link.
-    pub next_hop: Ipv6Addr,
-}
+pub type NextHop6 = NextHop<Ipv6Addr>;
 
-/// No route leads to the destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("no route to {0}")]
-pub struct NoRoute6(pub Ipv6Addr);
+/// No route leads to the IPv6 destination.
+pub type NoRoute6 = NoRoute<Ipv6Addr>;
 
-/// IPv6 routes sorted longest prefix first; lookups scan them in order (a host's table holds a
-/// handful of entries).
-#[derive(Clone, Debug, Default)]
-pub struct Route6Table {
-    routes: Vec<Route6>,
-}
+/// IPv6 routes sorted longest prefix first.
+pub type Route6Table = RouteTable<Ipv6Addr>;
 
 impl Route6Table {
-    /// An empty table.
-    pub fn new() -> Self {
-        Route6Table::default()
-    }
-
     /// The on-link route of every port prefix: `prefixes[i]` lists port `i`'s `(address,
     /// prefix length)` pairs.
     pub fn from_ports(prefixes: &[&[(Ipv6Addr, u8)]]) -> Self {
@@ -81,44 +48,6 @@ impl Route6Table {
             }
         }
         table
-    }
-
-    /// Adds a route (its address masked to its prefix), after those of equal length.
-    pub fn add(&mut self, route: Route6) {
-        let prefix_len = route.prefix_len.min(128);
-        let route = Route6 {
-            addr: network6(route.addr, prefix_len),
-            prefix_len,
-            ..route
-        };
-        let at = self
-            .routes
-            .iter()
-            .position(|r| r.prefix_len < route.prefix_len)
-            .unwrap_or(self.routes.len());
-        self.routes.insert(at, route);
-    }
-
-    /// The routes, longest prefix first.
-    pub fn routes(&self) -> &[Route6] {
-        &self.routes
-    }
-
-    /// The longest-prefix route to `dst`.
-    pub fn route(&self, dst: Ipv6Addr) -> Result<&Route6, NoRoute6> {
-        self.routes
-            .iter()
-            .find(|r| r.contains(dst))
-            .ok_or(NoRoute6(dst))
-    }
-
-    /// The interface and next hop for `dst`.
-    pub fn lookup(&self, dst: Ipv6Addr) -> Result<NextHop6, NoRoute6> {
-        let r = self.route(dst)?;
-        Ok(NextHop6 {
-            iface: r.iface,
-            next_hop: r.gateway.unwrap_or(dst),
-        })
     }
 }
 
