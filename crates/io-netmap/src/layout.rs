@@ -83,61 +83,10 @@ pub(crate) unsafe fn locate(
         }
         RingSel::Host => (tx_rings, tx_rings + host_tx + rx_rings),
     };
-    let ring_at = |index: u32| -> Result<RingRef, NetmapError> {
-        let ofs_at = nifp_offset + sys::IF_RING_OFS_OFFSET + index as usize * 8;
-        if !fits(ofs_at, 8, len) {
-            return Err(NetmapError::BadLayout(
-                "ring offset table runs past the region",
-            ));
-        }
-        // SAFETY: in bounds (checked) and 8-aligned (nifp_offset and the header size are).
-        let ofs = unsafe { rd(base.add(ofs_at).cast::<isize>()) };
-        let ring_offset = nifp_offset
-            .checked_add_signed(ofs)
-            .filter(|&o| ofs != 0 && o % 8 == 0 && fits(o, sys::RING_SLOTS_OFFSET, len))
-            .ok_or(NetmapError::BadLayout(
-                "a ring offset points outside the region",
-            ))?;
-        // SAFETY: in bounds and aligned (checked above).
-        let ring = unsafe { base.add(ring_offset) }.cast::<NetmapRing>();
-        // SAFETY: the ring header is in bounds.
-        let (num_slots, buf_size, buf_ofs) = unsafe {
-            (
-                rd(ptr::addr_of!((*ring).num_slots)),
-                rd(ptr::addr_of!((*ring).nr_buf_size)),
-                rd(ptr::addr_of!((*ring).buf_ofs)),
-            )
-        };
-        if num_slots < 2
-            || !fits(
-                ring_offset + sys::RING_SLOTS_OFFSET,
-                num_slots as usize * size_of::<NetmapSlot>(),
-                len,
-            )
-        {
-            return Err(NetmapError::BadLayout("a ring's slots run past the region"));
-        }
-        if !(64..=65535).contains(&buf_size) {
-            return Err(NetmapError::BadLayout("buffer size out of range"));
-        }
-        let buf_base_offset = isize::try_from(buf_ofs)
-            .ok()
-            .and_then(|o| ring_offset.checked_add_signed(o))
-            .filter(|&o| o < len)
-            .ok_or(NetmapError::BadLayout(
-                "the buffer area lies outside the region",
-            ))?;
-        Ok(RingRef {
-            ring,
-            // SAFETY: in bounds (checked above).
-            slots: unsafe { base.add(ring_offset + sys::RING_SLOTS_OFFSET) }.cast(),
-            num_slots,
-            buf_base_offset,
-            buf_size: buf_size as usize,
-        })
-    };
-    let tx = ring_at(tx_index)?;
-    let rx = ring_at(rx_index)?;
+    // SAFETY: forwarded from the caller; `nifp_offset` was checked above.
+    let tx = unsafe { ring_at(base, len, nifp_offset, tx_index) }?;
+    // SAFETY: as above.
+    let rx = unsafe { ring_at(base, len, nifp_offset, rx_index) }?;
     if tx.buf_base_offset != rx.buf_base_offset || tx.buf_size != rx.buf_size {
         return Err(NetmapError::BadLayout(
             "tx and rx rings use different buffer pools",
@@ -149,6 +98,70 @@ pub(crate) unsafe fn locate(
         tx,
         rx,
         num_bufs,
+    })
+}
+
+/// The ring at slot `index` of the interface's ring offset table, checked to lie inside
+/// `base[..len]` with a sane slot count and buffer area.
+///
+/// # Safety
+/// As for [`locate`]; `nifp_offset` is in bounds and 8-aligned (checked by `locate`).
+unsafe fn ring_at(
+    base: *mut u8,
+    len: usize,
+    nifp_offset: usize,
+    index: u32,
+) -> Result<RingRef, NetmapError> {
+    let ofs_at = nifp_offset + sys::IF_RING_OFS_OFFSET + index as usize * 8;
+    if !fits(ofs_at, 8, len) {
+        return Err(NetmapError::BadLayout(
+            "ring offset table runs past the region",
+        ));
+    }
+    // SAFETY: in bounds (checked) and 8-aligned (nifp_offset and the header size are).
+    let ofs = unsafe { rd(base.add(ofs_at).cast::<isize>()) };
+    let ring_offset = nifp_offset
+        .checked_add_signed(ofs)
+        .filter(|&o| ofs != 0 && o % 8 == 0 && fits(o, sys::RING_SLOTS_OFFSET, len))
+        .ok_or(NetmapError::BadLayout(
+            "a ring offset points outside the region",
+        ))?;
+    // SAFETY: in bounds and aligned (checked above).
+    let ring = unsafe { base.add(ring_offset) }.cast::<NetmapRing>();
+    // SAFETY: the ring header is in bounds.
+    let (num_slots, buf_size, buf_ofs) = unsafe {
+        (
+            rd(ptr::addr_of!((*ring).num_slots)),
+            rd(ptr::addr_of!((*ring).nr_buf_size)),
+            rd(ptr::addr_of!((*ring).buf_ofs)),
+        )
+    };
+    if num_slots < 2
+        || !fits(
+            ring_offset + sys::RING_SLOTS_OFFSET,
+            num_slots as usize * size_of::<NetmapSlot>(),
+            len,
+        )
+    {
+        return Err(NetmapError::BadLayout("a ring's slots run past the region"));
+    }
+    if !(64..=65535).contains(&buf_size) {
+        return Err(NetmapError::BadLayout("buffer size out of range"));
+    }
+    let buf_base_offset = isize::try_from(buf_ofs)
+        .ok()
+        .and_then(|o| ring_offset.checked_add_signed(o))
+        .filter(|&o| o < len)
+        .ok_or(NetmapError::BadLayout(
+            "the buffer area lies outside the region",
+        ))?;
+    Ok(RingRef {
+        ring,
+        // SAFETY: in bounds (checked above).
+        slots: unsafe { base.add(ring_offset + sys::RING_SLOTS_OFFSET) }.cast(),
+        num_slots,
+        buf_base_offset,
+        buf_size: buf_size as usize,
     })
 }
 

@@ -128,6 +128,69 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Writes what the kernel writes at registration: the interface header, the ring offset table,
+/// the ring headers and their slots, and the extra buffers' free list.
+///
+/// # Safety
+/// `base` points to a private, 8-aligned region large enough for every ring at `ring_offsets` with
+/// `slot_counts` slots and for `total_bufs` buffers of `config.buf_size` bytes from `buf_base`.
+unsafe fn write_layout(
+    base: *mut u8,
+    config: &SimConfig,
+    ring_offsets: &[usize; 4],
+    slot_counts: &[u32; 4],
+    buf_base: usize,
+    total_bufs: u32,
+) {
+    // SAFETY: every offset below lies inside the region (the caller's promise); structures are
+    // 8-aligned by construction.
+    unsafe {
+        let nifp = base.add(NIFP_OFFSET).cast::<NetmapIf>();
+        (*nifp).ni_name = *b"sim\0\0\0\0\0\0\0\0\0\0\0\0\0";
+        (*nifp).ni_version = u32::from(sys::NETMAP_API);
+        (*nifp).ni_tx_rings = 1;
+        (*nifp).ni_rx_rings = 1;
+        if config.api14_if {
+            (*nifp).ni_host_tx_rings = 1;
+            (*nifp).ni_host_rx_rings = 1;
+        }
+        let ofs = base
+            .add(NIFP_OFFSET + sys::IF_RING_OFS_OFFSET)
+            .cast::<isize>();
+        let mut next_buf = sys::NETMAP_RESERVED_BUFS;
+        for (i, (&ro, &slots)) in ring_offsets.iter().zip(slot_counts).enumerate() {
+            *ofs.add(i) = ro as isize - NIFP_OFFSET as isize;
+            let ring = base.add(ro).cast::<NetmapRing>();
+            (*ring).buf_ofs = buf_base as i64 - ro as i64;
+            (*ring).num_slots = slots;
+            (*ring).nr_buf_size = config.buf_size;
+            (*ring).dir = u16::from(i >= 2);
+            let is_tx = i < 2;
+            (*ring).tail = if is_tx { slots - 1 } else { 0 };
+            let s = base.add(ro + sys::RING_SLOTS_OFFSET).cast::<NetmapSlot>();
+            for j in 0..slots as usize {
+                *s.add(j) = NetmapSlot {
+                    buf_idx: next_buf,
+                    len: 0,
+                    flags: 0,
+                    ptr: 0,
+                };
+                next_buf += 1;
+            }
+        }
+        // Extra buffers, linked through their first word, head in ni_bufs_head.
+        let mut head = 0u32;
+        for idx in (next_buf..total_bufs).rev() {
+            let b = base
+                .add(buf_base + idx as usize * config.buf_size as usize)
+                .cast::<u32>();
+            *b = head;
+            head = idx;
+        }
+        (*nifp).ni_bufs_head = head;
+    }
+}
+
 impl SimPort {
     /// Builds a region laid out as the kernel lays it out after a registration.
     pub fn new(config: SimConfig) -> Arc<SimPort> {
@@ -153,53 +216,18 @@ impl SimPort {
         let region = Arc::new(SimRegion { mem });
         let base = region.base();
 
-        // SAFETY: every offset below lies inside the freshly allocated region, which nobody else
-        // sees yet; structures are 8-aligned by construction.
+        // SAFETY: the layout's offsets lie inside the freshly allocated region (its length was
+        // computed from them above), which nobody else sees yet.
         unsafe {
-            let nifp = base.add(NIFP_OFFSET).cast::<NetmapIf>();
-            (*nifp).ni_name = *b"sim\0\0\0\0\0\0\0\0\0\0\0\0\0";
-            (*nifp).ni_version = u32::from(sys::NETMAP_API);
-            (*nifp).ni_tx_rings = 1;
-            (*nifp).ni_rx_rings = 1;
-            if config.api14_if {
-                (*nifp).ni_host_tx_rings = 1;
-                (*nifp).ni_host_rx_rings = 1;
-            }
-            let ofs = base
-                .add(NIFP_OFFSET + sys::IF_RING_OFS_OFFSET)
-                .cast::<isize>();
-            let mut next_buf = sys::NETMAP_RESERVED_BUFS;
-            for (i, (&ro, &slots)) in ring_offsets.iter().zip(&slot_counts).enumerate() {
-                *ofs.add(i) = ro as isize - NIFP_OFFSET as isize;
-                let ring = base.add(ro).cast::<NetmapRing>();
-                (*ring).buf_ofs = buf_base as i64 - ro as i64;
-                (*ring).num_slots = slots;
-                (*ring).nr_buf_size = config.buf_size;
-                (*ring).dir = u16::from(i >= 2);
-                let is_tx = i < 2;
-                (*ring).tail = if is_tx { slots - 1 } else { 0 };
-                let s = base.add(ro + sys::RING_SLOTS_OFFSET).cast::<NetmapSlot>();
-                for j in 0..slots as usize {
-                    *s.add(j) = NetmapSlot {
-                        buf_idx: next_buf,
-                        len: 0,
-                        flags: 0,
-                        ptr: 0,
-                    };
-                    next_buf += 1;
-                }
-            }
-            // Extra buffers, linked through their first word, head in ni_bufs_head.
-            let mut head = 0u32;
-            for idx in (next_buf..total_bufs).rev() {
-                let b = base
-                    .add(buf_base + idx as usize * config.buf_size as usize)
-                    .cast::<u32>();
-                *b = head;
-                head = idx;
-            }
-            (*nifp).ni_bufs_head = head;
-        }
+            write_layout(
+                base,
+                &config,
+                &ring_offsets,
+                &slot_counts,
+                buf_base,
+                total_bufs,
+            )
+        };
 
         let kring = |offset: usize, num: u32, is_tx: bool| {
             // SAFETY: the slots were written above; the region is private still.
