@@ -369,23 +369,15 @@ fn net_arp_entry(e: &ArpEntry) -> mtcp_net::ArpEntry {
     }
 }
 
-/// Longest FIN-WAIT-2 after `close` (Linux's `tcp_fin_timeout` default), seconds; the idle
-/// timeout (`tcp_timeout`) ends it sooner when set.
-const FIN_WAIT2_SECS: u64 = 60;
-
 fn engine_config(conf: &MtcpConf, mtu: usize) -> mtcp_tcp::Config {
     mtcp_tcp::Config {
         mtu: mtu.min(usize::from(u16::MAX)) as u16,
         send_buffer_bytes: conf.sndbuf_size,
         recv_buffer_bytes: conf.rcvbuf_size,
         time_wait: TcpDuration::from_secs(u64::from(conf.tcp_timewait_secs)),
-        // mTCP bounds FIN-WAIT-2 only by its idle timeout. Ending it with TIME-WAIT (0 s by
-        // default) freed a server's flow as soon as its FIN was acknowledged: the client's next
-        // ACK (a window update while it still reads the response) drew a RST that cost it the
-        // response (ECONNRESET). Linux's tcp_fin_timeout is 60 s.
-        fin_wait2_timeout: Some(TcpDuration::from_secs(
-            u64::from(conf.tcp_timewait_secs).max(FIN_WAIT2_SECS),
-        )),
+        // Not TIME-WAIT's length (0 s by default): see `MtcpConf::tcp_fin_timeout_secs`. The
+        // idle timeout (`tcp_timeout`) ends FIN-WAIT-2 sooner when set.
+        fin_wait2_timeout: Some(TcpDuration::from_secs(u64::from(conf.tcp_fin_timeout_secs))),
         idle_timeout: conf
             .tcp_timeout_secs
             .map(|s| TcpDuration::from_secs(u64::from(s))),
@@ -514,5 +506,20 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
         other => Err(InitError::Invalid(format!(
             "io backend {other:?} is provided by its own crate and not linked into this build"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_reach_the_engine() {
+        let conf =
+            MtcpConf::parse("tcp_timewait = 0\ntcp_fin_timeout = 15\ntcp_timeout = 7").unwrap();
+        let c = engine_config(&conf, 1500);
+        assert_eq!(c.time_wait, TcpDuration::from_secs(0));
+        assert_eq!(c.fin_wait2_timeout, Some(TcpDuration::from_secs(15)));
+        assert_eq!(c.idle_timeout, Some(TcpDuration::from_secs(7)));
     }
 }

@@ -185,6 +185,11 @@ pub struct MtcpConf {
     pub tcp_timeout_secs: Option<u32>,
     /// TIME_WAIT length in seconds (`tcp_timewait`).
     pub tcp_timewait_secs: u32,
+    /// Longest FIN-WAIT-2 after a close, in seconds (`tcp_fin_timeout`, at least 1; default 60 as
+    /// Linux's `net.ipv4.tcp_fin_timeout`; not an mTCP key). mTCP bounds FIN-WAIT-2 by its idle
+    /// timeout alone; with `tcp_timewait = 0` an end at the FIN's ACK would free a server's flow
+    /// while the client still reads, and its next window update would draw a RST.
+    pub tcp_fin_timeout_secs: u32,
     /// Ports whose statistics print each second (`stat_print`).
     pub stat_print: Vec<String>,
     /// Multi-process mode (`multiprocess`); accepted for compatibility.
@@ -232,6 +237,7 @@ impl Default for MtcpConf {
             sndbuf_size: 8192,
             tcp_timeout_secs: Some(30),
             tcp_timewait_secs: 0,
+            tcp_fin_timeout_secs: 60,
             stat_print: Vec::new(),
             multiprocess: false,
             run_mode: RunMode::Threaded,
@@ -454,6 +460,10 @@ impl MtcpConf {
                 }
             }
             "tcp_timewait" => self.tcp_timewait_secs = number(value, key)?,
+            "tcp_fin_timeout" => match number(value, key)? {
+                0 => return Err("tcp_fin_timeout must be at least 1 second".into()),
+                s => self.tcp_fin_timeout_secs = s,
+            },
             "stat_print" => self.stat_print = value.split_whitespace().map(str::to_owned).collect(),
             "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
             "run_mode" => self.run_mode = run_mode(value)?,

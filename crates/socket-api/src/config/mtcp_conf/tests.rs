@@ -104,6 +104,16 @@ fn defaults_are_mtcps() {
     assert_eq!((c.max_concurrency, c.max_num_buffers), (10_000, 10_000));
     assert_eq!((c.rcvbuf_size, c.sndbuf_size), (8192, 8192));
     assert_eq!((c.tcp_timeout_secs, c.tcp_timewait_secs), (Some(30), 0));
+    assert_eq!(c.tcp_fin_timeout_secs, 60);
+}
+
+#[test]
+fn fin_timeout_key() {
+    let c = MtcpConf::parse("tcp_timewait = 0\ntcp_fin_timeout = 15").unwrap();
+    assert_eq!((c.tcp_timewait_secs, c.tcp_fin_timeout_secs), (0, 15));
+    let (line, err) = MtcpConf::parse("tcp_fin_timeout = 0").unwrap_err();
+    assert_eq!(line, 1);
+    assert!(err.contains("at least 1 second"), "{err}");
 }
 
 #[test]
