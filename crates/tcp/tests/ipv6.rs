@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use mtcp_tcp::{Config, Engine, Event, Handle, Instant, State};
+use mtcp_tcp::{Config, Engine, Error, Event, Handle, Instant, ListenerKey, State};
 use mtcp_wire::checksum::Checksum;
 use mtcp_wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
 
@@ -201,4 +201,87 @@ fn syn_cookies_over_ipv6() {
     let mut buf = [0u8; 16];
     assert_eq!(server.recv(s, &mut buf), Ok(6));
     let _ = first;
+}
+
+/// Accepts everything waiting on `key` and returns (peer, what it sent) of each.
+fn accept_all(server: &mut Engine, key: ListenerKey) -> Vec<(IpAddr, Vec<u8>)> {
+    let mut got = Vec::new();
+    while let Some(s) = server.accept_key(key) {
+        let mut buf = [0u8; 16];
+        let n = server.recv(s, &mut buf).unwrap();
+        got.push((server.tuple(s).unwrap().remote_addr, buf[..n].to_vec()));
+    }
+    got
+}
+
+#[test]
+fn ipv4_listener_and_v6only_listener_share_a_port() {
+    let (mut client, mut server) = engines(Config::default());
+    let now = Instant::from_millis(0);
+    server.listen(Ipv4Addr::UNSPECIFIED, 80, 8).unwrap();
+    let opts = server.config().conn_options();
+    server
+        .listen_v6only(Ipv6Addr::UNSPECIFIED, 80, 8, opts)
+        .unwrap();
+    // The other way round too: `::` made IPv6-only before the IPv4 listener comes.
+    server.listen(Ipv6Addr::UNSPECIFIED, 81, 8).unwrap();
+    server.set_v6only(81, true).unwrap();
+    server.listen(Ipv4Addr::UNSPECIFIED, 81, 8).unwrap();
+    for port in [80, 81] {
+        let c4 = client.connect(now, A4, 0, B4, port).unwrap();
+        let c6 = client.connect(now, A6, 0, B6, port).unwrap();
+        client.send(c4, b"four").unwrap();
+        client.send(c6, b"six").unwrap();
+    }
+    run(&mut client, &mut server, now);
+    for port in [80, 81] {
+        let v4 = ListenerKey { port, ipv6: false };
+        let v6 = ListenerKey { port, ipv6: true };
+        assert_eq!(accept_all(&mut server, v4), [(A4.into(), b"four".to_vec())]);
+        assert_eq!(accept_all(&mut server, v6), [(A6.into(), b"six".to_vec())]);
+    }
+    // Without its IPv4 listener the port resets IPv4 and still takes IPv6.
+    server
+        .unlisten_key(ListenerKey {
+            port: 80,
+            ipv6: false,
+        })
+        .unwrap();
+    let c4 = client.connect(now, A4, 0, B4, 80).unwrap();
+    let c6 = client.connect(now, A6, 0, B6, 80).unwrap();
+    run(&mut client, &mut server, now);
+    let events: Vec<_> = client.events().collect();
+    assert!(events.contains(&(c4, Event::Reset)), "{events:?}");
+    assert!(events.contains(&(c6, Event::Connected)), "{events:?}");
+    assert_eq!(
+        server
+            .accept(80)
+            .map(|s| server.tuple(s).unwrap().is_ipv6()),
+        Some(true)
+    );
+}
+
+#[test]
+fn dual_stack_listener_and_ipv4_listener_conflict_as_on_linux() {
+    let mut e = Engine::new(Config::default(), [1; 16]);
+    let opts = e.config().conn_options();
+    let any4 = Ipv4Addr::UNSPECIFIED;
+    let any6 = Ipv6Addr::UNSPECIFIED;
+    e.listen(any6, 80, 8).unwrap();
+    assert_eq!(e.listen(any4, 80, 8), Err(Error::AddrInUse));
+    assert_eq!(e.listen(B4, 80, 8), Err(Error::AddrInUse));
+    e.listen(any4, 81, 8).unwrap();
+    assert_eq!(e.listen(any6, 81, 8), Err(Error::AddrInUse));
+    assert_eq!(e.listen(any4, 81, 8), Err(Error::AddrInUse));
+    e.listen_v6only(any6, 81, 8, opts).unwrap();
+    assert_eq!(e.listen_v6only(any6, 81, 8, opts), Err(Error::AddrInUse));
+    // IPV6_V6ONLY off again would take the IPv4 listener's connections.
+    assert_eq!(e.set_v6only(81, false), Err(Error::AddrInUse));
+    e.set_v6only(81, true).unwrap();
+    // A specific IPv6 address never takes IPv4: no conflict.
+    e.listen(any4, 82, 8).unwrap();
+    e.listen(B6, 82, 8).unwrap();
+    e.set_v6only(82, false).unwrap();
+    e.unlisten(81).unwrap();
+    e.listen(any6, 81, 8).unwrap();
 }
