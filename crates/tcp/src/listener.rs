@@ -244,7 +244,8 @@ impl Engine {
         if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
             if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
                 let local_mss = self.config.local_mss_for(tuple.is_ipv6());
-                let mss = seg.options.mss.unwrap_or(536).min(local_mss);
+                let absent = crate::options::default_mss(tuple.is_ipv6());
+                let mss = seg.options.mss.unwrap_or(absent).min(local_mss);
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
                 let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
                 let shift = window_shift_for(l.opts.recv_buffer_bytes);

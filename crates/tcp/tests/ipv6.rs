@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use mtcp_tcp::{Config, Engine, Error, Event, Handle, Instant, ListenerKey, State};
 use mtcp_wire::checksum::Checksum;
-use mtcp_wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 
 const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
 const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
@@ -284,4 +284,41 @@ fn dual_stack_listener_and_ipv4_listener_conflict_as_on_linux() {
     e.set_v6only(82, false).unwrap();
     e.unlisten(81).unwrap();
     e.listen(any6, 81, 8).unwrap();
+}
+
+/// RFC 9293 §3.7.1 (MUST-15): a peer whose SYN has no MSS option is sent segments of 536 bytes
+/// over IPv4 and 1220 over IPv6, as Linux does.
+#[test]
+fn no_mss_option_means_536_over_ipv4_and_1220_over_ipv6() {
+    for (ours, peer, want) in [
+        (IpAddr::from(B4), IpAddr::from(A4), 536),
+        (B6.into(), A6.into(), 1220),
+    ] {
+        let mut server = Engine::new(Config::default(), [2; 16]);
+        let now = Instant::from_millis(0);
+        server.listen(ours, 80, 8).unwrap();
+        let mut seg = TcpRepr {
+            src_port: 40_000,
+            dst_port: 80,
+            seq_number: SeqNumber(1000),
+            ack_number: SeqNumber(0),
+            flags: TcpFlags::SYN,
+            window_len: 65_535,
+            urgent_pointer: 0,
+            options: TcpOptions::default(),
+            payload: &[],
+        };
+        server.on_segment(now, peer, ours, &seg);
+        let mut wire = Wire::new();
+        collect(&mut server, now, &mut wire);
+        let packet = TcpPacket::new_checked(&wire[0].2).unwrap();
+        let syn_ack = TcpRepr::parse_ip(&packet, ours, peer, Checksum::Both).unwrap();
+        assert_eq!(syn_ack.flags, TcpFlags::SYN | TcpFlags::ACK);
+        seg.flags = TcpFlags::ACK;
+        seg.seq_number = SeqNumber(1001);
+        seg.ack_number = syn_ack.seq_number + 1;
+        server.on_segment(now, peer, ours, &seg);
+        let s = server.accept(80).expect("handshake completed");
+        assert_eq!(server.info(s).unwrap().snd_mss, want, "{ours}");
+    }
 }
