@@ -322,3 +322,49 @@ fn no_mss_option_means_536_over_ipv4_and_1220_over_ipv6() {
         assert_eq!(server.info(s).unwrap().snd_mss, want, "{ours}");
     }
 }
+
+/// With an IPv4 and a V6ONLY listener on one port, each full (backlog 1, SYN cookies), a
+/// connection rebuilt from a cookie lands on its own family's listener.
+#[test]
+fn syn_cookies_reach_the_listener_of_their_family() {
+    let config = Config {
+        syn_cookies: true,
+        ..Config::default()
+    };
+    for (a, b) in [(IpAddr::from(A4), IpAddr::from(B4)), (A6.into(), B6.into())] {
+        let (mut client, mut server) = engines(config.clone());
+        let now = Instant::from_millis(0);
+        let opts = server.config().conn_options();
+        server.listen(Ipv4Addr::UNSPECIFIED, 80, 1).unwrap();
+        server
+            .listen_v6only(Ipv6Addr::UNSPECIFIED, 80, 1, opts)
+            .unwrap();
+        // The first SYN-ACK is lost: its connection stays half-open and fills the SYN queue.
+        client.connect(now, a, 0, b, 80).unwrap();
+        let mut wire = Wire::new();
+        collect(&mut client, now, &mut wire);
+        deliver(&mut server, now, &mut wire);
+        collect(&mut server, now, &mut wire);
+        wire.clear();
+        let second = client.connect(now, a, 0, b, 80).unwrap();
+        collect(&mut client, now, &mut wire);
+        deliver(&mut server, now, &mut wire);
+        assert_eq!(server.connection_count(), 1, "{a}: answered by a cookie");
+        collect(&mut server, now, &mut wire);
+        deliver(&mut client, now, &mut wire);
+        client.send(second, b"cookie").unwrap();
+        collect(&mut client, now, &mut wire);
+        deliver(&mut server, now, &mut wire);
+        let own = ListenerKey {
+            port: 80,
+            ipv6: a.is_ipv6(),
+        };
+        let other = ListenerKey {
+            ipv6: !own.ipv6,
+            ..own
+        };
+        assert_eq!(server.accept_key(other), None, "{a}");
+        let s = server.accept_key(own).expect("rebuilt from the cookie");
+        assert_eq!(server.tuple(s).unwrap().remote_addr, a);
+    }
+}
