@@ -53,7 +53,7 @@ mod common;
 #[path = "scripts_linux/family.rs"]
 mod family;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -675,28 +675,6 @@ fn run_against_linux(path: &Path, family: Family) -> Result<(), String> {
     result.map_err(|e| e.to_string())?
 }
 
-/// `tests/scripts/DIFFERENCES`, and over IPv6 also `DIFFERENCES-ipv6`: script name → reason.
-fn differences(family: Family) -> HashMap<String, String> {
-    let files: &[&str] = match family {
-        Family::V4 => &["DIFFERENCES"],
-        Family::V6 => &["DIFFERENCES", "DIFFERENCES-ipv6"],
-    };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
-    let mut listed = HashMap::new();
-    for file in files {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        for l in text.lines().map(|l| l.trim()) {
-            if l.is_empty() || l.starts_with('#') {
-                continue;
-            }
-            let (name, why) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-            assert!(!why.trim().is_empty(), "{file}: {name} has no reason");
-            listed.insert(name.to_string(), why.trim().to_string());
-        }
-    }
-    listed
-}
-
 /// Whether a script can run over IPv6: IPv6 needs a link MTU of 1280 (RFC 8200 §5), so a script
 /// whose MTU (plus [`family::IPV6_EXTRA_MTU`]) is smaller is skipped, as the engine's IPv6
 /// replay skips it.
@@ -726,7 +704,7 @@ fn scripts_against_linux_over_ipv6() {
 fn run_all_against_linux(family: Family) {
     let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
     require_root("scripts_against_linux");
-    let listed = Arc::new(differences(family));
+    let listed = Arc::new(family.differences());
     // Disagreements are panics caught per script and reported below: keep the default hook's
     // output (a backtrace note per script) out of the log.
     let hook = std::panic::take_hook();

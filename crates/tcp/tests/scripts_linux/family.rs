@@ -1,10 +1,13 @@
 //! What differs between the IPv4 and the IPv6 run of the scripts against Linux: the addresses
 //! (198.18.0.1/.2, or 2001:2::1/::2 as the engine's IPv6 replay uses), the frames the runner
-//! reads and writes on the TAP, the kernel's connection table (`/proc/net/tcp` or `tcp6`), and
-//! the link set-up. Segments reach the script shown with the IPv4 addresses either way, as the
-//! engine's IPv6 replay shows them: scripts check TCP only.
+//! reads and writes on the TAP, the kernel's connection table (`/proc/net/tcp` or `tcp6`), the
+//! listed differences (`DIFFERENCES`, over IPv6 also `DIFFERENCES-ipv6`) and the link set-up.
+//! Segments reach the script shown with the IPv4 addresses either way, as the engine's IPv6
+//! replay shows them: scripts check TCP only.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
 
 use mtcp_testkit::Netns;
 use mtcp_wire::ethernet::EthernetFrame;
@@ -124,6 +127,28 @@ impl Family {
                     .expect("TCP segment")
             }
         }
+    }
+
+    /// `tests/scripts/DIFFERENCES`, and over IPv6 also `DIFFERENCES-ipv6`: script name → reason.
+    pub fn differences(self) -> HashMap<String, String> {
+        let files: &[&str] = match self {
+            Family::V4 => &["DIFFERENCES"],
+            Family::V6 => &["DIFFERENCES", "DIFFERENCES-ipv6"],
+        };
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
+        let mut listed = HashMap::new();
+        for file in files {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            for l in text.lines().map(|l| l.trim()) {
+                if l.is_empty() || l.starts_with('#') {
+                    continue;
+                }
+                let (name, why) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+                assert!(!why.trim().is_empty(), "{file}: {name} has no reason");
+                listed.insert(name.to_string(), why.trim().to_string());
+            }
+        }
+        listed
     }
 
     /// The kernel's state of the connection kernel:`local_port` – peer:`port`, from the
