@@ -2,11 +2,19 @@
 //! 2001:2::1, ours 2001:2::2, beside 198.18.0.1/.2): epserver serves curl, wget, ab and wrk
 //! over IPv6 (and IPv4 from the same dual-stack listener) byte-exact, the kernel pings it
 //! (ICMPv6 echo) and both sides learn each other by Neighbour Discovery; epwget fetches from
-//! nginx over IPv6; mtcp-perf moves 100 MB each way byte-exact over IPv6 on a lossy link.
+//! nginx over IPv6; mtcp-perf moves 100 MB each way byte-exact over IPv6 on a lossy link. An
+//! IPv4 listener and an `IPV6_V6ONLY` one share port 80, as on Linux, each serving curl of its
+//! family.
 
 mod common;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use common::*;
+use mtcp_socket_api::{EpollEvent, Error, Mtcp};
 
 /// The kernel's neighbour entry for our address: `lladdr` and a state once it resolved us.
 fn kernel_knows_us(env: &Env) -> String {
@@ -379,4 +387,125 @@ fn two_cores_over_afpacket_and_ipv6() {
             "epwget: {lines:?}"
         );
     }
+}
+
+/// Sets the flag when dropped: a failed assertion still stops the server thread.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A listener of `domain` (IPV6_V6ONLY as `v6only`) on `addr`.
+fn listener(
+    ctx: &mut mtcp_socket_api::Context<mtcp_socket_api::backend::AnyQueue>,
+    domain: i32,
+    v6only: bool,
+    addr: &str,
+) -> Result<i32, Error> {
+    let l = ctx.socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)?;
+    if v6only {
+        ctx.setsockopt(l, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+    }
+    let r = ctx
+        .bind(l, addr.parse::<SocketAddr>().unwrap())
+        .and_then(|()| ctx.listen(l, 64));
+    if r.is_err() {
+        let _ = ctx.close(l);
+    }
+    r.map(|()| l)
+}
+
+/// Our stack with two listeners on port 80, `0.0.0.0` and `[::]` with IPV6_V6ONLY: each
+/// connection gets one HTTP response naming the listener that accepted it and the peer it saw,
+/// then is closed. Sends a line once listening (with what a dual-stack `[::]:80` beside them
+/// got), and returns the responses written when `stop` is set.
+fn serve_from_two_listeners(
+    conf: PathBuf,
+    stop: Arc<AtomicBool>,
+    ready: std::sync::mpsc::Sender<String>,
+) -> Result<usize, String> {
+    let mtcp = Mtcp::init(&conf).map_err(|e| e.to_string())?;
+    let mut ctx = mtcp.create_context(0).map_err(|e| e.to_string())?;
+    let err = |e: Error| e.to_string();
+    let l4 = listener(&mut ctx, libc::AF_INET, false, "0.0.0.0:80").map_err(err)?;
+    let l6 = listener(&mut ctx, libc::AF_INET6, true, "[::]:80").map_err(err)?;
+    let dual = listener(&mut ctx, libc::AF_INET6, false, "[::]:80");
+    let ep = ctx.epoll_create(16).map_err(err)?;
+    let _ = ready.send(format!(
+        "listening; a dual-stack [::]:80 beside them: {dual:?}"
+    ));
+    let (mut conns, mut served) = (Vec::new(), 0);
+    let mut evs = [EpollEvent::default(); 16];
+    while !stop.load(Ordering::Relaxed) {
+        ctx.epoll_wait(ep, &mut evs, 1).map_err(err)?;
+        for (l, name) in [(l4, "ipv4 listener"), (l6, "ipv6-only listener")] {
+            while let Ok((c, peer)) = ctx.accept(l) {
+                conns.push((c, format!("{name} {peer}\n"), Vec::new()));
+            }
+        }
+        conns.retain_mut(|(c, body, request)| {
+            let mut buf = [0u8; 2048];
+            while let Ok(n @ 1..) = ctx.read(*c, &mut buf) {
+                request.extend_from_slice(&buf[..n]);
+            }
+            if !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                return true;
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            if ctx.write(*c, response.as_bytes()) == Ok(response.len()) {
+                served += 1;
+            }
+            let _ = ctx.close(*c);
+            false
+        });
+    }
+    Ok(served)
+}
+
+/// As Linux allows (and nginx's `listen [::]:80 ipv6only=on` beside `listen 80` relies on): one
+/// program of ours listens on `0.0.0.0:80` and on `[::]:80` with IPV6_V6ONLY; `curl -4` reaches
+/// the first (the peer an IPv4 address, not mapped), `curl -6` the second, alternately; a
+/// dual-stack `[::]:80` beside them gets EADDRINUSE, as on Linux.
+#[test]
+#[ignore = "needs root: network namespaces, TAP and a Linux peer"]
+fn ipv4_and_v6only_listeners_share_a_port_with_linux_clients() {
+    can_run(
+        "ipv4_and_v6only_listeners_share_a_port_with_linux_clients",
+        &["curl"],
+    );
+    let env = Env::new("l46", Link::Tap, "run_mode = rtc\n");
+    env.enable_ipv6();
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop = StopOnDrop(Arc::clone(&stop));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (conf, flag) = (env.conf.clone(), Arc::clone(&stop));
+    let server = env
+        .ns
+        .spawn(move || serve_from_two_listeners(conf, flag, tx))
+        .expect("server thread");
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the server listens");
+    assert!(line.contains("Err(AddrInUse)"), "{line}");
+    for i in 0..3 {
+        let four = curl_ok(&env, &["-4", &format!("http://{OUR_IP}/")]);
+        assert!(
+            four.starts_with(&format!("ipv4 listener {KERNEL_IP}:")),
+            "curl -4 #{i}: {four}"
+        );
+        let six = curl_ok(&env, &["-6", &format!("http://[{OUR_IP6}]/")]);
+        assert!(
+            six.starts_with(&format!("ipv6-only listener [{KERNEL_IP6}]:")),
+            "curl -6 #{i}: {six}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let served = server.join().expect("joined").expect("in the namespace");
+    assert_eq!(served, Ok(6));
 }

@@ -350,6 +350,37 @@ fn dual_stack_listener_from_c() {
     }
 }
 
+/// Two listeners on one port from C, as on Linux: `0.0.0.0:7` and `[::]:7` with IPV6_V6ONLY,
+/// each accepting its own family's client (a `sockaddr_in` from the first); a dual-stack `[::]:7`
+/// beside them gets EADDRINUSE.
+#[test]
+fn ipv4_and_v6only_listeners_share_a_port_from_c() {
+    let s = Scratch::new("two-listeners");
+    let conf = write_conf(&s.0, 1, "rtc");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(
+        "mem0.ip6 = 2001:2::1/64\nmem1.ip6 = 2001:2::2/64\nmem1.route6 = 2001:2::1/128\n\
+         mem0.nd6 = 2001:2::2 02:00:00:00:00:02\nmem1.nd6 = 2001:2::1 02:00:00:00:00:01\n",
+    );
+    std::fs::write(&conf, text).unwrap();
+    let exe = s.0.join("two_listeners_check");
+    compile("two_listeners_check.c", &exe, false);
+    let o = run(&exe, &[conf.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    println!("{text}");
+    assert!(o.status.success(), "{text}");
+    for line in [
+        "dual stack beside them: EADDRINUSE\n",
+        "l4 accepted AF_INET 198.18.0.2\n",
+        "l6 accepted AF_INET6 2001:2::2\n",
+        "l4 read four\n",
+        "l6 read six\n",
+        "done 2 2\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
 /// A child process (in a namespace) killed on drop, so a failed assertion leaves nothing running.
 struct Child(std::process::Child);
 

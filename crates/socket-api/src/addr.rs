@@ -25,6 +25,22 @@ pub(crate) fn shown(ip: IpAddr, port: u16, ipv6: bool) -> SocketAddr {
     }
 }
 
+/// The families a socket bound to `addr` takes connections of, (IPv4, IPv6): an IPv6 socket on
+/// `::` takes both unless `v6only` (IPV6_V6ONLY), as Linux binds them. Two sockets may share a
+/// port when these do not overlap.
+pub(crate) fn families(addr: SocketAddr, v6only: bool) -> (bool, bool) {
+    match engine_ip(addr.ip()) {
+        IpAddr::V4(_) => (true, false),
+        IpAddr::V6(a) if a.is_unspecified() && !v6only => (true, true),
+        IpAddr::V6(_) => (false, true),
+    }
+}
+
+/// The engine's key of a listener on `local`.
+pub(crate) fn listener_key(local: SocketAddr) -> mtcp_tcp::ListenerKey {
+    mtcp_tcp::ListenerKey::new(engine_ip(local.ip()), local.port())
+}
+
 /// The unspecified address of the family, port 0 (an unbound socket's name).
 pub(crate) fn unspecified(ipv6: bool) -> SocketAddr {
     if ipv6 {
@@ -79,5 +95,15 @@ mod tests {
             check_family(&"0.0.0.0:80".parse().unwrap(), true),
             Err(Error::AfNoSupport)
         );
+    }
+
+    #[test]
+    fn families_follow_the_address_and_v6only() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(families(at("0.0.0.0:80"), false), (true, false));
+        assert_eq!(families(at("[::]:80"), false), (true, true));
+        assert_eq!(families(at("[::]:80"), true), (false, true));
+        assert_eq!(families(at("[::ffff:198.18.0.2]:80"), true), (true, false));
+        assert_eq!(families(at("[2001:2::2]:80"), false), (false, true));
     }
 }

@@ -2,12 +2,12 @@
 //! errno of mtcp-api.md through [`Error`].
 
 use std::io::{IoSlice, IoSliceMut};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mtcp_io::Queue;
 use mtcp_tcp::{Handle, State};
 
-use crate::addr::{check_family, engine_ip, shown, unspecified};
+use crate::addr::{check_family, engine_ip, families, listener_key, shown, unspecified};
 use crate::error::{Error, Result};
 use crate::socket::{Listener, Phase, SockKind, SockOpts, Socket, Stream};
 use crate::sockets::Owner;
@@ -74,12 +74,14 @@ impl<Q: Queue> Stack<Q> {
         self.sockets.socks.alloc(s)
     }
 
-    /// `mtcp_bind`: an address of the socket's family (`EAFNOSUPPORT` otherwise).
+    /// `mtcp_bind`: an address of the socket's family (`EAFNOSUPPORT` otherwise). As in Linux,
+    /// an IPv4 socket and an IPv6 one with IPV6_V6ONLY may take the same port; a dual-stack
+    /// IPv6 socket on `::` and an IPv4 one may not (`EADDRINUSE`).
     pub fn bind(&mut self, sockid: i32, addr: impl Into<SocketAddr>) -> Result<()> {
         let addr = addr.into();
-        check_family(&addr, self.sockets.socks.get(sockid)?.opts.ipv6)?;
-        let in_use = addr.port() != 0
-            && (self.sockets.listeners.contains_key(&addr.port()) || self.port_bound(addr.port()));
+        let sock = self.sockets.socks.get(sockid)?;
+        check_family(&addr, sock.opts.ipv6)?;
+        let in_use = addr.port() != 0 && self.port_taken(addr, sock.opts.v6only);
         let st = self.sockets.socks.stream_mut(sockid)?;
         if st.local.is_some() || st.phase != Phase::Fresh {
             return Err(Error::Inval);
@@ -91,14 +93,23 @@ impl<Q: Queue> Stack<Q> {
         Ok(())
     }
 
-    fn port_bound(&self, port: u16) -> bool {
+    /// Whether a bound (not yet connected) or listening socket has `addr`'s port in a family
+    /// that a socket bound to `addr` with `v6only` would take too.
+    fn port_taken(&self, addr: SocketAddr, v6only: bool) -> bool {
+        let (v4, v6) = families(addr, v6only);
         self.sockets.socks.ids().into_iter().any(|id| {
-            match self.sockets.socks.get(id).map(|s| &s.kind) {
-                Ok(SockKind::Stream(st)) => {
-                    st.phase == Phase::Fresh && st.local.is_some_and(|a| a.port() == port)
-                }
-                _ => false,
-            }
+            let Ok(sock) = self.sockets.socks.get(id) else {
+                return false;
+            };
+            let local = match &sock.kind {
+                SockKind::Stream(st) if st.phase == Phase::Fresh => st.local,
+                SockKind::Listener(l) => Some(l.local),
+                _ => None,
+            };
+            local.is_some_and(|a| {
+                let (a4, a6) = families(a, sock.opts.v6only);
+                a.port() == addr.port() && ((v4 && a4) || (v6 && a6))
+            })
         })
     }
 
@@ -171,21 +182,21 @@ impl<Q: Queue> Stack<Q> {
         }
         let sock_opts = sock.opts;
         let opts = self.conn_options(&sock_opts);
-        self.sockets
-            .engine
-            .listen_with(engine_ip(local.ip()), local.port(), backlog as usize, opts)
-            .map_err(|_| Error::AddrInUse)?;
-        let _ = self
-            .sockets
-            .engine
-            .set_v6only(local.port(), sock_opts.v6only);
+        let engine = &mut self.sockets.engine;
+        match engine_ip(local.ip()) {
+            IpAddr::V6(a) if sock_opts.v6only => {
+                engine.listen_v6only(a, local.port(), backlog as usize, opts)
+            }
+            ip => engine.listen_with(ip, local.port(), backlog as usize, opts),
+        }
+        .map_err(|_| Error::AddrInUse)?;
         let sock = self.sockets.socks.get_mut(sockid)?;
         sock.kind = SockKind::Listener(Listener {
             local,
             backlog: backlog as usize,
             queue: std::collections::VecDeque::with_capacity(backlog as usize),
         });
-        self.sockets.listeners.insert(local.port(), sockid);
+        self.sockets.listeners.insert(listener_key(local), sockid);
         Ok(())
     }
 
@@ -193,12 +204,12 @@ impl<Q: Queue> Stack<Q> {
     pub fn accept(&mut self, sockid: i32) -> Result<(i32, SocketAddr)> {
         let listener = self.sockets.socks.get(sockid)?;
         let ipv6 = listener.opts.ipv6;
-        let port = match &listener.kind {
-            SockKind::Listener(l) => l.local.port(),
+        let key = match &listener.kind {
+            SockKind::Listener(l) => listener_key(l.local),
             SockKind::Stream(_) => return Err(Error::Inval),
             _ => return Err(Error::NotSock),
         };
-        self.sockets.fill_listener(&mut self.epolls, port);
+        self.sockets.fill_listener(&mut self.epolls, key);
         loop {
             let Ok(SockKind::Listener(l)) = self.sockets.socks.get_mut(sockid).map(|s| &mut s.kind)
             else {
@@ -227,7 +238,7 @@ impl<Q: Queue> Stack<Q> {
             match self.sockets.socks.alloc(sock) {
                 Ok(id) => {
                     self.sockets.set_owner(h, Owner::Stream(id));
-                    self.sockets.fill_listener(&mut self.epolls, port);
+                    self.sockets.fill_listener(&mut self.epolls, key);
                     return Ok((id, remote));
                 }
                 Err(e) => {
@@ -351,7 +362,7 @@ impl<Q: Queue> Stack<Q> {
                 for _ in 0..(65536 - 1025) {
                     let lport = self.ports.rss_cursor;
                     self.ports.rss_cursor = if lport == u16::MAX { 1025 } else { lport + 1 };
-                    if self.sockets.listeners.contains_key(&lport)
+                    if self.sockets.port_listened(lport)
                         || !rss.lands_here(local.0, lport, remote.0, remote.1)
                     {
                         continue;
@@ -558,12 +569,12 @@ impl<Q: Queue> Stack<Q> {
                 }
             }
             SockKind::Listener(l) => {
-                self.sockets.listeners.remove(&l.local.port());
+                self.sockets.listeners.remove(&listener_key(l.local));
                 for h in l.queue {
                     self.sockets.set_owner(h, Owner::Orphan);
                     let _ = self.sockets.engine.abort(h);
                 }
-                let _ = self.sockets.engine.unlisten(l.local.port());
+                let _ = self.sockets.engine.unlisten_key(listener_key(l.local));
             }
             SockKind::Epoll(slot) => {
                 self.epolls.instances[slot] = None;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use mtcp_tcp::{Engine, Event, Handle, State};
+use mtcp_tcp::{Engine, Event, Handle, ListenerKey, State};
 
 use crate::epoll::events;
 use crate::epolls::Epolls;
@@ -28,8 +28,8 @@ pub(crate) struct Sockets {
     pub(crate) socks: SockTable,
     /// By the index of an engine handle: that handle and who owns its connection.
     pub(crate) owners: Vec<Option<(Handle, Owner)>>,
-    /// The listening socket of each local port.
-    pub(crate) listeners: HashMap<u16, i32>,
+    /// The listening socket of each engine listener (port and family).
+    pub(crate) listeners: HashMap<ListenerKey, i32>,
     /// SO_RCVBUF and SO_SNDBUF of new sockets (the engine's configured buffer sizes).
     pub(crate) default_rcvbuf: i32,
     pub(crate) default_sndbuf: i32,
@@ -112,12 +112,22 @@ impl Sockets {
                 None => {
                     if ev == Event::Connected {
                         if let Ok(t) = self.engine.tuple(h) {
-                            self.fill_listener(epolls, t.local_port);
+                            for ipv6 in [false, true] {
+                                let port = t.local_port;
+                                self.fill_listener(epolls, ListenerKey { port, ipv6 });
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Whether a listening socket has `port` (in either family).
+    pub(crate) fn port_listened(&self, port: u16) -> bool {
+        [false, true]
+            .iter()
+            .any(|&ipv6| self.listeners.contains_key(&ListenerKey { port, ipv6 }))
     }
 
     /// Passive connections the engine may still hold for `accept`: the socket ids left plus every
@@ -139,8 +149,8 @@ impl Sockets {
     }
 
     /// Moves established connections from the engine's accept queue to the listener's.
-    pub(crate) fn fill_listener(&mut self, epolls: &mut Epolls, port: u16) {
-        let Some(&l) = self.listeners.get(&port) else {
+    pub(crate) fn fill_listener(&mut self, epolls: &mut Epolls, key: ListenerKey) {
+        let Some(&l) = self.listeners.get(&key) else {
             return;
         };
         let mut added = false;
@@ -152,7 +162,7 @@ impl Sockets {
             if !room {
                 break;
             }
-            let Some(h) = self.engine.accept(port) else {
+            let Some(h) = self.engine.accept_key(key) else {
                 break;
             };
             self.set_owner(h, Owner::Pending(l));

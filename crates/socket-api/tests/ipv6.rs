@@ -211,3 +211,133 @@ fn ipv6_on_a_link_under_1280_bytes_is_refused() {
     .unwrap();
     assert!(Mtcp::with_switch(v4, &switch, 0).is_ok());
 }
+
+/// A socket of `domain` (IPV6_V6ONLY as `v6only`) bound to `addr`.
+fn bound(ctx: &mut Context, domain: i32, v6only: bool, addr: &str) -> Result<i32, Error> {
+    let id = ctx.socket(domain, libc::SOCK_STREAM, 0).unwrap();
+    if v6only {
+        ctx.setsockopt(id, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)
+            .unwrap();
+    }
+    let r = ctx.bind(id, addr.parse::<SocketAddr>().unwrap());
+    if r.is_err() {
+        ctx.close(id).unwrap();
+    }
+    r.map(|()| id)
+}
+
+/// As on Linux: `0.0.0.0:80` and `[::]:80` with IPV6_V6ONLY listen side by side, each taking its
+/// own family's clients; a dual-stack `[::]` and an IPv4 socket on one port give EADDRINUSE
+/// (whichever comes first, bound or listening); closing the IPv4 listener refuses IPv4 clients
+/// and leaves the IPv6 one working.
+#[test]
+fn ipv4_listener_and_v6only_listener_share_a_port() {
+    let switch = MemSwitch::new(MemConfig::default()).unwrap();
+    let server = Mtcp::with_switch(conf("mem0", 1), &switch, 0).unwrap();
+    let client = Mtcp::with_switch(conf("mem1", 2), &switch, 1).unwrap();
+    let mut s = server.create_context(0).unwrap();
+    let mut c = client.create_context(0).unwrap();
+    let (sep, cep) = (driver(&mut s), driver(&mut c));
+    let (inet, inet6) = (libc::AF_INET, libc::AF_INET6);
+
+    let l4 = bound(&mut s, inet, false, "0.0.0.0:80").unwrap();
+    s.listen(l4, 8).unwrap();
+    let l6 = bound(&mut s, inet6, true, "[::]:80").unwrap();
+    s.listen(l6, 8).unwrap();
+    for (domain, v6only, addr) in [
+        (inet6, false, "[::]:80"),
+        (inet6, true, "[::]:80"),
+        (inet, false, "0.0.0.0:80"),
+        (inet, false, "198.18.0.1:80"),
+        (inet6, true, "[::ffff:198.18.0.1]:80"),
+    ] {
+        let r = bound(&mut s, domain, v6only, addr);
+        assert_eq!(r, Err(Error::AddrInUse), "{addr} v6only {v6only}");
+    }
+    let dual = bound(&mut s, inet6, false, "[::]:81").unwrap();
+    assert_eq!(
+        bound(&mut s, inet, false, "0.0.0.0:81"),
+        Err(Error::AddrInUse)
+    );
+    s.listen(dual, 8).unwrap();
+    assert_eq!(
+        bound(&mut s, inet, false, "0.0.0.0:81"),
+        Err(Error::AddrInUse)
+    );
+    let _ = bound(&mut s, inet, false, "0.0.0.0:82").unwrap();
+    assert_eq!(
+        bound(&mut s, inet6, false, "[::]:82"),
+        Err(Error::AddrInUse)
+    );
+    assert!(bound(&mut s, inet6, false, "[2001:2::1]:82").is_ok());
+
+    let client_to = |c: &mut Context, domain: i32, addr: &str| {
+        let id = c.socket(domain, libc::SOCK_STREAM, 0).unwrap();
+        let to = addr.parse::<SocketAddr>().unwrap();
+        assert_eq!(c.connect(id, to), Err(Error::InProgress));
+        id
+    };
+    let c4 = client_to(&mut c, inet, "198.18.0.1:80");
+    let c6 = client_to(&mut c, inet6, "[2001:2::1]:80");
+    let (mut sent, mut got) = ([false; 2], Vec::new());
+    until(
+        || {
+            turn(&mut s, sep, &mut c, cep);
+            for (i, (id, data)) in [(c4, &b"four"[..]), (c6, &b"six"[..])].iter().enumerate() {
+                if !sent[i] {
+                    sent[i] = c.write(*id, data).is_ok();
+                }
+            }
+            for l in [l4, l6] {
+                while let Ok((a, peer)) = s.accept(l) {
+                    got.push((l, a, peer));
+                }
+            }
+            got.len() == 2
+        },
+        "one accept on each listener",
+    );
+    got.sort_by_key(|&(l, _, _)| l == l6);
+    assert_eq!((got[0].0, got[0].2), (l4, c.getsockname(c4).unwrap()));
+    assert_eq!((got[1].0, got[1].2), (l6, c.getsockname(c6).unwrap()));
+    assert!(got[0].2.is_ipv4(), "an IPv4 listener shows IPv4 peers");
+    for (want, &(_, a, _)) in [&b"four"[..], b"six"].iter().zip(&got) {
+        let mut buf = [0u8; 16];
+        let mut n = 0;
+        until(
+            || {
+                turn(&mut s, sep, &mut c, cep);
+                n += s.read(a, &mut buf[n..]).unwrap_or(0);
+                n == want.len()
+            },
+            "the client's bytes",
+        );
+        assert_eq!(&buf[..n], *want);
+    }
+
+    // Without its IPv4 listener, port 80 refuses IPv4 and still takes IPv6.
+    s.close(l4).unwrap();
+    let refused = client_to(&mut c, inet, "198.18.0.1:80");
+    let again6 = client_to(&mut c, inet6, "[2001:2::1]:80");
+    let (mut accepted6, mut error4) = (None, 0);
+    until(
+        || {
+            turn(&mut s, sep, &mut c, cep);
+            accepted6 = accepted6.or(s.accept(l6).ok());
+            // SO_ERROR is cleared by reading it.
+            if error4 == 0 {
+                error4 = c
+                    .getsockopt(refused, libc::SOL_SOCKET, libc::SO_ERROR)
+                    .unwrap();
+            }
+            error4 != 0 && accepted6.is_some()
+        },
+        "IPv4 refused, IPv6 accepted",
+    );
+    assert_eq!(error4, libc::ECONNREFUSED);
+    assert_eq!(accepted6.map(|a| a.1), c.getsockname(again6).ok());
+    assert!(
+        bound(&mut s, inet, false, "0.0.0.0:80").is_ok(),
+        "the IPv4 port is free again"
+    );
+}

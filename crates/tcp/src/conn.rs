@@ -11,6 +11,7 @@ use crate::assembler::Assembler;
 use crate::cc::{CcAlgorithm, CongestionControl};
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::isn::FourTuple;
+use crate::listener::ListenerKey;
 use crate::rack::Rack;
 use crate::ring::RingBuffer;
 use crate::rtt::RttEstimator;
@@ -242,8 +243,8 @@ pub(crate) struct Conn {
     pub handle: Handle,
     pub tuple: FourTuple,
     pub timer: TimerId,
-    /// Listener port while this passive connection is not yet accepted.
-    pub listener: Option<u16>,
+    /// Its listener while this passive connection is not yet accepted.
+    pub listener: Option<ListenerKey>,
     /// Counted in the listener's SYN queue (half-open, passive).
     pub in_syn_queue: bool,
     /// Which algorithm `cc` is (rebuilt once the MSS is negotiated).

@@ -12,7 +12,7 @@ use crate::cc::CcAlgorithm;
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
 use crate::isn::{FourTuple, SecretHash};
-use crate::listener::Listener;
+use crate::listener::{Listener, ListenerKey};
 use crate::ring::{BufferBudget, MIN_GROWTH, RingBuffer, RingPool};
 use crate::state::{Error, Event, State, TcpInfo};
 use crate::table::{ConnTable, Handle};
@@ -66,7 +66,7 @@ pub struct Engine {
     pub(crate) config: Config,
     pub(crate) secret: SecretHash,
     pub(crate) table: ConnTable,
-    pub(crate) listeners: HashMap<u16, Listener>,
+    pub(crate) listeners: HashMap<ListenerKey, Listener>,
     pub(crate) wheel: TimerWheel,
     pub(crate) events: VecDeque<(Handle, Event)>,
     pub(crate) control: Vec<Control>,
@@ -201,7 +201,7 @@ impl Engine {
                     p + 1
                 };
                 tuple.local_port = p;
-                if self.table.find(&tuple).is_none() && !self.listeners.contains_key(&p) {
+                if self.table.find(&tuple).is_none() && !self.port_listened(p) {
                     found = true;
                     break;
                 }
@@ -275,8 +275,8 @@ impl Engine {
                 options: TcpOptions::default(),
             });
         }
-        if let Some(port) = conn.listener {
-            if let Some(l) = self.listeners.get_mut(&port) {
+        if let Some(key) = conn.listener {
+            if let Some(l) = self.listeners.get_mut(&key) {
                 if conn.in_syn_queue {
                     l.syn_queue = l.syn_queue.saturating_sub(1);
                 } else {
@@ -586,11 +586,11 @@ impl Engine {
         let pending_accept = (c.state == State::SynReceived)
             .then_some(c.listener)
             .flatten();
-        if let Some(port) = pending_accept {
+        if let Some(key) = pending_accept {
             // Accept queue full, or as many waiting as the socket layer can take: ignore the
             // handshake's ACK; the SYN-ACK will be resent (as Linux).
             let full = listeners
-                .get(&port)
+                .get(&key)
                 .is_none_or(|l| l.accept_queue.len() >= l.backlog)
                 || listeners
                     .values()
@@ -608,10 +608,10 @@ impl Engine {
             challenge,
         };
         let outcome = c.on_segment(&mut cx, seg);
-        if let (Some(port), Outcome::Keep) = (pending_accept, outcome) {
+        if let (Some(key), Outcome::Keep) = (pending_accept, outcome) {
             if c.state != State::SynReceived {
                 c.in_syn_queue = false;
-                if let Some(l) = listeners.get_mut(&port) {
+                if let Some(l) = listeners.get_mut(&key) {
                     l.syn_queue = l.syn_queue.saturating_sub(1);
                     l.accept_queue.push_back(h);
                 }

@@ -3,6 +3,7 @@
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
 use crate::conn::{Conn, Cx, Outcome};
+use crate::listener::ListenerKey;
 use crate::state::{Event, State};
 
 /// Whether timestamp `a` is older than `b` (RFC 7323 serial arithmetic).
@@ -19,7 +20,12 @@ impl Conn {
     }
 
     /// Starts a passive open from the peer's SYN.
-    pub(crate) fn open_passive(&mut self, cx: &mut Cx<'_>, syn: &TcpRepr<'_>, listener: u16) {
+    pub(crate) fn open_passive(
+        &mut self,
+        cx: &mut Cx<'_>,
+        syn: &TcpRepr<'_>,
+        listener: ListenerKey,
+    ) {
         self.listener = Some(listener);
         self.in_syn_queue = true;
         self.rcv.irs = syn.seq_number;
@@ -42,7 +48,7 @@ impl Conn {
         cx: &mut Cx<'_>,
         ack: &TcpRepr<'_>,
         mss: u16,
-        listener: u16,
+        listener: ListenerKey,
     ) {
         self.listener = Some(listener);
         self.rcv.irs = ack.seq_number + u32::MAX; // seq - 1

@@ -95,6 +95,7 @@ mod unread;
 pub use config::{Config, ConnOptions, IPV6_MIN_MSS, Keepalive};
 pub use engine::Engine;
 pub use isn::FourTuple;
+pub use listener::ListenerKey;
 pub use state::{Error, Event, State, TcpInfo};
 pub use table::Handle;
 pub use time::{Duration, Instant};

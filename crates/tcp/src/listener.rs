@@ -1,9 +1,13 @@
 //! Listeners: passive opens with a SYN queue and an accept queue bounded by the backlog (and all
 //! together by `Engine::set_accept_room`), SYN cookies when the SYN queue is full, SYNs dropped
 //! when the accept queue is full, and RSTs for segments nobody listens to.
+//!
+//! Listeners are keyed by port and family ([`ListenerKey`]), as Linux binds them: an IPv4
+//! listener and an IPv6 one that takes IPv6 only (`IPV6_V6ONLY`) share a port; a dual-stack one
+//! (on `::`, taking IPv4 too) shares it with no IPv4 listener.
 
 use alloc::collections::VecDeque;
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv6Addr};
 
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
@@ -15,6 +19,31 @@ use crate::isn::FourTuple;
 use crate::state::Error;
 use crate::table::Handle;
 use crate::time::Instant;
+
+/// Which listener: its port and its family. An IPv4 listener and an IPv6-only one may listen on
+/// one port; a dual-stack IPv6 listener (on `::`, `IPV6_V6ONLY` off) is keyed as IPv6 and also
+/// takes the port's IPv4 connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerKey {
+    /// The port it listens on.
+    pub port: u16,
+    /// The listener's address is IPv6.
+    pub ipv6: bool,
+}
+
+impl ListenerKey {
+    /// The key of a listener on `addr`, `port`.
+    pub fn new(addr: IpAddr, port: u16) -> ListenerKey {
+        ListenerKey {
+            port,
+            ipv6: addr.is_ipv6(),
+        }
+    }
+
+    fn family(self, ipv6: bool) -> ListenerKey {
+        ListenerKey { ipv6, ..self }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Listener {
@@ -37,6 +66,11 @@ impl Listener {
             a => a == local,
         }
     }
+
+    /// Whether this listener (IPv6, on `::`, dual stack) also takes IPv4 connections.
+    fn takes_ipv4(&self) -> bool {
+        matches!(self.addr, IpAddr::V6(a) if a.is_unspecified() && !self.v6only)
+    }
 }
 
 impl Engine {
@@ -54,13 +88,17 @@ impl Engine {
         self.listen_with(addr, port, backlog, opts)
     }
 
-    /// Whether the listener on `port`, if it listens on `::`, takes IPv6 connections only
-    /// (`IPV6_V6ONLY`); off by default.
+    /// Whether the IPv6 listener on `port`, if it listens on `::`, takes IPv6 connections only
+    /// (`IPV6_V6ONLY`); off by default. Turning it off while an IPv4 listener has the port fails
+    /// with `AddrInUse`, as Linux refuses that pair.
     pub fn set_v6only(&mut self, port: u16, v6only: bool) -> Result<(), Error> {
-        self.listeners
-            .get_mut(&port)
-            .ok_or(Error::InvalidHandle)?
-            .v6only = v6only;
+        let key = ListenerKey { port, ipv6: true };
+        let ipv4_taken = self.listeners.contains_key(&key.family(false));
+        let l = self.listeners.get_mut(&key).ok_or(Error::InvalidHandle)?;
+        if !v6only && ipv4_taken && l.addr == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+            return Err(Error::AddrInUse);
+        }
+        l.v6only = v6only;
         Ok(())
     }
 
@@ -72,41 +110,102 @@ impl Engine {
         backlog: usize,
         opts: ConnOptions,
     ) -> Result<(), Error> {
-        let addr = addr.into();
-        if self.listeners.contains_key(&port) || port == 0 {
+        self.add_listener(addr.into(), port, backlog, opts, false)
+    }
+
+    /// [`Engine::listen_with`] on an IPv6 address, taking IPv6 connections only
+    /// (`IPV6_V6ONLY`): on `::` it may share its port with an IPv4 listener.
+    pub fn listen_v6only(
+        &mut self,
+        addr: Ipv6Addr,
+        port: u16,
+        backlog: usize,
+        opts: ConnOptions,
+    ) -> Result<(), Error> {
+        self.add_listener(IpAddr::V6(addr), port, backlog, opts, true)
+    }
+
+    fn add_listener(
+        &mut self,
+        addr: IpAddr,
+        port: u16,
+        backlog: usize,
+        opts: ConnOptions,
+        v6only: bool,
+    ) -> Result<(), Error> {
+        let key = ListenerKey::new(addr, port);
+        let backlog = backlog.max(1);
+        let l = Listener {
+            addr,
+            v6only,
+            backlog,
+            syn_queue: 0,
+            accept_queue: VecDeque::with_capacity(backlog),
+            opts,
+        };
+        // The other family's listener on this port conflicts when either takes both families.
+        let other = self.listeners.get(&key.family(!key.ipv6));
+        let clash = other.is_some_and(|o| o.takes_ipv4() || l.takes_ipv4());
+        if port == 0 || clash || self.listeners.contains_key(&key) {
             return Err(Error::AddrInUse);
         }
-        let backlog = backlog.max(1);
-        self.listeners.insert(
-            port,
-            Listener {
-                addr,
-                v6only: false,
-                backlog,
-                syn_queue: 0,
-                accept_queue: VecDeque::with_capacity(backlog),
-                opts,
-            },
-        );
+        self.listeners.insert(key, l);
         Ok(())
     }
 
-    /// Stops listening on `port`; unaccepted connections are reset.
+    /// Stops listening on `port` (both families); unaccepted connections are reset.
     pub fn unlisten(&mut self, port: u16) -> Result<(), Error> {
-        let l = self.listeners.remove(&port).ok_or(Error::InvalidHandle)?;
+        let v4 = self.unlisten_key(ListenerKey { port, ipv6: false });
+        let v6 = self.unlisten_key(ListenerKey { port, ipv6: true });
+        v4.or(v6)
+    }
+
+    /// Stops the listener `key`; its unaccepted connections are reset.
+    pub fn unlisten_key(&mut self, key: ListenerKey) -> Result<(), Error> {
+        let l = self.listeners.remove(&key).ok_or(Error::InvalidHandle)?;
         for h in l.accept_queue {
             let _ = self.abort(h);
         }
         Ok(())
     }
 
-    /// Pops the oldest established connection waiting on the listener at `port`.
+    /// Pops the oldest established connection waiting on a listener at `port`: the IPv4
+    /// listener's first, then the IPv6 one's. [`Engine::accept_key`] takes one listener's.
     pub fn accept(&mut self, port: u16) -> Option<Handle> {
-        let h = self.listeners.get_mut(&port)?.accept_queue.pop_front()?;
+        self.accept_key(ListenerKey { port, ipv6: false })
+            .or_else(|| self.accept_key(ListenerKey { port, ipv6: true }))
+    }
+
+    /// Pops the oldest established connection waiting on the listener `key`.
+    pub fn accept_key(&mut self, key: ListenerKey) -> Option<Handle> {
+        let h = self.listeners.get_mut(&key)?.accept_queue.pop_front()?;
         if let Some(c) = self.table.get_mut(h) {
             c.listener = None;
         }
         Some(h)
+    }
+
+    /// Whether any listener has `port`.
+    pub(crate) fn port_listened(&self, port: u16) -> bool {
+        self.listeners
+            .contains_key(&ListenerKey { port, ipv6: false })
+            || self
+                .listeners
+                .contains_key(&ListenerKey { port, ipv6: true })
+    }
+
+    /// The listener that takes a connection to `local`, `port`: the address's own family's, or
+    /// for an IPv4 address a dual-stack IPv6 one.
+    fn listener_for(&self, local: IpAddr, port: u16) -> Option<ListenerKey> {
+        let own = ListenerKey::new(local, port);
+        let dual = own.family(true);
+        if self.listeners.get(&own).is_some_and(|l| l.takes(local)) {
+            Some(own)
+        } else if !own.ipv6 && self.listeners.get(&dual).is_some_and(|l| l.takes(local)) {
+            Some(dual)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn segment_to_listener(
@@ -119,17 +218,12 @@ impl Engine {
         if f.contains(TcpFlags::RST) {
             return;
         }
-        let port = tuple.local_port;
-        let listening = self
-            .listeners
-            .get(&port)
-            .is_some_and(|l| l.takes(tuple.local_addr));
-        if !listening {
+        let Some(key) = self.listener_for(tuple.local_addr, tuple.local_port) else {
             self.reset_reply(tuple, seg);
             return;
-        }
+        };
         if f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN) {
-            self.cookie_ack(now, tuple, seg);
+            self.cookie_ack(now, tuple, seg, key);
             return;
         }
         if !f.contains(TcpFlags::SYN) || f.contains(TcpFlags::ACK) {
@@ -139,7 +233,7 @@ impl Engine {
             return;
         }
         let (_, established) = self.passive_waiting();
-        let Some(l) = self.listeners.get(&port) else {
+        let Some(l) = self.listeners.get(&key) else {
             return;
         };
         // As many established connections wait as the socket layer can take: drop the SYN
@@ -150,7 +244,8 @@ impl Engine {
         if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
             if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
                 let local_mss = self.config.local_mss_for(tuple.is_ipv6());
-                let mss = seg.options.mss.unwrap_or(536).min(local_mss);
+                let absent = crate::options::default_mss(tuple.is_ipv6());
+                let mss = seg.options.mss.unwrap_or(absent).min(local_mss);
                 let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
                 let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
                 let shift = window_shift_for(l.opts.recv_buffer_bytes);
@@ -188,16 +283,15 @@ impl Engine {
                 events,
                 challenge,
             };
-            c.open_passive(&mut cx, seg, port);
+            c.open_passive(&mut cx, seg, key);
         }
-        if let Some(l) = listeners.get_mut(&port) {
+        if let Some(l) = listeners.get_mut(&key) {
             l.syn_queue += 1;
         }
         self.after(h, Outcome::Keep);
     }
 
-    fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>) {
-        let port = tuple.local_port;
+    fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>, key: ListenerKey) {
         let mss = if self.config.syn_cookies {
             self.secret
                 .check_cookie(&tuple, seg.seq_number, seg.ack_number + u32::MAX, now)
@@ -212,7 +306,7 @@ impl Engine {
         let (_, established) = self.passive_waiting();
         let Some(opts) = self
             .listeners
-            .get(&port)
+            .get(&key)
             .filter(|l| l.accept_queue.len() < l.backlog && established < self.accept_room)
             .map(|l| l.opts)
         else {
@@ -238,13 +332,13 @@ impl Engine {
                 events,
                 challenge,
             };
-            c.open_from_cookie(&mut cx, seg, mss, port);
+            c.open_from_cookie(&mut cx, seg, mss, key);
             // Data on the ACK is processed like on any established connection.
             if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
                 let _ = c.on_segment(&mut cx, seg);
             }
         }
-        if let Some(l) = listeners.get_mut(&port) {
+        if let Some(l) = listeners.get_mut(&key) {
             l.accept_queue.push_back(h);
         }
         self.after(h, Outcome::Keep);

@@ -22,13 +22,25 @@ pub fn sack_len(options: &TcpOptions) -> u32 {
     }
 }
 
+/// The send MSS when the peer's SYN has no MSS option (RFC 9293 §3.7.1, MUST-15): 536 over IPv4,
+/// 1220 over IPv6 (1280 - 60).
+pub(crate) fn default_mss(ipv6: bool) -> u16 {
+    if ipv6 {
+        crate::config::IPV6_MIN_MSS
+    } else {
+        536
+    }
+}
+
 impl Conn {
     /// Applies the options of the peer's SYN: each feature is used only if both sides offered it.
     /// `we_offered` is our own SYN's offer (the config for passive opens).
     pub(crate) fn negotiate(&mut self, peer: &TcpOptions, config: &Config) {
         let local_mss = u32::from(config.local_mss_for(self.tuple.is_ipv6()));
-        // RFC 9293 §3.7.1: 536 when absent; never above what our MTU carries.
-        let peer_mss = peer.mss.map_or(536, u32::from).max(64);
+        // RFC 9293 §3.7.1: 536 (IPv4) or 1220 (IPv6) when absent; never above what our MTU
+        // carries.
+        let peer_mss = peer.mss.unwrap_or(default_mss(self.tuple.is_ipv6()));
+        let peer_mss = u32::from(peer_mss).max(64);
         self.snd.mss = peer_mss.min(local_mss);
         match (config.window_scaling, peer.window_scale) {
             (true, Some(shift)) => {

@@ -41,12 +41,21 @@
 //! `tests/scripts/DIFFERENCES`; a difference not listed there fails this test if it shows again
 //! when the script is rerun (a listed script that agrees is reported). Needs root:
 //! `cargo test -p mtcp-tcp --test scripts_linux -- --include-ignored` (`SCRIPT=name` selects).
+//!
+//! `scripts_against_linux_over_ipv6` plays every script again over IPv6, as the engine's own
+//! replay does (`scripts_over_ipv6`): the kernel at 2001:2::1, the peer at 2001:2::2, the TAP's
+//! MTU 20 bytes above the script's so that the MSS is the same, an IPv6-only socket
+//! (`IPV6_V6ONLY`), the connection's state from `/proc/net/tcp6` ([`family`]). Its differences
+//! are those of `DIFFERENCES` plus any listed in `tests/scripts/DIFFERENCES-ipv6`; a script
+//! whose MTU is under IPv6's 1280 is skipped.
 
 mod common;
+#[path = "scripts_linux/family.rs"]
+mod family;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
+use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -55,15 +64,12 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use common::Packet;
 use common::peer::{ACK, LOCAL_PORT, PEER_PORT};
 use common::script::{Sut, config_line, panic_message, run_script, select_scripts};
-use common::{A, B};
+use family::Family;
 use mtcp_io::tap::{TapConfig, TapDevice, TapQueue};
 use mtcp_io::{Burst, Device, Queue, TxFrame};
 use mtcp_testkit::{Netns, require_root, unique_name};
-use mtcp_wire::{
-    ChecksumCapabilities, EtherType, EthernetAddress, EthernetRepr, Frame, IpProtocol, Ipv4Repr,
-    Network, TcpRepr, Transport,
-};
-use socket2::{Domain, Socket, TcpKeepalive, Type};
+use mtcp_wire::{ChecksumCapabilities, EthernetAddress, TcpRepr};
+use socket2::{Socket, TcpKeepalive, Type};
 
 /// The kernel interface's MAC (set on the TAP); the peer's is the TAP's user side.
 const KERNEL_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0x18, 0, 1]);
@@ -92,6 +98,7 @@ struct SockOpts {
 
 /// The Linux kernel as a system under test, driven from a thread inside the namespace.
 struct Kernel {
+    family: Family,
     q: TapQueue,
     peer_mac: EthernetAddress,
     caps: ChecksumCapabilities,
@@ -133,37 +140,12 @@ fn map_err(e: &std::io::Error) -> mtcp_tcp::Error {
     }
 }
 
-/// The kernel's state of the connection 198.18.0.1:40000 – 198.18.0.2:`port`, from the
-/// namespace's `/proc/net/tcp` (the calling thread must be inside the namespace).
-fn kernel_state(port: u16) -> Option<&'static str> {
-    let table = std::fs::read_to_string("/proc/thread-self/net/tcp").unwrap();
-    let addr = |s: &str| -> (Ipv4Addr, u16) {
-        let (ip, p) = s.split_once(':').unwrap();
-        let ip = u32::from_str_radix(ip, 16).unwrap().to_le_bytes();
-        (Ipv4Addr::from(ip), u16::from_str_radix(p, 16).unwrap())
-    };
-    table.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        if addr(f[1]) != (A, LOCAL_PORT) || addr(f[2]) != (B, port) {
-            return None;
-        }
-        Some(match f[3] {
-            "01" => "Established",
-            "02" => "SynSent",
-            "03" | "0C" => "SynReceived",
-            "04" => "FinWait1",
-            "05" => "FinWait2",
-            "06" => "TimeWait",
-            "07" => "Closed",
-            "08" => "CloseWait",
-            "09" => "LastAck",
-            "0B" => "Closing",
-            _ => "Listen",
-        })
-    })
-}
-
 impl Kernel {
+    /// The kernel's state of the current connection (see [`Family::kernel_state`]).
+    fn kernel_state(&self) -> Option<&'static str> {
+        self.family.kernel_state(LOCAL_PORT, self.conn_port)
+    }
+
     fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
@@ -179,7 +161,7 @@ impl Kernel {
         let timer_ms = self.script_ms - self.last_event_ms;
         let until = self.line_real_ms() + SLACK_MS + timer_ms / 4;
         loop {
-            let got = kernel_state(self.conn_port);
+            let got = self.kernel_state();
             if ok(got) || self.now_ms() >= until {
                 return got;
             }
@@ -200,14 +182,9 @@ impl Kernel {
             let _ = self.q.rx_burst(&mut rx);
             let at = self.now_ms();
             for buf in rx.iter() {
-                let Ok(frame) = Frame::parse(buf, &self.caps) else {
-                    continue;
-                };
-                if let Network::Ipv4(ip, Transport::Tcp(seg)) = frame.network {
-                    if ip.src_addr == A && ip.dst_addr == B {
-                        pending.push_back(Packet::from(ip.src_addr, ip.dst_addr, &seg));
-                        self.arrivals.push_back(at);
-                    }
+                if let Some(p) = self.family.parse(buf, &self.caps) {
+                    pending.push_back(p);
+                    self.arrivals.push_back(at);
                 }
             }
             let now = self.now_ms();
@@ -220,7 +197,10 @@ impl Kernel {
     }
 
     fn socket(&self) -> std::io::Result<Socket> {
-        let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        let s = Socket::new(self.family.domain(), Type::STREAM, None)?;
+        if self.family == Family::V6 {
+            s.set_only_v6(true)?;
+        }
         s.set_reuse_address(true)?;
         s.set_nodelay(self.opts.nodelay)?;
         if let Some(n) = self.opts.sndbuf {
@@ -247,10 +227,10 @@ impl Kernel {
 
     fn connect(&mut self) -> Result<(), mtcp_tcp::Error> {
         let s = self.socket().map_err(|e| map_err(&e))?;
-        s.bind(&SocketAddrV4::new(A, LOCAL_PORT).into())
+        s.bind(&self.family.kernel_at(LOCAL_PORT).into())
             .map_err(|e| map_err(&e))?;
         s.set_nonblocking(true).unwrap();
-        match s.connect(&SocketAddrV4::new(B, PEER_PORT).into()) {
+        match s.connect(&self.family.peer_at(PEER_PORT).into()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
             Err(e) => return Err(map_err(&e)),
@@ -262,7 +242,7 @@ impl Kernel {
 
     fn listen(&mut self, backlog: i32) -> Result<(), mtcp_tcp::Error> {
         let s = self.socket().map_err(|e| map_err(&e))?;
-        s.bind(&SocketAddrV4::new(A, LOCAL_PORT).into())
+        s.bind(&self.family.kernel_at(LOCAL_PORT).into())
             .map_err(|e| map_err(&e))?;
         s.listen(backlog).map_err(|e| map_err(&e))?;
         s.set_nonblocking(true).unwrap();
@@ -307,7 +287,7 @@ impl Kernel {
     /// An error of a call on the connection: once the kernel has freed the connection (after a
     /// reset, a timeout, or the end of TIME-WAIT) our engine's handle is stale, `InvalidHandle`.
     fn call_error(&self, e: &std::io::Error) -> mtcp_tcp::Error {
-        let gone = matches!(kernel_state(self.conn_port), None | Some("Closed"));
+        let gone = matches!(self.kernel_state(), None | Some("Closed"));
         let reported = matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::TimedOut);
         if gone && !reported {
             mtcp_tcp::Error::InvalidHandle
@@ -403,23 +383,14 @@ impl Sut for Kernel {
         // synchronized connection (Linux leaves that mode when a delayed ACK fires; in SYN-SENT
         // it would delay the handshake's ACK, which neither Linux by default nor we do).
         if let Some(c) = &self.conn {
-            if !matches!(kernel_state(self.conn_port), None | Some("SynSent")) {
+            if !matches!(self.kernel_state(), None | Some("SynSent")) {
                 let _ = c.set_quickack(false);
             }
         }
-        let ip = Ipv4Repr::new(B, A, IpProtocol::Tcp, seg.buffer_len());
-        let eth = EthernetRepr {
-            src_addr: self.peer_mac,
-            dst_addr: KERNEL_MAC,
-            vlan: None,
-            ethertype: EtherType::Ipv4,
-        };
-        let frame = Frame {
-            ethernet: eth,
-            network: Network::Ipv4(ip, Transport::Tcp(seg.clone())),
-        };
         let mut buf = self.q.tx_alloc().expect("TAP buffer");
-        let n = frame.emit(buf.whole_mut(), &self.caps).expect("emit frame");
+        let n = self
+            .family
+            .emit(buf.whole_mut(), self.peer_mac, KERNEL_MAC, seg, &self.caps);
         buf.set_len(n.max(60));
         let mut burst: Burst<_> = Burst::new();
         let _ = burst.push(buf);
@@ -452,7 +423,7 @@ impl Sut for Kernel {
                     (Err(e), Some("none")) if e.kind() == ErrorKind::WouldBlock => {}
                     (Ok((s, addr)), None) => {
                         s.set_nonblocking(true).unwrap();
-                        self.conn_port = addr.as_socket_ipv4().unwrap().port();
+                        self.conn_port = addr.as_socket().unwrap().port();
                         self.conn = Some(s);
                         self.sticky = None;
                     }
@@ -649,8 +620,9 @@ fn script_headers_state_the_linux_settings() {
     );
 }
 
-/// A namespace with a TAP whose kernel side is 198.18.0.1/24 and configured for `config`.
-fn setup(config: &str) -> (Netns, TapQueue, EthernetAddress, SockOpts) {
+/// A namespace with a TAP whose kernel side has `family`'s kernel address (198.18.0.1/24 or
+/// 2001:2::1/64) and is configured for `config`.
+fn setup(config: &str, family: Family) -> (Netns, TapQueue, EthernetAddress, SockOpts) {
     let ns = Netns::new(&unique_name("scr")).expect("netns");
     let tap = unique_name("scrt");
     let name = tap.clone();
@@ -661,18 +633,10 @@ fn setup(config: &str) -> (Netns, TapQueue, EthernetAddress, SockOpts) {
     let peer_mac = dev.info().mac;
     let (sysctls, mtu, opts) = translate_config(config);
     let kmac = format!("{KERNEL_MAC}");
-    let pmac = format!("{peer_mac}");
-    let mtu = mtu.unwrap_or(1500).to_string();
-    let ip = |args: &[&str]| {
-        let mut full = vec!["ip"];
-        full.extend_from_slice(args);
-        ns.exec_ok(&full).unwrap();
-    };
-    ip(&["link", "set", &tap, "address", &kmac, "mtu", &mtu]);
-    ip(&["addr", "add", "198.18.0.1/24", "dev", &tap]);
-    ip(&["link", "set", &tap, "up"]);
-    let neigh = ["neigh", "replace", "198.18.0.2", "lladdr", &pmac];
-    ip(&[&neigh[..], &["dev", &tap, "nud", "permanent"]].concat());
+    ns.exec_ok(&["ip", "link", "set", &tap, "address", &kmac])
+        .unwrap();
+    family.set_up_link(&ns, &tap, mtu.unwrap_or(1500), &format!("{peer_mac}"));
+    // The net.ipv4.tcp_* settings are TCP's over IPv6 too.
     for (k, v) in &sysctls {
         ns.exec_ok(&["sysctl", "-qw", &format!("net.ipv4.{k}={v}")])
             .unwrap();
@@ -682,12 +646,13 @@ fn setup(config: &str) -> (Netns, TapQueue, EthernetAddress, SockOpts) {
 }
 
 /// Plays one script against a fresh kernel; `Err` holds the first disagreement.
-fn run_against_linux(path: &Path) -> Result<(), String> {
+fn run_against_linux(path: &Path, family: Family) -> Result<(), String> {
     let text = std::fs::read_to_string(path).unwrap();
-    let (ns, q, peer_mac, opts) = setup(&config_line(&text));
+    let (ns, q, peer_mac, opts) = setup(&config_line(&text), family);
     let path = path.to_path_buf();
     let result = ns.run(move || {
         let mut k = Kernel {
+            family,
             q,
             peer_mac,
             caps: ChecksumCapabilities::software(),
@@ -710,31 +675,51 @@ fn run_against_linux(path: &Path) -> Result<(), String> {
     result.map_err(|e| e.to_string())?
 }
 
-/// `tests/scripts/DIFFERENCES`: script name → reason.
-fn differences() -> HashMap<String, String> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/DIFFERENCES");
-    let text = std::fs::read_to_string(file).unwrap();
-    text.lines()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (name, why) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-            assert!(!why.trim().is_empty(), "DIFFERENCES: {name} has no reason");
-            (name.to_string(), why.trim().to_string())
-        })
-        .collect()
+/// Whether a script can run over IPv6: IPv6 needs a link MTU of 1280 (RFC 8200 §5), so a script
+/// whose MTU (plus [`family::IPV6_EXTRA_MTU`]) is smaller is skipped, as the engine's IPv6
+/// replay skips it.
+fn runs_over_ipv6(path: &Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap();
+    let (_, mtu, _) = translate_config(&config_line(&text));
+    mtu.unwrap_or(1500) + family::IPV6_EXTRA_MTU >= 1280
 }
+
+/// One family's run at a time: each plays two scripts at once, in real time.
+static ONE_RUN: Mutex<()> = Mutex::new(());
 
 #[test]
 #[ignore = "needs root (network namespace, TAP)"]
 fn scripts_against_linux() {
+    run_all_against_linux(Family::V4);
+}
+
+/// Every script again with the kernel and the peer on IPv6 addresses (2001:2::1 and ::2, the MTU
+/// 20 bytes larger so that the MSS is the IPv4 run's), as the engine's IPv6 replay.
+#[test]
+#[ignore = "needs root (network namespace, TAP)"]
+fn scripts_against_linux_over_ipv6() {
+    run_all_against_linux(Family::V6);
+}
+
+fn run_all_against_linux(family: Family) {
+    let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
     require_root("scripts_against_linux");
-    let listed = Arc::new(differences());
+    let listed = Arc::new(family.differences());
     // Disagreements are panics caught per script and reported below: keep the default hook's
     // output (a backtrace note per script) out of the log.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let files: Arc<Mutex<Vec<PathBuf>>> = Arc::new(Mutex::new(select_scripts()));
+    let mut scripts = select_scripts();
+    if family == Family::V6 {
+        scripts.retain(|f| {
+            let runs = runs_over_ipv6(f);
+            if !runs {
+                eprintln!("skipping {} over IPv6: its MTU is under 1280", f.display());
+            }
+            runs
+        });
+    }
+    let files: Arc<Mutex<Vec<PathBuf>>> = Arc::new(Mutex::new(scripts));
     let total = files.lock().unwrap().len();
     let results = Arc::new(Mutex::new(Vec::new()));
     // Scripts run in real time (one of them ~100 s); two at once, each in its own namespace.
@@ -748,12 +733,12 @@ fn scripts_against_linux() {
                         return;
                     };
                     let name = f.file_name().unwrap().to_string_lossy().into_owned();
-                    let mut r = run_against_linux(&f);
+                    let mut r = run_against_linux(&f, family);
                     // The kernel's RTT samples are real: a runner delayed by a loaded machine
                     // skews its timers. An unlisted difference must show twice to count.
                     if r.is_err() && !listed.contains_key(&name) {
                         eprintln!("retrying {name}: {}", r.unwrap_err());
-                        r = run_against_linux(&f);
+                        r = run_against_linux(&f, family);
                     }
                     results.lock().unwrap().push((name, r));
                 }
@@ -782,7 +767,7 @@ fn scripts_against_linux() {
         }
     }
     eprintln!(
-        "{agree} of {total} scripts agree with Linux; {} listed differences, {} unlisted",
+        "{family:?}: {agree} of {total} scripts agree with Linux; {} listed differences, {} unlisted",
         total - agree - unexpected.len(),
         unexpected.len()
     );
