@@ -17,7 +17,12 @@
 //! TSO/GSO super-frame from a veth peer with offloads on, arrives truncated and is dropped.
 //!
 //! Transmitting copies each frame once into a ring slot, because the kernel sends slots in
-//! ring order and an application may drop a buffer it allocated. Outgoing frames of the socket
+//! ring order and an application may drop a buffer it allocated. Each slot starts with a
+//! `virtio_net_hdr` (`PACKET_VNET_HDR`) whose `hdr_len` is the whole frame, so the kernel copies
+//! the frame into the socket buffer's linear part: without it the buffer points at the ring's
+//! pages as zero-copy fragments, which a veth peer (`skb_orphan_frags_rx`), like any path that
+//! keeps the buffer, copies again into pages it allocates (`skb_copy_ubufs`), costlier than
+//! the one copy. A kernel without the option sends the slots' pages as before. Outgoing frames of the socket
 //! itself are not looped back (`PACKET_IGNORE_OUTGOING`). Open the device inside the network
 //! namespace of the interface (e.g. from `mtcp_testkit::Netns::run`).
 //!
@@ -93,6 +98,11 @@ const TX_DATA_OFFSET: usize = HDR_LEN;
 /// Where the kernel puts an Ethernet frame in a receive slot:
 /// `TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14` (`TPACKET2_HDRLEN` = 32 + 20).
 const RX_MAC_OFFSET: usize = 66;
+/// `sizeof(struct virtio_net_hdr)`: in front of each transmitted frame, and of each received
+/// frame (which moves the frame that much further into its receive slot), with `PACKET_VNET_HDR`.
+const VNET_HDR_LEN: usize = 10;
+/// `virtio_net_hdr.hdr_len`: the bytes the kernel copies into the socket buffer's linear part.
+const VNET_HDR_LEN_FIELD: usize = 2;
 /// Offsets inside `struct tpacket2_hdr`.
 const H_STATUS: usize = 0;
 const H_LEN: usize = 4;
@@ -304,7 +314,9 @@ struct RxGeometry {
 /// a power of two, at least `rx_frame_size`); blocks grow to hold at least one slot.
 fn rx_geometry(cfg: &AfPacketConfig, mtu: usize) -> io::Result<RxGeometry> {
     const MAX_SLOT: usize = 1 << 20;
-    let need = cfg.rx_frame_size.max(RX_MAC_OFFSET + mtu + 18);
+    let need = cfg
+        .rx_frame_size
+        .max(RX_MAC_OFFSET + VNET_HDR_LEN + mtu + 18);
     if need > MAX_SLOT {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -326,7 +338,7 @@ fn open_socket(
     rx: &RxGeometry,
     mtu: usize,
 ) -> io::Result<AfPacketQueue> {
-    let fd = packet_socket(cfg)?;
+    let (fd, tx_vnet) = packet_socket(cfg)?;
     let raw = fd.as_raw_fd();
     let tx = request_rings(raw, cfg, page, rx)?;
     let rx_len = rx.block * cfg.block_count;
@@ -338,19 +350,21 @@ fn open_socket(
         ring,
         rx_next: 0,
         tx_slot_size: cfg.tx_frame_size,
+        tx_vnet,
         tx_slots: tx.frames,
         tx_head: 0,
         kick: false,
         pool: Pool::new(
             cfg.pool_size,
-            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET),
+            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET - tx_vnet),
         ),
     })
 }
 
 /// A TPACKET_V2 socket that receives nothing yet (protocol 0 until bound, so no frame of another
-/// interface slips in), ignoring its own outgoing frames, bypassing the qdisc when asked.
-fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
+/// interface slips in), ignoring its own outgoing frames, bypassing the qdisc when asked; and
+/// the length of the `virtio_net_hdr` in front of each frame (0 if the kernel lacks it).
+fn packet_socket(cfg: &AfPacketConfig) -> io::Result<(OwnedFd, usize)> {
     // SAFETY: plain socket(2) call; the result is checked.
     let fd =
         check(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
@@ -364,7 +378,12 @@ fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
     if cfg.qdisc_bypass {
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
     }
-    Ok(fd)
+    // Before the rings (the kernel refuses it once they exist).
+    let vnet = match setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one) {
+        Ok(()) => VNET_HDR_LEN,
+        Err(_) => 0,
+    };
+    Ok((fd, vnet))
 }
 
 /// The transmit ring's geometry.
@@ -490,6 +509,8 @@ pub struct AfPacketQueue {
     rx_next: usize,
     tx_base: *mut u8,
     tx_slot_size: usize,
+    /// Bytes of `virtio_net_hdr` in front of each transmitted frame (0 or [`VNET_HDR_LEN`]).
+    tx_vnet: usize,
     tx_slots: usize,
     tx_head: usize,
     kick: bool,
@@ -603,7 +624,8 @@ impl Queue for AfPacketQueue {
 
     fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let mut sent = 0;
-        let room = self.tx_slot_size - TX_DATA_OFFSET;
+        let vnet = self.tx_vnet;
+        let room = self.tx_slot_size - TX_DATA_OFFSET - vnet;
         while let Some(frame) = pkts.get(sent) {
             if frame.len() > room {
                 break;
@@ -615,16 +637,24 @@ impl Queue for AfPacketQueue {
                 break; // Ring full: the kernel has not sent this slot yet.
             }
             fence(Ordering::Acquire);
-            // SAFETY: the slot is ours (status available); data and header fields lie inside it,
-            // and `frame.len() <= room` was checked.
+            let tp_len = (vnet + frame.len()) as u32;
+            // SAFETY: the slot is ours (status available); the vnet header, data and header
+            // fields lie inside it, since `vnet + frame.len() <= slot size - TX_DATA_OFFSET`.
             unsafe {
-                std::ptr::copy_nonoverlapping(
-                    frame.as_ptr(),
-                    slot.add(TX_DATA_OFFSET),
-                    frame.len(),
-                );
-                std::ptr::write_volatile(slot.add(H_LEN).cast::<u32>(), frame.len() as u32);
-                std::ptr::write_volatile(slot.add(H_SNAPLEN).cast::<u32>(), frame.len() as u32);
+                let data = slot.add(TX_DATA_OFFSET);
+                if vnet > 0 {
+                    // No offload asked; the kernel copies `hdr_len` bytes (the whole frame, or
+                    // its first 64 KiB) into the linear part. Native byte order, as the
+                    // kernel's `vio_le()` reads it.
+                    let copy = u16::try_from(frame.len()).unwrap_or(u16::MAX);
+                    let mut hdr = [0u8; VNET_HDR_LEN];
+                    hdr[VNET_HDR_LEN_FIELD..VNET_HDR_LEN_FIELD + 2]
+                        .copy_from_slice(&copy.to_ne_bytes());
+                    std::ptr::copy_nonoverlapping(hdr.as_ptr(), data, VNET_HDR_LEN);
+                }
+                std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(vnet), frame.len());
+                std::ptr::write_volatile(slot.add(H_LEN).cast::<u32>(), tp_len);
+                std::ptr::write_volatile(slot.add(H_SNAPLEN).cast::<u32>(), tp_len);
             }
             fence(Ordering::Release);
             // SAFETY: as above.
