@@ -22,7 +22,12 @@
 //! the frame into the socket buffer's linear part: without it the buffer points at the ring's
 //! pages as zero-copy fragments, which a veth peer (`skb_orphan_frags_rx`), like any path that
 //! keeps the buffer, copies again into pages it allocates (`skb_copy_ubufs`), costlier than
-//! the one copy. A kernel without the option sends the slots' pages as before. Outgoing frames of the socket
+//! the one copy. A kernel without the option sends the slots' pages as before. Runs of
+//! consecutive TCP/IPv4 segments of one flow in a burst share one slot as a GSO super-frame that
+//! the kernel cuts back into the same segments (`afpacket_gso.rs`; 16 KiB slots hold 11 full
+//! segments), when the interface segments in software (TCP segmentation offload off, as
+//! `Netns::disable_offloads` sets it; with it on, a veth pair would hand the super-frame whole to
+//! its peer): one socket buffer per run instead of one per frame. Outgoing frames of the socket
 //! itself are not looped back (`PACKET_IGNORE_OUTGOING`). Open the device inside the network
 //! namespace of the interface (e.g. from `mtcp_testkit::Netns::run`).
 //!
@@ -71,11 +76,16 @@ pub struct AfPacketConfig {
     pub pool_size: usize,
     /// Bypass the kernel's queueing discipline on transmit.
     pub qdisc_bypass: bool,
+    /// Send runs of consecutive TCP/IPv4 segments of a burst as GSO super-frames (see the module
+    /// docs) when transmit slots hold at least 16 KiB and the interface has TCP segmentation
+    /// offload off (with it on, a veth pair would hand the super-frame whole to its peer).
+    pub gso: bool,
 }
 
 impl AfPacketConfig {
-    /// One queue, 64 KiB blocks x 64 of 2 KiB receive slots (4 MiB), 256 transmit slots of 2 KiB
-    /// (jumbo frames need bigger transmit slots; receive slots grow with the MTU by themselves).
+    /// One queue, 64 KiB blocks x 64 of 2 KiB receive slots (4 MiB), 128 transmit slots of 16 KiB
+    /// (2 MiB: a GSO super-frame of up to 11 full segments each, or one jumbo frame; receive
+    /// slots grow with the MTU by themselves), GSO on.
     pub fn new(ifname: &str) -> AfPacketConfig {
         AfPacketConfig {
             ifname: ifname.to_owned(),
@@ -83,10 +93,11 @@ impl AfPacketConfig {
             block_size: 1 << 16,
             block_count: 64,
             rx_frame_size: 2048,
-            tx_frame_size: 2048,
-            tx_frames: 256,
+            tx_frame_size: 1 << 14,
+            tx_frames: 128,
             pool_size: 1024,
             qdisc_bypass: false,
+            gso: true,
         }
     }
 }
@@ -98,9 +109,13 @@ const TX_DATA_OFFSET: usize = HDR_LEN;
 /// Where the kernel puts an Ethernet frame in a receive slot:
 /// `TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14` (`TPACKET2_HDRLEN` = 32 + 20).
 const RX_MAC_OFFSET: usize = 66;
+#[path = "afpacket_gso.rs"]
+mod gso;
 /// `sizeof(struct virtio_net_hdr)`: in front of each transmitted frame, and of each received
 /// frame (which moves the frame that much further into its receive slot), with `PACKET_VNET_HDR`.
-const VNET_HDR_LEN: usize = 10;
+use gso::VNET_HDR_LEN;
+/// Transmit slots at least this large carry GSO super-frames (see [`gso`]).
+const GSO_MIN_SLOT: usize = 16 << 10;
 /// `virtio_net_hdr.hdr_len`: the bytes the kernel copies into the socket buffer's linear part.
 const VNET_HDR_LEN_FIELD: usize = 2;
 /// Offsets inside `struct tpacket2_hdr`.
@@ -284,9 +299,15 @@ impl AfPacketDevice {
             None
         };
         let rx = rx_geometry(cfg, mtu)?;
+        // An interface whose offload we cannot read is taken to pass super-frames whole.
+        let gso = cfg.gso
+            && cfg.tx_frame_size >= GSO_MIN_SLOT
+            && !sys::if_tso(&cfg.ifname).unwrap_or(true);
         let mut queues = Vec::with_capacity(cfg.queues);
         for _ in 0..cfg.queues {
-            queues.push(Some(open_socket(cfg, ifindex, fanout_id, page, &rx, mtu)?));
+            queues.push(Some(open_socket(
+                cfg, ifindex, fanout_id, page, &rx, mtu, gso,
+            )?));
         }
         let info = DeviceInfo {
             name: cfg.ifname.clone(),
@@ -337,6 +358,7 @@ fn open_socket(
     page: usize,
     rx: &RxGeometry,
     mtu: usize,
+    gso: bool,
 ) -> io::Result<AfPacketQueue> {
     let (fd, tx_vnet) = packet_socket(cfg)?;
     let raw = fd.as_raw_fd();
@@ -351,6 +373,7 @@ fn open_socket(
         rx_next: 0,
         tx_slot_size: cfg.tx_frame_size,
         tx_vnet,
+        tx_gso: gso && tx_vnet > 0,
         tx_slots: tx.frames,
         tx_head: 0,
         kick: false,
@@ -511,6 +534,8 @@ pub struct AfPacketQueue {
     tx_slot_size: usize,
     /// Bytes of `virtio_net_hdr` in front of each transmitted frame (0 or [`VNET_HDR_LEN`]).
     tx_vnet: usize,
+    /// Whether runs of TCP segments go out as GSO super-frames.
+    tx_gso: bool,
     tx_slots: usize,
     tx_head: usize,
     kick: bool,
@@ -529,6 +554,25 @@ impl AfPacketQueue {
     fn tx_slot(&self, index: usize) -> *mut u8 {
         // SAFETY: `index < tx_slots`, so the slot lies inside the tx part of the mapping.
         unsafe { self.tx_base.add(index * self.tx_slot_size) }
+    }
+
+    /// Hands the head slot (`slot`, filled with `tp_len` bytes) to the kernel and moves on.
+    fn submit(&mut self, slot: *mut u8, tp_len: u32) {
+        // SAFETY: `slot` is the head slot, ours until its status says SEND_REQUEST; the header
+        // fields lie inside it.
+        unsafe {
+            std::ptr::write_volatile(slot.add(H_LEN).cast::<u32>(), tp_len);
+            std::ptr::write_volatile(slot.add(H_SNAPLEN).cast::<u32>(), tp_len);
+        }
+        fence(Ordering::Release);
+        // SAFETY: as above.
+        unsafe {
+            std::ptr::write_volatile(
+                slot.add(H_STATUS).cast::<u32>(),
+                libc::TP_STATUS_SEND_REQUEST,
+            )
+        };
+        self.tx_head = (self.tx_head + 1) % self.tx_slots;
     }
 
     fn send_kick(&mut self) -> io::Result<()> {
@@ -626,6 +670,7 @@ impl Queue for AfPacketQueue {
         let mut sent = 0;
         let vnet = self.tx_vnet;
         let room = self.tx_slot_size - TX_DATA_OFFSET - vnet;
+        let gso = self.tx_gso;
         while let Some(frame) = pkts.get(sent) {
             if frame.len() > room {
                 break;
@@ -637,6 +682,22 @@ impl Queue for AfPacketQueue {
                 break; // Ring full: the kernel has not sent this slot yet.
             }
             fence(Ordering::Acquire);
+            let merged = if gso {
+                gso::run(|i| pkts.get(sent + i).map(|b| &b[..]), room)
+            } else {
+                None
+            };
+            if let Some(run) = merged {
+                // SAFETY: the slot is ours (status available) and `vnet + run.len` bytes from
+                // its data offset lie inside it (`run.len <= room`); nothing else refers to them.
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut(slot.add(TX_DATA_OFFSET), vnet + run.len)
+                };
+                gso::write(|i| pkts.get(sent + i).map(|b| &b[..]), &run, out);
+                self.submit(slot, (vnet + run.len) as u32);
+                sent += run.count;
+                continue;
+            }
             let tp_len = (vnet + frame.len()) as u32;
             // SAFETY: the slot is ours (status available); the vnet header, data and header
             // fields lie inside it, since `vnet + frame.len() <= slot size - TX_DATA_OFFSET`.
@@ -653,18 +714,8 @@ impl Queue for AfPacketQueue {
                     std::ptr::copy_nonoverlapping(hdr.as_ptr(), data, VNET_HDR_LEN);
                 }
                 std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(vnet), frame.len());
-                std::ptr::write_volatile(slot.add(H_LEN).cast::<u32>(), tp_len);
-                std::ptr::write_volatile(slot.add(H_SNAPLEN).cast::<u32>(), tp_len);
             }
-            fence(Ordering::Release);
-            // SAFETY: as above.
-            unsafe {
-                std::ptr::write_volatile(
-                    slot.add(H_STATUS).cast::<u32>(),
-                    libc::TP_STATUS_SEND_REQUEST,
-                )
-            };
-            self.tx_head = (self.tx_head + 1) % self.tx_slots;
+            self.submit(slot, tp_len);
             sent += 1;
         }
         if sent == 0 && pkts.get(0).is_some_and(|f| f.len() > room) {
