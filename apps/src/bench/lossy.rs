@@ -9,6 +9,10 @@
 //! `tcp_cc = X`; a stack that rejects the key gives an `unsupported` row, except for `cubic`,
 //! its only algorithm so far, which then runs without the key).
 //!
+//! Each transfer runs as on two hosts of one core each ([`Placement`]): the sender on the first
+//! CPU the bench may use, the receiver on the second, and the kernel's receive work of each
+//! end's frames (RPS) on that end's CPU.
+//!
 //! Rows: workload `lossy1_cubic` (etc.), link `kernel-1500` with run mode `kernel` for Linux's
 //! senders, link `afpacket` or `afxdp` with our run mode for ours.
 //!
@@ -104,6 +108,81 @@ fn set_loss(topo: &Topo, permille: u32) -> Result<(), String> {
     r.map(|_| ())
 }
 
+/// Where a transfer's two ends run, as on two hosts of one core each: the receiver, and the
+/// softirq work of the frames reaching it (RPS on the server's veth end), on one CPU; the sender,
+/// and the softirq work of the frames coming back to it (RPS on the client's end), on another.
+/// On a veth pair a frame is otherwise received on the CPU that sent it (`veth_xmit` queues it
+/// to that CPU's backlog), so a sender that keeps its CPU busy pays for the receiver's TCP as
+/// well. Linux's senders and ours get the same placement; `MTCP_BENCH_PLACE=0` in the
+/// environment turns it off (the scheduler places the processes, the kernel receives on the
+/// sending CPU).
+#[derive(Clone, Copy, Debug)]
+struct Placement {
+    sender: usize,
+    receiver: usize,
+}
+
+/// The first two CPUs this process may run on, or `None` with fewer (or when turned off).
+fn placement() -> Option<Placement> {
+    if std::env::var("MTCP_BENCH_PLACE").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    let mask = affinity()?;
+    let mut cpus = (0..64usize).filter(|&c| {
+        // SAFETY: `c` < CPU_SETSIZE; CPU_ISSET only reads the set.
+        unsafe { libc::CPU_ISSET(c, &mask) }
+    });
+    Some(Placement {
+        sender: cpus.next()?,
+        receiver: cpus.next()?,
+    })
+}
+
+fn affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: an all-zero cpu_set_t is an empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most `size_of::<cpu_set_t>()` bytes into `set`.
+    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    (rc == 0).then_some(set)
+}
+
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: sched_setaffinity reads `size_of::<cpu_set_t>()` bytes of a live set; on failure
+    // the thread keeps its mask (placement is a measurement aid, not a requirement).
+    unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), set) };
+}
+
+/// Runs `f` with this thread bound to `cpu` (when given), so that processes it starts inherit
+/// the binding; then restores the thread's mask.
+fn on_cpu<T>(cpu: Option<usize>, f: impl FnOnce() -> T) -> T {
+    let (Some(cpu), Some(old)) = (cpu, affinity()) else {
+        return f();
+    };
+    // SAFETY: an all-zero cpu_set_t is an empty set; `cpu` < 64 (see `placement`).
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::CPU_SET(cpu, &mut one) };
+    set_affinity(&one);
+    let r = f();
+    set_affinity(&old);
+    r
+}
+
+/// Steers the frames arriving at each end of the veth pair to that end's CPU (RPS).
+fn steer(topo: &Topo, at: Placement) -> Result<(), String> {
+    for (ns, ifname, cpu) in [
+        (topo.server_ns().name(), &topo.server_if, at.receiver),
+        (topo.client_ns().name(), &topo.client_if, at.sender),
+    ] {
+        let cmd = format!(
+            "echo {:x} > /sys/class/net/{ifname}/queues/rx-0/rps_cpus",
+            1u64 << cpu
+        );
+        sh(&["ip", "netns", "exec", ns, "sh", "-c", &cmd])?;
+    }
+    Ok(())
+}
+
 /// One transfer of `p.lossy_bytes` from the client namespace (`mtcp-perf` with `stack`
 /// arguments) to the Linux receiver; the receiver's seconds.
 fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
@@ -118,7 +197,10 @@ fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result
     .map(String::from)
     .to_vec();
     let before = dropped(topo).unwrap_or(0);
-    let mut srv = Child::spawn(topo.server_ns().name(), "mtcp-perf", &srv_args)?;
+    let at = placement();
+    let mut srv = on_cpu(at.map(|a| a.receiver), || {
+        Child::spawn(topo.server_ns().name(), "mtcp-perf", &srv_args)
+    })?;
     srv.wait_line("server on", Duration::from_secs(30))?;
     let mut args = vec![
         "client".to_string(),
@@ -129,12 +211,14 @@ fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result
         "0".into(),
     ];
     args.extend(stack.iter().cloned());
-    let out = run_client(
-        topo.client_ns().name(),
-        app,
-        &args,
-        Duration::from_secs(120),
-    );
+    let out = on_cpu(at.map(|a| a.sender), || {
+        run_client(
+            topo.client_ns().name(),
+            app,
+            &args,
+            Duration::from_secs(120),
+        )
+    });
     if let Ok(said) = &out {
         for l in said.iter().filter(|l| l.contains("TcpInfo")) {
             eprintln!("mtcp-bench: sender {l}");
@@ -322,6 +406,12 @@ pub fn run(
 ) -> Result<Vec<Row>, String> {
     let topo = Topo::veth("bl", 1500)?;
     topo.kernel_addrs(SERVER_IP, CLIENT_IP)?;
+    if let Some(at) = placement() {
+        // Without RPS (a kernel built without it) the processes are still placed.
+        if let Err(e) = steer(&topo, at) {
+            eprintln!("mtcp-bench: lossy: receive work not steered ({e})");
+        }
+    }
     let mut rows = Vec::new();
     if linux {
         for &w in ws {

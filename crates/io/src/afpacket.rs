@@ -17,7 +17,17 @@
 //! TSO/GSO super-frame from a veth peer with offloads on, arrives truncated and is dropped.
 //!
 //! Transmitting copies each frame once into a ring slot, because the kernel sends slots in
-//! ring order and an application may drop a buffer it allocated. Outgoing frames of the socket
+//! ring order and an application may drop a buffer it allocated. Each slot starts with a
+//! `virtio_net_hdr` (`PACKET_VNET_HDR`) whose `hdr_len` is the whole frame, so the kernel copies
+//! the frame into the socket buffer's linear part: without it the buffer points at the ring's
+//! pages as zero-copy fragments, which a veth peer (`skb_orphan_frags_rx`), like any path that
+//! keeps the buffer, copies again into pages it allocates (`skb_copy_ubufs`), costlier than
+//! the one copy. A kernel without the option sends the slots' pages as before. Runs of
+//! consecutive TCP/IPv4 segments of one flow in a burst share one slot as a GSO super-frame that
+//! the kernel cuts back into the same segments (`afpacket_gso.rs`; 16 KiB slots hold 11 full
+//! segments), when the interface segments in software (TCP segmentation offload off, as
+//! `Netns::disable_offloads` sets it; with it on, a veth pair would hand the super-frame whole to
+//! its peer): one socket buffer per run instead of one per frame. Outgoing frames of the socket
 //! itself are not looped back (`PACKET_IGNORE_OUTGOING`). Open the device inside the network
 //! namespace of the interface (e.g. from `mtcp_testkit::Netns::run`).
 //!
@@ -66,11 +76,16 @@ pub struct AfPacketConfig {
     pub pool_size: usize,
     /// Bypass the kernel's queueing discipline on transmit.
     pub qdisc_bypass: bool,
+    /// Send runs of consecutive TCP/IPv4 segments of a burst as GSO super-frames (see the module
+    /// docs) when transmit slots hold at least 16 KiB and the interface has TCP segmentation
+    /// offload off (with it on, a veth pair would hand the super-frame whole to its peer).
+    pub gso: bool,
 }
 
 impl AfPacketConfig {
-    /// One queue, 64 KiB blocks x 64 of 2 KiB receive slots (4 MiB), 256 transmit slots of 2 KiB
-    /// (jumbo frames need bigger transmit slots; receive slots grow with the MTU by themselves).
+    /// One queue, 64 KiB blocks x 64 of 2 KiB receive slots (4 MiB), 128 transmit slots of 16 KiB
+    /// (2 MiB: a GSO super-frame of up to 11 full segments each, or one jumbo frame; receive
+    /// slots grow with the MTU by themselves), GSO on.
     pub fn new(ifname: &str) -> AfPacketConfig {
         AfPacketConfig {
             ifname: ifname.to_owned(),
@@ -78,10 +93,11 @@ impl AfPacketConfig {
             block_size: 1 << 16,
             block_count: 64,
             rx_frame_size: 2048,
-            tx_frame_size: 2048,
-            tx_frames: 256,
+            tx_frame_size: 1 << 14,
+            tx_frames: 128,
             pool_size: 1024,
             qdisc_bypass: false,
+            gso: true,
         }
     }
 }
@@ -93,6 +109,15 @@ const TX_DATA_OFFSET: usize = HDR_LEN;
 /// Where the kernel puts an Ethernet frame in a receive slot:
 /// `TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14` (`TPACKET2_HDRLEN` = 32 + 20).
 const RX_MAC_OFFSET: usize = 66;
+#[path = "afpacket_gso.rs"]
+mod gso;
+/// `sizeof(struct virtio_net_hdr)`: in front of each transmitted frame, and of each received
+/// frame (which moves the frame that much further into its receive slot), with `PACKET_VNET_HDR`.
+use gso::VNET_HDR_LEN;
+/// Transmit slots at least this large carry GSO super-frames (see [`gso`]).
+const GSO_MIN_SLOT: usize = 16 << 10;
+/// `virtio_net_hdr.hdr_len`: the bytes the kernel copies into the socket buffer's linear part.
+const VNET_HDR_LEN_FIELD: usize = 2;
 /// Offsets inside `struct tpacket2_hdr`.
 const H_STATUS: usize = 0;
 const H_LEN: usize = 4;
@@ -274,9 +299,15 @@ impl AfPacketDevice {
             None
         };
         let rx = rx_geometry(cfg, mtu)?;
+        // An interface whose offload we cannot read is taken to pass super-frames whole.
+        let gso = cfg.gso
+            && cfg.tx_frame_size >= GSO_MIN_SLOT
+            && !sys::if_tso(&cfg.ifname).unwrap_or(true);
         let mut queues = Vec::with_capacity(cfg.queues);
         for _ in 0..cfg.queues {
-            queues.push(Some(open_socket(cfg, ifindex, fanout_id, page, &rx, mtu)?));
+            queues.push(Some(open_socket(
+                cfg, ifindex, fanout_id, page, &rx, mtu, gso,
+            )?));
         }
         let info = DeviceInfo {
             name: cfg.ifname.clone(),
@@ -304,7 +335,9 @@ struct RxGeometry {
 /// a power of two, at least `rx_frame_size`); blocks grow to hold at least one slot.
 fn rx_geometry(cfg: &AfPacketConfig, mtu: usize) -> io::Result<RxGeometry> {
     const MAX_SLOT: usize = 1 << 20;
-    let need = cfg.rx_frame_size.max(RX_MAC_OFFSET + mtu + 18);
+    let need = cfg
+        .rx_frame_size
+        .max(RX_MAC_OFFSET + VNET_HDR_LEN + mtu + 18);
     if need > MAX_SLOT {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -325,8 +358,9 @@ fn open_socket(
     page: usize,
     rx: &RxGeometry,
     mtu: usize,
+    gso: bool,
 ) -> io::Result<AfPacketQueue> {
-    let fd = packet_socket(cfg)?;
+    let (fd, tx_vnet) = packet_socket(cfg)?;
     let raw = fd.as_raw_fd();
     let tx = request_rings(raw, cfg, page, rx)?;
     let rx_len = rx.block * cfg.block_count;
@@ -338,19 +372,22 @@ fn open_socket(
         ring,
         rx_next: 0,
         tx_slot_size: cfg.tx_frame_size,
+        tx_vnet,
+        tx_gso: gso && tx_vnet > 0,
         tx_slots: tx.frames,
         tx_head: 0,
         kick: false,
         pool: Pool::new(
             cfg.pool_size,
-            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET),
+            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET - tx_vnet),
         ),
     })
 }
 
 /// A TPACKET_V2 socket that receives nothing yet (protocol 0 until bound, so no frame of another
-/// interface slips in), ignoring its own outgoing frames, bypassing the qdisc when asked.
-fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
+/// interface slips in), ignoring its own outgoing frames, bypassing the qdisc when asked; and
+/// the length of the `virtio_net_hdr` in front of each frame (0 if the kernel lacks it).
+fn packet_socket(cfg: &AfPacketConfig) -> io::Result<(OwnedFd, usize)> {
     // SAFETY: plain socket(2) call; the result is checked.
     let fd =
         check(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
@@ -364,7 +401,12 @@ fn packet_socket(cfg: &AfPacketConfig) -> io::Result<OwnedFd> {
     if cfg.qdisc_bypass {
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
     }
-    Ok(fd)
+    // Before the rings (the kernel refuses it once they exist).
+    let vnet = match setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one) {
+        Ok(()) => VNET_HDR_LEN,
+        Err(_) => 0,
+    };
+    Ok((fd, vnet))
 }
 
 /// The transmit ring's geometry.
@@ -490,6 +532,10 @@ pub struct AfPacketQueue {
     rx_next: usize,
     tx_base: *mut u8,
     tx_slot_size: usize,
+    /// Bytes of `virtio_net_hdr` in front of each transmitted frame (0 or [`VNET_HDR_LEN`]).
+    tx_vnet: usize,
+    /// Whether runs of TCP segments go out as GSO super-frames.
+    tx_gso: bool,
     tx_slots: usize,
     tx_head: usize,
     kick: bool,
@@ -508,6 +554,25 @@ impl AfPacketQueue {
     fn tx_slot(&self, index: usize) -> *mut u8 {
         // SAFETY: `index < tx_slots`, so the slot lies inside the tx part of the mapping.
         unsafe { self.tx_base.add(index * self.tx_slot_size) }
+    }
+
+    /// Hands the head slot (`slot`, filled with `tp_len` bytes) to the kernel and moves on.
+    fn submit(&mut self, slot: *mut u8, tp_len: u32) {
+        // SAFETY: `slot` is the head slot, ours until its status says SEND_REQUEST; the header
+        // fields lie inside it.
+        unsafe {
+            std::ptr::write_volatile(slot.add(H_LEN).cast::<u32>(), tp_len);
+            std::ptr::write_volatile(slot.add(H_SNAPLEN).cast::<u32>(), tp_len);
+        }
+        fence(Ordering::Release);
+        // SAFETY: as above.
+        unsafe {
+            std::ptr::write_volatile(
+                slot.add(H_STATUS).cast::<u32>(),
+                libc::TP_STATUS_SEND_REQUEST,
+            )
+        };
+        self.tx_head = (self.tx_head + 1) % self.tx_slots;
     }
 
     fn send_kick(&mut self) -> io::Result<()> {
@@ -603,7 +668,9 @@ impl Queue for AfPacketQueue {
 
     fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
         let mut sent = 0;
-        let room = self.tx_slot_size - TX_DATA_OFFSET;
+        let vnet = self.tx_vnet;
+        let room = self.tx_slot_size - TX_DATA_OFFSET - vnet;
+        let gso = self.tx_gso;
         while let Some(frame) = pkts.get(sent) {
             if frame.len() > room {
                 break;
@@ -615,26 +682,40 @@ impl Queue for AfPacketQueue {
                 break; // Ring full: the kernel has not sent this slot yet.
             }
             fence(Ordering::Acquire);
-            // SAFETY: the slot is ours (status available); data and header fields lie inside it,
-            // and `frame.len() <= room` was checked.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    frame.as_ptr(),
-                    slot.add(TX_DATA_OFFSET),
-                    frame.len(),
-                );
-                std::ptr::write_volatile(slot.add(H_LEN).cast::<u32>(), frame.len() as u32);
-                std::ptr::write_volatile(slot.add(H_SNAPLEN).cast::<u32>(), frame.len() as u32);
-            }
-            fence(Ordering::Release);
-            // SAFETY: as above.
-            unsafe {
-                std::ptr::write_volatile(
-                    slot.add(H_STATUS).cast::<u32>(),
-                    libc::TP_STATUS_SEND_REQUEST,
-                )
+            let merged = if gso {
+                gso::run(|i| pkts.get(sent + i).map(|b| &b[..]), room)
+            } else {
+                None
             };
-            self.tx_head = (self.tx_head + 1) % self.tx_slots;
+            if let Some(run) = merged {
+                // SAFETY: the slot is ours (status available) and `vnet + run.len` bytes from
+                // its data offset lie inside it (`run.len <= room`); nothing else refers to them.
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut(slot.add(TX_DATA_OFFSET), vnet + run.len)
+                };
+                gso::write(|i| pkts.get(sent + i).map(|b| &b[..]), &run, out);
+                self.submit(slot, (vnet + run.len) as u32);
+                sent += run.count;
+                continue;
+            }
+            let tp_len = (vnet + frame.len()) as u32;
+            // SAFETY: the slot is ours (status available); the vnet header, data and header
+            // fields lie inside it, since `vnet + frame.len() <= slot size - TX_DATA_OFFSET`.
+            unsafe {
+                let data = slot.add(TX_DATA_OFFSET);
+                if vnet > 0 {
+                    // No offload asked; the kernel copies `hdr_len` bytes (the whole frame, or
+                    // its first 64 KiB) into the linear part. Native byte order, as the
+                    // kernel's `vio_le()` reads it.
+                    let copy = u16::try_from(frame.len()).unwrap_or(u16::MAX);
+                    let mut hdr = [0u8; VNET_HDR_LEN];
+                    hdr[VNET_HDR_LEN_FIELD..VNET_HDR_LEN_FIELD + 2]
+                        .copy_from_slice(&copy.to_ne_bytes());
+                    std::ptr::copy_nonoverlapping(hdr.as_ptr(), data, VNET_HDR_LEN);
+                }
+                std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(vnet), frame.len());
+            }
+            self.submit(slot, tp_len);
             sent += 1;
         }
         if sent == 0 && pkts.get(0).is_some_and(|f| f.len() > room) {

@@ -83,6 +83,28 @@ pub fn if_hwaddr(name: &str) -> io::Result<EthernetAddress> {
     Ok(EthernetAddress(mac))
 }
 
+/// Whether the interface takes TCP segments larger than its MTU as they are (TCP segmentation
+/// offload on, `ETHTOOL_GTSO`): a veth pair then hands them whole to its peer.
+pub fn if_tso(name: &str) -> io::Result<bool> {
+    const ETHTOOL_GTSO: u32 = 0x1e;
+    // `struct ethtool_value`: the command, then the answer.
+    let mut value: [u32; 2] = [ETHTOOL_GTSO, 0];
+    let sock = ioctl_socket()?;
+    let mut req = IfReq::new(name)?;
+    let ptr = value.as_mut_ptr() as usize;
+    req.data[..size_of::<usize>()].copy_from_slice(&ptr.to_ne_bytes());
+    // SAFETY: `req` is a valid ifreq whose data member points to `value`, a writable
+    // `struct ethtool_value` that outlives the call.
+    check(unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCETHTOOL as _,
+            &mut req as *mut IfReq,
+        )
+    })?;
+    Ok(value[1] != 0)
+}
+
 /// The interface's index.
 pub fn if_index(name: &str) -> io::Result<u32> {
     let req = ifreq_ioctl(name, libc::SIOCGIFINDEX)?;
