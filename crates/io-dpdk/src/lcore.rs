@@ -5,7 +5,7 @@
 //! thread that runs a context) goes to the pool's shared ring for every mbuf instead, a
 //! compare-and-swap per allocation and per free, in our code and in the driver's (`net_memif`
 //! allocates an mbuf for every frame it receives and frees every frame it sends). `perf` showed
-//! the ring at 13 % of a threaded `net_memif` bulk receiver's CPU time and 20 % of its sender's.
+//! the ring at 15 % of a threaded `net_memif` bulk receiver's CPU time and 20 % of its sender's.
 //! [`ensure`] registers the calling thread once (`rte_thread_register`); the registration ends
 //! with the thread (`rte_thread_unregister`), so the lcore id is reused by a later thread. The
 //! mbufs a thread's cache still holds stay in it for the next thread with that id, and count as
