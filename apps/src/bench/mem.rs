@@ -243,11 +243,15 @@ fn short_rows(mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
 }
 
 fn bulk_rows(w: Workload, mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
+    super::sized_bulk(p, |bytes| bulk_transfer(w, mode, bytes, ipv6))
+}
+
+fn bulk_transfer(w: Workload, mode: &str, bytes: u64, ipv6: bool) -> Result<Vec<Row>, String> {
     let (link, server) = family(ipv6);
     let server = SocketAddr::new(server, PORT);
     let never = AtomicBool::new(false);
     let (sent, got) = with_server((w, ipv6), mode, |ctx| {
-        perf::mtcp_client(ctx, server, p.bulk_bytes, 0, &never).map_err(|e| e.to_string())
+        perf::mtcp_client(ctx, server, bytes, 0, &never).map_err(|e| e.to_string())
     })?;
     let got = got.ok_or_else(|| format!("no server report; client: {}", sent.line(link)))?;
     eprintln!(

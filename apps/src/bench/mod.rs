@@ -187,8 +187,11 @@ pub struct Params {
     pub secs: f64,
     /// Seconds of the conns10k run (after all connections are up).
     pub conns10k_secs: f64,
-    /// Bytes of each bulk transfer.
+    /// Bytes of each bulk row's first transfer (see [`sized_bulk`]).
     pub bulk_bytes: u64,
+    /// Seconds each bulk row's measured transfer aims at (see [`sized_bulk`]); None: one
+    /// transfer of `bulk_bytes` (`--bulk-bytes N`).
+    pub bulk_secs: Option<f64>,
     /// Bytes of each lossy transfer.
     pub lossy_bytes: u64,
     /// Our senders' congestion-control algorithms in the lossy workloads (`tcp_cc = X`).
@@ -205,6 +208,7 @@ impl Params {
                 secs: 1.0,
                 conns10k_secs: 1.0,
                 bulk_bytes: 50_000_000,
+                bulk_secs: Some(0.5),
                 lossy_bytes: 10_000_000,
                 cc: vec!["cubic".into()],
                 cores: 1,
@@ -214,6 +218,7 @@ impl Params {
                 secs: 3.0,
                 conns10k_secs: 3.0,
                 bulk_bytes: 200_000_000,
+                bulk_secs: Some(1.0),
                 lossy_bytes: 50_000_000,
                 cc: vec!["cubic".into()],
                 cores: 1,
@@ -225,6 +230,46 @@ impl Params {
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.secs)
     }
+}
+
+/// The largest transfer [`sized_bulk`] sizes (a bound on a row's time should a transfer's
+/// rate come out absurdly high).
+pub const MAX_BULK_BYTES: u64 = 16_000_000_000;
+
+/// Transfers a bulk row may take: the first and at most two sized ones.
+const BULK_TRANSFERS: usize = 3;
+
+/// Runs a bulk row with transfers sized for the link, by the same rule on every link, so that
+/// the row measures the link's steady rate rather than its start-up (a 50 MB transfer lasts
+/// 15 ms at 25 Gbit/s, about as long as the connection takes to get going). The first
+/// transfer moves `p.bulk_bytes`; while a transfer lasted under half of `p.bulk_secs`, the
+/// next is sized from its rate to last `p.bulk_secs` (at most [`MAX_BULK_BYTES`]),
+/// [`BULK_TRANSFERS`] transfers at most. The row is the last transfer's.
+/// `transfer(bytes)` runs one transfer and returns its rows, the first a rate in Gbit/s.
+pub fn sized_bulk(
+    p: &Params,
+    mut transfer: impl FnMut(u64) -> Result<Vec<Row>, String>,
+) -> Result<Vec<Row>, String> {
+    let mut bytes = p.bulk_bytes;
+    let mut done = 0;
+    loop {
+        let rows = transfer(bytes)?;
+        done += 1;
+        let Some(target) = p.bulk_secs else {
+            return Ok(rows);
+        };
+        let gbps = rows.first().and_then(|r| r.value).unwrap_or(0.0);
+        if done >= BULK_TRANSFERS || gbps <= 0.0 || bulk_secs(bytes, gbps) >= target / 2.0 {
+            return Ok(rows);
+        }
+        // More than twice `bytes` (it lasted under half the target).
+        bytes = ((gbps * 1e9 / 8.0 * target) as u64).min(MAX_BULK_BYTES);
+    }
+}
+
+/// Seconds `bytes` take at `gbps` Gbit/s.
+fn bulk_secs(bytes: u64, gbps: f64) -> f64 {
+    bytes as f64 * 8.0 / (gbps * 1e9)
 }
 
 /// Echo message size of the echo, latency, short and conns10k workloads.
@@ -240,6 +285,50 @@ pub const SHORT_INFLIGHT: usize = 100;
 mod tests {
     use super::*;
     use mtcp_socket_api::MtcpConf;
+
+    #[test]
+    fn bulk_transfers_grow_until_one_lasts_half_the_target() {
+        let p = Params::new(true);
+        let row = |gbps| vec![Row::new("bulk1500", "mem", "rtc", gbps, "Gbit/s")];
+        // 25 Gbit/s: 50 MB lasts 16 ms, so a second transfer sized to last 0.5 s.
+        let mut asked = Vec::new();
+        let r = sized_bulk(&p, |b| {
+            asked.push(b);
+            Ok(row(25.0))
+        })
+        .unwrap();
+        assert_eq!(asked, [50_000_000, 1_562_500_000]);
+        assert_eq!(r[0].value, Some(25.0));
+        // A slow link's first transfer is long enough already.
+        let mut asked = Vec::new();
+        sized_bulk(&p, |b| {
+            asked.push(b);
+            Ok(row(0.5))
+        })
+        .unwrap();
+        assert_eq!(asked, [50_000_000]);
+        // An absurd rate: the size is capped, three transfers at most.
+        let mut asked = Vec::new();
+        sized_bulk(&p, |b| {
+            asked.push(b);
+            Ok(row(1000.0))
+        })
+        .unwrap();
+        assert_eq!(asked, [50_000_000, MAX_BULK_BYTES, MAX_BULK_BYTES]);
+        // `--bulk-bytes N`: one transfer of N; a failed transfer fails the row.
+        let fixed = Params {
+            bulk_secs: None,
+            ..Params::new(true)
+        };
+        let mut asked = Vec::new();
+        sized_bulk(&fixed, |b| {
+            asked.push(b);
+            Ok(row(25.0))
+        })
+        .unwrap();
+        assert_eq!(asked, [50_000_000]);
+        assert!(sized_bulk(&p, |_| Err("failed: x".into())).is_err());
+    }
 
     #[test]
     fn every_link_parses_by_name_and_veth_links_name_a_backend_the_config_accepts() {

@@ -253,9 +253,13 @@ impl<'a> SubLink<'a> {
     }
 
     fn bulk(&self, w: Workload, p: &Params) -> Result<Vec<Row>, String> {
+        super::sized_bulk(p, |bytes| self.bulk_transfer(w, bytes))
+    }
+
+    fn bulk_transfer(&self, w: Workload, bytes: u64) -> Result<Vec<Row>, String> {
         let args = vec![
             "--send".into(),
-            p.bulk_bytes.to_string(),
+            bytes.to_string(),
             "--recv".into(),
             "0".into(),
         ];

@@ -47,7 +47,9 @@ struct Args {
     /// Cores per side (only 1 so far).
     #[arg(long, default_value_t = 1)]
     cores: usize,
-    /// Bytes of each bulk transfer (default: 50 MB with --quick, 200 MB without).
+    /// Bytes of each bulk transfer, one per row. Without it each row's transfers are sized
+    /// for the link: the first moves 50 MB (--quick; 200 MB otherwise), and while one lasts
+    /// under half of 0.5 s (1 s), the next is sized from its rate to last that long.
     #[arg(long)]
     bulk_bytes: Option<u64>,
     /// Congestion control of our senders in the lossy workloads (mtcp.conf `tcp_cc`).
@@ -217,6 +219,7 @@ fn run(a: Args) -> Result<bool, String> {
     p.cc = a.cc.clone();
     if let Some(b) = a.bulk_bytes {
         p.bulk_bytes = b;
+        p.bulk_secs = None;
     }
     let plain: Vec<Workload> = ws.iter().copied().filter(|w| !w.is_lossy()).collect();
     let lossy: Vec<Workload> = ws.iter().copied().filter(|w| w.is_lossy()).collect();

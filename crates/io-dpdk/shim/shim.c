@@ -7,6 +7,7 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_ring.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -266,4 +267,26 @@ int mtcp_shim_alloc_bulk(struct rte_mempool *mp, struct mtcp_shim_buf *out, uint
 void mtcp_shim_free(struct rte_mbuf *m)
 {
 	rte_pktmbuf_free(m);
+}
+
+/* 1 when the calling thread already has an lcore id (an EAL thread, or registered before), 0 when
+ * it has just been registered as one, a negative errno when that failed (no lcore id left). */
+int mtcp_shim_lcore_register(void)
+{
+	if (rte_lcore_id() != LCORE_ID_ANY)
+		return 1;
+	if (rte_thread_register() != 0)
+		return -rte_errno;
+	return rte_lcore_id() != LCORE_ID_ANY ? 0 : -ENOTSUP;
+}
+
+void mtcp_shim_lcore_unregister(void)
+{
+	rte_thread_unregister();
+}
+
+/* The calling thread's lcore id, LCORE_ID_ANY (UINT32_MAX) for a thread without one. */
+unsigned int mtcp_shim_lcore_id(void)
+{
+	return rte_lcore_id();
 }

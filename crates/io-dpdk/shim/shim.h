@@ -72,5 +72,8 @@ uint16_t mtcp_shim_rx_burst(uint16_t port, uint16_t queue, struct mtcp_shim_rx *
 uint16_t mtcp_shim_tx_burst(uint16_t port, uint16_t queue, const struct mtcp_shim_tx *in, uint16_t n);
 int mtcp_shim_alloc_bulk(struct rte_mempool *mp, struct mtcp_shim_buf *out, uint16_t n);
 void mtcp_shim_free(struct rte_mbuf *m);
+int mtcp_shim_lcore_register(void);
+void mtcp_shim_lcore_unregister(void);
+unsigned int mtcp_shim_lcore_id(void);
 
 #endif

@@ -198,6 +198,9 @@ unsafe extern "C" {
     pub(crate) fn mtcp_shim_tx_burst(port: u16, queue: u16, pkts: *const ShimTx, n: u16) -> u16;
     pub(crate) fn mtcp_shim_alloc_bulk(mp: *mut RteMempool, out: *mut ShimBuf, n: u16) -> c_int;
     pub(crate) fn mtcp_shim_free(m: *mut RteMbuf);
+    pub(crate) fn mtcp_shim_lcore_register() -> c_int;
+    pub(crate) fn mtcp_shim_lcore_unregister();
+    pub(crate) fn mtcp_shim_lcore_id() -> c_uint;
 }
 
 /// DPDK's description of an error number (`rte_strerror`, which also knows DPDK's own numbers).

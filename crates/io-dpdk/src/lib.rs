@@ -59,6 +59,8 @@ mod eal;
 #[cfg(feature = "dpdk")]
 mod ffi;
 #[cfg(feature = "dpdk")]
+mod lcore;
+#[cfg(feature = "dpdk")]
 mod mbuf;
 #[cfg(feature = "dpdk")]
 mod queue;
@@ -67,6 +69,8 @@ mod queue;
 pub use device::DpdkDevice;
 #[cfg(feature = "dpdk")]
 pub use eal::Eal;
+#[cfg(feature = "dpdk")]
+pub use lcore::current_lcore;
 #[cfg(feature = "dpdk")]
 pub use mbuf::{DpdkRxFrame, DpdkTxFrame};
 #[cfg(feature = "dpdk")]

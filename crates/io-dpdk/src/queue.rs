@@ -5,6 +5,9 @@
 //! an application call) or the wait is over; the frames it found wait in the queue for the next
 //! `rx_into`. A timed sleep instead (the thread parked for 20 µs, which the kernel's timer slack
 //! makes 60-80 µs) put 90 µs on every round trip of threaded mode over `net_memif`.
+//!
+//! Every operation first makes the calling thread an lcore (see [`crate::lcore`]): the mbuf
+//! pools then serve it from a per-thread cache instead of their shared ring.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -145,6 +148,7 @@ impl Queue for DpdkQueue {
     type Tx = DpdkTxFrame;
 
     fn rx_into<S: RxSink<DpdkRxFrame>>(&mut self, out: &mut S) -> io::Result<usize> {
+        crate::lcore::ensure();
         let mut room = out.room().min(MAX_BURST);
         let mut taken = 0;
         while room > 0 && self.pending_next < self.pending_len {
@@ -175,6 +179,7 @@ impl Queue for DpdkQueue {
     /// runs more than one port. Each look is an rx burst,
     /// back to back as in DPDK's own poll loops (no `spin_loop` pause between them).
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
+        crate::lcore::ensure();
         mtcp_io::doorbell::heed();
         // With several ports a frame may come on another one: return, and the caller polls
         // them all again (busy polling across ports, as before this wait existed).
@@ -199,6 +204,7 @@ impl Queue for DpdkQueue {
     }
 
     fn tx_alloc(&mut self) -> Option<DpdkTxFrame> {
+        crate::lcore::ensure();
         let mut buf = MaybeUninit::<ffi::ShimBuf>::uninit();
         // SAFETY: room for one entry, filled on success.
         let ret = unsafe { ffi::mtcp_shim_alloc_bulk(self.pool, buf.as_mut_ptr(), 1) };
@@ -207,6 +213,7 @@ impl Queue for DpdkQueue {
     }
 
     fn tx_alloc_burst(&mut self, out: &mut Burst<DpdkTxFrame>, n: usize) -> usize {
+        crate::lcore::ensure();
         let want = n.min(out.capacity() - out.len());
         if want == 0 {
             return 0;
@@ -229,6 +236,7 @@ impl Queue for DpdkQueue {
     }
 
     fn tx_from<B: TxBatch<DpdkTxFrame>>(&mut self, pkts: &mut B) -> io::Result<usize> {
+        crate::lcore::ensure();
         let mut tx = [const { MaybeUninit::<ffi::ShimTx>::uninit() }; MAX_BURST];
         let mut n = 0;
         while let (true, Some(frame)) = (n < MAX_BURST, pkts.get(n)) {

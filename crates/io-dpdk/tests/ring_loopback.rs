@@ -1,5 +1,5 @@
 //! Pure-DPDK loopback on `net_ring` vdevs: bursts, mbuf ownership, partial transmit, pool leak
-//! check, the busy-polling `wait_rx`, and the set-up errors. Needs root (DPDK's EAL); one EAL per process, shared by the tests.
+//! check, the busy-polling `wait_rx`, the threads that poll becoming lcores, and the set-up errors. Needs root (DPDK's EAL); one EAL per process, shared by the tests.
 #![cfg(feature = "dpdk")]
 
 mod common;
@@ -15,7 +15,7 @@ fn config() -> DpdkConfig {
          port = net_ring0\n\
          num_mbufs = 4095\n\
          file_prefix = mtcp-ring-{}\n\
-         eal_args = --vdev=net_ring0 --vdev=net_ring1 --vdev=net_ring2 --log-level=lib.eal:notice\n",
+         eal_args = --vdev=net_ring0 --vdev=net_ring1 --vdev=net_ring2 --vdev=net_ring3 --log-level=lib.eal:notice\n",
         std::process::id()
     ))
     .expect("valid config")
@@ -355,5 +355,42 @@ fn wait_rx_polls_until_a_frame_or_the_doorbell() {
     q.wait_rx(Duration::from_secs(60)).unwrap();
     assert!(port.pool_available(0).unwrap() < start);
     drop(q);
+    assert_eq!(port.pool_available(0).unwrap(), start, "no mbuf leaked");
+}
+
+/// A thread that uses a queue becomes an lcore (so the mbuf pool serves it from a per-lcore
+/// cache) and gives its lcore id back when it ends: more threads than DPDK has lcore ids (128)
+/// each get one in turn, and every mbuf they used comes back.
+#[test]
+#[ignore = "needs root: DPDK EAL, hugepages, TAPs and network namespaces"]
+fn polling_threads_become_lcores_and_give_them_back() {
+    common::require_root("polling_threads_become_lcores_and_give_them_back");
+    let _turn = turn();
+    let config = config();
+    let mut port = eal()
+        .open("net_ring3", &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut q = port.queue(0).unwrap();
+    let start = port.pool_available(0).unwrap();
+    for round in 0..200u32 {
+        let worker = std::thread::spawn(move || {
+            assert_eq!(
+                mtcp_io_dpdk::current_lcore(),
+                None,
+                "a fresh thread has none"
+            );
+            send(&mut q, round..round + 4);
+            let mut rx = Burst::new();
+            assert_eq!(q.rx_burst(&mut rx).unwrap(), 4);
+            for (i, frame) in rx.iter().enumerate() {
+                check(frame, 2, round + i as u32);
+            }
+            let lcore = mtcp_io_dpdk::current_lcore();
+            (q, lcore)
+        });
+        let (back, lcore) = worker.join().unwrap();
+        q = back;
+        assert!(lcore.is_some(), "thread {round} got no lcore id");
+    }
     assert_eq!(port.pool_available(0).unwrap(), start, "no mbuf leaked");
 }
