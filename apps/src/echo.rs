@@ -39,8 +39,9 @@ pub struct EchoReport {
     pub errors: u64,
     /// Why they failed.
     pub failures: EchoFailures,
-    /// Round-trip time of every counted round, microseconds.
-    pub latencies_us: Vec<u64>,
+    /// Round-trip time of every counted round, nanoseconds (printed as microseconds with one
+    /// decimal: whole microseconds made a 2 us and a 3 us round trip look 1.5x apart).
+    pub latencies_ns: Vec<u64>,
     /// Wall time of the run, from the moment every connection was up.
     pub elapsed: Duration,
     /// From the first connect until every connection was up (or had failed).
@@ -85,10 +86,10 @@ impl EchoReport {
 
     /// `echo: ... transactions/s, latency p50/p99/p999` summary line.
     pub fn line(&mut self, stack: &str, cfg: &EchoConfig) -> String {
-        self.latencies_us.sort_unstable();
-        let p = |q| crate::cli::percentile(&self.latencies_us, q);
+        self.latencies_ns.sort_unstable();
+        let p = |q| crate::cli::percentile(&self.latencies_ns, q) as f64 / 1000.0;
         format!(
-            "echo[{stack}]: {} conns x {} B: {} transactions in {:.2} s = {:.0} transactions/s, latency p50 {} us, p99 {} us, p999 {} us, errors {}",
+            "echo[{stack}]: {} conns x {} B: {} transactions in {:.2} s = {:.0} transactions/s, latency p50 {:.1} us, p99 {:.1} us, p999 {:.1} us, errors {}",
             cfg.connections,
             cfg.message_bytes,
             self.transactions,
@@ -372,8 +373,8 @@ fn on_event<Q: Queue>(
         let now = Instant::now();
         w.last_round_end = now;
         report
-            .latencies_us
-            .push((now - r.started).as_micros() as u64);
+            .latencies_ns
+            .push((now - r.started).as_nanos() as u64);
         report.transactions += 1;
         if now >= w.finish_after {
             return Step::Close(None);
@@ -442,7 +443,7 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
                     report.ramp = steady - started;
                     w.finish_after = steady + cfg.duration;
                     report.transactions = 0;
-                    report.latencies_us.clear();
+                    report.latencies_ns.clear();
                 }
             }
             let step = on_event(ctx, id, e.events, r, &mut w, &mut report);
@@ -525,7 +526,7 @@ pub fn kernel_client(cfg: &EchoConfig) -> EchoReport {
                     if fail.is_some() {
                         return (lat, fail);
                     }
-                    lat.push(t.elapsed().as_micros() as u64);
+                    lat.push(t.elapsed().as_nanos() as u64);
                     if begin.elapsed() >= cfg.duration {
                         break;
                     }
@@ -539,7 +540,7 @@ pub fn kernel_client(cfg: &EchoConfig) -> EchoReport {
         match t.join() {
             Ok((lat, fail)) => {
                 report.transactions += lat.len() as u64;
-                report.latencies_us.extend(lat);
+                report.latencies_ns.extend(lat);
                 if let Some(why) = fail {
                     report.fail(why);
                 }

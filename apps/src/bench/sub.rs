@@ -383,9 +383,9 @@ mod tests {
     #[test]
     fn lines_become_rows() {
         let echo = "echo[mtcp]: 1 conns x 64 B: 10 transactions in 1.00 s = 10 transactions/s, \
-                    latency p50 12 us, p99 30 us, p999 31 us, errors 0";
+                    latency p50 12.4 us, p99 30.0 us, p999 31.2 us, errors 0";
         let r = echo_rows(Workload::Latency64, "mem", "rtc", echo).unwrap();
-        assert_eq!(r[0], Row::new("latency64", "mem", "rtc", 12.0, "us"));
+        assert_eq!(r[0], Row::new("latency64", "mem", "rtc", 12.4, "us"));
         assert_eq!(r[1], Row::new("latency64_p99", "mem", "rtc", 30.0, "us"));
         let r = echo_rows(Workload::Echo64x64, "mem", "rtc", echo).unwrap();
         assert_eq!(r[0].value, Some(10.0));
