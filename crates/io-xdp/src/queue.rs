@@ -397,17 +397,19 @@ impl Queue for XdpQueue {
         Ok(sent)
     }
 
-    /// Returns at once when the RX ring holds descriptors, or when `timeout` is under the
-    /// millisecond `poll` counts in (a look: the ring was just looked at). Otherwise waits in
-    /// `poll`. A `poll` on an AF_XDP socket in copy mode also runs the kernel's transmit path,
-    /// so a look through `poll(0)` cost a syscall and a pass over the TX ring each idle turn;
-    /// the transmit side is kicked by `tx_from` and `rx_into` already.
+    /// Returns at once when the RX ring holds descriptors, or when `timeout` is under a
+    /// millisecond (a look: the ring was just looked at). Otherwise waits in `poll` on the
+    /// socket and on the thread's doorbell ([`mtcp_io::doorbell::poll_fd`]), so a frame another
+    /// core forwarded ends the wait as a frame of this queue does. A `poll` on an AF_XDP socket
+    /// in copy mode also runs the kernel's transmit path, so a look through `poll(0)` cost a
+    /// syscall and a pass over the TX ring each idle turn; the transmit side is kicked by
+    /// `tx_from` and `rx_into` already.
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
         // SAFETY: the socket is open; the call only reads the RX ring's producer index.
         if timeout.as_millis() == 0 || unsafe { ffi::mtcp_xsk_rx_ready(self.umem.xsk) } > 0 {
             return Ok(());
         }
-        sys::poll_in(self.fd, timeout)
+        mtcp_io::doorbell::poll_fd(self.fd, timeout)
     }
 
     fn rx_fd(&self) -> Option<RawFd> {
