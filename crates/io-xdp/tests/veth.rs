@@ -288,6 +288,91 @@ fn ten_thousand_frames_sent_while_the_receiver_is_busy_all_arrive() {
     assert_eq!(next, FRAMES, "received {next} of {FRAMES}; kernel {k:?}");
 }
 
+/// Sends `count` frames of 64 bytes from `qa` to `qb`'s MAC, numbered from `first`, in bursts.
+fn send_numbered(
+    qa: &mut mtcp_io_xdp::XdpQueue,
+    macs: (mtcp_io::EthernetAddress, mtcp_io::EthernetAddress),
+    first: u32,
+    count: u32,
+) {
+    let (mac_a, mac_b) = macs;
+    let mut sent = 0u32;
+    let mut burst: Burst<_> = Burst::new();
+    while sent < count {
+        while sent + (burst.len() as u32) < count && !burst.is_full() {
+            let Some(mut f) = qa.tx_alloc() else { break };
+            f.set_len(64);
+            f[..6].copy_from_slice(&mac_b.0);
+            f[6..12].copy_from_slice(&mac_a.0);
+            f[12..14].copy_from_slice(&[0x88, 0xb5]); // local experimental EtherType
+            f[14..18].copy_from_slice(&(first + sent + burst.len() as u32).to_be_bytes());
+            let _ = burst.push(f);
+        }
+        sent += qa.tx_burst(&mut burst).unwrap() as u32;
+    }
+}
+
+/// Receives until `count` frames numbered from `first` arrived in order (5 s at most); returns
+/// how many did.
+fn receive_numbered(qb: &mut mtcp_io_xdp::XdpQueue, first: u32, count: u32) -> u32 {
+    let mut next = first;
+    let mut rx = Burst::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while next < first + count && std::time::Instant::now() < deadline {
+        rx.clear();
+        qb.rx_burst(&mut rx).unwrap();
+        for f in rx.iter() {
+            let seq = u32::from_be_bytes(f[14..18].try_into().unwrap());
+            assert_eq!(seq, next, "frames lost or out of order");
+            next += 1;
+        }
+    }
+    next - first
+}
+
+/// The fill ring's stock shrinks to 2 048 frames while bursts stay small (a frame is then
+/// written again after 2 048 others, not 16 384: cache-warm copies), and is full again at the
+/// first backlog of half the stock, before a larger burst could find it short.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn fill_stock_shrinks_under_small_bursts_and_refills_at_a_backlog() {
+    let ns = Netns::new(&unique_name("xds")).unwrap();
+    let (a, b) = ns.veth_pair("xa", "xb").unwrap();
+    let mut da = open_in(&ns, config(&a, XdpMode::Native)).unwrap();
+    let mut db = open_in(&ns, config(&b, XdpMode::Native)).unwrap();
+    let macs = (da.info().mac, db.info().mac);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    assert_eq!(qb.stats().fill_stock, 16384, "the stock starts full");
+    let mut seq = 0u32;
+    while qb.stats().fill_stock > 2048 && seq < 1_000_000 {
+        send_numbered(&mut qa, macs, seq, 64);
+        assert_eq!(receive_numbered(&mut qb, seq, 64), 64);
+        seq += 64;
+    }
+    assert_eq!(
+        qb.stats().fill_stock,
+        2048,
+        "after {seq} frames in bursts of 64"
+    );
+    // The free list (FIFO too) is cut to about the stock: the rest waits in the reserve.
+    assert!(qb.free_frames() <= 2 * 2048, "{} free", qb.free_frames());
+    // 1 500 frames while the receiver is busy: a backlog above half the stock.
+    send_numbered(&mut qa, macs, seq, 1500);
+    assert_eq!(receive_numbered(&mut qb, seq, 1500), 1500);
+    assert_eq!(
+        qb.stats().fill_stock,
+        16384,
+        "a backlog of 1 500 refills the stock"
+    );
+    assert!(
+        qb.free_frames() > 8192,
+        "the reserve is back: {} free",
+        qb.free_frames()
+    );
+    let k = qb.kernel_stats().unwrap();
+    assert_eq!((k.rx_fill_ring_empty, k.rx_ring_full), (0, 0), "{k:?}");
+}
+
 /// A thread that panics while holding the port unwinds through its destructors: the program
 /// is detached and the sockets closed, and the port can be opened again.
 #[test]
