@@ -299,11 +299,10 @@ unsigned int mtcp_xsk_tx(struct mtcp_xsk *x, const uint64_t *addrs, const uint32
 	return got;
 }
 
-/* Descriptors waiting in the RX ring (a look at the kernel's producer index when the cached
- * view is empty, no syscall): all of them, the receive backlog the fill stock follows. */
+/* Descriptors waiting in the RX ring (a look at the kernel's producer index, no syscall). */
 unsigned int mtcp_xsk_rx_ready(struct mtcp_xsk *x)
 {
-	return xsk_cons_nb_avail(&x->rx, UINT32_MAX);
+	return xsk_cons_nb_avail(&x->rx, 1);
 }
 
 int mtcp_xsk_fill_needs_wakeup(const struct mtcp_xsk *x)

@@ -29,62 +29,6 @@ pub struct XdpStats {
     pub rx_gathered: u64,
     /// Frames dropped because no slot was free to gather them into.
     pub rx_dropped: u64,
-    /// Frames the fill ring is kept stocked with now (see [`FillStock`]).
-    pub fill_stock: u64,
-}
-
-/// The smallest stock the fill ring shrinks to (or the whole target, if smaller).
-const MIN_STOCK: u32 = 2048;
-/// Frames received between two looks at whether the stock may shrink.
-const STOCK_WINDOW: u32 = 1 << 16;
-
-/// How many frames the fill ring is kept stocked with, between [`MIN_STOCK`] and the
-/// configured target. The kernel takes fill-ring frames in FIFO order, so the stock is also how
-/// many frames are written before one is written again: with the full target (16 384 frames,
-/// sized for 10 000-frame bursts) every copy into the UMEM lands in lines long out of the
-/// caches, and a stock of 2 048 lifted rtc echo64x64 in every paired run (BENCHMARKS.md). So
-/// the stock starts full, halves after a window of [`STOCK_WINDOW`] frames whose largest
-/// receive backlog stayed under an eighth of it, and returns to full as soon as a backlog
-/// reaches half of it. The free list, a FIFO too, is kept about as short as the stock (the
-/// queue sets the surplus aside, see `XdpQueue::rebalance`), or its frames would be as cold.
-#[derive(Clone, Copy, Debug)]
-struct FillStock {
-    now: u32,
-    full: u32,
-    /// The largest backlog (frames waiting in the RX ring at a look) in this window.
-    peak: u32,
-    /// Frames left in this window.
-    left: u32,
-}
-
-impl FillStock {
-    fn new(full: u32) -> FillStock {
-        FillStock {
-            now: full,
-            full,
-            peak: 0,
-            left: STOCK_WINDOW,
-        }
-    }
-
-    /// `backlog` frames were waiting at a look that took `taken` of them.
-    fn saw(&mut self, backlog: u32, taken: u32) {
-        if backlog > self.now / 2 && self.now < self.full {
-            self.now = self.full;
-            self.peak = 0;
-            self.left = STOCK_WINDOW;
-            return;
-        }
-        self.peak = self.peak.max(backlog);
-        self.left = self.left.saturating_sub(taken);
-        if self.left == 0 {
-            if self.peak < self.now / 8 {
-                self.now = (self.now / 2).max(MIN_STOCK.min(self.full));
-            }
-            self.peak = 0;
-            self.left = STOCK_WINDOW;
-        }
-    }
 }
 
 /// The kernel's counters of one socket (`struct xdp_statistics`).
@@ -111,9 +55,7 @@ pub struct XdpQueue {
     /// Frames in the fill ring or the RX ring (lent to the kernel for receiving).
     in_fill: u32,
     /// How many frames the fill ring is kept stocked with.
-    stock: FillStock,
-    /// Free chunks set aside while the stock is small (allocated once at open, never grown).
-    reserve: Vec<u64>,
+    fill_target: u32,
     /// Descriptors in the TX ring or the completion ring.
     in_tx: u32,
     /// Per slot (multi-buffer transmit frames): its descriptors not completed yet.
@@ -156,11 +98,10 @@ impl XdpQueue {
         let mut queue = XdpQueue {
             slot_pending: vec![0; umem.slot_count()].into_boxed_slice(),
             scratch: Scratch::new(MAX_BURST * umem.slot_chunks()),
-            reserve: Vec::with_capacity(umem.free.capacity()),
             umem,
             fd,
             in_fill: 0,
-            stock: FillStock::new(fill_target),
+            fill_target,
             in_tx: 0,
             stats: XdpStats::default(),
             report_at_close: std::env::var_os("MTCP_XDP_STATS").is_some(),
@@ -171,10 +112,7 @@ impl XdpQueue {
 
     /// This queue's counters.
     pub fn stats(&self) -> XdpStats {
-        XdpStats {
-            fill_stock: u64::from(self.stock.now),
-            ..self.stats
-        }
+        self.stats
     }
 
     /// The kernel's counters of this socket (`XDP_STATISTICS`): frames it dropped and why.
@@ -233,22 +171,20 @@ impl XdpQueue {
         }
     }
 
-    /// Tops the fill ring up to its stock ([`FillStock`]) from the free list, a burst at a
-    /// time. The whole stock, not one burst: a peer that sent faster than one burst per turn
-    /// while this core was busy (or descheduled) leaves the ring short, and a frame that finds
-    /// it empty is dropped by the kernel (`rx_fill_ring_empty`) and costs the flow a
-    /// retransmission timeout.
+    /// Tops the fill ring up to its target from the free list, a burst at a time. The whole
+    /// target, not one burst: a peer that sent faster than one burst per turn while this core
+    /// was busy (or descheduled) leaves the ring short, and a frame that finds it empty is
+    /// dropped by the kernel (`rx_fill_ring_empty`) and costs the flow a retransmission timeout.
     fn top_up(&mut self) {
-        while self.in_fill < self.stock.now && self.refill() > 0 {}
+        while self.in_fill < self.fill_target && self.refill() > 0 {}
     }
 
     /// Puts up to one burst of free frames on the fill ring; returns how many.
     fn refill(&mut self) -> u32 {
-        let want =
-            (self.stock.now.saturating_sub(self.in_fill)).min(self.scratch.descs() as u32) as usize;
+        let want = (self.fill_target - self.in_fill).min(self.scratch.descs() as u32) as usize;
         let mut n = 0;
         while n < want {
-            match self.pop_free() {
+            match self.umem.free.pop() {
                 Some(addr) => {
                     self.scratch.addrs[n] = addr;
                     n += 1;
@@ -290,40 +226,6 @@ impl XdpQueue {
 }
 
 impl XdpQueue {
-    /// A free chunk: from the free list, else from the reserve (frames the stack holds
-    /// outgrew the circulation a small stock left).
-    fn pop_free(&mut self) -> Option<u64> {
-        self.umem.free.pop().or_else(|| self.reserve.pop())
-    }
-
-    /// A transmit frame: a slot with multi-buffer, else a free chunk.
-    fn alloc_tx(&mut self) -> Option<u64> {
-        if self.umem.has_slots() {
-            self.umem.alloc_slot()
-        } else {
-            self.pop_free()
-        }
-    }
-
-    /// After the stock changed: keeps about a stock's worth of chunks on the free list (the
-    /// oldest, coldest ones go to the reserve), or puts the whole reserve back when it grew.
-    fn rebalance(&mut self) {
-        if self.stock.now == self.stock.full {
-            while let Some(addr) = self.reserve.pop() {
-                self.umem.give_back(addr);
-            }
-            return;
-        }
-        while self.umem.free.len() > self.stock.now as usize
-            && self.reserve.len() < self.reserve.capacity()
-        {
-            match self.umem.free.pop() {
-                Some(addr) => self.reserve.push(addr),
-                None => break,
-            }
-        }
-    }
-
     /// A frame received in the chunks `descs` of the scratch (multi-buffer), copied into one
     /// slot so the stack sees it contiguous; the chunks go back to the free list. None (the
     /// frame dropped and counted) when no slot is free or the frame does not fit one.
@@ -398,20 +300,6 @@ impl Queue for XdpQueue {
             )
         };
         self.in_fill -= n;
-        if n > 0 {
-            // A full burst may have left more behind: the backlog decides the stock.
-            let rest = if n as usize == self.scratch.descs() || n >= want as u32 {
-                // SAFETY: the socket is open; the call only reads the RX ring's producer index.
-                unsafe { ffi::mtcp_xsk_rx_ready(self.umem.xsk) }
-            } else {
-                0
-            };
-            let before = self.stock.now;
-            self.stock.saw(n + rest, n);
-            if self.stock.now != before {
-                self.rebalance();
-            }
-        }
         let mut frames: u32 = 0;
         let mut first = 0;
         for i in 0..n as usize {
@@ -443,11 +331,11 @@ impl Queue for XdpQueue {
     }
 
     fn tx_alloc(&mut self) -> Option<XdpTxFrame> {
-        let addr = match self.alloc_tx() {
+        let addr = match self.umem.alloc_tx() {
             Some(addr) => addr,
             None => {
                 self.reclaim();
-                self.alloc_tx()?
+                self.umem.alloc_tx()?
             }
         };
         Some(XdpTxFrame::new(Arc::clone(&self.umem), addr))
