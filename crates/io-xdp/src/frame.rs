@@ -121,6 +121,11 @@ impl Umem {
             .then(|| ((addr - self.slots_at) / self.slot_len) as usize)
     }
 
+    /// How many chunks a transmit frame (a slot) spans: 1 without multi-buffer.
+    pub(crate) fn slot_chunks(&self) -> usize {
+        (self.slot_len / self.chunk) as usize
+    }
+
     /// How many slots there are (0 without multi-buffer).
     pub(crate) fn slot_count(&self) -> usize {
         if self.has_slots() {

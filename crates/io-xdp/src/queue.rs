@@ -60,17 +60,35 @@ pub struct XdpQueue {
     in_tx: u32,
     /// Per slot (multi-buffer transmit frames): its descriptors not completed yet.
     slot_pending: Box<[u8]>,
-    /// Descriptor scratch space for one burst (boxed once at open, so the queue stays small).
-    scratch: Box<Scratch>,
+    /// Descriptor scratch space for one burst (allocated once at open).
+    scratch: Scratch,
     stats: XdpStats,
     /// Print the counters at close (`MTCP_XDP_STATS` set in the environment at open).
     report_at_close: bool,
 }
 
+/// Descriptors of one burst: [`MAX_BURST`] frames of up to a slot's chunks each, so that a
+/// burst of multi-buffer frames (3 descriptors each at MTU 9000) moves in one call and one kick
+/// rather than in bursts of 21 frames, each a loop turn of the stack and a `sendto`.
 struct Scratch {
-    addrs: [u64; MAX_BURST],
-    lens: [u32; MAX_BURST],
-    opts: [u32; MAX_BURST],
+    addrs: Box<[u64]>,
+    lens: Box<[u32]>,
+    opts: Box<[u32]>,
+}
+
+impl Scratch {
+    fn new(descs: usize) -> Scratch {
+        Scratch {
+            addrs: vec![0; descs].into_boxed_slice(),
+            lens: vec![0; descs].into_boxed_slice(),
+            opts: vec![0; descs].into_boxed_slice(),
+        }
+    }
+
+    /// How many descriptors it holds.
+    fn descs(&self) -> usize {
+        self.addrs.len()
+    }
 }
 
 impl XdpQueue {
@@ -79,16 +97,12 @@ impl XdpQueue {
         let fd = unsafe { ffi::mtcp_xsk_fd(umem.xsk) };
         let mut queue = XdpQueue {
             slot_pending: vec![0; umem.slot_count()].into_boxed_slice(),
+            scratch: Scratch::new(MAX_BURST * umem.slot_chunks()),
             umem,
             fd,
             in_fill: 0,
             fill_target,
             in_tx: 0,
-            scratch: Box::new(Scratch {
-                addrs: [0; MAX_BURST],
-                lens: [0; MAX_BURST],
-                opts: [0; MAX_BURST],
-            }),
             stats: XdpStats::default(),
             report_at_close: std::env::var_os("MTCP_XDP_STATS").is_some(),
         };
@@ -127,13 +141,10 @@ impl XdpQueue {
     /// Moves completed transmissions back to the free list.
     fn reclaim(&mut self) {
         while self.in_tx > 0 {
-            // SAFETY: `addrs` has room for MAX_BURST entries; the socket is open.
+            let room = self.scratch.descs() as u32;
+            // SAFETY: `addrs` has room for `room` entries; the socket is open.
             let n = unsafe {
-                ffi::mtcp_xsk_complete(
-                    self.umem.xsk,
-                    self.scratch.addrs.as_mut_ptr(),
-                    MAX_BURST as u32,
-                )
+                ffi::mtcp_xsk_complete(self.umem.xsk, self.scratch.addrs.as_mut_ptr(), room)
             };
             for i in 0..n as usize {
                 let addr = self.scratch.addrs[i];
@@ -154,7 +165,7 @@ impl XdpQueue {
                 }
             }
             self.in_tx -= n;
-            if n < MAX_BURST as u32 {
+            if n < room {
                 break;
             }
         }
@@ -170,7 +181,7 @@ impl XdpQueue {
 
     /// Puts up to one burst of free frames on the fill ring; returns how many.
     fn refill(&mut self) -> u32 {
-        let want = (self.fill_target - self.in_fill).min(MAX_BURST as u32) as usize;
+        let want = (self.fill_target - self.in_fill).min(self.scratch.descs() as u32) as usize;
         let mut n = 0;
         while n < want {
             match self.umem.free.pop() {
@@ -277,14 +288,14 @@ impl Queue for XdpQueue {
         if want == 0 {
             return Ok(0);
         }
-        // SAFETY: `addrs`/`lens`/`opts` have room for MAX_BURST entries; the socket is open.
+        // SAFETY: `addrs`/`lens`/`opts` have room for `descs()` entries; the socket is open.
         let n = unsafe {
             ffi::mtcp_xsk_rx(
                 self.umem.xsk,
                 self.scratch.addrs.as_mut_ptr(),
                 self.scratch.lens.as_mut_ptr(),
                 self.scratch.opts.as_mut_ptr(),
-                MAX_BURST as u32,
+                self.scratch.descs() as u32,
                 want as u32,
             )
         };
@@ -342,7 +353,7 @@ impl Queue for XdpQueue {
             }
             let len = frame.len();
             let descs = len.div_ceil(chunk).max(1);
-            if n + descs > MAX_BURST {
+            if n + descs > self.scratch.descs() {
                 break;
             }
             for d in 0..descs {
@@ -386,17 +397,19 @@ impl Queue for XdpQueue {
         Ok(sent)
     }
 
-    /// Returns at once when the RX ring holds descriptors, or when `timeout` is under the
-    /// millisecond `poll` counts in (a look: the ring was just looked at). Otherwise waits in
-    /// `poll`. A `poll` on an AF_XDP socket in copy mode also runs the kernel's transmit path,
-    /// so a look through `poll(0)` cost a syscall and a pass over the TX ring each idle turn;
-    /// the transmit side is kicked by `tx_from` and `rx_into` already.
+    /// Returns at once when the RX ring holds descriptors, or when `timeout` is under a
+    /// millisecond (a look: the ring was just looked at). Otherwise waits in `poll` on the
+    /// socket and on the thread's doorbell ([`mtcp_io::doorbell::poll_fd`]), so a frame another
+    /// core forwarded ends the wait as a frame of this queue does. A `poll` on an AF_XDP socket
+    /// in copy mode also runs the kernel's transmit path, so a look through `poll(0)` cost a
+    /// syscall and a pass over the TX ring each idle turn; the transmit side is kicked by
+    /// `tx_from` and `rx_into` already.
     fn wait_rx(&mut self, timeout: Duration) -> io::Result<()> {
         // SAFETY: the socket is open; the call only reads the RX ring's producer index.
         if timeout.as_millis() == 0 || unsafe { ffi::mtcp_xsk_rx_ready(self.umem.xsk) } > 0 {
             return Ok(());
         }
-        sys::poll_in(self.fd, timeout)
+        mtcp_io::doorbell::poll_fd(self.fd, timeout)
     }
 
     fn rx_fd(&self) -> Option<RawFd> {

@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::RawFd;
 
-pub(crate) use mtcp_io::netdev::{if_hwaddr, if_index, if_mtu, poll_in};
+pub(crate) use mtcp_io::netdev::{if_hwaddr, if_index, if_mtu};
 
 /// Whether `name` can be an interface name (1 to 15 bytes, no NUL).
 pub(crate) fn valid_ifname(name: &str) -> bool {

@@ -54,7 +54,6 @@
 //!   thread's longest idle wait is 1 ms), so a forwarded frame waits at most about 1 ms; there is
 //!   no extra wake-up signal, which keeps the fast path free of system calls.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
@@ -94,7 +93,7 @@ pub(crate) struct Mesh {
     pool: Pool,
     /// Per core: the thread that polls its inboxes and its doorbell, rung (with an unpark) when
     /// a frame is pushed to it, so a core that waits for frames wakes for these too.
-    wakers: Vec<OnceLock<(Thread, Arc<AtomicBool>)>>,
+    wakers: Vec<OnceLock<(Thread, Arc<mtcp_io::doorbell::Bell>)>>,
 }
 
 impl Mesh {

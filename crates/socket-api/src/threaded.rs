@@ -31,10 +31,12 @@
 //! Idle: the stack thread that holds the stack and has nothing to do yields the CPU
 //! [`IDLE_YIELDS`] times (the thread it waits for usually needs it where threads outnumber
 //! cores), then waits: on the in-memory switch for frames and requests together
-//! ([`mtcp_io::doorbell`]: the application rings it with each request); elsewhere parked
-//! (a request's ring unparks it) or, inside `epoll_wait`, in `poll(2)` on the queue's
-//! descriptor; for 20 µs, 200 µs once idle for 20 ms, 1 ms once idle for a second (1 ms on a
-//! descriptor once idle at all). Waiting for the application's next request, it parks at once.
+//! ([`mtcp_io::doorbell`]: the application rings it with each request); on a queue with a
+//! descriptor (AF_XDP, AF_PACKET) in `poll(2)` on it and on the doorbell's eventfd, so a
+//! frame or a request ends the wait (inside `epoll_wait`, where no request comes, in the
+//! queue's `wait_rx`); elsewhere parked (a request's ring unparks it); for 20 µs, 200 µs once
+//! idle for 20 ms, 1 ms once idle for a second (1 ms on a descriptor once idle at all).
+//! Waiting for the application's next request, it parks at once.
 //!
 //! Measured (`mtcp-bench --links mem --run-mode threaded --quick`, a 2-core machine shared
 //! with other builds, so only large differences count): yielding a few times before parking
@@ -45,7 +47,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -118,7 +120,7 @@ struct Shared<Q: Queue> {
     /// Calls the application has made (how the stack thread tells a quiet application).
     calls: AtomicU64,
     /// The stack thread's doorbell ([`mtcp_io::doorbell`]), rung with each request.
-    bell: Arc<AtomicBool>,
+    bell: Arc<mtcp_io::doorbell::Bell>,
 }
 
 /// The application side of a threaded context.
@@ -139,7 +141,7 @@ impl<Q: Queue + 'static> Threads<Q> {
         let shared = Arc::new(Shared {
             slot: AtomicCell::new(Some(Box::new(stack))),
             calls: AtomicU64::new(0),
-            bell: Arc::new(AtomicBool::new(false)),
+            bell: Arc::default(),
         });
         let driver = Driver {
             shared: shared.clone(),
@@ -388,15 +390,21 @@ impl<Q: Queue + 'static> Driver<Q> {
         let Some(wait) = idle.next() else {
             return true;
         };
-        if mtcp_io::doorbell::heeded() {
-            // Frames and requests both end this wait (the loop then serves and polls).
-            if let Some(port) = stack.ports.first_mut() {
+        // Frames and requests both end these waits (the loop then serves and polls).
+        let port = stack.ports.first_mut();
+        let fd = port.as_ref().and_then(|p| p.queue.rx_fd());
+        match (port, fd) {
+            (Some(port), _) if mtcp_io::doorbell::heeded() => {
                 let _ = port.queue.wait_rx(wait);
             }
-            return true;
+            // A queue with a descriptor (AF_XDP, AF_PACKET): `poll(2)` on it and on the
+            // doorbell's eventfd, which a request writes while this thread sleeps there.
+            (Some(_), Some(fd)) => {
+                let _ = mtcp_io::doorbell::poll_fd(fd, wait);
+            }
+            // A request rings and unparks this thread.
+            _ => std::thread::park_timeout(wait),
         }
-        // A request rings and unparks this thread.
-        std::thread::park_timeout(wait);
         true
     }
 
