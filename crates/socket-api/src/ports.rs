@@ -223,11 +223,6 @@ impl<Q: Queue> Ports<Q> {
         }
     }
 
-    /// Whether frames a device refused (its ring was full) wait in a port's batch.
-    pub(crate) fn tx_pending(&self) -> bool {
-        self.netifs.iter().any(NetIf::tx_pending)
-    }
-
     /// The counters of all ports, summed.
     pub(crate) fn counters(&self) -> PortCounters {
         let mut c = PortCounters::default();
