@@ -52,6 +52,8 @@ struct Clock {
     start: std::time::Instant,
     /// Milliseconds added to the clock by `advance_clock`.
     skew_ms: u64,
+    /// When the last turn ([`Stack::poll`]) read the clock.
+    polled: std::time::Instant,
 }
 
 /// The stack of one context.
@@ -86,9 +88,13 @@ impl<Q: Queue> Stack<Q> {
             epolls: Epolls::default(),
             mesh: None,
             stats,
-            clock: Clock {
-                start: std::time::Instant::now(),
-                skew_ms: 0,
+            clock: {
+                let start = std::time::Instant::now();
+                Clock {
+                    start,
+                    skew_ms: 0,
+                    polled: start,
+                }
             },
             heap: crate::heap::HeapTrim::default(),
         }
@@ -140,7 +146,18 @@ impl<Q: Queue> Stack<Q> {
 
     /// The same clock as a millisecond count, for the network layer.
     fn now_ms(&self) -> u64 {
-        self.clock.start.elapsed().as_millis() as u64 + self.clock.skew_ms
+        self.ms_at(std::time::Instant::now())
+    }
+
+    /// [`Stack::now_ms`] at `t`.
+    fn ms_at(&self, t: std::time::Instant) -> u64 {
+        t.saturating_duration_since(self.clock.start).as_millis() as u64 + self.clock.skew_ms
+    }
+
+    /// When the last turn ([`Stack::poll`]) read the clock: a loop around the turns (such as
+    /// `epoll_wait`'s) takes its time from there instead of reading the clock again.
+    pub(crate) fn polled_at(&self) -> std::time::Instant {
+        self.clock.polled
     }
 
     /// Moves this stack's clock `ms` forward (never back), so that timers fire without waiting:
@@ -155,7 +172,8 @@ impl<Q: Queue> Stack<Q> {
         self.sockets
             .engine
             .set_accept_room(self.sockets.accept_room());
-        let now_ms = self.now_ms();
+        self.clock.polled = std::time::Instant::now();
+        let now_ms = self.ms_at(self.clock.polled);
         let now = Instant::from_millis(now_ms);
         let mut work = 0;
         for p in 0..self.ports.len() {
