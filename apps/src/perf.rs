@@ -232,7 +232,8 @@ fn drive<Q: Queue>(
 ) -> Result<()> {
     let mut evs = [EpollEvent::default(); 4];
     let mut buf = vec![0u8; CHUNK];
-    let mut out = true;
+    // The interest registered: IN until the peer's EOF, OUT while waiting for send space.
+    let (mut out, mut eof) = (true, false);
     let mut last = (0, 0, Instant::now());
     while !t.done() && !stop.load(Ordering::Relaxed) {
         let n = ctx.epoll_wait(ep, &mut evs, 100)?;
@@ -249,12 +250,17 @@ fn drive<Q: Queue>(
             continue;
         }
         let want_out = t.step(ctx, id, &mut buf);
-        if want_out != out {
-            out = want_out;
-            let mask = if out {
-                events::IN | events::OUT
-            } else {
-                events::IN
+        // After the peer's EOF the socket stays readable (level-triggered IN for ever): still
+        // asking for IN, every `epoll_wait` returned at once and this loop polled flat out
+        // while its data drained (a sender whose receiver sends nothing back sees that EOF
+        // right after the header), taking the CPU from the receiver on a loaded machine.
+        if want_out != out || t.eof != eof {
+            (out, eof) = (want_out, t.eof);
+            let mask = match (out, eof) {
+                (true, false) => events::IN | events::OUT,
+                (true, true) => events::OUT,
+                // With the EOF in and nothing left to write the transfer is done.
+                (false, _) => events::IN,
             };
             let ev = EpollEvent {
                 events: mask,

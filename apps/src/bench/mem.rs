@@ -1,7 +1,8 @@
 //! The `mem` link: our stack twice in this process on the in-memory switch, the server on a
 //! thread of its own and the client on the calling thread (a core each on a 2-core machine),
 //! running the same client and server functions as the other links. Also prints the cycles
-//! per segment of each side ([`super::cycles`]). The `mem6` link is the same over IPv6
+//! per segment of each side ([`super::cycles`]) and, run to completion, the stack cost per
+//! transaction apart from scheduling ([`super::stackcost`]). The `mem6` link is the same over IPv6
 //! (2001:2::3 to 2001:2::2, the server listening on `::`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -37,12 +38,12 @@ fn family(ipv6: bool) -> (&'static str, IpAddr) {
 type ServerOut = (Option<perf::PerfReport>, u64);
 
 /// The two instances and their contexts (the switch outlives them).
-struct Pair {
-    srv: Mtcp,
-    cli: Mtcp,
-    sctx: Context<AnyQueue>,
-    cctx: Context<AnyQueue>,
-    _switch: MemSwitch,
+pub(super) struct Pair {
+    pub(super) srv: Mtcp,
+    pub(super) cli: Mtcp,
+    pub(super) sctx: Context<AnyQueue>,
+    pub(super) cctx: Context<AnyQueue>,
+    pub(super) _switch: MemSwitch,
 }
 
 /// Socket buffers per workload, as on the other links (`super::sub`): the echo family's are
@@ -85,7 +86,7 @@ fn rings(w: Workload) -> (usize, usize) {
     }
 }
 
-fn pair(w: Workload, mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String> {
+pub(super) fn pair(w: Workload, mode: &str, mtu: usize, bufs: usize) -> Result<Pair, String> {
     let (ring_size, pool_size) = rings(w);
     let switch = MemSwitch::new(MemConfig {
         ring_size,
@@ -229,6 +230,16 @@ fn echo_rows(w: Workload, mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>
         "mtcp-bench: {w} {link} {mode}: {line}; every connection up after {:.2} s",
         r.ramp.as_secs_f64()
     );
+    if mode == "rtc" && !ipv6 && w != Workload::Conns10k {
+        match super::stackcost::per_transaction(conns) {
+            Ok(ns) => eprintln!(
+                "mtcp-bench: {w} {link} {mode}: stack cost {ns:.0} ns CPU per transaction, both \
+                 stacks on one thread ({conns} connection{}; scheduling apart)",
+                if conns == 1 { "" } else { "s" }
+            ),
+            Err(e) => eprintln!("mtcp-bench: {w} {link} {mode}: {e}"),
+        }
+    }
     super::sub::echo_rows(w, link, mode, &line)
 }
 

@@ -30,6 +30,7 @@ pub mod plot;
 pub mod proc;
 pub mod report;
 pub mod short;
+pub mod stackcost;
 pub mod sub;
 pub mod topo;
 

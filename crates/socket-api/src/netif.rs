@@ -188,11 +188,6 @@ impl<Q: Queue> NetIf<Q> {
         }
     }
 
-    /// Whether frames the device refused (its ring was full) wait in the batch.
-    pub fn tx_pending(&self) -> bool {
-        !self.tx.is_empty()
-    }
-
     /// How many more segments this port should be given before its next flush: none while
     /// the device still holds back frames of the batch (its ring is full: more segments would
     /// only be dropped and resent a timeout later), less the frames the interface has queued

@@ -134,8 +134,10 @@ impl<Q: Queue> Ports<Q> {
             }
             deliver(frame, frame.meta());
         }
-        // Done with them: the queue may reuse their buffers for its next transmissions.
-        for frame in rx {
+        // Done with them: the queue may reuse their buffers for its next transmissions. Taken
+        // out in place: `for frame in rx` moved the whole burst (64 slots, 3 KiB) into its
+        // iterator on every turn, empty or not, a tenth of a one-connection ping-pong's CPU.
+        while let Some(frame) = rx.pop() {
             queue.recycle(frame);
         }
         // What the other cores handed to this one.
@@ -221,11 +223,6 @@ impl<Q: Queue> Ports<Q> {
                 return sent;
             }
         }
-    }
-
-    /// Whether frames a device refused (its ring was full) wait in a port's batch.
-    pub(crate) fn tx_pending(&self) -> bool {
-        self.netifs.iter().any(NetIf::tx_pending)
     }
 
     /// The counters of all ports, summed.

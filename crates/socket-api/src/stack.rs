@@ -52,6 +52,8 @@ struct Clock {
     start: std::time::Instant,
     /// Milliseconds added to the clock by `advance_clock`.
     skew_ms: u64,
+    /// When the last turn ([`Stack::poll`]) read the clock.
+    polled: std::time::Instant,
 }
 
 /// The stack of one context.
@@ -86,9 +88,13 @@ impl<Q: Queue> Stack<Q> {
             epolls: Epolls::default(),
             mesh: None,
             stats,
-            clock: Clock {
-                start: std::time::Instant::now(),
-                skew_ms: 0,
+            clock: {
+                let start = std::time::Instant::now();
+                Clock {
+                    start,
+                    skew_ms: 0,
+                    polled: start,
+                }
             },
             heap: crate::heap::HeapTrim::default(),
         }
@@ -140,7 +146,18 @@ impl<Q: Queue> Stack<Q> {
 
     /// The same clock as a millisecond count, for the network layer.
     fn now_ms(&self) -> u64 {
-        self.clock.start.elapsed().as_millis() as u64 + self.clock.skew_ms
+        self.ms_at(std::time::Instant::now())
+    }
+
+    /// [`Stack::now_ms`] at `t`.
+    fn ms_at(&self, t: std::time::Instant) -> u64 {
+        t.saturating_duration_since(self.clock.start).as_millis() as u64 + self.clock.skew_ms
+    }
+
+    /// When the last turn ([`Stack::poll`]) read the clock: a loop around the turns (such as
+    /// `epoll_wait`'s) takes its time from there instead of reading the clock again.
+    pub(crate) fn polled_at(&self) -> std::time::Instant {
+        self.clock.polled
     }
 
     /// Moves this stack's clock `ms` forward (never back), so that timers fire without waiting:
@@ -150,12 +167,13 @@ impl<Q: Queue> Stack<Q> {
     }
 
     /// One turn of the loop: receive, run timers, handle events, transmit. Returns the work done
-    /// (frames received plus segments sent).
+    /// (frames received plus segments sent; segments a full ring holds back are not counted).
     pub fn poll(&mut self) -> usize {
         self.sockets
             .engine
             .set_accept_room(self.sockets.accept_room());
-        let now_ms = self.now_ms();
+        self.clock.polled = std::time::Instant::now();
+        let now_ms = self.ms_at(self.clock.polled);
         let now = Instant::from_millis(now_ms);
         let mut work = 0;
         for p in 0..self.ports.len() {
@@ -185,11 +203,11 @@ impl<Q: Queue> Stack<Q> {
         let engine = &self.sockets.engine;
         self.heap
             .turn(now_ms, engine.buffer_bytes() + engine.pooled_buffer_bytes());
-        // Segments held back by a full transmit ring are work still to do: the caller must
-        // poll again, not sleep (nothing wakes it when the ring drains).
-        if self.sockets.engine.has_output() || self.ports.tx_pending() {
-            work += 1;
-        }
+        // Segments held back by a full transmit ring are not work this thread can do: they
+        // wait for the peer to drain the ring, and the peer's acknowledgments of what it
+        // drained end the caller's idle wait (bounded: 1 ms in `epoll_wait`). Counted as work,
+        // they kept the caller polling flat out, on a loaded machine taking the very CPU the
+        // peer needed to drain.
         work
     }
 

@@ -44,6 +44,10 @@ impl Unread {
 
     /// Recycles every ring held (their connections' end events were all collected).
     pub(crate) fn clear(&mut self, pool: &mut RingPool) {
+        // Called whenever the events run out (every stack turn): an empty `drain` showed.
+        if self.rings.is_empty() {
+            return;
+        }
         for (_, mut ring) in self.rings.drain(..) {
             ring.recycle(pool);
         }
