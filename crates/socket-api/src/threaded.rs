@@ -83,8 +83,9 @@ const SLEEPY_IDLE_WAIT: Duration = Duration::from_millis(1);
 /// ends with a frame (AF_PACKET, AF_XDP), once it has been idle for a while.
 const FRAME_WAIT: Duration = Duration::from_millis(1);
 
-/// Longer than crossbeam's spinning and yielding before it blocks (tens of µs).
-const WARM_UP_WAIT: Duration = Duration::from_millis(1);
+/// Longest park of an application thread waiting for a reply (the stack thread unparks it
+/// when it answers; this bounds the wait should the stack thread be gone).
+const REPLY_PARK: Duration = Duration::from_millis(10);
 
 /// A boxed call on the stack (control path).
 type Job<Q> = Box<dyn FnOnce(&mut Stack<Q>) -> Box<dyn Any + Send> + Send>;
@@ -121,6 +122,8 @@ struct Shared<Q: Queue> {
     calls: AtomicU64,
     /// The stack thread's doorbell ([`mtcp_io::doorbell`]), rung with each request.
     bell: Arc<mtcp_io::doorbell::Bell>,
+    /// The application thread waiting for a reply, unparked by the stack thread's answer.
+    waiter: AtomicCell<Option<std::thread::Thread>>,
 }
 
 /// The application side of a threaded context.
@@ -142,6 +145,7 @@ impl<Q: Queue + 'static> Threads<Q> {
             slot: AtomicCell::new(Some(Box::new(stack))),
             calls: AtomicU64::new(0),
             bell: Arc::default(),
+            waiter: AtomicCell::new(None),
         });
         let driver = Driver {
             shared: shared.clone(),
@@ -157,11 +161,9 @@ impl<Q: Queue + 'static> Threads<Q> {
             .name(format!("mtcp-stack-{cpu}"))
             .spawn(move || driver.run())
             .map_err(|_| Error::NoMem)?;
-        // Park once on the (empty) reply channel: crossbeam allocates its per-thread waiting
-        // context and the channel's waiter list the first time a thread blocks, and that
-        // belongs here, not in the first `epoll_wait` that has to wait. The stack thread never
-        // blocks in crossbeam: it parks, and a request's ring unparks it.
-        let _ = rep_rx.recv_timeout(WARM_UP_WAIT);
+        // Neither thread blocks in crossbeam (whose first blocking wait on a thread or a
+        // channel allocates its waiting context and waiter list): the application waits for
+        // replies in `wait_reply`, the stack thread for requests in its idle wait.
         Ok(Threads {
             shared,
             requests: Some(req_tx),
@@ -174,13 +176,30 @@ impl<Q: Queue + 'static> Threads<Q> {
     /// Sends `req` and waits for its reply; `EBADF` once the stack thread is gone.
     fn round_trip(&mut self, req: Request<Q>) -> Result<Reply> {
         let tx = self.requests.as_ref().ok_or(Error::BadF)?;
+        // The stack thread unparks this thread when it answers.
+        self.shared.waiter.store(Some(std::thread::current()));
+        // Never blocks: a request is answered before the next is sent, so the channel is empty.
         tx.send(req).map_err(|_| Error::BadF)?;
         // Wake a stack thread that waits on its queue (for frames) rather than on the channel.
         if let Some(t) = &self.thread {
             mtcp_io::doorbell::ring(&self.shared.bell, t.thread());
         }
-        // crossbeam's `recv` spins briefly and yields a few times before it parks.
-        self.replies.recv().map_err(|_| Error::BadF)
+        self.wait_reply()
+    }
+
+    /// Spins and yields briefly (most replies come within microseconds), then parks until the
+    /// stack thread's unpark. Not crossbeam's blocking `recv`: its first blocking wait on a
+    /// thread allocates, which on a loaded machine fell inside an application's steady state.
+    fn wait_reply(&self) -> Result<Reply> {
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            match self.replies.try_recv() {
+                Ok(reply) => return Ok(reply),
+                Err(TryRecvError::Disconnected) => return Err(Error::BadF),
+                Err(TryRecvError::Empty) if !backoff.is_completed() => backoff.snooze(),
+                Err(TryRecvError::Empty) => std::thread::park_timeout(REPLY_PARK),
+            }
+        }
     }
 
     /// Takes the stack from the slot, asking the stack thread for it if it holds it.
@@ -428,7 +447,11 @@ impl<Q: Queue + 'static> Driver<Q> {
         self.seen_calls = self.shared.calls.load(Ordering::Relaxed);
         self.checks = 0;
         self.next_check = Instant::now() + QUIET_CHECK;
-        self.replies.send(reply).is_ok()
+        let sent = self.replies.send(reply).is_ok();
+        if let Some(waiter) = self.shared.waiter.take() {
+            waiter.unpark();
+        }
+        sent
     }
 }
 

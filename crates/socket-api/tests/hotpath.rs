@@ -242,14 +242,6 @@ fn echo_loop_allocates_nothing_per_message(mode: &str) {
     for _ in 0..300 {
         round(&mut link);
     }
-    if threaded {
-        // One call that has to wait (nothing is pending: the stack thread answers at the
-        // timeout): crossbeam allocates its per-thread waiting context the first time a thread
-        // blocks on a channel. On an idle machine replies come back before that; on a loaded one
-        // the first blocking reply came inside the measured rounds (1 allocation in 3000).
-        let mut idle = [EpollEvent::default(); 1];
-        assert_eq!(link.c.epoll_wait(c_ep, &mut idle, 50), Ok(0));
-    }
     let stacks_before = if threaded {
         stack_thread_allocs(&mut link)
     } else {
