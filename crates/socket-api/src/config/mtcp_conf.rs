@@ -452,6 +452,24 @@ impl MtcpConf {
                     self.sndbuf_size = bytes;
                 }
             }
+            "stat_print" => self.stat_print = value.split_whitespace().map(str::to_owned).collect(),
+            "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
+            "run_mode" => self.run_mode = run_mode(value)?,
+            "arp_conf" => self.arp_conf = Some(PathBuf::from(value)),
+            "route_conf" => self.route_conf = Some(PathBuf::from(value)),
+            "drain_timeout_ms" => self.drain_timeout = millis(value, key, 600_000)?,
+            k if k.starts_with("tcp_") => self.set_tcp(key, value)?,
+            k if k.starts_with("dpdk_") => self.set_dpdk(key, value)?,
+            k if k.starts_with("fault_") => self.set_fault(key, value)?,
+            k if k.starts_with("xdp_") => self.set_xdp(key, value)?,
+            other => return Err(format!("unknown key `{other}`")),
+        }
+        Ok(())
+    }
+
+    /// The `tcp_*` keys: the engine's timeouts and congestion control.
+    fn set_tcp(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
             "tcp_timeout" => {
                 self.tcp_timeout_secs = match number::<i64>(value, key)? {
                     -1 => None,
@@ -464,22 +482,6 @@ impl MtcpConf {
                 0 => return Err("tcp_fin_timeout must be at least 1 second".into()),
                 s => self.tcp_fin_timeout_secs = s,
             },
-            "stat_print" => self.stat_print = value.split_whitespace().map(str::to_owned).collect(),
-            "multiprocess" => self.multiprocess = !matches!(value, "0" | "no" | "false"),
-            "run_mode" => self.run_mode = run_mode(value)?,
-            "dpdk_mtu" => self.dpdk_mtu = Some(number(value, key)?),
-            "dpdk_trust_checksums" => {
-                self.dpdk_trust_checksums = match value {
-                    "0" | "no" | "off" => false,
-                    "1" | "yes" | "on" => true,
-                    _ => return Err(format!("{key}: 0 or 1, not `{value}`")),
-                }
-            }
-            "dpdk_eal_args" => {
-                self.dpdk_eal_args = value.split_whitespace().map(str::to_owned).collect()
-            }
-            "arp_conf" => self.arp_conf = Some(PathBuf::from(value)),
-            "route_conf" => self.route_conf = Some(PathBuf::from(value)),
             "tcp_cc" => {
                 self.tcp_cc = mtcp_tcp::cc::CcAlgorithm::from_name(value)
                     .ok_or_else(|| format!("unknown tcp_cc `{value}` (cubic, newreno or bbr)"))?
@@ -491,9 +493,25 @@ impl MtcpConf {
                 }
                 self.tcp_rto_min_ms = ms;
             }
-            "drain_timeout_ms" => self.drain_timeout = millis(value, key, 600_000)?,
-            k if k.starts_with("fault_") => self.set_fault(key, value)?,
-            k if k.starts_with("xdp_") => self.set_xdp(key, value)?,
+            other => return Err(format!("unknown key `{other}`")),
+        }
+        Ok(())
+    }
+
+    /// The `dpdk_*` keys (used with `io = dpdk`).
+    fn set_dpdk(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "dpdk_mtu" => self.dpdk_mtu = Some(number(value, key)?),
+            "dpdk_trust_checksums" => {
+                self.dpdk_trust_checksums = match value {
+                    "0" | "no" | "off" => false,
+                    "1" | "yes" | "on" => true,
+                    _ => return Err(format!("{key}: 0 or 1, not `{value}`")),
+                }
+            }
+            "dpdk_eal_args" => {
+                self.dpdk_eal_args = value.split_whitespace().map(str::to_owned).collect()
+            }
             other => return Err(format!("unknown key `{other}`")),
         }
         Ok(())
