@@ -317,37 +317,46 @@ fn socket_ids_come_from_a_fifo_free_list() {
     assert!(text.contains("full -1\n"), "{text}");
 }
 
-/// AF_INET6 from C: a dual-stack listener takes an IPv6 and an IPv4 client (the latter as
-/// `::ffff:198.18.0.2` in a `sockaddr_in6`), names come back as `sockaddr_in6`, bytes arrive.
-#[test]
-fn dual_stack_listener_from_c() {
-    let s = Scratch::new("dual");
+/// Runs the C program `src` (statically linked) against the two-port mem config with IPv6 on
+/// both ports (static neighbours: each context answers only its own queue; the client's traffic
+/// to the server leaves by mem1), and checks that it succeeds and printed every line of `expect`.
+fn ipv6_program(src: &str, expect: &[&str]) {
+    let name = src.trim_end_matches(".c");
+    let s = Scratch::new(name);
     let conf = write_conf(&s.0, 1, "rtc");
     let mut text = std::fs::read_to_string(&conf).unwrap();
-    // IPv6 as the IPv4 side is set up: the client's traffic to the server leaves by mem1,
-    // static neighbours (each context answers only its own queue).
     text.push_str(
         "mem0.ip6 = 2001:2::1/64\nmem1.ip6 = 2001:2::2/64\nmem1.route6 = 2001:2::1/128\n\
          mem0.nd6 = 2001:2::2 02:00:00:00:00:02\nmem1.nd6 = 2001:2::1 02:00:00:00:00:01\n",
     );
     std::fs::write(&conf, text).unwrap();
-    let exe = s.0.join("dual_stack_check");
-    compile("dual_stack_check.c", &exe, false);
+    let exe = s.0.join(name);
+    compile(src, &exe, false);
     let o = run(&exe, &[conf.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout);
     println!("{text}");
     assert!(o.status.success(), "{text}");
-    for line in [
-        "accepted AF_INET6 2001:2::2\n",
-        "accepted AF_INET6 ::ffff:198.18.0.2\n",
-        "client6 name AF_INET6 2001:2::2\n",
-        "client4 peer AF_INET 198.18.0.1\n",
-        "read six\n",
-        "read four\n",
-        "done 2 2\n",
-    ] {
+    for line in expect {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+}
+
+/// AF_INET6 from C: a dual-stack listener takes an IPv6 and an IPv4 client (the latter as
+/// `::ffff:198.18.0.2` in a `sockaddr_in6`), names come back as `sockaddr_in6`, bytes arrive.
+#[test]
+fn dual_stack_listener_from_c() {
+    ipv6_program(
+        "dual_stack_check.c",
+        &[
+            "accepted AF_INET6 2001:2::2\n",
+            "accepted AF_INET6 ::ffff:198.18.0.2\n",
+            "client6 name AF_INET6 2001:2::2\n",
+            "client4 peer AF_INET 198.18.0.1\n",
+            "read six\n",
+            "read four\n",
+            "done 2 2\n",
+        ],
+    );
 }
 
 /// Two listeners on one port from C, as on Linux: `0.0.0.0:7` and `[::]:7` with IPV6_V6ONLY,
@@ -355,30 +364,17 @@ fn dual_stack_listener_from_c() {
 /// beside them gets EADDRINUSE.
 #[test]
 fn ipv4_and_v6only_listeners_share_a_port_from_c() {
-    let s = Scratch::new("two-listeners");
-    let conf = write_conf(&s.0, 1, "rtc");
-    let mut text = std::fs::read_to_string(&conf).unwrap();
-    text.push_str(
-        "mem0.ip6 = 2001:2::1/64\nmem1.ip6 = 2001:2::2/64\nmem1.route6 = 2001:2::1/128\n\
-         mem0.nd6 = 2001:2::2 02:00:00:00:00:02\nmem1.nd6 = 2001:2::1 02:00:00:00:00:01\n",
+    ipv6_program(
+        "two_listeners_check.c",
+        &[
+            "dual stack beside them: EADDRINUSE\n",
+            "l4 accepted AF_INET 198.18.0.2\n",
+            "l6 accepted AF_INET6 2001:2::2\n",
+            "l4 read four\n",
+            "l6 read six\n",
+            "done 2 2\n",
+        ],
     );
-    std::fs::write(&conf, text).unwrap();
-    let exe = s.0.join("two_listeners_check");
-    compile("two_listeners_check.c", &exe, false);
-    let o = run(&exe, &[conf.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&o.stdout);
-    println!("{text}");
-    assert!(o.status.success(), "{text}");
-    for line in [
-        "dual stack beside them: EADDRINUSE\n",
-        "l4 accepted AF_INET 198.18.0.2\n",
-        "l6 accepted AF_INET6 2001:2::2\n",
-        "l4 read four\n",
-        "l6 read six\n",
-        "done 2 2\n",
-    ] {
-        assert!(text.contains(line), "missing {line:?} in:\n{text}");
-    }
 }
 
 /// A child process (in a namespace) killed on drop, so a failed assertion leaves nothing running.

@@ -9,7 +9,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mtcp_io::mem::{MemConfig, MemSwitch};
-use mtcp_socket_api::{EPOLL_CTL_ADD, EpollEvent, Mtcp, MtcpConf, events};
+use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EpollEvent, Mtcp, MtcpConf, events};
 
 const CONNS: usize = 300;
 const PORT: u16 = 5000;
@@ -22,23 +22,56 @@ fn conf(port: &str, ip: &str) -> MtcpConf {
     .unwrap()
 }
 
+/// A server and a client stack on one switch of `ring_size`-frame rings, the server listening
+/// (non-blocking) on [`PORT`].
+struct Pair {
+    s: Context,
+    c: Context,
+    l: i32,
+    server: Mtcp,
+    client: Mtcp,
+    switch: MemSwitch,
+}
+
+impl Pair {
+    fn listening(ring_size: usize, pool_size: usize, backlog: i32) -> Pair {
+        let switch = MemSwitch::new(MemConfig {
+            ring_size,
+            pool_size,
+            ..MemConfig::default()
+        })
+        .unwrap();
+        let server = Mtcp::with_switch(conf("mem0", "198.18.0.1"), &switch, 0).unwrap();
+        let client = Mtcp::with_switch(conf("mem1", "198.18.0.2"), &switch, 1).unwrap();
+        let mut s = server.create_context(0).unwrap();
+        let c = client.create_context(0).unwrap();
+        let l = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
+            .unwrap();
+        s.listen(l, backlog).unwrap();
+        s.setsock_nonblock(l).unwrap();
+        Pair {
+            s,
+            c,
+            l,
+            server,
+            client,
+            switch,
+        }
+    }
+}
+
 #[test]
 fn a_full_ring_holds_segments_back_instead_of_losing_them() {
-    let switch = MemSwitch::new(MemConfig {
-        ring_size: 16,
-        pool_size: 256,
-        ..MemConfig::default()
-    })
-    .unwrap();
-    let server = Mtcp::with_switch(conf("mem0", "198.18.0.1"), &switch, 0).unwrap();
-    let client = Mtcp::with_switch(conf("mem1", "198.18.0.2"), &switch, 1).unwrap();
-    let mut s = server.create_context(0).unwrap();
-    let mut c = client.create_context(0).unwrap();
-    let l = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
-    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
-        .unwrap();
-    s.listen(l, CONNS as i32).unwrap();
-    s.setsock_nonblock(l).unwrap();
+    // In this order, so that they drop as the stacks were built: contexts first, switch last.
+    let Pair {
+        switch: _switch,
+        server,
+        client,
+        mut s,
+        mut c,
+        l,
+    } = Pair::listening(16, 256, CONNS as i32);
     let to = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), PORT);
     let socks: Vec<i32> = (0..CONNS)
         .map(|_| {
@@ -127,21 +160,14 @@ fn thread_cpu() -> std::time::Duration {
 /// collapsed on a loaded machine). The held-back frames still go out once the ring drains.
 #[test]
 fn a_sender_held_back_by_a_full_ring_waits_in_epoll_wait_instead_of_spinning() {
-    let switch = MemSwitch::new(MemConfig {
-        ring_size: 2,
-        pool_size: 64,
-        ..MemConfig::default()
-    })
-    .unwrap();
-    let server = Mtcp::with_switch(conf("mem0", "198.18.0.1"), &switch, 0).unwrap();
-    let client = Mtcp::with_switch(conf("mem1", "198.18.0.2"), &switch, 1).unwrap();
-    let mut s = server.create_context(0).unwrap();
-    let mut c = client.create_context(0).unwrap();
-    let l = s.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
-    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
-        .unwrap();
-    s.listen(l, 4).unwrap();
-    s.setsock_nonblock(l).unwrap();
+    let Pair {
+        switch,
+        server: _server,
+        client,
+        mut s,
+        mut c,
+        l,
+    } = Pair::listening(2, 64, 4);
     let k = c.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
     c.setsock_nonblock(k).unwrap();
     let _ = c.connect(k, SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), PORT));
