@@ -67,6 +67,9 @@ pub fn memif_io(dir: &Path, role: &str, ip: Ipv4Addr) -> String {
     )
 }
 
+/// How DPDK reports a memif client the server did not (yet) take.
+const MEMIF_REFUSED: &str = "memif_connect_client(): Failed to connect socket";
+
 /// Socket buffers of our stack per workload.
 fn buffers(w: Workload) -> usize {
     match w {
@@ -204,7 +207,21 @@ impl<'a> SubLink<'a> {
         all.extend(args.iter().cloned());
         all.extend(self.stack_args(false, w, "")?);
         let timeout = Duration::from_secs_f64(run) + GRACE;
-        run_client(self.topo.client_ns().name(), app, &all, timeout)
+        let mut attempts = 0;
+        loop {
+            let r = run_client(self.topo.client_ns().name(), app, &all, timeout);
+            attempts += 1;
+            // A memif link is point to point: a client that starts while the kept server has
+            // not yet seen the previous client go is refused at `rte_eth_dev_start`. Not a
+            // result: start it again.
+            match r {
+                Err(e) if self.link == Link::Memif && attempts < 4 && e.contains(MEMIF_REFUSED) => {
+                    eprintln!("mtcp-bench: {w} memif: the server refused the client; again");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                r => return r,
+            }
+        }
     }
 
     fn echo(&self, w: Workload, p: &Params) -> Result<Vec<Row>, String> {
