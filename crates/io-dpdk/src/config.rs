@@ -233,48 +233,48 @@ impl DpdkConfig {
         })
     }
 
+    /// The `--vdev` specifications in `eal_args` (`net_tap0,iface=x`), in order.
+    fn vdev_specs(&self) -> impl Iterator<Item = &str> {
+        let mut args = self.eal_args.iter();
+        std::iter::from_fn(move || {
+            while let Some(arg) = args.next() {
+                let spec = if arg == "--vdev" {
+                    args.next().map(String::as_str)
+                } else {
+                    arg.strip_prefix("--vdev=")
+                };
+                if spec.is_some() {
+                    return spec;
+                }
+            }
+            None
+        })
+    }
+
     /// The virtual devices `eal_args` creates, as `(name, driver)`: `--vdev=net_tap0,iface=x` gives
     /// `("net_tap0", "net_tap")`.
     pub fn vdevs(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut args = self.eal_args.iter();
-        while let Some(arg) = args.next() {
-            let spec = if arg == "--vdev" {
-                args.next().map(String::as_str)
-            } else {
-                arg.strip_prefix("--vdev=")
-            };
-            if let Some(spec) = spec {
+        self.vdev_specs()
+            .map(|spec| {
                 let name = spec.split(',').next().unwrap_or("").to_owned();
                 let driver = name
                     .trim_end_matches(|c: char| c.is_ascii_digit())
                     .to_owned();
-                out.push((name, driver));
-            }
-        }
-        out
+                (name, driver)
+            })
+            .collect()
     }
 
     /// The value of `key` in the arguments of virtual device `name` (`--vdev net_memif0,role=client`
     /// gives `Some("client")` for `("net_memif0", "role")`).
     pub fn vdev_arg(&self, name: &str, key: &str) -> Option<&str> {
-        let mut args = self.eal_args.iter();
-        while let Some(arg) = args.next() {
-            let spec = if arg == "--vdev" {
-                args.next().map(String::as_str)
-            } else {
-                arg.strip_prefix("--vdev=")
-            };
-            let Some(spec) = spec else { continue };
+        self.vdev_specs().find_map(|spec| {
             let mut parts = spec.split(',');
             if parts.next() != Some(name) {
-                continue;
+                return None;
             }
-            if let Some(v) = parts.find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')) {
-                return Some(v);
-            }
-        }
-        None
+            parts.find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        })
     }
 
     /// The full EAL command line (without the program name) for this machine's hugepage state.

@@ -292,14 +292,7 @@ fn trusted_checksums(port: &str, driver: &str) -> Result<ChecksumOffload, Error>
              between two processes that both set it may skip checksums"
         )));
     }
-    Ok(ChecksumOffload {
-        ipv4_tx: true,
-        ipv4_rx: true,
-        tcp_tx: true,
-        tcp_rx: true,
-        udp_tx: true,
-        udp_rx: true,
-    })
+    Ok(ChecksumOffload::ALL)
 }
 
 /// Configures `nq` queue pairs with every checksum offload the driver offers and, with more than

@@ -121,6 +121,18 @@ pub struct ChecksumOffload {
     pub udp_rx: bool,
 }
 
+impl ChecksumOffload {
+    /// Every checksum, both ways (an in-memory link, or two processes of ours that trust it).
+    pub const ALL: ChecksumOffload = ChecksumOffload {
+        ipv4_tx: true,
+        ipv4_rx: true,
+        tcp_tx: true,
+        tcp_rx: true,
+        udp_tx: true,
+        udp_rx: true,
+    };
+}
+
 /// How a device spreads received flows over its queues.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Steering {

@@ -258,14 +258,7 @@ impl MemSwitch {
                     mtu: cfg.mtu,
                     num_queues: cfg.queues,
                     checksum: if cfg.checksum_offload {
-                        ChecksumOffload {
-                            ipv4_tx: true,
-                            ipv4_rx: true,
-                            tcp_tx: true,
-                            tcp_rx: true,
-                            udp_tx: true,
-                            udp_rx: true,
-                        }
+                        ChecksumOffload::ALL
                     } else {
                         ChecksumOffload::default()
                     },
