@@ -241,41 +241,7 @@ fn epwget_two_cores_over_afxdp() {
 #[ignore = "needs root: network namespaces, veth, XDP; ethtool"]
 fn echo_over_afxdp_both_ways() {
     let env = Env::new("xec", Link::AfXdp, "run_mode = rtc\n");
-    let echo = env!("CARGO_BIN_EXE_mtcp-echo");
-    let check = |args: &[&str]| {
-        let out = env.run(args);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        println!("{}", text.trim());
-        let log = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            out.status.success() && text.contains("errors 0"),
-            "{args:?}: {text} {log}"
-        );
-        log
-    };
-    let ours = env.spawn(echo, &["server", "-f", env.conf(), "-p", "7"]);
-    ours.wait_for("server on", 20);
-    let target = format!("{OUR_IP}:7");
-    check(&[
-        echo, "client", &target, "--kernel", "-n", "8", "-m", "300", "-t", "1",
-    ]);
-    drop(ours);
-    let kernel = env.spawn(echo, &["server", "--kernel", "-a", KERNEL_IP, "-p", "7007"]);
-    kernel.wait_for("kernel server", 20);
-    let target = format!("{KERNEL_IP}:7007");
-    let log = check(&[
-        echo,
-        "client",
-        &target,
-        "-f",
-        env.conf(),
-        "-n",
-        "8",
-        "-m",
-        "3000",
-        "-t",
-        "1",
-    ]);
+    let log = env.echo_both_ways(("0.0.0.0", OUR_IP), (KERNEL_IP, KERNEL_IP));
     // `xdp_zero_copy = auto` on veth: the startup log says what the kernel granted.
     assert!(
         log.contains("AF_XDP, Native XDP, copy mode, 1 queue(s)"),

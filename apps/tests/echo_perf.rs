@@ -17,51 +17,9 @@ const LOSS: &str = "table inet loss {
 }
 ";
 
-fn ok_line(env: &Env, args: &[&str], want: &str) {
-    let out = env.run(args);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    println!("{}", text.trim());
-    assert!(
-        out.status.success() && text.contains(want),
-        "{args:?}: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn echo_both_ways(tag: &str, mode: &str) {
     let env = Env::new(tag, Link::AfPacket, &format!("run_mode = {mode}\n"));
-    let echo = env!("CARGO_BIN_EXE_mtcp-echo");
-    let ours = env.spawn(echo, &["server", "-f", env.conf(), "-p", "7"]);
-    ours.wait_for("server on", 20);
-    let target = format!("{OUR_IP}:7");
-    ok_line(
-        &env,
-        &[
-            echo, "client", &target, "--kernel", "-n", "8", "-m", "300", "-t", "1",
-        ],
-        "errors 0",
-    );
-    drop(ours);
-    let kernel = env.spawn(echo, &["server", "--kernel", "-a", KERNEL_IP, "-p", "7007"]);
-    kernel.wait_for("kernel server", 20);
-    let target = format!("{KERNEL_IP}:7007");
-    ok_line(
-        &env,
-        &[
-            echo,
-            "client",
-            &target,
-            "-f",
-            env.conf(),
-            "-n",
-            "8",
-            "-m",
-            "3000",
-            "-t",
-            "1",
-        ],
-        "errors 0",
-    );
+    env.echo_both_ways(("0.0.0.0", OUR_IP), ("0.0.0.0", KERNEL_IP));
 }
 
 #[test]
@@ -84,8 +42,7 @@ fn perf_pair(env: &Env, send: &str, recv: &str) {
     let kernel = env.spawn(perf, &["server", "--kernel", "-a", KERNEL_IP, "--once"]);
     kernel.wait_for("kernel server", 20);
     let target = format!("{KERNEL_IP}:5001");
-    ok_line(
-        env,
+    env.run_ok(
         &[
             perf,
             "client",
@@ -108,8 +65,7 @@ fn perf_pair(env: &Env, send: &str, recv: &str) {
     let ours = env.spawn(perf, &["server", "-f", env.conf(), "--once"]);
     ours.wait_for("server on", 20);
     let target = format!("{OUR_IP}:5001");
-    ok_line(
-        env,
+    env.run_ok(
         &[
             perf, "client", &target, "--kernel", "--send", send, "--recv", recv,
         ],

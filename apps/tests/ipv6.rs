@@ -203,16 +203,6 @@ const LOSS: &str = "table inet loss {
 }
 ";
 
-fn ok_line(env: &Env, args: &[&str], want: &str) {
-    let out = env.run(args);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success() && text.contains(want),
-        "{args:?}: {text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 #[ignore = "needs root: network namespaces, veth, nft and a Linux peer"]
 fn perf_byte_exact_with_loss_over_ipv6() {
@@ -233,8 +223,7 @@ fn perf_byte_exact_with_loss_over_ipv6() {
     let kernel = env.spawn(perf, &["server", "--kernel", "-a", KERNEL_IP6, "--once"]);
     kernel.wait_for("kernel server", 20);
     let target = format!("[{KERNEL_IP6}]:5001");
-    ok_line(
-        &env,
+    env.run_ok(
         &[
             perf,
             "client",
@@ -257,8 +246,7 @@ fn perf_byte_exact_with_loss_over_ipv6() {
     let ours = env.spawn(perf, &["server", "-f", env.conf(), "-a", "::", "--once"]);
     ours.wait_for("server on", 20);
     let target = format!("[{OUR_IP6}]:5001");
-    ok_line(
-        &env,
+    env.run_ok(
         &[
             perf, "client", &target, "--kernel", "--send", &bytes, "--recv", &bytes,
         ],
@@ -308,36 +296,11 @@ fn echo_with_kernel_client_and_server_over_ipv6() {
     can_run("echo_with_kernel_client_and_server_over_ipv6", &["ethtool"]);
     let env = Env::new("ec6", Link::AfPacket, "run_mode = rtc\n");
     env.enable_ipv6();
-    let echo = env!("CARGO_BIN_EXE_mtcp-echo");
-    // Our server on `::`, the kernel's client over IPv6.
-    let ours = env.spawn(echo, &["server", "-f", env.conf(), "-a", "::", "-p", "7"]);
-    ours.wait_for("server on", 20);
-    let target = format!("[{OUR_IP6}]:7");
-    let args = [
-        "client", &target, "--kernel", "-n", "8", "-m", "300", "-t", "1",
-    ];
-    ok_line(&env, &[&[echo][..], &args].concat(), "errors 0");
-    drop(ours);
-    // The kernel's server, our client over IPv6.
-    let kernel = env.spawn(
-        echo,
-        &["server", "--kernel", "-a", KERNEL_IP6, "-p", "7007"],
+    // Our server on `::` with the kernel's client, then the kernel's server with our client.
+    env.echo_both_ways(
+        ("::", &format!("[{OUR_IP6}]")),
+        (KERNEL_IP6, &format!("[{KERNEL_IP6}]")),
     );
-    kernel.wait_for("kernel server", 20);
-    let target = format!("[{KERNEL_IP6}]:7007");
-    let args = [
-        "client",
-        &target,
-        "-f",
-        env.conf(),
-        "-n",
-        "8",
-        "-m",
-        "3000",
-        "-t",
-        "1",
-    ];
-    ok_line(&env, &[&[echo][..], &args].concat(), "errors 0");
 }
 
 /// Two cores over AF_PACKET fanout and IPv6: the kernel spreads the flows over both queues, the

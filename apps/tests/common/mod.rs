@@ -185,6 +185,67 @@ impl Env {
         self.ns.exec(args).expect("exec")
     }
 
+    /// Runs `args` in the namespace; asserts it exits 0 and prints `want`. Its stderr (the
+    /// stack's startup log).
+    pub fn run_ok(&self, args: &[&str], want: &str) -> String {
+        let out = self.run(args);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        println!("{}", text.trim());
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            out.status.success() && text.contains(want),
+            "{args:?}: {text}\n{log}"
+        );
+        log
+    }
+
+    /// mtcp-echo both ways against the kernel: our server on `[ours]:7` (listening on
+    /// `ours_listen`) with a kernel client, then the kernel's server on `kernel_listen` port
+    /// 7007 with our client to `kernel`:7007; each with "errors 0". `ours` and `kernel` are
+    /// addresses as a client names them (`198.18.0.2`, `[2001:2::2]`). Our client's startup log.
+    pub fn echo_both_ways(
+        &self,
+        (ours_listen, ours): (&str, &str),
+        (kernel_listen, kernel): (&str, &str),
+    ) -> String {
+        let echo = env!("CARGO_BIN_EXE_mtcp-echo");
+        let server = self.spawn(
+            echo,
+            &["server", "-f", self.conf(), "-a", ours_listen, "-p", "7"],
+        );
+        server.wait_for("server on", 20);
+        let target = format!("{ours}:7");
+        self.run_ok(
+            &[
+                echo, "client", &target, "--kernel", "-n", "8", "-m", "300", "-t", "1",
+            ],
+            "errors 0",
+        );
+        drop(server);
+        let server = self.spawn(
+            echo,
+            &["server", "--kernel", "-a", kernel_listen, "-p", "7007"],
+        );
+        server.wait_for("kernel server", 20);
+        let target = format!("{kernel}:7007");
+        self.run_ok(
+            &[
+                echo,
+                "client",
+                &target,
+                "-f",
+                self.conf(),
+                "-n",
+                "8",
+                "-m",
+                "3000",
+                "-t",
+                "1",
+            ],
+            "errors 0",
+        )
+    }
+
     /// Starts `program args` in the namespace; its stdout lines arrive on the returned channel.
     pub fn spawn(&self, program: &str, args: &[&str]) -> Proc {
         spawn_in(&self.ns, program, args)
