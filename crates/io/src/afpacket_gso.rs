@@ -12,6 +12,8 @@
 //! window, options (timestamps included) and TOS/TTL, in-order contiguous sequence numbers, flags
 //! ACK (PSH on the last only), every payload but the last of the first one's size.
 
+use mtcp_wire::checksum;
+
 /// `sizeof(struct virtio_net_hdr)`.
 pub(super) const VNET_HDR_LEN: usize = 10;
 /// `virtio_net_hdr` field offsets.
@@ -128,20 +130,6 @@ pub(super) fn run<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, room: usize) ->
     })
 }
 
-/// The ones' complement sum of `b` (RFC 1071), not folded.
-fn sum16(b: &[u8]) -> u32 {
-    b.chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum()
-}
-
-fn fold(mut s: u32) -> u16 {
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
-}
-
 /// Writes `run`'s `virtio_net_hdr` and super-frame into `out` (at least `VNET_HDR_LEN +
 /// run.len` bytes): the first frame's headers with the whole length, the last frame's flags and
 /// the pseudo-header checksum the kernel completes per segment, then every payload in order.
@@ -172,16 +160,17 @@ pub(super) fn write<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, run: &Run, ou
     let ip_len = (run.len - IP) as u16;
     body[IP + 2..IP + 4].copy_from_slice(&ip_len.to_be_bytes());
     body[IP + 10..IP + 12].fill(0);
-    let ip_sum = !fold(sum16(&body[IP..TCP]));
+    let ip_sum = checksum::checksum(&body[IP..TCP]);
     body[IP + 10..IP + 12].copy_from_slice(&ip_sum.to_be_bytes());
     let tcp_len = (run.len - TCP) as u32;
-    let pseudo = sum16(&body[IP + 12..TCP]) + 6 + tcp_len;
-    body[TCP + 16..TCP + 18].copy_from_slice(&fold(pseudo).to_be_bytes());
+    let pseudo = checksum::sum(&body[IP + 12..TCP]) + 6 + tcp_len;
+    body[TCP + 16..TCP + 18].copy_from_slice(&checksum::fold(pseudo).to_be_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mtcp_wire::checksum::{fold, sum};
 
     /// A TCP/IPv4 frame of `payload` bytes at `seq` with `flags` and a timestamp option.
     fn frame(seq: u32, payload: usize, flags: u8, tsval: u32) -> Vec<u8> {
@@ -230,7 +219,7 @@ mod tests {
         let body = &out[VNET_HDR_LEN..];
         assert_eq!(usize::from(be16(body, IP + 2)), r.len - IP);
         assert_eq!(body[TCP + 13], ACK | PSH, "the last frame's flags");
-        assert_eq!(fold(sum16(&body[IP..TCP])), 0xffff, "IPv4 checksum");
+        assert_eq!(fold(sum(&body[IP..TCP])), 0xffff, "IPv4 checksum");
         assert_eq!(&body[TCP + 32..TCP + 32 + 1448], &f[0][TCP + 32..]);
         assert_eq!(&body[r.len - 100..r.len], &f[2][TCP + 32..]);
         assert_eq!(out[V_GSO_TYPE], VIRTIO_NET_HDR_GSO_TCPV4);
@@ -241,7 +230,7 @@ mod tests {
         // The kernel completes the checksum over the whole TCP length from this partial sum:
         // with the payload's sum folded in, the segment checks out.
         let whole = u32::from(be16(body, TCP + 16))
-            + sum16(&{
+            + sum(&{
                 let mut t = body[TCP..r.len].to_vec();
                 t[16..18].fill(0);
                 t
@@ -254,7 +243,7 @@ mod tests {
         t[16..18].copy_from_slice(&check.to_be_bytes());
         seg.extend_from_slice(&t);
         assert_eq!(
-            fold(sum16(&seg)),
+            fold(sum(&seg)),
             0xffff,
             "the completed TCP checksum verifies"
         );
