@@ -291,43 +291,34 @@ mod tests {
     fn bulk_transfers_grow_until_one_lasts_half_the_target() {
         let p = Params::new(true);
         let row = |gbps| vec![Row::new("bulk1500", "mem", "rtc", gbps, "Gbit/s")];
+        // The transfer sizes asked of a link moving `gbps`, and the row.
+        let asked = |p: &Params, gbps| {
+            let mut asked = Vec::new();
+            let r = sized_bulk(p, |b| {
+                asked.push(b);
+                Ok(row(gbps))
+            })
+            .unwrap();
+            (asked, r[0].value)
+        };
         // 25 Gbit/s: 50 MB lasts 16 ms, so a second transfer sized to last 0.5 s.
-        let mut asked = Vec::new();
-        let r = sized_bulk(&p, |b| {
-            asked.push(b);
-            Ok(row(25.0))
-        })
-        .unwrap();
-        assert_eq!(asked, [50_000_000, 1_562_500_000]);
-        assert_eq!(r[0].value, Some(25.0));
+        assert_eq!(
+            asked(&p, 25.0),
+            (vec![50_000_000, 1_562_500_000], Some(25.0))
+        );
         // A slow link's first transfer is long enough already.
-        let mut asked = Vec::new();
-        sized_bulk(&p, |b| {
-            asked.push(b);
-            Ok(row(0.5))
-        })
-        .unwrap();
-        assert_eq!(asked, [50_000_000]);
+        assert_eq!(asked(&p, 0.5).0, [50_000_000]);
         // An absurd rate: the size is capped, three transfers at most.
-        let mut asked = Vec::new();
-        sized_bulk(&p, |b| {
-            asked.push(b);
-            Ok(row(1000.0))
-        })
-        .unwrap();
-        assert_eq!(asked, [50_000_000, MAX_BULK_BYTES, MAX_BULK_BYTES]);
+        assert_eq!(
+            asked(&p, 1000.0).0,
+            [50_000_000, MAX_BULK_BYTES, MAX_BULK_BYTES]
+        );
         // `--bulk-bytes N`: one transfer of N; a failed transfer fails the row.
         let fixed = Params {
             bulk_secs: None,
             ..Params::new(true)
         };
-        let mut asked = Vec::new();
-        sized_bulk(&fixed, |b| {
-            asked.push(b);
-            Ok(row(25.0))
-        })
-        .unwrap();
-        assert_eq!(asked, [50_000_000]);
+        assert_eq!(asked(&fixed, 25.0).0, [50_000_000]);
         assert!(sized_bulk(&p, |_| Err("failed: x".into())).is_err());
     }
 
