@@ -455,19 +455,23 @@ impl MemQueue {
 /// ordered first so both directions of a flow meet on one queue (as the kernel's flow hash
 /// does); unrelated to Toeplitz.
 fn opaque_hash(tuple: &[u8; 12]) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let a = (&tuple[0..4], &tuple[8..10]);
-    let b = (&tuple[4..8], &tuple[10..12]);
-    let mut h = DefaultHasher::new();
-    if a <= b { (a, b) } else { (b, a) }.hash(&mut h);
-    h.finish()
+    symmetric_hash(
+        (&tuple[0..4], &tuple[8..10]),
+        (&tuple[4..8], &tuple[10..12]),
+    )
 }
 
 /// [`opaque_hash`] of an IPv6 4-tuple.
 fn opaque_hash6(tuple: &[u8; 36]) -> u64 {
+    symmetric_hash(
+        (&tuple[0..16], &tuple[32..34]),
+        (&tuple[16..32], &tuple[34..36]),
+    )
+}
+
+/// A hash of two (address, port) ends that does not depend on their order.
+fn symmetric_hash(a: (&[u8], &[u8]), b: (&[u8], &[u8])) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
-    let a = (&tuple[0..16], &tuple[32..34]);
-    let b = (&tuple[16..32], &tuple[34..36]);
     let mut h = DefaultHasher::new();
     if a <= b { (a, b) } else { (b, a) }.hash(&mut h);
     h.finish()
