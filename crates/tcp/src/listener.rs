@@ -243,29 +243,54 @@ impl Engine {
         }
         if l.syn_queue >= l.backlog || self.table.len() >= self.config.max_connections {
             if self.config.syn_cookies && l.accept_queue.len() < l.backlog {
-                let local_mss = self.config.local_mss_for(tuple.is_ipv6());
-                let absent = crate::options::default_mss(tuple.is_ipv6());
-                let mss = seg.options.mss.unwrap_or(absent).min(local_mss);
-                let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
-                let window = l.opts.recv_buffer_bytes.min(65_535) as u16;
-                let shift = window_shift_for(l.opts.recv_buffer_bytes);
-                let options = cookie_options(&self.config, local_mss, shift, &seg.options, now);
-                self.push_control(Control {
-                    src: tuple.local_addr,
-                    dst: tuple.remote_addr,
-                    src_port: tuple.local_port,
-                    dst_port: tuple.remote_port,
-                    seq: cookie,
-                    ack: seg.seq_number + 1,
-                    flags: TcpFlags::SYN | TcpFlags::ACK,
-                    window,
-                    options,
-                });
+                let opts = l.opts;
+                self.cookie_syn_ack(now, tuple, seg, &opts);
             }
             return;
         }
         let opts = l.opts;
-        let Ok(h) = self.create(tuple, now, &opts) else {
+        self.open_from_syn(now, tuple, seg, key, &opts);
+    }
+
+    /// Answers a SYN that finds the queues full with a SYN-ACK whose sequence number is a
+    /// cookie: no state is kept until the cookie comes back in an ACK ([`Self::cookie_ack`]).
+    fn cookie_syn_ack(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        opts: &ConnOptions,
+    ) {
+        let local_mss = self.config.local_mss_for(tuple.is_ipv6());
+        let absent = crate::options::default_mss(tuple.is_ipv6());
+        let mss = seg.options.mss.unwrap_or(absent).min(local_mss);
+        let cookie = self.secret.cookie(&tuple, seg.seq_number, mss, now);
+        let window = opts.recv_buffer_bytes.min(65_535) as u16;
+        let shift = window_shift_for(opts.recv_buffer_bytes);
+        let options = cookie_options(&self.config, local_mss, shift, &seg.options, now);
+        self.push_control(Control {
+            src: tuple.local_addr,
+            dst: tuple.remote_addr,
+            src_port: tuple.local_port,
+            dst_port: tuple.remote_port,
+            seq: cookie,
+            ack: seg.seq_number + 1,
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            window,
+            options,
+        });
+    }
+
+    /// A connection in SYN-RECEIVED for the SYN `seg`, counted in listener `key`'s SYN queue.
+    fn open_from_syn(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        key: ListenerKey,
+        opts: &ConnOptions,
+    ) {
+        let Ok(h) = self.create(tuple, now, opts) else {
             return;
         };
         let Engine {

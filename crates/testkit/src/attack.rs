@@ -36,39 +36,6 @@ const TCP: usize = ETH + 20;
 /// are right.
 pub fn damaged(good: &[u8], kind: usize) -> Vec<Vec<u8>> {
     assert!(good.len() >= TCP + 20, "not an Ethernet + IPv4 + TCP frame");
-    let src = Ipv4Addr::new(
-        good[ETH + 12],
-        good[ETH + 13],
-        good[ETH + 14],
-        good[ETH + 15],
-    );
-    let dst = Ipv4Addr::new(
-        good[ETH + 16],
-        good[ETH + 17],
-        good[ETH + 18],
-        good[ETH + 19],
-    );
-    let fix_tcp_checksum = |f: &mut Vec<u8>| {
-        let end = f
-            .len()
-            .min(ETH + usize::from(u16::from_be_bytes([f[16], f[17]])));
-        if end < TCP + 18 {
-            return;
-        }
-        f[TCP + 16] = 0;
-        f[TCP + 17] = 0;
-        let s = pseudo_header_sum(src, dst, 6, (end - TCP) as u16) + sum(&f[TCP..end]);
-        let c = !fold(s);
-        f[TCP + 16..TCP + 18].copy_from_slice(&c.to_be_bytes());
-    };
-    let fix_ip_checksum = |f: &mut Vec<u8>| {
-        let ihl = usize::from(f[ETH] & 0xf) * 4;
-        let end = (ETH + ihl.max(20)).min(f.len());
-        f[ETH + 10] = 0;
-        f[ETH + 11] = 0;
-        let c = !fold(sum(&f[ETH..end]));
-        f[ETH + 10..ETH + 12].copy_from_slice(&c.to_be_bytes());
-    };
     let mut out = Vec::new();
     let mut variant = |edit: &dyn Fn(&mut Vec<u8>), tcp_sum: bool| {
         let mut f = good.to_vec();
@@ -129,4 +96,32 @@ pub fn damaged(good: &[u8], kind: usize) -> Vec<Vec<u8>> {
         _ => variant(&|f| f[TCP + 13] = 0xff, true),
     }
     out
+}
+
+/// Writes the TCP checksum of a frame whose IP total length may lie (the sum covers what the
+/// length claims, cut at the frame's end); a frame too short to hold the checksum is left alone.
+fn fix_tcp_checksum(f: &mut [u8]) {
+    let end = f
+        .len()
+        .min(ETH + usize::from(u16::from_be_bytes([f[16], f[17]])));
+    if end < TCP + 18 {
+        return;
+    }
+    let addr = |at: usize| Ipv4Addr::new(f[at], f[at + 1], f[at + 2], f[at + 3]);
+    let (src, dst) = (addr(ETH + 12), addr(ETH + 16));
+    f[TCP + 16] = 0;
+    f[TCP + 17] = 0;
+    let s = pseudo_header_sum(src, dst, 6, (end - TCP) as u16) + sum(&f[TCP..end]);
+    let c = !fold(s);
+    f[TCP + 16..TCP + 18].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Writes the IPv4 header checksum over the header length the frame claims (20 bytes at least).
+fn fix_ip_checksum(f: &mut [u8]) {
+    let ihl = usize::from(f[ETH] & 0xf) * 4;
+    let end = (ETH + ihl.max(20)).min(f.len());
+    f[ETH + 10] = 0;
+    f[ETH + 11] = 0;
+    let c = !fold(sum(&f[ETH..end]));
+    f[ETH + 10..ETH + 12].copy_from_slice(&c.to_be_bytes());
 }
