@@ -13,7 +13,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 use crate::config::{Config, ConnOptions, window_shift_for};
 
-use crate::conn::{Cx, Outcome};
+use crate::conn::{Conn, Cx, Outcome};
 use crate::engine::{Control, Engine};
 use crate::isn::FourTuple;
 use crate::state::Error;
@@ -293,27 +293,34 @@ impl Engine {
         let Ok(h) = self.create(tuple, now, opts) else {
             return;
         };
+        if let Some((c, mut cx)) = self.conn_cx(h, now) {
+            c.open_passive(&mut cx, seg, key);
+        }
+        if let Some(l) = self.listeners.get_mut(&key) {
+            l.syn_queue += 1;
+        }
+        self.after(h, Outcome::Keep);
+    }
+
+    /// Connection `h` with the context its handlers run in.
+    fn conn_cx(&mut self, h: Handle, now: Instant) -> Option<(&mut Conn, Cx<'_>)> {
         let Engine {
             table,
             config,
             events,
             challenge,
-            listeners,
             ..
         } = self;
-        if let Some(c) = table.get_mut(h) {
-            let mut cx = Cx {
+        let c = table.get_mut(h)?;
+        Some((
+            c,
+            Cx {
                 now,
                 config,
                 events,
                 challenge,
-            };
-            c.open_passive(&mut cx, seg, key);
-        }
-        if let Some(l) = listeners.get_mut(&key) {
-            l.syn_queue += 1;
-        }
-        self.after(h, Outcome::Keep);
+            },
+        ))
     }
 
     fn cookie_ack(&mut self, now: Instant, tuple: FourTuple, seg: &TcpRepr<'_>, key: ListenerKey) {
@@ -340,30 +347,16 @@ impl Engine {
         let Ok(h) = self.create(tuple, now, &opts) else {
             return;
         };
-        let Engine {
-            table,
-            config,
-            events,
-            challenge,
-            listeners,
-            ..
-        } = self;
-        if let Some(c) = table.get_mut(h) {
+        if let Some((c, mut cx)) = self.conn_cx(h, now) {
             // Recreate with the ISN the cookie stood for.
             c.snd.iss = seg.ack_number + u32::MAX;
-            let mut cx = Cx {
-                now,
-                config,
-                events,
-                challenge,
-            };
             c.open_from_cookie(&mut cx, seg, mss, key);
             // Data on the ACK is processed like on any established connection.
             if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
                 let _ = c.on_segment(&mut cx, seg);
             }
         }
-        if let Some(l) = listeners.get_mut(&key) {
+        if let Some(l) = self.listeners.get_mut(&key) {
             l.accept_queue.push_back(h);
         }
         self.after(h, Outcome::Keep);
