@@ -92,8 +92,9 @@ enum EchoRole {
 fn echo_server(stack: &StackArgs, addr: SocketAddr, n: Option<usize>) -> Result<bool, String> {
     let stop = cli::stop_flag();
     let Some(conf) = &stack.conf else {
+        let listener = echo::kernel_listen(addr).map_err(|e| format!("{addr}: {e}"))?;
         println!("mtcp-echo: kernel server on {addr}");
-        echo::kernel_server(addr, stop).map_err(|e| format!("{addr}: {e}"))?;
+        echo::kernel_serve(listener, stop).map_err(|e| format!("{addr}: {e}"))?;
         return Ok(true);
     };
     let mtcp = cli::init(conf)?;

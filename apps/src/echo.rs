@@ -1,10 +1,10 @@
 //! An echo workload: a server that returns every byte it receives, and a client that keeps `N`
 //! connections each doing request/response rounds of `M` bytes, checking the echoed bytes and
 //! timing each round. Both exist over our stack ([`mtcp_server`], [`mtcp_client`]) and over the
-//! kernel's sockets ([`kernel_server`], [`kernel_client`]) so the two can be compared.
+//! kernel's sockets ([`kernel_serve`], [`kernel_client`]), with the same event-driven logic on
+//! one thread each, so the two can be compared.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,9 @@ use mtcp_socket_api::{Context, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EpollEvent, Error, 
 
 use crate::accept::AcceptPressure;
 use crate::http::test_content;
+
+mod kernel;
+pub use kernel::{kernel_client, kernel_listen, kernel_serve};
 
 /// What the client does.
 #[derive(Clone, Debug)]
@@ -271,54 +274,79 @@ fn open_connections<Q: Queue>(
         if conns.len() <= s as usize {
             conns.resize_with(s as usize + 1, || None);
         }
-        conns[s as usize] = Some(Round {
-            msg: 0,
-            written: 0,
-            read: 0,
-            started: Instant::now(),
-            connected: false,
-            watching: events::OUT,
-        });
+        conns[s as usize] = Some(ClientRun::round(events::OUT));
     }
     Ok(())
 }
 
+/// One step of a non-blocking read or write.
+pub(crate) enum Io {
+    /// Moved this many bytes (0 on a read: end of stream).
+    Did(usize),
+    /// Would block.
+    Again,
+    /// The connection failed.
+    Failed,
+}
+
+/// The streams the echo client's rounds run over, by connection id: our sockets (a
+/// [`Context`]) or the kernel's ([`crate::echo_kernel`]), so both run the same client.
+pub(crate) trait RoundIo {
+    /// Writes from `buf` on connection `id`.
+    fn write(&mut self, id: usize, buf: &[u8]) -> Io;
+    /// Reads into `buf` from connection `id`.
+    fn read(&mut self, id: usize, buf: &mut [u8]) -> Io;
+}
+
+impl<Q: Queue> RoundIo for Context<Q> {
+    fn write(&mut self, id: usize, buf: &[u8]) -> Io {
+        io_step(Context::write(self, id as i32, buf))
+    }
+
+    fn read(&mut self, id: usize, buf: &mut [u8]) -> Io {
+        io_step(Context::read(self, id as i32, buf))
+    }
+}
+
+fn io_step(r: Result<usize>) -> Io {
+    match r {
+        Ok(k) => Io::Did(k),
+        Err(Error::Again) => Io::Again,
+        Err(_) => Io::Failed,
+    }
+}
+
 /// Writes what is left of `msg` on `id`; a failure is a reset.
-fn write_rest<Q: Queue>(
-    ctx: &mut Context<Q>,
-    id: i32,
-    r: &mut Round,
-    msg: &[u8],
-) -> Option<Failure> {
+fn write_rest(io: &mut impl RoundIo, id: usize, r: &mut Round, msg: &[u8]) -> Option<Failure> {
     while r.written < msg.len() {
-        match ctx.write(id, &msg[r.written..]) {
-            Ok(k) => r.written += k,
-            Err(Error::Again) => break,
-            Err(_) => return Some(Failure::Reset),
+        match io.write(id, &msg[r.written..]) {
+            Io::Did(k) => r.written += k,
+            Io::Again => break,
+            Io::Failed => return Some(Failure::Reset),
         }
     }
     None
 }
 
 /// Reads the echo of what was written so far, checking it against `msg`.
-fn read_echo<Q: Queue>(
-    ctx: &mut Context<Q>,
-    id: i32,
+fn read_echo(
+    io: &mut impl RoundIo,
+    id: usize,
     r: &mut Round,
     msg: &[u8],
     buf: &mut [u8],
 ) -> Option<Failure> {
     while r.read < r.written {
-        match ctx.read(id, &mut buf[..r.written - r.read]) {
-            Ok(0) => return Some(Failure::Eof),
-            Ok(k) => {
+        match io.read(id, &mut buf[..r.written - r.read]) {
+            Io::Did(0) => return Some(Failure::Eof),
+            Io::Did(k) => {
                 if buf[..k] != msg[r.read..r.read + k] {
                     return Some(Failure::Mismatch);
                 }
                 r.read += k;
             }
-            Err(Error::Again) => break,
-            Err(_) => return Some(Failure::Reset),
+            Io::Again => break,
+            Io::Failed => return Some(Failure::Reset),
         }
     }
     None
@@ -343,18 +371,18 @@ enum Step {
     Close(Option<Failure>),
 }
 
-/// Handles one event of connection `id`: connect outcome, write, read and check the echo, and
+/// Handles one event of connection `id` (`error`: the poller reported an error): connect outcome, write, read and check the echo, and
 /// start the next round (or finish once `cfg.duration` has passed since `started`).
-fn on_event<Q: Queue>(
-    ctx: &mut Context<Q>,
-    id: i32,
-    events_seen: u32,
+fn on_event(
+    io: &mut impl RoundIo,
+    id: usize,
+    error: bool,
     r: &mut Round,
     w: &mut Workload,
     report: &mut EchoReport,
 ) -> Step {
     let (msgs, buf) = (&w.msgs, &mut w.buf[..]);
-    if events_seen & events::ERR != 0 {
+    if error {
         return Step::Close(Some(if r.connected {
             Failure::Reset
         } else {
@@ -366,7 +394,7 @@ fn on_event<Q: Queue>(
         r.started = Instant::now();
     }
     let msg = &msgs[r.msg % 2];
-    if let Some(f) = write_rest(ctx, id, r, msg).or_else(|| read_echo(ctx, id, r, msg, buf)) {
+    if let Some(f) = write_rest(io, id, r, msg).or_else(|| read_echo(io, id, r, msg, buf)) {
         return Step::Close(Some(f));
     }
     if r.read == msg.len() {
@@ -387,7 +415,7 @@ fn on_event<Q: Queue>(
             connected: true,
             watching: r.watching,
         };
-        if let Some(f) = write_rest(ctx, id, r, &msgs[r.msg % 2]) {
+        if let Some(f) = write_rest(io, id, r, &msgs[r.msg % 2]) {
             return Step::Close(Some(f));
         }
     }
@@ -397,6 +425,110 @@ fn on_event<Q: Queue>(
     } else {
         events::IN
     })
+}
+
+/// The echo client's bookkeeping over all its connections, whichever stack they run on: the
+/// report, the workload, the ramp (rounds before every connection is up are a warm-up, see
+/// [`EchoReport::transactions`]) and the progress watchdog.
+struct ClientRun {
+    report: EchoReport,
+    w: Workload,
+    duration: Duration,
+    started: Instant,
+    steady: Instant,
+    /// Connections not yet up (nor failed).
+    pending: usize,
+    /// Connections not yet closed.
+    live: usize,
+    last_progress: Instant,
+}
+
+impl ClientRun {
+    fn new(cfg: &EchoConfig) -> ClientRun {
+        let started = Instant::now();
+        ClientRun {
+            report: EchoReport::default(),
+            w: Workload {
+                msgs: [
+                    test_content(cfg.message_bytes, 1),
+                    test_content(cfg.message_bytes, 2),
+                ],
+                buf: vec![0u8; cfg.message_bytes.max(1)],
+                finish_after: started + cfg.duration,
+                last_round_end: started,
+            },
+            duration: cfg.duration,
+            started,
+            steady: started,
+            pending: cfg.connections,
+            live: cfg.connections,
+            last_progress: started,
+        }
+    }
+
+    /// A fresh connection's round state (`watching`: the events it is registered for).
+    fn round(watching: u32) -> Round {
+        Round {
+            msg: 0,
+            written: 0,
+            read: 0,
+            started: Instant::now(),
+            connected: false,
+            watching,
+        }
+    }
+
+    /// Connections remain, and a round completed in the last 10 s.
+    fn running(&self) -> bool {
+        self.live > 0 && self.last_progress.elapsed() < Duration::from_secs(10)
+    }
+
+    /// Runs an event of connection `id` (`error`: the poller reported an error). On
+    /// [`Step::Close`] the connection is counted out; the caller closes it.
+    fn on_ready(&mut self, io: &mut impl RoundIo, id: usize, error: bool, r: &mut Round) -> Step {
+        let done_before = self.report.transactions;
+        if !r.connected {
+            self.one_less_pending();
+        }
+        let step = on_event(io, id, error, r, &mut self.w, &mut self.report);
+        if self.report.transactions > done_before {
+            self.last_progress = self.w.last_round_end;
+        }
+        if let Step::Close(fail) = step {
+            if let Some(why) = fail {
+                self.report.fail(why);
+            }
+            self.live -= 1;
+        }
+        step
+    }
+
+    /// A connection that could not even be started.
+    fn failed_to_open(&mut self) {
+        self.one_less_pending();
+        self.report.fail(Failure::Connect);
+        self.live -= 1;
+    }
+
+    fn one_less_pending(&mut self) {
+        self.pending -= 1;
+        if self.pending == 0 {
+            // Every connection is up (or failed): the measured run starts now.
+            self.steady = Instant::now();
+            self.report.ramp = self.steady - self.started;
+            self.w.finish_after = self.steady + self.duration;
+            self.report.transactions = 0;
+            self.report.latencies_ns.clear();
+        }
+    }
+
+    /// The report; connections still in a round count as unfinished.
+    fn finish(mut self) -> EchoReport {
+        self.report.errors += self.live as u64;
+        self.report.failures.unfinished += self.live as u64;
+        self.report.elapsed = self.steady.elapsed();
+        self.report
+    }
 }
 
 /// Echo client on `ctx`: `connections` connections doing rounds of `message_bytes` until
@@ -411,46 +543,17 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
     let ep = ctx.epoll_create(cfg.connections as i32 + 1)?;
     let mut conns: Vec<Option<Round>> = Vec::new();
     open_connections(ctx, ep, cfg, &mut conns)?;
-    let mut report = EchoReport::default();
-    let mut live = cfg.connections;
+    let mut run = ClientRun::new(cfg);
     let mut evs = vec![EpollEvent::default(); cfg.connections.max(1)];
-    let started = Instant::now();
-    let mut w = Workload {
-        msgs: [
-            test_content(cfg.message_bytes, 1),
-            test_content(cfg.message_bytes, 2),
-        ],
-        buf: vec![0u8; cfg.message_bytes.max(1)],
-        finish_after: started + cfg.duration,
-        last_round_end: started,
-    };
-    let mut last_progress = Instant::now();
-    let mut pending = cfg.connections;
-    let mut steady = started;
-    while live > 0 && last_progress.elapsed() < Duration::from_secs(10) {
+    while run.running() {
         let n = ctx.epoll_wait(ep, &mut evs, 100)?;
         for e in &evs[..n] {
             let id = e.data as i32;
             let Some(Some(r)) = conns.get_mut(id as usize) else {
                 continue;
             };
-            let done_before = report.transactions;
-            if !r.connected {
-                pending -= 1;
-                if pending == 0 {
-                    // Every connection is up (or failed): the measured run starts now.
-                    steady = Instant::now();
-                    report.ramp = steady - started;
-                    w.finish_after = steady + cfg.duration;
-                    report.transactions = 0;
-                    report.latencies_ns.clear();
-                }
-            }
-            let step = on_event(ctx, id, e.events, r, &mut w, &mut report);
-            if report.transactions > done_before {
-                last_progress = w.last_round_end;
-            }
-            match step {
+            let error = e.events & events::ERR != 0;
+            match run.on_ready(ctx, id as usize, error, r) {
                 Step::Wait(mask) if mask == r.watching => {}
                 Step::Wait(mask) => {
                     r.watching = mask;
@@ -460,96 +563,14 @@ pub fn mtcp_client<Q: Queue>(ctx: &mut Context<Q>, cfg: &EchoConfig) -> Result<E
                     };
                     ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))?;
                 }
-                Step::Close(fail) => {
-                    if let Some(why) = fail {
-                        report.fail(why);
-                    }
+                Step::Close(_) => {
                     let _ = ctx.close(id);
                     conns[id as usize] = None;
-                    live -= 1;
                 }
             }
         }
     }
-    report.errors += live as u64;
-    report.failures.unfinished += live as u64;
-    report.elapsed = steady.elapsed();
-    Ok(report)
-}
-
-/// The same server over kernel sockets: a thread per connection, until `stop`.
-pub fn kernel_server(addr: SocketAddr, stop: &'static AtomicBool) -> std::io::Result<()> {
-    crate::accept::kernel_accept_loop(addr, stop, |mut s| {
-        let _ = s.set_nodelay(true);
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
-            while let Ok(k) = s.read(&mut buf) {
-                if k == 0 || s.write_all(&buf[..k]).is_err() {
-                    break;
-                }
-            }
-        });
-        true
-    })
-}
-
-/// The same client over kernel sockets: a thread per connection.
-pub fn kernel_client(cfg: &EchoConfig) -> EchoReport {
-    let started = Instant::now();
-    let threads: Vec<_> = (0..cfg.connections)
-        .map(|_| {
-            let cfg = cfg.clone();
-            std::thread::spawn(move || -> (Vec<u64>, Option<Failure>) {
-                let msgs = [
-                    test_content(cfg.message_bytes, 1),
-                    test_content(cfg.message_bytes, 2),
-                ];
-                let mut lat = Vec::new();
-                let Ok(mut s) = TcpStream::connect(cfg.server) else {
-                    return (lat, Some(Failure::Connect));
-                };
-                let _ = s.set_nodelay(true);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-                let mut buf = vec![0u8; cfg.message_bytes];
-                let begin = Instant::now();
-                for round in 0.. {
-                    let msg = &msgs[round % 2];
-                    let t = Instant::now();
-                    let got = s.write_all(msg).and_then(|()| s.read_exact(&mut buf));
-                    let fail = match got {
-                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                            Some(Failure::Eof)
-                        }
-                        Err(_) => Some(Failure::Reset),
-                        Ok(()) => (buf != *msg).then_some(Failure::Mismatch),
-                    };
-                    if fail.is_some() {
-                        return (lat, fail);
-                    }
-                    lat.push(t.elapsed().as_nanos() as u64);
-                    if begin.elapsed() >= cfg.duration {
-                        break;
-                    }
-                }
-                (lat, None)
-            })
-        })
-        .collect();
-    let mut report = EchoReport::default();
-    for t in threads {
-        match t.join() {
-            Ok((lat, fail)) => {
-                report.transactions += lat.len() as u64;
-                report.latencies_ns.extend(lat);
-                if let Some(why) = fail {
-                    report.fail(why);
-                }
-            }
-            Err(_) => report.fail(Failure::Reset),
-        }
-    }
-    report.elapsed = started.elapsed();
-    report
+    Ok(run.finish())
 }
 
 #[cfg(test)]

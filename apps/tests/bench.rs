@@ -146,3 +146,41 @@ fn bench_rejects_bad_arguments_and_reports_missing_links() {
         assert_eq!(r["unit"], "unavailable: built without --features dpdk");
     }
 }
+
+/// The Linux rows of the connection-heavy workloads run: the kernel's echo client and server
+/// are one thread each on epoll, as ours, so 10 000 connections are 10 000 sockets, not 20 000
+/// threads; short64 too, every connection checked and closed.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn kernel_rows_of_short_and_conns10k() {
+    let bench = env!("CARGO_BIN_EXE_mtcp-bench");
+    let json = std::env::temp_dir().join(unique_name("mbk"));
+    let out = Command::new(bench)
+        .args([
+            "--quick",
+            "--links",
+            "kernel",
+            "--workloads",
+            "short64,conns10k",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .expect("run mtcp-bench");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{text}\n{err}"));
+    let _ = std::fs::remove_file(&json);
+    assert!(out.status.success(), "{text}\n{err}");
+    for w in ["short64", "conns10k"] {
+        let v = value(&doc, w, "kernel", "kernel");
+        assert!(v.is_some_and(|v| v > 0.0), "{w}: {v:?}\n{text}\n{err}");
+    }
+    // Every one of the 10 000 connections came up and echoed without an error.
+    let line = err
+        .lines()
+        .find(|l| l.contains("echo[kernel]: 10000 conns x 64 B:"))
+        .unwrap_or_else(|| panic!("no conns10k client line:\n{err}"));
+    assert!(line.ends_with("errors 0"), "{line}");
+}

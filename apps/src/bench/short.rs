@@ -1,24 +1,26 @@
 //! The short-connection workload (`short64`, mTCP's headline): each connection connects, sends
 //! a 64 B request, reads the 64 B response, checks it and closes; `inflight` connections at a
 //! time, new ones started until the duration has passed. The server is the echo server
-//! ([`crate::echo::mtcp_serve`]); over kernel sockets a pool of blocking threads serves
-//! ([`kernel_server`]) so that the kernel does not pay a thread start per connection.
+//! ([`crate::echo::mtcp_serve`], over kernel sockets [`crate::echo::kernel_serve`]); the client
+//! is one thread driving non-blocking connections by epoll over either stack ([`mtcp_client`],
+//! [`kernel_client`]), so the kernel runs the same logic as ours.
 //!
 //! `mtcp-bench --as mtcp-short server --kernel -a ADDR -p PORT` and
 //! `mtcp-bench --as mtcp-short client ADDR:PORT (-f mtcp.conf | --kernel) [-n inflight] [-t secs]`
 //! run it in a child process; the client prints
 //! `short[stack]: N connections in T s = X connections/s, errors E`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
 use mtcp_io::Queue;
-use mtcp_socket_api::{Context, EPOLL_CTL_MOD, EpollEvent, Error, Result, events};
+use mtcp_socket_api::{Context, EPOLL_CTL_MOD, EpollEvent, Result, events};
 
+use crate::echo::{Io, RoundIo};
 use crate::http::test_content;
 
 /// What the client measured.
@@ -50,42 +52,31 @@ impl ShortReport {
 struct Conn {
     written: usize,
     read: usize,
+    /// Registered for EPOLLIN only (our stack; the kernel client's registration never changes).
+    watching_in: bool,
 }
 
-/// Moves connection `id` on; `Some(true)` when it completed, `Some(false)` when it failed.
-fn step<Q: Queue>(
-    ctx: &mut Context<Q>,
-    ep: i32,
-    id: i32,
-    c: &mut Conn,
-    msg: &[u8],
-) -> Option<bool> {
+/// Moves connection `id` on; `Some(true)` when it completed, `Some(false)` when it failed,
+/// `None` while it waits for the response (or, over the kernel, for its connect).
+fn step(io: &mut impl RoundIo, id: usize, c: &mut Conn, msg: &[u8]) -> Option<bool> {
     let mut buf = [0u8; 256];
     while c.written < msg.len() {
-        match ctx.write(id, &msg[c.written..]) {
-            Ok(k) => c.written += k,
-            Err(Error::Again) => return None,
-            Err(_) => return Some(false),
+        match io.write(id, &msg[c.written..]) {
+            Io::Did(k) => c.written += k,
+            Io::Again => return None,
+            Io::Failed => return Some(false),
         }
     }
     while c.read < msg.len() {
-        match ctx.read(id, &mut buf[..msg.len() - c.read]) {
-            Ok(0) => return Some(false),
-            Ok(k) if buf[..k] != msg[c.read..c.read + k] => return Some(false),
-            Ok(k) => c.read += k,
-            Err(Error::Again) => break,
-            Err(_) => return Some(false),
+        match io.read(id, &mut buf[..msg.len() - c.read]) {
+            Io::Did(0) => return Some(false),
+            Io::Did(k) if buf[..k] != msg[c.read..c.read + k] => return Some(false),
+            Io::Did(k) => c.read += k,
+            Io::Again => break,
+            Io::Failed => return Some(false),
         }
     }
-    if c.read == msg.len() {
-        return Some(true);
-    }
-    let ev = EpollEvent {
-        events: events::IN,
-        data: id as u64,
-    };
-    ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev)).ok()?;
-    None
+    (c.read == msg.len()).then_some(true)
 }
 
 /// The client over our stack: `inflight` connections at a time for `duration`, then waits (at
@@ -131,8 +122,17 @@ pub fn mtcp_client<Q: Queue>(
             let outcome = if e.events & events::ERR != 0 {
                 Some(false)
             } else {
-                step(ctx, ep, id, c, &msg)
+                step(ctx, id as usize, c, &msg)
             };
+            if outcome.is_none() && !c.watching_in {
+                // Request written: from now on only the response matters.
+                c.watching_in = true;
+                let ev = EpollEvent {
+                    events: events::IN,
+                    data: id as u64,
+                };
+                ctx.epoll_ctl(ep, EPOLL_CTL_MOD, id, Some(ev))?;
+            }
             if let Some(ok) = outcome {
                 if ok {
                     report.connections += 1;
@@ -150,68 +150,109 @@ pub fn mtcp_client<Q: Queue>(
     Ok(report)
 }
 
-/// The client over kernel sockets: a thread per connection in flight.
+/// The client over kernel sockets, shaped as [`mtcp_client`]: one thread, `inflight`
+/// non-blocking connections at a time driven by epoll (mio) for `duration`, then waits (at most
+/// 5 s) for those in flight.
 pub fn kernel_client(server: SocketAddr, inflight: usize, duration: Duration) -> ShortReport {
-    let started = Instant::now();
-    let threads: Vec<_> = (0..inflight)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let msg = test_content(crate::bench::MESSAGE_BYTES, 3);
-                let mut buf = vec![0u8; msg.len()];
-                let (mut ok, mut bad) = (0u64, 0u64);
-                while started.elapsed() < duration {
-                    let round = TcpStream::connect(server).and_then(|mut s| {
-                        s.set_nodelay(true)?;
-                        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-                        s.write_all(&msg)?;
-                        s.read_exact(&mut buf)?;
-                        Ok(buf == msg)
-                    });
-                    match round {
-                        Ok(true) => ok += 1,
-                        _ => bad += 1,
-                    }
-                }
-                (ok, bad)
-            })
-        })
-        .collect();
     let mut report = ShortReport::default();
-    for t in threads {
-        let (ok, bad) = t.join().unwrap_or((0, 1));
-        report.connections += ok;
-        report.errors += bad;
+    let started = Instant::now();
+    if let Err(e) = drive_kernel(server, inflight, started + duration, &mut report) {
+        eprintln!("short: {e}");
+        report.errors += 1;
     }
     report.elapsed = started.elapsed();
     report
 }
 
-/// Threads of [`kernel_server`]: each accepts and serves one connection at a time.
-const SERVER_THREADS: usize = 16;
+/// The kernel client's sockets by slot (a slot is reused once its connection closed).
+#[derive(Default)]
+struct KernelConns {
+    streams: Vec<Option<TcpStream>>,
+    conns: Vec<Conn>,
+    free: Vec<usize>,
+    live: usize,
+}
 
-/// The echo server over kernel sockets as a pool of blocking threads, until `stop` (checked
-/// once a second: the process is stopped by a signal, which ends it).
-pub fn kernel_server(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
-    let l = TcpListener::bind(addr)?;
-    for _ in 0..SERVER_THREADS {
-        let l = l.try_clone()?;
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
-            while let Ok((mut s, _)) = l.accept() {
-                let _ = s.set_nodelay(true);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                while let Ok(k) = s.read(&mut buf) {
-                    if k == 0 || s.write_all(&buf[..k]).is_err() {
-                        break;
-                    }
-                }
-            }
+impl KernelConns {
+    /// Starts a connection; false if the kernel refused at once (counted by the caller).
+    fn open(&mut self, poll: &Poll, server: SocketAddr) -> bool {
+        let id = self.free.pop().unwrap_or(self.streams.len());
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let opened = TcpStream::connect(server).and_then(|mut s| {
+            s.set_nodelay(true)?;
+            poll.registry().register(&mut s, Token(id), interest)?;
+            Ok(s)
         });
+        let Ok(s) = opened else {
+            self.free.push(id);
+            return false;
+        };
+        if id == self.streams.len() {
+            self.streams.push(Some(s));
+            self.conns.push(Conn::default());
+        } else {
+            self.streams[id] = Some(s);
+            self.conns[id] = Conn::default();
+        }
+        self.live += 1;
+        true
     }
-    println!("mtcp-short: kernel server on {addr}");
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
+
+    fn close(&mut self, poll: &Poll, id: usize) {
+        if let Some(mut s) = self.streams[id].take() {
+            let _ = poll.registry().deregister(&mut s);
+            self.free.push(id);
+            self.live -= 1;
+        }
     }
+}
+
+fn drive_kernel(
+    server: SocketAddr,
+    inflight: usize,
+    end: Instant,
+    report: &mut ShortReport,
+) -> std::io::Result<()> {
+    let msg = test_content(crate::bench::MESSAGE_BYTES, 3);
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(inflight.clamp(64, 4096));
+    let mut k = KernelConns::default();
+    loop {
+        let now = Instant::now();
+        while now < end && k.live < inflight {
+            if !k.open(&poll, server) {
+                report.errors += 1;
+                break;
+            }
+        }
+        if k.live == 0 || now > end + Duration::from_secs(5) {
+            break;
+        }
+        match poll.poll(&mut events, Some(Duration::from_millis(10))) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => r?,
+        }
+        for ev in events.iter() {
+            let id = ev.token().0;
+            if k.streams.get(id).is_none_or(|s| s.is_none()) {
+                continue;
+            }
+            let outcome = if ev.is_error() {
+                Some(false)
+            } else {
+                step(&mut k.streams, id, &mut k.conns[id], &msg)
+            };
+            if let Some(ok) = outcome {
+                if ok {
+                    report.connections += 1;
+                } else {
+                    report.errors += 1;
+                }
+                k.close(&poll, id);
+            }
+        }
+    }
+    report.errors += k.live as u64;
     Ok(())
 }
 
@@ -251,7 +292,10 @@ fn run(a: ShortArgs) -> std::result::Result<bool, String> {
     match (a.role.as_str(), a.kernel) {
         ("server", true) => {
             let addr = SocketAddr::from((a.addr, a.port));
-            kernel_server(addr, crate::cli::stop_flag()).map_err(|e| format!("{addr}: {e}"))?;
+            let l = crate::echo::kernel_listen(addr).map_err(|e| format!("{addr}: {e}"))?;
+            println!("mtcp-short: kernel server on {addr}");
+            crate::echo::kernel_serve(l, crate::cli::stop_flag())
+                .map_err(|e| format!("{addr}: {e}"))?;
             Ok(true)
         }
         ("client", kernel) => {

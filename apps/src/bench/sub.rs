@@ -302,11 +302,6 @@ impl<'a> SubLink<'a> {
     /// Runs workload `w` (not a lossy one) on this link.
     pub fn run(&self, w: Workload, p: &Params) -> Result<Vec<Row>, String> {
         match w {
-            Workload::Conns10k if self.link.is_kernel() => Err(
-                "unsupported: the Linux echo client and server are a thread per connection; \
-                 10 000 of each would measure thread scheduling"
-                    .into(),
-            ),
             Workload::Echo64x64 | Workload::Latency64 | Workload::Conns10k => self.echo(w, p),
             Workload::Short64 => self.short(p),
             Workload::Bulk1500 => self.bulk(w, p),
