@@ -175,6 +175,20 @@ impl<'a> SubLink<'a> {
         f: impl FnOnce(&mut Child) -> Result<T, String>,
     ) -> Result<T, String> {
         let mut slot = self.server.borrow_mut();
+        // A kept server that died is started again, and the bench says so. A memif server can
+        // die when its client leaves: DPDK 22.11's memif driver unmaps the shared rings on its
+        // interrupt thread while the polling thread may be inside a burst (dmesg: segfault in
+        // librte_net_memif.so at 0x8b03, the receive path's load of the ring's head; 2 of 6
+        // bench runs on the loaded machine lost a row to it).
+        if let Some((_, child)) = slot.as_mut()
+            && let Some(status) = child.exited()
+        {
+            eprintln!(
+                "mtcp-bench: {w} {}: the kept server had exited ({status}); started again",
+                self.link.name()
+            );
+            *slot = None;
+        }
         if slot.as_ref().is_none_or(|(k, _)| k != key) {
             *slot = None;
             let mut args = vec!["server".to_string(), "-p".into(), port.to_string()];
