@@ -114,6 +114,11 @@ impl Child {
         }
     }
 
+    /// The child's exit status once it has exited (without waiting), `None` while it runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     fn failure(&self, why: &str) -> String {
         let tail: Vec<_> = self.said.iter().rev().take(6).rev().cloned().collect();
         format!("{}: {why}; it said: {}", self.what, tail.join(" | "))

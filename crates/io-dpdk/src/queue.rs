@@ -42,6 +42,8 @@ pub struct DpdkQueue {
     tx_short: bool,
     /// Flags added to every received frame's (the port's `PortShared::rx_flags`).
     rx_flags: u64,
+    /// Frames per driver transmit call (the port's `PortShared::tx_chunk`).
+    tx_chunk: usize,
 }
 
 // SAFETY: the queue is owned by one thread at a time (no Sync); DPDK allows any single thread to
@@ -52,6 +54,7 @@ impl DpdkQueue {
     pub(crate) fn new(shared: Arc<PortShared>, index: u16) -> DpdkQueue {
         let pool = shared.pools[usize::from(index)];
         let rx_flags = shared.rx_flags;
+        let tx_chunk = shared.tx_chunk.clamp(1, MAX_BURST);
         DpdkQueue {
             port: shared.port,
             _port: shared,
@@ -63,6 +66,7 @@ impl DpdkQueue {
             pending_len: 0,
             tx_short: false,
             rx_flags,
+            tx_chunk,
         }
     }
 
@@ -246,11 +250,26 @@ impl Queue for DpdkQueue {
         if n == 0 {
             return Ok(0);
         }
-        // SAFETY: the first n entries of tx are initialised and describe mbufs owned by pkts; the
-        // driver takes ownership of the first `sent` of them.
-        let sent =
-            unsafe { ffi::mtcp_shim_tx_burst(self.port, self.index, tx.as_ptr().cast(), n as u16) };
-        let sent = usize::from(sent);
+        // In calls of at most `tx_chunk` frames (see `device::tx_chunk`), stopping at the first
+        // the driver does not take whole.
+        let mut sent = 0;
+        while sent < n {
+            let want = self.tx_chunk.min(n - sent);
+            // SAFETY: entries sent..sent+want of tx are initialised and describe mbufs owned by
+            // pkts; the driver takes ownership of the first `took` of them.
+            let took = unsafe {
+                ffi::mtcp_shim_tx_burst(
+                    self.port,
+                    self.index,
+                    tx[sent..].as_ptr().cast(),
+                    want as u16,
+                )
+            };
+            sent += usize::from(took);
+            if usize::from(took) < want {
+                break;
+            }
+        }
         for i in 0..sent {
             if let Some(frame) = pkts.get_mut(i) {
                 frame.forget_sent();
