@@ -315,6 +315,9 @@ impl Mtcp {
         if mtu == usize::MAX {
             mtu = 1500;
         }
+        if let Some(cap) = conf.tcp_mtu {
+            mtu = mtu.min(usize::from(cap));
+        }
         let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
         let mut stack = Stack::new(
             cpu,
