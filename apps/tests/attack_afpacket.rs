@@ -310,7 +310,7 @@ const MIN_MALFORMED: usize = 200_000;
 /// TCP data offset 0/4/15, IHL 0/4/15, bad total lengths, fragments, bad checksums, runts,
 /// stacked VLAN tags, bad option lengths), blind RST, SYN and data from the kernel's address to
 /// random ports and sequence numbers, and 9000-byte frames (the veth's MTU raised to 9000; our
-/// stack still segments for 1500), while curl downloads: epserver drops or answers each, and
+/// stack segments for it too), while curl downloads: epserver drops or answers each, and
 /// the download is byte-exact and within 10x of its time alone.
 #[test]
 #[ignore = "needs root: network namespaces, veth and a Linux peer"]
