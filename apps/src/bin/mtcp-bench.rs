@@ -122,7 +122,14 @@ fn sub_link(link: Link, modes: &[&str], ws: &[Workload], p: &Params) -> Result<V
             let backend = link.veth_io().unwrap_or("afpacket");
             let t = Topo::veth(if link == Link::AfXdp { "bx" } else { "ba" }, 1500)?;
             let io = |ifname: &str, ip: &str| {
-                format!("io = {backend}\nport = {ifname}\n{ifname}.ip = {ip}/24\n")
+                let mut s = format!("io = {backend}\nport = {ifname}\n{ifname}.ip = {ip}/24\n");
+                // Extra mtcp.conf lines for both ends, `;`-separated (`xdp_mode = generic`):
+                // how the AF_XDP binding modes were compared in one bench (BENCHMARKS.md).
+                if let Ok(extra) = std::env::var("MTCP_BENCH_VETH_CONF") {
+                    s.push_str(&extra.replace(';', "\n"));
+                    s.push('\n');
+                }
+                s
             };
             let stack = Stack::Ours {
                 dir: dir.clone(),

@@ -305,6 +305,14 @@ unsigned int mtcp_xsk_rx_ready(struct mtcp_xsk *x)
 	return xsk_cons_nb_avail(&x->rx, 1);
 }
 
+/* Descriptors the kernel has put on the RX ring that we have not taken: the receive backlog,
+ * from a fresh read of the producer index (no syscall). */
+unsigned int mtcp_xsk_rx_backlog(struct mtcp_xsk *x)
+{
+	x->rx.cached_prod = __atomic_load_n(x->rx.producer, __ATOMIC_ACQUIRE);
+	return x->rx.cached_prod - x->rx.cached_cons;
+}
+
 int mtcp_xsk_fill_needs_wakeup(const struct mtcp_xsk *x)
 {
 	return xsk_ring_prod__needs_wakeup(&x->fill);

@@ -40,6 +40,7 @@ unsigned int mtcp_xsk_rx(struct mtcp_xsk *x, uint64_t *addrs, uint32_t *lens, ui
 unsigned int mtcp_xsk_tx(struct mtcp_xsk *x, const uint64_t *addrs, const uint32_t *lens,
 			 const uint32_t *opts, unsigned int n);
 unsigned int mtcp_xsk_rx_ready(struct mtcp_xsk *x);
+unsigned int mtcp_xsk_rx_backlog(struct mtcp_xsk *x);
 int mtcp_xsk_fill_needs_wakeup(const struct mtcp_xsk *x);
 int mtcp_xsk_tx_needs_wakeup(const struct mtcp_xsk *x);
 unsigned int mtcp_xsk_tx_pending(const struct mtcp_xsk *x);

@@ -77,6 +77,7 @@ unsafe extern "C" {
         n: u32,
     ) -> u32;
     pub(crate) fn mtcp_xsk_rx_ready(xsk: *mut Xsk) -> u32;
+    pub(crate) fn mtcp_xsk_rx_backlog(xsk: *mut Xsk) -> u32;
     pub(crate) fn mtcp_xsk_fill_needs_wakeup(xsk: *const Xsk) -> i32;
     pub(crate) fn mtcp_xsk_tx_needs_wakeup(xsk: *const Xsk) -> i32;
     pub(crate) fn mtcp_xsk_tx_pending(xsk: *const Xsk) -> u32;

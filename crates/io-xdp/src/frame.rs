@@ -135,15 +135,6 @@ impl Umem {
         }
     }
 
-    /// A free transmit frame: a slot with multi-buffer, else a chunk.
-    pub(crate) fn alloc_tx(&self) -> Option<u64> {
-        if self.has_slots() {
-            self.slots.pop()
-        } else {
-            self.free.pop()
-        }
-    }
-
     /// A free slot to copy a frame received in several chunks into.
     pub(crate) fn alloc_slot(&self) -> Option<u64> {
         self.slots.pop()

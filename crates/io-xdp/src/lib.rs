@@ -48,6 +48,7 @@ mod error;
 mod ffi;
 mod frame;
 mod queue;
+mod stock;
 mod sys;
 
 pub use config::{BadValue, XdpConfig, XdpMode, ZeroCopy};

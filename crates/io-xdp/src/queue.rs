@@ -10,6 +10,7 @@ use mtcp_io::{MAX_BURST, Queue, RxSink, TxBatch};
 
 use crate::ffi;
 use crate::frame::{Umem, XdpRxFrame, XdpTxFrame};
+use crate::stock::{FillStock, Step};
 use crate::sys;
 
 /// Counters of one queue (plain integers, read with [`XdpQueue::stats`]).
@@ -29,6 +30,11 @@ pub struct XdpStats {
     pub rx_gathered: u64,
     /// Frames dropped because no slot was free to gather them into.
     pub rx_dropped: u64,
+    /// Frames the fill ring is kept stocked with now (small while bursts are small, see
+    /// `stock.rs`).
+    pub fill_stock: u64,
+    /// The smallest stock from now on (the whole stock once the kernel dropped a frame).
+    pub fill_floor: u64,
 }
 
 /// The kernel's counters of one socket (`struct xdp_statistics`).
@@ -55,7 +61,11 @@ pub struct XdpQueue {
     /// Frames in the fill ring or the RX ring (lent to the kernel for receiving).
     in_fill: u32,
     /// How many frames the fill ring is kept stocked with.
-    fill_target: u32,
+    stock: FillStock,
+    /// The kernel's drop counters at the last look (see `follow_backlog`).
+    kernel_drops: u64,
+    /// Free chunks set aside while the stock is small (allocated once at open, never grown).
+    reserve: Vec<u64>,
     /// Descriptors in the TX ring or the completion ring.
     in_tx: u32,
     /// Per slot (multi-buffer transmit frames): its descriptors not completed yet.
@@ -98,10 +108,12 @@ impl XdpQueue {
         let mut queue = XdpQueue {
             slot_pending: vec![0; umem.slot_count()].into_boxed_slice(),
             scratch: Scratch::new(MAX_BURST * umem.slot_chunks()),
+            reserve: Vec::with_capacity(umem.free.capacity()),
             umem,
             fd,
             in_fill: 0,
-            fill_target,
+            stock: FillStock::new(fill_target),
+            kernel_drops: 0,
             in_tx: 0,
             stats: XdpStats::default(),
             report_at_close: std::env::var_os("MTCP_XDP_STATS").is_some(),
@@ -112,7 +124,11 @@ impl XdpQueue {
 
     /// This queue's counters.
     pub fn stats(&self) -> XdpStats {
-        self.stats
+        XdpStats {
+            fill_stock: u64::from(self.stock.now()),
+            fill_floor: u64::from(self.stock.floor()),
+            ..self.stats
+        }
     }
 
     /// The kernel's counters of this socket (`XDP_STATISTICS`): frames it dropped and why.
@@ -171,20 +187,22 @@ impl XdpQueue {
         }
     }
 
-    /// Tops the fill ring up to its target from the free list, a burst at a time. The whole
-    /// target, not one burst: a peer that sent faster than one burst per turn while this core
-    /// was busy (or descheduled) leaves the ring short, and a frame that finds it empty is
-    /// dropped by the kernel (`rx_fill_ring_empty`) and costs the flow a retransmission timeout.
+    /// Tops the fill ring up to its stock ([`FillStock`]) from the free list, a burst at a
+    /// time. The whole stock, not one burst: a peer that sent faster than one burst per turn
+    /// while this core was busy (or descheduled) leaves the ring short, and a frame that finds
+    /// it empty is dropped by the kernel (`rx_fill_ring_empty`) and costs the flow a
+    /// retransmission timeout.
     fn top_up(&mut self) {
-        while self.in_fill < self.fill_target && self.refill() > 0 {}
+        while self.in_fill < self.stock.now() && self.refill() > 0 {}
     }
 
     /// Puts up to one burst of free frames on the fill ring; returns how many.
     fn refill(&mut self) -> u32 {
-        let want = (self.fill_target - self.in_fill).min(self.scratch.descs() as u32) as usize;
+        let want = (self.stock.now().saturating_sub(self.in_fill)).min(self.scratch.descs() as u32)
+            as usize;
         let mut n = 0;
         while n < want {
-            match self.umem.free.pop() {
+            match self.pop_free() {
                 Some(addr) => {
                     self.scratch.addrs[n] = addr;
                     n += 1;
@@ -226,6 +244,72 @@ impl XdpQueue {
 }
 
 impl XdpQueue {
+    /// A free chunk: from the free list, else from the reserve (frames the stack holds
+    /// outgrew the circulation a small stock left).
+    fn pop_free(&mut self) -> Option<u64> {
+        self.umem.free.pop().or_else(|| self.reserve.pop())
+    }
+
+    /// A transmit frame: a slot with multi-buffer, else a free chunk.
+    fn alloc_tx(&mut self) -> Option<u64> {
+        if self.umem.has_slots() {
+            self.umem.alloc_slot()
+        } else {
+            self.pop_free()
+        }
+    }
+
+    /// Lets the stock follow the receive backlog after a look that took `n` descriptors of
+    /// the `want` frames asked for: a full burst may have left more behind, so the RX ring's
+    /// backlog is read then (a load of the kernel's producer index, no syscall). When the stock
+    /// changed, and once per window, the kernel's drop counters are read (one `getsockopt`): a
+    /// frame dropped for want of a fill-ring frame makes the stock full for good.
+    /// Returns whether the stock changed (the caller tops the ring up once the burst's
+    /// descriptors are out of the scratch, which `refill` reuses).
+    fn follow_backlog(&mut self, n: u32, want: u32) -> bool {
+        let rest = if n as usize == self.scratch.descs() || n >= want {
+            // SAFETY: the socket is open; the call only reads the RX ring's producer index.
+            unsafe { ffi::mtcp_xsk_rx_backlog(self.umem.xsk) }
+        } else {
+            0
+        };
+        let step = self.stock.saw(n + rest, n);
+        if step == Step::Same {
+            return false;
+        }
+        let drops = self
+            .kernel_stats()
+            .map(|k| k.rx_fill_ring_empty + k.rx_ring_full)
+            .unwrap_or(0);
+        let dropped = drops > self.kernel_drops;
+        self.kernel_drops = drops;
+        let full_for_good = dropped && self.stock.dropped();
+        let changed = step == Step::Changed || full_for_good;
+        if changed {
+            self.rebalance();
+        }
+        changed
+    }
+
+    /// After the stock changed: keeps about a stock's worth of chunks on the free list (the
+    /// oldest, coldest ones go to the reserve), or puts the whole reserve back when it grew.
+    fn rebalance(&mut self) {
+        if self.stock.is_full() {
+            while let Some(addr) = self.reserve.pop() {
+                self.umem.give_back(addr);
+            }
+            return;
+        }
+        while self.umem.free.len() > self.stock.now() as usize
+            && self.reserve.len() < self.reserve.capacity()
+        {
+            match self.umem.free.pop() {
+                Some(addr) => self.reserve.push(addr),
+                None => break,
+            }
+        }
+    }
+
     /// A frame received in the chunks `descs` of the scratch (multi-buffer), copied into one
     /// slot so the stack sees it contiguous; the chunks go back to the free list. None (the
     /// frame dropped and counted) when no slot is free or the frame does not fit one.
@@ -270,7 +354,7 @@ impl Drop for XdpQueue {
             eprintln!(
                 "[mtcp] afxdp queue (fd {}): {:?}; kernel: {:?}",
                 self.fd,
-                self.stats,
+                self.stats(),
                 self.kernel_stats()
             );
         }
@@ -300,6 +384,7 @@ impl Queue for XdpQueue {
             )
         };
         self.in_fill -= n;
+        let restock = n > 0 && self.follow_backlog(n, want as u32);
         let mut frames: u32 = 0;
         let mut first = 0;
         for i in 0..n as usize {
@@ -319,6 +404,9 @@ impl Queue for XdpQueue {
         }
         let n = frames;
         self.stats.rx_frames += u64::from(n);
+        if restock {
+            self.top_up();
+        }
         // SAFETY: the socket is open.
         if n == 0 && unsafe { ffi::mtcp_xsk_fill_needs_wakeup(self.umem.xsk) } != 0 {
             self.stats.rx_kicks += 1;
@@ -331,11 +419,11 @@ impl Queue for XdpQueue {
     }
 
     fn tx_alloc(&mut self) -> Option<XdpTxFrame> {
-        let addr = match self.umem.alloc_tx() {
+        let addr = match self.alloc_tx() {
             Some(addr) => addr,
             None => {
                 self.reclaim();
-                self.umem.alloc_tx()?
+                self.alloc_tx()?
             }
         };
         Some(XdpTxFrame::new(Arc::clone(&self.umem), addr))
@@ -393,6 +481,10 @@ impl Queue for XdpQueue {
         pkts.consume(sent);
         self.in_tx += put;
         self.stats.tx_frames += sent as u64;
+        if self.stock.sent(sent as u32) == Step::Changed {
+            self.rebalance();
+            self.top_up();
+        }
         self.kick_tx_if_needed()?;
         Ok(sent)
     }

@@ -288,6 +288,151 @@ fn ten_thousand_frames_sent_while_the_receiver_is_busy_all_arrive() {
     assert_eq!(next, FRAMES, "received {next} of {FRAMES}; kernel {k:?}");
 }
 
+/// Sends `count` frames of 64 bytes from `qa` to `qb`'s MAC, numbered from `first`, in bursts.
+fn send_numbered(
+    qa: &mut mtcp_io_xdp::XdpQueue,
+    macs: (mtcp_io::EthernetAddress, mtcp_io::EthernetAddress),
+    first: u32,
+    count: u32,
+) {
+    let (mac_a, mac_b) = macs;
+    let mut sent = 0u32;
+    let mut burst: Burst<_> = Burst::new();
+    while sent < count {
+        while sent + (burst.len() as u32) < count && !burst.is_full() {
+            let Some(mut f) = qa.tx_alloc() else { break };
+            f.set_len(64);
+            f[..6].copy_from_slice(&mac_b.0);
+            f[6..12].copy_from_slice(&mac_a.0);
+            f[12..14].copy_from_slice(&[0x88, 0xb5]); // local experimental EtherType
+            f[14..18].copy_from_slice(&(first + sent + burst.len() as u32).to_be_bytes());
+            let _ = burst.push(f);
+        }
+        sent += qa.tx_burst(&mut burst).unwrap() as u32;
+    }
+}
+
+/// Receives until `count` frames numbered from `first` arrived in order (5 s at most); returns
+/// how many did.
+fn receive_numbered(qb: &mut mtcp_io_xdp::XdpQueue, first: u32, count: u32) -> u32 {
+    let mut next = first;
+    let mut rx = Burst::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while next < first + count && std::time::Instant::now() < deadline {
+        rx.clear();
+        qb.rx_burst(&mut rx).unwrap();
+        for f in rx.iter() {
+            let seq = u32::from_be_bytes(f[14..18].try_into().unwrap());
+            assert_eq!(seq, next, "frames lost or out of order");
+            next += 1;
+        }
+    }
+    next - first
+}
+
+/// Receives for up to `secs` seconds; returns how many frames came.
+fn receive_all(qb: &mut mtcp_io_xdp::XdpQueue, secs: u64) -> u32 {
+    let mut got = 0;
+    let mut rx = Burst::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        rx.clear();
+        got += qb.rx_burst(&mut rx).unwrap() as u32;
+    }
+    got
+}
+
+/// Shrinks `qb`'s stock to its floor with bursts of 64 frames; returns the next number.
+fn shrink_stock(
+    qa: &mut mtcp_io_xdp::XdpQueue,
+    qb: &mut mtcp_io_xdp::XdpQueue,
+    macs: (mtcp_io::EthernetAddress, mtcp_io::EthernetAddress),
+) -> u32 {
+    let mut seq = 0u32;
+    while qb.stats().fill_stock > 4096 && seq < 4_000_000 {
+        send_numbered(qa, macs, seq, 64);
+        assert_eq!(receive_numbered(qb, seq, 64), 64);
+        seq += 64;
+    }
+    assert_eq!(
+        qb.stats().fill_stock,
+        4096,
+        "after {seq} frames in bursts of 64"
+    );
+    // The free list (FIFO too) is cut to about the stock: the rest waits in the reserve.
+    assert!(qb.free_frames() <= 2 * 4096, "{} free", qb.free_frames());
+    // The ring still holds the former stock until as many frames came.
+    for _ in 0..16384 / 64 {
+        send_numbered(qa, macs, seq, 64);
+        assert_eq!(receive_numbered(qb, seq, 64), 64);
+        seq += 64;
+    }
+    seq
+}
+
+/// The fill ring's stock shrinks to 4 096 frames while bursts stay small (a frame is then
+/// written again after 4 096 others, not 16 384: cache-warm copies), and is full again at the
+/// first backlog of a quarter of the stock, before a larger burst could find it short.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn fill_stock_shrinks_under_small_bursts_and_refills_at_a_backlog() {
+    let ns = Netns::new(&unique_name("xds")).unwrap();
+    let (a, b) = ns.veth_pair("xa", "xb").unwrap();
+    let mut da = open_in(&ns, config(&a, XdpMode::Native)).unwrap();
+    let mut db = open_in(&ns, config(&b, XdpMode::Native)).unwrap();
+    let macs = (da.info().mac, db.info().mac);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    assert_eq!(qb.stats().fill_stock, 16384, "the stock starts full");
+    let seq = shrink_stock(&mut qa, &mut qb, macs);
+    // 1 500 frames while the receiver is busy: a backlog above a quarter of the stock.
+    send_numbered(&mut qa, macs, seq, 1500);
+    assert_eq!(receive_numbered(&mut qb, seq, 1500), 1500);
+    assert_eq!(
+        qb.stats().fill_stock,
+        16384,
+        "a backlog of 1 500 refills the stock"
+    );
+    assert!(
+        qb.free_frames() > 8192,
+        "the reserve is back: {} free",
+        qb.free_frames()
+    );
+    let k = qb.kernel_stats().unwrap();
+    assert_eq!((k.rx_fill_ring_empty, k.rx_ring_full), (0, 0), "{k:?}");
+    assert_eq!(
+        qb.stats().fill_floor,
+        4096,
+        "no drop, so it may shrink again"
+    );
+}
+
+/// A burst larger than the small stock, sent while the receiver does not look, loses frames
+/// (the kernel finds the fill ring empty); the queue sees the kernel's counter rise and keeps
+/// the whole stock from then on.
+#[test]
+#[ignore = "needs root: network namespaces, veth, XDP"]
+fn a_burst_the_small_stock_lost_keeps_the_stock_full_for_good() {
+    let ns = Netns::new(&unique_name("xdd")).unwrap();
+    let (a, b) = ns.veth_pair("xa", "xb").unwrap();
+    let mut da = open_in(&ns, config(&a, XdpMode::Native)).unwrap();
+    let mut db = open_in(&ns, config(&b, XdpMode::Native)).unwrap();
+    let macs = (da.info().mac, db.info().mac);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    let seq = shrink_stock(&mut qa, &mut qb, macs);
+    send_numbered(&mut qa, macs, seq, 6000);
+    let got = receive_all(&mut qb, 1);
+    let k = qb.kernel_stats().unwrap();
+    assert!(got < 6000 && k.rx_fill_ring_empty > 0, "got {got}; {k:?}");
+    // The queue reads the kernel's counters every few thousand frames.
+    let seq = seq + 6000;
+    for i in 0..8192 / 64 {
+        send_numbered(&mut qa, macs, seq + i * 64, 64);
+        assert_eq!(receive_numbered(&mut qb, seq + i * 64, 64), 64);
+    }
+    let s = qb.stats();
+    assert_eq!((s.fill_stock, s.fill_floor), (16384, 16384), "{s:?}");
+}
+
 /// A thread that panics while holding the port unwinds through its destructors: the program
 /// is detached and the sockets closed, and the port can be opened again.
 #[test]
