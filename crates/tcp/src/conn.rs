@@ -690,6 +690,8 @@ impl Conn {
             dsacks: self.stats.dsacks,
             undos: self.stats.undos,
             pacing_rate: self.cc.pacing_rate().unwrap_or(0),
+            pacing_gain: self.cc.gains().map_or(0, |g| g.0),
+            cwnd_gain: self.cc.gains().map_or(0, |g| g.1),
             timestamps: self.opts.ts_ok,
             sack: self.opts.sack_ok,
             window_scaling: self.opts.wscale_ok,

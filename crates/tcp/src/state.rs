@@ -159,6 +159,13 @@ pub struct TcpInfo {
     pub undos: u64,
     /// Pacing rate in bytes per second (`tcpi_pacing_rate`); 0 when not paced.
     pub pacing_rate: u64,
+    /// BBR's pacing gain in thousandths (2885 in STARTUP, 346 in DRAIN, 1250/750/1000 in
+    /// PROBE_BW, 1000 in PROBE_RTT; Linux's `tcp_bbr_info.bbr_pacing_gain` in 1/256); 0 for
+    /// an algorithm without one.
+    pub pacing_gain: u32,
+    /// BBR's cwnd gain in thousandths (2885 in STARTUP and DRAIN, 2000 in PROBE_BW, 1000 in
+    /// PROBE_RTT); 0 for an algorithm without one.
+    pub cwnd_gain: u32,
     /// Whether timestamps, SACK and window scaling were negotiated.
     pub timestamps: bool,
     /// SACK negotiated.
