@@ -18,9 +18,7 @@
 //!
 //! With `MTCP_PERF_INFO=1` in the environment our sender prints its `TcpInfo` when the receiver's
 //! EOF arrives (retransmissions, timeouts, fast recoveries, tail loss probes, lost
-//! retransmissions, D-SACKs, undos) and the bench repeats it beside each transfer's line. That
-//! line also counts the segments the receiver sent (its namespace's `TcpOutSegs`, by `nstat`):
-//! set against the sender's `segs_in`, the ACKs lost on the way back.
+//! retransmissions, D-SACKs, undos) and the bench repeats it beside each transfer's line.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -80,15 +78,6 @@ fn dropped(topo: &Topo) -> Option<u64> {
     .ok()?;
     let at = text.find("counter packets ")? + "counter packets ".len();
     text[at..].split_whitespace().next()?.parse().ok()
-}
-
-/// Segments the receiver's namespace has sent (`TcpOutSegs`: its ACKs, nearly all): set
-/// against our sender's `segs_in` (`MTCP_PERF_INFO=1`) it shows ACKs lost on our receive path.
-fn receiver_out_segs(topo: &Topo) -> Option<u64> {
-    let ns = topo.server_ns().name();
-    let text = sh(&["ip", "netns", "exec", ns, "nstat", "-asz", "TcpOutSegs"]).ok()?;
-    let line = text.lines().find(|l| l.starts_with("TcpOutSegs"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn set_loss(topo: &Topo, permille: u32) -> Result<(), String> {
@@ -208,7 +197,6 @@ fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result
     .map(String::from)
     .to_vec();
     let before = dropped(topo).unwrap_or(0);
-    let acks_before = receiver_out_segs(topo);
     let at = placement();
     let mut srv = on_cpu(at.map(|a| a.receiver), || {
         Child::spawn(topo.server_ns().name(), "mtcp-perf", &srv_args)
@@ -255,13 +243,7 @@ fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result
         return Err(format!("failed: {line}"));
     }
     let drops = dropped(topo).unwrap_or(0).saturating_sub(before);
-    let acks = match (acks_before, receiver_out_segs(topo)) {
-        (Some(a), Some(b)) => format!(", {} segments sent by it", b.saturating_sub(a)),
-        _ => String::new(),
-    };
-    eprintln!(
-        "mtcp-bench: lossy transfer, {drops} data segments dropped at the receiver{acks}: {line}"
-    );
+    eprintln!("mtcp-bench: lossy transfer, {drops} data segments dropped at the receiver: {line}");
     let rest = &line[line.find("received").unwrap_or(0)..];
     number_before(rest, " s,").ok_or_else(|| format!("failed: unexpected line {line}"))
 }
