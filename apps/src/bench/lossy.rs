@@ -220,7 +220,11 @@ fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result
         )
     });
     if let Ok(said) = &out {
-        for l in said.iter().filter(|l| l.contains("TcpInfo")) {
+        // Its TcpInfo (MTCP_PERF_INFO=1) and frames AF_PACKET lost for a full receive ring.
+        for l in said
+            .iter()
+            .filter(|l| l.contains("TcpInfo") || l.contains("AF_PACKET: the kernel dropped"))
+        {
             eprintln!("mtcp-bench: sender {l}");
         }
     }

@@ -151,8 +151,40 @@ unsafe impl Send for Ring {}
 // SAFETY: as above.
 unsafe impl Sync for Ring {}
 
+impl Ring {
+    /// Frames the kernel dropped for a full receive ring since the last call
+    /// (`PACKET_STATISTICS`' `tp_drops`; reading resets the kernel's counters).
+    fn take_rx_drops(&self) -> io::Result<u64> {
+        let mut stats = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `stats`, a live tpacket_stats.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut stats as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        };
+        if rc == 0 {
+            Ok(u64::from(stats.tp_drops))
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
 impl Drop for Ring {
     fn drop(&mut self) {
+        // Frames lost to a full ring are otherwise invisible (the kernel's copy of the frame
+        // still reaches its own stack): say so once, when the socket closes.
+        if let Ok(n @ 1..) = self.take_rx_drops() {
+            eprintln!("[mtcp] AF_PACKET: the kernel dropped {n} received frames for a full ring");
+        }
         // SAFETY: `base`/`len` describe our own mapping; no frame refers to it any more (they hold
         // an `Arc<Ring>`).
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
@@ -549,6 +581,13 @@ impl AfPacketQueue {
     /// The queue's transmit buffer pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Frames the kernel dropped because this queue's receive ring was full, since the last
+    /// call (`PACKET_STATISTICS`, which reading resets; the rest are reported when the socket
+    /// closes).
+    pub fn take_rx_drops(&self) -> io::Result<u64> {
+        self.ring.take_rx_drops()
     }
 
     fn tx_slot(&self, index: usize) -> *mut u8 {

@@ -549,3 +549,45 @@ fn tcp_runs_go_out_as_gso_super_frames_and_arrive_as_built() {
         assert_eq!(ids, want, "IPv4 identifiers, offloads off: {offloads_off}");
     }
 }
+
+/// A receive ring nobody reads fills, and the kernel counts what it could not put in it:
+/// `take_rx_drops` reports those frames once (reading resets the kernel's counter).
+#[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
+fn a_full_receive_ring_counts_its_drops() {
+    require_root("a_full_receive_ring_counts_its_drops");
+    let ns = Netns::new(&unique_name("iod")).unwrap();
+    let (a, b) = ns.veth_pair("da", "db").unwrap();
+    // One 4 KiB block of two 2 KiB slots.
+    let mut db = open_in(
+        &ns,
+        AfPacketConfig {
+            block_size: 4096,
+            block_count: 1,
+            ..AfPacketConfig::new(&b)
+        },
+    );
+    let mac = db.info().mac;
+    let q = db.queue(0).unwrap();
+    assert_eq!(q.take_rx_drops().unwrap(), 0);
+    let lladdr = mac.to_string();
+    ns.exec_ok(&["ip", "addr", "add", "198.18.2.1/24", "dev", &a])
+        .unwrap();
+    ns.exec_ok(&["ip", "link", "set", &a, "up"]).unwrap();
+    ns.exec_ok(&[
+        "ip",
+        "neigh",
+        "replace",
+        "198.18.2.2",
+        "lladdr",
+        &lladdr,
+        "dev",
+        &a,
+    ])
+    .unwrap();
+    // Twenty echo requests nobody answers (ping's exit status says so: not checked).
+    let _ = ns.exec(&["ping", "-c", "20", "-i", "0.01", "-W", "1", "198.18.2.2"]);
+    let drops = q.take_rx_drops().unwrap();
+    assert!(drops >= 15, "{drops} frames dropped for a two-slot ring");
+    assert_eq!(q.take_rx_drops().unwrap(), 0, "counted twice");
+}

@@ -80,6 +80,34 @@ pub(crate) struct Stats {
     pub lost_retransmits: u64,
     pub dsacks: u64,
     pub undos: u64,
+    /// Clock ticks in which data waited for each [`Limit`], each counted once per tick, and
+    /// the last tick counted for each.
+    pub limited_ms: [u64; 4],
+    pub limited_tick: [u64; 4],
+}
+
+/// What held back data ready to send (Linux' `tcp_chrono` types, counted in ticks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// The peer's receive window.
+    Rwnd = 0,
+    /// The congestion window outside a recovery.
+    Cwnd = 1,
+    /// The congestion window (or PRR's share of it) in a recovery.
+    Recovery = 2,
+    /// The pacing credit.
+    Pacing = 3,
+}
+
+impl Stats {
+    /// Data waited for `why` at tick `now_ms`.
+    pub fn limited(&mut self, why: Limit, now_ms: u64) {
+        let i = why as usize;
+        if self.limited_tick[i] != now_ms {
+            self.limited_tick[i] = now_ms;
+            self.limited_ms[i] += 1;
+        }
+    }
 }
 
 /// Send sequence space (RFC 9293 §3.3.1) and the sending side's state, touched by every
@@ -690,6 +718,12 @@ impl Conn {
             dsacks: self.stats.dsacks,
             undos: self.stats.undos,
             pacing_rate: self.cc.pacing_rate().unwrap_or(0),
+            rwnd_limited_ms: self.stats.limited_ms[Limit::Rwnd as usize],
+            cwnd_limited_ms: self.stats.limited_ms[Limit::Cwnd as usize],
+            recovery_limited_ms: self.stats.limited_ms[Limit::Recovery as usize],
+            pacing_limited_ms: self.stats.limited_ms[Limit::Pacing as usize],
+            pacing_gain: self.cc.gains().map_or(0, |g| g.0),
+            cwnd_gain: self.cc.gains().map_or(0, |g| g.1),
             timestamps: self.opts.ts_ok,
             sack: self.opts.sack_ok,
             window_scaling: self.opts.wscale_ok,

@@ -4,7 +4,7 @@
 use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 
 use crate::config::Config;
-use crate::conn::Conn;
+use crate::conn::{Conn, Limit};
 use crate::state::State;
 use crate::time::{Duration, Instant};
 
@@ -170,6 +170,7 @@ impl Conn {
         if self.rec.point.is_some() {
             let b = self.cwnd_budget(cwnd);
             if b < mss {
+                self.stats.limited(Limit::Recovery, now.0);
                 return None;
             }
             if self.opts.sack_ok && self.scoreboard.rexmit_room() {
@@ -209,6 +210,17 @@ impl Conn {
                     && (self.snd.nodelay || self.snd.fin_queued || self.snd.nxt == self.snd.una))
                 || (self.snd.max_wnd > 0 && len >= self.snd.max_wnd / 2));
         if !send {
+            let want = available.min(mss);
+            if usable_wnd < want {
+                self.stats.limited(Limit::Rwnd, now.0);
+            } else if usable_cwnd < want {
+                let why = if budget.is_some() {
+                    Limit::Recovery
+                } else {
+                    Limit::Cwnd
+                };
+                self.stats.limited(why, now.0);
+            }
             // Window-limited with nothing in flight: the persist timer guarantees progress.
             if self.snd.una == self.snd.max
                 && usable_wnd < available.min(mss)
@@ -247,6 +259,7 @@ impl Conn {
         if self.pace_credit >= u64::from(len) {
             return true;
         }
+        self.stats.limited(Limit::Pacing, now.0);
         self.timers.pace_at = Some(now + Duration(1));
         false
     }

@@ -159,6 +159,24 @@ pub struct TcpInfo {
     pub undos: u64,
     /// Pacing rate in bytes per second (`tcpi_pacing_rate`); 0 when not paced.
     pub pacing_rate: u64,
+    /// Milliseconds (clock ticks) in which the output path found data ready to send held back
+    /// by the peer's window (Linux `tcpi_rwnd_limited`, there in µs of time; here a tick counts
+    /// when the output path ran in it, after a write, an ACK or a timer).
+    pub rwnd_limited_ms: u64,
+    /// Ticks in which data waited for the congestion window outside a recovery.
+    pub cwnd_limited_ms: u64,
+    /// Ticks in which data waited for the congestion window (or PRR's share of it) in a
+    /// recovery.
+    pub recovery_limited_ms: u64,
+    /// Ticks in which data waited for pacing credit.
+    pub pacing_limited_ms: u64,
+    /// BBR's pacing gain in thousandths (2885 in STARTUP, 346 in DRAIN, 1250/750/1000 in
+    /// PROBE_BW, 1000 in PROBE_RTT; Linux's `tcp_bbr_info.bbr_pacing_gain` in 1/256); 0 for
+    /// an algorithm without one.
+    pub pacing_gain: u32,
+    /// BBR's cwnd gain in thousandths (2885 in STARTUP and DRAIN, 2000 in PROBE_BW, 1000 in
+    /// PROBE_RTT); 0 for an algorithm without one.
+    pub cwnd_gain: u32,
     /// Whether timestamps, SACK and window scaling were negotiated.
     pub timestamps: bool,
     /// SACK negotiated.

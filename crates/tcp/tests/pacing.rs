@@ -10,8 +10,8 @@ mod common;
 use std::collections::VecDeque;
 
 use common::peer::*;
-use mtcp_tcp::Config;
 use mtcp_tcp::cc::CcAlgorithm;
+use mtcp_tcp::{Config, TcpInfo};
 
 /// Bytes the path delivers per millisecond (4 MB/s) and its one-way delay: a BDP of 24 kB,
 /// well inside the peer's unscaled 64 KiB window.
@@ -21,11 +21,13 @@ const DELAY_MS: u64 = 3;
 /// Runs `ms` milliseconds of bulk sending through the path; returns the data bytes emitted in
 /// each millisecond and the pacing rates seen (one per millisecond).
 fn run(cc: CcAlgorithm, ms: u64) -> (Vec<u32>, Vec<u64>) {
-    run_at(cc, ms, RATE_PER_MS)
+    let (per_ms, rates, _) = run_at(cc, ms, RATE_PER_MS);
+    (per_ms, rates)
 }
 
-/// [`run`] over a path of `rate_per_ms` bytes per millisecond.
-fn run_at(cc: CcAlgorithm, ms: u64, rate_per_ms: u32) -> (Vec<u32>, Vec<u64>) {
+/// [`run`] over a path of `rate_per_ms` bytes per millisecond; also the sender's `TcpInfo` at
+/// the end.
+fn run_at(cc: CcAlgorithm, ms: u64, rate_per_ms: u32) -> (Vec<u32>, Vec<u64>, TcpInfo) {
     let config = Config {
         congestion_control: cc,
         send_buffer_bytes: 1 << 20,
@@ -65,7 +67,7 @@ fn run_at(cc: CcAlgorithm, ms: u64, rate_per_ms: u32) -> (Vec<u32>, Vec<u64>) {
         }
         rates.push(t.e.info(h).unwrap().pacing_rate);
     }
-    (per_ms, rates)
+    (per_ms, rates, t.e.info(h).unwrap())
 }
 
 #[test]
@@ -112,7 +114,7 @@ fn cubic_is_not_paced() {
 #[test]
 fn bbr_gaps_follow_the_pacing_credit() {
     const RATE: u32 = 500;
-    let (per_ms, rates) = run_at(CcAlgorithm::Bbr, 3000, RATE);
+    let (per_ms, rates, _) = run_at(CcAlgorithm::Bbr, 3000, RATE);
     let mss = 1000u64;
     // The output of millisecond i is paced at the rate set by the ACKs of millisecond i - 1.
     let (from, to) = (1000, per_ms.len());
@@ -150,4 +152,33 @@ fn bbr_gaps_follow_the_pacing_credit() {
         (400..=550).contains(&mean),
         "mean {mean} bytes per ms on a {RATE} bytes/ms path"
     );
+}
+
+/// What held the sender back, counted in ticks (`TcpInfo`'s `*_limited_ms`, Linux'
+/// `tcpi_rwnd_limited` and friends): BBR on the 4 MB/s path waits for pacing in many ticks
+/// (and, its window of two BDPs above the peer's 64 KiB once the queue inflates the RTT, for the
+/// peer's window in others); CUBIC is never paced, and on a path faster than the peer's window
+/// allows (100 MB/s) waits for that window far more than for its own. Ticks are counted when
+/// the output path runs (after a write, an ACK or a timer), so a stalled tick without any of
+/// them is not. Without loss there is no recovery.
+#[test]
+fn what_held_the_sender_back_is_counted() {
+    let (_, _, bbr) = run_at(CcAlgorithm::Bbr, 500, RATE_PER_MS);
+    assert!(bbr.pacing_limited_ms > 50, "{bbr:?}");
+    assert_eq!(bbr.recovery_limited_ms, 0, "{bbr:?}");
+    let (_, _, cubic) = run_at(CcAlgorithm::Cubic, 500, 100_000);
+    assert_eq!(cubic.pacing_limited_ms, 0, "{cubic:?}");
+    assert_eq!(cubic.recovery_limited_ms, 0, "{cubic:?}");
+    assert!(
+        cubic.rwnd_limited_ms > 30 && cubic.rwnd_limited_ms > 2 * cubic.cwnd_limited_ms,
+        "{cubic:?}"
+    );
+    for info in [bbr, cubic] {
+        let counts = [
+            info.rwnd_limited_ms,
+            info.cwnd_limited_ms,
+            info.pacing_limited_ms,
+        ];
+        assert!(counts.iter().all(|&c| c <= 500), "once per tick: {info:?}");
+    }
 }

@@ -162,6 +162,27 @@ impl Sut for Harness {
                 let want = (args != "none").then(|| args.parse::<u64>().unwrap());
                 assert_eq!(got, want, "{ctx}: next_deadline (ms from now)");
             }
+            "info" => {
+                let (field, range) = args.split_once(char::is_whitespace).unwrap();
+                let info = t.e.info(t.handle()).unwrap();
+                let got = match field {
+                    "pacing_rate" => info.pacing_rate,
+                    "pacing_gain" => u64::from(info.pacing_gain),
+                    "cwnd_gain" => u64::from(info.cwnd_gain),
+                    "cwnd" => u64::from(info.cwnd),
+                    other => panic!("{ctx}: unknown info field {other}"),
+                };
+                let (lo, hi) = parse_range(ctx, range.trim());
+                assert!(
+                    (lo..=hi).contains(&got),
+                    "{ctx}: {field} is {got}, not in {lo}..={hi}"
+                );
+            }
+            "bbr" => {
+                let info = t.e.info(t.handle()).unwrap();
+                let got = bbr_mode(info.pacing_gain, info.cwnd_gain);
+                assert_eq!(got, args, "{ctx}: BBR's state (gains {info:?})");
+            }
             other => panic!("{ctx}: unknown command {other}"),
         }
     }

@@ -33,7 +33,8 @@
 //! `tcp_syn_retries`; `time_wait=MS` to `tcp_fin_timeout` (Linux' TIME-WAIT is a fixed 60 s);
 //! `nodelay`, `sndbuf`, `rcvbuf`, `keepalive` (whole seconds), `cc` to socket options.
 //! `idle_timeout` and `delack` have no Linux equivalent. The engine-only checks (`deadline`,
-//! `noevent`, `event Closed` and `event Writable`, which are edges of our event queue) are skipped;
+//! `info` and `bbr`, which read our `TcpInfo`, `noevent`, `event Closed` and `event Writable`,
+//! which are edges of our event queue) are skipped;
 //! `event Readable` is a peek, `event Connected` a connected socket, `event Reset`/`TimedOut` the
 //! socket's error, `state`/`gone` the kernel's own table (`/proc/net/tcp` of the namespace).
 //!
@@ -404,7 +405,10 @@ impl Sut for Kernel {
 
     fn call(&mut self, ctx: &str, cmd: &str, args: &str, want: Option<&str>) {
         use common::script::{check, parse_error};
-        if !matches!(cmd, "state" | "gone" | "event" | "noevent" | "deadline") {
+        if !matches!(
+            cmd,
+            "state" | "gone" | "event" | "noevent" | "deadline" | "info" | "bbr"
+        ) {
             let now = self.now_ms();
             self.event_at(now);
         }
@@ -475,7 +479,8 @@ impl Sut for Kernel {
                 );
             }
             "event" => self.event(ctx, args),
-            "noevent" | "deadline" => {}
+            // `info` and `bbr` read our TcpInfo; the segments around them are still compared.
+            "noevent" | "deadline" | "info" | "bbr" => {}
             other => panic!("{ctx}: unknown command {other}"),
         }
     }

@@ -481,6 +481,9 @@ impl CongestionControl for Bbr {
     fn reduces_on_loss(&self) -> bool {
         false
     }
+    fn gains(&self) -> Option<(u32, u32)> {
+        Some((self.pacing_gain() as u32, self.cwnd_gain() as u32))
+    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,12 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     fn pacing_rate(&self) -> Option<u64> {
         None
     }
+    /// The model's current pacing and cwnd gains in thousandths, as Linux reports BBR's in
+    /// `TCP_CC_INFO` (`tcp_bbr_info`, there in 1/256): they name its state. `None` for an
+    /// algorithm without gains.
+    fn gains(&self) -> Option<(u32, u32)> {
+        None
+    }
     /// Whether loss recovery should bring the flight down to `ssthresh` (proportional rate
     /// reduction, RFC 6937). BBR keeps its model and answers false.
     fn reduces_on_loss(&self) -> bool {

@@ -17,6 +17,9 @@
 //! 0   send 3000 = 2048 | recv 10 = WouldBlock | accept = none   # expected result
 //! 0   state Established | gone | event Readable | noevent Writable | silence
 //! 0   deadline 200 | deadline none          # next_deadline() is 200 ms from now / none
+//! 0   info pacing_rate 2856150 | info cwnd 20000..30000   # TcpInfo's field (pacing_rate,
+//!                                           #   pacing_gain, cwnd_gain, cwnd): a value or range
+//! 0   bbr Startup | Drain | ProbeBw | ProbeRtt   # BBR's state, named by its gains
 //! ```
 //!
 //! An outbound SYN written `> S. *:0(0)` starts a new ISS on its port (a reopened connection).
@@ -220,6 +223,31 @@ pub trait Sut {
     /// A call or check (`connect`, `send`, `state`, `event`, ...); panics (with `ctx`) when the
     /// result is not `want` (`None`: success).
     fn call(&mut self, ctx: &str, cmd: &str, args: &str, want: Option<&str>);
+}
+
+/// `N` or `LO..HI` (inclusive) of an `info` line.
+pub fn parse_range(ctx: &str, s: &str) -> (u64, u64) {
+    let num = |v: &str| -> u64 {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{ctx}: bad number {v}"))
+    };
+    match s.split_once("..") {
+        Some((lo, hi)) => (num(lo), num(hi)),
+        None => (num(s), num(s)),
+    }
+}
+
+/// BBR's state from its pacing and cwnd gains in thousandths (`TcpInfo`, or Linux's
+/// `tcp_bbr_info` scaled from 1/256): STARTUP paces and sizes the window at 2/ln 2, DRAIN
+/// paces at its inverse, PROBE_BW's window gain is 2 and PROBE_RTT's 1.
+pub fn bbr_mode(pacing_gain: u32, cwnd_gain: u32) -> &'static str {
+    match (pacing_gain, cwnd_gain) {
+        (p, c) if p > 2_000 && c > 2_000 => "Startup",
+        (p, c) if p < 500 && c > 2_000 => "Drain",
+        (_, 1_900..=2_100) => "ProbeBw",
+        (900..=1_100, 900..=1_100) => "ProbeRtt",
+        _ => "unknown",
+    }
 }
 
 /// Checks a call's result against the script's `= RESULT` (default: success).
