@@ -22,39 +22,44 @@ fn value(doc: &Value, workload: &str, link: &str, mode: &str) -> Option<f64> {
     row(doc, workload, link, mode).and_then(|r| r["value"].as_f64())
 }
 
+/// Runs `mtcp-bench args --json FILE`, asserts it succeeded; its report, stdout and stderr.
+fn bench_json(args: &[&str]) -> (Value, String, String) {
+    let json = std::env::temp_dir().join(unique_name("mbj"));
+    let out = Command::new(env!("CARGO_BIN_EXE_mtcp-bench"))
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run mtcp-bench");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{text}\n{err}"));
+    let _ = std::fs::remove_file(&json);
+    assert!(out.status.success(), "{text}\n{err}");
+    (doc, text, err)
+}
+
 #[test]
 #[ignore = "needs root: network namespaces, veth pairs and nft"]
 fn quick_bench_reports_every_row() {
     can_run("quick_bench_reports_every_row", &["ethtool", "nft"]);
-    let bench = env!("CARGO_BIN_EXE_mtcp-bench");
     let dir = std::env::temp_dir().join(unique_name("mbt"));
     std::fs::create_dir_all(&dir).unwrap();
-    let (json, svg) = (dir.join("out.json"), dir.join("bench.svg"));
-    let out = Command::new(bench)
-        .args([
-            "--quick",
-            "--run-mode",
-            "rtc",
-            "--links",
-            "mem,kernel,afpacket,afxdp,kernel-1500",
-        ])
-        .args([
-            "--workloads",
-            "echo64x64,latency64,bulk1500,lossy1",
-            "--json",
-        ])
-        .arg(&json)
-        .arg("--plot")
-        .arg(&svg)
-        .output()
-        .expect("run mtcp-bench");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{text}\n{err}"));
+    let svg = dir.join("bench.svg");
+    let (doc, text, _) = bench_json(&[
+        "--quick",
+        "--run-mode",
+        "rtc",
+        "--links",
+        "mem,kernel,afpacket,afxdp,kernel-1500",
+        "--workloads",
+        "echo64x64,latency64,bulk1500,lossy1",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
     let plot = std::fs::read_to_string(&svg).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{text}\n{err}");
     for (link, mode) in [
         ("mem", "rtc"),
         ("afpacket", "rtc"),
@@ -153,26 +158,13 @@ fn bench_rejects_bad_arguments_and_reports_missing_links() {
 #[test]
 #[ignore = "needs root: network namespaces"]
 fn kernel_rows_of_short_and_conns10k() {
-    let bench = env!("CARGO_BIN_EXE_mtcp-bench");
-    let json = std::env::temp_dir().join(unique_name("mbk"));
-    let out = Command::new(bench)
-        .args([
-            "--quick",
-            "--links",
-            "kernel",
-            "--workloads",
-            "short64,conns10k",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .expect("run mtcp-bench");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{text}\n{err}"));
-    let _ = std::fs::remove_file(&json);
-    assert!(out.status.success(), "{text}\n{err}");
+    let (doc, text, err) = bench_json(&[
+        "--quick",
+        "--links",
+        "kernel",
+        "--workloads",
+        "short64,conns10k",
+    ]);
     for w in ["short64", "conns10k"] {
         let v = value(&doc, w, "kernel", "kernel");
         assert!(v.is_some_and(|v| v > 0.0), "{w}: {v:?}\n{text}\n{err}");

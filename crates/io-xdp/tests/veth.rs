@@ -257,32 +257,8 @@ fn ten_thousand_frames_sent_while_the_receiver_is_busy_all_arrive() {
     let mut db = open_in(&ns, config(&b, XdpMode::Native)).unwrap();
     let (mac_a, mac_b) = (da.info().mac, db.info().mac);
     let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
-    let mut sent = 0u32;
-    let mut burst: Burst<_> = Burst::new();
-    while sent < FRAMES {
-        while sent + (burst.len() as u32) < FRAMES && !burst.is_full() {
-            let Some(mut f) = qa.tx_alloc() else { break };
-            f.set_len(64);
-            f[..6].copy_from_slice(&mac_b.0);
-            f[6..12].copy_from_slice(&mac_a.0);
-            f[12..14].copy_from_slice(&[0x88, 0xb5]); // local experimental EtherType
-            f[14..18].copy_from_slice(&(sent + burst.len() as u32).to_be_bytes());
-            let _ = burst.push(f);
-        }
-        sent += qa.tx_burst(&mut burst).unwrap() as u32;
-    }
-    let mut next = 0u32;
-    let mut rx = Burst::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while next < FRAMES && std::time::Instant::now() < deadline {
-        rx.clear();
-        qb.rx_burst(&mut rx).unwrap();
-        for f in rx.iter() {
-            let seq = u32::from_be_bytes(f[14..18].try_into().unwrap());
-            assert_eq!(seq, next, "frames lost or out of order");
-            next += 1;
-        }
-    }
+    send_numbered(&mut qa, (mac_a, mac_b), 0, FRAMES);
+    let next = receive_numbered(&mut qb, 0, FRAMES);
     let k = qb.kernel_stats().unwrap();
     assert_eq!((k.rx_fill_ring_empty, k.rx_ring_full), (0, 0), "{k:?}");
     assert_eq!(next, FRAMES, "received {next} of {FRAMES}; kernel {k:?}");
