@@ -184,12 +184,7 @@ impl<Q: Queue> Stack<Q> {
         // Events first: data of connections whose TIME-WAIT ends in this turn's timers is
         // moved out of the engine before the engine frees it.
         self.sockets.handle_events(&mut self.epolls);
-        if self
-            .sockets
-            .engine
-            .next_deadline()
-            .is_some_and(|d| d <= now)
-        {
+        if self.sockets.engine.timers_due(now) {
             // Send what input queued first: a TIME-WAIT of 0 ends in these timers, and the engine
             // would free the connection before the ACK of the peer's FIN went out (the peer,
             // still in LAST-ACK, would retransmit its FIN and get a RST).
