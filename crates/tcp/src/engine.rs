@@ -484,6 +484,13 @@ impl Engine {
         Ok(self.table.get(h).ok_or(Error::InvalidHandle)?.state)
     }
 
+    /// What readiness is made of, in one look-up: the state, the bytes ready to read and the
+    /// free send space (an epoll level asked for each of the three by handle).
+    pub fn readiness(&self, h: Handle) -> Option<(State, usize, usize)> {
+        let c = self.table.get(h)?;
+        Some((c.state, c.recv_buf.len(), c.send_buf.free()))
+    }
+
     /// The connection's addresses and ports.
     pub fn tuple(&self, h: Handle) -> Result<FourTuple, Error> {
         Ok(self.table.get(h).ok_or(Error::InvalidHandle)?.tuple)
