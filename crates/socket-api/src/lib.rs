@@ -97,6 +97,7 @@ mod sockets;
 mod stack;
 pub mod stats;
 mod threaded;
+mod turnclock;
 
 pub use api::MSG_PEEK;
 pub use api_epoll::PIPE_CAPACITY;

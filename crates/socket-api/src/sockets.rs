@@ -252,7 +252,8 @@ impl Sockets {
                         e |= IN | HUP | RDHUP;
                     }
                     (Phase::Connected, Some(h)) => {
-                        let state = engine.state(h).unwrap_or(State::Closed);
+                        let (state, readable, free) =
+                            engine.readiness(h).unwrap_or((State::Closed, 0, 0));
                         let fin = st.peer_fin
                             || matches!(
                                 state,
@@ -261,7 +262,7 @@ impl Sockets {
                                     | State::Closing
                                     | State::TimeWait
                             );
-                        if fin || !st.peeked.is_empty() || engine.recv_queue(h).unwrap_or(0) > 0 {
+                        if fin || !st.peeked.is_empty() || readable > 0 {
                             e |= IN;
                         }
                         if fin {
@@ -269,7 +270,7 @@ impl Sockets {
                         }
                         if !st.shut_wr
                             && matches!(state, State::Established | State::CloseWait)
-                            && engine.send_capacity(h).unwrap_or(0) > 0
+                            && free > 0
                         {
                             e |= OUT;
                         }

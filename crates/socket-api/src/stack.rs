@@ -54,6 +54,8 @@ struct Clock {
     skew_ms: u64,
     /// When the last turn ([`Stack::poll`]) read the clock.
     polled: std::time::Instant,
+    /// The turns' clock reader.
+    turns: crate::turnclock::TurnClock,
 }
 
 /// The stack of one context.
@@ -94,6 +96,7 @@ impl<Q: Queue> Stack<Q> {
                     start,
                     skew_ms: 0,
                     polled: start,
+                    turns: crate::turnclock::TurnClock::new(),
                 }
             },
             heap: crate::heap::HeapTrim::default(),
@@ -172,7 +175,7 @@ impl<Q: Queue> Stack<Q> {
         self.sockets
             .engine
             .set_accept_room(self.sockets.accept_room());
-        self.clock.polled = std::time::Instant::now();
+        self.clock.polled = self.clock.turns.now();
         let now_ms = self.ms_at(self.clock.polled);
         let now = Instant::from_millis(now_ms);
         let mut work = 0;
@@ -184,12 +187,7 @@ impl<Q: Queue> Stack<Q> {
         // Events first: data of connections whose TIME-WAIT ends in this turn's timers is
         // moved out of the engine before the engine frees it.
         self.sockets.handle_events(&mut self.epolls);
-        if self
-            .sockets
-            .engine
-            .next_deadline()
-            .is_some_and(|d| d <= now)
-        {
+        if self.sockets.engine.timers_due(now) {
             // Send what input queued first: a TIME-WAIT of 0 ends in these timers, and the engine
             // would free the connection before the ACK of the peer's FIN went out (the peer,
             // still in LAST-ACK, would retransmit its FIN and get a RST).

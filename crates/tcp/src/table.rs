@@ -94,6 +94,9 @@ impl ConnTable {
         slot.conn.as_mut()
     }
     /// By slot index (timer owners).
+    pub fn by_index(&self, index: u32) -> Option<&Conn> {
+        self.slots.get(index as usize)?.conn.as_ref()
+    }
     pub fn by_index_mut(&mut self, index: u32) -> Option<&mut Conn> {
         self.slots.get_mut(index as usize)?.conn.as_mut()
     }

@@ -283,6 +283,34 @@ impl TimerWheel {
         }
         self.elapsed = target;
     }
+    /// The earliest of `due(owner, expires)` over the armed nodes, for owners whose real
+    /// deadline may lie after the one their node is armed for (`due` returns it, never less
+    /// than `expires`): the slots are visited in time order (module documentation) and the
+    /// walk stops at the first slot starting at or after the best found, so it reads the
+    /// nodes due before that one only.
+    pub fn earliest_by(&self, mut due: impl FnMut(u32, u64) -> u64) -> Option<Instant> {
+        let mut best: Option<u64> = None;
+        for (level, &bits) in self.occupied.iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                let slot = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let start =
+                    block_start(self.elapsed, level) | ((slot as u64) << (level as u32 * BITS));
+                if best.is_some_and(|b| start >= b) {
+                    return best.map(Instant);
+                }
+                let mut i = self.heads[level * LEVEL_SLOTS + slot];
+                while i != NIL {
+                    let n = &self.nodes[i as usize];
+                    let t = due(n.owner, n.expires).max(n.expires);
+                    best = Some(best.map_or(t, |b| b.min(t)));
+                    i = n.next;
+                }
+            }
+        }
+        best.map(Instant)
+    }
     /// The earliest armed deadline, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.armed == 0 {
@@ -330,6 +358,37 @@ mod tests {
         w.advance(Instant(3000), |o| fired.push(o));
         assert_eq!(fired, [1, 2]);
         assert_eq!(w.next_deadline(), None);
+    }
+    /// Nodes armed earlier than their owners' real deadlines: `earliest_by` is the least real
+    /// deadline, also when an earlier-armed node's real one comes after another node's, at
+    /// every level, and after the clock moved.
+    #[test]
+    fn earliest_by_is_the_least_real_deadline() {
+        let mut w = TimerWheel::new(Instant(1000));
+        // owner -> (armed for, real deadline)
+        let plan = [
+            (0u32, 1040, 1200),
+            (1, 1100, 1150),
+            (2, 5000, 5000),
+            (3, 1040, 1040),
+        ];
+        let ids: Vec<TimerId> = plan.iter().map(|&(o, ..)| w.alloc(o)).collect();
+        let real = |o: u32, _| plan[o as usize].2;
+        for (&id, &(_, at, _)) in ids.iter().zip(&plan) {
+            w.arm(id, Instant(at));
+        }
+        assert_eq!(w.earliest_by(real), Some(Instant(1040)));
+        w.cancel(ids[3]);
+        assert_eq!(w.next_deadline(), Some(Instant(1040)));
+        assert_eq!(w.earliest_by(real), Some(Instant(1150)));
+        w.cancel(ids[1]);
+        assert_eq!(w.earliest_by(real), Some(Instant(1200)));
+        let mut fired = Vec::new();
+        w.advance(Instant(1100), |o| fired.push(o));
+        assert_eq!(fired, [0]);
+        assert_eq!(w.earliest_by(real), Some(Instant(5000)));
+        w.cancel(ids[2]);
+        assert_eq!(w.earliest_by(real), None);
     }
     /// Deadlines on and around every level boundary, from clocks on and around boundaries:
     /// never early (not at `t - 1`), never late (at `t`), `next_deadline` exact throughout.
