@@ -48,7 +48,7 @@ pub(super) struct Pair {
 
 /// Socket buffers per workload, as on the other links (`super::sub`): the echo family's are
 /// sized for 10 000 connections.
-fn buffers(w: Workload) -> usize {
+pub(super) fn buffers(w: Workload) -> usize {
     match w {
         Workload::Bulk1500 | Workload::Bulk9000 => 1 << 20,
         _ => 16 * 1024,
@@ -254,7 +254,20 @@ fn short_rows(mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
 }
 
 fn bulk_rows(w: Workload, mode: &str, p: &Params, ipv6: bool) -> Result<Vec<Row>, String> {
-    super::sized_bulk(p, |bytes| bulk_transfer(w, mode, bytes, ipv6))
+    let rows = super::sized_bulk(p, |bytes| bulk_transfer(w, mode, bytes, ipv6))?;
+    let link = family(ipv6).0;
+    if mode == "rtc" && !ipv6 {
+        let mtu = if w == Workload::Bulk9000 { 9000 } else { 1500 };
+        match super::stackcost::per_megabyte(w, mtu) {
+            Ok(c) => eprintln!(
+                "mtcp-bench: {w} {link} {mode}: stack cost {:.0} ns CPU per megabyte, both \
+                 stacks on one thread (scheduling apart; frames of {:.0} bytes)",
+                c.ns_per_mb, c.frame_bytes
+            ),
+            Err(e) => eprintln!("mtcp-bench: {w} {link} {mode}: {e}"),
+        }
+    }
+    Ok(rows)
 }
 
 fn bulk_transfer(w: Workload, mode: &str, bytes: u64, ipv6: bool) -> Result<Vec<Row>, String> {

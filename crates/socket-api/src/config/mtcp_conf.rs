@@ -220,6 +220,10 @@ pub struct MtcpConf {
     /// Linux: above the peers' delayed-ACK timers, 40 ms here and up to 200 ms in Linux, so
     /// that a delayed ACK does not look like a loss).
     pub tcp_rto_min_ms: u64,
+    /// The largest IP packet the TCP engine builds (`tcp_mtu`, 576..=65535; default `None`: the
+    /// smallest MTU of the ports), for a port that carries larger frames than a peer or a path
+    /// takes well.
+    pub tcp_mtu: Option<u16>,
 }
 
 impl Default for MtcpConf {
@@ -251,6 +255,7 @@ impl Default for MtcpConf {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             tcp_cc: mtcp_tcp::cc::CcAlgorithm::Cubic,
             tcp_rto_min_ms: 200,
+            tcp_mtu: None,
         }
     }
 }
@@ -493,6 +498,10 @@ impl MtcpConf {
                 }
                 self.tcp_rto_min_ms = ms;
             }
+            "tcp_mtu" => match number(value, key)? {
+                m @ 576.. => self.tcp_mtu = Some(m),
+                _ => return Err(format!("{key}: 576 to 65535 bytes")),
+            },
             other => return Err(format!("unknown key `{other}`")),
         }
         Ok(())

@@ -145,7 +145,7 @@ fn malformed_and_blind_frames() {
     assert!(lab.server_errors.is_empty(), "{:?}", lab.server_errors);
 }
 
-/// 9000-byte frames on a switch that carries them (the server segments for 1500 and its receive
+/// 9000-byte frames on a switch that carries them (the server segments for 9000 too, and its receive
 /// window is 64 KiB): blind data on the download's 4-tuple, data to the listener from strangers,
 /// and SYNs carrying 8960 bytes, 16 a turn beside the download. The stack takes each whole
 /// (no panic, nothing read out of bounds), answers or drops it, and its buffers stay bounded.

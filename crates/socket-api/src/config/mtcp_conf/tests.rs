@@ -96,6 +96,14 @@ fn tcp_cc_key() {
     let c = MtcpConf::parse("tcp_rto_min_ms = 5").unwrap();
     assert_eq!(c.tcp_rto_min_ms, 5);
     assert!(MtcpConf::parse("tcp_rto_min_ms = 0").is_err());
+    assert_eq!(MtcpConf::default().tcp_mtu, None);
+    assert_eq!(
+        MtcpConf::parse("tcp_mtu = 1500").unwrap().tcp_mtu,
+        Some(1500)
+    );
+    for bad in ["tcp_mtu = 500", "tcp_mtu = 70000", "tcp_mtu = big"] {
+        assert!(MtcpConf::parse(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]
