@@ -165,10 +165,12 @@ impl<'a> SubLink<'a> {
         };
         // The engine's segments on a 9000-byte link were 1500 bytes until 6166644 (its MTU was
         // capped there). With 8960-byte segments these links fell behind (one run each, load
-        // 13): memif delivered wrong bytes (a frame across its 2 KiB buffers), AF_PACKET moved
-        // 0.46 Gbit/s instead of 3.6, AF_XDP 0.27 instead of 2.4. Until their jumbo paths keep
-        // up, their bulk9000 rows keep 1500-byte segments (`tcp_mtu`) over the 9000-byte link.
-        let tcp_mtu = if w == Workload::Bulk9000 {
+        // 13): AF_PACKET moved 0.46 Gbit/s instead of 3.6, AF_XDP 0.27 instead of 2.4. Until
+        // their jumbo paths keep up, their bulk9000 rows keep 1500-byte segments (`tcp_mtu`)
+        // over the 9000-byte link. memif moves 9014-byte frames since io-dpdk sizes its
+        // buffers for the MTU (it delivered wrong bytes with 2 KiB ones, see io-dpdk's
+        // `memif_bsize`).
+        let tcp_mtu = if w == Workload::Bulk9000 && self.link != Link::Memif {
             "tcp_mtu = 1500\n"
         } else {
             ""
@@ -177,8 +179,8 @@ impl<'a> SubLink<'a> {
         let io = if self.link == Link::Memif {
             let mut io = memif_io(dir, role, self.server_ip_of(role));
             if w == Workload::Bulk9000 {
-                // memif moves a 9000-byte frame in several of its 2 KiB buffers; each side
-                // takes it into one mbuf sized for the port's MTU.
+                // Both sides' MTU: io-dpdk sizes memif's buffers and the mbufs for a whole
+                // frame of it.
                 io.push_str("dpdk_mtu = 9000\n");
             }
             io
