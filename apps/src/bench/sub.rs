@@ -164,13 +164,14 @@ impl<'a> SubLink<'a> {
             200
         };
         // The engine's segments on a 9000-byte link were 1500 bytes until 6166644 (its MTU was
-        // capped there). With 8960-byte segments these links fell behind (one run each, load
-        // 13): AF_PACKET moved 0.46 Gbit/s instead of 3.6, AF_XDP 0.27 instead of 2.4. Until
-        // their jumbo paths keep up, their bulk9000 rows keep 1500-byte segments (`tcp_mtu`)
-        // over the 9000-byte link. memif moves 9014-byte frames since io-dpdk sizes its
-        // buffers for the MTU (it delivered wrong bytes with 2 KiB ones, see io-dpdk's
-        // `memif_bsize`).
-        let tcp_mtu = if w == Workload::Bulk9000 && self.link != Link::Memif {
+        // capped there). With 8960-byte segments AF_XDP fell behind (0.27 Gbit/s instead of
+        // 2.4, one run at load 13): until its jumbo path keeps up, its bulk9000 row keeps
+        // 1500-byte segments (`tcp_mtu`) over the 9000-byte link. memif moves 9014-byte
+        // frames since io-dpdk sizes its buffers for the MTU (with 2 KiB ones it delivered
+        // wrong bytes, see io-dpdk's `memif_bsize`); AF_PACKET's 0.46 Gbit/s did not come
+        // back: in rtc, 8960-byte segments beat 1460-byte ones 2-3x idle and under 6 to 12
+        // busy loops, with no retransmission.
+        let tcp_mtu = if w == Workload::Bulk9000 && self.link == Link::AfXdp {
             "tcp_mtu = 1500\n"
         } else {
             ""
