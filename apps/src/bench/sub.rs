@@ -164,18 +164,12 @@ impl<'a> SubLink<'a> {
             200
         };
         // The engine's segments on a 9000-byte link were 1500 bytes until 6166644 (its MTU was
-        // capped there). With 8960-byte segments AF_XDP fell behind (0.27 Gbit/s instead of
-        // 2.4, one run at load 13): until its jumbo path keeps up, its bulk9000 row keeps
-        // 1500-byte segments (`tcp_mtu`) over the 9000-byte link. memif moves 9014-byte
-        // frames since io-dpdk sizes its buffers for the MTU (with 2 KiB ones it delivered
-        // wrong bytes, see io-dpdk's `memif_bsize`); AF_PACKET's 0.46 Gbit/s did not come
-        // back: in rtc, 8960-byte segments beat 1460-byte ones 2-3x idle and under 6 to 12
-        // busy loops, with no retransmission.
-        let tcp_mtu = if w == Workload::Bulk9000 && self.link == Link::AfXdp {
-            "tcp_mtu = 1500\n"
-        } else {
-            ""
-        };
+        // capped there); d398e2f then kept 1500-byte segments (`tcp_mtu = 1500`) on memif,
+        // afpacket and afxdp. memif moves 9014-byte frames since io-dpdk sizes its buffers for
+        // the MTU (with 2 KiB ones it delivered wrong bytes, see io-dpdk's `memif_bsize`); the
+        // AF_PACKET and AF_XDP collapses (0.46 and 0.27 Gbit/s, one run at load 13) did not
+        // come back: in rtc, 8948-byte segments beat 1448-byte ones on both, idle and under 8
+        // busy loops, without retransmissions (see BENCHMARKS.md, "bulk9000 at MTU 9000").
         let path = dir.join(format!("{role}-{}-{w}.conf", self.mode));
         let io = if self.link == Link::Memif {
             let mut io = memif_io(dir, role, self.server_ip_of(role));
@@ -192,7 +186,7 @@ impl<'a> SubLink<'a> {
             &path,
             format!(
                 "{io}num_cores = 1\nrun_mode = {}\nmax_concurrency = 20000\nrcvbuf = {bufs}\n\
-                 sndbuf = {bufs}\ntcp_timewait = 0\ndrain_timeout_ms = {drain_ms}\n{tcp_mtu}{extra}",
+                 sndbuf = {bufs}\ntcp_timewait = 0\ndrain_timeout_ms = {drain_ms}\n{extra}",
                 self.mode
             ),
         )
