@@ -155,8 +155,8 @@ fn memif_echoes_jumbo_frames_byte_exact() {
     let mut rx = Burst::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while next_rx < FRAMES && wrong.len() < 5 && Instant::now() < deadline {
-        // At most 128 frames in flight: 43 jumbo frames fill 215 of the ring's 1024 default
-        // buffers, so the ring wraps many times over the run.
+        // At most 128 frames in flight (with 2 KiB buffers, 43 jumbo frames took 215 of the
+        // ring's 1024; sized for the MTU, the ring has 256), so the ring wraps many times.
         while next_tx < FRAMES && next_tx < next_rx + 128 && !tx.is_full() {
             let mut f = q.tx_alloc().expect("server pool");
             fill(&mut f, next_tx);
