@@ -164,21 +164,18 @@ impl<'a> SubLink<'a> {
             200
         };
         // The engine's segments on a 9000-byte link were 1500 bytes until 6166644 (its MTU was
-        // capped there). With 8960-byte segments these links fell behind (one run each, load
-        // 13): memif delivered wrong bytes (a frame across its 2 KiB buffers), AF_PACKET moved
-        // 0.46 Gbit/s instead of 3.6, AF_XDP 0.27 instead of 2.4. Until their jumbo paths keep
-        // up, their bulk9000 rows keep 1500-byte segments (`tcp_mtu`) over the 9000-byte link.
-        let tcp_mtu = if w == Workload::Bulk9000 {
-            "tcp_mtu = 1500\n"
-        } else {
-            ""
-        };
+        // capped there); d398e2f then kept 1500-byte segments (`tcp_mtu = 1500`) on memif,
+        // afpacket and afxdp. memif moves 9014-byte frames since io-dpdk sizes its buffers for
+        // the MTU (with 2 KiB ones it delivered wrong bytes, see io-dpdk's `memif_bsize`); the
+        // AF_PACKET and AF_XDP collapses (0.46 and 0.27 Gbit/s, one run at load 13) did not
+        // come back: in rtc, 8948-byte segments beat 1448-byte ones on both, idle and under 8
+        // busy loops, without retransmissions (see BENCHMARKS.md, "bulk9000 at MTU 9000").
         let path = dir.join(format!("{role}-{}-{w}.conf", self.mode));
         let io = if self.link == Link::Memif {
             let mut io = memif_io(dir, role, self.server_ip_of(role));
             if w == Workload::Bulk9000 {
-                // memif moves a 9000-byte frame in several of its 2 KiB buffers; each side
-                // takes it into one mbuf sized for the port's MTU.
+                // Both sides' MTU: io-dpdk sizes memif's buffers and the mbufs for a whole
+                // frame of it.
                 io.push_str("dpdk_mtu = 9000\n");
             }
             io
@@ -189,7 +186,7 @@ impl<'a> SubLink<'a> {
             &path,
             format!(
                 "{io}num_cores = 1\nrun_mode = {}\nmax_concurrency = 20000\nrcvbuf = {bufs}\n\
-                 sndbuf = {bufs}\ntcp_timewait = 0\ndrain_timeout_ms = {drain_ms}\n{tcp_mtu}{extra}",
+                 sndbuf = {bufs}\ntcp_timewait = 0\ndrain_timeout_ms = {drain_ms}\n{extra}",
                 self.mode
             ),
         )

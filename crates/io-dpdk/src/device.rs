@@ -405,9 +405,9 @@ fn set_mtu(port_id: u16, driver: &str, raw: &ffi::ShimDevInfo, mtu: u16) -> Resu
     }
     // SAFETY: a plain call on a configured port.
     let ret = unsafe { ffi::rte_eth_dev_set_mtu(port_id, mtu) };
-    // memif keeps no MTU (DPDK 22.11 has no mtu_set for it): it moves a frame of any length in
-    // a chain of its buffers, and the receiver copies it into one mbuf when the pool's data
-    // room holds it (`data_room`). Both sides' MTU is then ours to set.
+    // memif keeps no MTU (DPDK 22.11 has no mtu_set for it): a frame moves in one of its shared
+    // buffers, which the EAL arguments size for the MTU (`config::memif_bsize`), and the
+    // receiver copies it into one mbuf (`data_room`). Both sides' MTU is then ours to set.
     if ret == -libc::ENOTSUP && driver == "net_memif" {
         return Ok(());
     }

@@ -49,7 +49,7 @@
 mod config;
 mod error;
 
-pub use config::{DpdkConfig, Hugepages};
+pub use config::{DpdkConfig, Hugepages, MEMIF_DEFAULT_BSIZE, memif_bsize, memif_rsize};
 pub use error::Error;
 
 #[cfg(feature = "dpdk")]
