@@ -83,9 +83,9 @@ pub struct AfPacketConfig {
 }
 
 impl AfPacketConfig {
-    /// One queue, 64 KiB blocks x 64 of 2 KiB receive slots (4 MiB), 128 transmit slots of 16 KiB
-    /// (2 MiB: a GSO super-frame of up to 11 full segments each, or one jumbo frame; receive
-    /// slots grow with the MTU by themselves), GSO on.
+    /// One queue, 64 receive blocks of 64 KiB (4 MiB: 2 048 slots of 2 KiB), 128 transmit slots
+    /// of 16 KiB (2 MiB: a GSO super-frame of up to 11 full segments each, or one jumbo frame;
+    /// receive slots grow with the MTU by themselves), GSO on.
     pub fn new(ifname: &str) -> AfPacketConfig {
         AfPacketConfig {
             ifname: ifname.to_owned(),

@@ -112,7 +112,7 @@ impl Stats {
 
 /// Send sequence space (RFC 9293 §3.3.1) and the sending side's state, touched by every
 /// segment in either direction.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct SendSeq {
     pub una: SeqNumber,
     pub nxt: SeqNumber,
@@ -135,7 +135,7 @@ pub(crate) struct SendSeq {
 }
 
 /// Receive sequence space (RFC 9293 §3.3.1) and the receiving side's state.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct RecvSeq {
     pub nxt: SeqNumber,
     /// Right edge of the window we advertised last (never moved left).
@@ -151,7 +151,7 @@ pub(crate) struct RecvSeq {
 }
 
 /// Options negotiated in the handshake (RFC 7323 window scale and timestamps, RFC 2018 SACK).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Negotiated {
     pub snd_wscale: u8,
     pub rcv_wscale: u8,
@@ -166,7 +166,7 @@ pub(crate) struct Negotiated {
 
 /// Loss recovery: fast recovery (RFC 5681, RFC 6675), PRR (RFC 6937), tail loss probes
 /// (RFC 8985) and undo (RFC 3708, RFC 3522).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Recovery {
     pub dupacks: u32,
     /// Fast recovery is active until this sequence number is acknowledged.
@@ -205,7 +205,7 @@ pub(crate) struct Recovery {
 }
 
 /// Deadlines (the engine arms one wheel node for the earliest) and their counters.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Deadlines {
     pub rto_at: Option<Instant>,
     /// Tail loss probe (RFC 8985 §7) deadline.
@@ -317,35 +317,16 @@ impl Conn {
                 una: iss,
                 nxt: iss,
                 max: iss,
-                wnd: 0,
-                max_wnd: 0,
-                wl1: SeqNumber(0),
                 wl2: iss,
                 mss: mss.min(536),
                 iss,
-                fin_seq: None,
-                fin_queued: false,
-                user_closed: false,
                 nodelay: opts.no_delay,
+                ..SendSeq::default()
             },
-            rcv: RecvSeq {
-                nxt: SeqNumber(0),
-                adv: SeqNumber(0),
-                last_ack_sent: SeqNumber(0),
-                irs: SeqNumber(0),
-                fin_rcvd: false,
-                ooo_fin: None,
-                dsack: None,
-            },
+            rcv: RecvSeq::default(),
             opts: Negotiated {
-                snd_wscale: 0,
-                rcv_wscale: 0,
-                wscale_ok: false,
-                sack_ok: false,
-                ts_ok: false,
-                ts_recent: 0,
                 ts_offset,
-                peer_offered_ts: false,
+                ..Negotiated::default()
             },
             send_buf: RingBuffer::new(opts.send_buffer_bytes),
             recv_buf: RingBuffer::new(opts.recv_buffer_bytes),
@@ -357,35 +338,13 @@ impl Conn {
             pace_credit: 0,
             pace_stamp: now,
             rec: Recovery {
-                dupacks: 0,
-                point: None,
                 high_rxt: iss,
-                fast_rexmit: false,
-                rto_recover: None,
-                rto_recovery: false,
-                prr_delivered: 0,
-                prr_out: 0,
-                recover_fs: 0,
-                prr_sndcnt: 0,
-                tlp_now: false,
-                tlp_out: None,
-                undo_retrans: None,
-                rto_undo_tsval: None,
-                rescue_rxt: None,
                 tail_sent_at: now,
+                ..Recovery::default()
             },
             timers: Deadlines {
-                rto_at: None,
-                tlp_at: None,
-                pace_at: None,
-                delack_at: None,
-                persist_at: None,
-                keepalive_at: None,
-                timewait_at: None,
                 idle_at: config.idle_timeout.map(|d| now + d),
-                retries: 0,
-                persist_backoff: 0,
-                keepalive_sent: 0,
+                ..Deadlines::default()
             },
             handle,
             tuple,
