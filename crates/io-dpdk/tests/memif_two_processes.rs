@@ -29,31 +29,7 @@ fn client(socket: &str) {
         socket,
         &format!("mtcp-memif-c-{}", std::process::id()),
     );
-    let eal = Eal::init(&config).unwrap_or_else(|e| panic!("{e}"));
-    let mut port = eal
-        .open("net_memif0", &config)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut q = port.queue(0).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut rx = Burst::new();
-    let mut tx: Burst<DpdkTxFrame> = Burst::new();
-    while Instant::now() < deadline {
-        q.rx_burst(&mut rx).unwrap();
-        for f in rx.iter() {
-            if f.len() == 60 && f[14] == 0xee {
-                return;
-            }
-            let mut out = q.tx_alloc().expect("client pool");
-            out.set_len(f.len());
-            out.copy_from_slice(f);
-            let _ = tx.push(out);
-        }
-        rx.clear();
-        while !tx.is_empty() {
-            q.tx_burst(&mut tx).unwrap();
-        }
-    }
-    panic!("client: no stop frame within 30 s");
+    common::memif_echo_client(&config);
 }
 
 fn fill(frame: &mut DpdkTxFrame, seq: u32) {

@@ -140,3 +140,36 @@ pub fn serve_until(
         }
     }
 }
+
+/// The memif tests' client process: opens `net_memif0` with `config` and echoes every frame back
+/// until a frame of length 60 with byte 0xee at 14 arrives; panics after 30 s without it.
+#[cfg(feature = "dpdk")]
+pub fn memif_echo_client(config: &mtcp_io_dpdk::DpdkConfig) {
+    use mtcp_io::{Burst, Device, Queue, TxFrame};
+    use std::time::{Duration, Instant};
+    let eal = mtcp_io_dpdk::Eal::init(config).unwrap_or_else(|e| panic!("{e}"));
+    let mut port = eal
+        .open("net_memif0", config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut q = port.queue(0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rx = Burst::new();
+    let mut tx: Burst<mtcp_io_dpdk::DpdkTxFrame> = Burst::new();
+    while Instant::now() < deadline {
+        q.rx_burst(&mut rx).unwrap();
+        for f in rx.iter() {
+            if f.len() == 60 && f[14] == 0xee {
+                return;
+            }
+            let mut out = q.tx_alloc().expect("client pool");
+            out.set_len(f.len());
+            out.copy_from_slice(f);
+            let _ = tx.push(out);
+        }
+        rx.clear();
+        while !tx.is_empty() && Instant::now() < deadline {
+            q.tx_burst(&mut tx).unwrap();
+        }
+    }
+    panic!("client: no stop frame within 30 s");
+}
