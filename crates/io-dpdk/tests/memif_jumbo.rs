@@ -12,10 +12,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mtcp_io::{Burst, Device, Queue, TxFrame};
+use mtcp_io::{Device, TxFrame};
 use mtcp_io_dpdk::{DpdkConfig, DpdkTxFrame, Eal};
 
 const CHILD_ENV: &str = "MTCP_IO_DPDK_MEMIF_JUMBO_CLIENT";
@@ -114,54 +113,22 @@ fn memif_echoes_jumbo_frames_byte_exact() {
         .open("net_memif0", &config)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(port.info().mtu, usize::from(MTU), "the port's MTU");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--nocapture", "--include-ignored"])
-        .env(CHILD_ENV, &socket)
-        .spawn()
-        .expect("spawn the client process");
-    if !port.wait_link_up(Duration::from_secs(10)) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("memif link did not come up");
-    }
+    let mut child = common::spawn_memif_client(TEST, CHILD_ENV, &socket, &port);
     let mut q = port.queue(0).unwrap();
-    let (mut next_tx, mut next_rx) = (0u32, 0u32);
     let mut wrong = Vec::new();
-    let mut tx: Burst<DpdkTxFrame> = Burst::new();
-    let mut rx = Burst::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while next_rx < FRAMES && wrong.len() < 5 && Instant::now() < deadline {
-        // At most 128 frames in flight (with 2 KiB buffers, 43 jumbo frames took 215 of the
-        // ring's 1024; sized for the MTU, the ring has 256), so the ring wraps many times.
-        while next_tx < FRAMES && next_tx < next_rx + 128 && !tx.is_full() {
-            let mut f = q.tx_alloc().expect("server pool");
-            fill(&mut f, next_tx);
-            let _ = tx.push(f);
-            next_tx += 1;
+    // At most 128 frames in flight (with 2 KiB buffers, 43 jumbo frames took 215 of the ring's
+    // 1024; sized for the MTU, the ring has 256), so the ring wraps many times.
+    let echoed = common::memif_echo_rounds(&mut q, FRAMES, 128, fill, |f, seq| {
+        if let Some(m) = mismatch(f, seq) {
+            wrong.push(m);
         }
-        q.tx_burst(&mut tx).unwrap();
-        q.rx_burst(&mut rx).unwrap();
-        for f in rx.iter() {
-            if let Some(m) = mismatch(f, next_rx) {
-                wrong.push(m);
-            }
-            next_rx += 1;
-        }
-        rx.clear();
-    }
-    let mut stop = q.tx_alloc().unwrap();
-    stop.set_len(60);
-    stop.fill(0xee);
-    let _ = tx.push(stop);
-    let stop_by = Instant::now() + Duration::from_secs(2);
-    while !tx.is_empty() && Instant::now() < stop_by {
-        q.tx_burst(&mut tx).unwrap();
-    }
+        wrong.len() < 5
+    });
     // The client ends on the stop frame, or on its own deadline if the ring is wedged.
     let status = wait_or_kill(&mut child, Duration::from_secs(15));
     assert!(wrong.is_empty(), "frames came back wrong: {wrong:#?}");
     assert_eq!(q.rx_dropped(), 0, "frames dropped as chained mbufs");
-    assert_eq!(next_rx, FRAMES, "all frames echoed");
+    assert_eq!(echoed, FRAMES, "all frames echoed");
     assert!(status, "client process failed");
 }
 

@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use mtcp_io::{Burst, ChecksumStatus, Device, Queue, RxFrame, TxFrame};
+use mtcp_io::{ChecksumStatus, Device, RxFrame, TxFrame};
 use mtcp_io_dpdk::{DpdkConfig, DpdkTxFrame, Eal};
 
 const CHILD_ENV: &str = "MTCP_IO_DPDK_MEMIF_CLIENT";
@@ -66,54 +63,21 @@ fn memif_echo_between_two_processes() {
         c.ipv4_tx && c.ipv4_rx && c.tcp_tx && c.tcp_rx && c.udp_tx && c.udp_rx,
         "trust_checksums offers every offload: {c:?}"
     );
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--nocapture", "--include-ignored"])
-        .env(CHILD_ENV, &socket)
-        .spawn()
-        .expect("spawn the client process");
-    let up = port.wait_link_up(Duration::from_secs(10));
-    if !up {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("memif link did not come up");
-    }
+    let mut child = common::spawn_memif_client(TEST, CHILD_ENV, &socket, &port);
     let mut q = port.queue(0).unwrap();
     let start = port.pool_available(0).unwrap();
-    let (mut next_tx, mut next_rx) = (0u32, 0u32);
-    let mut tx: Burst<DpdkTxFrame> = Burst::new();
-    let mut rx = Burst::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while next_rx < FRAMES && Instant::now() < deadline {
-        // Keep at most 256 frames in flight.
-        while next_tx < FRAMES && next_tx < next_rx + 256 && !tx.is_full() {
-            let mut f = q.tx_alloc().expect("server pool");
-            fill(&mut f, next_tx);
-            let _ = tx.push(f);
-            next_tx += 1;
-        }
-        q.tx_burst(&mut tx).unwrap();
-        q.rx_burst(&mut rx).unwrap();
-        for f in rx.iter() {
-            assert_eq!(f[14..18], next_rx.to_be_bytes(), "echo order");
-            assert_eq!(f.len(), 60 + (next_rx as usize * 13) % 1400, "echo length");
-            assert!(f[18..].iter().all(|&b| b == next_rx as u8), "echo payload");
-            let meta = f.meta();
-            assert_eq!(meta.ipv4_checksum, ChecksumStatus::Good, "trusted");
-            assert_eq!(meta.l4_checksum, ChecksumStatus::Good, "trusted");
-            next_rx += 1;
-        }
-        rx.clear();
-    }
-    // Stop the client.
-    let mut stop = q.tx_alloc().unwrap();
-    stop.set_len(60);
-    stop.fill(0xee);
-    let _ = tx.push(stop);
-    while !tx.is_empty() && Instant::now() < deadline + Duration::from_secs(2) {
-        q.tx_burst(&mut tx).unwrap();
-    }
+    // Keep at most 256 frames in flight.
+    let echoed = common::memif_echo_rounds(&mut q, FRAMES, 256, fill, |f, seq| {
+        assert_eq!(f[14..18], seq.to_be_bytes(), "echo order");
+        assert_eq!(f.len(), 60 + (seq as usize * 13) % 1400, "echo length");
+        assert!(f[18..].iter().all(|&b| b == seq as u8), "echo payload");
+        let meta = f.meta();
+        assert_eq!(meta.ipv4_checksum, ChecksumStatus::Good, "trusted");
+        assert_eq!(meta.l4_checksum, ChecksumStatus::Good, "trusted");
+        true
+    });
     let status = child.wait().unwrap();
-    assert_eq!(next_rx, FRAMES, "all frames echoed");
+    assert_eq!(echoed, FRAMES, "all frames echoed");
     assert!(status.success(), "client process failed");
     assert_eq!(port.pool_available(0).unwrap(), start, "no mbuf leaked");
 }

@@ -173,3 +173,71 @@ pub fn memif_echo_client(config: &mtcp_io_dpdk::DpdkConfig) {
     }
     panic!("client: no stop frame within 30 s");
 }
+
+/// Runs this test binary again as the memif client (`env` holds the socket path: the test
+/// function sees it and runs the client instead) and waits for `port`'s link; panics, the child
+/// killed, when the link does not come up within 10 s.
+#[cfg(feature = "dpdk")]
+pub fn spawn_memif_client(
+    test: &str,
+    env: &str,
+    socket: &str,
+    port: &mtcp_io_dpdk::DpdkDevice,
+) -> std::process::Child {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--include-ignored"])
+        .env(env, socket)
+        .spawn()
+        .expect("spawn the client process");
+    if !port.wait_link_up(std::time::Duration::from_secs(10)) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("memif link did not come up");
+    }
+    child
+}
+
+/// The memif tests' server side: sends `frames` frames numbered from 0 (each filled by
+/// `fill`), at most `window` in flight, hands each echoed one to `check` with its number, in
+/// order, until all came back, `check` says stop (false) or 20 s passed; then sends the client
+/// its stop frame (60 bytes of 0xee). Returns how many came back.
+#[cfg(feature = "dpdk")]
+pub fn memif_echo_rounds(
+    q: &mut mtcp_io_dpdk::DpdkQueue,
+    frames: u32,
+    window: u32,
+    mut fill: impl FnMut(&mut mtcp_io_dpdk::DpdkTxFrame, u32),
+    mut check: impl FnMut(&mtcp_io_dpdk::DpdkRxFrame, u32) -> bool,
+) -> u32 {
+    use mtcp_io::{Burst, Queue, TxFrame};
+    use std::time::{Duration, Instant};
+    let (mut next_tx, mut next_rx) = (0u32, 0u32);
+    let mut tx: Burst<mtcp_io_dpdk::DpdkTxFrame> = Burst::new();
+    let mut rx = Burst::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut going = true;
+    while going && next_rx < frames && Instant::now() < deadline {
+        while next_tx < frames && next_tx < next_rx + window && !tx.is_full() {
+            let mut f = q.tx_alloc().expect("server pool");
+            fill(&mut f, next_tx);
+            let _ = tx.push(f);
+            next_tx += 1;
+        }
+        q.tx_burst(&mut tx).unwrap();
+        q.rx_burst(&mut rx).unwrap();
+        for f in rx.iter() {
+            going &= check(f, next_rx);
+            next_rx += 1;
+        }
+        rx.clear();
+    }
+    let mut stop = q.tx_alloc().unwrap();
+    stop.set_len(60);
+    stop.fill(0xee);
+    let _ = tx.push(stop);
+    let stop_by = Instant::now() + Duration::from_secs(2);
+    while !tx.is_empty() && Instant::now() < stop_by {
+        q.tx_burst(&mut tx).unwrap();
+    }
+    next_rx
+}
