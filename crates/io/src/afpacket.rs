@@ -116,8 +116,6 @@ mod gso;
 use gso::VNET_HDR_LEN;
 /// Transmit slots at least this large carry GSO super-frames (see [`gso`]).
 const GSO_MIN_SLOT: usize = 16 << 10;
-/// `virtio_net_hdr.hdr_len`: the bytes the kernel copies into the socket buffer's linear part.
-const VNET_HDR_LEN_FIELD: usize = 2;
 /// Offsets inside `struct tpacket2_hdr`.
 const H_STATUS: usize = 0;
 const H_LEN: usize = 4;
@@ -743,13 +741,7 @@ impl Queue for AfPacketQueue {
             unsafe {
                 let data = slot.add(TX_DATA_OFFSET);
                 if vnet > 0 {
-                    // No offload asked; the kernel copies `hdr_len` bytes (the whole frame, or
-                    // its first 64 KiB) into the linear part. Native byte order, as the
-                    // kernel's `vio_le()` reads it.
-                    let copy = u16::try_from(frame.len()).unwrap_or(u16::MAX);
-                    let mut hdr = [0u8; VNET_HDR_LEN];
-                    hdr[VNET_HDR_LEN_FIELD..VNET_HDR_LEN_FIELD + 2]
-                        .copy_from_slice(&copy.to_ne_bytes());
+                    let hdr = gso::plain_header(frame.len());
                     std::ptr::copy_nonoverlapping(hdr.as_ptr(), data, VNET_HDR_LEN);
                 }
                 std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(vnet), frame.len());

@@ -130,6 +130,16 @@ pub(super) fn run<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, room: usize) ->
     })
 }
 
+/// The `virtio_net_hdr` of a frame that asks for no offload: only `hdr_len`, the bytes the
+/// kernel copies into the socket buffer's linear part (the whole frame, or its first 64 KiB),
+/// in native byte order as the kernel's `vio_le()` reads it.
+pub(super) fn plain_header(frame_len: usize) -> [u8; VNET_HDR_LEN] {
+    let copy = u16::try_from(frame_len).unwrap_or(u16::MAX);
+    let mut hdr = [0u8; VNET_HDR_LEN];
+    hdr[V_HDR_LEN..V_HDR_LEN + 2].copy_from_slice(&copy.to_ne_bytes());
+    hdr
+}
+
 /// Writes `run`'s `virtio_net_hdr` and super-frame into `out` (at least `VNET_HDR_LEN +
 /// run.len` bytes): the first frame's headers with the whole length, the last frame's flags and
 /// the pseudo-header checksum the kernel completes per segment, then every payload in order.
