@@ -140,50 +140,6 @@ fn sigkill_leaves_no_program_attached() {
     assert!(!link.contains("prog/xdp"), "program left attached: {link}");
 }
 
-fn perf_pair(env: &Env, bytes: &str) {
-    let perf = env!("CARGO_BIN_EXE_mtcp-perf");
-    let check = |args: &[&str]| {
-        let out = env.run(args);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        println!("{}", text.trim());
-        assert!(
-            out.status.success() && text.contains("verified"),
-            "{args:?}: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let kernel = env.spawn(perf, &["server", "--kernel", "-a", KERNEL_IP, "--once"]);
-    kernel.wait_for("kernel server", 20);
-    let target = format!("{KERNEL_IP}:5001");
-    check(&[
-        perf,
-        "client",
-        &target,
-        "-f",
-        env.conf(),
-        "--send",
-        bytes,
-        "--recv",
-        bytes,
-    ]);
-    let (ok, lines) = kernel.finish(60);
-    assert!(
-        ok && lines.iter().any(|l| l.contains("verified")),
-        "{lines:?}"
-    );
-    let ours = env.spawn(perf, &["server", "-f", env.conf(), "--once"]);
-    ours.wait_for("server on", 20);
-    let target = format!("{OUR_IP}:5001");
-    check(&[
-        perf, "client", &target, "--kernel", "--send", bytes, "--recv", bytes,
-    ]);
-    let (ok, lines) = ours.finish(60);
-    assert!(
-        ok && lines.iter().any(|l| l.contains("verified")),
-        "{lines:?}"
-    );
-}
-
 /// 100 MB each way, byte-exact, with ~2 % loss each way (nft on the kernel's side, the fault
 /// wrapper with reordering, duplication and delay on ours). `MTCP_PERF_BYTES=N` runs another size.
 #[test]
@@ -198,7 +154,11 @@ fn perf_over_afxdp_byte_exact_with_loss() {
         .exec_ok(&["nft", "-f", rules.to_str().unwrap()])
         .expect("nft");
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "100000000".into());
-    perf_pair(&env, &bytes);
+    env.perf_both_ways(
+        ("0.0.0.0", OUR_IP),
+        (KERNEL_IP, KERNEL_IP),
+        (&bytes, &bytes),
+    );
 }
 
 /// epwget on two cores fetches from the kernel's HTTP server: every connection completes on

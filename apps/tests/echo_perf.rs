@@ -37,45 +37,7 @@ fn echo_threaded_with_kernel_client_and_server() {
 }
 
 fn perf_pair(env: &Env, send: &str, recv: &str) {
-    let perf = env!("CARGO_BIN_EXE_mtcp-perf");
-    // Our client, kernel server.
-    let kernel = env.spawn(perf, &["server", "--kernel", "-a", KERNEL_IP, "--once"]);
-    kernel.wait_for("kernel server", 20);
-    let target = format!("{KERNEL_IP}:5001");
-    env.run_ok(
-        &[
-            perf,
-            "client",
-            &target,
-            "-f",
-            env.conf(),
-            "--send",
-            send,
-            "--recv",
-            recv,
-        ],
-        "verified",
-    );
-    let (ok, lines) = kernel.finish(60);
-    assert!(
-        ok && lines.iter().any(|l| l.contains("verified")),
-        "kernel server: {lines:?}"
-    );
-    // Our server, kernel client.
-    let ours = env.spawn(perf, &["server", "-f", env.conf(), "--once"]);
-    ours.wait_for("server on", 20);
-    let target = format!("{OUR_IP}:5001");
-    env.run_ok(
-        &[
-            perf, "client", &target, "--kernel", "--send", send, "--recv", recv,
-        ],
-        "verified",
-    );
-    let (ok, lines) = ours.finish(60);
-    assert!(
-        ok && lines.iter().any(|l| l.contains("verified")),
-        "our server: {lines:?}"
-    );
+    env.perf_both_ways(("0.0.0.0", OUR_IP), (KERNEL_IP, KERNEL_IP), (send, recv));
 }
 
 /// Bulk transfers both ways on the lossy link, in run mode `mode`.

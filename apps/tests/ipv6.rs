@@ -218,44 +218,11 @@ fn perf_byte_exact_with_loss_over_ipv6() {
         .exec_ok(&["nft", "-f", rules.to_str().unwrap()])
         .expect("nft");
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "100000000".into());
-    let perf = env!("CARGO_BIN_EXE_mtcp-perf");
-    // Our client, kernel server.
-    let kernel = env.spawn(perf, &["server", "--kernel", "-a", KERNEL_IP6, "--once"]);
-    kernel.wait_for("kernel server", 20);
-    let target = format!("[{KERNEL_IP6}]:5001");
-    env.run_ok(
-        &[
-            perf,
-            "client",
-            &target,
-            "-f",
-            env.conf(),
-            "--send",
-            &bytes,
-            "--recv",
-            &bytes,
-        ],
-        "verified",
-    );
-    let (ok, lines) = kernel.finish(60);
-    assert!(
-        ok && lines.iter().any(|l| l.contains("verified")),
-        "kernel server: {lines:?}"
-    );
-    // Our server (on ::), kernel client.
-    let ours = env.spawn(perf, &["server", "-f", env.conf(), "-a", "::", "--once"]);
-    ours.wait_for("server on", 20);
-    let target = format!("[{OUR_IP6}]:5001");
-    env.run_ok(
-        &[
-            perf, "client", &target, "--kernel", "--send", &bytes, "--recv", &bytes,
-        ],
-        "verified",
-    );
-    let (ok, lines) = ours.finish(60);
-    assert!(
-        ok && lines.iter().any(|l| l.contains("verified")),
-        "our server: {lines:?}"
+    // Our client against the kernel's server, then our server (on ::) against a kernel client.
+    env.perf_both_ways(
+        ("::", &format!("[{OUR_IP6}]")),
+        (KERNEL_IP6, &format!("[{KERNEL_IP6}]")),
+        (&bytes, &bytes),
     );
 }
 

@@ -199,6 +199,44 @@ impl Env {
         log
     }
 
+    /// mtcp-perf both ways against the kernel, `send` and `recv` bytes each time, every byte
+    /// verified: our client against the kernel's server on `kernel_listen` port 5001 (reached as
+    /// `kernel`), then our server on `ours_listen` (reached as `ours`) against a kernel client.
+    /// Addresses as in [`Env::echo_both_ways`].
+    pub fn perf_both_ways(
+        &self,
+        (ours_listen, ours): (&str, &str),
+        (kernel_listen, kernel): (&str, &str),
+        (send, recv): (&str, &str),
+    ) {
+        let perf = env!("CARGO_BIN_EXE_mtcp-perf");
+        let server = self.spawn(perf, &["server", "--kernel", "-a", kernel_listen, "--once"]);
+        server.wait_for("kernel server", 20);
+        let target = format!("{kernel}:5001");
+        let conf = self.conf();
+        let ours_client = [
+            perf, "client", &target, "-f", conf, "--send", send, "--recv", recv,
+        ];
+        self.run_ok(&ours_client, "verified");
+        let (ok, lines) = server.finish(60);
+        assert!(
+            ok && lines.iter().any(|l| l.contains("verified")),
+            "kernel server: {lines:?}"
+        );
+        let server = self.spawn(perf, &["server", "-f", conf, "-a", ours_listen, "--once"]);
+        server.wait_for("server on", 20);
+        let target = format!("{ours}:5001");
+        let kernel_client = [
+            perf, "client", &target, "--kernel", "--send", send, "--recv", recv,
+        ];
+        self.run_ok(&kernel_client, "verified");
+        let (ok, lines) = server.finish(60);
+        assert!(
+            ok && lines.iter().any(|l| l.contains("verified")),
+            "our server: {lines:?}"
+        );
+    }
+
     /// mtcp-echo both ways against the kernel: our server on `[ours]:7` (listening on
     /// `ours_listen`) with a kernel client, then the kernel's server on `kernel_listen` port
     /// 7007 with our client to `kernel`:7007; each with "errors 0". `ours` and `kernel` are
