@@ -176,3 +176,32 @@ fn kernel_rows_of_short_and_conns10k() {
         .unwrap_or_else(|| panic!("no conns10k client line:\n{err}"));
     assert!(line.ends_with("errors 0"), "{line}");
 }
+
+/// `--verbose` shows what the bench's children write to stderr (here the AF_XDP echo
+/// server's and client's port lines), tagged with the child's program; without it the bench
+/// keeps them to itself.
+#[test]
+#[ignore = "needs root: network namespaces, veth pairs and AF_XDP"]
+fn verbose_shows_the_childrens_stderr() {
+    can_run("verbose_shows_the_childrens_stderr", &["ethtool"]);
+    let args = [
+        "--quick",
+        "--run-mode",
+        "rtc",
+        "--links",
+        "afxdp",
+        "--workloads",
+        "latency64",
+    ];
+    let tagged = |err: &str| {
+        err.lines()
+            .filter(|l| l.starts_with("mtcp-bench: [mtcp-echo] [mtcp] port "))
+            .count()
+    };
+    let (_, _, quiet) = bench_json(&args);
+    assert_eq!(tagged(&quiet), 0, "{quiet}");
+    let (doc, _, loud) = bench_json(&[&args[..], &["--verbose"]].concat());
+    // The server and the client each said which port they opened.
+    assert!(tagged(&loud) >= 2, "{loud}");
+    assert!(value(&doc, "latency64", "afxdp", "rtc").is_some_and(|v| v > 0.0));
+}

@@ -1,9 +1,12 @@
 //! Child processes of the bench: this binary re-executed (`--as ...`) inside a namespace, with
 //! its output forwarded line by line, a deadline on every wait, and SIGTERM then SIGKILL on
-//! drop so that no process outlives the bench.
+//! drop so that no process outlives the bench. With [`set_verbose`] every line a child writes
+//! to stderr (its per-second statistics, `MTCP_XDP_STATS`, warnings) is also shown on the bench's
+//! own stderr as it arrives, tagged with the child's program name.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +14,13 @@ use std::time::{Duration, Instant};
 pub fn self_exe() -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     Ok(exe.to_string_lossy().into_owned())
+}
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Shows the stderr lines of children started from now on (`mtcp-bench --verbose`).
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
 }
 
 /// A running child: `ip netns exec <ns> <this binary> --as <app> <args>`.
@@ -22,9 +32,18 @@ pub struct Child {
     what: String,
 }
 
-fn forward(out: impl std::io::Read + Send + 'static, tag: &'static str, tx: mpsc::Sender<String>) {
+/// Sends each line of `out` to `tx`, prefixed with `tag`; with `show`, also writes it to stderr.
+fn forward(
+    out: impl std::io::Read + Send + 'static,
+    tag: &'static str,
+    show: Option<String>,
+    tx: mpsc::Sender<String>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(app) = &show {
+                eprintln!("mtcp-bench: [{app}] {line}");
+            }
             if tx.send(format!("{tag}{line}")).is_err() {
                 break;
             }
@@ -46,10 +65,11 @@ impl Child {
             .map_err(|e| format!("{app}: {e}"))?;
         let (tx, lines) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
-            forward(out, "", tx.clone());
+            forward(out, "", None, tx.clone());
         }
         if let Some(err) = child.stderr.take() {
-            forward(err, "stderr: ", tx);
+            let show = VERBOSE.load(Ordering::Relaxed).then(|| app.to_string());
+            forward(err, "stderr: ", show, tx);
         }
         Ok(Child {
             child,

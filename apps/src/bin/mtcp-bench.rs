@@ -61,6 +61,9 @@ struct Args {
     /// Draw the ratios to the kernel into this SVG file.
     #[arg(long)]
     plot: Option<String>,
+    /// Show what the bench's child processes (servers, clients, senders) write to stderr.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 fn is_root() -> bool {
@@ -295,6 +298,7 @@ fn main() -> ExitCode {
     }
     let a = Args::parse();
     mtcp_apps::cli::stop_flag();
+    mtcp_apps::bench::proc::set_verbose(a.verbose);
     match run(a) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
