@@ -8,12 +8,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use mtcp_io::mem::{MemConfig, MemSwitch};
-use mtcp_io::{Device, Steering};
+use mtcp_io::{Device, DeviceInfo, Steering};
 use mtcp_tcp::{Duration as TcpDuration, Engine};
 
 use crate::backend::{AnyDevice, AnyQueue};
 use crate::config::tables::{self, ArpEntry, RouteEntry};
-use crate::config::{IoBackend, MtcpConf};
+use crate::config::{IoBackend, MtcpConf, PortConf};
 use crate::context::Context;
 use crate::error::InitError;
 use crate::mesh::{CoreMesh, Mesh, MeshCounters};
@@ -241,24 +241,58 @@ impl Mtcp {
     /// `mtcp_create_context(cpu)`: `EINVAL` if `cpu >= num_cores`, `EEXIST` if it exists.
     pub fn create_context(&self, cpu: usize) -> crate::error::Result<Context<AnyQueue>> {
         let conf = self.conf();
-        {
-            let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
-            match created.get_mut(cpu) {
-                None => return Err(crate::error::Error::Inval),
-                Some(true) => return Err(crate::error::Error::Exist),
-                Some(c) => *c = true,
-            }
-        }
-        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
-        let mut ports = Vec::new();
-        let mut rss = Vec::new();
+        self.claim(cpu)?;
+        let (ports, rss, port_mtu) = self.open_ports(&conf, cpu)?;
+        let routes = self.routes(&conf, &ports);
         // The engine's MSS follows the smallest port MTU (it does not know which port a
         // connection will use); 1500 only when there is no port. Starting from 1500, as this
         // did, held a 9000-byte link to 1500-byte segments: six times the per-segment work.
-        let mut mtu = usize::MAX;
+        let mut mtu = port_mtu.unwrap_or(1500);
+        if let Some(cap) = conf.tcp_mtu {
+            mtu = mtu.min(usize::from(cap));
+        }
+        let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
+        let mut stack = Stack::new(
+            cpu,
+            engine,
+            ports,
+            routes,
+            conf.max_concurrency,
+            Arc::clone(&self.stats[cpu]),
+            rss,
+        );
+        stack.ports.set_routes6(&routes6(&conf));
+        stack.mesh = self.mesh.as_ref().map(|mesh| CoreMesh {
+            mesh: Arc::clone(mesh),
+            cpu,
+            counters: MeshCounters::default(),
+        });
+        Context::new(cpu, stack, conf.run_mode, conf.drain_timeout)
+    }
+
+    /// Marks `cpu`'s context as made: `EINVAL` past `num_cores`, `EEXIST` the second time.
+    fn claim(&self, cpu: usize) -> crate::error::Result<()> {
+        let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        match created.get_mut(cpu) {
+            None => Err(crate::error::Error::Inval),
+            Some(true) => Err(crate::error::Error::Exist),
+            Some(c) => {
+                *c = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Each port's queue for `cpu` as an interface, its RSS steering, and the smallest port MTU
+    /// (`None` without ports).
+    fn open_ports(&self, conf: &MtcpConf, cpu: usize) -> crate::error::Result<OpenPorts> {
+        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ports = Vec::new();
+        let mut rss = Vec::new();
+        let mut mtu = None::<usize>;
         for (d, pc) in devices.iter_mut().zip(&conf.ports) {
             let info = d.info().clone();
-            mtu = mtu.min(info.mtu);
+            mtu = Some(mtu.map_or(info.mtu, |m| m.min(info.mtu)));
             let q = d.queue(cpu).map_err(|_| crate::error::Error::Inval)?;
             // A NIC's Toeplitz RSS keeps flows on their core: clients pick source ports by it.
             // Any other device, with several cores, is steered by the mesh in software.
@@ -270,25 +304,34 @@ impl Mtcp {
                 _ => None,
             };
             rss.push(port_rss);
-            let ip = pc.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            // The parser refuses netmasks with holes; for one built in code, its leading ones.
-            let prefix_len = pc.netmask.map_or(24, |m| u32::from(m).leading_ones() as u8);
-            let mut iface =
-                mtcp_net::InterfaceConfig::new(pc.mac.unwrap_or(info.mac), ip, prefix_len);
-            iface.mtu = info.mtu;
-            iface.checksum = mtcp_net::capabilities_from_offload(info.checksum);
-            iface.static_arp = self.arp.iter().map(net_arp_entry).collect();
-            iface.max_waiting = MAX_WAITING_FOR_ARP;
-            iface.ipv6 = pc.ip6.clone();
-            iface.static_nd = pc.nd6.clone();
+            let iface = self.interface_config(pc, &info);
             ports.push(NetIf::new(
                 pc.name.clone(),
                 mtcp_net::Interface::new(iface),
                 q,
             ));
         }
-        drop(devices);
-        // route.conf entries first: among equal prefixes they win over the ports' own subnets.
+        Ok((ports, rss, mtu))
+    }
+
+    /// The network interface of port `pc` on a device described by `info`.
+    fn interface_config(&self, pc: &PortConf, info: &DeviceInfo) -> mtcp_net::InterfaceConfig {
+        let ip = pc.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        // The parser refuses netmasks with holes; for one built in code, its leading ones.
+        let prefix_len = pc.netmask.map_or(24, |m| u32::from(m).leading_ones() as u8);
+        let mut iface = mtcp_net::InterfaceConfig::new(pc.mac.unwrap_or(info.mac), ip, prefix_len);
+        iface.mtu = info.mtu;
+        iface.checksum = mtcp_net::capabilities_from_offload(info.checksum);
+        iface.static_arp = self.arp.iter().map(net_arp_entry).collect();
+        iface.max_waiting = MAX_WAITING_FOR_ARP;
+        iface.ipv6 = pc.ip6.clone();
+        iface.static_nd = pc.nd6.clone();
+        iface
+    }
+
+    /// The IPv4 routes: route.conf's entries first (among equal prefixes they win over the
+    /// ports' own subnets), then each addressed port's subnet.
+    fn routes(&self, conf: &MtcpConf, ports: &[NetIf<AnyQueue>]) -> mtcp_net::RouteTable {
         let mut routes = mtcp_net::RouteTable::new();
         for r in &self.routes {
             if let Some(iface) = conf.ports.iter().position(|p| p.name == r.ifname) {
@@ -312,39 +355,7 @@ impl Mtcp {
                 gateway: None,
             });
         }
-        if mtu == usize::MAX {
-            mtu = 1500;
-        }
-        if let Some(cap) = conf.tcp_mtu {
-            mtu = mtu.min(usize::from(cap));
-        }
-        let engine = Engine::new(engine_config(&conf, mtu), secret(cpu));
-        let mut stack = Stack::new(
-            cpu,
-            engine,
-            ports,
-            routes,
-            conf.max_concurrency,
-            Arc::clone(&self.stats[cpu]),
-            rss,
-        );
-        let routes6: Vec<mtcp_net::Route6> = (conf.ports.iter().enumerate())
-            .flat_map(|(iface, p)| {
-                p.route6.iter().map(move |r| mtcp_net::Route6 {
-                    addr: r.addr,
-                    prefix_len: r.prefix_len,
-                    iface,
-                    gateway: r.gateway,
-                })
-            })
-            .collect();
-        stack.ports.set_routes6(&routes6);
-        stack.mesh = self.mesh.as_ref().map(|mesh| CoreMesh {
-            mesh: Arc::clone(mesh),
-            cpu,
-            counters: MeshCounters::default(),
-        });
-        Context::new(cpu, stack, conf.run_mode, conf.drain_timeout)
+        routes
     }
 
     /// The last published counters of every core (index = cpu).
@@ -369,6 +380,28 @@ const MESH_L2_ROOM: usize = 18;
 /// Datagrams each port of each context parks while their next hop resolves (the first SYNs of
 /// many connections to one new peer); each holds a frame-sized slot allocated at start-up.
 const MAX_WAITING_FOR_ARP: usize = 256;
+
+/// What [`Mtcp::open_ports`] opens for a core: its interfaces, each port's RSS steering (if
+/// any), and the smallest port MTU.
+type OpenPorts = (
+    Vec<NetIf<AnyQueue>>,
+    Vec<Option<Arc<RssSteer>>>,
+    Option<usize>,
+);
+
+/// The IPv6 routes of mtcp.conf's ports.
+fn routes6(conf: &MtcpConf) -> Vec<mtcp_net::Route6> {
+    (conf.ports.iter().enumerate())
+        .flat_map(|(iface, p)| {
+            p.route6.iter().map(move |r| mtcp_net::Route6 {
+                addr: r.addr,
+                prefix_len: r.prefix_len,
+                iface,
+                gateway: r.gateway,
+            })
+        })
+        .collect()
+}
 
 fn net_arp_entry(e: &ArpEntry) -> mtcp_net::ArpEntry {
     mtcp_net::ArpEntry {
