@@ -28,7 +28,7 @@
 //! delivers to that ring and unparks it, or the timeout passes. No fixed sleep: a frame that
 //! arrives while the receiver sleeps wakes it at once. Polling where threads outnumber cores
 //! takes the CPU from the very thread whose frame the poller waits for. The sender pays one
-//! fence and one atomic load per delivered frame; it takes the (uncontended) lock that guards
+//! atomic load per delivered frame (no fence: see `RxRing::push`); it takes the (uncontended) lock that guards
 //! the sleeper's thread handle only when a receiver actually sleeps. The wait also ends when
 //! the thread's [`doorbell`](crate::doorbell) rings (threaded mode: an application call).
 
@@ -147,14 +147,23 @@ impl RxRing {
     /// Queues `buf` and wakes a parked receiver; gives `buf` back if the ring is full.
     fn push(&self, buf: PoolBuf) -> Result<(), PoolBuf> {
         self.frames.push(buf)?;
-        // Pairs with the fence in `park`: either the receiver sees the frame before it parks,
-        // or this sees `sleeping` and unparks it.
-        // The fence stays per frame: woken once per burst instead (one fence after the whole
-        // burst, as 7913a0f's links did), echo64x64 fell into the two stacks taking turns
-        // (0.91-1.47 M instead of 1.62-1.70 M trans/s under `chrt -f 10`), and with a 32-frame
-        // receive bite it gained nothing (1.71-1.79 M against 1.71-1.75 M).
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::Relaxed) {
+        // Either the receiver sees the frame before it parks, or this sees `sleeping` and
+        // unparks it. Each side stores one variable and then loads the other (the receiver
+        // `sleeping`, then the ring's tail; this the tail, then `sleeping`): Release/Acquire
+        // cannot forbid both loads missing both stores, only sequential consistency can. It
+        // needs no fence here, though: `ArrayQueue::push` publishes the frame with a SeqCst
+        // compare-exchange of the ring's tail (crossbeam-queue 0.3, `push_or_else`), and this
+        // load is SeqCst after it. In the single order of SeqCst operations, either that
+        // compare-exchange comes after `park`'s fence, and then this load reads `sleeping`
+        // as the receiver set it (C++20 [atomics.order]: a SeqCst load after a SeqCst fence
+        // sees what was stored before the fence), or it comes before, and then the
+        // receiver's SeqCst loads of head and tail (`is_empty`, after its fence) see the new
+        // tail. On x86 the compare-exchange is a locked instruction, a full barrier already:
+        // the fence this replaces (an `mfence` per frame, 3 % of a 64 B echo's CPU) bought
+        // nothing there. The check stays per frame: woken once per burst instead (as
+        // 7913a0f's links did), echo64x64 fell into the two stacks taking turns (0.91-1.47 M
+        // instead of 1.62-1.70 M trans/s under `chrt -f 10`).
+        if self.sleeping.load(Ordering::SeqCst) {
             if let Ok(t) = self.sleeper.lock() {
                 if let Some(t) = t.as_ref() {
                     t.unpark();
@@ -175,6 +184,7 @@ impl RxRing {
             }
         }
         self.sleeping.store(true, Ordering::Relaxed);
+        // Pairs with the push's SeqCst compare-exchange and `sleeping` load (see `push`).
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.frames.is_empty() {
             std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
