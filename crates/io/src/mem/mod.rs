@@ -12,7 +12,8 @@
 //! [`Queue::recycle`], serves the receiving queue's own next transmission (most recently received
 //! first: its lines are still in this core's cache); only broadcast floods and duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
 //! unknown unicast go to every other port. At the receiving port an IPv4 TCP/UDP frame lands on
-//! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0.
+//! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0;
+//! with one queue per port nothing is hashed (no [`RxMeta::rss_hash`], as from a NIC without RSS).
 //! With [`MemConfig::opaque`] the queue comes from a hash of the switch's own instead and the
 //! ports report [`Steering::Opaque`], like TAP and AF_PACKET fanout.
 //!
@@ -493,66 +494,10 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
         shared.counters.runts.fetch_add(1, Ordering::Relaxed);
         return Ok(());
     }
+    let (queue, rss_hash) = steer(shared, &buf);
+    mark_checksums(&mut buf, rss_hash);
     let dst = EthernetAddress([buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]]);
-    let (queue, meta) = match (flow_tuple(&buf), || steer::flow_tuple6(&buf)) {
-        (Some(tuple), _) if shared.opaque => (
-            opaque_hash(&tuple) as usize % shared.ports[0].rings.len(),
-            RxMeta::default(),
-        ),
-        (None, six) if shared.opaque && buf[12..14] == [0x86, 0xdd] => match six() {
-            Some(tuple) => (
-                opaque_hash6(&tuple) as usize % shared.ports[0].rings.len(),
-                RxMeta::default(),
-            ),
-            None => (0, RxMeta::default()),
-        },
-        (Some(tuple), _) => {
-            let hash = shared.hasher.hash_tuple(&tuple);
-            let q = shared.reta[hash as usize % shared.reta.len()];
-            (
-                usize::from(q),
-                RxMeta {
-                    rss_hash: Some(hash),
-                    ..RxMeta::default()
-                },
-            )
-        }
-        // IPv6 by its 4-tuple as a NIC's RSS does (TCP_IPV6_EX); the rest to queue 0.
-        (None, six) if buf[12..14] == [0x86, 0xdd] => match six() {
-            Some(tuple) => {
-                let hasher6 = shared
-                    .hasher6
-                    .get_or_init(|| Toeplitz6::new(&shared.rss_key));
-                let hash = hasher6.hash_tuple(&tuple);
-                let q = shared.reta[hash as usize % shared.reta.len()];
-                (
-                    usize::from(q),
-                    RxMeta {
-                        rss_hash: Some(hash),
-                        ..RxMeta::default()
-                    },
-                )
-            }
-            None => (0, RxMeta::default()),
-        },
-        (None, _) => (0, RxMeta::default()),
-    };
-    // Checksums left to the device are good by construction: the frame never left memory.
-    let offload = buf.offload();
-    let good = |asked| {
-        if asked {
-            ChecksumStatus::Good
-        } else {
-            ChecksumStatus::Unknown
-        }
-    };
-    buf.set_meta(RxMeta {
-        ipv4_checksum: good(offload.ipv4_checksum),
-        l4_checksum: good(offload.l4_checksum.is_some()),
-        ..meta
-    });
-    let unicast = dst.0[0] & 1 == 0;
-    if unicast {
+    if dst.0[0] & 1 == 0 {
         if let Some((p, port)) = shared
             .ports
             .iter()
@@ -565,7 +510,74 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
             return port.rings[queue % port.rings.len()].push(buf);
         }
     }
-    // Flood to every other port: copies for all but the last.
+    flood(shared, from, pool, queue, buf);
+    Ok(())
+}
+
+/// The receive queue `buf` lands on at every port, and the RSS hash that comes with it. With
+/// one queue per port nothing is steered and nothing is hashed (`None`, as a NIC without RSS
+/// reports): a Toeplitz hash per frame (12 table look-ups, the tuple read from the headers)
+/// that no one reads.
+fn steer(shared: &Shared, buf: &[u8]) -> (usize, Option<u32>) {
+    let queues = shared.ports[0].rings.len();
+    if queues == 1 {
+        return (0, None);
+    }
+    if buf[12..14] == [0x86, 0xdd] {
+        return steer6(shared, buf);
+    }
+    match flow_tuple(buf) {
+        Some(tuple) if shared.opaque => (opaque_hash(&tuple) as usize % queues, None),
+        Some(tuple) => {
+            let hash = shared.hasher.hash_tuple(&tuple);
+            let q = shared.reta[hash as usize % shared.reta.len()];
+            (usize::from(q), Some(hash))
+        }
+        None => (0, None),
+    }
+}
+
+/// [`steer`] for an IPv6 frame: by its 4-tuple as a NIC's RSS does (TCP_IPV6_EX); the rest
+/// to queue 0.
+fn steer6(shared: &Shared, buf: &[u8]) -> (usize, Option<u32>) {
+    let Some(tuple) = steer::flow_tuple6(buf) else {
+        return (0, None);
+    };
+    if shared.opaque {
+        return (
+            opaque_hash6(&tuple) as usize % shared.ports[0].rings.len(),
+            None,
+        );
+    }
+    let hasher6 = shared
+        .hasher6
+        .get_or_init(|| Toeplitz6::new(&shared.rss_key));
+    let hash = hasher6.hash_tuple(&tuple);
+    let q = shared.reta[hash as usize % shared.reta.len()];
+    (usize::from(q), Some(hash))
+}
+
+/// Sets `buf`'s receive metadata: the RSS hash, and checksums left to the device marked good
+/// (by construction: the frame never left memory).
+fn mark_checksums(buf: &mut PoolBuf, rss_hash: Option<u32>) {
+    let offload = buf.offload();
+    let good = |asked| {
+        if asked {
+            ChecksumStatus::Good
+        } else {
+            ChecksumStatus::Unknown
+        }
+    };
+    buf.set_meta(RxMeta {
+        rss_hash,
+        ipv4_checksum: good(offload.ipv4_checksum),
+        l4_checksum: good(offload.l4_checksum.is_some()),
+    });
+}
+
+/// Floods `buf` to every port but `from` (broadcast, multicast, unknown unicast): copies for
+/// all but the last; a copy that finds no buffer or ring space is dropped and counted.
+fn flood(shared: &Shared, from: usize, pool: &Pool, queue: usize, buf: PoolBuf) {
     let targets = shared.ports.len() - 1;
     let mut done = 0;
     let mut original = Some(buf);
@@ -591,7 +603,6 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
             shared.counters.flood_drops.fetch_add(1, Ordering::Relaxed);
         }
     }
-    Ok(())
 }
 
 impl Queue for MemQueue {
