@@ -71,8 +71,8 @@ impl Link {
                 continue;
             }
             for frame in rx.iter() {
-                if let Received::Tcp { src, dst, repr } =
-                    self.iface.receive(now, frame, frame.meta())
+                if let Some(Ok((src, dst, repr))) =
+                    self.iface.receive(now, frame, frame.meta()).tcp()
                     && on_tcp(now, src, dst, &repr)
                 {
                     self.flush();
