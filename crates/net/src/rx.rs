@@ -131,8 +131,9 @@ impl Interface {
             _ => return None,
         };
         if repr.parse_into(segment).is_err() {
-            self.counters.rx_tcp -= 1;
-            self.counters.rx_tcp6 -= u64::from(six);
+            // Saturating: a caller that reads one segment twice miscounts, never panics.
+            self.counters.rx_tcp = self.counters.rx_tcp.saturating_sub(1);
+            self.counters.rx_tcp6 = self.counters.rx_tcp6.saturating_sub(u64::from(six));
             self.counters.count_rx_drop(RxDrop::Malformed);
             return None;
         }
