@@ -205,6 +205,39 @@ fn multithreaded_load_loses_duplicates_and_leaks_nothing() {
     assert_eq!(sw.buffers_free(), sw.buffers_total(), "buffers leaked");
 }
 
+/// With one queue per port nothing is steered: frames arrive without an RSS hash (none is
+/// computed), with two they carry the Toeplitz hash of their flow.
+#[test]
+fn only_multiqueue_ports_hash_flows() {
+    for (queues, want) in [(1, None), (2, Some(()))] {
+        let sw = MemSwitch::new(MemConfig {
+            queues,
+            ..MemConfig::default()
+        })
+        .unwrap();
+        let (mut pa, mut pb) = (sw.port(0), sw.port(1));
+        let dst = pb.info().mac.0;
+        let mut a = pa.queue(0).unwrap();
+        let mut rxs: Vec<_> = (0..queues).map(|q| pb.queue(q).unwrap()).collect();
+        let mut burst = Burst::new();
+        let mut f = a.tx_alloc().unwrap();
+        udp_frame(&mut f, dst, 4000, 80, 0, 0);
+        let _ = burst.push(f);
+        assert_eq!(a.tx_burst(&mut burst).unwrap(), 1);
+        let mut tuple = [0u8; 12];
+        tuple[..8].copy_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
+        tuple[8..].copy_from_slice(&[0x0f, 0xa0, 0, 80]);
+        let hash = want.map(|()| toeplitz(&SYMMETRIC_KEY, &tuple));
+        let mut got = Vec::new();
+        for q in rxs.iter_mut() {
+            let mut rx = Burst::new();
+            q.rx_burst(&mut rx).unwrap();
+            got.extend(rx.iter().map(|f| f.meta().rss_hash));
+        }
+        assert_eq!(got, [hash], "{queues} queue(s)");
+    }
+}
+
 #[test]
 fn broadcast_floods_every_other_port() {
     let sw = MemSwitch::new(MemConfig {

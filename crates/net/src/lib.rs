@@ -23,7 +23,8 @@
 //! frames are sized by [`InterfaceConfig`] and allocated in [`Interface::new`].
 //!
 //! - **Receive**: [`Interface::receive`] takes a frame and the device's checksum verdicts
-//!   ([`mtcp_io::RxMeta`]) and returns [`Received::Tcp`] for the TCP engine, [`Received::Handled`]
+//!   ([`mtcp_io::RxMeta`]) and returns [`Received::Tcp`] for the TCP engine (checksum checked;
+//!   [`Interface::read_tcp`] reads it into the caller's `TcpRepr` in place), [`Received::Handled`]
 //!   (ARP, ICMP echo: a reply may now wait in the control queue) or [`Received::Dropped`] with
 //!   the reason, also counted in [`Counters`].
 //! - **Send**: [`RouteTable::lookup`] picks the port and next hop (longest prefix; the ports'

@@ -441,22 +441,51 @@ fn tcp_is_passed_up_with_its_addresses() {
     let mut i = iface();
     let repr = segment(b"payload");
     let frame = tcp_frame(PEER, US, &repr);
-    assert_eq!(
-        i.receive(0, &frame, RxMeta::default()),
-        Received::Tcp {
-            src: PEER,
-            dst: US,
-            repr: repr.clone()
-        }
-    );
+    let got = i.receive(0, &frame, RxMeta::default());
+    assert_eq!(got.tcp(), Some(Ok((PEER, US, repr.clone()))));
+    let mut slot = TcpRepr::default();
+    assert_eq!(i.read_tcp(&got, &mut slot), Some((PEER.into(), US.into())));
+    assert_eq!(slot, repr);
     // Ethernet padding after the datagram is not payload.
     let mut padded = frame.clone();
     padded.extend_from_slice(&[0xee; 6]);
-    assert!(matches!(
-        i.receive(0, &padded, RxMeta::default()),
-        Received::Tcp { repr: r, .. } if r.payload == b"payload"
-    ));
+    let got = i.receive(0, &padded, RxMeta::default());
+    assert!(matches!(got.tcp(), Some(Ok((_, _, r))) if r.payload == b"payload"));
     assert_eq!(i.counters().rx_tcp, 2);
+    assert_eq!(i.read_tcp(&Received::Handled, &mut slot), None);
+}
+
+/// A segment the TCP layer cannot take (malformed options, port 0) comes up as TCP, and
+/// `read_tcp` turns it into a counted drop: the counters read as if the interface dropped it.
+#[test]
+fn unreadable_segments_are_counted_as_malformed_drops() {
+    let mut i = iface();
+    let repr = TcpRepr {
+        options: TcpOptions {
+            mss: Some(1460),
+            ..TcpOptions::default()
+        },
+        ..segment(b"x")
+    };
+    let good = tcp_frame(PEER, US, &repr);
+    let mut bad_options = good.clone();
+    bad_options[14 + 20 + 20 + 1] = 3; // MSS of length 3
+    let mut port_zero = good.clone();
+    port_zero[14 + 20..14 + 22].fill(0);
+    // The device vouches for the checksums the damage broke.
+    let meta = RxMeta {
+        l4_checksum: ChecksumStatus::Good,
+        ..RxMeta::default()
+    };
+    for (n, frame) in [bad_options, port_zero].iter().enumerate() {
+        let got = i.receive(0, frame, meta);
+        assert!(matches!(got, Received::Tcp { .. }), "{got:?}");
+        let mut slot = TcpRepr::default();
+        assert_eq!(i.read_tcp(&got, &mut slot), None);
+        let c = i.counters();
+        assert_eq!(c.rx_tcp, 0);
+        assert_eq!(c.rx_dropped(RxDrop::Malformed), n as u64 + 1);
+    }
 }
 
 fn dropped(i: &mut Interface, frame: &[u8], meta: RxMeta) -> RxDrop {

@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use mtcp_io::{Burst, Queue, RxFrame};
-use mtcp_net::{NextHop, NextHop6, Received, Route6, Route6Table, RouteTable};
+use mtcp_net::{NextHop, NextHop6, Route6, Route6Table, RouteTable};
 use mtcp_tcp::{Engine, Instant};
+use mtcp_wire::TcpRepr;
 
 use crate::mesh::{CoreMesh, INBOX_BATCH};
 use crate::netif::{Hop, NetIf};
@@ -113,15 +114,14 @@ impl<Q: Queue> Ports<Q> {
         touch_headers(&rx);
         let Ports { netifs, rss, .. } = self;
         let NetIf { iface, queue, .. } = &mut netifs[p];
-        let mut deliver = |frame: &[u8], meta| match iface.receive(now_ms, frame, meta) {
-            Received::Tcp { src, dst, repr } => engine.on_segment(now, src, dst, &repr),
-            // Malformed options: dropped as the IPv4 path drops them.
-            six @ Received::Tcp6 { .. } => {
-                if let Some(Ok((src, dst, repr))) = six.tcp6() {
-                    engine.on_segment(now, src, dst, &repr);
-                }
+        // The segment is read into a slot of this frame and handed on by reference: no copy of
+        // the representation on the way (each one a store-forwarding stall, see `read_tcp`).
+        let mut deliver = |frame: &[u8], meta| {
+            let received = iface.receive(now_ms, frame, meta);
+            let mut repr = TcpRepr::default();
+            if let Some((src, dst)) = iface.read_tcp(&received, &mut repr) {
+                engine.on_segment(now, src, dst, &repr);
             }
-            _ => {}
         };
         let soft = rss[p].as_deref().filter(|r| r.software);
         for frame in rx.iter() {

@@ -12,7 +12,8 @@
 //! [`Queue::recycle`], serves the receiving queue's own next transmission (most recently received
 //! first: its lines are still in this core's cache); only broadcast floods and duplicates copy. Frames go to the port whose MAC is the destination; broadcast, multicast and
 //! unknown unicast go to every other port. At the receiving port an IPv4 TCP/UDP frame lands on
-//! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0.
+//! `reta[toeplitz(key, 4-tuple) % reta.len()]` ([`mtcp_wire::rss`]), anything else on queue 0;
+//! with one queue per port nothing is hashed (no [`RxMeta::rss_hash`], as from a NIC without RSS).
 //! With [`MemConfig::opaque`] the queue comes from a hash of the switch's own instead and the
 //! ports report [`Steering::Opaque`], like TAP and AF_PACKET fanout.
 //!
@@ -28,7 +29,7 @@
 //! delivers to that ring and unparks it, or the timeout passes. No fixed sleep: a frame that
 //! arrives while the receiver sleeps wakes it at once. Polling where threads outnumber cores
 //! takes the CPU from the very thread whose frame the poller waits for. The sender pays one
-//! fence and one atomic load per delivered frame; it takes the (uncontended) lock that guards
+//! atomic load per delivered frame (no fence: see `RxRing::push`); it takes the (uncontended) lock that guards
 //! the sleeper's thread handle only when a receiver actually sleeps. The wait also ends when
 //! the thread's [`doorbell`](crate::doorbell) rings (threaded mode: an application call).
 
@@ -147,14 +148,23 @@ impl RxRing {
     /// Queues `buf` and wakes a parked receiver; gives `buf` back if the ring is full.
     fn push(&self, buf: PoolBuf) -> Result<(), PoolBuf> {
         self.frames.push(buf)?;
-        // Pairs with the fence in `park`: either the receiver sees the frame before it parks,
-        // or this sees `sleeping` and unparks it.
-        // The fence stays per frame: woken once per burst instead (one fence after the whole
-        // burst, as 7913a0f's links did), echo64x64 fell into the two stacks taking turns
-        // (0.91-1.47 M instead of 1.62-1.70 M trans/s under `chrt -f 10`), and with a 32-frame
-        // receive bite it gained nothing (1.71-1.79 M against 1.71-1.75 M).
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::Relaxed) {
+        // Either the receiver sees the frame before it parks, or this sees `sleeping` and
+        // unparks it. Each side stores one variable and then loads the other (the receiver
+        // `sleeping`, then the ring's tail; this the tail, then `sleeping`): Release/Acquire
+        // cannot forbid both loads missing both stores, only sequential consistency can. It
+        // needs no fence here, though: `ArrayQueue::push` publishes the frame with a SeqCst
+        // compare-exchange of the ring's tail (crossbeam-queue 0.3, `push_or_else`), and this
+        // load is SeqCst after it. In the single order of SeqCst operations, either that
+        // compare-exchange comes after `park`'s fence, and then this load reads `sleeping`
+        // as the receiver set it (C++20 [atomics.order]: a SeqCst load after a SeqCst fence
+        // sees what was stored before the fence), or it comes before, and then the
+        // receiver's SeqCst loads of head and tail (`is_empty`, after its fence) see the new
+        // tail. On x86 the compare-exchange is a locked instruction, a full barrier already:
+        // the fence this replaces (an `mfence` per frame, 3 % of a 64 B echo's CPU) bought
+        // nothing there. The check stays per frame: woken once per burst instead (as
+        // 7913a0f's links did), echo64x64 fell into the two stacks taking turns (0.91-1.47 M
+        // instead of 1.62-1.70 M trans/s under `chrt -f 10`).
+        if self.sleeping.load(Ordering::SeqCst) {
             if let Ok(t) = self.sleeper.lock() {
                 if let Some(t) = t.as_ref() {
                     t.unpark();
@@ -175,6 +185,7 @@ impl RxRing {
             }
         }
         self.sleeping.store(true, Ordering::Relaxed);
+        // Pairs with the push's SeqCst compare-exchange and `sleeping` load (see `push`).
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.frames.is_empty() {
             std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
@@ -483,66 +494,10 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
         shared.counters.runts.fetch_add(1, Ordering::Relaxed);
         return Ok(());
     }
+    let (queue, rss_hash) = steer(shared, &buf);
+    mark_checksums(&mut buf, rss_hash);
     let dst = EthernetAddress([buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]]);
-    let (queue, meta) = match (flow_tuple(&buf), || steer::flow_tuple6(&buf)) {
-        (Some(tuple), _) if shared.opaque => (
-            opaque_hash(&tuple) as usize % shared.ports[0].rings.len(),
-            RxMeta::default(),
-        ),
-        (None, six) if shared.opaque && buf[12..14] == [0x86, 0xdd] => match six() {
-            Some(tuple) => (
-                opaque_hash6(&tuple) as usize % shared.ports[0].rings.len(),
-                RxMeta::default(),
-            ),
-            None => (0, RxMeta::default()),
-        },
-        (Some(tuple), _) => {
-            let hash = shared.hasher.hash_tuple(&tuple);
-            let q = shared.reta[hash as usize % shared.reta.len()];
-            (
-                usize::from(q),
-                RxMeta {
-                    rss_hash: Some(hash),
-                    ..RxMeta::default()
-                },
-            )
-        }
-        // IPv6 by its 4-tuple as a NIC's RSS does (TCP_IPV6_EX); the rest to queue 0.
-        (None, six) if buf[12..14] == [0x86, 0xdd] => match six() {
-            Some(tuple) => {
-                let hasher6 = shared
-                    .hasher6
-                    .get_or_init(|| Toeplitz6::new(&shared.rss_key));
-                let hash = hasher6.hash_tuple(&tuple);
-                let q = shared.reta[hash as usize % shared.reta.len()];
-                (
-                    usize::from(q),
-                    RxMeta {
-                        rss_hash: Some(hash),
-                        ..RxMeta::default()
-                    },
-                )
-            }
-            None => (0, RxMeta::default()),
-        },
-        (None, _) => (0, RxMeta::default()),
-    };
-    // Checksums left to the device are good by construction: the frame never left memory.
-    let offload = buf.offload();
-    let good = |asked| {
-        if asked {
-            ChecksumStatus::Good
-        } else {
-            ChecksumStatus::Unknown
-        }
-    };
-    buf.set_meta(RxMeta {
-        ipv4_checksum: good(offload.ipv4_checksum),
-        l4_checksum: good(offload.l4_checksum.is_some()),
-        ..meta
-    });
-    let unicast = dst.0[0] & 1 == 0;
-    if unicast {
+    if dst.0[0] & 1 == 0 {
         if let Some((p, port)) = shared
             .ports
             .iter()
@@ -552,10 +507,89 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
             if p == from {
                 return Ok(()); // Sent to itself: a switch does not reflect it.
             }
-            return port.rings[queue % port.rings.len()].push(buf);
+            return port.rings[ring_index(queue, port.rings.len())].push(buf);
         }
     }
-    // Flood to every other port: copies for all but the last.
+    flood(shared, from, pool, queue, buf);
+    Ok(())
+}
+
+/// `queue` of a port with `rings` queues: itself where the port has it (every port of a switch
+/// has as many), without the division per frame that `%` costs.
+fn ring_index(queue: usize, rings: usize) -> usize {
+    if queue < rings { queue } else { queue % rings }
+}
+
+/// The receive queue `buf` lands on at every port, and the RSS hash that comes with it. With
+/// one queue per port nothing is steered and nothing is hashed (`None`, as a NIC without RSS
+/// reports): a Toeplitz hash per frame (12 table look-ups, the tuple read from the headers)
+/// that no one reads.
+fn steer(shared: &Shared, buf: &[u8]) -> (usize, Option<u32>) {
+    let queues = shared.ports[0].rings.len();
+    if queues == 1 {
+        return (0, None);
+    }
+    if buf[12..14] == [0x86, 0xdd] {
+        return steer6(shared, buf);
+    }
+    match flow_tuple(buf) {
+        Some(tuple) if shared.opaque => (opaque_hash(&tuple) as usize % queues, None),
+        Some(tuple) => {
+            let hash = shared.hasher.hash_tuple(&tuple);
+            let q = shared.reta[hash as usize % shared.reta.len()];
+            (usize::from(q), Some(hash))
+        }
+        None => (0, None),
+    }
+}
+
+/// [`steer`] for an IPv6 frame: by its 4-tuple as a NIC's RSS does (TCP_IPV6_EX); the rest
+/// to queue 0.
+fn steer6(shared: &Shared, buf: &[u8]) -> (usize, Option<u32>) {
+    let Some(tuple) = steer::flow_tuple6(buf) else {
+        return (0, None);
+    };
+    if shared.opaque {
+        return (
+            opaque_hash6(&tuple) as usize % shared.ports[0].rings.len(),
+            None,
+        );
+    }
+    let hasher6 = shared
+        .hasher6
+        .get_or_init(|| Toeplitz6::new(&shared.rss_key));
+    let hash = hasher6.hash_tuple(&tuple);
+    let q = shared.reta[hash as usize % shared.reta.len()];
+    (usize::from(q), Some(hash))
+}
+
+/// Sets `buf`'s receive metadata: the RSS hash, and checksums left to the device marked good
+/// (by construction: the frame never left memory). Only where it differs: a buffer recycled
+/// from this link's traffic mostly holds it already (`Queue::recycle` keeps it), and the
+/// store, right before `buf` is moved into the ring, made that move's wide loads wait for it
+/// (a store-forwarding stall, 40 % of `deliver`'s samples in a 64 B echo profile).
+fn mark_checksums(buf: &mut PoolBuf, rss_hash: Option<u32>) {
+    let offload = buf.offload();
+    let good = |asked| {
+        if asked {
+            ChecksumStatus::Good
+        } else {
+            ChecksumStatus::Unknown
+        }
+    };
+    let meta = RxMeta {
+        rss_hash,
+        ipv4_checksum: good(offload.ipv4_checksum),
+        l4_checksum: good(offload.l4_checksum.is_some()),
+    };
+    if buf.meta() != meta {
+        buf.set_meta(meta);
+    }
+}
+
+/// Floods `buf` to every port but `from` (broadcast, multicast, unknown unicast): copies for
+/// all but the last; a copy that finds no buffer or ring space is dropped and counted.
+fn flood(shared: &Shared, from: usize, pool: &Pool, queue: usize, buf: PoolBuf) {
     let targets = shared.ports.len() - 1;
     let mut done = 0;
     let mut original = Some(buf);
@@ -574,14 +608,15 @@ fn deliver(shared: &Shared, from: usize, pool: &Pool, mut buf: PoolBuf) -> Resul
             })
         };
         let ok = match frame {
-            Some(f) => port.rings[queue % port.rings.len()].push(f).is_ok(),
+            Some(f) => port.rings[ring_index(queue, port.rings.len())]
+                .push(f)
+                .is_ok(),
             None => false,
         };
         if !ok {
             shared.counters.flood_drops.fetch_add(1, Ordering::Relaxed);
         }
     }
-    Ok(())
 }
 
 impl Queue for MemQueue {
@@ -606,10 +641,10 @@ impl Queue for MemQueue {
     }
 
     fn tx_alloc(&mut self) -> Option<PoolBuf> {
+        // Cached buffers were reset as they entered the cache (see `recycle`).
         match self.cache.pop() {
-            Some(mut buf) => {
+            Some(buf) => {
                 self.note_cached();
-                buf.reset();
                 Some(buf)
             }
             None => self.pool.alloc(),
@@ -622,6 +657,18 @@ impl Queue for MemQueue {
             && frame.fits(&self.pool)
         {
             self.cache.push(frame);
+            // Reset here, in the cache's slot, rather than in `tx_alloc` on the way out: there
+            // the buffer (72 bytes) was copied out right after its length, metadata and
+            // offload were written, and the copy's wide loads could not take those narrow
+            // stores from the store buffer: a stall on every transmission (70 % of
+            // `AnyQueue::tx_alloc`'s samples in a 64 B echo profile).
+            // The receive metadata stays: `deliver` then finds it as it would write it (the
+            // same link, the same offloads) and writes nothing (see `mark_checksums`).
+            if let Some(buf) = self.cache.last_mut() {
+                let meta = buf.meta();
+                buf.reset();
+                buf.set_meta(meta);
+            }
             self.note_cached();
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mtcp_io::tap::{TapConfig, TapDevice};
 use mtcp_io::{Burst, Device, Queue, RxFrame, TxFrame};
-use mtcp_net::{Interface, InterfaceConfig, Received, SendResult, capabilities_from_offload};
+use mtcp_net::{Interface, InterfaceConfig, SendResult, capabilities_from_offload};
 use mtcp_testkit::{Netns, unique_name};
 use mtcp_wire::TcpRepr;
 
@@ -71,8 +71,8 @@ impl Link {
                 continue;
             }
             for frame in rx.iter() {
-                if let Received::Tcp { src, dst, repr } =
-                    self.iface.receive(now, frame, frame.meta())
+                if let Some(Ok((src, dst, repr))) =
+                    self.iface.receive(now, frame, frame.meta()).tcp()
                     && on_tcp(now, src, dst, &repr)
                 {
                     self.flush();

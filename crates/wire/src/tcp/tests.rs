@@ -154,6 +154,76 @@ fn unknown_options_are_skipped() {
     assert_eq!(parsed.window_scale, Some(2));
 }
 
+/// The aligned-timestamps shortcut reads what the walk reads, and layouts beside it (other
+/// padding, a wrong length, timestamps after other options) still take the walk.
+#[test]
+fn aligned_timestamps_shortcut_matches_the_walk() {
+    let ts = [8, 10, 0, 0, 0, 7, 0, 0, 0, 9];
+    let want = TcpOptions {
+        timestamps: Some(Timestamps { tsval: 7, tsecr: 9 }),
+        ..Default::default()
+    };
+    let walked = |bytes: &[u8]| {
+        let mut o = TcpOptions::default();
+        o.parse_walk(bytes).map(|()| o)
+    };
+    let aligned = [&[1, 1][..], &ts].concat();
+    assert_eq!(TcpOptions::parse(&aligned), Ok(want.clone()));
+    assert_eq!(walked(&aligned), Ok(want.clone()));
+    let trailing = [&ts[..], &[1, 1]].concat();
+    assert_eq!(TcpOptions::parse(&trailing), Ok(want.clone()));
+    let mut bad = aligned.clone();
+    bad[3] = 9; // length 9: the walk rejects it
+    assert_eq!(TcpOptions::parse(&bad), Err(Error::Malformed));
+    let with_ws = [&[1, 3, 3, 7][..], &aligned].concat();
+    assert_eq!(
+        TcpOptions::parse(&with_ws),
+        Ok(TcpOptions {
+            window_scale: Some(7),
+            ..want
+        })
+    );
+}
+
+/// A slot parsed into again holds the new segment only: nothing of the one before (a SYN's
+/// options, a payload) is left, whichever way the options are read.
+#[test]
+fn parse_into_replaces_what_the_slot_held() {
+    let syn_bytes = emit(&syn());
+    let mut slot = TcpRepr::default();
+    slot.parse_into(&TcpPacket::new_checked(&syn_bytes).unwrap())
+        .unwrap();
+    assert_eq!(slot, syn());
+    let mut sack = TcpOptions {
+        timestamps: Some(Timestamps { tsval: 3, tsecr: 4 }),
+        ..Default::default()
+    };
+    sack.sack_blocks
+        .push(SackBlock {
+            left: SeqNumber(10),
+            right: SeqNumber(20),
+        })
+        .unwrap();
+    let timestamps_only = TcpOptions {
+        timestamps: Some(Timestamps { tsval: 5, tsecr: 6 }),
+        ..Default::default()
+    };
+    let reprs = [sack, timestamps_only, TcpOptions::default()].map(|options| TcpRepr {
+        flags: TcpFlags::ACK,
+        options,
+        payload: b"data",
+        ..syn()
+    });
+    let frames = reprs.each_ref().map(emit);
+    for (repr, bytes) in reprs.iter().zip(&frames) {
+        slot.parse_into(&TcpPacket::new_checked(bytes).unwrap())
+            .unwrap();
+        assert_eq!(&slot, repr);
+        slot.parse_into(&TcpPacket::new_checked(&syn_bytes).unwrap())
+            .unwrap();
+    }
+}
+
 #[test]
 fn malformed_options_are_rejected() {
     for bad in [
