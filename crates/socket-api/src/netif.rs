@@ -205,9 +205,6 @@ impl<Q: Queue> NetIf<Q> {
         let have = self.stash.len();
         if have < room {
             self.queue.tx_alloc_burst(&mut self.stash, room - have);
-            // Queues hand out the buffers whose lines are warmest first (the in-memory link:
-            // the frames it just received); `tx_buffer` takes from the top, so they go on top.
-            self.stash[have..].reverse();
         }
         room.min(self.stash.len())
     }
