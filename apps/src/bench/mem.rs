@@ -77,11 +77,16 @@ fn conf(
 /// is the whole pool: 16 384 x 1.5 KiB = 24 MiB missed the caches on every frame (a third of
 /// echo64x64's CPU time), so pools are small. A ring smaller than the pool makes a full ring,
 /// not an empty pool, push back on the sender (the stack keeps its segments queued instead of
-/// losing them). conns10k's 10 000 connections each answer at once: a deep ring, as for a NIC
-/// serving that many flows.
+/// losing them). One pool's buffers can fill both rings, though: a receiver hands the frames it
+/// received to its own transmissions (`Queue::recycle`), so the echo sends a client's buffers
+/// back to it. Each ring is therefore under half the pool, less both sides' recycle caches
+/// (128) and bursts in hand (2 x 64): with conns10k's rings of 4096 and a pool of 8192, the
+/// client's pool ran dry, its segments were lost when built (a few thousand a run), and their
+/// retransmissions (RTOs among them) made conns10k's 200 ms p999. conns10k's 10 000
+/// connections each answer at once: a deep ring, as for a NIC serving that many flows.
 fn rings(w: Workload) -> (usize, usize) {
     match w {
-        Workload::Conns10k => (4096, 8192),
+        Workload::Conns10k => (3584, 8192),
         _ => (512, 1024),
     }
 }

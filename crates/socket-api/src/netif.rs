@@ -27,7 +27,8 @@ struct IoCounters {
     tx_lost_packets: u64,
     /// Their bytes.
     tx_lost_bytes: u64,
-    /// Transmit buffers the queue could not supply, and `tx_burst` calls that failed.
+    /// Segments lost for want of a transmit buffer, and `tx_burst` calls that failed (frames the
+    /// interface queued on its own and found no buffer for wait there: not counted).
     tx_failures: u64,
 }
 
@@ -64,9 +65,11 @@ pub struct NetIf<Q: Queue> {
     /// The queue this context owns.
     pub queue: Q,
     tx: Burst<Q::Tx>,
-    /// A transmit buffer taken from the queue but not filled (the interface parked or dropped the
-    /// segment), kept for the next one.
-    spare: Option<Q::Tx>,
+    /// Transmit buffers taken from the queue and not yet filled: [`NetIf::tx_room`] takes as many
+    /// as the room it reports, so every segment the engine is then asked for has a buffer (an
+    /// empty pool pushes back as a full ring does, instead of losing segments already built).
+    /// Also where a buffer goes back when the interface parked or dropped its segment.
+    stash: Burst<Q::Tx>,
     io: IoCounters,
 }
 
@@ -78,7 +81,7 @@ impl<Q: Queue> NetIf<Q> {
             iface,
             queue,
             tx: Burst::new(),
-            spare: None,
+            stash: Burst::new(),
             io: IoCounters::default(),
         }
     }
@@ -108,17 +111,11 @@ impl<Q: Queue> NetIf<Q> {
         }
     }
 
-    /// A transmit buffer with its whole capacity as length: the spare one or a new one.
+    /// A transmit buffer with its whole capacity as length: a stashed one or a new one.
     fn tx_buffer(&mut self) -> Option<Q::Tx> {
-        let mut buf = match self.spare.take() {
+        let mut buf = match self.stash.pop() {
             Some(b) => b,
-            None => match self.queue.tx_alloc() {
-                Some(b) => b,
-                None => {
-                    self.io.tx_failures += 1;
-                    return None;
-                }
-            },
+            None => self.queue.tx_alloc()?,
         };
         let cap = buf.capacity();
         buf.set_len(cap);
@@ -129,6 +126,9 @@ impl<Q: Queue> NetIf<Q> {
     /// MAC is known, else parked by the interface until ARP or Neighbour Discovery resolves it.
     pub fn send_tcp(&mut self, now_ms: u64, hop: Hop, seg: &TcpRepr<'_>) {
         let Some(mut buf) = self.tx_buffer() else {
+            // Lost (`tx_room` took buffers for every segment it let the engine build: only a
+            // frame the interface queued in between can have taken this one).
+            self.io.tx_failures += 1;
             return;
         };
         let sent = match hop {
@@ -144,7 +144,7 @@ impl<Q: Queue> NetIf<Q> {
         match sent {
             SendResult::Sent(t) => self.push_tx(buf, t),
             // Parked (copied into the interface's own slots) or dropped and counted there.
-            SendResult::Queued | SendResult::Dropped(_) => self.spare = Some(buf),
+            SendResult::Queued | SendResult::Dropped(_) => self.unused(buf),
         }
         // A parked segment may have started a resolution: its ARP request is ready now.
         self.drain();
@@ -169,11 +169,16 @@ impl<Q: Queue> NetIf<Q> {
             match self.iface.transmit_ready(&mut buf[..]) {
                 Some(t) => self.push_tx(buf, t),
                 None => {
-                    self.spare = Some(buf);
+                    self.unused(buf);
                     return;
                 }
             }
         }
+    }
+
+    /// Keeps a buffer taken but not filled for the next frame (or, the stash full, gives it back).
+    fn unused(&mut self, buf: Q::Tx) {
+        let _ = self.stash.push(buf);
     }
 
     fn push_tx(&mut self, mut buf: Q::Tx, t: Transmit) {
@@ -192,8 +197,20 @@ impl<Q: Queue> NetIf<Q> {
     /// the device still holds back frames of the batch (its ring is full: more segments would
     /// only be dropped and resent a timeout later), less the frames the interface has queued
     /// for the batch, and no more than the interface can park while a few next hops are being
-    /// resolved.
-    pub fn tx_room(&self) -> usize {
+    /// resolved; and no more than the transmit buffers the queue can give now, taken here (see
+    /// `stash`: in conns10k on the `mem` link a pool that ran dry lost segments as they were
+    /// built, thousands a run, and their retransmissions made a 200 ms tail).
+    pub fn tx_room(&mut self) -> usize {
+        let room = self.room_for_segments();
+        let have = self.stash.len();
+        if have < room {
+            self.queue.tx_alloc_burst(&mut self.stash, room - have);
+        }
+        room.min(self.stash.len())
+    }
+
+    /// [`NetIf::tx_room`] as the batch and the interface allow it, buffers apart.
+    fn room_for_segments(&self) -> usize {
         if !self.tx.is_empty() {
             return 0;
         }

@@ -178,7 +178,7 @@ impl<Q: Queue> Ports<Q> {
         let mut sent = 0;
         loop {
             let room = netifs
-                .iter()
+                .iter_mut()
                 .map(NetIf::tx_room)
                 .min()
                 .unwrap_or(mtcp_io::MAX_BURST);

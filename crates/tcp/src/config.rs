@@ -32,7 +32,7 @@ pub struct Config {
     /// `send` fails with [`Error::NoBuffers`](crate::Error::NoBuffers).
     pub max_buffer_bytes: usize,
     /// Spare buffer memory the engine keeps for new connections once a load has passed, in
-    /// bytes (rounded down to whole 16 KiB pieces). Freed connections' first buffer pieces are
+    /// bytes (rounded down to whole 1 KiB pieces). Freed connections' first buffer pieces are
     /// kept for the next ones (up to an eighth of `max_buffer_bytes`, at most 4 MiB); what no
     /// connection took in a second is freed down to this floor.
     pub buffer_pool_floor_bytes: usize,
@@ -88,7 +88,7 @@ impl Default for Config {
             send_buffer_bytes: 256 * 1024,
             recv_buffer_bytes: 256 * 1024,
             max_buffer_bytes: usize::MAX,
-            buffer_pool_floor_bytes: 256 * 1024,
+            buffer_pool_floor_bytes: 64 * 1024,
             window_scaling: true,
             sack: true,
             timestamps: true,

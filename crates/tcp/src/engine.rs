@@ -23,8 +23,8 @@ use crate::unread::Unread;
 /// Most stateless replies (RSTs, cookie SYN-ACKs) queued between two dispatches; more are dropped.
 pub(crate) const MAX_CONTROL: usize = 1024;
 const EPHEMERAL_FIRST: u16 = 49_152;
-/// Most spare ring pieces an engine keeps (4 MiB of [`MIN_GROWTH`] pieces).
-const POOL_MAX_PIECES: usize = 256;
+/// Most spare ring pieces an engine keeps: 4 MiB of [`MIN_GROWTH`] pieces.
+const POOL_MAX_PIECES: usize = 4 * 1024 * 1024 / MIN_GROWTH;
 
 /// A segment sent without connection state: a RST or a SYN-cookie SYN-ACK.
 #[derive(Clone, Debug)]

@@ -23,7 +23,7 @@ pub(crate) const RCVBUF: usize = 64 * 1024;
 pub(crate) const BACKLOG: i32 = 128;
 /// Spare buffer memory an idle engine keeps (`mtcp_tcp::Config::buffer_pool_floor_bytes`'s
 /// default).
-pub(crate) const POOL_FLOOR: usize = 256 * 1024;
+pub(crate) const POOL_FLOOR: usize = 64 * 1024;
 /// Slowest the attacked download may be, relative to the same download without the attack.
 pub(crate) const MAX_SLOWDOWN: f64 = 10.0;
 

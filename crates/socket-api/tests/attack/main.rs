@@ -429,7 +429,7 @@ fn handshakes_stop_at_the_sockets_left() {
 fn spare_buffers_shrink_to_the_floor_after_a_burst() {
     let _serial = serial();
     // Within the backlog, so that every client gets in at once; a 64 MiB cap keeps the pool's
-    // room (an eighth of the cap, at most 256 pieces of 16 KiB) above the burst.
+    // room (an eighth of the cap, at most 4 MiB of 1 KiB pieces) above the burst.
     const CLIENTS: usize = 100;
     const REPLY: usize = 1000;
     let mut lab = Lab::new(1024, 512, 1024);
