@@ -278,46 +278,7 @@ fn run(a: Args) -> Result<bool, String> {
     Ok(!rows.iter().any(|r| r.unit.starts_with("failed:")))
 }
 
-/// glibc's tunable that has malloc ask for transparent huge pages on its arenas
-/// (`madvise(MADV_HUGEPAGE)`; with the kernel's THP mode `madvise`, Debian's default, they get
-/// none otherwise). 10 000 connections' state (engine, rings, sockets) and the `mem` link's
-/// buffer pools spread over tens of megabytes: on 4 KiB pages nearly every connection touched
-/// is a TLB miss, which in a virtual machine costs a two-level page walk. conns10k on `mem`,
-/// CPU per segment, six interleaved pairs (`--quick`, a loaded machine): 13 ns less at the
-/// median, 5 of 6 pairs lower (321 -> 290 ns in the first three); echo64x64's and short64's
-/// within the noise. Tunables are read when a process starts, so the bench starts itself again with
-/// it; its server and client processes inherit it. `MTCP_BENCH_NO_THP=1` runs without.
-const MALLOC_HUGE_PAGES: &str = "glibc.malloc.hugetlb=1";
-
-/// Starts this bench again with [`MALLOC_HUGE_PAGES`] added to `GLIBC_TUNABLES`, unless it is
-/// there (or another `glibc.malloc.hugetlb` setting is) or `MTCP_BENCH_NO_THP` is set. Returns
-/// only if that did not happen (the exec failed: the run goes on without).
-fn with_malloc_huge_pages() {
-    use std::os::unix::process::CommandExt;
-    if std::env::var_os("MTCP_BENCH_NO_THP").is_some() {
-        return;
-    }
-    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-    if current.contains("glibc.malloc.hugetlb") {
-        return;
-    }
-    let tunables = if current.is_empty() {
-        MALLOC_HUGE_PAGES.to_string()
-    } else {
-        format!("{current}:{MALLOC_HUGE_PAGES}")
-    };
-    let mut args = std::env::args_os();
-    let arg0 = args.next().unwrap_or_else(|| "mtcp-bench".into());
-    let err = std::process::Command::new("/proc/self/exe")
-        .arg0(arg0)
-        .args(args)
-        .env("GLIBC_TUNABLES", tunables)
-        .exec();
-    eprintln!("mtcp-bench: could not restart with {MALLOC_HUGE_PAGES} ({err}); running without");
-}
-
 fn main() -> ExitCode {
-    with_malloc_huge_pages();
     let mut argv = std::env::args().skip(1);
     let first = argv.next();
     if first.as_deref() == Some("--as") {
