@@ -193,10 +193,12 @@ impl RxFrame for PoolBuf {
 }
 
 impl TxFrame for PoolBuf {
+    #[inline]
     fn capacity(&self) -> usize {
         self.cap as usize
     }
 
+    #[inline]
     fn set_len(&mut self, len: usize) {
         assert!(
             len <= self.capacity(),
@@ -207,6 +209,7 @@ impl TxFrame for PoolBuf {
         self.len = len as u32;
     }
 
+    #[inline]
     fn set_offload(&mut self, offload: TxOffload) {
         self.offload = offload;
     }

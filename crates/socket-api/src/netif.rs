@@ -109,20 +109,20 @@ impl<Q: Queue> NetIf<Q> {
     }
 
     /// A transmit buffer with its whole capacity as length: the spare one or a new one.
+    /// The length is set on the returned value itself, with `set_len` inlined (one store): set
+    /// on a local by a call and then moved out, the move's wide loads stalled on that store (35 %
+    /// of this function's samples in a 64 B echo profile). The compiler still moves the buffer
+    /// into `send_tcp`'s binding right after, a smaller stall left there.
     fn tx_buffer(&mut self) -> Option<Q::Tx> {
-        let mut buf = match self.spare.take() {
-            Some(b) => b,
-            None => match self.queue.tx_alloc() {
-                Some(b) => b,
-                None => {
-                    self.io.tx_failures += 1;
-                    return None;
-                }
-            },
-        };
-        let cap = buf.capacity();
-        buf.set_len(cap);
-        Some(buf)
+        let mut out = self.spare.take().or_else(|| self.queue.tx_alloc());
+        match out.as_mut() {
+            Some(buf) => {
+                let cap = buf.capacity();
+                buf.set_len(cap);
+            }
+            None => self.io.tx_failures += 1,
+        }
+        out
     }
 
     /// Sends `seg` along `hop`: written straight into a transmit buffer when the next hop's
