@@ -127,10 +127,12 @@ impl DerefMut for AnyTx {
 }
 
 impl TxFrame for AnyTx {
+    #[inline]
     fn capacity(&self) -> usize {
         each_tx!(self, b => b.capacity())
     }
 
+    #[inline]
     fn set_len(&mut self, len: usize) {
         each_tx!(self, b => b.set_len(len))
     }

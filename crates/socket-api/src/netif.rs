@@ -112,14 +112,17 @@ impl<Q: Queue> NetIf<Q> {
     }
 
     /// A transmit buffer with its whole capacity as length: a stashed one or a new one.
+    /// The length is set on the returned value itself, with `set_len` inlined (one store): set
+    /// on a local by a call and then moved out, the move's wide loads stalled on that store (35 %
+    /// of this function's samples in a 64 B echo profile). The compiler still moves the buffer
+    /// into `send_tcp`'s binding right after, a smaller stall left there.
     fn tx_buffer(&mut self) -> Option<Q::Tx> {
-        let mut buf = match self.stash.pop() {
-            Some(b) => b,
-            None => self.queue.tx_alloc()?,
-        };
-        let cap = buf.capacity();
-        buf.set_len(cap);
-        Some(buf)
+        let mut out = self.stash.pop().or_else(|| self.queue.tx_alloc());
+        if let Some(buf) = out.as_mut() {
+            let cap = buf.capacity();
+            buf.set_len(cap);
+        }
+        out
     }
 
     /// Sends `seg` along `hop`: written straight into a transmit buffer when the next hop's

@@ -730,9 +730,12 @@ impl Engine {
                             // Resume with this connection next time.
                             return count;
                         }
-                        let Some(seg) = c.build(now, config, scratch, pass_data) else {
+                        // Filled in place by build_into; the slot lives one segment (its
+                        // payload borrows the connection).
+                        let mut seg = TcpRepr::default();
+                        if !c.build_into(now, config, scratch, pass_data, &mut seg) {
                             break;
-                        };
+                        }
                         emit(src, dst, &seg);
                         count += 1;
                     }

@@ -88,15 +88,18 @@ impl Conn {
         o
     }
 
-    /// Options of a segment on a synchronized connection: timestamps and SACK blocks.
-    pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
-        let mut o = TcpOptions::default();
-        if self.opts.ts_ok {
-            o.timestamps = Some(Timestamps {
-                tsval: self.tsval(now),
-                tsecr: self.opts.ts_recent,
-            });
-        }
+    /// Writes the options of a segment on a synchronized connection, timestamps and SACK
+    /// blocks, into `o` in place (whatever it held is replaced): built by value, they were
+    /// copied into the segment right after being written, a store-forwarding stall per segment.
+    pub(crate) fn segment_options_into(&self, now: Instant, o: &mut TcpOptions) {
+        o.mss = None;
+        o.window_scale = None;
+        o.sack_permitted = false;
+        o.sack_blocks.clear();
+        o.timestamps = self.opts.ts_ok.then(|| Timestamps {
+            tsval: self.tsval(now),
+            tsecr: self.opts.ts_recent,
+        });
         let max = if self.opts.ts_ok { 3 } else { 4 };
         if let (true, Some((left, right))) = (self.opts.sack_ok, self.rcv.dsack) {
             // RFC 2883 §4: the duplicate first.
@@ -122,6 +125,5 @@ impl Conn {
                 }
             }
         }
-        o
     }
 }

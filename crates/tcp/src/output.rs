@@ -337,26 +337,18 @@ impl Conn {
         self.rexmit_plan(seq, u32::MAX, PlanKind::TlpRexmit)
     }
 
-    fn repr<'b>(
-        &mut self,
-        now: Instant,
-        seq: SeqNumber,
-        flags: TcpFlags,
-        payload: &'b [u8],
-    ) -> TcpRepr<'b> {
-        let options = self.segment_options(now);
-        self.repr_with(seq, flags, payload, options)
+    /// Fills `seg` with a segment carrying no payload: the header, then the options of a
+    /// synchronized connection (built in place, see [`Conn::segment_options_into`]).
+    fn repr_into(&mut self, now: Instant, seq: SeqNumber, flags: TcpFlags, seg: &mut TcpRepr<'_>) {
+        self.segment_options_into(now, &mut seg.options);
+        self.header_into(seq, flags, seg);
+        seg.payload = &[];
     }
 
-    /// [`Self::repr`] with the segment's options already built (a data segment builds them
-    /// once, to size its payload and to send them).
-    fn repr_with<'b>(
-        &mut self,
-        seq: SeqNumber,
-        flags: TcpFlags,
-        payload: &'b [u8],
-        options: TcpOptions,
-    ) -> TcpRepr<'b> {
+    /// Writes the header fields of a segment on a synchronized connection into `seg` (its
+    /// options are already there) and updates what sending one changes: the ACK sent, the
+    /// delayed ACK, the D-SACK reported once.
+    fn header_into(&mut self, seq: SeqNumber, flags: TcpFlags, seg: &mut TcpRepr<'_>) {
         let window_len = self.advertise(true);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.ack_now = false;
@@ -365,81 +357,95 @@ impl Conn {
         self.stats.segs_out += 1;
         // A D-SACK is reported once.
         self.rcv.dsack = None;
-        TcpRepr {
-            src_port: self.tuple.local_port,
-            dst_port: self.tuple.remote_port,
-            seq_number: seq,
-            ack_number: self.rcv.nxt,
-            flags: flags | TcpFlags::ACK,
-            window_len,
-            urgent_pointer: 0,
-            options,
-            payload,
-        }
+        seg.src_port = self.tuple.local_port;
+        seg.dst_port = self.tuple.remote_port;
+        seg.seq_number = seq;
+        seg.ack_number = self.rcv.nxt;
+        seg.flags = flags | TcpFlags::ACK;
+        seg.window_len = window_len;
+        seg.urgent_pointer = 0;
     }
 
-    /// Builds the next segment to send into `scratch`, if any. With `allow_data` false only
-    /// control segments and pure ACKs are built, and an ACK is held back when data would carry it.
-    pub(crate) fn build<'b>(
+    /// Builds the next segment to send into the caller's slot `seg` (written in place, field by
+    /// field: a segment returned by value was copied right after it was written, and that copy
+    /// stalled on the store buffer), its payload read from the send ring or from `scratch`.
+    /// Returns false, `seg` unspecified, when there is nothing to send. With `allow_data` false
+    /// only control segments and pure ACKs are built, and an ACK is held back when data would
+    /// carry it.
+    pub(crate) fn build_into<'b>(
         &'b mut self,
         now: Instant,
         config: &Config,
         scratch: &'b mut [u8],
         allow_data: bool,
-    ) -> Option<TcpRepr<'b>> {
+        seg: &mut TcpRepr<'b>,
+    ) -> bool {
         if let Some(seq) = self.rst_reply.take() {
-            return Some(self.bare(seq, SeqNumber(0), TcpFlags::RST));
+            self.bare_into(seq, SeqNumber(0), TcpFlags::RST, seg);
+            return true;
         }
         if self.rst_now {
             self.rst_now = false;
-            return Some(self.bare(self.snd.nxt, self.rcv.nxt, TcpFlags::RST | TcpFlags::ACK));
+            let (seq, ack) = (self.snd.nxt, self.rcv.nxt);
+            self.bare_into(seq, ack, TcpFlags::RST | TcpFlags::ACK, seg);
+            return true;
         }
         match self.state {
-            State::Closed | State::Listen => return None,
+            State::Closed | State::Listen => return false,
             State::SynSent | State::SynReceived if self.snd.nxt == self.snd.iss => {
-                return Some(self.syn(now, config));
+                self.syn_into(now, config, seg);
+                return true;
             }
-            State::SynSent => return None,
+            State::SynSent => return false,
             _ => {}
         }
         if !allow_data && !self.probe_now && !self.ack_now {
             // Nothing but data could go out, and this pass sends none: the data pass plans.
-            return None;
+            return false;
         }
-        let plan = if self.state == State::SynReceived {
+        let mut plan = if self.state == State::SynReceived {
             None
         } else {
             self.plan(now)
         };
         if allow_data {
-            if let Some(p) = plan {
-                return Some(self.emit_plan(now, p, scratch));
+            // By reference: the plan was just written field by field, and a copy of it (a wide
+            // load over its narrow stores) stalled on the store buffer.
+            if let Some(p) = plan.as_mut() {
+                self.emit_plan(now, p, scratch, seg);
+                return true;
             }
         }
         if self.probe_now && (allow_data || plan.is_none()) {
             self.probe_now = false;
-            return Some(self.repr(now, self.snd.una + u32::MAX, TcpFlags::empty(), &[]));
+            let seq = self.snd.una + u32::MAX;
+            self.repr_into(now, seq, TcpFlags::empty(), seg);
+            return true;
         }
         if self.ack_now && (allow_data || plan.is_none()) {
-            return Some(self.repr(now, self.snd.nxt, TcpFlags::empty(), &[]));
+            let seq = self.snd.nxt;
+            self.repr_into(now, seq, TcpFlags::empty(), seg);
+            return true;
         }
-        None
+        false
     }
 
-    /// Sends what `p` plans. The payload is read from the send ring in place (one copy, ring to
-    /// frame, when the caller emits it); only bytes that wrap the ring's end go through `scratch`.
+    /// Sends what `p` plans, into `seg`. The payload is read from the send ring in place (one
+    /// copy, ring to frame, when the caller emits it); only bytes that wrap the ring's end go
+    /// through `scratch`.
     fn emit_plan<'b>(
         &'b mut self,
         now: Instant,
-        mut p: Plan,
+        p: &mut Plan,
         scratch: &'b mut [u8],
-    ) -> TcpRepr<'b> {
+        seg: &mut TcpRepr<'b>,
+    ) {
         // SACK blocks on a data segment eat into the payload.
-        let options = self.segment_options(now);
+        self.segment_options_into(now, &mut seg.options);
         let room = self
             .snd
             .mss
-            .saturating_sub(crate::options::sack_len(&options))
+            .saturating_sub(crate::options::sack_len(&seg.options))
             .max(1);
         if p.len > room {
             p.len = room;
@@ -447,8 +453,8 @@ impl Conn {
         }
         let offset = (p.seq - self.buf_start()) as usize;
         let end = p.seq + p.len + u32::from(p.fin);
-        self.note_kind(now, &p, end);
-        self.account_sent(now, &p, end);
+        self.note_kind(now, p, end);
+        self.account_sent(now, p, end);
         self.flight_peak = self.flight_peak.max(self.outstanding());
         self.stats.bytes_sent += u64::from(p.len);
         let mut flags = TcpFlags::empty();
@@ -458,9 +464,9 @@ impl Conn {
         if p.len > 0 && p.seq + p.len == self.data_end() {
             flags |= TcpFlags::PSH;
         }
-        let header = self.repr_with(p.seq, flags, &[], options);
+        self.header_into(p.seq, flags, seg);
         let n = p.len as usize;
-        let payload = match self.send_buf.slices(offset, n) {
+        seg.payload = match self.send_buf.slices(offset, n) {
             (whole, []) => whole,
             (first, second) => {
                 let (a, b) = scratch[..first.len() + second.len()].split_at_mut(first.len());
@@ -469,8 +475,7 @@ impl Conn {
                 &scratch[..n]
             }
         };
-        debug_assert_eq!(payload.len(), n);
-        TcpRepr { payload, ..header }
+        debug_assert_eq!(seg.payload.len(), n);
     }
 
     /// What sending this kind of segment changes: the retransmission and probe state, or
@@ -559,7 +564,7 @@ impl Conn {
         }
     }
 
-    fn syn(&mut self, now: Instant, config: &Config) -> TcpRepr<'static> {
+    fn syn_into(&mut self, now: Instant, config: &Config, seg: &mut TcpRepr<'_>) {
         let syn_ack = self.state == State::SynReceived;
         self.snd.nxt = self.snd.iss + 1;
         if self.snd.max < self.snd.nxt {
@@ -579,7 +584,7 @@ impl Conn {
         }
         self.ack_now = false;
         self.stats.segs_out += 1;
-        TcpRepr {
+        *seg = TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
             seq_number: self.snd.iss,
@@ -593,12 +598,18 @@ impl Conn {
             urgent_pointer: 0,
             options: self.syn_options(config, now, syn_ack),
             payload: &[],
-        }
+        };
     }
 
-    fn bare(&mut self, seq: SeqNumber, ack: SeqNumber, flags: TcpFlags) -> TcpRepr<'static> {
+    fn bare_into(
+        &mut self,
+        seq: SeqNumber,
+        ack: SeqNumber,
+        flags: TcpFlags,
+        seg: &mut TcpRepr<'_>,
+    ) {
         self.stats.segs_out += 1;
-        TcpRepr {
+        *seg = TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
             seq_number: seq,
@@ -608,6 +619,6 @@ impl Conn {
             urgent_pointer: 0,
             options: TcpOptions::default(),
             payload: &[],
-        }
+        };
     }
 }
