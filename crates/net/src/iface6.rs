@@ -157,11 +157,7 @@ impl Interface {
             vlan: None,
             ethertype: EtherType::Ipv6,
         };
-        let offload = TxOffload {
-            l2_len: ETHERNET_HEADER_LEN as u8,
-            l3_len: IPV6_HEADER_LEN as u8,
-            ..TxOffload::default()
-        };
+        let offload = self.offload6;
         let solicit = match resolution {
             Resolution::Mac(mac) => {
                 return match emit_ipv6(buf, &eth(mac), &ip, fill) {
