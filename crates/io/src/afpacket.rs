@@ -31,9 +31,15 @@
 //! itself are not looped back (`PACKET_IGNORE_OUTGOING`). Open the device inside the network
 //! namespace of the interface (e.g. from `mtcp_testkit::Netns::run`).
 //!
-//! Checksums: the kernel hands locally generated frames (e.g. from a veth peer) with the TCP/UDP
-//! checksum not yet computed (`TP_STATUS_CSUMNOTREADY`); such frames, and those whose checksum the
-//! driver validated (`TP_STATUS_CSUM_VALID`), report [`ChecksumStatus::Good`] in [`RxMeta`], so a
+//! Checksums: on transmit the port offers TCP checksum offload ([`ChecksumOffload::tcp_tx`],
+//! when the kernel takes the `virtio_net_hdr`): a frame marked with [`crate::TxOffload`] carries
+//! only the pseudo-header sum, and its header asks the kernel to complete the checksum
+//! (`VIRTIO_NET_HDR_F_NEEDS_CSUM`), which it does once, in software if the interface cannot
+//! (`tx off`). The kernel computes the checksums of a GSO super-frame's segments anyway, so a
+//! stack that summed each payload itself did that work twice. On receive the kernel hands
+//! locally generated frames (e.g. from a veth peer) with the TCP/UDP checksum not yet computed
+//! (`TP_STATUS_CSUMNOTREADY`); such frames, and those whose checksum the driver validated
+//! (`TP_STATUS_CSUM_VALID`), report [`ChecksumStatus::Good`] in [`RxMeta`], so a
 //! stack must trust that status instead of recomputing. A veth peer with default offloads also
 //! hands over TSO/GSO super-frames larger than the MTU; tests that want plain, finished frames turn
 //! the peer's offloads off (`ethtool -K <peer> tso off gso off gro off tx off`, as
@@ -339,12 +345,21 @@ impl AfPacketDevice {
                 cfg, ifindex, fanout_id, page, &rx, mtu, gso,
             )?));
         }
+        // With a `virtio_net_hdr` in front of each frame the kernel completes TCP checksums it
+        // is asked to (and computes those of GSO segments anyway).
+        let tcp_tx = queues
+            .iter()
+            .flatten()
+            .all(|q: &AfPacketQueue| q.tx_vnet > 0);
         let info = DeviceInfo {
             name: cfg.ifname.clone(),
             mac,
             mtu,
             num_queues: cfg.queues,
-            checksum: ChecksumOffload::default(),
+            checksum: ChecksumOffload {
+                tcp_tx,
+                ..ChecksumOffload::default()
+            },
             steering: if cfg.queues > 1 {
                 Steering::Opaque
             } else {
@@ -741,7 +756,7 @@ impl Queue for AfPacketQueue {
             unsafe {
                 let data = slot.add(TX_DATA_OFFSET);
                 if vnet > 0 {
-                    let hdr = gso::plain_header(frame.len());
+                    let hdr = gso::frame_header(frame.len(), frame.offload());
                     std::ptr::copy_nonoverlapping(hdr.as_ptr(), data, VNET_HDR_LEN);
                 }
                 std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(vnet), frame.len());

@@ -12,6 +12,7 @@
 //! window, options (timestamps included) and TOS/TTL, in-order contiguous sequence numbers, flags
 //! ACK (PSH on the last only), every payload but the last of the first one's size.
 
+use crate::{L4Checksum, TxOffload};
 use mtcp_wire::checksum;
 
 /// `sizeof(struct virtio_net_hdr)`.
@@ -29,6 +30,8 @@ const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
 /// Where the IPv4 header starts (Ethernet without a VLAN tag) and the TCP header (no IP options).
 const IP: usize = 14;
 const TCP: usize = IP + 20;
+/// Where the checksum lies in a TCP header.
+const TCP_CSUM_FIELD: u16 = 16;
 const ACK: u8 = 0x10;
 const PSH: u8 = 0x08;
 
@@ -130,13 +133,21 @@ pub(super) fn run<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, room: usize) ->
     })
 }
 
-/// The `virtio_net_hdr` of a frame that asks for no offload: only `hdr_len`, the bytes the
-/// kernel copies into the socket buffer's linear part (the whole frame, or its first 64 KiB),
-/// in native byte order as the kernel's `vio_le()` reads it.
-pub(super) fn plain_header(frame_len: usize) -> [u8; VNET_HDR_LEN] {
+/// The `virtio_net_hdr` of a single frame: `hdr_len`, the bytes the kernel copies into the
+/// socket buffer's linear part (the whole frame, or its first 64 KiB), and, when the frame asks
+/// for its TCP checksum (`offload`, whose checksum field then holds the pseudo-header sum), the
+/// checksum request (`VIRTIO_NET_HDR_F_NEEDS_CSUM` from the TCP header on), which the kernel
+/// completes on its way out. Native byte order, as the kernel's `vio_le()` reads it.
+pub(super) fn frame_header(frame_len: usize, offload: TxOffload) -> [u8; VNET_HDR_LEN] {
     let copy = u16::try_from(frame_len).unwrap_or(u16::MAX);
     let mut hdr = [0u8; VNET_HDR_LEN];
     hdr[V_HDR_LEN..V_HDR_LEN + 2].copy_from_slice(&copy.to_ne_bytes());
+    if offload.l4_checksum == Some(L4Checksum::Tcp) {
+        let start = u16::from(offload.l2_len) + u16::from(offload.l3_len);
+        hdr[V_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        hdr[V_CSUM_START..V_CSUM_START + 2].copy_from_slice(&start.to_ne_bytes());
+        hdr[V_CSUM_OFFSET..V_CSUM_OFFSET + 2].copy_from_slice(&TCP_CSUM_FIELD.to_ne_bytes());
+    }
     hdr
 }
 
@@ -153,7 +164,7 @@ pub(super) fn write<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, run: &Run, ou
         (V_HDR_LEN, run.hdr_len),
         (V_GSO_SIZE, run.mss),
         (V_CSUM_START, TCP),
-        (V_CSUM_OFFSET, 16),
+        (V_CSUM_OFFSET, usize::from(TCP_CSUM_FIELD)),
     ] {
         vnet[at..at + 2].copy_from_slice(&(v as u16).to_ne_bytes());
     }

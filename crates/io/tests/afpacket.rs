@@ -452,7 +452,6 @@ fn tcp_sum(f: &[u8]) -> u16 {
 /// Sends 2 x (20 full segments and a short one with PSH) and a lone segment from `a` to `b`;
 /// returns the TCP frames `b` received, with what was sent.
 fn send_tcp_runs(ns: &Netns, a: &str, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    use mtcp_io::{Burst, Queue, TxFrame};
     let mut da = open_in(ns, AfPacketConfig::new(a));
     let mut db = open_in(ns, AfPacketConfig::new(b));
     let (src, dst) = (da.info().mac.0, db.info().mac.0);
@@ -468,11 +467,27 @@ fn send_tcp_runs(ns: &Netns, a: &str, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             seq = seq.wrapping_add(len as u32);
         }
     }
+    let got = exchange(&mut qa, &mut qb, &sent, None);
+    (got, sent)
+}
+
+/// Sends `sent` from `qa` in one burst (each frame asking for `offload`, if given) and returns
+/// the TCP/IPv4 frames `qb` received within 5 s.
+fn exchange(
+    qa: &mut mtcp_io::afpacket::AfPacketQueue,
+    qb: &mut mtcp_io::afpacket::AfPacketQueue,
+    sent: &[Vec<u8>],
+    offload: Option<mtcp_io::TxOffload>,
+) -> Vec<Vec<u8>> {
+    use mtcp_io::{Burst, Queue, TxFrame};
     let mut burst: Burst<_> = Burst::new();
-    for s in &sent {
+    for s in sent {
         let mut f = qa.tx_alloc().unwrap();
         f.set_len(s.len());
         f.copy_from_slice(s);
+        if let Some(o) = offload {
+            f.set_offload(o);
+        }
         let _ = burst.push(f);
     }
     while !burst.is_empty() {
@@ -490,7 +505,68 @@ fn send_tcp_runs(ns: &Netns, a: &str, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    (got, sent)
+    got
+}
+
+/// TCP checksum offload: the port offers it, and frames that carry only the pseudo-header sum
+/// and ask for it (a lone one, and a run the kernel cuts) leave the sender (offloads off: the
+/// kernel computes in software) with complete checksums and otherwise as built.
+#[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
+fn tcp_checksums_left_to_the_kernel_arrive_complete() {
+    use mtcp_io::{L4Checksum, TxOffload};
+    require_root("tcp_checksums_left_to_the_kernel_arrive_complete");
+    if !mtcp_testkit::have_program("ethtool") {
+        eprintln!("skipping tcp_checksums_left_to_the_kernel_arrive_complete: needs ethtool");
+        return;
+    }
+    let ns = Netns::new(&unique_name("iox")).unwrap();
+    let (a, b) = ns.veth_pair("xa", "xb").unwrap();
+    ns.disable_offloads(&a).unwrap();
+    ns.disable_offloads(&b).unwrap();
+    let mut da = open_in(&ns, AfPacketConfig::new(&a));
+    let mut db = open_in(&ns, AfPacketConfig::new(&b));
+    assert!(da.info().checksum.tcp_tx, "TCP checksum offload offered");
+    assert!(!da.info().checksum.udp_tx && !da.info().checksum.ipv4_tx);
+    let (src, dst) = (da.info().mac.0, db.info().mac.0);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    // A lone pushed segment, then a run of three.
+    let mut want = vec![tcp_frame(src, dst, 1000, 700, 0x18)];
+    for i in 0..3 {
+        let flags = if i == 2 { 0x18 } else { 0x10 };
+        want.push(tcp_frame(src, dst, 1700 + 1448 * i, 1448, flags));
+    }
+    // As a stack leaves them: the folded pseudo-header sum in the checksum field.
+    let sent: Vec<Vec<u8>> = want
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            let len = ((f.len() - 34) as u16).to_be_bytes();
+            let pseudo = checksum(&[&f[26..34], &[0, 6], &len]);
+            f[50..52].copy_from_slice(&pseudo.to_be_bytes());
+            f
+        })
+        .collect();
+    let offload = TxOffload {
+        l2_len: 14,
+        l3_len: 20,
+        ipv4_checksum: false,
+        l4_checksum: Some(L4Checksum::Tcp),
+    };
+    let got = exchange(&mut qa, &mut qb, &sent, Some(offload));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            tcp_sum(g),
+            0xffff,
+            "TCP checksum of the segment at {:?}",
+            &w[38..42]
+        );
+        // As built but for the IPv4 identifier and checksum the kernel's cut sets.
+        assert_eq!(g[..18], w[..18]);
+        assert_eq!(g[20..24], w[20..24]);
+        assert_eq!(g[26..], w[26..]);
+    }
 }
 
 /// GSO: with the sender's segmentation offload off, a burst's runs of consecutive segments go
