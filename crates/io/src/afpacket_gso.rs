@@ -152,9 +152,28 @@ pub(super) fn frame_header(frame_len: usize, offload: TxOffload) -> [u8; VNET_HD
 }
 
 /// Writes `run`'s `virtio_net_hdr` and super-frame into `out` (at least `VNET_HDR_LEN +
-/// run.len` bytes): the first frame's headers with the whole length, the last frame's flags and
-/// the pseudo-header checksum the kernel completes per segment, then every payload in order.
+/// run.len` bytes): [`write_headers`], then every payload in order.
 pub(super) fn write<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, run: &Run, out: &mut [u8]) {
+    let h = run.hdr_len;
+    let (Some(first), Some(last)) = (frame(0), frame(run.count - 1)) else {
+        return;
+    };
+    write_headers(first, last, run, &mut out[..VNET_HDR_LEN + h]);
+    let body = &mut out[VNET_HDR_LEN..];
+    body[h..first.len()].copy_from_slice(&first[h..]);
+    let mut at = first.len();
+    for i in 1..run.count {
+        let Some(f) = frame(i) else { break };
+        body[at..at + f.len() - h].copy_from_slice(&f[h..]);
+        at += f.len() - h;
+    }
+}
+
+/// Writes `run`'s `virtio_net_hdr` and the super-frame's headers into `out` (`VNET_HDR_LEN +
+/// run.hdr_len` bytes): the first frame's headers (`first`) with the whole length, the last
+/// frame's flags (`last`) and the pseudo-header checksum the kernel completes per segment. The
+/// payloads follow them in the super-frame.
+pub(super) fn write_headers(first: &[u8], last: &[u8], run: &Run, out: &mut [u8]) {
     let (vnet, body) = out.split_at_mut(VNET_HDR_LEN);
     vnet.fill(0);
     vnet[V_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -168,16 +187,8 @@ pub(super) fn write<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, run: &Run, ou
     ] {
         vnet[at..at + 2].copy_from_slice(&(v as u16).to_ne_bytes());
     }
-    let (mut at, h) = (0, run.hdr_len);
-    for i in 0..run.count {
-        let Some(f) = frame(i) else { break };
-        let part = if i == 0 { f } else { &f[h..] };
-        body[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
-        if i + 1 == run.count {
-            body[TCP + 13] = f[TCP + 13];
-        }
-    }
+    body[..run.hdr_len].copy_from_slice(&first[..run.hdr_len]);
+    body[TCP + 13] = last[TCP + 13];
     let ip_len = (run.len - IP) as u16;
     body[IP + 2..IP + 4].copy_from_slice(&ip_len.to_be_bytes());
     body[IP + 10..IP + 12].fill(0);

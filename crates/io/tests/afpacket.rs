@@ -54,16 +54,20 @@ fn jumbo_frames_pass_with_big_slots() {
         ns.exec_ok(&["ip", "link", "set", dev, "mtu", "9000"])
             .unwrap();
     }
-    let cfg = |name: &str| AfPacketConfig {
-        tx_frame_size: 1 << 14,
-        ..AfPacketConfig::new(name)
-    };
-    let mut da = open_in(&ns, cfg(&a));
-    let mut db = open_in(&ns, cfg(&b));
-    assert_eq!(da.info().mtu, 9000);
-    let ctx = Ctx::new(da.info().mac, db.info().mac);
-    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
-    conformance::max_size_frames(&mut qa, &mut qb, &ctx, 9000).unwrap();
+    // Through the transmit ring's slots, and gathered.
+    for tx_gather in [false, true] {
+        let cfg = |name: &str| AfPacketConfig {
+            tx_frame_size: 1 << 14,
+            tx_gather,
+            ..AfPacketConfig::new(name)
+        };
+        let mut da = open_in(&ns, cfg(&a));
+        let mut db = open_in(&ns, cfg(&b));
+        assert_eq!(da.info().mtu, 9000);
+        let ctx = Ctx::new(da.info().mac, db.info().mac);
+        let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+        conformance::max_size_frames(&mut qa, &mut qb, &ctx, 9000).unwrap();
+    }
 }
 
 #[test]
@@ -153,6 +157,7 @@ fn small_tx_ring_pushes_back_and_keeps_the_rest() {
         &ns,
         AfPacketConfig {
             tx_frames: 2,
+            tx_gather: false,
             ..AfPacketConfig::new(&a)
         },
     );
@@ -451,8 +456,14 @@ fn tcp_sum(f: &[u8]) -> u16 {
 
 /// Sends 2 x (20 full segments and a short one with PSH) and a lone segment from `a` to `b`;
 /// returns the TCP frames `b` received, with what was sent.
-fn send_tcp_runs(ns: &Netns, a: &str, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let mut da = open_in(ns, AfPacketConfig::new(a));
+fn send_tcp_runs(ns: &Netns, a: &str, b: &str, tx_gather: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut da = open_in(
+        ns,
+        AfPacketConfig {
+            tx_gather,
+            ..AfPacketConfig::new(a)
+        },
+    );
     let mut db = open_in(ns, AfPacketConfig::new(b));
     let (src, dst) = (da.info().mac.0, db.info().mac.0);
     let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
@@ -572,7 +583,8 @@ fn tcp_checksums_left_to_the_kernel_arrive_complete() {
 /// GSO: with the sender's segmentation offload off, a burst's runs of consecutive segments go
 /// to the kernel as super-frames and arrive cut back into the frames we built, checksums
 /// complete; the IPv4 identifiers counting up from the first of each run (all were 0) show the
-/// kernel cut them. With the offload on (a veth pair would pass a super-frame whole), the frames
+/// kernel cut them (runs of up to 11 segments through the transmit ring's 16 KiB slots, whole
+/// runs gathered). With the offload on (a veth pair would pass a super-frame whole), the frames
 /// go one by one and keep their identifiers.
 #[test]
 #[ignore = "needs root: a network namespace, veth and AF_PACKET"]
@@ -584,7 +596,7 @@ fn tcp_runs_go_out_as_gso_super_frames_and_arrive_as_built() {
         );
         return;
     }
-    for offloads_off in [true, false] {
+    for (offloads_off, tx_gather) in [(true, false), (true, true), (false, false), (false, true)] {
         let ns = Netns::new(&unique_name("iog")).unwrap();
         let (a, b) = ns.veth_pair("ga", "gb").unwrap();
         if offloads_off {
@@ -592,7 +604,7 @@ fn tcp_runs_go_out_as_gso_super_frames_and_arrive_as_built() {
         }
         // The receiving end never coalesces (no GRO), whatever the sender does.
         ns.disable_offloads(&b).unwrap();
-        let (got, sent) = send_tcp_runs(&ns, &a, &b);
+        let (got, sent) = send_tcp_runs(&ns, &a, &b, tx_gather);
         assert_eq!(got.len(), sent.len(), "offloads off: {offloads_off}");
         let mut ids = Vec::new();
         for (g, s) in got.iter().zip(&sent) {
@@ -615,14 +627,20 @@ fn tcp_runs_go_out_as_gso_super_frames_and_arrive_as_built() {
             assert_eq!(tcp_sum(g), 0xffff, "TCP checksum");
             ids.push(u16::from_be_bytes([g[18], g[19]]));
         }
-        let want: Vec<u16> = if offloads_off {
+        let want: Vec<u16> = if offloads_off && tx_gather {
+            // Gathered, a run of 21 goes whole (up to 64 KiB).
+            (0..21).chain(0..21).chain(0..1).collect()
+        } else if offloads_off {
             // A 16 KiB slot holds 11 full segments: each run of 21 goes as 11 and 10.
             let run = (0..11).chain(0..10);
             run.clone().chain(run).chain(0..1).collect()
         } else {
             vec![0; sent.len()]
         };
-        assert_eq!(ids, want, "IPv4 identifiers, offloads off: {offloads_off}");
+        assert_eq!(
+            ids, want,
+            "IPv4 identifiers, offloads off: {offloads_off}, gathered: {tx_gather}"
+        );
     }
 }
 
@@ -666,4 +684,34 @@ fn a_full_receive_ring_counts_its_drops() {
     let drops = q.take_rx_drops().unwrap();
     assert!(drops >= 15, "{drops} frames dropped for a two-slot ring");
     assert_eq!(q.take_rx_drops().unwrap(), 0, "counted twice");
+}
+
+/// A frame the kernel refuses for good (shorter than an Ethernet header) is dropped with an
+/// error instead of blocking the burst: the frame behind it goes out on the next call.
+#[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
+fn a_frame_the_kernel_refuses_is_dropped_with_an_error() {
+    use mtcp_io::{Burst, Queue, TxFrame};
+    require_root("a_frame_the_kernel_refuses_is_dropped_with_an_error");
+    let ns = Netns::new(&unique_name("ioe")).unwrap();
+    let (a, b) = ns.veth_pair("ea", "eb").unwrap();
+    let mut da = open_in(&ns, AfPacketConfig::new(&a));
+    let mut db = open_in(&ns, AfPacketConfig::new(&b));
+    let (src, dst) = (da.info().mac.0, db.info().mac.0);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    let good = tcp_frame(src, dst, 5000, 100, 0x18);
+    let mut burst: Burst<_> = Burst::new();
+    for bytes in [&[0xffu8; 6][..], &good[..]] {
+        let mut f = qa.tx_alloc().unwrap();
+        f.set_len(bytes.len());
+        f.copy_from_slice(bytes);
+        let _ = burst.push(f);
+    }
+    assert!(
+        qa.tx_burst(&mut burst).is_err(),
+        "a 6-byte frame is refused"
+    );
+    assert_eq!(burst.len(), 1, "only the refused frame is dropped");
+    let got = exchange(&mut qa, &mut qb, std::slice::from_ref(&good), None);
+    assert_eq!(got, vec![good]);
 }
