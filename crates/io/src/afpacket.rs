@@ -422,7 +422,7 @@ fn open_socket(
     let (fd, tx_vnet) = packet_socket(cfg)?;
     let raw = fd.as_raw_fd();
     let gather = if cfg.tx_gather && tx_vnet > 0 {
-        Some(gather::Gather::new(gather_socket(cfg, ifindex)?, gso))
+        Some(gather::Gather::new(gather::socket(cfg, ifindex)?, gso))
     } else {
         None
     };
@@ -475,35 +475,6 @@ fn packet_socket(cfg: &AfPacketConfig) -> io::Result<(OwnedFd, usize)> {
         Err(_) => 0,
     };
     Ok((fd, vnet))
-}
-
-/// The gathering transmitter's socket: a packet socket with `PACKET_VNET_HDR` bound to
-/// `ifindex` with protocol 0, so that it receives nothing (the queue's other socket receives).
-fn gather_socket(cfg: &AfPacketConfig, ifindex: u32) -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2) call; the result is checked.
-    let fd =
-        check(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: `fd` is a fresh descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let raw = fd.as_raw_fd();
-    let one: libc::c_int = 1;
-    setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
-    if cfg.qdisc_bypass {
-        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
-    }
-    // SAFETY: all-zero is a valid sockaddr_ll; we fill the fields bind needs.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_ifindex = ifindex as i32;
-    // SAFETY: `addr` is a valid sockaddr_ll of the given size.
-    check(unsafe {
-        libc::bind(
-            raw,
-            (&addr as *const libc::sockaddr_ll).cast(),
-            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    })?;
-    Ok(fd)
 }
 
 /// The transmit ring's geometry.

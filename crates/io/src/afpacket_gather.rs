@@ -19,11 +19,13 @@
 //! again) followed by each frame's payload.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::gso::{self, VNET_HDR_LEN};
+use super::{AfPacketConfig, setsockopt};
 use crate::TxBatch;
 use crate::pool::PoolBuf;
+use crate::sys;
 
 /// Messages one `sendmmsg` carries at most: a burst's frames, each its own message at worst.
 const MAX_MSGS: usize = crate::MAX_BURST;
@@ -149,6 +151,45 @@ impl Gather {
         }
         next
     }
+}
+
+/// The gathering transmitter's socket: a packet socket with `PACKET_VNET_HDR` bound to
+/// `ifindex` with protocol 0, so that it receives nothing (the queue's other socket receives).
+pub(super) fn socket(cfg: &AfPacketConfig, ifindex: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked.
+    let fd = sys::check(unsafe {
+        libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: `fd` is a fresh descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let raw = fd.as_raw_fd();
+    let one: libc::c_int = 1;
+    setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
+    if cfg.qdisc_bypass {
+        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
+    }
+    // Frames a device still holds (a NIC's transmit ring, a qdisc) count against the socket's
+    // send buffer; past it `sendmmsg` takes nothing (EAGAIN) until they are freed. Room for as
+    // many bytes as the transmit ring would hold, where allowed (SO_SNDBUFFORCE needs
+    // CAP_NET_ADMIN, SO_SNDBUF is capped by net.core.wmem_max).
+    let bytes =
+        libc::c_int::try_from(cfg.tx_frames * cfg.tx_frame_size).unwrap_or(libc::c_int::MAX);
+    if setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &bytes).is_err() {
+        let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, &bytes);
+    }
+    // SAFETY: all-zero is a valid sockaddr_ll; we fill the fields bind needs.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_ifindex = ifindex as i32;
+    // SAFETY: `addr` is a valid sockaddr_ll of the given size.
+    sys::check(unsafe {
+        libc::bind(
+            raw,
+            (&addr as *const libc::sockaddr_ll).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })?;
+    Ok(fd)
 }
 
 /// An `iovec` naming `bytes` (which the kernel only reads).
