@@ -1,9 +1,10 @@
-//! Linux AF_PACKET sockets with TPACKET_V2 memory-mapped receive and transmit rings; several queues
-//! join one `PACKET_FANOUT` group.
+//! Linux AF_PACKET sockets: a TPACKET_V2 memory-mapped receive ring per queue, transmission by
+//! `sendmmsg(2)` straight from the pool buffers (or through a memory-mapped transmit ring);
+//! several queues join one `PACKET_FANOUT` group.
 //!
 //! ```text
 //!   our stack ◄── AfRx (points into the rx ring: zero copy) ◄── kernel fills slots ◄── veth/NIC
-//!             ──► PoolBuf ──copy into tx ring slot──► send() ──► kernel ─────────────► veth/NIC
+//!             ──► PoolBuf ──sendmmsg (iovecs: the kernel copies once)──► kernel ──► veth/NIC
 //! ```
 //!
 //! Receiving is zero-copy: a received frame is a view into a ring slot, and the slot goes back to
@@ -16,7 +17,12 @@
 //! A frame larger than a receive slot (`rx_frame_size`, at least the MTU plus headers), such as a
 //! TSO/GSO super-frame from a veth peer with offloads on, arrives truncated and is dropped.
 //!
-//! Transmitting copies each frame once into a ring slot, because the kernel sends slots in
+//! Transmitting ([`AfPacketConfig::tx_gather`], the default) hands a burst to the kernel in one
+//! `sendmmsg(2)` on a second socket of the queue, each frame's bytes gathered from its pool
+//! buffer, so the kernel copies each byte once (`afpacket_gather.rs`, which says why the ring
+//! costs more); runs of consecutive TCP/IPv4 segments of one flow go as GSO super-frames of up
+//! to 64 KiB. Without `PACKET_VNET_HDR`, or with `tx_gather` off, frames go through the
+//! transmit ring instead, copied once into a ring slot each, because the kernel sends slots in
 //! ring order and an application may drop a buffer it allocated. Each slot starts with a
 //! `virtio_net_hdr` (`PACKET_VNET_HDR`) whose `hdr_len` is the whole frame, so the kernel copies
 //! the frame into the socket buffer's linear part: without it the buffer points at the ring's
@@ -31,9 +37,15 @@
 //! itself are not looped back (`PACKET_IGNORE_OUTGOING`). Open the device inside the network
 //! namespace of the interface (e.g. from `mtcp_testkit::Netns::run`).
 //!
-//! Checksums: the kernel hands locally generated frames (e.g. from a veth peer) with the TCP/UDP
-//! checksum not yet computed (`TP_STATUS_CSUMNOTREADY`); such frames, and those whose checksum the
-//! driver validated (`TP_STATUS_CSUM_VALID`), report [`ChecksumStatus::Good`] in [`RxMeta`], so a
+//! Checksums: on transmit the port offers TCP checksum offload ([`ChecksumOffload::tcp_tx`],
+//! when the kernel takes the `virtio_net_hdr`): a frame marked with [`crate::TxOffload`] carries
+//! only the pseudo-header sum, and its header asks the kernel to complete the checksum
+//! (`VIRTIO_NET_HDR_F_NEEDS_CSUM`), which it does once, in software if the interface cannot
+//! (`tx off`). The kernel computes the checksums of a GSO super-frame's segments anyway, so a
+//! stack that summed each payload itself did that work twice. On receive the kernel hands
+//! locally generated frames (e.g. from a veth peer) with the TCP/UDP checksum not yet computed
+//! (`TP_STATUS_CSUMNOTREADY`); such frames, and those whose checksum the driver validated
+//! (`TP_STATUS_CSUM_VALID`), report [`ChecksumStatus::Good`] in [`RxMeta`], so a
 //! stack must trust that status instead of recomputing. A veth peer with default offloads also
 //! hands over TSO/GSO super-frames larger than the MTU; tests that want plain, finished frames turn
 //! the peer's offloads off (`ethtool -K <peer> tso off gso off gro off tx off`, as
@@ -80,12 +92,19 @@ pub struct AfPacketConfig {
     /// docs) when transmit slots hold at least 16 KiB and the interface has TCP segmentation
     /// offload off (with it on, a veth pair would hand the super-frame whole to its peer).
     pub gso: bool,
+    /// Transmit with `sendmmsg(2)` from the pool buffers on a second socket instead of through
+    /// the transmit ring (see `afpacket_gather.rs`): the kernel copies each byte once, where the
+    /// ring costs our copy into the slot and the kernel's of the slot. Needs `PACKET_VNET_HDR`
+    /// (the ring is used without it); `tx_frame_size` and `tx_frames` then do not apply (no
+    /// transmit ring is mapped).
+    pub tx_gather: bool,
 }
 
 impl AfPacketConfig {
-    /// One queue, 64 receive blocks of 64 KiB (4 MiB: 2 048 slots of 2 KiB), 128 transmit slots
-    /// of 16 KiB (2 MiB: a GSO super-frame of up to 11 full segments each, or one jumbo frame;
-    /// receive slots grow with the MTU by themselves), GSO on.
+    /// One queue, 64 receive blocks of 64 KiB (4 MiB: 2 048 slots of 2 KiB), transmission
+    /// gathered with GSO on; for the transmit ring (`tx_gather` off), 128 slots of 16 KiB (2 MiB:
+    /// a GSO super-frame of up to 11 full segments each, or one jumbo frame; receive slots grow
+    /// with the MTU by themselves).
     pub fn new(ifname: &str) -> AfPacketConfig {
         AfPacketConfig {
             ifname: ifname.to_owned(),
@@ -98,6 +117,7 @@ impl AfPacketConfig {
             pool_size: 1024,
             qdisc_bypass: false,
             gso: true,
+            tx_gather: true,
         }
     }
 }
@@ -109,6 +129,8 @@ const TX_DATA_OFFSET: usize = HDR_LEN;
 /// Where the kernel puts an Ethernet frame in a receive slot:
 /// `TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14` (`TPACKET2_HDRLEN` = 32 + 20).
 const RX_MAC_OFFSET: usize = 66;
+#[path = "afpacket_gather.rs"]
+mod gather;
 #[path = "afpacket_gso.rs"]
 mod gso;
 /// `sizeof(struct virtio_net_hdr)`: in front of each transmitted frame, and of each received
@@ -330,21 +352,28 @@ impl AfPacketDevice {
         };
         let rx = rx_geometry(cfg, mtu)?;
         // An interface whose offload we cannot read is taken to pass super-frames whole.
-        let gso = cfg.gso
-            && cfg.tx_frame_size >= GSO_MIN_SLOT
-            && !sys::if_tso(&cfg.ifname).unwrap_or(true);
+        let gso = cfg.gso && !sys::if_tso(&cfg.ifname).unwrap_or(true);
         let mut queues = Vec::with_capacity(cfg.queues);
         for _ in 0..cfg.queues {
             queues.push(Some(open_socket(
                 cfg, ifindex, fanout_id, page, &rx, mtu, gso,
             )?));
         }
+        // With a `virtio_net_hdr` in front of each frame the kernel completes TCP checksums it
+        // is asked to (and computes those of GSO segments anyway).
+        let tcp_tx = queues
+            .iter()
+            .flatten()
+            .all(|q: &AfPacketQueue| q.tx_vnet > 0);
         let info = DeviceInfo {
             name: cfg.ifname.clone(),
             mac,
             mtu,
             num_queues: cfg.queues,
-            checksum: ChecksumOffload::default(),
+            checksum: ChecksumOffload {
+                tcp_tx,
+                ..ChecksumOffload::default()
+            },
             steering: if cfg.queues > 1 {
                 Steering::Opaque
             } else {
@@ -392,25 +421,34 @@ fn open_socket(
 ) -> io::Result<AfPacketQueue> {
     let (fd, tx_vnet) = packet_socket(cfg)?;
     let raw = fd.as_raw_fd();
-    let tx = request_rings(raw, cfg, page, rx)?;
+    let gather = if cfg.tx_gather && tx_vnet > 0 {
+        Some(gather::Gather::new(gather::socket(cfg, ifindex)?, gso))
+    } else {
+        None
+    };
+    let tx = request_rings(raw, cfg, page, rx, gather.is_none())?;
     let rx_len = rx.block * cfg.block_count;
     let ring = map_rings(fd, cfg, rx, rx_len + tx.block * tx.blocks)?;
     bind_and_join(raw, ifindex, fanout_id)?;
+    // A gathered frame is bounded by the MTU alone, a ring's by its slot too.
+    let buf_size = if gather.is_some() {
+        mtu + 18
+    } else {
+        (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET - tx_vnet)
+    };
     Ok(AfPacketQueue {
-        // SAFETY: the tx ring starts right after the rx ring inside the mapping.
+        // SAFETY: the tx ring (if any) starts right after the rx ring inside the mapping.
         tx_base: unsafe { ring.base.as_ptr().add(rx_len) },
         ring,
         rx_next: 0,
         tx_slot_size: cfg.tx_frame_size,
         tx_vnet,
-        tx_gso: gso && tx_vnet > 0,
+        tx_gso: gso && tx_vnet > 0 && cfg.tx_frame_size >= GSO_MIN_SLOT,
         tx_slots: tx.frames,
         tx_head: 0,
         kick: false,
-        pool: Pool::new(
-            cfg.pool_size,
-            (mtu + 18).min(cfg.tx_frame_size - TX_DATA_OFFSET - tx_vnet),
-        ),
+        gather,
+        pool: Pool::new(cfg.pool_size, buf_size),
     })
 }
 
@@ -446,13 +484,14 @@ struct TxGeometry {
     frames: usize,
 }
 
-/// Asks the kernel for the receive ring (`block_count` blocks of `rx`) and the transmit ring (at
-/// least `tx_frames` slots of `tx_frame_size`, in page-sized blocks).
+/// Asks the kernel for the receive ring (`block_count` blocks of `rx`) and, when `tx_ring`, the
+/// transmit ring (at least `tx_frames` slots of `tx_frame_size`, in page-sized blocks).
 fn request_rings(
     raw: RawFd,
     cfg: &AfPacketConfig,
     page: usize,
     rx: &RxGeometry,
+    tx_ring: bool,
 ) -> io::Result<TxGeometry> {
     let rx_req = libc::tpacket_req {
         tp_block_size: rx.block as u32,
@@ -461,6 +500,13 @@ fn request_rings(
         tp_frame_nr: (rx.block / rx.slot * cfg.block_count) as u32,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &rx_req)?;
+    if !tx_ring {
+        return Ok(TxGeometry {
+            block: 0,
+            blocks: 0,
+            frames: 0,
+        });
+    }
     let block = page.max(cfg.tx_frame_size);
     let blocks = (cfg.tx_frames * cfg.tx_frame_size).div_ceil(block);
     let frames = blocks * (block / cfg.tx_frame_size);
@@ -569,6 +615,8 @@ pub struct AfPacketQueue {
     tx_slots: usize,
     tx_head: usize,
     kick: bool,
+    /// The gathering transmitter, used instead of the ring when there is one.
+    gather: Option<gather::Gather>,
     pool: Pool,
 }
 
@@ -704,6 +752,9 @@ impl Queue for AfPacketQueue {
     }
 
     fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {
+        if let Some(g) = &mut self.gather {
+            return g.send(pkts);
+        }
         let mut sent = 0;
         let vnet = self.tx_vnet;
         let room = self.tx_slot_size - TX_DATA_OFFSET - vnet;
@@ -741,7 +792,7 @@ impl Queue for AfPacketQueue {
             unsafe {
                 let data = slot.add(TX_DATA_OFFSET);
                 if vnet > 0 {
-                    let hdr = gso::plain_header(frame.len());
+                    let hdr = gso::frame_header(frame.len(), frame.offload());
                     std::ptr::copy_nonoverlapping(hdr.as_ptr(), data, VNET_HDR_LEN);
                 }
                 std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(vnet), frame.len());

@@ -12,6 +12,7 @@
 //! window, options (timestamps included) and TOS/TTL, in-order contiguous sequence numbers, flags
 //! ACK (PSH on the last only), every payload but the last of the first one's size.
 
+use crate::{L4Checksum, TxOffload};
 use mtcp_wire::checksum;
 
 /// `sizeof(struct virtio_net_hdr)`.
@@ -29,6 +30,8 @@ const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
 /// Where the IPv4 header starts (Ethernet without a VLAN tag) and the TCP header (no IP options).
 const IP: usize = 14;
 const TCP: usize = IP + 20;
+/// Where the checksum lies in a TCP header.
+const TCP_CSUM_FIELD: u16 = 16;
 const ACK: u8 = 0x10;
 const PSH: u8 = 0x08;
 
@@ -130,20 +133,47 @@ pub(super) fn run<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, room: usize) ->
     })
 }
 
-/// The `virtio_net_hdr` of a frame that asks for no offload: only `hdr_len`, the bytes the
-/// kernel copies into the socket buffer's linear part (the whole frame, or its first 64 KiB),
-/// in native byte order as the kernel's `vio_le()` reads it.
-pub(super) fn plain_header(frame_len: usize) -> [u8; VNET_HDR_LEN] {
+/// The `virtio_net_hdr` of a single frame: `hdr_len`, the bytes the kernel copies into the
+/// socket buffer's linear part (the whole frame, or its first 64 KiB), and, when the frame asks
+/// for its TCP checksum (`offload`, whose checksum field then holds the pseudo-header sum), the
+/// checksum request (`VIRTIO_NET_HDR_F_NEEDS_CSUM` from the TCP header on), which the kernel
+/// completes on its way out. Native byte order, as the kernel's `vio_le()` reads it.
+pub(super) fn frame_header(frame_len: usize, offload: TxOffload) -> [u8; VNET_HDR_LEN] {
     let copy = u16::try_from(frame_len).unwrap_or(u16::MAX);
     let mut hdr = [0u8; VNET_HDR_LEN];
     hdr[V_HDR_LEN..V_HDR_LEN + 2].copy_from_slice(&copy.to_ne_bytes());
+    if offload.l4_checksum == Some(L4Checksum::Tcp) {
+        let start = u16::from(offload.l2_len) + u16::from(offload.l3_len);
+        hdr[V_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        hdr[V_CSUM_START..V_CSUM_START + 2].copy_from_slice(&start.to_ne_bytes());
+        hdr[V_CSUM_OFFSET..V_CSUM_OFFSET + 2].copy_from_slice(&TCP_CSUM_FIELD.to_ne_bytes());
+    }
     hdr
 }
 
 /// Writes `run`'s `virtio_net_hdr` and super-frame into `out` (at least `VNET_HDR_LEN +
-/// run.len` bytes): the first frame's headers with the whole length, the last frame's flags and
-/// the pseudo-header checksum the kernel completes per segment, then every payload in order.
+/// run.len` bytes): [`write_headers`], then every payload in order.
 pub(super) fn write<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, run: &Run, out: &mut [u8]) {
+    let h = run.hdr_len;
+    let (Some(first), Some(last)) = (frame(0), frame(run.count - 1)) else {
+        return;
+    };
+    write_headers(first, last, run, &mut out[..VNET_HDR_LEN + h]);
+    let body = &mut out[VNET_HDR_LEN..];
+    body[h..first.len()].copy_from_slice(&first[h..]);
+    let mut at = first.len();
+    for i in 1..run.count {
+        let Some(f) = frame(i) else { break };
+        body[at..at + f.len() - h].copy_from_slice(&f[h..]);
+        at += f.len() - h;
+    }
+}
+
+/// Writes `run`'s `virtio_net_hdr` and the super-frame's headers into `out` (`VNET_HDR_LEN +
+/// run.hdr_len` bytes): the first frame's headers (`first`) with the whole length, the last
+/// frame's flags (`last`) and the pseudo-header checksum the kernel completes per segment. The
+/// payloads follow them in the super-frame.
+pub(super) fn write_headers(first: &[u8], last: &[u8], run: &Run, out: &mut [u8]) {
     let (vnet, body) = out.split_at_mut(VNET_HDR_LEN);
     vnet.fill(0);
     vnet[V_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -153,20 +183,12 @@ pub(super) fn write<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, run: &Run, ou
         (V_HDR_LEN, run.hdr_len),
         (V_GSO_SIZE, run.mss),
         (V_CSUM_START, TCP),
-        (V_CSUM_OFFSET, 16),
+        (V_CSUM_OFFSET, usize::from(TCP_CSUM_FIELD)),
     ] {
         vnet[at..at + 2].copy_from_slice(&(v as u16).to_ne_bytes());
     }
-    let (mut at, h) = (0, run.hdr_len);
-    for i in 0..run.count {
-        let Some(f) = frame(i) else { break };
-        let part = if i == 0 { f } else { &f[h..] };
-        body[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
-        if i + 1 == run.count {
-            body[TCP + 13] = f[TCP + 13];
-        }
-    }
+    body[..run.hdr_len].copy_from_slice(&first[..run.hdr_len]);
+    body[TCP + 13] = last[TCP + 13];
     let ip_len = (run.len - IP) as u16;
     body[IP + 2..IP + 4].copy_from_slice(&ip_len.to_be_bytes());
     body[IP + 10..IP + 12].fill(0);

@@ -21,7 +21,7 @@
 //! |---|---|---|---|---|---|
 //! | in-memory switch | [`mem`] | yes (buffers move; floods and duplicates copy) | N per port | Toeplitz ([`Steering::Toeplitz`]), software | none |
 //! | TAP | [`tap`] | no (one copy each way) | 1, or N with `IFF_MULTI_QUEUE` | kernel flow hash ([`Steering::Opaque`]) | none |
-//! | AF_PACKET | [`afpacket`] | receive yes (TPACKET_V2 ring), transmit one copy into the TX ring | 1, or N in a `PACKET_FANOUT` group | kernel flow hash ([`Steering::Opaque`]) | none (receive reports kernel-validated checksums) |
+//! | AF_PACKET | [`afpacket`] | receive yes (TPACKET_V2 ring); transmit: the kernel copies once, gathered by `sendmmsg` from the pool buffers | 1, or N in a `PACKET_FANOUT` group | kernel flow hash ([`Steering::Opaque`]) | TCP transmit (the kernel completes it); receive reports kernel-validated checksums |
 //! | AF_XDP | `mtcp-io-xdp` | receive yes (frames in UMEM; jumbo frames gathered once), transmit from UMEM; copy mode on veth | one socket per queue | kernel flow hash ([`Steering::Opaque`]) | none |
 //! | netmap, DPDK | other crates | yes | NIC queues | NIC RSS | NIC |
 //!

@@ -54,16 +54,20 @@ fn jumbo_frames_pass_with_big_slots() {
         ns.exec_ok(&["ip", "link", "set", dev, "mtu", "9000"])
             .unwrap();
     }
-    let cfg = |name: &str| AfPacketConfig {
-        tx_frame_size: 1 << 14,
-        ..AfPacketConfig::new(name)
-    };
-    let mut da = open_in(&ns, cfg(&a));
-    let mut db = open_in(&ns, cfg(&b));
-    assert_eq!(da.info().mtu, 9000);
-    let ctx = Ctx::new(da.info().mac, db.info().mac);
-    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
-    conformance::max_size_frames(&mut qa, &mut qb, &ctx, 9000).unwrap();
+    // Through the transmit ring's slots, and gathered.
+    for tx_gather in [false, true] {
+        let cfg = |name: &str| AfPacketConfig {
+            tx_frame_size: 1 << 14,
+            tx_gather,
+            ..AfPacketConfig::new(name)
+        };
+        let mut da = open_in(&ns, cfg(&a));
+        let mut db = open_in(&ns, cfg(&b));
+        assert_eq!(da.info().mtu, 9000);
+        let ctx = Ctx::new(da.info().mac, db.info().mac);
+        let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+        conformance::max_size_frames(&mut qa, &mut qb, &ctx, 9000).unwrap();
+    }
 }
 
 #[test]
@@ -153,6 +157,7 @@ fn small_tx_ring_pushes_back_and_keeps_the_rest() {
         &ns,
         AfPacketConfig {
             tx_frames: 2,
+            tx_gather: false,
             ..AfPacketConfig::new(&a)
         },
     );
@@ -451,9 +456,14 @@ fn tcp_sum(f: &[u8]) -> u16 {
 
 /// Sends 2 x (20 full segments and a short one with PSH) and a lone segment from `a` to `b`;
 /// returns the TCP frames `b` received, with what was sent.
-fn send_tcp_runs(ns: &Netns, a: &str, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    use mtcp_io::{Burst, Queue, TxFrame};
-    let mut da = open_in(ns, AfPacketConfig::new(a));
+fn send_tcp_runs(ns: &Netns, a: &str, b: &str, tx_gather: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut da = open_in(
+        ns,
+        AfPacketConfig {
+            tx_gather,
+            ..AfPacketConfig::new(a)
+        },
+    );
     let mut db = open_in(ns, AfPacketConfig::new(b));
     let (src, dst) = (da.info().mac.0, db.info().mac.0);
     let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
@@ -468,11 +478,27 @@ fn send_tcp_runs(ns: &Netns, a: &str, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             seq = seq.wrapping_add(len as u32);
         }
     }
+    let got = exchange(&mut qa, &mut qb, &sent, None);
+    (got, sent)
+}
+
+/// Sends `sent` from `qa` in one burst (each frame asking for `offload`, if given) and returns
+/// the TCP/IPv4 frames `qb` received within 5 s.
+fn exchange(
+    qa: &mut mtcp_io::afpacket::AfPacketQueue,
+    qb: &mut mtcp_io::afpacket::AfPacketQueue,
+    sent: &[Vec<u8>],
+    offload: Option<mtcp_io::TxOffload>,
+) -> Vec<Vec<u8>> {
+    use mtcp_io::{Burst, Queue, TxFrame};
     let mut burst: Burst<_> = Burst::new();
-    for s in &sent {
+    for s in sent {
         let mut f = qa.tx_alloc().unwrap();
         f.set_len(s.len());
         f.copy_from_slice(s);
+        if let Some(o) = offload {
+            f.set_offload(o);
+        }
         let _ = burst.push(f);
     }
     while !burst.is_empty() {
@@ -490,13 +516,75 @@ fn send_tcp_runs(ns: &Netns, a: &str, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    (got, sent)
+    got
+}
+
+/// TCP checksum offload: the port offers it, and frames that carry only the pseudo-header sum
+/// and ask for it (a lone one, and a run the kernel cuts) leave the sender (offloads off: the
+/// kernel computes in software) with complete checksums and otherwise as built.
+#[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
+fn tcp_checksums_left_to_the_kernel_arrive_complete() {
+    use mtcp_io::{L4Checksum, TxOffload};
+    require_root("tcp_checksums_left_to_the_kernel_arrive_complete");
+    if !mtcp_testkit::have_program("ethtool") {
+        eprintln!("skipping tcp_checksums_left_to_the_kernel_arrive_complete: needs ethtool");
+        return;
+    }
+    let ns = Netns::new(&unique_name("iox")).unwrap();
+    let (a, b) = ns.veth_pair("xa", "xb").unwrap();
+    ns.disable_offloads(&a).unwrap();
+    ns.disable_offloads(&b).unwrap();
+    let mut da = open_in(&ns, AfPacketConfig::new(&a));
+    let mut db = open_in(&ns, AfPacketConfig::new(&b));
+    assert!(da.info().checksum.tcp_tx, "TCP checksum offload offered");
+    assert!(!da.info().checksum.udp_tx && !da.info().checksum.ipv4_tx);
+    let (src, dst) = (da.info().mac.0, db.info().mac.0);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    // A lone pushed segment, then a run of three.
+    let mut want = vec![tcp_frame(src, dst, 1000, 700, 0x18)];
+    for i in 0..3 {
+        let flags = if i == 2 { 0x18 } else { 0x10 };
+        want.push(tcp_frame(src, dst, 1700 + 1448 * i, 1448, flags));
+    }
+    // As a stack leaves them: the folded pseudo-header sum in the checksum field.
+    let sent: Vec<Vec<u8>> = want
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            let len = ((f.len() - 34) as u16).to_be_bytes();
+            let pseudo = checksum(&[&f[26..34], &[0, 6], &len]);
+            f[50..52].copy_from_slice(&pseudo.to_be_bytes());
+            f
+        })
+        .collect();
+    let offload = TxOffload {
+        l2_len: 14,
+        l3_len: 20,
+        ipv4_checksum: false,
+        l4_checksum: Some(L4Checksum::Tcp),
+    };
+    let got = exchange(&mut qa, &mut qb, &sent, Some(offload));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            tcp_sum(g),
+            0xffff,
+            "TCP checksum of the segment at {:?}",
+            &w[38..42]
+        );
+        // As built but for the IPv4 identifier and checksum the kernel's cut sets.
+        assert_eq!(g[..18], w[..18]);
+        assert_eq!(g[20..24], w[20..24]);
+        assert_eq!(g[26..], w[26..]);
+    }
 }
 
 /// GSO: with the sender's segmentation offload off, a burst's runs of consecutive segments go
 /// to the kernel as super-frames and arrive cut back into the frames we built, checksums
 /// complete; the IPv4 identifiers counting up from the first of each run (all were 0) show the
-/// kernel cut them. With the offload on (a veth pair would pass a super-frame whole), the frames
+/// kernel cut them (runs of up to 11 segments through the transmit ring's 16 KiB slots, whole
+/// runs gathered). With the offload on (a veth pair would pass a super-frame whole), the frames
 /// go one by one and keep their identifiers.
 #[test]
 #[ignore = "needs root: a network namespace, veth and AF_PACKET"]
@@ -508,7 +596,7 @@ fn tcp_runs_go_out_as_gso_super_frames_and_arrive_as_built() {
         );
         return;
     }
-    for offloads_off in [true, false] {
+    for (offloads_off, tx_gather) in [(true, false), (true, true), (false, false), (false, true)] {
         let ns = Netns::new(&unique_name("iog")).unwrap();
         let (a, b) = ns.veth_pair("ga", "gb").unwrap();
         if offloads_off {
@@ -516,7 +604,7 @@ fn tcp_runs_go_out_as_gso_super_frames_and_arrive_as_built() {
         }
         // The receiving end never coalesces (no GRO), whatever the sender does.
         ns.disable_offloads(&b).unwrap();
-        let (got, sent) = send_tcp_runs(&ns, &a, &b);
+        let (got, sent) = send_tcp_runs(&ns, &a, &b, tx_gather);
         assert_eq!(got.len(), sent.len(), "offloads off: {offloads_off}");
         let mut ids = Vec::new();
         for (g, s) in got.iter().zip(&sent) {
@@ -539,14 +627,20 @@ fn tcp_runs_go_out_as_gso_super_frames_and_arrive_as_built() {
             assert_eq!(tcp_sum(g), 0xffff, "TCP checksum");
             ids.push(u16::from_be_bytes([g[18], g[19]]));
         }
-        let want: Vec<u16> = if offloads_off {
+        let want: Vec<u16> = if offloads_off && tx_gather {
+            // Gathered, a run of 21 goes whole (up to 64 KiB).
+            (0..21).chain(0..21).chain(0..1).collect()
+        } else if offloads_off {
             // A 16 KiB slot holds 11 full segments: each run of 21 goes as 11 and 10.
             let run = (0..11).chain(0..10);
             run.clone().chain(run).chain(0..1).collect()
         } else {
             vec![0; sent.len()]
         };
-        assert_eq!(ids, want, "IPv4 identifiers, offloads off: {offloads_off}");
+        assert_eq!(
+            ids, want,
+            "IPv4 identifiers, offloads off: {offloads_off}, gathered: {tx_gather}"
+        );
     }
 }
 
@@ -590,4 +684,34 @@ fn a_full_receive_ring_counts_its_drops() {
     let drops = q.take_rx_drops().unwrap();
     assert!(drops >= 15, "{drops} frames dropped for a two-slot ring");
     assert_eq!(q.take_rx_drops().unwrap(), 0, "counted twice");
+}
+
+/// A frame the kernel refuses for good (shorter than an Ethernet header) is dropped with an
+/// error instead of blocking the burst: the frame behind it goes out on the next call.
+#[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
+fn a_frame_the_kernel_refuses_is_dropped_with_an_error() {
+    use mtcp_io::{Burst, Queue, TxFrame};
+    require_root("a_frame_the_kernel_refuses_is_dropped_with_an_error");
+    let ns = Netns::new(&unique_name("ioe")).unwrap();
+    let (a, b) = ns.veth_pair("ea", "eb").unwrap();
+    let mut da = open_in(&ns, AfPacketConfig::new(&a));
+    let mut db = open_in(&ns, AfPacketConfig::new(&b));
+    let (src, dst) = (da.info().mac.0, db.info().mac.0);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    let good = tcp_frame(src, dst, 5000, 100, 0x18);
+    let mut burst: Burst<_> = Burst::new();
+    for bytes in [&[0xffu8; 6][..], &good[..]] {
+        let mut f = qa.tx_alloc().unwrap();
+        f.set_len(bytes.len());
+        f.copy_from_slice(bytes);
+        let _ = burst.push(f);
+    }
+    assert!(
+        qa.tx_burst(&mut burst).is_err(),
+        "a 6-byte frame is refused"
+    );
+    assert_eq!(burst.len(), 1, "only the refused frame is dropped");
+    let got = exchange(&mut qa, &mut qb, std::slice::from_ref(&good), None);
+    assert_eq!(got, vec![good]);
 }
