@@ -189,8 +189,28 @@ fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
     transfer_with(topo, "mtcp-perf", stack, p)
 }
 
-/// [`transfer`] with the sender `app` (`mtcp-perf` or `mtcp-lossy-sender`).
+/// [`transfer`] with the sender `app` (`mtcp-perf` or `mtcp-lossy-sender`): the median of
+/// `p.lossy_runs` transfers (the first failure fails the row).
 fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result<f64, String> {
+    let mut secs = Vec::with_capacity(p.lossy_runs.max(1));
+    for _ in 0..p.lossy_runs.max(1) {
+        secs.push(transfer_once(topo, app, stack, p)?);
+    }
+    secs.sort_by(f64::total_cmp);
+    let median = secs[secs.len() / 2];
+    if secs.len() > 1 {
+        let all: Vec<String> = secs.iter().map(|s| format!("{s:.4}")).collect();
+        eprintln!(
+            "mtcp-bench: lossy: {app} {}: median {median:.4} s of {}",
+            stack.join(" "),
+            all.join(", ")
+        );
+    }
+    Ok(median)
+}
+
+/// One transfer of `p.lossy_bytes`; the receiver's seconds.
+fn transfer_once(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result<f64, String> {
     let srv_args: Vec<String> = [
         "server", "--kernel", "-a", SERVER_IP, "-p", "5001", "--once",
     ]
