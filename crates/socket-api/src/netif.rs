@@ -111,14 +111,9 @@ impl<Q: Queue> NetIf<Q> {
         }
     }
 
-    /// A transmit buffer with its whole capacity as length: a stashed one or a new one.
-    fn tx_buffer(&mut self) -> Option<Q::Tx> {
-        let mut out = self.stash.pop().or_else(|| self.queue.tx_alloc());
-        if let Some(buf) = out.as_mut() {
-            let cap = buf.capacity();
-            buf.set_len(cap);
-        }
-        out
+    /// A transmit buffer: a stashed one or a new one.
+    fn take_buffer(&mut self) -> Option<Q::Tx> {
+        self.stash.pop().or_else(|| self.queue.tx_alloc())
     }
 
     /// Sends `seg` along `hop`: written straight into a transmit buffer when the next hop's
@@ -127,12 +122,12 @@ impl<Q: Queue> NetIf<Q> {
     /// The buffer goes into the batch first and the frame is built there, its length and
     /// offload set in place: a frame handle (56 bytes) written with narrow stores and then
     /// moved is read back in wide loads the store buffer cannot forward, a stall per move (about
-    /// 3 % of a 64 B echo's CPU in the moves between `tx_buffer`, this and `push_tx`).
+    /// 3 % of a 64 B echo's CPU in the moves between the buffer's allocation, this and `push_tx`).
     pub fn send_tcp(&mut self, now_ms: u64, hop: Hop, seg: &TcpRepr<'_>) {
         if self.tx.is_full() {
             self.flush();
         }
-        let Some(buf) = self.stash.pop().or_else(|| self.queue.tx_alloc()) else {
+        let Some(buf) = self.take_buffer() else {
             // Lost (`tx_room` took buffers for every segment it let the engine build: only a
             // frame the interface queued in between can have taken this one).
             self.io.tx_failures += 1;
@@ -141,8 +136,7 @@ impl<Q: Queue> NetIf<Q> {
         match self.tx.push(buf) {
             Ok(()) => {
                 if let Some(slot) = self.tx.last_mut() {
-                    let cap = slot.capacity();
-                    slot.set_len(cap);
+                    whole(slot);
                     match build_tcp(&mut self.iface, (now_ms, hop, seg), &mut slot[..]) {
                         SendResult::Sent(t) => {
                             slot.set_len(t.len);
@@ -161,8 +155,7 @@ impl<Q: Queue> NetIf<Q> {
             // The device refuses the whole batch: built all the same (a parked segment waits
             // for its next hop), and lost if it was ready to go (TCP resends it).
             Err(mut buf) => {
-                let cap = buf.capacity();
-                buf.set_len(cap);
+                whole(&mut buf);
                 let sent = build_tcp(&mut self.iface, (now_ms, hop, seg), &mut buf[..]);
                 if let SendResult::Sent(t) = sent {
                     self.lost(t.len);
@@ -186,10 +179,11 @@ impl<Q: Queue> NetIf<Q> {
                     return;
                 }
             }
-            let Some(mut buf) = self.tx_buffer() else {
+            let Some(mut buf) = self.take_buffer() else {
                 // They stay queued in the interface until a buffer is free.
                 return;
             };
+            whole(&mut buf);
             match self.iface.transmit_ready(&mut buf[..]) {
                 Some(t) => self.push_tx(buf, t),
                 None => {
@@ -291,6 +285,13 @@ impl<Q: Queue> NetIf<Q> {
             tx_tcp6: c.tx_tcp6,
         }
     }
+}
+
+/// Gives `buf` its whole capacity as length, for a frame to be written into it.
+#[inline]
+fn whole<T: TxFrame>(buf: &mut T) {
+    let cap = buf.capacity();
+    buf.set_len(cap);
 }
 
 /// Writes `seg` along `hop` into `buf` (or parks it in `iface` until its next hop is known).
