@@ -234,6 +234,7 @@ mod tests {
             l3_len: 20,
             ipv4_checksum: true,
             l4_checksum: Some(L4Checksum::Udp),
+            tcp_segment: 0,
         };
         let f = tx_flags(&o);
         assert_eq!(f & ffi::RTE_MBUF_F_TX_IP_CKSUM, ffi::RTE_MBUF_F_TX_IP_CKSUM);

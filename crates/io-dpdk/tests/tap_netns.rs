@@ -90,6 +90,7 @@ fn udp_checksum_offload(
         l3_len: 20,
         ipv4_checksum: true,
         l4_checksum: Some(L4Checksum::Udp),
+        tcp_segment: 0,
     });
     send(&mut queues[0], frame);
     let mut buf = [0u8; 128];
@@ -135,6 +136,7 @@ fn tcp_checksum_offload(
         l3_len: 20,
         ipv4_checksum: true,
         l4_checksum: Some(L4Checksum::Tcp),
+        tcp_segment: 0,
     });
     send(&mut queues[1], frame);
     let deadline = std::time::Instant::now() + Duration::from_secs(3);

@@ -98,6 +98,10 @@ pub struct AfPacketConfig {
     /// (the ring is used without it); `tx_frame_size` and `tx_frames` then do not apply (no
     /// transmit ring is mapped).
     pub tx_gather: bool,
+    /// Buffers of 64 KiB per queue for TCP segments the kernel cuts (TSO done by its GSO, see
+    /// [`crate::Queue::tcp_segmentation`]), when transmission gathers with GSO on; 0 turns that
+    /// off (runs of plain segments still merge).
+    pub tso_buffers: usize,
 }
 
 impl AfPacketConfig {
@@ -118,6 +122,7 @@ impl AfPacketConfig {
             qdisc_bypass: false,
             gso: true,
             tx_gather: true,
+            tso_buffers: 32,
         }
     }
 }
@@ -419,6 +424,8 @@ pub struct AfPacketQueue {
     /// The gathering transmitter, used instead of the ring when there is one.
     gather: Option<gather::Gather>,
     pool: Pool,
+    /// Buffers for long TCP segments the kernel cuts (`tso_buffers`), when it does.
+    large: Option<Pool>,
 }
 
 // SAFETY: `tx_base` points into the mapping kept alive by `ring`; only this queue touches the tx ring.
@@ -550,6 +557,18 @@ impl Queue for AfPacketQueue {
 
     fn tx_alloc(&mut self) -> Option<PoolBuf> {
         self.pool.alloc()
+    }
+
+    fn tcp_segmentation(&self) -> usize {
+        if self.large.is_some() {
+            gather::MAX_SUPER
+        } else {
+            0
+        }
+    }
+
+    fn tx_alloc_large(&mut self) -> Option<PoolBuf> {
+        self.large.as_ref()?.alloc()
     }
 
     fn tx_from<B: TxBatch<PoolBuf>>(&mut self, pkts: &mut B) -> io::Result<usize> {

@@ -33,7 +33,7 @@ const MAX_MSGS: usize = crate::MAX_BURST;
 /// IPv4 without options, TCP with up to 40 bytes of options: 94 bytes).
 const SCRATCH: usize = 112;
 /// The largest super-frame: an IPv4 datagram of 64 KiB behind its Ethernet header.
-const MAX_SUPER: usize = 14 + u16::MAX as usize;
+pub(super) const MAX_SUPER: usize = 14 + u16::MAX as usize;
 
 /// The gathering transmitter of one queue: its socket and the arrays each burst fills (sized
 /// once, at open: no allocation per burst).
@@ -59,6 +59,11 @@ impl Gather {
             iov: Vec::with_capacity(2 * MAX_MSGS + crate::MAX_BURST),
             msgs: Vec::with_capacity(MAX_MSGS),
         }
+    }
+
+    /// Whether runs go as super-frames, and so whether the kernel cuts long segments for us.
+    pub(super) fn gso(&self) -> bool {
+        self.gso
     }
 
     /// Sends frames from the front of `pkts` (at most a burst); returns how many the kernel
@@ -116,12 +121,31 @@ impl Gather {
             let Some(frame) = pkts.get(next) else { break };
             let m = self.msg_frames.len();
             let first_iov = self.iov.len();
+            let scratch = &mut self.scratch[m];
+            // A segment the stack left for the kernel to cut goes whole, with its own header.
+            let offload = frame.offload();
+            let tso = (offload.tcp_segment > 0)
+                .then(|| gso::tso_header(frame, offload))
+                .flatten();
+            if let Some(hdr) = tso {
+                scratch[..VNET_HDR_LEN].copy_from_slice(&hdr);
+                self.iov.push(iovec(&scratch[..VNET_HDR_LEN]));
+                self.iov.push(iovec(frame));
+                self.msg_frames.push((1, first_iov, 2));
+                next += 1;
+                continue;
+            }
+            // Runs merge plain frames only (a long segment ends one).
+            let plain = |i| {
+                pkts.get(next + i)
+                    .filter(|b| b.offload().tcp_segment == 0)
+                    .map(|b| &b[..])
+            };
             let run = if self.gso {
-                gso::run(|i| pkts.get(next + i).map(|b| &b[..]), MAX_SUPER)
+                gso::run(plain, MAX_SUPER)
             } else {
                 None
             };
-            let scratch = &mut self.scratch[m];
             let count = match run {
                 Some(run) if VNET_HDR_LEN + run.hdr_len <= SCRATCH => {
                     let last = pkts

@@ -151,6 +151,38 @@ pub(super) fn frame_header(frame_len: usize, offload: TxOffload) -> [u8; VNET_HD
     hdr
 }
 
+/// The `virtio_net_hdr` of a frame the stack built as one long TCP segment for the kernel to cut
+/// ([`TxOffload::tcp_segment`] payload bytes a piece): `hdr_len` its headers (the linear part
+/// the kernel copies; the payload goes into page fragments that the cut segments share), GSO
+/// TCPv4 and the checksum request, as [`write_headers`] asks for a merged run. `None` for a
+/// frame that is not TCP over IPv4 as the offload describes it.
+pub(super) fn tso_header(frame: &[u8], offload: TxOffload) -> Option<[u8; VNET_HDR_LEN]> {
+    let l3 = usize::from(offload.l2_len);
+    let l4 = l3 + usize::from(offload.l3_len);
+    let data_offset = usize::from(*frame.get(l4 + 12)? >> 4) * 4;
+    let hdr_len = l4 + data_offset;
+    if offload.l4_checksum != Some(L4Checksum::Tcp)
+        || offload.tcp_segment == 0
+        || data_offset < 20
+        || hdr_len >= frame.len()
+        || frame.get(l3)? >> 4 != 4
+    {
+        return None;
+    }
+    let mut vnet = [0u8; VNET_HDR_LEN];
+    vnet[V_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    vnet[V_GSO_TYPE] = VIRTIO_NET_HDR_GSO_TCPV4;
+    for (at, v) in [
+        (V_HDR_LEN, hdr_len as u16),
+        (V_GSO_SIZE, offload.tcp_segment),
+        (V_CSUM_START, l4 as u16),
+        (V_CSUM_OFFSET, TCP_CSUM_FIELD),
+    ] {
+        vnet[at..at + 2].copy_from_slice(&v.to_ne_bytes());
+    }
+    Some(vnet)
+}
+
 /// Writes `run`'s `virtio_net_hdr` and super-frame into `out` (at least `VNET_HDR_LEN +
 /// run.len` bytes): [`write_headers`], then every payload in order.
 pub(super) fn write<'a>(frame: impl Fn(usize) -> Option<&'a [u8]>, run: &Run, out: &mut [u8]) {

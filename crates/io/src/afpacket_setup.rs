@@ -79,6 +79,10 @@ pub(super) fn open_socket(
         tx_slots: tx.frames,
         tx_head: 0,
         kick: false,
+        large: gather
+            .as_ref()
+            .filter(|g| g.gso() && cfg.tso_buffers > 0)
+            .map(|_| Pool::new(cfg.tso_buffers, gather::MAX_SUPER)),
         gather,
         pool: Pool::new(cfg.pool_size, buf_size),
     })

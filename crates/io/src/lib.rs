@@ -216,6 +216,12 @@ pub struct TxOffload {
     /// uncomplemented pseudo-header sum (`mtcp_wire` emits exactly that when its
     /// `ChecksumCapabilities` say the device computes the checksum).
     pub l4_checksum: Option<L4Checksum>,
+    /// TCP segmentation (TSO, or GSO in a kernel): cut the frame, a TCP segment longer than the
+    /// link takes, into segments of this many payload bytes each (the last may be shorter), each
+    /// with the headers copied, the sequence numbers, IPv4 identification and lengths advanced,
+    /// FIN and PSH kept for the last, and both checksums completed. 0: send the frame as it is.
+    /// Only for queues whose [`Queue::tcp_segmentation`] is not 0, with `l4_checksum` TCP.
+    pub tcp_segment: u16,
 }
 
 /// Where [`Queue::rx_into`] puts received frames: a [`Burst`] of the queue's own frames, or a
@@ -374,6 +380,19 @@ pub trait Queue: Send {
 
     /// Takes an empty transmit buffer from the queue's pool, or `None` if the pool is exhausted.
     fn tx_alloc(&mut self) -> Option<Self::Tx>;
+
+    /// The longest frame (from the link-layer header on) the queue cuts into TCP segments
+    /// itself when the frame asks ([`TxOffload::tcp_segment`]): a NIC's TSO, or a kernel's GSO
+    /// behind a packet socket. 0 (the default) when it cannot: every frame fits the link.
+    fn tcp_segmentation(&self) -> usize {
+        0
+    }
+
+    /// An empty transmit buffer of at least [`Queue::tcp_segmentation`] bytes, for one such
+    /// frame, or `None` if there is none now (or the queue cannot segment: the default).
+    fn tx_alloc_large(&mut self) -> Option<Self::Tx> {
+        None
+    }
 
     /// Fills `out` with up to `n` empty transmit buffers; returns how many it added.
     fn tx_alloc_burst(&mut self, out: &mut Burst<Self::Tx>, n: usize) -> usize {

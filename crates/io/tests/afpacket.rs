@@ -563,6 +563,7 @@ fn tcp_checksums_left_to_the_kernel_arrive_complete() {
         l3_len: 20,
         ipv4_checksum: false,
         l4_checksum: Some(L4Checksum::Tcp),
+        tcp_segment: 0,
     };
     let got = exchange(&mut qa, &mut qb, &sent, Some(offload));
     assert_eq!(got.len(), want.len());
@@ -574,6 +575,80 @@ fn tcp_checksums_left_to_the_kernel_arrive_complete() {
             &w[38..42]
         );
         // As built but for the IPv4 identifier and checksum the kernel's cut sets.
+        assert_eq!(g[..18], w[..18]);
+        assert_eq!(g[20..24], w[20..24]);
+        assert_eq!(g[26..], w[26..]);
+    }
+}
+
+/// TCP segmentation: with the gathering sender (GSO on, the interface's TSO off) the queue
+/// offers to cut long segments, and one built as a stack leaves it (pseudo-header sum, the
+/// whole length, PSH) arrives as the segments of `tcp_segment` payload bytes TCP would have
+/// sent, checksums complete, PSH on the last only; with no buffers for them it offers nothing.
+#[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
+fn a_long_segment_arrives_cut_into_the_segments_tcp_would_send() {
+    use mtcp_io::{Burst, L4Checksum, Queue, TxFrame, TxOffload};
+    require_root("a_long_segment_arrives_cut_into_the_segments_tcp_would_send");
+    let ns = Netns::new(&unique_name("iot")).unwrap();
+    let (a, b) = ns.veth_pair("ta", "tb").unwrap();
+    ns.disable_offloads(&a).unwrap();
+    ns.disable_offloads(&b).unwrap();
+    let none = AfPacketConfig {
+        tso_buffers: 0,
+        ..AfPacketConfig::new(&a)
+    };
+    assert_eq!(open_in(&ns, none).queue(0).unwrap().tcp_segmentation(), 0);
+    let mut da = open_in(&ns, AfPacketConfig::new(&a));
+    let mut db = open_in(&ns, AfPacketConfig::new(&b));
+    let (src, dst) = (da.info().mac.0, db.info().mac.0);
+    let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
+    assert!(
+        qa.tcp_segmentation() >= 14 + 65_535,
+        "the kernel's GSO cuts 64 KiB segments"
+    );
+    let (seq, mss, payload) = (5000u32, 1448usize, 30 * 1448 + 1000);
+    let mut long = tcp_frame(src, dst, seq, payload, 0x18);
+    let len = ((long.len() - 34) as u16).to_be_bytes();
+    let pseudo = checksum(&[&long[26..34], &[0, 6], &len]);
+    long[50..52].copy_from_slice(&pseudo.to_be_bytes());
+    let want: Vec<Vec<u8>> = (0..31)
+        .map(|i| {
+            let (n, flags) = if i == 30 { (1000, 0x18) } else { (mss, 0x10) };
+            tcp_frame(src, dst, seq + (i * mss) as u32, n, flags)
+        })
+        .collect();
+    let mut f = qa.tx_alloc_large().expect("a buffer for a long segment");
+    f.set_len(long.len());
+    f.copy_from_slice(&long);
+    f.set_offload(TxOffload {
+        l2_len: 14,
+        l3_len: 20,
+        ipv4_checksum: false,
+        l4_checksum: Some(L4Checksum::Tcp),
+        tcp_segment: mss as u16,
+    });
+    let mut burst: Burst<_> = Burst::new();
+    let _ = burst.push(f);
+    assert_eq!(qa.tx_burst(&mut burst).unwrap(), 1);
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while got.len() < want.len() && std::time::Instant::now() < deadline {
+        let mut burst: Burst<_> = Burst::new();
+        qb.rx_burst(&mut burst).unwrap();
+        got.extend(
+            burst
+                .iter()
+                .filter(|f| f.len() > 34 && f[23] == 6)
+                .map(|f| f.to_vec()),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(got.len(), want.len(), "one frame per segment");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(tcp_sum(g), 0xffff, "TCP checksum at {:?}", &w[38..42]);
+        assert_eq!(checksum(&[&g[14..34]]), 0xffff, "IPv4 checksum");
+        // As TCP would have built it but for the IPv4 identifier and checksum.
         assert_eq!(g[..18], w[..18]);
         assert_eq!(g[20..24], w[20..24]);
         assert_eq!(g[26..], w[26..]);

@@ -438,6 +438,7 @@ fn checksum_offload_marks_offloaded_frames_good_and_leaves_others_to_software() 
                 l3_len: 20,
                 ipv4_checksum: true,
                 l4_checksum: Some(L4Checksum::Udp),
+                tcp_segment: 0,
             });
         }
         let _ = tx.push(f);

@@ -273,13 +273,62 @@ impl Interface {
         if IPV4_HEADER_LEN + ip.payload_len > self.config.mtu {
             return self.tx_drop(TxDrop::TooBig);
         }
+        let offload = self.offload(l4);
+        self.send_ipv4_with(now_ms, next_hop, ip, offload, buf, fill)
+    }
+
+    /// [`Interface::send_tcp`] for a segment longer than the link takes, which the device cuts
+    /// into segments of `tcp_segment` payload bytes each ([`TxOffload::tcp_segment`]: a NIC's
+    /// TSO, a kernel's GSO), as the queue's `tcp_segmentation` offers it. Each piece must fit
+    /// the MTU, the whole an IPv4 datagram, and the device must complete TCP checksums (else it
+    /// is dropped as too big). A segment that fits the link is sent as `send_tcp` sends it.
+    /// While the next hop is being resolved such a segment is dropped, not parked (the parking
+    /// slots hold one MTU): TCP sends it again.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_tcp_segmented(
+        &mut self,
+        now_ms: u64,
+        next_hop: Ipv4Addr,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr<'_>,
+        tcp_segment: u16,
+        buf: &mut [u8],
+    ) -> SendResult {
+        let len = repr.buffer_len();
+        if tcp_segment == 0 || IPV4_HEADER_LEN + len <= self.config.mtu {
+            return self.send_tcp(now_ms, next_hop, src, dst, repr, buf);
+        }
+        let caps = self.config.checksum.tcp;
+        let piece = IPV4_HEADER_LEN + len - repr.payload.len() + usize::from(tcp_segment);
+        if caps.tx() || piece > self.config.mtu || IPV4_HEADER_LEN + len > usize::from(u16::MAX) {
+            return self.tx_drop(TxDrop::TooBig);
+        }
+        let offload = TxOffload {
+            tcp_segment,
+            ..self.offload(Some(L4Checksum::Tcp))
+        };
+        let ip = Ipv4Repr::new(src, dst, IpProtocol::Tcp, len);
+        let fill = |payload: &mut [u8]| repr.emit(payload, src, dst, caps).map(|_| ());
+        self.send_ipv4_with(now_ms, next_hop, ip, offload, buf, fill)
+    }
+
+    /// [`Interface::send_ipv4`] with the device's work given (`offload`), the length not checked.
+    fn send_ipv4_with(
+        &mut self,
+        now_ms: u64,
+        next_hop: Ipv4Addr,
+        ip: Ipv4Repr,
+        offload: TxOffload,
+        buf: &mut [u8],
+        fill: impl FnOnce(&mut [u8]) -> mtcp_wire::Result<()>,
+    ) -> SendResult {
         self.ident = self.ident.wrapping_add(1);
         let ip = Ipv4Repr {
             ttl: self.config.ttl,
             ident: self.ident,
             ..ip
         };
-        let offload = self.offload(l4);
         let eth = |dst_addr| EthernetRepr {
             src_addr: self.config.mac,
             dst_addr,
@@ -506,5 +555,6 @@ fn offload_of(config: &InterfaceConfig, l4: Option<L4Checksum>) -> TxOffload {
         l3_len: IPV4_HEADER_LEN as u8,
         ipv4_checksum: !config.checksum.ipv4.tx(),
         l4_checksum: l4,
+        tcp_segment: 0,
     }
 }

@@ -122,6 +122,7 @@ pub fn serve_until(
                                 l3_len: (frame[14] & 0x0f) * 4,
                                 ipv4_checksum: true,
                                 l4_checksum: None,
+                                tcp_segment: 0,
                             });
                             served.ipv4_tx_offloaded += 1;
                         }
