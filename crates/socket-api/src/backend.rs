@@ -322,6 +322,24 @@ impl Queue for AnyQueue {
         each_queue!(self, q => tx_alloc_via(q))
     }
 
+    /// AF_PACKET's (the kernel's GSO); the other backends cut nothing (a DPDK NIC's TSO is
+    /// not asked for yet).
+    fn tcp_segmentation(&self) -> usize {
+        match self {
+            #[cfg(target_os = "linux")]
+            AnyQueue::AfPacket(q) => q.tcp_segmentation(),
+            _ => 0,
+        }
+    }
+
+    fn tx_alloc_large(&mut self) -> Option<AnyTx> {
+        match self {
+            #[cfg(target_os = "linux")]
+            AnyQueue::AfPacket(q) => tx_alloc_large_via(q),
+            _ => None,
+        }
+    }
+
     fn tx_burst(&mut self, pkts: &mut Burst<AnyTx>) -> io::Result<usize> {
         // Frames of another backend (a caller bug) would stop the burst: drop them first.
         each_queue!(self, q => {
@@ -374,6 +392,10 @@ fn member_tx_ref<Q: Member>(_q: &Q, f: &AnyTx) -> bool {
 
 fn tx_alloc_via<Q: Member>(q: &mut Q) -> Option<AnyTx> {
     q.tx_alloc().map(Q::wrap_tx)
+}
+
+fn tx_alloc_large_via<Q: Member>(q: &mut Q) -> Option<AnyTx> {
+    q.tx_alloc_large().map(Q::wrap_tx)
 }
 
 /// A port of any backend, from which contexts take their queues.

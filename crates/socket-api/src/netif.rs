@@ -70,6 +70,8 @@ pub struct NetIf<Q: Queue> {
     /// empty pool pushes back as a full ring does, instead of losing segments already built).
     /// Also where a buffer goes back when the interface parked or dropped its segment.
     stash: Burst<Q::Tx>,
+    /// Buffers for long segments the device cuts ([`NetIf::long_room`]), taken as `stash` is.
+    long: Burst<Q::Tx>,
     io: IoCounters,
 }
 
@@ -82,6 +84,7 @@ impl<Q: Queue> NetIf<Q> {
             queue,
             tx: Burst::new(),
             stash: Burst::new(),
+            long: Burst::new(),
             io: IoCounters::default(),
         }
     }
@@ -123,11 +126,19 @@ impl<Q: Queue> NetIf<Q> {
     /// offload set in place: a frame handle (56 bytes) written with narrow stores and then
     /// moved is read back in wide loads the store buffer cannot forward, a stall per move (about
     /// 3 % of a 64 B echo's CPU in the moves between the buffer's allocation, this and `push_tx`).
-    pub fn send_tcp(&mut self, now_ms: u64, hop: Hop, seg: &TcpRepr<'_>) {
+    ///
+    /// A long segment (`cut` > 0, see [`NetIf::long_room`]) goes in one of the long buffers,
+    /// for the device to cut into segments of `cut` payload bytes.
+    pub fn send_tcp(&mut self, now_ms: u64, hop: Hop, seg: &TcpRepr<'_>, cut: u16) {
         if self.tx.is_full() {
             self.flush();
         }
-        let Some(buf) = self.take_buffer() else {
+        let buf = if cut > 0 {
+            self.long.pop()
+        } else {
+            self.take_buffer()
+        };
+        let Some(buf) = buf else {
             // Lost (`tx_room` took buffers for every segment it let the engine build: only a
             // frame the interface queued in between can have taken this one).
             self.io.tx_failures += 1;
@@ -137,7 +148,7 @@ impl<Q: Queue> NetIf<Q> {
             Ok(()) => {
                 if let Some(slot) = self.tx.last_mut() {
                     whole(slot);
-                    match build_tcp(&mut self.iface, (now_ms, hop, seg), &mut slot[..]) {
+                    match build_tcp(&mut self.iface, (now_ms, hop, seg, cut), &mut slot[..]) {
                         SendResult::Sent(t) => {
                             slot.set_len(t.len);
                             slot.set_offload(t.offload);
@@ -156,7 +167,7 @@ impl<Q: Queue> NetIf<Q> {
             // for its next hop), and lost if it was ready to go (TCP resends it).
             Err(mut buf) => {
                 whole(&mut buf);
-                let sent = build_tcp(&mut self.iface, (now_ms, hop, seg), &mut buf[..]);
+                let sent = build_tcp(&mut self.iface, (now_ms, hop, seg, cut), &mut buf[..]);
                 if let SendResult::Sent(t) = sent {
                     self.lost(t.len);
                 }
@@ -225,6 +236,28 @@ impl<Q: Queue> NetIf<Q> {
             self.queue.tx_alloc_burst(&mut self.stash, room - have);
         }
         room.min(self.stash.len())
+    }
+
+    /// How many of the next `room` segments may be long, new data of several MSS that the
+    /// device cuts itself ([`mtcp_io::Queue::tcp_segmentation`]), and the payload each may
+    /// carry: none when the device cannot. Takes their buffers, as [`NetIf::tx_room`] does.
+    pub fn long_room(&mut self, room: usize) -> (usize, u32) {
+        let frame = self.queue.tcp_segmentation();
+        // Headers at their longest: Ethernet with a VLAN tag, IPv4 and TCP with options.
+        let Some(payload) = frame.checked_sub(18 + 60 + 60).filter(|_| room > 0) else {
+            return (0, 0);
+        };
+        while self.long.len() < room && !self.long.is_full() {
+            match self.queue.tx_alloc_large() {
+                Some(buf) => {
+                    // Cannot fail: not full.
+                    let _ = self.long.push(buf);
+                }
+                None => break,
+            }
+        }
+        let payload = payload.min(usize::from(u16::MAX)) as u32;
+        (self.long.len().min(room), payload)
     }
 
     /// [`NetIf::tx_room`] as the batch and the interface allow it, buffers apart.
@@ -297,10 +330,13 @@ fn whole<T: TxFrame>(buf: &mut T) {
 /// Writes `seg` along `hop` into `buf` (or parks it in `iface` until its next hop is known).
 fn build_tcp(
     iface: &mut Interface,
-    (now_ms, hop, seg): (u64, Hop, &TcpRepr<'_>),
+    (now_ms, hop, seg, cut): (u64, Hop, &TcpRepr<'_>, u16),
     buf: &mut [u8],
 ) -> SendResult {
     match hop {
+        Hop::V4 { next_hop, src, dst } if cut > 0 => {
+            iface.send_tcp_segmented(now_ms, next_hop, src, dst, seg, cut, buf)
+        }
         Hop::V4 { next_hop, src, dst } => iface.send_tcp(now_ms, next_hop, src, dst, seg, buf),
         Hop::V6 { next_hop, src, dst } => iface.send_tcp_ipv6(now_ms, next_hop, src, dst, seg, buf),
     }

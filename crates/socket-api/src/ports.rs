@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mtcp_io::{Burst, Queue, RxFrame};
 use mtcp_net::{NextHop, NextHop6, Route6, Route6Table, RouteTable};
-use mtcp_tcp::{Engine, Instant};
+use mtcp_tcp::{Engine, Instant, TxRoom};
 use mtcp_wire::TcpRepr;
 
 use crate::mesh::{CoreMesh, INBOX_BATCH};
@@ -182,10 +182,19 @@ impl<Q: Queue> Ports<Q> {
                 .map(NetIf::tx_room)
                 .min()
                 .unwrap_or(mtcp_io::MAX_BURST);
-            let n = if room == 0 {
+            let (long, long_payload) = netifs
+                .iter_mut()
+                .map(|p| p.long_room(room))
+                .fold((room, u32::MAX), |(n, b), (pn, pb)| (n.min(pn), b.min(pb)));
+            let room = TxRoom {
+                segments: room,
+                long,
+                long_payload: if long > 0 { long_payload } else { 0 },
+            };
+            let n = if room.segments == 0 {
                 0
             } else {
-                engine.dispatch_at_most(now, room, |src, dst, seg| {
+                engine.dispatch_room(now, room, |src, dst, seg, cut| {
                     // connect() refuses destinations without a route; a peer that reached us
                     // from outside every route (no default route) is answered through the first
                     // port, on the link.
@@ -210,7 +219,7 @@ impl<Q: Queue> Ports<Q> {
                         _ => return,
                     };
                     if let Some(port) = netifs.get_mut(iface) {
-                        port.send_tcp(now_ms, hop, seg);
+                        port.send_tcp(now_ms, hop, seg, cut);
                     }
                 })
             };
@@ -219,7 +228,7 @@ impl<Q: Queue> Ports<Q> {
                 port.drain();
                 port.flush();
             }
-            if n < room || room == 0 {
+            if n < room.segments || room.segments == 0 {
                 return sent;
             }
         }

@@ -690,6 +690,25 @@ impl Engine {
     where
         F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>),
     {
+        let room = TxRoom {
+            segments: max_segments,
+            ..TxRoom::default()
+        };
+        self.dispatch_room(now, room, |src, dst, seg, _| emit(src, dst, seg))
+    }
+
+    /// [`Engine::dispatch_at_most`] for a device that cuts long TCP segments itself (TSO, or a
+    /// kernel's GSO): up to `room.long` of the segments may carry new data of several MSS (up
+    /// to `room.long_payload` bytes), which `emit(src, dst, segment, mss)` receives with the
+    /// MSS to cut them at (0 for every other segment). Each counts as one of `room.segments`.
+    /// The connection's books are those of the segments the device makes (RACK, SACK and the
+    /// retransmissions work on byte ranges; a resend is never longer than an MSS).
+    pub fn dispatch_room<F>(&mut self, now: Instant, room: TxRoom, mut emit: F) -> usize
+    where
+        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>, u16),
+    {
+        let max_segments = room.segments;
+        let mut long_left = room.long;
         self.now = now;
         // Once a second (a comparison otherwise): spare memory a past load left goes back.
         self.pool.trim_idle(now);
@@ -733,10 +752,22 @@ impl Engine {
                         // Filled in place by build_into; the slot lives one segment (its
                         // payload borrows the connection).
                         let mut seg = TcpRepr::default();
-                        if !c.build_into(now, config, scratch, pass_data, &mut seg) {
+                        let long = if long_left > 0 && src.is_ipv4() {
+                            room.long_payload
+                        } else {
+                            0
+                        };
+                        let mss = c.snd.mss;
+                        if !c.build_into(now, config, scratch, pass_data, long, &mut seg) {
                             break;
                         }
-                        emit(src, dst, &seg);
+                        let cut = if seg.payload.len() > mss as usize {
+                            long_left -= 1;
+                            mss as u16
+                        } else {
+                            0
+                        };
+                        emit(src, dst, &seg, cut);
                         count += 1;
                     }
                     if pass_data {
@@ -760,14 +791,26 @@ impl Engine {
     /// Emits at most `max` of the queued stateless replies, oldest first.
     fn emit_control<F>(&mut self, max: usize, emit: &mut F) -> usize
     where
-        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>),
+        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>, u16),
     {
         let taken = self.control.len().min(max);
         for c in self.control.drain(..taken) {
-            emit(c.src, c.dst, &c.repr());
+            emit(c.src, c.dst, &c.repr(), 0);
         }
         taken
     }
+}
+
+/// What a transmit path takes in one [`Engine::dispatch_room`] call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxRoom {
+    /// Segments at most (frames: a long segment is one).
+    pub segments: usize,
+    /// How many of them may be long: new data of several MSS in one IPv4 segment, which the
+    /// device cuts (0: none; IPv6 segments are never long).
+    pub long: usize,
+    /// The most payload a long segment may carry (rounded down to whole MSS).
+    pub long_payload: u32,
 }
 
 /// The round of [`Engine::dispatch_at_most`] in progress: the connections marked before it

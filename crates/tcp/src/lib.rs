@@ -93,7 +93,7 @@ mod timer;
 mod unread;
 
 pub use config::{Config, ConnOptions, IPV6_MIN_MSS, Keepalive};
-pub use engine::Engine;
+pub use engine::{Engine, TxRoom};
 pub use isn::FourTuple;
 pub use listener::ListenerKey;
 pub use state::{Error, Event, State, TcpInfo};

@@ -147,7 +147,9 @@ impl Conn {
         cwnd.saturating_sub(in_flight)
     }
 
-    fn plan(&mut self, now: Instant) -> Option<Plan> {
+    /// The next segment to send; new data of up to `long` bytes (whole MSS) in one segment when
+    /// `long` is above the MSS (the device cuts it, see [`crate::TxRoom`]).
+    fn plan(&mut self, now: Instant, long: u32) -> Option<Plan> {
         if !self.state.is_synchronized() || self.state == State::TimeWait {
             return None;
         }
@@ -200,10 +202,15 @@ impl Conn {
         let wnd_edge = self.snd.una + self.snd.wnd;
         let usable_wnd = (wnd_edge - self.snd.nxt).max(0) as u32;
         let usable_cwnd = budget.unwrap_or_else(|| self.cwnd_budget(cwnd));
-        let len = available.min(usable_wnd).min(usable_cwnd).min(mss);
+        let cap = if long > mss { long - long % mss } else { mss };
+        let mut len = available.min(usable_wnd).min(usable_cwnd).min(cap);
+        if len > mss && !(len == available && (self.snd.nodelay || self.snd.fin_queued)) {
+            // Whole segments: a short tail goes by the rules below, on its own.
+            len -= len % mss;
+        }
         let resend = self.snd.nxt < self.snd.max;
         let send = len > 0
-            && (len == mss
+            && (len >= mss
                 || resend
                 || self.force_send
                 || (len == available
@@ -230,6 +237,9 @@ impl Conn {
             }
             return None;
         }
+        if len > mss {
+            len = self.pace_fit(now, len);
+        }
         if !self.paced(now, len) {
             return None;
         }
@@ -250,18 +260,38 @@ impl Conn {
         let Some(rate) = self.cc.pacing_rate() else {
             return true;
         };
-        if now > self.pace_stamp {
-            let cap = (rate / 500).max(2 * u64::from(self.snd.mss));
-            let refill = rate.saturating_mul((now - self.pace_stamp).0) / 1000;
-            self.pace_credit = self.pace_credit.saturating_add(refill).min(cap);
-            self.pace_stamp = now;
-        }
+        self.pace_refill(now, rate);
         if self.pace_credit >= u64::from(len) {
             return true;
         }
         self.stats.limited(Limit::Pacing, now.0);
         self.timers.pace_at = Some(now + Duration(1));
         false
+    }
+
+    /// The pacing credit grown by the time since it last grew (`rate` bytes a second).
+    fn pace_refill(&mut self, now: Instant, rate: u64) {
+        if now > self.pace_stamp {
+            let cap = (rate / 500).max(2 * u64::from(self.snd.mss));
+            let refill = rate.saturating_mul((now - self.pace_stamp).0) / 1000;
+            self.pace_credit = self.pace_credit.saturating_add(refill).min(cap);
+            self.pace_stamp = now;
+        }
+    }
+
+    /// A long segment of `len` bytes cut to the pacing credit: whole MSS, at least one (which
+    /// [`Conn::paced`] then lets out or holds back).
+    fn pace_fit(&mut self, now: Instant, len: u32) -> u32 {
+        let Some(rate) = self.cc.pacing_rate() else {
+            return len;
+        };
+        self.pace_refill(now, rate);
+        let credit = self.pace_credit.min(u64::from(len)) as u32;
+        if credit >= len {
+            len
+        } else {
+            (credit - credit % self.snd.mss).max(self.snd.mss)
+        }
     }
 
     /// Rescue retransmission (RFC 6675 §4, NextSeg rule 4): in a SACK fast recovery with no hole
@@ -378,6 +408,7 @@ impl Conn {
         config: &Config,
         scratch: &'b mut [u8],
         allow_data: bool,
+        long: u32,
         seg: &mut TcpRepr<'b>,
     ) -> bool {
         if let Some(seq) = self.rst_reply.take() {
@@ -406,7 +437,7 @@ impl Conn {
         let mut plan = if self.state == State::SynReceived {
             None
         } else {
-            self.plan(now)
+            self.plan(now, long)
         };
         if allow_data {
             // By reference: the plan was just written field by field, and a copy of it (a wide
@@ -442,16 +473,30 @@ impl Conn {
     ) {
         // SACK blocks on a data segment eat into the payload.
         self.segment_options_into(now, &mut seg.options);
-        let room = self
-            .snd
-            .mss
+        let mss = self.snd.mss;
+        let room = mss
             .saturating_sub(crate::options::sack_len(&seg.options))
             .max(1);
-        if p.len > room {
+        if room < mss && p.len > room {
+            // (Long segments too: the device would cut them at the MSS.)
             p.len = room;
             p.fin = false;
         }
         let offset = (p.seq - self.buf_start()) as usize;
+        if p.len > mss {
+            // A long segment is read in place: it ends where the ring wraps (whole segments).
+            let first = self.send_buf.slices(offset, p.len as usize).0.len() as u32;
+            if first < p.len {
+                p.len = if first >= mss {
+                    first - first % mss
+                } else {
+                    mss
+                };
+                p.fin = false;
+            }
+            // Counted as the segments the device makes (the header counts one).
+            self.stats.segs_out += u64::from(p.len.div_ceil(mss) - 1);
+        }
         let end = p.seq + p.len + u32::from(p.fin);
         self.note_kind(now, p, end);
         self.account_sent(now, p, end);
