@@ -23,8 +23,8 @@
 //! costs more); runs of consecutive TCP/IPv4 segments of one flow go as GSO super-frames of up
 //! to 64 KiB, and a stack may build such a segment itself (TCP segmentation,
 //! [`crate::Queue::tcp_segmentation`]: one header and one buffer for up to 45 segments) in one
-//! of the queue's large buffers ([`AfPacketConfig::tso_buffers`]). Without `PACKET_VNET_HDR`, or with `tx_gather` off, frames go through the
-//! transmit ring instead, copied once into a ring slot each, because the kernel sends slots in
+//! of the queue's large buffers ([`AfPacketConfig::tso_buffers`]). Without `PACKET_VNET_HDR`,
+//! or with `tx_gather` off, frames go through the transmit ring instead, copied once into a ring slot each, because the kernel sends slots in
 //! ring order and an application may drop a buffer it allocated. Each slot starts with a
 //! `virtio_net_hdr` (`PACKET_VNET_HDR`) whose `hdr_len` is the whole frame, so the kernel copies
 //! the frame into the socket buffer's linear part: without it the buffer points at the ring's

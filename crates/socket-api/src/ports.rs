@@ -182,10 +182,12 @@ impl<Q: Queue> Ports<Q> {
                 .map(NetIf::tx_room)
                 .min()
                 .unwrap_or(mtcp_io::MAX_BURST);
+            // Long segments only as many, and as long, as every port takes.
             let (long, long_payload) = netifs
                 .iter_mut()
                 .map(|p| p.long_room(room))
-                .fold((room, u32::MAX), |(n, b), (pn, pb)| (n.min(pn), b.min(pb)));
+                .reduce(|(n, b), (pn, pb)| (n.min(pn), b.min(pb)))
+                .unwrap_or((0, 0));
             let room = TxRoom {
                 segments: room,
                 long,

@@ -762,7 +762,7 @@ impl Engine {
                             break;
                         }
                         let cut = if seg.payload.len() > mss as usize {
-                            long_left -= 1;
+                            long_left = long_left.saturating_sub(1);
                             mss as u16
                         } else {
                             0

@@ -202,13 +202,18 @@ impl Conn {
         let wnd_edge = self.snd.una + self.snd.wnd;
         let usable_wnd = (wnd_edge - self.snd.nxt).max(0) as u32;
         let usable_cwnd = budget.unwrap_or_else(|| self.cwnd_budget(cwnd));
-        let cap = if long > mss { long - long % mss } else { mss };
+        // A go-back-N resend (after an RTO without SACK) stays one MSS, as every resend.
+        let resend = self.snd.nxt < self.snd.max;
+        let cap = if long > mss && !resend {
+            long - long % mss
+        } else {
+            mss
+        };
         let mut len = available.min(usable_wnd).min(usable_cwnd).min(cap);
         if len > mss && !(len == available && (self.snd.nodelay || self.snd.fin_queued)) {
             // Whole segments: a short tail goes by the rules below, on its own.
             len -= len % mss;
         }
-        let resend = self.snd.nxt < self.snd.max;
         let send = len > 0
             && (len >= mss
                 || resend

@@ -179,3 +179,68 @@ fn without_room_for_long_segments_none_is_long() {
     assert!(!out.is_empty());
     assert!(out.iter().all(|f| f.3 == 0 && payload_len(f) <= mss));
 }
+
+#[test]
+fn resends_after_a_timeout_without_sack_are_one_mss_each() {
+    let config = Config {
+        sack: false,
+        send_buffer_bytes: 1 << 20,
+        recv_buffer_bytes: 1 << 20,
+        ..Config::default()
+    };
+    let mut a = Engine::new(config.clone(), [1; 16]);
+    let mut b = Engine::new(config, [2; 16]);
+    let now = Instant::from_millis(1);
+    let (ha, _) = connect(&mut a, &mut b, now);
+    let mss = a.info(ha).unwrap().snd_mss as usize;
+    let data: Vec<u8> = (0..100_000).map(pattern).collect();
+    a.send(ha, &data).unwrap();
+    let room = TxRoom {
+        segments: 64,
+        long: 8,
+        long_payload: 65_535,
+    };
+    // Sent and lost: nothing reaches `b`.
+    let first = take(&mut a, now, room);
+    assert!(
+        first.iter().any(|f| f.3 > 0),
+        "long segments went out first"
+    );
+    let first_bytes: usize = first.iter().map(payload_len).sum();
+    // The timeout: go back N, one MSS at a time however much room there is for long ones, also
+    // once the window has grown again.
+    let mut t = Instant::from_millis(5_000);
+    a.poll_timers(t);
+    let (mut resent, mut rounds) = (0, 0);
+    while resent < first_bytes && rounds < 200 {
+        let out = take(&mut a, t, room);
+        for f in &out {
+            if resent < first_bytes {
+                assert!(
+                    f.3 == 0 && payload_len(f) <= mss,
+                    "a resend of {} bytes",
+                    payload_len(f)
+                );
+            }
+            resent += payload_len(f);
+        }
+        deliver(&mut b, t, &out);
+        b.poll_timers(t);
+        let back = take(
+            &mut b,
+            t,
+            TxRoom {
+                segments: 64,
+                ..TxRoom::default()
+            },
+        );
+        deliver(&mut a, t, &back);
+        t = t + mtcp_tcp::Duration(1);
+        a.poll_timers(t);
+        rounds += 1;
+    }
+    assert!(
+        resent >= first_bytes,
+        "everything was resent ({resent} of {first_bytes})"
+    );
+}
