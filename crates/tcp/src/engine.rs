@@ -11,6 +11,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 use crate::cc::CcAlgorithm;
 use crate::config::{Config, ConnOptions, Keepalive};
 use crate::conn::{Conn, Cx, Outcome, RateLimiter};
+use crate::dispatch::Sending;
 use crate::isn::{FourTuple, SecretHash};
 use crate::listener::{Listener, ListenerKey};
 use crate::ring::{BufferBudget, MIN_GROWTH, RingBuffer, RingPool};
@@ -41,7 +42,7 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    fn repr(&self) -> TcpRepr<'static> {
+    pub(crate) fn repr(&self) -> TcpRepr<'static> {
         TcpRepr {
             src_port: self.src_port,
             dst_port: self.dst_port,
@@ -110,10 +111,7 @@ impl Engine {
             events: VecDeque::with_capacity(256),
             control: Vec::with_capacity(MAX_CONTROL),
             dirty: Vec::with_capacity(256),
-            sending: Sending {
-                list: Vec::with_capacity(256),
-                ..Sending::default()
-            },
+            sending: Sending::with_capacity(256),
             fired: Vec::with_capacity(256),
             scratch,
             challenge: RateLimiter::default(),
@@ -669,157 +667,6 @@ impl Engine {
         fired.clear();
         self.fired = fired;
     }
-
-    /// Emits every pending segment through `emit(src, dst, segment)`: stateless replies first,
-    /// then control segments and pure ACKs, then data (mTCP's control > ACK > data order; when
-    /// the room is limited, stateless replies get at most half of it while connections wait).
-    /// Returns the number of segments emitted.
-    pub fn dispatch<F>(&mut self, now: Instant, emit: F) -> usize
-    where
-        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>),
-    {
-        self.dispatch_at_most(now, usize::MAX, emit)
-    }
-
-    /// [`Engine::dispatch`], emitting at most `max_segments`: what is left stays queued, in
-    /// order, for the next call (a device whose transmit ring is full takes no more this turn;
-    /// segments built for it would only be lost and resent a timeout later, as mTCP keeps a
-    /// connection on its send list until the NIC has room). Returns the number emitted; fewer
-    /// than `max_segments` means nothing is left.
-    pub fn dispatch_at_most<F>(&mut self, now: Instant, max_segments: usize, mut emit: F) -> usize
-    where
-        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>),
-    {
-        let room = TxRoom {
-            segments: max_segments,
-            ..TxRoom::default()
-        };
-        self.dispatch_room(now, room, |src, dst, seg, _| emit(src, dst, seg))
-    }
-
-    /// [`Engine::dispatch_at_most`] for a device that cuts long TCP segments itself (TSO, or a
-    /// kernel's GSO): up to `room.long` of the segments may carry new data of several MSS (up
-    /// to `room.long_payload` bytes), which `emit(src, dst, segment, mss)` receives with the
-    /// MSS to cut them at (0 for every other segment). Each counts as one of `room.segments`.
-    /// The connection's books are those of the segments the device makes (RACK, SACK and the
-    /// retransmissions work on byte ranges; a resend is never longer than an MSS).
-    pub fn dispatch_room<F>(&mut self, now: Instant, room: TxRoom, mut emit: F) -> usize
-    where
-        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>, u16),
-    {
-        let max_segments = room.segments;
-        let mut long_left = room.long;
-        self.now = now;
-        // Once a second (a comparison otherwise): spare memory a past load left goes back.
-        self.pool.trim_idle(now);
-        // Stateless replies (SYN-ACKs with cookies, RSTs) take at most half the room while
-        // connections wait to send, the rest only after them: a SYN flood must not starve the
-        // established connections (the flood's replies are the ones to hold back; a real
-        // client resends its SYN).
-        let waiting = !self.sending.list.is_empty() || !self.dirty.is_empty();
-        let share = if waiting {
-            max_segments.div_ceil(2)
-        } else {
-            max_segments
-        };
-        let mut count = self.emit_control(share, &mut emit);
-        if count == max_segments {
-            return count;
-        }
-        if self.sending.list.is_empty() {
-            // A new round over the connections marked since the last one.
-            core::mem::swap(&mut self.sending.list, &mut self.dirty);
-            self.sending.data_pass = false;
-            self.sending.next = 0;
-        }
-        loop {
-            let pass_data = self.sending.data_pass;
-            while let Some(&h) = self.sending.list.get(self.sending.next) {
-                let Engine {
-                    table,
-                    config,
-                    scratch,
-                    wheel,
-                    ..
-                } = self;
-                if let Some(c) = table.get_mut(h) {
-                    let (src, dst) = (c.tuple.local_addr, c.tuple.remote_addr);
-                    loop {
-                        if count == max_segments {
-                            // Resume with this connection next time.
-                            return count;
-                        }
-                        // Filled in place by build_into; the slot lives one segment (its
-                        // payload borrows the connection).
-                        let mut seg = TcpRepr::default();
-                        let long = if long_left > 0 && src.is_ipv4() {
-                            room.long_payload
-                        } else {
-                            0
-                        };
-                        let mss = c.snd.mss;
-                        if !c.build_into(now, config, scratch, pass_data, long, &mut seg) {
-                            break;
-                        }
-                        let cut = if seg.payload.len() > mss as usize {
-                            long_left = long_left.saturating_sub(1);
-                            mss as u16
-                        } else {
-                            0
-                        };
-                        emit(src, dst, &seg, cut);
-                        count += 1;
-                    }
-                    if pass_data {
-                        // Done with it: new output marks it again, for the next round.
-                        c.dirty = false;
-                        rearm(wheel, c, now);
-                    }
-                }
-                self.sending.next += 1;
-            }
-            if pass_data {
-                break;
-            }
-            self.sending.data_pass = true;
-            self.sending.next = 0;
-        }
-        self.sending.list.clear();
-        count + self.emit_control(max_segments - count, &mut emit)
-    }
-
-    /// Emits at most `max` of the queued stateless replies, oldest first.
-    fn emit_control<F>(&mut self, max: usize, emit: &mut F) -> usize
-    where
-        F: FnMut(IpAddr, IpAddr, &TcpRepr<'_>, u16),
-    {
-        let taken = self.control.len().min(max);
-        for c in self.control.drain(..taken) {
-            emit(c.src, c.dst, &c.repr(), 0);
-        }
-        taken
-    }
-}
-
-/// What a transmit path takes in one [`Engine::dispatch_room`] call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TxRoom {
-    /// Segments at most (frames: a long segment is one).
-    pub segments: usize,
-    /// How many of them may be long: new data of several MSS in one IPv4 segment, which the
-    /// device cuts (0: none; IPv6 segments are never long).
-    pub long: usize,
-    /// The most payload a long segment may carry (rounded down to whole MSS).
-    pub long_payload: u32,
-}
-
-/// The round of [`Engine::dispatch_at_most`] in progress: the connections marked before it
-/// began, the pass (pure ACKs and control first, then data) and the next connection.
-#[derive(Debug, Default)]
-pub(crate) struct Sending {
-    list: Vec<Handle>,
-    data_pass: bool,
-    next: usize,
 }
 
 /// Moves `c`'s timer to its earliest deadline, or leaves it where it is when it is armed for a
@@ -829,7 +676,7 @@ pub(crate) struct Sending {
 /// timeout on sending, 40 ms apart and back again per echo round): re-linked each time, the
 /// wheel took 5 % of the echo's stack cost, which fell 4-5 % with this (695 against 722 ns per
 /// transaction, medians of five runs, `cargo run --release -p mtcp-apps --example stackcost`).
-fn rearm(wheel: &mut TimerWheel, c: &Conn, now: Instant) {
+pub(crate) fn rearm(wheel: &mut TimerWheel, c: &Conn, now: Instant) {
     match c.next_deadline() {
         Some(t) if wheel.deadline(c.timer).is_some_and(|d| d <= t && d > now) => {}
         Some(t) => wheel.arm(c.timer, t),

@@ -74,6 +74,7 @@ mod assembler;
 pub mod cc;
 mod config;
 mod conn;
+mod dispatch;
 mod engine;
 mod input;
 mod isn;
@@ -93,7 +94,8 @@ mod timer;
 mod unread;
 
 pub use config::{Config, ConnOptions, IPV6_MIN_MSS, Keepalive};
-pub use engine::{Engine, TxRoom};
+pub use dispatch::TxRoom;
+pub use engine::Engine;
 pub use isn::FourTuple;
 pub use listener::ListenerKey;
 pub use state::{Error, Event, State, TcpInfo};

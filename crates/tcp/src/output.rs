@@ -202,44 +202,17 @@ impl Conn {
         let wnd_edge = self.snd.una + self.snd.wnd;
         let usable_wnd = (wnd_edge - self.snd.nxt).max(0) as u32;
         let usable_cwnd = budget.unwrap_or_else(|| self.cwnd_budget(cwnd));
-        // A go-back-N resend (after an RTO without SACK) stays one MSS, as every resend.
-        let resend = self.snd.nxt < self.snd.max;
-        let cap = if long > mss && !resend {
-            long - long % mss
-        } else {
-            mss
-        };
-        let mut len = available.min(usable_wnd).min(usable_cwnd).min(cap);
-        if len > mss && !(len == available && (self.snd.nodelay || self.snd.fin_queued)) {
-            // Whole segments: a short tail goes by the rules below, on its own.
-            len -= len % mss;
-        }
-        let send = len > 0
-            && (len >= mss
-                || resend
-                || self.force_send
-                || (len == available
-                    && (self.snd.nodelay || self.snd.fin_queued || self.snd.nxt == self.snd.una))
-                || (self.snd.max_wnd > 0 && len >= self.snd.max_wnd / 2));
-        if !send {
-            let want = available.min(mss);
-            if usable_wnd < want {
-                self.stats.limited(Limit::Rwnd, now.0);
-            } else if usable_cwnd < want {
-                let why = if budget.is_some() {
-                    Limit::Recovery
-                } else {
-                    Limit::Cwnd
-                };
-                self.stats.limited(why, now.0);
-            }
-            // Window-limited with nothing in flight: the persist timer guarantees progress.
-            if self.snd.una == self.snd.max
-                && usable_wnd < available.min(mss)
-                && self.timers.persist_at.is_none()
-            {
-                self.timers.persist_at = Some(now + self.rtt.rto());
-            }
+        let usable = usable_wnd.min(usable_cwnd);
+        let mut len = self.new_data_len(available, usable, long);
+        if !self.sends_now(len, available) {
+            let limit = if usable_wnd < available.min(mss) {
+                Limit::Rwnd
+            } else if budget.is_some() {
+                Limit::Recovery
+            } else {
+                Limit::Cwnd
+            };
+            self.hold_back(now, available, usable_wnd, usable_cwnd, limit);
             return None;
         }
         if len > mss {
@@ -255,6 +228,59 @@ impl Conn {
             fin,
             kind: PlanKind::Next,
         })
+    }
+
+    /// How much new data the next segment carries, of `available` bytes with `usable` allowed by
+    /// the windows: one MSS, or whole MSS up to `long` bytes for a device that cuts them (a
+    /// short tail only when it is all there is and would go at once: no Nagle, or the FIN).
+    /// A go-back-N resend (after an RTO without SACK) stays one MSS, as every resend.
+    fn new_data_len(&self, available: u32, usable: u32, long: u32) -> u32 {
+        let mss = self.snd.mss;
+        let resend = self.snd.nxt < self.snd.max;
+        let cap = if long > mss && !resend {
+            long - long % mss
+        } else {
+            mss
+        };
+        let len = available.min(usable).min(cap);
+        if len > mss && !(len == available && (self.snd.nodelay || self.snd.fin_queued)) {
+            // Whole segments: a short tail goes by the rules for one segment, on its own.
+            return len - len % mss;
+        }
+        len
+    }
+
+    /// Whether `len` bytes of new data (of `available`) go now: a full segment, a resend, a
+    /// forced one, the last bytes when Nagle allows, or half the peer's largest window (RFC 9293
+    /// §3.8.6.2.1 sender SWS avoidance).
+    fn sends_now(&self, len: u32, available: u32) -> bool {
+        len > 0
+            && (len >= self.snd.mss
+                || self.snd.nxt < self.snd.max
+                || self.force_send
+                || (len == available
+                    && (self.snd.nodelay || self.snd.fin_queued || self.snd.nxt == self.snd.una))
+                || (self.snd.max_wnd > 0 && len >= self.snd.max_wnd / 2))
+    }
+
+    /// New data held back: counts what limited it (`limit`, when a window was short of a
+    /// segment), and arms the persist timer when the peer's window holds it with nothing in
+    /// flight (which guarantees progress).
+    fn hold_back(
+        &mut self,
+        now: Instant,
+        available: u32,
+        usable_wnd: u32,
+        usable_cwnd: u32,
+        limit: Limit,
+    ) {
+        let want = available.min(self.snd.mss);
+        if usable_wnd < want || usable_cwnd < want {
+            self.stats.limited(limit, now.0);
+        }
+        if self.snd.una == self.snd.max && usable_wnd < want && self.timers.persist_at.is_none() {
+            self.timers.persist_at = Some(now + self.rtt.rto());
+        }
     }
 
     /// Pacing, when the congestion control sets a rate: whether `len` bytes may leave now. The
