@@ -88,7 +88,8 @@ pub struct AfPacketConfig {
     pub tx_frames: usize,
     /// Transmit buffers per queue.
     pub pool_size: usize,
-    /// Bypass the kernel's queueing discipline on transmit.
+    /// Bypass the kernel's queueing discipline on transmit. The kernel then drops a frame it
+    /// would have to cut, so this turns `gso` (and TCP segmentation) off.
     pub qdisc_bypass: bool,
     /// Send runs of consecutive TCP/IPv4 segments of a burst as GSO super-frames (see the module
     /// docs) when transmit slots hold at least 16 KiB and the interface has TCP segmentation
@@ -361,7 +362,9 @@ impl AfPacketDevice {
         };
         let rx = setup::rx_geometry(cfg, mtu)?;
         // An interface whose offload we cannot read is taken to pass super-frames whole.
-        let gso = cfg.gso && !sys::if_tso(&cfg.ifname).unwrap_or(true);
+        // Bypassing the qdisc, the kernel hands a frame straight to the driver
+        // (`__dev_direct_xmit`) and drops one it would have to cut first: no super-frames then.
+        let gso = cfg.gso && !cfg.qdisc_bypass && !sys::if_tso(&cfg.ifname).unwrap_or(true);
         let mut queues = Vec::with_capacity(cfg.queues);
         for _ in 0..cfg.queues {
             queues.push(Some(setup::open_socket(

@@ -457,13 +457,16 @@ fn tcp_sum(f: &[u8]) -> u16 {
 /// Sends 2 x (20 full segments and a short one with PSH) and a lone segment from `a` to `b`;
 /// returns the TCP frames `b` received, with what was sent.
 fn send_tcp_runs(ns: &Netns, a: &str, b: &str, tx_gather: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let mut da = open_in(
-        ns,
-        AfPacketConfig {
-            tx_gather,
-            ..AfPacketConfig::new(a)
-        },
-    );
+    let cfg = AfPacketConfig {
+        tx_gather,
+        ..AfPacketConfig::new(a)
+    };
+    send_tcp_runs_with(ns, cfg, b)
+}
+
+/// [`send_tcp_runs`] from a port opened with `cfg`.
+fn send_tcp_runs_with(ns: &Netns, cfg: AfPacketConfig, b: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut da = open_in(ns, cfg);
     let mut db = open_in(ns, AfPacketConfig::new(b));
     let (src, dst) = (da.info().mac.0, db.info().mac.0);
     let (mut qa, mut qb) = (da.queue(0).unwrap(), db.queue(0).unwrap());
@@ -652,6 +655,40 @@ fn a_long_segment_arrives_cut_into_the_segments_tcp_would_send() {
         assert_eq!(g[..18], w[..18]);
         assert_eq!(g[20..24], w[20..24]);
         assert_eq!(g[26..], w[26..]);
+    }
+}
+
+/// Bypassing the queueing discipline (`PACKET_QDISC_BYPASS`) sends frames straight to the
+/// driver, which refuses a GSO super-frame (the kernel drops what it would have to cut), so the
+/// port then merges no runs and offers no TCP segmentation: every frame of the runs arrives,
+/// through the ring and gathered.
+#[test]
+#[ignore = "needs root: a network namespace, veth and AF_PACKET"]
+fn with_the_qdisc_bypassed_tcp_runs_arrive_whole() {
+    use mtcp_io::Queue;
+    require_root("with_the_qdisc_bypassed_tcp_runs_arrive_whole");
+    for tx_gather in [false, true] {
+        let ns = Netns::new(&unique_name("ioq")).unwrap();
+        let (a, b) = ns.veth_pair("qa", "qb").unwrap();
+        ns.disable_offloads(&a).unwrap();
+        ns.disable_offloads(&b).unwrap();
+        let cfg = AfPacketConfig {
+            tx_gather,
+            qdisc_bypass: true,
+            ..AfPacketConfig::new(&a)
+        };
+        let mut dev = open_in(&ns, cfg.clone());
+        assert_eq!(
+            dev.queue(0).unwrap().tcp_segmentation(),
+            0,
+            "no TCP segmentation"
+        );
+        drop(dev);
+        let (got, sent) = send_tcp_runs_with(&ns, cfg, &b);
+        assert_eq!(got.len(), sent.len(), "gathered: {tx_gather}");
+        for (g, s) in got.iter().zip(&sent) {
+            assert_eq!(g[26..50], s[26..50], "as built");
+        }
     }
 }
 
