@@ -246,16 +246,7 @@ impl Interface {
         repr: &TcpRepr<'_>,
         buf: &mut [u8],
     ) -> SendResult {
-        let caps = self.config.checksum.tcp;
-        let l4 = (!caps.tx()).then_some(L4Checksum::Tcp);
-        self.send_ipv4(
-            now_ms,
-            next_hop,
-            Ipv4Repr::new(src, dst, IpProtocol::Tcp, repr.buffer_len()),
-            l4,
-            buf,
-            |payload| repr.emit(payload, src, dst, caps).map(|_| ()),
-        )
+        self.send_tcp_segmented(now_ms, next_hop, src, dst, repr, 0, buf)
     }
 
     /// Sends an IPv4 datagram described by `ip` (its TTL is replaced by the configured one and its
@@ -281,7 +272,8 @@ impl Interface {
     /// into segments of `tcp_segment` payload bytes each ([`TxOffload::tcp_segment`]: a NIC's
     /// TSO, a kernel's GSO), as the queue's `tcp_segmentation` offers it. Each piece must fit
     /// the MTU, the whole an IPv4 datagram, and the device must complete TCP checksums (else it
-    /// is dropped as too big). A segment that fits the link is sent as `send_tcp` sends it.
+    /// is dropped as too big). A segment that fits the link goes as it is (`send_tcp` is this
+    /// with `tcp_segment` 0).
     /// While the next hop is being resolved such a segment is dropped, not parked (the parking
     /// slots hold one MTU): TCP sends it again.
     #[allow(clippy::too_many_arguments)]
@@ -295,18 +287,25 @@ impl Interface {
         tcp_segment: u16,
         buf: &mut [u8],
     ) -> SendResult {
-        let len = repr.buffer_len();
-        if tcp_segment == 0 || IPV4_HEADER_LEN + len <= self.config.mtu {
-            return self.send_tcp(now_ms, next_hop, src, dst, repr, buf);
-        }
         let caps = self.config.checksum.tcp;
-        let piece = IPV4_HEADER_LEN + len - repr.payload.len() + usize::from(tcp_segment);
-        if caps.tx() || piece > self.config.mtu || IPV4_HEADER_LEN + len > usize::from(u16::MAX) {
-            return self.tx_drop(TxDrop::TooBig);
-        }
-        let offload = TxOffload {
-            tcp_segment,
-            ..self.offload(Some(L4Checksum::Tcp))
+        let len = repr.buffer_len();
+        let offload = if IPV4_HEADER_LEN + len <= self.config.mtu {
+            self.offload((!caps.tx()).then_some(L4Checksum::Tcp))
+        } else {
+            // Longer than the link: only for a device that cuts it and completes the checksums,
+            // each piece within the MTU, the whole one IPv4 datagram.
+            let piece = IPV4_HEADER_LEN + len - repr.payload.len() + usize::from(tcp_segment);
+            if tcp_segment == 0
+                || caps.tx()
+                || piece > self.config.mtu
+                || IPV4_HEADER_LEN + len > usize::from(u16::MAX)
+            {
+                return self.tx_drop(TxDrop::TooBig);
+            }
+            TxOffload {
+                tcp_segment,
+                ..self.offload(Some(L4Checksum::Tcp))
+            }
         };
         let ip = Ipv4Repr::new(src, dst, IpProtocol::Tcp, len);
         let fill = |payload: &mut [u8]| repr.emit(payload, src, dst, caps).map(|_| ());

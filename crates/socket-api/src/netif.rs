@@ -334,10 +334,9 @@ fn build_tcp(
     buf: &mut [u8],
 ) -> SendResult {
     match hop {
-        Hop::V4 { next_hop, src, dst } if cut > 0 => {
+        Hop::V4 { next_hop, src, dst } => {
             iface.send_tcp_segmented(now_ms, next_hop, src, dst, seg, cut, buf)
         }
-        Hop::V4 { next_hop, src, dst } => iface.send_tcp(now_ms, next_hop, src, dst, seg, buf),
         Hop::V6 { next_hop, src, dst } => iface.send_tcp_ipv6(now_ms, next_hop, src, dst, seg, buf),
     }
 }
