@@ -123,11 +123,7 @@ impl Gather {
             let first_iov = self.iov.len();
             let scratch = &mut self.scratch[m];
             // A segment the stack left for the kernel to cut goes whole, with its own header.
-            let offload = frame.offload();
-            let tso = (offload.tcp_segment > 0)
-                .then(|| gso::tso_header(frame, offload))
-                .flatten();
-            if let Some(hdr) = tso {
+            if let Some(hdr) = gso::tso_header(frame, frame.offload()) {
                 scratch[..VNET_HDR_LEN].copy_from_slice(&hdr);
                 self.iov.push(iovec(&scratch[..VNET_HDR_LEN]));
                 self.iov.push(iovec(frame));

@@ -155,18 +155,17 @@ pub(super) fn frame_header(frame_len: usize, offload: TxOffload) -> [u8; VNET_HD
 /// ([`TxOffload::tcp_segment`] payload bytes a piece): `hdr_len` its headers (the linear part
 /// the kernel copies; the payload goes into page fragments that the cut segments share), GSO
 /// TCPv4 and the checksum request, as [`write_headers`] asks for a merged run. `None` for a
-/// frame that is not TCP over IPv4 as the offload describes it.
+/// frame that asks for no cutting, or is not TCP over IPv4 as the offload describes it.
 pub(super) fn tso_header(frame: &[u8], offload: TxOffload) -> Option<[u8; VNET_HDR_LEN]> {
+    // Most frames ask for no cutting: that answer reads no byte of them.
+    if offload.tcp_segment == 0 || offload.l4_checksum != Some(L4Checksum::Tcp) {
+        return None;
+    }
     let l3 = usize::from(offload.l2_len);
     let l4 = l3 + usize::from(offload.l3_len);
     let data_offset = usize::from(*frame.get(l4 + 12)? >> 4) * 4;
     let hdr_len = l4 + data_offset;
-    if offload.l4_checksum != Some(L4Checksum::Tcp)
-        || offload.tcp_segment == 0
-        || data_offset < 20
-        || hdr_len >= frame.len()
-        || frame.get(l3)? >> 4 != 4
-    {
+    if data_offset < 20 || hdr_len >= frame.len() || frame.get(l3)? >> 4 != 4 {
         return None;
     }
     let mut vnet = [0u8; VNET_HDR_LEN];
