@@ -507,11 +507,17 @@ fn exchange(
     while !burst.is_empty() {
         qa.tx_burst(&mut burst).unwrap();
     }
+    receive_tcp(qb, sent.len())
+}
+
+/// The TCP/IPv4 frames `q` receives within 5 s, until there are `n`.
+fn receive_tcp(q: &mut mtcp_io::afpacket::AfPacketQueue, n: usize) -> Vec<Vec<u8>> {
+    use mtcp_io::{Burst, Queue};
     let mut got = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while got.len() < sent.len() && std::time::Instant::now() < deadline {
+    while got.len() < n && std::time::Instant::now() < deadline {
         let mut burst: Burst<_> = Burst::new();
-        qb.rx_burst(&mut burst).unwrap();
+        q.rx_burst(&mut burst).unwrap();
         for f in burst.iter() {
             if f.len() > 34 && f[12..14] == [0x08, 0x00] && f[23] == 6 {
                 got.push(f.to_vec());
@@ -520,6 +526,15 @@ fn exchange(
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     got
+}
+
+/// `f` as a stack leaves a frame whose TCP checksum the device completes: the folded
+/// pseudo-header sum in the checksum field.
+fn with_pseudo_sum(mut f: Vec<u8>) -> Vec<u8> {
+    let len = ((f.len() - 34) as u16).to_be_bytes();
+    let pseudo = checksum(&[&f[26..34], &[0, 6], &len]);
+    f[50..52].copy_from_slice(&pseudo.to_be_bytes());
+    f
 }
 
 /// TCP checksum offload: the port offers it, and frames that carry only the pseudo-header sum
@@ -551,16 +566,7 @@ fn tcp_checksums_left_to_the_kernel_arrive_complete() {
         want.push(tcp_frame(src, dst, 1700 + 1448 * i, 1448, flags));
     }
     // As a stack leaves them: the folded pseudo-header sum in the checksum field.
-    let sent: Vec<Vec<u8>> = want
-        .iter()
-        .map(|f| {
-            let mut f = f.clone();
-            let len = ((f.len() - 34) as u16).to_be_bytes();
-            let pseudo = checksum(&[&f[26..34], &[0, 6], &len]);
-            f[50..52].copy_from_slice(&pseudo.to_be_bytes());
-            f
-        })
-        .collect();
+    let sent: Vec<Vec<u8>> = want.iter().cloned().map(with_pseudo_sum).collect();
     let offload = TxOffload {
         l2_len: 14,
         l3_len: 20,
@@ -571,17 +577,17 @@ fn tcp_checksums_left_to_the_kernel_arrive_complete() {
     let got = exchange(&mut qa, &mut qb, &sent, Some(offload));
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
-        assert_eq!(
-            tcp_sum(g),
-            0xffff,
-            "TCP checksum of the segment at {:?}",
-            &w[38..42]
-        );
-        // As built but for the IPv4 identifier and checksum the kernel's cut sets.
-        assert_eq!(g[..18], w[..18]);
-        assert_eq!(g[20..24], w[20..24]);
-        assert_eq!(g[26..], w[26..]);
+        assert_as_built(g, w);
     }
+}
+
+/// `g`, a received frame, has a complete TCP checksum and is `w` but for the IPv4 identifier
+/// and checksum (which the kernel's cut sets).
+fn assert_as_built(g: &[u8], w: &[u8]) {
+    assert_eq!(tcp_sum(g), 0xffff, "TCP checksum at {:?}", &w[38..42]);
+    assert_eq!(g[..18], w[..18]);
+    assert_eq!(g[20..24], w[20..24]);
+    assert_eq!(g[26..], w[26..]);
 }
 
 /// TCP segmentation: with the gathering sender (GSO on, the interface's TSO off) the queue
@@ -611,10 +617,7 @@ fn a_long_segment_arrives_cut_into_the_segments_tcp_would_send() {
         "the kernel's GSO cuts 64 KiB segments"
     );
     let (seq, mss, payload) = (5000u32, 1448usize, 30 * 1448 + 1000);
-    let mut long = tcp_frame(src, dst, seq, payload, 0x18);
-    let len = ((long.len() - 34) as u16).to_be_bytes();
-    let pseudo = checksum(&[&long[26..34], &[0, 6], &len]);
-    long[50..52].copy_from_slice(&pseudo.to_be_bytes());
+    let long = with_pseudo_sum(tcp_frame(src, dst, seq, payload, 0x18));
     let want: Vec<Vec<u8>> = (0..31)
         .map(|i| {
             let (n, flags) = if i == 30 { (1000, 0x18) } else { (mss, 0x10) };
@@ -634,27 +637,11 @@ fn a_long_segment_arrives_cut_into_the_segments_tcp_would_send() {
     let mut burst: Burst<_> = Burst::new();
     let _ = burst.push(f);
     assert_eq!(qa.tx_burst(&mut burst).unwrap(), 1);
-    let mut got = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while got.len() < want.len() && std::time::Instant::now() < deadline {
-        let mut burst: Burst<_> = Burst::new();
-        qb.rx_burst(&mut burst).unwrap();
-        got.extend(
-            burst
-                .iter()
-                .filter(|f| f.len() > 34 && f[23] == 6)
-                .map(|f| f.to_vec()),
-        );
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    let got = receive_tcp(&mut qb, want.len());
     assert_eq!(got.len(), want.len(), "one frame per segment");
     for (g, w) in got.iter().zip(&want) {
-        assert_eq!(tcp_sum(g), 0xffff, "TCP checksum at {:?}", &w[38..42]);
         assert_eq!(checksum(&[&g[14..34]]), 0xffff, "IPv4 checksum");
-        // As TCP would have built it but for the IPv4 identifier and checksum.
-        assert_eq!(g[..18], w[..18]);
-        assert_eq!(g[20..24], w[20..24]);
-        assert_eq!(g[26..], w[26..]);
+        assert_as_built(g, w);
     }
 }
 

@@ -48,6 +48,16 @@ fn pattern(at: usize) -> u8 {
     (at % 251) as u8
 }
 
+/// Two engines with `config`, `a` connected to `b`: the engines, `a`'s handle, `b`'s handle and
+/// `a`'s MSS.
+fn pair(config: Config, now: Instant) -> (Engine, Engine, Handle, Handle, usize) {
+    let mut a = Engine::new(config.clone(), [1; 16]);
+    let mut b = Engine::new(config, [2; 16]);
+    let (ha, hb) = connect(&mut a, &mut b, now);
+    let mss = a.info(ha).unwrap().snd_mss as usize;
+    (a, b, ha, hb, mss)
+}
+
 /// Opens a connection from `a` to `b` through plain dispatches; the two handles.
 fn connect(a: &mut Engine, b: &mut Engine, now: Instant) -> (Handle, Handle) {
     b.listen(B, PORT, 1).unwrap();
@@ -82,11 +92,8 @@ fn long_segments_carry_whole_mss_within_the_room_and_arrive_in_order() {
         recv_buffer_bytes: 1 << 20,
         ..Config::default()
     };
-    let mut a = Engine::new(config.clone(), [1; 16]);
-    let mut b = Engine::new(config, [2; 16]);
     let mut now = Instant::from_millis(1);
-    let (ha, hb) = connect(&mut a, &mut b, now);
-    let mss = a.info(ha).unwrap().snd_mss as usize;
+    let (mut a, mut b, ha, hb, mss) = pair(config, now);
     let room = TxRoom {
         segments: 64,
         long: 3,
@@ -163,11 +170,8 @@ fn long_segments_carry_whole_mss_within_the_room_and_arrive_in_order() {
 
 #[test]
 fn without_room_for_long_segments_none_is_long() {
-    let mut a = Engine::new(Config::default(), [1; 16]);
-    let mut b = Engine::new(Config::default(), [2; 16]);
     let now = Instant::from_millis(1);
-    let (ha, _) = connect(&mut a, &mut b, now);
-    let mss = a.info(ha).unwrap().snd_mss as usize;
+    let (mut a, _, ha, _, mss) = pair(Config::default(), now);
     let data: Vec<u8> = (0..200_000).map(pattern).collect();
     a.send(ha, &data).unwrap();
     let plain = TxRoom {
@@ -188,11 +192,8 @@ fn resends_after_a_timeout_without_sack_are_one_mss_each() {
         recv_buffer_bytes: 1 << 20,
         ..Config::default()
     };
-    let mut a = Engine::new(config.clone(), [1; 16]);
-    let mut b = Engine::new(config, [2; 16]);
     let now = Instant::from_millis(1);
-    let (ha, _) = connect(&mut a, &mut b, now);
-    let mss = a.info(ha).unwrap().snd_mss as usize;
+    let (mut a, mut b, ha, _, mss) = pair(config, now);
     let data: Vec<u8> = (0..100_000).map(pattern).collect();
     a.send(ha, &data).unwrap();
     let room = TxRoom {
