@@ -83,9 +83,12 @@ impl<Q: Queue> Stack<Q> {
         stats: Arc<CoreStats>,
         rss: Vec<Option<Arc<RssSteer>>>,
     ) -> Stack<Q> {
+        let mut ports = Ports::new(ports, routes, rss);
+        // RSS-steered source ports start at the engine's secret point too (RFC 6056).
+        ports.rss_cursor = engine.next_ephemeral_port();
         Stack {
             cpu,
-            ports: Ports::new(ports, routes, rss),
+            ports,
             sockets: Sockets::new(engine, max_sockets),
             epolls: Epolls::default(),
             mesh: None,

@@ -23,6 +23,8 @@ use crate::unread::Unread;
 
 /// Most stateless replies (RSTs, cookie SYN-ACKs) queued between two dispatches; more are dropped.
 pub(crate) const MAX_CONTROL: usize = 1024;
+/// The ephemeral ports (IANA's dynamic range, RFC 6335); the search starts at a secret point
+/// in it ([`SecretHash::port_offset`]).
 const EPHEMERAL_FIRST: u16 = 49_152;
 /// Most spare ring pieces an engine keeps: 4 MiB of [`MIN_GROWTH`] pieces.
 const POOL_MAX_PIECES: usize = 4 * 1024 * 1024 / MIN_GROWTH;
@@ -98,13 +100,16 @@ impl Engine {
         let pieces = (config.max_buffer_bytes / MIN_GROWTH / 8).min(POOL_MAX_PIECES);
         let floor = config.buffer_pool_floor_bytes / MIN_GROWTH;
         let pool = RingPool::new(pieces, floor, budget.clone());
+        let secret = SecretHash::new(secret);
+        let span = u16::MAX - EPHEMERAL_FIRST + 1;
+        let next_ephemeral = EPHEMERAL_FIRST + secret.port_offset() % span;
         Engine {
             pool,
             budget,
             accept_room: usize::MAX,
             unread: Unread::default(),
             config,
-            secret: SecretHash::new(secret),
+            secret,
             table: ConnTable::default(),
             listeners: HashMap::new(),
             wheel: TimerWheel::new(Instant(0)),
@@ -115,7 +120,7 @@ impl Engine {
             fired: Vec::with_capacity(256),
             scratch,
             challenge: RateLimiter::default(),
-            next_ephemeral: EPHEMERAL_FIRST,
+            next_ephemeral,
             now: Instant(0),
         }
     }
@@ -144,6 +149,13 @@ impl Engine {
     /// retries). Default: unbounded (each listener's backlog still applies).
     pub fn set_accept_room(&mut self, room: usize) {
         self.accept_room = room;
+    }
+
+    /// The ephemeral port the next [`Engine::connect`] without a local port tries first: a
+    /// secret point in 49152-65535 at first (RFC 6056 §3.3.1), then the one after the last
+    /// taken.
+    pub fn next_ephemeral_port(&self) -> u16 {
+        self.next_ephemeral
     }
 
     /// Number of live connections (TIME-WAIT and unaccepted ones included).

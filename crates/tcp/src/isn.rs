@@ -87,6 +87,20 @@ impl SecretHash {
         h.finish()
     }
 
+    /// A secret offset for the first ephemeral port (RFC 6056 §3.3.1's random starting point):
+    /// a client restarted against the same server does not reuse its last source port, whose
+    /// server side may still be in TIME-WAIT and answer the new SYN with the old connection's
+    /// ACK (a second's SYN timeout). Hashed, so the port does not reveal the key.
+    pub(crate) fn port_offset(&self) -> u16 {
+        let zero = FourTuple {
+            local_addr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+            local_port: 0,
+            remote_addr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+            remote_port: 0,
+        };
+        (self.hash(&zero, u32::from_be_bytes(*b"port")) >> 48) as u16
+    }
+
     /// RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock.
     pub fn isn(&self, t: &FourTuple, now: Instant) -> SeqNumber {
         let m = (now.0.wrapping_mul(250)) as u32;

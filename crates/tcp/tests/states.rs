@@ -577,3 +577,24 @@ fn receive_window_right_edge_never_moves_left() {
     let upd = t.expect_one();
     assert_eq!(upd.repr.window_len, 4000);
 }
+
+/// RFC 6056 §3.3.1: the first ephemeral port is a secret point of 49152-65535, so a client
+/// restarted against the same server does not reuse its last source port (whose server side may
+/// still be in TIME-WAIT); after it the ports go on in order.
+#[test]
+fn ephemeral_ports_start_at_a_secret_point_and_go_on_in_order() {
+    let firsts: std::collections::HashSet<u16> = (0..8u8)
+        .map(|k| {
+            let mut e = mtcp_tcp::Engine::new(cfg(), [k; 16]);
+            let first = e.next_ephemeral_port();
+            assert!(first >= 49_152, "{first}");
+            let h = e.connect(mtcp_tcp::Instant(0), A, 0, B, 80).unwrap();
+            assert_eq!(e.tuple(h).unwrap().local_port, first);
+            let h2 = e.connect(mtcp_tcp::Instant(0), A, 0, B, 80).unwrap();
+            let second = e.tuple(h2).unwrap().local_port;
+            assert_eq!(second, if first == u16::MAX { 49_152 } else { first + 1 });
+            first
+        })
+        .collect();
+    assert!(firsts.len() >= 6, "eight keys gave first ports {firsts:?}");
+}
