@@ -4,10 +4,12 @@
 //! Senders, in the same run: Linux with each of CUBIC and BBR (`TCP_CONGESTION` on the sending
 //! socket, [`sender_main`]; an algorithm missing from
 //! `/proc/sys/net/ipv4/tcp_available_congestion_control`, or one the socket may not select,
-//! gives an `unavailable` row, since modules cannot be loaded here), then ours over each of the
+//! gives an `unavailable` row, since modules cannot be loaded here), and ours over each of the
 //! run's veth links (AF_PACKET, AF_XDP) with each `--cc` algorithm (mtcp.conf's
 //! `tcp_cc = X`; a stack that rejects the key gives an `unsupported` row, except for `cubic`,
-//! its only algorithm so far, which then runs without the key).
+//! its only algorithm so far, which then runs without the key). They take turns: each round
+//! runs one transfer of every sender, and a row is the median of its sender's rounds
+//! (`--lossy-runs`), so a slow spell of the machine falls on all of them alike.
 //!
 //! Each transfer runs as on two hosts of one core each ([`Placement`]): the sender on the first
 //! CPU the bench may use, the receiver on the second, and the kernel's receive work of each
@@ -23,6 +25,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -183,32 +186,6 @@ fn steer(topo: &Topo, at: Placement) -> Result<(), String> {
     Ok(())
 }
 
-/// One transfer of `p.lossy_bytes` from the client namespace (`mtcp-perf` with `stack`
-/// arguments) to the Linux receiver; the receiver's seconds.
-fn transfer(topo: &Topo, stack: &[String], p: &Params) -> Result<f64, String> {
-    transfer_with(topo, "mtcp-perf", stack, p)
-}
-
-/// [`transfer`] with the sender `app` (`mtcp-perf` or `mtcp-lossy-sender`): the median of
-/// `p.lossy_runs` transfers (the first failure fails the row).
-fn transfer_with(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result<f64, String> {
-    let mut secs = Vec::with_capacity(p.lossy_runs.max(1));
-    for _ in 0..p.lossy_runs.max(1) {
-        secs.push(transfer_once(topo, app, stack, p)?);
-    }
-    secs.sort_by(f64::total_cmp);
-    let median = secs[secs.len() / 2];
-    if secs.len() > 1 {
-        let all: Vec<String> = secs.iter().map(|s| format!("{s:.4}")).collect();
-        eprintln!(
-            "mtcp-bench: lossy: {app} {}: median {median:.4} s of {}",
-            stack.join(" "),
-            all.join(", ")
-        );
-    }
-    Ok(median)
-}
-
 /// One transfer of `p.lossy_bytes`; the receiver's seconds.
 fn transfer_once(topo: &Topo, app: &str, stack: &[String], p: &Params) -> Result<f64, String> {
     let srv_args: Vec<String> = [
@@ -348,35 +325,6 @@ pub fn sender_main(args: impl IntoIterator<Item = String>) -> ExitCode {
     }
 }
 
-fn linux_rows(topo: &Topo, w: Workload, p: &Params) -> Vec<Row> {
-    let available = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    for cc in LINUX_CC {
-        let name = format!("{w}_{cc}");
-        if !available.split_whitespace().any(|a| a == cc) {
-            let why = format!(
-                "unavailable: {cc} is not in tcp_available_congestion_control ({})",
-                available.trim()
-            );
-            rows.push(Row::missing(&name, "kernel-1500", "kernel", &why));
-            continue;
-        }
-        // A namespace may set its default only to an algorithm of
-        // tcp_allowed_congestion_control unless it has CAP_NET_ADMIN in the initial namespace
-        // (a container's root may not), so the sender picks it per socket (TCP_CONGESTION).
-        let r = transfer_with(topo, "mtcp-lossy-sender", &["--cc".into(), cc.into()], p);
-        rows.push(match r {
-            Ok(secs) => Row::new(&name, "kernel-1500", "kernel", secs, "s"),
-            Err(e) if e.starts_with("unavailable:") => {
-                Row::missing(&name, "kernel-1500", "kernel", &e)
-            }
-            Err(e) => Row::missing(&name, "kernel-1500", "kernel", &format!("failed: {e}")),
-        });
-    }
-    rows
-}
-
 /// The `tcp_cc` line for `cc`: `Ok(None)` when the stack has no such key and `cc` is its only
 /// algorithm (CUBIC), `Err` when it rejects the algorithm.
 fn cc_line(cc: &str) -> Result<Option<String>, String> {
@@ -390,37 +338,155 @@ fn cc_line(cc: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// Our sender over `link` (one of [`Link::veth_io`]'s) against the Linux receiver.
-fn our_row(topo: &Topo, link: Link, w: Workload, cc: &str, mode: &str, p: &Params) -> Row {
-    let name = format!("{w}_{cc}");
-    let Some(backend) = link.veth_io() else {
-        return Row::missing(&name, link.name(), mode, "unsupported: not a veth link");
-    };
-    let cc_line = match cc_line(cc) {
-        Ok(l) => l.unwrap_or_default(),
-        Err(why) => return Row::missing(&name, link.name(), mode, &why),
-    };
-    let port = &topo.client_if;
-    let conf = std::env::temp_dir().join(format!(
-        "mtcpbench-lossy-{}-{backend}-{mode}-{cc}.conf",
-        std::process::id()
-    ));
-    let text = format!(
-        "io = {backend}\nnum_cores = 1\nport = {port}\n{port}.ip = {CLIENT_IP}/24\nrun_mode = {mode}\n\
-         max_concurrency = 64\nrcvbuf = 262144\nsndbuf = 4194304\ntcp_timewait = 0\ndrain_timeout_ms = 60000\n{cc_line}"
-    );
-    let r = std::fs::write(&conf, text)
-        .map_err(|e| e.to_string())
-        .and_then(|_| transfer(topo, &["-f".into(), conf.to_string_lossy().into_owned()], p));
-    let _ = std::fs::remove_file(&conf);
-    match r {
-        Ok(secs) => Row::new(&name, link.name(), mode, secs, "s"),
-        Err(e) => Row::missing(&name, link.name(), mode, &format!("failed: {e}")),
+/// One sender of the lossy rows: Linux's with an algorithm, or ours over a link in a run mode
+/// with one.
+struct Sender {
+    /// The row's workload suffix (the algorithm), link and run mode.
+    cc: String,
+    link: &'static str,
+    mode: String,
+    /// The program (`mtcp-lossy-sender` or `mtcp-perf`) and its stack arguments.
+    app: &'static str,
+    args: Vec<String>,
+    /// Our stack: it owns the client's address, which the kernel there must let go.
+    ours: bool,
+    /// Our sender's mtcp.conf, removed when the run ends.
+    conf: Option<PathBuf>,
+    /// Why it cannot run at all (an algorithm Linux lacks, one our stack rejects).
+    unusable: Option<String>,
+}
+
+impl Sender {
+    /// Linux's sender with `cc`, unusable when the kernel lacks it.
+    fn linux(cc: &str) -> Sender {
+        let available =
+            std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
+                .unwrap_or_default();
+        // A namespace may set its default only to an algorithm of
+        // tcp_allowed_congestion_control unless it has CAP_NET_ADMIN in the initial namespace
+        // (a container's root may not), so the sender picks it per socket (TCP_CONGESTION).
+        let unusable = (!available.split_whitespace().any(|a| a == cc)).then(|| {
+            format!(
+                "unavailable: {cc} is not in tcp_available_congestion_control ({})",
+                available.trim()
+            )
+        });
+        Sender {
+            cc: cc.into(),
+            link: "kernel-1500",
+            mode: "kernel".into(),
+            app: "mtcp-lossy-sender",
+            args: vec!["--cc".into(), cc.into()],
+            ours: false,
+            conf: None,
+            unusable,
+        }
+    }
+
+    /// Our sender over `link` (one of [`Link::veth_io`]'s) in `mode` with `cc`: writes its
+    /// mtcp.conf.
+    fn ours(topo: &Topo, link: Link, cc: &str, mode: &str) -> Sender {
+        let mut s = Sender {
+            cc: cc.into(),
+            link: link.name(),
+            mode: mode.into(),
+            app: "mtcp-perf",
+            args: Vec::new(),
+            ours: true,
+            conf: None,
+            unusable: None,
+        };
+        let Some(backend) = link.veth_io() else {
+            s.unusable = Some("unsupported: not a veth link".into());
+            return s;
+        };
+        let cc_line = match cc_line(cc) {
+            Ok(l) => l.unwrap_or_default(),
+            Err(why) => {
+                s.unusable = Some(why);
+                return s;
+            }
+        };
+        let port = &topo.client_if;
+        let conf = std::env::temp_dir().join(format!(
+            "mtcpbench-lossy-{}-{backend}-{mode}-{cc}.conf",
+            std::process::id()
+        ));
+        let text = format!(
+            "io = {backend}\nnum_cores = 1\nport = {port}\n{port}.ip = {CLIENT_IP}/24\nrun_mode = {mode}\n\
+             max_concurrency = 64\nrcvbuf = 262144\nsndbuf = 4194304\ntcp_timewait = 0\ndrain_timeout_ms = 60000\n{cc_line}"
+        );
+        match std::fs::write(&conf, text) {
+            Ok(()) => {
+                s.args = vec!["-f".into(), conf.to_string_lossy().into_owned()];
+                s.conf = Some(conf);
+            }
+            Err(e) => s.unusable = Some(format!("failed: {}: {e}", conf.display())),
+        }
+        s
+    }
+
+    /// The row of workload `w` from this sender's transfers (their median) or its failure.
+    fn row(&self, w: Workload, secs: &Result<Vec<f64>, String>) -> Row {
+        let name = format!("{w}_{}", self.cc);
+        let mut secs = match (&self.unusable, secs) {
+            (Some(why), _) => return Row::missing(&name, self.link, &self.mode, why),
+            (None, Err(e)) if e.starts_with("unavailable:") => {
+                return Row::missing(&name, self.link, &self.mode, e);
+            }
+            (None, Err(e)) => {
+                return Row::missing(&name, self.link, &self.mode, &format!("failed: {e}"));
+            }
+            (None, Ok(secs)) => secs.clone(),
+        };
+        secs.sort_by(f64::total_cmp);
+        let median = secs[secs.len() / 2];
+        if secs.len() > 1 {
+            let all: Vec<String> = secs.iter().map(|s| format!("{s:.4}")).collect();
+            eprintln!(
+                "mtcp-bench: lossy: {name} {} {}: median {median:.4} s of {}",
+                self.link,
+                self.mode,
+                all.join(", ")
+            );
+        }
+        Row::new(&name, self.link, &self.mode, median, "s")
     }
 }
 
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if let Some(conf) = &self.conf {
+            let _ = std::fs::remove_file(conf);
+        }
+    }
+}
+
+/// Gives the client's address to the kernel (for Linux's senders) or takes it away (for ours,
+/// whose stack answers for it then), when it is not already so.
+fn hand_address(topo: &Topo, to_ours: bool, now_ours: &mut Option<bool>) -> Result<(), String> {
+    if *now_ours == Some(to_ours) {
+        return Ok(());
+    }
+    let (ns, dev) = (topo.client_ns().name(), topo.client_if.as_str());
+    if to_ours {
+        sh(&["ip", "netns", "exec", ns, "ip", "addr", "flush", "dev", dev])?;
+        let server = topo.server_ns().name();
+        let _ = sh(&["ip", "netns", "exec", server, "ip", "neigh", "flush", "all"]);
+    } else {
+        let addr = format!("{CLIENT_IP}/24");
+        sh(&[
+            "ip", "netns", "exec", ns, "ip", "addr", "replace", &addr, "dev", dev,
+        ])?;
+    }
+    *now_ours = Some(to_ours);
+    Ok(())
+}
+
 /// Runs the lossy workloads `ws`: Linux's senders when `linux`, ours over each of `ours` (veth
-/// links) in each of `modes`.
+/// links) in each of `modes` with each of `p.cc`. The senders take turns, one transfer each per
+/// round for `p.lossy_runs` rounds, so that what slows the machine for a while slows every
+/// sender alike; each row is its sender's median.
 pub fn run(
     ws: &[Workload],
     linux: bool,
@@ -436,54 +502,43 @@ pub fn run(
             eprintln!("mtcp-bench: lossy: receive work not steered ({e})");
         }
     }
-    let mut rows = Vec::new();
+    let mut senders: Vec<Sender> = Vec::new();
     if linux {
-        for &w in ws {
-            set_loss(&topo, loss_permille(w))?;
-            rows.extend(linux_rows(&topo, w, p));
-            eprint!(
-                "{}",
-                super::report::table(&rows[rows.len().saturating_sub(2)..])
-            );
+        senders.extend(LINUX_CC.iter().map(|cc| Sender::linux(cc)));
+    }
+    for &link in ours {
+        for cc in &p.cc {
+            for mode in modes {
+                senders.push(Sender::ours(&topo, link, cc, mode));
+            }
         }
     }
-    if modes.is_empty() || ours.is_empty() {
-        return Ok(rows);
-    }
-    // Our stack answers for the client's address from here on: the kernel there lets it go.
-    let ns = topo.client_ns().name();
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        "ip",
-        "addr",
-        "flush",
-        "dev",
-        &topo.client_if,
-    ])?;
-    let _ = sh(&[
-        "ip",
-        "netns",
-        "exec",
-        topo.server_ns().name(),
-        "ip",
-        "neigh",
-        "flush",
-        "all",
-    ]);
+    let mut now_ours = None;
+    let mut rows = Vec::new();
     for &w in ws {
         set_loss(&topo, loss_permille(w))?;
-        for &link in ours {
-            for cc in &p.cc {
-                for mode in modes {
-                    let row = our_row(&topo, link, w, cc, mode, p);
-                    eprint!("{}", super::report::table(std::slice::from_ref(&row)));
-                    rows.push(row);
+        let mut secs: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); senders.len()];
+        for _ in 0..p.lossy_runs.max(1) {
+            for (s, secs) in senders.iter().zip(secs.iter_mut()) {
+                let Ok(done) = secs else { continue };
+                if s.unusable.is_some() {
+                    continue;
+                }
+                let t = hand_address(&topo, s.ours, &mut now_ours)
+                    .and_then(|()| transfer_once(&topo, s.app, &s.args, p));
+                match t {
+                    Ok(t) => done.push(t),
+                    Err(e) => *secs = Err(e),
                 }
             }
         }
+        let new: Vec<Row> = senders
+            .iter()
+            .zip(&secs)
+            .map(|(s, t)| s.row(w, t))
+            .collect();
+        eprint!("{}", super::report::table(&new));
+        rows.extend(new);
     }
     Ok(rows)
 }

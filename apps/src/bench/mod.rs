@@ -195,8 +195,9 @@ pub struct Params {
     pub bulk_secs: Option<f64>,
     /// Bytes of each lossy transfer.
     pub lossy_bytes: u64,
-    /// Transfers per lossy row; the row is their median (a single 50 MB transfer lasts about
-    /// 40 ms, and one run's figure varied by a quarter from the next, Linux's as ours).
+    /// Transfers per lossy row, one per round of turns among the senders; the row is their
+    /// median (a single 50 MB transfer lasts about 40 ms, and one's figure varied by a quarter
+    /// from the next, Linux's as ours).
     pub lossy_runs: usize,
     /// Our senders' congestion-control algorithms in the lossy workloads (`tcp_cc = X`).
     pub cc: Vec<String>,

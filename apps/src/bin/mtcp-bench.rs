@@ -55,6 +55,9 @@ struct Args {
     /// Congestion control of our senders in the lossy workloads (mtcp.conf `tcp_cc`).
     #[arg(long, value_delimiter = ',', default_value = "cubic")]
     cc: Vec<String>,
+    /// Transfers per lossy row (their median; the senders take turns): 5, or 1 with --quick.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    lossy_runs: Option<u32>,
     /// Write the rows as JSON to this file.
     #[arg(long)]
     json: Option<String>,
@@ -227,6 +230,9 @@ fn run(a: Args) -> Result<bool, String> {
     };
     let mut p = Params::new(a.quick);
     p.cc = a.cc.clone();
+    if let Some(n) = a.lossy_runs {
+        p.lossy_runs = n as usize;
+    }
     if let Some(b) = a.bulk_bytes {
         p.bulk_bytes = b;
         p.bulk_secs = None;
