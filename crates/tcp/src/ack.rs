@@ -17,7 +17,11 @@ impl Conn {
     /// PRR and the congestion control, and the send window.
     pub(crate) fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let (una_before, sacked_before) = (self.snd.una, self.scoreboard.sacked_bytes());
-        let (fack_before, rexmits_before) = (self.fack(), self.scoreboard.rexmits_delivered);
+        let fack_before = self.fack();
+        let rexmits_before = (
+            self.scoreboard.rexmits_delivered,
+            self.scoreboard.rexmit_in_flight(),
+        );
         self.scoreboard
             .set_ack_clock(cx.now.0, self.rtt.min_rtt().0);
         let newly_sacked = self.take_sack_blocks(seg);

@@ -114,14 +114,20 @@ impl Conn {
     /// the newest segment delivered when RACK.fack advanced (not a retransmitted one: its RTT
     /// is ambiguous), or RACK.reord when bytes never retransmitted arrived below RACK.fack
     /// (`fack_before`); `rexmits_before` is the scoreboard's count of retransmissions delivered
-    /// before the ACK.
+    /// and its retransmitted bytes in flight before the ACK.
+    ///
+    /// Only original bytes count: an ACK that delivered no whole retransmission may still have
+    /// delivered part of one (a retransmission of several segments, SACKed one by one), which
+    /// is no reordering; taken for it, RACK.reord held every later recovery to RACK's wait.
     pub(crate) fn rack_on_ack(
         &mut self,
         now: Instant,
         fack_before: SeqNumber,
-        rexmits_before: u32,
+        rexmits_before: (u32, u32),
         delivered: u32,
     ) {
+        let (count_before, bytes_before) = rexmits_before;
+        let rexmit_delivered = bytes_before.saturating_sub(self.scoreboard.rexmit_in_flight());
         if self.opts.sack_ok && delivered > 0 {
             let fack = self.fack();
             if fack > fack_before {
@@ -130,7 +136,8 @@ impl Conn {
                         self.rack.rtt_ms = Some((now.0 as u32).wrapping_sub(t));
                     }
                 }
-            } else if self.scoreboard.rexmits_delivered == rexmits_before
+            } else if self.scoreboard.rexmits_delivered == count_before
+                && delivered > rexmit_delivered
                 && !self.rec.rto_recovery
                 && !self.rto_recover_pending()
                 && self.rec.tlp_out.is_none()
