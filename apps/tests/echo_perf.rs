@@ -53,9 +53,10 @@ fn perf_with_loss(tag: &str, mode: &str) {
     env.ns
         .exec_ok(&["nft", "-f", rules.to_str().unwrap()])
         .expect("nft");
-    // 100 MB each way (the issue's size); the whole test takes about 80 s here. The link, not
-    // the CPU, is the limit: at ~2 % loss and a few ms of RTT a loss-based sender (ours: CUBIC)
-    // holds a window of about 10 segments. MTCP_PERF_BYTES=N runs another size.
+    // 100 MB each way (the issue's size): each transfer took 1.7-2.0 s here (2026-12-06, 9cead8b,
+    // `--release`), 41 s per pair before issue 17. The link, not the CPU, was the limit then: at
+    // ~2 % loss and a few ms of RTT a loss-based sender (ours: CUBIC) held a window of about 10
+    // segments. MTCP_PERF_BYTES=N runs another size.
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "100000000".into());
     perf_pair(&env, &bytes, &bytes);
 }
