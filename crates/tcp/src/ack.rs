@@ -17,11 +17,7 @@ impl Conn {
     /// PRR and the congestion control, and the send window.
     pub(crate) fn process_ack(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) {
         let (una_before, sacked_before) = (self.snd.una, self.scoreboard.sacked_bytes());
-        let fack_before = self.fack();
-        let rexmits_before = (
-            self.scoreboard.rexmits_delivered,
-            self.scoreboard.rexmit_in_flight(),
-        );
+        let (fack_before, arrivals_before) = (self.fack(), self.scoreboard.arrivals);
         self.scoreboard
             .set_ack_clock(cx.now.0, self.rtt.min_rtt().0);
         let newly_sacked = self.take_sack_blocks(seg);
@@ -36,7 +32,7 @@ impl Conn {
         let delivered = ((self.snd.una - una_before).max(0) as u32)
             .saturating_add(self.scoreboard.sacked_bytes())
             .saturating_sub(sacked_before);
-        self.rack_on_ack(cx.now, fack_before, rexmits_before, delivered);
+        self.rack_on_ack(cx.now, fack_before, arrivals_before, delivered);
         self.detect_loss(cx.now);
         self.account_delivery(cx.now, delivered, rtt_sample);
         self.update_send_window(seg, new_wnd);

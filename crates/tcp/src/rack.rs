@@ -15,6 +15,7 @@ use heapless::Deque;
 use mtcp_wire::tcp::SeqNumber;
 
 use crate::conn::Conn;
+use crate::sack::RexmitArrivals;
 use crate::time::{Duration, Instant};
 
 /// Milliseconds of original transmissions tracked at once.
@@ -113,21 +114,21 @@ impl Conn {
     /// After an ACK that delivered `delivered` bytes (RFC 8985 §6.2 steps 2-3): RACK.rtt from
     /// the newest segment delivered when RACK.fack advanced (not a retransmitted one: its RTT
     /// is ambiguous), or RACK.reord when bytes never retransmitted arrived below RACK.fack
-    /// (`fack_before`); `rexmits_before` is the scoreboard's count of retransmissions delivered
-    /// and its retransmitted bytes in flight before the ACK.
+    /// (`fack_before`) with no whole retransmission (`arrivals_before`: the scoreboard's
+    /// counts before the ACK; an ACK that also brought a whole one is taken as its arrival).
     ///
-    /// Only original bytes count: an ACK that delivered no whole retransmission may still have
-    /// delivered part of one (a retransmission of several segments, SACKed one by one), which
-    /// is no reordering; taken for it, RACK.reord held every later recovery to RACK's wait.
+    /// Only bytes never retransmitted count: part of a retransmission of several segments
+    /// (SACKed or acknowledged one segment at a time) is no reordering; taken for it,
+    /// RACK.reord held every later recovery to RACK's reordering window.
     pub(crate) fn rack_on_ack(
         &mut self,
         now: Instant,
         fack_before: SeqNumber,
-        rexmits_before: (u32, u32),
+        arrivals_before: RexmitArrivals,
         delivered: u32,
     ) {
-        let (count_before, bytes_before) = rexmits_before;
-        let rexmit_delivered = bytes_before.saturating_sub(self.scoreboard.rexmit_in_flight());
+        let arrived = self.scoreboard.arrivals;
+        let rexmit_bytes = arrived.bytes.wrapping_sub(arrivals_before.bytes);
         if self.opts.sack_ok && delivered > 0 {
             let fack = self.fack();
             if fack > fack_before {
@@ -136,8 +137,8 @@ impl Conn {
                         self.rack.rtt_ms = Some((now.0 as u32).wrapping_sub(t));
                     }
                 }
-            } else if self.scoreboard.rexmits_delivered == count_before
-                && delivered > rexmit_delivered
+            } else if arrived.whole == arrivals_before.whole
+                && delivered > rexmit_bytes
                 && !self.rec.rto_recovery
                 && !self.rto_recover_pending()
                 && self.rec.tlp_out.is_none()

@@ -37,6 +37,17 @@ fn serial_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
+/// Retransmissions the peer got (SACKed or cumulatively acknowledged) so far, wrapping
+/// counts: whole ones, and bytes (one of several segments may arrive a segment at a time).
+/// Only arrivals count: a retransmission found lost, or forgotten after an RTO, is neither.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RexmitArrivals {
+    /// Retransmissions whose every byte arrived.
+    pub whole: u32,
+    /// Retransmitted bytes that arrived.
+    pub bytes: u32,
+}
+
 /// What [`Scoreboard::detect_lost_rexmits`] found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RexmitLoss {
@@ -74,7 +85,7 @@ pub struct Scoreboard {
     ack_ms: u32,
     min_rtt_ms: u32,
     /// Retransmissions delivered (SACKed or acknowledged) so far, counted.
-    pub rexmits_delivered: u32,
+    pub arrivals: RexmitArrivals,
     /// Kept up to date so that RFC 6675's pipe, computed for every segment sent in a recovery,
     /// costs no walk over the tables: the SACKed bytes, and the retransmitted bytes in flight.
     sacked_total: u32,
@@ -126,6 +137,14 @@ impl Scoreboard {
             })
             .sum();
     }
+    /// [`Scoreboard::refresh`] after SACKs or a cumulative ACK: the retransmitted bytes that
+    /// left the flight then arrived.
+    fn refresh_arrived(&mut self) {
+        let before = self.rexmit_bytes;
+        self.refresh();
+        let arrived = before.saturating_sub(self.rexmit_bytes);
+        self.arrivals.bytes = self.arrivals.bytes.wrapping_add(arrived);
+    }
     /// Forgets the retransmissions in flight (after an RTO every one of them counts as lost).
     pub fn clear_rexmits(&mut self) {
         self.rexmits.clear();
@@ -168,7 +187,7 @@ impl Scoreboard {
             // A retransmission the peer now holds entirely is no longer in flight.
             let (ranges, d) = (&self.ranges, &mut self.delivered_serial);
             let (ack_ms, min_rtt) = (self.ack_ms, self.min_rtt_ms);
-            let n = &mut self.rexmits_delivered;
+            let n = &mut self.arrivals.whole;
             self.rexmits.retain(|r| {
                 let i = ranges.partition_point(|&(_, b)| b <= r.start);
                 let held = ranges
@@ -180,7 +199,7 @@ impl Scoreboard {
                 }
                 !held
             });
-            self.refresh();
+            self.refresh_arrived();
         }
         changed
     }
@@ -229,7 +248,7 @@ impl Scoreboard {
         self.ranges = out;
         let d = &mut self.delivered_serial;
         let (ack_ms, min_rtt) = (self.ack_ms, self.min_rtt_ms);
-        let n = &mut self.rexmits_delivered;
+        let n = &mut self.arrivals.whole;
         self.rexmits.retain(|r| {
             if r.end <= snd_una {
                 *n = n.wrapping_add(1);
@@ -240,7 +259,7 @@ impl Scoreboard {
         for r in self.rexmits.iter_mut() {
             r.start = max_seq(r.start, snd_una);
         }
-        self.refresh();
+        self.refresh_arrived();
     }
     /// Total SACKed bytes.
     pub fn sacked_bytes(&self) -> u32 {
