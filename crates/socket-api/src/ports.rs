@@ -33,10 +33,13 @@ pub(crate) struct Ports<Q: Queue> {
 }
 
 impl<Q: Queue> Ports<Q> {
+    /// Ports over `netifs`; `connect` under RSS steering tries source port `first_port`
+    /// first.
     pub(crate) fn new(
         netifs: Vec<NetIf<Q>>,
         routes: RouteTable,
         rss: Vec<Option<Arc<RssSteer>>>,
+        first_port: u16,
     ) -> Ports<Q> {
         let prefixes: Vec<&[(std::net::Ipv6Addr, u8)]> =
             netifs.iter().map(|p| p.iface.ipv6_addrs()).collect();
@@ -46,7 +49,7 @@ impl<Q: Queue> Ports<Q> {
             routes,
             routes6,
             rss,
-            rss_cursor: 1025,
+            rss_cursor: first_port.max(1025),
             rss_base: None,
         }
     }

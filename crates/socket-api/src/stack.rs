@@ -83,9 +83,8 @@ impl<Q: Queue> Stack<Q> {
         stats: Arc<CoreStats>,
         rss: Vec<Option<Arc<RssSteer>>>,
     ) -> Stack<Q> {
-        let mut ports = Ports::new(ports, routes, rss);
-        // RSS-steered source ports start at the engine's secret point too (RFC 6056).
-        ports.rss_cursor = engine.next_ephemeral_port();
+        // RSS-steered source ports start at the engine's secret point too.
+        let ports = Ports::new(ports, routes, rss, engine.next_ephemeral_port());
         Stack {
             cpu,
             ports,

@@ -23,9 +23,11 @@ use crate::unread::Unread;
 
 /// Most stateless replies (RSTs, cookie SYN-ACKs) queued between two dispatches; more are dropped.
 pub(crate) const MAX_CONTROL: usize = 1024;
-/// The ephemeral ports (IANA's dynamic range, RFC 6335); the search starts at a secret point
-/// in it ([`SecretHash::port_offset`]).
+/// The ephemeral ports (IANA's dynamic range, RFC 6335): `EPHEMERAL_SPAN` of them from
+/// `EPHEMERAL_FIRST`. The search starts at a secret point of them ([`SecretHash::port_offset`])
+/// and goes on in order.
 const EPHEMERAL_FIRST: u16 = 49_152;
+const EPHEMERAL_SPAN: u16 = u16::MAX - EPHEMERAL_FIRST + 1;
 /// Most spare ring pieces an engine keeps: 4 MiB of [`MIN_GROWTH`] pieces.
 const POOL_MAX_PIECES: usize = 4 * 1024 * 1024 / MIN_GROWTH;
 
@@ -101,8 +103,7 @@ impl Engine {
         let floor = config.buffer_pool_floor_bytes / MIN_GROWTH;
         let pool = RingPool::new(pieces, floor, budget.clone());
         let secret = SecretHash::new(secret);
-        let span = u16::MAX - EPHEMERAL_FIRST + 1;
-        let next_ephemeral = EPHEMERAL_FIRST + secret.port_offset() % span;
+        let next_ephemeral = EPHEMERAL_FIRST + secret.port_offset() % EPHEMERAL_SPAN;
         Engine {
             pool,
             budget,
@@ -152,8 +153,8 @@ impl Engine {
     }
 
     /// The ephemeral port the next [`Engine::connect`] without a local port tries first: a
-    /// secret point in 49152-65535 at first (RFC 6056 §3.3.1), then the one after the last
-    /// taken.
+    /// secret point of 49152-65535 at first, then the one after the last taken (RFC 6056
+    /// §2.2's sequential search, from a random start).
     pub fn next_ephemeral_port(&self) -> u16 {
         self.next_ephemeral
     }
@@ -203,7 +204,7 @@ impl Engine {
         };
         if local_port == 0 {
             let mut found = false;
-            for _ in 0..(u16::MAX - EPHEMERAL_FIRST) {
+            for _ in 0..EPHEMERAL_SPAN {
                 let p = self.next_ephemeral;
                 self.next_ephemeral = if p == u16::MAX {
                     EPHEMERAL_FIRST

@@ -87,10 +87,11 @@ impl SecretHash {
         h.finish()
     }
 
-    /// A secret offset for the first ephemeral port (RFC 6056 §3.3.1's random starting point):
-    /// a client restarted against the same server does not reuse its last source port, whose
-    /// server side may still be in TIME-WAIT and answer the new SYN with the old connection's
-    /// ACK (a second's SYN timeout). Hashed, so the port does not reveal the key.
+    /// A secret offset for the first ephemeral port (a random start for RFC 6056 §2.2's
+    /// sequential search): a client restarted against the same server is unlikely to reuse its
+    /// last source port, whose server side may still be in TIME-WAIT and answer the new SYN
+    /// with the old connection's ACK (a second's SYN timeout). Hashed, so the port does not
+    /// reveal the key.
     pub(crate) fn port_offset(&self) -> u16 {
         let zero = FourTuple {
             local_addr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),

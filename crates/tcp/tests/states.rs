@@ -578,9 +578,10 @@ fn receive_window_right_edge_never_moves_left() {
     assert_eq!(upd.repr.window_len, 4000);
 }
 
-/// RFC 6056 §3.3.1: the first ephemeral port is a secret point of 49152-65535, so a client
-/// restarted against the same server does not reuse its last source port (whose server side may
-/// still be in TIME-WAIT); after it the ports go on in order.
+/// The first ephemeral port is a secret point of 49152-65535 (a random start for RFC 6056 §2.2's
+/// sequential search), so a client restarted against the same server is unlikely to reuse its
+/// last source port (whose server side may still be in TIME-WAIT); after it the ports go on in
+/// order.
 #[test]
 fn ephemeral_ports_start_at_a_secret_point_and_go_on_in_order() {
     let firsts: std::collections::HashSet<u16> = (0..8u8)
