@@ -440,7 +440,10 @@ impl Sender {
             (None, Ok(secs)) => secs.clone(),
         };
         secs.sort_by(f64::total_cmp);
-        let median = secs[secs.len() / 2];
+        // The median (of an even count, the upper of the middle two).
+        let Some(&median) = secs.get(secs.len() / 2) else {
+            return Row::missing(&name, self.link, &self.mode, "failed: no transfer");
+        };
         if secs.len() > 1 {
             let all: Vec<String> = secs.iter().map(|s| format!("{s:.4}")).collect();
             eprintln!(
@@ -486,7 +489,8 @@ fn hand_address(topo: &Topo, to_ours: bool, now_ours: &mut Option<bool>) -> Resu
 /// Runs the lossy workloads `ws`: Linux's senders when `linux`, ours over each of `ours` (veth
 /// links) in each of `modes` with each of `p.cc`. The senders take turns, one transfer each per
 /// round for `p.lossy_runs` rounds, so that what slows the machine for a while slows every
-/// sender alike; each row is its sender's median.
+/// sender alike; each row is its sender's median. A sender whose transfer fails (or whose
+/// client address could not be handed over) gets a `failed` row; the others go on.
 pub fn run(
     ws: &[Workload],
     linux: bool,
@@ -518,8 +522,13 @@ pub fn run(
     for &w in ws {
         set_loss(&topo, loss_permille(w))?;
         let mut secs: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); senders.len()];
-        for _ in 0..p.lossy_runs.max(1) {
-            for (s, secs) in senders.iter().zip(secs.iter_mut()) {
+        for round in 0..p.lossy_runs.max(1) {
+            // Each round starts one sender later, so that none always follows the same one (or
+            // the hand-over of the client's address).
+            for k in 0..senders.len() {
+                let i = (k + round) % senders.len();
+                let (s, secs) = (&senders[i], &mut secs[i]);
+                // A sender's first failure ends its row.
                 let Ok(done) = secs else { continue };
                 if s.unusable.is_some() {
                     continue;
