@@ -44,7 +44,7 @@ fn perf_pair(env: &Env, send: &str, recv: &str) {
 fn perf_with_loss(tag: &str, mode: &str) {
     // Our side impairs both directions too (mtcp_io::fault::Fault around the AF_PACKET port).
     // BBR: a loss-based sender holds a window of about 10 segments at ~2 % loss and a few ms
-    // of RTT (CUBIC took ~60 s per direction here); BBR keeps its rate (issue 17).
+    // of RTT; BBR keeps its rate (issue 17).
     let faults = "fault_loss = 0.01\nfault_reorder = 0.02\nfault_duplicate = 0.01\n\
                   fault_delay_ms = 1\nfault_seed = 7\ntcp_cc = bbr\n";
     let env = Env::new(tag, Link::AfPacket, &format!("{faults}run_mode = {mode}\n"));
@@ -53,10 +53,10 @@ fn perf_with_loss(tag: &str, mode: &str) {
     env.ns
         .exec_ok(&["nft", "-f", rules.to_str().unwrap()])
         .expect("nft");
-    // 100 MB each way (the issue's size): each transfer took 1.7-2.0 s here (2026-12-06, 9cead8b,
-    // `--release`), 41 s per pair before issue 17. The link, not the CPU, was the limit then: at
-    // ~2 % loss and a few ms of RTT a loss-based sender (ours: CUBIC) held a window of about 10
-    // segments. MTCP_PERF_BYTES=N runs another size.
+    // 100 MB each way (the issue's size): with BBR each transfer took 1.7-2.0 s here
+    // (2026-12-06, 9cead8b, `--release`), the pair about 4 s; before issue 17 our sender had only
+    // CUBIC and the pair took about 41 s, the link, not the CPU, being the limit. MTCP_PERF_BYTES=N
+    // runs another size.
     let bytes = std::env::var("MTCP_PERF_BYTES").unwrap_or_else(|_| "100000000".into());
     perf_pair(&env, &bytes, &bytes);
 }
