@@ -7,7 +7,7 @@ use mtcp_wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 use crate::cc::Delivery;
 use crate::conn::{Conn, Cx};
 use crate::input::ts_before;
-use crate::sack::LoneRexmit;
+use crate::sack::RexmitProbe;
 use crate::state::Event;
 use crate::time::{Duration, Instant};
 
@@ -126,6 +126,7 @@ impl Conn {
         match self.rec.point {
             Some(point) if ackn >= point => {
                 self.rec.point = None;
+                self.rec.probe_now = false;
                 if self.rec.rto_recovery {
                     // Slow start after the timeout simply goes on.
                     self.rec.rto_recovery = false;
@@ -255,17 +256,30 @@ impl Conn {
         }
         let mut recheck = found.recheck_in_ms;
         if recheck.is_none() {
-            // The last retransmission with nothing after it: the probe timeout (as the tail
-            // loss probe's, two smoothed RTTs and at least 2 ms), else the RTO.
-            let pto = (2 * self.rtt.srtt().0).clamp(2, u64::from(u32::MAX)) as u32;
-            let (una, max) = (self.snd.una, self.snd.max);
-            match self.scoreboard.probe_lone_rexmit(una, max, now.0, pto) {
-                LoneRexmit::WaitMs(ms) => recheck = Some(ms),
-                LoneRexmit::Lost => self.stats.lost_retransmits += 1,
-                LoneRexmit::NotApplicable => {}
+            // The newest retransmission with nothing arriving after it: the probe timeout,
+            // else the RTO.
+            let pto = self.rexmit_pto_ms();
+            match self.scoreboard.probe_last_rexmit(self.snd.una, now.0, pto) {
+                RexmitProbe::WaitMs(ms) => recheck = Some(ms),
+                RexmitProbe::Lost => {
+                    self.stats.lost_retransmits += 1;
+                    self.rec.probe_now = true;
+                }
+                RexmitProbe::NotApplicable => {}
             }
         }
         self.timers.tlp_at = recheck.map(|ms| now + Duration(u64::from(ms)));
+    }
+
+    /// The probe timeout of a retransmission (as the tail loss probe's: two smoothed RTTs, at
+    /// least 2 ms; the RTO before any RTT sample, RFC 8985 §7.2's one second being no shorter).
+    pub(crate) fn rexmit_pto_ms(&self) -> u32 {
+        let pto = if self.rtt.has_sample() {
+            2 * self.rtt.srtt().0
+        } else {
+            self.rtt.rto().0
+        };
+        pto.clamp(2, u64::from(u32::MAX)) as u32
     }
 
     /// `delivered` bytes reached the peer: PRR's budget and the congestion control's model.

@@ -188,6 +188,9 @@ pub(crate) struct Recovery {
     pub prr_sndcnt: u32,
     /// A tail loss probe (RFC 8985 §7) is due now.
     pub tlp_now: bool,
+    /// A retransmission's probe timeout declared it lost (`Scoreboard::probe_last_rexmit`):
+    /// its resend goes whatever the window allows, as a probe does.
+    pub probe_now: bool,
     /// A probe is outstanding: `snd.max` just after it was sent. SACK of it proves every hole
     /// below it lost (it left a PTO after them).
     pub tlp_out: Option<SeqNumber>,
@@ -618,6 +621,7 @@ impl Conn {
         self.rtt.back_off();
         self.rtt_probe = None;
         self.rec.fast_rexmit = false;
+        self.rec.probe_now = false;
         self.rec.dupacks = 0;
         self.cancel_tlp();
         self.rec.high_rxt = self.snd.una;

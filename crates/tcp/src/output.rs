@@ -171,7 +171,7 @@ impl Conn {
         let mut budget = None;
         if self.rec.point.is_some() {
             let b = self.cwnd_budget(cwnd);
-            if b < mss {
+            if b < mss && !self.rec.probe_now {
                 self.stats.limited(Limit::Recovery, now.0);
                 return None;
             }
@@ -562,6 +562,7 @@ impl Conn {
                 if p.kind == PlanKind::FastRexmit {
                     self.rec.fast_rexmit = false;
                 }
+                self.rec.probe_now = false;
                 if self.rec.high_rxt < end {
                     self.rec.high_rxt = end;
                 }
@@ -569,6 +570,16 @@ impl Conn {
                     let _ = self
                         .scoreboard
                         .record_rexmit(p.seq, end, self.snd.max, now.0);
+                    let una = self.snd.una;
+                    if self.timers.tlp_at.is_none()
+                        && !self.rec.rto_recovery
+                        && self.scoreboard.may_probe(una)
+                    {
+                        // Should no ACK follow, its probe timeout looks again
+                        // (`detect_lost_rexmits`; after an RTO, the RTO does).
+                        let pto = Duration(u64::from(self.rexmit_pto_ms()));
+                        self.timers.tlp_at = Some(now + pto);
+                    }
                 }
                 if p.seq == self.snd.una {
                     // As Linux: resending the oldest segment gives it a whole RTO to be

@@ -58,9 +58,9 @@ pub struct RexmitLoss {
     pub recheck_in_ms: Option<u32>,
 }
 
-/// What [`Scoreboard::probe_lone_rexmit`] decided.
+/// What [`Scoreboard::probe_last_rexmit`] decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoneRexmit {
+pub enum RexmitProbe {
     /// The rule does not apply.
     NotApplicable,
     /// The probe timeout is this many ms away.
@@ -365,41 +365,42 @@ impl Scoreboard {
             recheck_in_ms: recheck,
         }
     }
-    /// The probe timeout (RFC 8985 §7) for a retransmission nothing can prove lost: when it is
-    /// the only data outstanding that the peer does not hold (all above it SACKed, the FIN
-    /// aside) and the last thing sent (no retransmission or new data after it), no later
-    /// delivery will come to show RACK that it was lost, and only the RTO would resend it.
-    /// Once `pto_ms` have passed since it was sent it is declared lost (NextSeg resends it, as
-    /// the probe would resend the last segment), once per position of `snd_una`.
-    pub fn probe_lone_rexmit(
+    /// Whether [`Scoreboard::probe_last_rexmit`] may still declare one lost at `snd_una`.
+    pub fn may_probe(&self, snd_una: SeqNumber) -> bool {
+        self.probed_at != Some(snd_una)
+    }
+    /// The probe timeout (RFC 8985 §7) for retransmissions nothing else can prove lost. RACK
+    /// finds a retransmission lost once one sent after it arrives, and the rule of the mark
+    /// once data sent after it is SACKed; the newest retransmission has neither when nothing
+    /// that follows it arrives: it was the last thing sent (all sent, or the peer's window
+    /// full), or what followed was lost with it. Then no ACK comes, and only the RTO would
+    /// resend it. Once `pto_ms` have passed since it was sent it is declared lost (NextSeg
+    /// resends it, as the probe would resend the last segment; its arrival then shows RACK the
+    /// older ones lost), once per position of `snd_una`, so that a silent peer still meets the
+    /// RTO.
+    pub fn probe_last_rexmit(
         &mut self,
         snd_una: SeqNumber,
-        snd_max: SeqNumber,
         now_ms: u64,
         pto_ms: u32,
-    ) -> LoneRexmit {
-        let &[r] = self.rexmits.as_slice() else {
-            return LoneRexmit::NotApplicable;
+    ) -> RexmitProbe {
+        let Some(&r) = self.rexmits.last() else {
+            return RexmitProbe::NotApplicable;
         };
+        // A later one was delivered (RACK orders them) or the peer was probed at this SND.UNA.
         let newest = r.serial.wrapping_add(1) == self.next_serial;
-        let outstanding = (snd_max - snd_una).max(0) as u32;
-        let unsacked = outstanding.saturating_sub(self.sacked_total);
-        if !newest
-            || r.mark != snd_max
-            || unsacked > self.rexmit_bytes + 1
-            || self.probed_at == Some(snd_una)
-        {
-            return LoneRexmit::NotApplicable;
+        if !newest || self.probed_at == Some(snd_una) {
+            return RexmitProbe::NotApplicable;
         }
         let age = (now_ms as u32).wrapping_sub(r.sent_ms);
         if age < pto_ms {
-            return LoneRexmit::WaitMs(pto_ms - age);
+            return RexmitProbe::WaitMs(pto_ms - age);
         }
-        self.rexmits.clear();
+        self.rexmits.pop();
         self.probed_at = Some(snd_una);
         self.refresh();
         self.covered = None;
-        LoneRexmit::Lost
+        RexmitProbe::Lost
     }
     /// NextSeg rule 1 (RFC 6675 §4): the first hole in `[from, lost_edge)` that is neither
     /// SACKed nor already retransmitted and in flight: `(start, len)`.
@@ -499,7 +500,7 @@ mod tests {
                         }
                     }
                     _ => {
-                        let _ = s.probe_lone_rexmit(SeqNumber(una), SeqNumber(max), 1000, 1);
+                        let _ = s.probe_last_rexmit(SeqNumber(una), 1000, 1);
                     }
                 }
                 let sacked: u32 = s.ranges.iter().map(|&(a, b)| (b - a) as u32).sum();
