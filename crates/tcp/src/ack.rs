@@ -271,8 +271,9 @@ impl Conn {
         self.timers.tlp_at = recheck.map(|ms| now + Duration(u64::from(ms)));
     }
 
-    /// The probe timeout of a retransmission (as the tail loss probe's: two smoothed RTTs, at
-    /// least 2 ms; the RTO before any RTT sample, RFC 8985 §7.2's one second being no shorter).
+    /// The probe timeout of a retransmission, as the tail loss probe's: two smoothed RTTs, at
+    /// least 2 ms. Before any RTT sample RFC 8985 §7.2 takes one second; the RTO, which is then
+    /// at least that (RFC 6298's initial RTO), is used instead, so the probe never comes first.
     pub(crate) fn rexmit_pto_ms(&self) -> u32 {
         let pto = if self.rtt.has_sample() {
             2 * self.rtt.srtt().0
