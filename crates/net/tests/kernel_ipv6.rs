@@ -189,7 +189,12 @@ fn interface_pings_the_kernel_over_ipv6() {
         SendResult::Queued,
         "the first waits for the kernel's MAC"
     );
-    run6(&mut l, Duration::from_millis(500), |_| false);
+    // Until the kernel answers (our solicitation is resent after RetransTimer, 1 s, should the
+    // kernel's side of the TAP not have been ready for the first: seen once under CI's load).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while l.iface.counters().nd_resolved == 0 && Instant::now() < deadline {
+        run6(&mut l, Duration::from_millis(50), |_| false);
+    }
     let now = l.now_ms();
     let SendResult::Sent(t) =
         l.iface
