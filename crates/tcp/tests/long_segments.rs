@@ -58,28 +58,21 @@ fn pair(config: Config, now: Instant) -> (Engine, Engine, Handle, Handle, usize)
     (a, b, ha, hb, mss)
 }
 
+/// The room of a plain dispatch: 64 segments, none long.
+const PLAIN: TxRoom = TxRoom {
+    segments: 64,
+    long: 0,
+    long_payload: 0,
+};
+
 /// Opens a connection from `a` to `b` through plain dispatches; the two handles.
 fn connect(a: &mut Engine, b: &mut Engine, now: Instant) -> (Handle, Handle) {
     b.listen(B, PORT, 1).unwrap();
     let h = a.connect(now, A, 0, B, PORT).unwrap();
     for _ in 0..3 {
-        let ab = take(
-            a,
-            now,
-            TxRoom {
-                segments: 64,
-                ..TxRoom::default()
-            },
-        );
+        let ab = take(a, now, PLAIN);
         deliver(b, now, &ab);
-        let ba = take(
-            b,
-            now,
-            TxRoom {
-                segments: 64,
-                ..TxRoom::default()
-            },
-        );
+        let ba = take(b, now, PLAIN);
         deliver(a, now, &ba);
     }
     (h, b.accept(PORT).expect("the handshake completed"))
@@ -142,14 +135,7 @@ fn long_segments_carry_whole_mss_within_the_room_and_arrive_in_order() {
             }
             got.extend_from_slice(&buf[..n]);
         }
-        let ba = take(
-            &mut b,
-            now,
-            TxRoom {
-                segments: 64,
-                ..TxRoom::default()
-            },
-        );
+        let ba = take(&mut b, now, PLAIN);
         deliver(&mut a, now, &ba);
     }
     assert_eq!(got.len(), BYTES, "every byte arrived");
@@ -227,14 +213,7 @@ fn resends_after_a_timeout_without_sack_are_one_mss_each() {
         }
         deliver(&mut b, t, &out);
         b.poll_timers(t);
-        let back = take(
-            &mut b,
-            t,
-            TxRoom {
-                segments: 64,
-                ..TxRoom::default()
-            },
-        );
+        let back = take(&mut b, t, PLAIN);
         deliver(&mut a, t, &back);
         t = t + mtcp_tcp::Duration(1);
         a.poll_timers(t);
