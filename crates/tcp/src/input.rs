@@ -6,6 +6,11 @@ use crate::conn::{Conn, Cx, Outcome};
 use crate::listener::ListenerKey;
 use crate::state::{Event, State};
 
+/// How soon SYN-SENT resends its SYN after answering an unacceptable ACK with RST: Linux's
+/// TCP_TIMEOUT_MIN (two jiffies, 2 ms at HZ=1000), time for the RST to clear the peer's old
+/// connection first.
+const SYN_RESEND_AFTER_BAD_ACK: crate::time::Duration = crate::time::Duration::from_millis(2);
+
 /// Whether timestamp `a` is older than `b` (RFC 7323 serial arithmetic).
 pub(crate) fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
@@ -335,6 +340,23 @@ impl Conn {
         }
     }
 
+    /// SYN-SENT's answer to an ACK that does not acknowledge our SYN (RFC 9293 §3.10.7.3):
+    /// `<SEQ=SEG.ACK><CTL=RST>` unless it is a RST itself.
+    fn on_unacceptable_ack_syn_sent(&mut self, cx: &Cx<'_>, ack: SeqNumber, rst: bool) {
+        if !rst {
+            self.rst_reply = Some(ack);
+        }
+        // Such an ACK most often comes from the peer's older connection on this 4-tuple
+        // (TIME-WAIT, or half-open after a crash), which our RST clears: resend the SYN
+        // shortly instead of after the initial RTO of 1 s, as Linux does
+        // (tcp_rcv_synsent_state_process re-arms its timer with TCP_TIMEOUT_MIN). Only while
+        // no SYN has been resent: a stream of such ACKs brings the first retransmission
+        // forward, never adds one.
+        if self.timers.retries == 0 {
+            self.timers.rto_at = Some(cx.now + SYN_RESEND_AFTER_BAD_ACK);
+        }
+    }
+
     fn on_segment_syn_sent(&mut self, cx: &mut Cx<'_>, seg: &TcpRepr<'_>) -> Outcome {
         let f = seg.flags;
         let (rst, syn, ack) = (
@@ -343,9 +365,7 @@ impl Conn {
             f.contains(TcpFlags::ACK),
         );
         if ack && (seg.ack_number <= self.snd.iss || seg.ack_number > self.snd.max) {
-            if !rst {
-                self.rst_reply = Some(seg.ack_number);
-            }
+            self.on_unacceptable_ack_syn_sent(cx, seg.ack_number, rst);
             return Outcome::Keep;
         }
         if rst {
