@@ -77,8 +77,17 @@ pub struct AfPacketConfig {
     /// Receive ring block size in bytes (a power of two, multiple of the page size); raised to the
     /// slot size when a slot is bigger.
     pub block_size: usize,
-    /// Receive ring blocks.
-    pub block_count: usize,
+    /// Receive ring size in bytes, rounded up to whole blocks (at least one): the ring holds
+    /// as many slots as fit, or `rx_frames` if that is more.
+    pub rx_ring_bytes: usize,
+    /// Receive ring slots at least, however big a slot is, as `rx_ring_limit` allows: the
+    /// frames the kernel can hold for us between two looks, one slot each however short the
+    /// frame. A burst bigger than the free slots is dropped by the kernel (counted in
+    /// `PACKET_STATISTICS`), so with many connections this should be about one per connection.
+    pub rx_frames: usize,
+    /// The most bytes `rx_frames` may make the receive ring take (a slot is 2 KiB at MTU 1500,
+    /// 16 KiB at MTU 9000; the kernel allocates the ring up front).
+    pub rx_ring_limit: usize,
     /// Minimum receive slot size in bytes (frame plus a 66-byte header); raised to the next power
     /// of two that holds an MTU-sized frame with a VLAN tag.
     pub rx_frame_size: usize,
@@ -108,7 +117,8 @@ pub struct AfPacketConfig {
 }
 
 impl AfPacketConfig {
-    /// One queue, 64 receive blocks of 64 KiB (4 MiB: 2 048 slots of 2 KiB), transmission
+    /// One queue, a 4 MiB receive ring in blocks of 64 KiB (2 048 slots at MTU 1500, 256 at MTU
+    /// 9000; `rx_frames` may raise it to 64 MiB), transmission
     /// gathered with GSO on; for the transmit ring (`tx_gather` off), 128 slots of 16 KiB (2 MiB:
     /// a GSO super-frame of up to 11 full segments each, or one jumbo frame; receive slots grow
     /// with the MTU by themselves).
@@ -117,7 +127,9 @@ impl AfPacketConfig {
             ifname: ifname.to_owned(),
             queues: 1,
             block_size: 1 << 16,
-            block_count: 64,
+            rx_ring_bytes: 4 << 20,
+            rx_frames: 0,
+            rx_ring_limit: 64 << 20,
             rx_frame_size: 2048,
             tx_frame_size: 1 << 14,
             tx_frames: 128,
@@ -213,7 +225,10 @@ impl Drop for Ring {
         // Frames lost to a full ring are otherwise invisible (the kernel's copy of the frame
         // still reaches its own stack): say so once, when the socket closes.
         if let Ok(n @ 1..) = self.take_rx_drops() {
-            eprintln!("[mtcp] AF_PACKET: the kernel dropped {n} received frames for a full ring");
+            eprintln!(
+                "[mtcp] AF_PACKET: the kernel dropped {n} received frames for a full ring \
+                 (a bigger one: `rx_frames`, mtcp.conf `afpacket_rx_frames`)"
+            );
         }
         // SAFETY: `base`/`len` describe our own mapping; no frame refers to it any more (they hold
         // an `Arc<Ring>`).
@@ -320,10 +335,10 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
 impl AfPacketDevice {
     /// Opens `cfg.queues` sockets on the interface (in the calling thread's network namespace).
     pub fn open(cfg: &AfPacketConfig) -> io::Result<AfPacketDevice> {
-        if cfg.queues == 0 || cfg.block_count == 0 || cfg.tx_frames == 0 {
+        if cfg.queues == 0 || cfg.tx_frames == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "queues, blocks and tx slots must be > 0",
+                "queues and tx slots must be > 0",
             ));
         }
         // SAFETY: sysconf has no preconditions.

@@ -20,10 +20,13 @@ use crate::sys::check;
 pub(super) struct RxGeometry {
     block: usize,
     slot: usize,
+    blocks: usize,
 }
 
 /// Receive slots hold an MTU-sized frame with a VLAN tag behind the kernel's header (rounded up to
-/// a power of two, at least `rx_frame_size`); blocks grow to hold at least one slot.
+/// a power of two, at least `rx_frame_size`); blocks grow to hold at least one slot. The ring
+/// takes `rx_ring_bytes`, or `rx_frames` slots if that is more and `rx_ring_limit` allows, in
+/// whole blocks (one at least).
 pub(super) fn rx_geometry(cfg: &AfPacketConfig, mtu: usize) -> io::Result<RxGeometry> {
     const MAX_SLOT: usize = 1 << 20;
     let need = cfg
@@ -36,9 +39,12 @@ pub(super) fn rx_geometry(cfg: &AfPacketConfig, mtu: usize) -> io::Result<RxGeom
         ));
     }
     let slot = need.next_power_of_two();
+    let block = cfg.block_size.max(slot);
+    let frames = (cfg.rx_ring_bytes / slot).max(cfg.rx_frames.min(cfg.rx_ring_limit / slot));
     Ok(RxGeometry {
-        block: cfg.block_size.max(slot),
+        block,
         slot,
+        blocks: frames.div_ceil(block / slot).max(1),
     })
 }
 
@@ -59,8 +65,8 @@ pub(super) fn open_socket(
         None
     };
     let tx = request_rings(raw, cfg, page, rx, gather.is_none())?;
-    let rx_len = rx.block * cfg.block_count;
-    let ring = map_rings(fd, cfg, rx, rx_len + tx.block * tx.blocks)?;
+    let rx_len = rx.block * rx.blocks;
+    let ring = map_rings(fd, rx, rx_len + tx.block * tx.blocks)?;
     bind_and_join(raw, ifindex, fanout_id)?;
     // A gathered frame is bounded by the MTU alone, a ring's by its slot too.
     let buf_size = if gather.is_some() {
@@ -120,7 +126,7 @@ struct TxGeometry {
     frames: usize,
 }
 
-/// Asks the kernel for the receive ring (`block_count` blocks of `rx`) and, when `tx_ring`, the
+/// Asks the kernel for the receive ring (as `rx` says) and, when `tx_ring`, the
 /// transmit ring (at least `tx_frames` slots of `tx_frame_size`, in page-sized blocks).
 fn request_rings(
     raw: RawFd,
@@ -131,9 +137,9 @@ fn request_rings(
 ) -> io::Result<TxGeometry> {
     let rx_req = libc::tpacket_req {
         tp_block_size: rx.block as u32,
-        tp_block_nr: cfg.block_count as u32,
+        tp_block_nr: rx.blocks as u32,
         tp_frame_size: rx.slot as u32,
-        tp_frame_nr: (rx.block / rx.slot * cfg.block_count) as u32,
+        tp_frame_nr: (rx.block / rx.slot * rx.blocks) as u32,
     };
     setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &rx_req)?;
     if !tx_ring {
@@ -161,12 +167,7 @@ fn request_rings(
 }
 
 /// Maps both rings (`len` bytes: receive ring, then transmit ring); the [`Ring`] owns the socket.
-fn map_rings(
-    fd: OwnedFd,
-    cfg: &AfPacketConfig,
-    rx: &RxGeometry,
-    len: usize,
-) -> io::Result<Arc<Ring>> {
+fn map_rings(fd: OwnedFd, rx: &RxGeometry, len: usize) -> io::Result<Arc<Ring>> {
     // SAFETY: mapping the socket's rings, as packet_mmap(7) describes; the result is checked.
     let base = unsafe {
         libc::mmap(
@@ -190,7 +191,7 @@ fn map_rings(
         block_size: rx.block,
         slot_size: rx.slot,
         per_block,
-        owned: (0..per_block * cfg.block_count)
+        owned: (0..per_block * rx.blocks)
             .map(|_| AtomicBool::new(false))
             .collect(),
         fd,
@@ -219,4 +220,38 @@ fn bind_and_join(raw: RawFd, ifindex: u32, fanout_id: Option<u16>) -> io::Result
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (slot, block, blocks) of the receive ring for `cfg` at `mtu`.
+    fn geometry(cfg: &AfPacketConfig, mtu: usize) -> (usize, usize, usize) {
+        let g = rx_geometry(cfg, mtu).unwrap();
+        (g.slot, g.block, g.blocks)
+    }
+
+    #[test]
+    fn the_receive_ring_holds_its_bytes_or_rx_frames_within_the_limit() {
+        let mut cfg = AfPacketConfig::new("x");
+        // 4 MiB: 2048 slots of 2 KiB in 64 blocks of 64 KiB; 256 slots of 16 KiB at MTU 9000.
+        assert_eq!(geometry(&cfg, 1500), (2048, 1 << 16, 64));
+        assert_eq!(geometry(&cfg, 9000), (1 << 14, 1 << 16, 64));
+        // Fewer slots than the bytes give change nothing.
+        cfg.rx_frames = 1024;
+        assert_eq!(geometry(&cfg, 1500), (2048, 1 << 16, 64));
+        cfg.rx_frames = 16384;
+        assert_eq!(geometry(&cfg, 1500), (2048, 1 << 16, 512));
+        // At MTU 9000 the limit's 64 MiB hold 4096 slots, without it all 16384 come.
+        assert_eq!(geometry(&cfg, 9000), (1 << 14, 1 << 16, 1024));
+        cfg.rx_ring_limit = usize::MAX;
+        assert_eq!(geometry(&cfg, 9000), (1 << 14, 1 << 16, 4096));
+        // Whole blocks, one at least.
+        cfg.rx_ring_bytes = 0;
+        cfg.rx_frames = 33;
+        assert_eq!(geometry(&cfg, 1500), (2048, 1 << 16, 2));
+        cfg.rx_frames = 0;
+        assert_eq!(geometry(&cfg, 1500), (2048, 1 << 16, 1));
+    }
 }

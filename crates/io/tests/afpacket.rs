@@ -756,7 +756,7 @@ fn a_full_receive_ring_counts_its_drops() {
         &ns,
         AfPacketConfig {
             block_size: 4096,
-            block_count: 1,
+            rx_ring_bytes: 4096,
             ..AfPacketConfig::new(&b)
         },
     );
