@@ -499,10 +499,10 @@ fn open_devices(conf: &MtcpConf) -> Result<Vec<AnyDevice>, InitError> {
             .ports
             .iter()
             .map(|p| {
-                let mut c = mtcp_io::afpacket::AfPacketConfig::new(&p.name);
-                c.queues = conf.num_cores;
                 Ok(AnyDevice::AfPacket(
-                    mtcp_io::afpacket::AfPacketDevice::open(&c)?,
+                    mtcp_io::afpacket::AfPacketDevice::open(
+                        &conf.afpacket_device(p, conf.num_cores),
+                    )?,
                 ))
             })
             .collect(),

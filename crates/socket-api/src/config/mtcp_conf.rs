@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
+use mtcp_io::afpacket::AfPacketConfig;
 use mtcp_io::fault::FaultConfig;
 use mtcp_wire::EthernetAddress;
 
@@ -211,6 +213,10 @@ pub struct MtcpConf {
     pub fault: FaultConf,
     /// AF_XDP settings (`xdp_*`), used with `io = afxdp`.
     pub xdp: XdpConf,
+    /// Receive ring slots per AF_PACKET queue (`afpacket_rx_frames`, a power of two in
+    /// 64..=262144), used with `io = afpacket`; `None` sizes it from `max_concurrency` (see
+    /// [`MtcpConf::afpacket_device`]).
+    pub afpacket_rx_frames: Option<usize>,
     /// How long destroying a context waits for its connections to finish
     /// (`drain_timeout_ms`; default 5000; 0 sends the FINs and RSTs once, then stops).
     pub drain_timeout: Duration,
@@ -252,6 +258,7 @@ impl Default for MtcpConf {
             route_conf: None,
             fault: FaultConf::default(),
             xdp: XdpConf::default(),
+            afpacket_rx_frames: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             tcp_cc: mtcp_tcp::cc::CcAlgorithm::Cubic,
             tcp_rto_min_ms: 200,
@@ -463,6 +470,12 @@ impl MtcpConf {
             "arp_conf" => self.arp_conf = Some(PathBuf::from(value)),
             "route_conf" => self.route_conf = Some(PathBuf::from(value)),
             "drain_timeout_ms" => self.drain_timeout = millis(value, key, 600_000)?,
+            "afpacket_rx_frames" => match number::<usize>(value, key)? {
+                n if n.is_power_of_two() && (64..=1 << 18).contains(&n) => {
+                    self.afpacket_rx_frames = Some(n)
+                }
+                _ => return Err(format!("{key} must be a power of two in 64..=262144")),
+            },
             k if k.starts_with("tcp_") => self.set_tcp(key, value)?,
             k if k.starts_with("dpdk_") => self.set_dpdk(key, value)?,
             k if k.starts_with("fault_") => self.set_fault(key, value)?,
@@ -554,6 +567,25 @@ impl MtcpConf {
 }
 
 impl MtcpConf {
+    /// How to open `port` with `io = afpacket`, `queues` queues. The receive ring holds
+    /// `afpacket_rx_frames` slots when given; else the device's 4 MiB, or one slot per
+    /// connection `max_concurrency` allows (rounded up to a power of two, at most 16384) if that
+    /// is more, within the device's limit of 64 MiB (4096 slots at MTU 9000): each connection
+    /// may have a segment in flight toward us, and the kernel drops what finds the ring full.
+    #[cfg(target_os = "linux")]
+    pub fn afpacket_device(&self, port: &PortConf, queues: usize) -> AfPacketConfig {
+        let mut c = AfPacketConfig::new(&port.name);
+        c.queues = queues;
+        c.rx_frames = match self.afpacket_rx_frames {
+            Some(n) => {
+                (c.rx_ring_bytes, c.rx_ring_limit) = (0, usize::MAX);
+                n
+            }
+            None => self.max_concurrency.next_power_of_two().min(16384),
+        };
+        c
+    }
+
     /// The `xdp_*` keys: the AF_XDP settings (see [`XdpConf`]).
     fn set_xdp(&mut self, key: &str, value: &str) -> Result<(), String> {
         let x = &mut self.xdp;

@@ -73,6 +73,37 @@ fn xdp_keys() {
     }
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn afpacket_rx_frames_key_and_default() {
+    let port = |text: &str| {
+        let c = MtcpConf::parse(&format!("io = afpacket\nport = veth0\n{text}")).unwrap();
+        let d = c.afpacket_device(&c.ports[0], 2);
+        (d.queues, d.rx_ring_bytes, d.rx_frames, d.rx_ring_limit)
+    };
+    let dev = mtcp_io::afpacket::AfPacketConfig::new("x");
+    let (bytes, limit) = (dev.rx_ring_bytes, dev.rx_ring_limit);
+    // The device's bytes, or a slot per connection (a power of two, at most 16384) within its
+    // limit.
+    assert_eq!(port(""), (2, bytes, 16384, limit));
+    assert_eq!(port("max_concurrency = 5000"), (2, bytes, 8192, limit));
+    assert_eq!(port("max_concurrency = 100"), (2, bytes, 128, limit));
+    assert_eq!(port("max_concurrency = 100000"), (2, bytes, 16384, limit));
+    // Given: that many slots, no more and no limit.
+    assert_eq!(
+        port("afpacket_rx_frames = 65536"),
+        (2, 0, 65536, usize::MAX)
+    );
+    for text in [
+        "afpacket_rx_frames = 1000",
+        "afpacket_rx_frames = 32",
+        "afpacket_rx_frames = 524288",
+    ] {
+        let err = MtcpConf::parse(text).unwrap_err().1;
+        assert!(err.contains("power of two in 64..=262144"), "{text}: {err}");
+    }
+}
+
 #[test]
 fn drain_timeout_key() {
     assert_eq!(MtcpConf::default().drain_timeout, DEFAULT_DRAIN_TIMEOUT);
