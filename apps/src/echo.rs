@@ -138,8 +138,8 @@ pub fn mtcp_server<Q: Queue>(
 /// retransmission timeout: 1.08 s to open 10 000 on the in-memory link, 0.08 s with this.
 pub const ECHO_BACKLOG: i32 = 16_384;
 
-/// The echo server's listener on `addr` (non-blocking, backlog [`ECHO_BACKLOG`], or 4096 where
-/// the stack is configured for fewer connections). Create it before a client may connect: a SYN
+/// The echo server's listener on `addr` (non-blocking, backlog [`ECHO_BACKLOG`], or a quarter
+/// of it, and so on down to 64, where the stack is configured for fewer connections). Create it before a client may connect: a SYN
 /// that arrives first is answered with RST (connection refused), which the client rightly counts
 /// as a failed connection. In threaded mode the stack thread answers SYNs from the moment the
 /// context exists, whether or not the server's thread has started.
@@ -148,10 +148,15 @@ pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddr) -> Result<i
     let listening = ctx
         .setsock_nonblock(l)
         .and_then(|()| ctx.bind(l, addr))
-        .and_then(|()| match ctx.listen(l, ECHO_BACKLOG) {
-            // A backlog above the stack's connection limit (max_concurrency) is refused.
-            Err(Error::Inval) => ctx.listen(l, 4096),
-            r => r,
+        .and_then(|()| {
+            let mut backlog = ECHO_BACKLOG;
+            loop {
+                match ctx.listen(l, backlog) {
+                    // A backlog above the stack's connection limit (max_concurrency) is refused.
+                    Err(Error::Inval) if backlog > 64 => backlog /= 4,
+                    r => return r,
+                }
+            }
         });
     if let Err(e) = listening {
         let _ = ctx.close(l);

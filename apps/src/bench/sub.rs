@@ -170,6 +170,17 @@ impl<'a> SubLink<'a> {
         // AF_PACKET and AF_XDP collapses (0.46 and 0.27 Gbit/s, one run at load 13) did not
         // come back: in rtc, 8948-byte segments beat 1448-byte ones on both, idle and under 8
         // busy loops, without retransmissions (see BENCHMARKS.md, "bulk9000 at MTU 9000").
+        // The stack's connection limit, as a deployment would set it: room for conns10k's 10 000
+        // connections, for the 64 and 100 at a time of echo and short, and for one bulk stream.
+        // The AF_PACKET receive ring follows it (4 MiB, or a slot per connection if more): with
+        // 2048 slots the kernel dropped thousands of conns10k's frames per run and their resends
+        // held rounds for up to 2 s (0.5x the kernel); 16384 slots for every row cost the others
+        // 5-17 % (the kernel and we touch eight times the memory).
+        let max_conns = match w {
+            Workload::Conns10k => 2 * MANY_CONNS,
+            Workload::Bulk1500 | Workload::Bulk9000 => 64,
+            _ => 1024,
+        };
         let path = dir.join(format!("{role}-{}-{w}.conf", self.mode));
         let io = if self.link == Link::Memif {
             let mut io = memif_io(dir, role, self.server_ip_of(role));
@@ -185,7 +196,7 @@ impl<'a> SubLink<'a> {
         std::fs::write(
             &path,
             format!(
-                "{io}num_cores = 1\nrun_mode = {}\nmax_concurrency = 20000\nrcvbuf = {bufs}\n\
+                "{io}num_cores = 1\nrun_mode = {}\nmax_concurrency = {max_conns}\nrcvbuf = {bufs}\n\
                  sndbuf = {bufs}\ntcp_timewait = 0\ndrain_timeout_ms = {drain_ms}\n{extra}",
                 self.mode
             ),
@@ -300,7 +311,13 @@ impl<'a> SubLink<'a> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let out = self.with_server(("mtcp-echo", 7, "echo"), w, &[], |_| {
+        // conns10k's server is configured for its 10 000 connections (see `stack_args`).
+        let key = if w == Workload::Conns10k {
+            "echo-many"
+        } else {
+            "echo"
+        };
+        let out = self.with_server(("mtcp-echo", 7, key), w, &[], |_| {
             self.client("mtcp-echo", 7, w, &args, secs)
         })?;
         let line = find(&out, "echo[")?;
