@@ -139,10 +139,11 @@ pub fn mtcp_server<Q: Queue>(
 pub const ECHO_BACKLOG: i32 = 16_384;
 
 /// The echo server's listener on `addr` (non-blocking, backlog [`ECHO_BACKLOG`], or a quarter
-/// of it, and so on down to 64, where the stack is configured for fewer connections). Create it before a client may connect: a SYN
-/// that arrives first is answered with RST (connection refused), which the client rightly counts
-/// as a failed connection. In threaded mode the stack thread answers SYNs from the moment the
-/// context exists, whether or not the server's thread has started.
+/// of it, and so on down to 64, where the stack is configured for fewer connections). Create it
+/// before a client may connect: a SYN that arrives first is answered with RST (connection
+/// refused), which the client rightly counts as a failed connection. In threaded mode the stack
+/// thread answers SYNs from the moment the context exists, whether or not the server's thread
+/// has started.
 pub fn mtcp_listen<Q: Queue>(ctx: &mut Context<Q>, addr: SocketAddr) -> Result<i32> {
     let l = ctx.socket(crate::cli::domain(&addr), libc::SOCK_STREAM, 0)?;
     let listening = ctx

@@ -163,13 +163,6 @@ impl<'a> SubLink<'a> {
         } else {
             200
         };
-        // The engine's segments on a 9000-byte link were 1500 bytes until 6166644 (its MTU was
-        // capped there); d398e2f then kept 1500-byte segments (`tcp_mtu = 1500`) on memif,
-        // afpacket and afxdp. memif moves 9014-byte frames since io-dpdk sizes its buffers for
-        // the MTU (with 2 KiB ones it delivered wrong bytes, see io-dpdk's `memif_bsize`); the
-        // AF_PACKET and AF_XDP collapses (0.46 and 0.27 Gbit/s, one run at load 13) did not
-        // come back: in rtc, 8948-byte segments beat 1448-byte ones on both, idle and under 8
-        // busy loops, without retransmissions (see BENCHMARKS.md, "bulk9000 at MTU 9000").
         // The stack's connection limit, as a deployment would set it: room for conns10k's 10 000
         // connections, for the 64 and 100 at a time of echo and short, and for one bulk stream.
         // The AF_PACKET receive ring follows it (4 MiB, or a slot per connection if more): with
@@ -181,6 +174,13 @@ impl<'a> SubLink<'a> {
             Workload::Bulk1500 | Workload::Bulk9000 => 64,
             _ => 1024,
         };
+        // The engine's segments on a 9000-byte link were 1500 bytes until 6166644 (its MTU was
+        // capped there); d398e2f then kept 1500-byte segments (`tcp_mtu = 1500`) on memif,
+        // afpacket and afxdp. memif moves 9014-byte frames since io-dpdk sizes its buffers for
+        // the MTU (with 2 KiB ones it delivered wrong bytes, see io-dpdk's `memif_bsize`); the
+        // AF_PACKET and AF_XDP collapses (0.46 and 0.27 Gbit/s, one run at load 13) did not
+        // come back: in rtc, 8948-byte segments beat 1448-byte ones on both, idle and under 8
+        // busy loops, without retransmissions (see BENCHMARKS.md, "bulk9000 at MTU 9000").
         let path = dir.join(format!("{role}-{}-{w}.conf", self.mode));
         let io = if self.link == Link::Memif {
             let mut io = memif_io(dir, role, self.server_ip_of(role));
