@@ -350,10 +350,13 @@ impl Conn {
         // (TIME-WAIT, or half-open after a crash), which our RST clears: resend the SYN
         // shortly instead of after the initial RTO of 1 s, as Linux does
         // (tcp_rcv_synsent_state_process re-arms its timer with TCP_TIMEOUT_MIN). Only while
-        // no SYN has been resent: a stream of such ACKs brings the first retransmission
-        // forward, never adds one.
-        if self.timers.retries == 0 {
-            self.timers.rto_at = Some(cx.now + SYN_RESEND_AFTER_BAD_ACK);
+        // no SYN has been resent, and never later than the timer was due (Linux's re-arm may
+        // postpone it): a stream of such ACKs brings the first retransmission forward, never
+        // adds nor delays one. Not where no SYN may be resent (`syn_retries` 0): the resend
+        // would count as a retry and end the open at once, where the timer waits for a SYN-ACK.
+        if self.timers.retries == 0 && cx.config.syn_retries > 0 {
+            let soon = cx.now + SYN_RESEND_AFTER_BAD_ACK;
+            self.timers.rto_at = Some(self.timers.rto_at.map_or(soon, |at| at.min(soon)));
         }
     }
 

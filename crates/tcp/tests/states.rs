@@ -351,6 +351,35 @@ fn syn_retries_back_off_then_time_out() {
     t.expect_none(); // no RST: nothing was synchronized
 }
 
+/// After an unacceptable ACK in SYN-SENT the SYN is resent 2 ms after the first such ACK: a
+/// second one does not put it off. With `syn_retries` 0 nothing is resent: the open waits the
+/// full RTO for a SYN-ACK, then times out.
+#[test]
+fn bad_acks_in_syn_sent_bring_the_syn_forward_never_later() {
+    let mut t = Harness::in_state(cfg(), State::SynSent);
+    let bad = t.our(76);
+    for wait in [0, 1] {
+        t.advance(wait);
+        t.inject(ACK, PEER_ISS, bad, 65_535, TcpOptions::default(), &[]);
+        assert_eq!(t.expect_one().repr.flags, RST);
+    }
+    assert_eq!(t.wait_deadline(100_000), 1, "2 ms after the first bad ACK");
+    assert_eq!(t.expect_one().repr.flags, SYN);
+
+    let mut t = Harness::in_state(
+        Config {
+            syn_retries: 0,
+            ..cfg()
+        },
+        State::SynSent,
+    );
+    t.inject(ACK, PEER_ISS, bad, 65_535, TcpOptions::default(), &[]);
+    assert_eq!(t.expect_one().repr.flags, RST);
+    assert_eq!(t.wait_deadline(100_000), 1000);
+    assert!(t.took_event(Event::Error(Error::TimedOut)));
+    t.expect_none();
+}
+
 #[test]
 fn data_retries_end_with_timeout_without_rst() {
     let mut t = Harness::established(Config {
