@@ -77,8 +77,8 @@ pub struct AfPacketConfig {
     /// Receive ring block size in bytes (a power of two, multiple of the page size); raised to the
     /// slot size when a slot is bigger.
     pub block_size: usize,
-    /// Receive ring size in bytes, rounded up to whole blocks (at least one): the ring holds
-    /// as many slots as fit, or `rx_frames` if that is more.
+    /// Receive ring size in bytes: the ring holds as many whole slots as fit (in whole blocks,
+    /// one at least), or `rx_frames` if that is more.
     pub rx_ring_bytes: usize,
     /// Receive ring slots at least, however big a slot is, as `rx_ring_limit` allows: the
     /// frames the kernel can hold for us between two looks, one slot each however short the
@@ -118,7 +118,7 @@ pub struct AfPacketConfig {
 
 impl AfPacketConfig {
     /// One queue, a 4 MiB receive ring in blocks of 64 KiB (2 048 slots at MTU 1500, 256 at MTU
-    /// 9000; `rx_frames` may raise it to 64 MiB), transmission
+    /// 9000, 32 of 128 KiB at MTU 65535; `rx_frames` may raise it to 64 MiB), transmission
     /// gathered with GSO on; for the transmit ring (`tx_gather` off), 128 slots of 16 KiB (2 MiB:
     /// a GSO super-frame of up to 11 full segments each, or one jumbo frame; receive slots grow
     /// with the MTU by themselves).

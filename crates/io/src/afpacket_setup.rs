@@ -25,8 +25,8 @@ pub(super) struct RxGeometry {
 
 /// Receive slots hold an MTU-sized frame with a VLAN tag behind the kernel's header (rounded up to
 /// a power of two, at least `rx_frame_size`); blocks grow to hold at least one slot. The ring
-/// takes `rx_ring_bytes`, or `rx_frames` slots if that is more and `rx_ring_limit` allows, in
-/// whole blocks (one at least).
+/// holds as many whole slots as `rx_ring_bytes` has room for, or `rx_frames` if that is more
+/// and `rx_ring_limit` allows, rounded up to whole blocks (one at least).
 pub(super) fn rx_geometry(cfg: &AfPacketConfig, mtu: usize) -> io::Result<RxGeometry> {
     const MAX_SLOT: usize = 1 << 20;
     let need = cfg
@@ -41,10 +41,19 @@ pub(super) fn rx_geometry(cfg: &AfPacketConfig, mtu: usize) -> io::Result<RxGeom
     let slot = need.next_power_of_two();
     let block = cfg.block_size.max(slot);
     let frames = (cfg.rx_ring_bytes / slot).max(cfg.rx_frames.min(cfg.rx_ring_limit / slot));
+    let blocks = frames.div_ceil(block / slot).max(1);
+    // The kernel takes sizes and counts as u32 (`struct tpacket_req`).
+    let fits = |n: usize| u32::try_from(n).is_ok();
+    if !fits(block) || !fits(blocks.saturating_mul(block / slot)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "receive ring too large (rx_frames, rx_ring_bytes or block_size)",
+        ));
+    }
     Ok(RxGeometry {
         block,
         slot,
-        blocks: frames.div_ceil(block / slot).max(1),
+        blocks,
     })
 }
 
@@ -253,5 +262,9 @@ mod tests {
         assert_eq!(geometry(&cfg, 1500), (2048, 1 << 16, 2));
         cfg.rx_frames = 0;
         assert_eq!(geometry(&cfg, 1500), (2048, 1 << 16, 1));
+        // A ring whose slot count the kernel's u32 cannot hold is an error, not a wrap.
+        cfg.rx_frames = 1 << 33;
+        let err = rx_geometry(&cfg, 1500).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
     }
 }
