@@ -243,8 +243,9 @@ fn two_cores_opaque_threaded() {
 /// `connect` under RSS steering looks for a source port from the engine's secret point of the
 /// ephemeral range (49152-65535) on, as the engine does for its own ports, not from 1025: a
 /// restarted client does not meet its last run's ports in the server's TIME-WAIT. The next
-/// connection takes the next port that lands on this core. (This fails by chance only when the
-/// point is so near 65535 that no port above it lands on the core: odds under 1 in 16 000.)
+/// connection takes the next port that lands on this core, above the first or, past 65535,
+/// from 1025 on. (This fails by chance only when the point is so near 65535 that no port above
+/// it lands on the core: odds about 1 in 16 000.)
 #[test]
 fn rss_source_ports_start_at_the_engines_point_of_the_ephemeral_range() {
     let switch = MemSwitch::new(MemConfig {
@@ -263,5 +264,8 @@ fn rss_source_ports_start_at_the_engines_point_of_the_ephemeral_range() {
     };
     let (first, second) = (connect(), connect());
     assert!(first >= 49152, "first source port {first}");
-    assert!(second > first, "second source port {second} after {first}");
+    assert!(
+        second > first || (1025..49152).contains(&second),
+        "second source port {second} after {first}"
+    );
 }
