@@ -389,7 +389,7 @@ impl Scoreboard {
         };
         // A later one was delivered (RACK orders them) or the peer was probed at this SND.UNA.
         let newest = r.serial.wrapping_add(1) == self.next_serial;
-        if !newest || self.probed_at == Some(snd_una) {
+        if !newest || !self.may_probe(snd_una) {
             return RexmitProbe::NotApplicable;
         }
         let age = (now_ms as u32).wrapping_sub(r.sent_ms);
