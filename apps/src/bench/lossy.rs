@@ -486,6 +486,36 @@ fn hand_address(topo: &Topo, to_ours: bool, now_ours: &mut Option<bool>) -> Resu
     Ok(())
 }
 
+/// `p.lossy_runs` rounds of one transfer of each usable sender, each round starting one sender
+/// later so that none always follows the same one (or the hand-over of the client's address):
+/// per sender, its transfers' seconds, or its first failure (which ends its turns).
+/// `now_ours` tracks who holds the client's address ([`hand_address`]).
+fn take_turns(
+    topo: &Topo,
+    senders: &[Sender],
+    p: &Params,
+    now_ours: &mut Option<bool>,
+) -> Vec<Result<Vec<f64>, String>> {
+    let mut secs: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); senders.len()];
+    for round in 0..p.lossy_runs.max(1) {
+        for k in 0..senders.len() {
+            let i = (k + round) % senders.len();
+            let s = &senders[i];
+            let Ok(done) = &mut secs[i] else { continue };
+            if s.unusable.is_some() {
+                continue;
+            }
+            match hand_address(topo, s.ours, now_ours)
+                .and_then(|()| transfer_once(topo, s.app, &s.args, p))
+            {
+                Ok(t) => done.push(t),
+                Err(e) => secs[i] = Err(e),
+            }
+        }
+    }
+    secs
+}
+
 /// Runs the lossy workloads `ws`: Linux's senders when `linux`, ours over each of `ours` (veth
 /// links) in each of `modes` with each of `p.cc`. The senders take turns, one transfer each per
 /// round for `p.lossy_runs` rounds, so that what slows the machine for a while slows every
@@ -521,26 +551,7 @@ pub fn run(
     let mut rows = Vec::new();
     for &w in ws {
         set_loss(&topo, loss_permille(w))?;
-        let mut secs: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); senders.len()];
-        for round in 0..p.lossy_runs.max(1) {
-            // Each round starts one sender later, so that none always follows the same one (or
-            // the hand-over of the client's address).
-            for k in 0..senders.len() {
-                let i = (k + round) % senders.len();
-                let (s, secs) = (&senders[i], &mut secs[i]);
-                // A sender's first failure ends its row.
-                let Ok(done) = secs else { continue };
-                if s.unusable.is_some() {
-                    continue;
-                }
-                let t = hand_address(&topo, s.ours, &mut now_ours)
-                    .and_then(|()| transfer_once(&topo, s.app, &s.args, p));
-                match t {
-                    Ok(t) => done.push(t),
-                    Err(e) => *secs = Err(e),
-                }
-            }
-        }
+        let secs = take_turns(&topo, &senders, p, &mut now_ours);
         let new: Vec<Row> = senders
             .iter()
             .zip(&secs)
