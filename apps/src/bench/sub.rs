@@ -168,7 +168,7 @@ impl<'a> SubLink<'a> {
         // The AF_PACKET receive ring follows it (4 MiB, or a slot per connection if more): with
         // 2048 slots the kernel dropped thousands of conns10k's frames per run and their resends
         // held rounds for up to 2 s (0.5x the kernel); 16384 slots for every row cost the others
-        // 5-17 % (a ring eight times the size).
+        // 2-17 % (a ring eight times the size).
         let max_conns = match w {
             Workload::Conns10k => 2 * MANY_CONNS,
             Workload::Bulk1500 | Workload::Bulk9000 => 64,

@@ -573,7 +573,7 @@ impl MtcpConf {
     /// is more, within the device's limit of 64 MiB (4096 slots at MTU 9000): each connection
     /// may have a segment in flight toward us, and the kernel drops what finds the ring full.
     /// With mTCP's default `max_concurrency` (10 000) that is 16384 slots, 32 MiB per queue at
-    /// MTU 1500, which cost workloads of a few connections 5-17 % in `mtcp-bench` against the
+    /// MTU 1500, which cost workloads of a few connections 2-17 % in `mtcp-bench` against the
     /// 4 MiB ring (io README): a deployment of few connections sets `max_concurrency` to match
     /// (or `afpacket_rx_frames`).
     #[cfg(target_os = "linux")]
