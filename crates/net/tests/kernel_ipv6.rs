@@ -161,11 +161,10 @@ fn interface_resolves_the_kernel_and_a_closed_port_answers_rst_over_ipv6() {
     assert!(flags.contains(TcpFlags::ACK));
     assert_eq!(ack, SeqNumber(0x2000_0001));
     assert_eq!(port, 40002);
-    assert_eq!(
-        (c.nd_tx_solicits, c.nd_resolved, c.tx_flushed),
-        (1, 1, 1),
-        "{c:?}"
-    );
+    // One resolution, one flush; the solicitation is resent after RetransTimer (1 s) should
+    // the kernel's side of the TAP miss the first (seen once under CI's load: two sent).
+    assert!(c.nd_tx_solicits >= 1, "{c:?}");
+    assert_eq!((c.nd_resolved, c.tx_flushed), (1, 1), "{c:?}");
     let now = l.now_ms();
     assert_eq!(
         l.iface.neighbor_cache().state(&KERNEL, now),
